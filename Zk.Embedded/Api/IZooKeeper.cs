@@ -1,0 +1,108 @@
+namespace Zk.Embedded.Api;
+
+/// <summary>A znode's data with its stat. <see cref="Data"/> is read-only: it is the peer's own copy.</summary>
+public readonly record struct DataResult(ReadOnlyMemory<byte> Data, Stat Stat);
+
+/// <summary>Children names (not paths) with the parent's stat.</summary>
+public readonly record struct ChildrenResult(IReadOnlyList<string> Children, Stat Stat);
+
+/// <summary>A znode's ACL with its stat.</summary>
+public readonly record struct AclResult(IReadOnlyList<Acl> Acl, Stat Stat);
+
+/// <summary>The session's connection state.</summary>
+public enum SessionState
+{
+    Connecting,
+    Connected,
+    ConnectedReadOnly,
+    Closed,
+    Expired,
+    AuthFailed,
+}
+
+/// <summary>
+/// A ZooKeeper session: the operations of ZooKeeper's client API, with its semantics. The in-process session of a
+/// <see cref="ZkPeer"/> implements it, and so does the wire client, so recipes and user code run on either.
+/// </summary>
+/// <remarks>
+/// Requests of one session complete in the order they were issued. A watch event is delivered before the reply to
+/// any later read that shows the change. Failures throw <see cref="ZkException"/> with ZooKeeper's code. Data passed
+/// in is copied; data handed out must not be written to.
+/// </remarks>
+public interface IZooKeeper : IAsyncDisposable
+{
+    /// <summary>The session id, unique in the ensemble.</summary>
+    long SessionId { get; }
+
+    /// <summary>The session password, needed to re-attach the session elsewhere.</summary>
+    ReadOnlyMemory<byte> SessionPassword { get; }
+
+    /// <summary>The timeout the peer negotiated.</summary>
+    TimeSpan SessionTimeout { get; }
+
+    /// <summary>Where the session stands now.</summary>
+    SessionState State { get; }
+
+    /// <summary>Creates a znode and returns its actual path (with the sequence suffix for sequential modes).</summary>
+    /// <param name="ttl">milliseconds, only for the TTL modes; -1 otherwise.</param>
+    ValueTask<string> CreateAsync(string path, byte[]? data, IReadOnlyList<Acl> acl, CreateMode mode, long ttl = -1, CancellationToken cancellationToken = default);
+
+    /// <summary>Creates a znode and returns its actual path and stat (ZooKeeper's create2).</summary>
+    ValueTask<CreateResult> CreateWithStatAsync(string path, byte[]? data, IReadOnlyList<Acl> acl, CreateMode mode, long ttl = -1, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a znode if its version matches (-1 matches any).</summary>
+    ValueTask DeleteAsync(string path, int version = -1, CancellationToken cancellationToken = default);
+
+    /// <summary>The stat, or null when the node does not exist. A watcher is set either way.</summary>
+    ValueTask<Stat?> ExistsAsync(string path, Watcher? watcher = null, CancellationToken cancellationToken = default);
+
+    /// <summary>The data and stat; the watcher fires on the next data change or delete.</summary>
+    ValueTask<DataResult> GetDataAsync(string path, Watcher? watcher = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Sets the data if the version matches (-1 matches any) and returns the new stat.</summary>
+    ValueTask<Stat> SetDataAsync(string path, byte[]? data, int version = -1, CancellationToken cancellationToken = default);
+
+    ValueTask<AclResult> GetAclAsync(string path, CancellationToken cancellationToken = default);
+
+    /// <summary>Sets the ACL if the ACL version matches (-1 matches any); bumps aversion.</summary>
+    ValueTask<Stat> SetAclAsync(string path, IReadOnlyList<Acl> acl, int aclVersion = -1, CancellationToken cancellationToken = default);
+
+    /// <summary>Children names, in no particular order; the watcher fires on the next child create or delete, or delete of the node.</summary>
+    ValueTask<IReadOnlyList<string>> GetChildrenAsync(string path, Watcher? watcher = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Children names with the node's stat (ZooKeeper's getChildren2).</summary>
+    ValueTask<ChildrenResult> GetChildrenWithStatAsync(string path, Watcher? watcher = null, CancellationToken cancellationToken = default);
+
+    /// <summary>The number of all descendants of the node.</summary>
+    ValueTask<int> GetAllChildrenNumberAsync(string path, CancellationToken cancellationToken = default);
+
+    /// <summary>This session's ephemeral nodes whose paths start with <paramref name="prefixPath"/>.</summary>
+    ValueTask<IReadOnlyList<string>> GetEphemeralsAsync(string prefixPath = "/", CancellationToken cancellationToken = default);
+
+    /// <summary>After this completes, this session's reads see every write committed before it.</summary>
+    ValueTask SyncAsync(string path, CancellationToken cancellationToken = default);
+
+    /// <summary>Applies all ops atomically or none; throws <see cref="ZkException"/> with <see cref="ZkException.Results"/> when one fails.</summary>
+    ValueTask<IReadOnlyList<OpResult>> MultiAsync(IReadOnlyList<Op> ops, CancellationToken cancellationToken = default);
+
+    /// <summary>Runs getData and getChildren ops; each result is the value or an <see cref="ErrorResult"/>.</summary>
+    ValueTask<IReadOnlyList<OpResult>> MultiReadAsync(IReadOnlyList<Op> ops, CancellationToken cancellationToken = default);
+
+    /// <summary>Adds a persistent (or persistent recursive) watch; it stays until removed.</summary>
+    ValueTask AddWatchAsync(string path, Watcher watcher, AddWatchMode mode, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes one watcher's watches of a type on a path; NoWatcher when it has none.</summary>
+    ValueTask RemoveWatchesAsync(string path, Watcher watcher, WatcherType type, bool local = false, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes every watcher's watches of a type on a path; NoWatcher when there are none.</summary>
+    ValueTask RemoveAllWatchesAsync(string path, WatcherType type, bool local = false, CancellationToken cancellationToken = default);
+
+    /// <summary>Adds an identity to the session (scheme "digest" with "user:password", or others the peer knows).</summary>
+    ValueTask AddAuthInfoAsync(string scheme, byte[] auth, CancellationToken cancellationToken = default);
+
+    /// <summary>The identities the session has.</summary>
+    ValueTask<IReadOnlyList<Id>> WhoAmIAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Closes the session: its ephemerals are deleted at once. Later calls fail with SessionExpired.</summary>
+    ValueTask CloseAsync(CancellationToken cancellationToken = default);
+}

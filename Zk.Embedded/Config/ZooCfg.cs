@@ -1,0 +1,88 @@
+using System.Globalization;
+
+namespace Zk.Embedded.Config;
+
+/// <summary>
+/// Reads a zoo.cfg (Java properties: key=value, # and ! comments) into <see cref="ZkPeerOptions"/>. Keys this peer
+/// does not use yet are kept in <see cref="Unused"/> so a caller can say so, rather than failing.
+/// </summary>
+public sealed class ZooCfg
+{
+    private ZooCfg(ZkPeerOptions options, IReadOnlyDictionary<string, string> all, IReadOnlyList<string> unused)
+    {
+        Options = options;
+        All = all;
+        Unused = unused;
+    }
+
+    public ZkPeerOptions Options { get; }
+
+    /// <summary>Every key and value in the file.</summary>
+    public IReadOnlyDictionary<string, string> All { get; }
+
+    /// <summary>Keys present in the file that this peer does not act on.</summary>
+    public IReadOnlyList<string> Unused { get; }
+
+    public static ZooCfg Load(string path) => Parse(File.ReadAllText(path), path);
+
+    /// <summary>Parses zoo.cfg text; <paramref name="source"/> names it in errors.</summary>
+    /// <exception cref="FormatException">a value is malformed; the message names the key.</exception>
+    public static ZooCfg Parse(string text, string source = "zoo.cfg")
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var raw in text.Split('\n'))
+        {
+            var line = raw.Trim();
+            if (line.Length == 0 || line[0] is '#' or '!')
+            {
+                continue;
+            }
+
+            var eq = line.IndexOf('=');
+            if (eq <= 0)
+            {
+                throw new FormatException($"{source}: line '{line}' is not key=value.");
+            }
+
+            values[line[..eq].Trim()] = line[(eq + 1)..].Trim();
+        }
+
+        var options = new ZkPeerOptions();
+        var unused = new List<string>();
+        foreach (var (key, value) in values)
+        {
+            options = key switch
+            {
+                "tickTime" => options with { TickTime = TimeSpan.FromMilliseconds(Int(key, value, source)) },
+                "dataDir" => options with { DataDir = value },
+                "minSessionTimeout" => options with { MinSessionTimeout = TimeSpan.FromMilliseconds(Int(key, value, source)) },
+                "maxSessionTimeout" => options with { MaxSessionTimeout = TimeSpan.FromMilliseconds(Int(key, value, source)) },
+                "jute.maxbuffer" => options with { MaxDataBytes = Int(key, value, source) },
+                "extendedTypesEnabled" or "zookeeper.extendedTypesEnabled" => options with { ExtendedTypesEnabled = Bool(key, value, source) },
+                "znode.container.checkIntervalMs" => options with { ContainerCheckInterval = TimeSpan.FromMilliseconds(Int(key, value, source)) },
+                "DigestAuthenticationProvider.superDigest" or "zookeeper.DigestAuthenticationProvider.superDigest" => options with { SuperDigest = value },
+                _ => Unknown(options, key, unused),
+            };
+        }
+
+        return new ZooCfg(options, values, unused);
+    }
+
+    private static ZkPeerOptions Unknown(ZkPeerOptions options, string key, List<string> unused)
+    {
+        unused.Add(key);
+        return options;
+    }
+
+    private static int Int(string key, string value, string source) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var result)
+            ? result
+            : throw new FormatException($"{source}: {key}={value} is not a whole number.");
+
+    private static bool Bool(string key, string value, string source) => value.ToLowerInvariant() switch
+    {
+        "true" or "yes" => true,
+        "false" or "no" => false,
+        _ => throw new FormatException($"{source}: {key}={value} is not true or false."),
+    };
+}

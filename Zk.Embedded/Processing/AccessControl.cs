@@ -1,0 +1,177 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Zk.Embedded.Api;
+using Zk.Embedded.Tree;
+
+namespace Zk.Embedded.Processing;
+
+/// <summary>ZooKeeper's ACL rules: permission checks, the auth/digest/ip/world/super schemes, and ACL fix-up on create.</summary>
+internal static class AccessControl
+{
+    /// <summary>True when one of <paramref name="ids"/> holds <paramref name="perm"/> in <paramref name="acl"/> (<c>ZooKeeperServer.checkACL</c>).</summary>
+    public static bool IsAllowed(AclList acl, Perms perm, IReadOnlyList<Id> ids)
+    {
+        foreach (var id in ids)
+        {
+            if (id.Scheme == "super")
+            {
+                return true;
+            }
+        }
+
+        foreach (var entry in acl.AsSpan())
+        {
+            if ((entry.Perms & perm) == 0)
+            {
+                continue;
+            }
+
+            var scheme = entry.Id.Scheme;
+            if (scheme == "world" && entry.Id.Identity == "anyone")
+            {
+                return true;
+            }
+
+            foreach (var id in ids)
+            {
+                if (id.Scheme != scheme)
+                {
+                    continue;
+                }
+
+                if (scheme == "ip" ? IpMatches(entry.Id.Identity, id.Identity) : entry.Id.Identity == id.Identity)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// The ACL to store for a create or setACL (<c>PrepRequestProcessor.fixupACL</c>): duplicates removed,
+    /// <c>auth</c> entries replaced by the session's authenticated ids, every entry validated. Null means InvalidACL.
+    /// </summary>
+    public static Acl[]? Fixup(IReadOnlyList<Acl>? acl, IReadOnlyList<Id> sessionIds)
+    {
+        if (acl is null || acl.Count == 0)
+        {
+            return null;
+        }
+
+        var result = new List<Acl>(acl.Count);
+        foreach (var entry in acl)
+        {
+            if (entry is null || entry.Id is null)
+            {
+                return null;
+            }
+
+            if (entry.Id.Scheme == "auth")
+            {
+                var any = false;
+                foreach (var id in sessionIds)
+                {
+                    // Only identities a provider vouches for count; the ip id every connection has does not (IPAuthenticationProvider.isAuthenticated).
+                    if (id.Scheme is "digest" or "super")
+                    {
+                        AddDistinct(result, new Acl(entry.Perms, id));
+                        any = true;
+                    }
+                }
+
+                if (!any)
+                {
+                    return null;
+                }
+
+                continue;
+            }
+
+            if (!IsValidId(entry.Id))
+            {
+                return null;
+            }
+
+            AddDistinct(result, entry);
+        }
+
+        return [.. result];
+    }
+
+    /// <summary>The id a digest auth of "user:password" yields: digest user:base64(sha1(user:password)).</summary>
+    public static Id DigestId(string userColonPassword)
+    {
+        var colon = userColonPassword.IndexOf(':');
+        var user = colon < 0 ? userColonPassword : userColonPassword[..colon];
+        var hash = SHA1.HashData(Encoding.UTF8.GetBytes(userColonPassword));
+        return new Id("digest", user + ":" + Convert.ToBase64String(hash));
+    }
+
+    private static void AddDistinct(List<Acl> list, Acl entry)
+    {
+        if (!list.Contains(entry))
+        {
+            list.Add(entry);
+        }
+    }
+
+    private static bool IsValidId(Id id) => id.Scheme switch
+    {
+        "world" => id.Identity == "anyone",
+        // DigestAuthenticationProvider.isValid: user:hash, exactly one colon.
+        "digest" => id.Identity.Split(':').Length == 2,
+        "ip" => TryParseCidr(id.Identity, out _, out _),
+        "super" => true,
+        _ => false,
+    };
+
+    /// <summary>ip scheme: an address or CIDR range in the ACL matches the client address (IPAuthenticationProvider.matches).</summary>
+    internal static bool IpMatches(string aclIdentity, string clientAddress)
+    {
+        if (!TryParseCidr(aclIdentity, out var network, out var bits) || !IPAddress.TryParse(clientAddress, out var client))
+        {
+            return false;
+        }
+
+        var a = network.GetAddressBytes();
+        var b = client.GetAddressBytes();
+        if (a.Length != b.Length)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < a.Length && bits > 0; i++, bits -= 8)
+        {
+            var mask = bits >= 8 ? 0xFF : (0xFF << (8 - bits)) & 0xFF;
+            if ((a[i] & mask) != (b[i] & mask))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool TryParseCidr(string text, out IPAddress address, out int bits)
+    {
+        var slash = text.IndexOf('/');
+        var host = slash < 0 ? text : text[..slash];
+        if (!IPAddress.TryParse(host, out address!))
+        {
+            bits = 0;
+            return false;
+        }
+
+        var width = address.GetAddressBytes().Length * 8;
+        if (slash < 0)
+        {
+            bits = width;
+            return true;
+        }
+
+        return int.TryParse(text.AsSpan(slash + 1), out bits) && bits >= 0 && bits <= width;
+    }
+}

@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+
+namespace Zk.Embedded.Processing;
+
+/// <summary>Log messages of the request pipeline. Ids 1000-1099; event names are contract.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1000, EventName = "PipelineStarted", Level = LogLevel.Information, Message = "Request pipeline started at zxid 0x{Zxid:x}")]
+    public static partial void PipelineStarted(ILogger logger, long zxid);
+
+    [LoggerMessage(EventId = 1001, EventName = "PipelineStopped", Level = LogLevel.Information, Message = "Request pipeline stopped at zxid 0x{Zxid:x}")]
+    public static partial void PipelineStopped(ILogger logger, long zxid);
+
+    [LoggerMessage(EventId = 1002, EventName = "PipelineFailed", Level = LogLevel.Critical, Message = "Request pipeline stopped by an unexpected error; the peer no longer accepts writes")]
+    public static partial void PipelineFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1003, EventName = "SessionExpired", Level = LogLevel.Information, Message = "Expiring session 0x{SessionId:x}, timeout of {TimeoutMillis} ms exceeded")]
+    public static partial void SessionExpired(ILogger logger, long sessionId, int timeoutMillis);
+
+    [LoggerMessage(EventId = 1004, EventName = "ContainerRemoved", Level = LogLevel.Debug, Message = "Removing {Kind} node {Path}")]
+    public static partial void ContainerRemoved(ILogger logger, string kind, string path);
+
+    [LoggerMessage(EventId = 1005, EventName = "WatcherFailed", Level = LogLevel.Warning, Message = "A watcher of session 0x{SessionId:x} threw while handling {EventType} on {Path}")]
+    public static partial void WatcherFailed(ILogger logger, Exception exception, long sessionId, Api.EventType eventType, string? path);
+
+    [LoggerMessage(EventId = 1006, EventName = "SessionClosed", Level = LogLevel.Debug, Message = "Session 0x{SessionId:x} closed")]
+    public static partial void SessionClosed(ILogger logger, long sessionId);
+}

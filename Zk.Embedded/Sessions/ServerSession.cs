@@ -1,0 +1,102 @@
+using System.Collections.Concurrent;
+using Zk.Embedded.Api;
+using Zk.Embedded.Processing;
+
+namespace Zk.Embedded.Sessions;
+
+/// <summary>Where a session's events and state changes go: the in-process session, or (later) a wire connection.</summary>
+internal interface ISessionSink
+{
+    /// <summary>A watch fired. Called by the one thread that applies txns, in zxid order, before replies that show the change.</summary>
+    void OnWatchEvent(WatchedEvent watchedEvent);
+
+    /// <summary>The session ended (closed, expired) or moved to another attachment.</summary>
+    void OnSessionEnded(KeeperState state);
+}
+
+/// <summary>Receives the reply to one pipeline request.</summary>
+internal interface IReplyTarget
+{
+    void Complete(in Reply reply);
+}
+
+/// <summary>
+/// A session as the peer sees it: identity, negotiated timeout, authenticated ids, liveness, and the sink its
+/// events go to. The replicated part (id and timeout) also lives in the tree state's session table.
+/// </summary>
+internal sealed class ServerSession
+{
+    private IReadOnlyList<Id> _authIds;
+    private long _lastHeardTimestamp;
+    private volatile bool _closing;
+    private volatile ISessionSink? _sink;
+
+    public ServerSession(long sessionId, byte[] password, int timeoutMillis, IReadOnlyList<Id> initialIds, bool isSystem = false)
+    {
+        SessionId = sessionId;
+        Password = password;
+        TimeoutMillis = timeoutMillis;
+        _authIds = initialIds;
+        IsSystem = isSystem;
+    }
+
+    public long SessionId { get; }
+
+    public byte[] Password { get; }
+
+    public int TimeoutMillis { get; }
+
+    /// <summary>The peer's own session (container and TTL clean-up): always valid, all ids.</summary>
+    public bool IsSystem { get; }
+
+    /// <summary>Set when a close or expiry is under way: new writes fail with SessionExpired.</summary>
+    public bool IsClosing => _closing;
+
+    /// <summary>Identities, copy-on-write so readers need no lock.</summary>
+    public IReadOnlyList<Id> AuthIds => Volatile.Read(ref _authIds);
+
+    public ISessionSink? Sink
+    {
+        get => _sink;
+        set => _sink = value;
+    }
+
+    /// <summary>Paths this session watches on the server side, so its watches can be dropped when it ends.</summary>
+    public ConcurrentDictionary<string, byte> WatchedPaths { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Timestamp (<see cref="TimeProvider.GetTimestamp"/>) of the last request or ping.</summary>
+    public long LastHeardTimestamp => Interlocked.Read(ref _lastHeardTimestamp);
+
+    public void Touch(long timestamp) => Interlocked.Exchange(ref _lastHeardTimestamp, timestamp);
+
+    public bool TryMarkClosing()
+    {
+        lock (this)
+        {
+            if (_closing)
+            {
+                return false;
+            }
+
+            _closing = true;
+            return true;
+        }
+    }
+
+    public void AddAuthId(Id id)
+    {
+        lock (this)
+        {
+            var current = _authIds;
+            foreach (var existing in current)
+            {
+                if (existing == id)
+                {
+                    return;
+                }
+            }
+
+            _authIds = [.. current, id];
+        }
+    }
+}

@@ -1,0 +1,32 @@
+using System.Diagnostics.Metrics;
+
+namespace Zk.Embedded;
+
+/// <summary>
+/// The assembly's one <see cref="Meter"/> and its instruments. Names are dotted with units, and are contract:
+/// dashboards and the mntr four-letter word read them. Observable gauges are registered by the peer that owns the numbers.
+/// </summary>
+internal static class Telemetry
+{
+    public const string MeterName = "Zk.Embedded";
+
+    public static readonly Meter Meter = new(MeterName, "1.0");
+
+    /// <summary>Requests served, tagged by op (create, getData, ...) and result code.</summary>
+    public static readonly Counter<long> Requests = Meter.CreateCounter<long>("zk.requests", "{request}", "Requests served");
+
+    /// <summary>From a write's submission to its reply, in seconds.</summary>
+    public static readonly Histogram<double> WriteDuration = Meter.CreateHistogram<double>("zk.write.duration", "s", "Write latency through the txn pipeline");
+
+    /// <summary>Txns committed.</summary>
+    public static readonly Counter<long> TxnsCommitted = Meter.CreateCounter<long>("zk.txn.committed", "{txn}", "Txns committed and applied");
+
+    /// <summary>Requests taken per pipeline batch.</summary>
+    public static readonly Histogram<int> BatchSize = Meter.CreateHistogram<int>("zk.txn.batch.size", "{request}", "Requests per pipeline batch");
+
+    /// <summary>Watch events delivered to sessions.</summary>
+    public static readonly Counter<long> WatchEvents = Meter.CreateCounter<long>("zk.watch.events", "{event}", "Watch events fired");
+
+    /// <summary>Sessions expired by the peer.</summary>
+    public static readonly Counter<long> SessionsExpired = Meter.CreateCounter<long>("zk.sessions.expired", "{session}", "Sessions expired");
+}

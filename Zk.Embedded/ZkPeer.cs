@@ -1,0 +1,213 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Zk.Embedded.Api;
+using Zk.Embedded.Processing;
+using Zk.Embedded.Sessions;
+using Zk.Embedded.Tree;
+using Zk.Embedded.Watches;
+
+namespace Zk.Embedded;
+
+/// <summary>
+/// A ZooKeeper peer running inside this process. Start one, open sessions on it with <see cref="ConnectAsync"/>,
+/// dispose it to stop. Every session sees ZooKeeper's semantics: one total order of writes (zxid), FIFO per
+/// session, watches, ephemerals, ACLs.
+/// </summary>
+/// <example>
+/// <code>
+/// await using var peer = await ZkPeer.StartAsync(new ZkPeerOptions());
+/// await using var zk = await peer.ConnectAsync();
+/// await zk.CreateAsync("/app", "cfg"u8.ToArray(), Acl.OpenUnsafe, CreateMode.Persistent);
+/// </code>
+/// </example>
+public sealed class ZkPeer : IAsyncDisposable
+{
+    private static readonly IReadOnlyList<Id> SystemIds = [new Id("super", "")];
+
+    private readonly ZkPeerOptions _options;
+    private readonly PeerCore _core;
+    private readonly ServerSession _system;
+    private readonly ITimer _expiryTimer;
+    private readonly ITimer _containerTimer;
+    private readonly Dictionary<long, InProcessSession> _attached = new();
+    private int _disposed;
+
+    private ZkPeer(ZkPeerOptions options, ILoggerFactory loggerFactory)
+    {
+        _options = options;
+        var logger = loggerFactory.CreateLogger("Zk.Embedded.Peer");
+        var sessions = new SessionTracker(options.Time, options.ServerId, EnsembleSecret);
+        var watches = new WatchManager();
+        var builder = new TxnBuilder(new AclCache(), new PeerLimits(options.MaxDataBytes, options.ExtendedTypesEnabled, options.SuperDigest));
+        var processor = new RequestProcessor(TreeState.CreateInitial(), builder, watches, sessions, sink: null, options.Time, logger);
+        _core = new PeerCore(processor, watches, sessions, options.Time, logger);
+        _system = new ServerSession(0, [], 0, SystemIds, isSystem: true);
+        processor.Start();
+        // ZooKeeper's SessionTrackerImpl checks expiry once a tick.
+        _expiryTimer = options.Time.CreateTimer(static p => ((ZkPeer)p!).ExpireSessions(), this, options.TickTime, options.TickTime);
+        _containerTimer = options.Time.CreateTimer(static p => ((ZkPeer)p!).RemoveEmptyContainers(), this, options.ContainerCheckInterval, options.ContainerCheckInterval);
+        Telemetry.Meter.CreateObservableGauge("zk.znodes", () => _core.Processor.State.NodeCount, "{znode}", "Znodes in the tree");
+        Telemetry.Meter.CreateObservableGauge("zk.sessions.active", () => _core.Sessions.Count, "{session}", "Live sessions");
+        Telemetry.Meter.CreateObservableGauge("zk.watches.active", () => _core.Watches.Count, "{watch}", "Server-side watch registrations");
+    }
+
+    /// <summary>
+    /// The ensemble-wide secret passwords derive from. ZooKeeper fixes one (superSecret) for the same reason:
+    /// any peer must be able to check a session's password when the session moves to it.
+    /// </summary>
+    private static byte[] EnsembleSecret { get; } = SHA256.HashData("Zk.Embedded session password v1"u8);
+
+    /// <summary>The options the peer runs with.</summary>
+    public ZkPeerOptions Options => _options;
+
+    /// <summary>The zxid of the last applied txn.</summary>
+    public long LastZxid => _core.Processor.State.Zxid;
+
+    /// <summary>Number of znodes, the root and /zookeeper included.</summary>
+    public int NodeCount => _core.Processor.State.NodeCount;
+
+    /// <summary>Number of live sessions.</summary>
+    public int SessionCount => _core.Sessions.Count;
+
+    internal PeerCore Core => _core;
+
+    /// <summary>Starts a standalone peer.</summary>
+    /// <exception cref="ArgumentException">an option is invalid; the message names it.</exception>
+    public static ValueTask<ZkPeer> StartAsync(ZkPeerOptions? options = null, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new ZkPeerOptions();
+        options.Validate();
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(new ZkPeer(options, loggerFactory ?? NullLoggerFactory.Instance));
+    }
+
+    /// <summary>
+    /// Opens a session (a createSession txn), or re-attaches a live one when <see cref="ZkSessionOptions.SessionId"/>
+    /// is set. Re-attaching with an unknown id or a wrong password fails with SessionExpired, as ZooKeeper refuses it.
+    /// </summary>
+    public async ValueTask<IZooKeeper> ConnectAsync(ZkSessionOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        options ??= new ZkSessionOptions();
+        if (options.SessionId is { } existingId)
+        {
+            return Reattach(existingId, options);
+        }
+
+        var timeout = NegotiateTimeout(options.SessionTimeout);
+        var id = _core.Sessions.NextSessionId();
+        var server = new ServerSession(id, _core.Sessions.PasswordFor(id), timeout, SessionTracker.LocalIds);
+        _core.Sessions.Add(server);
+        var session = new InProcessSession(_core, server, options.DefaultWatcher);
+        var slot = new SessionOutbox((_, _) => { }, _ => { }).BeginWrite();
+        await _core.Processor.SubmitAsync(new PendingWrite(server, new CreateSessionRequest(timeout), slot), cancellationToken).ConfigureAwait(false);
+        var reply = await slot.AsValueTask().ConfigureAwait(false);
+        if (reply.IsError)
+        {
+            _core.Sessions.Remove(id);
+            throw reply.ToException();
+        }
+
+        lock (_attached)
+        {
+            _attached[id] = session;
+        }
+
+        session.MarkConnected();
+        return session;
+    }
+
+    private InProcessSession Reattach(long sessionId, ZkSessionOptions options)
+    {
+        if (!_core.Sessions.TryGet(sessionId, out var server) || server.IsClosing
+            || !_core.Sessions.PasswordMatches(sessionId, options.SessionPassword.Span)
+            || !_core.Processor.State.Sessions.ContainsKey(sessionId))
+        {
+            throw new ZkException(ZkErrorCode.SessionExpired, null, $"Session 0x{sessionId:x} is not live here, or the password does not match.");
+        }
+
+        var session = new InProcessSession(_core, server, options.DefaultWatcher);
+        lock (_attached)
+        {
+            // ZooKeeper closes the old connection of a session that attaches anew.
+            if (_attached.Remove(sessionId, out var previous))
+            {
+                previous.Detach();
+            }
+
+            _attached[sessionId] = session;
+        }
+
+        _core.Sessions.Touch(server);
+        session.MarkConnected();
+        return session;
+    }
+
+    /// <summary>Clamps a requested timeout to [minSessionTimeout, maxSessionTimeout], in ms, as ZooKeeper negotiates it.</summary>
+    private int NegotiateTimeout(TimeSpan requested)
+    {
+        var min = _options.EffectiveMinSessionTimeout.TotalMilliseconds;
+        var max = _options.EffectiveMaxSessionTimeout.TotalMilliseconds;
+        return (int)Math.Clamp(requested.TotalMilliseconds, min, max);
+    }
+
+    private void ExpireSessions()
+    {
+        foreach (var session in _core.Sessions.TakeExpired())
+        {
+            Log.SessionExpired(_core.Logger, session.SessionId, session.TimeoutMillis);
+            Telemetry.SessionsExpired.Add(1);
+            Forget(session.SessionId);
+            _core.Processor.Post(new PendingWrite(session, new CloseSessionRequest(Expired: true), null));
+        }
+    }
+
+    private void Forget(long sessionId)
+    {
+        lock (_attached)
+        {
+            _attached.Remove(sessionId);
+        }
+    }
+
+    /// <summary>
+    /// ZooKeeper's ContainerManager: a container that has had children and has none is removed, and so is a TTL
+    /// node with no children whose data has not changed for its TTL.
+    /// </summary>
+    private void RemoveEmptyContainers()
+    {
+        var state = _core.Processor.State;
+        var now = _options.Time.GetUtcNow().ToUnixTimeMilliseconds();
+        foreach (var path in state.Containers)
+        {
+            if (state.Find(path) is { CreateCount: > 0, Children.Count: 0 })
+            {
+                Log.ContainerRemoved(_core.Logger, "container", path);
+                _core.Processor.Post(new PendingWrite(_system, new DeleteContainerRequest(path), null));
+            }
+        }
+
+        foreach (var path in state.Ttls)
+        {
+            if (state.Find(path) is { Children.Count: 0 } node && now - node.Mtime > node.TtlMillis)
+            {
+                Log.ContainerRemoved(_core.Logger, "TTL", path);
+                _core.Processor.Post(new PendingWrite(_system, new DeleteContainerRequest(path), null));
+            }
+        }
+    }
+
+    /// <summary>Stops the peer: timers stop, queued requests finish, then the pipeline ends.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _expiryTimer.DisposeAsync().ConfigureAwait(false);
+        await _containerTimer.DisposeAsync().ConfigureAwait(false);
+        await _core.Processor.DisposeAsync().ConfigureAwait(false);
+    }
+}

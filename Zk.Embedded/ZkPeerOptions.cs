@@ -1,0 +1,84 @@
+using Zk.Embedded.Api;
+
+namespace Zk.Embedded;
+
+/// <summary>
+/// How a peer runs. Defaults are ZooKeeper's (zoo.cfg names in the remarks of each); <see cref="Validate"/> runs
+/// once at start and names the setting that is wrong.
+/// </summary>
+public sealed record ZkPeerOptions
+{
+    /// <summary>dataDir: where the peer keeps its state.</summary>
+    public string DataDir { get; init; } = "zkdata";
+
+    /// <summary>tickTime: the unit of ZooKeeper's timing (session timeouts are 2..20 ticks by default).</summary>
+    public TimeSpan TickTime { get; init; } = TimeSpan.FromMilliseconds(3000);
+
+    /// <summary>minSessionTimeout; null means 2 × <see cref="TickTime"/>.</summary>
+    public TimeSpan? MinSessionTimeout { get; init; }
+
+    /// <summary>maxSessionTimeout; null means 20 × <see cref="TickTime"/>.</summary>
+    public TimeSpan? MaxSessionTimeout { get; init; }
+
+    /// <summary>jute.maxbuffer: the largest znode data, in bytes.</summary>
+    public int MaxDataBytes { get; init; } = 0xfffff;
+
+    /// <summary>zookeeper.extendedTypesEnabled: allows TTL nodes.</summary>
+    public bool ExtendedTypesEnabled { get; init; }
+
+    /// <summary>znode.container.checkIntervalMs: how often empty containers and expired TTL nodes are removed.</summary>
+    public TimeSpan ContainerCheckInterval { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// zookeeper.DigestAuthenticationProvider.superDigest: "super:base64(sha1("super:password"))". A session that
+    /// authenticates with the matching digest passes every ACL check.
+    /// </summary>
+    public string? SuperDigest { get; init; }
+
+    /// <summary>myid: goes into session ids, so peers of one ensemble never issue the same id.</summary>
+    public long ServerId { get; init; }
+
+    /// <summary>The clock for session expiry, timers and znode times; tests pass a fake one.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    internal TimeSpan EffectiveMinSessionTimeout => MinSessionTimeout ?? TickTime * 2;
+
+    internal TimeSpan EffectiveMaxSessionTimeout => MaxSessionTimeout ?? TickTime * 20;
+
+    /// <summary>Checks the options; throws <see cref="ArgumentException"/> naming the setting.</summary>
+    public void Validate()
+    {
+        Require(!string.IsNullOrWhiteSpace(DataDir), nameof(DataDir), "dataDir must be set");
+        Require(TickTime > TimeSpan.Zero, nameof(TickTime), "tickTime must be positive");
+        Require(EffectiveMinSessionTimeout > TimeSpan.Zero, nameof(MinSessionTimeout), "minSessionTimeout must be positive");
+        Require(EffectiveMaxSessionTimeout >= EffectiveMinSessionTimeout, nameof(MaxSessionTimeout), "maxSessionTimeout must not be below minSessionTimeout");
+        Require(MaxDataBytes > 0, nameof(MaxDataBytes), "jute.maxbuffer must be positive");
+        Require(ContainerCheckInterval > TimeSpan.Zero, nameof(ContainerCheckInterval), "znode.container.checkIntervalMs must be positive");
+        Require(ServerId is >= 0 and <= 254, nameof(ServerId), "myid must be 0..254 (ZooKeeper's limit with extended types)");
+        Require(SuperDigest is null || SuperDigest.Split(':').Length == 2, nameof(SuperDigest), "superDigest must look like user:base64hash");
+        Require(Time is not null, nameof(Time), "a time provider is required");
+    }
+
+    private static void Require(bool condition, string name, string message)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException($"{message}.", name);
+        }
+    }
+}
+
+/// <summary>How a session is opened.</summary>
+public sealed record ZkSessionOptions
+{
+    /// <summary>The timeout asked for; the peer clamps it to [minSessionTimeout, maxSessionTimeout].</summary>
+    public TimeSpan SessionTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Hears session state changes (SyncConnected, Expired, Closed) and every event of a watch set with no watcher of its own.</summary>
+    public Watcher? DefaultWatcher { get; init; }
+
+    /// <summary>To re-attach a live session: its id (with <see cref="SessionPassword"/>).</summary>
+    public long? SessionId { get; init; }
+
+    public ReadOnlyMemory<byte> SessionPassword { get; init; }
+}

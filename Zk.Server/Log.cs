@@ -1,0 +1,21 @@
+using Microsoft.Extensions.Logging;
+
+namespace Zk.Server;
+
+/// <summary>Log messages of the zk program. Ids 9000-9099; event names are contract.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 9000, EventName = "PeerRunning", Level = LogLevel.Information,
+        Message = "Standalone peer running: dataDir={DataDir}, tickTime={TickMs} ms, session timeout {MinMs}..{MaxMs} ms, {Nodes} znodes, zxid 0x{Zxid:x}. Ctrl+C stops it.")]
+    public static partial void Running(ILogger logger, string dataDir, double tickMs, double minMs, double maxMs, int nodes, long zxid);
+
+    [LoggerMessage(EventId = 9001, EventName = "NoClientPort", Level = LogLevel.Information,
+        Message = "No client port yet (the wire protocol is its own issue): embed the peer to use it, see README.")]
+    public static partial void NoClientPort(ILogger logger);
+
+    [LoggerMessage(EventId = 9002, EventName = "PeerStopping", Level = LogLevel.Information, Message = "Stopping at zxid 0x{Zxid:x}")]
+    public static partial void Stopping(ILogger logger, long zxid);
+
+    [LoggerMessage(EventId = 9003, EventName = "PeerStopped", Level = LogLevel.Information, Message = "Stopped cleanly.")]
+    public static partial void Stopped(ILogger logger);
+}

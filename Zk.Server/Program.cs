@@ -1,0 +1,102 @@
+using Microsoft.Extensions.Logging;
+using Zk.Embedded;
+using Zk.Embedded.Config;
+
+namespace Zk.Server;
+
+/// <summary>The <c>zk</c> program: <c>zk start [zoo.cfg]</c> runs a standalone peer until Ctrl+C or SIGTERM.</summary>
+internal static class Program
+{
+    private const string Usage = """
+        usage: zk start [zoo.cfg]    run a peer (no file: the embedded default, data in ./zkdata)
+               zk help               this text
+        """;
+
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "help" or "-h" or "--help")
+        {
+            Console.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+
+        return args[0] switch
+        {
+            "start" => await StartAsync(args.Length > 1 ? args[1] : null).ConfigureAwait(false),
+            _ => Fail($"zk: unknown command '{args[0]}'.\n{Usage}"),
+        };
+    }
+
+    private static async Task<int> StartAsync(string? configPath)
+    {
+        ZkPeerOptions options;
+        try
+        {
+            options = configPath is null ? new ZkPeerOptions() : LoadConfig(configPath);
+            options.Validate();
+        }
+        catch (Exception e) when (e is IOException or FormatException or ArgumentException or UnauthorizedAccessException)
+        {
+            return Fail($"zk: {e.Message}");
+        }
+
+        using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; }));
+        var logger = loggerFactory.CreateLogger("zk");
+        using var stop = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            stop.Cancel();
+        };
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+            System.Runtime.InteropServices.PosixSignal.SIGTERM,
+            context =>
+            {
+                context.Cancel = true;
+                stop.Cancel();
+            });
+
+        await using (var peer = await ZkPeer.StartAsync(options, loggerFactory).ConfigureAwait(false))
+        {
+            Directory.CreateDirectory(options.DataDir);
+            var dataDir = Path.GetFullPath(options.DataDir);
+            Log.Running(
+                logger,
+                dataDir,
+                options.TickTime.TotalMilliseconds,
+                (options.MinSessionTimeout ?? options.TickTime * 2).TotalMilliseconds,
+                (options.MaxSessionTimeout ?? options.TickTime * 20).TotalMilliseconds,
+                peer.NodeCount,
+                peer.LastZxid);
+            Log.NoClientPort(logger);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                Log.Stopping(logger, peer.LastZxid);
+            }
+        }
+
+        Log.Stopped(logger);
+        return 0;
+    }
+
+    private static ZkPeerOptions LoadConfig(string path)
+    {
+        var cfg = ZooCfg.Load(path);
+        if (cfg.Unused.Count > 0)
+        {
+            Console.Error.WriteLine($"zk: not used yet from {path}: {string.Join(", ", cfg.Unused)}");
+        }
+
+        return cfg.Options;
+    }
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine(message);
+        return 2;
+    }
+}
