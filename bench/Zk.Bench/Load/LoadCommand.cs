@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Globalization;
+using Zk.Bench.Reporting;
+using Zk.Embedded;
+using Zk.Embedded.Api;
+
+namespace Zk.Bench.Load;
+
+/// <summary>
+/// The end-to-end load generator: N in-process sessions on one peer, each with K requests outstanding, through the
+/// full request path (session, pipeline, tree, outbox). Prints one Markdown row per measured run.
+/// </summary>
+internal static class LoadCommand
+{
+    public static async Task RunAsync(IReadOnlyList<string> args)
+    {
+        var options = LoadOptions.Parse(args);
+        Console.WriteLine(MachineInfo.Describe());
+        Console.WriteLine();
+
+        await using var peer = await ZkPeer.StartAsync(new ZkPeerOptions()).ConfigureAwait(false);
+        var value = new byte[options.ValueBytes];
+        Random.Shared.NextBytes(value);
+        var sessions = await OpenSessionsAsync(peer, options.Sessions).ConfigureAwait(false);
+        var keys = await CreateKeysAsync(sessions[0], value).ConfigureAwait(false);
+        var writePercent = options.Workload switch { "get" => 0, "set" => 100, _ => 10 };
+
+        if (options.WarmupSeconds > 0)
+        {
+            await MeasureAsync(options, sessions, keys, value, writePercent, options.WarmupSeconds).ConfigureAwait(false);
+        }
+
+        var table = new MarkdownTable("workload", "sessions", "inflight", "ops", "ops/s", "p50 µs", "p90 µs", "p99 µs", "max µs",
+            "CPU µs/op", "alloc B/op", "GC 0/1/2");
+        for (var run = 0; run < options.Runs; run++)
+        {
+            var result = await MeasureAsync(options, sessions, keys, value, writePercent, options.Seconds).ConfigureAwait(false);
+            table.Add(result.ToRow(options));
+        }
+
+        Console.Write(table);
+        foreach (var session in sessions)
+        {
+            await session.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<IZooKeeper[]> OpenSessionsAsync(ZkPeer peer, int count)
+    {
+        var sessions = new IZooKeeper[count];
+        for (var i = 0; i < count; i++)
+        {
+            sessions[i] = await peer.ConnectAsync(new ZkSessionOptions { SessionTimeout = TimeSpan.FromSeconds(30) }).ConfigureAwait(false);
+        }
+
+        return sessions;
+    }
+
+    private static async Task<string[]> CreateKeysAsync(IZooKeeper session, byte[] value)
+    {
+        await session.CreateAsync("/load", null, Acl.OpenUnsafe, CreateMode.Persistent).ConfigureAwait(false);
+        var keys = new string[LoadOptions.KeyCount];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            keys[i] = "/load/k" + i.ToString("D4", CultureInfo.InvariantCulture);
+            await session.CreateAsync(keys[i], value, Acl.OpenUnsafe, CreateMode.Persistent).ConfigureAwait(false);
+        }
+
+        return keys;
+    }
+
+    private static async Task<RunResult> MeasureAsync(LoadOptions options, IZooKeeper[] sessions, string[] keys, byte[] value, int writePercent, int seconds)
+    {
+        var workers = new LoadWorker[options.Workers];
+        for (var i = 0; i < workers.Length; i++)
+        {
+            workers[i] = new LoadWorker(sessions[i % sessions.Length], keys, value, writePercent, seed: i + 1);
+        }
+
+        var opsPerWorker = Math.Max(1, options.MaxOps / workers.Length);
+        var before = ProcessSample.Take();
+        var deadline = Stopwatch.GetTimestamp() + (long)(seconds * (double)Stopwatch.Frequency);
+        var running = new Task[workers.Length];
+        for (var i = 0; i < workers.Length; i++)
+        {
+            var worker = workers[i];
+            running[i] = Task.Run(() => worker.RunAsync(deadline, opsPerWorker));
+        }
+
+        await Task.WhenAll(running).ConfigureAwait(false);
+        var after = ProcessSample.Take();
+
+        var merged = new LatencyHistogram();
+        foreach (var worker in workers)
+        {
+            merged.Add(worker.Latencies);
+        }
+
+        return new RunResult(merged, after.Minus(before));
+    }
+}

@@ -1,0 +1,50 @@
+using Zk.Bench.Reporting;
+
+namespace Zk.Bench.Load;
+
+/// <summary>What one load run does. Every number has a ceiling, so a run is bounded in memory, count and time.</summary>
+internal sealed record LoadOptions
+{
+    /// <summary>Znodes the requests spread over: enough that sessions do not all hit one node, few enough to stay in cache.</summary>
+    public const int KeyCount = 1024;
+
+    public int Sessions { get; init; } = 8;
+
+    public int Seconds { get; init; } = 10;
+
+    /// <summary>Unmeasured run before each measurement, so tiered JIT and the thread pool settle first.</summary>
+    public int WarmupSeconds { get; init; } = 2;
+
+    public string Workload { get; init; } = "get";
+
+    public int ValueBytes { get; init; } = 1024;
+
+    /// <summary>Requests each session keeps outstanding.</summary>
+    public int Inflight { get; init; } = 1;
+
+    /// <summary>Measured runs in this process, one row each, to show the spread.</summary>
+    public int Runs { get; init; } = 1;
+
+    /// <summary>Stop after this many requests per run even if time is left.</summary>
+    public int MaxOps { get; init; } = int.MaxValue;
+
+    public int Workers => Sessions * Inflight;
+
+    public static LoadOptions Parse(IReadOnlyList<string> args)
+    {
+        var line = new OptionReader(args);
+        var options = new LoadOptions
+        {
+            Sessions = line.Int("sessions", 8, 1, 1024),
+            Seconds = line.Int("seconds", 10, 1, 600),
+            WarmupSeconds = line.Int("warmup-seconds", 2, 0, 60),
+            Workload = line.Choice("workload", "get", "get", "set", "mix90"),
+            ValueBytes = line.Int("value-bytes", 1024, 0, 1 << 20),
+            Inflight = line.Int("inflight", 1, 1, 1024),
+            Runs = line.Int("runs", 1, 1, 20),
+            MaxOps = line.Int("max-ops", int.MaxValue, 1, int.MaxValue),
+        };
+        line.RejectUnknown();
+        return options;
+    }
+}

@@ -1,0 +1,22 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Running;
+
+namespace Zk.Bench.Micro;
+
+/// <summary>Runs the BenchmarkDotNet suite; arguments pass through (--filter, --job, --inProcess, ...).</summary>
+internal static class MicroCommand
+{
+    public static void Run(string[] args)
+    {
+        var config = DefaultConfig.Instance;
+        if (Array.IndexOf(args, "--job") < 0 && Array.IndexOf(args, "-j") < 0)
+        {
+            // ShortRun (1 launch, 3 warmups, 3 iterations) keeps the whole suite to a few minutes on 2 cores;
+            // pass --job to get BenchmarkDotNet's default, tighter intervals.
+            config = config.AddJob(Job.ShortRun);
+        }
+
+        BenchmarkSwitcher.FromAssembly(typeof(MicroCommand).Assembly).Run(args, config);
+    }
+}

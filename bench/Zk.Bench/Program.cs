@@ -1,0 +1,51 @@
+using Zk.Bench.Load;
+using Zk.Bench.Memory;
+using Zk.Bench.Micro;
+
+namespace Zk.Bench;
+
+/// <summary>Entry point: one subcommand per kind of measurement (see docs/performance.md).</summary>
+public static class Program
+{
+    private const string Usage = """
+        usage: Zk.Bench micro [BenchmarkDotNet args]      micro benchmarks of the session API and the tree
+               Zk.Bench load [--sessions N] [--seconds S] [--workload get|set|mix90] [--value-bytes B] [--inflight K]
+                             [--warmup-seconds W] [--runs R] [--max-ops M]
+               Zk.Bench memory [--nodes N] [--value-bytes B]
+        """;
+
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Length == 0)
+        {
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+
+        var rest = args[1..];
+        try
+        {
+            switch (args[0])
+            {
+                case "micro":
+                    MicroCommand.Run(rest);
+                    return 0;
+                case "load":
+                    await LoadCommand.RunAsync(rest).ConfigureAwait(false);
+                    return 0;
+                case "memory":
+                    await MemoryCommand.RunAsync(rest).ConfigureAwait(false);
+                    return 0;
+                default:
+                    Console.Error.WriteLine(Usage);
+                    return 2;
+            }
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+    }
+}
