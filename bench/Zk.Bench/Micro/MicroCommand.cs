@@ -17,6 +17,12 @@ internal static class MicroCommand
             config = config.AddJob(Job.ShortRun);
         }
 
+        if (Array.IndexOf(args, "--filter") < 0 && Array.IndexOf(args, "-f") < 0)
+        {
+            // Without a filter BenchmarkSwitcher asks on the console which benchmarks to run; a bare `micro` runs them all.
+            args = [.. args, "--filter", "*"];
+        }
+
         BenchmarkSwitcher.FromAssembly(typeof(MicroCommand).Assembly).Run(args, config);
     }
 }
