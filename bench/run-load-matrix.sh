@@ -19,7 +19,7 @@ for config in "get 1" "get 8" "get 64" "set 1" "set 8" "set 64" "mix90 8" "mix90
     else
       echo "$out" | head -n 1 | sed 's/^> /<!-- /; s/$/ -->/' >&2   # conditions of each run, on stderr
     fi
-    echo "$out" | tail -n 1
+    echo "$out" | sed -n 5p   # the run's row (the per-thread CPU table after it is left out here)
   done
 done
 echo

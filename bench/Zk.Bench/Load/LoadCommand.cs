@@ -18,6 +18,7 @@ internal static class LoadCommand
         Console.WriteLine(MachineInfo.Describe());
         Console.WriteLine();
 
+        using var batches = new BatchSizeListener();
         await using var peer = await ZkPeer.StartAsync(new ZkPeerOptions()).ConfigureAwait(false);
         var value = new byte[options.ValueBytes];
         Random.Shared.NextBytes(value);
@@ -27,18 +28,24 @@ internal static class LoadCommand
 
         if (options.WarmupSeconds > 0)
         {
-            await MeasureAsync(options, sessions, keys, value, writePercent, options.WarmupSeconds).ConfigureAwait(false);
+            await MeasureAsync(options, sessions, keys, value, writePercent, options.WarmupSeconds, batches).ConfigureAwait(false);
         }
 
         var table = new MarkdownTable("workload", "sessions", "inflight", "ops", "ops/s", "p50 µs", "p90 µs", "p99 µs", "max µs",
-            "CPU µs/op", "alloc B/op", "GC 0/1/2");
+            "CPU µs/op", "cores used", "others' cores", "alloc B/op", "GC 0/1/2", "inline reads", "mean batch");
+        var threadsBefore = ThreadCpu.Sample();
+        long ops = 0;
         for (var run = 0; run < options.Runs; run++)
         {
-            var result = await MeasureAsync(options, sessions, keys, value, writePercent, options.Seconds).ConfigureAwait(false);
+            var result = await MeasureAsync(options, sessions, keys, value, writePercent, options.Seconds, batches).ConfigureAwait(false);
             table.Add(result.ToRow(options));
+            ops += result.Latencies.Count;
         }
 
+        var threadsAfter = ThreadCpu.Sample();
         Console.Write(table);
+        Console.WriteLine();
+        Console.Write(ThreadCpu.Table(threadsBefore, threadsAfter, ops));
         foreach (var session in sessions)
         {
             await session.DisposeAsync().ConfigureAwait(false);
@@ -69,7 +76,7 @@ internal static class LoadCommand
         return keys;
     }
 
-    private static async Task<RunResult> MeasureAsync(LoadOptions options, IZooKeeper[] sessions, string[] keys, byte[] value, int writePercent, int seconds)
+    private static async Task<RunResult> MeasureAsync(LoadOptions options, IZooKeeper[] sessions, string[] keys, byte[] value, int writePercent, int seconds, BatchSizeListener batches)
     {
         var workers = new LoadWorker[options.Workers];
         for (var i = 0; i < workers.Length; i++)
@@ -78,6 +85,7 @@ internal static class LoadCommand
         }
 
         var opsPerWorker = Math.Max(1, options.MaxOps / workers.Length);
+        var batchesBefore = batches.Totals;
         var before = ProcessSample.Take();
         var deadline = Stopwatch.GetTimestamp() + (long)(seconds * (double)Stopwatch.Frequency);
         var running = new Task[workers.Length];
@@ -89,13 +97,18 @@ internal static class LoadCommand
 
         await Task.WhenAll(running).ConfigureAwait(false);
         var after = ProcessSample.Take();
+        var batchesAfter = batches.Totals;
+        var meanBatch = (batchesAfter.Requests - batchesBefore.Requests) / (double)Math.Max(1, batchesAfter.Batches - batchesBefore.Batches);
 
         var merged = new LatencyHistogram();
+        long reads = 0, inlineReads = 0;
         foreach (var worker in workers)
         {
             merged.Add(worker.Latencies);
+            reads += worker.Reads;
+            inlineReads += worker.InlineReads;
         }
 
-        return new RunResult(merged, after.Minus(before));
+        return new RunResult(merged, after.Minus(before), reads, inlineReads, meanBatch);
     }
 }

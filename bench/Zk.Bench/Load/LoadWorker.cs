@@ -19,6 +19,11 @@ internal sealed class LoadWorker(IZooKeeper session, string[] keys, byte[] value
 
     public LatencyHistogram Latencies { get; } = new();
 
+    public long Reads { get; private set; }
+
+    /// <summary>Reads answered on the calling thread (the session's fast path) rather than queued behind its outbox.</summary>
+    public long InlineReads { get; private set; }
+
     public async Task RunAsync(long deadlineTimestamp, long maxOps)
     {
         var sinceYield = 0;
@@ -32,9 +37,18 @@ internal sealed class LoadWorker(IZooKeeper session, string[] keys, byte[] value
 
             var next = NextRandom();
             var key = keys[next % (uint)keys.Length];
-            var completedInline = (next >> 16) % 100 < (uint)writePercent
-                ? await SetAsync(key).ConfigureAwait(false)
-                : await GetAsync(key).ConfigureAwait(false);
+            bool completedInline;
+            if ((next >> 16) % 100 < (uint)writePercent)
+            {
+                completedInline = await SetAsync(key).ConfigureAwait(false);
+            }
+            else
+            {
+                completedInline = await GetAsync(key).ConfigureAwait(false);
+                Reads++;
+                InlineReads += completedInline ? 1 : 0;
+            }
+
             Latencies.Record(Stopwatch.GetTimestamp() - started);
             if (completedInline && ++sinceYield >= OpsBetweenYields)
             {

@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace Zk.Bench.Load;
 
 /// <summary>Process-wide counters at one moment; the difference of two brackets a measured run.</summary>
-internal readonly record struct ProcessSample(long Timestamp, TimeSpan Cpu, long AllocatedBytes, int Gen0, int Gen1, int Gen2)
+internal readonly record struct ProcessSample(long Timestamp, TimeSpan Cpu, long AllocatedBytes, int Gen0, int Gen1, int Gen2, double MachineBusySeconds)
 {
     public static ProcessSample Take()
     {
@@ -14,7 +14,8 @@ internal readonly record struct ProcessSample(long Timestamp, TimeSpan Cpu, long
             GC.GetTotalAllocatedBytes(precise: false),
             GC.CollectionCount(0),
             GC.CollectionCount(1),
-            GC.CollectionCount(2));
+            GC.CollectionCount(2),
+            MachineCpu.BusySeconds());
     }
 
     public ProcessSample Minus(ProcessSample earlier) => new(
@@ -23,5 +24,6 @@ internal readonly record struct ProcessSample(long Timestamp, TimeSpan Cpu, long
         AllocatedBytes - earlier.AllocatedBytes,
         Gen0 - earlier.Gen0,
         Gen1 - earlier.Gen1,
-        Gen2 - earlier.Gen2);
+        Gen2 - earlier.Gen2,
+        MachineBusySeconds - earlier.MachineBusySeconds);
 }

@@ -4,8 +4,13 @@ using Zk.Bench.Reporting;
 
 namespace Zk.Bench.Load;
 
-/// <summary>One measured run: the merged latencies and what the process spent meanwhile.</summary>
-internal sealed record RunResult(LatencyHistogram Latencies, ProcessSample Spent)
+/// <summary>
+/// One measured run: the merged latencies and what the process spent meanwhile. "Cores used" is process CPU time
+/// over wall time: on a shared machine a run that got less than all cores shows it there, and CPU µs/op stays
+/// comparable when ops/s does not; "others' cores" is what the rest of the machine used meanwhile. "GC 0/1/2" are
+/// GC.CollectionCount deltas: collections that included generation 0, 1, 2 (a gen1 GC counts for gen0 too).
+/// </summary>
+internal sealed record RunResult(LatencyHistogram Latencies, ProcessSample Spent, long Reads, long InlineReads, double MeanBatch)
 {
     public double Seconds => Spent.Timestamp / (double)Stopwatch.Frequency;
 
@@ -26,8 +31,12 @@ internal sealed record RunResult(LatencyHistogram Latencies, ProcessSample Spent
             Format.Micros(Latencies.ValueAtPercentile(99)),
             Format.Micros(Latencies.Max),
             Format.Fixed(Spent.Cpu.TotalMicroseconds / ops, 2),
+            Format.Fixed(Spent.Cpu.TotalSeconds / Seconds, 2),
+            double.IsNaN(Spent.MachineBusySeconds) ? "n/a" : Format.Fixed(Math.Max(0, Spent.MachineBusySeconds - Spent.Cpu.TotalSeconds) / Seconds, 2),
             Format.Count(Spent.AllocatedBytes / (double)ops),
             $"{Spent.Gen0}/{Spent.Gen1}/{Spent.Gen2}",
+            Reads == 0 ? "n/a" : Format.Fixed(100.0 * InlineReads / Reads, 1) + " %",
+            Reads == Latencies.Count ? "n/a" : Format.Fixed(MeanBatch, 1),
         ];
     }
 }
