@@ -16,6 +16,7 @@ public class WriteBenchmarks
     private BenchPeer _bench = null!;
     private TreeState _state = null!;
     private Txn _setDataTxn = null!;
+    private Txn _setDataWideTxn = null!;
     private TxnBuilder _builder = null!;
     private ServerSession _server = null!;
     private SetDataRequest _setDataRequest = null!;
@@ -26,6 +27,7 @@ public class WriteBenchmarks
         _bench = BenchPeer.StartAsync().GetAwaiter().GetResult();
         _state = _bench.Peer.Core.Processor.State;
         _setDataTxn = new Txn(_state.Zxid + 1, _bench.Session.SessionId, 1, new SetDataTxn(BenchPeer.DataPath, _bench.Value, 1));
+        _setDataWideTxn = new Txn(_state.Zxid + 1, _bench.Session.SessionId, 1, new SetDataTxn(BenchPeer.WidePath + "/c04242", _bench.Value, 1));
         _builder = new TxnBuilder(new AclCache(), new PeerLimits(0xfffff, false, null));
         _bench.Peer.Core.Sessions.TryGet(_bench.Session.SessionId, out _server);
         _setDataRequest = new SetDataRequest(BenchPeer.DataPath, _bench.Value, -1);
@@ -36,6 +38,9 @@ public class WriteBenchmarks
 
     [Benchmark(Baseline = true, Description = "Tree: TxnApplier.Apply setData")]
     public object TreeApplySetData() => TxnApplier.Apply(_state, _setDataTxn, triggers: null);
+
+    [Benchmark(Description = "Tree: TxnApplier.Apply setData, 10k siblings")]
+    public object TreeApplySetDataWide() => TxnApplier.Apply(_state, _setDataWideTxn, triggers: null);
 
     [Benchmark(Description = "Tree: TxnBuilder.Prepare + Apply setData")]
     public object TreePrepareApplySetData()
