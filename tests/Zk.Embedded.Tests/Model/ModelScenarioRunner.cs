@@ -134,7 +134,7 @@ internal sealed class ModelScenarioRunner : IAsyncDisposable
         var slot = _slots[slotIndex];
         var before = _peer.LastZxid;
         var triggers = new List<ModelEvent>();
-        var write = step.Kind is ModelOpKind.Create or ModelOpKind.Delete or ModelOpKind.SetData or ModelOpKind.Multi;
+        var write = step.Kind is ModelOpKind.Create or ModelOpKind.Delete or ModelOpKind.SetData or ModelOpKind.SetAcl or ModelOpKind.Multi;
         bool succeeded;
         var line = $"#{index} s{slotIndex}(0x{slot.Id:x}) ";
         switch (step.Kind)
@@ -223,6 +223,23 @@ internal sealed class ModelScenarioRunner : IAsyncDisposable
                 var (stat, code) = await Try(() => zk.SetDataAsync(path, data, version).AsTask());
                 _trace.Add(line + $"setData {path} v={version} data={data?.Length.ToString() ?? "null"} -> {code}");
                 var expected = _model.SetData(path, data, version, _peer.LastZxid, triggers);
+                AssertCode(expected, code);
+                if (expected == ZkErrorCode.Ok)
+                {
+                    AssertStat(path, stat);
+                }
+
+                return expected == ZkErrorCode.Ok;
+            }
+
+            case ModelOpKind.SetAcl:
+            {
+                var path = Target(step.Path);
+                var current = _model.Nodes.TryGetValue(path, out var node) ? node.Aversion : 0;
+                var aversion = step.Version switch { 0 => -1, 1 => current, _ => current + 1 };
+                var (stat, code) = await Try(() => zk.SetAclAsync(path, Acl.OpenUnsafe, aversion).AsTask());
+                _trace.Add(line + $"setACL {path} aversion={aversion} -> {code}");
+                var expected = _model.SetAcl(path, aversion);
                 AssertCode(expected, code);
                 if (expected == ZkErrorCode.Ok)
                 {

@@ -10,6 +10,7 @@ internal enum ModelOpKind
     Create,
     Delete,
     SetData,
+    SetAcl,
     Check,
     Exists,
     GetData,
@@ -57,7 +58,7 @@ public sealed class TreeModelTests(ITestOutputHelper output)
 
     private static readonly Gen<ModelStep> Step = Gen.Select(
         Gen.FrequencyConst(
-            (24, ModelOpKind.Create), (10, ModelOpKind.Delete), (12, ModelOpKind.SetData), (10, ModelOpKind.Exists),
+            (24, ModelOpKind.Create), (10, ModelOpKind.Delete), (12, ModelOpKind.SetData), (4, ModelOpKind.SetAcl), (10, ModelOpKind.Exists),
             (10, ModelOpKind.GetData), (10, ModelOpKind.GetChildren), (14, ModelOpKind.Multi), (3, ModelOpKind.Close)),
         Gen.Int[0, 2],
         Gen.Int[0, 63],

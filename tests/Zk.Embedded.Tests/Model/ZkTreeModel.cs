@@ -203,6 +203,23 @@ internal sealed class ZkTreeModel
         return ZkErrorCode.Ok;
     }
 
+    /// <summary>setACL with the same open ACL: only aversion moves, and no watch fires (<c>DataTree.setACL</c>).</summary>
+    public ZkErrorCode SetAcl(string path, int aversion)
+    {
+        if (!_nodes.TryGetValue(path, out var node))
+        {
+            return ZkErrorCode.NoNode;
+        }
+
+        if (aversion != -1 && aversion != node.Aversion)
+        {
+            return ZkErrorCode.BadVersion;
+        }
+
+        node.Aversion++;
+        return ZkErrorCode.Ok;
+    }
+
     public ZkErrorCode Check(string path, int version) =>
         !_nodes.TryGetValue(path, out var node) ? ZkErrorCode.NoNode
         : version != -1 && version != node.Version ? ZkErrorCode.BadVersion
