@@ -152,6 +152,9 @@ internal sealed class ModelScenarioRunner : IAsyncDisposable
             case ModelOpKind.Multi:
                 succeeded = await MultiAsync(line, index, slot, step, triggers);
                 break;
+            case ModelOpKind.Burst:
+                succeeded = await BurstAsync(line, index, slot, step, triggers);
+                break;
             default:
                 succeeded = await SingleAsync(line, index, slot, step, triggers);
                 break;
@@ -163,11 +166,7 @@ internal sealed class ModelScenarioRunner : IAsyncDisposable
         }
 
         AssertTreeMatchesModel();
-        var fired = _model.Fire(triggers);
-        foreach (var other in _slots)
-        {
-            other.Expected.AddRange(fired.GetValueOrDefault(other.Id) ?? []);
-        }
+        ExpectEvents(_model.Fire(triggers));
 
         if (write && slot is not null)
         {
@@ -183,53 +182,109 @@ internal sealed class ModelScenarioRunner : IAsyncDisposable
         }
     }
 
+    private void ExpectEvents(Dictionary<long, List<ModelEvent>> fired)
+    {
+        foreach (var slot in _slots)
+        {
+            slot.Expected.AddRange(fired.GetValueOrDefault(slot.Id) ?? []);
+        }
+    }
+
     private async Task<bool> SingleAsync(string line, int index, SessionSlot slot, ModelStep step, List<ModelEvent> triggers)
     {
+        var pending = Issue(slot, step, index);
+        var outcome = await pending.Call;
+        _trace.Add(line + pending.Describe(outcome));
+        return pending.Check(outcome, _peer.LastZxid, triggers);
+    }
+
+    /// <summary>
+    /// Several ops of one session issued back to back without awaiting, then awaited: per-session FIFO means each
+    /// result is what the model gives applying them in issue order. Only the documented difference from ZooKeeper
+    /// lets the model know each write's zxid here: a failed write takes no zxid (docs/zookeeper-differences.md).
+    /// </summary>
+    private async Task<bool> BurstAsync(string line, int index, SessionSlot slot, ModelStep step, List<ModelEvent> triggers)
+    {
+        var before = _peer.LastZxid;
+        var pending = step.Sub.Select(sub => Issue(slot, sub, index)).ToList();
+        var outcomes = new List<(object? Value, ZkErrorCode Code)>();
+        foreach (var op in pending)
+        {
+            outcomes.Add(await op.Call);
+        }
+
+        var zxid = before;
+        var writes = 0;
+        for (var i = 0; i < pending.Count; i++)
+        {
+            _trace.Add(line + $"burst[{i}] " + pending[i].Describe(outcomes[i]));
+            var isWrite = step.Sub[i].Kind is ModelOpKind.Create or ModelOpKind.Delete or ModelOpKind.SetData or ModelOpKind.SetAcl;
+            var opTriggers = new List<ModelEvent>();
+            if (pending[i].Check(outcomes[i], zxid + 1, opTriggers) && isWrite)
+            {
+                zxid++;
+                writes++;
+            }
+
+            // Fired op by op: a watch set by a later read of the burst must not see an earlier write's change.
+            ExpectEvents(_model.Fire(opTriggers));
+        }
+
+        Assert.True(_peer.LastZxid == zxid, $"expected {writes} successful writes to end at zxid 0x{zxid:x}, peer is at 0x{_peer.LastZxid:x}");
+        return true;
+    }
+
+    private sealed record PendingOp(
+        Task<(object? Value, ZkErrorCode Code)> Call,
+        Func<(object? Value, ZkErrorCode Code), string> Describe,
+        Func<(object? Value, ZkErrorCode Code), long, List<ModelEvent>, bool> Check);
+
+    /// <summary>Starts one op with its arguments resolved against the model now; its check applies it to the model later.</summary>
+    private PendingOp Issue(SessionSlot slot, ModelStep step, int index)
+    {
         var zk = slot.Zk;
-        var watcher = step.Watch ? slot.Watcher : null;
+        var watch = step.Watch;
+        var watcher = watch ? slot.Watcher : null;
         switch (step.Kind)
         {
             case ModelOpKind.Create:
             {
                 var (path, mode, data) = (CreatePath(step), (CreateMode)step.Mode, Data(step, index));
-                var (result, code) = await Try(() => zk.CreateWithStatAsync(path, data, Acl.OpenUnsafe, mode).AsTask());
-                var expected = _model.Create(slot.Id, path, data, mode, _peer.LastZxid, triggers, out var expectedPath);
-                _trace.Add(line + $"create {path} {mode} data={data?.Length.ToString() ?? "null"} -> {result?.Path ?? code.ToString()}");
-                AssertCode(expected, code);
-                if (expected == ZkErrorCode.Ok)
-                {
-                    Assert.Equal(expectedPath, result!.Path);
-                    AssertStat(expectedPath, result.Stat);
-                }
+                return new PendingOp(
+                    Try(() => zk.CreateWithStatAsync(path, data, Acl.OpenUnsafe, mode)),
+                    o => $"create {path} {mode} data={data?.Length.ToString() ?? "null"} -> {(o.Value as CreateResult)?.Path ?? o.Code.ToString()}",
+                    (o, zxid, triggers) =>
+                    {
+                        var expected = _model.Create(slot.Id, path, data, mode, zxid, triggers, out var expectedPath);
+                        AssertCode(expected, o.Code);
+                        if (expected == ZkErrorCode.Ok)
+                        {
+                            Assert.Equal(expectedPath, ((CreateResult)o.Value!).Path);
+                            AssertStat(expectedPath, ((CreateResult)o.Value!).Stat);
+                        }
 
-                return expected == ZkErrorCode.Ok;
+                        return expected == ZkErrorCode.Ok;
+                    });
             }
 
             case ModelOpKind.Delete:
             {
                 var path = Target(step.Path);
                 var version = Version(step, path);
-                var (_, code) = await Try(async () => { await zk.DeleteAsync(path, version); return true; });
-                _trace.Add(line + $"delete {path} v={version} -> {code}");
-                var expected = _model.Delete(path, version, _peer.LastZxid, triggers);
-                AssertCode(expected, code);
-                return expected == ZkErrorCode.Ok;
+                return new PendingOp(
+                    Try(async () => { await zk.DeleteAsync(path, version); return true; }),
+                    o => $"delete {path} v={version} -> {o.Code}",
+                    (o, zxid, triggers) => Expect(_model.Delete(path, version, zxid, triggers), o.Code));
             }
 
             case ModelOpKind.SetData:
             {
                 var (path, data) = (Target(step.Path), Data(step, index));
                 var version = Version(step, path);
-                var (stat, code) = await Try(() => zk.SetDataAsync(path, data, version).AsTask());
-                _trace.Add(line + $"setData {path} v={version} data={data?.Length.ToString() ?? "null"} -> {code}");
-                var expected = _model.SetData(path, data, version, _peer.LastZxid, triggers);
-                AssertCode(expected, code);
-                if (expected == ZkErrorCode.Ok)
-                {
-                    AssertStat(path, stat);
-                }
-
-                return expected == ZkErrorCode.Ok;
+                return new PendingOp(
+                    Try(() => zk.SetDataAsync(path, data, version)),
+                    o => $"setData {path} v={version} data={data?.Length.ToString() ?? "null"} -> {o.Code}",
+                    (o, zxid, triggers) => Expect(_model.SetData(path, data, version, zxid, triggers), o.Code) && AssertStat(path, (Stat)o.Value!));
             }
 
             case ModelOpKind.SetAcl:
@@ -237,56 +292,63 @@ internal sealed class ModelScenarioRunner : IAsyncDisposable
                 var path = Target(step.Path);
                 var current = _model.Nodes.TryGetValue(path, out var node) ? node.Aversion : 0;
                 var aversion = step.Version switch { 0 => -1, 1 => current, _ => current + 1 };
-                var (stat, code) = await Try(() => zk.SetAclAsync(path, Acl.OpenUnsafe, aversion).AsTask());
-                _trace.Add(line + $"setACL {path} aversion={aversion} -> {code}");
-                var expected = _model.SetAcl(path, aversion);
-                AssertCode(expected, code);
-                if (expected == ZkErrorCode.Ok)
-                {
-                    AssertStat(path, stat);
-                }
-
-                return expected == ZkErrorCode.Ok;
+                return new PendingOp(
+                    Try(() => zk.SetAclAsync(path, Acl.OpenUnsafe, aversion)),
+                    o => $"setACL {path} aversion={aversion} -> {o.Code}",
+                    (o, _, _) => Expect(_model.SetAcl(path, aversion), o.Code) && AssertStat(path, (Stat)o.Value!));
             }
 
             case ModelOpKind.Exists:
             {
                 var path = Target(step.Path);
-                var stat = await zk.ExistsAsync(path, watcher);
-                _trace.Add(line + $"exists {path} watch={step.Watch} -> {(stat is null ? "null" : "stat")}");
-                var expected = _model.Exists(slot.Id, path, step.Watch);
-                Assert.Equal(expected, stat is { } s ? Project(s) : null);
-                return true;
+                return new PendingOp(
+                    Try(() => zk.ExistsAsync(path, watcher)),
+                    o => $"exists {path} watch={watch} -> {(o.Value is null ? "null" : "stat")}",
+                    (o, _, _) =>
+                    {
+                        Assert.Equal(_model.Exists(slot.Id, path, watch), o.Value is Stat stat ? Project(stat) : null);
+                        return true;
+                    });
             }
 
             case ModelOpKind.GetData:
             {
                 var path = Target(step.Path);
-                var (result, code) = await Try(() => zk.GetDataAsync(path, watcher).AsTask());
-                _trace.Add(line + $"getData {path} watch={step.Watch} -> {code}");
-                AssertCode(_model.GetData(slot.Id, path, step.Watch, out var node), code);
-                if (node is not null)
-                {
-                    Assert.Equal(node.Data, result.Data.ToArray());
-                    Assert.Equal(node.ToStat(), Project(result.Stat));
-                }
+                return new PendingOp(
+                    Try(() => zk.GetDataAsync(path, watcher)),
+                    o => $"getData {path} watch={watch} -> {o.Code}",
+                    (o, _, _) =>
+                    {
+                        AssertCode(_model.GetData(slot.Id, path, watch, out var node), o.Code);
+                        if (node is not null)
+                        {
+                            var result = (DataResult)o.Value!;
+                            Assert.Equal(node.Data, result.Data.ToArray());
+                            Assert.Equal(node.ToStat(), Project(result.Stat));
+                        }
 
-                return true;
+                        return true;
+                    });
             }
 
             default:
             {
                 var path = Target(step.Path);
-                var (result, code) = await Try(() => zk.GetChildrenWithStatAsync(path, watcher).AsTask());
-                _trace.Add(line + $"getChildren {path} watch={step.Watch} -> {code}");
-                AssertCode(_model.GetChildren(slot.Id, path, step.Watch, out var node), code);
-                if (node is not null)
-                {
-                    Assert.Equal(node.Children, result.Children.Order(StringComparer.Ordinal));
-                    Assert.Equal(node.ToStat(), Project(result.Stat));
-                }
+                return new PendingOp(
+                    Try(() => zk.GetChildrenWithStatAsync(path, watcher)),
+                    o => $"getChildren {path} watch={watch} -> {o.Code}",
+                    (o, _, _) =>
+                    {
+                        AssertCode(_model.GetChildren(slot.Id, path, watch, out var node), o.Code);
+                        if (node is not null)
+                        {
+                            var result = (ChildrenResult)o.Value!;
+                            Assert.Equal(node.Children, result.Children.Order(StringComparer.Ordinal));
+                            Assert.Equal(node.ToStat(), Project(result.Stat));
+                        }
 
-                return true;
+                        return true;
+                    });
             }
         }
     }
@@ -400,24 +462,49 @@ internal sealed class ModelScenarioRunner : IAsyncDisposable
         }
     }
 
-    private void AssertStat(string path, Stat actual) =>
+    private bool AssertStat(string path, Stat actual)
+    {
         Assert.True(_model.Nodes[path].ToStat() == Project(actual), $"{path}: expected returned stat {_model.Nodes[path].ToStat()}, got {Project(actual)}");
+        return true;
+    }
 
     private static void AssertCode(ZkErrorCode expected, ZkErrorCode actual) =>
         Assert.True(expected == actual, $"expected {expected}, got {actual}");
 
     private static Stat Project(Stat stat) => stat with { Ctime = 0, Mtime = 0 };
 
-    private static async Task<(T? Value, ZkErrorCode Code)> Try<T>(Func<Task<T>> call)
+    /// <summary>Starts the call now (so a burst really pipelines) and captures its value or error code.</summary>
+    private static Task<(object? Value, ZkErrorCode Code)> Try<T>(Func<ValueTask<T>> call)
     {
+        ValueTask<T> started;
         try
         {
-            return (await call(), ZkErrorCode.Ok);
+            started = call();
         }
         catch (ZkException e)
         {
-            return (default, e.Code);
+            return Task.FromResult<(object?, ZkErrorCode)>((null, e.Code));
         }
+
+        return Await(started);
+
+        static async Task<(object? Value, ZkErrorCode Code)> Await(ValueTask<T> pending)
+        {
+            try
+            {
+                return (await pending, ZkErrorCode.Ok);
+            }
+            catch (ZkException e)
+            {
+                return (null, e.Code);
+            }
+        }
+    }
+
+    private static bool Expect(ZkErrorCode expected, ZkErrorCode actual)
+    {
+        AssertCode(expected, actual);
+        return expected == ZkErrorCode.Ok;
     }
 
     private string Target(int index)

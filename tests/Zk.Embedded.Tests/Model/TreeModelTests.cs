@@ -16,6 +16,7 @@ internal enum ModelOpKind
     GetData,
     GetChildren,
     Multi,
+    Burst,
     Close,
 }
 
@@ -30,7 +31,7 @@ internal sealed record ModelStep(ModelOpKind Kind, int Session, int Path, int Ve
 {
     public override string ToString() => Kind switch
     {
-        ModelOpKind.Multi => $"Multi[{string.Join(", ", Sub.Select(s => s.ToString()))}]@s{Session}",
+        ModelOpKind.Multi or ModelOpKind.Burst => $"{Kind}[{string.Join(", ", Sub.Select(s => s.ToString()))}]@s{Session}",
         ModelOpKind.Close => $"Close@s{Session}",
         _ => $"{Kind}(p{Path},v{Version},d{Data},m{Mode}{(Watch ? ",watch" : "")})@s{Session}",
     };
@@ -56,19 +57,35 @@ public sealed class TreeModelTests(ITestOutputHelper output)
         Gen.Int[0, 3],
         (kind, path, version, data, mode) => new ModelStep(kind, 0, path, version, data, mode, false, []));
 
+    private static readonly Gen<ModelStep> BurstOp = Gen.Select(
+        Gen.FrequencyConst(
+            (4, ModelOpKind.Create), (2, ModelOpKind.Delete), (3, ModelOpKind.SetData), (1, ModelOpKind.SetAcl),
+            (2, ModelOpKind.Exists), (2, ModelOpKind.GetData), (2, ModelOpKind.GetChildren)),
+        Gen.Int[0, 63],
+        Gen.Int[0, 2],
+        Gen.Int[-1, 3],
+        Gen.Int[0, 3],
+        Gen.Bool,
+        (kind, path, version, data, mode, watch) => new ModelStep(kind, 0, path, version, data, mode, watch, []));
+
     private static readonly Gen<ModelStep> Step = Gen.Select(
         Gen.FrequencyConst(
             (24, ModelOpKind.Create), (10, ModelOpKind.Delete), (12, ModelOpKind.SetData), (4, ModelOpKind.SetAcl), (10, ModelOpKind.Exists),
-            (10, ModelOpKind.GetData), (10, ModelOpKind.GetChildren), (14, ModelOpKind.Multi), (3, ModelOpKind.Close)),
+            (10, ModelOpKind.GetData), (10, ModelOpKind.GetChildren), (14, ModelOpKind.Multi), (8, ModelOpKind.Burst), (3, ModelOpKind.Close)),
         Gen.Int[0, 2],
         Gen.Int[0, 63],
         Gen.Int[0, 2],
         Gen.Int[-1, 3],
         Gen.Int[0, 3],
         Gen.Bool,
-        SubOp.Array[1, 3],
-        (kind, session, path, version, data, mode, watch, sub) =>
-            new ModelStep(kind, session, path, version, data, mode, watch || kind is ModelOpKind.Exists && path % 2 == 0, kind == ModelOpKind.Multi ? sub : []));
+        Gen.Select(SubOp.Array[1, 3], BurstOp.Array[2, 5]),
+        (kind, session, path, version, data, mode, watch, subs) =>
+            new ModelStep(kind, session, path, version, data, mode, watch, kind switch
+            {
+                ModelOpKind.Multi => subs.Item1,
+                ModelOpKind.Burst => subs.Item2,
+                _ => [],
+            }));
 
     private static readonly Gen<Scenario> Scenarios = Gen.Select(Gen.Int[2, 3], Step.Array[1, 80], (sessions, steps) => new Scenario(sessions, steps));
 
