@@ -124,4 +124,36 @@ public sealed class TreeModelTests(ITestOutputHelper output)
         };
         await ModelScenarioRunner.RunAsync(new Scenario(2, steps));
     }
+
+
+    [Fact]
+    public async Task Watches_set_by_reads_queued_behind_writes_fire_in_trigger_order_before_the_write_reply()
+    {
+        // ZooKeeper serves a session's requests in order: getChildren(/p) and exists(/p/n) register their watches
+        // before create(/p/n) applies, so its events come in DataTree order (NodeCreated, then NodeChildrenChanged
+        // of the parent) and before the create's reply. Failed writes in front make the reads wait their turn.
+        await using var peer = await ZkPeer.StartAsync(new ZkPeerOptions());
+        await using var zk = await peer.ConnectAsync();
+        var events = new EventLog();
+        for (var round = 0; round < 200; round++)
+        {
+            var parent = $"/p{round}";
+            await zk.CreateAsync(parent, null, Acl.OpenUnsafe, CreateMode.Persistent);
+            var first = events.Count;
+            var failedSet = zk.SetDataAsync(parent + "/missing", null).AsTask();
+            var children = zk.GetChildrenAsync(parent, events.Add).AsTask();
+            var failedDelete = zk.DeleteAsync(parent + "/missing").AsTask();
+            var exists = zk.ExistsAsync(parent + "/n", events.Add).AsTask();
+            var create = zk.CreateAsync(parent + "/n", null, Acl.OpenUnsafe, CreateMode.Persistent).AsTask();
+            await create;
+            var atReply = events.Snapshot()[first..];
+            await Task.WhenAll(children, exists);
+            await Assert.ThrowsAsync<ZkException>(() => failedSet);
+            await Assert.ThrowsAsync<ZkException>(() => failedDelete);
+            ModelEvent[] expected = [new(EventType.NodeCreated, parent + "/n"), new(EventType.NodeChildrenChanged, parent)];
+            Assert.True(
+                atReply.SequenceEqual(expected),
+                $"round {round}: expected [{string.Join(", ", expected)}] before the create's reply, had [{string.Join(", ", atReply)}]");
+        }
+    }
 }
