@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
@@ -17,4 +18,7 @@ internal sealed class PeerCore(RequestProcessor processor, WatchManager watches,
     public TimeProvider Time { get; } = time;
 
     public ILogger Logger { get; } = logger;
+
+    /// <summary>The in-process handle each live session is attached to, for re-attach and shutdown.</summary>
+    public ConcurrentDictionary<long, InProcessSession> Attached { get; } = new();
 }

@@ -30,7 +30,6 @@ public sealed class ZkPeer : IAsyncDisposable
     private readonly ServerSession _system;
     private readonly ITimer _expiryTimer;
     private readonly ITimer _containerTimer;
-    private readonly Dictionary<long, InProcessSession> _attached = new();
     private int _disposed;
 
     private ZkPeer(ZkPeerOptions options, ILoggerFactory loggerFactory)
@@ -100,20 +99,17 @@ public sealed class ZkPeer : IAsyncDisposable
         var server = new ServerSession(id, _core.Sessions.PasswordFor(id), timeout, SessionTracker.LocalIds);
         _core.Sessions.Add(server);
         var session = new InProcessSession(_core, server, options.DefaultWatcher);
-        var slot = new SessionOutbox((_, _) => { }, _ => { }).BeginWrite();
-        await _core.Processor.SubmitAsync(new PendingWrite(server, new CreateSessionRequest(timeout), slot), cancellationToken).ConfigureAwait(false);
-        var reply = await slot.AsValueTask().ConfigureAwait(false);
-        if (reply.IsError)
+        try
+        {
+            await session.OpenAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
         {
             _core.Sessions.Remove(id);
-            throw reply.ToException();
+            throw;
         }
 
-        lock (_attached)
-        {
-            _attached[id] = session;
-        }
-
+        _core.Attached[id] = session;
         session.MarkConnected();
         return session;
     }
@@ -128,16 +124,13 @@ public sealed class ZkPeer : IAsyncDisposable
         }
 
         var session = new InProcessSession(_core, server, options.DefaultWatcher);
-        lock (_attached)
+        // ZooKeeper closes the old connection of a session that attaches anew.
+        if (_core.Attached.TryRemove(sessionId, out var previous))
         {
-            // ZooKeeper closes the old connection of a session that attaches anew.
-            if (_attached.Remove(sessionId, out var previous))
-            {
-                previous.Detach();
-            }
-
-            _attached[sessionId] = session;
+            previous.Detach();
         }
+
+        _core.Attached[sessionId] = session;
 
         _core.Sessions.Touch(server);
         session.MarkConnected();
@@ -158,16 +151,7 @@ public sealed class ZkPeer : IAsyncDisposable
         {
             Log.SessionExpired(_core.Logger, session.SessionId, session.TimeoutMillis);
             Telemetry.SessionsExpired.Add(1);
-            Forget(session.SessionId);
             _core.Processor.Post(new PendingWrite(session, new CloseSessionRequest(Expired: true), null));
-        }
-    }
-
-    private void Forget(long sessionId)
-    {
-        lock (_attached)
-        {
-            _attached.Remove(sessionId);
         }
     }
 
@@ -209,5 +193,9 @@ public sealed class ZkPeer : IAsyncDisposable
         await _expiryTimer.DisposeAsync().ConfigureAwait(false);
         await _containerTimer.DisposeAsync().ConfigureAwait(false);
         await _core.Processor.DisposeAsync().ConfigureAwait(false);
+        foreach (var session in _core.Attached.Values)
+        {
+            session.PeerStopped();
+        }
     }
 }

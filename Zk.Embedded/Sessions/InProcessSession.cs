@@ -22,6 +22,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     private readonly ITimer _heartbeat;
     private volatile SessionState _state = SessionState.Connecting;
     private volatile bool _moved;
+    private volatile bool _peerStopped;
 
     public InProcessSession(PeerCore peer, ServerSession server, Watcher? defaultWatcher)
     {
@@ -47,6 +48,17 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
 
     /// <summary>Makes the session fall silent, as a hung client would, so the peer expires it. For tests.</summary>
     internal void StopHeartbeats() => _heartbeat.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+
+    /// <summary>Creates the session in the ensemble (a createSession txn).</summary>
+    internal async ValueTask OpenAsync(CancellationToken cancellationToken)
+    {
+        var reply = await SubmitAsync(new CreateSessionRequest(_server.TimeoutMillis), cancellationToken).ConfigureAwait(false);
+        if (reply.IsError)
+        {
+            _heartbeat.Dispose();
+            throw reply.ToException();
+        }
+    }
 
     /// <summary>Finishes attaching: the session is usable, and the default watcher hears SyncConnected.</summary>
     internal void MarkConnected()
@@ -114,9 +126,10 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         if (reply.Error == ZkErrorCode.AuthFailed)
         {
             // As with ZooKeeper, a failed auth ends the session for this client: the peer drops it, every later call fails with AuthFailed.
+            var close = SubmitAsync(new CloseSessionRequest(Expired: false), CancellationToken.None);
             _state = SessionState.AuthFailed;
             _outbox.EnqueueEvent(new WatchedEvent(EventType.None, KeeperState.AuthFailed, null), null);
-            await SubmitAsync(new CloseSessionRequest(Expired: false), CancellationToken.None).ConfigureAwait(false);
+            await close.ConfigureAwait(false);
             throw new ZkException(ZkErrorCode.AuthFailed, null, $"Auth scheme '{scheme}' is not supported; the session is closed.");
         }
 
@@ -389,14 +402,24 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         var submitted = _peer.Processor.SubmitAsync(new PendingWrite(_server, request, slot), CancellationToken.None);
         if (!submitted.IsCompletedSuccessfully)
         {
-            return AwaitSubmission(submitted, slot);
+            return AwaitSubmission(submitted, slot, request);
         }
 
         return slot.AsValueTask();
 
-        static async ValueTask<Reply> AwaitSubmission(ValueTask submitted, ReplySlot slot)
+        async ValueTask<Reply> AwaitSubmission(ValueTask submitted, ReplySlot slot, PipelineRequest request)
         {
-            await submitted.ConfigureAwait(false);
+            try
+            {
+                await submitted.ConfigureAwait(false);
+            }
+            catch (ZkException e)
+            {
+                // The pipeline took nothing: answer the slot ourselves so reads queued behind it still run.
+                var state = _peer.Processor.State;
+                slot.Complete(new Reply(e.Code, request.ErrorPath, null, state.Zxid, state));
+            }
+
             return await slot.AsValueTask().ConfigureAwait(false);
         }
     }
@@ -414,6 +437,11 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         if (_moved)
         {
             throw new ZkException(ZkErrorCode.SessionMoved, path, "This session was re-attached elsewhere; use the new handle.");
+        }
+
+        if (_peerStopped)
+        {
+            throw new ZkException(ZkErrorCode.ConnectionLoss, path, "The peer has stopped.");
         }
 
         switch (_state)
@@ -447,6 +475,9 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
 
     void ISessionSink.OnSessionEnded(KeeperState state) => _outbox.EnqueueEnd(state);
 
+    /// <summary>The peer is stopping: the session hears Disconnected, and later calls fail with ConnectionLoss.</summary>
+    internal void PeerStopped() => _outbox.EnqueueEnd(KeeperState.Disconnected);
+
     /// <summary>The session was re-attached on another handle: this one stops, as ZooKeeper closes the old connection.</summary>
     internal void Detach()
     {
@@ -471,7 +502,9 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     private void DeliverEnd(KeeperState state)
     {
         _state = state == KeeperState.Expired ? SessionState.Expired : _state == SessionState.AuthFailed ? SessionState.AuthFailed : SessionState.Closed;
+        _peerStopped = state == KeeperState.Disconnected;
         _heartbeat.Dispose();
+        _peer.Attached.TryRemove(new KeyValuePair<long, InProcessSession>(_server.SessionId, this));
         DeliverEvent(new WatchedEvent(EventType.None, state, null), null);
     }
 
