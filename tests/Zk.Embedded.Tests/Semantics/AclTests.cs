@@ -242,7 +242,7 @@ public sealed class AclTests
         await admin.CreateAsync("/locked/c");
         await admin.DeleteAsync("/locked/c");
         await admin.SetAclAsync("/locked", Acl.OpenUnsafe);
-        Assert.Contains(new Id("super", ""), await admin.WhoAmIAsync());
+        Assert.Contains(new ClientInfo("super", ""), await admin.WhoAmIAsync());
     }
 
     [Fact]
@@ -272,9 +272,9 @@ public sealed class AclTests
     {
         await using var peer = await TestPeer.StartAsync();
         await using var zk = await peer.ConnectAsync();
-        Assert.Equal([new Id("ip", "127.0.0.1")], await zk.WhoAmIAsync());
+        Assert.Equal([new ClientInfo("ip", "127.0.0.1")], await zk.WhoAmIAsync());
         await AuthAsync(zk, "carol", "pw");
         // AuthUtil.getClientInfos reports DigestAuthenticationProvider.getUserName: the user part only.
-        Assert.Equal([new Id("ip", "127.0.0.1"), new Id("digest", "carol")], await zk.WhoAmIAsync());
+        Assert.Equal([new ClientInfo("ip", "127.0.0.1"), new ClientInfo("digest", "carol")], await zk.WhoAmIAsync());
     }
 }
