@@ -37,3 +37,6 @@ public sealed record Acl(Perms Perms, Id Id)
     /// <summary>world:anyone may read (READ_ACL_UNSAFE).</summary>
     public static readonly IReadOnlyList<Acl> ReadUnsafe = [new(Perms.Read, Id.Anyone)];
 }
+
+/// <summary>One identity of a session as whoAmI reports it (ZooKeeper's <c>ClientInfo</c>): for digest, the user name only.</summary>
+public sealed record ClientInfo(string AuthScheme, string User);

@@ -28,9 +28,16 @@ public enum KeeperState
 /// <summary>Which watches <c>removeWatches</c> removes (<c>Watcher.WatcherType</c>).</summary>
 public enum WatcherType
 {
+    /// <summary>One-shot child watches (getChildren).</summary>
     Children = 1,
+    /// <summary>One-shot data and exists watches.</summary>
     Data = 2,
+    /// <summary>Every kind.</summary>
     Any = 3,
+    /// <summary>Persistent watches (addWatch, Persistent mode).</summary>
+    Persistent = 4,
+    /// <summary>Persistent recursive watches (addWatch, PersistentRecursive mode).</summary>
+    PersistentRecursive = 5,
 }
 
 /// <summary>Mode of <c>addWatch</c> (<c>AddWatchMode</c>).</summary>

@@ -62,6 +62,7 @@ public interface IZooKeeper : IAsyncDisposable
     /// <summary>Sets the data if the version matches (-1 matches any) and returns the new stat.</summary>
     ValueTask<Stat> SetDataAsync(string path, byte[]? data, int version = -1, CancellationToken cancellationToken = default);
 
+    /// <summary>The ACL and stat. Without ADMIN on the node, digest ids come back as <c>user:x</c>, hiding the hash, as ZooKeeper does.</summary>
     ValueTask<AclResult> GetAclAsync(string path, CancellationToken cancellationToken = default);
 
     /// <summary>Sets the ACL if the ACL version matches (-1 matches any); bumps aversion.</summary>
@@ -100,8 +101,8 @@ public interface IZooKeeper : IAsyncDisposable
     /// <summary>Adds an identity to the session (scheme "digest" with "user:password", or others the peer knows).</summary>
     ValueTask AddAuthInfoAsync(string scheme, byte[] auth, CancellationToken cancellationToken = default);
 
-    /// <summary>The identities the session has.</summary>
-    ValueTask<IReadOnlyList<Id>> WhoAmIAsync(CancellationToken cancellationToken = default);
+    /// <summary>The identities the session has, as ZooKeeper's whoAmI reports them (digest: the user name, no hash).</summary>
+    ValueTask<IReadOnlyList<ClientInfo>> WhoAmIAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Closes the session: its ephemerals are deleted at once. Later calls fail with SessionExpired.</summary>
     ValueTask CloseAsync(CancellationToken cancellationToken = default);

@@ -34,6 +34,50 @@ internal static class Reads
     public static ZkErrorCode GetAcl(TreeState state, string path, IReadOnlyList<Id> ids, out ZNode? node) =>
         Find(state, path, ids, Perms.Read | Perms.Admin, out node);
 
+    /// <summary>
+    /// The ACL a getACL caller may see (<c>FinalRequestProcessor</c>, getACL): all of it with ADMIN; otherwise digest
+    /// ids have their hash replaced by "x", so READ alone does not leak password hashes.
+    /// </summary>
+    public static IReadOnlyList<Acl> VisibleAcl(ZNode node, IReadOnlyList<Id> ids)
+    {
+        if (AccessControl.IsAllowed(node.Acl, Perms.Admin, ids))
+        {
+            return node.Acl;
+        }
+
+        var visible = new Acl[node.Acl.Count];
+        for (var i = 0; i < visible.Length; i++)
+        {
+            var entry = node.Acl[i];
+            visible[i] = entry.Id.Scheme == "digest"
+                ? entry with { Id = entry.Id with { Identity = HideDigest(entry.Id.Identity) } }
+                : entry;
+        }
+
+        return visible;
+    }
+
+    /// <summary>whoAmI (<c>AuthUtil.getClientInfos</c>): each id with the user name its provider reports.</summary>
+    public static IReadOnlyList<ClientInfo> WhoAmI(IReadOnlyList<Id> ids)
+    {
+        var infos = new ClientInfo[ids.Count];
+        for (var i = 0; i < infos.Length; i++)
+        {
+            var id = ids[i];
+            // DigestAuthenticationProvider.getUserName: the part before the first colon.
+            var user = id.Scheme == "digest" ? id.Identity.Split(':')[0] : id.Identity;
+            infos[i] = new ClientInfo(id.Scheme, user);
+        }
+
+        return infos;
+    }
+
+    private static string HideDigest(string identity)
+    {
+        var colon = identity.IndexOf(':');
+        return colon < 0 ? identity : identity[..colon] + ":x";
+    }
+
     /// <summary>The session's ephemerals under a prefix, sorted (ZooKeeper returns them in no particular order).</summary>
     public static ZkErrorCode GetEphemerals(TreeState state, long sessionId, string prefix, out List<string> paths)
     {

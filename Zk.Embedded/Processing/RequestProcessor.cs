@@ -142,6 +142,7 @@ internal sealed class RequestProcessor : IAsyncDisposable
         var txns = new List<Txn>(64);
         var triggers = new List<WatchTrigger>(128);
         var reader = _queue.Reader;
+        var published = 0;
         try
         {
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
@@ -162,11 +163,12 @@ internal sealed class RequestProcessor : IAsyncDisposable
                     await _sink.CommitAsync(txns, _stopping.Token).ConfigureAwait(false);
                 }
 
-                foreach (var step in steps)
+                for (published = 0; published < steps.Count; published++)
                 {
-                    Publish(step, triggers);
+                    Publish(steps[published], triggers);
                 }
 
+                published = 0;
                 batch.Clear();
                 steps.Clear();
                 txns.Clear();
@@ -178,7 +180,7 @@ internal sealed class RequestProcessor : IAsyncDisposable
             Fault = e;
             Log.PipelineFailed(_logger, e);
             _queue.Writer.TryComplete(e);
-            FailAll(batch, steps.Count);
+            FailAll(batch, published);
             while (reader.TryRead(out var write))
             {
                 write.Target?.Complete(new Reply(ZkErrorCode.ConnectionLoss, write.Request.ErrorPath, null, State.Zxid, State));

@@ -225,7 +225,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
             state =>
             {
                 var error = Reads.GetAcl(state, path, _server.AuthIds, out var node);
-                return Answer(state, error, path, error == ZkErrorCode.Ok ? new AclResult(node!.Acl, node.ToStat()) : null);
+                return Answer(state, error, path, error == ZkErrorCode.Ok ? new AclResult(Reads.VisibleAcl(node!, _server.AuthIds), node!.ToStat()) : null);
             },
             "getACL",
             static reply => (AclResult)reply.Value!);
@@ -262,8 +262,8 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         return ReadAsync(state => MultiRead(state, ops), "multiRead", static reply => (IReadOnlyList<OpResult>)reply.Value!);
     }
 
-    public ValueTask<IReadOnlyList<Id>> WhoAmIAsync(CancellationToken cancellationToken = default) =>
-        ReadAsync(state => Answer(state, ZkErrorCode.Ok, null, _server.AuthIds), "whoAmI", static reply => (IReadOnlyList<Id>)reply.Value!);
+    public ValueTask<IReadOnlyList<ClientInfo>> WhoAmIAsync(CancellationToken cancellationToken = default) =>
+        ReadAsync(state => Answer(state, ZkErrorCode.Ok, null, Reads.WhoAmI(_server.AuthIds)), "whoAmI", static reply => (IReadOnlyList<ClientInfo>)reply.Value!);
 
     private Reply Exists(TreeState state, string path, Watcher? watcher)
     {

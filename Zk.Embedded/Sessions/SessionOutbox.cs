@@ -20,7 +20,7 @@ internal sealed class ReplySlot : IReplyTarget, IValueTaskSource<Reply>
         _outbox = outbox;
     }
 
-    /// <summary>Reads issued after this write, run in order right after its reply. Guarded by the outbox lock.</summary>
+    /// <summary>Reads issued after this write, run in order as its reply is queued. Guarded by the outbox lock.</summary>
     public List<DeferredRead>? Followers { get; set; }
 
     public ValueTask<Reply> AsValueTask() => new(this, _core.Version);
@@ -39,28 +39,12 @@ internal sealed class ReplySlot : IReplyTarget, IValueTaskSource<Reply>
         _core.OnCompleted(continuation, state, token, flags);
 }
 
-/// <summary>A read that waits for an earlier write of its session, then runs against the state right after it.</summary>
+/// <summary>A read answered in the session's order: run against a given state, its reply delivered in turn.</summary>
 internal sealed class DeferredRead(Func<TreeState, Reply> execute)
 {
     private readonly TaskCompletionSource<Reply> _done = new(TaskCreationOptions.None);
 
     public Task<Reply> Task => _done.Task;
-
-    public void Run(TreeState state)
-    {
-        Reply reply;
-        try
-        {
-            reply = execute(state);
-        }
-        catch (Exception e)
-        {
-            _done.SetException(e);
-            return;
-        }
-
-        _done.SetResult(reply);
-    }
 
     public Reply RunNow(TreeState state) => execute(state);
 
@@ -81,7 +65,7 @@ internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent,
     private bool _draining;
     private ReplySlot? _lastWrite;
 
-    /// <summary>True when nothing is queued or being delivered and no write is outstanding: a read may answer at once.</summary>
+    /// <summary>True when nothing is queued or being delivered and no write awaits its reply: a read may answer at once.</summary>
     public bool IsIdle => Volatile.Read(ref _undelivered) == 0 && Volatile.Read(ref _lastWrite) is null;
 
     /// <summary>Makes a reply slot for a write and records it as the write later reads must wait for.</summary>
@@ -118,11 +102,30 @@ internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent,
         return read.Task;
     }
 
+    /// <summary>
+    /// Queues a write's reply, then runs the reads that waited for it, right here: against the state the write
+    /// produced, and (called by the pipeline as it publishes that write) before any later txn fires its watches.
+    /// So a watch such a read sets is in place for the very next change, as in ZooKeeper, where a session's
+    /// requests are served in order.
+    /// </summary>
     public void EnqueueReply(ReplySlot slot, in Reply reply)
     {
         lock (_gate)
         {
             Enqueue(new Item(ItemKind.Reply, slot, reply, null, null, default));
+            if (_lastWrite == slot)
+            {
+                Volatile.Write(ref _lastWrite, null);
+            }
+
+            if (slot.Followers is { } followers)
+            {
+                slot.Followers = null;
+                foreach (var read in followers)
+                {
+                    Enqueue(new Item(ItemKind.ReadReply, null, read.RunNow(reply.State), null, read, default));
+                }
+            }
         }
     }
 
@@ -172,23 +175,12 @@ internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent,
         while (true)
         {
             Item item;
-            List<DeferredRead>? followers = null;
             lock (_gate)
             {
                 if (!_items.TryDequeue(out item))
                 {
                     _draining = false;
                     return;
-                }
-
-                if (item.Kind == ItemKind.Reply)
-                {
-                    followers = item.Slot!.Followers;
-                    item.Slot.Followers = null;
-                    if (_lastWrite == item.Slot)
-                    {
-                        Volatile.Write(ref _lastWrite, null);
-                    }
                 }
             }
 
@@ -204,14 +196,6 @@ internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent,
                         break;
                     case ItemKind.Reply:
                         item.Slot!.Deliver(item.Reply);
-                        if (followers is not null)
-                        {
-                            foreach (var read in followers)
-                            {
-                                read.Run(item.Reply.State);
-                            }
-                        }
-
                         break;
                     case ItemKind.ReadReply:
                         item.Read!.Deliver(item.Reply);

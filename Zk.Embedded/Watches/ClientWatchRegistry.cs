@@ -84,6 +84,7 @@ internal sealed class ClientWatchRegistry
         var removed = new List<(Watcher, EventType)>();
         lock (_lock)
         {
+            // ZKWatchManager.removeWatcher: each type names one kind of watch, Any names all.
             if (type is WatcherType.Children or WatcherType.Any)
             {
                 RemoveFrom(_child, path, watcher, EventType.ChildWatchRemoved, removed, dryRun);
@@ -95,8 +96,15 @@ internal sealed class ClientWatchRegistry
                 RemoveFrom(_exist, path, watcher, EventType.DataWatchRemoved, removed, dryRun);
             }
 
-            RemoveFrom(_persistent, path, watcher, EventType.PersistentWatchRemoved, removed, dryRun);
-            RemoveFrom(_recursive, path, watcher, EventType.PersistentWatchRemoved, removed, dryRun);
+            if (type is WatcherType.Persistent or WatcherType.Any)
+            {
+                RemoveFrom(_persistent, path, watcher, EventType.PersistentWatchRemoved, removed, dryRun);
+            }
+
+            if (type is WatcherType.PersistentRecursive or WatcherType.Any)
+            {
+                RemoveFrom(_recursive, path, watcher, EventType.PersistentWatchRemoved, removed, dryRun);
+            }
         }
 
         return removed;
@@ -109,8 +117,10 @@ internal sealed class ClientWatchRegistry
         {
             var tables = type switch
             {
-                WatcherType.Children => new[] { _child, _persistent },
-                WatcherType.Data => [_data, _exist, _persistent, _recursive],
+                WatcherType.Children => new[] { _child },
+                WatcherType.Data => [_data, _exist],
+                WatcherType.Persistent => [_persistent],
+                WatcherType.PersistentRecursive => [_recursive],
                 _ => [_data, _exist, _child, _persistent, _recursive],
             };
             foreach (var table in tables)
@@ -122,22 +132,6 @@ internal sealed class ClientWatchRegistry
             }
 
             return false;
-        }
-    }
-
-    /// <summary>True while some watcher of the type still waits on the path (the server-side watch is still wanted).</summary>
-    public bool HasAny(string path, WatcherType type)
-    {
-        lock (_lock)
-        {
-            var data = _data.ContainsKey(path) || _exist.ContainsKey(path);
-            var persistent = _persistent.ContainsKey(path) || _recursive.ContainsKey(path);
-            return type switch
-            {
-                WatcherType.Children => _child.ContainsKey(path) || persistent,
-                WatcherType.Data => data || persistent,
-                _ => data || persistent || _child.ContainsKey(path),
-            };
         }
     }
 

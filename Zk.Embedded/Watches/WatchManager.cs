@@ -165,10 +165,13 @@ internal sealed class WatchManager
             return false;
         }
 
+        // DataTree.removeWatch / containsWatcher: each type names exactly one kind of watch, Any names all.
         var kinds = type switch
         {
-            WatcherType.Children => WatchKinds.Child | WatchKinds.Persistent,
-            WatcherType.Data => WatchKinds.Data | WatchKinds.Persistent | WatchKinds.PersistentRecursive,
+            WatcherType.Children => WatchKinds.Child,
+            WatcherType.Data => WatchKinds.Data,
+            WatcherType.Persistent => WatchKinds.Persistent,
+            WatcherType.PersistentRecursive => WatchKinds.PersistentRecursive,
             _ => WatchKinds.Data | WatchKinds.Child | WatchKinds.Persistent | WatchKinds.PersistentRecursive,
         };
         lock (watches)

@@ -46,7 +46,7 @@ public sealed class StableNumbersTests
                 [KeeperState.Closed] = 7,
             },
             Enum.GetValues<KeeperState>().ToDictionary(s => s, s => (int)s));
-        Assert.Equal([1, 2, 3], Enum.GetValues<WatcherType>().Select(t => (int)t));
+        Assert.Equal([1, 2, 3, 4, 5], Enum.GetValues<WatcherType>().Select(t => (int)t));
         Assert.Equal([0, 1], Enum.GetValues<AddWatchMode>().Select(m => (int)m));
     }
 }

@@ -1,0 +1,215 @@
+using CsCheck;
+using Xunit.Abstractions;
+using Zk.Embedded.Tree;
+
+namespace Zk.Embedded.Tests.Model;
+
+/// <summary>
+/// <see cref="ChildMap"/> (a persistent HAMT) against a dumb model: a <see cref="Dictionary{TKey, TValue}"/> from name
+/// to a marker that tells one version of a child from another (its czxid). CsCheck prints its seed on failure and
+/// replays it from the CsCheck_Seed environment variable.
+/// </summary>
+public sealed class ChildMapTests(ITestOutputHelper output)
+{
+    private enum Kind
+    {
+        Set,
+        Remove,
+        Find,
+    }
+
+    private readonly record struct Step(Kind Kind, int Name);
+
+    private static Gen<Step[]> Steps(int poolSize, int minLength, int maxLength) =>
+        Gen.Select(Gen.Int[0, 9], Gen.Int[0, poolSize - 1], (k, n) => new Step(k < 5 ? Kind.Set : k < 8 ? Kind.Remove : Kind.Find, n))
+            .Array[minLength, maxLength];
+
+    [Fact]
+    public void Random_changes_over_a_small_name_pool_match_a_dictionary_at_every_step()
+    {
+        var pool = Enumerable.Range(0, 24).Select(i => $"n{i}").ToArray();
+        Steps(pool.Length, 1, 200).Sample(steps => RunAgainstModel(pool, steps, checkEveryStep: true), iter: 300, writeLine: output.WriteLine, print: Describe);
+    }
+
+    [Fact]
+    public void Thousands_of_children_match_a_dictionary_and_old_versions_stay_unchanged()
+    {
+        var pool = Enumerable.Range(0, 6000).Select(i => $"child-{i:x}").ToArray();
+        Steps(pool.Length, 4000, 12000).Sample(steps => RunAgainstModel(pool, steps, checkEveryStep: false), iter: 8, writeLine: output.WriteLine, print: Describe);
+    }
+
+    [Fact]
+    public void Names_with_equal_or_nearly_equal_hashes_match_a_dictionary()
+    {
+        var pool = CollidingNames(output);
+        Assert.True(pool.Count >= 2, "expected the bounded search to find at least one pair of names with equal low hash bits");
+        var names = pool.Concat(Enumerable.Range(0, 8).Select(i => $"plain{i}")).ToArray();
+        Steps(names.Length, 1, 150).Sample(steps => RunAgainstModel(names, steps, checkEveryStep: true), iter: 400, writeLine: output.WriteLine, print: Describe);
+    }
+
+    [Fact]
+    public void Two_names_with_the_same_hash_live_side_by_side_and_leave_one_by_one()
+    {
+        var pair = FindEqualHashes(lowBitsMask: -1, wanted: 1).FirstOrDefault();
+        if (pair == default)
+        {
+            output.WriteLine("No full 32-bit hash collision found within the search bound; the collision node is not covered in this run.");
+            return;
+        }
+
+        var (a, b) = pair;
+        output.WriteLine($"collision: '{a}' and '{b}' hash to {string.GetHashCode(a.AsSpan()):x8}");
+        var empty = ChildMap.Empty;
+        var withA = empty.Set(Leaf(a, 1));
+        var withBoth = withA.Set(Leaf(b, 2));
+        var replaced = withBoth.Set(Leaf(a, 3));
+        var withoutA = replaced.Remove(a);
+        var withoutBoth = withoutA.Remove(b);
+
+        Assert.Equal(2, withBoth.Count);
+        Assert.Equal(1, withBoth.Find(a)?.Czxid);
+        Assert.Equal(2, withBoth.Find(b)?.Czxid);
+        Assert.Equal(2, replaced.Count);
+        Assert.Equal(3, replaced.Find(a)?.Czxid);
+        Assert.Equal(new[] { a, b }.Order(StringComparer.Ordinal), replaced.Names().Order(StringComparer.Ordinal));
+        Assert.Same(replaced, replaced.Remove("absent"));
+        Assert.Equal(1, withoutA.Count);
+        Assert.Null(withoutA.Find(a));
+        Assert.Equal(2, withoutA.Find(b)?.Czxid);
+        Assert.Equal(0, withoutBoth.Count);
+        Assert.Null(withoutBoth.Find(b));
+
+        // Every earlier version is as it was.
+        Assert.Equal(1, withA.Count);
+        Assert.Null(withA.Find(b));
+        Assert.Equal(1, withBoth.Find(a)?.Czxid);
+        Assert.Equal(3, replaced.Find(a)?.Czxid);
+    }
+
+    private static void RunAgainstModel(string[] pool, Step[] steps, bool checkEveryStep)
+    {
+        var map = ChildMap.Empty;
+        var model = new Dictionary<string, long>(StringComparer.Ordinal);
+        var history = new List<(ChildMap Map, Dictionary<string, long> Model)>();
+        // Snapshots of older versions: every step for short runs, about 40 for long ones.
+        var snapshotEvery = checkEveryStep ? 1 : Math.Max(1, steps.Length / 40);
+        for (var i = 0; i < steps.Length; i++)
+        {
+            var step = steps[i];
+            var name = pool[step.Name];
+            switch (step.Kind)
+            {
+                case Kind.Set:
+                    var marker = i + 1L;
+                    map = map.Set(Leaf(name, marker));
+                    model[name] = marker;
+                    break;
+                case Kind.Remove:
+                    var before = map;
+                    map = map.Remove(name);
+                    if (!model.Remove(name))
+                    {
+                        Assert.True(ReferenceEquals(before, map), $"step {i}: removing absent '{name}' should return the same map");
+                    }
+
+                    break;
+                case Kind.Find:
+                    Assert.True(
+                        model.TryGetValue(name, out var expected) ? map.Find(name)?.Czxid == expected : map.Find(name) is null,
+                        $"step {i}: Find('{name}') should give marker {(model.TryGetValue(name, out var m) ? m : "none")}, got {map.Find(name)?.Czxid.ToString() ?? "none"}");
+                    break;
+            }
+
+            if (checkEveryStep)
+            {
+                AssertSame(map, model, $"after step {i} ({step.Kind} '{name}')");
+            }
+
+            if (i % snapshotEvery == 0)
+            {
+                history.Add((map, new Dictionary<string, long>(model, StringComparer.Ordinal)));
+            }
+        }
+
+        AssertSame(map, model, "at the end");
+        for (var i = 0; i < history.Count; i++)
+        {
+            AssertSame(history[i].Map, history[i].Model, $"old version #{i}, after later changes");
+        }
+    }
+
+    private static void AssertSame(ChildMap map, Dictionary<string, long> model, string when)
+    {
+        Assert.True(model.Count == map.Count, $"{when}: expected Count {model.Count}, got {map.Count}");
+        foreach (var (name, marker) in model)
+        {
+            var found = map.Find(name);
+            Assert.True(found?.Czxid == marker, $"{when}: expected '{name}' with marker {marker}, got {found?.Czxid.ToString() ?? "none"}");
+        }
+
+        var seen = new Dictionary<string, long>(StringComparer.Ordinal);
+        var visited = 0;
+        map.ForEach(ref seen, (ref Dictionary<string, long> acc, ZNode child) =>
+        {
+            acc[child.Name] = child.Czxid;
+        });
+        foreach (var _ in map.Names())
+        {
+            visited++;
+        }
+
+        Assert.True(visited == model.Count, $"{when}: expected Names() to list {model.Count} names, got {visited}");
+        Assert.True(
+            seen.Count == model.Count && seen.All(kv => model.TryGetValue(kv.Key, out var m) && m == kv.Value),
+            $"{when}: expected enumeration [{string.Join(",", model.Keys.Order(StringComparer.Ordinal))}], got [{string.Join(",", seen.Keys.Order(StringComparer.Ordinal))}]");
+        Assert.Equal(model.Keys.Order(StringComparer.Ordinal), map.Names().Order(StringComparer.Ordinal));
+    }
+
+    private static ZNode Leaf(string name, long marker) => ZNode.NewLeaf(name, null, AclList.Open, marker, 0, 0);
+
+    private static string Describe(Step[] steps) =>
+        $"{steps.Length} steps: " + string.Join(" ", steps.Take(400).Select(s => $"{s.Kind}({s.Name})"));
+
+    /// <summary>
+    /// Names whose hashes are equal (the collision node) or agree on the low 30 bits (a split at the last trie level).
+    /// String hashes are randomized per process, so the search runs at test time, bounded.
+    /// </summary>
+    private static List<string> CollidingNames(ITestOutputHelper output)
+    {
+        var names = new List<string>();
+        foreach (var (a, b) in FindEqualHashes(lowBitsMask: -1, wanted: 3).Concat(FindEqualHashes(lowBitsMask: 0x3FFFFFFF, wanted: 3)))
+        {
+            output.WriteLine($"'{a}' {string.GetHashCode(a.AsSpan()):x8} ~ '{b}' {string.GetHashCode(b.AsSpan()):x8}");
+            names.Add(a);
+            names.Add(b);
+        }
+
+        return names.Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    private static List<(string A, string B)> FindEqualHashes(int lowBitsMask, int wanted)
+    {
+        // 600k names give about 40 full 32-bit collisions by the birthday bound; the search stops at `wanted`.
+        const int SearchBound = 600_000;
+        var seen = new Dictionary<int, string>(SearchBound);
+        var pairs = new List<(string, string)>();
+        for (var i = 0; i < SearchBound && pairs.Count < wanted; i++)
+        {
+            var name = i.ToString("x");
+            var key = string.GetHashCode(name.AsSpan()) & lowBitsMask;
+            if (seen.TryGetValue(key, out var other))
+            {
+                if (string.GetHashCode(other.AsSpan()) == string.GetHashCode(name.AsSpan()) || lowBitsMask != -1)
+                {
+                    pairs.Add((other, name));
+                }
+            }
+            else
+            {
+                seen[key] = name;
+            }
+        }
+
+        return pairs;
+    }
+}
