@@ -214,11 +214,55 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
 
     // ---- reads ----
 
-    public ValueTask<Stat?> ExistsAsync(string path, Watcher? watcher = null, CancellationToken cancellationToken = default) =>
-        ReadAsync(state => Exists(state, path, watcher), "exists", static reply => (Stat?)reply.Value);
+    public ValueTask<Stat?> ExistsAsync(string path, Watcher? watcher = null, CancellationToken cancellationToken = default)
+    {
+        if (watcher is null && TryBeginFastRead(out var state))
+        {
+            // The common read, answered without a closure or a boxed result (see ReadAsync for why this order is safe).
+            var error = Reads.Exists(state, path, out var node);
+            if (_outbox.IsIdle)
+            {
+                return FastResult<Stat?>(error, path, node?.ToStat(), "exists");
+            }
+        }
 
-    public ValueTask<DataResult> GetDataAsync(string path, Watcher? watcher = null, CancellationToken cancellationToken = default) =>
-        ReadAsync(state => GetData(state, path, watcher), "getData", static reply => (DataResult)reply.Value!);
+        return ReadAsync(state => Exists(state, path, watcher), "exists", static reply => (Stat?)reply.Value);
+    }
+
+    public ValueTask<DataResult> GetDataAsync(string path, Watcher? watcher = null, CancellationToken cancellationToken = default)
+    {
+        if (watcher is null && TryBeginFastRead(out var state))
+        {
+            var error = Reads.GetData(state, path, _server.AuthIds, out var node);
+            if (_outbox.IsIdle)
+            {
+                return FastResult(error, path, error == ZkErrorCode.Ok ? new DataResult(node!.Data ?? ReadOnlyMemory<byte>.Empty, node.ToStat()) : default, "getData");
+            }
+        }
+
+        return ReadAsync(state => GetData(state, path, watcher), "getData", static reply => (DataResult)reply.Value!);
+    }
+
+    /// <summary>True when the read may run here and now: the session is usable and nothing of it is outstanding.</summary>
+    private bool TryBeginFastRead(out TreeState state)
+    {
+        ThrowIfUnusable(null);
+        if (!_outbox.IsIdle)
+        {
+            state = null!;
+            return false;
+        }
+
+        _peer.Sessions.Touch(_server);
+        state = _peer.Processor.State;
+        return true;
+    }
+
+    private static ValueTask<T> FastResult<T>(ZkErrorCode error, string path, T value, string op)
+    {
+        Telemetry.Requests.Add(1, new KeyValuePair<string, object?>("op", op));
+        return error == ZkErrorCode.Ok ? new ValueTask<T>(value) : ValueTask.FromException<T>(new ZkException(error, path));
+    }
 
     public ValueTask<AclResult> GetAclAsync(string path, CancellationToken cancellationToken = default) =>
         ReadAsync(
