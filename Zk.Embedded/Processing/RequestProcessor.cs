@@ -239,9 +239,10 @@ internal sealed class RequestProcessor : IAsyncDisposable
         if (step.Txn is { } txn)
         {
             var closing = txn.Op is CloseSessionTxn;
-            if (closing)
+            var expired = closing && step.Write.Request is CloseSessionRequest { Expired: true };
+            if (expired)
             {
-                // A closing session is not told about the deletion of its own ephemerals.
+                // An expired session has no client listening (ZooKeeper has closed its connection): it hears nothing more.
                 _watches.RemoveSession(session);
             }
 
@@ -255,9 +256,11 @@ internal sealed class RequestProcessor : IAsyncDisposable
             Telemetry.TxnsCommitted.Add(1);
             if (closing)
             {
+                // A client that closes hears its own ephemerals go before the close reply, as ZooKeeper sends those
+                // notifications on the connection before it answers closeSession; then its watches go.
+                _watches.RemoveSession(session);
                 _sessions.Remove(session.SessionId);
                 Log.SessionClosed(_logger, session.SessionId);
-                var expired = step.Write.Request is CloseSessionRequest { Expired: true };
                 session.Sink?.OnSessionEnded(expired ? KeeperState.Expired : KeeperState.Closed);
             }
         }

@@ -29,7 +29,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         _peer = peer;
         _server = server;
         _defaultWatcher = defaultWatcher;
-        _outbox = new SessionOutbox(DeliverEvent, DeliverEnd);
+        _outbox = new SessionOutbox(DeliverEvent, DeliverEnd, () => peer.Processor.FiringState);
         // The Java client pings after a third of the timeout without traffic; pinging on that period keeps the
         // session well inside its timeout as long as this object is alive.
         var period = TimeSpan.FromMilliseconds(Math.Max(1, server.TimeoutMillis / 3));
@@ -214,18 +214,62 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
 
     // ---- reads ----
 
-    public ValueTask<Stat?> ExistsAsync(string path, Watcher? watcher = null, CancellationToken cancellationToken = default) =>
-        ReadAsync(state => Exists(state, path, watcher), "exists", static reply => (Stat?)reply.Value);
+    public ValueTask<Stat?> ExistsAsync(string path, Watcher? watcher = null, CancellationToken cancellationToken = default)
+    {
+        if (watcher is null && TryBeginFastRead(out var state))
+        {
+            // The common read, answered without a closure or a boxed result (see ReadAsync for why this order is safe).
+            var error = Reads.Exists(state, path, out var node);
+            if (_outbox.IsIdle)
+            {
+                return FastResult<Stat?>(error, path, node?.ToStat(), "exists");
+            }
+        }
 
-    public ValueTask<DataResult> GetDataAsync(string path, Watcher? watcher = null, CancellationToken cancellationToken = default) =>
-        ReadAsync(state => GetData(state, path, watcher), "getData", static reply => (DataResult)reply.Value!);
+        return ReadAsync(state => Exists(state, path, watcher), "exists", static reply => (Stat?)reply.Value);
+    }
+
+    public ValueTask<DataResult> GetDataAsync(string path, Watcher? watcher = null, CancellationToken cancellationToken = default)
+    {
+        if (watcher is null && TryBeginFastRead(out var state))
+        {
+            var error = Reads.GetData(state, path, _server.AuthIds, out var node);
+            if (_outbox.IsIdle)
+            {
+                return FastResult(error, path, error == ZkErrorCode.Ok ? new DataResult(node!.Data ?? ReadOnlyMemory<byte>.Empty, node.ToStat()) : default, "getData");
+            }
+        }
+
+        return ReadAsync(state => GetData(state, path, watcher), "getData", static reply => (DataResult)reply.Value!);
+    }
+
+    /// <summary>True when the read may run here and now: the session is usable and nothing of it is outstanding.</summary>
+    private bool TryBeginFastRead(out TreeState state)
+    {
+        ThrowIfUnusable(null);
+        if (!_outbox.IsIdle)
+        {
+            state = null!;
+            return false;
+        }
+
+        _peer.Sessions.Touch(_server);
+        state = _peer.Processor.State;
+        return true;
+    }
+
+    private static ValueTask<T> FastResult<T>(ZkErrorCode error, string path, T value, string op)
+    {
+        Telemetry.Requests.Add(1, new KeyValuePair<string, object?>("op", op));
+        return error == ZkErrorCode.Ok ? new ValueTask<T>(value) : ValueTask.FromException<T>(new ZkException(error, path));
+    }
 
     public ValueTask<AclResult> GetAclAsync(string path, CancellationToken cancellationToken = default) =>
         ReadAsync(
             state =>
             {
                 var error = Reads.GetAcl(state, path, _server.AuthIds, out var node);
-                return Answer(state, error, path, error == ZkErrorCode.Ok ? new AclResult(Reads.VisibleAcl(node!, _server.AuthIds), node!.ToStat()) : null);
+                return Outcome(state, error, path, error == ZkErrorCode.Ok ? new AclResult(Reads.VisibleAcl(node!, _server.AuthIds), node!.ToStat()) : null);
             },
             "getACL",
             static reply => (AclResult)reply.Value!);
@@ -241,7 +285,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
             state =>
             {
                 var error = Reads.GetChildren(state, path, _server.AuthIds, out var node);
-                return Answer(state, error, path, error == ZkErrorCode.Ok ? node!.Descendants : null);
+                return Outcome(state, error, path, error == ZkErrorCode.Ok ? node!.Descendants : null);
             },
             "getAllChildrenNumber",
             static reply => (int)reply.Value!);
@@ -251,7 +295,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
             state =>
             {
                 var error = Reads.GetEphemerals(state, _server.SessionId, prefixPath, out var paths);
-                return Answer(state, error, prefixPath, paths);
+                return Outcome(state, error, prefixPath, paths);
             },
             "getEphemerals",
             static reply => (IReadOnlyList<string>)reply.Value!);
@@ -263,63 +307,45 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     }
 
     public ValueTask<IReadOnlyList<ClientInfo>> WhoAmIAsync(CancellationToken cancellationToken = default) =>
-        ReadAsync(state => Answer(state, ZkErrorCode.Ok, null, Reads.WhoAmI(_server.AuthIds)), "whoAmI", static reply => (IReadOnlyList<ClientInfo>)reply.Value!);
+        ReadAsync(state => Outcome(state, ZkErrorCode.Ok, null, Reads.WhoAmI(_server.AuthIds)), "whoAmI", static reply => (IReadOnlyList<ClientInfo>)reply.Value!);
 
-    private Reply Exists(TreeState state, string path, Watcher? watcher)
+    private ReadOutcome Exists(TreeState state, string path, Watcher? watcher)
     {
         var error = Reads.Exists(state, path, out var node);
-        if (error == ZkErrorCode.Ok && watcher is not null)
-        {
-            if (node is null)
-            {
-                _watchers.AddExist(path, watcher);
-            }
-            else
-            {
-                _watchers.AddData(path, watcher);
-            }
-
-            OneShotWatches.Register(_peer.Watches, _server, path, WatchKinds.Data, state, node, _peer.Processor.FiringState);
-        }
-
-        return Answer(state, error, path, node?.ToStat());
+        var reply = Answer(state, error, path, node?.ToStat());
+        return error == ZkErrorCode.Ok && watcher is not null
+            ? new ReadOutcome(reply, Watch(path, node is null ? ClientWatchTable.Exist : ClientWatchTable.Data, watcher, state, node))
+            : new ReadOutcome(reply, null);
     }
 
-    private Reply GetData(TreeState state, string path, Watcher? watcher)
+    private ReadOutcome GetData(TreeState state, string path, Watcher? watcher)
     {
         var error = Reads.GetData(state, path, _server.AuthIds, out var node);
         if (error != ZkErrorCode.Ok)
         {
-            return Answer(state, error, path, null);
+            return Outcome(state, error, path, null);
         }
 
-        if (watcher is not null)
-        {
-            _watchers.AddData(path, watcher);
-            OneShotWatches.Register(_peer.Watches, _server, path, WatchKinds.Data, state, node, _peer.Processor.FiringState);
-        }
-
-        return Answer(state, error, path, new DataResult(node!.Data ?? ReadOnlyMemory<byte>.Empty, node.ToStat()));
+        var reply = Answer(state, error, path, new DataResult(node!.Data ?? ReadOnlyMemory<byte>.Empty, node.ToStat()));
+        return new ReadOutcome(reply, watcher is null ? null : Watch(path, ClientWatchTable.Data, watcher, state, node));
     }
 
-    private Reply GetChildren(TreeState state, string path, Watcher? watcher)
+    private ReadOutcome GetChildren(TreeState state, string path, Watcher? watcher)
     {
         var error = Reads.GetChildren(state, path, _server.AuthIds, out var node);
         if (error != ZkErrorCode.Ok)
         {
-            return Answer(state, error, path, null);
+            return Outcome(state, error, path, null);
         }
 
-        if (watcher is not null)
-        {
-            _watchers.AddChild(path, watcher);
-            OneShotWatches.Register(_peer.Watches, _server, path, WatchKinds.Child, state, node, _peer.Processor.FiringState);
-        }
-
-        return Answer(state, error, path, new ChildrenResult(node!.Children.Names(), node.ToStat()));
+        var reply = Answer(state, error, path, new ChildrenResult(node!.Children.Names(), node.ToStat()));
+        return new ReadOutcome(reply, watcher is null ? null : Watch(path, ClientWatchTable.Child, watcher, state, node));
     }
 
-    private Reply MultiRead(TreeState state, IReadOnlyList<Op> ops)
+    private PendingWatch Watch(string path, ClientWatchTable table, Watcher watcher, TreeState state, ZNode? seen) =>
+        new(_watchers, _peer.Watches, _server, path, table, watcher, state, seen);
+
+    private ReadOutcome MultiRead(TreeState state, IReadOnlyList<Op> ops)
     {
         var results = new OpResult[ops.Count];
         for (var i = 0; i < ops.Count; i++)
@@ -338,39 +364,49 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
                     break;
                 default:
                     // Writes do not mix with reads (MultiOperationRecord).
-                    return Answer(state, ZkErrorCode.BadArguments, op.Path, null);
+                    return Outcome(state, ZkErrorCode.BadArguments, op.Path, null);
             }
         }
 
-        return Answer(state, ZkErrorCode.Ok, null, results);
+        return Outcome(state, ZkErrorCode.Ok, null, results);
     }
 
     private static Reply Answer(TreeState state, ZkErrorCode error, string? path, object? value) =>
         new(error, error == ZkErrorCode.Ok ? null : path, value, state.Zxid, state);
 
+    private static ReadOutcome Outcome(TreeState state, ZkErrorCode error, string? path, object? value) =>
+        new(Answer(state, error, path, value), null);
+
     /// <summary>
     /// Runs a read on the caller's thread when nothing of this session is outstanding (the common case: no
     /// allocation beyond the result, no thread hop); otherwise queues it in the session's order.
     /// </summary>
-    private ValueTask<T> ReadAsync<T>(Func<TreeState, Reply> execute, string op, Func<Reply, T> result)
+    private ValueTask<T> ReadAsync<T>(Func<TreeState, ReadOutcome> execute, string op, Func<Reply, T> result)
     {
         ThrowIfUnusable(null);
         _peer.Sessions.Touch(_server);
         if (_outbox.IsIdle)
         {
             var state = _peer.Processor.State;
-            var reply = execute(state);
+            var outcome = execute(state);
             // The outbox is checked after the state is read: an event for any change in that state was queued before
             // the state was published, so an idle outbox means every such event has been delivered.
             if (_outbox.IsIdle)
             {
+                if (outcome.Watch is { } watch)
+                {
+                    watch.RegisterClient();
+                    watch.RegisterServer(_peer.Processor.FiringState);
+                }
+
+                var reply = outcome.Reply;
                 Telemetry.Requests.Add(1, new KeyValuePair<string, object?>("op", op));
                 return reply.IsError ? ValueTask.FromException<T>(reply.ToException()) : new ValueTask<T>(result(reply));
             }
 
             // Something was queued meanwhile (an event, or a write from another thread): the answer stands, it is
             // just delivered behind what is queued.
-            return Queued(_outbox.EnqueueAnswered(reply), op, result);
+            return Queued(_outbox.EnqueueAnswered(outcome), op, result);
         }
 
         return Queued(_outbox.EnqueueRead(execute, _peer.Processor.State), op, result);

@@ -40,13 +40,14 @@ internal sealed class ReplySlot : IReplyTarget, IValueTaskSource<Reply>
 }
 
 /// <summary>A read answered in the session's order: run against a given state, its reply delivered in turn.</summary>
-internal sealed class DeferredRead(Func<TreeState, Reply> execute)
+internal sealed class DeferredRead(Func<TreeState, ReadOutcome>? execute)
 {
     private readonly TaskCompletionSource<Reply> _done = new(TaskCreationOptions.None);
 
     public Task<Reply> Task => _done.Task;
 
-    public Reply RunNow(TreeState state) => execute(state);
+    public ReadOutcome RunNow(TreeState state) =>
+        (execute ?? throw new InvalidOperationException("An answered read does not run again."))(state);
 
     public void Deliver(in Reply reply) => _done.SetResult(reply);
 }
@@ -57,7 +58,7 @@ internal sealed class DeferredRead(Func<TreeState, Reply> execute)
 /// thread pool, so watchers and continuations of one session run one after another, like the Java client's
 /// event thread. A watch event therefore reaches its watchers before the reply of any later read that shows the change.
 /// </summary>
-internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent, Action<KeeperState> deliverEnd)
+internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent, Action<KeeperState> deliverEnd, Func<TreeState> firingState)
 {
     private readonly object _gate = new();
     private readonly Queue<Item> _items = new();
@@ -85,7 +86,7 @@ internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent,
     /// state the write produced. Otherwise it runs now against <paramref name="newest"/> (registering its watches
     /// before its reply is queued) and its reply is delivered after what is already queued.
     /// </summary>
-    public Task<Reply> EnqueueRead(Func<TreeState, Reply> execute, TreeState newest)
+    public Task<Reply> EnqueueRead(Func<TreeState, ReadOutcome> execute, TreeState newest)
     {
         var read = new DeferredRead(execute);
         lock (_gate)
@@ -96,10 +97,17 @@ internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent,
                 return read.Task;
             }
 
-            Enqueue(new Item(ItemKind.ReadReply, null, read.RunNow(newest), null, read, default));
+            EnqueueOutcome(read, read.RunNow(newest));
         }
 
         return read.Task;
+    }
+
+    /// <summary>Call with the lock held. The reply takes its place first; then its watch may fire behind it.</summary>
+    private void EnqueueOutcome(DeferredRead read, in ReadOutcome outcome)
+    {
+        Enqueue(new Item(ItemKind.ReadReply, null, outcome.Reply, null, read, default, null, outcome.Watch));
+        outcome.Watch?.RegisterServer(firingState());
     }
 
     /// <summary>
@@ -123,7 +131,7 @@ internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent,
                 slot.Followers = null;
                 foreach (var read in followers)
                 {
-                    Enqueue(new Item(ItemKind.ReadReply, null, read.RunNow(reply.State), null, read, default));
+                    EnqueueOutcome(read, read.RunNow(reply.State));
                 }
             }
         }
@@ -139,12 +147,12 @@ internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent,
     }
 
     /// <summary>Queues a read answered already, to be delivered after what is queued.</summary>
-    public Task<Reply> EnqueueAnswered(in Reply reply)
+    public Task<Reply> EnqueueAnswered(in ReadOutcome outcome)
     {
-        var read = new DeferredRead(static _ => throw new InvalidOperationException("An answered read does not run again."));
+        var read = new DeferredRead(null);
         lock (_gate)
         {
-            Enqueue(new Item(ItemKind.ReadReply, null, reply, null, read, default));
+            EnqueueOutcome(read, outcome);
         }
 
         return read.Task;
@@ -198,6 +206,7 @@ internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent,
                         item.Slot!.Deliver(item.Reply);
                         break;
                     case ItemKind.ReadReply:
+                        item.Watch?.RegisterClient();
                         item.Read!.Deliver(item.Reply);
                         break;
                 }
@@ -217,5 +226,6 @@ internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent,
         End,
     }
 
-    private readonly record struct Item(ItemKind Kind, ReplySlot? Slot, Reply Reply, WatchedEvent? Event, DeferredRead? Read, KeeperState EndState, Watcher? Only = null);
+    private readonly record struct Item(
+        ItemKind Kind, ReplySlot? Slot, Reply Reply, WatchedEvent? Event, DeferredRead? Read, KeeperState EndState, Watcher? Only = null, PendingWatch? Watch = null);
 }

@@ -265,15 +265,20 @@ internal sealed class ZkTreeModel
         return ZkErrorCode.Ok;
     }
 
-    /// <summary>Ends a session: its watches go first (it hears nothing more), then its ephemerals, in any order.</summary>
+    /// <summary>
+    /// Ends a session by its client's close: its ephemerals go, in any order, and it still hears them (call
+    /// <see cref="ForgetSession"/> after firing the triggers).
+    /// </summary>
     public void CloseSession(long session, long zxid, List<ModelEvent> triggers)
     {
-        _watches.Remove(session);
         foreach (var path in _nodes.Where(kv => kv.Value.Owner == session).Select(kv => kv.Key).ToList())
         {
             Remove(path, _nodes[Parent(path)], zxid, triggers);
         }
     }
+
+    /// <summary>Drops a closed session's watches: it hears nothing more.</summary>
+    public void ForgetSession(long session) => _watches.Remove(session);
 
     /// <summary>
     /// Fires one-shot watches for <paramref name="triggers"/> in order (server <c>WatchManager.triggerWatch</c>):

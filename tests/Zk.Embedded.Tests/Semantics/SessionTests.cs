@@ -36,6 +36,21 @@ public sealed class SessionTests
     }
 
     [Fact]
+    public async Task A_closing_session_hears_its_own_ephemerals_go_before_close_returns_then_Closed()
+    {
+        await using var peer = await TestPeer.StartAsync();
+        var state = new EventRecorder("default watcher");
+        var owner = await peer.ConnectAsync(state.Watcher);
+        await owner.CreateAsync("/own", CreateMode.Ephemeral);
+        var watch = new EventRecorder("own watch");
+        await owner.ExistsAsync("/own", watch.Watcher);
+        await owner.CloseAsync();
+        // FinalRequestProcessor sends the notifications of killSession on the connection before the close reply.
+        Assert.True(watch.Count(EventType.NodeDeleted, "/own") == 1, $"expected NodeDeleted /own before CloseAsync returned; {watch}");
+        await state.WaitForStateAsync(KeeperState.Closed);
+    }
+
+    [Fact]
     public async Task Calls_after_close_fail_with_SessionExpired()
     {
         await using var peer = await TestPeer.StartAsync();
