@@ -36,6 +36,10 @@ public class ReadBenchmarks
         return node!.ToStat();
     }
 
+    /// <summary>Every session read adds to this tagged counter; measured alone to see its share of a read.</summary>
+    [Benchmark(Description = "Telemetry: zk.requests Add with op tag")]
+    public void TelemetryRequestsAdd() => Zk.Embedded.Telemetry.Requests.Add(1, new KeyValuePair<string, object?>("op", "getData"));
+
     [Benchmark(Description = "Session: GetDataAsync 1 KiB")]
     public DataResult GetData() => BenchPeer.Completed(_bench.Session.GetDataAsync(BenchPeer.DataPath));
 
