@@ -12,9 +12,10 @@ internal static class AccessControl
     /// <summary>True when one of <paramref name="ids"/> holds <paramref name="perm"/> in <paramref name="acl"/> (<c>ZooKeeperServer.checkACL</c>).</summary>
     public static bool IsAllowed(AclList acl, Perms perm, IReadOnlyList<Id> ids)
     {
-        foreach (var id in ids)
+        // Indexed loops: foreach over an IReadOnlyList allocates an enumerator, and this runs on every read.
+        for (var i = 0; i < ids.Count; i++)
         {
-            if (id.Scheme == "super")
+            if (ids[i].Scheme == "super")
             {
                 return true;
             }
@@ -33,8 +34,9 @@ internal static class AccessControl
                 return true;
             }
 
-            foreach (var id in ids)
+            for (var i = 0; i < ids.Count; i++)
             {
+                var id = ids[i];
                 if (id.Scheme != scheme)
                 {
                     continue;

@@ -226,8 +226,13 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
             }
         }
 
-        return ReadAsync(state => Exists(state, path, watcher), "exists", static reply => (Stat?)reply.Value);
+        return ExistsQueued(path, watcher);
     }
+
+    // The queued reads live in their own methods: a lambda capturing the parameters makes C# allocate its closure
+    // on entry to the method that declares it, which would tax every fast read.
+    private ValueTask<Stat?> ExistsQueued(string path, Watcher? watcher) =>
+        ReadAsync(state => Exists(state, path, watcher), "exists", static reply => (Stat?)reply.Value);
 
     public ValueTask<DataResult> GetDataAsync(string path, Watcher? watcher = null, CancellationToken cancellationToken = default)
     {
@@ -240,8 +245,11 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
             }
         }
 
-        return ReadAsync(state => GetData(state, path, watcher), "getData", static reply => (DataResult)reply.Value!);
+        return GetDataQueued(path, watcher);
     }
+
+    private ValueTask<DataResult> GetDataQueued(string path, Watcher? watcher) =>
+        ReadAsync(state => GetData(state, path, watcher), "getData", static reply => (DataResult)reply.Value!);
 
     /// <summary>True when the read may run here and now: the session is usable and nothing of it is outstanding.</summary>
     private bool TryBeginFastRead(out TreeState state)

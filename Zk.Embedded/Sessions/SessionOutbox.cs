@@ -192,28 +192,25 @@ internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent,
                 }
             }
 
-            try
+            // The item counts as delivered before its watcher or continuation runs: a read issued from there (a
+            // watcher re-reading, a loop of awaits) then finds the outbox idle and is answered at once, instead of
+            // queueing behind the item that is delivering it. Anything still queued keeps the outbox busy.
+            Interlocked.Decrement(ref _undelivered);
+            switch (item.Kind)
             {
-                switch (item.Kind)
-                {
-                    case ItemKind.Event:
-                        deliverEvent(item.Event!, item.Only);
-                        break;
-                    case ItemKind.End:
-                        deliverEnd(item.EndState);
-                        break;
-                    case ItemKind.Reply:
-                        item.Slot!.Deliver(item.Reply);
-                        break;
-                    case ItemKind.ReadReply:
-                        item.Watch?.RegisterClient();
-                        item.Read!.Deliver(item.Reply);
-                        break;
-                }
-            }
-            finally
-            {
-                Interlocked.Decrement(ref _undelivered);
+                case ItemKind.Event:
+                    deliverEvent(item.Event!, item.Only);
+                    break;
+                case ItemKind.End:
+                    deliverEnd(item.EndState);
+                    break;
+                case ItemKind.Reply:
+                    item.Slot!.Deliver(item.Reply);
+                    break;
+                case ItemKind.ReadReply:
+                    item.Watch?.RegisterClient();
+                    item.Read!.Deliver(item.Reply);
+                    break;
             }
         }
     }
