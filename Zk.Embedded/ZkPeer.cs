@@ -40,7 +40,7 @@ public sealed class ZkPeer : IAsyncDisposable
         var watches = new WatchManager();
         var builder = new TxnBuilder(new AclCache(), new PeerLimits(options.MaxDataBytes, options.ExtendedTypesEnabled, options.SuperDigest));
         var processor = new RequestProcessor(TreeState.CreateInitial(), builder, watches, sessions, sink: null, options.Time, logger);
-        _core = new PeerCore(processor, watches, sessions, options.Time, logger);
+        _core = new PeerCore(processor, watches, sessions, options.Time, logger, options.MaxDataBytes);
         _system = new ServerSession(0, [], 0, SystemIds, isSystem: true);
         processor.Start();
         // ZooKeeper's SessionTrackerImpl checks expiry once a tick.

@@ -76,7 +76,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<CreateResult> CreateWithStatAsync(string path, byte[]? data, IReadOnlyList<Acl> acl, CreateMode mode, long ttl = -1, CancellationToken cancellationToken = default)
     {
-        var reply = await WriteAsync(new CreateRequest(path, Copy(data), acl, mode, ttl, ReturnStat: true), "create", cancellationToken).ConfigureAwait(false);
+        var reply = await WriteAsync(new CreateRequest(path, CopyWithin(data, path), acl, mode, ttl, ReturnStat: true), "create", cancellationToken).ConfigureAwait(false);
         return (CreateResult)reply.Value!;
     }
 
@@ -87,7 +87,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<Stat> SetDataAsync(string path, byte[]? data, int version = -1, CancellationToken cancellationToken = default)
     {
-        var reply = await WriteAsync(new SetDataRequest(path, Copy(data), version), "setData", cancellationToken).ConfigureAwait(false);
+        var reply = await WriteAsync(new SetDataRequest(path, CopyWithin(data, path), version), "setData", cancellationToken).ConfigureAwait(false);
         return (Stat)reply.Value!;
     }
 
@@ -508,6 +508,20 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     }
 
     private static byte[]? Copy(byte[]? data) => data is null ? null : data.Length == 0 ? [] : (byte[])data.Clone();
+
+    /// <summary>Copies data after checking it fits, so an oversized value fails here with a message that says what to change.</summary>
+    private byte[]? CopyWithin(byte[]? data, string path)
+    {
+        if (data is not null && data.Length > _peer.MaxDataBytes)
+        {
+            throw new ZkException(
+                ZkErrorCode.BadArguments,
+                path,
+                $"Data of {data.Length:N0} bytes for {path} exceeds the peer's limit of {_peer.MaxDataBytes:N0} bytes (jute.maxbuffer, ZkPeerOptions.MaxDataBytes).");
+        }
+
+        return Copy(data);
+    }
 
     // ---- ISessionSink: called by the peer ----
 

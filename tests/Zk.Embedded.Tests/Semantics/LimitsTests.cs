@@ -15,7 +15,10 @@ public sealed class LimitsTests
         await zk.CreateAsync("/big", CreateMode.Persistent, new byte[0xfffff]);
         Assert.Equal(0xfffff, (await zk.StatAsync("/big")).DataLength);
         await ZkTest.ThrowsAsync(ZkErrorCode.BadArguments, async () => await zk.CreateAsync("/bigger", CreateMode.Persistent, new byte[0xfffff + 1]));
-        await ZkTest.ThrowsAsync(ZkErrorCode.BadArguments, async () => await zk.SetDataAsync("/big", new byte[0xfffff + 1]));
+        var tooBig = await ZkTest.ThrowsAsync(ZkErrorCode.BadArguments, async () => await zk.SetDataAsync("/big", new byte[0xfffff + 1]));
+        Assert.Equal("/big", tooBig.Path);
+        Assert.Contains("1,048,576 bytes", tooBig.Message, StringComparison.Ordinal);
+        Assert.Contains("jute.maxbuffer", tooBig.Message, StringComparison.Ordinal);
         Assert.Null(await zk.ExistsAsync("/bigger"));
         Assert.Equal(0, (await zk.StatAsync("/big")).Version);
     }
