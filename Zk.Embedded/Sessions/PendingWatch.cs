@@ -20,8 +20,9 @@ internal enum ClientWatchTable
 /// event it produces queues behind that reply. A read answered at once, with nothing queued, does both at once,
 /// client half first.
 /// </summary>
+/// <remarks>A wire connection passes no registry: its client keeps its own watchers.</remarks>
 internal sealed class PendingWatch(
-    ClientWatchRegistry watchers,
+    ClientWatchRegistry? watchers,
     WatchManager watches,
     ServerSession session,
     string path,
@@ -32,6 +33,11 @@ internal sealed class PendingWatch(
 {
     public void RegisterClient()
     {
+        if (watchers is null)
+        {
+            return;
+        }
+
         switch (table)
         {
             case ClientWatchTable.Data:

@@ -6,30 +6,30 @@ using Zk.Embedded.Tree;
 namespace Zk.Embedded.Sessions;
 
 /// <summary>
-/// A request's reply slot: completed once by the pipeline (or by the outbox for reads) and awaited once.
-/// Reads that the session issues while this write is outstanding wait here as followers, so they run against the
+/// Where one pipeline request's reply goes, in the session's order. The pipeline completes it; the outbox delivers
+/// it. Reads the session issues while this write is outstanding wait here as followers, so they run against the
 /// exact state after it (per-session FIFO without blocking anyone).
 /// </summary>
-internal sealed class ReplySlot : IReplyTarget, IValueTaskSource<Reply>
+internal abstract class OrderedReply(SessionOutbox outbox) : IReplyTarget
 {
-    private readonly SessionOutbox _outbox;
-    private ManualResetValueTaskSourceCore<Reply> _core;
-
-    public ReplySlot(SessionOutbox outbox)
-    {
-        _outbox = outbox;
-    }
-
     /// <summary>Reads issued after this write, run in order as its reply is queued. Guarded by the outbox lock.</summary>
     public List<DeferredRead>? Followers { get; set; }
 
+    /// <summary>Called by the pipeline: the reply joins the session's ordered outbox.</summary>
+    public void Complete(in Reply reply) => outbox.EnqueueReply(this, reply);
+
+    /// <summary>Hands the reply on (to an awaiter, or onto a connection). Called by the outbox, in order.</summary>
+    public abstract void Deliver(in Reply reply);
+}
+
+/// <summary>A reply slot awaited by in-process code: completed once, awaited once.</summary>
+internal sealed class ReplySlot(SessionOutbox outbox) : OrderedReply(outbox), IValueTaskSource<Reply>
+{
+    private ManualResetValueTaskSourceCore<Reply> _core;
+
     public ValueTask<Reply> AsValueTask() => new(this, _core.Version);
 
-    /// <summary>Called by the pipeline: the reply joins the session's ordered outbox.</summary>
-    public void Complete(in Reply reply) => _outbox.EnqueueReply(this, reply);
-
-    /// <summary>Hands the reply to the awaiter. Called by the outbox, in order.</summary>
-    public void Deliver(in Reply reply) => _core.SetResult(reply);
+    public override void Deliver(in Reply reply) => _core.SetResult(reply);
 
     public Reply GetResult(short token) => _core.GetResult(token);
 
@@ -39,17 +39,30 @@ internal sealed class ReplySlot : IReplyTarget, IValueTaskSource<Reply>
         _core.OnCompleted(continuation, state, token, flags);
 }
 
-/// <summary>A read answered in the session's order: run against a given state, its reply delivered in turn.</summary>
-internal sealed class DeferredRead(Func<TreeState, ReadOutcome>? execute)
+/// <summary>
+/// A read answered in the session's order: run against a given state, its reply delivered in turn, to an awaiter
+/// (<see cref="Task"/>) or to <paramref name="onDelivered"/> when one is given (a wire connection writing the reply).
+/// </summary>
+internal sealed class DeferredRead(Func<TreeState, ReadOutcome>? execute, Action<Reply>? onDelivered = null)
 {
-    private readonly TaskCompletionSource<Reply> _done = new(TaskCreationOptions.None);
+    private readonly TaskCompletionSource<Reply>? _done = onDelivered is null ? new(TaskCreationOptions.None) : null;
 
-    public Task<Reply> Task => _done.Task;
+    public Task<Reply> Task => _done?.Task ?? throw new InvalidOperationException("This read delivers to a callback.");
 
     public ReadOutcome RunNow(TreeState state) =>
         (execute ?? throw new InvalidOperationException("An answered read does not run again."))(state);
 
-    public void Deliver(in Reply reply) => _done.SetResult(reply);
+    public void Deliver(in Reply reply)
+    {
+        if (onDelivered is not null)
+        {
+            onDelivered(reply);
+        }
+        else
+        {
+            _done!.SetResult(reply);
+        }
+    }
 }
 
 /// <summary>
@@ -58,27 +71,31 @@ internal sealed class DeferredRead(Func<TreeState, ReadOutcome>? execute)
 /// thread pool, so watchers and continuations of one session run one after another, like the Java client's
 /// event thread. A watch event therefore reaches its watchers before the reply of any later read that shows the change.
 /// </summary>
-internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent, Action<KeeperState> deliverEnd, Func<TreeState> firingState)
+/// <param name="drained">called by the delivery loop each time it has emptied the outbox (a connection flushes there).</param>
+internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent, Action<KeeperState> deliverEnd, Func<TreeState> firingState, Action? drained = null)
 {
     private readonly object _gate = new();
     private readonly Queue<Item> _items = new();
     private int _undelivered;
     private bool _draining;
-    private ReplySlot? _lastWrite;
+    private OrderedReply? _lastWrite;
 
     /// <summary>True when nothing is queued or being delivered and no write awaits its reply: a read may answer at once.</summary>
     public bool IsIdle => Volatile.Read(ref _undelivered) == 0 && Volatile.Read(ref _lastWrite) is null;
 
     /// <summary>Makes a reply slot for a write and records it as the write later reads must wait for.</summary>
-    public ReplySlot BeginWrite()
+    public ReplySlot BeginWrite() => BeginWrite(new ReplySlot(this));
+
+    /// <summary>Records <paramref name="reply"/> as the write later reads of this session must wait for.</summary>
+    public T BeginWrite<T>(T reply)
+        where T : OrderedReply
     {
-        var slot = new ReplySlot(this);
         lock (_gate)
         {
-            Volatile.Write(ref _lastWrite, slot);
+            Volatile.Write(ref _lastWrite, reply);
         }
 
-        return slot;
+        return reply;
     }
 
     /// <summary>
@@ -89,18 +106,23 @@ internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent,
     public Task<Reply> EnqueueRead(Func<TreeState, ReadOutcome> execute, TreeState newest)
     {
         var read = new DeferredRead(execute);
+        EnqueueRead(read, newest);
+        return read.Task;
+    }
+
+    /// <summary>As <see cref="EnqueueRead(Func{TreeState, ReadOutcome}, TreeState)"/>, for a read that delivers to a callback.</summary>
+    public void EnqueueRead(DeferredRead read, TreeState newest)
+    {
         lock (_gate)
         {
             if (_lastWrite is { } write)
             {
                 (write.Followers ??= []).Add(read);
-                return read.Task;
+                return;
             }
 
             EnqueueOutcome(read, read.RunNow(newest));
         }
-
-        return read.Task;
     }
 
     /// <summary>Call with the lock held. The reply takes its place first; then its watch may fire behind it.</summary>
@@ -116,7 +138,7 @@ internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent,
     /// So a watch such a read sets is in place for the very next change, as in ZooKeeper, where a session's
     /// requests are served in order.
     /// </summary>
-    public void EnqueueReply(ReplySlot slot, in Reply reply)
+    public void EnqueueReply(OrderedReply slot, in Reply reply)
     {
         lock (_gate)
         {
@@ -150,12 +172,17 @@ internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent,
     public Task<Reply> EnqueueAnswered(in ReadOutcome outcome)
     {
         var read = new DeferredRead(null);
+        EnqueueAnswered(read, outcome);
+        return read.Task;
+    }
+
+    /// <summary>As <see cref="EnqueueAnswered(in ReadOutcome)"/>, for a read that delivers to a callback.</summary>
+    public void EnqueueAnswered(DeferredRead read, in ReadOutcome outcome)
+    {
         lock (_gate)
         {
             EnqueueOutcome(read, outcome);
         }
-
-        return read.Task;
     }
 
     public void EnqueueEnd(KeeperState state)
@@ -180,6 +207,7 @@ internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent,
 
     private void Drain()
     {
+        var delivered = false;
         while (true)
         {
             Item item;
@@ -187,15 +215,28 @@ internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent,
             {
                 if (!_items.TryDequeue(out item))
                 {
-                    _draining = false;
-                    return;
+                    if (drained is null || !delivered)
+                    {
+                        _draining = false;
+                        return;
+                    }
                 }
+            }
+
+            if (item.Kind == ItemKind.None)
+            {
+                // Still the one draining: flush what was delivered, outside the lock (it may block on the network,
+                // and others must still be able to queue), then look again.
+                delivered = false;
+                drained!();
+                continue;
             }
 
             // The item counts as delivered before its watcher or continuation runs: a read issued from there (a
             // watcher re-reading, a loop of awaits) then finds the outbox idle and is answered at once, instead of
             // queueing behind the item that is delivering it. Anything still queued keeps the outbox busy.
             Interlocked.Decrement(ref _undelivered);
+            delivered = true;
             switch (item.Kind)
             {
                 case ItemKind.Event:
@@ -217,6 +258,7 @@ internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent,
 
     private enum ItemKind
     {
+        None,
         Event,
         Reply,
         ReadReply,
@@ -224,5 +266,5 @@ internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent,
     }
 
     private readonly record struct Item(
-        ItemKind Kind, ReplySlot? Slot, Reply Reply, WatchedEvent? Event, DeferredRead? Read, KeeperState EndState, Watcher? Only = null, PendingWatch? Watch = null);
+        ItemKind Kind, OrderedReply? Slot, Reply Reply, WatchedEvent? Event, DeferredRead? Read, KeeperState EndState, Watcher? Only = null, PendingWatch? Watch = null);
 }
