@@ -40,7 +40,7 @@ public sealed class ZkPeer : IAsyncDisposable
         var watches = new WatchManager();
         var builder = new TxnBuilder(new AclCache(), new PeerLimits(options.MaxDataBytes, options.ExtendedTypesEnabled, options.SuperDigest));
         var processor = new RequestProcessor(TreeState.CreateInitial(), builder, watches, sessions, sink: null, options.Time, logger);
-        _core = new PeerCore(processor, watches, sessions, options.Time, logger, options.MaxDataBytes);
+        _core = new PeerCore(processor, watches, sessions, options.Time, logger, options);
         _system = new ServerSession(0, [], 0, SystemIds, isSystem: true);
         processor.Start();
         // ZooKeeper's SessionTrackerImpl checks expiry once a tick.
@@ -94,10 +94,7 @@ public sealed class ZkPeer : IAsyncDisposable
             return Reattach(existingId, options);
         }
 
-        var timeout = NegotiateTimeout(options.SessionTimeout);
-        var id = _core.Sessions.NextSessionId();
-        var server = new ServerSession(id, _core.Sessions.PasswordFor(id), timeout, SessionTracker.LocalIds);
-        _core.Sessions.Add(server);
+        var server = _core.NewSession(_core.NegotiateTimeout(options.SessionTimeout), SessionTracker.LocalIds);
         var session = new InProcessSession(_core, server, options.DefaultWatcher);
         try
         {
@@ -105,44 +102,23 @@ public sealed class ZkPeer : IAsyncDisposable
         }
         catch
         {
-            _core.Sessions.Remove(id);
+            _core.Sessions.Remove(server.SessionId);
             throw;
         }
 
-        _core.Attached[id] = session;
+        _core.Attach(server, session);
         session.MarkConnected();
         return session;
     }
 
     private InProcessSession Reattach(long sessionId, ZkSessionOptions options)
     {
-        if (!_core.Sessions.TryGet(sessionId, out var server) || server.IsClosing
-            || !_core.Sessions.PasswordMatches(sessionId, options.SessionPassword.Span)
-            || !_core.Processor.State.Sessions.ContainsKey(sessionId))
-        {
-            throw new ZkException(ZkErrorCode.SessionExpired, null, $"Session 0x{sessionId:x} is not live here, or the password does not match.");
-        }
-
+        var server = _core.FindForReattach(sessionId, options.SessionPassword.Span)
+            ?? throw new ZkException(ZkErrorCode.SessionExpired, null, $"Session 0x{sessionId:x} is not live here, or the password does not match.");
         var session = new InProcessSession(_core, server, options.DefaultWatcher);
-        // ZooKeeper closes the old connection of a session that attaches anew.
-        if (_core.Attached.TryRemove(sessionId, out var previous))
-        {
-            previous.Detach();
-        }
-
-        _core.Attached[sessionId] = session;
-
-        _core.Sessions.Touch(server);
+        _core.Attach(server, session);
         session.MarkConnected();
         return session;
-    }
-
-    /// <summary>Clamps a requested timeout to [minSessionTimeout, maxSessionTimeout], in ms, as ZooKeeper negotiates it.</summary>
-    private int NegotiateTimeout(TimeSpan requested)
-    {
-        var min = _options.EffectiveMinSessionTimeout.TotalMilliseconds;
-        var max = _options.EffectiveMaxSessionTimeout.TotalMilliseconds;
-        return (int)Math.Clamp(requested.TotalMilliseconds, min, max);
     }
 
     private void ExpireSessions()
@@ -193,9 +169,9 @@ public sealed class ZkPeer : IAsyncDisposable
         await _expiryTimer.DisposeAsync().ConfigureAwait(false);
         await _containerTimer.DisposeAsync().ConfigureAwait(false);
         await _core.Processor.DisposeAsync().ConfigureAwait(false);
-        foreach (var session in _core.Attached.Values)
+        foreach (var session in _core.Sessions.Sessions)
         {
-            session.PeerStopped();
+            session.Sink?.OnSessionEnded(KeeperState.Disconnected);
         }
     }
 }

@@ -63,7 +63,6 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     /// <summary>Finishes attaching: the session is usable, and the default watcher hears SyncConnected.</summary>
     internal void MarkConnected()
     {
-        _server.Sink = this;
         _state = SessionState.Connected;
         _outbox.EnqueueEvent(new WatchedEvent(EventType.None, KeeperState.SyncConnected, null), null);
     }
@@ -533,11 +532,8 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
 
     void ISessionSink.OnSessionEnded(KeeperState state) => _outbox.EnqueueEnd(state);
 
-    /// <summary>The peer is stopping: the session hears Disconnected, and later calls fail with ConnectionLoss.</summary>
-    internal void PeerStopped() => _outbox.EnqueueEnd(KeeperState.Disconnected);
-
     /// <summary>The session was re-attached on another handle: this one stops, as ZooKeeper closes the old connection.</summary>
-    internal void Detach()
+    void ISessionSink.OnDetached()
     {
         _moved = true;
         _heartbeat.Dispose();
@@ -562,7 +558,6 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         _state = state == KeeperState.Expired ? SessionState.Expired : _state == SessionState.AuthFailed ? SessionState.AuthFailed : SessionState.Closed;
         _peerStopped = state == KeeperState.Disconnected;
         _heartbeat.Dispose();
-        _peer.Attached.TryRemove(new KeyValuePair<long, InProcessSession>(_server.SessionId, this));
         DeliverEvent(new WatchedEvent(EventType.None, state, null), null);
     }
 

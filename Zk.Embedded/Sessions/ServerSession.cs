@@ -10,8 +10,11 @@ internal interface ISessionSink
     /// <summary>A watch fired. Called by the one thread that applies txns, in zxid order, before replies that show the change.</summary>
     void OnWatchEvent(WatchedEvent watchedEvent);
 
-    /// <summary>The session ended (closed, expired) or moved to another attachment.</summary>
+    /// <summary>The session ended (closed or expired).</summary>
     void OnSessionEnded(KeeperState state);
+
+    /// <summary>The session was attached elsewhere (ZooKeeper closes the old connection of a session that moves).</summary>
+    void OnDetached();
 }
 
 /// <summary>Receives the reply to one pipeline request.</summary>
