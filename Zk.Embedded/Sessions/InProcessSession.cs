@@ -29,7 +29,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         _peer = peer;
         _server = server;
         _defaultWatcher = defaultWatcher;
-        _outbox = new SessionOutbox(DeliverEvent, DeliverEnd, () => peer.Processor.FiringState);
+        _outbox = new SessionOutbox(DeliverEvent, DeliverEnd, () => peer.Processor.State, () => peer.Processor.FiringState);
         // The Java client pings after a third of the timeout without traffic; pinging on that period keeps the
         // session well inside its timeout as long as this object is alive.
         var period = TimeSpan.FromMilliseconds(Math.Max(1, server.TimeoutMillis / 3));
@@ -416,7 +416,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
             return Queued(_outbox.EnqueueAnswered(outcome), op, result);
         }
 
-        return Queued(_outbox.EnqueueRead(execute, _peer.Processor.State), op, result);
+        return Queued(_outbox.EnqueueRead(execute), op, result);
 
         static async ValueTask<T> Queued(Task<Reply> pending, string op, Func<Reply, T> result)
         {

@@ -72,7 +72,13 @@ internal sealed class DeferredRead(Func<TreeState, ReadOutcome>? execute, Action
 /// event thread. A watch event therefore reaches its watchers before the reply of any later read that shows the change.
 /// </summary>
 /// <param name="drained">called by the delivery loop each time it has emptied the outbox (a connection flushes there).</param>
-internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent, Action<KeeperState> deliverEnd, Func<TreeState> firingState, Action? drained = null)
+/// <param name="publishedState">the newest published state (what reads see).</param>
+internal sealed class SessionOutbox(
+    Action<WatchedEvent, Watcher?> deliverEvent,
+    Action<KeeperState> deliverEnd,
+    Func<TreeState> publishedState,
+    Func<TreeState> firingState,
+    Action? drained = null)
 {
     private readonly object _gate = new();
     private readonly Queue<Item> _items = new();
@@ -81,7 +87,11 @@ internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent,
     private OrderedReply? _lastWrite;
 
     /// <summary>True when nothing is queued or being delivered and no write awaits its reply: a read may answer at once.</summary>
-    public bool IsIdle => Volatile.Read(ref _undelivered) == 0 && Volatile.Read(ref _lastWrite) is null;
+    /// <remarks>
+    /// The write is checked first: a write's reply is queued before the write stops being outstanding, so once the
+    /// write is seen finished its reply is seen queued (or already delivered), and a read cannot overtake it.
+    /// </remarks>
+    public bool IsIdle => Volatile.Read(ref _lastWrite) is null && Volatile.Read(ref _undelivered) == 0;
 
     /// <summary>Makes a reply slot for a write and records it as the write later reads must wait for.</summary>
     public ReplySlot BeginWrite() => BeginWrite(new ReplySlot(this));
@@ -100,18 +110,19 @@ internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent,
 
     /// <summary>
     /// Answers a read in order. With a write outstanding, the read runs right after that write's reply, against the
-    /// state the write produced. Otherwise it runs now against <paramref name="newest"/> (registering its watches
-    /// before its reply is queued) and its reply is delivered after what is already queued.
+    /// state the write produced. Otherwise it runs now against the newest state, read under the lock so it includes
+    /// every write whose reply is queued (registering its watches before its reply is queued), and its reply is
+    /// delivered after what is already queued.
     /// </summary>
-    public Task<Reply> EnqueueRead(Func<TreeState, ReadOutcome> execute, TreeState newest)
+    public Task<Reply> EnqueueRead(Func<TreeState, ReadOutcome> execute)
     {
         var read = new DeferredRead(execute);
-        EnqueueRead(read, newest);
+        EnqueueRead(read);
         return read.Task;
     }
 
-    /// <summary>As <see cref="EnqueueRead(Func{TreeState, ReadOutcome}, TreeState)"/>, for a read that delivers to a callback.</summary>
-    public void EnqueueRead(DeferredRead read, TreeState newest)
+    /// <summary>As <see cref="EnqueueRead(Func{TreeState, ReadOutcome})"/>, for a read that delivers to a callback.</summary>
+    public void EnqueueRead(DeferredRead read)
     {
         lock (_gate)
         {
@@ -121,7 +132,7 @@ internal sealed class SessionOutbox(Action<WatchedEvent, Watcher?> deliverEvent,
                 return;
             }
 
-            EnqueueOutcome(read, read.RunNow(newest));
+            EnqueueOutcome(read, read.RunNow(publishedState()));
         }
     }
 
