@@ -64,7 +64,7 @@ internal readonly record struct GetDataResponse(ReadOnlyMemory<byte>? Data, Stat
             return false;
         }
 
-        value = new GetDataResponse(data is null ? null : data, stat);
+        value = new GetDataResponse(data is null ? (ReadOnlyMemory<byte>?)null : data, stat);
         return true;
     }
 
