@@ -30,6 +30,7 @@ public sealed class ZkPeer : IAsyncDisposable
     private readonly ServerSession _system;
     private readonly ITimer _expiryTimer;
     private readonly ITimer _containerTimer;
+    private readonly Wire.Server.ClientPort? _clientPort;
     private int _disposed;
 
     private ZkPeer(ZkPeerOptions options, ILoggerFactory loggerFactory)
@@ -46,6 +47,11 @@ public sealed class ZkPeer : IAsyncDisposable
         // ZooKeeper's SessionTrackerImpl checks expiry once a tick.
         _expiryTimer = options.Time.CreateTimer(static p => ((ZkPeer)p!).ExpireSessions(), this, options.TickTime, options.TickTime);
         _containerTimer = options.Time.CreateTimer(static p => ((ZkPeer)p!).RemoveEmptyContainers(), this, options.ContainerCheckInterval, options.ContainerCheckInterval);
+        if (options.ClientPort is { } port)
+        {
+            _clientPort = new Wire.Server.ClientPort(_core, new System.Net.IPEndPoint(System.Net.IPAddress.Parse(options.ClientPortAddress), port));
+        }
+
         Telemetry.Meter.CreateObservableGauge("zk.znodes", () => _core.Processor.State.NodeCount, "{znode}", "Znodes in the tree");
         Telemetry.Meter.CreateObservableGauge("zk.sessions.active", () => _core.Sessions.Count, "{session}", "Live sessions");
         Telemetry.Meter.CreateObservableGauge("zk.watches.active", () => _core.Watches.Count, "{watch}", "Server-side watch registrations");
@@ -70,6 +76,9 @@ public sealed class ZkPeer : IAsyncDisposable
     public int SessionCount => _core.Sessions.Count;
 
     internal PeerCore Core => _core;
+
+    /// <summary>Where the client port listens, when it is open (with the actual port when 0 was asked for).</summary>
+    public System.Net.IPEndPoint? ClientEndPoint => _clientPort?.LocalEndPoint;
 
     /// <summary>Starts a standalone peer.</summary>
     /// <exception cref="ArgumentException">an option is invalid; the message names it.</exception>
@@ -164,6 +173,11 @@ public sealed class ZkPeer : IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
+        }
+
+        if (_clientPort is not null)
+        {
+            await _clientPort.DisposeAsync().ConfigureAwait(false);
         }
 
         await _expiryTimer.DisposeAsync().ConfigureAwait(false);

@@ -38,6 +38,18 @@ public sealed record ZkPeerOptions
     /// <summary>myid: goes into session ids, so peers of one ensemble never issue the same id.</summary>
     public long ServerId { get; init; }
 
+    /// <summary>clientPort: the TCP port ZooKeeper clients connect to; null opens none (embedded use only). 0 picks a free port.</summary>
+    public int? ClientPort { get; init; }
+
+    /// <summary>clientPortAddress: the address the client port binds.</summary>
+    public string ClientPortAddress { get; init; } = "127.0.0.1";
+
+    /// <summary>maxClientCnxns: connections allowed from one client address; 0 means no limit.</summary>
+    public int MaxClientConnections { get; init; } = 60;
+
+    /// <summary>4lw.commands.whitelist: comma-separated four-letter words that run, "*" for all; srvr always runs.</summary>
+    public string? FourLetterWordWhitelist { get; init; }
+
     /// <summary>The clock for session expiry, timers and znode times; tests pass a fake one.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
@@ -57,6 +69,9 @@ public sealed record ZkPeerOptions
         Require(ServerId is >= 0 and <= 254, nameof(ServerId), "myid must be 0..254 (ZooKeeper's limit with extended types)");
         Require(SuperDigest is null || SuperDigest.Split(':').Length == 2, nameof(SuperDigest), "superDigest must look like user:base64hash");
         Require(Time is not null, nameof(Time), "a time provider is required");
+        Require(ClientPort is null or (>= 0 and <= 65535), nameof(ClientPort), "clientPort must be 0..65535");
+        Require(System.Net.IPAddress.TryParse(ClientPortAddress, out _), nameof(ClientPortAddress), "clientPortAddress must be an IP address");
+        Require(MaxClientConnections >= 0, nameof(MaxClientConnections), "maxClientCnxns must not be negative");
     }
 
     private static void Require(bool condition, string name, string message)

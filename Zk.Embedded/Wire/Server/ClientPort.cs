@@ -1,0 +1,126 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Zk.Embedded.Sessions;
+
+namespace Zk.Embedded.Wire.Server;
+
+/// <summary>
+/// The peer's client port: accepts connections (at most maxClientCnxns per client address, as ZooKeeper counts them)
+/// and serves each with a <see cref="WireConnection"/>, without a thread per connection.
+/// </summary>
+internal sealed class ClientPort : IAsyncDisposable
+{
+    private readonly PeerCore _peer;
+    private readonly Socket _listener;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentDictionary<WireConnection, byte> _connections = new();
+    private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
+    private readonly Task _accepting;
+    private long _received;
+    private long _sent;
+
+    public ClientPort(PeerCore peer, IPEndPoint endPoint)
+    {
+        _peer = peer;
+        Whitelist = FourLetterWords.ParseWhitelist(peer.Options.FourLetterWordWhitelist);
+        _listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        _listener.Bind(endPoint);
+        _listener.Listen(512);
+        LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
+        Log.Listening(peer.Logger, LocalEndPoint);
+        _accepting = AcceptAsync();
+    }
+
+    public IPEndPoint LocalEndPoint { get; }
+
+    public HashSet<string> Whitelist { get; }
+
+    public void CountReceived() => Interlocked.Increment(ref _received);
+
+    public void CountSent() => Interlocked.Increment(ref _sent);
+
+    public void Forget(WireConnection connection)
+    {
+        if (_connections.TryRemove(connection, out _) && connection.Remote is IPEndPoint ip)
+        {
+            _perAddress.AddOrUpdate(ip.Address, 0, static (_, n) => Math.Max(0, n - 1));
+        }
+    }
+
+    /// <summary>The numbers the four-letter words report.</summary>
+    public ServerFacts Facts()
+    {
+        var state = _peer.Processor.State;
+        var connections = _connections.Keys.Select(c => $"{c.Remote}").ToArray();
+        var ephemerals = state.Ephemerals.Select(kv => (kv.Key, kv.Value.Order(StringComparer.Ordinal).ToArray())).ToArray();
+        var options = _peer.Options;
+        (string, string)[] configuration =
+        [
+            ("clientPort", LocalEndPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("dataDir", Path.GetFullPath(options.DataDir)),
+            ("tickTime", ((int)options.TickTime.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("maxClientCnxns", options.MaxClientConnections.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("minSessionTimeout", ((int)options.EffectiveMinSessionTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("maxSessionTimeout", ((int)options.EffectiveMaxSessionTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("serverId", options.ServerId.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        ];
+        return new ServerFacts(
+            state.Zxid,
+            state.NodeCount,
+            state.Sessions.Count,
+            _peer.Watches.Count,
+            state.Ephemerals.Sum(kv => kv.Value.Count),
+            Interlocked.Read(ref _received),
+            Interlocked.Read(ref _sent),
+            connections,
+            _peer.Watches.Snapshot().ToArray(),
+            ephemerals,
+            configuration);
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await _listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                return;
+            }
+
+            socket.NoDelay = true;
+            var address = (socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.Loopback;
+            var max = _peer.Options.MaxClientConnections;
+            var count = _perAddress.AddOrUpdate(address, 1, static (_, n) => n + 1);
+            if (max > 0 && count > max)
+            {
+                _perAddress.AddOrUpdate(address, 0, static (_, n) => Math.Max(0, n - 1));
+                Log.TooManyConnections(_peer.Logger, address, max);
+                socket.Dispose();
+                continue;
+            }
+
+            var connection = new WireConnection(socket, _peer, this);
+            _connections[connection] = 0;
+            _ = Task.Run(() => connection.RunAsync(_stopping.Token));
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stopping.Cancel();
+        _listener.Dispose();
+        await _accepting.ConfigureAwait(false);
+        foreach (var connection in _connections.Keys)
+        {
+            connection.Close();
+        }
+
+        _stopping.Dispose();
+    }
+}

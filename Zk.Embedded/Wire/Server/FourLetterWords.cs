@@ -1,0 +1,189 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+
+namespace Zk.Embedded.Wire.Server;
+
+/// <summary>
+/// ZooKeeper's four-letter words (<c>FourLetterCommands</c>): a connection whose first four bytes spell one gets a
+/// text answer and is closed. Only whitelisted words run (4lw.commands.whitelist; "srvr" always, "*" all).
+/// </summary>
+internal static class FourLetterWords
+{
+    /// <summary>The words this peer knows.</summary>
+    public static readonly string[] Known = ["ruok", "srvr", "stat", "mntr", "conf", "cons", "crst", "srst", "envi", "wchs", "wchc", "wchp", "dump", "isro"];
+
+    /// <summary>The ZooKeeper level we implement, as envi and srvr report it; clients gate features on it.</summary>
+    public const string ZooKeeperVersion = "3.8.4";
+
+    /// <summary>True when the first four bytes of a connection spell a known word.</summary>
+    public static bool TryParse(ReadOnlySpan<byte> first4, out string word)
+    {
+        word = Encoding.ASCII.GetString(first4[..4]);
+        return Array.IndexOf(Known, word) >= 0;
+    }
+
+    /// <summary>The whitelist as ZooKeeper reads it: comma-separated words, "*" for all; srvr is always on.</summary>
+    public static HashSet<string> ParseWhitelist(string? setting)
+    {
+        var allowed = new HashSet<string>(StringComparer.Ordinal) { "srvr" };
+        if (string.IsNullOrWhiteSpace(setting))
+        {
+            return allowed;
+        }
+
+        foreach (var part in setting.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (part == "*")
+            {
+                allowed.UnionWith(Known);
+            }
+            else
+            {
+                allowed.Add(part);
+            }
+        }
+
+        return allowed;
+    }
+
+    /// <summary>The answer to <paramref name="word"/>, in ZooKeeper's format.</summary>
+    public static string Answer(string word, HashSet<string> whitelist, ServerFacts facts)
+    {
+        if (!whitelist.Contains(word))
+        {
+            return $"{word} is not executed because it is not in the whitelist.\n";
+        }
+
+        var text = new StringBuilder();
+        switch (word)
+        {
+            case "ruok":
+                return "imok";
+            case "isro":
+                return "rw";
+            case "srvr":
+            case "stat":
+                text.Append("Zookeeper version: ").Append(ZooKeeperVersion).Append("-zk-embedded, built on 2026-11-25 00:00 UTC\n");
+                if (word == "stat")
+                {
+                    text.Append("Clients:\n");
+                    foreach (var client in facts.Connections)
+                    {
+                        text.Append(' ').Append(client).Append("[0](queued=0,recved=0,sent=0)\n");
+                    }
+
+                    text.Append('\n');
+                }
+
+                text.Append("Latency min/avg/max: 0/0.0/0\n");
+                text.Append("Received: ").Append(facts.PacketsReceived).Append('\n');
+                text.Append("Sent: ").Append(facts.PacketsSent).Append('\n');
+                text.Append("Connections: ").Append(facts.Connections.Count).Append('\n');
+                text.Append("Outstanding: 0\n");
+                text.Append("Zxid: 0x").Append(facts.Zxid.ToString("x", CultureInfo.InvariantCulture)).Append('\n');
+                text.Append("Mode: standalone\n");
+                text.Append("Node count: ").Append(facts.NodeCount).Append('\n');
+                return text.ToString();
+            case "mntr":
+                Line(text, "zk_version", ZooKeeperVersion + "-zk-embedded");
+                Line(text, "zk_server_state", "standalone");
+                Line(text, "zk_avg_latency", "0.0");
+                Line(text, "zk_packets_received", facts.PacketsReceived);
+                Line(text, "zk_packets_sent", facts.PacketsSent);
+                Line(text, "zk_num_alive_connections", facts.Connections.Count);
+                Line(text, "zk_outstanding_requests", 0);
+                Line(text, "zk_znode_count", facts.NodeCount);
+                Line(text, "zk_watch_count", facts.WatchCount);
+                Line(text, "zk_ephemerals_count", facts.EphemeralCount);
+                Line(text, "zk_global_sessions", facts.SessionCount);
+                Line(text, "zk_last_zxid", "0x" + facts.Zxid.ToString("x", CultureInfo.InvariantCulture));
+                return text.ToString();
+            case "envi":
+                text.Append("Environment:\n");
+                text.Append("zookeeper.version=").Append(ZooKeeperVersion).Append("-zk-embedded, built on 2026-11-25 00:00 UTC\n");
+                text.Append("host.name=").Append(Environment.MachineName).Append('\n');
+                text.Append("java.version=n/a (.NET ").Append(Environment.Version).Append(")\n");
+                text.Append("os.name=").Append(System.Runtime.InteropServices.RuntimeInformation.OSDescription).Append('\n');
+                text.Append("user.dir=").Append(Environment.CurrentDirectory).Append('\n');
+                return text.ToString();
+            case "conf":
+                foreach (var (key, value) in facts.Configuration)
+                {
+                    text.Append(key).Append('=').Append(value).Append('\n');
+                }
+
+                return text.ToString();
+            case "cons":
+                foreach (var client in facts.Connections)
+                {
+                    text.Append(' ').Append(client).Append("[1](queued=0,recved=0,sent=0)\n");
+                }
+
+                return text.Append('\n').ToString();
+            case "crst":
+                return "Connection stats reset.\n";
+            case "srst":
+                return "Server stats reset.\n";
+            case "wchs":
+                return $"{facts.Connections.Count} connections watching {facts.WatchedPaths.Count} paths\nTotal watches:{facts.WatchCount}\n";
+            case "wchp":
+                foreach (var (path, sessions) in facts.WatchedPaths)
+                {
+                    text.Append(path).Append('\n');
+                    foreach (var id in sessions)
+                    {
+                        text.Append("\t0x").Append(id.ToString("x", CultureInfo.InvariantCulture)).Append('\n');
+                    }
+                }
+
+                return text.ToString();
+            case "wchc":
+                foreach (var group in facts.WatchedPaths.SelectMany(p => p.Sessions.Select(s => (s, p.Path))).GroupBy(x => x.s))
+                {
+                    text.Append("0x").Append(group.Key.ToString("x", CultureInfo.InvariantCulture)).Append('\n');
+                    foreach (var (_, path) in group)
+                    {
+                        text.Append('\t').Append(path).Append('\n');
+                    }
+                }
+
+                return text.ToString();
+            case "dump":
+                text.Append("SessionTracker dump:\nSession Sets (").Append(facts.SessionCount).Append("):\n");
+                text.Append("ephemeral nodes dump:\nSessions with Ephemerals (").Append(facts.EphemeralsBySession.Count).Append("):\n");
+                foreach (var (session, paths) in facts.EphemeralsBySession)
+                {
+                    text.Append("0x").Append(session.ToString("x", CultureInfo.InvariantCulture)).Append(":\n");
+                    foreach (var path in paths)
+                    {
+                        text.Append('\t').Append(path).Append('\n');
+                    }
+                }
+
+                return text.ToString();
+            default:
+                return $"{word} is not executed because it is not in the whitelist.\n";
+        }
+    }
+
+    /// <summary>The int a word's four bytes make when read as a frame length (how ZooKeeper tells them apart).</summary>
+    public static int AsInt(string word) => BinaryPrimitives.ReadInt32BigEndian(Encoding.ASCII.GetBytes(word));
+
+    private static void Line(StringBuilder text, string key, object value) =>
+        text.Append(key).Append('\t').Append(Convert.ToString(value, CultureInfo.InvariantCulture)).Append('\n');
+}
+
+/// <summary>What the four-letter words report, gathered when one is asked.</summary>
+internal sealed record ServerFacts(
+    long Zxid,
+    int NodeCount,
+    int SessionCount,
+    int WatchCount,
+    int EphemeralCount,
+    long PacketsReceived,
+    long PacketsSent,
+    IReadOnlyList<string> Connections,
+    IReadOnlyList<(string Path, long[] Sessions)> WatchedPaths,
+    IReadOnlyList<(long Session, string[] Paths)> EphemeralsBySession,
+    IReadOnlyList<(string Key, string Value)> Configuration);

@@ -1,0 +1,378 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Zk.Embedded.Api;
+using Zk.Embedded.Processing;
+using Zk.Embedded.Sessions;
+using Zk.Embedded.Tree;
+using Zk.Embedded.Wire.Jute;
+using PipelineRequest = Zk.Embedded.Processing.PipelineRequest;
+
+namespace Zk.Embedded.Wire.Server;
+
+/// <summary>
+/// One client connection on the client port (ZooKeeper's <c>NIOServerCnxn</c>): frames in, a connect first, then
+/// requests; replies and watch events out, in the session's order (a <see cref="SessionOutbox"/> orders them and
+/// this writes them). A bad frame closes this connection only.
+/// </summary>
+internal sealed class WireConnection : ISessionSink
+{
+    private readonly Socket _socket;
+    private readonly NetworkStream _stream;
+    private readonly PeerCore _peer;
+    private readonly ClientPort _port;
+    private readonly JuteFrameBuffer _out = new();
+    private readonly object _writeGate = new();
+    private readonly CancellationTokenSource _closed = new();
+    private ServerSession? _session;
+    private SessionOutbox? _outbox;
+    private bool _closeAfterFlush;
+
+    public WireConnection(Socket socket, PeerCore peer, ClientPort port)
+    {
+        _socket = socket;
+        _stream = new NetworkStream(socket, ownsSocket: false);
+        _peer = peer;
+        _port = port;
+        Remote = socket.RemoteEndPoint;
+    }
+
+    public EndPoint? Remote { get; }
+
+    public long? SessionId => _session?.SessionId;
+
+    public async Task RunAsync(CancellationToken stopping)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, _closed.Token);
+        var reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024));
+        try
+        {
+            var first = true;
+            var head = new byte[4];
+            while (!linked.IsCancellationRequested)
+            {
+                var result = await reader.ReadAsync(linked.Token).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                if (first && buffer.Length >= 4)
+                {
+                    first = false;
+                    buffer.Slice(0, 4).CopyTo(head);
+                    if (FourLetterWords.TryParse(head, out var word))
+                    {
+                        await AnswerFourLetterWordAsync(word).ConfigureAwait(false);
+                        return;
+                    }
+                }
+
+                while (JuteFrame.TryReadFrame(buffer, _peer.Options.MaxDataBytes + 1024, out var frame, out var tooLarge) || tooLarge)
+                {
+                    if (tooLarge)
+                    {
+                        Log.FrameTooLarge(_peer.Logger, Remote, _peer.Options.MaxDataBytes + 1024);
+                        return;
+                    }
+
+                    var bytes = frame.IsSingleSegment ? frame.First : frame.ToArray();
+                    buffer = buffer.Slice(frame.End);
+                    _port.CountReceived();
+                    if (_session is null)
+                    {
+                        if (!await ConnectAsync(bytes).ConfigureAwait(false))
+                        {
+                            return;
+                        }
+                    }
+                    else if (!HandleRequest(bytes.Span))
+                    {
+                        return;
+                    }
+                }
+
+                reader.AdvanceTo(buffer.Start, buffer.End);
+                if (result.IsCompleted)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+        {
+            Log.ConnectionFailed(_peer.Logger, e, Remote);
+        }
+        finally
+        {
+            await reader.CompleteAsync().ConfigureAwait(false);
+            Close();
+        }
+    }
+
+    /// <summary>Closes the socket. The session lives on until it expires or another connection attaches it.</summary>
+    public void Close()
+    {
+        if (_closed.IsCancellationRequested)
+        {
+            return;
+        }
+
+        _closed.Cancel();
+        if (_session is { } session && ReferenceEquals(session.Sink, this))
+        {
+            session.Sink = null;
+        }
+
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+            // Already gone.
+        }
+
+        _socket.Dispose();
+        _port.Forget(this);
+    }
+
+    private async Task AnswerFourLetterWordAsync(string word)
+    {
+        var answer = FourLetterWords.Answer(word, _port.Whitelist, _port.Facts());
+        var bytes = System.Text.Encoding.UTF8.GetBytes(answer);
+        await _stream.WriteAsync(bytes).ConfigureAwait(false);
+        await _stream.FlushAsync().ConfigureAwait(false);
+    }
+
+    // ---- connect ----
+
+    private async Task<bool> ConnectAsync(ReadOnlyMemory<byte> frame)
+    {
+        var reader = new JuteReader(frame.Span, _peer.Options.MaxDataBytes);
+        if (!ConnectRequest.TryRead(ref reader, out var request))
+        {
+            Log.BadFrame(_peer.Logger, "connect request", Remote);
+            return false;
+        }
+
+        var state = _peer.Processor.State;
+        if (request.LastZxidSeen > state.Zxid)
+        {
+            // ZooKeeperServer.processConnectRequest: a client must never go back in time.
+            var reason = $"client has seen zxid 0x{request.LastZxidSeen:x}, ours is 0x{state.Zxid:x}";
+            Log.SessionRefused(_peer.Logger, request.SessionId, Remote, reason);
+            return false;
+        }
+
+        var timeout = _peer.NegotiateTimeout(TimeSpan.FromMilliseconds(request.TimeoutMs));
+        if (request.SessionId != 0)
+        {
+            var existing = _peer.FindForReattach(request.SessionId, request.Password ?? []);
+            if (existing is null)
+            {
+                Log.SessionRefused(_peer.Logger, request.SessionId, Remote, "unknown or expired session, or wrong password");
+                // Timeout 0 tells the client its session expired (ZooKeeperServer.finishSessionInit).
+                WriteConnectResponse(new ConnectResponse(0, 0, 0, new byte[16], false), closeAfter: true);
+                return false;
+            }
+
+            Bind(existing);
+            _peer.Attach(existing, this);
+            WriteConnectResponse(new ConnectResponse(0, existing.TimeoutMillis, existing.SessionId, existing.Password, false), closeAfter: false);
+            Log.SessionEstablished(_peer.Logger, existing.SessionId, Remote, existing.TimeoutMillis);
+            return true;
+        }
+
+        var session = _peer.NewSession(timeout, [new Id("ip", AddressOf(Remote))]);
+        Bind(session);
+        var slot = _outbox!.BeginWrite();
+        await _peer.Processor.SubmitAsync(new PendingWrite(session, new CreateSessionRequest(timeout), slot)).ConfigureAwait(false);
+        var reply = await slot.AsValueTask().ConfigureAwait(false);
+        if (reply.IsError)
+        {
+            _peer.Sessions.Remove(session.SessionId);
+            return false;
+        }
+
+        _peer.Attach(session, this);
+        WriteConnectResponse(new ConnectResponse(0, timeout, session.SessionId, session.Password, false), closeAfter: false);
+        Log.SessionEstablished(_peer.Logger, session.SessionId, Remote, timeout);
+        return true;
+    }
+
+    private void Bind(ServerSession session)
+    {
+        _session = session;
+        _outbox = new SessionOutbox(DeliverEvent, _ => RequestClose(), () => _peer.Processor.State, () => _peer.Processor.FiringState, Flush);
+    }
+
+    private void WriteConnectResponse(in ConnectResponse response, bool closeAfter)
+    {
+        lock (_writeGate)
+        {
+            _out.BeginFrame();
+            var writer = new JuteWriter(_out);
+            response.Write(ref writer);
+            _out.EndFrame();
+        }
+
+        Flush();
+        if (closeAfter)
+        {
+            Close();
+        }
+    }
+
+    private static string AddressOf(EndPoint? endPoint) => endPoint is IPEndPoint ip
+        ? (ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address).ToString()
+        : "127.0.0.1";
+
+    // ---- requests ----
+
+    /// <summary>Decodes and starts one request; false closes the connection (an undecodable frame).</summary>
+    private bool HandleRequest(ReadOnlySpan<byte> frame)
+    {
+        var session = _session!;
+        _peer.Sessions.Touch(session);
+        var reader = new JuteReader(frame, _peer.Options.MaxDataBytes);
+        if (!RequestHeader.TryRead(ref reader, out var header))
+        {
+            Log.BadFrame(_peer.Logger, "request header", Remote);
+            return false;
+        }
+
+        var body = reader.RemainingSpan;
+        return WireRequests.Start(this, header, body);
+    }
+
+    /// <summary>Sends a request through the write pipeline; its reply is written in the session's order.</summary>
+    internal void Submit(int xid, OpCode opCode, PipelineRequest request, IReadOnlyList<MultiOp>? multiOps = null)
+    {
+        var reply = _outbox!.BeginWrite(new WireReply(_outbox, this, xid, opCode, multiOps));
+        var submitted = _peer.Processor.SubmitAsync(new PendingWrite(_session!, request, reply));
+        if (!submitted.IsCompletedSuccessfully)
+        {
+            _ = AwaitSubmissionAsync(submitted, reply, request);
+        }
+    }
+
+    private async Task AwaitSubmissionAsync(ValueTask submitted, WireReply reply, PipelineRequest request)
+    {
+        try
+        {
+            await submitted.ConfigureAwait(false);
+        }
+        catch (ZkException e)
+        {
+            var state = _peer.Processor.State;
+            reply.Complete(new Reply(e.Code, request.ErrorPath, null, state.Zxid, state));
+        }
+    }
+
+    /// <summary>Answers a read in the session's order (at once when nothing of the session is outstanding).</summary>
+    internal void Read(int xid, OpCode opCode, Func<TreeState, ReadOutcome> execute, bool alwaysQueued = false)
+    {
+        var read = new DeferredRead(execute, reply => WriteReply(xid, opCode, reply, null));
+        var outbox = _outbox!;
+        if (!alwaysQueued && outbox.IsIdle)
+        {
+            var state = _peer.Processor.State;
+            var outcome = execute(state);
+            if (outbox.IsIdle && outcome.Watch is null)
+            {
+                WriteReply(xid, opCode, outcome.Reply, null);
+                Flush();
+                return;
+            }
+
+            outbox.EnqueueAnswered(read, outcome);
+            return;
+        }
+
+        outbox.EnqueueRead(read);
+    }
+
+    internal PeerCore Peer => _peer;
+
+    internal ServerSession Session => _session!;
+
+    internal SessionOutbox Outbox => _outbox!;
+
+    /// <summary>Closes the connection once what is queued has been written (closeSession, failed auth).</summary>
+    internal void RequestClose()
+    {
+        lock (_writeGate)
+        {
+            _closeAfterFlush = true;
+        }
+    }
+
+    // ---- output ----
+
+    /// <summary>Serializes a reply. Called in the session's order (the outbox's delivery loop, or a read answered at once).</summary>
+    internal void WriteReply(int xid, OpCode opCode, in Reply reply, IReadOnlyList<MultiOp>? multiOps)
+    {
+        lock (_writeGate)
+        {
+            _out.BeginFrame();
+            var writer = new JuteWriter(_out);
+            WireResponses.Write(ref writer, xid, opCode, reply, multiOps);
+            _out.EndFrame();
+        }
+
+        _port.CountSent();
+    }
+
+    private void DeliverEvent(WatchedEvent watchedEvent, Watcher? only)
+    {
+        lock (_writeGate)
+        {
+            _out.BeginFrame();
+            var writer = new JuteWriter(_out);
+            new ReplyHeader(Xids.Notification, watchedEvent.Zxid, ZkErrorCode.Ok).Write(ref writer);
+            new WatcherEvent(watchedEvent.Type, watchedEvent.State, watchedEvent.Path).Write(ref writer);
+            _out.EndFrame();
+        }
+
+        _port.CountSent();
+    }
+
+    /// <summary>Writes what is buffered to the socket. Blocking: a slow client holds back its own session only.</summary>
+    private void Flush()
+    {
+        bool close;
+        lock (_writeGate)
+        {
+            if (_out.WrittenCount > 0 && !_closed.IsCancellationRequested)
+            {
+                try
+                {
+                    _stream.Write(_out.WrittenMemory.Span);
+                }
+                catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException)
+                {
+                    _closeAfterFlush = true;
+                }
+            }
+
+            _out.Clear();
+            close = _closeAfterFlush;
+        }
+
+        if (close)
+        {
+            Close();
+        }
+    }
+
+    // ---- ISessionSink ----
+
+    void ISessionSink.OnWatchEvent(WatchedEvent watchedEvent)
+    {
+        Telemetry.WatchEvents.Add(1);
+        _outbox?.EnqueueEvent(watchedEvent, null);
+    }
+
+    void ISessionSink.OnSessionEnded(KeeperState state) => _outbox?.EnqueueEnd(state);
+
+    void ISessionSink.OnDetached() => Close();
+}

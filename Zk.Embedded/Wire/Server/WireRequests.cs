@@ -1,0 +1,327 @@
+using Microsoft.Extensions.Logging;
+using Zk.Embedded.Api;
+using Zk.Embedded.Sessions;
+using Zk.Embedded.Tree;
+using Zk.Embedded.Watches;
+using Zk.Embedded.Wire.Jute;
+using AddAuthRequest = Zk.Embedded.Processing.AddAuthRequest;
+using CloseSessionRequest = Zk.Embedded.Processing.CloseSessionRequest;
+using MultiRequest = Zk.Embedded.Processing.MultiRequest;
+using P = Zk.Embedded.Processing;
+using Reads = Zk.Embedded.Processing.Reads;
+using Reply = Zk.Embedded.Processing.Reply;
+
+namespace Zk.Embedded.Wire.Server;
+
+/// <summary>
+/// Turns one decoded request frame into a pipeline request or a read, with the answer ZooKeeper gives
+/// (<c>FinalRequestProcessor</c>). Values land in <see cref="Reply.Value"/> for <see cref="WireResponses"/> to encode.
+/// </summary>
+internal static class WireRequests
+{
+    /// <summary>Starts the request; false when its body does not decode (the connection closes, as ZooKeeper's does).</summary>
+    public static bool Start(WireConnection connection, RequestHeader header, ReadOnlySpan<byte> body)
+    {
+        var xid = header.Xid;
+        var reader = new JuteReader(body, connection.Peer.Options.MaxDataBytes);
+        switch (header.Type)
+        {
+            case OpCode.Ping:
+                connection.Read(xid, OpCode.Ping, static state => Outcome(state, ZkErrorCode.Ok, null, null));
+                return true;
+            case OpCode.CloseSession:
+                connection.Submit(xid, OpCode.CloseSession, new CloseSessionRequest(Expired: false));
+                connection.RequestClose();
+                return true;
+            case OpCode.Create or OpCode.Create2 or OpCode.CreateContainer:
+            {
+                if (!CreateRequest.TryRead(ref reader, out var r))
+                {
+                    return Bad(connection, "create");
+                }
+
+                var mode = header.Type == OpCode.CreateContainer ? CreateMode.Container : (CreateMode)r.Flags;
+                connection.Submit(xid, header.Type, new P.CreateRequest(r.Path ?? "", r.Data, r.Acl ?? [], mode, -1, true));
+                return true;
+            }
+
+            case OpCode.CreateTtl:
+            {
+                if (!CreateTtlRequest.TryRead(ref reader, out var r))
+                {
+                    return Bad(connection, "createTTL");
+                }
+
+                connection.Submit(xid, header.Type, new P.CreateRequest(r.Path ?? "", r.Data, r.Acl ?? [], (CreateMode)r.Flags, r.Ttl, true));
+                return true;
+            }
+
+            case OpCode.Delete:
+                return Decoded(DeleteRequest.TryRead(ref reader, out var delete), connection, "delete", () =>
+                    connection.Submit(xid, header.Type, new P.DeleteRequest(delete.Path ?? "", delete.Version)));
+            case OpCode.SetData:
+                return Decoded(SetDataRequest.TryRead(ref reader, out var set), connection, "setData", () =>
+                    connection.Submit(xid, header.Type, new P.SetDataRequest(set.Path ?? "", set.Data, set.Version)));
+            case OpCode.SetAcl:
+                return Decoded(SetAclRequest.TryRead(ref reader, out var setAcl), connection, "setACL", () =>
+                    connection.Submit(xid, header.Type, new P.SetAclRequest(setAcl.Path ?? "", setAcl.Acl ?? [], setAcl.Version)));
+            case OpCode.Sync:
+                return Decoded(SyncRequest.TryRead(ref reader, out var sync), connection, "sync", () =>
+                    connection.Submit(xid, header.Type, new P.SyncRequest(sync.Path ?? "")));
+            case OpCode.Multi:
+            {
+                if (!MultiOperationRecord.TryRead(ref reader, out var multi))
+                {
+                    return Bad(connection, "multi");
+                }
+
+                var ops = new Op[multi.Ops.Count];
+                for (var i = 0; i < ops.Length; i++)
+                {
+                    ops[i] = multi.Ops[i].Op;
+                }
+
+                connection.Submit(xid, header.Type, new MultiRequest(ops), multi.Ops);
+                return true;
+            }
+
+            case OpCode.MultiRead:
+            {
+                if (!MultiOperationRecord.TryRead(ref reader, out var multi))
+                {
+                    return Bad(connection, "multiRead");
+                }
+
+                var session = connection.Session;
+                connection.Read(xid, header.Type, state => Outcome(state, ZkErrorCode.Ok, null, MultiRead(state, session, multi.Ops)));
+                return true;
+            }
+
+            case OpCode.Exists:
+                return Decoded(ExistsRequest.TryRead(ref reader, out var exists), connection, "exists", () =>
+                    connection.Read(xid, header.Type, state => Exists(connection, state, exists.Path ?? "", exists.Watch)));
+            case OpCode.GetData:
+                return Decoded(GetDataRequest.TryRead(ref reader, out var getData), connection, "getData", () =>
+                    connection.Read(xid, header.Type, state => GetData(connection, state, getData.Path ?? "", getData.Watch)));
+            case OpCode.GetChildren or OpCode.GetChildren2:
+                return Decoded(GetChildrenRequest.TryRead(ref reader, out var getChildren), connection, "getChildren", () =>
+                    connection.Read(xid, header.Type, state => GetChildren(connection, state, getChildren.Path ?? "", getChildren.Watch)));
+            case OpCode.GetAcl:
+                return Decoded(GetAclRequest.TryRead(ref reader, out var getAcl), connection, "getACL", () =>
+                    connection.Read(xid, header.Type, state =>
+                    {
+                        var error = Reads.GetAcl(state, getAcl.Path ?? "", connection.Session.AuthIds, out var node);
+                        return Outcome(state, error, getAcl.Path, error == ZkErrorCode.Ok ? new AclResult(Reads.VisibleAcl(node!, connection.Session.AuthIds), node!.ToStat()) : null);
+                    }));
+            case OpCode.GetAllChildrenNumber:
+                return Decoded(GetAllChildrenNumberRequest.TryRead(ref reader, out var count), connection, "getAllChildrenNumber", () =>
+                    connection.Read(xid, header.Type, state =>
+                    {
+                        var error = Reads.GetChildren(state, count.Path ?? "", connection.Session.AuthIds, out var node);
+                        return Outcome(state, error, count.Path, error == ZkErrorCode.Ok ? node!.Descendants : null);
+                    }));
+            case OpCode.GetEphemerals:
+                return Decoded(GetEphemeralsRequest.TryRead(ref reader, out var ephemerals), connection, "getEphemerals", () =>
+                    connection.Read(xid, header.Type, state =>
+                    {
+                        var error = Reads.GetEphemerals(state, connection.Session.SessionId, ephemerals.PrefixPath ?? "/", out var paths);
+                        return Outcome(state, error, ephemerals.PrefixPath, paths);
+                    }));
+            case OpCode.WhoAmI:
+                connection.Read(xid, header.Type, state => Outcome(state, ZkErrorCode.Ok, null, Reads.WhoAmI(connection.Session.AuthIds)));
+                return true;
+            case OpCode.AddWatch:
+                return Decoded(AddWatchRequest.TryRead(ref reader, out var addWatch), connection, "addWatch", () =>
+                    connection.Submit(xid, header.Type, new P.AddWatchRequest(addWatch.Path ?? "", addWatch.Mode)));
+            case OpCode.RemoveWatches:
+                return Decoded(RemoveWatchesRequest.TryRead(ref reader, out var remove), connection, "removeWatches", () =>
+                    connection.Submit(xid, header.Type, new P.RemoveWatchesRequest(remove.Path ?? "", remove.Type, CheckOnly: false)));
+            case OpCode.CheckWatches:
+                return Decoded(CheckWatchesRequest.TryRead(ref reader, out var check), connection, "checkWatches", () =>
+                    connection.Submit(xid, header.Type, new P.RemoveWatchesRequest(check.Path ?? "", check.Type, CheckOnly: true)));
+            case OpCode.Auth:
+            {
+                if (!AuthPacket.TryRead(ref reader, out var auth))
+                {
+                    return Bad(connection, "auth");
+                }
+
+                connection.Submit(xid, header.Type, new AddAuthRequest(auth.Scheme ?? "", auth.Auth ?? []));
+                return true;
+            }
+
+            case OpCode.SetWatches:
+                return Decoded(SetWatches.TryRead(ref reader, out var setWatches), connection, "setWatches", () =>
+                    connection.Read(xid, header.Type, state => Rewatch(connection, state, setWatches.RelativeZxid, setWatches.DataWatches, setWatches.ExistWatches, setWatches.ChildWatches, null, null), alwaysQueued: true));
+            case OpCode.SetWatches2:
+                return Decoded(SetWatches2.TryRead(ref reader, out var setWatches2), connection, "setWatches2", () =>
+                    connection.Read(xid, header.Type, state => Rewatch(connection, state, setWatches2.RelativeZxid, setWatches2.DataWatches, setWatches2.ExistWatches, setWatches2.ChildWatches, setWatches2.PersistentWatches, setWatches2.PersistentRecursiveWatches), alwaysQueued: true));
+            case OpCode.Reconfig:
+                // Reconfig is disabled, as in a ZooKeeper without reconfigEnabled.
+                connection.Read(xid, header.Type, state => Outcome(state, ZkErrorCode.ReconfigDisabled, null, null));
+                return true;
+            default:
+                Log.UnknownOpcode(connection.Peer.Logger, (int)header.Type, connection.Session.SessionId);
+                connection.Read(xid, header.Type, state => Outcome(state, ZkErrorCode.Unimplemented, null, null));
+                return true;
+        }
+    }
+
+    private static bool Decoded(bool ok, WireConnection connection, string what, Action start)
+    {
+        if (!ok)
+        {
+            return Bad(connection, what);
+        }
+
+        start();
+        return true;
+    }
+
+    private static bool Bad(WireConnection connection, string what)
+    {
+        Log.BadFrame(connection.Peer.Logger, what + " request", connection.Remote);
+        return false;
+    }
+
+    private static ReadOutcome Outcome(TreeState state, ZkErrorCode error, string? path, object? value) =>
+        new(new Reply(error, error == ZkErrorCode.Ok ? null : path, value, state.Zxid, state), null);
+
+    private static ReadOutcome Exists(WireConnection connection, TreeState state, string path, bool watch)
+    {
+        var error = Reads.Exists(state, path, out var node);
+        var outcome = Outcome(state, error == ZkErrorCode.Ok && node is null ? ZkErrorCode.NoNode : error, path, node?.ToStat());
+        return error == ZkErrorCode.Ok && watch
+            ? outcome with { Watch = Watch(connection, path, node is null ? ClientWatchTable.Exist : ClientWatchTable.Data, state, node) }
+            : outcome;
+    }
+
+    private static ReadOutcome GetData(WireConnection connection, TreeState state, string path, bool watch)
+    {
+        var error = Reads.GetData(state, path, connection.Session.AuthIds, out var node);
+        if (error != ZkErrorCode.Ok)
+        {
+            return Outcome(state, error, path, null);
+        }
+
+        var outcome = Outcome(state, error, path, new WireData(node!.Data, node.ToStat()));
+        return watch ? outcome with { Watch = Watch(connection, path, ClientWatchTable.Data, state, node) } : outcome;
+    }
+
+    private static ReadOutcome GetChildren(WireConnection connection, TreeState state, string path, bool watch)
+    {
+        var error = Reads.GetChildren(state, path, connection.Session.AuthIds, out var node);
+        if (error != ZkErrorCode.Ok)
+        {
+            return Outcome(state, error, path, null);
+        }
+
+        var outcome = Outcome(state, error, path, new ChildrenResult(node!.Children.Names(), node.ToStat()));
+        return watch ? outcome with { Watch = Watch(connection, path, ClientWatchTable.Child, state, node) } : outcome;
+    }
+
+    private static PendingWatch Watch(WireConnection connection, string path, ClientWatchTable table, TreeState state, ZNode? seen) =>
+        new(null, connection.Peer.Watches, connection.Session, path, table, _ => { }, state, seen);
+
+    private static OpResult[] MultiRead(TreeState state, ServerSession session, IReadOnlyList<MultiOp> ops)
+    {
+        var results = new OpResult[ops.Count];
+        for (var i = 0; i < ops.Count; i++)
+        {
+            var op = ops[i].Op;
+            if (op is GetDataOp)
+            {
+                var error = Reads.GetData(state, op.Path, session.AuthIds, out var node);
+                results[i] = error == ZkErrorCode.Ok ? new GetDataResult(node!.Data ?? ReadOnlyMemory<byte>.Empty, node.ToStat()) : new ErrorResult(error);
+            }
+            else
+            {
+                var error = Reads.GetChildren(state, op.Path, session.AuthIds, out var node);
+                results[i] = error == ZkErrorCode.Ok ? new GetChildrenResult(node!.Children.Names()) : new ErrorResult(error);
+            }
+        }
+
+        return results;
+    }
+
+    /// <summary>
+    /// setWatches on reconnect (<c>DataTree.setWatches</c>): a watch whose node changed after
+    /// <paramref name="relativeZxid"/> fires at once; the others are registered again.
+    /// </summary>
+    private static ReadOutcome Rewatch(
+        WireConnection connection,
+        TreeState state,
+        long relativeZxid,
+        IReadOnlyList<string>? data,
+        IReadOnlyList<string>? exist,
+        IReadOnlyList<string>? child,
+        IReadOnlyList<string>? persistent,
+        IReadOnlyList<string>? recursive)
+    {
+        var session = connection.Session;
+        var watches = connection.Peer.Watches;
+        foreach (var path in data ?? [])
+        {
+            var node = state.Find(path);
+            if (node is null)
+            {
+                Fire(connection, EventType.NodeDeleted, path, state);
+            }
+            else if (node.Mzxid > relativeZxid)
+            {
+                Fire(connection, EventType.NodeDataChanged, path, state);
+            }
+            else
+            {
+                watches.AddOneShot(session, path, WatchKinds.Data, state.Zxid);
+            }
+        }
+
+        foreach (var path in exist ?? [])
+        {
+            if (state.Find(path) is not null)
+            {
+                Fire(connection, EventType.NodeCreated, path, state);
+            }
+            else
+            {
+                watches.AddOneShot(session, path, WatchKinds.Data, state.Zxid);
+            }
+        }
+
+        foreach (var path in child ?? [])
+        {
+            var node = state.Find(path);
+            if (node is null)
+            {
+                Fire(connection, EventType.NodeDeleted, path, state);
+            }
+            else if (node.Pzxid > relativeZxid)
+            {
+                Fire(connection, EventType.NodeChildrenChanged, path, state);
+            }
+            else
+            {
+                watches.AddOneShot(session, path, WatchKinds.Child, state.Zxid);
+            }
+        }
+
+        foreach (var path in persistent ?? [])
+        {
+            watches.AddPersistent(session, path, AddWatchMode.Persistent);
+        }
+
+        foreach (var path in recursive ?? [])
+        {
+            watches.AddPersistent(session, path, AddWatchMode.PersistentRecursive);
+        }
+
+        return Outcome(state, ZkErrorCode.Ok, null, null);
+    }
+
+    private static void Fire(WireConnection connection, EventType type, string path, TreeState state) =>
+        connection.Outbox.EnqueueEvent(new WatchedEvent(type, KeeperState.SyncConnected, path) { Zxid = state.Zxid }, null);
+}
+
+/// <summary>getData's value on the wire, where null data (length -1) differs from empty.</summary>
+internal readonly record struct WireData(byte[]? Data, Stat Stat);
