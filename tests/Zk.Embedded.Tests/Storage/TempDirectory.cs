@@ -13,6 +13,11 @@ internal sealed class TempDirectory : IDisposable
 
     public string File(string name) => System.IO.Path.Combine(Path, name);
 
+    /// <summary>A view of a subdirectory (not deleted by itself: the parent's dispose removes it).</summary>
+    public TempDirectory Sub(string name) => new(File(name));
+
+    private TempDirectory(string path) => Path = path;
+
     public void Dispose()
     {
         if (Directory.Exists(Path))
