@@ -48,11 +48,18 @@ public sealed class TxnLogTests : IDisposable
     }
 
     [Fact]
-    public async Task Committed_batches_survive_a_crash_without_checkpoint_and_a_torn_wal_page()
+    public async Task Committed_batches_survive_a_crash_and_a_torn_wal_page_across_an_automatic_checkpoint()
     {
         var log = TxnLog.Open(_dir.Path);
-        var written = Batch(1, 300);
-        for (var i = 0; i < 300; i += 50)
+        var written = Batch(1, 700);
+        var syncsAtStart = log.DataSyncCount;
+        for (var i = 0; i < 600; i++)
+        {
+            await log.CommitAsync(written[i..(i + 1)], CancellationToken.None); // one page set per commit: LiteDB checkpoints by itself
+        }
+
+        Assert.True(log.DataSyncCount > syncsAtStart, "expected LiteDB to have checkpointed into the data file");
+        for (var i = 600; i < 700; i += 50)
         {
             await log.CommitAsync(written[i..(i + 50)], CancellationToken.None);
         }
@@ -65,7 +72,7 @@ public sealed class TxnLogTests : IDisposable
         }
 
         using var reopened = TxnLog.Open(_dir.Path);
-        Assert.Equal(300, reopened.LastZxid);
+        Assert.Equal(700, reopened.LastZxid);
         StorageAssert.SameTxns(written, [.. reopened.ReadFrom(0)]);
     }
 
