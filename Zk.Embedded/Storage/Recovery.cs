@@ -1,0 +1,74 @@
+using Zk.Embedded.Processing;
+using Zk.Embedded.Tree;
+
+namespace Zk.Embedded.Storage;
+
+/// <summary>What <see cref="Recovery.Recover"/> found and did.</summary>
+/// <param name="State">The recovered state: the snapshot plus every good logged txn after it.</param>
+/// <param name="SnapshotPath">The snapshot it started from, or null when it started from the initial tree.</param>
+/// <param name="Replayed">How many logged txns were applied on top of the snapshot.</param>
+/// <param name="SkippedSnapshots">Newer snapshots that failed verification, newest first, each saying why.</param>
+/// <param name="LogCorruption">The first bad log record, if any; <see cref="State"/> ends just before it.
+/// Nothing after it was applied. Truncating the log there is the caller's decision (see DESIGN, Storage).</param>
+internal sealed record RecoveryResult(
+    TreeState State,
+    string? SnapshotPath,
+    int Replayed,
+    IReadOnlyList<StorageCorruptionException> SkippedSnapshots,
+    StorageCorruptionException? LogCorruption);
+
+/// <summary>Recovery: the newest valid snapshot, then the log after its zxid replayed through <see cref="TxnApplier"/>.</summary>
+internal static class Recovery
+{
+    public static RecoveryResult Recover(string snapDir, TxnLog log, AclCache? acls = null)
+    {
+        var skipped = new List<StorageCorruptionException>();
+        TreeState? state = null;
+        string? snapshotPath = null;
+        foreach (var (_, path) in SnapshotFile.List(snapDir))
+        {
+            try
+            {
+                state = SnapshotFile.Read(path, acls);
+                snapshotPath = path;
+                break;
+            }
+            catch (StorageCorruptionException e)
+            {
+                skipped.Add(e);
+            }
+        }
+
+        state ??= TreeState.CreateInitial();
+        var replayed = 0;
+        StorageCorruptionException? corruption = null;
+        try
+        {
+            foreach (var txn in log.ReadFrom(state.Zxid, acls))
+            {
+                state = Apply(state, txn);
+                replayed++;
+            }
+        }
+        catch (StorageCorruptionException e)
+        {
+            corruption = e;
+        }
+
+        return new RecoveryResult(state, snapshotPath, replayed, skipped, corruption);
+    }
+
+    private static TreeState Apply(TreeState state, Txn txn)
+    {
+        try
+        {
+            return TxnApplier.Apply(state, txn, triggers: null);
+        }
+        catch (InvalidOperationException e)
+        {
+            // The txn verified but does not fit the state: the snapshot and the log disagree. Not a torn tail, so
+            // nothing may be truncated; stop with the zxid named.
+            throw new InvalidDataException($"Replaying txn 0x{txn.Zxid:x} on the state at 0x{state.Zxid:x} failed: {e.Message}", e);
+        }
+    }
+}

@@ -1,0 +1,97 @@
+using System.Buffers;
+using System.Collections.Immutable;
+using Zk.Embedded.Tree;
+
+namespace Zk.Embedded.Storage;
+
+/// <summary>
+/// Rebuilds the ephemeral, container and TTL indexes of a <see cref="TreeState"/> from node owners while a snapshot
+/// loads, classifying owners as <see cref="ZNode"/> does (container marker, TTL marker, else a session).
+/// </summary>
+internal sealed class IndexBuilder
+{
+    private readonly Dictionary<long, ImmutableHashSet<string>.Builder> _ephemerals = new();
+
+    public ImmutableHashSet<string>.Builder Containers { get; } = ImmutableHashSet.CreateBuilder<string>(StringComparer.Ordinal);
+
+    public ImmutableHashSet<string>.Builder Ttls { get; } = ImmutableHashSet.CreateBuilder<string>(StringComparer.Ordinal);
+
+    public void Add(string path, long ephemeralOwner)
+    {
+        if (ephemeralOwner == ZNode.ContainerOwner)
+        {
+            Containers.Add(path);
+        }
+        else if ((ephemeralOwner & ZNode.TtlMask) == ZNode.TtlMask)
+        {
+            Ttls.Add(path);
+        }
+        else if (ephemeralOwner != 0)
+        {
+            if (!_ephemerals.TryGetValue(ephemeralOwner, out var owned))
+            {
+                owned = ImmutableHashSet.CreateBuilder<string>(StringComparer.Ordinal);
+                _ephemerals.Add(ephemeralOwner, owned);
+            }
+
+            owned.Add(path);
+        }
+    }
+
+    public ImmutableDictionary<long, ImmutableHashSet<string>> Ephemerals()
+    {
+        var result = ImmutableDictionary.CreateBuilder<long, ImmutableHashSet<string>>();
+        foreach (var (owner, paths) in _ephemerals)
+        {
+            result.Add(owner, paths.ToImmutable());
+        }
+
+        return result.ToImmutable();
+    }
+}
+
+/// <summary>
+/// An <see cref="IBufferWriter{T}"/> that spills to a stream in 64 KiB chunks and keeps the CRC-32C of everything
+/// it wrote, so a snapshot of any size is written with bounded memory and checksummed in the same pass.
+/// </summary>
+internal sealed class CrcStreamWriter(Stream stream) : IBufferWriter<byte>
+{
+    private const int ChunkBytes = 64 * 1024;
+    private byte[] _buffer = new byte[ChunkBytes];
+    private int _used;
+    private uint _crc = ~0u;
+
+    /// <summary>The CRC-32C of all bytes written; valid after <see cref="Complete"/>.</summary>
+    public uint Crc => ~_crc;
+
+    public void Advance(int count) => _used += count;
+
+    public Memory<byte> GetMemory(int sizeHint = 0) => _buffer.AsMemory(Reserve(sizeHint));
+
+    public Span<byte> GetSpan(int sizeHint = 0) => _buffer.AsSpan(Reserve(sizeHint));
+
+    /// <summary>Writes out what is buffered.</summary>
+    public void Complete() => Spill();
+
+    private int Reserve(int sizeHint)
+    {
+        var needed = Math.Max(sizeHint, 1);
+        if (_buffer.Length - _used < needed)
+        {
+            Spill();
+            if (_buffer.Length < needed)
+            {
+                _buffer = new byte[needed]; // one large data value; later chunks reuse it
+            }
+        }
+
+        return _used;
+    }
+
+    private void Spill()
+    {
+        _crc = Crc32C.Update(_crc, _buffer.AsSpan(0, _used));
+        stream.Write(_buffer, 0, _used);
+        _used = 0;
+    }
+}

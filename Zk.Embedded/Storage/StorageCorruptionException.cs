@@ -1,0 +1,41 @@
+namespace Zk.Embedded.Storage;
+
+/// <summary>What is wrong with a stored record or file. Numbers are not stored; names appear in messages.</summary>
+internal enum CorruptionKind
+{
+    /// <summary>Fewer bytes than the fixed header needs: a torn write.</summary>
+    Truncated,
+
+    /// <summary>The stored CRC-32C differs from the one computed over the bytes.</summary>
+    ChecksumMismatch,
+
+    /// <summary>A format version this build does not read.</summary>
+    UnknownFormat,
+
+    /// <summary>The checksum matched but the content does not decode (a bug, or a foreign writer).</summary>
+    Undecodable,
+
+    /// <summary>A log record stored under one zxid holds another.</summary>
+    ZxidMismatch,
+}
+
+/// <summary>
+/// A stored txn record or snapshot failed verification. Carries where (<see cref="Location"/>: the log or the
+/// snapshot file), which txn (<see cref="Zxid"/>, when known) and what (<see cref="Kind"/>), so recovery can decide
+/// whether truncating is safe and an operator can see what to repair.
+/// </summary>
+internal sealed class StorageCorruptionException(CorruptionKind kind, string location, long? zxid, string detail, Exception? inner = null)
+    : Exception(Describe(kind, location, zxid, detail), inner)
+{
+    public CorruptionKind Kind { get; } = kind;
+
+    public string Location { get; } = location;
+
+    /// <summary>The zxid of the bad record (its key in the log), or null when the damage hides it.</summary>
+    public long? Zxid { get; } = zxid;
+
+    private static string Describe(CorruptionKind kind, string location, long? zxid, string detail) =>
+        zxid is { } z
+            ? $"{location}: txn at zxid 0x{z:x} is corrupt ({kind}): {detail}"
+            : $"{location}: corrupt ({kind}): {detail}";
+}

@@ -1,0 +1,273 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using MessagePack;
+using Zk.Embedded.Api;
+using Zk.Embedded.Processing;
+using Zk.Embedded.Tree;
+
+namespace Zk.Embedded.Storage;
+
+/// <summary>
+/// The on-disk encoding of one <see cref="Txn"/>: a 4-byte little-endian CRC-32C of the rest, then one MessagePack
+/// array written field by field (no attribute-driven serializer, so the layout is exactly what this file says and a
+/// MessagePack upgrade cannot change it). <c>TxnCodecTests</c> freezes the bytes and the op numbers.
+/// </summary>
+/// <remarks>
+/// <code>
+/// record  = crc32c:u32le  payload
+/// payload = [ version=1, zxid, sessionId, time, op ]
+/// op      = [ 1 create,   path, data|nil, acl, ephemeralOwner, parentCreateCount ]
+///         | [ 2 delete,   path ]
+///         | [ 5 setData,  path, data|nil, version ]
+///         | [ 7 setAcl,   path, acl, aversion ]
+///         | [ 13 check,   path ]
+///         | [ 14 multi,   [ op, ... ] ]            (no multi inside a multi)
+///         | [ -10 createSession, timeoutMillis ]
+///         | [ -11 closeSession ]
+/// acl     = [ [ perms, scheme, id ], ... ]
+/// </code>
+/// Op numbers are ZooKeeper's <c>ZooDefs.OpCode</c> values of the matching txn types.
+/// Integers use MessagePack's smallest encoding; null data (nil) and empty data (bin 0) stay distinct.
+/// </remarks>
+internal static class TxnCodec
+{
+    /// <summary>The payload format this build writes and reads.</summary>
+    public const int FormatVersion = 1;
+
+    /// <summary>Bytes of the checksum in front of the payload.</summary>
+    public const int HeaderBytes = 4;
+
+    /// <summary>The whole record for <paramref name="txn"/>, checksum included. <paramref name="scratch"/> is cleared and reused.</summary>
+    public static byte[] Encode(Txn txn, ArrayBufferWriter<byte> scratch)
+    {
+        scratch.Clear();
+        var writer = new MessagePackWriter(scratch);
+        writer.WriteArrayHeader(5);
+        writer.Write(FormatVersion);
+        writer.Write(txn.Zxid);
+        writer.Write(txn.SessionId);
+        writer.Write(txn.Time);
+        WriteOp(ref writer, txn.Op, nested: false);
+        writer.Flush();
+
+        var record = new byte[HeaderBytes + scratch.WrittenCount];
+        scratch.WrittenSpan.CopyTo(record.AsSpan(HeaderBytes));
+        BinaryPrimitives.WriteUInt32LittleEndian(record, Crc32C.Compute(record.AsSpan(HeaderBytes)));
+        return record;
+    }
+
+    public static byte[] Encode(Txn txn) => Encode(txn, new ArrayBufferWriter<byte>(256));
+
+    /// <summary>
+    /// Verifies and decodes one record. <paramref name="expectedZxid"/> is the key it was stored under (checked
+    /// against the zxid inside); <paramref name="acls"/>, when given, interns decoded ACLs.
+    /// </summary>
+    /// <exception cref="StorageCorruptionException">The record is torn, fails its checksum, or does not decode.</exception>
+    public static Txn Decode(ReadOnlyMemory<byte> record, long expectedZxid, string location, AclCache? acls = null)
+    {
+        if (record.Length < HeaderBytes + 1)
+        {
+            throw new StorageCorruptionException(CorruptionKind.Truncated, location, expectedZxid, $"record is {record.Length} bytes, less than a header and a payload");
+        }
+
+        var stored = BinaryPrimitives.ReadUInt32LittleEndian(record.Span);
+        var computed = Crc32C.Compute(record.Span[HeaderBytes..]);
+        if (stored != computed)
+        {
+            throw new StorageCorruptionException(
+                CorruptionKind.ChecksumMismatch, location, expectedZxid, $"stored crc32c 0x{stored:x8}, computed 0x{computed:x8} over {record.Length - HeaderBytes} bytes");
+        }
+
+        Txn txn;
+        try
+        {
+            var reader = new MessagePackReader(record[HeaderBytes..]);
+            var fields = reader.ReadArrayHeader();
+            var version = reader.ReadInt32();
+            if (version != FormatVersion)
+            {
+                throw new StorageCorruptionException(CorruptionKind.UnknownFormat, location, expectedZxid, $"txn format {version}, this build reads {FormatVersion}");
+            }
+
+            Expect(fields == 5, "txn array of 5");
+            var zxid = reader.ReadInt64();
+            var session = reader.ReadInt64();
+            var time = reader.ReadInt64();
+            var op = ReadOp(ref reader, acls, nested: false);
+            Expect(reader.End, "no bytes after the txn");
+            txn = new Txn(zxid, session, time, op);
+        }
+        catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or InvalidDataException or OverflowException)
+        {
+            throw new StorageCorruptionException(CorruptionKind.Undecodable, location, expectedZxid, e.Message, e);
+        }
+
+        if (txn.Zxid != expectedZxid)
+        {
+            throw new StorageCorruptionException(CorruptionKind.ZxidMismatch, location, expectedZxid, $"record holds zxid 0x{txn.Zxid:x}");
+        }
+
+        return txn;
+    }
+
+    /// <summary>ZooKeeper's opcode numbers for the txn kinds (frozen: they are on disk).</summary>
+    public static class OpCode
+    {
+        public const int Create = 1;
+        public const int Delete = 2;
+        public const int SetData = 5;
+        public const int SetAcl = 7;
+        public const int Check = 13;
+        public const int Multi = 14;
+        public const int CreateSession = -10;
+        public const int CloseSession = -11;
+    }
+
+    internal static void WriteAcl(ref MessagePackWriter writer, AclList acl)
+    {
+        writer.WriteArrayHeader(acl.Count);
+        foreach (var entry in acl.AsSpan())
+        {
+            writer.WriteArrayHeader(3);
+            writer.Write((int)entry.Perms);
+            writer.Write(entry.Id.Scheme);
+            writer.Write(entry.Id.Identity);
+        }
+    }
+
+    internal static AclList ReadAcl(ref MessagePackReader reader, AclCache? acls)
+    {
+        var count = reader.ReadArrayHeader();
+        var entries = new Acl[count];
+        for (var i = 0; i < count; i++)
+        {
+            Expect(reader.ReadArrayHeader() == 3, "acl entry of 3");
+            var perms = (Perms)reader.ReadInt32();
+            var scheme = ReadRequiredString(ref reader);
+            var id = ReadRequiredString(ref reader);
+            entries[i] = new Acl(perms, new Id(scheme, id));
+        }
+
+        var list = new AclList(entries);
+        return acls is null ? list : acls.Intern(list);
+    }
+
+    internal static string ReadRequiredString(ref MessagePackReader reader) =>
+        reader.ReadString() ?? throw new InvalidDataException("nil where a string is required");
+
+    internal static byte[]? ReadData(ref MessagePackReader reader)
+    {
+        var bytes = reader.ReadBytes();
+        return bytes is { } b ? b.ToArray() : null;
+    }
+
+    internal static void Expect(bool condition, string what)
+    {
+        if (!condition)
+        {
+            throw new InvalidDataException($"expected {what}");
+        }
+    }
+
+    private static void WriteOp(ref MessagePackWriter writer, TxnOp op, bool nested)
+    {
+        switch (op)
+        {
+            case CreateTxn c:
+                writer.WriteArrayHeader(6);
+                writer.Write(OpCode.Create);
+                writer.Write(c.Path);
+                writer.Write(c.Data);
+                WriteAcl(ref writer, c.Acl);
+                writer.Write(c.EphemeralOwner);
+                writer.Write(c.ParentCreateCount);
+                break;
+            case DeleteTxn d:
+                WritePathOnly(ref writer, OpCode.Delete, d.Path);
+                break;
+            case SetDataTxn s:
+                writer.WriteArrayHeader(4);
+                writer.Write(OpCode.SetData);
+                writer.Write(s.Path);
+                writer.Write(s.Data);
+                writer.Write(s.Version);
+                break;
+            case SetAclTxn a:
+                writer.WriteArrayHeader(4);
+                writer.Write(OpCode.SetAcl);
+                writer.Write(a.Path);
+                WriteAcl(ref writer, a.Acl);
+                writer.Write(a.Aversion);
+                break;
+            case CheckTxn k:
+                WritePathOnly(ref writer, OpCode.Check, k.Path);
+                break;
+            case CreateSessionTxn s:
+                writer.WriteArrayHeader(2);
+                writer.Write(OpCode.CreateSession);
+                writer.Write(s.TimeoutMillis);
+                break;
+            case CloseSessionTxn:
+                writer.WriteArrayHeader(1);
+                writer.Write(OpCode.CloseSession);
+                break;
+            case MultiTxn m when !nested:
+                writer.WriteArrayHeader(2);
+                writer.Write(OpCode.Multi);
+                writer.WriteArrayHeader(m.Ops.Length);
+                foreach (var inner in m.Ops)
+                {
+                    WriteOp(ref writer, inner, nested: true);
+                }
+
+                break;
+            default:
+                throw new InvalidOperationException($"Cannot encode txn op {op.GetType().Name}{(nested ? " inside a multi" : "")}.");
+        }
+    }
+
+    private static void WritePathOnly(ref MessagePackWriter writer, int code, string path)
+    {
+        writer.WriteArrayHeader(2);
+        writer.Write(code);
+        writer.Write(path);
+    }
+
+    private static TxnOp ReadOp(ref MessagePackReader reader, AclCache? acls, bool nested)
+    {
+        var fields = reader.ReadArrayHeader();
+        Expect(fields >= 1, "an op array");
+        var code = reader.ReadInt32();
+        switch (code)
+        {
+            case OpCode.Create when fields == 6:
+                var path = ReadRequiredString(ref reader);
+                var data = ReadData(ref reader);
+                var acl = ReadAcl(ref reader, acls);
+                return new CreateTxn(path, data, acl, reader.ReadInt64(), reader.ReadInt32());
+            case OpCode.Delete when fields == 2:
+                return new DeleteTxn(ReadRequiredString(ref reader));
+            case OpCode.SetData when fields == 4:
+                return new SetDataTxn(ReadRequiredString(ref reader), ReadData(ref reader), reader.ReadInt32());
+            case OpCode.SetAcl when fields == 4:
+                return new SetAclTxn(ReadRequiredString(ref reader), ReadAcl(ref reader, acls), reader.ReadInt32());
+            case OpCode.Check when fields == 2:
+                return new CheckTxn(ReadRequiredString(ref reader));
+            case OpCode.CreateSession when fields == 2:
+                return new CreateSessionTxn(reader.ReadInt32());
+            case OpCode.CloseSession when fields == 1:
+                return CloseSessionTxn.Instance;
+            case OpCode.Multi when fields == 2 && !nested:
+                var count = reader.ReadArrayHeader();
+                var ops = new TxnOp[count];
+                for (var i = 0; i < count; i++)
+                {
+                    ops[i] = ReadOp(ref reader, acls, nested: true);
+                }
+
+                return new MultiTxn(ops);
+            default:
+                throw new InvalidDataException($"op {code} with {fields} fields{(nested ? " inside a multi" : "")} is not a known txn op");
+        }
+    }
+}

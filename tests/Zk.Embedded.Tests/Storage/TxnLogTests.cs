@@ -1,0 +1,199 @@
+using LiteDB;
+using Zk.Embedded.Processing;
+using Zk.Embedded.Storage;
+
+namespace Zk.Embedded.Tests.Storage;
+
+public sealed class TxnLogTests : IDisposable
+{
+    private static readonly string[] KindNames = TxnCodecTests.KindNames;
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    /// <summary>Txns of every kind with zxids first, first+1, ... (the ops need not make sense: the log does not apply them).</summary>
+    internal static List<Txn> Batch(long first, int count)
+    {
+        var batch = new List<Txn>(count);
+        for (var i = 0; i < count; i++)
+        {
+            batch.Add(TxnCodecTests.Sample(KindNames[(int)((first + i) % KindNames.Length)]) with { Zxid = first + i });
+        }
+
+        return batch;
+    }
+
+    [Fact]
+    public void Appended_batches_read_back_equal_after_reopening()
+    {
+        var written = new List<Txn>();
+        using (var log = TxnLog.Open(_dir.Path))
+        {
+            Assert.Equal(0, log.LastZxid);
+            foreach (var size in new[] { 1, 7, 100, 3 })
+            {
+                var batch = Batch(written.Count + 1, size);
+                log.Append(batch);
+                written.AddRange(batch);
+            }
+
+            Assert.Equal(written.Count, log.LastZxid);
+        }
+
+        using var reopened = TxnLog.Open(_dir.Path);
+        Assert.Equal(written.Count, reopened.LastZxid);
+        StorageAssert.SameTxns(written, [.. reopened.ReadFrom(0)]);
+        StorageAssert.SameTxns(written[50..], [.. reopened.ReadFrom(50)]);
+        Assert.Empty(reopened.ReadFrom(written.Count));
+    }
+
+    [Fact]
+    public async Task Committed_batches_survive_a_crash_and_a_torn_wal_page_across_an_automatic_checkpoint()
+    {
+        var log = TxnLog.Open(_dir.Path);
+        var written = Batch(1, 700);
+        var syncsAtStart = log.DataSyncCount;
+        for (var i = 0; i < 600; i++)
+        {
+            await log.CommitAsync(written[i..(i + 1)], CancellationToken.None); // one page set per commit: LiteDB checkpoints by itself
+        }
+
+        Assert.True(log.DataSyncCount > syncsAtStart, "expected LiteDB to have checkpointed into the data file");
+        for (var i = 600; i < 700; i += 50)
+        {
+            await log.CommitAsync(written[i..(i + 50)], CancellationToken.None);
+        }
+
+        log.CloseLikeACrash();
+        Assert.True(new FileInfo(_dir.File(TxnLog.WalFileName)).Length > 0, "the batches should still be in LiteDB's WAL");
+        using (var wal = new FileStream(_dir.File(TxnLog.WalFileName), FileMode.Append))
+        {
+            wal.Write(new byte[3000]); // half a page of a write the crash interrupted
+        }
+
+        using var reopened = TxnLog.Open(_dir.Path);
+        Assert.Equal(700, reopened.LastZxid);
+        StorageAssert.SameTxns(written, [.. reopened.ReadFrom(0)]);
+    }
+
+    [Fact]
+    public void ForceSync_is_on_by_default_and_syncs_the_wal_once_per_batch()
+    {
+        Assert.True(new TxnLogOptions().ForceSync);
+        using var log = TxnLog.Open(_dir.Path);
+        var before = log.WalSyncCount;
+        log.Append(Batch(1, 100));
+        log.Append(Batch(101, 1));
+        Assert.Equal(before + 2, log.WalSyncCount);
+    }
+
+    [Fact]
+    public void ForceSync_off_skips_the_fsync()
+    {
+        using var log = TxnLog.Open(_dir.Path, new TxnLogOptions { ForceSync = false });
+        var before = log.WalSyncCount;
+        log.Append(Batch(1, 10));
+        Assert.Equal(before, log.WalSyncCount);
+    }
+
+    [Fact]
+    public void A_checkpoint_syncs_the_data_file_before_it_empties_the_wal()
+    {
+        var events = new List<FileEvent>();
+        using var log = TxnLog.Open(_dir.Path, new TxnLogOptions { Observer = events.Add });
+        log.Append(Batch(1, 200));
+        events.Clear();
+        log.Checkpoint();
+        var shrink = events.IndexOf(new FileEvent("wal", FileEventKind.Shrink));
+        Assert.True(shrink > 0, $"expected the WAL to be emptied: {string.Join(", ", events)}");
+        Assert.Contains(new FileEvent("data", FileEventKind.Sync), events[..shrink]);
+        Assert.Equal(new FileEvent("wal", FileEventKind.Sync), events[^1]);
+        StorageAssert.SameTxns(Batch(1, 200), [.. log.ReadFrom(0)]);
+    }
+
+    [Fact]
+    public void A_flipped_byte_in_a_stored_record_is_reported_with_its_zxid_after_the_good_ones()
+    {
+        using (var log = TxnLog.Open(_dir.Path))
+        {
+            log.Append(Batch(1, 20));
+        }
+
+        CorruptRecord(_dir, zxid: 13, byteIndex: 9);
+
+        using var reopened = TxnLog.Open(_dir.Path);
+        var good = new List<Txn>();
+        var e = Assert.Throws<StorageCorruptionException>(() =>
+        {
+            foreach (var txn in reopened.ReadFrom(0))
+            {
+                good.Add(txn);
+            }
+        });
+        Assert.Equal(CorruptionKind.ChecksumMismatch, e.Kind);
+        Assert.Equal(13, e.Zxid);
+        Assert.Contains("zxid 0xd", e.Message, StringComparison.Ordinal);
+        Assert.Contains(TxnLog.DataFileName, e.Message, StringComparison.Ordinal);
+        StorageAssert.SameTxns(Batch(1, 12), good);
+
+        Assert.Equal(8, reopened.TruncateAfter(12));
+        Assert.Equal(12, reopened.LastZxid);
+        StorageAssert.SameTxns(Batch(1, 12), [.. reopened.ReadFrom(0)]);
+    }
+
+    [Fact]
+    public void Zxids_must_grow_and_a_bad_batch_writes_nothing()
+    {
+        using var log = TxnLog.Open(_dir.Path);
+        log.Append(Batch(1, 5));
+        var bad = Batch(6, 3);
+        bad[2] = bad[2] with { Zxid = 6 };
+        Assert.Throws<InvalidOperationException>(() => log.Append(bad));
+        Assert.Throws<InvalidOperationException>(() => log.Append(Batch(5, 1)));
+        Assert.Equal(5, log.LastZxid);
+        Assert.Equal(5, log.ReadFrom(0).Count());
+    }
+
+    [Fact]
+    public void Epochs_start_at_zero_and_persist()
+    {
+        using (var log = TxnLog.Open(_dir.Path))
+        {
+            Assert.Equal((0L, 0L), (log.CurrentEpoch, log.AcceptedEpoch));
+            log.SetAcceptedEpoch(5);
+            log.SetCurrentEpoch(4);
+        }
+
+        using var reopened = TxnLog.Open(_dir.Path);
+        Assert.Equal((4L, 5L), (reopened.CurrentEpoch, reopened.AcceptedEpoch));
+    }
+
+    [Fact]
+    public void A_second_log_on_the_same_directory_is_refused()
+    {
+        using var log = TxnLog.Open(_dir.Path);
+        Assert.ThrowsAny<IOException>(() => TxnLog.Open(_dir.Path));
+    }
+
+    [Fact]
+    public async Task CommitAsync_honours_a_cancelled_token_before_writing()
+    {
+        using var log = TxnLog.Open(_dir.Path);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await log.CommitAsync(Batch(1, 1), new CancellationToken(canceled: true)));
+        Assert.Equal(0, log.LastZxid);
+    }
+
+    /// <summary>Flips one byte of the record stored under <paramref name="zxid"/>, through LiteDB itself.</summary>
+    internal static void CorruptRecord(TempDirectory dir, long zxid, int byteIndex)
+    {
+        using var data = new FileStream(dir.File(TxnLog.DataFileName), FileMode.Open, FileAccess.ReadWrite);
+        using var wal = new FileStream(dir.File(TxnLog.WalFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite);
+        using var db = new LiteDatabase(data, logStream: wal);
+        var txns = db.GetCollection("txns");
+        var doc = txns.FindById(zxid);
+        var record = doc["r"].AsBinary;
+        record[byteIndex] ^= 0x01;
+        doc["r"] = record;
+        Assert.True(txns.Update(doc));
+    }
+}
