@@ -9,9 +9,9 @@ internal static partial class Log
         Message = "Standalone peer running: dataDir={DataDir}, tickTime={TickMs} ms, session timeout {MinMs}..{MaxMs} ms, {Nodes} znodes, zxid 0x{Zxid:x}. Ctrl+C stops it.")]
     public static partial void Running(ILogger logger, string dataDir, double tickMs, double minMs, double maxMs, int nodes, long zxid);
 
-    [LoggerMessage(EventId = 9001, EventName = "NoClientPort", Level = LogLevel.Information,
-        Message = "No client port yet (the wire protocol is its own issue): embed the peer to use it, see README.")]
-    public static partial void NoClientPort(ILogger logger);
+    [LoggerMessage(EventId = 9001, EventName = "ClientPortOpen", Level = LogLevel.Information,
+        Message = "ZooKeeper clients can connect to {EndPoint} (e.g. zkCli.sh -server {EndPoint})")]
+    public static partial void ClientPort(ILogger logger, string endPoint);
 
     [LoggerMessage(EventId = 9002, EventName = "PeerStopping", Level = LogLevel.Information, Message = "Stopping at zxid 0x{Zxid:x}")]
     public static partial void Stopping(ILogger logger, long zxid);

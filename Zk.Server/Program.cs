@@ -32,7 +32,8 @@ internal static class Program
         ZkPeerOptions options;
         try
         {
-            options = configPath is null ? new ZkPeerOptions() : LoadConfig(configPath);
+            // The embedded default, as issue-free as ZooKeeper's own sample: 127.0.0.1:2181, data in ./zkdata.
+            options = configPath is null ? new ZkPeerOptions { ClientPort = 2181 } : LoadConfig(configPath);
             options.Validate();
         }
         catch (Exception e) when (e is IOException or FormatException or ArgumentException or UnauthorizedAccessException)
@@ -68,7 +69,11 @@ internal static class Program
                 (options.MaxSessionTimeout ?? options.TickTime * 20).TotalMilliseconds,
                 peer.NodeCount,
                 peer.LastZxid);
-            Log.NoClientPort(logger);
+            if (peer.ClientEndPoint is { } endPoint)
+            {
+                var where = endPoint.ToString();
+                Log.ClientPort(logger, where);
+            }
             try
             {
                 await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
