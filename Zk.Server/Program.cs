@@ -33,7 +33,7 @@ internal static class Program
         try
         {
             // The embedded default, as issue-free as ZooKeeper's own sample: 127.0.0.1:2181, data in ./zkdata.
-            options = configPath is null ? new ZkPeerOptions { ClientPort = 2181 } : LoadConfig(configPath);
+            options = configPath is null ? new ZkPeerOptions { ClientPort = 2181, DataDir = "zkdata" } : LoadConfig(configPath);
             options.Validate();
         }
         catch (Exception e) when (e is IOException or FormatException or ArgumentException or UnauthorizedAccessException)
@@ -59,8 +59,7 @@ internal static class Program
 
         await using (var peer = await ZkPeer.StartAsync(options, loggerFactory).ConfigureAwait(false))
         {
-            Directory.CreateDirectory(options.DataDir);
-            var dataDir = Path.GetFullPath(options.DataDir);
+            var dataDir = options.DataDir is null ? "(in memory)" : Path.GetFullPath(options.DataDir);
             Log.Running(
                 logger,
                 dataDir,
