@@ -1,0 +1,165 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Reflection;
+using Zk.Embedded.Tests.Wire;
+
+namespace Zk.Embedded.Tests.Storage;
+
+/// <summary>
+/// The <c>zk</c> program (Zk.Server) running <c>zk start zoo.cfg</c> in a child process. <see cref="Kill"/> is
+/// SIGKILL on Unix (TerminateProcess on Windows): no shutdown code runs, nothing is flushed. Dispose kills it too,
+/// so a failing test leaves no process behind.
+/// </summary>
+internal sealed class ZkChildProcess : IDisposable
+{
+    private const int OutputLinesKept = 200;
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _output = new();
+
+    private ZkChildProcess(Process process) => _process = process;
+
+    /// <summary>zk.dll as built beside this test assembly's build (the test project references Zk.Server for that).</summary>
+    public static string ServerDll
+    {
+        get
+        {
+            var baked = typeof(ZkChildProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+                .FirstOrDefault(a => a.Key == "ZkServerDll")?.Value;
+            Assert.True(baked is not null && File.Exists(baked), $"zk.dll not found at '{baked}': build the solution first (dotnet build Embedded.sln)");
+            return baked!;
+        }
+    }
+
+    public int Id => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>The child's last lines of stdout and stderr, for failure messages.</summary>
+    public string RecentOutput => string.Join('\n', _output);
+
+    /// <summary>Starts <c>dotnet zk.dll start <paramref name="configPath"/></c> with its output captured.</summary>
+    public static ZkChildProcess Start(string configPath, string workingDirectory)
+    {
+        var info = new ProcessStartInfo(DotnetHost())
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(ServerDll);
+        info.ArgumentList.Add("start");
+        info.ArgumentList.Add(configPath);
+        var process = new Process { StartInfo = info };
+        var child = new ZkChildProcess(process);
+        process.OutputDataReceived += (_, e) => child.Keep(e.Data);
+        process.ErrorDataReceived += (_, e) => child.Keep(e.Data);
+        Assert.True(process.Start(), "dotnet zk.dll did not start");
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return child;
+    }
+
+    /// <summary>
+    /// Waits until the child serves its client port: a connection is accepted and answers <c>srvr</c>. Returns the
+    /// zxid and node count it reports. Fails if the child exits or the deadline passes.
+    /// </summary>
+    public async Task<(long Zxid, int NodeCount)> WaitUntilServingAsync(IPEndPoint endPoint, TimeSpan deadline)
+    {
+        var started = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            Assert.False(_process.HasExited, $"zk exited with code {(_process.HasExited ? _process.ExitCode : 0)} before serving:\n{RecentOutput}");
+            try
+            {
+                using var probe = await RawWireClient.OpenAsync(endPoint);
+                probe.SendRaw("srvr"u8);
+                return ParseSrvr(probe.ReceiveTextToEnd());
+            }
+            catch (SocketException) when (Stopwatch.GetElapsedTime(started) < deadline)
+            {
+                // Not listening yet (connection refused) or reset while starting: a condition poll, not a timed wait.
+                await Task.Delay(TimeSpan.FromMilliseconds(10), TimeProvider.System);
+            }
+        }
+    }
+
+    /// <summary>SIGKILL, then waits (with a deadline) until the process is gone and its output drained.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+
+        Assert.True(_process.WaitForExit(TimeSpan.FromSeconds(30)), $"zk (pid {_process.Id}) did not exit after SIGKILL");
+        _process.WaitForExit(); // drains the redirected output once the process is gone
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                _process.WaitForExit(TimeSpan.FromSeconds(30));
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+
+        _process.Dispose();
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        _output.Enqueue(line);
+        while (_output.Count > OutputLinesKept && _output.TryDequeue(out _))
+        {
+        }
+    }
+
+    private static (long Zxid, int NodeCount) ParseSrvr(string text)
+    {
+        long? zxid = null;
+        int? nodes = null;
+        foreach (var line in text.Split('\n'))
+        {
+            if (line.StartsWith("Zxid: 0x", StringComparison.Ordinal))
+            {
+                zxid = long.Parse(line.AsSpan(8).Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            }
+            else if (line.StartsWith("Node count: ", StringComparison.Ordinal))
+            {
+                nodes = int.Parse(line.AsSpan(12).Trim(), CultureInfo.InvariantCulture);
+            }
+        }
+
+        Assert.True(zxid is not null && nodes is not null, $"srvr answer without Zxid or Node count:\n{text}");
+        return (zxid!.Value, nodes!.Value);
+    }
+
+    /// <summary>The dotnet host running this test (DOTNET_HOST_PATH when the SDK set it), else dotnet on PATH.</summary>
+    private static string DotnetHost()
+    {
+        var fromSdk = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
+        if (!string.IsNullOrEmpty(fromSdk) && File.Exists(fromSdk))
+        {
+            return fromSdk;
+        }
+
+        var self = Environment.ProcessPath;
+        return self is not null && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self : "dotnet";
+    }
+}
