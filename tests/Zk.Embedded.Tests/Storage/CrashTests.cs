@@ -32,7 +32,7 @@ public sealed class CrashTests(ITestOutputHelper output)
     private const int Rounds = 24;
     private const int Writers = 4;
     private const int MaxWindow = 8;
-    private const int MaxAcksBeforeKill = 400;
+    private const int MaxAcksBeforeKill = 300;
 
     /// <summary>Small, so snapshots (taken every snapCount/2 .. snapCount txns) happen in most rounds and get killed too.</summary>
     private const int SnapCount = 50;
@@ -54,6 +54,7 @@ public sealed class CrashTests(ITestOutputHelper output)
         var random = new Random(seed);
         using var dir = new TempDirectory();
         var dataDir = dir.File("data");
+        Directory.CreateDirectory(dataDir); // a kill during the first start-up may come before zk creates it
         var endPoint = new IPEndPoint(IPAddress.Loopback, FreeLoopbackPort());
         var config = WriteConfig(dir, dataDir, endPoint.Port);
         var writers = Enumerable.Range(0, Writers).Select(i => new CrashWriter(i)).ToArray();
@@ -61,6 +62,7 @@ public sealed class CrashTests(ITestOutputHelper output)
         ZkChildProcess? child = null;
         TreeState? onDisk = null;
         string[] touched = [];
+        var lastOutput = "";
         var (round, fromSnapshot) = (0, 0);
         try
         {
@@ -71,6 +73,7 @@ public sealed class CrashTests(ITestOutputHelper output)
                     writer.BeginRound();
                 }
 
+                var roundStarted = Stopwatch.GetTimestamp();
                 child = ZkChildProcess.Start(config, dir.Path);
                 string how;
                 if (random.Next(8) == 0)
@@ -87,6 +90,7 @@ public sealed class CrashTests(ITestOutputHelper output)
                     how = await WriteUntilKilledAsync(child, endPoint, writers, random);
                 }
 
+                lastOutput = child.RecentOutput;
                 child.Dispose();
                 child = null;
                 touched = writers.SelectMany(w => w.PathsThisRound).ToArray();
@@ -103,7 +107,8 @@ public sealed class CrashTests(ITestOutputHelper output)
                 onDisk = recovered;
                 output.WriteLine(
                     $"round {round}: {how}; {counts}, survived {string.Join('/', survived)}; "
-                    + $"recovered zxid 0x{recovered.Zxid:x}, {recovered.NodeCount} znodes, from {(snapshot is null ? "the log alone" : Path.GetFileName(snapshot))}");
+                    + $"recovered zxid 0x{recovered.Zxid:x}, {recovered.NodeCount} znodes, from {(snapshot is null ? "the log alone" : Path.GetFileName(snapshot))}; "
+                    + $"{Stopwatch.GetElapsedTime(roundStarted).TotalMilliseconds:F0} ms");
             }
 
             // The last round's state, served by a last restart.
@@ -113,7 +118,7 @@ public sealed class CrashTests(ITestOutputHelper output)
         }
         catch (Exception e)
         {
-            throw new XunitException($"seed={seed} round={round} (set ZK_SEED to replay): {e.Message}\nzk output:\n{child?.RecentOutput}", e);
+            throw new XunitException($"seed={seed} round={round} (set ZK_SEED to replay): {e.Message}\nzk output:\n{child?.RecentOutput ?? lastOutput}", e);
         }
         finally
         {
