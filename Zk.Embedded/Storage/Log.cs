@@ -21,6 +21,7 @@ internal static partial class Log
     [LoggerMessage(EventId = 3004, EventName = "SnapshotFailed", Level = LogLevel.Error, Message = "Snapshot at zxid 0x{Zxid:x} failed; the txn log still holds everything")]
     public static partial void SnapshotFailed(ILogger logger, Exception exception, long zxid);
 
-    [LoggerMessage(EventId = 3005, EventName = "SnapshotsPurged", Level = LogLevel.Information, Message = "Purged {Count} old snapshots, keeping {Kept}")]
-    public static partial void SnapshotsPurged(ILogger logger, int count, int kept);
+    [LoggerMessage(EventId = 3005, EventName = "Purged", Level = LogLevel.Information,
+        Message = "Purged {Snapshots} old snapshots and {Txns} txns they cover; kept {Kept} snapshots, the log from zxid 0x{OldestKept:x}")]
+    public static partial void Purged(ILogger logger, int snapshots, int txns, int kept, long oldestKept);
 }

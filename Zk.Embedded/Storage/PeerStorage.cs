@@ -98,7 +98,6 @@ internal sealed class PeerStorage : ITxnSink, IDisposable
             var path = SnapshotFile.Write(_snapDir, state);
             var millis = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             Log.SnapshotTaken(_logger, state.Zxid, path, millis);
-            PurgeSnapshots();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -114,10 +113,19 @@ internal sealed class PeerStorage : ITxnSink, IDisposable
 
     private int NextSnapshotPoint() => _snapCount / 2 + _random.Next(Math.Max(1, _snapCount / 2));
 
-    /// <summary>autopurge.snapRetainCount: keep the newest snapshots, delete older ones (the log is kept whole for now).</summary>
-    private void PurgeSnapshots()
+    /// <summary>
+    /// autopurge (ZooKeeper's PurgeTxnLog): keeps the newest snapRetainCount snapshots and the log from the oldest of
+    /// them on; deletes older snapshots and the txns they cover. Called every autopurge.purgeInterval.
+    /// </summary>
+    public void Purge()
     {
         var snapshots = SnapshotFile.List(_snapDir);
+        if (snapshots.Count <= _snapRetainCount)
+        {
+            return;
+        }
+
+        var oldestKept = snapshots[_snapRetainCount - 1].Zxid;
         var purged = 0;
         for (var i = _snapRetainCount; i < snapshots.Count; i++)
         {
@@ -125,9 +133,7 @@ internal sealed class PeerStorage : ITxnSink, IDisposable
             purged++;
         }
 
-        if (purged > 0)
-        {
-            Log.SnapshotsPurged(_logger, purged, _snapRetainCount);
-        }
+        var txns = _log.PurgeThrough(oldestKept);
+        Log.Purged(_logger, purged, txns, _snapRetainCount, oldestKept);
     }
 }
