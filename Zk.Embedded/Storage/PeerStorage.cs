@@ -45,7 +45,7 @@ internal sealed class PeerStorage : ITxnSink, IDisposable
         var log = TxnLog.Open(dataLogDir, new TxnLogOptions { ForceSync = forceSync });
         try
         {
-            var result = Recovery.Recover(dataDir, log, acls);
+            var result = Recovery.Recover(dataDir, log, acls, (replayed, zxid, last) => Log.RecoveryProgress(logger, replayed, zxid, last));
             foreach (var skipped in result.SkippedSnapshots)
             {
                 Log.SnapshotSkipped(logger, skipped.Message);
