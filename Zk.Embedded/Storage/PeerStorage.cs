@@ -70,6 +70,9 @@ internal sealed class PeerStorage : ITxnSink, IDisposable
         }
     }
 
+    /// <summary>Completes when no snapshot is being written (tests, shutdown).</summary>
+    public Task SnapshotInFlight => _snapshotting;
+
     /// <summary>Where snapshots read the state from: the newest published state.</summary>
     public void SnapshotFrom(Func<TreeState> currentState) => _currentState = currentState;
 
