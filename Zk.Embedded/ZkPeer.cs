@@ -33,14 +33,29 @@ public sealed class ZkPeer : IAsyncDisposable
     private readonly Wire.Server.ClientPort? _clientPort;
     private int _disposed;
 
-    private ZkPeer(ZkPeerOptions options, ILoggerFactory loggerFactory)
+    private readonly Storage.PeerStorage? _storage;
+    private readonly ITimer? _purgeTimer;
+
+    private ZkPeer(ZkPeerOptions options, ILogger logger, AclCache acls, TreeState initial, Storage.PeerStorage? storage)
     {
         _options = options;
-        var logger = loggerFactory.CreateLogger("Zk.Embedded.Peer");
+        _storage = storage;
         var sessions = new SessionTracker(options.Time, options.ServerId, EnsembleSecret);
         var watches = new WatchManager();
-        var builder = new TxnBuilder(new AclCache(), new PeerLimits(options.MaxDataBytes, options.ExtendedTypesEnabled, options.SuperDigest));
-        var processor = new RequestProcessor(TreeState.CreateInitial(), builder, watches, sessions, sink: null, options.Time, logger);
+        var builder = new TxnBuilder(acls, new PeerLimits(options.MaxDataBytes, options.ExtendedTypesEnabled, options.SuperDigest));
+        var processor = new RequestProcessor(initial, builder, watches, sessions, storage, options.Time, logger);
+        storage?.SnapshotFrom(() => processor.State);
+        if (storage is not null && options.PurgeInterval > TimeSpan.Zero)
+        {
+            _purgeTimer = options.Time.CreateTimer(static s => ((Storage.PeerStorage)s!).Purge(), storage, options.PurgeInterval, options.PurgeInterval);
+        }
+        foreach (var recovered in initial.Sessions.Values)
+        {
+            // Recovered sessions live on, and expire unless a client re-attaches in time (ZooKeeper restarts their
+            // expiry clocks the same way when it loads a snapshot).
+            sessions.Add(new ServerSession(recovered.SessionId, sessions.PasswordFor(recovered.SessionId), recovered.TimeoutMillis, SessionTracker.LocalIds));
+        }
+
         _core = new PeerCore(processor, watches, sessions, options.Time, logger, options);
         _system = new ServerSession(0, [], 0, SystemIds, isSystem: true);
         processor.Start();
@@ -82,12 +97,26 @@ public sealed class ZkPeer : IAsyncDisposable
 
     /// <summary>Starts a standalone peer.</summary>
     /// <exception cref="ArgumentException">an option is invalid; the message names it.</exception>
-    public static ValueTask<ZkPeer> StartAsync(ZkPeerOptions? options = null, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// With a <see cref="ZkPeerOptions.DataDir"/>, the peer first recovers: the newest valid snapshot plus the txn log
+    /// after it. Corruption that could lose an acknowledged write stops start-up with an exception naming the file and zxid.
+    /// </remarks>
+    public static async ValueTask<ZkPeer> StartAsync(ZkPeerOptions? options = null, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
     {
         options ??= new ZkPeerOptions();
         options.Validate();
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(new ZkPeer(options, loggerFactory ?? NullLoggerFactory.Instance));
+        var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Zk.Embedded.Peer");
+        var acls = new AclCache();
+        if (options.DataDir is not { } dataDir)
+        {
+            return new ZkPeer(options, logger, acls, TreeState.CreateInitial(), null);
+        }
+
+        var (storage, state) = await Task.Run(
+            () => Storage.PeerStorage.Open(dataDir, options.DataLogDir ?? dataDir, options.ForceSync, options.SnapCount, options.SnapRetainCount, acls, logger),
+            cancellationToken).ConfigureAwait(false);
+        return new ZkPeer(options, logger, acls, state, storage);
     }
 
     /// <summary>
@@ -181,8 +210,13 @@ public sealed class ZkPeer : IAsyncDisposable
         }
 
         await _expiryTimer.DisposeAsync().ConfigureAwait(false);
+        if (_purgeTimer is not null)
+        {
+            await _purgeTimer.DisposeAsync().ConfigureAwait(false);
+        }
         await _containerTimer.DisposeAsync().ConfigureAwait(false);
         await _core.Processor.DisposeAsync().ConfigureAwait(false);
+        _storage?.Dispose();
         foreach (var session in _core.Sessions.Sessions)
         {
             session.Sink?.OnSessionEnded(KeeperState.Disconnected);

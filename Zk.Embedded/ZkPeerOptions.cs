@@ -8,8 +8,27 @@ namespace Zk.Embedded;
 /// </summary>
 public sealed record ZkPeerOptions
 {
-    /// <summary>dataDir: where the peer keeps its state.</summary>
-    public string DataDir { get; init; } = "zkdata";
+    /// <summary>
+    /// dataDir: where the peer keeps snapshots (and the txn log, unless <see cref="DataLogDir"/> is set). Null keeps
+    /// everything in memory: nothing survives the process, which is what tests and caches want. The <c>zk</c> program
+    /// uses ./zkdata.
+    /// </summary>
+    public string? DataDir { get; init; }
+
+    /// <summary>dataLogDir: where the txn log goes; null means <see cref="DataDir"/>. A separate disk keeps fsyncs fast.</summary>
+    public string? DataLogDir { get; init; }
+
+    /// <summary>forceSync: fsync the txn log before acknowledging a write (ZooKeeper's default). Off trades durability for speed.</summary>
+    public bool ForceSync { get; init; } = true;
+
+    /// <summary>snapCount: txns between snapshots (randomised per peer between half and all of it, as ZooKeeper does).</summary>
+    public int SnapCount { get; init; } = 100_000;
+
+    /// <summary>autopurge.snapRetainCount: snapshots kept when purging; at least 3.</summary>
+    public int SnapRetainCount { get; init; } = 3;
+
+    /// <summary>autopurge.purgeInterval: how often old snapshots and the txns they cover are deleted; zero (ZooKeeper's default) never.</summary>
+    public TimeSpan PurgeInterval { get; init; }
 
     /// <summary>tickTime: the unit of ZooKeeper's timing (session timeouts are 2..20 ticks by default).</summary>
     public TimeSpan TickTime { get; init; } = TimeSpan.FromMilliseconds(3000);
@@ -60,7 +79,11 @@ public sealed record ZkPeerOptions
     /// <summary>Checks the options; throws <see cref="ArgumentException"/> naming the setting.</summary>
     public void Validate()
     {
-        Require(!string.IsNullOrWhiteSpace(DataDir), nameof(DataDir), "dataDir must be set");
+        Require(DataDir is null || DataDir.Trim().Length > 0, nameof(DataDir), "dataDir must be a path, or null for in-memory");
+        Require(DataLogDir is null || DataDir is not null, nameof(DataLogDir), "dataLogDir needs a dataDir");
+        Require(SnapCount >= 2, nameof(SnapCount), "snapCount must be at least 2");
+        Require(SnapRetainCount >= 3, nameof(SnapRetainCount), "autopurge.snapRetainCount must be at least 3");
+        Require(PurgeInterval >= TimeSpan.Zero, nameof(PurgeInterval), "autopurge.purgeInterval must not be negative");
         Require(TickTime > TimeSpan.Zero, nameof(TickTime), "tickTime must be positive");
         Require(EffectiveMinSessionTimeout > TimeSpan.Zero, nameof(MinSessionTimeout), "minSessionTimeout must be positive");
         Require(EffectiveMaxSessionTimeout >= EffectiveMinSessionTimeout, nameof(MaxSessionTimeout), "maxSessionTimeout must not be below minSessionTimeout");

@@ -6,7 +6,8 @@ using System.Threading.Channels;
 using Zk.Embedded;
 using Zk.Embedded.Api;
 
-await using var peer = await ZkPeer.StartAsync(new ZkPeerOptions { DataDir = Path.Combine(Path.GetTempPath(), "zk-sample") });
+// No DataDir: the peer keeps its state in memory (set one to make it durable).
+await using var peer = await ZkPeer.StartAsync(new ZkPeerOptions());
 await using var admin = await peer.ConnectAsync();
 await admin.CreateAsync("/config", Encoding.UTF8.GetBytes("timeout=5s"), Acl.OpenUnsafe, CreateMode.Persistent);
 await admin.CreateAsync("/members", null, Acl.OpenUnsafe, CreateMode.Persistent);

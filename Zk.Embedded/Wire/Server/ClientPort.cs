@@ -59,7 +59,7 @@ internal sealed class ClientPort : IAsyncDisposable
         (string, string)[] configuration =
         [
             ("clientPort", LocalEndPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("dataDir", Path.GetFullPath(options.DataDir)),
+            ("dataDir", options.DataDir is null ? "" : Path.GetFullPath(options.DataDir)),
             ("tickTime", ((int)options.TickTime.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)),
             ("maxClientCnxns", options.MaxClientConnections.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             ("minSessionTimeout", ((int)options.EffectiveMinSessionTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)),

@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Logging;
+
+namespace Zk.Embedded.Storage;
+
+/// <summary>Log messages of storage. Ids 3000-3099; event names are contract.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 3000, EventName = "RecoveryStarted", Level = LogLevel.Information, Message = "Recovering from {DataDir} (txn log in {DataLogDir})")]
+    public static partial void RecoveryStarted(ILogger logger, string dataDir, string dataLogDir);
+
+    [LoggerMessage(EventId = 3001, EventName = "RecoveryFinished", Level = LogLevel.Information,
+        Message = "Recovered zxid 0x{Zxid:x}: {Nodes} znodes, {Sessions} sessions, snapshot {Snapshot}, {Replayed} txns replayed, in {Millis} ms")]
+    public static partial void RecoveryFinished(ILogger logger, long zxid, int nodes, int sessions, string snapshot, int replayed, long millis);
+
+    [LoggerMessage(EventId = 3006, EventName = "RecoveryProgress", Level = LogLevel.Information,
+        Message = "Recovery: {Replayed} txns replayed, at zxid 0x{Zxid:x} of 0x{LastZxid:x}")]
+    public static partial void RecoveryProgress(ILogger logger, int replayed, long zxid, long lastZxid);
+
+    [LoggerMessage(EventId = 3002, EventName = "SnapshotSkipped", Level = LogLevel.Warning, Message = "Skipping a snapshot that does not verify: {Reason}")]
+    public static partial void SnapshotSkipped(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 3003, EventName = "SnapshotTaken", Level = LogLevel.Information, Message = "Snapshot at zxid 0x{Zxid:x} written to {Path} in {Millis} ms")]
+    public static partial void SnapshotTaken(ILogger logger, long zxid, string path, long millis);
+
+    [LoggerMessage(EventId = 3004, EventName = "SnapshotFailed", Level = LogLevel.Error, Message = "Snapshot at zxid 0x{Zxid:x} failed; the txn log still holds everything")]
+    public static partial void SnapshotFailed(ILogger logger, Exception exception, long zxid);
+
+    [LoggerMessage(EventId = 3005, EventName = "Purged", Level = LogLevel.Information,
+        Message = "Purged {Snapshots} old snapshots and {Txns} txns they cover; kept {Kept} snapshots, the log from zxid 0x{OldestKept:x}")]
+    public static partial void Purged(ILogger logger, int snapshots, int txns, int kept, long oldestKept);
+}

@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Zk.Embedded.Processing;
+using Zk.Embedded.Tree;
+
+namespace Zk.Embedded.Storage;
+
+/// <summary>
+/// A peer's durable state: the txn log (the pipeline's sink: a batch is fsynced before it applies or replies) and
+/// snapshots taken every snapCount txns from the immutable state, while writes go on. Recovery at open.
+/// </summary>
+internal sealed class PeerStorage : ITxnSink, IDisposable
+{
+    private readonly TxnLog _log;
+    private readonly string _snapDir;
+    private readonly int _snapCount;
+    private readonly int _snapRetainCount;
+    private readonly ILogger _logger;
+    private readonly Random _random;
+    private int _sinceSnapshot;
+    private int _snapshotAt;
+    private Task _snapshotting = Task.CompletedTask;
+    private Func<TreeState>? _currentState;
+
+    private PeerStorage(TxnLog log, string snapDir, int snapCount, int snapRetainCount, ILogger logger)
+    {
+        _log = log;
+        _snapDir = snapDir;
+        _snapCount = snapCount;
+        _snapRetainCount = snapRetainCount;
+        _logger = logger;
+        // ZooKeeper's SyncRequestProcessor randomises the first roll so peers of an ensemble do not snapshot together.
+        _random = new Random();
+        _snapshotAt = NextSnapshotPoint();
+    }
+
+    /// <summary>Opens the log, recovers the newest state, and reports what it did. Throws on corruption that could lose acknowledged txns.</summary>
+    public static (PeerStorage Storage, TreeState State) Open(string dataDir, string dataLogDir, bool forceSync, int snapCount, int snapRetainCount, AclCache acls, ILogger logger)
+    {
+        Directory.CreateDirectory(dataDir);
+        Directory.CreateDirectory(dataLogDir);
+        var (fullDataDir, fullLogDir) = (Path.GetFullPath(dataDir), Path.GetFullPath(dataLogDir));
+        Log.RecoveryStarted(logger, fullDataDir, fullLogDir);
+        var started = Stopwatch.GetTimestamp();
+        var log = TxnLog.Open(dataLogDir, new TxnLogOptions { ForceSync = forceSync });
+        try
+        {
+            var result = Recovery.Recover(dataDir, log, acls, (replayed, zxid, last) => Log.RecoveryProgress(logger, replayed, zxid, last));
+            foreach (var skipped in result.SkippedSnapshots)
+            {
+                Log.SnapshotSkipped(logger, skipped.Message);
+            }
+
+            if (result.LogCorruption is { } corruption)
+            {
+                // A committed LiteDB transaction whose record fails its checksum is damage, not a torn write (LiteDB
+                // already drops unconfirmed transactions): txns in it may have been acknowledged, so do not start.
+                throw corruption;
+            }
+
+            var state = result.State;
+            var millis = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            Log.RecoveryFinished(logger, state.Zxid, state.NodeCount, state.Sessions.Count, result.SnapshotPath ?? "none", result.Replayed, millis);
+            return (new PeerStorage(log, dataDir, snapCount, snapRetainCount, logger), state);
+        }
+        catch
+        {
+            log.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Where snapshots read the state from: the newest published state.</summary>
+    public void SnapshotFrom(Func<TreeState> currentState) => _currentState = currentState;
+
+    public ValueTask CommitAsync(IReadOnlyList<Txn> txns, CancellationToken cancellationToken)
+    {
+        var committed = _log.CommitAsync(txns, cancellationToken);
+        _sinceSnapshot += txns.Count;
+        if (_sinceSnapshot >= _snapshotAt && _snapshotting.IsCompleted && _currentState is not null)
+        {
+            _sinceSnapshot = 0;
+            _snapshotAt = NextSnapshotPoint();
+            // The state is immutable: a snapshot of it is consistent however long writing takes. It is taken after
+            // this batch is durable, so the log always covers what follows the snapshot.
+            _snapshotting = Task.Run(() => TakeSnapshot(_currentState()), CancellationToken.None);
+        }
+
+        return committed;
+    }
+
+    /// <summary>Writes a snapshot of <paramref name="state"/> now (also used at shutdown and by tests).</summary>
+    public void TakeSnapshot(TreeState state)
+    {
+        try
+        {
+            var started = Stopwatch.GetTimestamp();
+            var path = SnapshotFile.Write(_snapDir, state);
+            var millis = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            Log.SnapshotTaken(_logger, state.Zxid, path, millis);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.SnapshotFailed(_logger, e, state.Zxid);
+        }
+    }
+
+    public void Dispose()
+    {
+        _snapshotting.Wait();
+        _log.Dispose();
+    }
+
+    private int NextSnapshotPoint() => _snapCount / 2 + _random.Next(Math.Max(1, _snapCount / 2));
+
+    /// <summary>
+    /// autopurge (ZooKeeper's PurgeTxnLog): keeps the newest snapRetainCount snapshots and the log from the oldest of
+    /// them on; deletes older snapshots and the txns they cover. Called every autopurge.purgeInterval.
+    /// </summary>
+    public void Purge()
+    {
+        var snapshots = SnapshotFile.List(_snapDir);
+        if (snapshots.Count <= _snapRetainCount)
+        {
+            return;
+        }
+
+        var oldestKept = snapshots[_snapRetainCount - 1].Zxid;
+        var purged = 0;
+        for (var i = _snapRetainCount; i < snapshots.Count; i++)
+        {
+            File.Delete(snapshots[i].Path);
+            purged++;
+        }
+
+        var txns = _log.PurgeThrough(oldestKept);
+        Log.Purged(_logger, purged, txns, _snapRetainCount, oldestKept);
+    }
+}

@@ -1,0 +1,130 @@
+using Microsoft.Extensions.Time.Testing;
+using Zk.Embedded.Api;
+using Zk.Embedded.Storage;
+
+namespace Zk.Embedded.Tests.Storage;
+
+/// <summary>A peer with a dataDir restarts to exactly the state it had: tree, zxid, sessions and their ephemerals.</summary>
+public sealed class PeerRestartTests
+{
+    [Fact]
+    public async Task A_restarted_peer_has_the_same_tree_zxid_and_sessions()
+    {
+        using var dir = new TempDirectory();
+        var options = new ZkPeerOptions { DataDir = dir.Path };
+        Tree.TreeState before;
+        long ownerId;
+        byte[] password;
+        await using (var peer = await ZkPeer.StartAsync(options))
+        {
+            var zk = await peer.ConnectAsync();
+            await zk.CreateAsync("/app", "v1"u8.ToArray(), Acl.OpenUnsafe, CreateMode.Persistent);
+            await zk.CreateAsync("/app/s-", null, Acl.OpenUnsafe, CreateMode.PersistentSequential);
+            await zk.CreateAsync("/app/e", [9], Acl.OpenUnsafe, CreateMode.Ephemeral);
+            await zk.SetDataAsync("/app", "v2"u8.ToArray());
+            await zk.MultiAsync([Op.Create("/app/m", null, Acl.OpenUnsafe, CreateMode.Persistent), Op.Delete("/app/s-0000000000")]);
+            ownerId = zk.SessionId;
+            password = zk.SessionPassword.ToArray();
+            before = peer.Core.Processor.State;
+        }
+
+        await using (var restarted = await ZkPeer.StartAsync(options))
+        {
+            var after = restarted.Core.Processor.State;
+            StorageAssert.SameState(before, after);
+            Assert.Equal(before.Zxid, restarted.LastZxid);
+            // The session outlives the restart, as in ZooKeeper: its owner can re-attach and its ephemeral is there.
+            await using var again = await restarted.ConnectAsync(new ZkSessionOptions { SessionId = ownerId, SessionPassword = password });
+            Assert.Equal([9], (await again.GetDataAsync("/app/e")).Data.ToArray());
+            await again.CreateAsync("/after", null, Acl.OpenUnsafe, CreateMode.Persistent);
+            Assert.True(restarted.LastZxid > before.Zxid, "new txns continue after the recovered zxid");
+        }
+    }
+
+    [Fact]
+    public async Task Snapshots_are_taken_every_snapCount_txns_and_recovery_uses_them()
+    {
+        using var dir = new TempDirectory();
+        var options = new ZkPeerOptions { DataDir = dir.Path, SnapCount = 10 };
+        Tree.TreeState before;
+        await using (var peer = await ZkPeer.StartAsync(options))
+        {
+            await using var zk = await peer.ConnectAsync();
+            for (var i = 0; i < 60; i++)
+            {
+                await zk.CreateAsync($"/n{i}", [(byte)i], Acl.OpenUnsafe, CreateMode.Persistent);
+            }
+
+            await Support.Eventually.TrueAsync(() => SnapshotFile.List(dir.Path).Count > 0, "a snapshot file after 60 txns with snapCount 10");
+            await zk.CloseAsync();
+            before = peer.Core.Processor.State;
+        }
+
+        Assert.NotEmpty(SnapshotFile.List(dir.Path));
+        await using var restarted = await ZkPeer.StartAsync(options);
+        StorageAssert.SameState(before, restarted.Core.Processor.State);
+    }
+
+    [Fact]
+    public async Task Autopurge_keeps_snapRetainCount_snapshots_and_recovery_still_gives_the_same_state()
+    {
+        using var dir = new TempDirectory();
+        var time = new FakeTimeProvider(new DateTimeOffset(2024, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var options = new ZkPeerOptions { DataDir = dir.Path, SnapCount = 10, PurgeInterval = TimeSpan.FromHours(1), Time = time };
+        Tree.TreeState before;
+        await using (var peer = await ZkPeer.StartAsync(options))
+        {
+            await using var zk = await peer.ConnectAsync(new ZkSessionOptions { SessionTimeout = TimeSpan.FromSeconds(30) });
+            for (var i = 0; i < 120; i++)
+            {
+                await zk.CreateAsync($"/n{i}", [(byte)i], Acl.OpenUnsafe, CreateMode.Persistent);
+            }
+
+            await Support.Eventually.TrueAsync(() => SnapshotFile.List(dir.Path).Count > 3, "more than 3 snapshots after 120 txns with snapCount 10, before the purge");
+            time.Advance(TimeSpan.FromHours(1));
+            await Support.Eventually.TrueAsync(() => SnapshotFile.List(dir.Path).Count == 3, "the purge to keep exactly 3 snapshots");
+            await zk.CloseAsync();
+            before = peer.Core.Processor.State;
+        }
+
+        await using var restarted = await ZkPeer.StartAsync(options with { PurgeInterval = TimeSpan.Zero });
+        StorageAssert.SameState(before, restarted.Core.Processor.State);
+    }
+
+    [Fact]
+    public async Task A_recovered_session_that_nobody_re_attaches_expires_and_its_ephemerals_go()
+    {
+        using var dir = new TempDirectory();
+        var time = new FakeTimeProvider(new DateTimeOffset(2024, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var options = new ZkPeerOptions { DataDir = dir.Path, Time = time, TickTime = TimeSpan.FromMilliseconds(100) };
+        await using (var peer = await ZkPeer.StartAsync(options))
+        {
+            var zk = await peer.ConnectAsync(new ZkSessionOptions { SessionTimeout = TimeSpan.FromSeconds(1) });
+            await zk.CreateAsync("/e", null, Acl.OpenUnsafe, CreateMode.Ephemeral);
+        }
+
+        await using var restarted = await ZkPeer.StartAsync(options);
+        Assert.Equal(1, restarted.SessionCount);
+        for (var i = 0; i < 20; i++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(100));
+        }
+
+        await Support.Eventually.TrueAsync(() => restarted.Core.Processor.State.Find("/e") is null, "the recovered session to expire and take /e with it");
+        Assert.Equal(0, restarted.SessionCount);
+    }
+
+    [Fact]
+    public async Task Without_a_dataDir_nothing_is_written()
+    {
+        using var dir = new TempDirectory();
+        var cwd = Environment.CurrentDirectory;
+        await using (var peer = await ZkPeer.StartAsync(new ZkPeerOptions()))
+        {
+            await using var zk = await peer.ConnectAsync();
+            await zk.CreateAsync("/x", null, Acl.OpenUnsafe, CreateMode.Persistent);
+        }
+
+        Assert.False(Directory.Exists(Path.Combine(cwd, "zkdata")), "an in-memory peer must not create ./zkdata");
+    }
+}
