@@ -34,6 +34,7 @@ public sealed class ZkPeer : IAsyncDisposable
     private int _disposed;
 
     private readonly Storage.PeerStorage? _storage;
+    private readonly ITimer? _purgeTimer;
 
     private ZkPeer(ZkPeerOptions options, ILogger logger, AclCache acls, TreeState initial, Storage.PeerStorage? storage)
     {
@@ -44,6 +45,10 @@ public sealed class ZkPeer : IAsyncDisposable
         var builder = new TxnBuilder(acls, new PeerLimits(options.MaxDataBytes, options.ExtendedTypesEnabled, options.SuperDigest));
         var processor = new RequestProcessor(initial, builder, watches, sessions, storage, options.Time, logger);
         storage?.SnapshotFrom(() => processor.State);
+        if (storage is not null && options.PurgeInterval > TimeSpan.Zero)
+        {
+            _purgeTimer = options.Time.CreateTimer(static s => ((Storage.PeerStorage)s!).Purge(), storage, options.PurgeInterval, options.PurgeInterval);
+        }
         foreach (var recovered in initial.Sessions.Values)
         {
             // Recovered sessions live on, and expire unless a client re-attaches in time (ZooKeeper restarts their
@@ -86,6 +91,8 @@ public sealed class ZkPeer : IAsyncDisposable
     public int SessionCount => _core.Sessions.Count;
 
     internal PeerCore Core => _core;
+
+    internal Storage.PeerStorage? DurableStorage => _storage;
 
     /// <summary>Where the client port listens, when it is open (with the actual port when 0 was asked for).</summary>
     public System.Net.IPEndPoint? ClientEndPoint => _clientPort?.LocalEndPoint;
@@ -205,6 +212,10 @@ public sealed class ZkPeer : IAsyncDisposable
         }
 
         await _expiryTimer.DisposeAsync().ConfigureAwait(false);
+        if (_purgeTimer is not null)
+        {
+            await _purgeTimer.DisposeAsync().ConfigureAwait(false);
+        }
         await _containerTimer.DisposeAsync().ConfigureAwait(false);
         await _core.Processor.DisposeAsync().ConfigureAwait(false);
         _storage?.Dispose();

@@ -24,8 +24,11 @@ public sealed record ZkPeerOptions
     /// <summary>snapCount: txns between snapshots (randomised per peer between half and all of it, as ZooKeeper does).</summary>
     public int SnapCount { get; init; } = 100_000;
 
-    /// <summary>autopurge.snapRetainCount: snapshots kept; at least 3.</summary>
+    /// <summary>autopurge.snapRetainCount: snapshots kept when purging; at least 3.</summary>
     public int SnapRetainCount { get; init; } = 3;
+
+    /// <summary>autopurge.purgeInterval: how often old snapshots and the txns they cover are deleted; zero (ZooKeeper's default) never.</summary>
+    public TimeSpan PurgeInterval { get; init; }
 
     /// <summary>tickTime: the unit of ZooKeeper's timing (session timeouts are 2..20 ticks by default).</summary>
     public TimeSpan TickTime { get; init; } = TimeSpan.FromMilliseconds(3000);
@@ -80,6 +83,7 @@ public sealed record ZkPeerOptions
         Require(DataLogDir is null || DataDir is not null, nameof(DataLogDir), "dataLogDir needs a dataDir");
         Require(SnapCount >= 2, nameof(SnapCount), "snapCount must be at least 2");
         Require(SnapRetainCount >= 3, nameof(SnapRetainCount), "autopurge.snapRetainCount must be at least 3");
+        Require(PurgeInterval >= TimeSpan.Zero, nameof(PurgeInterval), "autopurge.purgeInterval must not be negative");
         Require(TickTime > TimeSpan.Zero, nameof(TickTime), "tickTime must be positive");
         Require(EffectiveMinSessionTimeout > TimeSpan.Zero, nameof(MinSessionTimeout), "minSessionTimeout must be positive");
         Require(EffectiveMaxSessionTimeout >= EffectiveMinSessionTimeout, nameof(MaxSessionTimeout), "maxSessionTimeout must not be below minSessionTimeout");

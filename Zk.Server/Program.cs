@@ -8,8 +8,10 @@ namespace Zk.Server;
 internal static class Program
 {
     private const string Usage = """
-        usage: zk start [zoo.cfg]    run a peer (no file: the embedded default, data in ./zkdata)
-               zk help               this text
+        usage: zk start [zoo.cfg]             run a peer (no file: 127.0.0.1:2181, data in ./zkdata)
+               zk dump-log <dataLogDir>        print every txn of a stopped peer's log
+               zk dump-snapshot <file>         print a snapshot's sessions and znodes
+               zk help                        this text
         """;
 
     public static async Task<int> Main(string[] args)
@@ -23,6 +25,8 @@ internal static class Program
         return args[0] switch
         {
             "start" => await StartAsync(args.Length > 1 ? args[1] : null).ConfigureAwait(false),
+            "dump-log" when args.Length == 2 => Dump(() => Zk.Embedded.Storage.StorageDump.DumpLog(args[1], Console.Out)),
+            "dump-snapshot" when args.Length == 2 => Dump(() => Zk.Embedded.Storage.StorageDump.DumpSnapshot(args[1], Console.Out)),
             _ => Fail($"zk: unknown command '{args[0]}'.\n{Usage}"),
         };
     }
@@ -96,6 +100,20 @@ internal static class Program
         }
 
         return cfg.Options;
+    }
+
+    private static int Dump(Action dump)
+    {
+        try
+        {
+            dump();
+            return 0;
+        }
+        catch (Exception e)
+        {
+            // Corrupt or locked files: say what and where, without a stack trace.
+            return Fail($"zk: {e.Message}");
+        }
     }
 
     private static int Fail(string message)

@@ -59,6 +59,7 @@ public sealed class ZooCfg
                 "forceSync" => options with { ForceSync = Bool(key, value, source) },
                 "snapCount" => options with { SnapCount = Int(key, value, source) },
                 "autopurge.snapRetainCount" => options with { SnapRetainCount = Int(key, value, source) },
+                "autopurge.purgeInterval" => options with { PurgeInterval = TimeSpan.FromHours(Int(key, value, source)) },
                 "minSessionTimeout" => options with { MinSessionTimeout = TimeSpan.FromMilliseconds(Int(key, value, source)) },
                 "maxSessionTimeout" => options with { MaxSessionTimeout = TimeSpan.FromMilliseconds(Int(key, value, source)) },
                 "jute.maxbuffer" => options with { MaxDataBytes = Int(key, value, source) },

@@ -12,6 +12,10 @@ internal static partial class Log
         Message = "Recovered zxid 0x{Zxid:x}: {Nodes} znodes, {Sessions} sessions, snapshot {Snapshot}, {Replayed} txns replayed, in {Millis} ms")]
     public static partial void RecoveryFinished(ILogger logger, long zxid, int nodes, int sessions, string snapshot, int replayed, long millis);
 
+    [LoggerMessage(EventId = 3006, EventName = "RecoveryProgress", Level = LogLevel.Information,
+        Message = "Recovery: {Replayed} txns replayed, at zxid 0x{Zxid:x} of 0x{LastZxid:x}")]
+    public static partial void RecoveryProgress(ILogger logger, int replayed, long zxid, long lastZxid);
+
     [LoggerMessage(EventId = 3002, EventName = "SnapshotSkipped", Level = LogLevel.Warning, Message = "Skipping a snapshot that does not verify: {Reason}")]
     public static partial void SnapshotSkipped(ILogger logger, string reason);
 
@@ -21,6 +25,7 @@ internal static partial class Log
     [LoggerMessage(EventId = 3004, EventName = "SnapshotFailed", Level = LogLevel.Error, Message = "Snapshot at zxid 0x{Zxid:x} failed; the txn log still holds everything")]
     public static partial void SnapshotFailed(ILogger logger, Exception exception, long zxid);
 
-    [LoggerMessage(EventId = 3005, EventName = "SnapshotsPurged", Level = LogLevel.Information, Message = "Purged {Count} old snapshots, keeping {Kept}")]
-    public static partial void SnapshotsPurged(ILogger logger, int count, int kept);
+    [LoggerMessage(EventId = 3005, EventName = "Purged", Level = LogLevel.Information,
+        Message = "Purged {Snapshots} old snapshots and {Txns} txns they cover; kept {Kept} snapshots, the log from zxid 0x{OldestKept:x}")]
+    public static partial void Purged(ILogger logger, int snapshots, int txns, int kept, long oldestKept);
 }

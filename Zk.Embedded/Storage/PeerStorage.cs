@@ -45,7 +45,7 @@ internal sealed class PeerStorage : ITxnSink, IDisposable
         var log = TxnLog.Open(dataLogDir, new TxnLogOptions { ForceSync = forceSync });
         try
         {
-            var result = Recovery.Recover(dataDir, log, acls);
+            var result = Recovery.Recover(dataDir, log, acls, (replayed, zxid, last) => Log.RecoveryProgress(logger, replayed, zxid, last));
             foreach (var skipped in result.SkippedSnapshots)
             {
                 Log.SnapshotSkipped(logger, skipped.Message);
@@ -69,6 +69,9 @@ internal sealed class PeerStorage : ITxnSink, IDisposable
             throw;
         }
     }
+
+    /// <summary>Completes when no snapshot is being written (tests, shutdown).</summary>
+    public Task SnapshotInFlight => _snapshotting;
 
     /// <summary>Where snapshots read the state from: the newest published state.</summary>
     public void SnapshotFrom(Func<TreeState> currentState) => _currentState = currentState;
@@ -98,7 +101,6 @@ internal sealed class PeerStorage : ITxnSink, IDisposable
             var path = SnapshotFile.Write(_snapDir, state);
             var millis = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             Log.SnapshotTaken(_logger, state.Zxid, path, millis);
-            PurgeSnapshots();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -114,10 +116,19 @@ internal sealed class PeerStorage : ITxnSink, IDisposable
 
     private int NextSnapshotPoint() => _snapCount / 2 + _random.Next(Math.Max(1, _snapCount / 2));
 
-    /// <summary>autopurge.snapRetainCount: keep the newest snapshots, delete older ones (the log is kept whole for now).</summary>
-    private void PurgeSnapshots()
+    /// <summary>
+    /// autopurge (ZooKeeper's PurgeTxnLog): keeps the newest snapRetainCount snapshots and the log from the oldest of
+    /// them on; deletes older snapshots and the txns they cover. Called every autopurge.purgeInterval.
+    /// </summary>
+    public void Purge()
     {
         var snapshots = SnapshotFile.List(_snapDir);
+        if (snapshots.Count <= _snapRetainCount)
+        {
+            return;
+        }
+
+        var oldestKept = snapshots[_snapRetainCount - 1].Zxid;
         var purged = 0;
         for (var i = _snapRetainCount; i < snapshots.Count; i++)
         {
@@ -125,9 +136,7 @@ internal sealed class PeerStorage : ITxnSink, IDisposable
             purged++;
         }
 
-        if (purged > 0)
-        {
-            Log.SnapshotsPurged(_logger, purged, _snapRetainCount);
-        }
+        var txns = _log.PurgeThrough(oldestKept);
+        Log.Purged(_logger, purged, txns, _snapRetainCount, oldestKept);
     }
 }

@@ -213,6 +213,21 @@ internal sealed class TxnLog : ITxnSink, IDisposable
         }
     }
 
+    /// <summary>
+    /// Removes every txn at or before <paramref name="zxid"/>: the ones a retained snapshot already holds (autopurge).
+    /// The last txn is kept whatever the zxid, so <see cref="LastZxid"/> survives a reopen.
+    /// </summary>
+    public int PurgeThrough(long zxid)
+    {
+        lock (_writeLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var removed = _txns.DeleteMany(Query.And(Query.LTE("_id", zxid), Query.LT("_id", _lastZxid)));
+            SyncWal();
+            return removed;
+        }
+    }
+
     public void SetCurrentEpoch(long epoch) => WriteMeta("currentEpoch", epoch);
 
     public void SetAcceptedEpoch(long epoch) => WriteMeta("acceptedEpoch", epoch);
