@@ -131,8 +131,9 @@ public sealed class CrashTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Runs the writers until <c>target</c> writes (seeded) are acknowledged in all, then SIGKILLs the child at a
-    /// seeded point of a spin. Writers keep writing until their connections die, so writes are in flight at the kill.
+    /// Runs the writers until <c>target</c> writes (seeded) are acknowledged in all; the writer thread that gets that
+    /// acknowledgement spins a seeded while and sends SIGKILL. Writers keep writing until their connections die, so
+    /// writes are in flight at the kill.
     /// </summary>
     private static async Task<string> WriteUntilKilledAsync(ZkChildProcess child, IPEndPoint endPoint, CrashWriter[] writers, Random random)
     {
@@ -140,32 +141,28 @@ public sealed class CrashTests(ITestOutputHelper output)
         var spin = random.Next(0, 100_000);
         var plans = writers.Select(_ => (Seed: random.Next(), Window: random.Next(1, MaxWindow + 1))).ToArray();
         var (acked, killing) = (0, 0);
-        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Acked()
+        {
+            if (Interlocked.Increment(ref acked) == target)
+            {
+                Thread.SpinWait(spin);
+                Volatile.Write(ref killing, 1);
+                child.SendKill();
+            }
+        }
+
         var running = Task.WhenAll(writers.Select((writer, i) => Task.Factory.StartNew(
-            () => writer.Run(
-                endPoint,
-                SessionTimeoutMs,
-                new Random(plans[i].Seed),
-                plans[i].Window,
-                () =>
-                {
-                    if (Interlocked.Increment(ref acked) >= target)
-                    {
-                        reached.TrySetResult();
-                    }
-                },
-                () => Volatile.Read(ref killing) != 0),
+            () => writer.Run(endPoint, SessionTimeoutMs, new Random(plans[i].Seed), plans[i].Window, Acked, () => Volatile.Read(ref killing) != 0),
             CancellationToken.None,
             TaskCreationOptions.LongRunning,
             TaskScheduler.Default)));
-        var first = await Task.WhenAny(reached.Task, running, Task.Delay(Deadline, TimeProvider.System));
-        Assert.True(first == reached.Task, $"the writers stopped at {Volatile.Read(ref acked)} of {target} acknowledged writes: {Failures(writers)}");
-        Thread.SpinWait(spin);
-        Volatile.Write(ref killing, 1);
-        child.Kill();
-        Assert.True(running.Wait(Deadline), "the writers did not notice the kill");
+        var finished = await Task.WhenAny(running, Task.Delay(Deadline, TimeProvider.System)) == running;
         var failures = Failures(writers);
+        Assert.True(Volatile.Read(ref killing) != 0, $"the writers stopped at {Volatile.Read(ref acked)} of {target} acknowledged writes: {failures}");
+        Assert.True(finished, "the writers did not notice the kill");
+        await running; // rethrows what a writer threw unexpectedly
         Assert.True(failures.Length == 0, failures);
+        child.Kill(); // waits until the process is gone
         return $"killed after {target} acks (+{spin} spins), windows {string.Join('/', plans.Select(p => p.Window))}";
     }
 

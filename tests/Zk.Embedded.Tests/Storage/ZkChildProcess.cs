@@ -21,14 +21,23 @@ internal sealed class ZkChildProcess : IDisposable
 
     private ZkChildProcess(Process process) => _process = process;
 
-    /// <summary>zk.dll as built beside this test assembly's build (the test project references Zk.Server for that).</summary>
+    /// <summary>
+    /// zk.dll: beside this test assembly (the test project references Zk.Server, so the build copies it there with
+    /// its runtimeconfig and deps), else in Zk.Server's own output (baked in by the test project).
+    /// </summary>
     public static string ServerDll
     {
         get
         {
+            var beside = Path.Combine(AppContext.BaseDirectory, "zk.dll");
+            if (File.Exists(beside) && File.Exists(Path.ChangeExtension(beside, ".runtimeconfig.json")))
+            {
+                return beside;
+            }
+
             var baked = typeof(ZkChildProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
                 .FirstOrDefault(a => a.Key == "ZkServerDll")?.Value;
-            Assert.True(baked is not null && File.Exists(baked), $"zk.dll not found at '{baked}': build the solution first (dotnet build Embedded.sln)");
+            Assert.True(baked is not null && File.Exists(baked), $"zk.dll is neither in {AppContext.BaseDirectory} nor at '{baked}': build the solution first (dotnet build Embedded.sln)");
             return baked!;
         }
     }
@@ -86,6 +95,9 @@ internal sealed class ZkChildProcess : IDisposable
             }
         }
     }
+
+    /// <summary>SIGKILL, without waiting: callable from any thread, at the exact moment a test chooses.</summary>
+    public void SendKill() => _process.Kill(entireProcessTree: true);
 
     /// <summary>SIGKILL, then waits (with a deadline) until the process is gone and its output drained.</summary>
     public void Kill()
