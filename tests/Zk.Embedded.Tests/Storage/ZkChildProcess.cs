@@ -18,6 +18,7 @@ internal sealed class ZkChildProcess : IDisposable
     private const int OutputLinesKept = 200;
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output = new();
+    private bool _killSent;
 
     private ZkChildProcess(Process process) => _process = process;
 
@@ -81,7 +82,12 @@ internal sealed class ZkChildProcess : IDisposable
         var started = Stopwatch.GetTimestamp();
         while (true)
         {
-            Assert.False(_process.HasExited, $"zk exited with code {(_process.HasExited ? _process.ExitCode : 0)} before serving:\n{RecentOutput}");
+            if (_process.HasExited)
+            {
+                _process.WaitForExit(); // drains the output
+                Assert.Fail($"zk exited with code {_process.ExitCode} before serving:\n{RecentOutput}");
+            }
+
             try
             {
                 using var probe = await RawWireClient.OpenAsync(endPoint);
@@ -97,14 +103,24 @@ internal sealed class ZkChildProcess : IDisposable
     }
 
     /// <summary>SIGKILL, without waiting: callable from any thread, at the exact moment a test chooses.</summary>
-    public void SendKill() => _process.Kill(entireProcessTree: true);
+    public void SendKill()
+    {
+        Volatile.Write(ref _killSent, true);
+        _process.Kill(entireProcessTree: true);
+    }
 
     /// <summary>SIGKILL, then waits (with a deadline) until the process is gone and its output drained.</summary>
     public void Kill()
     {
+        if (!Volatile.Read(ref _killSent) && _process.HasExited)
+        {
+            _process.WaitForExit(); // drains the output
+            Assert.Fail($"zk exited by itself with code {_process.ExitCode} before the kill:\n{RecentOutput}");
+        }
+
         if (!_process.HasExited)
         {
-            _process.Kill(entireProcessTree: true);
+            SendKill();
         }
 
         Assert.True(_process.WaitForExit(TimeSpan.FromSeconds(30)), $"zk (pid {_process.Id}) did not exit after SIGKILL");
