@@ -157,8 +157,7 @@ internal sealed class ServerProcess : IAsyncDisposable
 
             try
             {
-                using var attempt = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-                await using var connection = await WireConnection.OpenAsync(EndPoint, frames, 1, 1, attempt.Token).ConfigureAwait(false);
+                using var connection = WireConnection.Open(EndPoint, frames, 1, 1);
                 return;
             }
             catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)

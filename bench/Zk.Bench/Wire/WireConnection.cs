@@ -13,12 +13,13 @@ namespace Zk.Bench.Wire;
 /// is counted, not ignored. Latency is from just before the write that carried a request to the read that completed
 /// its reply. Nothing allocates per request: frames are pre-encoded and only the xid is patched.
 /// </summary>
-internal sealed class WireConnection : IAsyncDisposable
+internal sealed class WireConnection : IDisposable
 {
     /// <summary>Room for K replies of ~1.1 KB; a bigger frame grows the buffer.</summary>
     private const int ReceiveBufferBytes = 256 * 1024;
 
-    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>No reply for this long fails the run: a server that stops answering must not hang the bench.</summary>
+    private static readonly TimeSpan ReceiveTimeout = TimeSpan.FromSeconds(10);
 
     private readonly Socket _socket;
     private readonly WireFrames _frames;
@@ -49,15 +50,24 @@ internal sealed class WireConnection : IAsyncDisposable
     public long Errors { get; private set; }
 
     /// <summary>Opens a session; throws if the server refuses it or does not answer in time.</summary>
-    public static async Task<WireConnection> OpenAsync(IPEndPoint target, WireFrames frames, int inflight, int seed, CancellationToken cancellationToken)
+    /// <remarks>
+    /// Synchronous on purpose, like everything here: once .NET has done an async operation on a socket it keeps it
+    /// non-blocking and emulates blocking calls with a spinning wait, which costs the client a core on this machine.
+    /// </remarks>
+    public static WireConnection Open(IPEndPoint target, WireFrames frames, int inflight, int seed)
     {
-        var socket = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var socket = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
+        {
+            NoDelay = true,
+            ReceiveTimeout = (int)ReceiveTimeout.TotalMilliseconds,
+            SendTimeout = (int)ReceiveTimeout.TotalMilliseconds,
+        };
         try
         {
-            await socket.ConnectAsync(target, cancellationToken).ConfigureAwait(false);
+            socket.Connect(target);
             var connection = new WireConnection(socket, frames, inflight, seed);
-            await socket.SendAsync(WireFrames.Connect(), SocketFlags.None, cancellationToken).ConfigureAwait(false);
-            var reply = await connection.ReadFrameAsync(cancellationToken).ConfigureAwait(false);
+            socket.Send(WireFrames.Connect());
+            var reply = connection.ReadFrame();
             // ConnectResponse: protocolVersion (4), timeout (4), ...: timeout 0 is a refusal.
             if (reply.Length < 8 || BinaryPrimitives.ReadInt32BigEndian(reply.AsSpan(4)) <= 0)
             {
@@ -77,7 +87,7 @@ internal sealed class WireConnection : IAsyncDisposable
     /// Sends <paramref name="requests"/> with up to K in flight and waits for every reply; replies with an error
     /// code other than 0 or one of <paramref name="allowed"/> throw (setup: creating the keys, NodeExists allowed).
     /// </summary>
-    public async Task ExecuteAsync(IReadOnlyList<byte[]> requests, int allowed, CancellationToken cancellationToken)
+    public void Execute(IReadOnlyList<byte[]> requests, int allowed)
     {
         var next = 0;
         var outstanding = 0;
@@ -92,10 +102,10 @@ internal sealed class WireConnection : IAsyncDisposable
 
             if (length > 0)
             {
-                await SendAllAsync(length, cancellationToken).ConfigureAwait(false);
+                SendAll(length);
             }
 
-            var reply = await ReadFrameAsync(cancellationToken).ConfigureAwait(false);
+            var reply = ReadFrame();
             var err = BinaryPrimitives.ReadInt32BigEndian(reply.AsSpan(WireFrames.ReplyErrOffset - 4));
             if (err != 0 && err != allowed)
             {
@@ -110,19 +120,20 @@ internal sealed class WireConnection : IAsyncDisposable
     /// <summary>
     /// Runs the load until <paramref name="deadline"/> (a Stopwatch timestamp), then stops sending and drains what is
     /// in flight. Replies received before the deadline are recorded in <paramref name="latencies"/>; the return value
-    /// counts every request of the run, drained ones included (the server did that work).
+    /// counts every request of the run, drained ones included (the server did that work). Blocking socket calls on
+    /// the caller's (dedicated) thread: a thread asleep in recv costs no CPU, where async continuations on the thread
+    /// pool spin between replies and take a core from the server on a 2-core machine. Every receive is bounded by
+    /// the socket's receive timeout.
     /// </summary>
-    public async Task<long> RunAsync(long deadline, int writePercent, LatencyHistogram latencies, CancellationToken cancellationToken)
+    public long Run(long deadline, int writePercent, LatencyHistogram latencies)
     {
         long completed = 0;
         var outstanding = _inflight;
-        await SendAllAsync(AppendLoad(_inflight, writePercent), cancellationToken).ConfigureAwait(false);
-        using var drain = new CancellationTokenSource();
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, drain.Token);
+        SendAll(AppendLoad(_inflight, writePercent));
         var draining = false;
         while (outstanding > 0)
         {
-            var read = await _socket.ReceiveAsync(_receive.AsMemory(_received), SocketFlags.None, linked.Token).ConfigureAwait(false);
+            var read = _socket.Receive(_receive, _received, _receive.Length - _received, SocketFlags.None);
             if (read == 0)
             {
                 throw new IOException("server closed the connection");
@@ -133,15 +144,10 @@ internal sealed class WireConnection : IAsyncDisposable
             var replies = TakeReplies(now, draining ? null : latencies);
             completed += replies;
             outstanding -= replies;
-            if (!draining && now >= deadline)
-            {
-                draining = true;
-                drain.CancelAfter(DrainTimeout);
-            }
-
+            draining |= now >= deadline;
             if (!draining && replies > 0)
             {
-                await SendAllAsync(AppendLoad(replies, writePercent), cancellationToken).ConfigureAwait(false);
+                SendAll(AppendLoad(replies, writePercent));
                 outstanding += replies;
             }
         }
@@ -149,17 +155,16 @@ internal sealed class WireConnection : IAsyncDisposable
         return completed;
     }
 
-    public async ValueTask DisposeAsync()
+    public void Dispose()
     {
         try
         {
             var close = WireFrames.CloseSession();
             WireFrames.PatchXid(close, _nextXid++);
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            await _socket.SendAsync(close, SocketFlags.None, timeout.Token).ConfigureAwait(false);
+            _socket.Send(close);
             _socket.Shutdown(SocketShutdown.Send);
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
             // The server went first; nothing to close.
         }
@@ -244,17 +249,17 @@ internal sealed class WireConnection : IAsyncDisposable
         return length + frame.Length;
     }
 
-    private async ValueTask SendAllAsync(int length, CancellationToken cancellationToken)
+    private void SendAll(int length)
     {
         var sent = 0;
         while (sent < length)
         {
-            sent += await _socket.SendAsync(_send.AsMemory(sent, length - sent), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            sent += _socket.Send(_send, sent, length - sent, SocketFlags.None);
         }
     }
 
     /// <summary>One whole frame's body (setup and handshake only; allocates).</summary>
-    private async Task<byte[]> ReadFrameAsync(CancellationToken cancellationToken)
+    private byte[] ReadFrame()
     {
         while (true)
         {
@@ -269,7 +274,7 @@ internal sealed class WireConnection : IAsyncDisposable
                 }
             }
 
-            var read = await _socket.ReceiveAsync(_receive.AsMemory(_received), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            var read = _socket.Receive(_receive, _received, _receive.Length - _received, SocketFlags.None);
             if (read == 0)
             {
                 throw new IOException("server closed the connection");

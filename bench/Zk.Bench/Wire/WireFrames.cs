@@ -31,7 +31,7 @@ internal sealed class WireFrames
             max = Math.Max(max, frame.Length);
         }
 
-        foreach (var frame in gets)
+        foreach (var frame in gets.Concat(creates))
         {
             max = Math.Max(max, frame.Length);
         }

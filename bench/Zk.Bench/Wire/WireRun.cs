@@ -42,29 +42,30 @@ internal static class WireRun
     /// <summary>Creates the parent and the 1,024 keys of 1 KiB (NodeExists is fine: the server may have them already).</summary>
     public static async Task SetupAsync(IPEndPoint target, WireFrames frames)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await using var connection = await WireConnection.OpenAsync(target, frames, 64, 0, timeout.Token).ConfigureAwait(false);
-        await connection.ExecuteAsync([frames.CreateParent], NodeExists, timeout.Token).ConfigureAwait(false);
-        await connection.ExecuteAsync(frames.Creates, NodeExists, timeout.Token).ConfigureAwait(false);
+        await Task.Run(() =>
+        {
+            using var connection = WireConnection.Open(target, frames, 64, 0);
+            connection.Execute([frames.CreateParent], NodeExists);
+            connection.Execute(frames.Creates, NodeExists);
+        }).ConfigureAwait(false);
     }
 
     public static async Task<WireResult> MeasureAsync(
         string server, IPEndPoint target, WireFrames frames, string workload, int connectionCount, int inflight, int seconds, int warmupSeconds, Func<double>? serverCpu)
     {
         var writePercent = workload switch { "get" => 0, "set" => 100, _ => 10 };
-        // A run's own bound: setup, warm-up, the run and the drain all fit in this or the run fails.
-        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(seconds + warmupSeconds + 60));
+        // Bounded by the deadline, then by the sockets' 10 s receive timeout while draining: a silent server fails the run.
         var connections = new WireConnection[connectionCount];
         try
         {
             for (var i = 0; i < connections.Length; i++)
             {
-                connections[i] = await WireConnection.OpenAsync(target, frames, inflight, i + 1, bound.Token).ConfigureAwait(false);
+                connections[i] = WireConnection.Open(target, frames, inflight, i + 1);
             }
 
             if (warmupSeconds > 0)
             {
-                await RunAllAsync(connections, warmupSeconds, writePercent, new LatencyHistogram[connections.Length], bound.Token).ConfigureAwait(false);
+                await RunAllAsync(connections, warmupSeconds, writePercent, new LatencyHistogram[connections.Length]).ConfigureAwait(false);
             }
 
             var latencies = new LatencyHistogram[connections.Length];
@@ -72,7 +73,7 @@ internal static class WireRun
             var cpuBefore = serverCpu?.Invoke();
             var clientBefore = self.TotalProcessorTime;
             var machineBefore = MachineCpu.BusySeconds();
-            var (completed, window) = await RunAllAsync(connections, seconds, writePercent, latencies, bound.Token).ConfigureAwait(false);
+            var (completed, window) = await RunAllAsync(connections, seconds, writePercent, latencies).ConfigureAwait(false);
             var cpuAfter = serverCpu?.Invoke();
             self.Refresh();
             var clientCpu = (self.TotalProcessorTime - clientBefore).TotalSeconds;
@@ -95,7 +96,7 @@ internal static class WireRun
             {
                 if (connection is not null)
                 {
-                    await connection.DisposeAsync().ConfigureAwait(false);
+                    connection.Dispose();
                 }
             }
         }
@@ -103,7 +104,7 @@ internal static class WireRun
 
     /// <summary>All connections until the deadline, then drained; returns requests completed and the window in seconds.</summary>
     private static async Task<(long Completed, double Seconds)> RunAllAsync(
-        WireConnection[] connections, int seconds, int writePercent, LatencyHistogram[] latencies, CancellationToken cancellationToken)
+        WireConnection[] connections, int seconds, int writePercent, LatencyHistogram[] latencies)
     {
         var started = Stopwatch.GetTimestamp();
         var deadline = started + (seconds * Stopwatch.Frequency);
@@ -112,7 +113,8 @@ internal static class WireRun
         {
             latencies[i] = new LatencyHistogram();
             var (connection, histogram) = (connections[i], latencies[i]);
-            running[i] = Task.Run(() => connection.RunAsync(deadline, writePercent, histogram, cancellationToken), cancellationToken);
+            // A dedicated thread per connection (LongRunning), blocking in recv between replies.
+            running[i] = Task.Factory.StartNew(() => connection.Run(deadline, writePercent, histogram), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
 
         var done = await Task.WhenAll(running).ConfigureAwait(false);
