@@ -92,6 +92,8 @@ public sealed class ZkPeer : IAsyncDisposable
 
     internal PeerCore Core => _core;
 
+    internal Storage.PeerStorage? DurableStorage => _storage;
+
     /// <summary>Where the client port listens, when it is open (with the actual port when 0 was asked for).</summary>
     public System.Net.IPEndPoint? ClientEndPoint => _clientPort?.LocalEndPoint;
 

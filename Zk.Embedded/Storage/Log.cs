@@ -12,6 +12,10 @@ internal static partial class Log
         Message = "Recovered zxid 0x{Zxid:x}: {Nodes} znodes, {Sessions} sessions, snapshot {Snapshot}, {Replayed} txns replayed, in {Millis} ms")]
     public static partial void RecoveryFinished(ILogger logger, long zxid, int nodes, int sessions, string snapshot, int replayed, long millis);
 
+    [LoggerMessage(EventId = 3006, EventName = "RecoveryProgress", Level = LogLevel.Information,
+        Message = "Recovery: {Replayed} txns replayed, at zxid 0x{Zxid:x} of 0x{LastZxid:x}")]
+    public static partial void RecoveryProgress(ILogger logger, int replayed, long zxid, long lastZxid);
+
     [LoggerMessage(EventId = 3002, EventName = "SnapshotSkipped", Level = LogLevel.Warning, Message = "Skipping a snapshot that does not verify: {Reason}")]
     public static partial void SnapshotSkipped(ILogger logger, string reason);
 

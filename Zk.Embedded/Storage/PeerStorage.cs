@@ -45,7 +45,7 @@ internal sealed class PeerStorage : ITxnSink, IDisposable
         var log = TxnLog.Open(dataLogDir, new TxnLogOptions { ForceSync = forceSync });
         try
         {
-            var result = Recovery.Recover(dataDir, log, acls);
+            var result = Recovery.Recover(dataDir, log, acls, (replayed, zxid, last) => Log.RecoveryProgress(logger, replayed, zxid, last));
             foreach (var skipped in result.SkippedSnapshots)
             {
                 Log.SnapshotSkipped(logger, skipped.Message);
@@ -69,6 +69,9 @@ internal sealed class PeerStorage : ITxnSink, IDisposable
             throw;
         }
     }
+
+    /// <summary>Completes when no snapshot is being written (tests, shutdown).</summary>
+    public Task SnapshotInFlight => _snapshotting;
 
     /// <summary>Where snapshots read the state from: the newest published state.</summary>
     public void SnapshotFrom(Func<TreeState> currentState) => _currentState = currentState;

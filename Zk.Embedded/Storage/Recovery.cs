@@ -20,7 +20,11 @@ internal sealed record RecoveryResult(
 /// <summary>Recovery: the newest valid snapshot, then the log after its zxid replayed through <see cref="TxnApplier"/>.</summary>
 internal static class Recovery
 {
-    public static RecoveryResult Recover(string snapDir, TxnLog log, AclCache? acls = null)
+    /// <summary>Replayed txns between two progress reports.</summary>
+    public const int ProgressEvery = 100_000;
+
+    /// <param name="progress">called every <see cref="ProgressEvery"/> replayed txns with (replayed, zxid reached, last logged zxid).</param>
+    public static RecoveryResult Recover(string snapDir, TxnLog log, AclCache? acls = null, Action<int, long, long>? progress = null)
     {
         var skipped = new List<StorageCorruptionException>();
         TreeState? state = null;
@@ -48,6 +52,10 @@ internal static class Recovery
             {
                 state = Apply(state, txn);
                 replayed++;
+                if (progress is not null && replayed % ProgressEvery == 0)
+                {
+                    progress(replayed, txn.Zxid, log.LastZxid);
+                }
             }
         }
         catch (StorageCorruptionException e)

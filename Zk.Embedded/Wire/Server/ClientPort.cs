@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Zk.Embedded.Sessions;
+using Zk.Embedded.Tree;
 
 namespace Zk.Embedded.Wire.Server;
 
@@ -73,10 +74,31 @@ internal sealed class ClientPort : IAsyncDisposable
             state.Ephemerals.Sum(kv => kv.Value.Count),
             Interlocked.Read(ref _received),
             Interlocked.Read(ref _sent),
+            ApproximateDataSize(state.Root),
             connections,
             _peer.Watches.Snapshot().ToArray(),
             ephemerals,
             configuration);
+    }
+
+    /// <summary>
+    /// ZooKeeper's <c>DataTree.approximateDataSize</c>: every node's path length plus its data length. A walk of the
+    /// tree, paid only when mntr is asked.
+    /// </summary>
+    private static long ApproximateDataSize(ZNode root)
+    {
+        var total = 0L;
+        var pending = new Stack<(ZNode Node, int PathLength)>();
+        pending.Push((root, 1));
+        while (pending.TryPop(out var item))
+        {
+            total += item.PathLength + (item.Node.Data?.Length ?? 0);
+            var visit = (Pending: pending, Parent: ReferenceEquals(item.Node, root) ? 0 : item.PathLength);
+            item.Node.Children.ForEach(ref visit, static (ref (Stack<(ZNode, int)> Pending, int Parent) v, ZNode child) =>
+                v.Pending.Push((child, v.Parent + 1 + child.Name.Length)));
+        }
+
+        return total;
     }
 
     private async Task AcceptAsync()

@@ -89,6 +89,8 @@ internal static class FourLetterWords
                 Line(text, "zk_version", ZooKeeperVersion + "-zk-embedded");
                 Line(text, "zk_server_state", "standalone");
                 Line(text, "zk_avg_latency", "0.0");
+                Line(text, "zk_max_latency", 0);
+                Line(text, "zk_min_latency", 0);
                 Line(text, "zk_packets_received", facts.PacketsReceived);
                 Line(text, "zk_packets_sent", facts.PacketsSent);
                 Line(text, "zk_num_alive_connections", facts.Connections.Count);
@@ -97,6 +99,14 @@ internal static class FourLetterWords
                 Line(text, "zk_watch_count", facts.WatchCount);
                 Line(text, "zk_ephemerals_count", facts.EphemeralCount);
                 Line(text, "zk_global_sessions", facts.SessionCount);
+                Line(text, "zk_approximate_data_size", facts.ApproximateDataSize);
+                if (FileDescriptors() is var (open, max))
+                {
+                    // ZooKeeper reports these only where the JVM can count them (UnixOperatingSystemMXBean).
+                    Line(text, "zk_open_file_descriptor_count", open);
+                    Line(text, "zk_max_file_descriptor_count", max);
+                }
+
                 Line(text, "zk_last_zxid", "0x" + facts.Zxid.ToString("x", CultureInfo.InvariantCulture));
                 return text.ToString();
             case "envi":
@@ -170,6 +180,27 @@ internal static class FourLetterWords
     /// <summary>The int a word's four bytes make when read as a frame length (how ZooKeeper tells them apart).</summary>
     public static int AsInt(string word) => BinaryPrimitives.ReadInt32BigEndian(Encoding.ASCII.GetBytes(word));
 
+    /// <summary>Open descriptors and the soft limit (RLIMIT_NOFILE), from /proc on Linux; null elsewhere.</summary>
+    private static (long Open, long Max)? FileDescriptors()
+    {
+        try
+        {
+            if (!OperatingSystem.IsLinux())
+            {
+                return null;
+            }
+
+            var open = Directory.EnumerateFileSystemEntries("/proc/self/fd").LongCount();
+            var limits = File.ReadLines("/proc/self/limits").FirstOrDefault(l => l.StartsWith("Max open files", StringComparison.Ordinal));
+            var soft = limits?["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+            return long.TryParse(soft, NumberStyles.Integer, CultureInfo.InvariantCulture, out var max) ? (open, max) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     private static void Line(StringBuilder text, string key, object value) =>
         text.Append(key).Append('\t').Append(Convert.ToString(value, CultureInfo.InvariantCulture)).Append('\n');
 }
@@ -183,6 +214,7 @@ internal sealed record ServerFacts(
     int EphemeralCount,
     long PacketsReceived,
     long PacketsSent,
+    long ApproximateDataSize,
     IReadOnlyList<string> Connections,
     IReadOnlyList<(string Path, long[] Sessions)> WatchedPaths,
     IReadOnlyList<(long Session, string[] Paths)> EphemeralsBySession,

@@ -57,6 +57,11 @@ internal static class WireResponses
             case OpCode.WhoAmI:
                 new WhoAmIResponse((IReadOnlyList<ClientInfo>)reply.Value!).Write(ref writer);
                 break;
+            case OpCode.AddWatch:
+                // FinalRequestProcessor answers addWatch with an ErrorResponse(0) body; the Java client reads it, and
+                // without it the next reply on the connection is misread (ConnectionLoss).
+                writer.WriteInt(0);
+                break;
             case OpCode.Multi or OpCode.MultiRead:
                 var results = (IReadOnlyList<OpResult>)reply.Value!;
                 var ops = multiOps ?? [];

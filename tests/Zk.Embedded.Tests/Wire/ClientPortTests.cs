@@ -70,6 +70,20 @@ public sealed class ClientPortTests
     }
 
     [Fact]
+    public async Task AddWatch_replies_with_an_int_zero_body_as_ZooKeeper_does()
+    {
+        await using var peer = await StartAsync();
+        var (client, _) = await RawWireClient.ConnectAsync(peer.ClientEndPoint!);
+        using var __ = client;
+        client.SendRequest(3, OpCode.AddWatch, new AddWatchRequest("/", AddWatchMode.PersistentRecursive));
+        var (header, body) = client.ReceiveReply();
+        Assert.Equal(3, header.Xid);
+        Assert.Equal(ZkErrorCode.Ok, header.Err);
+        // FinalRequestProcessor answers addWatch with ErrorResponse(0); the Java client reads those four bytes.
+        Assert.True(body.SequenceEqual(new byte[4]), $"expected a 4-byte zero body, got {body.Length} byte(s): {Convert.ToHexString(body)}");
+    }
+
+    [Fact]
     public async Task A_wrong_password_gets_timeout_zero_and_a_closed_connection()
     {
         await using var peer = await StartAsync();

@@ -66,8 +66,9 @@ public sealed class JuteFuzzTests(ITestOutputHelper output)
             }
         }
 
+        // Timing is reported, not asserted (a loaded machine would make it flaky); every decoder is bounded by its
+        // input, so finishing the loop is the no-hang property.
         output.WriteLine($"{4000 * Decoders.Length} decodes in {clock.Elapsed.TotalMilliseconds:F0} ms, slowest {slowest.TotalMilliseconds:F2} ms");
-        Assert.True(slowest < TimeSpan.FromMilliseconds(200), $"seed={seed}: a decode took {slowest.TotalMilliseconds} ms");
     }
 
     [Theory]

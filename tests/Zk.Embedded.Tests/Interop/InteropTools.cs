@@ -1,0 +1,91 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Zk.Embedded.Tests.Interop;
+
+/// <summary>
+/// Where the real ZooKeeper clients live (Debian's zookeeper, zookeeper-bin and python3-kazoo packages), and the rule
+/// for when one is missing: on CI (CI=true, which installs them) the test fails; elsewhere it is skipped, saying why.
+/// </summary>
+internal static class InteropTools
+{
+    public const string ZkCli = "/usr/share/zookeeper/bin/zkCli.sh";
+    public const string ZkServer = "/usr/share/zookeeper/bin/zkServer.sh";
+    public const string ZooKeeperJar = "/usr/share/java/zookeeper.jar";
+    public const string CliMt = "/usr/lib/zookeeper/bin/cli_mt";
+
+    /// <summary>Debian's python, which python3-kazoo installs into (not a pyenv python3 that may come first on PATH).</summary>
+    public const string DebianPython = "/usr/bin/python3";
+
+    private const string Install = "apt-get install -y zookeeper zookeeper-bin python3-kazoo";
+
+    /// <summary>A deadline for one external program; generous because a JVM starts in about a second here.</summary>
+    public static readonly TimeSpan ProgramDeadline = TimeSpan.FromSeconds(45);
+
+    public static void RequireFiles(params string[] paths)
+    {
+        var missing = paths.Where(p => !File.Exists(p)).ToArray();
+        if (missing.Length > 0)
+        {
+            Missing($"{string.Join(", ", missing)} not found");
+        }
+    }
+
+    public static void RequireKazoo()
+    {
+        RequireFiles(DebianPython);
+        using var check = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(DebianPython, ["-c", "import kazoo"])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        })!;
+        if (!check.WaitForExit(TimeSpan.FromSeconds(20)))
+        {
+            check.Kill(entireProcessTree: true);
+            Assert.Fail($"expected '{DebianPython} -c \"import kazoo\"' to finish within 20 s");
+        }
+
+        if (check.ExitCode != 0)
+        {
+            Missing($"{DebianPython} cannot import kazoo: {check.StandardError.ReadToEnd().Trim()}");
+        }
+    }
+
+    private static void Missing(string what)
+    {
+        var reason = $"{what}; install with: {Install}";
+        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+        {
+            Assert.Fail($"CI=true and {reason} (CI must install them before the tests)");
+        }
+
+        Skip.If(true, reason);
+    }
+
+    /// <summary>A loopback port nobody listens on now: bind to port 0 and let the OS choose.</summary>
+    public static int FreeLoopbackPort()
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+
+    /// <summary>Sends a four-letter word and returns the whole answer (the server closes the connection after it).</summary>
+    public static async Task<string> FourLetterWordAsync(IPEndPoint endPoint, string word, TimeSpan deadline)
+    {
+        using var timeout = new CancellationTokenSource(deadline);
+        using var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(endPoint, timeout.Token);
+        await socket.SendAsync(Encoding.ASCII.GetBytes(word), SocketFlags.None, timeout.Token);
+        var answer = new MemoryStream();
+        var buffer = new byte[64 * 1024];
+        int read;
+        while ((read = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token)) > 0)
+        {
+            answer.Write(buffer, 0, read);
+        }
+
+        return Encoding.UTF8.GetString(answer.ToArray());
+    }
+}
