@@ -356,6 +356,18 @@ internal sealed class ClientSession : IConnectionOwner
         Volatile.Write(ref _timeoutMs, response.TimeoutMs);
         connection.Start(this, TimeSpan.FromMilliseconds(response.TimeoutMs * 2 / 3));
         Log.SessionEstablished(_logger, response.SessionId, connection.Server, response.TimeoutMs);
+        lock (_lock)
+        {
+            if (_closing)
+            {
+                connection.Close("closed by the client");
+                return false;
+            }
+
+            // As in ClientCnxn.onConnected: the state is Connected before watchers hear SyncConnected.
+            _state = SessionState.Connected;
+        }
+
         _dispatcher.Post(new EventDispatch(this, new WatchedEvent(EventType.None, KeeperState.SyncConnected, null)));
         await ResendSessionStateAsync(connection).ConfigureAwait(false);
         TaskCompletionSource<ClientConnection?> waiter;
@@ -367,8 +379,8 @@ internal sealed class ClientSession : IConnectionOwner
                 return false;
             }
 
+            // New requests go out only now, behind the auth packets and setWatches.
             _current = connection;
-            _state = SessionState.Connected;
             waiter = _nextConnection;
             _nextConnection = NewWaiter();
         }
