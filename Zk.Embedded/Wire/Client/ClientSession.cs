@@ -40,6 +40,7 @@ internal sealed class ClientSession : IConnectionOwner
         _options = options;
         _logger = options.LoggerFactory?.CreateLogger<ZkClient>() ?? (ILogger)NullLogger.Instance;
         _dispatcher = new ClientDispatcher(e => Log.WatcherFailed(_logger, e, _sessionId, EventType.None, null));
+        Watches = new ClientWatches(options.DefaultWatcher, (e, watchedEvent) => Log.WatcherFailed(_logger, e, _sessionId, watchedEvent.Type, watchedEvent.Path));
         _sessionId = options.SessionId ?? 0;
         _password = options.SessionId is null ? NoPassword : options.SessionPassword.ToArray();
         _timeoutMs = (int)options.SessionTimeout.TotalMilliseconds;
@@ -47,9 +48,9 @@ internal sealed class ClientSession : IConnectionOwner
 
     public Chroot Chroot => _connect.Chroot;
 
-    public ClientWatchRegistry Watchers { get; } = new();
+    public ClientWatches Watches { get; }
 
-    public WatchPaths WatchPaths { get; } = new();
+    public ClientWatchRegistry Watchers => Watches.Registry;
 
     public long SessionId => Volatile.Read(ref _sessionId);
 
@@ -95,7 +96,7 @@ internal sealed class ClientSession : IConnectionOwner
         where TRequest : IJuteRecord<TRequest>
     {
         cancellationToken.ThrowIfCancellationRequested();
-        using var frame = Frame(call.Op, request);
+        using var frame = RequestFrame.Build(call.Op, request);
         var connection = await GetConnectionAsync(call.Path, cancellationToken).ConfigureAwait(false);
         if (!await connection.SendAsync(frame, call, this).ConfigureAwait(false))
         {
@@ -147,7 +148,7 @@ internal sealed class ClientSession : IConnectionOwner
         if (connection is not null && State == SessionState.Connected)
         {
             var call = new PendingCall<bool>(OpCode.CloseSession, null, null);
-            using var frame = Frame(OpCode.CloseSession, default(NoBody));
+            using var frame = RequestFrame.Build(OpCode.CloseSession, default(NoBody));
             try
             {
                 if (await connection.SendAsync(frame, call, this).ConfigureAwait(false))
@@ -210,54 +211,6 @@ internal sealed class ClientSession : IConnectionOwner
         }
 
         _dispatcher.Post(call);
-    }
-
-    /// <summary>Registers a watch when its request's reply arrives (Java's <c>WatchRegistration.register</c>).</summary>
-    public void RegisterWatch(string path, Watcher watcher, WatchKind kind, ZkErrorCode error)
-    {
-        var ok = error == ZkErrorCode.Ok;
-        switch (kind)
-        {
-            case WatchKind.Data when ok:
-                Watchers.AddData(path, watcher);
-                break;
-            case WatchKind.Exists when ok:
-                Watchers.AddData(path, watcher);
-                kind = WatchKind.Data;
-                break;
-            case WatchKind.Exists when error == ZkErrorCode.NoNode:
-                Watchers.AddExist(path, watcher);
-                break;
-            case WatchKind.Child when ok:
-                Watchers.AddChild(path, watcher);
-                break;
-            case WatchKind.Persistent when ok:
-                Watchers.AddPersistent(path, watcher, AddWatchMode.Persistent);
-                break;
-            case WatchKind.PersistentRecursive when ok:
-                Watchers.AddPersistent(path, watcher, AddWatchMode.PersistentRecursive);
-                break;
-            default:
-                return;
-        }
-
-        WatchPaths.Added(path, kind);
-    }
-
-    /// <summary>Runs in the dispatch loop: the watchers an event goes to, each once (or only <paramref name="only"/>).</summary>
-    public void DeliverEvent(WatchedEvent watchedEvent, Watcher? only)
-    {
-        if (only is not null)
-        {
-            Invoke(only, watchedEvent);
-            return;
-        }
-
-        WatchPaths.Fired(watchedEvent);
-        foreach (var watcher in Watchers.Materialize(watchedEvent, _options.DefaultWatcher))
-        {
-            Invoke(watcher, watchedEvent);
-        }
     }
 
     // ---- connecting ----
@@ -400,16 +353,16 @@ internal sealed class ClientSession : IConnectionOwner
 
         foreach (var (scheme, auth) in auths)
         {
-            using var frame = Frame(OpCode.Auth, new AuthPacket(0, scheme, auth));
+            using var frame = RequestFrame.Build(OpCode.Auth, new AuthPacket(0, scheme, auth));
             await connection.SendAsync(frame, new PendingCall<bool>(OpCode.Auth, null, null) { Xid = Xids.Auth }, this).ConfigureAwait(false);
         }
 
-        if (WatchPaths.Snapshot(Watchers, Chroot, Volatile.Read(ref _lastZxid)) is { } watches)
+        if (Watches.Paths.Snapshot(Watchers, Chroot, Volatile.Read(ref _lastZxid)) is { } watches)
         {
             // Like ClientCnxn, the old setWatches when there are no persistent watches, for older servers.
             using var frame = watches.PersistentWatches!.Count + watches.PersistentRecursiveWatches!.Count == 0
-                ? Frame(OpCode.SetWatches, new SetWatches(watches.RelativeZxid, watches.DataWatches, watches.ExistWatches, watches.ChildWatches))
-                : Frame(OpCode.SetWatches2, watches);
+                ? RequestFrame.Build(OpCode.SetWatches, new SetWatches(watches.RelativeZxid, watches.DataWatches, watches.ExistWatches, watches.ChildWatches))
+                : RequestFrame.Build(OpCode.SetWatches2, watches);
             var op = watches.PersistentWatches.Count + watches.PersistentRecursiveWatches.Count == 0 ? OpCode.SetWatches : OpCode.SetWatches2;
             await connection.SendAsync(frame, new PendingCall<bool>(op, null, null) { Xid = Xids.SetWatches }, this).ConfigureAwait(false);
         }
@@ -467,7 +420,7 @@ internal sealed class ClientSession : IConnectionOwner
     /// <summary>The last event: watchers hear it (the registry forgets them), then the dispatch loop ends.</summary>
     private void EndWith(KeeperState state)
     {
-        WatchPaths.Clear();
+        Watches.Paths.Clear();
         _dispatcher.Post(new EventDispatch(this, new WatchedEvent(EventType.None, state, null)));
         _dispatcher.Complete();
     }
@@ -509,43 +462,5 @@ internal sealed class ClientSession : IConnectionOwner
         }
     }
 
-    private void Invoke(Watcher watcher, WatchedEvent watchedEvent)
-    {
-        try
-        {
-            watcher(watchedEvent);
-        }
-        catch (Exception e)
-        {
-            Log.WatcherFailed(_logger, e, _sessionId, watchedEvent.Type, watchedEvent.Path);
-        }
-    }
-
-    private static JuteFrameBuffer Frame<T>(OpCode op, in T body)
-        where T : IJuteRecord<T>
-    {
-        var frame = new JuteFrameBuffer(256);
-        frame.BeginFrame();
-        var writer = new JuteWriter(frame);
-        new RequestHeader(0, op).Write(ref writer);
-        body.Write(ref writer);
-        frame.EndFrame();
-        return frame;
-    }
-
     private static TaskCompletionSource<ClientConnection?> NewWaiter() => new(TaskCreationOptions.RunContinuationsAsynchronously);
-}
-
-/// <summary>A request with no body (closeSession, whoAmI).</summary>
-internal readonly record struct NoBody : IJuteRecord<NoBody>
-{
-    public static bool TryRead(ref JuteReader reader, out NoBody value)
-    {
-        value = default;
-        return true;
-    }
-
-    public void Write(ref JuteWriter writer)
-    {
-    }
 }

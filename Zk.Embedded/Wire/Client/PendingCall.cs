@@ -79,7 +79,7 @@ internal sealed class PendingCall<T>(OpCode op, string? path, ReplyReader<T>? de
 /// <summary>A watch to add to the client's registry when its request's reply arrives (Java's <c>WatchRegistration</c>).</summary>
 internal sealed class WatchRegistration(ClientSession client, string path, Watcher watcher, WatchKind kind)
 {
-    public void Register(ZkErrorCode error) => client.RegisterWatch(path, watcher, kind, error);
+    public void Register(ZkErrorCode error) => client.Watches.Register(path, watcher, kind, error);
 }
 
 /// <summary>Which client table a watch goes to; <see cref="Exists"/> picks data or exist by the reply's code.</summary>
@@ -95,5 +95,5 @@ internal enum WatchKind
 /// <summary>Runs a watch event (or a removal notice for one watcher) in the dispatch loop.</summary>
 internal sealed class EventDispatch(ClientSession client, WatchedEvent watchedEvent, Watcher? only = null) : Dispatchable
 {
-    public override void Dispatch() => client.DeliverEvent(watchedEvent, only);
+    public override void Dispatch() => client.Watches.Deliver(watchedEvent, only);
 }
