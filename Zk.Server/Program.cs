@@ -9,6 +9,8 @@ internal static class Program
 {
     private const string Usage = """
         usage: zk start [zoo.cfg]             run a peer (no file: 127.0.0.1:2181, data in ./zkdata)
+               zk cli [-server host:port[,...][/chroot]] [command ...]
+                                              a zkCli-style shell; with a command, run it and exit with its code
                zk dump-log <dataLogDir>        print every txn of a stopped peer's log
                zk dump-snapshot <file>         print a snapshot's sessions and znodes
                zk help                        this text
@@ -25,6 +27,7 @@ internal static class Program
         return args[0] switch
         {
             "start" => await StartAsync(args.Length > 1 ? args[1] : null).ConfigureAwait(false),
+            "cli" => await CliAsync(args[1..]).ConfigureAwait(false),
             "dump-log" when args.Length == 2 => Dump(() => Zk.Embedded.Storage.StorageDump.DumpLog(args[1], Console.Out)),
             "dump-snapshot" when args.Length == 2 => Dump(() => Zk.Embedded.Storage.StorageDump.DumpSnapshot(args[1], Console.Out)),
             _ => Fail($"zk: unknown command '{args[0]}'.\n{Usage}"),
@@ -100,6 +103,67 @@ internal static class Program
         }
 
         return cfg.Options;
+    }
+
+    /// <summary>zk cli: ZooKeeperMain's command line. Exit codes: 0 done, 1 the command failed, 2 usage or no connection.</summary>
+    private static async Task<int> CliAsync(string[] args)
+    {
+        var server = "localhost:2181";
+        var rest = args;
+        if (rest.Length >= 2 && rest[0] == "-server")
+        {
+            server = rest[1];
+            rest = rest[2..];
+        }
+
+        var shell = new Cli.ZkShell(
+            async (target, watcher) => await Zk.Embedded.Wire.Client.ZkClient.ConnectAsync(target, new Zk.Embedded.Wire.Client.ZkClientOptions { DefaultWatcher = watcher }).ConfigureAwait(false),
+            server,
+            Console.Out,
+            Console.Error);
+        try
+        {
+            if (rest.Length == 0)
+            {
+                Console.WriteLine($"Connecting to {server}");
+            }
+
+            await shell.ConnectAsync().ConfigureAwait(false);
+        }
+        catch (Zk.Embedded.Api.ZkException e)
+        {
+            return Fail($"zk: cannot connect to {server}: {e.Message}");
+        }
+
+        try
+        {
+            if (rest.Length > 0)
+            {
+                return await shell.RunAsync(string.Join(' ', rest.Select(Quote))).ConfigureAwait(false);
+            }
+
+            Console.WriteLine("Welcome to ZooKeeper!");
+            while (!shell.Quit)
+            {
+                Console.Write(shell.Prompt);
+                var line = Console.ReadLine();
+                if (line is null)
+                {
+                    break;
+                }
+
+                await shell.RunAsync(line).ConfigureAwait(false);
+            }
+
+            return 0;
+        }
+        finally
+        {
+            await shell.DisposeAsync().ConfigureAwait(false);
+        }
+
+        // Arguments arrive already split by the shell; keep each one whole when the command line is re-read.
+        static string Quote(string word) => word.Length == 0 || word.Contains(' ', StringComparison.Ordinal) ? $"'{word}'" : word;
     }
 
     private static int Dump(Action dump)

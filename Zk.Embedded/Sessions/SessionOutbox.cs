@@ -80,6 +80,9 @@ internal sealed class SessionOutbox(
     Func<TreeState> firingState,
     Action? drained = null)
 {
+    [ThreadStatic]
+    private static SessionOutbox? t_deliveringEvent;
+
     private readonly object _gate = new();
     private readonly Queue<Item> _items = new();
     private int _undelivered;
@@ -90,8 +93,10 @@ internal sealed class SessionOutbox(
     /// <remarks>
     /// The write is checked first: a write's reply is queued before the write stops being outstanding, so once the
     /// write is seen finished its reply is seen queued (or already delivered), and a read cannot overtake it.
+    /// An event counts as undelivered until its watchers have returned, so a read on another thread cannot overtake a
+    /// watcher that is still running; a read made by that watcher itself (on the delivering thread) does not wait for it.
     /// </remarks>
-    public bool IsIdle => Volatile.Read(ref _lastWrite) is null && Volatile.Read(ref _undelivered) == 0;
+    public bool IsIdle => Volatile.Read(ref _lastWrite) is null && Volatile.Read(ref _undelivered) == (t_deliveringEvent == this ? 1 : 0);
 
     /// <summary>Makes a reply slot for a write and records it as the write later reads must wait for.</summary>
     public ReplySlot BeginWrite() => BeginWrite(new ReplySlot(this));
@@ -243,19 +248,37 @@ internal sealed class SessionOutbox(
                 continue;
             }
 
-            // The item counts as delivered before its watcher or continuation runs: a read issued from there (a
-            // watcher re-reading, a loop of awaits) then finds the outbox idle and is answered at once, instead of
-            // queueing behind the item that is delivering it. Anything still queued keeps the outbox busy.
-            Interlocked.Decrement(ref _undelivered);
             delivered = true;
+            if (item.Kind is ItemKind.Event or ItemKind.End)
+            {
+                // An event stays counted until its watchers return (see IsIdle): nobody reads past a running watcher.
+                t_deliveringEvent = this;
+                try
+                {
+                    if (item.Kind == ItemKind.Event)
+                    {
+                        deliverEvent(item.Event!, item.Only);
+                    }
+                    else
+                    {
+                        deliverEnd(item.EndState);
+                    }
+                }
+                finally
+                {
+                    t_deliveringEvent = null;
+                    Interlocked.Decrement(ref _undelivered);
+                }
+
+                continue;
+            }
+
+            // A reply counts as delivered before its continuation runs: a read issued from there (a loop of awaits)
+            // then finds the outbox idle and is answered at once, instead of queueing behind the reply delivering it.
+            // Anything still queued keeps the outbox busy.
+            Interlocked.Decrement(ref _undelivered);
             switch (item.Kind)
             {
-                case ItemKind.Event:
-                    deliverEvent(item.Event!, item.Only);
-                    break;
-                case ItemKind.End:
-                    deliverEnd(item.EndState);
-                    break;
                 case ItemKind.Reply:
                     item.Slot!.Deliver(item.Reply);
                     break;

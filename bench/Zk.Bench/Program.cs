@@ -1,6 +1,8 @@
+using Zk.Bench.Disk;
 using Zk.Bench.Load;
 using Zk.Bench.Memory;
 using Zk.Bench.Micro;
+using Zk.Bench.Wire;
 
 namespace Zk.Bench;
 
@@ -11,6 +13,12 @@ public static class Program
         usage: Zk.Bench micro [BenchmarkDotNet args]      micro benchmarks of the session API and the tree
                Zk.Bench load [--sessions N] [--seconds S] [--workload get|set|mix90] [--value-bytes B] [--inflight K]
                              [--warmup-seconds W] [--runs R] [--max-ops M]
+                             [--durable true|false] [--data-dir DIR] [--force-sync true|false] [--fsync-seconds F]
+               Zk.Bench fsync [--dir DIR] [--seconds S] [--block-bytes B]   raw write+fsync latency of a disk
+               Zk.Bench wire --target HOST:PORT [--server-pid PID] [--connections N] [--inflight K]
+                             [--workload get|set|mix90] [--seconds S] [--warmup-seconds W] [--value-bytes B]
+               Zk.Bench wire --compare true [--zk-dll PATH] [--shapes 1x1,8x64] [--workloads get,set,mix90]
+                             [--repeats R] [--seconds S] [--warmup-seconds W]   our zk vs Apache ZooKeeper, interleaved
                Zk.Bench memory [--nodes N] [--value-bytes B]
         """;
 
@@ -32,6 +40,12 @@ public static class Program
                     return 0;
                 case "load":
                     await LoadCommand.RunAsync(rest).ConfigureAwait(false);
+                    return 0;
+                case "fsync":
+                    FsyncCommand.Run(rest);
+                    return 0;
+                case "wire":
+                    await WireCommand.RunAsync(rest).ConfigureAwait(false);
                     return 0;
                 case "memory":
                     await MemoryCommand.RunAsync(rest).ConfigureAwait(false);

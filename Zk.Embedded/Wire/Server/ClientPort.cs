@@ -68,7 +68,8 @@ internal sealed class ClientPort : IAsyncDisposable
         ];
         return new ServerFacts(
             state.Zxid,
-            state.NodeCount,
+            // ZooKeeper's DataTree keeps the root under both "" and "/", so its node count is one more than the znodes.
+            state.NodeCount + 1,
             state.Sessions.Count,
             _peer.Watches.Count,
             state.Ephemerals.Sum(kv => kv.Value.Count),

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Zk.Bench.Disk;
 using Zk.Bench.Reporting;
 using Zk.Embedded;
 using Zk.Embedded.Api;
@@ -15,11 +16,40 @@ internal static class LoadCommand
     public static async Task RunAsync(IReadOnlyList<string> args)
     {
         var options = LoadOptions.Parse(args);
+        var dataDir = options.Durable ? options.DataDir ?? Path.Combine(Path.GetTempPath(), $"zk-bench-load-{Environment.ProcessId}") : null;
+        var deleteDataDir = options.Durable && options.DataDir is null;
         Console.WriteLine(MachineInfo.Describe());
+        if (dataDir is not null)
+        {
+            Console.WriteLine($"> durable: dataDir {Path.GetFullPath(dataDir)}, forceSync {(options.ForceSync ? "yes" : "no")}");
+        }
+
         Console.WriteLine();
+        try
+        {
+            await RunAsync(options, dataDir).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (deleteDataDir && Directory.Exists(dataDir))
+            {
+                Directory.Delete(dataDir, recursive: true);
+            }
+        }
+    }
+
+    private static async Task RunAsync(LoadOptions options, string? dataDir)
+    {
+        var fsyncs = FsyncProbe.NewTable();
+        if (dataDir is not null && options.FsyncSeconds > 0)
+        {
+            FsyncProbe.Measure(dataDir, append: true, options.FsyncSeconds, 4096).AddTo(fsyncs);
+            FsyncProbe.Measure(dataDir, append: false, options.FsyncSeconds, 4096).AddTo(fsyncs);
+        }
 
         using var batches = new BatchSizeListener();
-        await using var peer = await ZkPeer.StartAsync(new ZkPeerOptions()).ConfigureAwait(false);
+        await using var peer = await ZkPeer.StartAsync(new ZkPeerOptions { DataDir = dataDir, ForceSync = options.ForceSync }).ConfigureAwait(false);
+        var syncs = new SyncCounter(peer);
         var value = new byte[options.ValueBytes];
         Random.Shared.NextBytes(value);
         var sessions = await OpenSessionsAsync(peer, options.Sessions).ConfigureAwait(false);
@@ -28,16 +58,16 @@ internal static class LoadCommand
 
         if (options.WarmupSeconds > 0)
         {
-            await MeasureAsync(options, sessions, keys, value, writePercent, options.WarmupSeconds, batches).ConfigureAwait(false);
+            await MeasureAsync(options, sessions, keys, value, writePercent, options.WarmupSeconds, batches, syncs).ConfigureAwait(false);
         }
 
         var table = new MarkdownTable("workload", "sessions", "inflight", "ops", "ops/s", "p50 µs", "p90 µs", "p99 µs", "max µs",
-            "CPU µs/op", "cores used", "others' cores", "alloc B/op", "GC 0/1/2", "inline reads", "mean batch");
+            "CPU µs/op", "cores used", "others' cores", "alloc B/op", "GC 0/1/2", "inline reads", "mean batch", "fsyncs/s");
         var threadsBefore = ThreadCpu.Sample();
         long ops = 0;
         for (var run = 0; run < options.Runs; run++)
         {
-            var result = await MeasureAsync(options, sessions, keys, value, writePercent, options.Seconds, batches).ConfigureAwait(false);
+            var result = await MeasureAsync(options, sessions, keys, value, writePercent, options.Seconds, batches, syncs).ConfigureAwait(false);
             table.Add(result.ToRow(options));
             ops += result.Latencies.Count;
         }
@@ -49,6 +79,17 @@ internal static class LoadCommand
         foreach (var session in sessions)
         {
             await session.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (dataDir is not null && options.FsyncSeconds > 0)
+        {
+            // Again after the load, on the same directory (now holding the log): the disk may have changed meanwhile.
+            FsyncProbe.Measure(dataDir, append: true, options.FsyncSeconds, 4096).AddTo(fsyncs);
+            FsyncProbe.Measure(dataDir, append: false, options.FsyncSeconds, 4096).AddTo(fsyncs);
+            Console.WriteLine();
+            Console.WriteLine("Raw 4 KiB syncs on the dataDir's disk, before the load (first two rows) and after it:");
+            Console.WriteLine();
+            Console.Write(fsyncs);
         }
     }
 
@@ -76,7 +117,7 @@ internal static class LoadCommand
         return keys;
     }
 
-    private static async Task<RunResult> MeasureAsync(LoadOptions options, IZooKeeper[] sessions, string[] keys, byte[] value, int writePercent, int seconds, BatchSizeListener batches)
+    private static async Task<RunResult> MeasureAsync(LoadOptions options, IZooKeeper[] sessions, string[] keys, byte[] value, int writePercent, int seconds, BatchSizeListener batches, SyncCounter syncs)
     {
         var workers = new LoadWorker[options.Workers];
         for (var i = 0; i < workers.Length; i++)
@@ -86,6 +127,7 @@ internal static class LoadCommand
 
         var opsPerWorker = Math.Max(1, options.MaxOps / workers.Length);
         var batchesBefore = batches.Totals;
+        var syncsBefore = syncs.Totals;
         var before = ProcessSample.Take();
         var deadline = Stopwatch.GetTimestamp() + (long)(seconds * (double)Stopwatch.Frequency);
         var running = new Task[workers.Length];
@@ -98,6 +140,8 @@ internal static class LoadCommand
         await Task.WhenAll(running).ConfigureAwait(false);
         var after = ProcessSample.Take();
         var batchesAfter = batches.Totals;
+        var syncsAfter = syncs.Totals;
+        long? fsyncs = syncsBefore is { } b && syncsAfter is { } a ? a.Wal + a.Data - b.Wal - b.Data : null;
         var meanBatch = (batchesAfter.Requests - batchesBefore.Requests) / (double)Math.Max(1, batchesAfter.Batches - batchesBefore.Batches);
 
         var merged = new LatencyHistogram();
@@ -109,6 +153,6 @@ internal static class LoadCommand
             inlineReads += worker.InlineReads;
         }
 
-        return new RunResult(merged, after.Minus(before), reads, inlineReads, meanBatch);
+        return new RunResult(merged, after.Minus(before), reads, inlineReads, meanBatch, fsyncs);
     }
 }

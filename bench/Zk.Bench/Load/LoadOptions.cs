@@ -28,6 +28,18 @@ internal sealed record LoadOptions
     /// <summary>Stop after this many requests per run even if time is left.</summary>
     public int MaxOps { get; init; } = int.MaxValue;
 
+    /// <summary>A peer with a dataDir: every write batch goes to the txn log (and is fsynced with forceSync) before it replies.</summary>
+    public bool Durable { get; init; }
+
+    /// <summary>The peer's dataDir; null with <see cref="Durable"/> means a fresh temp dir, deleted afterwards.</summary>
+    public string? DataDir { get; init; }
+
+    /// <summary>zoo.cfg forceSync: fsync each batch before replying.</summary>
+    public bool ForceSync { get; init; } = true;
+
+    /// <summary>Length of each raw fsync measurement taken before and after a durable run, on the same directory.</summary>
+    public int FsyncSeconds { get; init; } = 2;
+
     public int Workers => Sessions * Inflight;
 
     public static LoadOptions Parse(IReadOnlyList<string> args)
@@ -43,7 +55,11 @@ internal sealed record LoadOptions
             Inflight = line.Int("inflight", 1, 1, 1024),
             Runs = line.Int("runs", 1, 1, 20),
             MaxOps = line.Int("max-ops", int.MaxValue, 1, int.MaxValue),
+            DataDir = line.Text("data-dir"),
+            ForceSync = line.Bool("force-sync", true),
+            FsyncSeconds = line.Int("fsync-seconds", 2, 0, 60),
         };
+        options = options with { Durable = line.Bool("durable", options.DataDir is not null) };
         line.RejectUnknown();
         return options;
     }

@@ -10,7 +10,8 @@ namespace Zk.Bench.Load;
 /// comparable when ops/s does not; "others' cores" is what the rest of the machine used meanwhile. "GC 0/1/2" are
 /// GC.CollectionCount deltas: collections that included generation 0, 1, 2 (a gen1 GC counts for gen0 too).
 /// </summary>
-internal sealed record RunResult(LatencyHistogram Latencies, ProcessSample Spent, long Reads, long InlineReads, double MeanBatch)
+/// "fsyncs/s" counts the txn log's WAL and data-file syncs (durable peer only).
+internal sealed record RunResult(LatencyHistogram Latencies, ProcessSample Spent, long Reads, long InlineReads, double MeanBatch, long? Fsyncs)
 {
     public double Seconds => Spent.Timestamp / (double)Stopwatch.Frequency;
 
@@ -37,6 +38,7 @@ internal sealed record RunResult(LatencyHistogram Latencies, ProcessSample Spent
             $"{Spent.Gen0}/{Spent.Gen1}/{Spent.Gen2}",
             Reads == 0 ? "n/a" : Format.Fixed(100.0 * InlineReads / Reads, 1) + " %",
             Reads == Latencies.Count ? "n/a" : Format.Fixed(MeanBatch, 1),
+            Fsyncs is { } syncs ? Format.Count(syncs / Seconds) : "n/a",
         ];
     }
 }

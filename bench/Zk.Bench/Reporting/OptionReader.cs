@@ -39,6 +39,31 @@ internal sealed class OptionReader
         return Array.IndexOf(allowed, value) >= 0 ? value : throw new ArgumentException($"--{name} must be one of {string.Join(", ", allowed)}, got '{value}'.");
     }
 
+    public bool Bool(string name, bool fallback)
+    {
+        _used.Add(name);
+        if (!_values.TryGetValue(name, out var text))
+        {
+            return fallback;
+        }
+
+        return text switch
+        {
+            "true" or "yes" => true,
+            "false" or "no" => false,
+            _ => throw new ArgumentException($"--{name} must be true or false, got '{text}'."),
+        };
+    }
+
+    /// <summary>A free-form value (a path, an address), or <paramref name="fallback"/> when absent.</summary>
+    public string? Text(string name, string? fallback = null)
+    {
+        _used.Add(name);
+        return _values.GetValueOrDefault(name, fallback!);
+    }
+
+    public bool Has(string name) => _values.ContainsKey(name);
+
     /// <summary>Call after reading every option: fails on names nothing asked for.</summary>
     public void RejectUnknown()
     {

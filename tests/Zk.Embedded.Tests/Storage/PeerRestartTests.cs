@@ -70,11 +70,12 @@ public sealed class PeerRestartTests
     {
         using var dir = new TempDirectory();
         var time = new FakeTimeProvider(new DateTimeOffset(2024, 1, 1, 0, 0, 0, TimeSpan.Zero));
-        var options = new ZkPeerOptions { DataDir = dir.Path, SnapCount = 10, PurgeInterval = TimeSpan.FromHours(1), Time = time };
+        // Sessions outlive the hour the clock jumps, so no closeSession txn (and no new snapshot) follows the purge.
+        var options = new ZkPeerOptions { DataDir = dir.Path, SnapCount = 10, PurgeInterval = TimeSpan.FromHours(1), Time = time, MaxSessionTimeout = TimeSpan.FromHours(10) };
         Tree.TreeState before;
         await using (var peer = await ZkPeer.StartAsync(options))
         {
-            await using var zk = await peer.ConnectAsync(new ZkSessionOptions { SessionTimeout = TimeSpan.FromSeconds(30) });
+            await using var zk = await peer.ConnectAsync(new ZkSessionOptions { SessionTimeout = TimeSpan.FromHours(5) });
             for (var i = 0; i < 120; i++)
             {
                 await zk.CreateAsync($"/n{i}", [(byte)i], Acl.OpenUnsafe, CreateMode.Persistent);
