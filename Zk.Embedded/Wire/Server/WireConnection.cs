@@ -202,7 +202,7 @@ internal sealed class WireConnection : ISessionSink
     private void Bind(ServerSession session)
     {
         _session = session;
-        _outbox = new SessionOutbox(DeliverEvent, _ => RequestClose(), () => _peer.Processor.State, () => _peer.Processor.FiringState, Flush);
+        _outbox = new SessionOutbox(DeliverEvent, EndSession, () => _peer.Processor.State, () => _peer.Processor.FiringState, Flush);
     }
 
     private void WriteConnectResponse(in ConnectResponse response, bool closeAfter)
@@ -297,7 +297,19 @@ internal sealed class WireConnection : ISessionSink
 
     internal SessionOutbox Outbox => _outbox!;
 
-    /// <summary>Closes the connection once what is queued has been written (closeSession, failed auth).</summary>
+    /// <summary>
+    /// The session ended. Closed by this client: the close reply (queued right behind) closes the connection. Expired,
+    /// or the peer stopping: close once what is queued has been written.
+    /// </summary>
+    private void EndSession(KeeperState state)
+    {
+        if (state != KeeperState.Closed)
+        {
+            RequestClose();
+        }
+    }
+
+    /// <summary>Closes the connection once what is queued has been written.</summary>
     internal void RequestClose()
     {
         lock (_writeGate)
@@ -317,6 +329,11 @@ internal sealed class WireConnection : ISessionSink
             var writer = new JuteWriter(_out);
             WireResponses.Write(ref writer, xid, opCode, reply, multiOps);
             _out.EndFrame();
+            // ZooKeeper closes the connection after answering closeSession, and after a failed auth.
+            if (opCode == OpCode.CloseSession || (opCode == OpCode.Auth && reply.Error == ZkErrorCode.AuthFailed))
+            {
+                _closeAfterFlush = true;
+            }
         }
 
         _port.CountSent();

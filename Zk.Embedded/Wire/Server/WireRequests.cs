@@ -30,8 +30,8 @@ internal static class WireRequests
                 connection.Read(xid, OpCode.Ping, static state => Outcome(state, ZkErrorCode.Ok, null, null));
                 return true;
             case OpCode.CloseSession:
+                // The connection closes once the close reply is written (WireConnection.WriteReply).
                 connection.Submit(xid, OpCode.CloseSession, new CloseSessionRequest(Expired: false));
-                connection.RequestClose();
                 return true;
             case OpCode.Create or OpCode.Create2 or OpCode.CreateContainer:
             {

@@ -141,6 +141,21 @@ public sealed class ClientPortTests
     }
 
     [Fact]
+    public async Task The_close_reply_always_arrives_before_the_connection_closes()
+    {
+        await using var peer = await StartAsync();
+        for (var i = 0; i < 100; i++)
+        {
+            var (client, _) = await RawWireClient.ConnectAsync(peer.ClientEndPoint!);
+            using var __ = client;
+            client.SendHeaderOnly(1, OpCode.CloseSession);
+            var frame = client.ReceiveFrame();
+            Assert.True(frame is not null, $"attempt {i}: the connection closed before the closeSession reply");
+            Assert.True(client.IsClosedByServer(), $"attempt {i}: closeSession must end with the connection closed");
+        }
+    }
+
+    [Fact]
     public async Task Four_letter_words_answer_in_text_when_whitelisted()
     {
         await using var peer = await StartAsync("ruok,envi");
