@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Buffers;
 using LiteDB;
 using LiteDB.Engine;
@@ -44,10 +45,15 @@ internal sealed class TxnLog : ITxnSink, IDisposable
     private const string TxnCollection = "txns";
     private const string MetaCollection = "meta";
     private const string RecordField = "r";
+    private const string FirstField = "f";
+
+    /// <summary>Each entry of a batch: the zxid (8 bytes), the record's length (4), then the record (TxnCodec).</summary>
+    private const int EntryHeaderBytes = 12;
     private const string ValueField = "v";
 
     private readonly object _writeLock = new();
     private readonly ArrayBufferWriter<byte> _scratch = new(1024);
+    private readonly ArrayBufferWriter<byte> _batch = new(64 * 1024);
     private readonly DurableFile _data;
     private readonly DurableFile _wal;
     private readonly LiteDatabase _db;
@@ -144,8 +150,8 @@ internal sealed class TxnLog : ITxnSink, IDisposable
         lock (_writeLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            var docs = new BsonDocument[txns.Count];
             var previous = _lastZxid;
+            _batch.Clear();
             for (var i = 0; i < txns.Count; i++)
             {
                 var txn = txns[i];
@@ -155,11 +161,22 @@ internal sealed class TxnLog : ITxnSink, IDisposable
                 }
 
                 previous = txn.Zxid;
-                docs[i] = new BsonDocument { ["_id"] = txn.Zxid, [RecordField] = TxnCodec.Encode(txn, _scratch) };
+                var record = TxnCodec.Encode(txn, _scratch);
+                var head = _batch.GetSpan(EntryHeaderBytes);
+                BinaryPrimitives.WriteInt64BigEndian(head, txn.Zxid);
+                BinaryPrimitives.WriteInt32BigEndian(head[8..], record.Length);
+                _batch.Advance(EntryHeaderBytes);
+                _batch.Write(record);
             }
 
-            // Insert(IEnumerable) is one LiteDB transaction: the whole batch commits (or not) together.
-            _txns.Insert(docs);
+            // One document per batch, keyed by its last zxid: LiteDB's cost is per document and per index entry, so a
+            // batch of txns costs one insert, not one each. Inserting it is one LiteDB transaction.
+            _txns.Insert(new BsonDocument
+            {
+                ["_id"] = previous,
+                [FirstField] = txns[0].Zxid,
+                [RecordField] = _batch.WrittenSpan.ToArray(),
+            });
             SyncWal();
             Volatile.Write(ref _lastZxid, previous);
         }
@@ -173,6 +190,7 @@ internal sealed class TxnLog : ITxnSink, IDisposable
     public IEnumerable<Txn> ReadFrom(long zxidExclusive, AclCache? acls = null)
     {
         var location = $"txn log {System.IO.Path.Combine(Directory, DataFileName)}";
+        // A batch keyed by its last zxid holds a txn after zxidExclusive exactly when its key is greater.
         using var documents = _txns.Find(Query.GT("_id", zxidExclusive)).GetEnumerator();
         var previous = zxidExclusive;
         while (true)
@@ -192,8 +210,21 @@ internal sealed class TxnLog : ITxnSink, IDisposable
                 throw new StorageCorruptionException(CorruptionKind.Undecodable, location, null, $"LiteDB failed reading after zxid 0x{previous:x}: {e.Message}", e);
             }
 
-            yield return DecodeDocument(document, previous, location, acls);
-            previous = document["_id"].AsInt64;
+            var first = document[FirstField];
+            if (!first.IsInt64 || (previous > zxidExclusive && first.AsInt64 <= previous))
+            {
+                throw new StorageCorruptionException(CorruptionKind.Undecodable, location, document["_id"].AsInt64, $"batch out of order: follows 0x{previous:x}");
+            }
+
+            foreach (var txn in DecodeBatch(document, first.AsInt64 - 1, location, acls))
+            {
+                if (txn.Zxid > zxidExclusive)
+                {
+                    yield return txn;
+                }
+
+                previous = txn.Zxid;
+            }
         }
     }
 
@@ -206,7 +237,38 @@ internal sealed class TxnLog : ITxnSink, IDisposable
         lock (_writeLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            var removed = _txns.DeleteMany(Query.GT("_id", zxid));
+            var removed = 0;
+            var location = $"txn log {System.IO.Path.Combine(Directory, DataFileName)}";
+            // The batch that straddles zxid keeps its entries up to zxid, under a new key; later batches go whole. The
+            // entries after zxid are not decoded: they are what is being cut, possibly because they are corrupt.
+            foreach (var document in _txns.Find(Query.GT("_id", zxid)).ToList())
+            {
+                var batch = document[RecordField].AsBinary;
+                var keep = 0;
+                long keptLast = 0;
+                var offset = 0;
+                while (offset + EntryHeaderBytes <= batch.Length)
+                {
+                    var key = BinaryPrimitives.ReadInt64BigEndian(batch.AsSpan(offset));
+                    var length = BinaryPrimitives.ReadInt32BigEndian(batch.AsSpan(offset + 8));
+                    if (key > zxid || length < 0 || length > batch.Length - offset - EntryHeaderBytes)
+                    {
+                        break;
+                    }
+
+                    offset += EntryHeaderBytes + length;
+                    keep = offset;
+                    keptLast = key;
+                }
+
+                removed += CountEntries(batch, keep);
+                _txns.Delete(document["_id"]);
+                if (keep > 0)
+                {
+                    _txns.Insert(new BsonDocument { ["_id"] = keptLast, [FirstField] = document[FirstField], [RecordField] = batch[..keep] });
+                }
+            }
+
             SyncWal();
             Volatile.Write(ref _lastZxid, _txns.FindOne(Query.All(Query.Descending))?["_id"].AsInt64 ?? 0);
             return removed;
@@ -222,6 +284,7 @@ internal sealed class TxnLog : ITxnSink, IDisposable
         lock (_writeLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            // Whole batches only: a batch whose last txn is covered goes; the newest batch always stays.
             var removed = _txns.DeleteMany(Query.And(Query.LTE("_id", zxid), Query.LT("_id", _lastZxid)));
             SyncWal();
             return removed;
@@ -274,27 +337,72 @@ internal sealed class TxnLog : ITxnSink, IDisposable
         }
     }
 
-    private Txn DecodeDocument(BsonDocument document, long previous, string location, AclCache? acls)
+    /// <summary>How many entries start at or after <paramref name="from"/> (their headers only are read).</summary>
+    private static int CountEntries(byte[] batch, int from)
+    {
+        var count = 0;
+        for (var offset = from; offset + EntryHeaderBytes <= batch.Length; count++)
+        {
+            var length = BinaryPrimitives.ReadInt32BigEndian(batch.AsSpan(offset + 8));
+            if (length < 0)
+            {
+                return count + 1;
+            }
+
+            offset += EntryHeaderBytes + length;
+        }
+
+        return count;
+    }
+
+    /// <summary>The txns of one batch document, each verified, in zxid order after <paramref name="previous"/>.</summary>
+    private static IEnumerable<Txn> DecodeBatch(BsonDocument document, long previous, string location, AclCache? acls)
     {
         var id = document["_id"];
         if (!id.IsInt64)
         {
-            throw new StorageCorruptionException(CorruptionKind.Undecodable, location, null, $"document after zxid 0x{previous:x} has key {id} ({id.Type}), not an Int64 zxid");
+            throw new StorageCorruptionException(CorruptionKind.Undecodable, location, null, $"batch after zxid 0x{previous:x} has key {id} ({id.Type}), not an Int64 zxid");
         }
 
-        var zxid = id.AsInt64;
-        if (zxid <= previous)
+        var last = id.AsInt64;
+        var records = document[RecordField];
+        if (!records.IsBinary)
         {
-            throw new StorageCorruptionException(CorruptionKind.Undecodable, location, zxid, $"out of order: follows 0x{previous:x}");
+            throw new StorageCorruptionException(CorruptionKind.Undecodable, location, last, $"field '{RecordField}' is {records.Type}, not Binary");
         }
 
-        var record = document[RecordField];
-        if (!record.IsBinary)
+        var bytes = records.AsBinary;
+        var offset = 0;
+        var zxid = previous;
+        while (offset < bytes.Length)
         {
-            throw new StorageCorruptionException(CorruptionKind.Undecodable, location, zxid, $"field '{RecordField}' is {record.Type}, not Binary");
+            if (bytes.Length - offset < EntryHeaderBytes)
+            {
+                throw new StorageCorruptionException(CorruptionKind.Truncated, location, zxid + 1, $"batch 0x{last:x} ends inside an entry header");
+            }
+
+            var key = BinaryPrimitives.ReadInt64BigEndian(bytes.AsSpan(offset));
+            var length = BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(offset + 8));
+            if (key <= zxid)
+            {
+                throw new StorageCorruptionException(CorruptionKind.Undecodable, location, key, $"out of order: follows 0x{zxid:x}");
+            }
+
+            if (length < 0 || length > bytes.Length - offset - EntryHeaderBytes)
+            {
+                throw new StorageCorruptionException(CorruptionKind.Truncated, location, key, $"entry of {length} bytes does not fit batch 0x{last:x}");
+            }
+
+            var txn = TxnCodec.Decode(bytes.AsMemory(offset + EntryHeaderBytes, length), key, location, acls);
+            offset += EntryHeaderBytes + length;
+            zxid = key;
+            yield return txn;
         }
 
-        return TxnCodec.Decode(record.AsBinary, zxid, location, acls);
+        if (zxid != last)
+        {
+            throw new StorageCorruptionException(CorruptionKind.ZxidMismatch, location, last, $"batch keyed 0x{last:x} ends at 0x{zxid:x}");
+        }
     }
 
     private void SyncWal()

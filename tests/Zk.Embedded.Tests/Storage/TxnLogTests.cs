@@ -183,17 +183,24 @@ public sealed class TxnLogTests : IDisposable
         Assert.Equal(0, log.LastZxid);
     }
 
-    /// <summary>Flips one byte of the record stored under <paramref name="zxid"/>, through LiteDB itself.</summary>
+    /// <summary>Flips one byte of the record of <paramref name="zxid"/> inside its batch document, through LiteDB itself.</summary>
     internal static void CorruptRecord(TempDirectory dir, long zxid, int byteIndex)
     {
         using var data = new FileStream(dir.File(TxnLog.DataFileName), FileMode.Open, FileAccess.ReadWrite);
         using var wal = new FileStream(dir.File(TxnLog.WalFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite);
         using var db = new LiteDatabase(data, logStream: wal);
         var txns = db.GetCollection("txns");
-        var doc = txns.FindById(zxid);
-        var record = doc["r"].AsBinary;
-        record[byteIndex] ^= 0x01;
-        doc["r"] = record;
+        // Batches are keyed by their last zxid; entries are [zxid (8)][length (4)][record].
+        var doc = txns.Find(Query.GTE("_id", zxid)).First();
+        var batch = doc["r"].AsBinary;
+        var offset = 0;
+        while (System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(batch.AsSpan(offset)) != zxid)
+        {
+            offset += 12 + System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(batch.AsSpan(offset + 8));
+        }
+
+        batch[offset + 12 + byteIndex] ^= 0x01;
+        doc["r"] = batch;
         Assert.True(txns.Update(doc));
     }
 }
