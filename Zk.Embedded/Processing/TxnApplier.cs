@@ -63,9 +63,50 @@ internal static class TxnApplier
             next = next.With(ephemerals: state.Ephemerals.SetItem(child.OwnerSession, owned.Add(create.Path)));
         }
 
+        next = Quota(next, create.Path, parentPath, child.Name, bytesDiff: child.Data?.Length ?? 0, countDiff: 1, created: true);
         triggers?.Add(new WatchTrigger(EventType.NodeCreated, create.Path));
         triggers?.Add(new WatchTrigger(EventType.NodeChildrenChanged, parentPath));
         return next;
+    }
+
+    /// <summary>
+    /// Quota bookkeeping after a create or delete (<c>DataTree.createNode</c>/<c>deleteNode</c>): a zookeeper_limits
+    /// node adds or removes a quota path, a new zookeeper_stats node is filled with its subtree's counts, and any other
+    /// change under a quota path moves that quota's stats.
+    /// </summary>
+    private static TreeState Quota(TreeState state, string path, string parentPath, string name, long bytesDiff, int countDiff, bool created)
+    {
+        if (parentPath.StartsWith(QuotaRules.Root + "/", StringComparison.Ordinal))
+        {
+            var quotaPath = QuotaRules.Trim(parentPath);
+            if (name == QuotaRules.LimitNode)
+            {
+                return state.With(quotas: created ? state.Quotas.Add(quotaPath) : state.Quotas.Remove(quotaPath));
+            }
+
+            if (name == QuotaRules.StatNode && created && state.Find(quotaPath) is { } counted && state.Find(path) is { } statNode)
+            {
+                var (count, bytes) = QuotaRules.Count(counted);
+                return state.With(root: RewriteAt(state, path, new RawDataChange(QuotaRules.Stats(count, bytes, statNode.Data))));
+            }
+
+            return state;
+        }
+
+        return QuotaRules.MaxPrefixWithQuota(state, path) is { } prefix ? UpdateQuotaStat(state, prefix, bytesDiff, countDiff) : state;
+    }
+
+    private static TreeState UpdateQuotaStat(TreeState state, string prefix, long bytesDiff, int countDiff)
+    {
+        var statPath = QuotaRules.StatPath(prefix);
+        if (state.Find(statPath) is not { } statNode)
+        {
+            return state;
+        }
+
+        var (count, bytes) = QuotaRules.Parse(statNode.Data);
+        var data = QuotaRules.Stats(count + countDiff, bytes + bytesDiff, statNode.Data);
+        return state.With(root: RewriteAt(state, statPath, new RawDataChange(data)));
     }
 
     private static TreeState Delete(TreeState state, long zxid, string path, List<WatchTrigger>? triggers)
@@ -87,6 +128,7 @@ internal static class TxnApplier
             next = next.With(ephemerals: owned.IsEmpty ? state.Ephemerals.Remove(node.OwnerSession) : state.Ephemerals.SetItem(node.OwnerSession, owned));
         }
 
+        next = Quota(next, path, parentPath, node.Name, bytesDiff: -(node.Data?.Length ?? 0), countDiff: -1, created: false);
         triggers?.Add(new WatchTrigger(EventType.NodeDeleted, path));
         triggers?.Add(new WatchTrigger(EventType.NodeChildrenChanged, parentPath));
         return next;
@@ -94,9 +136,15 @@ internal static class TxnApplier
 
     private static TreeState SetData(TreeState state, Txn txn, SetDataTxn set, List<WatchTrigger>? triggers)
     {
-        var root = RewriteAt(state, set.Path, new SetDataChange(set.Data, set.Version, txn.Zxid, txn.Time));
+        var before = state.Quotas.IsEmpty ? 0 : state.Find(set.Path)?.Data?.Length ?? 0;
+        var next = state.With(root: RewriteAt(state, set.Path, new SetDataChange(set.Data, set.Version, txn.Zxid, txn.Time)));
+        if (QuotaRules.MaxPrefixWithQuota(next, set.Path) is { } prefix)
+        {
+            next = UpdateQuotaStat(next, prefix, (set.Data?.Length ?? 0) - before, 0);
+        }
+
         triggers?.Add(new WatchTrigger(EventType.NodeDataChanged, set.Path));
-        return state.With(root: root);
+        return next;
     }
 
     private static TreeState CloseSession(TreeState state, Txn txn, List<WatchTrigger>? triggers)
@@ -131,6 +179,11 @@ internal static class TxnApplier
     private readonly struct SetDataChange(byte[]? data, int version, long zxid, long time) : INodeChange
     {
         public ZNode Apply(ZNode target) => target.WithData(data, version, zxid, time);
+    }
+
+    private readonly struct RawDataChange(byte[] data) : INodeChange
+    {
+        public ZNode Apply(ZNode target) => target.WithRawData(data);
     }
 
     private readonly struct SetAclChange(AclList acl, int aversion) : INodeChange

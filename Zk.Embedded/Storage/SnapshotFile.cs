@@ -219,7 +219,8 @@ internal static class SnapshotFile
 
         var indexes = new IndexBuilder();
         var root = new TreeReader(acls, indexes).ReadTree(ref reader, nodeCount);
-        return new TreeState(root, zxid, sessions.ToImmutable(), indexes.Ephemerals(), indexes.Containers.ToImmutable(), indexes.Ttls.ToImmutable());
+        return new TreeState(root, zxid, sessions.ToImmutable(), indexes.Ephemerals(), indexes.Containers.ToImmutable(), indexes.Ttls.ToImmutable())
+            .WithQuotasFromTree();
     }
 
     /// <summary>Rebuilds the tree from preorder nodes with child counts, bottom-up, with an explicit stack (no recursion on deep trees).</summary>

@@ -15,7 +15,8 @@ internal sealed class TreeState
         ImmutableDictionary<long, SessionEntry> sessions,
         ImmutableDictionary<long, ImmutableHashSet<string>> ephemerals,
         ImmutableHashSet<string> containers,
-        ImmutableHashSet<string> ttls)
+        ImmutableHashSet<string> ttls,
+        ImmutableHashSet<string>? quotas = null)
     {
         Root = root;
         Zxid = zxid;
@@ -23,6 +24,7 @@ internal sealed class TreeState
         Ephemerals = ephemerals;
         Containers = containers;
         Ttls = ttls;
+        Quotas = quotas ?? ImmutableHashSet<string>.Empty.WithComparer(StringComparer.Ordinal);
     }
 
     public ZNode Root { get; }
@@ -39,6 +41,9 @@ internal sealed class TreeState
     public ImmutableHashSet<string> Containers { get; }
 
     public ImmutableHashSet<string> Ttls { get; }
+
+    /// <summary>Paths with a quota: those with a /zookeeper/quota/&lt;path&gt;/zookeeper_limits node (ZooKeeper's pTrie).</summary>
+    public ImmutableHashSet<string> Quotas { get; }
 
     /// <summary>Number of znodes, the root included.</summary>
     public int NodeCount => Root.Descendants + 1;
@@ -89,8 +94,36 @@ internal sealed class TreeState
         ImmutableDictionary<long, SessionEntry>? sessions = null,
         ImmutableDictionary<long, ImmutableHashSet<string>>? ephemerals = null,
         ImmutableHashSet<string>? containers = null,
-        ImmutableHashSet<string>? ttls = null) =>
-        new(root ?? Root, zxid ?? Zxid, sessions ?? Sessions, ephemerals ?? Ephemerals, containers ?? Containers, ttls ?? Ttls);
+        ImmutableHashSet<string>? ttls = null,
+        ImmutableHashSet<string>? quotas = null) =>
+        new(root ?? Root, zxid ?? Zxid, sessions ?? Sessions, ephemerals ?? Ephemerals, containers ?? Containers, ttls ?? Ttls, quotas ?? Quotas);
+
+    /// <summary>This state with <see cref="Quotas"/> rebuilt from the /zookeeper/quota subtree (after loading a snapshot).</summary>
+    public TreeState WithQuotasFromTree()
+    {
+        var quotas = ImmutableHashSet<string>.Empty.WithComparer(StringComparer.Ordinal).ToBuilder();
+        if (Find(QuotaRules.Root) is { } quotaRoot)
+        {
+            Collect(quotaRoot, QuotaRules.Root, quotas);
+        }
+
+        return With(quotas: quotas.ToImmutable());
+
+        static void Collect(ZNode node, string path, ImmutableHashSet<string>.Builder found)
+        {
+            foreach (var name in node.Children.Names())
+            {
+                var child = node.Children.Find(name)!;
+                var childPath = path + "/" + name;
+                if (name == QuotaRules.LimitNode)
+                {
+                    found.Add(QuotaRules.Trim(path));
+                }
+
+                Collect(child, childPath, found);
+            }
+        }
+    }
 
     /// <summary>
     /// A new root in which the node at <paramref name="path"/> is replaced by <paramref name="change"/>'s result and

@@ -111,6 +111,10 @@ internal sealed class ZNode
     public ZNode WithData(byte[]? data, int version, long zxid, long time) =>
         new(Name, data, Acl, Children, Czxid, zxid, Pzxid, Ctime, time, EphemeralOwner, version, CreateCount, Aversion, Descendants);
 
+    /// <summary>Data replaced without touching the stat: how ZooKeeper keeps quota stats nodes current.</summary>
+    public ZNode WithRawData(byte[] data) =>
+        new(Name, data, Acl, Children, Czxid, Mzxid, Pzxid, Ctime, Mtime, EphemeralOwner, Version, CreateCount, Aversion, Descendants);
+
     public ZNode WithAcl(AclList acl, int aversion) =>
         new(Name, Data, acl, Children, Czxid, Mzxid, Pzxid, Ctime, Mtime, EphemeralOwner, Version, CreateCount, aversion, Descendants);
 
