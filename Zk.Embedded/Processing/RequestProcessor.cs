@@ -43,6 +43,7 @@ internal sealed class RequestProcessor : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly object _stopGate = new();
     private TreeState _state;
     private TreeState _firingState;
     private TreeState _speculative;
@@ -137,54 +138,167 @@ internal sealed class RequestProcessor : IAsyncDisposable
 
     private async Task RunAsync()
     {
-        var batch = new List<PendingWrite>(64);
-        var steps = new List<Step>(64);
-        var txns = new List<Txn>(64);
-        var triggers = new List<WatchTrigger>(128);
+        if (_sink is null)
+        {
+            await RunInMemoryAsync().ConfigureAwait(false);
+        }
+        else
+        {
+            await RunDurableAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>No sink: prepare and publish each batch on this one loop (no hand-off: the fastest path in memory).</summary>
+    private async Task RunInMemoryAsync()
+    {
+        var batch = new Batch();
         var reader = _queue.Reader;
-        var published = 0;
         try
         {
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
-                while (batch.Count < MaxBatch && reader.TryRead(out var write))
-                {
-                    batch.Add(write);
-                }
-
-                Telemetry.BatchSize.Record(batch.Count);
-                foreach (var write in batch)
-                {
-                    steps.Add(Prepare(write, triggers, txns));
-                }
-
-                if (_sink is not null && txns.Count > 0)
-                {
-                    await _sink.CommitAsync(txns, _stopping.Token).ConfigureAwait(false);
-                }
-
-                for (published = 0; published < steps.Count; published++)
-                {
-                    Publish(steps[published], triggers);
-                }
-
-                published = 0;
+                Fill(batch, reader);
+                PublishAll(batch);
                 batch.Clear();
-                steps.Clear();
-                txns.Clear();
-                triggers.Clear();
             }
         }
         catch (Exception e)
         {
-            Fault = e;
+            Stop(e, batch);
+        }
+    }
+
+    /// <summary>
+    /// With a sink: this loop prepares batch N+1 while a committer makes batch N durable and then publishes it, so
+    /// an fsync no longer stalls preparing (ZooKeeper's PrepRequestProcessor and SyncRequestProcessor run apart the
+    /// same way). Two batches circulate, which bounds the work in flight.
+    /// </summary>
+    private async Task RunDurableAsync()
+    {
+        var free = Channel.CreateBounded<Batch>(2);
+        var full = Channel.CreateBounded<Batch>(2);
+        free.Writer.TryWrite(new Batch());
+        free.Writer.TryWrite(new Batch());
+        var committer = Task.Run(() => CommitLoopAsync(full.Reader, free.Writer));
+        var reader = _queue.Reader;
+        Batch? preparing = null;
+        try
+        {
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                preparing = await free.Reader.ReadAsync().ConfigureAwait(false);
+                Fill(preparing, reader);
+                await full.Writer.WriteAsync(preparing).ConfigureAwait(false);
+                preparing = null;
+            }
+        }
+        catch (Exception e)
+        {
+            Stop(e, preparing);
+        }
+        finally
+        {
+            full.Writer.TryComplete();
+            await committer.ConfigureAwait(false);
+        }
+    }
+
+    private async Task CommitLoopAsync(ChannelReader<Batch> full, ChannelWriter<Batch> free)
+    {
+        Batch? current = null;
+        try
+        {
+            await foreach (var batch in full.ReadAllAsync().ConfigureAwait(false))
+            {
+                current = batch;
+                if (batch.Txns.Count > 0)
+                {
+                    await _sink!.CommitAsync(batch.Txns, _stopping.Token).ConfigureAwait(false);
+                }
+
+                PublishAll(batch);
+                batch.Clear();
+                current = null;
+                free.TryWrite(batch);
+            }
+        }
+        catch (Exception e)
+        {
+            Stop(e, current);
+            // Batches prepared behind the failed one were never made durable: they fail too.
+            while (full.TryRead(out var pending))
+            {
+                FailAll(pending.Writes, pending.Published);
+            }
+
+            free.TryComplete(e);
+        }
+    }
+
+    /// <summary>Takes what is queued (up to <see cref="MaxBatch"/>) and prepares it against the speculative state.</summary>
+    private void Fill(Batch batch, ChannelReader<PendingWrite> reader)
+    {
+        while (batch.Writes.Count < MaxBatch && reader.TryRead(out var write))
+        {
+            batch.Writes.Add(write);
+        }
+
+        Telemetry.BatchSize.Record(batch.Writes.Count);
+        foreach (var write in batch.Writes)
+        {
+            batch.Steps.Add(Prepare(write, batch.Triggers, batch.Txns));
+        }
+    }
+
+    private void PublishAll(Batch batch)
+    {
+        for (batch.Published = 0; batch.Published < batch.Steps.Count; batch.Published++)
+        {
+            Publish(batch.Steps[batch.Published], batch.Triggers);
+        }
+    }
+
+    /// <summary>The pipeline cannot go on: no more writes are taken, and those not answered fail with ConnectionLoss.</summary>
+    private void Stop(Exception e, Batch? batch)
+    {
+        lock (_stopGate)
+        {
+            Fault ??= e;
             Log.PipelineFailed(_logger, e);
             _queue.Writer.TryComplete(e);
-            FailAll(batch, published);
-            while (reader.TryRead(out var write))
+            if (batch is not null)
+            {
+                FailAll(batch.Writes, batch.Published);
+            }
+
+            while (_queue.Reader.TryRead(out var write))
             {
                 write.Target?.Complete(new Reply(ZkErrorCode.ConnectionLoss, write.Request.ErrorPath, null, State.Zxid, State));
             }
+        }
+    }
+
+    /// <summary>One batch on its way from preparing to publishing; reused.</summary>
+    private sealed class Batch
+    {
+        public List<PendingWrite> Writes { get; } = new(64);
+
+        public List<Step> Steps { get; } = new(64);
+
+        public List<Txn> Txns { get; } = new(64);
+
+        public List<WatchTrigger> Triggers { get; } = new(128);
+
+        /// <summary>How many steps have been published (answered) so far.</summary>
+        public int Published { get; set; }
+
+        public void Clear()
+        {
+            Writes.Clear();
+            Steps.Clear();
+            Txns.Clear();
+            Triggers.Clear();
+            Published = 0;
         }
     }
 
@@ -280,5 +394,5 @@ internal sealed class RequestProcessor : IAsyncDisposable
         step.Write.Target?.Complete(reply);
     }
 
-    private readonly record struct Step(PendingWrite Write, Txn? Txn, int FirstTrigger, int TriggerCount, Reply Reply);
+    internal readonly record struct Step(PendingWrite Write, Txn? Txn, int FirstTrigger, int TriggerCount, Reply Reply);
 }
