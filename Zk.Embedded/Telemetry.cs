@@ -27,6 +27,12 @@ internal static class Telemetry
     /// <summary>Watch events delivered to sessions.</summary>
     public static readonly Counter<long> WatchEvents = Meter.CreateCounter<long>("zk.watch.events", "{event}", "Watch events fired");
 
+    /// <summary>fsyncs of the txn log's WAL (one per durable batch).</summary>
+    public static readonly Counter<long> LogSyncs = Meter.CreateCounter<long>("zk.txn.log.syncs", "{sync}", "Txn log fsyncs");
+
+    /// <summary>How long one txn log fsync took, in seconds.</summary>
+    public static readonly Histogram<double> LogSyncDuration = Meter.CreateHistogram<double>("zk.txn.log.sync.duration", "s", "Txn log fsync latency");
+
     /// <summary>Sessions expired by the peer.</summary>
     public static readonly Counter<long> SessionsExpired = Meter.CreateCounter<long>("zk.sessions.expired", "{session}", "Sessions expired");
 }

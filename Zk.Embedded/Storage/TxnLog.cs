@@ -409,7 +409,10 @@ internal sealed class TxnLog : ITxnSink, IDisposable
     {
         if (_options.ForceSync)
         {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             _wal.Sync();
+            Telemetry.LogSyncs.Add(1);
+            Telemetry.LogSyncDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
     }
 
