@@ -1,10 +1,11 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 
 namespace Zk.Embedded;
 
 /// <summary>
 /// The assembly's one <see cref="Meter"/> and its instruments. Names are dotted with units, and are contract:
-/// dashboards and the mntr four-letter word read them. Observable gauges are registered by the peer that owns the numbers.
+/// dashboards and the mntr four-letter word read them. Gauges add up every peer of the process.
 /// </summary>
 internal static class Telemetry
 {
@@ -32,6 +33,33 @@ internal static class Telemetry
 
     /// <summary>How long one txn log fsync took, in seconds.</summary>
     public static readonly Histogram<double> LogSyncDuration = Meter.CreateHistogram<double>("zk.txn.log.sync.duration", "s", "Txn log fsync latency");
+
+    /// <summary>Peers running in this process; the gauges below add them up (one set of gauges, not one per peer).</summary>
+    private static readonly ConcurrentDictionary<PeerCore, byte> Peers = new();
+
+    /// <summary>Znodes in the trees of this process's peers.</summary>
+    public static readonly ObservableGauge<long> Znodes = Meter.CreateObservableGauge("zk.znodes", () => Sum(p => p.Processor.State.NodeCount), "{znode}", "Znodes in the tree");
+
+    /// <summary>Live sessions.</summary>
+    public static readonly ObservableGauge<long> SessionsActive = Meter.CreateObservableGauge("zk.sessions.active", () => Sum(p => p.Sessions.Count), "{session}", "Live sessions");
+
+    /// <summary>Server-side watch registrations.</summary>
+    public static readonly ObservableGauge<long> WatchesActive = Meter.CreateObservableGauge("zk.watches.active", () => Sum(p => p.Watches.Count), "{watch}", "Server-side watch registrations");
+
+    public static void Register(PeerCore peer) => Peers.TryAdd(peer, 0);
+
+    public static void Unregister(PeerCore peer) => Peers.TryRemove(peer, out _);
+
+    private static long Sum(Func<PeerCore, int> measure)
+    {
+        long total = 0;
+        foreach (var peer in Peers.Keys)
+        {
+            total += measure(peer);
+        }
+
+        return total;
+    }
 
     /// <summary>Sessions expired by the peer.</summary>
     public static readonly Counter<long> SessionsExpired = Meter.CreateCounter<long>("zk.sessions.expired", "{session}", "Sessions expired");

@@ -67,9 +67,7 @@ public sealed class ZkPeer : IAsyncDisposable
             _clientPort = new Wire.Server.ClientPort(_core, new System.Net.IPEndPoint(System.Net.IPAddress.Parse(options.ClientPortAddress), port));
         }
 
-        Telemetry.Meter.CreateObservableGauge("zk.znodes", () => _core.Processor.State.NodeCount, "{znode}", "Znodes in the tree");
-        Telemetry.Meter.CreateObservableGauge("zk.sessions.active", () => _core.Sessions.Count, "{session}", "Live sessions");
-        Telemetry.Meter.CreateObservableGauge("zk.watches.active", () => _core.Watches.Count, "{watch}", "Server-side watch registrations");
+        Telemetry.Register(_core);
     }
 
     /// <summary>
@@ -219,6 +217,7 @@ public sealed class ZkPeer : IAsyncDisposable
         await _containerTimer.DisposeAsync().ConfigureAwait(false);
         await _core.Processor.DisposeAsync().ConfigureAwait(false);
         _storage?.Dispose();
+        Telemetry.Unregister(_core);
         foreach (var session in _core.Sessions.Sessions)
         {
             session.Sink?.OnSessionEnded(KeeperState.Disconnected);
