@@ -145,8 +145,7 @@ internal static class Program
             Console.WriteLine("Welcome to ZooKeeper!");
             while (!shell.Quit)
             {
-                Console.Write(shell.Prompt);
-                var line = Console.ReadLine();
+                var line = Cli.LineEditor.ReadLine(shell.Prompt, shell.History);
                 if (line is null)
                 {
                     break;

@@ -30,6 +30,9 @@ internal sealed class ZkShell(Func<string, Watcher, Task<IZooKeeper>> connect, s
 
     public bool Quit { get; private set; }
 
+    /// <summary>The command lines run so far, oldest first (what up/down walk through).</summary>
+    public IReadOnlyList<string> History => _history;
+
     /// <summary>The prompt zkCli shows: <c>[zk: host(CONNECTED) 3] </c>.</summary>
     public string Prompt => $"[zk: {_server}({StateName}) {_history.Count}] ";
 
