@@ -2,6 +2,7 @@ using Zk.Bench.Disk;
 using Zk.Bench.Load;
 using Zk.Bench.Memory;
 using Zk.Bench.Micro;
+using Zk.Bench.Recovery;
 using Zk.Bench.Wire;
 
 namespace Zk.Bench;
@@ -20,6 +21,8 @@ public static class Program
                Zk.Bench wire --compare true [--zk-dll PATH] [--shapes 1x1,8x64] [--workloads get,set,mix90]
                              [--repeats R] [--seconds S] [--warmup-seconds W]   our zk vs Apache ZooKeeper, interleaved
                Zk.Bench memory [--nodes N] [--value-bytes B]
+               Zk.Bench recovery [--nodes N] [--value-bytes B] [--parents P] [--zk-dll PATH] [--apache true|false]
+                             restart time with N znodes on disk: ours (in-process and zk program) vs Apache ZooKeeper
         """;
 
     public static async Task<int> Main(string[] args)
@@ -49,6 +52,9 @@ public static class Program
                     return 0;
                 case "memory":
                     await MemoryCommand.RunAsync(rest).ConfigureAwait(false);
+                    return 0;
+                case "recovery":
+                    await RecoveryCommand.RunAsync(rest).ConfigureAwait(false);
                     return 0;
                 default:
                     Console.Error.WriteLine(Usage);
