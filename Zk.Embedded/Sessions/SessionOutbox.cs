@@ -73,12 +73,18 @@ internal sealed class DeferredRead(Func<TreeState, ReadOutcome>? execute, Action
 /// </summary>
 /// <param name="drained">called by the delivery loop each time it has emptied the outbox (a connection flushes there).</param>
 /// <param name="publishedState">the newest published state (what reads see).</param>
+/// <param name="strictOrder">
+/// a reply counts as undelivered until it has been handed on, like an event. A connection needs this: its replies
+/// must leave in request order, so no read may be answered while an earlier reply is still being written. An
+/// in-process session does not: a read issued from a reply's continuation may run at once.
+/// </param>
 internal sealed class SessionOutbox(
     Action<WatchedEvent, Watcher?> deliverEvent,
     Action<KeeperState> deliverEnd,
     Func<TreeState> publishedState,
     Func<TreeState> firingState,
-    Action? drained = null)
+    Action? drained = null,
+    bool strictOrder = false)
 {
     [ThreadStatic]
     private static SessionOutbox? t_deliveringEvent;
@@ -249,20 +255,13 @@ internal sealed class SessionOutbox(
             }
 
             delivered = true;
-            if (item.Kind is ItemKind.Event or ItemKind.End)
+            if (item.Kind is ItemKind.Event or ItemKind.End || strictOrder)
             {
-                // An event stays counted until its watchers return (see IsIdle): nobody reads past a running watcher.
+                // An event (with strictOrder, any item) stays counted until handed on (see IsIdle): nobody reads past it.
                 t_deliveringEvent = this;
                 try
                 {
-                    if (item.Kind == ItemKind.Event)
-                    {
-                        deliverEvent(item.Event!, item.Only);
-                    }
-                    else
-                    {
-                        deliverEnd(item.EndState);
-                    }
+                    Deliver(item);
                 }
                 finally
                 {
@@ -277,16 +276,27 @@ internal sealed class SessionOutbox(
             // then finds the outbox idle and is answered at once, instead of queueing behind the reply delivering it.
             // Anything still queued keeps the outbox busy.
             Interlocked.Decrement(ref _undelivered);
-            switch (item.Kind)
-            {
-                case ItemKind.Reply:
-                    item.Slot!.Deliver(item.Reply);
-                    break;
-                case ItemKind.ReadReply:
-                    item.Watch?.RegisterClient();
-                    item.Read!.Deliver(item.Reply);
-                    break;
-            }
+            Deliver(item);
+        }
+    }
+
+    private void Deliver(in Item item)
+    {
+        switch (item.Kind)
+        {
+            case ItemKind.Event:
+                deliverEvent(item.Event!, item.Only);
+                break;
+            case ItemKind.End:
+                deliverEnd(item.EndState);
+                break;
+            case ItemKind.Reply:
+                item.Slot!.Deliver(item.Reply);
+                break;
+            case ItemKind.ReadReply:
+                item.Watch?.RegisterClient();
+                item.Read!.Deliver(item.Reply);
+                break;
         }
     }
 

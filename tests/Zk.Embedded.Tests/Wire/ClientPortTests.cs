@@ -141,6 +141,35 @@ public sealed class ClientPortTests
     }
 
     [Fact]
+    public async Task Pipelined_reads_and_writes_are_answered_in_request_order()
+    {
+        await using var peer = await StartAsync();
+        var (client, _) = await RawWireClient.ConnectAsync(peer.ClientEndPoint!);
+        using var __ = client;
+        client.SendRequest(1, OpCode.Create, new CreateRequest("/p", [0], Acl.OpenUnsafe, 0));
+        Assert.Equal(ZkErrorCode.Ok, client.ReceiveReply().Header.Err);
+        // Few enough that requests and replies fit the socket buffers: this client only reads after sending all.
+        const int count = 500;
+        for (var xid = 2; xid < count + 2; xid++)
+        {
+            if (xid % 5 == 0)
+            {
+                client.SendRequest(xid, OpCode.SetData, new SetDataRequest("/p", [(byte)xid], -1));
+            }
+            else
+            {
+                client.SendRequest(xid, OpCode.GetData, new GetDataRequest("/p", false));
+            }
+        }
+
+        for (var xid = 2; xid < count + 2; xid++)
+        {
+            var header = client.ReceiveReply().Header;
+            Assert.True(header.Xid == xid, $"expected the reply to xid {xid} next, got xid {header.Xid}");
+        }
+    }
+
+    [Fact]
     public async Task The_close_reply_always_arrives_before_the_connection_closes()
     {
         await using var peer = await StartAsync();
