@@ -19,6 +19,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     private readonly ClientWatchRegistry _watchers = new();
     private readonly Watcher? _defaultWatcher;
     private readonly SessionOutbox _outbox;
+    private readonly InProcessReads _reads;
     private readonly ITimer _heartbeat;
     private volatile SessionState _state = SessionState.Connecting;
     private volatile bool _moved;
@@ -30,6 +31,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         _server = server;
         _defaultWatcher = defaultWatcher;
         _outbox = new SessionOutbox(DeliverEvent, DeliverEnd, () => peer.Processor.State, () => peer.Processor.FiringState);
+        _reads = new InProcessReads(peer, server, _outbox, _watchers);
         // The Java client pings after a third of the timeout without traffic; pinging on that period keeps the
         // session well inside its timeout as long as this object is alive.
         var period = TimeSpan.FromMilliseconds(Math.Max(1, server.TimeoutMillis / 3));
@@ -211,219 +213,60 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
 
     public ValueTask DisposeAsync() => CloseAsync();
 
-    // ---- reads ----
+    // ---- reads (InProcessReads) ----
 
     public ValueTask<Stat?> ExistsAsync(string path, Watcher? watcher = null, CancellationToken cancellationToken = default)
     {
-        if (watcher is null && TryBeginFastRead(out var state))
-        {
-            // The common read, answered without a closure or a boxed result (see ReadAsync for why this order is safe).
-            var error = Reads.Exists(state, path, out var node);
-            if (_outbox.IsIdle)
-            {
-                return FastResult<Stat?>(error, path, node?.ToStat(), "exists");
-            }
-        }
-
-        return ExistsQueued(path, watcher);
+        ThrowIfUnusable(null);
+        return _reads.ExistsAsync(path, watcher);
     }
-
-    // The queued reads live in their own methods: a lambda capturing the parameters makes C# allocate its closure
-    // on entry to the method that declares it, which would tax every fast read.
-    private ValueTask<Stat?> ExistsQueued(string path, Watcher? watcher) =>
-        ReadAsync(state => Exists(state, path, watcher), "exists", static reply => (Stat?)reply.Value);
 
     public ValueTask<DataResult> GetDataAsync(string path, Watcher? watcher = null, CancellationToken cancellationToken = default)
     {
-        if (watcher is null && TryBeginFastRead(out var state))
-        {
-            var error = Reads.GetData(state, path, _server.AuthIds, out var node);
-            if (_outbox.IsIdle)
-            {
-                return FastResult(error, path, error == ZkErrorCode.Ok ? new DataResult(node!.Data ?? ReadOnlyMemory<byte>.Empty, node.ToStat()) : default, "getData");
-            }
-        }
-
-        return GetDataQueued(path, watcher);
+        ThrowIfUnusable(null);
+        return _reads.GetDataAsync(path, watcher);
     }
 
-    private ValueTask<DataResult> GetDataQueued(string path, Watcher? watcher) =>
-        ReadAsync(state => GetData(state, path, watcher), "getData", static reply => (DataResult)reply.Value!);
-
-    /// <summary>True when the read may run here and now: the session is usable and nothing of it is outstanding.</summary>
-    private bool TryBeginFastRead(out TreeState state)
+    public ValueTask<AclResult> GetAclAsync(string path, CancellationToken cancellationToken = default)
     {
         ThrowIfUnusable(null);
-        if (!_outbox.IsIdle)
-        {
-            state = null!;
-            return false;
-        }
-
-        _peer.Sessions.Touch(_server);
-        state = _peer.Processor.State;
-        return true;
+        return _reads.GetAclAsync(path);
     }
 
-    private static ValueTask<T> FastResult<T>(ZkErrorCode error, string path, T value, string op)
+    public ValueTask<IReadOnlyList<string>> GetChildrenAsync(string path, Watcher? watcher = null, CancellationToken cancellationToken = default)
     {
-        Telemetry.Requests.Add(1, new KeyValuePair<string, object?>("op", op));
-        return error == ZkErrorCode.Ok ? new ValueTask<T>(value) : ValueTask.FromException<T>(new ZkException(error, path));
+        ThrowIfUnusable(null);
+        return _reads.GetChildrenAsync(path, watcher);
     }
 
-    public ValueTask<AclResult> GetAclAsync(string path, CancellationToken cancellationToken = default) =>
-        ReadAsync(
-            state =>
-            {
-                var error = Reads.GetAcl(state, path, _server.AuthIds, out var node);
-                return Outcome(state, error, path, error == ZkErrorCode.Ok ? new AclResult(Reads.VisibleAcl(node!, _server.AuthIds), node!.ToStat()) : null);
-            },
-            "getACL",
-            static reply => (AclResult)reply.Value!);
+    public ValueTask<ChildrenResult> GetChildrenWithStatAsync(string path, Watcher? watcher = null, CancellationToken cancellationToken = default)
+    {
+        ThrowIfUnusable(null);
+        return _reads.GetChildrenWithStatAsync(path, watcher);
+    }
 
-    public ValueTask<IReadOnlyList<string>> GetChildrenAsync(string path, Watcher? watcher = null, CancellationToken cancellationToken = default) =>
-        ReadAsync(state => GetChildren(state, path, watcher), "getChildren", static reply => ((ChildrenResult)reply.Value!).Children);
+    public ValueTask<int> GetAllChildrenNumberAsync(string path, CancellationToken cancellationToken = default)
+    {
+        ThrowIfUnusable(null);
+        return _reads.GetAllChildrenNumberAsync(path);
+    }
 
-    public ValueTask<ChildrenResult> GetChildrenWithStatAsync(string path, Watcher? watcher = null, CancellationToken cancellationToken = default) =>
-        ReadAsync(state => GetChildren(state, path, watcher), "getChildren2", static reply => (ChildrenResult)reply.Value!);
-
-    public ValueTask<int> GetAllChildrenNumberAsync(string path, CancellationToken cancellationToken = default) =>
-        ReadAsync(
-            state =>
-            {
-                var error = Reads.GetChildren(state, path, _server.AuthIds, out var node);
-                return Outcome(state, error, path, error == ZkErrorCode.Ok ? node!.Descendants : null);
-            },
-            "getAllChildrenNumber",
-            static reply => (int)reply.Value!);
-
-    public ValueTask<IReadOnlyList<string>> GetEphemeralsAsync(string prefixPath = "/", CancellationToken cancellationToken = default) =>
-        ReadAsync(
-            state =>
-            {
-                var error = Reads.GetEphemerals(state, _server.SessionId, prefixPath, out var paths);
-                return Outcome(state, error, prefixPath, paths);
-            },
-            "getEphemerals",
-            static reply => (IReadOnlyList<string>)reply.Value!);
+    public ValueTask<IReadOnlyList<string>> GetEphemeralsAsync(string prefixPath = "/", CancellationToken cancellationToken = default)
+    {
+        ThrowIfUnusable(null);
+        return _reads.GetEphemeralsAsync(prefixPath);
+    }
 
     public ValueTask<IReadOnlyList<OpResult>> MultiReadAsync(IReadOnlyList<Op> ops, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(ops);
-        return ReadAsync(state => MultiRead(state, ops), "multiRead", static reply => (IReadOnlyList<OpResult>)reply.Value!);
+        ThrowIfUnusable(null);
+        return _reads.MultiReadAsync(ops);
     }
 
-    public ValueTask<IReadOnlyList<ClientInfo>> WhoAmIAsync(CancellationToken cancellationToken = default) =>
-        ReadAsync(state => Outcome(state, ZkErrorCode.Ok, null, Reads.WhoAmI(_server.AuthIds)), "whoAmI", static reply => (IReadOnlyList<ClientInfo>)reply.Value!);
-
-    private ReadOutcome Exists(TreeState state, string path, Watcher? watcher)
-    {
-        var error = Reads.Exists(state, path, out var node);
-        var reply = Answer(state, error, path, node?.ToStat());
-        return error == ZkErrorCode.Ok && watcher is not null
-            ? new ReadOutcome(reply, Watch(path, node is null ? ClientWatchTable.Exist : ClientWatchTable.Data, watcher, state, node))
-            : new ReadOutcome(reply, null);
-    }
-
-    private ReadOutcome GetData(TreeState state, string path, Watcher? watcher)
-    {
-        var error = Reads.GetData(state, path, _server.AuthIds, out var node);
-        if (error != ZkErrorCode.Ok)
-        {
-            return Outcome(state, error, path, null);
-        }
-
-        var reply = Answer(state, error, path, new DataResult(node!.Data ?? ReadOnlyMemory<byte>.Empty, node.ToStat()));
-        return new ReadOutcome(reply, watcher is null ? null : Watch(path, ClientWatchTable.Data, watcher, state, node));
-    }
-
-    private ReadOutcome GetChildren(TreeState state, string path, Watcher? watcher)
-    {
-        var error = Reads.GetChildren(state, path, _server.AuthIds, out var node);
-        if (error != ZkErrorCode.Ok)
-        {
-            return Outcome(state, error, path, null);
-        }
-
-        var reply = Answer(state, error, path, new ChildrenResult(node!.Children.Names(), node.ToStat()));
-        return new ReadOutcome(reply, watcher is null ? null : Watch(path, ClientWatchTable.Child, watcher, state, node));
-    }
-
-    private PendingWatch Watch(string path, ClientWatchTable table, Watcher watcher, TreeState state, ZNode? seen) =>
-        new(_watchers, _peer.Watches, _server, path, table, watcher, state, seen);
-
-    private ReadOutcome MultiRead(TreeState state, IReadOnlyList<Op> ops)
-    {
-        var results = new OpResult[ops.Count];
-        for (var i = 0; i < ops.Count; i++)
-        {
-            var op = ops[i];
-            ZkErrorCode error;
-            switch (op)
-            {
-                case GetDataOp:
-                    error = Reads.GetData(state, op.Path, _server.AuthIds, out var dataNode);
-                    results[i] = error == ZkErrorCode.Ok ? new GetDataResult(dataNode!.Data ?? ReadOnlyMemory<byte>.Empty, dataNode.ToStat()) : new ErrorResult(error);
-                    break;
-                case GetChildrenOp:
-                    error = Reads.GetChildren(state, op.Path, _server.AuthIds, out var parent);
-                    results[i] = error == ZkErrorCode.Ok ? new GetChildrenResult(parent!.Children.Names()) : new ErrorResult(error);
-                    break;
-                default:
-                    // Writes do not mix with reads (MultiOperationRecord).
-                    return Outcome(state, ZkErrorCode.BadArguments, op.Path, null);
-            }
-        }
-
-        return Outcome(state, ZkErrorCode.Ok, null, results);
-    }
-
-    private static Reply Answer(TreeState state, ZkErrorCode error, string? path, object? value) =>
-        new(error, error == ZkErrorCode.Ok ? null : path, value, state.Zxid, state);
-
-    private static ReadOutcome Outcome(TreeState state, ZkErrorCode error, string? path, object? value) =>
-        new(Answer(state, error, path, value), null);
-
-    /// <summary>
-    /// Runs a read on the caller's thread when nothing of this session is outstanding (the common case: no
-    /// allocation beyond the result, no thread hop); otherwise queues it in the session's order.
-    /// </summary>
-    private ValueTask<T> ReadAsync<T>(Func<TreeState, ReadOutcome> execute, string op, Func<Reply, T> result)
+    public ValueTask<IReadOnlyList<ClientInfo>> WhoAmIAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfUnusable(null);
-        _peer.Sessions.Touch(_server);
-        if (_outbox.IsIdle)
-        {
-            var state = _peer.Processor.State;
-            var outcome = execute(state);
-            // The outbox is checked after the state is read: an event for any change in that state was queued before
-            // the state was published, so an idle outbox means every such event has been delivered.
-            if (_outbox.IsIdle)
-            {
-                if (outcome.Watch is { } watch)
-                {
-                    watch.RegisterClient();
-                    watch.RegisterServer(_peer.Processor.FiringState);
-                }
-
-                var reply = outcome.Reply;
-                Telemetry.Requests.Add(1, new KeyValuePair<string, object?>("op", op));
-                return reply.IsError ? ValueTask.FromException<T>(reply.ToException()) : new ValueTask<T>(result(reply));
-            }
-
-            // Something was queued meanwhile (an event, or a write from another thread): the answer stands, it is
-            // just delivered behind what is queued.
-            return Queued(_outbox.EnqueueAnswered(outcome), op, result);
-        }
-
-        return Queued(_outbox.EnqueueRead(execute), op, result);
-
-        static async ValueTask<T> Queued(Task<Reply> pending, string op, Func<Reply, T> result)
-        {
-            var reply = await pending.ConfigureAwait(false);
-            Telemetry.Requests.Add(1, new KeyValuePair<string, object?>("op", op));
-            return reply.IsError ? throw reply.ToException() : result(reply);
-        }
+        return _reads.WhoAmIAsync();
     }
 
     private async ValueTask<Reply> WriteAsync(PipelineRequest request, string op, CancellationToken cancellationToken)
