@@ -42,7 +42,6 @@ internal sealed class RequestProcessor : IAsyncDisposable
     private readonly ITxnSink? _sink;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly CancellationTokenSource _stopping = new();
     private readonly object _stopGate = new();
     private TreeState _state;
     private TreeState _firingState;
@@ -132,7 +131,6 @@ internal sealed class RequestProcessor : IAsyncDisposable
             await _loop.ConfigureAwait(false);
         }
 
-        _stopping.Dispose();
         Log.PipelineStopped(_logger, _lastZxid);
     }
 
@@ -213,7 +211,7 @@ internal sealed class RequestProcessor : IAsyncDisposable
                 current = batch;
                 if (batch.Txns.Count > 0)
                 {
-                    await _sink!.CommitAsync(batch.Txns, _stopping.Token).ConfigureAwait(false);
+                    await _sink!.CommitAsync(batch.Txns, CancellationToken.None).ConfigureAwait(false);
                 }
 
                 PublishAll(batch);

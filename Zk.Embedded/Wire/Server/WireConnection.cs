@@ -310,7 +310,7 @@ internal sealed class WireConnection : ISessionSink
     }
 
     /// <summary>Closes the connection once what is queued has been written.</summary>
-    internal void RequestClose()
+    private void RequestClose()
     {
         lock (_writeGate)
         {

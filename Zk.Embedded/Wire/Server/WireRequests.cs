@@ -260,22 +260,7 @@ internal static class WireRequests
     {
         var session = connection.Session;
         var watches = connection.Peer.Watches;
-        foreach (var path in data ?? [])
-        {
-            var node = state.Find(path);
-            if (node is null)
-            {
-                Fire(connection, EventType.NodeDeleted, path, state);
-            }
-            else if (node.Mzxid > relativeZxid)
-            {
-                Fire(connection, EventType.NodeDataChanged, path, state);
-            }
-            else
-            {
-                watches.AddOneShot(session, path, WatchKinds.Data, state.Zxid);
-            }
-        }
+        RewatchOneShots(connection, state, data, WatchKinds.Data, EventType.NodeDataChanged, node => node.Mzxid > relativeZxid);
 
         foreach (var path in exist ?? [])
         {
@@ -289,22 +274,7 @@ internal static class WireRequests
             }
         }
 
-        foreach (var path in child ?? [])
-        {
-            var node = state.Find(path);
-            if (node is null)
-            {
-                Fire(connection, EventType.NodeDeleted, path, state);
-            }
-            else if (node.Pzxid > relativeZxid)
-            {
-                Fire(connection, EventType.NodeChildrenChanged, path, state);
-            }
-            else
-            {
-                watches.AddOneShot(session, path, WatchKinds.Child, state.Zxid);
-            }
-        }
+        RewatchOneShots(connection, state, child, WatchKinds.Child, EventType.NodeChildrenChanged, node => node.Pzxid > relativeZxid);
 
         foreach (var path in persistent ?? [])
         {
@@ -317,6 +287,30 @@ internal static class WireRequests
         }
 
         return Outcome(state, ZkErrorCode.Ok, null, null);
+    }
+
+    /// <summary>
+    /// Data and child watches alike: a gone node fires NodeDeleted, a node changed since the client's zxid fires
+    /// <paramref name="changedType"/>, any other is registered again.
+    /// </summary>
+    private static void RewatchOneShots(WireConnection connection, TreeState state, IReadOnlyList<string>? paths, WatchKinds kind, EventType changedType, Func<ZNode, bool> changedSince)
+    {
+        foreach (var path in paths ?? [])
+        {
+            var node = state.Find(path);
+            if (node is null)
+            {
+                Fire(connection, EventType.NodeDeleted, path, state);
+            }
+            else if (changedSince(node))
+            {
+                Fire(connection, changedType, path, state);
+            }
+            else
+            {
+                connection.Peer.Watches.AddOneShot(connection.Session, path, kind, state.Zxid);
+            }
+        }
     }
 
     private static void Fire(WireConnection connection, EventType type, string path, TreeState state) =>
