@@ -40,7 +40,7 @@ internal static class TxnCodec
     /// <summary>The whole record for <paramref name="txn"/>, checksum included. <paramref name="scratch"/> is cleared and reused.</summary>
     public static byte[] Encode(Txn txn, ArrayBufferWriter<byte> scratch)
     {
-        scratch.Clear();
+        scratch.ResetWrittenCount();
         var writer = new MessagePackWriter(scratch);
         writer.WriteArrayHeader(5);
         writer.Write(FormatVersion);

@@ -55,7 +55,7 @@ internal sealed class TxnLog : ITxnSink, IDisposable
     private readonly ArrayBufferWriter<byte> _scratch = new(1024);
     private readonly ArrayBufferWriter<byte> _batch = new(64 * 1024);
     private readonly DurableFile _data;
-    private readonly DurableFile _wal;
+    private readonly WalFile _wal;
     private readonly LiteDatabase _db;
     private readonly ILiteCollection<BsonDocument> _txns;
     private readonly ILiteCollection<BsonDocument> _meta;
@@ -71,7 +71,7 @@ internal sealed class TxnLog : ITxnSink, IDisposable
         _data = new DurableFile(System.IO.Path.Combine(directory, DataFileName), "data", options.Observer);
         try
         {
-            _wal = new DurableFile(System.IO.Path.Combine(directory, WalFileName), "wal", options.Observer);
+            _wal = new WalFile(System.IO.Path.Combine(directory, WalFileName), options.Observer);
         }
         catch
         {
@@ -151,7 +151,7 @@ internal sealed class TxnLog : ITxnSink, IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var previous = _lastZxid;
-            _batch.Clear();
+            _batch.ResetWrittenCount();
             for (var i = 0; i < txns.Count; i++)
             {
                 var txn = txns[i];
