@@ -19,7 +19,8 @@ public static class Program
                Zk.Bench wire --target HOST:PORT [--server-pid PID] [--connections N] [--inflight K]
                              [--workload get|set|mix90] [--seconds S] [--warmup-seconds W] [--value-bytes B]
                Zk.Bench wire --compare true [--zk-dll PATH] [--shapes 1x1,8x64] [--workloads get,set,mix90]
-                             [--repeats R] [--seconds S] [--warmup-seconds W]   our zk vs Apache ZooKeeper, interleaved
+                             [--repeats R] [--seconds S] [--warmup-seconds W] [--chart FILE.svg]
+                             our zk vs Apache ZooKeeper, interleaved; --chart also writes throughput and latency as SVG
                Zk.Bench memory [--nodes N] [--value-bytes B]
                Zk.Bench recovery [--nodes N] [--value-bytes B] [--parents P] [--zk-dll PATH] [--apache true|false]
                              restart time with N znodes on disk: ours (in-process and zk program) vs Apache ZooKeeper

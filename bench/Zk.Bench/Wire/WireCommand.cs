@@ -28,6 +28,7 @@ internal static class WireCommand
         var shapes = ParseShapes(line.Text("shapes") ?? "1x1,8x64");
         var workloads = (line.Text("workloads") ?? "get,set,mix90").Split(',');
         var repeats = line.Int("repeats", 1, 1, 10);
+        var chart = line.Text("chart");
         line.RejectUnknown();
         foreach (var name in workloads)
         {
@@ -57,10 +58,10 @@ internal static class WireCommand
             return;
         }
 
-        await CompareAsync(zkDll, frames, shapes, workloads, repeats, seconds, warmup).ConfigureAwait(false);
+        await CompareAsync(zkDll, frames, shapes, workloads, repeats, seconds, warmup, chart).ConfigureAwait(false);
     }
 
-    private static async Task CompareAsync(string zkDll, WireFrames frames, (int Connections, int Inflight)[] shapes, string[] workloads, int repeats, int seconds, int warmup)
+    private static async Task CompareAsync(string zkDll, WireFrames frames, (int Connections, int Inflight)[] shapes, string[] workloads, int repeats, int seconds, int warmup, string? chart)
     {
         if (!File.Exists(zkDll))
         {
@@ -74,6 +75,7 @@ internal static class WireCommand
         Console.WriteLine();
         var fsyncs = FsyncProbe.NewTable();
         var table = WireResult.NewTable();
+        var results = new List<WireResult>();
         try
         {
             FsyncProbe.Measure(root, append: true, 2, 4096).AddTo(fsyncs);
@@ -95,6 +97,7 @@ internal static class WireCommand
                             var result = await WireRun.MeasureAsync(
                                 server.Name, server.EndPoint, frames, workload, connections, inflight, seconds, warmup, server.CpuSeconds).ConfigureAwait(false);
                             result.AddTo(table);
+                            results.Add(result);
                             var progress = WireResult.NewTable();
                             result.AddTo(progress);
                             Console.Error.Write(progress.ToString().Split('\n')[2] + "\n");
@@ -116,6 +119,16 @@ internal static class WireCommand
             if (Directory.Exists(root))
             {
                 Directory.Delete(root, recursive: true);
+            }
+
+            // Last, so a bad --chart path cannot leave the data directories behind; partial results still get a chart.
+            if (chart is not null && results.Count > 0)
+            {
+                // The latency panel wants the unloaded shape: under 8 × 64 latency is mostly queueing behind the other requests.
+                (int, int)[] latencyShape = [shapes.Contains((1, 1)) ? (1, 1) : shapes[0]];
+                File.WriteAllText(chart, SvgChart.Render(results, latencyShape));
+                Console.WriteLine();
+                Console.WriteLine($"chart: {chart}");
             }
         }
     }

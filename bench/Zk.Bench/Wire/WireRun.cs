@@ -10,6 +10,9 @@ internal sealed record WireResult(
     string Server, string Workload, int Connections, int Inflight, LatencyHistogram Latencies, double Seconds, long Completed,
     double? ServerCpuSeconds, double ClientCpuSeconds, double MachineBusySeconds, long Errors, long Mismatches)
 {
+    /// <summary>Replies timed inside the window per second: the table's and the chart's ops/s.</summary>
+    public double OpsPerSecond => Latencies.Count / Seconds;
+
     public static MarkdownTable NewTable() => new(
         "server", "workload", "conns × inflight", "ops/s", "p50 µs", "p90 µs", "p99 µs", "max µs",
         "server CPU µs/op", "server cores", "client CPU µs/op", "others' cores", "errors");
@@ -22,7 +25,7 @@ internal sealed record WireResult(
             Server,
             Workload,
             $"{Connections} × {Inflight}",
-            Format.Count(Latencies.Count / Seconds),
+            Format.Count(OpsPerSecond),
             Format.Micros(Latencies.ValueAtPercentile(50)),
             Format.Micros(Latencies.ValueAtPercentile(90)),
             Format.Micros(Latencies.ValueAtPercentile(99)),
