@@ -49,7 +49,7 @@ internal static class LoadCommand
 
         using var batches = new BatchSizeListener();
         await using var peer = await ZkPeer.StartAsync(new ZkPeerOptions { DataDir = dataDir, ForceSync = options.ForceSync }).ConfigureAwait(false);
-        var syncs = new SyncCounter(peer);
+        using var syncs = new SyncCounter();
         var value = new byte[options.ValueBytes];
         Random.Shared.NextBytes(value);
         var sessions = await OpenSessionsAsync(peer, options.Sessions).ConfigureAwait(false);
@@ -127,7 +127,7 @@ internal static class LoadCommand
 
         var opsPerWorker = Math.Max(1, options.MaxOps / workers.Length);
         var batchesBefore = batches.Totals;
-        var syncsBefore = syncs.Totals;
+        var syncsBefore = syncs.Total;
         var before = ProcessSample.Take();
         var deadline = Stopwatch.GetTimestamp() + (long)(seconds * (double)Stopwatch.Frequency);
         var running = new Task[workers.Length];
@@ -140,8 +140,8 @@ internal static class LoadCommand
         await Task.WhenAll(running).ConfigureAwait(false);
         var after = ProcessSample.Take();
         var batchesAfter = batches.Totals;
-        var syncsAfter = syncs.Totals;
-        long? fsyncs = syncsBefore is { } b && syncsAfter is { } a ? a.Wal + a.Data - b.Wal - b.Data : null;
+        var syncsAfter = syncs.Total;
+        long? fsyncs = options.Durable ? syncsAfter - syncsBefore : null;
         var meanBatch = (batchesAfter.Requests - batchesBefore.Requests) / (double)Math.Max(1, batchesAfter.Batches - batchesBefore.Batches);
 
         var merged = new LatencyHistogram();

@@ -10,7 +10,7 @@ namespace Zk.Bench.Load;
 /// comparable when ops/s does not; "others' cores" is what the rest of the machine used meanwhile. "GC 0/1/2" are
 /// GC.CollectionCount deltas: collections that included generation 0, 1, 2 (a gen1 GC counts for gen0 too).
 /// </summary>
-/// "fsyncs/s" counts the txn log's WAL and data-file syncs (durable peer only).
+/// "fsyncs/s" counts the txn log's WAL syncs, from the peer's zk.txn.log.syncs (durable peer only).
 internal sealed record RunResult(LatencyHistogram Latencies, ProcessSample Spent, long Reads, long InlineReads, double MeanBatch, long? Fsyncs)
 {
     public double Seconds => Spent.Timestamp / (double)Stopwatch.Frequency;

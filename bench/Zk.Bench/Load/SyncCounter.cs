@@ -1,28 +1,30 @@
-using System.Reflection;
-using Zk.Embedded;
+using System.Diagnostics.Metrics;
 
 namespace Zk.Bench.Load;
 
 /// <summary>
-/// The fsyncs a durable peer's txn log has done (WAL syncs, one per batch with forceSync, plus data-file syncs at
-/// LiteDB checkpoints). The peer does not publish these as metrics yet, so they are read from its private fields
-/// (<c>ZkPeer._storage._log</c>); if those are renamed this says "n/a" rather than guess.
+/// Counts the peer's own "zk.txn.log.syncs" (one WAL sync per pipeline batch with forceSync), so the bench reads
+/// what an operator's metrics would show. Only this instrument is enabled.
 /// </summary>
-internal sealed class SyncCounter
+internal sealed class SyncCounter : IDisposable
 {
-    private readonly object? _log;
-    private readonly PropertyInfo? _walSyncs;
-    private readonly PropertyInfo? _dataSyncs;
+    private readonly MeterListener _listener = new();
+    private long _syncs;
 
-    public SyncCounter(ZkPeer peer)
+    public SyncCounter()
     {
-        var storage = typeof(ZkPeer).GetField("_storage", BindingFlags.Instance | BindingFlags.NonPublic)?.GetValue(peer);
-        _log = storage?.GetType().GetField("_log", BindingFlags.Instance | BindingFlags.NonPublic)?.GetValue(storage);
-        _walSyncs = _log?.GetType().GetProperty("WalSyncCount");
-        _dataSyncs = _log?.GetType().GetProperty("DataSyncCount");
+        _listener.InstrumentPublished = static (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == "Zk.Embedded" && instrument.Name == "zk.txn.log.syncs")
+            {
+                listener.EnableMeasurementEvents(instrument, null);
+            }
+        };
+        _listener.SetMeasurementEventCallback<long>((_, count, _, _) => Interlocked.Add(ref _syncs, count));
+        _listener.Start();
     }
 
-    /// <summary>WAL and data-file fsyncs so far, or null when the peer is in memory or the fields are not found.</summary>
-    public (long Wal, long Data)? Totals =>
-        _walSyncs is null || _dataSyncs is null ? null : ((long)_walSyncs.GetValue(_log)!, (long)_dataSyncs.GetValue(_log)!);
+    public long Total => Interlocked.Read(ref _syncs);
+
+    public void Dispose() => _listener.Dispose();
 }

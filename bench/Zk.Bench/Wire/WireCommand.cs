@@ -84,14 +84,15 @@ internal static class WireCommand
             await using var apache = await ServerProcess.StartApacheAsync(root).ConfigureAwait(false);
             await WireRun.SetupAsync(ours.EndPoint, frames).ConfigureAwait(false);
             await WireRun.SetupAsync(apache.EndPoint, frames).ConfigureAwait(false);
+            var cell = 0;
             for (var repeat = 0; repeat < repeats; repeat++)
             {
                 foreach (var (connections, inflight) in shapes)
                 {
                     foreach (var workload in workloads)
                     {
-                        // Alternate who goes first, so neither always runs on a disk the other just filled.
-                        var order = repeat % 2 == 0 ? new[] { ours, apache } : [apache, ours];
+                        // Alternate who goes first from cell to cell, so neither always runs on a disk the other just filled.
+                        var order = cell++ % 2 == 0 ? new[] { ours, apache } : [apache, ours];
                         foreach (var server in order)
                         {
                             var result = await WireRun.MeasureAsync(
