@@ -12,11 +12,17 @@ internal sealed record PendingWrite(ServerSession Session, PipelineRequest Reque
 
 /// <summary>
 /// Where committed txns are made durable before they apply (the seam the storage and consensus issues plug into).
-/// The processor hands it each batch in zxid order and applies the batch once the returned task completes.
+/// The processor writes each batch in zxid order from one thread, and from another makes a batch durable with
+/// <see cref="Sync"/> before it applies it: while one batch syncs the next is prepared and written, and one sync
+/// may cover several batches (group commit).
 /// </summary>
 internal interface ITxnSink
 {
-    ValueTask CommitAsync(IReadOnlyList<Txn> txns, CancellationToken cancellationToken);
+    /// <summary>Takes a batch, in zxid order after every earlier one; it need not be durable yet.</summary>
+    void Write(IReadOnlyList<Txn> txns);
+
+    /// <summary>Returns once every txn written up to <paramref name="zxid"/> is durable.</summary>
+    void Sync(long zxid);
 }
 
 /// <summary>
@@ -32,6 +38,9 @@ internal sealed class RequestProcessor : IAsyncDisposable
 
     /// <summary>Queued requests at most; submitters wait beyond it, which is the peer's back-pressure.</summary>
     public const int QueueCapacity = 16 * 1024;
+
+    /// <summary>Batches between preparing and publishing: one being prepared and written, one being synced and published.</summary>
+    private const int BatchesInFlight = 2;
 
     private readonly Channel<PendingWrite> _queue = Channel.CreateBounded<PendingWrite>(
         new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
@@ -167,17 +176,21 @@ internal sealed class RequestProcessor : IAsyncDisposable
     }
 
     /// <summary>
-    /// With a sink: this loop prepares batch N+1 while a committer makes batch N durable and then publishes it, so
-    /// an fsync no longer stalls preparing (ZooKeeper's PrepRequestProcessor and SyncRequestProcessor run apart the
-    /// same way). Two batches circulate, which bounds the work in flight.
+    /// With a sink: this loop prepares and writes batch N+1 while a publisher makes batch N durable and then
+    /// publishes it, so an fsync stalls neither preparing nor writing, and a sync that starts after N+1 is written
+    /// covers both (ZooKeeper's PrepRequestProcessor and SyncRequestProcessor run apart the same way). Two batches
+    /// circulate, which bounds the work in flight.
     /// </summary>
     private async Task RunDurableAsync()
     {
-        var free = Channel.CreateBounded<Batch>(2);
-        var full = Channel.CreateBounded<Batch>(2);
-        free.Writer.TryWrite(new Batch());
-        free.Writer.TryWrite(new Batch());
-        var committer = Task.Run(() => CommitLoopAsync(full.Reader, free.Writer));
+        var free = Channel.CreateBounded<Batch>(BatchesInFlight);
+        var full = Channel.CreateBounded<Batch>(BatchesInFlight);
+        for (var i = 0; i < BatchesInFlight; i++)
+        {
+            free.Writer.TryWrite(new Batch());
+        }
+
+        var publisher = Task.Run(() => PublishLoopAsync(full.Reader, free.Writer));
         var reader = _queue.Reader;
         Batch? preparing = null;
         try
@@ -186,6 +199,11 @@ internal sealed class RequestProcessor : IAsyncDisposable
             {
                 preparing = await free.Reader.ReadAsync().ConfigureAwait(false);
                 Fill(preparing, reader);
+                if (preparing.Txns.Count > 0)
+                {
+                    _sink!.Write(preparing.Txns);
+                }
+
                 await full.Writer.WriteAsync(preparing).ConfigureAwait(false);
                 preparing = null;
             }
@@ -197,11 +215,11 @@ internal sealed class RequestProcessor : IAsyncDisposable
         finally
         {
             full.Writer.TryComplete();
-            await committer.ConfigureAwait(false);
+            await publisher.ConfigureAwait(false);
         }
     }
 
-    private async Task CommitLoopAsync(ChannelReader<Batch> full, ChannelWriter<Batch> free)
+    private async Task PublishLoopAsync(ChannelReader<Batch> full, ChannelWriter<Batch> free)
     {
         Batch? current = null;
         try
@@ -211,7 +229,7 @@ internal sealed class RequestProcessor : IAsyncDisposable
                 current = batch;
                 if (batch.Txns.Count > 0)
                 {
-                    await _sink!.CommitAsync(batch.Txns, CancellationToken.None).ConfigureAwait(false);
+                    _sink!.Sync(batch.Txns[^1].Zxid);
                 }
 
                 PublishAll(batch);

@@ -76,21 +76,21 @@ internal sealed class PeerStorage : ITxnSink, IDisposable
     /// <summary>Where snapshots read the state from: the newest published state.</summary>
     public void SnapshotFrom(Func<TreeState> currentState) => _currentState = currentState;
 
-    public ValueTask CommitAsync(IReadOnlyList<Txn> txns, CancellationToken cancellationToken)
+    public void Write(IReadOnlyList<Txn> txns)
     {
-        var committed = _log.CommitAsync(txns, cancellationToken);
+        _log.Write(txns);
         _sinceSnapshot += txns.Count;
         if (_sinceSnapshot >= _snapshotAt && _snapshotting.IsCompleted && _currentState is not null)
         {
             _sinceSnapshot = 0;
             _snapshotAt = NextSnapshotPoint();
-            // The state is immutable: a snapshot of it is consistent however long writing takes. It is taken after
-            // this batch is durable, so the log always covers what follows the snapshot.
+            // The state is immutable: a snapshot of it is consistent however long writing takes. It is the published
+            // state, older than this batch, so the log always covers what follows the snapshot.
             _snapshotting = Task.Run(() => TakeSnapshot(_currentState()), CancellationToken.None);
         }
-
-        return committed;
     }
+
+    public void Sync(long zxid) => _log.Sync(zxid);
 
     /// <summary>Writes a snapshot of <paramref name="state"/> now (also used at shutdown and by tests).</summary>
     public void TakeSnapshot(TreeState state)

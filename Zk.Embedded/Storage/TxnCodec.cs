@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using MessagePack;
 using Zk.Embedded.Api;
 using Zk.Embedded.Processing;
@@ -37,11 +38,16 @@ internal static class TxnCodec
     /// <summary>Bytes of the checksum in front of the payload.</summary>
     public const int HeaderBytes = 4;
 
-    /// <summary>The whole record for <paramref name="txn"/>, checksum included. <paramref name="scratch"/> is cleared and reused.</summary>
-    public static byte[] Encode(Txn txn, ArrayBufferWriter<byte> scratch)
+    /// <summary>
+    /// Appends the whole record for <paramref name="txn"/>, checksum included, to <paramref name="output"/> and
+    /// returns its length: encoded in place, so a batch of records is built with no copy per txn.
+    /// </summary>
+    public static int EncodeTo(Txn txn, ArrayBufferWriter<byte> output)
     {
-        scratch.ResetWrittenCount();
-        var writer = new MessagePackWriter(scratch);
+        var start = output.WrittenCount;
+        output.GetSpan(HeaderBytes)[..HeaderBytes].Clear(); // the checksum's place, filled in below
+        output.Advance(HeaderBytes);
+        var writer = new MessagePackWriter(output);
         writer.WriteArrayHeader(5);
         writer.Write(FormatVersion);
         writer.Write(txn.Zxid);
@@ -50,10 +56,17 @@ internal static class TxnCodec
         WriteOp(ref writer, txn.Op, nested: false);
         writer.Flush();
 
-        var record = new byte[HeaderBytes + scratch.WrittenCount];
-        scratch.WrittenSpan.CopyTo(record.AsSpan(HeaderBytes));
-        BinaryPrimitives.WriteUInt32LittleEndian(record, Crc32C.Compute(record.AsSpan(HeaderBytes)));
-        return record;
+        var record = MemoryMarshal.AsMemory(output.WrittenMemory)[start..].Span;
+        BinaryPrimitives.WriteUInt32LittleEndian(record, Crc32C.Compute(record[HeaderBytes..]));
+        return record.Length;
+    }
+
+    /// <summary>The whole record for <paramref name="txn"/>, checksum included. <paramref name="scratch"/> is cleared and reused.</summary>
+    public static byte[] Encode(Txn txn, ArrayBufferWriter<byte> scratch)
+    {
+        scratch.ResetWrittenCount();
+        EncodeTo(txn, scratch);
+        return scratch.WrittenSpan.ToArray();
     }
 
     public static byte[] Encode(Txn txn) => Encode(txn, new ArrayBufferWriter<byte>(256));

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Buffers;
+using System.Runtime.InteropServices;
 using LiteDB;
 using LiteDB.Engine;
 using Zk.Embedded.Processing;
@@ -22,20 +23,22 @@ internal sealed record TxnLogOptions
 /// (<c>currentEpoch</c>, <c>acceptedEpoch</c>), in one LiteDB database in the dataLogDir.
 /// </summary>
 /// <remarks>
-/// <para><b>Layout.</b> <c>txnlog.db</c> is LiteDB's data file and <c>txnlog-wal.db</c> its write-ahead log.
-/// Collection <c>txns</c> holds one document per txn, <c>{ _id: zxid (Int64), r: record }</c>, the record being
-/// <see cref="TxnCodec"/>'s checksummed bytes; the primary index on <c>_id</c> keeps zxid order. Collection
-/// <c>meta</c> holds <c>{ _id: "currentEpoch" | "acceptedEpoch", v: Int64 }</c>.</para>
-/// <para><b>Durability.</b> LiteDB 5.0.x commits a transaction by writing its pages to the end of the WAL file,
-/// the last page marked confirmed, and never fsyncs (issue #2818). The data file is written only by a checkpoint,
-/// which copies confirmed WAL pages into it and then empties the WAL. So after each batch (one LiteDB
-/// transaction) this class fsyncs the WAL file once: from then on the batch survives a crash, because on open
-/// LiteDB replays every confirmed transaction in the WAL. The data file needs no fsync per batch; it is fsynced
-/// by <see cref="DurableFile"/> whenever LiteDB flushes it (end of a checkpoint) and, regardless, just before the
-/// WAL is cut shorter, so WAL pages are only dropped once their copies in the data file are durable.
-/// Both files are opened here, exclusively, and handed to LiteDB as streams; that is what lets us fsync them.</para>
-/// <para><b>Threads.</b> Writes (<see cref="Append"/>, truncation, epochs) are serialized by a lock; the pipeline
-/// calls <see cref="CommitAsync"/> from one thread anyway. <see cref="ReadFrom"/> reads a LiteDB snapshot.</para>
+/// <para><b>Layout.</b> <c>txnlog.db</c> is LiteDB's data file and <c>txnlog-wal.db</c> its write-ahead log
+/// (<see cref="WalFile"/>, kept preallocated). Collection <c>txns</c> holds one document per pipeline batch,
+/// <c>{ _id: last zxid, f: first zxid, r: entries }</c>, each entry the zxid, the length and <see cref="TxnCodec"/>'s
+/// checksummed record; the primary index on <c>_id</c> keeps zxid order. Collection <c>meta</c> holds
+/// <c>{ _id: "currentEpoch" | "acceptedEpoch", v: Int64 }</c>.</para>
+/// <para><b>Durability.</b> LiteDB 5.0.x commits a transaction by writing its pages to the WAL, the last page marked
+/// confirmed, and never fsyncs (issue #2818). The data file is written only by a checkpoint, which copies confirmed
+/// WAL pages into it and then empties the WAL. So one WAL sync after a batch makes it survive a crash, because on
+/// open LiteDB replays every confirmed transaction in the WAL. The data file is fsynced by <see cref="DurableFile"/>
+/// whenever LiteDB flushes it (end of a checkpoint) and, regardless, just before the WAL is emptied, so WAL pages are
+/// only dropped once their copies in the data file are durable. Both files are opened here, exclusively, and handed
+/// to LiteDB as streams; that is what lets us sync them.</para>
+/// <para><b>Threads.</b> Writes (<see cref="Write"/>, truncation, purge, epochs) are serialized by a lock; the
+/// pipeline writes from one thread. <see cref="Sync"/> runs on another thread at the same time (a sync of the file
+/// while pages are appended is safe: it covers at least what was written before it started). <see cref="ReadFrom"/>
+/// reads a LiteDB snapshot.</para>
 /// </remarks>
 internal sealed class TxnLog : ITxnSink, IDisposable
 {
@@ -52,7 +55,6 @@ internal sealed class TxnLog : ITxnSink, IDisposable
     private const string ValueField = "v";
 
     private readonly object _writeLock = new();
-    private readonly ArrayBufferWriter<byte> _scratch = new(1024);
     private readonly ArrayBufferWriter<byte> _batch = new(64 * 1024);
     private readonly DurableFile _data;
     private readonly WalFile _wal;
@@ -60,7 +62,9 @@ internal sealed class TxnLog : ITxnSink, IDisposable
     private readonly ILiteCollection<BsonDocument> _txns;
     private readonly ILiteCollection<BsonDocument> _meta;
     private readonly TxnLogOptions _options;
+    private readonly object _syncLock = new();
     private long _lastZxid;
+    private long _syncedZxid;
     private bool _disposed;
 
     private TxnLog(string directory, TxnLogOptions options)
@@ -95,6 +99,11 @@ internal sealed class TxnLog : ITxnSink, IDisposable
             }
 
             _lastZxid = _txns.FindOne(Query.All(Query.Descending))?["_id"].AsInt64 ?? 0;
+
+            // What a killed process left may still be only in the page cache: make it durable before it counts as synced.
+            _data.Sync();
+            _wal.Sync();
+            _syncedZxid = _lastZxid;
         }
         catch
         {
@@ -127,20 +136,20 @@ internal sealed class TxnLog : ITxnSink, IDisposable
     /// <exception cref="IOException">The files are in use by another log (another peer on the same directory).</exception>
     public static TxnLog Open(string dataLogDir, TxnLogOptions? options = null) => new(dataLogDir, options ?? new TxnLogOptions());
 
-    /// <summary>
-    /// Appends the batch in one LiteDB transaction and, with forceSync, fsyncs it before returning: when this
-    /// completes the txns survive a crash. Runs synchronously on the caller's thread (the pipeline's own).
-    /// </summary>
-    public ValueTask CommitAsync(IReadOnlyList<Txn> txns, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        Append(txns);
-        return ValueTask.CompletedTask;
-    }
-
-    /// <summary>The synchronous form of <see cref="CommitAsync"/>.</summary>
+    /// <summary>Appends the batch and, with forceSync, syncs it: when this returns the txns survive a crash.</summary>
     /// <exception cref="InvalidOperationException">Zxids are not strictly increasing past <see cref="LastZxid"/>; nothing is written.</exception>
     public void Append(IReadOnlyList<Txn> txns)
+    {
+        Write(txns);
+        Sync(LastZxid);
+    }
+
+    /// <summary>
+    /// Appends the batch in one LiteDB transaction, not yet synced: <see cref="Sync"/> makes it durable. One writer
+    /// at a time (the pipeline's preparing loop); <see cref="Sync"/> may run meanwhile on another thread.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Zxids are not strictly increasing past <see cref="LastZxid"/>; nothing is written.</exception>
+    public void Write(IReadOnlyList<Txn> txns)
     {
         if (txns.Count == 0)
         {
@@ -161,12 +170,11 @@ internal sealed class TxnLog : ITxnSink, IDisposable
                 }
 
                 previous = txn.Zxid;
-                var record = TxnCodec.Encode(txn, _scratch);
-                var head = _batch.GetSpan(EntryHeaderBytes);
-                BinaryPrimitives.WriteInt64BigEndian(head, txn.Zxid);
-                BinaryPrimitives.WriteInt32BigEndian(head[8..], record.Length);
+                var entry = _batch.WrittenCount;
+                BinaryPrimitives.WriteInt64BigEndian(_batch.GetSpan(EntryHeaderBytes), txn.Zxid);
                 _batch.Advance(EntryHeaderBytes);
-                _batch.Write(record);
+                var length = TxnCodec.EncodeTo(txn, _batch);
+                BinaryPrimitives.WriteInt32BigEndian(MemoryMarshal.AsMemory(_batch.WrittenMemory).Span[(entry + 8)..], length);
             }
 
             // One document per batch, keyed by its last zxid: LiteDB's cost is per document and per index entry, so a
@@ -177,8 +185,34 @@ internal sealed class TxnLog : ITxnSink, IDisposable
                 [FirstField] = txns[0].Zxid,
                 [RecordField] = _batch.WrittenSpan.ToArray(),
             });
-            SyncWal();
             Volatile.Write(ref _lastZxid, previous);
+        }
+    }
+
+    /// <summary>
+    /// Returns once every txn written up to <paramref name="zxid"/> is durable: one WAL sync, unless a sync that
+    /// started after that txn was written has finished already. A sync covers every batch written before it
+    /// starts, so while it runs the writer goes on and the next sync takes all of that at once (group commit).
+    /// </summary>
+    public void Sync(long zxid)
+    {
+        if (Volatile.Read(ref _syncedZxid) >= zxid)
+        {
+            return;
+        }
+
+        lock (_syncLock)
+        {
+            if (_syncedZxid >= zxid)
+            {
+                return;
+            }
+
+            // Read before syncing: whatever is written by now is in the file, so this sync covers it.
+            var written = Volatile.Read(ref _lastZxid);
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            SyncWal();
+            Volatile.Write(ref _syncedZxid, written);
         }
     }
 
@@ -271,6 +305,7 @@ internal sealed class TxnLog : ITxnSink, IDisposable
 
             SyncWal();
             Volatile.Write(ref _lastZxid, _txns.FindOne(Query.All(Query.Descending))?["_id"].AsInt64 ?? 0);
+            Volatile.Write(ref _syncedZxid, _lastZxid);
             return removed;
         }
     }

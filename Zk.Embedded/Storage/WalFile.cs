@@ -42,6 +42,7 @@ internal sealed class WalFile : Stream
     private long _length;
     private long _physical;
     private long _position;
+    private long _syncCount;
 
     public WalFile(string path, Action<FileEvent>? observer)
     {
@@ -72,7 +73,7 @@ internal sealed class WalFile : Stream
     public bool Created { get; }
 
     /// <summary>How many times the file was forced to disk.</summary>
-    public long SyncCount { get; private set; }
+    public long SyncCount => Interlocked.Read(ref _syncCount);
 
     /// <summary>Runs before the log is emptied or cut shorter (the data file's sync, see <see cref="TxnLog"/>).</summary>
     public Action? BeforeShrink { get; set; }
@@ -248,7 +249,7 @@ internal sealed class WalFile : Stream
             RandomAccess.FlushToDisk(_file);
         }
 
-        SyncCount++;
+        Interlocked.Increment(ref _syncCount);
     }
 
     [DllImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
