@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace Zk.Embedded.Storage;
 
@@ -15,24 +16,30 @@ internal enum FileEventKind
 }
 
 /// <summary>
-/// A <see cref="FileStream"/> that storage owns and hands to LiteDB, so that durability is decided here rather than
+/// A file that storage owns and hands to LiteDB as its data file, so that durability is decided here rather than
 /// inside LiteDB 5.0.x (which never fsyncs a commit, issue #2818). Three rules:
 /// <list type="bullet">
-/// <item><see cref="Sync"/> is <c>FileStream.Flush(true)</c>, which on Unix is <c>fsync(2)</c> (data and size)
-/// and on Windows <c>FlushFileBuffers</c>.</item>
+/// <item><see cref="Sync"/> is <c>fsync(2)</c> on Unix (data and size) and <c>FlushFileBuffers</c> on Windows.</item>
 /// <item><see cref="Flush()"/> also syncs. LiteDB flushes a stream only where it means "on disk": after writing a
 /// new file's header and after copying WAL pages into the data file in a checkpoint. Over a stream it did not open
 /// itself LiteDB can only call <c>Flush()</c>, so without this its checkpoint would not reach the disk.</item>
-/// <item>Before the file is cut shorter, <see cref="BeforeShrink"/> runs. The WAL's shrink is set to sync the data
-/// file first, so WAL pages are never dropped before the checkpointed copies of them are durable, whatever LiteDB
-/// does or does not flush.</item>
+/// <item>Before the file is cut shorter, <see cref="BeforeShrink"/> runs.</item>
 /// </list>
-/// Exclusive (<see cref="FileShare.None"/>): a second peer on the same directory fails at open.
+/// Contiguous page writes (a checkpoint's) are gathered into one write each (<see cref="WriteGather"/>); anything
+/// that reads, syncs or resizes drains them first. Exclusive (<see cref="FileShare.None"/>): a second peer on the
+/// same directory fails at open.
 /// </summary>
 internal sealed class DurableFile : Stream
 {
-    private readonly FileStream _file;
+    private const int GatherBytes = 1 << 20;
+
+    private readonly SafeFileHandle _file;
     private readonly Action<FileEvent>? _observer;
+    private readonly Lock _gate = new();
+    private readonly WriteGather _gather = new(GatherBytes);
+    private long _length;
+    private long _position;
+    private long _syncCount;
 
     public DurableFile(string path, string role, Action<FileEvent>? observer)
     {
@@ -40,8 +47,8 @@ internal sealed class DurableFile : Stream
         Role = role;
         _observer = observer;
         Created = !File.Exists(path);
-        // bufferSize 0: LiteDB reads and writes whole 8 KiB pages; a FileStream buffer would only copy them again.
-        _file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, bufferSize: 0, FileOptions.RandomAccess);
+        _file = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        _length = RandomAccess.GetLength(_file);
     }
 
     public string Path { get; }
@@ -53,56 +60,115 @@ internal sealed class DurableFile : Stream
     public bool Created { get; }
 
     /// <summary>How many times the file was forced to disk.</summary>
-    public long SyncCount { get; private set; }
+    public long SyncCount => Interlocked.Read(ref _syncCount);
 
     /// <summary>Runs before the file is cut shorter.</summary>
     public Action? BeforeShrink { get; set; }
 
-    public override bool CanRead => _file.CanRead;
+    public override bool CanRead => true;
 
-    public override bool CanSeek => _file.CanSeek;
+    public override bool CanSeek => true;
 
-    public override bool CanWrite => _file.CanWrite;
+    public override bool CanWrite => true;
 
-    public override long Length => _file.Length;
+    public override long Length => _length;
 
-    public override long Position { get => _file.Position; set => _file.Position = value; }
+    public override long Position
+    {
+        get => _position;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            _position = value;
+        }
+    }
 
     /// <summary>Forces the file's written bytes and its length to stable storage.</summary>
     public void Sync()
     {
-        _file.Flush(flushToDisk: true);
-        SyncCount++;
+        lock (_gate)
+        {
+            _gather.Drain(_file);
+        }
+
+        RandomAccess.FlushToDisk(_file);
+        Interlocked.Increment(ref _syncCount);
         _observer?.Invoke(new FileEvent(Role, FileEventKind.Sync));
     }
 
     public override void Flush() => Sync();
 
-    public override int Read(byte[] buffer, int offset, int count) => _file.Read(buffer, offset, count);
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
-    public override int Read(Span<byte> buffer) => _file.Read(buffer);
+    public override int Read(Span<byte> buffer)
+    {
+        lock (_gate)
+        {
+            _gather.Drain(_file);
+            var available = (int)Math.Clamp(_length - _position, 0, buffer.Length);
+            var read = available == 0 ? 0 : RandomAccess.Read(_file, buffer[..available], _position);
+            _position += read;
+            return read;
+        }
+    }
 
-    public override void Write(byte[] buffer, int offset, int count) => _file.Write(buffer, offset, count);
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
-    public override void Write(ReadOnlySpan<byte> buffer) => _file.Write(buffer);
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        lock (_gate)
+        {
+            if (!_gather.TryAdd(_position, buffer))
+            {
+                _gather.Drain(_file);
+                if (!_gather.TryAdd(_position, buffer))
+                {
+                    RandomAccess.Write(_file, buffer, _position);
+                }
+            }
 
-    public override long Seek(long offset, SeekOrigin origin) => _file.Seek(offset, origin);
+            _position += buffer.Length;
+            _length = Math.Max(_length, _position);
+        }
+    }
+
+    public override long Seek(long offset, SeekOrigin origin)
+    {
+        Position = origin switch
+        {
+            SeekOrigin.Begin => offset,
+            SeekOrigin.Current => _position + offset,
+            SeekOrigin.End => _length + offset,
+            _ => throw new ArgumentOutOfRangeException(nameof(origin)),
+        };
+        return _position;
+    }
 
     public override void SetLength(long value)
     {
-        if (value < _file.Length)
+        lock (_gate)
         {
-            BeforeShrink?.Invoke();
-            _observer?.Invoke(new FileEvent(Role, FileEventKind.Shrink));
-        }
+            _gather.Drain(_file);
+            if (value < _length)
+            {
+                BeforeShrink?.Invoke();
+                _observer?.Invoke(new FileEvent(Role, FileEventKind.Shrink));
+            }
 
-        _file.SetLength(value);
+            RandomAccess.SetLength(_file, value);
+            _length = value;
+        }
     }
 
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
+            lock (_gate)
+            {
+                _gather.Drain(_file);
+            }
+
             _file.Dispose();
         }
 

@@ -33,12 +33,17 @@ internal sealed class WalFile : Stream
     /// <summary>LiteDB's page size: the unit of the blank-page scan.</summary>
     internal const int PageSize = 8192;
 
+    /// <summary>A commit's pages up to this size reach the file in one write.</summary>
+    private const int GatherBytes = 256 * 1024;
+
     private const long FirstChunkBytes = 1 << 20;
     private const long MaxChunkBytes = 16 << 20;
     private static readonly byte[] Zeros = new byte[1 << 20];
 
     private readonly SafeFileHandle _file;
     private readonly Action<FileEvent>? _observer;
+    private readonly Lock _gate = new();
+    private readonly WriteGather _gather = new(GatherBytes);
     private long _length;
     private long _physical;
     private long _position;
@@ -102,6 +107,12 @@ internal sealed class WalFile : Stream
     /// <summary>Forces the written bytes to stable storage, and the file's size when it grew.</summary>
     public void Sync()
     {
+        lock (_gate)
+        {
+            _gather.Drain(_file);
+        }
+
+        // Outside the lock: the writer goes on appending while the disk syncs (that overlap is the group commit).
         DataSync();
         _observer?.Invoke(new FileEvent("wal", FileEventKind.Sync));
     }
@@ -112,25 +123,42 @@ internal sealed class WalFile : Stream
 
     public override int Read(Span<byte> buffer)
     {
-        var available = (int)Math.Clamp(_length - _position, 0, buffer.Length);
-        var read = available == 0 ? 0 : RandomAccess.Read(_file, buffer[..available], _position);
-        _position += read;
-        return read;
+        lock (_gate)
+        {
+            _gather.Drain(_file);
+            var available = (int)Math.Clamp(_length - _position, 0, buffer.Length);
+            var read = available == 0 ? 0 : RandomAccess.Read(_file, buffer[..available], _position);
+            _position += read;
+            return read;
+        }
     }
 
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
-        var end = _position + buffer.Length;
-        if (end > _physical)
+        lock (_gate)
         {
-            Grow(end);
-        }
+            var end = _position + buffer.Length;
+            if (end > _physical)
+            {
+                // Zeros first, straight to the file: gathered bytes all lie below the old physical end, so the two
+                // never overlap, and the gathered bytes land over the zeros when drained.
+                Grow(end);
+            }
 
-        RandomAccess.Write(_file, buffer, _position);
-        _position = end;
-        _length = Math.Max(_length, end);
+            if (!_gather.TryAdd(_position, buffer))
+            {
+                _gather.Drain(_file);
+                if (!_gather.TryAdd(_position, buffer))
+                {
+                    RandomAccess.Write(_file, buffer, _position);
+                }
+            }
+
+            _position = end;
+            _length = Math.Max(_length, end);
+        }
     }
 
     public override long Seek(long offset, SeekOrigin origin)
@@ -148,6 +176,30 @@ internal sealed class WalFile : Stream
     public override void SetLength(long value)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(value);
+        lock (_gate)
+        {
+            _gather.Drain(_file);
+            SetLengthDrained(value);
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            lock (_gate)
+            {
+                _gather.Drain(_file);
+            }
+
+            _file.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private void SetLengthDrained(long value)
+    {
         if (value >= _length)
         {
             // Past the logical end everything is zero already: growing is only a matter of room.
@@ -180,16 +232,6 @@ internal sealed class WalFile : Stream
 
         _length = value;
         _position = Math.Min(_position, value);
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            _file.Dispose();
-        }
-
-        base.Dispose(disposing);
     }
 
     /// <summary>The offset of the first blank page; <paramref name="dirtyTail"/> when a non-blank page follows it.</summary>

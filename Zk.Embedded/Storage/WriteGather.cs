@@ -1,0 +1,59 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace Zk.Embedded.Storage;
+
+/// <summary>
+/// Gathers contiguous writes to a file into one <c>pwrite</c>. LiteDB writes its 8 KiB pages one call each: a commit's
+/// pages to the WAL, a checkpoint's ~1000 pages to the data file, mostly one after another. One system call each
+/// was a fifth of a durable write's CPU; gathered, a commit is one call and a checkpoint a few.
+/// </summary>
+/// <remarks>Not thread-safe: the file that owns it serializes every use under its own lock.</remarks>
+internal sealed class WriteGather
+{
+    private readonly byte[] _buffer;
+    private long _start;
+    private int _count;
+
+    public WriteGather(int capacity) => _buffer = new byte[capacity];
+
+    /// <summary>True when writes are waiting to reach the file.</summary>
+    public bool IsEmpty => _count == 0;
+
+    /// <summary>The file offset just past the waiting bytes.</summary>
+    public long End => _start + _count;
+
+    /// <summary>
+    /// Takes <paramref name="data"/> for <paramref name="offset"/> when it continues the waiting bytes and fits;
+    /// otherwise returns false and the caller drains first or writes directly.
+    /// </summary>
+    public bool TryAdd(long offset, ReadOnlySpan<byte> data)
+    {
+        if (_count == 0)
+        {
+            _start = offset;
+        }
+        else if (offset != End)
+        {
+            return false;
+        }
+
+        if (data.Length > _buffer.Length - _count)
+        {
+            return false;
+        }
+
+        data.CopyTo(_buffer.AsSpan(_count));
+        _count += data.Length;
+        return true;
+    }
+
+    /// <summary>Writes the waiting bytes to <paramref name="file"/> (not synced) and empties the buffer.</summary>
+    public void Drain(SafeFileHandle file)
+    {
+        if (_count > 0)
+        {
+            RandomAccess.Write(file, _buffer.AsSpan(0, _count), _start);
+            _count = 0;
+        }
+    }
+}
