@@ -26,12 +26,22 @@ internal enum FileEventKind
 /// <item>Before the file is cut shorter, <see cref="BeforeShrink"/> runs.</item>
 /// </list>
 /// Contiguous page writes (a checkpoint's) are gathered into one write each (<see cref="WriteGather"/>); anything
-/// that reads, syncs or resizes drains them first. Exclusive (<see cref="FileShare.None"/>): a second peer on the
-/// same directory fails at open.
+/// that reads, syncs or resizes drains them first.
+/// <para>Zeros ahead: a background task keeps the file extended with written, synced zeros past LiteDB's highest
+/// page, so a checkpoint overwrites allocated blocks instead of growing the file: on ext4 a sync of 8 MB of new
+/// pages costs ~5 ms growing and ~1.3 ms overwriting, and the checkpoint holds up every write meanwhile. LiteDB
+/// reads trailing blank pages as unused (its own <c>InitialSize</c> option makes the same kind of file).</para>
+/// Exclusive (<see cref="FileShare.None"/>): a second peer on the same directory fails at open.
 /// </summary>
 internal sealed class DurableFile : Stream
 {
     private const int GatherBytes = 1 << 20;
+
+    /// <summary>Zeros are kept ahead by about the file's size, within these bounds (small files stay small).</summary>
+    private const long ZeroAheadMinBytes = 1 << 20;
+    private const long ZeroAheadMaxBytes = 64 << 20;
+    private const int ZeroChunkBytes = 1 << 20;
+    private static readonly byte[] Zeros = new byte[ZeroChunkBytes];
 
     private readonly SafeFileHandle _file;
     private readonly Action<FileEvent>? _observer;
@@ -40,6 +50,10 @@ internal sealed class DurableFile : Stream
     private long _length;
     private long _position;
     private long _syncCount;
+    private long _writtenEnd;
+    private long _zeroedTo;
+    private bool _closing;
+    private Task _zeroing = Task.CompletedTask;
 
     public DurableFile(string path, string role, Action<FileEvent>? observer)
     {
@@ -49,6 +63,8 @@ internal sealed class DurableFile : Stream
         Created = !File.Exists(path);
         _file = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         _length = RandomAccess.GetLength(_file);
+        _writtenEnd = _length;
+        _zeroedTo = _length;
     }
 
     public string Path { get; }
@@ -64,6 +80,18 @@ internal sealed class DurableFile : Stream
 
     /// <summary>Runs before the file is cut shorter.</summary>
     public Action? BeforeShrink { get; set; }
+
+    /// <summary>The background extension with zeros, if one is running (tests).</summary>
+    internal Task ZeroingAhead
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _zeroing;
+            }
+        }
+    }
 
     public override bool CanRead => true;
 
@@ -129,6 +157,13 @@ internal sealed class DurableFile : Stream
 
             _position += buffer.Length;
             _length = Math.Max(_length, _position);
+            _writtenEnd = Math.Max(_writtenEnd, _position);
+            var ahead = Math.Clamp(_writtenEnd, ZeroAheadMinBytes, ZeroAheadMaxBytes);
+            if (_zeroedTo - _writtenEnd < ahead / 2 && _zeroing.IsCompleted && !_closing)
+            {
+                var target = _writtenEnd + ahead;
+                _zeroing = Task.Run(() => ZeroAhead(target));
+            }
         }
     }
 
@@ -157,6 +192,8 @@ internal sealed class DurableFile : Stream
 
             RandomAccess.SetLength(_file, value);
             _length = value;
+            _writtenEnd = Math.Min(_writtenEnd, value);
+            _zeroedTo = Math.Min(_zeroedTo, value);
         }
     }
 
@@ -164,15 +201,59 @@ internal sealed class DurableFile : Stream
     {
         if (disposing)
         {
+            Task zeroing;
             lock (_gate)
             {
+                _closing = true;
+                zeroing = _zeroing;
                 _gather.Drain(_file);
             }
 
+            // Waited for, not abandoned: it writes through the handle disposed next.
+            zeroing.GetAwaiter().GetResult();
             _file.Dispose();
         }
 
         base.Dispose(disposing);
+    }
+
+    /// <summary>
+    /// Extends the file with zeros up to <paramref name="target"/>, a chunk at a time under the lock and always past
+    /// what LiteDB wrote (so zeros never land on a page, and a page written later lands on zeros), then syncs them.
+    /// </summary>
+    private void ZeroAhead(long target)
+    {
+        try
+        {
+            while (true)
+            {
+                lock (_gate)
+                {
+                    var from = Math.Max(_zeroedTo, _writtenEnd);
+                    if (_closing || from >= target)
+                    {
+                        break;
+                    }
+
+                    var to = Math.Min(from + ZeroChunkBytes, target);
+                    RandomAccess.Write(_file, Zeros.AsSpan(0, (int)(to - from)), from);
+                    _length = Math.Max(_length, to);
+                    _zeroedTo = to;
+                }
+            }
+
+            // A sync of new blocks is the slow kind; paying it here, off the write path, is the point.
+            RandomAccess.FlushToDisk(_file);
+        }
+        catch (IOException)
+        {
+            // Zeros ahead only make checkpoints cheaper; without them (a full disk, say) the file grows as LiteDB
+            // writes, and LiteDB's own write reports the real error.
+            lock (_gate)
+            {
+                _closing = true;
+            }
+        }
     }
 }
 
