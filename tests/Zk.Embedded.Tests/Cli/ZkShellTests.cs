@@ -17,8 +17,9 @@ public sealed class ZkShellTests : IAsyncLifetime
         _shell = new ZkShell(async (_, watcher) => await _peer.ConnectAsync(new ZkSessionOptions { DefaultWatcher = watcher }), "local", _out, _err);
         await _shell.ConnectAsync();
         // zkCli prints the session's SyncConnected event on connect; the tests start after it.
-        await Support.Eventually.TrueAsync(() => _out.ToString().Contains("type:None", StringComparison.Ordinal), "the SyncConnected event");
-        Assert.Contains("WatchedEvent state:SyncConnected type:None path:null", _out.ToString(), StringComparison.Ordinal);
+        // The shell prints events from the session's thread under lock(output); read under the same lock.
+        await Support.Eventually.TrueAsync(() => Output().Contains("type:None", StringComparison.Ordinal), "the SyncConnected event");
+        Assert.Contains("WatchedEvent state:SyncConnected type:None path:null", Output(), StringComparison.Ordinal);
     }
 
     public async Task DisposeAsync()
@@ -29,10 +30,22 @@ public sealed class ZkShellTests : IAsyncLifetime
 
     private async Task<(int Code, string Out, string Err)> RunAsync(string line)
     {
-        _out.GetStringBuilder().Clear();
+        lock (_out)
+        {
+            _out.GetStringBuilder().Clear();
+        }
+
         _err.GetStringBuilder().Clear();
         var code = await _shell.RunAsync(line);
-        return (code, _out.ToString().Replace("\r\n", "\n", StringComparison.Ordinal), _err.ToString().Replace("\r\n", "\n", StringComparison.Ordinal));
+        return (code, Output().Replace("\r\n", "\n", StringComparison.Ordinal), _err.ToString().Replace("\r\n", "\n", StringComparison.Ordinal));
+    }
+
+    private string Output()
+    {
+        lock (_out)
+        {
+            return _out.ToString();
+        }
     }
 
     [Fact]
@@ -93,9 +106,9 @@ public sealed class ZkShellTests : IAsyncLifetime
         await RunAsync("get -w /w");
         await RunAsync("set /w 2");
         await Support.Eventually.TrueAsync(
-            () => _out.ToString().Contains("WatchedEvent state:SyncConnected type:NodeDataChanged path:/w", StringComparison.Ordinal),
+            () => Output().Contains("WatchedEvent state:SyncConnected type:NodeDataChanged path:/w", StringComparison.Ordinal),
             "the shell to print the NodeDataChanged event");
-        Assert.Contains("WATCHER::", _out.ToString(), StringComparison.Ordinal);
+        Assert.Contains("WATCHER::", Output(), StringComparison.Ordinal);
     }
 
     [Fact]
