@@ -357,13 +357,19 @@ internal sealed class ClientSession : IConnectionOwner
             await connection.SendAsync(frame, new PendingCall<bool>(OpCode.Auth, null, null) { Xid = Xids.Auth }, this).ConfigureAwait(false);
         }
 
-        if (Watches.Paths.Snapshot(Watchers, Chroot, Volatile.Read(ref _lastZxid)) is { } watches)
+        if (Watches.Paths.Snapshot(Watchers, Chroot, Volatile.Read(ref _lastZxid)) is not { } watches)
         {
-            // Like ClientCnxn, the old setWatches when there are no persistent watches, for older servers.
-            using var frame = watches.PersistentWatches!.Count + watches.PersistentRecursiveWatches!.Count == 0
-                ? RequestFrame.Build(OpCode.SetWatches, new SetWatches(watches.RelativeZxid, watches.DataWatches, watches.ExistWatches, watches.ChildWatches))
-                : RequestFrame.Build(OpCode.SetWatches2, watches);
-            var op = watches.PersistentWatches.Count + watches.PersistentRecursiveWatches.Count == 0 ? OpCode.SetWatches : OpCode.SetWatches2;
+            return;
+        }
+
+        foreach (var batch in SetWatchesBatches.Split(watches))
+        {
+            // Like ClientCnxn, the old setWatches for a batch without persistent watches, for older servers.
+            var old = SetWatchesBatches.FitsSetWatches(batch);
+            using var frame = old
+                ? RequestFrame.Build(OpCode.SetWatches, new SetWatches(batch.RelativeZxid, batch.DataWatches, batch.ExistWatches, batch.ChildWatches))
+                : RequestFrame.Build(OpCode.SetWatches2, batch);
+            var op = old ? OpCode.SetWatches : OpCode.SetWatches2;
             await connection.SendAsync(frame, new PendingCall<bool>(op, null, null) { Xid = Xids.SetWatches }, this).ConfigureAwait(false);
         }
     }

@@ -87,8 +87,10 @@ internal sealed class EventRecorder
             return "no events";
         }
 
-        var text = new StringBuilder().Append(events.Count).Append(" event(s): ");
-        foreach (var e in events)
+        // The last 40 at most: a failure message should show the end of a storm, not all of it.
+        const int Shown = 40;
+        var text = new StringBuilder().Append(events.Count).Append(" event(s)").Append(events.Count > Shown ? $", the last {Shown}: " : ": ");
+        foreach (var e in events.Skip(Math.Max(0, events.Count - Shown)))
         {
             text.Append('[').Append(e.Type).Append(' ').Append(e.State).Append(' ').Append(e.Path ?? "-").Append("] ");
         }

@@ -47,6 +47,33 @@ public sealed class ZkClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Watches_beyond_one_frame_of_jute_maxbuffer_are_re_registered_in_batches()
+    {
+        await using var proxy = new TcpProxy(_peer.ClientEndPoint!);
+        var session = new EventRecorder("default");
+        await using var zk = await ZkClient.ConnectAsync($"127.0.0.1:{proxy.Port}", new ZkClientOptions { DefaultWatcher = session.Watcher, SessionTimeout = TimeSpan.FromSeconds(10) });
+        await using var other = await _peer.ConnectAsync();
+
+        // 6,000 exist watches on 200-character paths: 1.2 MB of paths, more than the peer's 1 MB jute.maxbuffer.
+        var paths = Enumerable.Range(0, 6000).Select(i => $"/absent-{i:D5}-".PadRight(200, 'x')).ToArray();
+        var created = new EventRecorder("created");
+        for (var from = 0; from < paths.Length; from += 500)
+        {
+            await Task.WhenAll(paths[from..(from + 500)].Select(async p => await zk.ExistsAsync(p, created.Watcher)));
+        }
+
+        proxy.Cut();
+        await session.WaitForStateAsync(KeeperState.Disconnected);
+        await session.WaitForAsync(events => events.Count(e => e.State == KeeperState.SyncConnected) == 2, "a second SyncConnected");
+        Assert.Equal(SessionState.Connected, zk.State);
+
+        await other.CreateAsync(paths[^1]);
+        await created.WaitForAsync(EventType.NodeCreated, paths[^1]);
+        Assert.NotNull(await zk.ExistsAsync(paths[^1]));
+        Assert.Equal(2, session.Events.Count(e => e.State == KeeperState.SyncConnected));
+    }
+
+    [Fact]
     public async Task A_watched_node_changed_while_disconnected_fires_on_reconnect()
     {
         await using var proxy = new TcpProxy(_peer.ClientEndPoint!);
