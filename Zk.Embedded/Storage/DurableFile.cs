@@ -39,8 +39,11 @@ internal sealed class DurableFile : Stream
 
     /// <summary>Zeros are kept ahead by about the file's size, within these bounds (small files stay small).</summary>
     private const long ZeroAheadMinBytes = 1 << 20;
-    private const long ZeroAheadMaxBytes = 64 << 20;
+    private const long ZeroAheadMaxBytes = 16 << 20;
     private const int ZeroChunkBytes = 1 << 20;
+
+    /// <summary>Zeros are synced every this many bytes: a checkpoint's own sync then never queues behind a long one.</summary>
+    private const long ZeroSyncBytes = 4 << 20;
     private static readonly byte[] Zeros = new byte[ZeroChunkBytes];
 
     private readonly SafeFileHandle _file;
@@ -225,6 +228,7 @@ internal sealed class DurableFile : Stream
     {
         try
         {
+            var unsynced = 0L;
             while (true)
             {
                 lock (_gate)
@@ -239,11 +243,21 @@ internal sealed class DurableFile : Stream
                     RandomAccess.Write(_file, Zeros.AsSpan(0, (int)(to - from)), from);
                     _length = Math.Max(_length, to);
                     _zeroedTo = to;
+                    unsynced += to - from;
+                }
+
+                if (unsynced >= ZeroSyncBytes)
+                {
+                    // A sync of new blocks is the slow kind; paying it here, off the write path, is the point.
+                    RandomAccess.FlushToDisk(_file);
+                    unsynced = 0;
                 }
             }
 
-            // A sync of new blocks is the slow kind; paying it here, off the write path, is the point.
-            RandomAccess.FlushToDisk(_file);
+            if (unsynced > 0)
+            {
+                RandomAccess.FlushToDisk(_file);
+            }
         }
         catch (IOException)
         {
