@@ -90,6 +90,9 @@ internal sealed class WireConnection : ISessionSink
                     }
                 }
 
+                // Replies answered on this loop go out together: one send for every request that arrived in this
+                // read, not one each (with 64 in flight, sends were a third of a read's CPU).
+                Flush();
                 reader.AdvanceTo(buffer.Start, buffer.End);
                 if (result.IsCompleted)
                 {
@@ -279,8 +282,8 @@ internal sealed class WireConnection : ISessionSink
             var outcome = execute(state);
             if (outbox.IsIdle && outcome.Watch is null)
             {
+                // Sent by the read loop once this read's frames are all handled (RunAsync).
                 WriteReply(xid, opCode, outcome.Reply, null);
-                Flush();
                 return;
             }
 
