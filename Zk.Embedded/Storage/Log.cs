@@ -12,6 +12,10 @@ internal static partial class Log
         Message = "Recovered zxid 0x{Zxid:x}: {Nodes} znodes, {Sessions} sessions, snapshot {Snapshot}, {Replayed} txns replayed, in {Millis} ms")]
     public static partial void RecoveryFinished(ILogger logger, long zxid, int nodes, int sessions, string snapshot, int replayed, long millis);
 
+    [LoggerMessage(EventId = 3007, EventName = "RecoveryPhases", Level = LogLevel.Information,
+        Message = "Recovery took {SnapshotMillis} ms to load the snapshot and {ReplayMillis} ms to open and replay the log; {Gcs} GCs paused {GcPauseMillis} ms")]
+    public static partial void RecoveryPhases(ILogger logger, long snapshotMillis, long replayMillis, int gcs, long gcPauseMillis);
+
     [LoggerMessage(EventId = 3006, EventName = "RecoveryProgress", Level = LogLevel.Information,
         Message = "Recovery: {Replayed} txns replayed, at zxid 0x{Zxid:x} of 0x{LastZxid:x}")]
     public static partial void RecoveryProgress(ILogger logger, int replayed, long zxid, long lastZxid);

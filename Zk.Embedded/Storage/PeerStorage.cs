@@ -42,6 +42,7 @@ internal sealed class PeerStorage : ITxnSink, IDisposable
         var (fullDataDir, fullLogDir) = (Path.GetFullPath(dataDir), Path.GetFullPath(dataLogDir));
         Log.RecoveryStarted(logger, fullDataDir, fullLogDir);
         var started = Stopwatch.GetTimestamp();
+        var (gcsBefore, gcPauseBefore) = (GC.CollectionCount(0), GC.GetTotalPauseDuration());
         var log = TxnLog.Open(dataLogDir, new TxnLogOptions { ForceSync = forceSync });
         try
         {
@@ -60,6 +61,11 @@ internal sealed class PeerStorage : ITxnSink, IDisposable
 
             var state = result.State;
             var millis = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            // Where a slow restart went: the snapshot, the replay, or the GC (counts are the whole process's).
+            var snapshotMillis = (long)result.SnapshotLoadTime.TotalMilliseconds;
+            var gcs = GC.CollectionCount(0) - gcsBefore;
+            var gcPauseMillis = (long)(GC.GetTotalPauseDuration() - gcPauseBefore).TotalMilliseconds;
+            Log.RecoveryPhases(logger, snapshotMillis, millis - snapshotMillis, gcs, gcPauseMillis);
             Log.RecoveryFinished(logger, state.Zxid, state.NodeCount, state.Sessions.Count, result.SnapshotPath ?? "none", result.Replayed, millis);
             return (new PeerStorage(log, dataDir, snapCount, snapRetainCount, logger), state);
         }

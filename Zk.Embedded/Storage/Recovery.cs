@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Tree;
 
@@ -10,12 +11,14 @@ namespace Zk.Embedded.Storage;
 /// <param name="SkippedSnapshots">Newer snapshots that failed verification, newest first, each saying why.</param>
 /// <param name="LogCorruption">The first bad log record, if any; <see cref="State"/> ends just before it.
 /// Nothing after it was applied. Truncating the log there is the caller's decision (see DESIGN, Storage).</param>
+/// <param name="SnapshotLoadTime">Time spent finding and loading the snapshot (the rest of recovery is the replay).</param>
 internal sealed record RecoveryResult(
     TreeState State,
     string? SnapshotPath,
     int Replayed,
     IReadOnlyList<StorageCorruptionException> SkippedSnapshots,
-    StorageCorruptionException? LogCorruption);
+    StorageCorruptionException? LogCorruption,
+    TimeSpan SnapshotLoadTime = default);
 
 /// <summary>Recovery: the newest valid snapshot, then the log after its zxid replayed through <see cref="TxnApplier"/>.</summary>
 internal static class Recovery
@@ -26,6 +29,7 @@ internal static class Recovery
     /// <param name="progress">called every <see cref="ProgressEvery"/> replayed txns with (replayed, zxid reached, last logged zxid).</param>
     public static RecoveryResult Recover(string snapDir, TxnLog log, AclCache? acls = null, Action<int, long, long>? progress = null)
     {
+        var started = Stopwatch.GetTimestamp();
         var skipped = new List<StorageCorruptionException>();
         TreeState? state = null;
         string? snapshotPath = null;
@@ -44,6 +48,7 @@ internal static class Recovery
         }
 
         state ??= TreeState.CreateInitial();
+        var snapshotLoadTime = Stopwatch.GetElapsedTime(started);
         var replayed = 0;
         StorageCorruptionException? corruption = null;
         try
@@ -63,7 +68,7 @@ internal static class Recovery
             corruption = e;
         }
 
-        return new RecoveryResult(state, snapshotPath, replayed, skipped, corruption);
+        return new RecoveryResult(state, snapshotPath, replayed, skipped, corruption, snapshotLoadTime);
     }
 
     private static TreeState Apply(TreeState state, Txn txn)

@@ -2,7 +2,9 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Immutable;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using MessagePack;
+using Microsoft.Win32.SafeHandles;
 using Zk.Embedded.Tree;
 
 namespace Zk.Embedded.Storage;
@@ -24,7 +26,8 @@ namespace Zk.Embedded.Storage;
 /// </code>
 /// The ephemeral, container and TTL indexes are not stored: loading rebuilds them from the nodes' owners, as
 /// <c>TxnApplier</c> maintains them. Written to a <c>.tmp</c> file, fsynced, renamed, then the directory fsynced.
-/// Reading loads the file whole (so a snapshot is limited to 2 GB for now) and checks the checksum before parsing.
+/// Reading streams the file through a small buffer, decoding and checksumming in one pass; a decode error is
+/// reported as a checksum mismatch when the checksum fails too.
 /// </remarks>
 internal static class SnapshotFile
 {
@@ -87,31 +90,54 @@ internal static class SnapshotFile
     public static TreeState Read(string path, AclCache? acls = null)
     {
         var location = $"snapshot {path}";
-        var bytes = File.ReadAllBytes(path);
-        if (bytes.Length < TrailerBytes + 1 || BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(bytes.Length - 4)) != EndMarker)
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+        var length = RandomAccess.GetLength(handle);
+        Span<byte> trailer = stackalloc byte[TrailerBytes];
+        if (length < TrailerBytes + 1
+            || RandomAccess.Read(handle, trailer, length - TrailerBytes) != TrailerBytes
+            || BinaryPrimitives.ReadUInt32LittleEndian(trailer[4..]) != EndMarker)
         {
-            throw new StorageCorruptionException(CorruptionKind.Truncated, location, null, $"{bytes.Length} bytes and no end marker: the write did not finish");
+            throw new StorageCorruptionException(CorruptionKind.Truncated, location, null, $"{length} bytes and no end marker: the write did not finish");
         }
 
-        var body = bytes.AsMemory(0, bytes.Length - TrailerBytes);
-        var stored = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(body.Length));
-        var computed = Crc32C.Compute(body.Span);
-        if (stored != computed)
-        {
-            throw new StorageCorruptionException(CorruptionKind.ChecksumMismatch, location, null, $"stored crc32c 0x{stored:x8}, computed 0x{computed:x8} over {body.Length} bytes");
-        }
-
+        // One pass: the body is decoded as it streams through a small buffer and checksummed on the way. Reading it
+        // whole first (as this did) made a fresh process fault in and copy a file-sized array (0.9 GB for 1 M 1 KiB
+        // znodes) only to drop it; on a VM whose fresh pages are costly that was a third of a cold recovery. A
+        // decode error is only reported once the checksum is known, so damaged bytes still say ChecksumMismatch.
+        var stored = BinaryPrimitives.ReadUInt32LittleEndian(trailer);
+        var body = new BodyReader(handle, length - TrailerBytes);
+        TreeState? state = null;
+        StorageCorruptionException? failure = null;
         try
         {
-            var reader = new MessagePackReader(body);
-            var state = ReadBody(ref reader, acls, location);
-            TxnCodec.Expect(reader.End, "no bytes after the last node");
-            return state;
+            state = ReadBody(body, acls, location);
+            TxnCodec.Expect(body.AtEnd, "no bytes after the last node");
+        }
+        catch (StorageCorruptionException e)
+        {
+            failure = e; // an unknown format version
         }
         catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or InvalidDataException or OverflowException)
         {
-            throw new StorageCorruptionException(CorruptionKind.Undecodable, location, null, e.Message, e);
+            failure = new StorageCorruptionException(CorruptionKind.Undecodable, location, null, e.Message, e);
         }
+
+        uint computed;
+        try
+        {
+            computed = body.FinishCrc();
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new StorageCorruptionException(CorruptionKind.Truncated, location, null, e.Message, e);
+        }
+
+        if (stored != computed)
+        {
+            throw new StorageCorruptionException(CorruptionKind.ChecksumMismatch, location, null, $"stored crc32c 0x{stored:x8}, computed 0x{computed:x8} over {length - TrailerBytes} bytes");
+        }
+
+        return failure is null ? state! : throw failure;
     }
 
     private static void WriteBody(CrcStreamWriter sink, TreeState state)
@@ -189,97 +215,291 @@ internal static class SnapshotFile
         return order;
     }
 
-    private static TreeState ReadBody(ref MessagePackReader reader, AclCache? cache, string location)
+    private static TreeState ReadBody(BodyReader body, AclCache? cache, string location)
     {
-        TxnCodec.Expect(reader.ReadArrayHeader() == 6, "a header of 6");
-        TxnCodec.Expect(reader.ReadString() == Magic, $"the magic '{Magic}'");
-        var version = reader.ReadInt32();
-        if (version != FormatVersion)
+        var header = new HeaderReader();
+        body.ReadItems(1, header);
+        if (header.Version != FormatVersion)
         {
-            throw new StorageCorruptionException(CorruptionKind.UnknownFormat, location, null, $"snapshot format {version}, this build reads {FormatVersion}");
+            throw new StorageCorruptionException(CorruptionKind.UnknownFormat, location, null, $"snapshot format {header.Version}, this build reads {FormatVersion}");
         }
 
-        var zxid = reader.ReadInt64();
-        var nodeCount = reader.ReadInt32();
-        var acls = new AclList[reader.ReadInt32()];
-        var sessionCount = reader.ReadInt32();
-        TxnCodec.Expect(nodeCount >= 1 && sessionCount >= 0, "at least a root node");
-        for (var i = 0; i < acls.Length; i++)
-        {
-            acls[i] = TxnCodec.ReadAcl(ref reader, cache);
-        }
-
-        var sessions = ImmutableDictionary.CreateBuilder<long, SessionEntry>();
-        for (var i = 0; i < sessionCount; i++)
-        {
-            TxnCodec.Expect(reader.ReadArrayHeader() == 2, "a session of 2");
-            var id = reader.ReadInt64();
-            sessions.Add(id, new SessionEntry(id, reader.ReadInt32()));
-        }
-
+        // The checksum is only known at the end: counts from a damaged header must not size an allocation. Every
+        // ACL, session and node takes at least one byte.
+        TxnCodec.Expect(header.NodeCount >= 1 && header.SessionCount >= 0 && header.AclCount >= 0, "at least a root node");
+        TxnCodec.Expect((long)header.NodeCount + header.AclCount + header.SessionCount <= body.Length, "no more entries than bytes");
+        var acls = new AclTableReader(new AclList[header.AclCount], cache);
+        body.ReadItems(header.AclCount, acls);
+        var sessions = new SessionReader();
+        body.ReadItems(header.SessionCount, sessions);
         var indexes = new IndexBuilder();
-        var root = new TreeReader(acls, indexes).ReadTree(ref reader, nodeCount);
-        return new TreeState(root, zxid, sessions.ToImmutable(), indexes.Ephemerals(), indexes.Containers.ToImmutable(), indexes.Ttls.ToImmutable())
+        var tree = new TreeReader(acls.Table, indexes, header.NodeCount);
+        body.ReadItems(header.NodeCount, tree);
+        return new TreeState(tree.Root(), header.Zxid, sessions.Table.ToImmutable(), indexes.Ephemerals(), indexes.Containers.ToImmutable(), indexes.Ttls.ToImmutable())
             .WithQuotasFromTree();
     }
 
-    /// <summary>Rebuilds the tree from preorder nodes with child counts, bottom-up, with an explicit stack (no recursion on deep trees).</summary>
-    private sealed class TreeReader(AclList[] acls, IndexBuilder indexes)
+    /// <summary>Decodes one top-level value of the body. May run again on the same bytes after a refill (see
+    /// <see cref="BodyReader.ReadItems"/>), so it reads the whole value before changing any state.</summary>
+    private interface IItemReader
     {
-        private readonly Stack<Frame> _open = new();
+        void ReadItem(ref MessagePackReader reader);
+    }
 
-        public ZNode ReadTree(ref MessagePackReader reader, int nodeCount)
+    /// <summary>
+    /// The snapshot body, read sequentially through one buffer (1 MiB, grown only for a value larger than that) and
+    /// checksummed as it is read, so loading needs memory for the tree and not for the file.
+    /// </summary>
+    private sealed class BodyReader(SafeFileHandle handle, long length)
+    {
+        private const int InitialBufferBytes = 1 << 20;
+
+        /// <summary>Unread bytes kept in the window before each value when the file has more: any value smaller than this
+        /// decodes without a refill (a 1 KiB znode is ~1.1 KB); a larger one is retried with more bytes.</summary>
+        private const int Lookahead = 64 * 1024;
+
+        private byte[] _buffer = new byte[InitialBufferBytes];
+        private int _start;
+        private int _end;
+        private long _fileOffset;
+        private uint _crc = ~0u;
+
+        public long Length => length;
+
+        /// <summary>Every body byte was read and decoded.</summary>
+        public bool AtEnd => _start == _end && _fileOffset == length;
+
+        private bool FileDone => _fileOffset == length;
+
+        /// <summary>Decodes <paramref name="count"/> values with <paramref name="items"/>, refilling the window between values.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void ReadItems<TItems>(int count, TItems items)
+            where TItems : IItemReader
         {
-            ZNode? root = null;
-            for (var i = 0; i < nodeCount; i++)
+            var done = 0;
+            while (done < count)
             {
-                TxnCodec.Expect(root is null, $"{nodeCount} nodes under one root");
-                var parentPath = _open.Count == 0 ? null : _open.Peek().Path;
-                var frame = ReadNode(ref reader, parentPath);
-                if (parentPath is not null)
+                if (_end - _start < Lookahead && !FileDone)
                 {
-                    indexes.Add(frame.Path, frame.EphemeralOwner);
+                    Fill(Lookahead);
                 }
 
-                if (frame.Remaining > 0)
+                var window = _buffer.AsMemory(_start, _end - _start);
+                var reader = new MessagePackReader(window);
+                long decoded = 0;
+                try
                 {
-                    _open.Push(frame);
+                    do
+                    {
+                        items.ReadItem(ref reader);
+                        decoded = reader.Consumed;
+                        done++;
+                    }
+                    while (done < count && (FileDone || window.Length - decoded >= Lookahead));
+                }
+                catch (EndOfStreamException) when (!FileDone)
+                {
+                    // A value larger than the lookahead ran past the window: decode it again with twice the bytes.
+                    _start += (int)decoded;
+                    Fill(Math.Max(2 * (_end - _start), Lookahead));
                     continue;
                 }
 
-                var done = frame.Build();
-                while (true)
-                {
-                    if (_open.Count == 0)
-                    {
-                        root = done;
-                        break;
-                    }
-
-                    var parent = _open.Peek();
-                    parent.Children = parent.Children.Set(done);
-                    parent.Descendants += done.Descendants + 1;
-                    if (--parent.Remaining > 0)
-                    {
-                        break;
-                    }
-
-                    done = _open.Pop().Build();
-                }
+                _start += (int)decoded;
             }
-
-            TxnCodec.Expect(root is not null && _open.Count == 0, $"a complete tree in {nodeCount} nodes");
-            return root!;
         }
 
-        private Frame ReadNode(ref MessagePackReader reader, string? parentPath)
+        /// <summary>The CRC-32C of the whole body, reading (and checksumming) what decoding did not reach.</summary>
+        public uint FinishCrc()
+        {
+            while (!FileDone)
+            {
+                _start = _end = 0;
+                Fill(_buffer.Length);
+            }
+
+            return ~_crc;
+        }
+
+        /// <summary>Makes at least <paramref name="wanted"/> bytes unread in the window, or all the file has left.</summary>
+        private void Fill(int wanted)
+        {
+            var unread = _end - _start;
+            if (wanted > _buffer.Length)
+            {
+                var larger = new byte[(int)Math.Min(Math.Max(wanted, 2L * _buffer.Length), Array.MaxLength)];
+                Array.Copy(_buffer, _start, larger, 0, unread);
+                _buffer = larger;
+            }
+            else if (_start > 0)
+            {
+                Array.Copy(_buffer, _start, _buffer, 0, unread);
+            }
+
+            (_start, _end) = (0, unread);
+            while (_end < wanted && !FileDone)
+            {
+                var room = (int)Math.Min(_buffer.Length - _end, length - _fileOffset);
+                var read = RandomAccess.Read(handle, _buffer.AsSpan(_end, room), _fileOffset);
+                if (read <= 0)
+                {
+                    throw new EndOfStreamException($"the snapshot ended at byte {_fileOffset} of {length}: it changed while being read");
+                }
+
+                _crc = Crc32C.Update(_crc, _buffer.AsSpan(_end, read));
+                _end += read;
+                _fileOffset += read;
+            }
+        }
+    }
+
+    private sealed class HeaderReader : IItemReader
+    {
+        public int Version;
+        public long Zxid;
+        public int NodeCount, AclCount, SessionCount;
+
+        public void ReadItem(ref MessagePackReader reader)
+        {
+            TxnCodec.Expect(reader.ReadArrayHeader() == 6, "a header of 6");
+            TxnCodec.Expect(reader.ReadString() == Magic, $"the magic '{Magic}'");
+            Version = reader.ReadInt32();
+            if (Version != FormatVersion)
+            {
+                return; // the caller names the version; later fields may not mean the same
+            }
+
+            (Zxid, NodeCount, AclCount, SessionCount) = (reader.ReadInt64(), reader.ReadInt32(), reader.ReadInt32(), reader.ReadInt32());
+        }
+    }
+
+    private sealed class AclTableReader(AclList[] table, AclCache? cache) : IItemReader
+    {
+        private int _next;
+
+        public AclList[] Table => table;
+
+        public void ReadItem(ref MessagePackReader reader)
+        {
+            var acl = TxnCodec.ReadAcl(ref reader, cache);
+            table[_next++] = acl;
+        }
+    }
+
+    private sealed class SessionReader : IItemReader
+    {
+        public ImmutableDictionary<long, SessionEntry>.Builder Table { get; } = ImmutableDictionary.CreateBuilder<long, SessionEntry>();
+
+        public void ReadItem(ref MessagePackReader reader)
+        {
+            TxnCodec.Expect(reader.ReadArrayHeader() == 2, "a session of 2");
+            var id = reader.ReadInt64();
+            var timeout = reader.ReadInt32();
+            TxnCodec.Expect(!Table.ContainsKey(id), "each session once");
+            Table.Add(id, new SessionEntry(id, timeout));
+        }
+    }
+
+    /// <summary>
+    /// Rebuilds the tree from preorder nodes with child counts, bottom-up, with explicit stacks (no recursion on deep
+    /// trees). A node is built when its last child is: its children wait on one shared stack and become its
+    /// <see cref="ChildMap"/> in one <see cref="ChildMap.FromChildren"/>, and open nodes are structs on an array stack,
+    /// so what is allocated is what the tree keeps (plus the trie's arrays), not a map version per child nor a frame
+    /// object and a path string per node: with 1 M znodes the young-generation GCs then find almost everything alive.
+    /// </summary>
+    private sealed class TreeReader(AclList[] acls, IndexBuilder indexes, int nodeCount) : IItemReader
+    {
+        private Frame[] _open = new Frame[16];
+        private int _depth;
+        private ZNode[] _finished = new ZNode[1024];
+        private int _finishedCount;
+        private ZNode? _root;
+
+        public ZNode Root()
+        {
+            TxnCodec.Expect(_root is not null && _depth == 0, $"a complete tree in {nodeCount} nodes");
+            return _root!;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void ReadItem(ref MessagePackReader reader)
+        {
+            TxnCodec.Expect(_root is null, $"{nodeCount} nodes under one root");
+            var frame = ReadNode(ref reader);
+            if (_depth > 0 && frame.EphemeralOwner != 0)
+            {
+                indexes.Add(PathOf(frame.Name), frame.EphemeralOwner);
+            }
+
+            frame.FirstChild = _finishedCount;
+            if (frame.Remaining > 0)
+            {
+                if (_depth == _open.Length)
+                {
+                    Array.Resize(ref _open, _depth * 2);
+                }
+
+                _open[_depth++] = frame;
+                return;
+            }
+
+            var done = Build(ref frame);
+            while (true)
+            {
+                if (_depth == 0)
+                {
+                    _root = done;
+                    return;
+                }
+
+                if (_finishedCount == _finished.Length)
+                {
+                    Array.Resize(ref _finished, _finishedCount * 2);
+                }
+
+                _finished[_finishedCount++] = done;
+                ref var parent = ref _open[_depth - 1];
+                parent.Descendants += done.Descendants + 1;
+                if (--parent.Remaining > 0)
+                {
+                    return;
+                }
+
+                done = Build(ref parent);
+                _depth--;
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private ZNode Build(ref Frame frame)
+        {
+            var children = _finished.AsSpan(frame.FirstChild, _finishedCount - frame.FirstChild);
+            var map = ChildMap.FromChildren(children);
+            children.Clear();
+            _finishedCount = frame.FirstChild;
+            return new ZNode(frame.Name, frame.Data, frame.Acl, map, frame.Czxid, frame.Mzxid, frame.Pzxid, frame.Ctime, frame.Mtime,
+                frame.EphemeralOwner, frame.Version, frame.CreateCount, frame.Aversion, frame.Descendants);
+        }
+
+        /// <summary>The path of a child of the open nodes (only owned nodes need one, for the indexes).</summary>
+        private string PathOf(string name)
+        {
+            var path = new System.Text.StringBuilder();
+            for (var i = 1; i < _depth; i++)
+            {
+                path.Append('/').Append(_open[i].Name);
+            }
+
+            return path.Append('/').Append(name).ToString();
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private Frame ReadNode(ref MessagePackReader reader)
         {
             TxnCodec.Expect(reader.ReadArrayHeader() == NodeFields, $"a node of {NodeFields}");
-            var name = TxnCodec.ReadRequiredString(ref reader);
             var frame = new Frame
             {
-                Name = name,
-                Path = parentPath is null ? "/" : parentPath == "/" ? "/" + name : parentPath + "/" + name,
+                Name = TxnCodec.ReadRequiredString(ref reader),
                 Data = TxnCodec.ReadData(ref reader),
             };
             var aclIndex = reader.ReadInt32();
@@ -294,17 +514,16 @@ internal static class SnapshotFile
         }
     }
 
-    private sealed class Frame
+    /// <summary>A node read but not built yet: it waits for its <see cref="Remaining"/> children.</summary>
+    private struct Frame
     {
-        public string Name = "";
-        public string Path = "";
+        public string Name;
         public byte[]? Data;
-        public AclList Acl = AclList.Open;
+        public AclList Acl;
         public long Czxid, Mzxid, Pzxid, Ctime, Mtime, EphemeralOwner;
         public int Version, CreateCount, Aversion, Remaining, Descendants;
-        public ChildMap Children = ChildMap.Empty;
 
-        public ZNode Build() =>
-            new(Name, Data, Acl, Children, Czxid, Mzxid, Pzxid, Ctime, Mtime, EphemeralOwner, Version, CreateCount, Aversion, Descendants);
+        /// <summary>Where this node's finished children start on the shared stack.</summary>
+        public int FirstChild;
     }
 }

@@ -66,9 +66,20 @@ internal sealed class CrcStreamWriter(Stream stream) : IBufferWriter<byte>
 
     public void Advance(int count) => _used += count;
 
-    public Memory<byte> GetMemory(int sizeHint = 0) => _buffer.AsMemory(Reserve(sizeHint));
+    // Reserve first, then take _buffer: Reserve may replace it with a larger one, and `_buffer.AsMemory(Reserve(n))`
+    // read the field before the call, handing out the old buffer. Any value over 64 KiB was then written into the
+    // discarded array while the new one was advanced over zeros: the snapshot failed to decode.
+    public Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        var offset = Reserve(sizeHint);
+        return _buffer.AsMemory(offset);
+    }
 
-    public Span<byte> GetSpan(int sizeHint = 0) => _buffer.AsSpan(Reserve(sizeHint));
+    public Span<byte> GetSpan(int sizeHint = 0)
+    {
+        var offset = Reserve(sizeHint);
+        return _buffer.AsSpan(offset);
+    }
 
     /// <summary>Writes out what is buffered.</summary>
     public void Complete() => Spill();

@@ -23,7 +23,9 @@ public static class Program
                              our zk vs Apache ZooKeeper, interleaved; --chart also writes throughput and latency as SVG
                Zk.Bench memory [--nodes N] [--value-bytes B]
                Zk.Bench recovery [--nodes N] [--value-bytes B] [--parents P] [--zk-dll PATH] [--apache true|false]
-                             restart time with N znodes on disk: ours (in-process and zk program) vs Apache ZooKeeper
+                             [--reuse-dir DIR]
+                             restart time with N znodes on disk: ours (in-process and zk program) vs Apache ZooKeeper;
+                             --reuse-dir keeps our dataDir in DIR, and a later run on it restarts without filling again
         """;
 
     public static async Task<int> Main(string[] args)

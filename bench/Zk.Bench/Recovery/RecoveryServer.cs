@@ -146,7 +146,7 @@ internal sealed class RecoveryServer
         return File.ReadLines(LogPath)
             .Where(l => l.Contains("loaded in", StringComparison.OrdinalIgnoreCase) || l.Contains("Snapshotting", StringComparison.Ordinal)
                 || l.Contains("Reading snapshot", StringComparison.Ordinal)
-                || l.Contains("Recovered zxid", StringComparison.Ordinal))
+                || l.Contains("Recovered zxid", StringComparison.Ordinal) || l.Contains("Recovery took", StringComparison.Ordinal))
             .Select(l => l.Trim())
             .ToList();
     }

@@ -86,6 +86,51 @@ public sealed class ChildMapTests(ITestOutputHelper output)
         Assert.Equal(3, replaced.Find(a)?.Czxid);
     }
 
+    [Fact]
+    public void A_map_built_in_one_pass_matches_one_built_child_by_child_and_changes_like_it()
+    {
+        var colliding = CollidingNames(output);
+        Gen.Int[0, 3000].Select(Gen.Int[0, 9]).Sample(
+            t =>
+            {
+                var (count, seed) = t;
+                var random = new Random(seed);
+                var names = Enumerable.Range(0, count).Select(i => $"c{i:x}").Concat(colliding.Take(random.Next(colliding.Count + 1)))
+                    .OrderBy(_ => random.Next()).ToArray();
+                var model = names.Select((n, i) => (n, (long)i + 1)).ToDictionary(p => p.n, p => p.Item2, StringComparer.Ordinal);
+                var children = names.Select(n => Leaf(n, model[n])).ToArray();
+                var bulk = ChildMap.FromChildren(children);
+                AssertSame(bulk, model, $"built from {names.Length} children");
+
+                // The bulk map is a normal one: later sets and removes work on it.
+                for (var i = 0; i < Math.Min(names.Length, 200); i++)
+                {
+                    var name = names[random.Next(names.Length)];
+                    if (random.Next(2) == 0)
+                    {
+                        bulk = bulk.Set(Leaf(name, -i));
+                        model[name] = -i;
+                    }
+                    else
+                    {
+                        bulk = bulk.Remove(name);
+                        model.Remove(name);
+                    }
+                }
+
+                AssertSame(bulk, model, "after changes");
+            },
+            iter: 60,
+            writeLine: output.WriteLine);
+    }
+
+    [Fact]
+    public void A_map_built_in_one_pass_refuses_two_children_with_one_name()
+    {
+        Assert.Same(ChildMap.Empty, ChildMap.FromChildren([]));
+        Assert.Throws<InvalidDataException>(() => ChildMap.FromChildren([Leaf("a", 1), Leaf("b", 2), Leaf("a", 3)]));
+    }
+
     private static void RunAgainstModel(string[] pool, Step[] steps, bool checkEveryStep)
     {
         var map = ChildMap.Empty;

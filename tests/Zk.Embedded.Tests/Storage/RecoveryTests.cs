@@ -147,6 +147,70 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void A_snapshot_many_read_buffers_long_with_a_value_larger_than_a_buffer_round_trips()
+    {
+        // Reading streams the body through a 1 MiB buffer with 64 KiB of lookahead: 4,000 nodes of 1 KiB span several
+        // refills, a 3 MiB value outgrows the buffer, and deep ephemerals need their paths rebuilt for the indexes.
+        var random = new Random(Seed());
+        var state = TreeState.CreateInitial();
+        var zxid = 0L;
+        TreeState Create(string path, byte[]? data, long owner = 0)
+        {
+            var parent = state.Find(path.AsSpan(0, Math.Max(1, path.LastIndexOf('/'))))!;
+            state = TxnApplier.Apply(state, new Txn(++zxid, owner > 0 ? owner : 0, zxid, new CreateTxn(path, data, AclList.Open, owner, parent.CreateCount + 1)), triggers: null);
+            return state;
+        }
+
+        state = TxnApplier.Apply(state, new Txn(++zxid, 0x77, zxid, new CreateSessionTxn(30_000)), triggers: null);
+        for (var p = 0; p < 4; p++)
+        {
+            Create($"/p{p}", null);
+            Create($"/p{p}/deep", null);
+            Create($"/p{p}/deep/er", []);
+            Create($"/p{p}/deep/er/eph", [1, 2, 3], owner: 0x77);
+            for (var i = 0; i < 1000; i++)
+            {
+                var value = new byte[1024];
+                random.NextBytes(value);
+                Create($"/p{p}/n{i:D4}", value);
+            }
+        }
+
+        var big = new byte[3 << 20];
+        random.NextBytes(big);
+        Create("/p2/big", big);
+        Create("/p2/big/child", [9]);
+
+        var path = SnapshotFile.Write(SnapDir, state);
+        Assert.True(new FileInfo(path).Length > 7 << 20);
+        var loaded = SnapshotFile.Read(path);
+        StorageAssert.SameState(state, loaded);
+        Assert.Equal(["/p0/deep/er/eph", "/p1/deep/er/eph", "/p2/deep/er/eph", "/p3/deep/er/eph"], loaded.Ephemerals[0x77].Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void A_damaged_byte_anywhere_in_a_snapshot_is_a_checksum_mismatch_even_where_it_breaks_decoding()
+    {
+        // The body is decoded before its checksum is known; a decode error must still be reported as the damage it is.
+        var txns = new RandomTxns(Seed());
+        for (var i = 0; i < 500; i++)
+        {
+            txns.Next();
+        }
+
+        var path = SnapshotFile.Write(SnapDir, txns.State);
+        var original = File.ReadAllBytes(path);
+        foreach (var offset in new[] { 0, 1, 5, 22, 30, 40, original.Length / 3, original.Length / 2, original.Length - 9 })
+        {
+            var bytes = (byte[])original.Clone();
+            bytes[offset] ^= 0x5A;
+            File.WriteAllBytes(path, bytes);
+            var e = Assert.Throws<StorageCorruptionException>(() => SnapshotFile.Read(path));
+            Assert.True(e.Kind == CorruptionKind.ChecksumMismatch, $"byte {offset}: {e.Kind} ({e.Message})");
+        }
+    }
+
+    [Fact]
     public void A_corrupt_log_record_stops_recovery_just_before_it_and_is_reported()
     {
         var txns = new RandomTxns(Seed());
