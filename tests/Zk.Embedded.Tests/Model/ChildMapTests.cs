@@ -96,6 +96,7 @@ public sealed class ChildMapTests(ITestOutputHelper output)
                 var (count, seed) = t;
                 var random = new Random(seed);
                 var names = Enumerable.Range(0, count).Select(i => $"c{i:x}").Concat(colliding.Take(random.Next(colliding.Count + 1)))
+                    .Distinct(StringComparer.Ordinal) // a colliding name may also be one of the generated ones
                     .OrderBy(_ => random.Next()).ToArray();
                 var model = names.Select((n, i) => (n, (long)i + 1)).ToDictionary(p => p.n, p => p.Item2, StringComparer.Ordinal);
                 var children = names.Select(n => Leaf(n, model[n])).ToArray();
