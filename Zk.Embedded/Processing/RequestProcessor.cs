@@ -26,10 +26,11 @@ internal interface ITxnSink
 }
 
 /// <summary>
-/// The write pipeline of a peer (ZooKeeper's prep, sync and final processors in one ordered loop):
-/// take a batch of requests, turn each into a txn against the state it will apply to and give it a zxid,
-/// hand the batch to the <see cref="ITxnSink"/>, then publish each txn in order: fire its watches, publish its
-/// state, reply. One thread does all of it, so zxid order, apply order and reply order are the same.
+/// The write pipeline of a peer (ZooKeeper's prep, sync and final processors): take a batch of requests, turn each
+/// into a txn against the state it will apply to and give it a zxid, hand the batch to the <see cref="ITxnSink"/>,
+/// then publish each txn in order: fire its watches, publish its state, reply. In memory one loop does all of it;
+/// with a sink, one loop prepares and writes and another syncs and publishes, each taking batches in order, so zxid
+/// order, log order, apply order and reply order are the same.
 /// </summary>
 internal sealed class RequestProcessor : IAsyncDisposable
 {

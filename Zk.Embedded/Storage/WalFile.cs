@@ -26,6 +26,10 @@ namespace Zk.Embedded.Storage;
 /// a non-blank page after a blank one. They belong to no acknowledged commit (a commit is acknowledged after its
 /// sync, and a sync covers every page before it), so they are zeroed and synced before LiteDB reads the file.</item>
 /// </list>
+/// <para>A commit's pages are gathered into one write (<see cref="WriteGather"/>). <see cref="Sync"/> runs on the
+/// pipeline's publishing thread while LiteDB writes the next batch on another: it drains what is gathered under the
+/// lock and syncs outside it, so the sync covers every page written before it started and the writer never waits
+/// for the disk.</para>
 /// <para>Exclusive, like <see cref="DurableFile"/>: a second peer on the same directory fails at open.</para>
 /// </remarks>
 internal sealed class WalFile : Stream
