@@ -1,7 +1,14 @@
 namespace Zk.Embedded.Api;
 
 /// <summary>A znode's data with its stat. <see cref="Data"/> is read-only: it is the peer's own copy.</summary>
-public readonly record struct DataResult(ReadOnlyMemory<byte> Data, Stat Stat);
+public readonly record struct DataResult(ReadOnlyMemory<byte> Data, Stat Stat)
+{
+    /// <summary>
+    /// True when the znode holds null data (created or set with <c>null</c>), which ZooKeeper keeps apart from empty
+    /// data (zkCli prints "null" for it); <see cref="Data"/> is then empty.
+    /// </summary>
+    public bool DataIsNull { get; init; }
+}
 
 /// <summary>Children names (not paths) with the parent's stat.</summary>
 public readonly record struct ChildrenResult(IReadOnlyList<string> Children, Stat Stat);

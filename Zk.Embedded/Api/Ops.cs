@@ -47,7 +47,11 @@ public sealed record CheckResult : OpResult
     public static readonly CheckResult Instance = new();
 }
 
-public sealed record GetDataResult(ReadOnlyMemory<byte> Data, Stat Stat) : OpResult;
+public sealed record GetDataResult(ReadOnlyMemory<byte> Data, Stat Stat) : OpResult
+{
+    /// <summary>True when the znode holds null data, as in <see cref="DataResult.DataIsNull"/>.</summary>
+    public bool DataIsNull { get; init; }
+}
 
 public sealed record GetChildrenResult(IReadOnlyList<string> Children) : OpResult;
 

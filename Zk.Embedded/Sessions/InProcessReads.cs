@@ -41,7 +41,7 @@ internal sealed class InProcessReads(PeerCore peer, ServerSession server, Sessio
             var error = Reads.GetData(state, path, server.AuthIds, out var node);
             if (outbox.IsIdle)
             {
-                return FastResult(error, path, error == ZkErrorCode.Ok ? new DataResult(node!.Data ?? ReadOnlyMemory<byte>.Empty, node.ToStat()) : default, "getData");
+                return FastResult(error, path, error == ZkErrorCode.Ok ? new DataResult(node!.Data ?? ReadOnlyMemory<byte>.Empty, node.ToStat()) { DataIsNull = node.Data is null } : default, "getData");
             }
         }
 
@@ -133,7 +133,7 @@ internal sealed class InProcessReads(PeerCore peer, ServerSession server, Sessio
             return Outcome(state, error, path, null);
         }
 
-        var reply = Answer(state, error, path, new DataResult(node!.Data ?? ReadOnlyMemory<byte>.Empty, node.ToStat()));
+        var reply = Answer(state, error, path, new DataResult(node!.Data ?? ReadOnlyMemory<byte>.Empty, node.ToStat()) { DataIsNull = node.Data is null });
         return new ReadOutcome(reply, watcher is null ? null : Watch(path, ClientWatchTable.Data, watcher, state, node));
     }
 
@@ -163,7 +163,7 @@ internal sealed class InProcessReads(PeerCore peer, ServerSession server, Sessio
             {
                 case GetDataOp:
                     error = Reads.GetData(state, op.Path, server.AuthIds, out var dataNode);
-                    results[i] = error == ZkErrorCode.Ok ? new GetDataResult(dataNode!.Data ?? ReadOnlyMemory<byte>.Empty, dataNode.ToStat()) : new ErrorResult(error);
+                    results[i] = error == ZkErrorCode.Ok ? new GetDataResult(dataNode!.Data ?? ReadOnlyMemory<byte>.Empty, dataNode.ToStat()) { DataIsNull = dataNode.Data is null } : new ErrorResult(error);
                     break;
                 case GetChildrenOp:
                     error = Reads.GetChildren(state, op.Path, server.AuthIds, out var parent);

@@ -145,13 +145,12 @@ internal sealed class ZkShell(Func<string, Watcher, Task<IZooKeeper>> connect, s
             case "get":
             {
                 var path = Arg(args, 0, "get [-s] [-w] path");
-                var (data, stat) = await zk.GetDataAsync(path, options.ContainsKey("w") ? PrintEvent : null).ConfigureAwait(false);
-                // zkCli prints "null" for a node created without data. IZooKeeper hands out null and empty data alike,
-                // so this shell prints an empty line for both (docs/zookeeper-differences.md).
-                output.WriteLine(Encoding.UTF8.GetString(data.Span));
+                var read = await zk.GetDataAsync(path, options.ContainsKey("w") ? PrintEvent : null).ConfigureAwait(false);
+                // As zkCli: "null" for a node created without data, an empty line for empty data.
+                output.WriteLine(read.DataIsNull ? "null" : Encoding.UTF8.GetString(read.Data.Span));
                 if (options.ContainsKey("s"))
                 {
-                    CliFormat.PrintStat(output, stat);
+                    CliFormat.PrintStat(output, read.Stat);
                 }
 
                 return Ok;

@@ -32,7 +32,7 @@ internal static class Replies
     public static readonly ReplyReader<DataResult> Data = static (ref JuteReader reader, Chroot chroot, out DataResult value) =>
     {
         var ok = GetDataResponse.TryRead(ref reader, out var response);
-        value = new DataResult(response.Data ?? ReadOnlyMemory<byte>.Empty, response.Stat);
+        value = new DataResult(response.Data ?? ReadOnlyMemory<byte>.Empty, response.Stat) { DataIsNull = response.Data is null };
         return ok;
     };
 

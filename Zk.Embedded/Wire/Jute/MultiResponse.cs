@@ -30,8 +30,8 @@ internal readonly record struct MultiResult(OpCode Type, OpResult Result)
 /// </summary>
 /// <remarks>
 /// A create result decoded from a plain create has no stat on the wire; it comes back as <c>default(Stat)</c> with
-/// type <see cref="OpCode.Create"/>. The Api's <see cref="GetDataResult"/> cannot say "null data", so it is encoded
-/// as an empty buffer where ZooKeeper would send length -1.
+/// type <see cref="OpCode.Create"/>. Null data (<see cref="GetDataResult.DataIsNull"/>) goes as length -1, as
+/// ZooKeeper sends it.
 /// </remarks>
 internal readonly record struct MultiResponse(IReadOnlyList<MultiResult> Results) : IJuteRecord<MultiResponse>
 {
@@ -136,7 +136,7 @@ internal readonly record struct MultiResponse(IReadOnlyList<MultiResult> Results
                     return false;
                 }
 
-                result = new GetDataResult(data ?? ReadOnlyMemory<byte>.Empty, dataStat);
+                result = new GetDataResult(data ?? ReadOnlyMemory<byte>.Empty, dataStat) { DataIsNull = data is null };
                 return true;
             case OpCode.GetChildren:
                 if (!reader.TryReadStringList(out var children))
@@ -176,7 +176,7 @@ internal readonly record struct MultiResponse(IReadOnlyList<MultiResult> Results
                 writer.WriteStat(s.Stat);
                 break;
             case (OpCode.GetData, GetDataResult g):
-                writer.WriteBuffer(g.Data.Span);
+                writer.WriteBuffer(g.DataIsNull ? (ReadOnlyMemory<byte>?)null : g.Data);
                 writer.WriteStat(g.Stat);
                 break;
             case (OpCode.GetChildren, GetChildrenResult g):

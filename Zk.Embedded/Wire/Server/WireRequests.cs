@@ -232,7 +232,7 @@ internal static class WireRequests
             if (op is GetDataOp)
             {
                 var error = Reads.GetData(state, op.Path, session.AuthIds, out var node);
-                results[i] = error == ZkErrorCode.Ok ? new GetDataResult(node!.Data ?? ReadOnlyMemory<byte>.Empty, node.ToStat()) : new ErrorResult(error);
+                results[i] = error == ZkErrorCode.Ok ? new GetDataResult(node!.Data ?? ReadOnlyMemory<byte>.Empty, node.ToStat()) { DataIsNull = node.Data is null } : new ErrorResult(error);
             }
             else
             {

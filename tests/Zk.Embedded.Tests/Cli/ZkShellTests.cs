@@ -57,6 +57,7 @@ public sealed class ZkShellTests : IAsyncLifetime
         Assert.Equal((0, "[e, s-0000000000]\n", ""), await RunAsync("ls /app"));
         Assert.Equal((0, "[app, zookeeper]\n", ""), await RunAsync("ls /"));
         Assert.Equal((0, "hello\n", ""), await RunAsync("get /app"));
+        Assert.Equal((0, "null\n", ""), await RunAsync("get /app/e")); // created without data, as zkCli prints it
         Assert.Equal((0, "", ""), await RunAsync("set /app 'hello world'"));
         var (code, get, _) = await RunAsync("get -s /app");
         Assert.Equal(0, code);

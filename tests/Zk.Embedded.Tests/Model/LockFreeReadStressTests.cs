@@ -17,7 +17,7 @@ namespace Zk.Embedded.Tests.Model;
 public sealed class LockFreeReadStressTests(ITestOutputHelper output)
 {
     private const int Readers = 3;
-    /// <summary>Multis the writer commits at most; the run also stops after <see cref="WriteBudget"/>.</summary>
+    /// <summary>Multis the writer commits at most; the run also stops after <see cref="WriteBudget"/>, once past the first checkpoint.</summary>
     private const int MaxWrites = 60_000;
     /// <summary>Multis in flight at once: enough to keep the pipeline batching while readers run.</summary>
     private const int WriteWindow = 32;
@@ -73,7 +73,6 @@ public sealed class LockFreeReadStressTests(ITestOutputHelper output)
 
         output.WriteLine($"writes={written} reads=[{string.Join(", ", reads)}] last seen=[{string.Join(", ", seen)}]");
         Assert.True(failures.IsEmpty, $"expected no reader to see a torn or stale snapshot, or wait; got {failures.Count}: {string.Join(" | ", failures.Take(5))}");
-        Assert.True(written >= CheckpointEvery, $"expected at least one checkpoint ({CheckpointEvery} writes), wrote {written}");
     }
 
     private static async Task<long> WriteAsync(IZooKeeper writer, long[] seen, ConcurrentQueue<string> failures)
@@ -81,7 +80,8 @@ public sealed class LockFreeReadStressTests(ITestOutputHelper output)
         var clock = Stopwatch.StartNew();
         var inFlight = new Queue<Task>();
         long i = 0;
-        while (i < MaxWrites && clock.Elapsed < WriteBudget && failures.IsEmpty)
+        // At least one checkpoint's worth of writes however slow the machine is; the budget only bounds the rest.
+        while (i < MaxWrites && (i < CheckpointEvery || clock.Elapsed < WriteBudget) && failures.IsEmpty)
         {
             i++;
             inFlight.Enqueue(writer.MultiAsync(WriteOps(i)).AsTask());

@@ -32,6 +32,27 @@ public abstract class NodeContract(IZkServer server)
     }
 
     [SkippableFact]
+    public async Task Null_data_reads_back_as_null_and_empty_data_as_empty()
+    {
+        await using var zk = await Server.ConnectAsync();
+        await zk.CreateAsync(Root, null, Acl.OpenUnsafe, CreateMode.Persistent);
+        await zk.CreateAsync(Root + "/empty", [], Acl.OpenUnsafe, CreateMode.Persistent);
+        var none = await zk.GetDataAsync(Root);
+        var empty = await zk.GetDataAsync(Root + "/empty");
+        Assert.True(none.DataIsNull, "data created as null should read back as null");
+        Assert.True(none.Data.IsEmpty);
+        Assert.False(empty.DataIsNull, "empty data should read back as empty, not null");
+        Assert.True(empty.Data.IsEmpty);
+
+        var results = await zk.MultiReadAsync([Op.GetData(Root), Op.GetData(Root + "/empty")]);
+        Assert.True(Assert.IsType<GetDataResult>(results[0]).DataIsNull, "multiRead: null data should read back as null");
+        Assert.False(Assert.IsType<GetDataResult>(results[1]).DataIsNull, "multiRead: empty data should read back as empty");
+
+        await zk.SetDataAsync(Root + "/empty", null);
+        Assert.True((await zk.GetDataAsync(Root + "/empty")).DataIsNull, "data set to null should read back as null");
+    }
+
+    [SkippableFact]
     public async Task Errors_carry_ZooKeeper_codes()
     {
         await using var zk = await Server.ConnectAsync();
