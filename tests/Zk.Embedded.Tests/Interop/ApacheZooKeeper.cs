@@ -28,6 +28,32 @@ internal sealed class ApacheZooKeeper : IAsyncDisposable
     public static async Task<ApacheZooKeeper> StartAsync(TimeSpan deadline)
     {
         InteropTools.RequireFiles(InteropTools.ZkServer, InteropTools.ZooKeeperJar);
+
+        // The port is free when picked and bound by the JVM a second later; a client socket's ephemeral port can land
+        // on it in between (seen once in a full test run). A server that exits before serving gets another port.
+        const int Attempts = 3;
+        for (var attempt = 1; ; attempt++)
+        {
+            var server = Launch();
+            try
+            {
+                if (await server.WaitUntilServingAsync(deadline, mayExit: attempt < Attempts))
+                {
+                    return server;
+                }
+            }
+            catch
+            {
+                await server.DisposeAsync();
+                throw;
+            }
+
+            await server.DisposeAsync();
+        }
+    }
+
+    private static ApacheZooKeeper Launch()
+    {
         var folder = Directory.CreateTempSubdirectory("apache-zk-").FullName;
         var port = InteropTools.FreeLoopbackPort();
         var config = Path.Combine(folder, "zoo.cfg");
@@ -53,18 +79,7 @@ internal sealed class ApacheZooKeeper : IAsyncDisposable
                 ["JVMFLAGS"] = $"-Dzookeeper.log.dir={logs} -Xmx256m",
             },
             folder);
-        var server = new ApacheZooKeeper(process, folder, new IPEndPoint(IPAddress.Loopback, port));
-        try
-        {
-            await server.WaitUntilServingAsync(deadline);
-        }
-        catch
-        {
-            await server.DisposeAsync();
-            throw;
-        }
-
-        return server;
+        return new ApacheZooKeeper(process, folder, new IPEndPoint(IPAddress.Loopback, port));
     }
 
     public async ValueTask DisposeAsync()
@@ -80,7 +95,8 @@ internal sealed class ApacheZooKeeper : IAsyncDisposable
         }
     }
 
-    private async Task WaitUntilServingAsync(TimeSpan deadline)
+    /// <summary>True once serving; false when the server exited and <paramref name="mayExit"/> (another port is tried).</summary>
+    private async Task<bool> WaitUntilServingAsync(TimeSpan deadline, bool mayExit)
     {
         var limit = DateTime.UtcNow + deadline;
         var last = "no answer yet";
@@ -88,6 +104,11 @@ internal sealed class ApacheZooKeeper : IAsyncDisposable
         {
             if (_process.HasExited)
             {
+                if (mayExit)
+                {
+                    return false;
+                }
+
                 Assert.Fail($"expected Apache ZooKeeper to start on {ClientEndPoint}, but it exited with {_process.ExitCode}:\n{Output}");
             }
 
@@ -96,7 +117,7 @@ internal sealed class ApacheZooKeeper : IAsyncDisposable
                 last = await InteropTools.FourLetterWordAsync(ClientEndPoint, "srvr", TimeSpan.FromSeconds(2));
                 if (last.Contains("Mode: standalone", StringComparison.Ordinal))
                 {
-                    return;
+                    return true;
                 }
             }
             catch (Exception e) when (e is SocketException or OperationCanceledException or IOException)
@@ -109,5 +130,6 @@ internal sealed class ApacheZooKeeper : IAsyncDisposable
         }
 
         Assert.Fail($"expected Apache ZooKeeper to serve on {ClientEndPoint} within {deadline}; last srvr: {last}\nserver output:\n{Output}");
+        return false;
     }
 }

@@ -161,8 +161,16 @@ public sealed class ZkClientTests : IAsyncLifetime
     [Fact]
     public async Task A_second_client_can_re_attach_a_session_with_its_id_and_password()
     {
-        await using var first = await ZkClient.ConnectAsync(ConnectString);
+        // The first client loses its connection for good (a crashed process, as far as the server can tell): were it
+        // able to reconnect, it would take the session back, as ZooKeeper's client would, and the two would take turns.
+        await using var proxy = new TcpProxy(_peer.ClientEndPoint!);
+        var firstEvents = new EventRecorder("first");
+        await using var first = await ZkClient.ConnectAsync($"127.0.0.1:{proxy.Port}", new ZkClientOptions { DefaultWatcher = firstEvents.Watcher });
         await first.CreateAsync("/mine", CreateMode.Ephemeral);
+        proxy.Refusing = true;
+        proxy.Cut();
+        await firstEvents.WaitForStateAsync(KeeperState.Disconnected);
+
         await using var second = await ZkClient.ConnectAsync(ConnectString, new ZkClientOptions { SessionId = first.SessionId, SessionPassword = first.SessionPassword });
         Assert.Equal(first.SessionId, second.SessionId);
         Assert.Equal(["/mine"], await second.GetEphemeralsAsync());
