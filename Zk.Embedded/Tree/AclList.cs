@@ -47,29 +47,93 @@ internal sealed class AclList : IReadOnlyList<Acl>, IEquatable<AclList>
     public override string ToString() => string.Join(",", _entries.Select(a => $"{a.Id}:{(int)a.Perms}"));
 }
 
-/// <summary>Interns ACL lists. Lists are never purged: a workload with unbounded distinct ACLs grows it.</summary>
+/// <summary>
+/// Interns ACL lists, weakly: a list stays interned while some znode (or anything else) still holds it, and an
+/// entry whose list was collected is swept away, so a workload with ever new ACLs (one per session, say) does not grow
+/// the cache without bound. ZooKeeper's reference-counted ACL cache purges for the same reason.
+/// </summary>
 internal sealed class AclCache
 {
-    private readonly Dictionary<AclList, AclList> _lists = new();
+    private readonly Dictionary<int, List<WeakReference<AclList>>> _byHash = [];
+    private int _entries;
+    private int _sweepAt = 1024;
 
     public AclCache()
     {
-        _lists[AclList.Open] = AclList.Open;
-        _lists[AclList.Read] = AclList.Read;
+        // Held strongly by AclList itself, so they never go.
+        Add(AclList.Open);
+        Add(AclList.Read);
+    }
+
+    /// <summary>Entries in the cache, including ones whose list was collected and not yet swept (tests).</summary>
+    internal int Count
+    {
+        get
+        {
+            lock (_byHash)
+            {
+                return _entries;
+            }
+        }
     }
 
     public AclList Intern(IReadOnlyList<Acl> acl)
     {
         var candidate = acl as AclList ?? new AclList([.. acl]);
-        lock (_lists)
+        lock (_byHash)
         {
-            if (_lists.TryGetValue(candidate, out var known))
+            if (_byHash.TryGetValue(candidate.GetHashCode(), out var bucket))
             {
-                return known;
+                foreach (var entry in bucket)
+                {
+                    if (entry.TryGetTarget(out var known) && known.Equals(candidate))
+                    {
+                        return known;
+                    }
+                }
             }
 
-            _lists[candidate] = candidate;
+            Add(candidate);
+            if (_entries >= _sweepAt)
+            {
+                Sweep();
+            }
+
             return candidate;
         }
+    }
+
+    /// <summary>Removes entries whose list was collected; the next sweep comes when the live ones have doubled.</summary>
+    internal void Sweep()
+    {
+        lock (_byHash)
+        {
+            var live = 0;
+            foreach (var (hash, bucket) in _byHash)
+            {
+                bucket.RemoveAll(entry => !entry.TryGetTarget(out _));
+                if (bucket.Count == 0)
+                {
+                    _byHash.Remove(hash);
+                }
+
+                live += bucket.Count;
+            }
+
+            _entries = live;
+            _sweepAt = Math.Max(1024, live * 2);
+        }
+    }
+
+    private void Add(AclList list)
+    {
+        if (!_byHash.TryGetValue(list.GetHashCode(), out var bucket))
+        {
+            bucket = new List<WeakReference<AclList>>(1);
+            _byHash[list.GetHashCode()] = bucket;
+        }
+
+        bucket.Add(new WeakReference<AclList>(list));
+        _entries++;
     }
 }
