@@ -61,15 +61,13 @@ internal static class TxnCodec
         return record.Length;
     }
 
-    /// <summary>The whole record for <paramref name="txn"/>, checksum included. <paramref name="scratch"/> is cleared and reused.</summary>
-    public static byte[] Encode(Txn txn, ArrayBufferWriter<byte> scratch)
+    /// <summary>The whole record for <paramref name="txn"/>, checksum included, as one array.</summary>
+    public static byte[] Encode(Txn txn)
     {
-        scratch.ResetWrittenCount();
-        EncodeTo(txn, scratch);
-        return scratch.WrittenSpan.ToArray();
+        var buffer = new ArrayBufferWriter<byte>(256);
+        EncodeTo(txn, buffer);
+        return buffer.WrittenSpan.ToArray();
     }
-
-    public static byte[] Encode(Txn txn) => Encode(txn, new ArrayBufferWriter<byte>(256));
 
     /// <summary>
     /// Verifies and decodes one record. <paramref name="expectedZxid"/> is the key it was stored under (checked

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using Microsoft.Win32.SafeHandles;
 
 namespace Zk.Embedded.Storage;
 
@@ -32,7 +31,7 @@ namespace Zk.Embedded.Storage;
 /// for the disk.</para>
 /// <para>Exclusive, like <see cref="DurableFile"/>: a second peer on the same directory fails at open.</para>
 /// </remarks>
-internal sealed class WalFile : Stream
+internal sealed class WalFile : GatheredFile
 {
     /// <summary>LiteDB's page size: the unit of the blank-page scan.</summary>
     internal const int PageSize = 8192;
@@ -42,108 +41,51 @@ internal sealed class WalFile : Stream
 
     private const long FirstChunkBytes = 1 << 20;
     private const long MaxChunkBytes = 16 << 20;
-    private static readonly byte[] Zeros = new byte[1 << 20];
 
-    private readonly SafeFileHandle _file;
     private readonly Action<FileEvent>? _observer;
-    private readonly Lock _gate = new();
-    private readonly WriteGather _gather = new(GatherBytes);
     private long _length;
     private long _physical;
-    private long _position;
-    private long _syncCount;
 
     public WalFile(string path, Action<FileEvent>? observer)
+        : base(path, GatherBytes)
     {
-        Path = path;
         _observer = observer;
-        Created = !File.Exists(path);
-        _file = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         try
         {
-            _physical = RandomAccess.GetLength(_file);
+            _physical = RandomAccess.GetLength(Handle);
             _length = FindEnd(out var dirtyTail);
             if (dirtyTail)
             {
-                ZeroRange(_length, _physical);
+                WriteZeros(_length, _physical);
                 DataSync();
             }
         }
         catch
         {
-            _file.Dispose();
+            Handle.Dispose();
             throw;
         }
     }
 
-    public string Path { get; }
-
-    /// <summary>True when this open created the file (its directory entry then needs a directory sync).</summary>
-    public bool Created { get; }
-
-    /// <summary>How many times the file was forced to disk.</summary>
-    public long SyncCount => Interlocked.Read(ref _syncCount);
-
-    /// <summary>Runs before the log is emptied or cut shorter (the data file's sync, see <see cref="TxnLog"/>).</summary>
-    public Action? BeforeShrink { get; set; }
-
     /// <summary>Bytes on disk, preallocation included (tests).</summary>
     internal long PhysicalLength => _physical;
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => true;
-
-    public override bool CanWrite => true;
-
     public override long Length => _length;
 
-    public override long Position
-    {
-        get => _position;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfNegative(value);
-            _position = value;
-        }
-    }
-
     /// <summary>Forces the written bytes to stable storage, and the file's size when it grew.</summary>
-    public void Sync()
+    public override void Sync()
     {
-        lock (_gate)
-        {
-            _gather.Drain(_file);
-        }
-
-        // Outside the lock: the writer goes on appending while the disk syncs (that overlap is the group commit).
+        // The sync itself outside the lock: the writer goes on appending while the disk syncs (the group commit).
+        Drain();
         DataSync();
         _observer?.Invoke(new FileEvent("wal", FileEventKind.Sync));
     }
 
-    public override void Flush() => Sync();
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-    public override int Read(Span<byte> buffer)
-    {
-        lock (_gate)
-        {
-            _gather.Drain(_file);
-            var available = (int)Math.Clamp(_length - _position, 0, buffer.Length);
-            var read = available == 0 ? 0 : RandomAccess.Read(_file, buffer[..available], _position);
-            _position += read;
-            return read;
-        }
-    }
-
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
     public override void Write(ReadOnlySpan<byte> buffer)
     {
-        lock (_gate)
+        lock (Gate)
         {
-            var end = _position + buffer.Length;
+            var end = Position + buffer.Length;
             if (end > _physical)
             {
                 // Zeros first, straight to the file: gathered bytes all lie below the old physical end, so the two
@@ -151,55 +93,19 @@ internal sealed class WalFile : Stream
                 Grow(end);
             }
 
-            if (!_gather.TryAdd(_position, buffer))
-            {
-                _gather.Drain(_file);
-                if (!_gather.TryAdd(_position, buffer))
-                {
-                    RandomAccess.Write(_file, buffer, _position);
-                }
-            }
-
-            _position = end;
+            WriteAtPosition(buffer);
             _length = Math.Max(_length, end);
         }
-    }
-
-    public override long Seek(long offset, SeekOrigin origin)
-    {
-        Position = origin switch
-        {
-            SeekOrigin.Begin => offset,
-            SeekOrigin.Current => _position + offset,
-            SeekOrigin.End => _length + offset,
-            _ => throw new ArgumentOutOfRangeException(nameof(origin)),
-        };
-        return _position;
     }
 
     public override void SetLength(long value)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(value);
-        lock (_gate)
+        lock (Gate)
         {
-            _gather.Drain(_file);
+            DrainLocked();
             SetLengthDrained(value);
         }
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            lock (_gate)
-            {
-                _gather.Drain(_file);
-            }
-
-            _file.Dispose();
-        }
-
-        base.Dispose(disposing);
     }
 
     private void SetLengthDrained(long value)
@@ -222,20 +128,20 @@ internal sealed class WalFile : Stream
         if (firstCut < value)
         {
             // A cut inside a page keeps that page's head; zero its tail together with the rest.
-            ZeroRange(value, Math.Min(firstCut + PageSize, _length));
+            WriteZeros(value, Math.Min(firstCut + PageSize, _length));
             firstCut += PageSize;
         }
 
         if (firstCut < _length)
         {
-            ZeroRange(firstCut, Math.Min(firstCut + PageSize, _length));
+            WriteZeros(firstCut, Math.Min(firstCut + PageSize, _length));
             DataSync();
-            ZeroRange(firstCut + PageSize, _length);
+            WriteZeros(firstCut + PageSize, _length);
             DataSync();
         }
 
         _length = value;
-        _position = Math.Min(_position, value);
+        Position = Math.Min(Position, value);
     }
 
     /// <summary>The offset of the first blank page; <paramref name="dirtyTail"/> when a non-blank page follows it.</summary>
@@ -246,7 +152,7 @@ internal sealed class WalFile : Stream
         dirtyTail = false;
         for (long offset = 0; offset < _physical; offset += PageSize)
         {
-            var read = RandomAccess.Read(_file, page, offset);
+            var read = RandomAccess.Read(Handle, page, offset);
             var blank = !page.AsSpan(0, read).ContainsAnyExcept((byte)0);
             if (blank && end < 0)
             {
@@ -267,16 +173,8 @@ internal sealed class WalFile : Stream
         var chunk = Math.Clamp(_physical, FirstChunkBytes, MaxChunkBytes);
         var target = Math.Max(atLeast, _physical + chunk);
         target = (target + PageSize - 1) / PageSize * PageSize;
-        ZeroRange(_physical, target);
+        WriteZeros(_physical, target);
         _physical = target;
-    }
-
-    private void ZeroRange(long from, long to)
-    {
-        for (var offset = from; offset < to; offset += Zeros.Length)
-        {
-            RandomAccess.Write(_file, Zeros.AsSpan(0, (int)Math.Min(Zeros.Length, to - offset)), offset);
-        }
     }
 
     private void DataSync()
@@ -285,17 +183,17 @@ internal sealed class WalFile : Stream
         {
             // fdatasync skips the inode's timestamps, which an overwrite changes and a reader does not need; the size
             // is still synced when the file grew. That difference is most of the cost of a sync here.
-            if (FDataSync((int)_file.DangerousGetHandle()) != 0)
+            if (FDataSync((int)Handle.DangerousGetHandle()) != 0)
             {
                 throw new IOException($"fdatasync of {Path} failed (errno {Marshal.GetLastPInvokeError()}).");
             }
         }
         else
         {
-            RandomAccess.FlushToDisk(_file);
+            RandomAccess.FlushToDisk(Handle);
         }
 
-        Interlocked.Increment(ref _syncCount);
+        CountSync();
     }
 
     [DllImport("libc", EntryPoint = "fdatasync", SetLastError = true)]

@@ -16,17 +16,13 @@ internal sealed class WriteGather
 
     public WriteGather(int capacity) => _buffer = new byte[capacity];
 
-    /// <summary>True when writes are waiting to reach the file.</summary>
-    public bool IsEmpty => _count == 0;
-
     /// <summary>The file offset just past the waiting bytes.</summary>
-    public long End => _start + _count;
+    private long End => _start + _count;
 
     /// <summary>
-    /// Takes <paramref name="data"/> for <paramref name="offset"/> when it continues the waiting bytes and fits;
-    /// otherwise returns false and the caller drains first or writes directly.
+    /// Takes <paramref name="data"/> for <paramref name="offset"/> when it continues the waiting bytes and fits.
     /// </summary>
-    public bool TryAdd(long offset, ReadOnlySpan<byte> data)
+    private bool TryAdd(long offset, ReadOnlySpan<byte> data)
     {
         if (_count == 0)
         {
@@ -45,6 +41,22 @@ internal sealed class WriteGather
         data.CopyTo(_buffer.AsSpan(_count));
         _count += data.Length;
         return true;
+    }
+
+    /// <summary>
+    /// Gathers <paramref name="data"/> for <paramref name="offset"/>; when it neither continues the waiting bytes nor
+    /// fits, drains them first, and writes it straight through when it is bigger than the buffer.
+    /// </summary>
+    public void Write(SafeFileHandle file, long offset, ReadOnlySpan<byte> data)
+    {
+        if (!TryAdd(offset, data))
+        {
+            Drain(file);
+            if (!TryAdd(offset, data))
+            {
+                RandomAccess.Write(file, data, offset);
+            }
+        }
     }
 
     /// <summary>Writes the waiting bytes to <paramref name="file"/> (not synced) and empties the buffer.</summary>

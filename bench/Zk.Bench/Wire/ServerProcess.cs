@@ -61,9 +61,12 @@ internal sealed class ServerProcess : IAsyncDisposable
         ]);
 
     /// <summary>utime + stime of the whole server process so far, in seconds.</summary>
-    public double CpuSeconds()
+    public double CpuSeconds() => CpuSecondsOf(Pid);
+
+    /// <summary>utime + stime of process <paramref name="pid"/> so far, in seconds (any process: <c>wire --server-pid</c>).</summary>
+    public static double CpuSecondsOf(int pid)
     {
-        var stat = File.ReadAllText($"/proc/{Pid}/stat");
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / TicksPerSecond;
     }

@@ -50,7 +50,7 @@ internal static class WireCommand
             var endPoint = IPEndPoint.Parse(target);
             Console.WriteLine();
             await WireRun.SetupAsync(endPoint, frames).ConfigureAwait(false);
-            Func<double>? cpu = serverPid > 0 ? () => ProcCpuSeconds(serverPid) : null;
+            Func<double>? cpu = serverPid > 0 ? () => ServerProcess.CpuSecondsOf(serverPid) : null;
             var result = await WireRun.MeasureAsync(target, endPoint, frames, workload, connections, inflight, seconds, warmup, cpu).ConfigureAwait(false);
             var table = WireResult.NewTable();
             result.AddTo(table);
@@ -162,13 +162,6 @@ internal static class WireCommand
         }
 
         return directory is null ? "zk.dll" : Path.Combine(directory.FullName, "Zk.Server", "bin", "Release", "net10.0", "zk.dll");
-    }
-
-    private static double ProcCpuSeconds(int pid)
-    {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return (long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture)) / 100.0;
     }
 
     private static string JavaVersion()

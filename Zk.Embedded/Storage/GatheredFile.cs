@@ -1,0 +1,138 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace Zk.Embedded.Storage;
+
+/// <summary>
+/// What the txn log's two files have in common as the streams LiteDB gets: positioned reads and writes on one
+/// exclusive handle (a second peer on the same directory fails at open), contiguous writes gathered into one
+/// (<see cref="WriteGather"/>) and drained before anything reads, syncs or resizes, and <see cref="Flush()"/> as a
+/// sync. How each grows, shrinks and syncs is its own: <see cref="DurableFile"/> (the data file) and
+/// <see cref="WalFile"/> (the WAL).
+/// </summary>
+/// <remarks>Every member that touches the handle or the position runs under <see cref="Gate"/>, except the sync
+/// itself, so a sync on one thread never holds up writes on another.</remarks>
+internal abstract class GatheredFile : Stream
+{
+    private static readonly byte[] Zeros = new byte[1 << 20];
+
+    private readonly WriteGather _gather;
+    private long _position;
+    private long _syncCount;
+
+    protected GatheredFile(string path, int gatherBytes)
+    {
+        Path = path;
+        Created = !File.Exists(path);
+        Handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        _gather = new WriteGather(gatherBytes);
+    }
+
+    public string Path { get; }
+
+    /// <summary>True when this open created the file (its directory entry then needs a directory sync).</summary>
+    public bool Created { get; }
+
+    /// <summary>How many times the file was forced to disk.</summary>
+    public long SyncCount => Interlocked.Read(ref _syncCount);
+
+    /// <summary>Runs before the file is cut shorter (see <see cref="TxnLog"/>: the WAL's runs the data file's sync).</summary>
+    public Action? BeforeShrink { get; set; }
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => true;
+
+    public override bool CanWrite => true;
+
+    public override long Position
+    {
+        get => _position;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            _position = value;
+        }
+    }
+
+    protected SafeFileHandle Handle { get; }
+
+    protected Lock Gate { get; } = new();
+
+    /// <summary>Forces what was written to stable storage.</summary>
+    public abstract void Sync();
+
+    public override void Flush() => Sync();
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        lock (Gate)
+        {
+            _gather.Drain(Handle);
+            var available = (int)Math.Clamp(Length - _position, 0, buffer.Length);
+            var read = available == 0 ? 0 : RandomAccess.Read(Handle, buffer[..available], _position);
+            _position += read;
+            return read;
+        }
+    }
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override long Seek(long offset, SeekOrigin origin)
+    {
+        Position = origin switch
+        {
+            SeekOrigin.Begin => offset,
+            SeekOrigin.Current => _position + offset,
+            SeekOrigin.End => Length + offset,
+            _ => throw new ArgumentOutOfRangeException(nameof(origin)),
+        };
+        return _position;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            lock (Gate)
+            {
+                _gather.Drain(Handle);
+            }
+
+            Handle.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    /// <summary>Under <see cref="Gate"/>: gathers <paramref name="data"/> at the position and moves past it.</summary>
+    protected void WriteAtPosition(ReadOnlySpan<byte> data)
+    {
+        _gather.Write(Handle, _position, data);
+        _position += data.Length;
+    }
+
+    /// <summary>Under <see cref="Gate"/>: writes out what is gathered (not synced).</summary>
+    protected void DrainLocked() => _gather.Drain(Handle);
+
+    /// <summary>Writes out what is gathered; for a sync, which then runs outside the lock.</summary>
+    protected void Drain()
+    {
+        lock (Gate)
+        {
+            _gather.Drain(Handle);
+        }
+    }
+
+    protected void CountSync() => Interlocked.Increment(ref _syncCount);
+
+    /// <summary>Writes zeros over [<paramref name="from"/>, <paramref name="to"/>) straight to the file (not synced).</summary>
+    protected void WriteZeros(long from, long to)
+    {
+        for (var offset = from; offset < to; offset += Zeros.Length)
+        {
+            RandomAccess.Write(Handle, Zeros.AsSpan(0, (int)Math.Min(Zeros.Length, to - offset)), offset);
+        }
+    }
+}
