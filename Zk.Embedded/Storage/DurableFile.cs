@@ -46,7 +46,11 @@ internal sealed class DurableFile : GatheredFile
     private long _length;
     private long _writtenEnd;
     private long _zeroedTo;
+    private readonly object _syncGate = new();
     private bool _closing;
+
+    /// <summary>Written or resized since the last sync began (a new file counts: its directory entry is new).</summary>
+    private bool _unsynced = true;
     private Task _zeroing = Task.CompletedTask;
 
     public DurableFile(string path, string role, Action<FileEvent>? observer)
@@ -77,18 +81,38 @@ internal sealed class DurableFile : GatheredFile
     public override long Length => _length;
 
     /// <summary>Forces the file's written bytes and its length to stable storage.</summary>
+    /// <remarks>
+    /// A sync with nothing written since the last one returns at once. A checkpoint asks twice in a row (LiteDB's
+    /// own flush after copying the pages, then <see cref="GatheredFile.BeforeShrink"/> before the WAL is emptied),
+    /// and the second fsync cost ~1.4 ms here: it waited on the zeros the background had written ahead meanwhile.
+    /// </remarks>
     public override void Sync()
     {
-        Drain();
-        RandomAccess.FlushToDisk(Handle);
-        CountSync();
-        _observer?.Invoke(new FileEvent(Role, FileEventKind.Sync));
+        lock (_syncGate)
+        {
+            lock (Gate)
+            {
+                DrainLocked();
+                if (!_unsynced)
+                {
+                    return;
+                }
+
+                _unsynced = false;
+            }
+
+            // A second caller waits on _syncGate for this fsync, then finds nothing left to sync.
+            RandomAccess.FlushToDisk(Handle);
+            CountSync();
+            _observer?.Invoke(new FileEvent(Role, FileEventKind.Sync));
+        }
     }
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         lock (Gate)
         {
+            _unsynced = true;
             WriteAtPosition(buffer);
             _length = Math.Max(_length, Position);
             _writtenEnd = Math.Max(_writtenEnd, Position);
@@ -113,6 +137,7 @@ internal sealed class DurableFile : GatheredFile
             }
 
             RandomAccess.SetLength(Handle, value);
+            _unsynced = true;
             _length = value;
             _writtenEnd = Math.Min(_writtenEnd, value);
             _zeroedTo = Math.Min(_zeroedTo, value);

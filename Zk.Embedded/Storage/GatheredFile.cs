@@ -29,8 +29,8 @@ internal abstract class GatheredFile : Stream
 
     public string Path { get; }
 
-    /// <summary>True when this open created the file (its directory entry then needs a directory sync).</summary>
-    public bool Created { get; }
+    /// <summary>True when this open created a file (its directory entry then needs a directory sync).</summary>
+    public bool Created { get; protected set; }
 
     /// <summary>How many times the file was forced to disk.</summary>
     public long SyncCount => Interlocked.Read(ref _syncCount);
@@ -54,7 +54,8 @@ internal abstract class GatheredFile : Stream
         }
     }
 
-    protected SafeFileHandle Handle { get; }
+    /// <summary>The file reads and writes go to (<see cref="WalFile"/> moves it between its two files).</summary>
+    protected SafeFileHandle Handle { get; private set; }
 
     protected Lock Gate { get; } = new();
 
@@ -116,23 +117,30 @@ internal abstract class GatheredFile : Stream
     /// <summary>Under <see cref="Gate"/>: writes out what is gathered (not synced).</summary>
     protected void DrainLocked() => _gather.Drain(Handle);
 
-    /// <summary>Writes out what is gathered; for a sync, which then runs outside the lock.</summary>
-    protected void Drain()
+    /// <summary>Writes out what is gathered; for a sync, which then runs outside the lock on the handle returned.</summary>
+    protected SafeFileHandle Drain()
     {
         lock (Gate)
         {
             _gather.Drain(Handle);
+            return Handle;
         }
     }
+
+    /// <summary>Under <see cref="Gate"/>, drained: reads and writes go to <paramref name="handle"/> from now on.</summary>
+    protected void SwitchTo(SafeFileHandle handle) => Handle = handle;
 
     protected void CountSync() => Interlocked.Increment(ref _syncCount);
 
     /// <summary>Writes zeros over [<paramref name="from"/>, <paramref name="to"/>) straight to the file (not synced).</summary>
-    protected void WriteZeros(long from, long to)
+    protected void WriteZeros(long from, long to) => WriteZeros(Handle, from, to);
+
+    /// <summary>Writes zeros over [<paramref name="from"/>, <paramref name="to"/>) of <paramref name="handle"/> (not synced).</summary>
+    protected static void WriteZeros(SafeFileHandle handle, long from, long to)
     {
         for (var offset = from; offset < to; offset += Zeros.Length)
         {
-            RandomAccess.Write(Handle, Zeros.AsSpan(0, (int)Math.Min(Zeros.Length, to - offset)), offset);
+            RandomAccess.Write(handle, Zeros.AsSpan(0, (int)Math.Min(Zeros.Length, to - offset)), offset);
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace Zk.Embedded.Storage;
 
@@ -18,9 +19,13 @@ namespace Zk.Embedded.Storage;
 /// <item><b>Growing</b>: the file is extended by writing zeros (never a sparse or fallocated range, which would make
 /// later syncs slow again), in chunks that double up to 16 MiB, so a small log stays small.</item>
 /// <item><b>Emptying</b> (LiteDB's <c>SetLength(0)</c> after a checkpoint): the first page is zeroed and synced
-/// before anything else, so from then on the log reads as empty; then the rest is zeroed and synced, before LiteDB
-/// writes a new page. Zeroing all at once would not do: writeback may persist the zeros of a later page before
-/// those of an earlier one, and a crash then would replay a prefix of the old log over newer checkpointed pages.</item>
+/// before anything else, so from then on the log reads as empty; then the rest must be zero on disk before LiteDB
+/// writes a new page there. Zeroing all at once would not do: writeback may persist the zeros of a later page before
+/// those of an earlier one, and a crash then would replay a prefix of the old log over newer checkpointed pages.
+/// Zeroing the rest is most of a checkpoint's pause (~4 of ~6.5 ms per 8 MB of log here), so it is not done there:
+/// the log lives in two files, and emptying moves it to the other one, which a background task zeroed and synced
+/// after the previous move. The emptied file's first page is zeroed and synced before the move, so at most one of
+/// the two has a non-blank first page, and that one is the log.</item>
 /// <item><b>Opening</b> after a crash: pages written but never synced may have reached the disk out of order, leaving
 /// a non-blank page after a blank one. They belong to no acknowledged commit (a commit is acknowledged after its
 /// sync, and a sync covers every page before it), so they are zeroed and synced before LiteDB reads the file.</item>
@@ -36,6 +41,9 @@ internal sealed class WalFile : GatheredFile
     /// <summary>LiteDB's page size: the unit of the blank-page scan.</summary>
     internal const int PageSize = 8192;
 
+    /// <summary>The second file's name: the first one's with this before its extension.</summary>
+    internal const string SecondSuffix = "-2";
+
     /// <summary>A commit's pages up to this size reach the file in one write.</summary>
     private const int GatherBytes = 256 * 1024;
 
@@ -43,6 +51,10 @@ internal sealed class WalFile : GatheredFile
     private const long MaxChunkBytes = 16 << 20;
 
     private readonly Action<FileEvent>? _observer;
+    private readonly string[] _paths;
+    private SafeFileHandle _spare;
+    private Task<long> _spareReady;
+    private int _live;
     private long _length;
     private long _physical;
 
@@ -50,34 +62,76 @@ internal sealed class WalFile : GatheredFile
         : base(path, GatherBytes)
     {
         _observer = observer;
+        _paths = [path, SecondPath(path)];
+        var spareCreated = !File.Exists(_paths[1]);
         try
         {
-            _physical = RandomAccess.GetLength(Handle);
-            _length = FindEnd(out var dirtyTail);
-            if (dirtyTail)
-            {
-                WriteZeros(_length, _physical);
-                DataSync();
-            }
+            _spare = File.OpenHandle(_paths[1], FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
         catch
         {
             Handle.Dispose();
             throw;
         }
+
+        try
+        {
+            Created |= spareCreated;
+            var firstBlank = IsBlank(Handle, 0);
+            if (!IsBlank(_spare, 0))
+            {
+                if (!firstBlank)
+                {
+                    throw new InvalidDataException(
+                        $"Both {_paths[0]} and {_paths[1]} hold log pages, which this peer never leaves behind; the txn log directory was changed by something else.");
+                }
+
+                var first = Handle;
+                SwitchTo(_spare);
+                _spare = first;
+                _live = 1;
+            }
+
+            _physical = RandomAccess.GetLength(Handle);
+            _length = FindEnd(out var dirtyTail);
+            if (dirtyTail)
+            {
+                WriteZeros(_length, _physical);
+                DataSync(Handle);
+            }
+
+            // What a previous run left in the other file is unknown: all of it is zeroed before it is used.
+            var spare = _spare;
+            var target = _physical;
+            _spareReady = Task.Run(() => PrepareSpare(spare, RandomAccess.GetLength(spare), target));
+        }
+        catch
+        {
+            _spare.Dispose();
+            Handle.Dispose();
+            throw;
+        }
     }
+
+    /// <summary>The file the log is in now.</summary>
+    public string LivePath => _paths[_live];
 
     /// <summary>Bytes on disk, preallocation included (tests).</summary>
     internal long PhysicalLength => _physical;
 
     public override long Length => _length;
 
+    /// <summary>The path of the second WAL file of the one at <paramref name="path"/>.</summary>
+    internal static string SecondPath(string path) =>
+        System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path) ?? "", System.IO.Path.GetFileNameWithoutExtension(path) + SecondSuffix + System.IO.Path.GetExtension(path));
+
     /// <summary>Forces the written bytes to stable storage, and the file's size when it grew.</summary>
     public override void Sync()
     {
         // The sync itself outside the lock: the writer goes on appending while the disk syncs (the group commit).
-        Drain();
-        DataSync();
+        // Should a checkpoint move the log meanwhile, the pages drained here are in the data file, synced, by then.
+        DataSync(Drain());
+        CountSync();
         _observer?.Invoke(new FileEvent("wal", FileEventKind.Sync));
     }
 
@@ -108,6 +162,25 @@ internal sealed class WalFile : GatheredFile
         }
     }
 
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            try
+            {
+                _spareReady.GetAwaiter().GetResult();
+            }
+            catch (IOException)
+            {
+                // Zeroing the spare failed; the next open zeroes it again.
+            }
+
+            _spare.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
     private void SetLengthDrained(long value)
     {
         if (value >= _length)
@@ -124,6 +197,12 @@ internal sealed class WalFile : GatheredFile
 
         BeforeShrink?.Invoke();
         _observer?.Invoke(new FileEvent("wal", FileEventKind.Shrink));
+        if (value == 0)
+        {
+            MoveToSpare();
+            return;
+        }
+
         var firstCut = value / PageSize * PageSize;
         if (firstCut < value)
         {
@@ -135,13 +214,59 @@ internal sealed class WalFile : GatheredFile
         if (firstCut < _length)
         {
             WriteZeros(firstCut, Math.Min(firstCut + PageSize, _length));
-            DataSync();
+            DataSync(Handle);
             WriteZeros(firstCut + PageSize, _length);
-            DataSync();
+            DataSync(Handle);
         }
 
         _length = value;
         Position = Math.Min(Position, value);
+    }
+
+    /// <summary>
+    /// Empties the log: its file's first page is zeroed and synced (from then on it reads as empty), and the log
+    /// goes on in the other file, all zeros on disk; the rest of the emptied one is zeroed in the background.
+    /// </summary>
+    private void MoveToSpare()
+    {
+        WriteZeros(0, Math.Min(PageSize, _length));
+        DataSync(Handle);
+        // Waits only when checkpoints come faster than 8 MB of zeros can be written and synced.
+        var sparePhysical = _spareReady.GetAwaiter().GetResult();
+        var emptied = Handle;
+        var (emptiedLength, emptiedPhysical) = (_length, _physical);
+        SwitchTo(_spare);
+        _spare = emptied;
+        _live ^= 1;
+        (_length, _physical) = (0, sparePhysical);
+        Position = 0;
+        // Past its logical end a file is zero already; the new log gets at least the room the old one had.
+        _spareReady = Task.Run(() => PrepareSpare(emptied, emptiedLength, emptiedPhysical));
+    }
+
+    /// <summary>
+    /// Zeroes [one page, <paramref name="dirtyEnd"/>) of <paramref name="file"/> (its first page is blank already),
+    /// extends it with zeros to <paramref name="room"/>, and syncs it. Returns its length.
+    /// </summary>
+    private static long PrepareSpare(SafeFileHandle file, long dirtyEnd, long room)
+    {
+        var physical = RandomAccess.GetLength(file);
+        WriteZeros(file, Math.Min(PageSize, dirtyEnd), dirtyEnd);
+        if (physical < room)
+        {
+            WriteZeros(file, physical, room);
+            physical = room;
+        }
+
+        DataSync(file);
+        return physical;
+    }
+
+    private static bool IsBlank(SafeFileHandle file, long offset)
+    {
+        Span<byte> page = stackalloc byte[PageSize];
+        var read = RandomAccess.Read(file, page, offset);
+        return !page[..read].ContainsAnyExcept((byte)0);
     }
 
     /// <summary>The offset of the first blank page; <paramref name="dirtyTail"/> when a non-blank page follows it.</summary>
@@ -177,23 +302,21 @@ internal sealed class WalFile : GatheredFile
         _physical = target;
     }
 
-    private void DataSync()
+    private static void DataSync(SafeFileHandle file)
     {
         if (OperatingSystem.IsLinux())
         {
             // fdatasync skips the inode's timestamps, which an overwrite changes and a reader does not need; the size
             // is still synced when the file grew. That difference is most of the cost of a sync here.
-            if (FDataSync((int)Handle.DangerousGetHandle()) != 0)
+            if (FDataSync((int)file.DangerousGetHandle()) != 0)
             {
-                throw new IOException($"fdatasync of {Path} failed (errno {Marshal.GetLastPInvokeError()}).");
+                throw new IOException($"fdatasync of a txn log WAL file failed (errno {Marshal.GetLastPInvokeError()}).");
             }
         }
         else
         {
-            RandomAccess.FlushToDisk(Handle);
+            RandomAccess.FlushToDisk(file);
         }
-
-        CountSync();
     }
 
     [DllImport("libc", EntryPoint = "fdatasync", SetLastError = true)]

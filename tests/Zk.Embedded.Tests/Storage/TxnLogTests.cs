@@ -50,7 +50,7 @@ public sealed class TxnLogTests : IDisposable
     [Fact]
     public void Committed_batches_survive_a_crash_across_an_automatic_checkpoint_and_a_commit_cut_short_is_dropped()
     {
-        var log = TxnLog.Open(_dir.Path);
+        var log = TxnLog.Open(_dir.Path, new TxnLogOptions { CheckpointPages = 1000 });
         var written = Batch(1, 700);
         var syncsAtStart = log.DataSyncCount;
         for (var i = 0; i < 600; i++)
@@ -64,13 +64,14 @@ public sealed class TxnLogTests : IDisposable
             log.Append(written[i..(i + 50)]);
         }
 
+        var wal = log.WalPath;
         log.CloseLikeACrash();
-        var end = WalFileTests.LogicalEnd(_dir.File(TxnLog.WalFileName));
+        var end = WalFileTests.LogicalEnd(wal);
         Assert.True(end > 0, "the batches should still be in LiteDB's WAL");
 
         // The last commit's last page (the one LiteDB marks confirmed) never reached the disk: that commit is gone,
         // as it would be had the crash come before its sync, and everything before it is intact.
-        WalFileTests.ZeroPage(_dir.File(TxnLog.WalFileName), end - WalFile.PageSize);
+        WalFileTests.ZeroPage(wal, end - WalFile.PageSize);
         using var reopened = TxnLog.Open(_dir.Path);
         Assert.Equal(650, reopened.LastZxid);
         StorageAssert.SameTxns(written[..650], [.. reopened.ReadFrom(0)]);
@@ -109,7 +110,7 @@ public sealed class TxnLogTests : IDisposable
         // 12 MB of records: more than LiteDB's automatic checkpoint (1000 WAL pages, ~8 MB) while the syncs run.
         var data = new byte[4096];
         var written = Enumerable.Range(1, 3000).Select(i => new Txn(i, 1, 1, new SetDataTxn("/n" + (i % 10), data, i))).ToList();
-        using (var log = TxnLog.Open(_dir.Path))
+        using (var log = TxnLog.Open(_dir.Path, new TxnLogOptions { CheckpointPages = 1000 }))
         {
             var dataSyncs = log.DataSyncCount;
             var done = 0L;

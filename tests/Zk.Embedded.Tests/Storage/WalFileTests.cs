@@ -58,24 +58,95 @@ public sealed class WalFileTests : IDisposable
     }
 
     [Fact]
-    public void Emptying_after_a_checkpoint_zeroes_the_old_pages_and_keeps_the_file()
+    public void Emptying_after_a_checkpoint_moves_the_log_to_the_other_file_and_zeroes_the_emptied_one()
     {
-        var path = _dir.File(TxnLog.WalFileName);
-        long physical;
+        var first = _dir.File(TxnLog.WalFileName);
+        var second = WalFile.SecondPath(first);
         using (var log = TxnLog.Open(_dir.Path))
         {
             log.Append(TxnLogTests.Batch(1, 200));
-            physical = new FileInfo(path).Length;
+            Assert.Equal(first, log.WalPath);
             log.Checkpoint();
-            Assert.Equal(physical, new FileInfo(path).Length);
+            log.Append(TxnLogTests.Batch(201, 3));
             log.CloseLikeACrash();
         }
 
-        Assert.Equal(0, LogicalEnd(path));
-        Assert.False(File.ReadAllBytes(path).AsSpan().ContainsAnyExcept((byte)0), "every old WAL page should be zero after the checkpoint");
-        using var reopened = TxnLog.Open(_dir.Path);
-        reopened.Append(TxnLogTests.Batch(201, 3));
-        StorageAssert.SameTxns(TxnLogTests.Batch(1, 203), [.. reopened.ReadFrom(0)]);
+        Assert.False(File.ReadAllBytes(first).AsSpan().ContainsAnyExcept((byte)0), "every page of the emptied file should be zero");
+        Assert.True(LogicalEnd(second) > 0, "the commit after the checkpoint should be in the second file");
+        using (var reopened = TxnLog.Open(_dir.Path))
+        {
+            StorageAssert.SameTxns(TxnLogTests.Batch(1, 203), [.. reopened.ReadFrom(0)]);
+            reopened.Checkpoint();
+            reopened.Append(TxnLogTests.Batch(204, 2));
+            reopened.CloseLikeACrash();
+        }
+
+        Assert.False(File.ReadAllBytes(second).AsSpan().ContainsAnyExcept((byte)0), "the second file, emptied in turn, should be zero");
+        Assert.True(LogicalEnd(first) > 0, "the log should be back in the first file");
+        using var again = TxnLog.Open(_dir.Path);
+        StorageAssert.SameTxns(TxnLogTests.Batch(1, 205), [.. again.ReadFrom(0)]);
+    }
+
+    [Fact]
+    public void Old_pages_left_behind_a_blank_first_page_by_a_crash_are_never_read_and_are_zeroed_before_reuse()
+    {
+        // A crash between "first page zeroed and synced" and the end of the background zeroing leaves the emptied
+        // file with old confirmed pages behind a blank first page, while the log goes on in the other file.
+        var first = _dir.File(TxnLog.WalFileName);
+        var second = WalFile.SecondPath(first);
+        using (var log = TxnLog.Open(_dir.Path))
+        {
+            log.Append(TxnLogTests.Batch(1, 100));
+            log.CloseLikeACrash();
+        }
+
+        var old = File.ReadAllBytes(first);
+        using (var log = TxnLog.Open(_dir.Path))
+        {
+            log.Checkpoint();
+            log.Append(TxnLogTests.Batch(101, 10));
+            Assert.Equal(second, log.WalPath);
+            log.CloseLikeACrash();
+        }
+
+        using (var file = new FileStream(first, FileMode.Open, FileAccess.Write))
+        {
+            file.Position = WalFile.PageSize;
+            file.Write(old.AsSpan(WalFile.PageSize));
+        }
+
+        using (var reopened = TxnLog.Open(_dir.Path))
+        {
+            Assert.Equal(second, reopened.WalPath);
+            Assert.Equal(110, reopened.LastZxid);
+            reopened.Checkpoint();
+            reopened.Append(TxnLogTests.Batch(111, 10));
+            Assert.Equal(first, reopened.WalPath);
+            reopened.CloseLikeACrash();
+        }
+
+        // The first file holds the last commit and zeros after it: none of the old pages survived behind it.
+        var end = LogicalEnd(first);
+        Assert.True(end > 0, "the last commit should be in the first file");
+        Assert.False(File.ReadAllBytes(first).AsSpan((int)end).ContainsAnyExcept((byte)0), "the old pages should have been zeroed before the file was reused");
+        using var again = TxnLog.Open(_dir.Path);
+        StorageAssert.SameTxns(TxnLogTests.Batch(1, 120), [.. again.ReadFrom(0)]);
+    }
+
+    [Fact]
+    public void Log_pages_in_both_files_stop_the_open_with_both_names()
+    {
+        var first = _dir.File(TxnLog.WalFileName);
+        using (var log = TxnLog.Open(_dir.Path))
+        {
+            log.Append(TxnLogTests.Batch(1, 5));
+            log.CloseLikeACrash();
+        }
+
+        File.Copy(first, WalFile.SecondPath(first), overwrite: true);
+        var e = Assert.Throws<InvalidDataException>(() => TxnLog.Open(_dir.Path));
+        Assert.Contains(first, e.Message);
+        Assert.Contains(WalFile.SecondPath(first), e.Message);
     }
 
     [Fact]
