@@ -18,8 +18,6 @@ internal sealed class ClientPort : IAsyncDisposable
     private readonly ConcurrentDictionary<WireConnection, byte> _connections = new();
     private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
     private readonly Task _accepting;
-    private long _received;
-    private long _sent;
 
     public ClientPort(PeerCore peer, IPEndPoint endPoint)
     {
@@ -37,9 +35,17 @@ internal sealed class ClientPort : IAsyncDisposable
 
     public HashSet<string> Whitelist { get; }
 
-    public void CountReceived() => Interlocked.Increment(ref _received);
+    /// <summary>The port's request counters and latency (srvr, stat, mntr; reset by srst).</summary>
+    public RequestStats Stats { get; } = new(striped: true);
 
-    public void CountSent() => Interlocked.Increment(ref _sent);
+    /// <summary>crst: every connection's counters start again.</summary>
+    public void ResetConnectionStats()
+    {
+        foreach (var connection in _connections.Keys)
+        {
+            connection.Stats.Reset();
+        }
+    }
 
     public void Forget(WireConnection connection)
     {
@@ -53,7 +59,7 @@ internal sealed class ClientPort : IAsyncDisposable
     public ServerFacts Facts()
     {
         var state = _peer.Processor.State;
-        var connections = _connections.Keys.Select(c => $"{c.Remote}").ToArray();
+        var connections = _connections.Keys.Select(c => new ConnectionFacts($"{c.Remote}", c.Stats.Read())).ToArray();
         var ephemerals = state.Ephemerals.Select(kv => (kv.Key, kv.Value.Order(StringComparer.Ordinal).ToArray())).ToArray();
         var options = _peer.Options;
         (string, string)[] configuration =
@@ -73,8 +79,7 @@ internal sealed class ClientPort : IAsyncDisposable
             state.Sessions.Count,
             _peer.Watches.Count,
             state.Ephemerals.Sum(kv => kv.Value.Count),
-            Interlocked.Read(ref _received),
-            Interlocked.Read(ref _sent),
+            Stats.Read(),
             ApproximateDataSize(state.Root),
             connections,
             _peer.Watches.Snapshot().ToArray(),

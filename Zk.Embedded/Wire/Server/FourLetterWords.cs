@@ -70,17 +70,18 @@ internal static class FourLetterWords
                     text.Append("Clients:\n");
                     foreach (var client in facts.Connections)
                     {
-                        text.Append(' ').Append(client).Append("[0](queued=0,recved=0,sent=0)\n");
+                        AppendConnection(text, client, latencies: false);
                     }
 
                     text.Append('\n');
                 }
 
-                text.Append("Latency min/avg/max: 0/0.0/0\n");
-                text.Append("Received: ").Append(facts.PacketsReceived).Append('\n');
-                text.Append("Sent: ").Append(facts.PacketsSent).Append('\n');
+                text.Append("Latency min/avg/max: ").Append(facts.Server.MinLatencyMs).Append('/')
+                    .Append(facts.Server.AvgLatencyMs.ToString(CultureInfo.InvariantCulture)).Append('/').Append(facts.Server.MaxLatencyMs).Append('\n');
+                text.Append("Received: ").Append(facts.Server.Received).Append('\n');
+                text.Append("Sent: ").Append(facts.Server.Sent).Append('\n');
                 text.Append("Connections: ").Append(facts.Connections.Count).Append('\n');
-                text.Append("Outstanding: 0\n");
+                text.Append("Outstanding: ").Append(facts.Server.Outstanding).Append('\n');
                 text.Append("Zxid: 0x").Append(facts.Zxid.ToString("x", CultureInfo.InvariantCulture)).Append('\n');
                 text.Append("Mode: standalone\n");
                 text.Append("Node count: ").Append(facts.NodeCount).Append('\n');
@@ -88,13 +89,13 @@ internal static class FourLetterWords
             case "mntr":
                 Line(text, "zk_version", ZooKeeperVersion + "-zk-embedded");
                 Line(text, "zk_server_state", "standalone");
-                Line(text, "zk_avg_latency", "0.0");
-                Line(text, "zk_max_latency", 0);
-                Line(text, "zk_min_latency", 0);
-                Line(text, "zk_packets_received", facts.PacketsReceived);
-                Line(text, "zk_packets_sent", facts.PacketsSent);
+                Line(text, "zk_avg_latency", facts.Server.AvgLatencyMs.ToString(CultureInfo.InvariantCulture));
+                Line(text, "zk_max_latency", facts.Server.MaxLatencyMs);
+                Line(text, "zk_min_latency", facts.Server.MinLatencyMs);
+                Line(text, "zk_packets_received", facts.Server.Received);
+                Line(text, "zk_packets_sent", facts.Server.Sent);
                 Line(text, "zk_num_alive_connections", facts.Connections.Count);
-                Line(text, "zk_outstanding_requests", 0);
+                Line(text, "zk_outstanding_requests", facts.Server.Outstanding);
                 Line(text, "zk_znode_count", facts.NodeCount);
                 Line(text, "zk_watch_count", facts.WatchCount);
                 Line(text, "zk_ephemerals_count", facts.EphemeralCount);
@@ -127,11 +128,12 @@ internal static class FourLetterWords
             case "cons":
                 foreach (var client in facts.Connections)
                 {
-                    text.Append(' ').Append(client).Append("[1](queued=0,recved=0,sent=0)\n");
+                    AppendConnection(text, client, latencies: true);
                 }
 
                 return text.Append('\n').ToString();
             case "crst":
+                // The reset itself is the caller's (ClientPort.ResetConnectionStats); the facts were read before it.
                 return "Connection stats reset.\n";
             case "srst":
                 return "Server stats reset.\n";
@@ -201,9 +203,28 @@ internal static class FourLetterWords
         }
     }
 
+    /// <summary>ServerCnxn.dumpConnectionInfo: brief for stat, with the latencies for cons.</summary>
+    private static void AppendConnection(StringBuilder text, ConnectionFacts client, bool latencies)
+    {
+        var stats = client.Stats;
+        text.Append(' ').Append(client.Remote).Append("[1](queued=").Append(stats.Outstanding)
+            .Append(",recved=").Append(stats.Received).Append(",sent=").Append(stats.Sent);
+        if (latencies)
+        {
+            text.Append(",minlat=").Append(stats.MinLatencyMs)
+                .Append(",avglat=").Append(stats.AvgLatencyMs.ToString(CultureInfo.InvariantCulture))
+                .Append(",maxlat=").Append(stats.MaxLatencyMs);
+        }
+
+        text.Append(")\n");
+    }
+
     private static void Line(StringBuilder text, string key, object value) =>
         text.Append(key).Append('\t').Append(Convert.ToString(value, CultureInfo.InvariantCulture)).Append('\n');
 }
+
+/// <summary>One client connection as stat and cons list it.</summary>
+internal sealed record ConnectionFacts(string Remote, RequestStatsSnapshot Stats);
 
 /// <summary>What the four-letter words report, gathered when one is asked.</summary>
 internal sealed record ServerFacts(
@@ -212,10 +233,9 @@ internal sealed record ServerFacts(
     int SessionCount,
     int WatchCount,
     int EphemeralCount,
-    long PacketsReceived,
-    long PacketsSent,
+    RequestStatsSnapshot Server,
     long ApproximateDataSize,
-    IReadOnlyList<string> Connections,
+    IReadOnlyList<ConnectionFacts> Connections,
     IReadOnlyList<(string Path, long[] Sessions)> WatchedPaths,
     IReadOnlyList<(long Session, string[] Paths)> EphemeralsBySession,
     IReadOnlyList<(string Key, string Value)> Configuration);

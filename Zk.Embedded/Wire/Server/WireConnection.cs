@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
@@ -23,12 +24,19 @@ internal sealed class WireConnection : ISessionSink
     private readonly NetworkStream _stream;
     private readonly PeerCore _peer;
     private readonly ClientPort _port;
-    private readonly JuteFrameBuffer _out = new();
     private readonly object _writeGate = new();
+    private readonly object _sendGate = new();
+    private JuteFrameBuffer _out = new();
+    private JuteFrameBuffer _sending = new();
+    /// <summary>Reads answered on the read loop since its last flush.</summary>
+    private int _answeredOnLoop;
     private readonly CancellationTokenSource _closed = new();
     private ServerSession? _session;
     private SessionOutbox? _outbox;
     private bool _closeAfterFlush;
+
+    /// <summary>When the frame being handled was read (the read loop's; a request's latency starts there).</summary>
+    private long _requestStarted;
 
     public WireConnection(Socket socket, PeerCore peer, ClientPort port)
     {
@@ -40,6 +48,9 @@ internal sealed class WireConnection : ISessionSink
     }
 
     public EndPoint? Remote { get; }
+
+    /// <summary>This connection's counters and latencies (stat, cons; reset by crst).</summary>
+    public RequestStats Stats { get; } = new(striped: false);
 
     public long? SessionId => _session?.SessionId;
 
@@ -55,6 +66,8 @@ internal sealed class WireConnection : ISessionSink
             {
                 var result = await reader.ReadAsync(linked.Token).ConfigureAwait(false);
                 var buffer = result.Buffer;
+                _requestStarted = Stopwatch.GetTimestamp();
+                var received = 0;
                 if (first && buffer.Length >= 4)
                 {
                     first = false;
@@ -76,7 +89,7 @@ internal sealed class WireConnection : ISessionSink
 
                     var bytes = frame.IsSingleSegment ? frame.First : frame.ToArray();
                     buffer = buffer.Slice(frame.End);
-                    _port.CountReceived();
+                    received++;
                     if (_session is null)
                     {
                         if (!await ConnectAsync(bytes).ConfigureAwait(false))
@@ -91,8 +104,16 @@ internal sealed class WireConnection : ISessionSink
                 }
 
                 // Replies answered on this loop go out together: one send for every request that arrived in this
-                // read, not one each (with 64 in flight, sends were a third of a read's CPU).
-                Flush();
+                // read, not one each (with 64 in flight, sends were a third of a read's CPU). Replies from the
+                // pipeline go out from its delivery: nothing to do here when no read was answered on the loop.
+                var ticks = Stopwatch.GetTimestamp() - _requestStarted;
+                _port.Stats.CountBatch(received, _answeredOnLoop, ticks);
+                Stats.CountBatch(received, _answeredOnLoop, ticks);
+                if (_answeredOnLoop > 0)
+                {
+                    _answeredOnLoop = 0;
+                    Flush();
+                }
                 reader.AdvanceTo(buffer.Start, buffer.End);
                 if (result.IsCompleted)
                 {
@@ -141,6 +162,18 @@ internal sealed class WireConnection : ISessionSink
     private async Task AnswerFourLetterWordAsync(string word)
     {
         var answer = FourLetterWords.Answer(word, _port.Whitelist, _port.Facts());
+        if (_port.Whitelist.Contains(word))
+        {
+            if (word == "srst")
+            {
+                _port.Stats.Reset();
+            }
+            else if (word == "crst")
+            {
+                _port.ResetConnectionStats();
+            }
+        }
+
         var bytes = System.Text.Encoding.UTF8.GetBytes(answer);
         await _stream.WriteAsync(bytes).ConfigureAwait(false);
         await _stream.FlushAsync().ConfigureAwait(false);
@@ -218,6 +251,8 @@ internal sealed class WireConnection : ISessionSink
             _out.EndFrame();
         }
 
+        _port.Stats.CountSent();
+        Stats.CountSent();
         Flush();
         if (closeAfter)
         {
@@ -250,7 +285,8 @@ internal sealed class WireConnection : ISessionSink
     /// <summary>Sends a request through the write pipeline; its reply is written in the session's order.</summary>
     internal void Submit(int xid, OpCode opCode, PipelineRequest request, IReadOnlyList<MultiOp>? multiOps = null)
     {
-        var reply = _outbox!.BeginWrite(new WireReply(_outbox, this, xid, opCode, multiOps));
+        Queued();
+        var reply = _outbox!.BeginWrite(new WireReply(_outbox, this, xid, opCode, _requestStarted, multiOps));
         var submitted = _peer.Processor.SubmitAsync(new PendingWrite(_session!, request, reply));
         if (!submitted.IsCompletedSuccessfully)
         {
@@ -274,7 +310,7 @@ internal sealed class WireConnection : ISessionSink
     /// <summary>Answers a read in the session's order (at once when nothing of the session is outstanding).</summary>
     internal void Read(int xid, OpCode opCode, Func<TreeState, ReadOutcome> execute, bool alwaysQueued = false)
     {
-        var read = new DeferredRead(execute, reply => WriteReply(xid, opCode, reply, null));
+        var started = _requestStarted;
         var outbox = _outbox!;
         if (!alwaysQueued && outbox.IsIdle)
         {
@@ -284,14 +320,37 @@ internal sealed class WireConnection : ISessionSink
             {
                 // Sent by the read loop once this read's frames are all handled (RunAsync).
                 WriteReply(xid, opCode, outcome.Reply, null);
+                _answeredOnLoop++;
                 return;
             }
 
-            outbox.EnqueueAnswered(read, outcome);
+            Queued();
+            outbox.EnqueueAnswered(Deferred(execute, xid, opCode, started), outcome);
             return;
         }
 
-        outbox.EnqueueRead(read);
+        Queued();
+        outbox.EnqueueRead(Deferred(execute, xid, opCode, started));
+    }
+
+    private DeferredRead Deferred(Func<TreeState, ReadOutcome> execute, int xid, OpCode opCode, long started) =>
+        new(execute, reply =>
+        {
+            WriteReply(xid, opCode, reply, null);
+            Completed(started);
+        });
+
+    private void Queued()
+    {
+        _port.Stats.Queued();
+        Stats.Queued();
+    }
+
+    /// <summary>A queued request's reply was written.</summary>
+    internal void Completed(long started)
+    {
+        _port.Stats.Replied(started);
+        Stats.Replied(started);
     }
 
     internal PeerCore Peer => _peer;
@@ -338,8 +397,6 @@ internal sealed class WireConnection : ISessionSink
                 _closeAfterFlush = true;
             }
         }
-
-        _port.CountSent();
     }
 
     private void DeliverEvent(WatchedEvent watchedEvent, Watcher? only)
@@ -353,29 +410,42 @@ internal sealed class WireConnection : ISessionSink
             _out.EndFrame();
         }
 
-        _port.CountSent();
+        _port.Stats.CountSent();
+        Stats.CountSent();
     }
 
-    /// <summary>Writes what is buffered to the socket. Blocking: a slow client holds back its own session only.</summary>
+    /// <summary>
+    /// Writes what is buffered to the socket. Blocking: a slow client holds back its own session only. The send runs
+    /// outside the write lock (replies go on being serialized into the other buffer meanwhile), and under a send
+    /// lock, so buffers reach the socket in the order they were filled.
+    /// </summary>
     private void Flush()
     {
         bool close;
-        lock (_writeGate)
+        lock (_sendGate)
         {
-            if (_out.WrittenCount > 0 && !_closed.IsCancellationRequested)
+            JuteFrameBuffer sending;
+            lock (_writeGate)
+            {
+                sending = _out;
+                _out = _sending;
+                _sending = sending;
+                close = _closeAfterFlush;
+            }
+
+            if (sending.WrittenCount > 0 && !_closed.IsCancellationRequested)
             {
                 try
                 {
-                    _stream.Write(_out.WrittenMemory.Span);
+                    _stream.Write(sending.WrittenMemory.Span);
                 }
                 catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException)
                 {
-                    _closeAfterFlush = true;
+                    close = true;
                 }
             }
 
-            _out.Clear();
-            close = _closeAfterFlush;
+            sending.Clear();
         }
 
         if (close)

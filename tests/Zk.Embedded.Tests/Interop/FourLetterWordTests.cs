@@ -1,4 +1,6 @@
 using System.Globalization;
+using Zk.Embedded.Api;
+using Zk.Embedded.Wire.Client;
 
 namespace Zk.Embedded.Tests.Interop;
 
@@ -70,6 +72,45 @@ public sealed class FourLetterWordTests
             .ToArray();
         Assert.True(notNumbers.Length == 0, $"expected numbers for {string.Join(", ", notNumbers)}; mntr printed:\n{mntr}");
     }
+
+    [Fact]
+    public async Task Srvr_cons_and_mntr_count_what_was_served_and_srst_and_crst_reset_it()
+    {
+        await using var peer = await StartAsync();
+        var endPoint = peer.ClientEndPoint!;
+        await using var client = await ZkClient.ConnectAsync($"{endPoint.Address}:{endPoint.Port}");
+        await client.CreateAsync("/stats", [1], Acl.OpenUnsafe, CreateMode.Persistent);
+        for (var i = 0; i < 10; i++)
+        {
+            await client.SetDataAsync("/stats", [(byte)i]);
+            await client.GetDataAsync("/stats");
+        }
+
+        // connect + create + 20 requests, each answered.
+        var srvr = Fields(await InteropTools.FourLetterWordAsync(endPoint, "srvr", Deadline), ": ");
+        Assert.True(long.Parse(srvr["Received"], CultureInfo.InvariantCulture) >= 22, $"expected at least 22 packets received: {srvr["Received"]}");
+        Assert.True(long.Parse(srvr["Sent"], CultureInfo.InvariantCulture) >= 22, $"expected at least 22 packets sent: {srvr["Sent"]}");
+        Assert.Equal("0", srvr["Outstanding"]);
+        var latency = srvr["Latency min/avg/max"].Split('/').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+        // min and max are whole milliseconds, rounded down, as ZooKeeper prints them; the average keeps its fraction.
+        Assert.True(latency[0] <= latency[1] && latency[1] < latency[2] + 1 && latency[1] > 0, $"expected min <= avg < max + 1 ms and avg > 0: {srvr["Latency min/avg/max"]}");
+        var mntr = Fields(await InteropTools.FourLetterWordAsync(endPoint, "mntr", Deadline), "\t");
+        Assert.True(double.Parse(mntr["zk_avg_latency"], CultureInfo.InvariantCulture) > 0, $"expected a measured average latency: {mntr["zk_avg_latency"]}");
+        var cons = await InteropTools.FourLetterWordAsync(endPoint, "cons", Deadline);
+        Assert.Matches(@"\(queued=0,recved=(2[2-9]|[3-9]\d|\d{3,}),sent=", cons);
+
+        Assert.Equal("Server stats reset.", (await InteropTools.FourLetterWordAsync(endPoint, "srst", Deadline)).Trim());
+        srvr = Fields(await InteropTools.FourLetterWordAsync(endPoint, "srvr", Deadline), ": ");
+        Assert.Equal(("0", "0", "0/0/0"), (srvr["Received"], srvr["Sent"], srvr["Latency min/avg/max"]));
+        Assert.Equal("Connection stats reset.", (await InteropTools.FourLetterWordAsync(endPoint, "crst", Deadline)).Trim());
+        Assert.Contains("(queued=0,recved=0,sent=0,", await InteropTools.FourLetterWordAsync(endPoint, "cons", Deadline));
+    }
+
+    private static Dictionary<string, string> Fields(string text, string separator) => text
+        .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+        .Select(l => l.Split(separator, 2))
+        .Where(p => p.Length == 2)
+        .ToDictionary(p => p[0].Trim(), p => p[1].Trim());
 
     private static async Task<ZkPeer> StartAsync() =>
         await ZkPeer.StartAsync(new ZkPeerOptions { ClientPort = 0, FourLetterWordWhitelist = "*" });
