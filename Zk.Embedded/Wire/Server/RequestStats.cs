@@ -17,10 +17,13 @@ namespace Zk.Embedded.Wire.Server;
 internal sealed class RequestStats
 {
     private readonly Stripe[] _stripes;
+    private readonly RequestStats? _total;
 
     /// <param name="striped">One stripe per core (the port's), or one (a connection's, counted by one thread at a time).</param>
-    public RequestStats(bool striped)
+    /// <param name="total">Counts everything counted here too (a connection's counts go into the port's); not reset with it.</param>
+    public RequestStats(bool striped, RequestStats? total = null)
     {
+        _total = total;
         _stripes = new Stripe[striped ? Math.Max(1, (int)BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount)) : 1];
         for (var i = 0; i < _stripes.Length; i++)
         {
@@ -31,10 +34,18 @@ internal sealed class RequestStats
     private Stripe Mine => _stripes[_stripes.Length == 1 ? 0 : Thread.GetCurrentProcessorId() & (_stripes.Length - 1)];
 
     /// <summary>A packet out that answers no request (a watch event, the connect response).</summary>
-    public void CountSent() => Interlocked.Increment(ref Mine.Sent);
+    public void CountSent()
+    {
+        Interlocked.Increment(ref Mine.Sent);
+        _total?.CountSent();
+    }
 
     /// <summary>A request goes into the pipeline or a queue; <see cref="Replied"/> takes it out again.</summary>
-    public void Queued() => Interlocked.Increment(ref Mine.Outstanding);
+    public void Queued()
+    {
+        Interlocked.Increment(ref Mine.Outstanding);
+        _total?.Queued();
+    }
 
     /// <summary>
     /// One read from a connection: <paramref name="received"/> packets in, of which <paramref name="replied"/> were
@@ -49,6 +60,8 @@ internal sealed class RequestStats
             Interlocked.Add(ref stripe.Sent, replied);
             Record(stripe, replied, ticksEach);
         }
+
+        _total?.CountBatch(received, replied, ticksEach);
     }
 
     /// <summary>A queued request's reply was written.</summary>
@@ -59,6 +72,7 @@ internal sealed class RequestStats
         Interlocked.Decrement(ref stripe.Outstanding);
         Interlocked.Increment(ref stripe.Sent);
         Record(stripe, 1, Stopwatch.GetTimestamp() - startedTimestamp);
+        _total?.Replied(startedTimestamp);
     }
 
     private static void Record(Stripe stripe, long count, long ticks)

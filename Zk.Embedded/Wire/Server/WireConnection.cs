@@ -44,13 +44,14 @@ internal sealed class WireConnection : ISessionSink
         _stream = new NetworkStream(socket, ownsSocket: false);
         _peer = peer;
         _port = port;
+        Stats = new RequestStats(striped: false, total: port.Stats);
         Remote = socket.RemoteEndPoint;
     }
 
     public EndPoint? Remote { get; }
 
-    /// <summary>This connection's counters and latencies (stat, cons; reset by crst).</summary>
-    public RequestStats Stats { get; } = new(striped: false);
+    /// <summary>This connection's counters and latencies (stat, cons; reset by crst); they count into the port's too.</summary>
+    public RequestStats Stats { get; }
 
     public long? SessionId => _session?.SessionId;
 
@@ -106,9 +107,7 @@ internal sealed class WireConnection : ISessionSink
                 // Replies answered on this loop go out together: one send for every request that arrived in this
                 // read, not one each (with 64 in flight, sends were a third of a read's CPU). Replies from the
                 // pipeline go out from its delivery: nothing to do here when no read was answered on the loop.
-                var ticks = Stopwatch.GetTimestamp() - _requestStarted;
-                _port.Stats.CountBatch(received, _answeredOnLoop, ticks);
-                Stats.CountBatch(received, _answeredOnLoop, ticks);
+                Stats.CountBatch(received, _answeredOnLoop, Stopwatch.GetTimestamp() - _requestStarted);
                 if (_answeredOnLoop > 0)
                 {
                     _answeredOnLoop = 0;
@@ -251,7 +250,6 @@ internal sealed class WireConnection : ISessionSink
             _out.EndFrame();
         }
 
-        _port.Stats.CountSent();
         Stats.CountSent();
         Flush();
         if (closeAfter)
@@ -285,7 +283,7 @@ internal sealed class WireConnection : ISessionSink
     /// <summary>Sends a request through the write pipeline; its reply is written in the session's order.</summary>
     internal void Submit(int xid, OpCode opCode, PipelineRequest request, IReadOnlyList<MultiOp>? multiOps = null)
     {
-        Queued();
+        Stats.Queued();
         var reply = _outbox!.BeginWrite(new WireReply(_outbox, this, xid, opCode, _requestStarted, multiOps));
         var submitted = _peer.Processor.SubmitAsync(new PendingWrite(_session!, request, reply));
         if (!submitted.IsCompletedSuccessfully)
@@ -324,12 +322,12 @@ internal sealed class WireConnection : ISessionSink
                 return;
             }
 
-            Queued();
+            Stats.Queued();
             outbox.EnqueueAnswered(Deferred(execute, xid, opCode, started), outcome);
             return;
         }
 
-        Queued();
+        Stats.Queued();
         outbox.EnqueueRead(Deferred(execute, xid, opCode, started));
     }
 
@@ -337,21 +335,8 @@ internal sealed class WireConnection : ISessionSink
         new(execute, reply =>
         {
             WriteReply(xid, opCode, reply, null);
-            Completed(started);
+            Stats.Replied(started);
         });
-
-    private void Queued()
-    {
-        _port.Stats.Queued();
-        Stats.Queued();
-    }
-
-    /// <summary>A queued request's reply was written.</summary>
-    internal void Completed(long started)
-    {
-        _port.Stats.Replied(started);
-        Stats.Replied(started);
-    }
 
     internal PeerCore Peer => _peer;
 
@@ -410,7 +395,6 @@ internal sealed class WireConnection : ISessionSink
             _out.EndFrame();
         }
 
-        _port.Stats.CountSent();
         Stats.CountSent();
     }
 

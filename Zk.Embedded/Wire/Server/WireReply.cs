@@ -11,6 +11,6 @@ internal sealed class WireReply(SessionOutbox outbox, WireConnection connection,
     public override void Deliver(in Reply reply)
     {
         connection.WriteReply(xid, opCode, reply, multiOps);
-        connection.Completed(started);
+        connection.Stats.Replied(started);
     }
 }
