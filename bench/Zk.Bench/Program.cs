@@ -16,6 +16,8 @@ public static class Program
                              [--warmup-seconds W] [--runs R] [--max-ops M]
                              [--durable true|false] [--data-dir DIR] [--force-sync true|false] [--fsync-seconds F]
                Zk.Bench fsync [--dir DIR] [--seconds S] [--block-bytes B]   raw write+fsync latency of a disk
+               Zk.Bench log [--data-dir DIR] [--seconds S] [--batches 1,8,40,64,256] [--value-bytes B]
+                             the txn log alone (one writer thread, no sync and a sync per batch) next to raw fdatasync
                Zk.Bench wire --target HOST:PORT [--server-pid PID] [--connections N] [--inflight K]
                              [--workload get|set|mix90] [--seconds S] [--warmup-seconds W] [--value-bytes B]
                Zk.Bench wire --compare true [--zk-dll PATH] [--shapes 1x1,8x64] [--workloads get,set,mix90]
@@ -49,6 +51,9 @@ public static class Program
                     return 0;
                 case "fsync":
                     FsyncCommand.Run(rest);
+                    return 0;
+                case "log":
+                    LogCommand.Run(rest);
                     return 0;
                 case "wire":
                     await WireCommand.RunAsync(rest).ConfigureAwait(false);
