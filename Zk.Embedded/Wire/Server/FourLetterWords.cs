@@ -47,9 +47,13 @@ internal static class FourLetterWords
         return allowed;
     }
 
-    /// <summary>The answer to <paramref name="word"/>, in ZooKeeper's format.</summary>
-    public static string Answer(string word, HashSet<string> whitelist, ServerFacts facts)
+    /// <summary>
+    /// The answer to <paramref name="word"/>, in ZooKeeper's format, and what the caller must then do: srst and crst
+    /// reset counters, which are the caller's (the facts were read before).
+    /// </summary>
+    public static string Answer(string word, HashSet<string> whitelist, ServerFacts facts, out FourLetterWordEffect effect)
     {
+        effect = FourLetterWordEffect.None;
         if (!whitelist.Contains(word))
         {
             return $"{word} is not executed because it is not in the whitelist.\n";
@@ -133,9 +137,10 @@ internal static class FourLetterWords
 
                 return text.Append('\n').ToString();
             case "crst":
-                // The reset itself is the caller's (ClientPort.ResetConnectionStats); the facts were read before it.
+                effect = FourLetterWordEffect.ResetConnectionStats;
                 return "Connection stats reset.\n";
             case "srst":
+                effect = FourLetterWordEffect.ResetServerStats;
                 return "Server stats reset.\n";
             case "wchs":
                 return $"{facts.Connections.Count} connections watching {facts.WatchedPaths.Count} paths\nTotal watches:{facts.WatchCount}\n";
@@ -239,3 +244,15 @@ internal sealed record ServerFacts(
     IReadOnlyList<(string Path, long[] Sessions)> WatchedPaths,
     IReadOnlyList<(long Session, string[] Paths)> EphemeralsBySession,
     IReadOnlyList<(string Key, string Value)> Configuration);
+
+/// <summary>What answering a four-letter word asks of the port beyond sending the text.</summary>
+internal enum FourLetterWordEffect
+{
+    None,
+
+    /// <summary>srst: the port's request counters and latencies start again.</summary>
+    ResetServerStats,
+
+    /// <summary>crst: every connection's counters start again.</summary>
+    ResetConnectionStats,
+}

@@ -85,6 +85,7 @@ internal sealed class WireConnection : ISessionSink
                     if (tooLarge)
                     {
                         Log.FrameTooLarge(_peer.Logger, Remote, _peer.Options.MaxDataBytes + 1024);
+                        CountRead(received);
                         return;
                     }
 
@@ -95,11 +96,13 @@ internal sealed class WireConnection : ISessionSink
                     {
                         if (!await ConnectAsync(bytes).ConfigureAwait(false))
                         {
+                            CountRead(received);
                             return;
                         }
                     }
                     else if (!HandleRequest(bytes.Span))
                     {
+                        CountRead(received);
                         return;
                     }
                 }
@@ -107,7 +110,7 @@ internal sealed class WireConnection : ISessionSink
                 // Replies answered on this loop go out together: one send for every request that arrived in this
                 // read, not one each (with 64 in flight, sends were a third of a read's CPU). Replies from the
                 // pipeline go out from its delivery: nothing to do here when no read was answered on the loop.
-                Stats.CountBatch(received, _answeredOnLoop, Stopwatch.GetTimestamp() - _requestStarted);
+                CountRead(received);
                 if (_answeredOnLoop > 0)
                 {
                     _answeredOnLoop = 0;
@@ -130,6 +133,9 @@ internal sealed class WireConnection : ISessionSink
             Close();
         }
     }
+
+    /// <summary>Counts the requests of one read and the replies answered on the loop for them (also when the read ends the connection).</summary>
+    private void CountRead(int received) => Stats.CountBatch(received, _answeredOnLoop, Stopwatch.GetTimestamp() - _requestStarted);
 
     /// <summary>Closes the socket. The session lives on until it expires or another connection attaches it.</summary>
     public void Close()
@@ -160,17 +166,15 @@ internal sealed class WireConnection : ISessionSink
 
     private async Task AnswerFourLetterWordAsync(string word)
     {
-        var answer = FourLetterWords.Answer(word, _port.Whitelist, _port.Facts());
-        if (_port.Whitelist.Contains(word))
+        var answer = FourLetterWords.Answer(word, _port.Whitelist, _port.Facts(), out var effect);
+        switch (effect)
         {
-            if (word == "srst")
-            {
+            case FourLetterWordEffect.ResetServerStats:
                 _port.Stats.Reset();
-            }
-            else if (word == "crst")
-            {
+                break;
+            case FourLetterWordEffect.ResetConnectionStats:
                 _port.ResetConnectionStats();
-            }
+                break;
         }
 
         var bytes = System.Text.Encoding.UTF8.GetBytes(answer);

@@ -1,6 +1,8 @@
 using System.Globalization;
 using Zk.Embedded.Api;
+using Zk.Embedded.Tests.Wire;
 using Zk.Embedded.Wire.Client;
+using Zk.Embedded.Wire.Jute;
 
 namespace Zk.Embedded.Tests.Interop;
 
@@ -106,6 +108,30 @@ public sealed class FourLetterWordTests
         // The four-letter-word connection lists itself too, with nothing counted: no line may count anything now.
         cons = await InteropTools.FourLetterWordAsync(endPoint, "cons", Deadline);
         Assert.DoesNotMatch(@"(recved|sent)=[1-9]", cons);
+    }
+
+    [Fact]
+    public async Task A_read_that_ends_in_a_bad_frame_still_counts_what_it_received()
+    {
+        await using var peer = await StartAsync();
+        var endPoint = peer.ClientEndPoint!;
+        var (client, _) = await RawWireClient.ConnectAsync(endPoint);
+        using (client)
+        {
+            Assert.Equal("Server stats reset.", (await InteropTools.FourLetterWordAsync(endPoint, "srst", Deadline)).Trim());
+
+            // One send, so one read on the server: a well-formed exists, then a frame too short for a request header,
+            // which closes the connection (as in ZooKeeper, a bad packet still counts as received).
+            var exists = RawWireClient.Frame([.. Jute.ToArray(new RequestHeader(1, OpCode.Exists)), .. Jute.ToArray(new ExistsRequest("/", false))]);
+            client.SendRaw([.. exists, .. RawWireClient.Frame([0x00, 0x01])]);
+            while (client.ReceiveFrame() is not null)
+            {
+                // Whatever was answered before the close; the close is what the test waits for.
+            }
+        }
+
+        var srvr = Fields(await InteropTools.FourLetterWordAsync(endPoint, "srvr", Deadline), ": ");
+        Assert.True(srvr["Received"] == "2", $"expected the exists and the bad frame counted as received, got Received: {srvr["Received"]}");
     }
 
     private static Dictionary<string, string> Fields(string text, string separator) => text

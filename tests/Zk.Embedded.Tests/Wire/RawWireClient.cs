@@ -103,7 +103,8 @@ internal sealed class RawWireClient : IDisposable
 
     public void Dispose() => _socket.Dispose();
 
-    private static byte[] Frame(byte[] body)
+    /// <summary>A frame: the body's length (4 bytes, big-endian), then the body.</summary>
+    public static byte[] Frame(byte[] body)
     {
         var frame = new byte[body.Length + 4];
         BinaryPrimitives.WriteInt32BigEndian(frame, body.Length);
