@@ -55,6 +55,17 @@ internal static class Recovery
         {
             foreach (var txn in log.ReadFrom(state.Zxid, acls))
             {
+                if (!Follows(state.Zxid, txn.Zxid))
+                {
+                    // Applying it anyway could succeed (a create under the root needs nothing before it) and start a
+                    // peer that silently lacks what the missing txns did, acknowledged writes among them.
+                    throw new StorageCorruptionException(
+                        CorruptionKind.Gap,
+                        $"txn log {System.IO.Path.Combine(log.Directory, TxnLog.DataFileName)}",
+                        txn.Zxid,
+                        $"the state to replay it on is at zxid 0x{state.Zxid:x} ({(snapshotPath is null ? "no valid snapshot, the empty tree" : "snapshot " + snapshotPath)}), so the txns in between are missing");
+                }
+
                 state = Apply(state, txn);
                 replayed++;
                 if (progress is not null && replayed % ProgressEvery == 0)
@@ -70,6 +81,14 @@ internal static class Recovery
 
         return new RecoveryResult(state, snapshotPath, replayed, skipped, corruption, snapshotLoadTime);
     }
+
+    /// <summary>
+    /// Whether <paramref name="next"/> may come right after <paramref name="previous"/>: the next zxid of the same
+    /// epoch, or the first of a later epoch (a zxid is the epoch in its high 32 bits and a counter from 1 in the low).
+    /// Failed requests take no zxid, so within an epoch nothing is skipped.
+    /// </summary>
+    internal static bool Follows(long previous, long next) =>
+        next == previous + 1 || ((next >>> 32) > (previous >>> 32) && (next & 0xffff_ffffL) == 1);
 
     private static TreeState Apply(TreeState state, Txn txn)
     {

@@ -17,6 +17,12 @@ internal enum CorruptionKind
 
     /// <summary>A log record stored under one zxid holds another.</summary>
     ZxidMismatch,
+
+    /// <summary>
+    /// Txns are missing: within an epoch zxids follow one another, and the next one read is not the next zxid (a
+    /// purged log under a snapshot that is gone, or a lost record).
+    /// </summary>
+    Gap,
 }
 
 /// <summary>

@@ -137,6 +137,52 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void A_log_purged_under_a_snapshot_that_is_gone_stops_recovery_at_the_gap()
+    {
+        // Autopurge removed the txns the only snapshot holds, then the snapshot went bad: the empty tree would need
+        // them. The rest are creates under the root, which apply to the empty tree without complaint, so without a
+        // check the peer would start without the first hundred znodes, acknowledged writes all of them.
+        var state = TreeState.CreateInitial();
+        using var log = TxnLog.Open(LogDir);
+        string? snapshot = null;
+        for (var i = 1; i <= 200; i++)
+        {
+            var txn = new Txn(i, SessionId: 0, Time: i, new CreateTxn($"/n{i}", [(byte)i], AclList.Open, EphemeralOwner: 0, ParentCreateCount: state.Root.CreateCount + 1));
+            log.Append([txn]);
+            state = TxnApplier.Apply(state, txn, triggers: null);
+            if (i == 100)
+            {
+                snapshot = SnapshotFile.Write(SnapDir, state);
+            }
+        }
+
+        log.PurgeThrough(100);
+        var bytes = File.ReadAllBytes(snapshot!);
+        bytes[bytes.Length / 2] ^= 0x40;
+        File.WriteAllBytes(snapshot!, bytes);
+
+        var result = Recovery.Recover(SnapDir, log);
+        Assert.Null(result.SnapshotPath);
+        Assert.Equal(0, result.Replayed);
+        var gap = result.LogCorruption;
+        Assert.True(gap is { Kind: CorruptionKind.Gap }, $"expected a Gap at zxid 0x65, got {gap?.Message ?? "no corruption, " + result.Replayed + " txns replayed"}");
+        Assert.Equal(101, gap!.Zxid);
+        Assert.Contains("no valid snapshot", gap.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(0x5L, 0x6L, true)]
+    [InlineData(0x1_0000_0007L, 0x1_0000_0008L, true)]
+    [InlineData(0x1_0000_0007L, 0x2_0000_0001L, true)] // a new epoch starts its counter at 1
+    [InlineData(0x1_0000_0007L, 0x3_0000_0001L, true)]
+    [InlineData(0x5L, 0x7L, false)]
+    [InlineData(0x1_0000_0007L, 0x2_0000_0002L, false)]
+    [InlineData(0x2_0000_0001L, 0x1_0000_0002L, false)]
+    [InlineData(0x5L, 0x5L, false)]
+    public void Within_an_epoch_each_zxid_follows_the_one_before(long previous, long next, bool follows) =>
+        Assert.Equal(follows, Recovery.Follows(previous, next));
+
+    [Fact]
     public void A_torn_snapshot_is_reported_as_truncated()
     {
         var path = SnapshotFile.Write(SnapDir, TreeState.CreateInitial());
