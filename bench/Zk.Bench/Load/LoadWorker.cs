@@ -15,7 +15,7 @@ internal sealed class LoadWorker(IZooKeeper session, string[] keys, byte[] value
     /// </summary>
     private const int OpsBetweenYields = 64;
 
-    private uint _random = (uint)seed * 2654435761u | 1u;
+    private XorShift32 _random = new(seed);
 
     public LatencyHistogram Latencies { get; } = new();
 
@@ -35,7 +35,7 @@ internal sealed class LoadWorker(IZooKeeper session, string[] keys, byte[] value
                 return;
             }
 
-            var next = NextRandom();
+            var next = _random.Next();
             var key = keys[next % (uint)keys.Length];
             bool completedInline;
             if ((next >> 16) % 100 < (uint)writePercent)
@@ -81,16 +81,5 @@ internal sealed class LoadWorker(IZooKeeper session, string[] keys, byte[] value
     {
         await session.SetDataAsync(key, value).ConfigureAwait(false);
         return false;
-    }
-
-    /// <summary>xorshift32: deterministic per worker and free of shared state.</summary>
-    private uint NextRandom()
-    {
-        var x = _random;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        _random = x;
-        return x;
     }
 }

@@ -31,7 +31,7 @@ internal sealed class WireConnection : IDisposable
     private int _received;
     private int _nextXid = 1;
     private int _expectedXid = 1;
-    private uint _random;
+    private XorShift32 _random;
 
     private WireConnection(Socket socket, WireFrames frames, int inflight, int seed)
     {
@@ -42,7 +42,7 @@ internal sealed class WireConnection : IDisposable
         _sentAt = new long[slots];
         _mask = slots - 1;
         _send = new byte[Math.Max(inflight * frames.MaxRequestBytes, 64 * 1024)];
-        _random = (uint)seed * 2654435761u | 1u;
+        _random = new XorShift32(seed);
     }
 
     public long Mismatches { get; private set; }
@@ -232,7 +232,7 @@ internal sealed class WireConnection : IDisposable
         var now = Stopwatch.GetTimestamp();
         for (var i = 0; i < count; i++)
         {
-            var next = NextRandom();
+            var next = _random.Next();
             var key = (int)(next % WireFrames.KeyCount);
             var frame = (next >> 16) % 100 < (uint)writePercent ? _frames.Sets[key] : _frames.Gets[key];
             _sentAt[_nextXid & _mask] = now;
@@ -282,15 +282,5 @@ internal sealed class WireConnection : IDisposable
 
             _received += read;
         }
-    }
-
-    private uint NextRandom()
-    {
-        var x = _random;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        _random = x;
-        return x;
     }
 }
