@@ -114,6 +114,9 @@ internal abstract class GatheredFile : Stream
         _position += data.Length;
     }
 
+    /// <summary>Under <see cref="Gate"/>: gathers <paramref name="data"/> at <paramref name="offset"/> in the file (the position is not moved).</summary>
+    protected void WriteAt(long offset, ReadOnlySpan<byte> data) => _gather.Write(Handle, offset, data);
+
     /// <summary>Under <see cref="Gate"/>: writes out what is gathered (not synced).</summary>
     protected void DrainLocked() => _gather.Drain(Handle);
 

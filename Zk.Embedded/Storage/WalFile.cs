@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
@@ -10,10 +11,17 @@ namespace Zk.Embedded.Storage;
 /// reason.
 /// </summary>
 /// <remarks>
+/// <para><b>Layout.</b> A header block (<see cref="HeaderBytes"/>: the format's magic), then one slot per LiteDB page:
+/// the page and the CRC-32C of its bytes (<see cref="SlotSize"/>). LiteDB sees only its pages, at its own offsets.
+/// The checksum is for power loss: a commit rewrites whole pages that also hold entries of earlier, acknowledged
+/// commits (the index page, the collection page), and writeback may persist one 4 KiB half of such a page without the
+/// other. LiteDB pages carry no checksum, so LiteDB would take the torn page as the newest version and fail reading,
+/// or worse. Here a page whose checksum fails ends the log at open, like a blank one: no acknowledged commit can lie at
+/// or after it, since its sync would have made that page whole.</para>
 /// <para>LiteDB sees a file of <see cref="Length"/> = the bytes it wrote (its "logical" length); the file on disk is
-/// longer, and every byte past the logical length is zero. That invariant is what lets an open find the end again:
+/// longer, and every slot past the logical length is zero. That invariant is what lets an open find the end again:
 /// LiteDB never writes an all-zero page (every log page has a page type or id and a transaction id), so the logical
-/// length is the offset of the first blank page.</para>
+/// length ends at the first blank slot (or the first whose page fails its checksum).</para>
 /// <para>The invariant has to hold on disk whenever something synced could be read back, in three places:</para>
 /// <list type="bullet">
 /// <item><b>Growing</b>: the file is extended by writing zeros (never a sparse or fallocated range, which would make
@@ -41,6 +49,12 @@ internal sealed class WalFile : GatheredFile
     /// <summary>LiteDB's page size: the unit of the blank-page scan.</summary>
     internal const int PageSize = 8192;
 
+    /// <summary>A page and its CRC-32C (little-endian) after it.</summary>
+    internal const int SlotSize = PageSize + 4;
+
+    /// <summary>The header block before the first slot: the magic, then zeros.</summary>
+    internal const int HeaderBytes = 4096;
+
     /// <summary>The second file's name: the first one's with this before its extension.</summary>
     internal const string SecondSuffix = "-2";
 
@@ -52,6 +66,7 @@ internal sealed class WalFile : GatheredFile
 
     private readonly Action<FileEvent>? _observer;
     private readonly string[] _paths;
+    private readonly byte[] _slot = new byte[SlotSize];
     private SafeFileHandle _spare;
     private Task<long> _spareReady;
     private int _live;
@@ -77,8 +92,10 @@ internal sealed class WalFile : GatheredFile
         try
         {
             Created |= spareCreated;
-            var firstBlank = IsBlank(Handle, 0);
-            if (!IsBlank(_spare, 0))
+            EnsureHeader(Handle, _paths[0]);
+            EnsureHeader(_spare, _paths[1]);
+            var firstBlank = IsBlank(Handle, SlotOffset(0));
+            if (!IsBlank(_spare, SlotOffset(0)))
             {
                 if (!firstBlank)
                 {
@@ -96,7 +113,7 @@ internal sealed class WalFile : GatheredFile
             _length = FindEnd(out var dirtyTail);
             if (dirtyTail)
             {
-                WriteZeros(_length, _physical);
+                WriteZeros(SlotOffset(_length / PageSize), _physical);
                 DataSync(Handle);
             }
 
@@ -135,20 +152,61 @@ internal sealed class WalFile : GatheredFile
         _observer?.Invoke(new FileEvent("wal", FileEventKind.Sync));
     }
 
+    /// <summary>Writes whole pages, each into its slot with its checksum (LiteDB writes its log a page at a time).</summary>
+    /// <exception cref="NotSupportedException">The write is not whole pages at a page boundary.</exception>
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         lock (Gate)
         {
+            if (Position % PageSize != 0 || buffer.Length % PageSize != 0)
+            {
+                throw new NotSupportedException($"The txn log WAL takes whole {PageSize}-byte pages at page boundaries (a write of {buffer.Length} bytes at {Position}).");
+            }
+
             var end = Position + buffer.Length;
-            if (end > _physical)
+            var slotsEnd = SlotOffset(end / PageSize);
+            if (slotsEnd > _physical)
             {
                 // Zeros first, straight to the file: gathered bytes all lie below the old physical end, so the two
                 // never overlap, and the gathered bytes land over the zeros when drained.
-                Grow(end);
+                Grow(slotsEnd);
             }
 
-            WriteAtPosition(buffer);
+            for (var at = 0; at < buffer.Length; at += PageSize)
+            {
+                var page = buffer.Slice(at, PageSize);
+                page.CopyTo(_slot);
+                BinaryPrimitives.WriteUInt32LittleEndian(_slot.AsSpan(PageSize), Crc32C.Compute(page));
+                WriteAt(SlotOffset((Position + at) / PageSize), _slot); // consecutive slots gather into one write
+            }
+
+            Position = end;
             _length = Math.Max(_length, end);
+        }
+    }
+
+    public override int Read(Span<byte> buffer)
+    {
+        lock (Gate)
+        {
+            DrainLocked();
+            var available = (int)Math.Clamp(_length - Position, 0, buffer.Length);
+            var done = 0;
+            while (done < available)
+            {
+                var logical = Position + done;
+                var inPage = (int)(logical % PageSize);
+                var wanted = Math.Min(available - done, PageSize - inPage);
+                var read = RandomAccess.Read(Handle, buffer.Slice(done, wanted), SlotOffset(logical / PageSize) + inPage);
+                done += read;
+                if (read < wanted)
+                {
+                    break;
+                }
+            }
+
+            Position += done;
+            return done;
         }
     }
 
@@ -186,13 +244,19 @@ internal sealed class WalFile : GatheredFile
         if (value >= _length)
         {
             // Past the logical end everything is zero already: growing is only a matter of room.
-            if (value > _physical)
+            var slotsEnd = SlotOffset((value + PageSize - 1) / PageSize);
+            if (slotsEnd > _physical)
             {
-                Grow(value);
+                Grow(slotsEnd);
             }
 
             _length = value;
             return;
+        }
+
+        if (value % PageSize != 0)
+        {
+            throw new NotSupportedException($"The txn log WAL is cut at page boundaries only (asked to cut it to {value} bytes).");
         }
 
         BeforeShrink?.Invoke();
@@ -203,22 +267,13 @@ internal sealed class WalFile : GatheredFile
             return;
         }
 
-        var firstCut = value / PageSize * PageSize;
-        if (firstCut < value)
-        {
-            // A cut inside a page keeps that page's head; zero its tail together with the rest.
-            WriteZeros(value, Math.Min(firstCut + PageSize, _length));
-            firstCut += PageSize;
-        }
-
-        if (firstCut < _length)
-        {
-            WriteZeros(firstCut, Math.Min(firstCut + PageSize, _length));
-            DataSync(Handle);
-            WriteZeros(firstCut + PageSize, _length);
-            DataSync(Handle);
-        }
-
+        // The first cut slot is zeroed and synced before the rest, as the first page is when emptying.
+        var firstCut = SlotOffset(value / PageSize);
+        var end = SlotOffset((_length + PageSize - 1) / PageSize);
+        WriteZeros(firstCut, firstCut + SlotSize);
+        DataSync(Handle);
+        WriteZeros(firstCut + SlotSize, end);
+        DataSync(Handle);
         _length = value;
         Position = Math.Min(Position, value);
     }
@@ -229,12 +284,12 @@ internal sealed class WalFile : GatheredFile
     /// </summary>
     private void MoveToSpare()
     {
-        WriteZeros(0, Math.Min(PageSize, _length));
+        WriteZeros(SlotOffset(0), SlotOffset(0) + SlotSize);
         DataSync(Handle);
         // Waits only when checkpoints come faster than 8 MB of zeros can be written and synced.
         var sparePhysical = _spareReady.GetAwaiter().GetResult();
         var emptied = Handle;
-        var (emptiedLength, emptiedPhysical) = (_length, _physical);
+        var (emptiedLength, emptiedPhysical) = (SlotOffset((_length + PageSize - 1) / PageSize), _physical);
         SwitchTo(_spare);
         _spare = emptied;
         _live ^= 1;
@@ -245,13 +300,13 @@ internal sealed class WalFile : GatheredFile
     }
 
     /// <summary>
-    /// Zeroes [one page, <paramref name="dirtyEnd"/>) of <paramref name="file"/> (its first page is blank already),
-    /// extends it with zeros to <paramref name="room"/>, and syncs it. Returns its length.
+    /// Zeroes [the second slot, <paramref name="dirtyEnd"/>) of <paramref name="file"/> (its first slot is blank
+    /// already), extends it with zeros to <paramref name="room"/>, and syncs it. Returns its length.
     /// </summary>
     private static long PrepareSpare(SafeFileHandle file, long dirtyEnd, long room)
     {
         var physical = RandomAccess.GetLength(file);
-        WriteZeros(file, Math.Min(PageSize, dirtyEnd), dirtyEnd);
+        WriteZeros(file, Math.Min(SlotOffset(1), dirtyEnd), dirtyEnd);
         if (physical < room)
         {
             WriteZeros(file, physical, room);
@@ -262,42 +317,89 @@ internal sealed class WalFile : GatheredFile
         return physical;
     }
 
-    private static bool IsBlank(SafeFileHandle file, long offset)
+    /// <summary>Where the slot of page <paramref name="page"/> starts in the file.</summary>
+    internal static long SlotOffset(long page) => HeaderBytes + (page * SlotSize);
+
+    /// <summary>
+    /// A new file gets the header; a file with the header is ours. A file without it is from before page checksums:
+    /// blank (an emptied log), it becomes ours; with log pages it is refused rather than misread.
+    /// </summary>
+    private static void EnsureHeader(SafeFileHandle file, string path)
     {
-        Span<byte> page = stackalloc byte[PageSize];
-        var read = RandomAccess.Read(file, page, offset);
-        return !page[..read].ContainsAnyExcept((byte)0);
+        Span<byte> head = stackalloc byte[PageSize];
+        var read = RandomAccess.Read(file, head, 0);
+        if (read >= Magic.Length && head[..Magic.Length].SequenceEqual(Magic))
+        {
+            return;
+        }
+
+        if (head[..read].ContainsAnyExcept((byte)0))
+        {
+            throw new InvalidDataException(
+                $"{path} is a txn log WAL written before page checksums (no '{System.Text.Encoding.ASCII.GetString(Magic)}' header) and holds log pages. " +
+                "Start the previous build on this directory and stop it cleanly (that empties the WAL into the data file), then start this one.");
+        }
+
+        // Blank: nothing to lose. The header, then a blank first slot (it overlaps where the old format's second page
+        // was); anything old further on is a non-blank slot after a blank one, zeroed before the file is used.
+        var header = new byte[SlotOffset(1)];
+        Magic.CopyTo(header);
+        RandomAccess.Write(file, header, 0);
     }
 
-    /// <summary>The offset of the first blank page; <paramref name="dirtyTail"/> when a non-blank page follows it.</summary>
+    private static ReadOnlySpan<byte> Magic => "ZKWAL v2"u8;
+
+    private static bool IsBlank(SafeFileHandle file, long offset)
+    {
+        Span<byte> slot = stackalloc byte[SlotSize];
+        var read = RandomAccess.Read(file, slot, offset);
+        return !slot[..read].ContainsAnyExcept((byte)0);
+    }
+
+    /// <summary>
+    /// The log's logical length: its pages up to the first slot that is blank or whose page fails its checksum.
+    /// <paramref name="dirtyTail"/> when that slot is a failed one or a non-blank slot follows it: pages written
+    /// but never synced, which no acknowledged commit owns.
+    /// </summary>
     private long FindEnd(out bool dirtyTail)
     {
-        var page = new byte[PageSize];
+        var slot = new byte[SlotSize];
         long end = -1;
         dirtyTail = false;
-        for (long offset = 0; offset < _physical; offset += PageSize)
+        long page = 0;
+        for (; SlotOffset(page + 1) <= _physical; page++)
         {
-            var read = RandomAccess.Read(Handle, page, offset);
-            var blank = !page.AsSpan(0, read).ContainsAnyExcept((byte)0);
-            if (blank && end < 0)
+            var read = RandomAccess.Read(Handle, slot, SlotOffset(page));
+            var blank = !slot.AsSpan(0, read).ContainsAnyExcept((byte)0);
+            if (end < 0)
             {
-                end = offset;
+                if (blank)
+                {
+                    end = page;
+                }
+                else if (read < SlotSize || Crc32C.Compute(slot.AsSpan(0, PageSize)) != BinaryPrimitives.ReadUInt32LittleEndian(slot.AsSpan(PageSize)))
+                {
+                    // Torn (or never finished) by a crash: its commit's sync did not complete.
+                    end = page;
+                    dirtyTail = true;
+                    break;
+                }
             }
-            else if (!blank && end >= 0)
+            else if (!blank)
             {
                 dirtyTail = true;
                 break;
             }
         }
 
-        return end < 0 ? _physical : end;
+        return (end < 0 ? page : end) * PageSize;
     }
 
     private void Grow(long atLeast)
     {
         var chunk = Math.Clamp(_physical, FirstChunkBytes, MaxChunkBytes);
         var target = Math.Max(atLeast, _physical + chunk);
-        target = (target + PageSize - 1) / PageSize * PageSize;
+        target = (target + 4095) / 4096 * 4096;
         WriteZeros(_physical, target);
         _physical = target;
     }

@@ -9,26 +9,33 @@ public sealed class WalFileTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    /// <summary>The offset of the first all-zero page of a WAL file: where LiteDB's log ends.</summary>
+    /// <summary>LiteDB's offset of the first all-zero slot of a WAL file: where LiteDB's log ends.</summary>
     internal static long LogicalEnd(string path)
     {
         var bytes = File.ReadAllBytes(path);
-        for (var offset = 0; offset < bytes.Length; offset += WalFile.PageSize)
+        long page = 0;
+        for (; WalFile.SlotOffset(page + 1) <= bytes.Length; page++)
         {
-            if (!bytes.AsSpan(offset, Math.Min(WalFile.PageSize, bytes.Length - offset)).ContainsAnyExcept((byte)0))
+            if (!bytes.AsSpan((int)WalFile.SlotOffset(page), WalFile.SlotSize).ContainsAnyExcept((byte)0))
             {
-                return offset;
+                break;
             }
         }
 
-        return bytes.Length;
+        return page * WalFile.PageSize;
     }
 
-    internal static void ZeroPage(string path, long offset)
+    /// <summary>Where LiteDB's byte <paramref name="logical"/> (a page boundary) is in the file.</summary>
+    internal static long Physical(long logical) => WalFile.SlotOffset(logical / WalFile.PageSize);
+
+    /// <summary>Zeroes the slot (page and checksum) of the page at LiteDB's offset <paramref name="logical"/>.</summary>
+    internal static void ZeroPage(string path, long logical) => Overwrite(path, Physical(logical), new byte[WalFile.SlotSize]);
+
+    internal static void Overwrite(string path, long offset, ReadOnlySpan<byte> bytes)
     {
         using var file = new FileStream(path, FileMode.Open, FileAccess.Write);
         file.Position = offset;
-        file.Write(new byte[WalFile.PageSize]);
+        file.Write(bytes);
     }
 
     [Fact]
@@ -44,7 +51,7 @@ public sealed class WalFileTests : IDisposable
 
         var end = LogicalEnd(path);
         var physical = new FileInfo(path).Length;
-        Assert.True(end > 0 && physical > end, $"expected zeros preallocated past the log's end: end {end}, file {physical} bytes");
+        Assert.True(end > 0 && physical > Physical(end), $"expected zeros preallocated past the log's end: end {end}, file {physical} bytes");
         using (var reopened = TxnLog.Open(_dir.Path))
         {
             Assert.Equal(11, reopened.LastZxid);
@@ -71,7 +78,7 @@ public sealed class WalFileTests : IDisposable
             log.CloseLikeACrash();
         }
 
-        Assert.False(File.ReadAllBytes(first).AsSpan().ContainsAnyExcept((byte)0), "every page of the emptied file should be zero");
+        Assert.False(File.ReadAllBytes(first).AsSpan(WalFile.HeaderBytes).ContainsAnyExcept((byte)0), "every slot of the emptied file should be zero");
         Assert.True(LogicalEnd(second) > 0, "the commit after the checkpoint should be in the second file");
         using (var reopened = TxnLog.Open(_dir.Path))
         {
@@ -81,7 +88,7 @@ public sealed class WalFileTests : IDisposable
             reopened.CloseLikeACrash();
         }
 
-        Assert.False(File.ReadAllBytes(second).AsSpan().ContainsAnyExcept((byte)0), "the second file, emptied in turn, should be zero");
+        Assert.False(File.ReadAllBytes(second).AsSpan(WalFile.HeaderBytes).ContainsAnyExcept((byte)0), "the second file, emptied in turn, should be zero past its header");
         Assert.True(LogicalEnd(first) > 0, "the log should be back in the first file");
         using var again = TxnLog.Open(_dir.Path);
         StorageAssert.SameTxns(TxnLogTests.Batch(1, 205), [.. again.ReadFrom(0)]);
@@ -109,11 +116,7 @@ public sealed class WalFileTests : IDisposable
             log.CloseLikeACrash();
         }
 
-        using (var file = new FileStream(first, FileMode.Open, FileAccess.Write))
-        {
-            file.Position = WalFile.PageSize;
-            file.Write(old.AsSpan(WalFile.PageSize));
-        }
+        Overwrite(first, WalFile.SlotOffset(1), old.AsSpan((int)WalFile.SlotOffset(1)));
 
         using (var reopened = TxnLog.Open(_dir.Path))
         {
@@ -128,7 +131,7 @@ public sealed class WalFileTests : IDisposable
         // The first file holds the last commit and zeros after it: none of the old pages survived behind it.
         var end = LogicalEnd(first);
         Assert.True(end > 0, "the last commit should be in the first file");
-        Assert.False(File.ReadAllBytes(first).AsSpan((int)end).ContainsAnyExcept((byte)0), "the old pages should have been zeroed before the file was reused");
+        Assert.False(File.ReadAllBytes(first).AsSpan((int)Physical(end)).ContainsAnyExcept((byte)0), "the old pages should have been zeroed before the file was reused");
         using var again = TxnLog.Open(_dir.Path);
         StorageAssert.SameTxns(TxnLogTests.Batch(1, 120), [.. again.ReadFrom(0)]);
     }
@@ -177,10 +180,74 @@ public sealed class WalFileTests : IDisposable
             reopened.CloseLikeACrash();
         }
 
-        Assert.False(File.ReadAllBytes(path).AsSpan((int)end).ContainsAnyExcept((byte)0), "the stray pages past the end should have been zeroed");
+        Assert.False(File.ReadAllBytes(path).AsSpan((int)Physical(end)).ContainsAnyExcept((byte)0), "the stray pages past the end should have been zeroed");
         using var again = TxnLog.Open(_dir.Path);
         again.Append(TxnLogTests.Batch(101, 2));
         StorageAssert.SameTxns(TxnLogTests.Batch(1, 102), [.. again.ReadFrom(0)]);
+    }
+
+    [Fact]
+    public void A_page_of_an_unsynced_commit_torn_by_a_power_loss_ends_the_log_and_every_acknowledged_commit_is_there()
+    {
+        var path = _dir.File(TxnLog.WalFileName);
+        using (var log = TxnLog.Open(_dir.Path))
+        {
+            for (var batch = 0; batch < 20; batch++)
+            {
+                log.Append(TxnLogTests.Batch((batch * 40) + 1, 40)); // acknowledged: written and synced
+            }
+
+            log.CloseLikeACrash();
+        }
+
+        var acknowledged = LogicalEnd(path);
+        using (var log = TxnLog.Open(_dir.Path))
+        {
+            log.Write(TxnLogTests.Batch(801, 40)); // the next commit: written, never synced
+            log.CloseLikeACrash();
+        }
+
+        Assert.True(LogicalEnd(path) > acknowledged + WalFile.PageSize, "the unsynced commit should span pages");
+
+        // Power failed during writeback: one 4 KiB half of the commit's first page reached the disk, the other did not.
+        // That page is a new version of one that holds acknowledged entries too (LiteDB rewrites whole pages), and its
+        // commit's confirming page did reach the disk, so without checksums LiteDB takes the torn page as the newest.
+        Overwrite(path, Physical(acknowledged) + 4096, new byte[WalFile.PageSize - 4096]);
+        using (var reopened = TxnLog.Open(_dir.Path))
+        {
+            Assert.Equal(800, reopened.LastZxid);
+            StorageAssert.SameTxns(TxnLogTests.Batch(1, 800), [.. reopened.ReadFrom(0)]);
+            reopened.Append(TxnLogTests.Batch(801, 1));
+            reopened.CloseLikeACrash();
+        }
+
+        using var again = TxnLog.Open(_dir.Path);
+        StorageAssert.SameTxns(TxnLogTests.Batch(1, 801), [.. again.ReadFrom(0)]);
+    }
+
+    [Fact]
+    public void A_wal_from_before_page_checksums_is_refused_when_it_holds_pages_and_taken_over_when_blank()
+    {
+        var path = _dir.File(TxnLog.WalFileName);
+        var oldPage = new byte[WalFile.PageSize];
+        oldPage[4] = 3; // a LiteDB page where the header would be
+        File.WriteAllBytes(path, oldPage);
+        var e = Assert.Throws<InvalidDataException>(() => TxnLog.Open(_dir.Path));
+        Assert.Contains(path, e.Message, StringComparison.Ordinal);
+        Assert.Contains("stop it cleanly", e.Message, StringComparison.Ordinal);
+
+        // An emptied log of that format: a blank first page, and an old page behind it that a crash left.
+        var emptied = new byte[3 * WalFile.PageSize];
+        Array.Fill(emptied, (byte)0x5a, WalFile.PageSize, WalFile.PageSize);
+        File.WriteAllBytes(path, emptied);
+        using (var log = TxnLog.Open(_dir.Path))
+        {
+            log.Append(TxnLogTests.Batch(1, 5));
+            log.CloseLikeACrash();
+        }
+
+        using var reopened = TxnLog.Open(_dir.Path);
+        StorageAssert.SameTxns(TxnLogTests.Batch(1, 5), [.. reopened.ReadFrom(0)]);
     }
 
     [Fact]
@@ -197,7 +264,7 @@ public sealed class WalFileTests : IDisposable
         var end = LogicalEnd(path);
         using (var file = new FileStream(path, FileMode.Open, FileAccess.Write))
         {
-            file.SetLength(end);
+            file.SetLength(Physical(end));
         }
 
         using var reopened = TxnLog.Open(_dir.Path);
