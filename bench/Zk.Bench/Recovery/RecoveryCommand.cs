@@ -180,8 +180,9 @@ internal static class RecoveryCommand
     /// Gives what the bench's heap does not use back to the OS before a server process is timed. Measured on the
     /// 2-core VM: while another process keeps ~2.6 GB resident, a fresh process's page faults cost about 3× more
     /// (`zk` recovery 3.3 s → 11.9 s, 9.5 s of it in the kernel, next to an idle 2.6 GB holder process), so the row
-    /// would partly time the bench's leftovers. (This returns ~0.3 GB: the in-process peer's ~1.4 GB tree stays
-    /// reachable after its DisposeAsync here, for reasons not found yet.)
+    /// would partly time the bench's leftovers. (This returned ~0.3 GB: the in-process peer's ~1.4 GB tree stayed
+    /// reachable after its DisposeAsync here. A disposed peer is collectable (PeerLifetimeTests), so what held it was
+    /// in this command; not found yet.)
     /// </summary>
     private static void ReleaseMemory()
     {
