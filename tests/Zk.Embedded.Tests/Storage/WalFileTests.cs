@@ -31,6 +31,19 @@ public sealed class WalFileTests : IDisposable
     /// <summary>Zeroes the slot (page and checksum) of the page at LiteDB's offset <paramref name="logical"/>.</summary>
     internal static void ZeroPage(string path, long logical) => Overwrite(path, Physical(logical), new byte[WalFile.SlotSize]);
 
+    /// <summary>Runs an assertion of a seeded trial so that its failure names the seed to replay.</summary>
+    private static void Seeded(int seed, int trial, Action assertion)
+    {
+        try
+        {
+            assertion();
+        }
+        catch (Exception e)
+        {
+            throw new Xunit.Sdk.XunitException($"seed={seed} trial={trial} (set ZK_SEED to replay): {e.Message}", e);
+        }
+    }
+
     internal static void Overwrite(string path, long offset, ReadOnlySpan<byte> bytes)
     {
         using var file = new FileStream(path, FileMode.Open, FileAccess.Write);
@@ -274,7 +287,7 @@ public sealed class WalFileTests : IDisposable
             Assert.True(
                 read.Count is 800 or 840,
                 $"seed={seed} trial={trial} (set ZK_SEED to replay): expected the 800 acknowledged txns, or 840 when the whole unsynced commit survived; read {read.Count}");
-            StorageAssert.SameTxns(TxnLogTests.Batch(1, read.Count), read);
+            Seeded(seed, trial, () => StorageAssert.SameTxns(TxnLogTests.Batch(1, read.Count), read));
             reopened.CloseLikeACrash();
         }
     }
@@ -332,7 +345,7 @@ public sealed class WalFileTests : IDisposable
             using var reopened = TxnLog.Open(_dir.Path);
             var read = reopened.ReadFrom(0).ToList();
             Assert.True(read.Count == 1100, $"seed={seed} trial={trial} keep={keep:F2} (set ZK_SEED to replay): expected all 1,100 txns, read {read.Count}");
-            StorageAssert.SameTxns(TxnLogTests.Batch(1, 1100), read);
+            Seeded(seed, trial, () => StorageAssert.SameTxns(TxnLogTests.Batch(1, 1100), read));
             reopened.CloseLikeACrash();
         }
     }
