@@ -8,6 +8,8 @@ namespace Zk.Embedded.Storage;
 /// <summary>
 /// Readable dumps of a peer's files, like ZooKeeper's LogFormatter and SnapshotFormatter: for operators and for
 /// seeing what recovery will see. The files must not be in use by a running peer (the log is opened exclusively).
+/// The log dump does not checkpoint; opening it does what a start would (a torn or unsynced tail of the WAL is
+/// zeroed), and nothing else is written.
 /// </summary>
 public static class StorageDump
 {
@@ -15,17 +17,26 @@ public static class StorageDump
     public static int DumpLog(string dataLogDir, TextWriter output)
     {
         ArgumentNullException.ThrowIfNull(output);
-        using var log = TxnLog.Open(dataLogDir, new TxnLogOptions { ForceSync = false });
-        output.WriteLine($"txn log {Path.GetFullPath(dataLogDir)}: last zxid 0x{log.LastZxid:x}, currentEpoch {log.CurrentEpoch}, acceptedEpoch {log.AcceptedEpoch}");
-        var count = 0;
-        foreach (var txn in log.ReadFrom(0))
+        var log = TxnLog.Open(dataLogDir, new TxnLogOptions { ForceSync = false, CheckpointPages = null });
+        try
         {
-            output.WriteLine(Describe(txn));
-            count++;
-        }
+            output.WriteLine($"txn log {Path.GetFullPath(dataLogDir)}: last zxid 0x{log.LastZxid:x}, currentEpoch {log.CurrentEpoch}, acceptedEpoch {log.AcceptedEpoch}");
+            var count = 0;
+            foreach (var txn in log.ReadFrom(0))
+            {
+                output.WriteLine(Describe(txn));
+                count++;
+            }
 
-        output.WriteLine($"{count} txns");
-        return count;
+            output.WriteLine($"{count} txns");
+            return count;
+        }
+        finally
+        {
+            // Not Dispose: LiteDB's close would checkpoint the WAL into the data file, and a dump of a crashed peer's
+            // files must leave them as recovery will find them (the open itself only does what a start would).
+            log.CloseWithoutCheckpoint();
+        }
     }
 
     /// <summary>Writes a snapshot's sessions and znodes (path, stat, data length, ACL) in path order.</summary>

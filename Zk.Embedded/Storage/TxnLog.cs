@@ -22,9 +22,10 @@ internal sealed record TxnLogOptions
     /// every write while it copies the WAL into the data file and syncs it, and part of its cost is per checkpoint
     /// (syncs; the header and index pages every commit rewrites reach the disk once per checkpoint). With 64 writers
     /// here: 1,000 pages gave ~106 k writes/s with p99 ~8 ms; 4,000 gave ~121–132 k/s with p99 ~2.6 ms, and a
-    /// longest pause of ~35–45 ms instead of ~18 ms. Tests set it lower to reach a checkpoint sooner.
+    /// longest pause of ~35–45 ms instead of ~18 ms. Tests set it lower to reach a checkpoint sooner; null leaves
+    /// what the file has (a reader such as the log dump writes nothing).
     /// </summary>
-    public int CheckpointPages { get; init; } = 4000;
+    public int? CheckpointPages { get; init; } = 4000;
 }
 
 /// <summary>
@@ -97,10 +98,10 @@ internal sealed class TxnLog : ITxnSink, IDisposable
         {
             var engine = new LiteEngine(new EngineSettings { DataStream = _data, LogStream = _wal });
             _db = new LiteDatabase(engine, disposeOnClose: true);
-            if (_db.CheckpointSize != options.CheckpointPages)
+            if (options.CheckpointPages is { } pages && _db.CheckpointSize != pages)
             {
                 // A pragma: stored in the file's header, so set when it changes only.
-                _db.CheckpointSize = options.CheckpointPages;
+                _db.CheckpointSize = pages;
             }
             _txns = _db.GetCollection(TxnCollection, BsonAutoId.Int64);
             _meta = _db.GetCollection(MetaCollection, BsonAutoId.Int64);
@@ -376,10 +377,16 @@ internal sealed class TxnLog : ITxnSink, IDisposable
     }
 
     /// <summary>
-    /// Closes the files as a killed process would: no LiteDB close, no checkpoint, nothing flushed beyond what
+    /// Closes the files as a killed process would: no LiteDB close, so no checkpoint, and nothing synced beyond what
     /// commits already synced. For tests of recovery from the WAL; the instance is unusable afterwards.
     /// </summary>
-    internal void CloseLikeACrash()
+    internal void CloseLikeACrash() => CloseWithoutCheckpoint();
+
+    /// <summary>
+    /// Closes the files without closing LiteDB, whose close would checkpoint the WAL into the data file: a reader
+    /// (<see cref="StorageDump"/>) leaves the files as it found them. The instance is unusable afterwards.
+    /// </summary>
+    internal void CloseWithoutCheckpoint()
     {
         lock (_writeLock)
         {

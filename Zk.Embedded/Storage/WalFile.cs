@@ -68,7 +68,8 @@ internal sealed class WalFile : GatheredFile
     private readonly string[] _paths;
     private readonly byte[] _slot = new byte[SlotSize];
     private SafeFileHandle _spare;
-    private Task<long> _spareReady;
+    /// <summary>The other file zeroed, extended and synced; null until the first write (see <see cref="Write"/>).</summary>
+    private Task<long>? _spareReady;
     private int _live;
     private long _length;
     private long _physical;
@@ -117,10 +118,6 @@ internal sealed class WalFile : GatheredFile
                 DataSync(Handle);
             }
 
-            // What a previous run left in the other file is unknown: all of it is zeroed before it is used.
-            var spare = _spare;
-            var target = _physical;
-            _spareReady = Task.Run(() => PrepareSpare(spare, RandomAccess.GetLength(spare), target));
         }
         catch
         {
@@ -163,6 +160,9 @@ internal sealed class WalFile : GatheredFile
                 throw new NotSupportedException($"The txn log WAL takes whole {PageSize}-byte pages at page boundaries (a write of {buffer.Length} bytes at {Position}).");
             }
 
+            // What a previous run left in the other file is unknown: all of it is zeroed before it is used. Started
+            // by the first write, not the open, so a reader that writes nothing (the log dump) leaves the file alone.
+            _spareReady ??= PrepareSpareInBackground(_spare, -1, _physical);
             var end = Position + buffer.Length;
             var slotsEnd = SlotOffset(end / PageSize);
             if (slotsEnd > _physical)
@@ -226,7 +226,7 @@ internal sealed class WalFile : GatheredFile
         {
             try
             {
-                _spareReady.GetAwaiter().GetResult();
+                _spareReady?.GetAwaiter().GetResult();
             }
             catch (IOException)
             {
@@ -287,7 +287,7 @@ internal sealed class WalFile : GatheredFile
         WriteZeros(SlotOffset(0), SlotOffset(0) + SlotSize);
         DataSync(Handle);
         // Waits only when checkpoints come faster than 8 MB of zeros can be written and synced.
-        var sparePhysical = _spareReady.GetAwaiter().GetResult();
+        var sparePhysical = (_spareReady ??= PrepareSpareInBackground(_spare, -1, _physical)).GetAwaiter().GetResult();
         var emptied = Handle;
         var (emptiedLength, emptiedPhysical) = (SlotOffset((_length + PageSize - 1) / PageSize), _physical);
         SwitchTo(_spare);
@@ -296,8 +296,12 @@ internal sealed class WalFile : GatheredFile
         (_length, _physical) = (0, sparePhysical);
         Position = 0;
         // Past its logical end a file is zero already; the new log gets at least the room the old one had.
-        _spareReady = Task.Run(() => PrepareSpare(emptied, emptiedLength, emptiedPhysical));
+        _spareReady = PrepareSpareInBackground(emptied, emptiedLength, emptiedPhysical);
     }
+
+    /// <summary>Runs <see cref="PrepareSpare"/> on the thread pool; a <paramref name="dirtyEnd"/> of -1 means the whole file.</summary>
+    private static Task<long> PrepareSpareInBackground(SafeFileHandle file, long dirtyEnd, long room) =>
+        Task.Run(() => PrepareSpare(file, dirtyEnd < 0 ? RandomAccess.GetLength(file) : dirtyEnd, room));
 
     /// <summary>
     /// Zeroes [the second slot, <paramref name="dirtyEnd"/>) of <paramref name="file"/> (its first slot is blank

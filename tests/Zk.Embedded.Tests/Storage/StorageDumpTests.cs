@@ -43,4 +43,24 @@ public sealed class StorageDumpTests
         Assert.Contains("/zookeeper/config ", snapshot.ToString(), StringComparison.Ordinal);
         Assert.Contains("/d ", snapshot.ToString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void The_log_dump_of_a_crashed_peers_files_leaves_them_as_it_found_them()
+    {
+        using var dir = new TempDirectory();
+        using (var log = TxnLog.Open(dir.Path, new TxnLogOptions { CheckpointPages = 1000 })) // not the default: the dump must not set it
+        {
+            log.Append(TxnLogTests.Batch(1, 50));
+            log.Append(TxnLogTests.Batch(51, 50));
+            log.CloseLikeACrash(); // the WAL holds both commits; a clean close would have checkpointed them
+        }
+
+        var files = Directory.GetFiles(dir.Path).Order(StringComparer.Ordinal).ToArray();
+        var before = files.Select(File.ReadAllBytes).ToArray();
+        Assert.Equal(100, StorageDump.DumpLog(dir.Path, new StringWriter()));
+        for (var i = 0; i < files.Length; i++)
+        {
+            Assert.True(before[i].AsSpan().SequenceEqual(File.ReadAllBytes(files[i])), $"expected {Path.GetFileName(files[i])} unchanged by the dump");
+        }
+    }
 }
