@@ -14,9 +14,16 @@ namespace Zk.Embedded.Storage;
 public static class StorageDump
 {
     /// <summary>Writes every txn of the log in <paramref name="dataLogDir"/>, one line each, in zxid order; returns the count.</summary>
+    /// <exception cref="FileNotFoundException">There is no txn log in <paramref name="dataLogDir"/>.</exception>
     public static int DumpLog(string dataLogDir, TextWriter output)
     {
         ArgumentNullException.ThrowIfNull(output);
+        if (!File.Exists(Path.Combine(dataLogDir, TxnLog.DataFileName)))
+        {
+            // Opening would create an empty log there: a mistyped path must not leave files behind.
+            throw new FileNotFoundException($"No txn log in {Path.GetFullPath(dataLogDir)} (no {TxnLog.DataFileName}).", Path.Combine(dataLogDir, TxnLog.DataFileName));
+        }
+
         var log = TxnLog.Open(dataLogDir, new TxnLogOptions { ForceSync = false, CheckpointPages = null });
         try
         {

@@ -63,4 +63,14 @@ public sealed class StorageDumpTests
             Assert.True(before[i].AsSpan().SequenceEqual(File.ReadAllBytes(files[i])), $"expected {Path.GetFileName(files[i])} unchanged by the dump");
         }
     }
+
+    [Fact]
+    public void The_log_dump_of_a_directory_without_a_log_says_so_and_creates_nothing()
+    {
+        using var dir = new TempDirectory();
+        var missing = Path.Combine(dir.Path, "no-such-dir");
+        var e = Assert.Throws<FileNotFoundException>(() => StorageDump.DumpLog(missing, new StringWriter()));
+        Assert.Contains("No txn log in", e.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(missing), "the dump should not have created the directory");
+    }
 }
