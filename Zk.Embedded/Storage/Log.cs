@@ -20,6 +20,10 @@ internal static partial class Log
         Message = "Recovery: {Replayed} txns replayed, at zxid 0x{Zxid:x} of 0x{LastZxid:x}")]
     public static partial void RecoveryProgress(ILogger logger, int replayed, long zxid, long lastZxid);
 
+    [LoggerMessage(EventId = 3008, EventName = "RecoveryProgressOf", Level = LogLevel.Information,
+        Message = "Recovery: {Replayed} of {Total} txns replayed, at zxid 0x{Zxid:x} of 0x{LastZxid:x}")]
+    public static partial void RecoveryProgressOf(ILogger logger, int replayed, long total, long zxid, long lastZxid);
+
     [LoggerMessage(EventId = 3002, EventName = "SnapshotSkipped", Level = LogLevel.Warning, Message = "Skipping a snapshot that does not verify: {Reason}")]
     public static partial void SnapshotSkipped(ILogger logger, string reason);
 

@@ -46,7 +46,17 @@ internal sealed class PeerStorage : ITxnSink, IDisposable
         var log = TxnLog.Open(dataLogDir, new TxnLogOptions { ForceSync = forceSync });
         try
         {
-            var result = Recovery.Recover(dataDir, log, acls, (replayed, zxid, last) => Log.RecoveryProgress(logger, replayed, zxid, last));
+            var result = Recovery.Recover(dataDir, log, acls, (replayed, total, zxid, last) =>
+            {
+                if (total is { } all)
+                {
+                    Log.RecoveryProgressOf(logger, replayed, all, zxid, last);
+                }
+                else
+                {
+                    Log.RecoveryProgress(logger, replayed, zxid, last);
+                }
+            });
             foreach (var skipped in result.SkippedSnapshots)
             {
                 Log.SnapshotSkipped(logger, skipped.Message);

@@ -26,8 +26,10 @@ internal static class Recovery
     /// <summary>Replayed txns between two progress reports.</summary>
     public const int ProgressEvery = 100_000;
 
-    /// <param name="progress">called every <see cref="ProgressEvery"/> replayed txns with (replayed, zxid reached, last logged zxid).</param>
-    public static RecoveryResult Recover(string snapDir, TxnLog log, AclCache? acls = null, Action<int, long, long>? progress = null)
+    /// <param name="progress">called every <see cref="ProgressEvery"/> replayed txns with (replayed, how many in all when
+    /// known, zxid reached, last logged zxid). The total is known when the state to replay on and the log's last txn
+    /// are in one epoch: zxids follow one another there, so it is their difference.</param>
+    public static RecoveryResult Recover(string snapDir, TxnLog log, AclCache? acls = null, Action<int, long?, long, long>? progress = null)
     {
         var started = Stopwatch.GetTimestamp();
         var skipped = new List<StorageCorruptionException>();
@@ -50,6 +52,8 @@ internal static class Recovery
         state ??= TreeState.CreateInitial();
         var snapshotLoadTime = Stopwatch.GetElapsedTime(started);
         var replayed = 0;
+        var last = log.LastZxid;
+        long? total = last >>> 32 == state.Zxid >>> 32 ? Math.Max(0, last - state.Zxid) : null;
         StorageCorruptionException? corruption = null;
         try
         {
@@ -70,7 +74,7 @@ internal static class Recovery
                 replayed++;
                 if (progress is not null && replayed % ProgressEvery == 0)
                 {
-                    progress(replayed, txn.Zxid, log.LastZxid);
+                    progress(replayed, total, txn.Zxid, last);
                 }
             }
         }

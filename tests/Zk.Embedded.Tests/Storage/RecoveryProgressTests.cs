@@ -35,7 +35,7 @@ public sealed class RecoveryProgressTests
         storage.Dispose();
 
         Assert.Equal(count + 2, state.Zxid);
-        Assert.Contains(logger.Messages, m => m.StartsWith("Recovery: 100000 txns replayed, at zxid 0x", StringComparison.Ordinal));
+        Assert.Contains(logger.Messages, m => m.StartsWith($"Recovery: 100000 of {count + 2} txns replayed, at zxid 0x", StringComparison.Ordinal));
         Assert.Contains(logger.Messages, m => m.Contains($"{count + 2} txns replayed, in ", StringComparison.Ordinal));
     }
 
