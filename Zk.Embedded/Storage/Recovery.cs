@@ -65,7 +65,7 @@ internal static class Recovery
                     // peer that silently lacks what the missing txns did, acknowledged writes among them.
                     throw new StorageCorruptionException(
                         CorruptionKind.Gap,
-                        $"txn log {System.IO.Path.Combine(log.Directory, TxnLog.DataFileName)}",
+                        log.Location,
                         txn.Zxid,
                         $"the state to replay it on is at zxid 0x{state.Zxid:x} ({(snapshotPath is null ? "no valid snapshot, the empty tree" : "snapshot " + snapshotPath)}), so the txns in between are missing");
                 }

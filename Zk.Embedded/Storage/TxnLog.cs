@@ -132,6 +132,9 @@ internal sealed class TxnLog : ITxnSink, IDisposable
     /// <summary>The dataLogDir this log lives in.</summary>
     public string Directory { get; }
 
+    /// <summary>How corruption reports name this log ("txn log" and its data file).</summary>
+    public string Location => $"txn log {System.IO.Path.Combine(Directory, DataFileName)}";
+
     /// <summary>The zxid of the newest logged txn, 0 when the log is empty.</summary>
     public long LastZxid => Volatile.Read(ref _lastZxid);
 
@@ -241,7 +244,7 @@ internal sealed class TxnLog : ITxnSink, IDisposable
     /// yielded before it is good, and the exception names the bad record's zxid and what is wrong.</exception>
     public IEnumerable<Txn> ReadFrom(long zxidExclusive, AclCache? acls = null)
     {
-        var location = $"txn log {System.IO.Path.Combine(Directory, DataFileName)}";
+        var location = Location;
         // A batch keyed by its last zxid holds a txn after zxidExclusive exactly when its key is greater.
         using var documents = _txns.Find(Query.GT("_id", zxidExclusive)).GetEnumerator();
         var previous = zxidExclusive;
@@ -290,8 +293,7 @@ internal sealed class TxnLog : ITxnSink, IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var removed = 0;
-            var location = $"txn log {System.IO.Path.Combine(Directory, DataFileName)}";
-            // The batch that straddles zxid keeps its entries up to zxid, under a new key; later batches go whole. The
+                // The batch that straddles zxid keeps its entries up to zxid, under a new key; later batches go whole. The
             // entries after zxid are not decoded: they are what is being cut, possibly because they are corrupt.
             foreach (var document in _txns.Find(Query.GT("_id", zxid)).ToList())
             {

@@ -66,9 +66,8 @@ internal sealed class WalFile : GatheredFile
 
     private readonly Action<FileEvent>? _observer;
     private readonly string[] _paths;
-    private readonly byte[] _slot = new byte[SlotSize];
     private SafeFileHandle _spare;
-    /// <summary>The other file zeroed, extended and synced; null until the first write (see <see cref="Write"/>).</summary>
+    /// <summary>The other file zeroed, extended and synced; null until first needed (see <see cref="SpareZeroing"/>).</summary>
     private Task<long>? _spareReady;
     private int _live;
     private long _length;
@@ -114,7 +113,7 @@ internal sealed class WalFile : GatheredFile
             _length = FindEnd(out var dirtyTail);
             if (dirtyTail)
             {
-                WriteZeros(SlotOffset(_length / PageSize), _physical);
+                WriteZeros(SlotsEnd(_length), _physical);
                 DataSync(Handle);
             }
 
@@ -160,11 +159,9 @@ internal sealed class WalFile : GatheredFile
                 throw new NotSupportedException($"The txn log WAL takes whole {PageSize}-byte pages at page boundaries (a write of {buffer.Length} bytes at {Position}).");
             }
 
-            // What a previous run left in the other file is unknown: all of it is zeroed before it is used. Started
-            // by the first write, not the open, so a reader that writes nothing (the log dump) leaves the file alone.
-            _spareReady ??= PrepareSpareInBackground(_spare, -1, _physical);
+            SpareZeroing();
             var end = Position + buffer.Length;
-            var slotsEnd = SlotOffset(end / PageSize);
+            var slotsEnd = SlotsEnd(end);
             if (slotsEnd > _physical)
             {
                 // Zeros first, straight to the file: gathered bytes all lie below the old physical end, so the two
@@ -172,12 +169,15 @@ internal sealed class WalFile : GatheredFile
                 Grow(slotsEnd);
             }
 
+            Span<byte> checksum = stackalloc byte[SlotSize - PageSize];
             for (var at = 0; at < buffer.Length; at += PageSize)
             {
+                // Page, then its checksum, right after: consecutive slots gather into one write.
                 var page = buffer.Slice(at, PageSize);
-                page.CopyTo(_slot);
-                BinaryPrimitives.WriteUInt32LittleEndian(_slot.AsSpan(PageSize), Crc32C.Compute(page));
-                WriteAt(SlotOffset((Position + at) / PageSize), _slot); // consecutive slots gather into one write
+                var slot = SlotOffset((Position + at) / PageSize);
+                BinaryPrimitives.WriteUInt32LittleEndian(checksum, Crc32C.Compute(page));
+                WriteAt(slot, page);
+                WriteAt(slot + PageSize, checksum);
             }
 
             Position = end;
@@ -244,7 +244,7 @@ internal sealed class WalFile : GatheredFile
         if (value >= _length)
         {
             // Past the logical end everything is zero already: growing is only a matter of room.
-            var slotsEnd = SlotOffset((value + PageSize - 1) / PageSize);
+            var slotsEnd = SlotsEnd(value);
             if (slotsEnd > _physical)
             {
                 Grow(slotsEnd);
@@ -269,7 +269,7 @@ internal sealed class WalFile : GatheredFile
 
         // The first cut slot is zeroed and synced before the rest, as the first page is when emptying.
         var firstCut = SlotOffset(value / PageSize);
-        var end = SlotOffset((_length + PageSize - 1) / PageSize);
+        var end = SlotsEnd(_length);
         WriteZeros(firstCut, firstCut + SlotSize);
         DataSync(Handle);
         WriteZeros(firstCut + SlotSize, end);
@@ -287,9 +287,9 @@ internal sealed class WalFile : GatheredFile
         WriteZeros(SlotOffset(0), SlotOffset(0) + SlotSize);
         DataSync(Handle);
         // Waits only when checkpoints come faster than 8 MB of zeros can be written and synced.
-        var sparePhysical = (_spareReady ??= PrepareSpareInBackground(_spare, -1, _physical)).GetAwaiter().GetResult();
+        var sparePhysical = SpareZeroing().GetAwaiter().GetResult();
         var emptied = Handle;
-        var (emptiedLength, emptiedPhysical) = (SlotOffset((_length + PageSize - 1) / PageSize), _physical);
+        var (emptiedLength, emptiedPhysical) = (SlotsEnd(_length), _physical);
         SwitchTo(_spare);
         _spare = emptied;
         _live ^= 1;
@@ -323,6 +323,16 @@ internal sealed class WalFile : GatheredFile
 
     /// <summary>Where the slot of page <paramref name="page"/> starts in the file.</summary>
     internal static long SlotOffset(long page) => HeaderBytes + (page * SlotSize);
+
+    /// <summary>Where the slots holding LiteDB's first <paramref name="logical"/> bytes end in the file.</summary>
+    private static long SlotsEnd(long logical) => SlotOffset((logical + PageSize - 1) / PageSize);
+
+    /// <summary>
+    /// The zeroing of the other file, started on first need. What a previous run left there is unknown, so all of it
+    /// is zeroed before it is used; started by the first write or emptying, not the open, so a reader that writes
+    /// nothing (the log dump) leaves the file alone.
+    /// </summary>
+    private Task<long> SpareZeroing() => _spareReady ??= PrepareSpareInBackground(_spare, -1, _physical);
 
     /// <summary>
     /// A new file gets the header; a file with the header is ours. A file without it is from before page checksums:
