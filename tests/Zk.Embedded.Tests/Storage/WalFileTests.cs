@@ -31,6 +31,41 @@ public sealed class WalFileTests : IDisposable
     /// <summary>Zeroes the slot (page and checksum) of the page at LiteDB's offset <paramref name="logical"/>.</summary>
     internal static void ZeroPage(string path, long logical) => Overwrite(path, Physical(logical), new byte[WalFile.SlotSize]);
 
+    /// <summary>The randomised trials' seed: ZK_SEED when set (to replay a failure), else a fresh one.</summary>
+    private static int Seed() =>
+        int.TryParse(Environment.GetEnvironmentVariable("ZK_SEED"), out var fixedSeed) ? fixedSeed : Random.Shared.Next();
+
+    /// <summary>Appends <paramref name="commits"/> commits of 40 txns from zxid <paramref name="first"/>, each synced (acknowledged).</summary>
+    private static void AppendCommits(TxnLog log, long first, int commits)
+    {
+        for (var commit = 0; commit < commits; commit++)
+        {
+            log.Append(TxnLogTests.Batch(first + (commit * 40), 40));
+        }
+    }
+
+    /// <summary>
+    /// Zxids 1–800 in 20 acknowledged commits, then 801–840 in one commit written but never synced, each part closed
+    /// like a crash. Returns LiteDB's offset where the acknowledged commits end.
+    /// </summary>
+    private long AcknowledgedThenUnsynced()
+    {
+        using (var log = TxnLog.Open(_dir.Path))
+        {
+            AppendCommits(log, 1, 20);
+            log.CloseLikeACrash();
+        }
+
+        var acknowledged = LogicalEnd(_dir.File(TxnLog.WalFileName));
+        using (var log = TxnLog.Open(_dir.Path))
+        {
+            log.Write(TxnLogTests.Batch(801, 40));
+            log.CloseLikeACrash();
+        }
+
+        return acknowledged;
+    }
+
     /// <summary>Runs an assertion of a seeded trial so that its failure names the seed to replay.</summary>
     private static void Seeded(int seed, int trial, Action assertion)
     {
@@ -203,23 +238,7 @@ public sealed class WalFileTests : IDisposable
     public void A_page_of_an_unsynced_commit_torn_by_a_power_loss_ends_the_log_and_every_acknowledged_commit_is_there()
     {
         var path = _dir.File(TxnLog.WalFileName);
-        using (var log = TxnLog.Open(_dir.Path))
-        {
-            for (var batch = 0; batch < 20; batch++)
-            {
-                log.Append(TxnLogTests.Batch((batch * 40) + 1, 40)); // acknowledged: written and synced
-            }
-
-            log.CloseLikeACrash();
-        }
-
-        var acknowledged = LogicalEnd(path);
-        using (var log = TxnLog.Open(_dir.Path))
-        {
-            log.Write(TxnLogTests.Batch(801, 40)); // the next commit: written, never synced
-            log.CloseLikeACrash();
-        }
-
+        var acknowledged = AcknowledgedThenUnsynced();
         Assert.True(LogicalEnd(path) > acknowledged + WalFile.PageSize, "the unsynced commit should span pages");
 
         // Power failed during writeback: one 4 KiB half of the commit's first page reached the disk, the other did not.
@@ -243,26 +262,10 @@ public sealed class WalFileTests : IDisposable
     {
         // A power loss during writeback persists some 512-byte sectors of the pages written since the last sync and
         // not others. Each trial keeps a random subset (seeded; ZK_SEED replays) of the unsynced commit's sectors.
-        var seed = int.TryParse(Environment.GetEnvironmentVariable("ZK_SEED"), out var fixedSeed) ? fixedSeed : Random.Shared.Next();
+        var seed = Seed();
         var random = new Random(seed);
         var path = _dir.File(TxnLog.WalFileName);
-        using (var log = TxnLog.Open(_dir.Path))
-        {
-            for (var batch = 0; batch < 20; batch++)
-            {
-                log.Append(TxnLogTests.Batch((batch * 40) + 1, 40));
-            }
-
-            log.CloseLikeACrash();
-        }
-
-        var acknowledged = Physical(LogicalEnd(path));
-        using (var log = TxnLog.Open(_dir.Path))
-        {
-            log.Write(TxnLogTests.Batch(801, 40));
-            log.CloseLikeACrash();
-        }
-
+        var acknowledged = Physical(AcknowledgedThenUnsynced());
         var written = File.ReadAllBytes(path);
         var unsyncedEnd = (int)Physical(LogicalEnd(path));
         var otherFile = File.ReadAllBytes(WalFile.SecondPath(path));
@@ -298,7 +301,7 @@ public sealed class WalFileTests : IDisposable
         // A checkpoint copies the WAL's pages into the data file in place, syncs the data file, and only then empties
         // the WAL. A power loss before the WAL is emptied leaves any mix of the data file's old and new sectors
         // (seeded; ZK_SEED replays), with the whole WAL still there to replay over it.
-        var seed = int.TryParse(Environment.GetEnvironmentVariable("ZK_SEED"), out var fixedSeed) ? fixedSeed : Random.Shared.Next();
+        var seed = Seed();
         var random = new Random(seed);
         var dataPath = _dir.File(TxnLog.DataFileName);
         var walPaths = new[] { _dir.File(TxnLog.WalFileName), WalFile.SecondPath(_dir.File(TxnLog.WalFileName)) };
@@ -306,10 +309,7 @@ public sealed class WalFileTests : IDisposable
         {
             log.Append(TxnLogTests.Batch(1, 300));
             log.Checkpoint(); // the data file has pages of its own to be overwritten in place
-            for (var batch = 0; batch < 20; batch++)
-            {
-                log.Append(TxnLogTests.Batch(301 + (batch * 40), 40));
-            }
+            AppendCommits(log, 301, 20);
 
             log.CloseLikeACrash();
         }
