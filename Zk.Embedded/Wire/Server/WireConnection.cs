@@ -336,11 +336,7 @@ internal sealed class WireConnection : ISessionSink
     }
 
     private DeferredRead Deferred(Func<TreeState, ReadOutcome> execute, int xid, OpCode opCode, long started) =>
-        new(execute, reply =>
-        {
-            WriteReply(xid, opCode, reply, null);
-            Stats.Replied(started);
-        });
+        new(execute, reply => WriteQueuedReply(xid, opCode, reply, null, started));
 
     internal PeerCore Peer => _peer;
 
@@ -371,8 +367,18 @@ internal sealed class WireConnection : ISessionSink
 
     // ---- output ----
 
+    /// <summary>
+    /// Serializes the reply of a request that went through the outbox (counted by <see cref="RequestStats.Queued"/>)
+    /// and counts it answered, with its latency from <paramref name="started"/>.
+    /// </summary>
+    internal void WriteQueuedReply(int xid, OpCode opCode, in Reply reply, IReadOnlyList<MultiOp>? multiOps, long started)
+    {
+        WriteReply(xid, opCode, reply, multiOps);
+        Stats.Replied(started);
+    }
+
     /// <summary>Serializes a reply. Called in the session's order (the outbox's delivery loop, or a read answered at once).</summary>
-    internal void WriteReply(int xid, OpCode opCode, in Reply reply, IReadOnlyList<MultiOp>? multiOps)
+    private void WriteReply(int xid, OpCode opCode, in Reply reply, IReadOnlyList<MultiOp>? multiOps)
     {
         lock (_writeGate)
         {

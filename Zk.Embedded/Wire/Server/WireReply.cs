@@ -8,9 +8,5 @@ namespace Zk.Embedded.Wire.Server;
 internal sealed class WireReply(SessionOutbox outbox, WireConnection connection, int xid, OpCode opCode, long started, IReadOnlyList<MultiOp>? multiOps = null)
     : OrderedReply(outbox)
 {
-    public override void Deliver(in Reply reply)
-    {
-        connection.WriteReply(xid, opCode, reply, multiOps);
-        connection.Stats.Replied(started);
-    }
+    public override void Deliver(in Reply reply) => connection.WriteQueuedReply(xid, opCode, reply, multiOps, started);
 }
