@@ -118,6 +118,15 @@ public sealed class FourLetterWordTests
         var (client, _) = await RawWireClient.ConnectAsync(endPoint);
         using (client)
         {
+            // The connect is counted once its read is handled, just after its response went out: wait for that count,
+            // or it could land after the reset below.
+            var until = DateTime.UtcNow + Deadline;
+            while (Fields(await InteropTools.FourLetterWordAsync(endPoint, "srvr", Deadline), ": ")["Received"] == "0")
+            {
+                Assert.True(DateTime.UtcNow < until, "expected the connect request counted as received");
+                await Task.Yield();
+            }
+
             Assert.Equal("Server stats reset.", (await InteropTools.FourLetterWordAsync(endPoint, "srst", Deadline)).Trim());
 
             // One send, so one read on the server: a well-formed exists, then a frame too short for a request header,
