@@ -53,7 +53,7 @@ internal static class Recovery
         var snapshotLoadTime = Stopwatch.GetElapsedTime(started);
         var replayed = 0;
         var last = log.LastZxid;
-        long? total = last >>> 32 == state.Zxid >>> 32 ? Math.Max(0, last - state.Zxid) : null;
+        long? total = EpochOf(last) == EpochOf(state.Zxid) ? Math.Max(0, last - state.Zxid) : null;
         StorageCorruptionException? corruption = null;
         try
         {
@@ -92,7 +92,10 @@ internal static class Recovery
     /// Failed requests take no zxid, so within an epoch nothing is skipped.
     /// </summary>
     internal static bool Follows(long previous, long next) =>
-        next == previous + 1 || ((next >>> 32) > (previous >>> 32) && (next & 0xffff_ffffL) == 1);
+        next == previous + 1 || (EpochOf(next) > EpochOf(previous) && (next & 0xffff_ffffL) == 1);
+
+    /// <summary>A zxid's epoch: its high 32 bits (ZooKeeper's ZxidUtils.getEpochFromZxid).</summary>
+    private static long EpochOf(long zxid) => zxid >>> 32;
 
     private static TreeState Apply(TreeState state, Txn txn)
     {
