@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Zk.Embedded;
 using Zk.Embedded.Config;
@@ -64,7 +65,19 @@ internal static class Program
                 stop.Cancel();
             });
 
-        await using (var peer = await ZkPeer.StartAsync(options, loggerFactory).ConfigureAwait(false))
+        ZkPeer started;
+        try
+        {
+            started = await ZkPeer.StartAsync(options, loggerFactory).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or SocketException or UnauthorizedAccessException)
+        {
+            // What an operator can act on (files in use by another peer, a port taken, a WAL from an older build):
+            // the message, without a stack trace, as for a bad config.
+            return Fail($"zk: {e.Message}");
+        }
+
+        await using (var peer = started)
         {
             var dataDir = options.DataDir is null ? "(in memory)" : Path.GetFullPath(options.DataDir);
             Log.Running(

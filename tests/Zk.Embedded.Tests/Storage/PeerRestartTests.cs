@@ -130,4 +130,18 @@ public sealed class PeerRestartTests
 
         Assert.False(Directory.Exists(Path.Combine(cwd, "zkdata")), "an in-memory peer must not create ./zkdata");
     }
+
+    [Fact]
+    public async Task A_second_zk_on_a_data_dir_in_use_says_so_and_exits_without_a_stack_trace()
+    {
+        using var dir = new TempDirectory();
+        await using var running = await ZkPeer.StartAsync(new ZkPeerOptions { DataDir = dir.Path });
+        var config = dir.File("zoo.cfg");
+        File.WriteAllText(config, $"dataDir={dir.Path}\nclientPort=0\n");
+        using var second = ZkChildProcess.Start(config, dir.Path);
+        var code = second.WaitForExit(TimeSpan.FromSeconds(60));
+        Assert.True(code == 2, $"expected exit code 2, got {code}:\n{second.RecentOutput}");
+        Assert.Contains("zk: ", second.RecentOutput, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", second.RecentOutput, StringComparison.Ordinal);
+    }
 }

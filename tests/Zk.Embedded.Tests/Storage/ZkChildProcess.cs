@@ -102,6 +102,14 @@ internal sealed class ZkChildProcess : IDisposable
         }
     }
 
+    /// <summary>Waits (with a deadline) for the child to exit by itself; returns its exit code.</summary>
+    public int WaitForExit(TimeSpan deadline)
+    {
+        Assert.True(_process.WaitForExit(deadline), $"zk (pid {_process.Id}) did not exit within {deadline}:\n{RecentOutput}");
+        _process.WaitForExit(); // drains the redirected output
+        return _process.ExitCode;
+    }
+
     /// <summary>SIGKILL, without waiting: callable from any thread, at the exact moment a test chooses.</summary>
     public void SendKill()
     {
