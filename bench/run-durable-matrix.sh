@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Durable writes (docs/performance.md, "Durable writes" and "Over the wire vs Apache ZooKeeper"):
+# Durable writes (docs/performance.md, "Current figures": in-process durable writes and the wire comparison with Apache ZooKeeper):
 #  1. in-process setData 1 KiB with 1, 8, 64 sessions on a durable peer (fresh temp dataDir, forceSync yes), each in
 #     REPEATS separate processes, raw 4 KiB sync latency of the same directory measured before and after each;
 #  2. over the wire, our zk and Apache ZooKeeper as separate processes started by the bench, interleaved:
