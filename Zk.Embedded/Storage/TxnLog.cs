@@ -119,12 +119,24 @@ internal sealed class TxnLog : ITxnSink, IDisposable
             _wal.Sync();
             _syncedZxid = _lastZxid;
         }
-        catch
+        catch (Exception e)
         {
-            _db?.Dispose();
+            // Not LiteDB's close: it would checkpoint, changing the files an operator needs to see as they were (and
+            // on a damaged file it throws too, hiding this exception).
             _wal.Dispose();
             _data.Dispose();
-            throw;
+            if (e is IOException or UnauthorizedAccessException or InvalidDataException)
+            {
+                throw;
+            }
+
+            // LiteDB reading garbage fails in many ways (LiteException, DecoderFallbackException, InvalidCastException, ...).
+            throw new StorageCorruptionException(
+                CorruptionKind.Undecodable,
+                Location,
+                null,
+                $"LiteDB cannot open it ({e.GetType().Name}: {e.Message}). Nothing was changed. {StorageCorruptionException.WhatToDo}",
+                e);
         }
     }
 
@@ -291,9 +303,10 @@ internal sealed class TxnLog : ITxnSink, IDisposable
 
                 document = documents.Current;
             }
-            catch (LiteException e)
+            catch (Exception e) when (e is not (StorageCorruptionException or IOException or OutOfMemoryException))
             {
-                throw new StorageCorruptionException(CorruptionKind.Undecodable, location, null, $"LiteDB failed reading after zxid 0x{previous:x}: {e.Message}", e);
+                // LiteDB reading a damaged page fails in many ways, not only with LiteException (a DecoderFallbackException for a bad string).
+                throw new StorageCorruptionException(CorruptionKind.Undecodable, location, null, $"LiteDB failed reading after zxid 0x{previous:x} ({e.GetType().Name}): {e.Message}", e);
             }
 
             var first = document[LogDocuments.FirstField];
