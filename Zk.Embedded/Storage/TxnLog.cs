@@ -412,11 +412,23 @@ internal sealed class TxnLog : ITxnSink, IDisposable
             }
 
             _disposed = true;
-            _db.Dispose(); // LiteDB checkpoints on close; the shrink rule keeps that safe.
-            _data.Sync();
-            _wal.Sync();
-            _wal.Dispose();
-            _data.Dispose();
+            try
+            {
+                _db.Dispose(); // LiteDB checkpoints on close; the shrink rule keeps that safe.
+                _data.Sync();
+                _wal.Sync();
+            }
+            catch (Exception e) when (e is IOException or LiteException or ObjectDisposedException)
+            {
+                // A log that could not be written (a full disk) cannot checkpoint either, and LiteDB may have closed
+                // itself after the failed write. What was synced is on disk and the next open replays it; what was
+                // not was never acknowledged. Stopping must not throw on top of the fault that stopped the peer.
+            }
+            finally
+            {
+                _wal.Dispose();
+                _data.Dispose();
+            }
         }
     }
 
