@@ -88,6 +88,16 @@ public sealed class ZkPeer : IAsyncDisposable
     /// <summary>Number of live sessions.</summary>
     public int SessionCount => _core.Sessions.Count;
 
+    /// <summary>
+    /// Completes with the exception that stopped this peer serving writes, typically its txn log could not be written
+    /// or synced (a full disk, an I/O error); never completes while the peer is healthy. From then on every write and
+    /// every new session fails with ConnectionLoss, <c>ruok</c> answers nothing and <c>srvr</c> says the peer is not
+    /// serving. Ordering cannot go on past a txn that was not logged, so the peer does not recover by itself: a host
+    /// disposes it and starts a new one (the <c>zk</c> program exits with code 1, as ZooKeeper does, for a supervisor
+    /// to restart it).
+    /// </summary>
+    public Task<Exception> Faulted => _core.Processor.Faulted;
+
     internal PeerCore Core => _core;
 
     internal Storage.PeerStorage? DurableStorage => _storage;

@@ -77,6 +77,7 @@ internal static class Program
             return Fail($"zk: {e.Message}");
         }
 
+        Exception? fault;
         await using (var peer = started)
         {
             var dataDir = options.DataDir is null ? "(in memory)" : Path.GetFullPath(options.DataDir);
@@ -93,18 +94,28 @@ internal static class Program
                 var where = endPoint.ToString();
                 Log.ClientPort(logger, where);
             }
-            try
-            {
-                await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                Log.Stopping(logger, peer.LastZxid);
-            }
+            fault = await RunUntilStoppedAsync(peer, stop.Token).ConfigureAwait(false);
+            Log.Stopping(logger, peer.LastZxid);
         }
 
         Log.Stopped(logger);
+        if (fault is not null)
+        {
+            // As ZooKeeper's standalone server exits with UNEXPECTED_ERROR (1) when its SyncRequestProcessor dies: a
+            // supervisor restarts it, and the restart recovers every acknowledged write from the log.
+            Console.Error.WriteLine($"zk: the peer stopped serving writes: {fault.Message}");
+            return 1;
+        }
+
         return 0;
+    }
+
+    /// <summary>Waits for Ctrl+C or SIGTERM (null), or for the peer to stop serving writes (its fault).</summary>
+    private static async Task<Exception?> RunUntilStoppedAsync(ZkPeer peer, CancellationToken stop)
+    {
+        var stopped = Task.Delay(Timeout.Infinite, stop);
+        var first = await Task.WhenAny(stopped, peer.Faulted).ConfigureAwait(false);
+        return first == peer.Faulted ? await peer.Faulted.ConfigureAwait(false) : null;
     }
 
     private static ZkPeerOptions LoadConfig(string path)

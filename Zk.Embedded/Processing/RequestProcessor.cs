@@ -53,6 +53,7 @@ internal sealed class RequestProcessor : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly object _stopGate = new();
+    private readonly TaskCompletionSource<Exception> _faulted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TreeState _state;
     private TreeState _firingState;
     private TreeState _speculative;
@@ -80,8 +81,11 @@ internal sealed class RequestProcessor : IAsyncDisposable
     /// </summary>
     public TreeState FiringState => Volatile.Read(ref _firingState);
 
-    /// <summary>Set when the loop died; no more writes are accepted.</summary>
+    /// <summary>Set when the loop died (typically the sink could not write or sync the log); no more writes are accepted.</summary>
     public Exception? Fault { get; private set; }
+
+    /// <summary>Completes with <see cref="Fault"/> when the loop dies; never while the pipeline runs.</summary>
+    public Task<Exception> Faulted => _faulted.Task;
 
     public void Start()
     {
@@ -129,7 +133,8 @@ internal sealed class RequestProcessor : IAsyncDisposable
         }
         catch (ChannelClosedException)
         {
-            throw new ZkException(ZkErrorCode.ConnectionLoss, write.Request.ErrorPath, "The peer is stopping and accepts no more requests.");
+            var why = Fault is { } fault ? $"The peer stopped serving writes: {fault.Message}" : "The peer is stopping and accepts no more requests.";
+            throw new ZkException(ZkErrorCode.ConnectionLoss, write.Request.ErrorPath, why);
         }
     }
 
@@ -282,6 +287,7 @@ internal sealed class RequestProcessor : IAsyncDisposable
         {
             Fault ??= e;
             Log.PipelineFailed(_logger, e);
+            _faulted.TrySetResult(Fault);
             _queue.Writer.TryComplete(e);
             if (batch is not null)
             {

@@ -155,8 +155,15 @@ internal sealed class DurableFile : GatheredFile
                 zeroing = _zeroing;
             }
 
-            // Waited for, not abandoned: it writes through the handle the base disposes.
-            zeroing.GetAwaiter().GetResult();
+            try
+            {
+                // Waited for, not abandoned: it writes through the handle the base disposes.
+                zeroing.GetAwaiter().GetResult();
+            }
+            catch (IOException)
+            {
+                // Zeros ahead that could not be written (a full disk): nothing of LiteDB's is in them.
+            }
         }
 
         base.Dispose(disposing);

@@ -96,12 +96,22 @@ internal abstract class GatheredFile : Stream
     {
         if (disposing)
         {
-            lock (Gate)
+            try
             {
-                _gather.Drain(Handle);
+                lock (Gate)
+                {
+                    _gather.Drain(Handle);
+                }
             }
-
-            Handle.Dispose();
+            catch (IOException)
+            {
+                // A full disk or a failed device: these bytes were never synced, so no acknowledged write is in them
+                // (the log syncs before it closes), and closing must not throw on top of the fault.
+            }
+            finally
+            {
+                Handle.Dispose();
+            }
         }
 
         base.Dispose(disposing);

@@ -66,7 +66,7 @@ internal sealed class PeerStorage : ITxnSink, IDisposable
             {
                 // A committed LiteDB transaction whose record fails its checksum is damage, not a torn write (LiteDB
                 // already drops unconfirmed transactions): txns in it may have been acknowledged, so do not start.
-                throw corruption;
+                throw new StorageCorruptionException(corruption.Kind, corruption.Location, corruption.Zxid, $"{corruption.Detail} Nothing was cut. {StorageCorruptionException.WhatToDo}", corruption);
             }
 
             var state = result.State;
@@ -81,7 +81,8 @@ internal sealed class PeerStorage : ITxnSink, IDisposable
         }
         catch
         {
-            log.Dispose();
+            // Without LiteDB's close, which would checkpoint: the files stay as the operator needs to see them.
+            log.CloseWithoutCheckpoint();
             throw;
         }
     }

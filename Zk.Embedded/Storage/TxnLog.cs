@@ -55,21 +55,19 @@ internal sealed class TxnLog : ITxnSink, IDisposable
     public const string DataFileName = "txnlog.db";
     public const string WalFileName = "txnlog-wal.db";
 
-    private const string TxnCollection = "txns";
     private const string MetaCollection = "meta";
-    private const string RecordField = "r";
-    private const string FirstField = "f";
-
-    /// <summary>Each entry of a batch: the zxid (8 bytes), the record's length (4), then the record (TxnCodec).</summary>
-    private const int EntryHeaderBytes = 12;
     private const string ValueField = "v";
 
     private readonly object _writeLock = new();
-    private readonly ArrayBufferWriter<byte> _batch = new(64 * 1024);
+    private readonly ArrayBufferWriter<byte> _record = new(64 * 1024);
+    private readonly LogDocuments.DocumentBuilder _document = new();
+    private readonly List<BsonDocument> _documents = [];
+    private readonly List<BsonDocument> _parts = [];
     private readonly DurableFile _data;
     private readonly WalFile _wal;
     private readonly LiteDatabase _db;
     private readonly ILiteCollection<BsonDocument> _txns;
+    private readonly ILiteCollection<BsonDocument> _partsCollection;
     private readonly ILiteCollection<BsonDocument> _meta;
     private readonly TxnLogOptions _options;
     private readonly object _syncLock = new();
@@ -103,7 +101,8 @@ internal sealed class TxnLog : ITxnSink, IDisposable
                 // A pragma: stored in the file's header, so set when it changes only.
                 _db.CheckpointSize = pages;
             }
-            _txns = _db.GetCollection(TxnCollection, BsonAutoId.Int64);
+            _txns = _db.GetCollection(LogDocuments.TxnCollection, BsonAutoId.Int64);
+            _partsCollection = _db.GetCollection(LogDocuments.PartCollection, BsonAutoId.Int64);
             _meta = _db.GetCollection(MetaCollection, BsonAutoId.Int64);
             if (_data.Created || _wal.Created)
             {
@@ -120,12 +119,24 @@ internal sealed class TxnLog : ITxnSink, IDisposable
             _wal.Sync();
             _syncedZxid = _lastZxid;
         }
-        catch
+        catch (Exception e)
         {
-            _db?.Dispose();
+            // Not LiteDB's close: it would checkpoint, changing the files an operator needs to see as they were (and
+            // on a damaged file it throws too, hiding this exception).
             _wal.Dispose();
             _data.Dispose();
-            throw;
+            if (e is IOException or UnauthorizedAccessException or InvalidDataException)
+            {
+                throw;
+            }
+
+            // LiteDB reading garbage fails in many ways (LiteException, DecoderFallbackException, InvalidCastException, ...).
+            throw new StorageCorruptionException(
+                CorruptionKind.Undecodable,
+                Location,
+                null,
+                $"LiteDB cannot open it ({e.GetType().Name}: {e.Message}). Nothing was changed. {StorageCorruptionException.WhatToDo}",
+                e);
         }
     }
 
@@ -181,7 +192,8 @@ internal sealed class TxnLog : ITxnSink, IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var previous = _lastZxid;
-            _batch.ResetWrittenCount();
+            _documents.Clear();
+            _parts.Clear();
             for (var i = 0; i < txns.Count; i++)
             {
                 var txn = txns[i];
@@ -191,22 +203,53 @@ internal sealed class TxnLog : ITxnSink, IDisposable
                 }
 
                 previous = txn.Zxid;
-                var entry = _batch.WrittenCount;
-                BinaryPrimitives.WriteInt64BigEndian(_batch.GetSpan(EntryHeaderBytes), txn.Zxid);
-                _batch.Advance(EntryHeaderBytes);
-                var length = TxnCodec.EncodeTo(txn, _batch);
-                BinaryPrimitives.WriteInt32BigEndian(MemoryMarshal.AsMemory(_batch.WrittenMemory).Span[(entry + 8)..], length);
+                LogDocuments.Add(txn, _record, _document, _documents, _parts);
             }
 
-            // One document per batch, keyed by its last zxid: LiteDB's cost is per document and per index entry, so a
-            // batch of txns costs one insert, not one each. Inserting it is one LiteDB transaction.
-            _txns.Insert(new BsonDocument
-            {
-                ["_id"] = previous,
-                [FirstField] = txns[0].Zxid,
-                [RecordField] = _batch.WrittenSpan.ToArray(),
-            });
+            _documents.Add(_document.Take());
+            Insert();
             Volatile.Write(ref _lastZxid, previous);
+        }
+    }
+
+    /// <summary>
+    /// Inserts the batch's documents in one LiteDB transaction. Usually one document (LiteDB's cost is per document
+    /// and per index entry, so a batch of txns costs one insert, not one each); more when the batch is larger than
+    /// a document may be (<see cref="LogDocuments"/>).
+    /// </summary>
+    private void Insert()
+    {
+        if (_documents.Count == 1 && _parts.Count == 0)
+        {
+            _txns.Insert(_documents[0]);
+            return;
+        }
+
+        // One transaction for all of them: a crash leaves the whole batch or none of it.
+        _db.BeginTrans();
+        try
+        {
+            if (_parts.Count > 0)
+            {
+                _partsCollection.EnsureIndex(LogDocuments.PartZxidField);
+                _partsCollection.Insert(_parts);
+            }
+
+            _txns.Insert(_documents);
+            _db.Commit();
+        }
+        catch
+        {
+            try
+            {
+                _db.Rollback();
+            }
+            catch (Exception rollback) when (rollback is LiteException or IOException or ObjectDisposedException)
+            {
+                // The insert's failure is the one to report; the log is unusable either way.
+            }
+
+            throw;
         }
     }
 
@@ -260,18 +303,19 @@ internal sealed class TxnLog : ITxnSink, IDisposable
 
                 document = documents.Current;
             }
-            catch (LiteException e)
+            catch (Exception e) when (e is not (StorageCorruptionException or IOException or OutOfMemoryException))
             {
-                throw new StorageCorruptionException(CorruptionKind.Undecodable, location, null, $"LiteDB failed reading after zxid 0x{previous:x}: {e.Message}", e);
+                // LiteDB reading a damaged page fails in many ways, not only with LiteException (a DecoderFallbackException for a bad string).
+                throw new StorageCorruptionException(CorruptionKind.Undecodable, location, null, $"LiteDB failed reading after zxid 0x{previous:x} ({e.GetType().Name}): {e.Message}", e);
             }
 
-            var first = document[FirstField];
+            var first = document[LogDocuments.FirstField];
             if (!first.IsInt64 || (previous > zxidExclusive && first.AsInt64 <= previous))
             {
                 throw new StorageCorruptionException(CorruptionKind.Undecodable, location, document["_id"].AsInt64, $"batch out of order: follows 0x{previous:x}");
             }
 
-            foreach (var txn in DecodeBatch(document, first.AsInt64 - 1, location, acls))
+            foreach (var txn in LogDocuments.Decode(document, first.AsInt64 - 1, location, acls, ReadParts))
             {
                 if (txn.Zxid > zxidExclusive)
                 {
@@ -297,32 +341,24 @@ internal sealed class TxnLog : ITxnSink, IDisposable
             // entries after zxid are not decoded: they are what is being cut, possibly because they are corrupt.
             foreach (var document in _txns.Find(Query.GT("_id", zxid)).ToList())
             {
-                var batch = document[RecordField].AsBinary;
+                var batch = document[LogDocuments.RecordField].AsBinary;
                 var keep = 0;
                 long keptLast = 0;
-                var offset = 0;
-                while (offset + EntryHeaderBytes <= batch.Length)
+                while (LogDocuments.EntrySize(batch, keep, out var key) is var size and > 0 && key <= zxid)
                 {
-                    var key = BinaryPrimitives.ReadInt64BigEndian(batch.AsSpan(offset));
-                    var length = BinaryPrimitives.ReadInt32BigEndian(batch.AsSpan(offset + 8));
-                    if (key > zxid || length < 0 || length > batch.Length - offset - EntryHeaderBytes)
-                    {
-                        break;
-                    }
-
-                    offset += EntryHeaderBytes + length;
-                    keep = offset;
+                    keep += size;
                     keptLast = key;
                 }
 
-                removed += CountEntries(batch, keep);
+                removed += LogDocuments.CountEntries(batch, keep);
                 _txns.Delete(document["_id"]);
                 if (keep > 0)
                 {
-                    _txns.Insert(new BsonDocument { ["_id"] = keptLast, [FirstField] = document[FirstField], [RecordField] = batch[..keep] });
+                    _txns.Insert(new BsonDocument { ["_id"] = keptLast, [LogDocuments.FirstField] = document[LogDocuments.FirstField], [LogDocuments.RecordField] = batch[..keep] });
                 }
             }
 
+            _partsCollection.DeleteMany(Query.GT(LogDocuments.PartZxidField, zxid));
             SyncWal();
             Volatile.Write(ref _lastZxid, _txns.FindOne(Query.All(Query.Descending))?["_id"].AsInt64 ?? 0);
             Volatile.Write(ref _syncedZxid, _lastZxid);
@@ -341,6 +377,12 @@ internal sealed class TxnLog : ITxnSink, IDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             // Whole batches only: a batch whose last txn is covered goes; the newest batch always stays.
             var removed = _txns.DeleteMany(Query.And(Query.LTE("_id", zxid), Query.LT("_id", _lastZxid)));
+            if (_txns.FindOne(Query.All()) is { } oldest)
+            {
+                // Parts belong to the txn of their zxid: those before the oldest kept batch went with their batches.
+                _partsCollection.DeleteMany(Query.LT(LogDocuments.PartZxidField, oldest[LogDocuments.FirstField]));
+            }
+
             SyncWal();
             return removed;
         }
@@ -370,11 +412,23 @@ internal sealed class TxnLog : ITxnSink, IDisposable
             }
 
             _disposed = true;
-            _db.Dispose(); // LiteDB checkpoints on close; the shrink rule keeps that safe.
-            _data.Sync();
-            _wal.Sync();
-            _wal.Dispose();
-            _data.Dispose();
+            try
+            {
+                _db.Dispose(); // LiteDB checkpoints on close; the shrink rule keeps that safe.
+                _data.Sync();
+                _wal.Sync();
+            }
+            catch (Exception e) when (e is IOException or LiteException or ObjectDisposedException)
+            {
+                // A log that could not be written (a full disk) cannot checkpoint either, and LiteDB may have closed
+                // itself after the failed write. What was synced is on disk and the next open replays it; what was
+                // not was never acknowledged. Stopping must not throw on top of the fault that stopped the peer.
+            }
+            finally
+            {
+                _wal.Dispose();
+                _data.Dispose();
+            }
         }
     }
 
@@ -398,72 +452,12 @@ internal sealed class TxnLog : ITxnSink, IDisposable
         }
     }
 
-    /// <summary>How many entries start at or after <paramref name="from"/> (their headers only are read).</summary>
-    private static int CountEntries(byte[] batch, int from)
+    /// <summary>The parts of the external record of <paramref name="zxid"/>, in index order.</summary>
+    private List<BsonDocument> ReadParts(long zxid)
     {
-        var count = 0;
-        for (var offset = from; offset + EntryHeaderBytes <= batch.Length; count++)
-        {
-            var length = BinaryPrimitives.ReadInt32BigEndian(batch.AsSpan(offset + 8));
-            if (length < 0)
-            {
-                return count + 1;
-            }
-
-            offset += EntryHeaderBytes + length;
-        }
-
-        return count;
-    }
-
-    /// <summary>The txns of one batch document, each verified, in zxid order after <paramref name="previous"/>.</summary>
-    private static IEnumerable<Txn> DecodeBatch(BsonDocument document, long previous, string location, AclCache? acls)
-    {
-        var id = document["_id"];
-        if (!id.IsInt64)
-        {
-            throw new StorageCorruptionException(CorruptionKind.Undecodable, location, null, $"batch after zxid 0x{previous:x} has key {id} ({id.Type}), not an Int64 zxid");
-        }
-
-        var last = id.AsInt64;
-        var records = document[RecordField];
-        if (!records.IsBinary)
-        {
-            throw new StorageCorruptionException(CorruptionKind.Undecodable, location, last, $"field '{RecordField}' is {records.Type}, not Binary");
-        }
-
-        var bytes = records.AsBinary;
-        var offset = 0;
-        var zxid = previous;
-        while (offset < bytes.Length)
-        {
-            if (bytes.Length - offset < EntryHeaderBytes)
-            {
-                throw new StorageCorruptionException(CorruptionKind.Truncated, location, zxid + 1, $"batch 0x{last:x} ends inside an entry header");
-            }
-
-            var key = BinaryPrimitives.ReadInt64BigEndian(bytes.AsSpan(offset));
-            var length = BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(offset + 8));
-            if (key <= zxid)
-            {
-                throw new StorageCorruptionException(CorruptionKind.Undecodable, location, key, $"out of order: follows 0x{zxid:x}");
-            }
-
-            if (length < 0 || length > bytes.Length - offset - EntryHeaderBytes)
-            {
-                throw new StorageCorruptionException(CorruptionKind.Truncated, location, key, $"entry of {length} bytes does not fit batch 0x{last:x}");
-            }
-
-            var txn = TxnCodec.Decode(bytes.AsMemory(offset + EntryHeaderBytes, length), key, location, acls);
-            offset += EntryHeaderBytes + length;
-            zxid = key;
-            yield return txn;
-        }
-
-        if (zxid != last)
-        {
-            throw new StorageCorruptionException(CorruptionKind.ZxidMismatch, location, last, $"batch keyed 0x{last:x} ends at 0x{zxid:x}");
-        }
+        var parts = _partsCollection.Find(Query.EQ(LogDocuments.PartZxidField, zxid)).ToList();
+        parts.Sort(static (x, y) => x[LogDocuments.PartIndexField].CompareTo(y[LogDocuments.PartIndexField]));
+        return parts;
     }
 
     private void SyncWal()

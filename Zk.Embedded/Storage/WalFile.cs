@@ -349,9 +349,21 @@ internal sealed class WalFile : GatheredFile
 
         if (head[..read].ContainsAnyExcept((byte)0))
         {
+            var slot = new byte[SlotSize];
+            if (Verifies(slot, RandomAccess.Read(file, slot, SlotOffset(0))))
+            {
+                // Our format (its first page checks out where a slot starts) with the magic changed: damage, not an old file.
+                throw new StorageCorruptionException(
+                    CorruptionKind.UnknownFormat,
+                    $"txn log WAL {path}",
+                    null,
+                    $"its header at offset 0 is damaged (no '{System.Text.Encoding.ASCII.GetString(Magic)}'), though the log page after it at offset {HeaderBytes} verifies. " +
+                    $"Nothing was changed. {StorageCorruptionException.WhatToDo}");
+            }
+
             throw new InvalidDataException(
-                $"{path} is a txn log WAL written before page checksums (no '{System.Text.Encoding.ASCII.GetString(Magic)}' header) and holds log pages. " +
-                "Start the previous build on this directory and stop it cleanly (that empties the WAL into the data file), then start this one.");
+                $"{path} has no '{System.Text.Encoding.ASCII.GetString(Magic)}' header at offset 0 and holds data: either its header is damaged, or it is a txn log WAL " +
+                "written before page checksums. If the latter, start the previous build on this directory and stop it cleanly (that empties the WAL into the data file), then start this one.");
         }
 
         // Blank: nothing to lose. The header, then a blank first slot (it overlaps where the old format's second page
@@ -391,9 +403,11 @@ internal sealed class WalFile : GatheredFile
                 {
                     end = page;
                 }
-                else if (read < SlotSize || Crc32C.Compute(slot.AsSpan(0, PageSize)) != BinaryPrimitives.ReadUInt32LittleEndian(slot.AsSpan(PageSize)))
+                else if (!Verifies(slot, read))
                 {
-                    // Torn (or never finished) by a crash: its commit's sync did not complete.
+                    // Torn (or never finished) by a crash: its commit's sync did not complete. Unless whole pages of
+                    // more commits follow than can have been unsynced together: then it is damage (see ThrowIfDamaged).
+                    ThrowIfDamaged(page);
                     end = page;
                     dirtyTail = true;
                     break;
@@ -407,6 +421,51 @@ internal sealed class WalFile : GatheredFile
         }
 
         return (end < 0 ? page : end) * PageSize;
+    }
+
+    /// <summary>
+    /// Commits whose pages may be written and not yet synced at the same moment: the pipeline writes batch N+1 while
+    /// batch N syncs, and writes N+2 only after N's sync ended (its publisher applies N first). Every other write
+    /// (truncation, purge, epochs, checkpoints) syncs before it returns.
+    /// </summary>
+    internal const int MaxUnsyncedCommits = 2;
+
+    /// <summary>LiteDB's page header: the transaction id (uint, little-endian) at this offset (BasePage.P_TRANSACTION_ID).</summary>
+    private const int TransactionIdOffset = 14;
+
+    private static bool Verifies(ReadOnlySpan<byte> slot, int read) =>
+        read == SlotSize && Crc32C.Compute(slot[..PageSize]) == BinaryPrimitives.ReadUInt32LittleEndian(slot[PageSize..]);
+
+    /// <summary>
+    /// A page that fails its checksum is a torn write only if what follows it can be unsynced too: pages of at most
+    /// <see cref="MaxUnsyncedCommits"/> LiteDB transactions. Whole pages of more commits after it mean that it was
+    /// synced before them (bad disk, or a write from outside): acknowledged commits may lie there, so the open stops
+    /// and changes nothing, as Apache ZooKeeper stops at a record whose CRC fails ("CRC check failed").
+    /// </summary>
+    private void ThrowIfDamaged(long badPage)
+    {
+        var slot = new byte[SlotSize];
+        var commits = new HashSet<uint>();
+        var pages = 0;
+        for (var page = badPage + 1; SlotOffset(page + 1) <= _physical; page++)
+        {
+            var read = RandomAccess.Read(Handle, slot, SlotOffset(page));
+            if (slot.AsSpan(0, read).ContainsAnyExcept((byte)0) && Verifies(slot, read))
+            {
+                pages++;
+                commits.Add(BinaryPrimitives.ReadUInt32LittleEndian(slot.AsSpan(TransactionIdOffset)));
+            }
+        }
+
+        if (commits.Count > MaxUnsyncedCommits)
+        {
+            throw new StorageCorruptionException(
+                CorruptionKind.ChecksumMismatch,
+                $"txn log WAL {LivePath}",
+                null,
+                $"the page at offset {SlotOffset(badPage)} (LiteDB log page {badPage}) fails its CRC check, and {pages} whole pages of {commits.Count} later commits follow it, " +
+                $"so it is damage, not a torn last write, and acknowledged txns may be in it or after it. Nothing was cut or checkpointed. {StorageCorruptionException.WhatToDo}");
+        }
     }
 
     private void Grow(long atLeast)

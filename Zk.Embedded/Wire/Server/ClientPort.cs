@@ -84,7 +84,8 @@ internal sealed class ClientPort : IAsyncDisposable
             connections,
             _peer.Watches.Snapshot().ToArray(),
             ephemerals,
-            configuration);
+            configuration,
+            Serving: _peer.Processor.Fault is null);
     }
 
     /// <summary>

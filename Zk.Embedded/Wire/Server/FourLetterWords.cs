@@ -23,6 +23,22 @@ internal static class FourLetterWords
         return Array.IndexOf(Known, word) >= 0;
     }
 
+    /// <summary>ZooKeeper's answer when the server is not running (AbstractFourLetterCommand.ZK_NOT_SERVING).</summary>
+    public const string NotServingAnswer = "This ZooKeeper instance is not currently serving requests\n";
+
+    /// <summary>
+    /// The answer of a peer that no longer serves writes (its txn log cannot be written), or null for a word that
+    /// answers as usual (envi). ruok answers nothing, as ZooKeeper documents it for a server in an error state (its
+    /// process exits there, so it never says imok either); isro says "null" as IsroCommand does.
+    /// </summary>
+    private static string? NotServing(string word) => word switch
+    {
+        "ruok" => "",
+        "isro" => "null",
+        "envi" => null,
+        _ => NotServingAnswer,
+    };
+
     /// <summary>The whitelist as ZooKeeper reads it: comma-separated words, "*" for all; srvr is always on.</summary>
     public static HashSet<string> ParseWhitelist(string? setting)
     {
@@ -57,6 +73,11 @@ internal static class FourLetterWords
         if (!whitelist.Contains(word))
         {
             return $"{word} is not executed because it is not in the whitelist.\n";
+        }
+
+        if (!facts.Serving && NotServing(word) is { } refusal)
+        {
+            return refusal;
         }
 
         var text = new StringBuilder();
@@ -243,7 +264,8 @@ internal sealed record ServerFacts(
     IReadOnlyList<ConnectionFacts> Connections,
     IReadOnlyList<(string Path, long[] Sessions)> WatchedPaths,
     IReadOnlyList<(long Session, string[] Paths)> EphemeralsBySession,
-    IReadOnlyList<(string Key, string Value)> Configuration);
+    IReadOnlyList<(string Key, string Value)> Configuration,
+    bool Serving = true);
 
 /// <summary>What answering a four-letter word asks of the port beyond sending the text.</summary>
 internal enum FourLetterWordEffect
