@@ -10,7 +10,7 @@ namespace Zk.Embedded.Tests.Consensus;
 /// </summary>
 public sealed class ConsensusSimulationTests(ITestOutputHelper output)
 {
-    private const int FixedSeeds = 12;
+    private const int FixedSeeds = 25;
 
     public static TheoryData<int, int, bool> Ensembles => new()
     {
