@@ -25,15 +25,19 @@ public sealed class ConsensusSimulationTests(ITestOutputHelper output)
     public void Seeded_runs_keep_one_leader_per_epoch_agreeing_prefixes_and_every_acknowledged_txn(int voters, int observers, bool instantStorage)
     {
         var totals = (Acked: 0, Crashes: 0, Epochs: 0);
+        var syncs = (Diff: 0, Trunc: 0, Snap: 0);
         foreach (var seed in Seeds())
         {
             var options = new SimOptions { Seed = seed, Voters = voters, Observers = observers, InstantStorage = instantStorage };
             var sim = Run(options);
             totals = (totals.Acked + sim.Checker.Acknowledged, totals.Crashes + sim.Crashes, totals.Epochs + sim.Checker.EpochsEstablished);
+            syncs = (syncs.Diff + Count(sim, "Diff"), syncs.Trunc + Count(sim, "Trunc"), syncs.Snap + Count(sim, "Snap"));
         }
-        output.WriteLine($"acknowledged {totals.Acked} txns over {totals.Crashes} crashes and {totals.Epochs} established epochs");
+        output.WriteLine($"acknowledged {totals.Acked} txns over {totals.Crashes} crashes and {totals.Epochs} established epochs; syncs: {syncs.Diff} DIFF, {syncs.Trunc} TRUNC, {syncs.Snap} SNAP");
         Assert.True(totals.Acked > 0, "expected the runs to commit some txns");
     }
+
+    private static int Count(Simulation sim, string kind) => sim.DeliveredByKind.GetValueOrDefault(kind);
 
     internal Simulation Run(SimOptions options)
     {

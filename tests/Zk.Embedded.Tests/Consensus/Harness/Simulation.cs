@@ -49,6 +49,8 @@ internal sealed class Simulation
     public string Trace => string.Join('\n', _trace);
     public int Crashes { get; private set; }
     public long Delivered { get; private set; }
+    /// <summary>How many of each message kind were delivered (shows that DIFF, TRUNC and SNAP were exercised).</summary>
+    public Dictionary<string, int> DeliveredByKind { get; } = [];
 
     /// <summary>Runs the faulty phase and the quiet phase; throws <see cref="ConsensusViolation"/> on a broken invariant.</summary>
     public void Run()
@@ -150,6 +152,8 @@ internal sealed class Simulation
         if (!peer.Up)
             return;
         Delivered++;
+        var kind = message.GetType().Name;
+        DeliveredByKind[kind] = DeliveredByKind.GetValueOrDefault(kind) + 1;
         peer.Core!.Step(from, message);
         Drain(peer);
     }
