@@ -10,7 +10,7 @@ namespace Zk.Embedded.Tests.Consensus;
 /// </summary>
 public sealed class ConsensusSimulationTests(ITestOutputHelper output)
 {
-    private const int FixedSeeds = 25;
+    private const int FixedSeeds = 50;
 
     public static TheoryData<int, int, bool> Ensembles => new()
     {

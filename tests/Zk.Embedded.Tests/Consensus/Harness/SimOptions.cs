@@ -12,7 +12,7 @@ internal sealed record SimOptions
     public double TickProbability { get; init; } = 0.03;
     public double DropProbability { get; init; } = 0.01;
     /// <summary>Per step: crash an up peer (a restart comes later).</summary>
-    public double CrashProbability { get; init; } = 0.002;
+    public double CrashProbability { get; init; } = 0.01;
     public double RestartProbability { get; init; } = 0.02;
     public double ProposeProbability { get; init; } = 0.05;
     /// <summary>True: every persist request is durable as soon as it is made; false: the scheduler fsyncs at random.</summary>
