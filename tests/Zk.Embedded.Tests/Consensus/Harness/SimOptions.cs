@@ -15,6 +15,9 @@ internal sealed record SimOptions
     public double CrashProbability { get; init; } = 0.01;
     public double RestartProbability { get; init; } = 0.02;
     public double ProposeProbability { get; init; } = 0.05;
+    /// <summary>Per step: cut one random peer off from all others (both ways) until a later heal.</summary>
+    public double PartitionProbability { get; init; } = 0.002;
+    public double HealProbability { get; init; } = 0.01;
     /// <summary>True: every persist request is durable as soon as it is made; false: the scheduler fsyncs at random.</summary>
     public bool InstantStorage { get; init; }
     public int MaxProposals { get; init; } = 60;

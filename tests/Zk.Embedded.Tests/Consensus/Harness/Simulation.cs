@@ -21,6 +21,7 @@ internal sealed class Simulation
     private int _proposals;
     private long _step;
     private bool _quiet;
+    private int _isolated;   // a peer cut off from every other, or 0
 
     public Simulation(SimOptions options)
     {
@@ -60,6 +61,7 @@ internal sealed class Simulation
         for (var i = 0; i < _options.Steps; i++)
             Step();
         _quiet = true;
+        _isolated = 0;
         foreach (var peer in _peers)
         {
             if (!peer.Up)
@@ -126,6 +128,13 @@ internal sealed class Simulation
             return;
         }
         r -= _options.ProposeProbability;
+        if (!_quiet && r < _options.PartitionProbability + _options.HealProbability)
+        {
+            _isolated = r < _options.PartitionProbability ? _peers[_random.Next(_peers.Count)].Id : 0;
+            Log(_isolated == 0 ? "heal" : $"isolate {_isolated}");
+            return;
+        }
+        r -= _options.PartitionProbability + _options.HealProbability;
         if (!_options.InstantStorage && r < 0.25)
         {
             var peer = _peers[_random.Next(_peers.Count)];
@@ -143,6 +152,8 @@ internal sealed class Simulation
     {
         if (!_network.TryTake(_random, out var from, out var to, out var message))
             return;
+        if (_isolated != 0 && (from == _isolated || to == _isolated))
+            return;   // a partition loses what crosses it; the channel stays ordered for what gets through
         if (!_quiet && _random.NextDouble() < _options.DropProbability)
         {
             Log($"drop {from}->{to} {message}");
