@@ -43,6 +43,9 @@ internal sealed class Election(PeerContext ctx)
 
     public Vote? Tick()
     {
+        // A lone voter hears no notifications; its own vote is already a quorum.
+        if (_decideAt < 0 && IsValid(Proposal) && ctx.Config.IsQuorum(VotersFor(Proposal)))
+            _decideAt = ctx.Now + ctx.Config.FinalizeWaitTicks;
         if (_decideAt >= 0 && ctx.Now >= _decideAt)
             return Proposal;
         if (ctx.Now >= _nextResend)

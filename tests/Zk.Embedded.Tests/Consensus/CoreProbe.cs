@@ -27,6 +27,12 @@ internal sealed class CoreProbe
     public List<ConsensusTxn> Committed { get; } = [];
     public int PendingWrites => _pending.Count;
 
+    public void Tick()
+    {
+        Core.Tick();
+        Collect();
+    }
+
     public void Step(int from, ZabMessage message)
     {
         Core.Step(from, message);

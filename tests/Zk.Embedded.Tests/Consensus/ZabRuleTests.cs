@@ -44,6 +44,21 @@ public sealed class ZabRuleTests
     }
 
     [Fact]
+    public void A_lone_voter_leads_after_a_tick_once_its_epochs_are_durable()
+    {
+        var probe = new CoreProbe(1, [1]);
+        probe.Tick();
+        probe.Fsync();   // acceptedEpoch
+        Assert.Null(probe.Core.EstablishedEpoch);
+        probe.Fsync();   // currentEpoch
+        Assert.Equal(1u, probe.Core.EstablishedEpoch);
+        var zxid = probe.Propose("a");
+        Assert.Empty(probe.Committed);
+        probe.Fsync();
+        Assert.Equal([zxid], probe.Committed.ConvertAll(t => t.Zxid));
+    }
+
+    [Fact]
     public void A_leader_gives_up_when_a_follower_is_ahead_of_it()
     {
         var probe = new CoreProbe(1, [1, 2, 3]);
