@@ -1,0 +1,88 @@
+using Zk.Embedded.Api;
+
+namespace Zk.Embedded.Consensus;
+
+/// <summary>
+/// The peer-to-peer messages of the core. Plain data so a transport can MessagePack them; each names the
+/// ZooKeeper packet it stands for (<c>Leader.java</c> constants, <c>FastLeaderElection.Notification</c>).
+/// Channels are assumed ordered per pair of peers but may lose messages; every receiver checks what it expects
+/// next, so a lost message costs a re-sync, never a wrong state.
+/// </summary>
+internal abstract record ZabMessage;
+
+/// <summary>FastLeaderElection's notification: my round (<c>logicalclock</c>), my vote, my state.</summary>
+internal sealed record Notification(long Round, Vote Vote, ServerState State) : ZabMessage;
+
+/// <summary>FOLLOWERINFO / OBSERVERINFO: the learner's acceptedEpoch.</summary>
+internal sealed record LearnerInfo(uint AcceptedEpoch, bool IsObserver) : ZabMessage;
+
+/// <summary>LEADERINFO: the epoch the leader proposes.</summary>
+internal sealed record LeaderInfo(uint Epoch) : ZabMessage;
+
+/// <summary>
+/// ACKEPOCH for <paramref name="Epoch"/>: the learner's currentEpoch (−1 when it had already accepted this epoch,
+/// which the leader does not count, as <c>Learner.registerWithLeader</c> does) and its logged zxid.
+/// </summary>
+internal sealed record AckEpoch(uint Epoch, long CurrentEpoch, Zxid LastZxid) : ZabMessage;
+
+/// <summary>DIFF: the learner's log up to <paramref name="Zxid"/> is a prefix of the leader's.</summary>
+internal sealed record Diff(Zxid Zxid) : ZabMessage;
+
+/// <summary>TRUNC: drop every txn (and every snapshot) after <paramref name="Zxid"/>.</summary>
+internal sealed record Trunc(Zxid Zxid) : ZabMessage;
+
+/// <summary>SNAP: replace the whole state with the leader's snapshot.</summary>
+internal sealed record Snap(ConsensusSnapshot Snapshot) : ZabMessage;
+
+/// <summary>
+/// PROPOSAL: a txn to log (in the sync stream or in broadcast). <paramref name="Previous"/> is the zxid the leader
+/// sent before it on this channel: a lost message shows as a mismatch even across an epoch boundary, where the
+/// zxids themselves cannot show a gap. ZooKeeper relies on TCP for this and has no such field.
+/// </summary>
+internal sealed record Proposal(ConsensusTxn Txn, Zxid Previous) : ZabMessage;
+
+/// <summary>
+/// NEWLEADER, sent after the whole sync stream (ZOOKEEPER-3104). <paramref name="CommittedThrough"/> is how far the
+/// streamed history is committed once UPTODATE arrives; ZooKeeper sends a COMMIT per streamed txn instead.
+/// </summary>
+internal sealed record NewLeader(uint Epoch, Zxid CommittedThrough, Zxid StreamEnd) : ZabMessage;
+
+/// <summary>The learner's ACK of NEWLEADER: its history and currentEpoch are durable.</summary>
+internal sealed record AckNewLeader(uint Epoch) : ZabMessage;
+
+/// <summary>UPTODATE: the leader is established; the learner may apply and serve.</summary>
+internal sealed record UpToDate(uint Epoch) : ZabMessage;
+
+/// <summary>ACK: the follower holds every txn up to <paramref name="Zxid"/> durably (cumulative).</summary>
+internal sealed record Ack(Zxid Zxid) : ZabMessage;
+
+/// <summary>COMMIT, to followers, strictly in zxid order.</summary>
+internal sealed record Commit(Zxid Zxid) : ZabMessage;
+
+/// <summary>INFORM: a committed txn with its bytes, to observers (they never see the PROPOSAL); <paramref name="Previous"/> as in <see cref="Proposal"/>.</summary>
+internal sealed record Inform(ConsensusTxn Txn, Zxid Previous) : ZabMessage;
+
+/// <summary>PING both ways: the leader's heartbeat and the learner's reply (which later carries session touches).</summary>
+internal sealed record Ping(Zxid LastCommitted) : ZabMessage;
+
+/// <summary>
+/// A vote: the candidate, its logged zxid and its currentEpoch. Ranked by (PeerEpoch, Zxid, Leader), as
+/// <c>FastLeaderElection.totalOrderPredicate</c>.
+/// </summary>
+internal readonly record struct Vote(int Leader, Zxid Zxid, long PeerEpoch)
+{
+    /// <summary>What an observer proposes: nobody, below every real vote (<c>Long.MIN_VALUE</c> in ZooKeeper).</summary>
+    public static Vote None => new(-1, new Zxid(long.MinValue), long.MinValue);
+
+    /// <summary>True when this vote ranks above <paramref name="other"/>.</summary>
+    public bool Beats(Vote other) =>
+        PeerEpoch != other.PeerEpoch ? PeerEpoch > other.PeerEpoch
+        : Zxid != other.Zxid ? Zxid > other.Zxid
+        : Leader > other.Leader;
+}
+
+/// <summary>QuorumPeer.ServerState.</summary>
+internal enum ServerState { Looking, Following, Leading, Observing }
+
+/// <summary>QuorumPeer.ZabState.</summary>
+internal enum ZabPhase { Election, Discovery, Synchronization, Broadcast }

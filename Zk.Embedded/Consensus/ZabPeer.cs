@@ -1,0 +1,178 @@
+using Zk.Embedded.Api;
+
+namespace Zk.Embedded.Consensus;
+
+/// <summary>
+/// One peer's ZAB state machine, shaped like etcd raft's <c>RawNode</c>: <see cref="Tick"/>, <see cref="Step"/>,
+/// <see cref="Propose"/> and <see cref="StorageDone"/> in; <see cref="TakeReady"/> out. No threads, clocks, sockets,
+/// files or randomness of its own (DESIGN invariant 6), so a driver runs it for a real peer and a seeded simulator
+/// runs many in one thread. Single-threaded: the caller serialises every call.
+/// </summary>
+internal sealed class ZabPeer
+{
+    private readonly PeerContext _ctx;
+    private readonly Election _election;
+    private LeaderRole? _leader;
+    private LearnerRole? _learner;
+    private Vote _currentVote;
+    private (ServerState, ZabPhase) _reported = (ServerState.Looking, ZabPhase.Election);
+
+    public ZabPeer(ConsensusConfig config, PersistedState disk, IConsensusRandom random, ISnapshotSource snapshots)
+    {
+        config.Validate();
+        _ctx = new PeerContext(config, disk, random, snapshots);
+        _election = new Election(_ctx);
+        StartLooking("started");
+        _ctx.Out.RoleChanges.Add(new RoleChange(ServerState.Looking, ZabPhase.Election, 0, "started"));
+    }
+
+    public int Id => _ctx.Config.MyId;
+    public ServerState State { get; private set; }
+    public ZabPhase Phase => _leader?.Phase ?? _learner?.ZabPhase ?? ZabPhase.Election;
+    /// <summary>The epoch this peer leads and has established (a NEWLEADER quorum), else null.</summary>
+    public uint? EstablishedEpoch => _leader is { Established: true } l ? l.Epoch : null;
+    public bool IsServing { get; private set; }
+    public int? Leader => State == ServerState.Looking ? null : _currentVote.Leader;
+    public Zxid LastLogged => _ctx.Log.Last;
+    public Zxid DurableZxid => _ctx.DurableZxid;
+    public Zxid AppliedThrough => _ctx.AppliedThrough;
+    public uint AcceptedEpoch => _ctx.AcceptedEpoch;
+    public uint CurrentEpoch => _ctx.CurrentEpoch;
+    public Vote CurrentVote => State == ServerState.Looking ? _election.Proposal : _currentVote;
+    public bool HasReady => !_ctx.Out.IsEmpty;
+
+    public void Tick()
+    {
+        _ctx.Now++;
+        if (State == ServerState.Looking)
+        {
+            if (_election.Tick() is { } decided)
+                Decide(decided);
+        }
+        else
+        {
+            _leader?.Tick();
+            _learner?.Tick();
+        }
+        AfterInput();
+    }
+
+    public void Step(int from, ZabMessage message)
+    {
+        if (message is Notification n)
+            OnNotification(from, n);
+        else if (_leader is not null)
+            _leader.Step(from, message);
+        else
+            _learner?.Step(from, message);
+        AfterInput();
+    }
+
+    /// <summary>Proposes a txn; returns its zxid, or null when this peer is not an established leader.</summary>
+    public Zxid? Propose(ReadOnlyMemory<byte> data)
+    {
+        if (_leader is not { Established: true } leader || _ctx.LookingReason is not null)
+            return null;
+        var zxid = leader.Broadcast.Propose(data);
+        AfterInput();
+        return zxid == default ? null : zxid;
+    }
+
+    /// <summary>Every persist request up to <paramref name="seq"/> is durable (the driver's fsync returned).</summary>
+    public void StorageDone(long seq)
+    {
+        _ctx.StorageDone(seq);
+        _leader?.OnStorageDone();
+        _learner?.OnStorageDone();
+        AfterInput();
+    }
+
+    public Ready TakeReady()
+    {
+        var ready = _ctx.Out;
+        _ctx.Out = new Ready();
+        return ready;
+    }
+
+    private void OnNotification(int from, Notification n)
+    {
+        if (State != ServerState.Looking)
+        {
+            // A settled peer answers a LOOKING one with its vote, which is how a restarted peer finds the leader.
+            if (n.State == ServerState.Looking)
+                _ctx.Send(from, new Notification(_election.Round, _currentVote, State));
+            return;
+        }
+        if (!_ctx.Config.IsVoter(from))
+        {
+            // An observer's notification is answered, never counted (FastLeaderElection.Messenger.WorkerReceiver).
+            _ctx.Send(from, new Notification(_election.Round, _election.Proposal, ServerState.Looking));
+            return;
+        }
+        if (_election.OnNotification(from, n) is { } decided)
+            Decide(decided);
+    }
+
+    private void Decide(Vote vote)
+    {
+        _currentVote = vote;
+        if (vote.Leader == Id)
+        {
+            State = ServerState.Leading;
+            _leader = new LeaderRole(_ctx);
+        }
+        else
+        {
+            State = _ctx.Config.IsObserver ? ServerState.Observing : ServerState.Following;
+            _learner = new LearnerRole(_ctx, vote.Leader);
+        }
+    }
+
+    private void StartLooking(string reason)
+    {
+        _ctx.ClearLooking();
+        _leader = null;
+        _learner = null;
+        State = ServerState.Looking;
+        SetServing(false);
+        _ = reason;
+        _election.Start();
+    }
+
+    private void AfterInput()
+    {
+        // A phase may give up while handling an input; the LOOKING switch waits until it returns (no re-entrancy).
+        var reason = _ctx.LookingReason;
+        if (reason is not null)
+        {
+            StartLooking(reason);
+            Report(reason);
+            return;
+        }
+        if (!IsServing && (_leader is { Established: true } || _learner is { BecameUpToDate: true }))
+        {
+            var epoch = _leader?.Epoch ?? _learner!.Epoch;
+            // Once established, members advertise the new epoch in their vote (updateElectionVote, ZOOKEEPER-1732).
+            _currentVote = _currentVote with { PeerEpoch = epoch };
+            SetServing(true);
+        }
+        Report("progress");
+    }
+
+    private void SetServing(bool on)
+    {
+        if (IsServing == on)
+            return;
+        IsServing = on;
+        _ctx.Out.Serving = on;
+    }
+
+    private void Report(string reason)
+    {
+        var now = (State, Phase);
+        if (now == _reported)
+            return;
+        _reported = now;
+        _ctx.Out.RoleChanges.Add(new RoleChange(State, Phase, _leader?.Epoch ?? _learner?.Epoch ?? 0, reason));
+    }
+}

@@ -1,0 +1,91 @@
+using Zk.Embedded.Api;
+using Zk.Embedded.Consensus;
+
+namespace Zk.Embedded.Tests.Consensus.Harness;
+
+/// <summary>
+/// A peer's disk as of its last fsync: both epoch files, one snapshot and the log after it. Persist requests reach
+/// it only when the simulator completes them, so a crash loses exactly what was not yet durable. Every write checks
+/// CONSENSUS-NOTES §10 invariant 8 (acceptedEpoch ≥ currentEpoch ≥ epoch(lastZxid), both monotone) and that a
+/// TRUNC never leaves a snapshot newer than its point (ZOOKEEPER-1549).
+/// </summary>
+internal sealed class SimDisk
+{
+    public uint AcceptedEpoch { get; private set; }
+    public uint CurrentEpoch { get; private set; }
+    public ConsensusSnapshot Snapshot { get; private set; } = new(default, SnapshotCodec.Encode([]));
+    public List<ConsensusTxn> Log { get; } = [];
+
+    public Zxid LastZxid => Log.Count > 0 ? Log[^1].Zxid : Snapshot.Zxid;
+
+    public PersistedState Load() => new(AcceptedEpoch, CurrentEpoch, Snapshot.Zxid, Log.ToArray());
+
+    public void Apply(PersistRequest request, int peer)
+    {
+        switch (request)
+        {
+            case AppendTxn a:
+                if (!LogWindow.IsNext(LastZxid, a.Txn.Zxid))
+                    throw new ConsensusViolation($"peer {peer}: log append {a.Txn.Zxid} does not follow {LastZxid}");
+                Log.Add(a.Txn);
+                break;
+            case TruncateAfter t:
+                if (Snapshot.Zxid > t.Zxid)
+                    throw new ConsensusViolation($"peer {peer}: TRUNC to {t.Zxid} would keep a newer snapshot at {Snapshot.Zxid}");
+                Log.RemoveAll(x => x.Zxid > t.Zxid);
+                break;
+            case InstallSnapshot s:
+                Snapshot = s.Snapshot;
+                Log.Clear();
+                CurrentEpoch = Math.Max(CurrentEpoch, s.CurrentEpoch);
+                break;
+            case WriteAcceptedEpoch e:
+                if (e.Epoch < AcceptedEpoch)
+                    throw new ConsensusViolation($"peer {peer}: acceptedEpoch goes back from {AcceptedEpoch} to {e.Epoch}");
+                AcceptedEpoch = e.Epoch;
+                break;
+            case WriteCurrentEpoch c:
+                if (c.Epoch < CurrentEpoch)
+                    throw new ConsensusViolation($"peer {peer}: currentEpoch goes back from {CurrentEpoch} to {c.Epoch}");
+                CurrentEpoch = c.Epoch;
+                break;
+        }
+        if (AcceptedEpoch < CurrentEpoch || CurrentEpoch < LastZxid.Epoch)
+            throw new ConsensusViolation($"peer {peer}: epoch files out of order after {request.GetType().Name}: acceptedEpoch {AcceptedEpoch}, currentEpoch {CurrentEpoch}, last zxid {LastZxid}");
+    }
+}
+
+/// <summary>A broken safety property, with what was expected.</summary>
+internal sealed class ConsensusViolation(string message) : Exception(message);
+
+/// <summary>The simulated state machine's snapshot: the applied txns themselves (the state is their sequence).</summary>
+internal static class SnapshotCodec
+{
+    public static ReadOnlyMemory<byte> Encode(IReadOnlyList<ConsensusTxn> txns)
+    {
+        var stream = new MemoryStream();
+        using var writer = new BinaryWriter(stream);
+        writer.Write(txns.Count);
+        foreach (var txn in txns)
+        {
+            writer.Write(txn.Zxid.Value);
+            writer.Write(txn.Data.Length);
+            writer.Write(txn.Data.Span);
+        }
+        writer.Flush();
+        return stream.ToArray();
+    }
+
+    public static List<ConsensusTxn> Decode(ReadOnlyMemory<byte> data)
+    {
+        using var reader = new BinaryReader(new MemoryStream(data.ToArray()));
+        var count = reader.ReadInt32();
+        var txns = new List<ConsensusTxn>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var zxid = new Zxid(reader.ReadInt64());
+            txns.Add(new ConsensusTxn(zxid, reader.ReadBytes(reader.ReadInt32())));
+        }
+        return txns;
+    }
+}

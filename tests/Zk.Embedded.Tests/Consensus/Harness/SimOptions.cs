@@ -1,0 +1,29 @@
+namespace Zk.Embedded.Tests.Consensus.Harness;
+
+/// <summary>One simulated run: the ensemble, the fault rates and the workload, all decided by <see cref="Seed"/>.</summary>
+internal sealed record SimOptions
+{
+    public required int Seed { get; init; }
+    public int Voters { get; init; } = 3;
+    public int Observers { get; init; }
+    /// <summary>Scheduler steps with faults, before the quiet phase.</summary>
+    public int Steps { get; init; } = 3000;
+    public int QuietSteps { get; init; } = 6000;
+    public double TickProbability { get; init; } = 0.03;
+    public double DropProbability { get; init; } = 0.01;
+    /// <summary>Per step: crash an up peer (a restart comes later).</summary>
+    public double CrashProbability { get; init; } = 0.01;
+    public double RestartProbability { get; init; } = 0.02;
+    public double ProposeProbability { get; init; } = 0.05;
+    /// <summary>Per step: cut one random peer off from all others (both ways) until a later heal.</summary>
+    public double PartitionProbability { get; init; } = 0.002;
+    public double HealProbability { get; init; } = 0.01;
+    /// <summary>True: every persist request is durable as soon as it is made; false: the scheduler fsyncs at random.</summary>
+    public bool InstantStorage { get; init; }
+    public int MaxProposals { get; init; } = 60;
+    /// <summary>Small windows force SNAP; ZooKeeper's default is 500.</summary>
+    public int CommittedLogWindow { get; init; } = 8;
+
+    public override string ToString() =>
+        $"seed={Seed} voters={Voters} observers={Observers} storage={(InstantStorage ? "instant" : "delayed")} window={CommittedLogWindow}";
+}

@@ -1,0 +1,80 @@
+using Zk.Embedded.Api;
+using Zk.Embedded.Consensus;
+
+namespace Zk.Embedded.Tests.Consensus.Harness;
+
+/// <summary>
+/// One simulated peer: the real <see cref="ZabPeer"/>, its disk, the persist requests not yet durable, and its applied
+/// state (the committed txns in order). Crash drops the core and everything not durable; restart builds a new core
+/// from the disk, as a process restart would.
+/// </summary>
+internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random) : ISnapshotSource
+{
+    private readonly List<PersistRequest> _pending = [];
+
+    public int Id => config.MyId;
+    public ConsensusConfig Config => config;
+    public SimDisk Disk { get; } = new();
+    public ZabPeer? Core { get; private set; }
+    public bool Up => Core is not null;
+    public List<ConsensusTxn> Applied { get; private set; } = [];
+    public int PendingCount => _pending.Count;
+    public int Incarnation { get; private set; }
+
+    public void Start()
+    {
+        Applied = SnapshotCodec.Decode(Disk.Snapshot.Data);
+        _pending.Clear();
+        Incarnation++;
+        Core = new ZabPeer(config, Disk.Load(), random, this);
+    }
+
+    public void Crash()
+    {
+        Core = null;
+        _pending.Clear();
+    }
+
+    public ConsensusSnapshot Take() =>
+        new(Applied.Count > 0 ? Applied[^1].Zxid : default, SnapshotCodec.Encode(Applied));
+
+    public void Enqueue(List<PersistRequest> requests) => _pending.AddRange(requests);
+
+    /// <summary>Makes the oldest <paramref name="count"/> pending requests durable (one group fsync) and tells the core.</summary>
+    public void CompleteStorage(int count)
+    {
+        if (Core is null || count <= 0 || _pending.Count == 0)
+            return;
+        count = Math.Min(count, _pending.Count);
+        for (var i = 0; i < count; i++)
+            Disk.Apply(_pending[i], Id);
+        var seq = _pending[count - 1].Seq;
+        _pending.RemoveRange(0, count);
+        Core.StorageDone(seq);
+    }
+
+    /// <summary>Applies a ready batch's restore and commits; returns the zxids newly applied.</summary>
+    public void Apply(Ready ready)
+    {
+        if (ready.Restore is { } snapshot)
+        {
+            Applied = SnapshotCodec.Decode(snapshot.Data);
+            var last = Applied.Count > 0 ? Applied[^1].Zxid : default;
+            if (last != snapshot.Zxid)
+                throw new ConsensusViolation($"peer {Id}: snapshot says {snapshot.Zxid} but holds txns up to {last}");
+        }
+        foreach (var txn in ready.Committed)
+        {
+            var last = Applied.Count > 0 ? Applied[^1].Zxid : default;
+            if (!LogWindow.IsNext(last, txn.Zxid))
+                throw new ConsensusViolation($"peer {Id}: applied {txn.Zxid} after {last}, out of order");
+            Applied.Add(txn);
+        }
+    }
+}
+
+/// <summary><see cref="IConsensusRandom"/> over a seeded <see cref="Random"/>.</summary>
+internal sealed class SeededRandom(Random random) : IConsensusRandom
+{
+    public int Next(int maxExclusive) => maxExclusive <= 0 ? 0 : random.Next(maxExclusive);
+}

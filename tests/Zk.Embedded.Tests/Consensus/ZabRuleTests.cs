@@ -1,0 +1,197 @@
+using Zk.Embedded.Api;
+using Zk.Embedded.Consensus;
+
+namespace Zk.Embedded.Tests.Consensus;
+
+/// <summary>The rules one peer enforces alone (CONSENSUS-NOTES §2–4, §10), each driven by hand through <see cref="CoreProbe"/>.</summary>
+public sealed class ZabRuleTests
+{
+    private static readonly Zxid E1C1 = new(1, 1);
+    private static readonly Zxid E1C2 = new(1, 2);
+
+    [Fact]
+    public void Votes_rank_by_currentEpoch_then_zxid_then_server_id()
+    {
+        var older = new Vote(3, new Zxid(1, 9), PeerEpoch: 1);
+        var newerEpoch = new Vote(1, new Zxid(1, 2), PeerEpoch: 2);
+        Assert.True(newerEpoch.Beats(older), "a later currentEpoch must win even with a shorter log");
+        Assert.True(new Vote(1, new Zxid(2, 5), 2).Beats(new Vote(3, new Zxid(2, 4), 2)), "same epoch: the longer log wins");
+        Assert.True(new Vote(3, new Zxid(2, 4), 2).Beats(new Vote(2, new Zxid(2, 4), 2)), "a tie goes to the higher id");
+        Assert.False(Vote.None.Beats(new Vote(1, default, 0)), "an observer's vote loses to every real one");
+    }
+
+    [Fact]
+    public void A_looking_peer_adopts_only_a_better_vote()
+    {
+        var probe = new CoreProbe(1, [1, 2, 3], disk: Disk(acceptedEpoch: 2, currentEpoch: 2, Txn(2, 1), Txn(2, 2), Txn(2, 3)));
+        probe.Step(2, new Notification(1, new Vote(2, new Zxid(1, 9), 1), ServerState.Looking));
+        Assert.Equal(1, probe.Core.CurrentVote.Leader);
+        probe.Step(3, new Notification(1, new Vote(3, new Zxid(2, 5), 2), ServerState.Looking));
+        Assert.Equal(3, probe.Core.CurrentVote.Leader);
+        Assert.Contains(probe.SentTo<Notification>(2), n => n.Vote.Leader == 3);   // the adopted vote is rebroadcast
+    }
+
+    [Fact]
+    public void A_peer_decides_once_a_quorum_holds_its_vote()
+    {
+        var probe = new CoreProbe(2, [1, 2, 3]);
+        probe.Step(1, new Notification(1, new Vote(1, default, 0), ServerState.Looking));   // loses to our own vote
+        Assert.Equal(ServerState.Looking, probe.Core.State);
+        probe.Step(3, new Notification(1, new Vote(3, default, 0), ServerState.Looking));
+        Assert.Equal(ServerState.Following, probe.Core.State);
+        Assert.Equal(3, probe.Core.Leader);
+        Assert.Single(probe.SentTo<LearnerInfo>(3));
+    }
+
+    [Fact]
+    public void A_lone_voter_leads_after_a_tick_once_its_epochs_are_durable()
+    {
+        var probe = new CoreProbe(1, [1]);
+        probe.Tick();
+        probe.Fsync();   // acceptedEpoch
+        Assert.Null(probe.Core.EstablishedEpoch);
+        probe.Fsync();   // currentEpoch
+        Assert.Equal(1u, probe.Core.EstablishedEpoch);
+        var zxid = probe.Propose("a");
+        Assert.Empty(probe.Committed);
+        probe.Fsync();
+        Assert.Equal([zxid], probe.Committed.ConvertAll(t => t.Zxid));
+    }
+
+    [Fact]
+    public void A_leader_gives_up_when_a_follower_is_ahead_of_it()
+    {
+        var probe = new CoreProbe(1, [1, 2, 3]);
+        probe.ElectedBy(1, 2, 3);
+        probe.Step(2, new LearnerInfo(0, false));
+        probe.Fsync();
+        Assert.Equal(ServerState.Leading, probe.Core.State);
+        probe.Step(2, new AckEpoch(1, CurrentEpoch: 0, LastZxid: E1C2));   // same epoch, longer log
+        Assert.Equal(ServerState.Looking, probe.Core.State);
+    }
+
+    [Fact]
+    public void A_learner_abandons_a_leader_whose_epoch_is_older_than_its_acceptedEpoch()
+    {
+        var probe = new CoreProbe(2, [1, 2, 3], disk: Disk(acceptedEpoch: 5, currentEpoch: 4));
+        probe.ElectedBy(1, 1, 3);
+        Assert.Equal(ServerState.Following, probe.Core.State);
+        probe.Step(1, new LeaderInfo(3));
+        Assert.Equal(ServerState.Looking, probe.Core.State);
+        Assert.Empty(probe.SentTo<AckEpoch>(1));
+    }
+
+    [Fact]
+    public void A_learner_acknowledges_the_epoch_the_new_leader_and_each_proposal_only_once_durable()
+    {
+        var probe = new CoreProbe(2, [1, 2, 3]);
+        probe.ElectedBy(1, 1, 3);
+        probe.Step(1, new LeaderInfo(1));
+        Assert.Empty(probe.SentTo<AckEpoch>(1));
+        probe.Fsync();
+        Assert.Single(probe.SentTo<AckEpoch>(1));
+
+        probe.Step(1, new Diff(default));
+        probe.Step(1, new Proposal(new ConsensusTxn(E1C1, new byte[] { 1 }), default));   // a late joiner's new-epoch txn
+        Assert.Empty(probe.Persisted.FindAll(p => p is AppendTxn));                       // waits for currentEpoch
+        probe.Step(1, new NewLeader(1, E1C1, E1C1));
+        Assert.IsType<WriteCurrentEpoch>(probe.Persisted[^2]);
+        Assert.IsType<AppendTxn>(probe.Persisted[^1]);
+        Assert.Empty(probe.SentTo<AckNewLeader>(1));
+        probe.Fsync();
+        Assert.Single(probe.SentTo<AckNewLeader>(1));
+        Assert.Empty(probe.Committed);   // nothing applies before UPTODATE
+
+        probe.Step(1, new UpToDate(1));
+        Assert.True(probe.Core.IsServing);
+        Assert.Equal([E1C1], probe.Committed.ConvertAll(t => t.Zxid));
+        probe.Step(1, new Proposal(new ConsensusTxn(E1C2, new byte[] { 2 }), E1C1));
+        Assert.Empty(probe.SentTo<Ack>(1).FindAll(a => a.Zxid == E1C2));
+        probe.Fsync();
+        Assert.Equal(E1C2, probe.SentTo<Ack>(1)[^1].Zxid);
+    }
+
+    [Fact]
+    public void A_leader_commits_only_when_a_quorum_of_voters_holds_the_txn()
+    {
+        var probe = new CoreProbe(1, [1, 2, 3, 4, 5]);
+        probe.EstablishLeader(2, 3);
+        var zxid = probe.Propose("a");
+        probe.Fsync();                       // the leader's own ack: 1 of 5
+        probe.Step(2, new Ack(zxid));        // 2 of 5
+        Assert.Empty(probe.Committed);
+        Assert.Empty(probe.SentTo<Commit>(2));
+        probe.Step(3, new Ack(zxid));        // 3 of 5
+        Assert.Equal([zxid], probe.Committed.ConvertAll(t => t.Zxid));
+        Assert.Single(probe.SentTo<Commit>(2));
+    }
+
+    [Fact]
+    public void A_leader_commits_strictly_in_zxid_order_and_each_txn_once()
+    {
+        var probe = new CoreProbe(1, [1, 2, 3]);
+        probe.EstablishLeader(2);
+        var first = probe.Propose("a");
+        var second = probe.Propose("b");
+        probe.Step(2, new Ack(second));      // one voter holds both; the leader's log is not yet durable
+        Assert.Empty(probe.Committed);
+        probe.Fsync();
+        Assert.Equal([first, second], probe.Committed.ConvertAll(t => t.Zxid));
+        Assert.Equal([first, second], probe.SentTo<Commit>(2).ConvertAll(c => c.Zxid));
+    }
+
+    [Fact]
+    public void A_follower_refuses_a_commit_that_skips_a_pending_proposal()
+    {
+        var probe = new CoreProbe(2, [1, 2, 3]);
+        probe.FollowLeaderOne(1, 3);
+        Assert.True(probe.Core.IsServing);
+        probe.Step(1, new Proposal(new ConsensusTxn(E1C1, new byte[] { 1 }), default));
+        probe.Step(1, new Proposal(new ConsensusTxn(E1C2, new byte[] { 2 }), E1C1));
+        probe.Step(1, new Commit(E1C2));
+        Assert.Equal(ServerState.Looking, probe.Core.State);
+        Assert.Empty(probe.Committed);
+    }
+
+    [Fact]
+    public void Observer_acks_never_count_and_observers_get_inform_not_proposals()
+    {
+        var probe = new CoreProbe(1, [1, 2, 3], observers: [4]);
+        probe.EstablishLeader(2, 4);
+        var zxid = probe.Propose("a");
+        Assert.Empty(probe.SentTo<Proposal>(4));
+        probe.Step(4, new Ack(zxid));        // an observer's ack (it should never send one) is ignored
+        probe.Step(2, new Ack(zxid));        // 1 voter of 3; the leader's own log is not durable yet
+        Assert.Empty(probe.Committed);
+        probe.Fsync();
+        Assert.Single(probe.Committed);
+        Assert.Single(probe.SentTo<Inform>(4));
+        Assert.Empty(probe.SentTo<Commit>(4));
+    }
+
+    [Fact]
+    public void A_follower_truncates_an_uncommitted_tail_on_trunc()
+    {
+        var probe = new CoreProbe(2, [1, 2, 3], disk: Disk(acceptedEpoch: 1, currentEpoch: 1, Txn(1, 1), Txn(1, 2), Txn(1, 3)));
+        probe.ElectedBy(new Vote(1, E1C1, 2), 1, 3);
+        probe.Step(1, new LeaderInfo(2));
+        probe.Fsync();
+        Assert.Equal(ServerState.Following, probe.Core.State);
+        probe.Step(1, new Trunc(E1C1));
+        Assert.Contains(probe.Persisted, p => p is TruncateAfter t && t.Zxid == E1C1);
+        Assert.Equal(E1C1, probe.Core.LastLogged);
+    }
+
+    [Fact]
+    public void Start_refuses_epoch_files_behind_the_log()
+    {
+        var disk = Disk(acceptedEpoch: 1, currentEpoch: 1, Txn(2, 1));
+        var e = Assert.Throws<InvalidOperationException>(() => new CoreProbe(1, [1, 2, 3], disk: disk));
+        Assert.Contains("currentEpoch 1 is older than the last zxid", e.Message);
+    }
+
+    private static ConsensusTxn Txn(uint epoch, uint counter) => new(new Zxid(epoch, counter), new byte[] { (byte)counter });
+
+    private static PersistedState Disk(uint acceptedEpoch, uint currentEpoch, params ConsensusTxn[] log) =>
+        new(acceptedEpoch, currentEpoch, default, log);
+}
