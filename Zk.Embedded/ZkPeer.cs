@@ -90,6 +90,8 @@ public sealed class ZkPeer : IAsyncDisposable
 
     internal PeerCore Core => _core;
 
+    internal Wire.Server.ClientPort? ClientPort => _clientPort;
+
     internal Storage.PeerStorage? DurableStorage => _storage;
 
     /// <summary>Where the client port listens, when it is open (with the actual port when 0 was asked for).</summary>

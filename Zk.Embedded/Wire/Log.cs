@@ -30,4 +30,8 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2007, EventName = "UnknownOpcode", Level = LogLevel.Warning, Message = "Unknown opcode {OpCode} from session 0x{SessionId:x}; answering Unimplemented")]
     public static partial void UnknownOpcode(ILogger logger, int opCode, long sessionId);
+
+    [LoggerMessage(EventId = 2008, EventName = "SessionlessConnectionClosed", Level = LogLevel.Information,
+        Message = "Closing the connection from {Remote}: no session within {TimeoutMs} ms (nio.sessionlessCnxnTimeout)")]
+    public static partial void SessionlessConnectionClosed(ILogger logger, System.Net.EndPoint? remote, double timeoutMs);
 }

@@ -18,6 +18,7 @@ internal sealed class ClientPort : IAsyncDisposable
     private readonly ConcurrentDictionary<WireConnection, byte> _connections = new();
     private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
     private readonly Task _accepting;
+    private int _outstanding;
 
     public ClientPort(PeerCore peer, IPEndPoint endPoint)
     {
@@ -46,6 +47,20 @@ internal sealed class ClientPort : IAsyncDisposable
             connection.Stats.Reset();
         }
     }
+
+    /// <summary>The open connections (tests look at their limits).</summary>
+    public ICollection<WireConnection> Connections => _connections.Keys;
+
+    /// <summary>Requests read on every connection whose replies have not been written yet.</summary>
+    public int Outstanding => Volatile.Read(ref _outstanding);
+
+    public void AddOutstanding(int delta) => Interlocked.Add(ref _outstanding, delta);
+
+    /// <summary>
+    /// ZooKeeper's <c>ZooKeeperServer.shouldThrottle</c>: past globalOutstandingLimit, a connection with any request of
+    /// its own outstanding stops reading (and reads again once its replies are written).
+    /// </summary>
+    public bool ShouldThrottle(int connectionOutstanding) => connectionOutstanding > 0 && Outstanding > _peer.Options.GlobalOutstandingLimit;
 
     public void Forget(WireConnection connection)
     {

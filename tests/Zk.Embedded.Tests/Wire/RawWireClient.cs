@@ -95,7 +95,7 @@ internal sealed class RawWireClient : IDisposable
             var buffer = new byte[1];
             return _socket.Receive(buffer) == 0;
         }
-        catch (SocketException)
+        catch (SocketException e) when (e.SocketErrorCode != SocketError.TimedOut)
         {
             return true;
         }
