@@ -31,6 +31,7 @@ internal sealed class WireConnection : ISessionSink
     private ServerSession? _session;
     private SessionOutbox? _outbox;
     private ITimer? _sessionless;
+    private IReadOnlyList<Id> _authIds;
 
     /// <summary>When the frame being handled was read (the read loop's; a request's latency starts there).</summary>
     private long _requestStarted;
@@ -43,6 +44,8 @@ internal sealed class WireConnection : ISessionSink
         _port = port;
         Stats = new RequestStats(striped: false, total: port.Stats);
         Remote = socket.RemoteEndPoint;
+        // NIOServerCnxn: a connection starts with the ip id of its socket's address, whatever session it carries.
+        _authIds = [new Id("ip", AddressOf(Remote))];
         _sender = new ConnectionSender(_stream, port, peer.Time, Close);
     }
 
@@ -52,6 +55,22 @@ internal sealed class WireConnection : ISessionSink
     public RequestStats Stats { get; }
 
     public long? SessionId => _session?.SessionId;
+
+    /// <summary>
+    /// The identities this connection has proved (ZooKeeper's <c>ServerCnxn.authInfo</c>): its ip id, then what addAuth
+    /// added. They belong to the connection, not the session: a session re-attached elsewhere starts again from that
+    /// connection's ip id, and its client re-sends its auth (as ZooKeeper's client does on every reconnect).
+    /// </summary>
+    internal IReadOnlyList<Id> AuthIds => Volatile.Read(ref _authIds);
+
+    /// <summary>addAuth, handled as it arrives: requests read after it carry the new ids, requests before it do not.</summary>
+    internal ZkErrorCode Authenticate(string scheme, byte[] auth)
+    {
+        var error = Authentication.Authenticate(scheme, auth, _peer.Options.SuperDigest, out var proved);
+        // Only the read loop adds ids, so a plain write is enough; readers see either list whole.
+        Volatile.Write(ref _authIds, Authentication.With(_authIds, proved));
+        return error;
+    }
 
     /// <summary>Requests read whose replies have not been written, and frames queued to send (tests look at the bounds).</summary>
     internal (int Outstanding, int Queued) Backlog => (_sender.Outstanding, _sender.Queued);
@@ -244,7 +263,8 @@ internal sealed class WireConnection : ISessionSink
             return true;
         }
 
-        var session = _peer.NewSession(timeout, [new Id("ip", AddressOf(Remote))]);
+        // The session itself carries no ids: this connection's go with each request (AuthIds).
+        var session = _peer.NewSession(timeout, []);
         Bind(session);
         var slot = _outbox!.BeginWrite();
         await _peer.Processor.SubmitAsync(new PendingWrite(session, new CreateSessionRequest(timeout), slot)).ConfigureAwait(false);
@@ -307,7 +327,7 @@ internal sealed class WireConnection : ISessionSink
     {
         Stats.Queued();
         var reply = _outbox!.BeginWrite(new WireReply(_outbox, this, xid, opCode, _requestStarted, multiOps));
-        var submitted = _peer.Processor.SubmitAsync(new PendingWrite(_session!, request, reply));
+        var submitted = _peer.Processor.SubmitAsync(new PendingWrite(_session!, request, reply, AuthIds));
         if (!submitted.IsCompletedSuccessfully)
         {
             _ = AwaitSubmissionAsync(submitted, reply, request);

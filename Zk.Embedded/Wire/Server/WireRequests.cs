@@ -4,7 +4,6 @@ using Zk.Embedded.Sessions;
 using Zk.Embedded.Tree;
 using Zk.Embedded.Watches;
 using Zk.Embedded.Wire.Jute;
-using AddAuthRequest = Zk.Embedded.Processing.AddAuthRequest;
 using CloseSessionRequest = Zk.Embedded.Processing.CloseSessionRequest;
 using MultiRequest = Zk.Embedded.Processing.MultiRequest;
 using P = Zk.Embedded.Processing;
@@ -23,6 +22,9 @@ internal static class WireRequests
     public static bool Start(WireConnection connection, RequestHeader header, ReadOnlySpan<byte> body)
     {
         var xid = header.Xid;
+        // Reads are checked with the ids the connection has now, even when they run later behind a write
+        // (ZooKeeper copies cnxn.getAuthInfo() into each request as it arrives).
+        var ids = connection.AuthIds;
         var reader = new JuteReader(body, connection.Peer.Options.MaxDataBytes);
         switch (header.Type)
         {
@@ -92,8 +94,7 @@ internal static class WireRequests
                     return Bad(connection, "multiRead");
                 }
 
-                var session = connection.Session;
-                connection.Read(xid, header.Type, state => Outcome(state, ZkErrorCode.Ok, null, MultiRead(state, session, multi.Ops)));
+                connection.Read(xid, header.Type, state => Outcome(state, ZkErrorCode.Ok, null, MultiRead(state, ids, multi.Ops)));
                 return true;
             }
 
@@ -102,22 +103,22 @@ internal static class WireRequests
                     connection.Read(xid, header.Type, state => Exists(connection, state, exists.Path ?? "", exists.Watch)));
             case OpCode.GetData:
                 return Decoded(GetDataRequest.TryRead(ref reader, out var getData), connection, "getData", () =>
-                    connection.Read(xid, header.Type, state => GetData(connection, state, getData.Path ?? "", getData.Watch)));
+                    connection.Read(xid, header.Type, state => GetData(connection, ids, state, getData.Path ?? "", getData.Watch)));
             case OpCode.GetChildren or OpCode.GetChildren2:
                 return Decoded(GetChildrenRequest.TryRead(ref reader, out var getChildren), connection, "getChildren", () =>
-                    connection.Read(xid, header.Type, state => GetChildren(connection, state, getChildren.Path ?? "", getChildren.Watch)));
+                    connection.Read(xid, header.Type, state => GetChildren(connection, ids, state, getChildren.Path ?? "", getChildren.Watch)));
             case OpCode.GetAcl:
                 return Decoded(GetAclRequest.TryRead(ref reader, out var getAcl), connection, "getACL", () =>
                     connection.Read(xid, header.Type, state =>
                     {
-                        var error = Reads.GetAcl(state, getAcl.Path ?? "", connection.Session.AuthIds, out var node);
-                        return Outcome(state, error, getAcl.Path, error == ZkErrorCode.Ok ? new AclResult(Reads.VisibleAcl(node!, connection.Session.AuthIds), node!.ToStat()) : null);
+                        var error = Reads.GetAcl(state, getAcl.Path ?? "", ids, out var node);
+                        return Outcome(state, error, getAcl.Path, error == ZkErrorCode.Ok ? new AclResult(Reads.VisibleAcl(node!, ids), node!.ToStat()) : null);
                     }));
             case OpCode.GetAllChildrenNumber:
                 return Decoded(GetAllChildrenNumberRequest.TryRead(ref reader, out var count), connection, "getAllChildrenNumber", () =>
                     connection.Read(xid, header.Type, state =>
                     {
-                        var error = Reads.GetChildren(state, count.Path ?? "", connection.Session.AuthIds, out var node);
+                        var error = Reads.GetChildren(state, count.Path ?? "", ids, out var node);
                         return Outcome(state, error, count.Path, error == ZkErrorCode.Ok ? node!.Descendants : null);
                     }));
             case OpCode.GetEphemerals:
@@ -128,7 +129,7 @@ internal static class WireRequests
                         return Outcome(state, error, ephemerals.PrefixPath, paths);
                     }));
             case OpCode.WhoAmI:
-                connection.Read(xid, header.Type, state => Outcome(state, ZkErrorCode.Ok, null, Reads.WhoAmI(connection.Session.AuthIds)));
+                connection.Read(xid, header.Type, state => Outcome(state, ZkErrorCode.Ok, null, Reads.WhoAmI(ids)));
                 return true;
             case OpCode.AddWatch:
                 return Decoded(AddWatchRequest.TryRead(ref reader, out var addWatch), connection, "addWatch", () =>
@@ -146,7 +147,9 @@ internal static class WireRequests
                     return Bad(connection, "auth");
                 }
 
-                connection.Submit(xid, header.Type, new AddAuthRequest(auth.Scheme ?? "", auth.Auth ?? []));
+                // Handled now (later requests carry the new ids); answered in the session's order.
+                var error = connection.Authenticate(auth.Scheme ?? "", auth.Auth ?? []);
+                connection.Read(xid, header.Type, state => Outcome(state, error, null, null));
                 return true;
             }
 
@@ -196,9 +199,9 @@ internal static class WireRequests
             : outcome;
     }
 
-    private static ReadOutcome GetData(WireConnection connection, TreeState state, string path, bool watch)
+    private static ReadOutcome GetData(WireConnection connection, IReadOnlyList<Id> ids, TreeState state, string path, bool watch)
     {
-        var error = Reads.GetData(state, path, connection.Session.AuthIds, out var node);
+        var error = Reads.GetData(state, path, ids, out var node);
         if (error != ZkErrorCode.Ok)
         {
             return Outcome(state, error, path, null);
@@ -208,9 +211,9 @@ internal static class WireRequests
         return watch ? outcome with { Watch = Watch(connection, path, ClientWatchTable.Data, state, node) } : outcome;
     }
 
-    private static ReadOutcome GetChildren(WireConnection connection, TreeState state, string path, bool watch)
+    private static ReadOutcome GetChildren(WireConnection connection, IReadOnlyList<Id> ids, TreeState state, string path, bool watch)
     {
-        var error = Reads.GetChildren(state, path, connection.Session.AuthIds, out var node);
+        var error = Reads.GetChildren(state, path, ids, out var node);
         if (error != ZkErrorCode.Ok)
         {
             return Outcome(state, error, path, null);
@@ -223,7 +226,7 @@ internal static class WireRequests
     private static PendingWatch Watch(WireConnection connection, string path, ClientWatchTable table, TreeState state, ZNode? seen) =>
         new(null, connection.Peer.Watches, connection.Session, path, table, _ => { }, state, seen);
 
-    private static OpResult[] MultiRead(TreeState state, ServerSession session, IReadOnlyList<MultiOp> ops)
+    private static OpResult[] MultiRead(TreeState state, IReadOnlyList<Id> ids, IReadOnlyList<MultiOp> ops)
     {
         var results = new OpResult[ops.Count];
         for (var i = 0; i < ops.Count; i++)
@@ -231,12 +234,12 @@ internal static class WireRequests
             var op = ops[i].Op;
             if (op is GetDataOp)
             {
-                var error = Reads.GetData(state, op.Path, session.AuthIds, out var node);
+                var error = Reads.GetData(state, op.Path, ids, out var node);
                 results[i] = error == ZkErrorCode.Ok ? new GetDataResult(node!.Data ?? ReadOnlyMemory<byte>.Empty, node.ToStat()) { DataIsNull = node.Data is null } : new ErrorResult(error);
             }
             else
             {
-                var error = Reads.GetChildren(state, op.Path, session.AuthIds, out var node);
+                var error = Reads.GetChildren(state, op.Path, ids, out var node);
                 results[i] = error == ZkErrorCode.Ok ? new GetChildrenResult(node!.Children.Names()) : new ErrorResult(error);
             }
         }
