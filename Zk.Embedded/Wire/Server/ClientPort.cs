@@ -19,6 +19,7 @@ internal sealed class ClientPort : IAsyncDisposable
     private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
     private readonly Task _accepting;
     private int _outstanding;
+    private int _treeWalks;
 
     public ClientPort(PeerCore peer, IPEndPoint endPoint)
     {
@@ -70,44 +71,44 @@ internal sealed class ClientPort : IAsyncDisposable
         }
     }
 
-    /// <summary>The numbers the four-letter words report.</summary>
+    /// <summary>The numbers the four-letter words report, each gathered only when a word reads it.</summary>
     public ServerFacts Facts()
     {
         var state = _peer.Processor.State;
-        var connections = _connections.Keys.Select(c => new ConnectionFacts($"{c.Remote}", c.Stats.Read())).ToArray();
-        var ephemerals = state.Ephemerals.Select(kv => (kv.Key, kv.Value.Order(StringComparer.Ordinal).ToArray())).ToArray();
         var options = _peer.Options;
-        (string, string)[] configuration =
-        [
-            ("clientPort", LocalEndPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("dataDir", options.DataDir is null ? "" : Path.GetFullPath(options.DataDir)),
-            ("tickTime", ((int)options.TickTime.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("maxClientCnxns", options.MaxClientConnections.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("minSessionTimeout", ((int)options.EffectiveMinSessionTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("maxSessionTimeout", ((int)options.EffectiveMaxSessionTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("serverId", options.ServerId.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-        ];
         return new ServerFacts(
-            state.Zxid,
             // ZooKeeper's DataTree keeps the root under both "" and "/", so its node count is one more than the znodes.
-            state.NodeCount + 1,
-            state.Sessions.Count,
-            _peer.Watches.Count,
-            state.Ephemerals.Sum(kv => kv.Value.Count),
-            Stats.Read(),
-            ApproximateDataSize(state.Root),
-            connections,
-            _peer.Watches.Snapshot().ToArray(),
-            ephemerals,
-            configuration);
+            () => (state.Zxid, state.NodeCount + 1, state.Sessions.Count, _peer.Watches.Count),
+            Stats.Read,
+            () => state.Ephemerals.Sum(kv => kv.Value.Count),
+            () => ApproximateDataSize(state.Root),
+            () => _connections.Keys.Select(c => new ConnectionFacts($"{c.Remote}", c.Stats.Read())).ToArray(),
+            () => _peer.Watches.Snapshot().ToArray(),
+            () => state.Ephemerals.Select(kv => (kv.Key, kv.Value.Order(StringComparer.Ordinal).ToArray())).ToArray(),
+            () => Configuration(options));
     }
+
+    private (string, string)[] Configuration(ZkPeerOptions options) =>
+    [
+        ("clientPort", LocalEndPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        ("dataDir", options.DataDir is null ? "" : Path.GetFullPath(options.DataDir)),
+        ("tickTime", ((int)options.TickTime.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        ("maxClientCnxns", options.MaxClientConnections.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        ("minSessionTimeout", ((int)options.EffectiveMinSessionTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        ("maxSessionTimeout", ((int)options.EffectiveMaxSessionTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        ("serverId", options.ServerId.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+    ];
+
+    /// <summary>Tree walks made for mntr's approximate data size (tests check that other words make none).</summary>
+    public int TreeWalks => Volatile.Read(ref _treeWalks);
 
     /// <summary>
     /// ZooKeeper's <c>DataTree.approximateDataSize</c>: every node's path length plus its data length. A walk of the
     /// tree, paid only when mntr is asked.
     /// </summary>
-    private static long ApproximateDataSize(ZNode root)
+    private long ApproximateDataSize(ZNode root)
     {
+        Interlocked.Increment(ref _treeWalks);
         var total = 0L;
         var pending = new Stack<(ZNode Node, int PathLength)>();
         pending.Push((root, 1));

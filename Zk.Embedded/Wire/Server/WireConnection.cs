@@ -103,11 +103,12 @@ internal sealed class WireConnection : ISessionSink
                     }
                 }
 
-                while (JuteFrame.TryReadFrame(buffer, _peer.Options.MaxDataBytes + 1024, out var frame, out var tooLarge) || tooLarge)
+                while (JuteFrame.TryReadFrame(buffer, _peer.Options.MaxDataBytes, out var frame, out var tooLarge) || tooLarge)
                 {
                     if (tooLarge)
                     {
-                        Log.FrameTooLarge(_peer.Logger, Remote, _peer.Options.MaxDataBytes + 1024);
+                        // NIOServerCnxn.readLength: a length over jute.maxbuffer itself closes ("Len error").
+                        Log.FrameTooLarge(_peer.Logger, Remote, _peer.Options.MaxDataBytes);
                         CountRead(received);
                         return;
                     }
@@ -410,8 +411,8 @@ internal sealed class WireConnection : ISessionSink
     private void WriteReply(int xid, OpCode opCode, in Reply reply, IReadOnlyList<MultiOp>? multiOps)
     {
         _sender.EnqueueReply(xid, opCode, reply, multiOps);
-        // ZooKeeper closes the connection after answering closeSession, and after a failed auth.
-        if (opCode == OpCode.CloseSession || (opCode == OpCode.Auth && reply.Error == ZkErrorCode.AuthFailed))
+        // ZooKeeper closes the connection after answering closeSession, a failed auth, and an unknown opcode.
+        if (opCode == OpCode.CloseSession || (opCode == OpCode.Auth && reply.Error == ZkErrorCode.AuthFailed) || !Enum.IsDefined(opCode))
         {
             _sender.CloseWhenSent();
         }
