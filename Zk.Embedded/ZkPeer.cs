@@ -52,8 +52,8 @@ public sealed class ZkPeer : IAsyncDisposable
         foreach (var recovered in initial.Sessions.Values)
         {
             // Recovered sessions live on, and expire unless a client re-attaches in time (ZooKeeper restarts their
-            // expiry clocks the same way when it loads a snapshot).
-            sessions.Add(new ServerSession(recovered.SessionId, sessions.PasswordFor(recovered.SessionId), recovered.TimeoutMillis, SessionTracker.LocalIds));
+            // expiry clocks the same way when it loads a snapshot). Identities come with the attachment, not the session.
+            sessions.Add(new ServerSession(recovered.SessionId, sessions.PasswordFor(recovered.SessionId), recovered.TimeoutMillis, []));
         }
 
         _core = new PeerCore(processor, watches, sessions, options.Time, logger, options);
@@ -99,6 +99,8 @@ public sealed class ZkPeer : IAsyncDisposable
     public Task<Exception> Faulted => _core.Processor.Faulted;
 
     internal PeerCore Core => _core;
+
+    internal Wire.Server.ClientPort? ClientPort => _clientPort;
 
     internal Storage.PeerStorage? DurableStorage => _storage;
 
@@ -164,6 +166,8 @@ public sealed class ZkPeer : IAsyncDisposable
         var server = _core.FindForReattach(sessionId, options.SessionPassword.Span)
             ?? throw new ZkException(ZkErrorCode.SessionExpired, null, $"Session 0x{sessionId:x} is not live here, or the password does not match.");
         var session = new InProcessSession(_core, server, options.DefaultWatcher);
+        // A new handle starts with only its own ip id, as a new connection does; its client adds its auth again.
+        server.ResetAuthIds(SessionTracker.LocalIds);
         _core.Attach(server, session);
         session.MarkConnected();
         return session;

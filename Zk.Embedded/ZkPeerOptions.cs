@@ -66,6 +66,19 @@ public sealed record ZkPeerOptions
     /// <summary>maxClientCnxns: connections allowed from one client address; 0 means no limit.</summary>
     public int MaxClientConnections { get; init; } = 60;
 
+    /// <summary>
+    /// globalOutstandingLimit (ZooKeeper's zookeeper.globalOutstandingLimit): when more client requests than this are
+    /// outstanding on the client port, every connection with a request of its own outstanding stops reading until
+    /// its replies have been written. So a client that sends without reading stops being read.
+    /// </summary>
+    public int GlobalOutstandingLimit { get; init; } = 1000;
+
+    /// <summary>
+    /// nio.sessionlessCnxnTimeout (ZooKeeper's zookeeper.nio.sessionlessCnxnTimeout): a connection that has not
+    /// established a session within this long is closed.
+    /// </summary>
+    public TimeSpan SessionlessConnectionTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>4lw.commands.whitelist: comma-separated four-letter words that run, "*" for all; srvr always runs.</summary>
     public string? FourLetterWordWhitelist { get; init; }
 
@@ -94,6 +107,8 @@ public sealed record ZkPeerOptions
         Require(Time is not null, nameof(Time), "a time provider is required");
         Require(ClientPort is null or (>= 0 and <= 65535), nameof(ClientPort), "clientPort must be 0..65535");
         Require(System.Net.IPAddress.TryParse(ClientPortAddress, out _), nameof(ClientPortAddress), "clientPortAddress must be an IP address");
+        Require(GlobalOutstandingLimit > 0, nameof(GlobalOutstandingLimit), "globalOutstandingLimit must be positive");
+        Require(SessionlessConnectionTimeout > TimeSpan.Zero, nameof(SessionlessConnectionTimeout), "nio.sessionlessCnxnTimeout must be positive");
         Require(MaxClientConnections >= 0, nameof(MaxClientConnections), "maxClientCnxns must not be negative");
     }
 

@@ -66,6 +66,8 @@ public sealed class ZooCfg
                 "clientPort" => options with { ClientPort = Int(key, value, source) },
                 "clientPortAddress" => options with { ClientPortAddress = value },
                 "maxClientCnxns" => options with { MaxClientConnections = Int(key, value, source) },
+                "globalOutstandingLimit" or "zookeeper.globalOutstandingLimit" => options with { GlobalOutstandingLimit = Int(key, value, source) },
+                "nio.sessionlessCnxnTimeout" or "zookeeper.nio.sessionlessCnxnTimeout" => options with { SessionlessConnectionTimeout = TimeSpan.FromMilliseconds(Int(key, value, source)) },
                 "4lw.commands.whitelist" => options with { FourLetterWordWhitelist = value },
                 "extendedTypesEnabled" or "zookeeper.extendedTypesEnabled" => options with { ExtendedTypesEnabled = Bool(key, value, source) },
                 "znode.container.checkIntervalMs" => options with { ContainerCheckInterval = TimeSpan.FromMilliseconds(Int(key, value, source)) },

@@ -8,7 +8,11 @@ using Zk.Embedded.Watches;
 namespace Zk.Embedded.Processing;
 
 /// <summary>A request waiting in the pipeline, with who it came from and who gets the reply.</summary>
-internal sealed record PendingWrite(ServerSession Session, PipelineRequest Request, IReplyTarget? Target);
+/// <param name="AuthIds">
+/// the identities it is checked with: its connection's when it arrived (ZooKeeper copies <c>cnxn.getAuthInfo()</c>
+/// into each request); null for the session's own (in-process handles and the peer's system session).
+/// </param>
+internal sealed record PendingWrite(ServerSession Session, PipelineRequest Request, IReplyTarget? Target, IReadOnlyList<Id>? AuthIds = null);
 
 /// <summary>
 /// Where committed txns are made durable before they apply (the seam the storage and consensus issues plug into).
@@ -339,7 +343,7 @@ internal sealed class RequestProcessor : IAsyncDisposable
         var state = _speculative;
         var time = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var zxid = _lastZxid + 1;
-        var prepared = _builder.Prepare(state, write.Session, write.Request, zxid, time);
+        var prepared = _builder.Prepare(state, write.Session, write.AuthIds ?? write.Session.AuthIds, write.Request, zxid, time);
         if (prepared.Error != ZkErrorCode.Ok)
         {
             return new Step(write, null, 0, 0, new Reply(prepared.Error, write.Request.ErrorPath, prepared.MultiResults, state.Zxid, state));

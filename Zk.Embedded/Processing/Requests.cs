@@ -50,12 +50,6 @@ internal sealed record DeleteContainerRequest(string Path) : PipelineRequest
     public override string? ErrorPath => Path;
 }
 
-/// <summary>
-/// Adds an identity to the session. Ordered with writes, so a write queued before it is checked without the new id
-/// and every request after it with it.
-/// </summary>
-internal sealed record AddAuthRequest(string Scheme, byte[] Auth) : PipelineRequest;
-
 /// <summary>Registers a persistent watch at its place in the write order, so it sees every change after it.</summary>
 internal sealed record AddWatchRequest(string Path, AddWatchMode Mode) : PipelineRequest
 {

@@ -19,7 +19,8 @@ internal readonly record struct Prepared(TxnOp? Op, ZkErrorCode Error, IReadOnly
 /// </summary>
 internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
 {
-    public Prepared Prepare(TreeState state, ServerSession session, PipelineRequest request, long zxid, long time)
+    /// <param name="ids">the identities the request carries: its connection's when it arrived (ZooKeeper's <c>Request.authInfo</c>).</param>
+    public Prepared Prepare(TreeState state, ServerSession session, IReadOnlyList<Id> ids, PipelineRequest request, long zxid, long time)
     {
         switch (request)
         {
@@ -40,60 +41,36 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
         switch (request)
         {
             case MultiRequest multi:
-                return PrepareMulti(state, session, multi.Ops, zxid, time);
-            case AddAuthRequest auth:
-                return new Prepared(null, Authenticate(session, auth), null);
+                return PrepareMulti(state, session, ids, multi.Ops, zxid, time);
             case SyncRequest or AddWatchRequest or RemoveWatchesRequest:
                 return new Prepared(null, PathRules.Validate(request.ErrorPath) is null ? ZkErrorCode.Ok : ZkErrorCode.BadArguments, null);
         }
 
-        var error = Build(state, session, request, out var op);
+        var error = Build(state, session, ids, request, out var op);
         return Single(error, op);
-    }
-
-    /// <summary>The auth providers ZooKeeper ships without SASL: digest and ip. Any other scheme is AuthFailed.</summary>
-    private ZkErrorCode Authenticate(ServerSession session, AddAuthRequest auth)
-    {
-        switch (auth.Scheme)
-        {
-            case "digest":
-                var id = AccessControl.DigestId(System.Text.Encoding.UTF8.GetString(auth.Auth));
-                if (limits.SuperDigest is not null && id.Identity == limits.SuperDigest)
-                {
-                    session.AddAuthId(new Id("super", ""));
-                }
-
-                session.AddAuthId(id);
-                return ZkErrorCode.Ok;
-            case "ip":
-                // IPAuthenticationProvider vouches only for the address the session already has.
-                return ZkErrorCode.Ok;
-            default:
-                return ZkErrorCode.AuthFailed;
-        }
     }
 
     private static Prepared Single(ZkErrorCode error, TxnOp? op) => error == ZkErrorCode.Ok ? new Prepared(op, error, null) : new Prepared(null, error, null);
 
-    private ZkErrorCode Build(TreeState state, ServerSession session, PipelineRequest request, out TxnOp? op)
+    private ZkErrorCode Build(TreeState state, ServerSession session, IReadOnlyList<Id> ids, PipelineRequest request, out TxnOp? op)
     {
         switch (request)
         {
             case CreateRequest c:
-                return BuildCreate(state, session, c.Path, c.Data, c.Acl, c.Mode, c.Ttl, out op);
+                return BuildCreate(state, session, ids, c.Path, c.Data, c.Acl, c.Mode, c.Ttl, out op);
             case DeleteRequest d:
-                return BuildDelete(state, session, d.Path, d.Version, out op);
+                return BuildDelete(state, session, ids, d.Path, d.Version, out op);
             case SetDataRequest s:
-                return BuildSetData(state, session, s.Path, s.Data, s.Version, out op);
+                return BuildSetData(state, session, ids, s.Path, s.Data, s.Version, out op);
             case SetAclRequest a:
-                return BuildSetAcl(state, session, a.Path, a.Acl, a.Version, out op);
+                return BuildSetAcl(state, session, ids, a.Path, a.Acl, a.Version, out op);
             default:
                 op = null;
                 return ZkErrorCode.Unimplemented;
         }
     }
 
-    private Prepared PrepareMulti(TreeState state, ServerSession session, IReadOnlyList<Op> ops, long zxid, long time)
+    private Prepared PrepareMulti(TreeState state, ServerSession session, IReadOnlyList<Id> ids, IReadOnlyList<Op> ops, long zxid, long time)
     {
         if (ops.Count == 0)
         {
@@ -104,7 +81,7 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
         var results = new OpResult[ops.Count];
         for (var i = 0; i < ops.Count; i++)
         {
-            var error = BuildOp(state, session, ops[i], out var op);
+            var error = BuildOp(state, session, ids, ops[i], out var op);
             if (error != ZkErrorCode.Ok)
             {
                 return new Prepared(null, error, FailedMultiResults(ops.Count, i, error));
@@ -126,18 +103,18 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
         return new Prepared(new MultiTxn(txnOps), ZkErrorCode.Ok, results);
     }
 
-    private ZkErrorCode BuildOp(TreeState state, ServerSession session, Op op, out TxnOp? txnOp)
+    private ZkErrorCode BuildOp(TreeState state, ServerSession session, IReadOnlyList<Id> ids, Op op, out TxnOp? txnOp)
     {
         switch (op)
         {
             case CreateOp c:
-                return BuildCreate(state, session, c.Path, c.Data, c.Acl, c.Mode, c.Ttl, out txnOp);
+                return BuildCreate(state, session, ids, c.Path, c.Data, c.Acl, c.Mode, c.Ttl, out txnOp);
             case DeleteOp d:
-                return BuildDelete(state, session, d.Path, d.Version, out txnOp);
+                return BuildDelete(state, session, ids, d.Path, d.Version, out txnOp);
             case SetDataOp s:
-                return BuildSetData(state, session, s.Path, s.Data, s.Version, out txnOp);
+                return BuildSetData(state, session, ids, s.Path, s.Data, s.Version, out txnOp);
             case CheckOp check:
-                return BuildCheck(state, session, check.Path, check.Version, out txnOp);
+                return BuildCheck(state, session, ids, check.Path, check.Version, out txnOp);
             default:
                 // Reads do not mix with writes in a multi (MultiOperationRecord).
                 txnOp = null;
@@ -157,7 +134,7 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
         return results;
     }
 
-    private ZkErrorCode BuildCreate(TreeState state, ServerSession session, string path, byte[]? data, IReadOnlyList<Acl> acl, CreateMode mode, long ttl, out TxnOp? op)
+    private ZkErrorCode BuildCreate(TreeState state, ServerSession session, IReadOnlyList<Id> ids, string path, byte[]? data, IReadOnlyList<Acl> acl, CreateMode mode, long ttl, out TxnOp? op)
     {
         op = null;
         if (!CreateModeExtensions.TryFromFlag((int)mode, out _))
@@ -191,7 +168,7 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
             return ZkErrorCode.BadArguments;
         }
 
-        var fixedAcl = AccessControl.Fixup(acl, session.AuthIds);
+        var fixedAcl = AccessControl.Fixup(acl, ids);
         if (fixedAcl is null)
         {
             return ZkErrorCode.InvalidAcl;
@@ -204,7 +181,7 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
             return ZkErrorCode.NoNode;
         }
 
-        if (!AccessControl.IsAllowed(parent.Acl, Perms.Create, session.AuthIds))
+        if (!AccessControl.IsAllowed(parent.Acl, Perms.Create, ids))
         {
             return ZkErrorCode.NoAuth;
         }
@@ -232,7 +209,7 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
         return ZkErrorCode.Ok;
     }
 
-    private static ZkErrorCode BuildDelete(TreeState state, ServerSession session, string path, int version, out TxnOp? op)
+    private static ZkErrorCode BuildDelete(TreeState state, ServerSession session, IReadOnlyList<Id> ids, string path, int version, out TxnOp? op)
     {
         op = null;
         if (PathRules.Validate(path) is not null || PathRules.IsSpecial(path))
@@ -246,7 +223,7 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
             return ZkErrorCode.NoNode;
         }
 
-        if (!AccessControl.IsAllowed(parent.Acl, Perms.Delete, session.AuthIds))
+        if (!AccessControl.IsAllowed(parent.Acl, Perms.Delete, ids))
         {
             return ZkErrorCode.NoAuth;
         }
@@ -300,7 +277,7 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
         return ZkErrorCode.Ok;
     }
 
-    private ZkErrorCode BuildSetData(TreeState state, ServerSession session, string path, byte[]? data, int version, out TxnOp? op)
+    private ZkErrorCode BuildSetData(TreeState state, ServerSession session, IReadOnlyList<Id> ids, string path, byte[]? data, int version, out TxnOp? op)
     {
         op = null;
         if (PathRules.Validate(path) is not null)
@@ -319,7 +296,7 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
             return ZkErrorCode.NoNode;
         }
 
-        if (!AccessControl.IsAllowed(node.Acl, Perms.Write, session.AuthIds))
+        if (!AccessControl.IsAllowed(node.Acl, Perms.Write, ids))
         {
             return ZkErrorCode.NoAuth;
         }
@@ -333,7 +310,7 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
         return ZkErrorCode.Ok;
     }
 
-    private ZkErrorCode BuildSetAcl(TreeState state, ServerSession session, string path, IReadOnlyList<Acl> acl, int version, out TxnOp? op)
+    private ZkErrorCode BuildSetAcl(TreeState state, ServerSession session, IReadOnlyList<Id> ids, string path, IReadOnlyList<Acl> acl, int version, out TxnOp? op)
     {
         op = null;
         if (PathRules.Validate(path) is not null)
@@ -341,7 +318,7 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
             return ZkErrorCode.BadArguments;
         }
 
-        var fixedAcl = AccessControl.Fixup(acl, session.AuthIds);
+        var fixedAcl = AccessControl.Fixup(acl, ids);
         if (fixedAcl is null)
         {
             return ZkErrorCode.InvalidAcl;
@@ -353,7 +330,7 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
             return ZkErrorCode.NoNode;
         }
 
-        if (!AccessControl.IsAllowed(node.Acl, Perms.Admin, session.AuthIds))
+        if (!AccessControl.IsAllowed(node.Acl, Perms.Admin, ids))
         {
             return ZkErrorCode.NoAuth;
         }
@@ -367,7 +344,7 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
         return ZkErrorCode.Ok;
     }
 
-    private static ZkErrorCode BuildCheck(TreeState state, ServerSession session, string path, int version, out TxnOp? op)
+    private static ZkErrorCode BuildCheck(TreeState state, ServerSession session, IReadOnlyList<Id> ids, string path, int version, out TxnOp? op)
     {
         op = null;
         if (PathRules.Validate(path) is not null)
@@ -381,7 +358,7 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
             return ZkErrorCode.NoNode;
         }
 
-        if (!AccessControl.IsAllowed(node.Acl, Perms.Read, session.AuthIds))
+        if (!AccessControl.IsAllowed(node.Acl, Perms.Read, ids))
         {
             return ZkErrorCode.NoAuth;
         }

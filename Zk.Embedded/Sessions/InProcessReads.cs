@@ -48,8 +48,13 @@ internal sealed class InProcessReads(PeerCore peer, ServerSession server, Sessio
         return GetDataQueued(path, watcher);
     }
 
-    private ValueTask<DataResult> GetDataQueued(string path, Watcher? watcher) =>
-        ReadAsync(state => GetData(state, path, watcher), "getData", static reply => (DataResult)reply.Value!);
+    // Queued reads take the session's ids when they are issued, not when they run behind a write: an addAuth made
+    // in between does not apply to them (ZooKeeper checks each request with the ids it arrived with).
+    private ValueTask<DataResult> GetDataQueued(string path, Watcher? watcher)
+    {
+        var ids = server.AuthIds;
+        return ReadAsync(state => GetData(state, ids, path, watcher), "getData", static reply => (DataResult)reply.Value!);
+    }
 
     /// <summary>True when the read may run here and now: the session is usable and nothing of it is outstanding.</summary>
     private bool TryBeginFastRead(out TreeState state)
@@ -71,31 +76,43 @@ internal sealed class InProcessReads(PeerCore peer, ServerSession server, Sessio
         return error == ZkErrorCode.Ok ? new ValueTask<T>(value) : ValueTask.FromException<T>(new ZkException(error, path));
     }
 
-    public ValueTask<AclResult> GetAclAsync(string path) =>
-        ReadAsync(
+    public ValueTask<AclResult> GetAclAsync(string path)
+    {
+        var ids = server.AuthIds;
+        return ReadAsync(
             state =>
             {
-                var error = Reads.GetAcl(state, path, server.AuthIds, out var node);
-                return Outcome(state, error, path, error == ZkErrorCode.Ok ? new AclResult(Reads.VisibleAcl(node!, server.AuthIds), node!.ToStat()) : null);
+                var error = Reads.GetAcl(state, path, ids, out var node);
+                return Outcome(state, error, path, error == ZkErrorCode.Ok ? new AclResult(Reads.VisibleAcl(node!, ids), node!.ToStat()) : null);
             },
             "getACL",
             static reply => (AclResult)reply.Value!);
+    }
 
-    public ValueTask<IReadOnlyList<string>> GetChildrenAsync(string path, Watcher? watcher = null) =>
-        ReadAsync(state => GetChildren(state, path, watcher), "getChildren", static reply => ((ChildrenResult)reply.Value!).Children);
+    public ValueTask<IReadOnlyList<string>> GetChildrenAsync(string path, Watcher? watcher = null)
+    {
+        var ids = server.AuthIds;
+        return ReadAsync(state => GetChildren(state, ids, path, watcher), "getChildren", static reply => ((ChildrenResult)reply.Value!).Children);
+    }
 
-    public ValueTask<ChildrenResult> GetChildrenWithStatAsync(string path, Watcher? watcher = null) =>
-        ReadAsync(state => GetChildren(state, path, watcher), "getChildren2", static reply => (ChildrenResult)reply.Value!);
+    public ValueTask<ChildrenResult> GetChildrenWithStatAsync(string path, Watcher? watcher = null)
+    {
+        var ids = server.AuthIds;
+        return ReadAsync(state => GetChildren(state, ids, path, watcher), "getChildren2", static reply => (ChildrenResult)reply.Value!);
+    }
 
-    public ValueTask<int> GetAllChildrenNumberAsync(string path) =>
-        ReadAsync(
+    public ValueTask<int> GetAllChildrenNumberAsync(string path)
+    {
+        var ids = server.AuthIds;
+        return ReadAsync(
             state =>
             {
-                var error = Reads.GetChildren(state, path, server.AuthIds, out var node);
+                var error = Reads.GetChildren(state, path, ids, out var node);
                 return Outcome(state, error, path, error == ZkErrorCode.Ok ? node!.Descendants : null);
             },
             "getAllChildrenNumber",
             static reply => (int)reply.Value!);
+    }
 
     public ValueTask<IReadOnlyList<string>> GetEphemeralsAsync(string prefixPath = "/") =>
         ReadAsync(
@@ -110,11 +127,15 @@ internal sealed class InProcessReads(PeerCore peer, ServerSession server, Sessio
     public ValueTask<IReadOnlyList<OpResult>> MultiReadAsync(IReadOnlyList<Op> ops)
     {
         ArgumentNullException.ThrowIfNull(ops);
-        return ReadAsync(state => MultiRead(state, ops), "multiRead", static reply => (IReadOnlyList<OpResult>)reply.Value!);
+        var ids = server.AuthIds;
+        return ReadAsync(state => MultiRead(state, ids, ops), "multiRead", static reply => (IReadOnlyList<OpResult>)reply.Value!);
     }
 
-    public ValueTask<IReadOnlyList<ClientInfo>> WhoAmIAsync() =>
-        ReadAsync(state => Outcome(state, ZkErrorCode.Ok, null, Reads.WhoAmI(server.AuthIds)), "whoAmI", static reply => (IReadOnlyList<ClientInfo>)reply.Value!);
+    public ValueTask<IReadOnlyList<ClientInfo>> WhoAmIAsync()
+    {
+        var ids = server.AuthIds;
+        return ReadAsync(state => Outcome(state, ZkErrorCode.Ok, null, Reads.WhoAmI(ids)), "whoAmI", static reply => (IReadOnlyList<ClientInfo>)reply.Value!);
+    }
 
     private ReadOutcome Exists(TreeState state, string path, Watcher? watcher)
     {
@@ -125,9 +146,9 @@ internal sealed class InProcessReads(PeerCore peer, ServerSession server, Sessio
             : new ReadOutcome(reply, null);
     }
 
-    private ReadOutcome GetData(TreeState state, string path, Watcher? watcher)
+    private ReadOutcome GetData(TreeState state, IReadOnlyList<Id> ids, string path, Watcher? watcher)
     {
-        var error = Reads.GetData(state, path, server.AuthIds, out var node);
+        var error = Reads.GetData(state, path, ids, out var node);
         if (error != ZkErrorCode.Ok)
         {
             return Outcome(state, error, path, null);
@@ -137,9 +158,9 @@ internal sealed class InProcessReads(PeerCore peer, ServerSession server, Sessio
         return new ReadOutcome(reply, watcher is null ? null : Watch(path, ClientWatchTable.Data, watcher, state, node));
     }
 
-    private ReadOutcome GetChildren(TreeState state, string path, Watcher? watcher)
+    private ReadOutcome GetChildren(TreeState state, IReadOnlyList<Id> ids, string path, Watcher? watcher)
     {
-        var error = Reads.GetChildren(state, path, server.AuthIds, out var node);
+        var error = Reads.GetChildren(state, path, ids, out var node);
         if (error != ZkErrorCode.Ok)
         {
             return Outcome(state, error, path, null);
@@ -152,7 +173,7 @@ internal sealed class InProcessReads(PeerCore peer, ServerSession server, Sessio
     private PendingWatch Watch(string path, ClientWatchTable table, Watcher watcher, TreeState state, ZNode? seen) =>
         new(watchers, peer.Watches, server, path, table, watcher, state, seen);
 
-    private ReadOutcome MultiRead(TreeState state, IReadOnlyList<Op> ops)
+    private ReadOutcome MultiRead(TreeState state, IReadOnlyList<Id> ids, IReadOnlyList<Op> ops)
     {
         var results = new OpResult[ops.Count];
         for (var i = 0; i < ops.Count; i++)
@@ -162,11 +183,11 @@ internal sealed class InProcessReads(PeerCore peer, ServerSession server, Sessio
             switch (op)
             {
                 case GetDataOp:
-                    error = Reads.GetData(state, op.Path, server.AuthIds, out var dataNode);
+                    error = Reads.GetData(state, op.Path, ids, out var dataNode);
                     results[i] = error == ZkErrorCode.Ok ? new GetDataResult(dataNode!.Data ?? ReadOnlyMemory<byte>.Empty, dataNode.ToStat()) { DataIsNull = dataNode.Data is null } : new ErrorResult(error);
                     break;
                 case GetChildrenOp:
-                    error = Reads.GetChildren(state, op.Path, server.AuthIds, out var parent);
+                    error = Reads.GetChildren(state, op.Path, ids, out var parent);
                     results[i] = error == ZkErrorCode.Ok ? new GetChildrenResult(parent!.Children.Names()) : new ErrorResult(error);
                     break;
                 default:

@@ -123,8 +123,13 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     {
         ArgumentNullException.ThrowIfNull(scheme);
         ArgumentNullException.ThrowIfNull(auth);
-        var reply = await SubmitAsync(new AddAuthRequest(scheme, (byte[])auth.Clone()), cancellationToken).ConfigureAwait(false);
-        if (reply.Error == ZkErrorCode.AuthFailed)
+        ThrowIfUnusable(null);
+        cancellationToken.ThrowIfCancellationRequested();
+        // Handled now, as ZooKeeper handles addAuth on arrival: requests issued before it keep the ids they were
+        // issued with (writes carry them, queued reads captured them), requests after it have the new ones.
+        var error = Authentication.Authenticate(scheme, auth, _peer.Options.SuperDigest, out var proved);
+        _server.AddAuthIds(proved);
+        if (error == ZkErrorCode.AuthFailed)
         {
             // As with ZooKeeper, a failed auth ends the session for this client: the peer drops it, every later call fails with AuthFailed.
             var close = SubmitAsync(new CloseSessionRequest(Expired: false), CancellationToken.None);
@@ -133,8 +138,6 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
             await close.ConfigureAwait(false);
             throw new ZkException(ZkErrorCode.AuthFailed, null, $"Auth scheme '{scheme}' is not supported; the session is closed.");
         }
-
-        ThrowIfError(reply, "auth");
     }
 
     public async ValueTask AddWatchAsync(string path, Watcher watcher, AddWatchMode mode, CancellationToken cancellationToken = default)
@@ -285,7 +288,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         cancellationToken.ThrowIfCancellationRequested();
         _peer.Sessions.Touch(_server);
         var slot = _outbox.BeginWrite();
-        var submitted = _peer.Processor.SubmitAsync(new PendingWrite(_server, request, slot), CancellationToken.None);
+        var submitted = _peer.Processor.SubmitAsync(new PendingWrite(_server, request, slot, _server.AuthIds), CancellationToken.None);
         if (!submitted.IsCompletedSuccessfully)
         {
             return AwaitSubmission(submitted, slot, request);

@@ -55,7 +55,11 @@ internal sealed class ServerSession
     /// <summary>Set when a close or expiry is under way: new writes fail with SessionExpired.</summary>
     public bool IsClosing => _closing;
 
-    /// <summary>Identities, copy-on-write so readers need no lock.</summary>
+    /// <summary>
+    /// The identities of the in-process handle attached (ip:127.0.0.1 and what its addAuth proved), or the system
+    /// session's. Empty for a session served over the wire: there each request carries its connection's ids.
+    /// Copy-on-write so readers need no lock.
+    /// </summary>
     public IReadOnlyList<Id> AuthIds => Volatile.Read(ref _authIds);
 
     public ISessionSink? Sink
@@ -86,20 +90,15 @@ internal sealed class ServerSession
         }
     }
 
-    public void AddAuthId(Id id)
+    /// <summary>Adds identities an addAuth proved (in-process handles; a wire connection keeps its own).</summary>
+    public void AddAuthIds(IReadOnlyList<Id> ids)
     {
         lock (this)
         {
-            var current = _authIds;
-            foreach (var existing in current)
-            {
-                if (existing == id)
-                {
-                    return;
-                }
-            }
-
-            _authIds = [.. current, id];
+            Volatile.Write(ref _authIds, Authentication.With(_authIds, ids));
         }
     }
+
+    /// <summary>A new in-process handle attached: it starts from its own ids, as a new connection does.</summary>
+    public void ResetAuthIds(IReadOnlyList<Id> ids) => Volatile.Write(ref _authIds, ids);
 }

@@ -28,6 +28,13 @@ internal static partial class Log
     [LoggerMessage(EventId = 2006, EventName = "ConnectionFailed", Level = LogLevel.Debug, Message = "Connection from {Remote} ended with an error")]
     public static partial void ConnectionFailed(ILogger logger, Exception exception, System.Net.EndPoint? remote);
 
-    [LoggerMessage(EventId = 2007, EventName = "UnknownOpcode", Level = LogLevel.Warning, Message = "Unknown opcode {OpCode} from session 0x{SessionId:x}; answering Unimplemented")]
+    [LoggerMessage(EventId = 2007, EventName = "UnknownOpcode", Level = LogLevel.Warning, Message = "Unknown opcode {OpCode} from session 0x{SessionId:x}; answering Unimplemented and closing the connection")]
     public static partial void UnknownOpcode(ILogger logger, int opCode, long sessionId);
+
+    [LoggerMessage(EventId = 2008, EventName = "SessionlessConnectionClosed", Level = LogLevel.Information,
+        Message = "Closing the connection from {Remote}: no session within {TimeoutMs} ms (nio.sessionlessCnxnTimeout)")]
+    public static partial void SessionlessConnectionClosed(ILogger logger, System.Net.EndPoint? remote, double timeoutMs);
+
+    [LoggerMessage(EventId = 2009, EventName = "UndecodableRequest", Level = LogLevel.Warning, Message = "Undecodable {What} request from {Remote}; answering MarshallingError")]
+    public static partial void UndecodableRequest(ILogger logger, string what, System.Net.EndPoint? remote);
 }

@@ -18,6 +18,8 @@ internal sealed class ClientPort : IAsyncDisposable
     private readonly ConcurrentDictionary<WireConnection, byte> _connections = new();
     private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
     private readonly Task _accepting;
+    private int _outstanding;
+    private int _treeWalks;
 
     public ClientPort(PeerCore peer, IPEndPoint endPoint)
     {
@@ -47,6 +49,20 @@ internal sealed class ClientPort : IAsyncDisposable
         }
     }
 
+    /// <summary>The open connections (tests look at their limits).</summary>
+    public ICollection<WireConnection> Connections => _connections.Keys;
+
+    /// <summary>Requests read on every connection whose replies have not been written yet.</summary>
+    public int Outstanding => Volatile.Read(ref _outstanding);
+
+    public void AddOutstanding(int delta) => Interlocked.Add(ref _outstanding, delta);
+
+    /// <summary>
+    /// ZooKeeper's <c>ZooKeeperServer.shouldThrottle</c>: past globalOutstandingLimit, a connection with any request of
+    /// its own outstanding stops reading (and reads again once its replies are written).
+    /// </summary>
+    public bool ShouldThrottle(int connectionOutstanding) => connectionOutstanding > 0 && Outstanding > _peer.Options.GlobalOutstandingLimit;
+
     public void Forget(WireConnection connection)
     {
         if (_connections.TryRemove(connection, out _) && connection.Remote is IPEndPoint ip)
@@ -55,45 +71,45 @@ internal sealed class ClientPort : IAsyncDisposable
         }
     }
 
-    /// <summary>The numbers the four-letter words report.</summary>
+    /// <summary>The numbers the four-letter words report, each gathered only when a word reads it.</summary>
     public ServerFacts Facts()
     {
         var state = _peer.Processor.State;
-        var connections = _connections.Keys.Select(c => new ConnectionFacts($"{c.Remote}", c.Stats.Read())).ToArray();
-        var ephemerals = state.Ephemerals.Select(kv => (kv.Key, kv.Value.Order(StringComparer.Ordinal).ToArray())).ToArray();
         var options = _peer.Options;
-        (string, string)[] configuration =
-        [
-            ("clientPort", LocalEndPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("dataDir", options.DataDir is null ? "" : Path.GetFullPath(options.DataDir)),
-            ("tickTime", ((int)options.TickTime.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("maxClientCnxns", options.MaxClientConnections.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("minSessionTimeout", ((int)options.EffectiveMinSessionTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("maxSessionTimeout", ((int)options.EffectiveMaxSessionTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("serverId", options.ServerId.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-        ];
         return new ServerFacts(
-            state.Zxid,
             // ZooKeeper's DataTree keeps the root under both "" and "/", so its node count is one more than the znodes.
-            state.NodeCount + 1,
-            state.Sessions.Count,
-            _peer.Watches.Count,
-            state.Ephemerals.Sum(kv => kv.Value.Count),
-            Stats.Read(),
-            ApproximateDataSize(state.Root),
-            connections,
-            _peer.Watches.Snapshot().ToArray(),
-            ephemerals,
-            configuration,
+            () => (state.Zxid, state.NodeCount + 1, state.Sessions.Count, _peer.Watches.Count),
+            Stats.Read,
+            () => state.Ephemerals.Sum(kv => kv.Value.Count),
+            () => ApproximateDataSize(state.Root),
+            () => _connections.Keys.Select(c => new ConnectionFacts($"{c.Remote}", c.Stats.Read())).ToArray(),
+            () => _peer.Watches.Snapshot().ToArray(),
+            () => state.Ephemerals.Select(kv => (kv.Key, kv.Value.Order(StringComparer.Ordinal).ToArray())).ToArray(),
+            () => Configuration(options),
             Serving: _peer.Processor.Fault is null);
     }
+
+    private (string, string)[] Configuration(ZkPeerOptions options) =>
+    [
+        ("clientPort", LocalEndPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        ("dataDir", options.DataDir is null ? "" : Path.GetFullPath(options.DataDir)),
+        ("tickTime", ((int)options.TickTime.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        ("maxClientCnxns", options.MaxClientConnections.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        ("minSessionTimeout", ((int)options.EffectiveMinSessionTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        ("maxSessionTimeout", ((int)options.EffectiveMaxSessionTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        ("serverId", options.ServerId.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+    ];
+
+    /// <summary>Tree walks made for mntr's approximate data size (tests check that other words make none).</summary>
+    public int TreeWalks => Volatile.Read(ref _treeWalks);
 
     /// <summary>
     /// ZooKeeper's <c>DataTree.approximateDataSize</c>: every node's path length plus its data length. A walk of the
     /// tree, paid only when mntr is asked.
     /// </summary>
-    private static long ApproximateDataSize(ZNode root)
+    private long ApproximateDataSize(ZNode root)
     {
+        Interlocked.Increment(ref _treeWalks);
         var total = 0L;
         var pending = new Stack<(ZNode Node, int PathLength)>();
         pending.Push((root, 1));

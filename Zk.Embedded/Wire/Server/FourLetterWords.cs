@@ -164,7 +164,9 @@ internal static class FourLetterWords
                 effect = FourLetterWordEffect.ResetServerStats;
                 return "Server stats reset.\n";
             case "wchs":
-                return $"{facts.Connections.Count} connections watching {facts.WatchedPaths.Count} paths\nTotal watches:{facts.WatchCount}\n";
+                // WatchManager.toString: the watchers (connections; here sessions) that watch something, not every connection.
+                var watching = facts.WatchedPaths.SelectMany(p => p.Sessions).Distinct().Count();
+                return $"{watching} connections watching {facts.WatchedPaths.Count} paths\nTotal watches:{facts.WatchCount}\n";
             case "wchp":
                 foreach (var (path, sessions) in facts.WatchedPaths)
                 {
@@ -252,20 +254,56 @@ internal static class FourLetterWords
 /// <summary>One client connection as stat and cons list it.</summary>
 internal sealed record ConnectionFacts(string Remote, RequestStatsSnapshot Stats);
 
-/// <summary>What the four-letter words report, gathered when one is asked.</summary>
-internal sealed record ServerFacts(
-    long Zxid,
-    int NodeCount,
-    int SessionCount,
-    int WatchCount,
-    int EphemeralCount,
-    RequestStatsSnapshot Server,
-    long ApproximateDataSize,
-    IReadOnlyList<ConnectionFacts> Connections,
-    IReadOnlyList<(string Path, long[] Sessions)> WatchedPaths,
-    IReadOnlyList<(long Session, string[] Paths)> EphemeralsBySession,
-    IReadOnlyList<(string Key, string Value)> Configuration,
-    bool Serving = true);
+/// <summary>
+/// What the four-letter words report. Each part is gathered the first time a word asks for it, so a word that needs
+/// little (ruok, a word the whitelist refuses) walks nothing: anyone who can reach the port may send words.
+/// </summary>
+internal sealed class ServerFacts(
+    Func<(long Zxid, int NodeCount, int SessionCount, int WatchCount)> counts,
+    Func<RequestStatsSnapshot> server,
+    Func<int> ephemeralCount,
+    Func<long> approximateDataSize,
+    Func<IReadOnlyList<ConnectionFacts>> connections,
+    Func<IReadOnlyList<(string Path, long[] Sessions)>> watchedPaths,
+    Func<IReadOnlyList<(long Session, string[] Paths)>> ephemeralsBySession,
+    Func<IReadOnlyList<(string Key, string Value)>> configuration,
+    bool Serving = true)
+{
+    private readonly Lazy<(long Zxid, int NodeCount, int SessionCount, int WatchCount)> _counts = new(counts);
+    private readonly Lazy<RequestStatsSnapshot> _server = new(server);
+    private readonly Lazy<int> _ephemeralCount = new(ephemeralCount);
+    private readonly Lazy<long> _approximateDataSize = new(approximateDataSize);
+    private readonly Lazy<IReadOnlyList<ConnectionFacts>> _connections = new(connections);
+    private readonly Lazy<IReadOnlyList<(string Path, long[] Sessions)>> _watchedPaths = new(watchedPaths);
+    private readonly Lazy<IReadOnlyList<(long Session, string[] Paths)>> _ephemeralsBySession = new(ephemeralsBySession);
+    private readonly Lazy<IReadOnlyList<(string Key, string Value)>> _configuration = new(configuration);
+
+    public long Zxid => _counts.Value.Zxid;
+
+    public int NodeCount => _counts.Value.NodeCount;
+
+    public int SessionCount => _counts.Value.SessionCount;
+
+    public int WatchCount => _counts.Value.WatchCount;
+
+    public RequestStatsSnapshot Server => _server.Value;
+
+    public int EphemeralCount => _ephemeralCount.Value;
+
+    /// <summary>A walk of the whole tree: mntr only.</summary>
+    public long ApproximateDataSize => _approximateDataSize.Value;
+
+    public IReadOnlyList<ConnectionFacts> Connections => _connections.Value;
+
+    public IReadOnlyList<(string Path, long[] Sessions)> WatchedPaths => _watchedPaths.Value;
+
+    public IReadOnlyList<(long Session, string[] Paths)> EphemeralsBySession => _ephemeralsBySession.Value;
+
+    public IReadOnlyList<(string Key, string Value)> Configuration => _configuration.Value;
+
+    /// <summary>False once the peer stopped serving writes (its log could not be written): see <see cref="FourLetterWords"/>.</summary>
+    public bool Serving { get; } = Serving;
+}
 
 /// <summary>What answering a four-letter word asks of the port beyond sending the text.</summary>
 internal enum FourLetterWordEffect

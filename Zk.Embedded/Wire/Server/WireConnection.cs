@@ -24,16 +24,14 @@ internal sealed class WireConnection : ISessionSink
     private readonly NetworkStream _stream;
     private readonly PeerCore _peer;
     private readonly ClientPort _port;
-    private readonly object _writeGate = new();
-    private readonly object _sendGate = new();
-    private JuteFrameBuffer _out = new();
-    private JuteFrameBuffer _sending = new();
+    private readonly ConnectionSender _sender;
     /// <summary>Reads answered on the read loop since its last flush.</summary>
     private int _answeredOnLoop;
     private readonly CancellationTokenSource _closed = new();
     private ServerSession? _session;
     private SessionOutbox? _outbox;
-    private bool _closeAfterFlush;
+    private ITimer? _sessionless;
+    private IReadOnlyList<Id> _authIds;
 
     /// <summary>When the frame being handled was read (the read loop's; a request's latency starts there).</summary>
     private long _requestStarted;
@@ -46,6 +44,9 @@ internal sealed class WireConnection : ISessionSink
         _port = port;
         Stats = new RequestStats(striped: false, total: port.Stats);
         Remote = socket.RemoteEndPoint;
+        // NIOServerCnxn: a connection starts with the ip id of its socket's address, whatever session it carries.
+        _authIds = [new Id("ip", AddressOf(Remote))];
+        _sender = new ConnectionSender(_stream, port, peer.Time, Close);
     }
 
     public EndPoint? Remote { get; }
@@ -55,10 +56,32 @@ internal sealed class WireConnection : ISessionSink
 
     public long? SessionId => _session?.SessionId;
 
+    /// <summary>
+    /// The identities this connection has proved (ZooKeeper's <c>ServerCnxn.authInfo</c>): its ip id, then what addAuth
+    /// added. They belong to the connection, not the session: a session re-attached elsewhere starts again from that
+    /// connection's ip id, and its client re-sends its auth (as ZooKeeper's client does on every reconnect).
+    /// </summary>
+    internal IReadOnlyList<Id> AuthIds => Volatile.Read(ref _authIds);
+
+    /// <summary>addAuth, handled as it arrives: requests read after it carry the new ids, requests before it do not.</summary>
+    internal ZkErrorCode Authenticate(string scheme, byte[] auth)
+    {
+        var error = Authentication.Authenticate(scheme, auth, _peer.Options.SuperDigest, out var proved);
+        // Only the read loop adds ids, so a plain write is enough; readers see either list whole.
+        Volatile.Write(ref _authIds, Authentication.With(_authIds, proved));
+        return error;
+    }
+
+    /// <summary>Requests read whose replies have not been written, and frames queued to send (tests look at the bounds).</summary>
+    internal (int Outstanding, int Queued) Backlog => (_sender.Outstanding, _sender.Queued);
+
     public async Task RunAsync(CancellationToken stopping)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, _closed.Token);
-        var reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024));
+        var reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, leaveOpen: true));
+        _ = _sender.RunAsync();
+        // NIOServerCnxnFactory's connection expiry: a connection gets sessionlessCnxnTimeout to establish a session.
+        _sessionless = _peer.Time.CreateTimer(static c => ((WireConnection)c!).CloseIfSessionless(), this, _peer.Options.SessionlessConnectionTimeout, Timeout.InfiniteTimeSpan);
         try
         {
             var first = true;
@@ -80,11 +103,12 @@ internal sealed class WireConnection : ISessionSink
                     }
                 }
 
-                while (JuteFrame.TryReadFrame(buffer, _peer.Options.MaxDataBytes + 1024, out var frame, out var tooLarge) || tooLarge)
+                while (JuteFrame.TryReadFrame(buffer, _peer.Options.MaxDataBytes, out var frame, out var tooLarge) || tooLarge)
                 {
                     if (tooLarge)
                     {
-                        Log.FrameTooLarge(_peer.Logger, Remote, _peer.Options.MaxDataBytes + 1024);
+                        // NIOServerCnxn.readLength: a length over jute.maxbuffer itself closes ("Len error").
+                        Log.FrameTooLarge(_peer.Logger, Remote, _peer.Options.MaxDataBytes);
                         CountRead(received);
                         return;
                     }
@@ -92,6 +116,13 @@ internal sealed class WireConnection : ISessionSink
                     var bytes = frame.IsSingleSegment ? frame.First : frame.ToArray();
                     buffer = buffer.Slice(frame.End);
                     received++;
+                    // Read no further while this connection is throttled (the frame stays in the pipe's buffer):
+                    // the client's sends then back up in TCP, and what it costs here stays bounded.
+                    while (_sender.ShouldThrottle && !linked.IsCancellationRequested)
+                    {
+                        await _sender.WaitForProgressAsync(linked.Token).ConfigureAwait(false);
+                    }
+
                     if (_session is null)
                     {
                         if (!await ConnectAsync(bytes).ConfigureAwait(false))
@@ -114,7 +145,7 @@ internal sealed class WireConnection : ISessionSink
                 if (_answeredOnLoop > 0)
                 {
                     _answeredOnLoop = 0;
-                    Flush();
+                    _sender.Signal();
                 }
                 reader.AdvanceTo(buffer.Start, buffer.End);
                 if (result.IsCompleted)
@@ -130,7 +161,8 @@ internal sealed class WireConnection : ISessionSink
         finally
         {
             await reader.CompleteAsync().ConfigureAwait(false);
-            Close();
+            // What is queued (a refusal, the replies before a bad frame) still goes out, within a grace.
+            _sender.CloseWhenSent();
         }
     }
 
@@ -146,6 +178,8 @@ internal sealed class WireConnection : ISessionSink
         }
 
         _closed.Cancel();
+        _sessionless?.Dispose();
+        _sender.Closed();
         if (_session is { } session && ReferenceEquals(session.Sink, this))
         {
             session.Sink = null;
@@ -162,6 +196,15 @@ internal sealed class WireConnection : ISessionSink
 
         _socket.Dispose();
         _port.Forget(this);
+    }
+
+    private void CloseIfSessionless()
+    {
+        if (_session is null && !_closed.IsCancellationRequested)
+        {
+            Log.SessionlessConnectionClosed(_peer.Logger, Remote, _peer.Options.SessionlessConnectionTimeout.TotalMilliseconds);
+            Close();
+        }
     }
 
     private async Task AnswerFourLetterWordAsync(string word)
@@ -221,7 +264,8 @@ internal sealed class WireConnection : ISessionSink
             return true;
         }
 
-        var session = _peer.NewSession(timeout, [new Id("ip", AddressOf(Remote))]);
+        // The session itself carries no ids: this connection's go with each request (AuthIds).
+        var session = _peer.NewSession(timeout, []);
         Bind(session);
         var slot = _outbox!.BeginWrite();
         await _peer.Processor.SubmitAsync(new PendingWrite(session, new CreateSessionRequest(timeout), slot)).ConfigureAwait(false);
@@ -241,24 +285,18 @@ internal sealed class WireConnection : ISessionSink
     private void Bind(ServerSession session)
     {
         _session = session;
-        _outbox = new SessionOutbox(DeliverEvent, EndSession, () => _peer.Processor.State, () => _peer.Processor.FiringState, Flush, strictOrder: true);
+        _sessionless?.Dispose();
+        _outbox = new SessionOutbox(DeliverEvent, EndSession, () => _peer.Processor.State, () => _peer.Processor.FiringState, _sender.Signal, strictOrder: true);
     }
 
     private void WriteConnectResponse(in ConnectResponse response, bool closeAfter)
     {
-        lock (_writeGate)
-        {
-            _out.BeginFrame();
-            var writer = new JuteWriter(_out);
-            response.Write(ref writer);
-            _out.EndFrame();
-        }
-
+        _sender.EnqueueConnectResponse(response);
         Stats.CountSent();
-        Flush();
+        _sender.Signal();
         if (closeAfter)
         {
-            Close();
+            _sender.CloseWhenSent();
         }
     }
 
@@ -280,6 +318,7 @@ internal sealed class WireConnection : ISessionSink
             return false;
         }
 
+        _sender.RequestArrived();
         var body = reader.RemainingSpan;
         return WireRequests.Start(this, header, body);
     }
@@ -289,7 +328,7 @@ internal sealed class WireConnection : ISessionSink
     {
         Stats.Queued();
         var reply = _outbox!.BeginWrite(new WireReply(_outbox, this, xid, opCode, _requestStarted, multiOps));
-        var submitted = _peer.Processor.SubmitAsync(new PendingWrite(_session!, request, reply));
+        var submitted = _peer.Processor.SubmitAsync(new PendingWrite(_session!, request, reply, AuthIds));
         if (!submitted.IsCompletedSuccessfully)
         {
             _ = AwaitSubmissionAsync(submitted, reply, request);
@@ -346,22 +385,13 @@ internal sealed class WireConnection : ISessionSink
 
     /// <summary>
     /// The session ended. Closed by this client: the close reply (queued right behind) closes the connection. Expired,
-    /// or the peer stopping: close once what is queued has been written.
+    /// or the peer stopping: close once what is queued has been written, or after a grace if the client does not read.
     /// </summary>
     private void EndSession(KeeperState state)
     {
         if (state != KeeperState.Closed)
         {
-            RequestClose();
-        }
-    }
-
-    /// <summary>Closes the connection once what is queued has been written.</summary>
-    private void RequestClose()
-    {
-        lock (_writeGate)
-        {
-            _closeAfterFlush = true;
+            _sender.CloseWhenSent();
         }
     }
 
@@ -377,75 +407,21 @@ internal sealed class WireConnection : ISessionSink
         Stats.Replied(started);
     }
 
-    /// <summary>Serializes a reply. Called in the session's order (the outbox's delivery loop, or a read answered at once).</summary>
+    /// <summary>Queues a reply. Called in the session's order (the outbox's delivery loop, or a read answered at once).</summary>
     private void WriteReply(int xid, OpCode opCode, in Reply reply, IReadOnlyList<MultiOp>? multiOps)
     {
-        lock (_writeGate)
+        _sender.EnqueueReply(xid, opCode, reply, multiOps);
+        // ZooKeeper closes the connection after answering closeSession, a failed auth, and an unknown opcode.
+        if (opCode == OpCode.CloseSession || (opCode == OpCode.Auth && reply.Error == ZkErrorCode.AuthFailed) || !Enum.IsDefined(opCode))
         {
-            _out.BeginFrame();
-            var writer = new JuteWriter(_out);
-            WireResponses.Write(ref writer, xid, opCode, reply, multiOps);
-            _out.EndFrame();
-            // ZooKeeper closes the connection after answering closeSession, and after a failed auth.
-            if (opCode == OpCode.CloseSession || (opCode == OpCode.Auth && reply.Error == ZkErrorCode.AuthFailed))
-            {
-                _closeAfterFlush = true;
-            }
+            _sender.CloseWhenSent();
         }
     }
 
     private void DeliverEvent(WatchedEvent watchedEvent, Watcher? only)
     {
-        lock (_writeGate)
-        {
-            _out.BeginFrame();
-            var writer = new JuteWriter(_out);
-            new ReplyHeader(Xids.Notification, watchedEvent.Zxid, ZkErrorCode.Ok).Write(ref writer);
-            new WatcherEvent(watchedEvent.Type, watchedEvent.State, watchedEvent.Path).Write(ref writer);
-            _out.EndFrame();
-        }
-
+        _sender.EnqueueEvent(watchedEvent);
         Stats.CountSent();
-    }
-
-    /// <summary>
-    /// Writes what is buffered to the socket. Blocking: a slow client holds back its own session only. The send runs
-    /// outside the write lock (replies go on being serialized into the other buffer meanwhile), and under a send
-    /// lock, so buffers reach the socket in the order they were filled.
-    /// </summary>
-    private void Flush()
-    {
-        bool close;
-        lock (_sendGate)
-        {
-            JuteFrameBuffer sending;
-            lock (_writeGate)
-            {
-                sending = _out;
-                _out = _sending;
-                _sending = sending;
-                close = _closeAfterFlush;
-            }
-
-            if (sending.WrittenCount > 0 && !_closed.IsCancellationRequested)
-            {
-                try
-                {
-                    _stream.Write(sending.WrittenMemory.Span);
-                }
-                catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException)
-                {
-                    close = true;
-                }
-            }
-
-            sending.Clear();
-        }
-
-        if (close)
-        {
-            Close();
-        }
     }
 
     // ---- ISessionSink ----

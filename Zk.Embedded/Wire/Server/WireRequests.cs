@@ -4,7 +4,6 @@ using Zk.Embedded.Sessions;
 using Zk.Embedded.Tree;
 using Zk.Embedded.Watches;
 using Zk.Embedded.Wire.Jute;
-using AddAuthRequest = Zk.Embedded.Processing.AddAuthRequest;
 using CloseSessionRequest = Zk.Embedded.Processing.CloseSessionRequest;
 using MultiRequest = Zk.Embedded.Processing.MultiRequest;
 using P = Zk.Embedded.Processing;
@@ -19,10 +18,13 @@ namespace Zk.Embedded.Wire.Server;
 /// </summary>
 internal static class WireRequests
 {
-    /// <summary>Starts the request; false when its body does not decode (the connection closes, as ZooKeeper's does).</summary>
+    /// <summary>Starts the request; false closes the connection (an auth packet that does not decode, as in ZooKeeper).</summary>
     public static bool Start(WireConnection connection, RequestHeader header, ReadOnlySpan<byte> body)
     {
         var xid = header.Xid;
+        // Reads are checked with the ids the connection has now, even when they run later behind a write
+        // (ZooKeeper copies cnxn.getAuthInfo() into each request as it arrives).
+        var ids = connection.AuthIds;
         var reader = new JuteReader(body, connection.Peer.Options.MaxDataBytes);
         switch (header.Type)
         {
@@ -37,7 +39,7 @@ internal static class WireRequests
             {
                 if (!CreateRequest.TryRead(ref reader, out var r))
                 {
-                    return Bad(connection, "create");
+                    return Bad(connection, header, "create");
                 }
 
                 var mode = header.Type == OpCode.CreateContainer ? CreateMode.Container : (CreateMode)r.Flags;
@@ -49,7 +51,7 @@ internal static class WireRequests
             {
                 if (!CreateTtlRequest.TryRead(ref reader, out var r))
                 {
-                    return Bad(connection, "createTTL");
+                    return Bad(connection, header, "createTTL");
                 }
 
                 connection.Submit(xid, header.Type, new P.CreateRequest(r.Path ?? "", r.Data, r.Acl ?? [], (CreateMode)r.Flags, r.Ttl, true));
@@ -57,22 +59,22 @@ internal static class WireRequests
             }
 
             case OpCode.Delete:
-                return Decoded(DeleteRequest.TryRead(ref reader, out var delete), connection, "delete", () =>
+                return Decoded(DeleteRequest.TryRead(ref reader, out var delete), connection, header, "delete", () =>
                     connection.Submit(xid, header.Type, new P.DeleteRequest(delete.Path ?? "", delete.Version)));
             case OpCode.SetData:
-                return Decoded(SetDataRequest.TryRead(ref reader, out var set), connection, "setData", () =>
+                return Decoded(SetDataRequest.TryRead(ref reader, out var set), connection, header, "setData", () =>
                     connection.Submit(xid, header.Type, new P.SetDataRequest(set.Path ?? "", set.Data, set.Version)));
             case OpCode.SetAcl:
-                return Decoded(SetAclRequest.TryRead(ref reader, out var setAcl), connection, "setACL", () =>
+                return Decoded(SetAclRequest.TryRead(ref reader, out var setAcl), connection, header, "setACL", () =>
                     connection.Submit(xid, header.Type, new P.SetAclRequest(setAcl.Path ?? "", setAcl.Acl ?? [], setAcl.Version)));
             case OpCode.Sync:
-                return Decoded(SyncRequest.TryRead(ref reader, out var sync), connection, "sync", () =>
+                return Decoded(SyncRequest.TryRead(ref reader, out var sync), connection, header, "sync", () =>
                     connection.Submit(xid, header.Type, new P.SyncRequest(sync.Path ?? "")));
             case OpCode.Multi:
             {
                 if (!MultiOperationRecord.TryRead(ref reader, out var multi))
                 {
-                    return Bad(connection, "multi");
+                    return Bad(connection, header, "multi");
                 }
 
                 var ops = new Op[multi.Ops.Count];
@@ -89,99 +91,113 @@ internal static class WireRequests
             {
                 if (!MultiOperationRecord.TryRead(ref reader, out var multi))
                 {
-                    return Bad(connection, "multiRead");
+                    return Bad(connection, header, "multiRead");
                 }
 
-                var session = connection.Session;
-                connection.Read(xid, header.Type, state => Outcome(state, ZkErrorCode.Ok, null, MultiRead(state, session, multi.Ops)));
+                connection.Read(xid, header.Type, state => Outcome(state, ZkErrorCode.Ok, null, MultiRead(state, ids, multi.Ops)));
                 return true;
             }
 
             case OpCode.Exists:
-                return Decoded(ExistsRequest.TryRead(ref reader, out var exists), connection, "exists", () =>
+                return Decoded(ExistsRequest.TryRead(ref reader, out var exists), connection, header, "exists", () =>
                     connection.Read(xid, header.Type, state => Exists(connection, state, exists.Path ?? "", exists.Watch)));
             case OpCode.GetData:
-                return Decoded(GetDataRequest.TryRead(ref reader, out var getData), connection, "getData", () =>
-                    connection.Read(xid, header.Type, state => GetData(connection, state, getData.Path ?? "", getData.Watch)));
+                return Decoded(GetDataRequest.TryRead(ref reader, out var getData), connection, header, "getData", () =>
+                    connection.Read(xid, header.Type, state => GetData(connection, ids, state, getData.Path ?? "", getData.Watch)));
             case OpCode.GetChildren or OpCode.GetChildren2:
-                return Decoded(GetChildrenRequest.TryRead(ref reader, out var getChildren), connection, "getChildren", () =>
-                    connection.Read(xid, header.Type, state => GetChildren(connection, state, getChildren.Path ?? "", getChildren.Watch)));
+                return Decoded(GetChildrenRequest.TryRead(ref reader, out var getChildren), connection, header, "getChildren", () =>
+                    connection.Read(xid, header.Type, state => GetChildren(connection, ids, state, getChildren.Path ?? "", getChildren.Watch)));
             case OpCode.GetAcl:
-                return Decoded(GetAclRequest.TryRead(ref reader, out var getAcl), connection, "getACL", () =>
+                return Decoded(GetAclRequest.TryRead(ref reader, out var getAcl), connection, header, "getACL", () =>
                     connection.Read(xid, header.Type, state =>
                     {
-                        var error = Reads.GetAcl(state, getAcl.Path ?? "", connection.Session.AuthIds, out var node);
-                        return Outcome(state, error, getAcl.Path, error == ZkErrorCode.Ok ? new AclResult(Reads.VisibleAcl(node!, connection.Session.AuthIds), node!.ToStat()) : null);
+                        var error = Reads.GetAcl(state, getAcl.Path ?? "", ids, out var node);
+                        return Outcome(state, error, getAcl.Path, error == ZkErrorCode.Ok ? new AclResult(Reads.VisibleAcl(node!, ids), node!.ToStat()) : null);
                     }));
             case OpCode.GetAllChildrenNumber:
-                return Decoded(GetAllChildrenNumberRequest.TryRead(ref reader, out var count), connection, "getAllChildrenNumber", () =>
+                return Decoded(GetAllChildrenNumberRequest.TryRead(ref reader, out var count), connection, header, "getAllChildrenNumber", () =>
                     connection.Read(xid, header.Type, state =>
                     {
-                        var error = Reads.GetChildren(state, count.Path ?? "", connection.Session.AuthIds, out var node);
+                        var error = Reads.GetChildren(state, count.Path ?? "", ids, out var node);
                         return Outcome(state, error, count.Path, error == ZkErrorCode.Ok ? node!.Descendants : null);
                     }));
             case OpCode.GetEphemerals:
-                return Decoded(GetEphemeralsRequest.TryRead(ref reader, out var ephemerals), connection, "getEphemerals", () =>
+                return Decoded(GetEphemeralsRequest.TryRead(ref reader, out var ephemerals), connection, header, "getEphemerals", () =>
                     connection.Read(xid, header.Type, state =>
                     {
                         var error = Reads.GetEphemerals(state, connection.Session.SessionId, ephemerals.PrefixPath ?? "/", out var paths);
                         return Outcome(state, error, ephemerals.PrefixPath, paths);
                     }));
             case OpCode.WhoAmI:
-                connection.Read(xid, header.Type, state => Outcome(state, ZkErrorCode.Ok, null, Reads.WhoAmI(connection.Session.AuthIds)));
+                connection.Read(xid, header.Type, state => Outcome(state, ZkErrorCode.Ok, null, Reads.WhoAmI(ids)));
                 return true;
             case OpCode.AddWatch:
-                return Decoded(AddWatchRequest.TryRead(ref reader, out var addWatch), connection, "addWatch", () =>
+                return Decoded(AddWatchRequest.TryRead(ref reader, out var addWatch), connection, header, "addWatch", () =>
                     connection.Submit(xid, header.Type, new P.AddWatchRequest(addWatch.Path ?? "", addWatch.Mode)));
             case OpCode.RemoveWatches:
-                return Decoded(RemoveWatchesRequest.TryRead(ref reader, out var remove), connection, "removeWatches", () =>
+                return Decoded(RemoveWatchesRequest.TryRead(ref reader, out var remove), connection, header, "removeWatches", () =>
                     connection.Submit(xid, header.Type, new P.RemoveWatchesRequest(remove.Path ?? "", remove.Type, CheckOnly: false)));
             case OpCode.CheckWatches:
-                return Decoded(CheckWatchesRequest.TryRead(ref reader, out var check), connection, "checkWatches", () =>
+                return Decoded(CheckWatchesRequest.TryRead(ref reader, out var check), connection, header, "checkWatches", () =>
                     connection.Submit(xid, header.Type, new P.RemoveWatchesRequest(check.Path ?? "", check.Type, CheckOnly: true)));
             case OpCode.Auth:
             {
                 if (!AuthPacket.TryRead(ref reader, out var auth))
                 {
-                    return Bad(connection, "auth");
+                    // ZooKeeperServer.processPacket reads the auth packet itself: an IOException there closes.
+                    Log.BadFrame(connection.Peer.Logger, "auth request", connection.Remote);
+                    return false;
                 }
 
-                connection.Submit(xid, header.Type, new AddAuthRequest(auth.Scheme ?? "", auth.Auth ?? []));
+                // Handled now (later requests carry the new ids); answered in the session's order.
+                var error = connection.Authenticate(auth.Scheme ?? "", auth.Auth ?? []);
+                connection.Read(xid, header.Type, state => Outcome(state, error, null, null));
                 return true;
             }
 
             case OpCode.SetWatches:
-                return Decoded(SetWatches.TryRead(ref reader, out var setWatches), connection, "setWatches", () =>
+                return Decoded(SetWatches.TryRead(ref reader, out var setWatches), connection, header, "setWatches", () =>
                     connection.Read(xid, header.Type, state => Rewatch(connection, state, setWatches.RelativeZxid, setWatches.DataWatches, setWatches.ExistWatches, setWatches.ChildWatches, null, null), alwaysQueued: true));
             case OpCode.SetWatches2:
-                return Decoded(SetWatches2.TryRead(ref reader, out var setWatches2), connection, "setWatches2", () =>
+                return Decoded(SetWatches2.TryRead(ref reader, out var setWatches2), connection, header, "setWatches2", () =>
                     connection.Read(xid, header.Type, state => Rewatch(connection, state, setWatches2.RelativeZxid, setWatches2.DataWatches, setWatches2.ExistWatches, setWatches2.ChildWatches, setWatches2.PersistentWatches, setWatches2.PersistentRecursiveWatches), alwaysQueued: true));
             case OpCode.Reconfig:
                 // Reconfig is disabled, as in a ZooKeeper without reconfigEnabled.
                 connection.Read(xid, header.Type, state => Outcome(state, ZkErrorCode.ReconfigDisabled, null, null));
                 return true;
+            case OpCode.DeleteContainer:
+                // The peer's own opcode. ZooKeeper reads its body as a bare path, so a client's jute-encoded body
+                // fails path validation there with BadArguments; a bare path is refused too (docs: differences).
+                connection.Read(xid, header.Type, state => Outcome(state, ZkErrorCode.BadArguments, null, null));
+                return true;
             default:
+                // UnimplementedRequestProcessor: Unimplemented, then the connection closes (WireConnection.WriteReply).
                 Log.UnknownOpcode(connection.Peer.Logger, (int)header.Type, connection.Session.SessionId);
                 connection.Read(xid, header.Type, state => Outcome(state, ZkErrorCode.Unimplemented, null, null));
                 return true;
         }
     }
 
-    private static bool Decoded(bool ok, WireConnection connection, string what, Action start)
+    private static bool Decoded(bool ok, WireConnection connection, RequestHeader header, string what, Action start)
     {
         if (!ok)
         {
-            return Bad(connection, what);
+            return Bad(connection, header, what);
         }
 
         start();
         return true;
     }
 
-    private static bool Bad(WireConnection connection, string what)
+    /// <summary>
+    /// A body that does not decode: MarshallingError, in order, and the connection stays open, as ZooKeeper's
+    /// PrepRequestProcessor and FinalRequestProcessor answer a request whose record fails to deserialize.
+    /// </summary>
+    private static bool Bad(WireConnection connection, RequestHeader header, string what)
     {
-        Log.BadFrame(connection.Peer.Logger, what + " request", connection.Remote);
-        return false;
+        Log.UndecodableRequest(connection.Peer.Logger, what, connection.Remote);
+        connection.Read(header.Xid, header.Type, state => Outcome(state, ZkErrorCode.MarshallingError, null, null));
+        return true;
     }
 
     private static ReadOutcome Outcome(TreeState state, ZkErrorCode error, string? path, object? value) =>
@@ -196,9 +212,9 @@ internal static class WireRequests
             : outcome;
     }
 
-    private static ReadOutcome GetData(WireConnection connection, TreeState state, string path, bool watch)
+    private static ReadOutcome GetData(WireConnection connection, IReadOnlyList<Id> ids, TreeState state, string path, bool watch)
     {
-        var error = Reads.GetData(state, path, connection.Session.AuthIds, out var node);
+        var error = Reads.GetData(state, path, ids, out var node);
         if (error != ZkErrorCode.Ok)
         {
             return Outcome(state, error, path, null);
@@ -208,9 +224,9 @@ internal static class WireRequests
         return watch ? outcome with { Watch = Watch(connection, path, ClientWatchTable.Data, state, node) } : outcome;
     }
 
-    private static ReadOutcome GetChildren(WireConnection connection, TreeState state, string path, bool watch)
+    private static ReadOutcome GetChildren(WireConnection connection, IReadOnlyList<Id> ids, TreeState state, string path, bool watch)
     {
-        var error = Reads.GetChildren(state, path, connection.Session.AuthIds, out var node);
+        var error = Reads.GetChildren(state, path, ids, out var node);
         if (error != ZkErrorCode.Ok)
         {
             return Outcome(state, error, path, null);
@@ -223,7 +239,7 @@ internal static class WireRequests
     private static PendingWatch Watch(WireConnection connection, string path, ClientWatchTable table, TreeState state, ZNode? seen) =>
         new(null, connection.Peer.Watches, connection.Session, path, table, _ => { }, state, seen);
 
-    private static OpResult[] MultiRead(TreeState state, ServerSession session, IReadOnlyList<MultiOp> ops)
+    private static OpResult[] MultiRead(TreeState state, IReadOnlyList<Id> ids, IReadOnlyList<MultiOp> ops)
     {
         var results = new OpResult[ops.Count];
         for (var i = 0; i < ops.Count; i++)
@@ -231,12 +247,12 @@ internal static class WireRequests
             var op = ops[i].Op;
             if (op is GetDataOp)
             {
-                var error = Reads.GetData(state, op.Path, session.AuthIds, out var node);
+                var error = Reads.GetData(state, op.Path, ids, out var node);
                 results[i] = error == ZkErrorCode.Ok ? new GetDataResult(node!.Data ?? ReadOnlyMemory<byte>.Empty, node.ToStat()) { DataIsNull = node.Data is null } : new ErrorResult(error);
             }
             else
             {
-                var error = Reads.GetChildren(state, op.Path, session.AuthIds, out var node);
+                var error = Reads.GetChildren(state, op.Path, ids, out var node);
                 results[i] = error == ZkErrorCode.Ok ? new GetChildrenResult(node!.Children.Names()) : new ErrorResult(error);
             }
         }

@@ -45,7 +45,7 @@ public class WriteBenchmarks
     [Benchmark(Description = "Tree: TxnBuilder.Prepare + Apply setData")]
     public object TreePrepareApplySetData()
     {
-        var prepared = _builder.Prepare(_state, _server, _setDataRequest, _state.Zxid + 1, 1);
+        var prepared = _builder.Prepare(_state, _server, _server.AuthIds, _setDataRequest, _state.Zxid + 1, 1);
         return TxnApplier.Apply(_state, new Txn(_state.Zxid + 1, _server.SessionId, 1, prepared.Op!), triggers: null);
     }
 

@@ -15,18 +15,24 @@ internal sealed class RawWireClient : IDisposable
 
     private RawWireClient(Socket socket) => _socket = socket;
 
-    public static async Task<RawWireClient> OpenAsync(IPEndPoint endPoint)
+    /// <param name="from">the client's own address (any of 127.0.0.0/8 works on loopback); null lets the system choose.</param>
+    public static async Task<RawWireClient> OpenAsync(IPEndPoint endPoint, IPAddress? from = null)
     {
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (from is not null)
+        {
+            socket.Bind(new IPEndPoint(from, 0));
+        }
+
         await socket.ConnectAsync(endPoint);
         socket.ReceiveTimeout = (int)Deadline.TotalMilliseconds;
         return new RawWireClient(socket);
     }
 
     /// <summary>Opens a connection and a new session; returns the client and the connect response.</summary>
-    public static async Task<(RawWireClient Client, ConnectResponse Response)> ConnectAsync(IPEndPoint endPoint, int timeoutMs = 10_000, long sessionId = 0, byte[]? password = null)
+    public static async Task<(RawWireClient Client, ConnectResponse Response)> ConnectAsync(IPEndPoint endPoint, int timeoutMs = 10_000, long sessionId = 0, byte[]? password = null, IPAddress? from = null)
     {
-        var client = await OpenAsync(endPoint);
+        var client = await OpenAsync(endPoint, from);
         client.Send(new ConnectRequest(0, 0, timeoutMs, sessionId, password ?? new byte[16], false));
         var frame = client.ReceiveFrame() ?? throw new InvalidOperationException("expected a connect response, the connection closed");
         return (client, Jute.Decode<ConnectResponse>(frame));
@@ -95,7 +101,7 @@ internal sealed class RawWireClient : IDisposable
             var buffer = new byte[1];
             return _socket.Receive(buffer) == 0;
         }
-        catch (SocketException)
+        catch (SocketException e) when (e.SocketErrorCode != SocketError.TimedOut)
         {
             return true;
         }
