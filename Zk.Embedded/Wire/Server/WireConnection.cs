@@ -241,7 +241,7 @@ internal sealed class WireConnection : ISessionSink
     private void Bind(ServerSession session)
     {
         _session = session;
-        _outbox = new SessionOutbox(DeliverEvent, EndSession, () => _peer.Processor.State, () => _peer.Processor.FiringState, Flush, strictOrder: true);
+        _outbox = new SessionOutbox(DeliverEvent, EndSession, () => _peer.Processor.State, () => _peer.Processor.FiringState, Flush, strictOrder: true, logger: _peer.Logger);
     }
 
     private void WriteConnectResponse(in ConnectResponse response, bool closeAfter)
