@@ -1,5 +1,6 @@
 using System.Globalization;
 using Zk.Embedded.Api;
+using Zk.Embedded.Sessions;
 using Zk.Embedded.Tests.Support;
 using Zk.Embedded.Tests.Wire;
 using Zk.Embedded.Watches;
@@ -75,6 +76,19 @@ public sealed class BadReadBehindAWriteTests
         await ZkTest.AssertServesAsync(other);
         client.SendRequest(3, OpCode.Exists, new ExistsRequest("/gate", false));
         Assert.Equal(ZkErrorCode.Ok, client.ReceiveReply().Header.Err);
+    }
+
+    [Fact]
+    public async Task A_queued_read_that_throws_anyway_is_answered_MarshallingError_instead_of_throwing()
+    {
+        await using var peer = await TestPeer.StartAsync();
+        var state = peer.Peer.Core.Processor.State;
+        var read = new DeferredRead(_ => throw new InvalidOperationException("a bug in a read"));
+
+        var outcome = read.RunNow(state, null);
+
+        Assert.Equal(ZkErrorCode.MarshallingError, outcome.Reply.Error);
+        Assert.Null(outcome.Watch);
     }
 
     private static Task<object?> InProcessRead(IZooKeeper zk, string name) => name switch
