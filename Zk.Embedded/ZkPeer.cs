@@ -6,6 +6,7 @@ using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
 using Zk.Embedded.Tree;
 using Zk.Embedded.Watches;
+using Log = Zk.Embedded.Processing.Log;
 
 namespace Zk.Embedded;
 

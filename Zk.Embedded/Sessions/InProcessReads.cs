@@ -124,9 +124,18 @@ internal sealed class InProcessReads(PeerCore peer, ServerSession server, Sessio
             "getEphemerals",
             static reply => (IReadOnlyList<string>)reply.Value!);
 
+    /// <exception cref="ArgumentNullException">the list or one of its ops is null: refused here, before the read is queued.</exception>
     public ValueTask<IReadOnlyList<OpResult>> MultiReadAsync(IReadOnlyList<Op> ops)
     {
         ArgumentNullException.ThrowIfNull(ops);
+        for (var i = 0; i < ops.Count; i++)
+        {
+            if (ops[i] is null)
+            {
+                throw new ArgumentNullException(nameof(ops), $"ops[{i}] is null: every op of a multiRead must be a GetDataOp or a GetChildrenOp.");
+            }
+        }
+
         var ids = server.AuthIds;
         return ReadAsync(state => MultiRead(state, ids, ops), "multiRead", static reply => (IReadOnlyList<OpResult>)reply.Value!);
     }
@@ -223,7 +232,7 @@ internal sealed class InProcessReads(PeerCore peer, ServerSession server, Sessio
                 if (outcome.Watch is { } watch)
                 {
                     watch.RegisterClient();
-                    watch.RegisterServer(peer.Processor.FiringState);
+                    watch.RegisterServer(outbox.FiringState);
                 }
 
                 var reply = outcome.Reply;

@@ -30,7 +30,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         _peer = peer;
         _server = server;
         _defaultWatcher = defaultWatcher;
-        _outbox = new SessionOutbox(DeliverEvent, DeliverEnd, () => peer.Processor.State, () => peer.Processor.FiringState);
+        _outbox = new SessionOutbox(DeliverEvent, DeliverEnd, () => peer.Processor.State, () => peer.Processor.FiringState, logger: peer.Logger);
         _reads = new InProcessReads(peer, server, _outbox, _watchers);
         // The Java client pings after a third of the timeout without traffic; pinging on that period keeps the
         // session well inside its timeout as long as this object is alive.

@@ -52,8 +52,11 @@ internal sealed class PendingWatch(
         }
     }
 
-    /// <param name="firingState">the state whose watches have fired (see RequestProcessor.FiringState).</param>
-    public void RegisterServer(TreeState firingState)
+    /// <param name="firingState">
+    /// reads the state whose watches have fired (RequestProcessor.FiringState); called after the watch is added, never
+    /// before (see OneShotWatches.Register for why that order misses no change).
+    /// </param>
+    public void RegisterServer(Func<TreeState> firingState)
     {
         var kind = table == ClientWatchTable.Child ? WatchKinds.Child : WatchKinds.Data;
         OneShotWatches.Register(watches, session, path, kind, readState, seen, firingState);

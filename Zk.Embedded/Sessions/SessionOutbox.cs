@@ -1,4 +1,5 @@
 using System.Threading.Tasks.Sources;
+using Microsoft.Extensions.Logging;
 using Zk.Embedded.Api;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Tree;
@@ -49,8 +50,28 @@ internal sealed class DeferredRead(Func<TreeState, ReadOutcome>? execute, Action
 
     public Task<Reply> Task => _done?.Task ?? throw new InvalidOperationException("This read delivers to a callback.");
 
-    public ReadOutcome RunNow(TreeState state) =>
-        (execute ?? throw new InvalidOperationException("An answered read does not run again."))(state);
+    /// <summary>
+    /// Runs the read against <paramref name="state"/>. It may run on the pipeline's publishing thread (behind a write),
+    /// so an exception never leaves here: the read is answered MarshallingError, as ZooKeeper's FinalRequestProcessor
+    /// answers a request that throws, and the peer goes on. Arguments are checked before a read is queued; this is the
+    /// net under a bug, not the way bad input is refused.
+    /// </summary>
+    public ReadOutcome RunNow(TreeState state, ILogger? logger)
+    {
+        try
+        {
+            return (execute ?? throw new InvalidOperationException("An answered read does not run again."))(state);
+        }
+        catch (Exception e)
+        {
+            if (logger is not null)
+            {
+                Log.ReadFailed(logger, e);
+            }
+
+            return new ReadOutcome(new Reply(ZkErrorCode.MarshallingError, null, null, state.Zxid, state), null);
+        }
+    }
 
     public void Deliver(in Reply reply)
     {
@@ -73,6 +94,7 @@ internal sealed class DeferredRead(Func<TreeState, ReadOutcome>? execute, Action
 /// </summary>
 /// <param name="drained">called by the delivery loop each time it has emptied the outbox (a connection flushes there).</param>
 /// <param name="publishedState">the newest published state (what reads see).</param>
+/// <param name="firingState">the state whose watches have fired (RequestProcessor.FiringState), for watch registration.</param>
 /// <param name="strictOrder">
 /// a reply counts as undelivered until it has been handed on, like an event. A connection needs this: its replies
 /// must leave in request order, so no read may be answered while an earlier reply is still being written. An
@@ -84,7 +106,8 @@ internal sealed class SessionOutbox(
     Func<TreeState> publishedState,
     Func<TreeState> firingState,
     Action? drained = null,
-    bool strictOrder = false)
+    bool strictOrder = false,
+    ILogger? logger = null)
 {
     [ThreadStatic]
     private static SessionOutbox? t_deliveringEvent;
@@ -94,6 +117,9 @@ internal sealed class SessionOutbox(
     private int _undelivered;
     private bool _draining;
     private OrderedReply? _lastWrite;
+
+    /// <summary>Reads the state whose watches have fired; a read registers its watch first, then calls this.</summary>
+    public Func<TreeState> FiringState => firingState;
 
     /// <summary>True when nothing is queued or being delivered and no write awaits its reply: a read may answer at once.</summary>
     /// <remarks>
@@ -143,7 +169,7 @@ internal sealed class SessionOutbox(
                 return;
             }
 
-            EnqueueOutcome(read, read.RunNow(publishedState()));
+            EnqueueOutcome(read, read.RunNow(publishedState(), logger));
         }
     }
 
@@ -151,7 +177,7 @@ internal sealed class SessionOutbox(
     private void EnqueueOutcome(DeferredRead read, in ReadOutcome outcome)
     {
         Enqueue(new Item(ItemKind.ReadReply, null, outcome.Reply, null, read, default, null, outcome.Watch));
-        outcome.Watch?.RegisterServer(firingState());
+        outcome.Watch?.RegisterServer(firingState);
     }
 
     /// <summary>
@@ -175,7 +201,7 @@ internal sealed class SessionOutbox(
                 slot.Followers = null;
                 foreach (var read in followers)
                 {
-                    EnqueueOutcome(read, read.RunNow(reply.State));
+                    EnqueueOutcome(read, read.RunNow(reply.State, logger));
                 }
             }
         }

@@ -8,24 +8,37 @@ namespace Zk.Embedded.Watches;
 internal static class OneShotWatches
 {
     /// <summary>
-    /// Registers a one-shot watch for a read that saw <paramref name="seen"/> (null: no node) in <paramref name="readState"/>.
-    /// If the triggers of a newer change already ran before the registration (<paramref name="firingState"/> is ahead
-    /// of the read), the change is found by comparing the node and fired here: the watch behaves as if it had been
-    /// registered at the read.
+    /// Registers a one-shot watch for a read that saw <paramref name="seen"/> (null: no node) in <paramref name="readState"/>,
+    /// then looks for a change it may have missed: if the triggers of a newer change ran before the watch was in place
+    /// (<paramref name="firingState"/>, read after the registration, is ahead of the read), the change is found by
+    /// comparing the node and fired here. The watch behaves as if it had been registered at the read.
     /// </summary>
-    public static void Register(WatchManager watches, ServerSession session, string path, WatchKinds kind, TreeState readState, ZNode? seen, TreeState firingState)
+    /// <remarks>
+    /// Why no change is missed. The publisher (RequestProcessor.Publish) writes FiringState, then runs the change's
+    /// triggers, which look the path up in the <see cref="WatchManager"/>; this method adds the watch, then reads
+    /// FiringState. Each side is a store followed by a load of what the other side stores, with a full fence between
+    /// them (here, and at the top of <see cref="WatchManager.Trigger"/>), so at least one side sees the other's store:
+    /// the trigger finds the watch, or this compare sees the change (or both). A volatile write then a volatile read
+    /// would not do: they may be reordered (x86 store buffers allow exactly that), and both could miss.
+    /// When both see it, the watch still fires once: firing removes the entry under its path's lock, and
+    /// <see cref="WatchManager.TryFireOneShot"/> fires only an entry that is still there and older than the change.
+    /// </remarks>
+    public static void Register(WatchManager watches, ServerSession session, string path, WatchKinds kind, TreeState readState, ZNode? seen, Func<TreeState> firingState)
     {
         watches.AddOneShot(session, path, kind, readState.Zxid);
-        if (firingState.Zxid <= readState.Zxid)
+        watches.AfterOneShotAdd?.Invoke(path);
+        Interlocked.MemoryBarrier();
+        var firing = firingState();
+        if (firing.Zxid <= readState.Zxid)
         {
             return;
         }
 
-        var now = firingState.Find(path);
+        var now = firing.Find(path);
         var type = kind == WatchKinds.Child ? ChildChange(seen, now) : DataChange(seen, now);
         if (type is { } changed)
         {
-            watches.TryFireOneShot(session, path, kind, changed, firingState.Zxid);
+            watches.TryFireOneShot(session, path, kind, changed, firing.Zxid);
         }
     }
 

@@ -37,16 +37,32 @@ internal sealed class WatchManager
     /// <summary>Number of (session, path) watch registrations.</summary>
     public int Count => Volatile.Read(ref _count);
 
+    // Test seams, null in production: a test runs a change at the exact point where a race would put it, instead of
+    // hoping for the interleaving.
+
+    /// <summary>Called with the path just before a one-shot watch is added: the window between a read and its registration.</summary>
+    internal Action<string>? BeforeOneShotAdd { get; set; }
+
+    /// <summary>Called with the path once a one-shot watch is added, before the reader looks for a change it missed.</summary>
+    internal Action<string>? AfterOneShotAdd { get; set; }
+
+    /// <summary>Called on the publishing thread with the path of each change, before its watches fire.</summary>
+    internal Action<string>? BeforeTrigger { get; set; }
+
     /// <summary>Adds a one-shot watch for a read that saw the state at <paramref name="readZxid"/>.</summary>
-    public void AddOneShot(ServerSession session, string path, WatchKinds kind, long readZxid) =>
+    public void AddOneShot(ServerSession session, string path, WatchKinds kind, long readZxid)
+    {
+        BeforeOneShotAdd?.Invoke(path);
         Update(session, path, kind, readZxid);
+    }
 
     public void AddPersistent(ServerSession session, string path, AddWatchMode mode) =>
         Update(session, path, mode == AddWatchMode.PersistentRecursive ? WatchKinds.PersistentRecursive : WatchKinds.Persistent, long.MaxValue);
 
     /// <summary>
     /// Fires the one-shot <paramref name="kind"/> watch of a session if it is still there and older than the change:
-    /// used by a reader that registered after the change's triggers ran.
+    /// used by a reader that registered after the change's triggers ran. Fire-once: the entry is removed under its
+    /// path's lock by whichever of this and <see cref="Trigger"/> comes first, and the other finds it gone.
     /// </summary>
     public bool TryFireOneShot(ServerSession session, string path, WatchKinds kind, EventType type, long changeZxid)
     {
@@ -73,6 +89,10 @@ internal sealed class WatchManager
     /// <summary>Fires the watches a change triggers. Called by the applying thread, in zxid order.</summary>
     public void Trigger(WatchTrigger trigger, long zxid)
     {
+        BeforeTrigger?.Invoke(trigger.Path);
+        // The publisher has just written FiringState; this fence keeps that store ahead of the lookups below, so a
+        // reader registering at the same time sees the change if this trigger misses its watch (OneShotWatches.Register).
+        Interlocked.MemoryBarrier();
         if (_byPath.IsEmpty)
         {
             return;

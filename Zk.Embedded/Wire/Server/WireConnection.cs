@@ -286,7 +286,7 @@ internal sealed class WireConnection : ISessionSink
     {
         _session = session;
         _sessionless?.Dispose();
-        _outbox = new SessionOutbox(DeliverEvent, EndSession, () => _peer.Processor.State, () => _peer.Processor.FiringState, _sender.Signal, strictOrder: true);
+        _outbox = new SessionOutbox(DeliverEvent, EndSession, () => _peer.Processor.State, () => _peer.Processor.FiringState, _sender.Signal, strictOrder: true, logger: _peer.Logger);
     }
 
     private void WriteConnectResponse(in ConnectResponse response, bool closeAfter)

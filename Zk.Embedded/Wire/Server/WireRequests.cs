@@ -94,6 +94,13 @@ internal static class WireRequests
                     return Bad(connection, header, "multiRead");
                 }
 
+                if (!AllReads(multi.Ops))
+                {
+                    // FinalRequestProcessor throws "Invalid type of readOp" for a write op, answered MarshallingError.
+                    connection.Read(xid, header.Type, static state => Outcome(state, ZkErrorCode.MarshallingError, null, null));
+                    return true;
+                }
+
                 connection.Read(xid, header.Type, state => Outcome(state, ZkErrorCode.Ok, null, MultiRead(state, ids, multi.Ops)));
                 return true;
             }
@@ -157,10 +164,10 @@ internal static class WireRequests
 
             case OpCode.SetWatches:
                 return Decoded(SetWatches.TryRead(ref reader, out var setWatches), connection, header, "setWatches", () =>
-                    connection.Read(xid, header.Type, state => Rewatch(connection, state, setWatches.RelativeZxid, setWatches.DataWatches, setWatches.ExistWatches, setWatches.ChildWatches, null, null), alwaysQueued: true));
+                    StartRewatch(connection, xid, header.Type, new WatchLists(setWatches.RelativeZxid, setWatches.DataWatches, setWatches.ExistWatches, setWatches.ChildWatches, null, null)));
             case OpCode.SetWatches2:
                 return Decoded(SetWatches2.TryRead(ref reader, out var setWatches2), connection, header, "setWatches2", () =>
-                    connection.Read(xid, header.Type, state => Rewatch(connection, state, setWatches2.RelativeZxid, setWatches2.DataWatches, setWatches2.ExistWatches, setWatches2.ChildWatches, setWatches2.PersistentWatches, setWatches2.PersistentRecursiveWatches), alwaysQueued: true));
+                    StartRewatch(connection, xid, header.Type, new WatchLists(setWatches2.RelativeZxid, setWatches2.DataWatches, setWatches2.ExistWatches, setWatches2.ChildWatches, setWatches2.PersistentWatches, setWatches2.PersistentRecursiveWatches)));
             case OpCode.Reconfig:
                 // Reconfig is disabled, as in a ZooKeeper without reconfigEnabled.
                 connection.Read(xid, header.Type, state => Outcome(state, ZkErrorCode.ReconfigDisabled, null, null));
@@ -260,25 +267,50 @@ internal static class WireRequests
         return results;
     }
 
+    private static bool AllReads(IReadOnlyList<MultiOp> ops)
+    {
+        foreach (var op in ops)
+        {
+            if (!MultiOp.IsRead(op.Type))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>
-    /// setWatches on reconnect (<c>DataTree.setWatches</c>): a watch whose node changed after
-    /// <paramref name="relativeZxid"/> fires at once; the others are registered again.
+    /// Queues setWatches in the session's order once every path is known good: a null, empty, relative or otherwise
+    /// invalid path answers BadArguments and registers nothing (ZooKeeper registers whatever string it gets, and a null
+    /// one throws; see zookeeper-differences.md). Checked here, before the request is queued, because a queued read
+    /// may run on the pipeline's publishing thread.
     /// </summary>
-    private static ReadOutcome Rewatch(
-        WireConnection connection,
-        TreeState state,
-        long relativeZxid,
-        IReadOnlyList<string>? data,
-        IReadOnlyList<string>? exist,
-        IReadOnlyList<string>? child,
-        IReadOnlyList<string>? persistent,
-        IReadOnlyList<string>? recursive)
+    private static void StartRewatch(WireConnection connection, int xid, OpCode type, WatchLists lists)
+    {
+        if (lists.TryFindInvalidPath(out var invalid))
+        {
+            connection.Read(xid, type, state => Outcome(state, ZkErrorCode.BadArguments, invalid, null), alwaysQueued: true);
+            return;
+        }
+
+        connection.Read(xid, type, state => Rewatch(connection, state, lists), alwaysQueued: true);
+    }
+
+    /// <summary>
+    /// setWatches on reconnect (<c>DataTree.setWatches</c>): against <paramref name="state"/>, a watch whose node changed
+    /// after the client's zxid fires at once; the others are registered again as if a read at
+    /// <paramref name="state"/> had set them (<see cref="OneShotWatches.Register"/>: registered first, then compared
+    /// with the state whose triggers have run, so a change published meanwhile still fires them).
+    /// </summary>
+    private static ReadOutcome Rewatch(WireConnection connection, TreeState state, WatchLists lists)
     {
         var session = connection.Session;
         var watches = connection.Peer.Watches;
-        RewatchOneShots(connection, state, data, WatchKinds.Data, EventType.NodeDataChanged, node => node.Mzxid > relativeZxid);
+        var relativeZxid = lists.RelativeZxid;
+        RewatchOneShots(connection, state, lists.Data, WatchKinds.Data, EventType.NodeDataChanged, node => node.Mzxid > relativeZxid);
 
-        foreach (var path in exist ?? [])
+        foreach (var path in lists.Exist ?? [])
         {
             if (state.Find(path) is not null)
             {
@@ -286,18 +318,18 @@ internal static class WireRequests
             }
             else
             {
-                watches.AddOneShot(session, path, WatchKinds.Data, state.Zxid);
+                Register(connection, state, path, WatchKinds.Data, null);
             }
         }
 
-        RewatchOneShots(connection, state, child, WatchKinds.Child, EventType.NodeChildrenChanged, node => node.Pzxid > relativeZxid);
+        RewatchOneShots(connection, state, lists.Child, WatchKinds.Child, EventType.NodeChildrenChanged, node => node.Pzxid > relativeZxid);
 
-        foreach (var path in persistent ?? [])
+        foreach (var path in lists.Persistent ?? [])
         {
             watches.AddPersistent(session, path, AddWatchMode.Persistent);
         }
 
-        foreach (var path in recursive ?? [])
+        foreach (var path in lists.Recursive ?? [])
         {
             watches.AddPersistent(session, path, AddWatchMode.PersistentRecursive);
         }
@@ -324,13 +356,45 @@ internal static class WireRequests
             }
             else
             {
-                connection.Peer.Watches.AddOneShot(connection.Session, path, kind, state.Zxid);
+                Register(connection, state, path, kind, node);
             }
         }
     }
 
+    private static void Register(WireConnection connection, TreeState state, string path, WatchKinds kind, ZNode? seen) =>
+        OneShotWatches.Register(connection.Peer.Watches, connection.Session, path, kind, state, seen, connection.Outbox.FiringState);
+
     private static void Fire(WireConnection connection, EventType type, string path, TreeState state) =>
         connection.Outbox.EnqueueEvent(new WatchedEvent(type, KeeperState.SyncConnected, path) { Zxid = state.Zxid }, null);
+}
+
+/// <summary>The paths of a setWatches or setWatches2 request, with the zxid the client had seen.</summary>
+internal readonly record struct WatchLists(
+    long RelativeZxid,
+    IReadOnlyList<string>? Data,
+    IReadOnlyList<string>? Exist,
+    IReadOnlyList<string>? Child,
+    IReadOnlyList<string>? Persistent,
+    IReadOnlyList<string>? Recursive)
+{
+    /// <summary>The first path of any list that is not a valid znode path (it may be null itself).</summary>
+    public bool TryFindInvalidPath(out string? invalid)
+    {
+        foreach (var list in (ReadOnlySpan<IReadOnlyList<string>?>)[Data, Exist, Child, Persistent, Recursive])
+        {
+            foreach (var path in list ?? [])
+            {
+                if (PathRules.Validate(path) is not null)
+                {
+                    invalid = path;
+                    return true;
+                }
+            }
+        }
+
+        invalid = null;
+        return false;
+    }
 }
 
 /// <summary>getData's value on the wire, where null data (length -1) differs from empty.</summary>
