@@ -65,6 +65,7 @@ internal sealed class TxnLog : ITxnSink, IDisposable
     private readonly List<BsonDocument> _parts = [];
     private readonly DurableFile _data;
     private readonly WalFile _wal;
+    private readonly LiteEngine _engine;
     private readonly LiteDatabase _db;
     private readonly ILiteCollection<BsonDocument> _txns;
     private readonly ILiteCollection<BsonDocument> _partsCollection;
@@ -94,8 +95,8 @@ internal sealed class TxnLog : ITxnSink, IDisposable
         _wal.BeforeShrink = _data.Sync;
         try
         {
-            var engine = new LiteEngine(new EngineSettings { DataStream = _data, LogStream = _wal });
-            _db = new LiteDatabase(engine, disposeOnClose: true);
+            _engine = new LiteEngine(new EngineSettings { DataStream = _data, LogStream = _wal });
+            _db = new LiteDatabase(_engine, disposeOnClose: true);
             if (options.CheckpointPages is { } pages && _db.CheckpointSize != pages)
             {
                 // A pragma: stored in the file's header, so set when it changes only.
@@ -123,6 +124,11 @@ internal sealed class TxnLog : ITxnSink, IDisposable
         {
             // Not LiteDB's close: it would checkpoint, changing the files an operator needs to see as they were (and
             // on a damaged file it throws too, hiding this exception).
+            if (_engine is not null)
+            {
+                LiteDbTransactions.SuppressFinalizers(_engine);
+            }
+
             _wal.Dispose();
             _data.Dispose();
             if (e is IOException or UnauthorizedAccessException or InvalidDataException)
@@ -426,6 +432,7 @@ internal sealed class TxnLog : ITxnSink, IDisposable
             }
             finally
             {
+                LiteDbTransactions.SuppressFinalizers(_engine);
                 _wal.Dispose();
                 _data.Dispose();
             }
@@ -447,6 +454,7 @@ internal sealed class TxnLog : ITxnSink, IDisposable
         lock (_writeLock)
         {
             _disposed = true;
+            LiteDbTransactions.SuppressFinalizers(_engine);
             _wal.Dispose();
             _data.Dispose();
         }

@@ -117,6 +117,11 @@ public sealed partial class ZkCliTests(ITestOutputHelper output)
     /// <summary>
     /// Replaces what differs between two correct servers: the port, times, and zxid and session id values (each distinct
     /// value becomes Z1, Z2, ... or S1, S2, ... in order of appearance, so equal values stay equal). Drops SLF4J noise.
+    /// Watch events go to a section of their own, in the order printed: zkCli prints them from its event thread (a
+    /// blank line, "WATCHER::", a blank line, the event, in two printlns), so where they land among the commands'
+    /// output depends on thread scheduling, not on the server (a loaded machine printed set's NodeDataChanged after
+    /// the next command's "[]"). The closing "state:Closed" event is left out: zkCli prints it while it exits, so
+    /// either run may lose it.
     /// </summary>
     internal static string Normalise((string StdOut, string StdErr) outputs)
     {
@@ -126,13 +131,24 @@ public sealed partial class ZkCliTests(ITestOutputHelper output)
             map.TryGetValue(value, out var label) ? label : map[value] = prefix + (map.Count + 1);
 
         var text = new StringBuilder();
+        var events = new StringBuilder();
         foreach (var (name, stream) in new[] { ("stdout", outputs.StdOut), ("stderr", outputs.StdErr) })
         {
             text.Append('[').Append(name).Append("]\n");
             foreach (var raw in stream.Split('\n'))
             {
-                if (raw.StartsWith("SLF4J:", StringComparison.Ordinal))
+                if (raw.StartsWith("SLF4J:", StringComparison.Ordinal) || raw.Length == 0 || raw == "WATCHER::")
                 {
+                    continue;
+                }
+
+                if (raw.StartsWith("WatchedEvent ", StringComparison.Ordinal))
+                {
+                    if (raw != "WatchedEvent state:Closed type:None path:null")
+                    {
+                        events.Append(raw).Append('\n');
+                    }
+
                     continue;
                 }
 
@@ -144,6 +160,7 @@ public sealed partial class ZkCliTests(ITestOutputHelper output)
             }
         }
 
+        text.Append("[events]\n").Append(events);
         return text.ToString().TrimEnd();
     }
 

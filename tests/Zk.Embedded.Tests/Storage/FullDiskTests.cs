@@ -1,5 +1,8 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using Zk.Embedded.Api;
+using Zk.Embedded.Processing;
+using Zk.Embedded.Storage;
 using Zk.Embedded.Tests.Wire;
 using Zk.Embedded.Wire.Client;
 
@@ -48,6 +51,18 @@ public sealed class FullDiskTests
     public async Task A_peer_whose_disk_is_full_stops_serving_writes_visibly_and_disposes_without_throwing()
     {
         using var disk = TmpfsMount.Create(DiskMegabytes);
+        await FillUntilFaultedThenDisposeAsync(disk);
+
+        // LiteDB leaves the transaction that met the full disk to its finalizer, which throws on the finalizer
+        // thread (and so ends the process) unless the log disposed of it: run the finalizers now, not at a random
+        // GC. The peer is unreachable here (it lived in the method above).
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+    }
+
+    private static async Task FillUntilFaultedThenDisposeAsync(TmpfsMount disk)
+    {
         var peer = await ZkPeer.StartAsync(new ZkPeerOptions { DataDir = disk.Path, ClientPort = 0, FourLetterWordWhitelist = "*" });
         var zk = await peer.ConnectAsync();
         await WriteUntilAWriteFailsAsync(zk);
@@ -100,6 +115,52 @@ public sealed class FullDiskTests
         foreach (var path in acknowledged)
         {
             Assert.NotNull(await reader.ExistsAsync(path));
+        }
+    }
+
+    [SkippableFact]
+    public void A_log_whose_disk_fills_in_a_batch_of_several_documents_is_disposed_and_collected_without_ending_the_process()
+    {
+        using var disk = TmpfsMount.Create(DiskMegabytes);
+        FillALogInBatchesOfSeveralDocumentsUntilAWriteFails(disk.Path);
+
+        // A LiteDB transaction that met the full disk was left to its finalizer, which threw on the finalizer thread
+        // and so ended the test host ("discarded page must be writable"): run the finalizers now, not at a random GC.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        disk.AssertNothingOpen();
+    }
+
+    /// <summary>Batches of 6 MB (two LiteDB documents, one explicit LiteDB transaction) until one fails; then disposes the log.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void FillALogInBatchesOfSeveralDocumentsUntilAWriteFails(string path)
+    {
+        var log = TxnLog.Open(path);
+        var zxid = 0L;
+        try
+        {
+            for (var batch = 0; batch < 10; batch++)
+            {
+                var txns = new List<Txn>();
+                for (var i = 0; i < 6; i++)
+                {
+                    zxid++;
+                    txns.Add(new Txn(zxid, 7, zxid, new SetDataTxn("/n", new byte[1_000_000], (int)zxid)));
+                }
+
+                log.Append(txns);
+            }
+
+            Assert.Fail($"ten batches of 6 MB fit a {DiskMegabytes} MB disk");
+        }
+        catch (IOException)
+        {
+            // The disk is full: what the test is about.
+        }
+        finally
+        {
+            log.Dispose();
         }
     }
 }
