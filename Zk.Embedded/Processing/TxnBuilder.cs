@@ -191,10 +191,10 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
             return ZkErrorCode.BadArguments;
         }
 
-        var fixedAcl = AccessControl.Fixup(acl, session.AuthIds);
-        if (fixedAcl is null)
+        var aclError = AccessControl.Fixup(acl, session.AuthIds, out var fixedAcl);
+        if (aclError != ZkErrorCode.Ok)
         {
-            return ZkErrorCode.InvalidAcl;
+            return aclError;
         }
 
         var parentPath = PathRules.Parent(path);
@@ -228,7 +228,7 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
             : mode.IsTtl() ? ZNode.TtlMask | ttl
             : mode.IsEphemeral() ? session.SessionId
             : 0;
-        op = new CreateTxn(path, data, acls.Intern(fixedAcl), owner, parent.CreateCount + 1);
+        op = new CreateTxn(path, data, acls.Intern(fixedAcl!), owner, parent.CreateCount + 1);
         return ZkErrorCode.Ok;
     }
 
@@ -341,10 +341,10 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
             return ZkErrorCode.BadArguments;
         }
 
-        var fixedAcl = AccessControl.Fixup(acl, session.AuthIds);
-        if (fixedAcl is null)
+        var aclError = AccessControl.Fixup(acl, session.AuthIds, out var fixedAcl);
+        if (aclError != ZkErrorCode.Ok)
         {
-            return ZkErrorCode.InvalidAcl;
+            return aclError;
         }
 
         var node = state.Find(path);
@@ -363,7 +363,7 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
             return ZkErrorCode.BadVersion;
         }
 
-        op = new SetAclTxn(path, acls.Intern(fixedAcl), next);
+        op = new SetAclTxn(path, acls.Intern(fixedAcl!), next);
         return ZkErrorCode.Ok;
     }
 
