@@ -8,7 +8,11 @@ namespace Zk.Embedded.Processing;
 /// <param name="MaxDataBytes">largest znode data (jute.maxbuffer).</param>
 /// <param name="ExtendedTypesEnabled">TTL nodes allowed (zookeeper.extendedTypesEnabled).</param>
 /// <param name="SuperDigest">"super:base64(sha1)" whose digest auth makes a session super (zookeeper.DigestAuthenticationProvider.superDigest).</param>
-internal sealed record PeerLimits(int MaxDataBytes, bool ExtendedTypesEnabled, string? SuperDigest);
+internal sealed record PeerLimits(int MaxDataBytes, bool ExtendedTypesEnabled, string? SuperDigest)
+{
+    /// <summary>The largest request, as the client port bounds a frame: jute.maxbuffer plus <see cref="RequestSize.FrameSlackBytes"/>.</summary>
+    public long MaxRequestBytes => (long)MaxDataBytes + RequestSize.FrameSlackBytes;
+}
 
 /// <summary>The outcome of preparing one request: a txn to commit, or an error, or neither (nothing to change).</summary>
 internal readonly record struct Prepared(TxnOp? Op, ZkErrorCode Error, IReadOnlyList<OpResult>? MultiResults);
@@ -35,6 +39,12 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
         if (!session.IsSystem && !state.Sessions.ContainsKey(session.SessionId))
         {
             return new Prepared(null, ZkErrorCode.SessionExpired, null);
+        }
+
+        if (request is CreateRequest or SetDataRequest or SetAclRequest or MultiRequest && RequestSize.Of(request) > limits.MaxRequestBytes)
+        {
+            // Larger than any frame the client port takes; in process the API edge says so with the sizes.
+            return new Prepared(null, ZkErrorCode.BadArguments, null);
         }
 
         switch (request)

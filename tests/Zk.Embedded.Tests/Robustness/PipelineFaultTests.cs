@@ -61,6 +61,27 @@ public sealed class PipelineFaultTests
         Assert.Null(TxnChecks.Unencodable(new CreateTxn("/s", null, AclList.Open, 0, 1)));
     }
 
+    [Fact]
+    public async Task A_request_larger_than_a_client_port_frame_is_refused_with_BadArguments_and_the_peer_keeps_serving()
+    {
+        await using var peer = await TestPeer.StartAsync();
+        await using var zk = await peer.ConnectAsync();
+        var half = new byte[512 * 1024];
+
+        var refused = await ZkTest.ThrowsAsync(ZkErrorCode.BadArguments, async () => await zk.MultiAsync(
+            [Op.Create("/m1", half, Acl.OpenUnsafe, CreateMode.Persistent), Op.Create("/m2", half, Acl.OpenUnsafe, CreateMode.Persistent), Op.Create("/m3", half, Acl.OpenUnsafe, CreateMode.Persistent)]));
+        Assert.Contains("jute.maxbuffer", refused.Message);
+        Assert.Null(await zk.ExistsAsync("/m1"));
+
+        // The pipeline holds the same bound for what reaches it by another way: an ACL list of 1.5 MB.
+        var manyEntries = Enumerable.Range(0, 60_000).Select(_ => new Acl(Perms.All, Id.Anyone)).ToArray();
+        await ZkTest.ThrowsAsync(ZkErrorCode.BadArguments, async () => await zk.CreateAsync("/acl", null, manyEntries, CreateMode.Persistent));
+
+        var fits = new byte[400 * 1024];
+        await zk.MultiAsync([Op.Create("/f1", fits, Acl.OpenUnsafe, CreateMode.Persistent), Op.Create("/f2", fits, Acl.OpenUnsafe, CreateMode.Persistent)]);
+        await ZkTest.AssertServesAsync(zk);
+    }
+
     private static async Task<Reply> SubmitAsync(ZkPeer peer, IZooKeeper zk, PipelineRequest request)
     {
         var target = new CapturingTarget();
