@@ -115,6 +115,13 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
         for (var i = 0; i < ops.Count; i++)
         {
             var error = BuildOp(state, session, ops[i], out var op);
+            if (error == ZkErrorCode.MarshallingError)
+            {
+                // ZooKeeper's multi catches KeeperExceptions per op; the NullPointerException behind MarshallingError
+                // escapes to pRequest's catch-all, which fails the whole multi, with no per-op results.
+                return new Prepared(null, error, null);
+            }
+
             if (error != ZkErrorCode.Ok)
             {
                 return new Prepared(null, error, FailedMultiResults(ops.Count, i, error));
