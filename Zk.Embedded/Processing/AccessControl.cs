@@ -54,53 +54,57 @@ internal static class AccessControl
 
     /// <summary>
     /// The ACL to store for a create or setACL (<c>PrepRequestProcessor.fixupACL</c>): duplicates removed,
-    /// <c>auth</c> entries replaced by the session's authenticated ids, every entry validated. Null means InvalidACL.
+    /// <c>auth</c> entries replaced by the session's authenticated ids, every entry validated. Fails with InvalidACL
+    /// for an entry no auth provider accepts, and with MarshallingError for a null id where ZooKeeper's provider
+    /// reads it: there fixupACL throws a NullPointerException, which pRequest's catch-all answers with
+    /// MarshallingError. Either way nothing with a null string reaches a txn, which could not be decoded back.
     /// </summary>
-    public static Acl[]? Fixup(IReadOnlyList<Acl>? acl, IReadOnlyList<Id> sessionIds)
+    public static ZkErrorCode Fixup(IReadOnlyList<Acl>? acl, IReadOnlyList<Id> sessionIds, out Acl[]? fixedAcl)
     {
+        fixedAcl = null;
         if (acl is null || acl.Count == 0)
         {
-            return null;
+            return ZkErrorCode.InvalidAcl;
         }
 
         var result = new List<Acl>(acl.Count);
         foreach (var entry in acl)
         {
-            if (entry is null || entry.Id is null)
+            var error = entry?.Id?.Scheme is null ? ZkErrorCode.InvalidAcl
+                : entry.Id.Scheme == "auth" ? ExpandAuth(entry.Perms, sessionIds, result)
+                : Validate(entry.Id);
+            if (error != ZkErrorCode.Ok)
             {
-                return null;
+                return error;
             }
 
-            if (entry.Id.Scheme == "auth")
+            if (entry!.Id.Scheme != "auth")
             {
-                var any = false;
-                foreach (var id in sessionIds)
-                {
-                    // Only identities a provider vouches for count; the ip id every connection has does not (IPAuthenticationProvider.isAuthenticated).
-                    if (id.Scheme is "digest" or "super")
-                    {
-                        AddDistinct(result, new Acl(entry.Perms, id));
-                        any = true;
-                    }
-                }
-
-                if (!any)
-                {
-                    return null;
-                }
-
-                continue;
+                AddDistinct(result, entry);
             }
-
-            if (!IsValidId(entry.Id))
-            {
-                return null;
-            }
-
-            AddDistinct(result, entry);
         }
 
-        return [.. result];
+        fixedAcl = [.. result];
+        return ZkErrorCode.Ok;
+    }
+
+    /// <summary>
+    /// An <c>auth</c> entry stands for every identity a provider vouches for (<c>isAuthenticated</c>): digest ids.
+    /// Not the ip id every connection has (IPAuthenticationProvider), and not super, which has no provider in ZooKeeper.
+    /// </summary>
+    private static ZkErrorCode ExpandAuth(Perms perms, IReadOnlyList<Id> sessionIds, List<Acl> result)
+    {
+        var any = false;
+        foreach (var id in sessionIds)
+        {
+            if (id.Scheme == "digest")
+            {
+                AddDistinct(result, new Acl(perms, id));
+                any = true;
+            }
+        }
+
+        return any ? ZkErrorCode.Ok : ZkErrorCode.InvalidAcl;
     }
 
     /// <summary>The id a digest auth of "user:password" yields: digest user:base64(sha1(user:password)).</summary>
@@ -120,15 +124,31 @@ internal static class AccessControl
         }
     }
 
-    private static bool IsValidId(Id id) => id.Scheme switch
+    /// <summary>
+    /// An entry of a scheme with a provider (<c>ProviderRegistry</c>: ip and digest; world:anyone is taken as it is).
+    /// Any other scheme, super included, has no provider: InvalidACL, before its id is looked at.
+    /// </summary>
+    private static ZkErrorCode Validate(Id id)
     {
-        "world" => id.Identity == "anyone",
-        // DigestAuthenticationProvider.isValid: user:hash, exactly one colon.
-        "digest" => id.Identity.Split(':').Length == 2,
-        "ip" => TryParseCidr(id.Identity, out _, out _),
-        "super" => true,
-        _ => false,
-    };
+        if (id.Scheme is not ("world" or "digest" or "ip"))
+        {
+            return ZkErrorCode.InvalidAcl;
+        }
+
+        if (id.Identity is null)
+        {
+            return ZkErrorCode.MarshallingError;
+        }
+
+        var valid = id.Scheme switch
+        {
+            "world" => id.Identity == "anyone",
+            // DigestAuthenticationProvider.isValid: user:hash, exactly one colon.
+            "digest" => id.Identity.Split(':').Length == 2,
+            _ => TryParseCidr(id.Identity, out _, out _),
+        };
+        return valid ? ZkErrorCode.Ok : ZkErrorCode.InvalidAcl;
+    }
 
     /// <summary>ip scheme: an address or CIDR range in the ACL matches the client address (IPAuthenticationProvider.matches).</summary>
     internal static bool IpMatches(string aclIdentity, string clientAddress)

@@ -25,4 +25,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1006, EventName = "SessionClosed", Level = LogLevel.Debug, Message = "Session 0x{SessionId:x} closed")]
     public static partial void SessionClosed(ILogger logger, long sessionId);
+
+    [LoggerMessage(EventId = 1007, EventName = "RequestFailed", Level = LogLevel.Error, Message = "Preparing a {Request} of session 0x{SessionId:x} failed; it is answered with MarshallingError and the pipeline goes on")]
+    public static partial void RequestFailed(ILogger logger, Exception exception, string request, long sessionId);
+
+    [LoggerMessage(EventId = 1008, EventName = "PublishFailed", Level = LogLevel.Error, Message = "Publishing zxid 0x{Zxid:x} of session 0x{SessionId:x} failed while {Stage}; the pipeline goes on")]
+    public static partial void PublishFailed(ILogger logger, Exception exception, string stage, long zxid, long sessionId);
 }

@@ -50,7 +50,7 @@ internal sealed class RequestProcessor : IAsyncDisposable
     private readonly Channel<PendingWrite> _queue = Channel.CreateBounded<PendingWrite>(
         new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
 
-    private readonly TxnBuilder _builder;
+    private readonly TxnPreparer _preparer;
     private readonly WatchManager _watches;
     private readonly SessionTracker _sessions;
     private readonly ITxnSink? _sink;
@@ -60,15 +60,12 @@ internal sealed class RequestProcessor : IAsyncDisposable
     private readonly TaskCompletionSource<Exception> _faulted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TreeState _state;
     private TreeState _firingState;
-    private TreeState _speculative;
-    private long _lastZxid;
     private Task? _loop;
 
     public RequestProcessor(TreeState initial, TxnBuilder builder, WatchManager watches, SessionTracker sessions, ITxnSink? sink, TimeProvider time, ILogger logger)
     {
-        _state = _firingState = _speculative = initial;
-        _lastZxid = initial.Zxid;
-        _builder = builder;
+        _state = _firingState = initial;
+        _preparer = new TxnPreparer(initial, builder, time, logger);
         _watches = watches;
         _sessions = sessions;
         _sink = sink;
@@ -93,7 +90,7 @@ internal sealed class RequestProcessor : IAsyncDisposable
 
     public void Start()
     {
-        Log.PipelineStarted(_logger, _lastZxid);
+        Log.PipelineStarted(_logger, _preparer.LastZxid);
         _loop = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
 
@@ -150,7 +147,7 @@ internal sealed class RequestProcessor : IAsyncDisposable
             await _loop.ConfigureAwait(false);
         }
 
-        Log.PipelineStopped(_logger, _lastZxid);
+        Log.PipelineStopped(_logger, _preparer.LastZxid);
     }
 
     private async Task RunAsync()
@@ -272,7 +269,7 @@ internal sealed class RequestProcessor : IAsyncDisposable
         Telemetry.BatchSize.Record(batch.Writes.Count);
         foreach (var write in batch.Writes)
         {
-            batch.Steps.Add(Prepare(write, batch.Triggers, batch.Txns));
+            batch.Steps.Add(_preparer.Prepare(write, batch.Triggers, batch.Txns));
         }
     }
 
@@ -338,64 +335,62 @@ internal sealed class RequestProcessor : IAsyncDisposable
         }
     }
 
-    private Step Prepare(PendingWrite write, List<WatchTrigger> triggers, List<Txn> txns)
-    {
-        var state = _speculative;
-        var time = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        var zxid = _lastZxid + 1;
-        var prepared = _builder.Prepare(state, write.Session, write.AuthIds ?? write.Session.AuthIds, write.Request, zxid, time);
-        if (prepared.Error != ZkErrorCode.Ok)
-        {
-            return new Step(write, null, 0, 0, new Reply(prepared.Error, write.Request.ErrorPath, prepared.MultiResults, state.Zxid, state));
-        }
-
-        if (prepared.Op is null)
-        {
-            var value = write.Request is SyncRequest sync ? sync.Path : (object?)prepared.MultiResults;
-            return new Step(write, null, 0, 0, new Reply(ZkErrorCode.Ok, null, value, state.Zxid, state));
-        }
-
-        var txn = new Txn(zxid, write.Session.SessionId, time, prepared.Op);
-        _lastZxid = zxid;
-        txns.Add(txn);
-        var firstTrigger = triggers.Count;
-        state = TxnApplier.Apply(state, txn, triggers);
-        _speculative = state;
-        var result = prepared.MultiResults ?? ResultOf(prepared.Op, state);
-        return new Step(write, txn, firstTrigger, triggers.Count - firstTrigger, new Reply(ZkErrorCode.Ok, null, result, zxid, state));
-    }
-
-    private static object? ResultOf(TxnOp op, TreeState state) => op switch
-    {
-        CreateTxn create => new CreateResult(create.Path, state.Find(create.Path)!.ToStat()),
-        SetDataTxn set => state.Find(set.Path)!.ToStat(),
-        SetAclTxn setAcl => state.Find(setAcl.Path)!.ToStat(),
-        _ => null,
-    };
-
+    /// <summary>
+    /// Publishes one step. The txn is durable by now, so its state is published whatever happens; an exception while
+    /// firing a watch, ending a session or completing the reply is logged and the loop goes on (one bad watcher or
+    /// reply target must not stop every other session's writes).
+    /// </summary>
     private void Publish(in Step step, List<WatchTrigger> triggers)
     {
         var reply = step.Reply;
-        var session = step.Write.Session;
         if (step.Txn is { } txn)
         {
-            var closing = txn.Op is CloseSessionTxn;
-            var expired = closing && step.Write.Request is CloseSessionRequest { Expired: true };
-            if (expired)
-            {
-                // An expired session has no client listening (ZooKeeper has closed its connection): it hears nothing more.
-                _watches.RemoveSession(session);
-            }
+            PublishTxn(step, txn, triggers);
+        }
+        else if (!reply.IsError)
+        {
+            reply = ApplyWatchRequest(step.Write, reply);
+        }
 
-            Volatile.Write(ref _firingState, reply.State);
-            for (var i = 0; i < step.TriggerCount; i++)
+        try
+        {
+            step.Write.Target?.Complete(reply);
+        }
+        catch (Exception e)
+        {
+            Log.PublishFailed(_logger, e, "completing the reply", reply.Zxid, step.Write.Session.SessionId);
+        }
+    }
+
+    private void PublishTxn(in Step step, Txn txn, List<WatchTrigger> triggers)
+    {
+        var session = step.Write.Session;
+        var closing = txn.Op is CloseSessionTxn;
+        var expired = closing && step.Write.Request is CloseSessionRequest { Expired: true };
+        if (expired)
+        {
+            // An expired session has no client listening (ZooKeeper has closed its connection): it hears nothing more.
+            _watches.RemoveSession(session);
+        }
+
+        Volatile.Write(ref _firingState, step.Reply.State);
+        for (var i = 0; i < step.TriggerCount; i++)
+        {
+            try
             {
                 _watches.Trigger(triggers[step.FirstTrigger + i], txn.Zxid);
             }
+            catch (Exception e)
+            {
+                Log.PublishFailed(_logger, e, "firing watches", txn.Zxid, session.SessionId);
+            }
+        }
 
-            Volatile.Write(ref _state, reply.State);
-            Telemetry.TxnsCommitted.Add(1);
-            if (closing)
+        Volatile.Write(ref _state, step.Reply.State);
+        Telemetry.TxnsCommitted.Add(1);
+        if (closing)
+        {
+            try
             {
                 // A client that closes hears its own ephemerals go before the close reply, as ZooKeeper sends those
                 // notifications on the connection before it answers closeSession; then its watches go.
@@ -404,22 +399,33 @@ internal sealed class RequestProcessor : IAsyncDisposable
                 Log.SessionClosed(_logger, session.SessionId);
                 session.Sink?.OnSessionEnded(expired ? KeeperState.Expired : KeeperState.Closed);
             }
-        }
-        else if (!reply.IsError)
-        {
-            switch (step.Write.Request)
+            catch (Exception e)
             {
-                case AddWatchRequest add:
-                    _watches.AddPersistent(session, add.Path, add.Mode);
-                    break;
-                case RemoveWatchesRequest remove when !_watches.Remove(session, remove.Path, remove.Type, remove.CheckOnly):
-                    reply = reply with { Error = ZkErrorCode.NoWatcher, ErrorPath = remove.Path };
-                    break;
+                Log.PublishFailed(_logger, e, "ending the session", txn.Zxid, session.SessionId);
             }
         }
-
-        step.Write.Target?.Complete(reply);
     }
 
-    internal readonly record struct Step(PendingWrite Write, Txn? Txn, int FirstTrigger, int TriggerCount, Reply Reply);
+    /// <summary>A persistent watch added or watches removed at this point of the write order; a failure answers MarshallingError.</summary>
+    private Reply ApplyWatchRequest(PendingWrite write, Reply reply)
+    {
+        try
+        {
+            switch (write.Request)
+            {
+                case AddWatchRequest add:
+                    _watches.AddPersistent(write.Session, add.Path, add.Mode);
+                    break;
+                case RemoveWatchesRequest remove when !_watches.Remove(write.Session, remove.Path, remove.Type, remove.CheckOnly):
+                    return reply with { Error = ZkErrorCode.NoWatcher, ErrorPath = remove.Path };
+            }
+
+            return reply;
+        }
+        catch (Exception e)
+        {
+            Log.PublishFailed(_logger, e, "changing watches", reply.Zxid, write.Session.SessionId);
+            return reply with { Error = ZkErrorCode.MarshallingError, ErrorPath = write.Request.ErrorPath };
+        }
+    }
 }

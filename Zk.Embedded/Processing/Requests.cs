@@ -74,3 +74,66 @@ internal readonly record struct Reply(ZkErrorCode Error, string? ErrorPath, obje
         ? new ZkException(Error, ErrorPath) { Results = results }
         : new ZkException(Error, ErrorPath);
 }
+
+/// <summary>
+/// A request's size as a jute frame body would carry it (strings and buffers with their 4-byte lengths, a multi with
+/// its op headers). Over the client port the frame bound limits it; in process nothing else would, and a multi of
+/// many 1 MB ops would make one txn larger than the log holds, so the pipeline bounds it the same way.
+/// </summary>
+internal static class RequestSize
+{
+    public static long Of(PipelineRequest request) => request switch
+    {
+        CreateRequest c => Create(c.Path, c.Data, c.Acl),
+        SetDataRequest s => Text(s.Path) + Buffer(s.Data) + 4,
+        SetAclRequest a => Text(a.Path) + AclBytes(a.Acl) + 4,
+        MultiRequest m => Multi(m.Ops),
+        _ => Text(request.ErrorPath),
+    };
+
+    public static long Multi(IReadOnlyList<Op>? ops)
+    {
+        const int OpHeader = 4 + 1 + 4; // MultiHeader: type, done, err
+        long total = OpHeader;          // the closing header
+        if (ops is null)
+        {
+            return total;
+        }
+
+        foreach (var op in ops)
+        {
+            total += OpHeader + op switch
+            {
+                CreateOp c => Create(c.Path, c.Data, c.Acl),
+                SetDataOp s => Text(s.Path) + Buffer(s.Data) + 4,
+                DeleteOp d => Text(d.Path) + 4,
+                CheckOp k => Text(k.Path) + 4,
+                _ => 0,
+            };
+        }
+
+        return total;
+    }
+
+    private static long Create(string? path, byte[]? data, IReadOnlyList<Acl>? acl) => Text(path) + Buffer(data) + AclBytes(acl) + 4 + 8;
+
+    private static long Text(string? text) => 4 + (text is null ? 0 : System.Text.Encoding.UTF8.GetByteCount(text));
+
+    private static long Buffer(byte[]? data) => 4 + (data?.Length ?? 0);
+
+    private static long AclBytes(IReadOnlyList<Acl>? acl)
+    {
+        long total = 4;
+        if (acl is null)
+        {
+            return total;
+        }
+
+        for (var i = 0; i < acl.Count; i++)
+        {
+            total += 4 + Text(acl[i]?.Id?.Scheme) + Text(acl[i]?.Id?.Identity);
+        }
+
+        return total;
+    }
+}

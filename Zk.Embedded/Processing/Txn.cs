@@ -36,3 +36,59 @@ internal sealed record CloseSessionTxn : TxnOp
 
 /// <summary>All of <paramref name="Ops"/>, atomically.</summary>
 internal sealed record MultiTxn(TxnOp[] Ops) : TxnOp;
+
+/// <summary>
+/// What the log's codec needs of a txn to read it back as it was written: a string wherever it writes one (paths, ACL
+/// schemes and ids) and no multi inside a multi. <c>TxnBuilder</c> validates every request field so this never finds
+/// anything; the pipeline checks it anyway before a txn gets a zxid, because one undecodable txn in the log stops
+/// every later start of the peer.
+/// </summary>
+internal static class TxnChecks
+{
+    /// <summary>Null when <paramref name="op"/> encodes and decodes back identically; else what is wrong.</summary>
+    public static string? Unencodable(TxnOp op, bool nested = false) => op switch
+    {
+        CreateTxn c => c.Path is null ? "a create without a path" : UnencodableAcl(c.Acl),
+        DeleteTxn { Path: null } or SetDataTxn { Path: null } or CheckTxn { Path: null } => $"a {op.GetType().Name} without a path",
+        SetAclTxn a => a.Path is null ? "a setACL without a path" : UnencodableAcl(a.Acl),
+        MultiTxn m => nested ? "a multi inside a multi" : UnencodableOps(m.Ops),
+        null => "no op",
+        _ => null,
+    };
+
+    private static string? UnencodableOps(TxnOp[]? ops)
+    {
+        if (ops is null)
+        {
+            return "a multi without ops";
+        }
+
+        foreach (var op in ops)
+        {
+            if (Unencodable(op, nested: true) is { } problem)
+            {
+                return problem;
+            }
+        }
+
+        return null;
+    }
+
+    private static string? UnencodableAcl(AclList? acl)
+    {
+        if (acl is null)
+        {
+            return "no ACL";
+        }
+
+        foreach (var entry in acl.AsSpan())
+        {
+            if (entry?.Id?.Scheme is null || entry.Id.Identity is null)
+            {
+                return $"an ACL entry with a null scheme or id ({entry?.Id})";
+            }
+        }
+
+        return null;
+    }
+}

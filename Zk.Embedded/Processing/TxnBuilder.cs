@@ -8,7 +8,11 @@ namespace Zk.Embedded.Processing;
 /// <param name="MaxDataBytes">largest znode data (jute.maxbuffer).</param>
 /// <param name="ExtendedTypesEnabled">TTL nodes allowed (zookeeper.extendedTypesEnabled).</param>
 /// <param name="SuperDigest">"super:base64(sha1)" whose digest auth makes a session super (zookeeper.DigestAuthenticationProvider.superDigest).</param>
-internal sealed record PeerLimits(int MaxDataBytes, bool ExtendedTypesEnabled, string? SuperDigest);
+internal sealed record PeerLimits(int MaxDataBytes, bool ExtendedTypesEnabled, string? SuperDigest)
+{
+    /// <summary>The largest request, as the client port bounds a frame: jute.maxbuffer (ZooKeeper closes a connection whose frame is longer).</summary>
+    public long MaxRequestBytes => MaxDataBytes;
+}
 
 /// <summary>The outcome of preparing one request: a txn to commit, or an error, or neither (nothing to change).</summary>
 internal readonly record struct Prepared(TxnOp? Op, ZkErrorCode Error, IReadOnlyList<OpResult>? MultiResults);
@@ -36,6 +40,12 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
         if (!session.IsSystem && !state.Sessions.ContainsKey(session.SessionId))
         {
             return new Prepared(null, ZkErrorCode.SessionExpired, null);
+        }
+
+        if (request is CreateRequest or SetDataRequest or SetAclRequest or MultiRequest && RequestSize.Of(request) > limits.MaxRequestBytes)
+        {
+            // Larger than any frame the client port takes; in process the API edge says so with the sizes.
+            return new Prepared(null, ZkErrorCode.BadArguments, null);
         }
 
         switch (request)
@@ -82,6 +92,13 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
         for (var i = 0; i < ops.Count; i++)
         {
             var error = BuildOp(state, session, ids, ops[i], out var op);
+            if (error == ZkErrorCode.MarshallingError)
+            {
+                // ZooKeeper's multi catches KeeperExceptions per op; the NullPointerException behind MarshallingError
+                // escapes to pRequest's catch-all, which fails the whole multi, with no per-op results.
+                return new Prepared(null, error, null);
+            }
+
             if (error != ZkErrorCode.Ok)
             {
                 return new Prepared(null, error, FailedMultiResults(ops.Count, i, error));
@@ -168,10 +185,10 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
             return ZkErrorCode.BadArguments;
         }
 
-        var fixedAcl = AccessControl.Fixup(acl, ids);
-        if (fixedAcl is null)
+        var aclError = AccessControl.Fixup(acl, ids, out var fixedAcl);
+        if (aclError != ZkErrorCode.Ok)
         {
-            return ZkErrorCode.InvalidAcl;
+            return aclError;
         }
 
         var parentPath = PathRules.Parent(path);
@@ -205,7 +222,7 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
             : mode.IsTtl() ? ZNode.TtlMask | ttl
             : mode.IsEphemeral() ? session.SessionId
             : 0;
-        op = new CreateTxn(path, data, acls.Intern(fixedAcl), owner, parent.CreateCount + 1);
+        op = new CreateTxn(path, data, acls.Intern(fixedAcl!), owner, parent.CreateCount + 1);
         return ZkErrorCode.Ok;
     }
 
@@ -318,10 +335,10 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
             return ZkErrorCode.BadArguments;
         }
 
-        var fixedAcl = AccessControl.Fixup(acl, ids);
-        if (fixedAcl is null)
+        var aclError = AccessControl.Fixup(acl, ids, out var fixedAcl);
+        if (aclError != ZkErrorCode.Ok)
         {
-            return ZkErrorCode.InvalidAcl;
+            return aclError;
         }
 
         var node = state.Find(path);
@@ -340,7 +357,7 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
             return ZkErrorCode.BadVersion;
         }
 
-        op = new SetAclTxn(path, acls.Intern(fixedAcl), next);
+        op = new SetAclTxn(path, acls.Intern(fixedAcl!), next);
         return ZkErrorCode.Ok;
     }
 

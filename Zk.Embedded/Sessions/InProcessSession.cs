@@ -101,6 +101,16 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     public async ValueTask<IReadOnlyList<OpResult>> MultiAsync(IReadOnlyList<Op> ops, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(ops);
+        var size = RequestSize.Multi(ops);
+        var limit = (long)_peer.MaxDataBytes;
+        if (size > limit)
+        {
+            throw new ZkException(
+                ZkErrorCode.BadArguments,
+                null,
+                $"A multi of {ops.Count} ops carries {size:N0} bytes, more than the peer's request limit of {limit:N0} bytes (jute.maxbuffer, as a frame on the client port); split it.");
+        }
+
         var copies = new Op[ops.Count];
         for (var i = 0; i < ops.Count; i++)
         {

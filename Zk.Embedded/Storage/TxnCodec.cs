@@ -141,8 +141,8 @@ internal static class TxnCodec
         {
             writer.WriteArrayHeader(3);
             writer.Write((int)entry.Perms);
-            writer.Write(entry.Id.Scheme);
-            writer.Write(entry.Id.Identity);
+            WriteRequiredString(ref writer, entry.Id.Scheme);
+            WriteRequiredString(ref writer, entry.Id.Identity);
         }
     }
 
@@ -162,6 +162,13 @@ internal static class TxnCodec
         var list = new AclList(entries);
         return acls is null ? list : acls.Intern(list);
     }
+
+    /// <summary>
+    /// Writes a string the reader requires. Nil would make a record that encodes but never decodes, which stops every
+    /// later start, so refuse it here (the pipeline validates first: <c>TxnChecks</c>; this is the last guard).
+    /// </summary>
+    internal static void WriteRequiredString(ref MessagePackWriter writer, string? value) =>
+        writer.Write(value ?? throw new InvalidOperationException("nil where the log requires a string: the record could not be read back"));
 
     internal static string ReadRequiredString(ref MessagePackReader reader) =>
         reader.ReadString() ?? throw new InvalidDataException("nil where a string is required");
@@ -187,7 +194,7 @@ internal static class TxnCodec
             case CreateTxn c:
                 writer.WriteArrayHeader(6);
                 writer.Write(OpCode.Create);
-                writer.Write(c.Path);
+                WriteRequiredString(ref writer, c.Path);
                 writer.Write(c.Data);
                 WriteAcl(ref writer, c.Acl);
                 writer.Write(c.EphemeralOwner);
@@ -199,14 +206,14 @@ internal static class TxnCodec
             case SetDataTxn s:
                 writer.WriteArrayHeader(4);
                 writer.Write(OpCode.SetData);
-                writer.Write(s.Path);
+                WriteRequiredString(ref writer, s.Path);
                 writer.Write(s.Data);
                 writer.Write(s.Version);
                 break;
             case SetAclTxn a:
                 writer.WriteArrayHeader(4);
                 writer.Write(OpCode.SetAcl);
-                writer.Write(a.Path);
+                WriteRequiredString(ref writer, a.Path);
                 WriteAcl(ref writer, a.Acl);
                 writer.Write(a.Aversion);
                 break;
@@ -241,7 +248,7 @@ internal static class TxnCodec
     {
         writer.WriteArrayHeader(2);
         writer.Write(code);
-        writer.Write(path);
+        WriteRequiredString(ref writer, path);
     }
 
     private static TxnOp ReadOp(ref MessagePackReader reader, AclCache? acls, bool nested)

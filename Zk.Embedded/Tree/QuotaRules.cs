@@ -23,7 +23,7 @@ internal static class QuotaRules
     /// <summary>The longest path with a quota that is <paramref name="path"/> or one of its ancestors (never / or /zookeeper).</summary>
     public static string? MaxPrefixWithQuota(TreeState state, string path)
     {
-        if (state.Quotas.IsEmpty || path.StartsWith("/zookeeper", StringComparison.Ordinal))
+        if (state.Quotas.IsEmpty || IsInZookeeperSubtree(path))
         {
             return null;
         }
@@ -38,6 +38,10 @@ internal static class QuotaRules
 
         return null;
     }
+
+    /// <summary>/zookeeper and the nodes below it, which quotas never count; /zookeeperx is an ordinary path.</summary>
+    private static bool IsInZookeeperSubtree(string path) =>
+        path.StartsWith("/zookeeper", StringComparison.Ordinal) && (path.Length == "/zookeeper".Length || path["/zookeeper".Length] == '/');
 
     /// <summary>The stats text for a count and byte total, keeping any extra keys <paramref name="previous"/> had.</summary>
     public static byte[] Stats(long count, long bytes, byte[]? previous)

@@ -40,6 +40,25 @@ public sealed class QuotaTests
         Assert.Equal("count=2,bytes=3", await StatsAsync(zk));
     }
 
-    private static async Task<string> StatsAsync(IZooKeeper zk) =>
-        Encoding.UTF8.GetString((await zk.GetDataAsync("/zookeeper/quota/q/zookeeper_stats")).Data.Span);
+    [Fact]
+    public async Task A_path_that_only_starts_with_zookeeper_is_counted_like_any_other()
+    {
+        await using var peer = await ZkPeer.StartAsync(new ZkPeerOptions());
+        await using var zk = await peer.ConnectAsync();
+        await zk.CreateAsync("/zookeeperx", "ab"u8.ToArray(), Acl.OpenUnsafe, CreateMode.Persistent);
+        await zk.CreateAsync("/zookeeper/quota/zookeeperx", null, Acl.OpenUnsafe, CreateMode.Persistent);
+        await zk.CreateAsync("/zookeeper/quota/zookeeperx/zookeeper_limits", "count=5,bytes=-1"u8.ToArray(), Acl.OpenUnsafe, CreateMode.Persistent);
+        await zk.CreateAsync("/zookeeper/quota/zookeeperx/zookeeper_stats", "count=0,bytes=0"u8.ToArray(), Acl.OpenUnsafe, CreateMode.Persistent);
+        Assert.Equal("count=1,bytes=2", await StatsAsync(zk, "/zookeeperx"));
+
+        // Only the /zookeeper subtree is left out of quota accounting (DataTree keeps no quota on it).
+        await zk.CreateAsync("/zookeeperx/a", "hello"u8.ToArray(), Acl.OpenUnsafe, CreateMode.Persistent);
+        await zk.SetDataAsync("/zookeeperx", "abcd"u8.ToArray());
+        Assert.Equal("count=2,bytes=9", await StatsAsync(zk, "/zookeeperx"));
+        await zk.DeleteAsync("/zookeeperx/a");
+        Assert.Equal("count=1,bytes=4", await StatsAsync(zk, "/zookeeperx"));
+    }
+
+    private static async Task<string> StatsAsync(IZooKeeper zk, string path = "/q") =>
+        Encoding.UTF8.GetString((await zk.GetDataAsync("/zookeeper/quota" + path + "/zookeeper_stats")).Data.Span);
 }
