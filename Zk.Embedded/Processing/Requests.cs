@@ -50,6 +50,12 @@ internal sealed record DeleteContainerRequest(string Path) : PipelineRequest
     public override string? ErrorPath => Path;
 }
 
+/// <summary>
+/// Adds an identity to the session. Ordered with writes, so a write queued before it is checked without the new id
+/// and every request after it with it.
+/// </summary>
+internal sealed record AddAuthRequest(string Scheme, byte[] Auth) : PipelineRequest;
+
 /// <summary>Registers a persistent watch at its place in the write order, so it sees every change after it.</summary>
 internal sealed record AddWatchRequest(string Path, AddWatchMode Mode) : PipelineRequest
 {
@@ -82,6 +88,13 @@ internal readonly record struct Reply(ZkErrorCode Error, string? ErrorPath, obje
 /// </summary>
 internal static class RequestSize
 {
+    /// <summary>
+    /// Bytes beyond jute.maxbuffer a request may carry in process: a znode's data alone may be jute.maxbuffer bytes
+    /// (the data limit), and its path and ACL come on top. Over the wire the frame bound (exactly jute.maxbuffer, as
+    /// ZooKeeper's) is the tighter one.
+    /// </summary>
+    public const int FrameSlackBytes = 1024;
+
     public static long Of(PipelineRequest request) => request switch
     {
         CreateRequest c => Create(c.Path, c.Data, c.Acl),

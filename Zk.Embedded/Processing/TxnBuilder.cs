@@ -10,8 +10,8 @@ namespace Zk.Embedded.Processing;
 /// <param name="SuperDigest">"super:base64(sha1)" whose digest auth makes a session super (zookeeper.DigestAuthenticationProvider.superDigest).</param>
 internal sealed record PeerLimits(int MaxDataBytes, bool ExtendedTypesEnabled, string? SuperDigest)
 {
-    /// <summary>The largest request, as the client port bounds a frame: jute.maxbuffer (ZooKeeper closes a connection whose frame is longer).</summary>
-    public long MaxRequestBytes => MaxDataBytes;
+    /// <summary>The largest request in process: jute.maxbuffer plus <see cref="RequestSize.FrameSlackBytes"/> (room beside data of the largest size).</summary>
+    public long MaxRequestBytes => (long)MaxDataBytes + RequestSize.FrameSlackBytes;
 }
 
 /// <summary>The outcome of preparing one request: a txn to commit, or an error, or neither (nothing to change).</summary>

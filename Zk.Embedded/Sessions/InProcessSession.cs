@@ -102,13 +102,13 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     {
         ArgumentNullException.ThrowIfNull(ops);
         var size = RequestSize.Multi(ops);
-        var limit = (long)_peer.MaxDataBytes;
+        var limit = (long)_peer.MaxDataBytes + RequestSize.FrameSlackBytes;
         if (size > limit)
         {
             throw new ZkException(
                 ZkErrorCode.BadArguments,
                 null,
-                $"A multi of {ops.Count} ops carries {size:N0} bytes, more than the peer's request limit of {limit:N0} bytes (jute.maxbuffer, as a frame on the client port); split it.");
+                $"A multi of {ops.Count} ops carries {size:N0} bytes, more than the peer's request limit of {limit:N0} bytes (jute.maxbuffer + {RequestSize.FrameSlackBytes}); split it.");
         }
 
         var copies = new Op[ops.Count];
