@@ -40,6 +40,10 @@ internal sealed class ConnectionSender
     private readonly Queue<OutFrame> _queue = new();
     private readonly Channel<bool> _wake = NewSignal();
     private readonly Channel<bool> _progress = NewSignal();
+
+    /// <summary>Held while frames are serialized and written, by the send loop or by <see cref="SendNowAsync"/>: one writer at a time keeps them in order.</summary>
+    private readonly SemaphoreSlim _sending = new(1, 1);
+    private readonly JuteFrameBuffer _buffer = new();
     private int _outstanding;
     private bool _closeWhenSent;
     private bool _closed;
@@ -160,18 +164,20 @@ internal sealed class ConnectionSender
     /// <summary>The send loop: one per connection, started with it; ends when the connection closes.</summary>
     public async Task RunAsync()
     {
-        var buffer = new JuteFrameBuffer();
         try
         {
             while (await _wake.Reader.WaitToReadAsync().ConfigureAwait(false))
             {
                 _wake.Reader.TryRead(out _);
+                await _sending.WaitAsync().ConfigureAwait(false);
                 bool close;
-                while (Serialize(buffer, out var replies, out close))
+                try
                 {
-                    await _stream.WriteAsync(buffer.WrittenMemory).ConfigureAwait(false);
-                    buffer.Clear();
-                    Sent(replies);
+                    close = await SendQueuedAsync().ConfigureAwait(false);
+                }
+                finally
+                {
+                    _sending.Release();
                 }
 
                 if (close)
@@ -186,9 +192,57 @@ internal sealed class ConnectionSender
         }
         finally
         {
-            buffer.Dispose();
+            _close();
+            // A SendNowAsync under way fails on the closed socket and lets go; then the buffer goes back to the pool.
+            await _sending.WaitAsync().ConfigureAwait(false);
+            _buffer.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Sends what is queued from the caller (the read loop, after answering reads itself) when no send is under way,
+    /// instead of waking the send loop: a hop per read batch cost about a quarter of pipelined get throughput. It
+    /// awaits the socket as the send loop would, which holds back only this connection's reading. When the send loop
+    /// is sending, it is woken to take these frames too.
+    /// </summary>
+    public async ValueTask SendNowAsync()
+    {
+        if (!_sending.Wait(0))
+        {
+            Signal();
+            return;
+        }
+
+        try
+        {
+            if (await SendQueuedAsync().ConfigureAwait(false))
+            {
+                // Closing is the send loop's: it ends and closes the connection.
+                Signal();
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or OperationCanceledException)
+        {
             _close();
         }
+        finally
+        {
+            _sending.Release();
+        }
+    }
+
+    /// <summary>With <see cref="_sending"/> held: serializes and writes until nothing is queued; true when the connection is to close.</summary>
+    private async ValueTask<bool> SendQueuedAsync()
+    {
+        bool close;
+        while (Serialize(_buffer, out var replies, out close))
+        {
+            await _stream.WriteAsync(_buffer.WrittenMemory).ConfigureAwait(false);
+            _buffer.Clear();
+            Sent(replies);
+        }
+
+        return close;
     }
 
     /// <summary>Serializes queued frames, up to a batch; true when there is something to send.</summary>

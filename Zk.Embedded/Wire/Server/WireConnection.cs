@@ -145,7 +145,7 @@ internal sealed class WireConnection : ISessionSink
                 if (_answeredOnLoop > 0)
                 {
                     _answeredOnLoop = 0;
-                    _sender.Signal();
+                    await _sender.SendNowAsync().ConfigureAwait(false);
                 }
                 reader.AdvanceTo(buffer.Start, buffer.End);
                 if (result.IsCompleted)
