@@ -224,7 +224,19 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         await slot.AsValueTask().ConfigureAwait(false);
     }
 
-    public ValueTask DisposeAsync() => CloseAsync();
+    /// <summary>Closes the session; never throws for a peer that stopped or cannot write its log (CloseAsync does).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await CloseAsync().ConfigureAwait(false);
+        }
+        catch (ZkException e) when (e.Code == ZkErrorCode.ConnectionLoss)
+        {
+            // The close is a txn, and a peer that stopped takes none: the session ends with the peer, or expires after
+            // a restart. ZooKeeper.close() does not throw on a lost connection either, and a dispose must not throw.
+        }
+    }
 
     // ---- reads (InProcessReads) ----
 

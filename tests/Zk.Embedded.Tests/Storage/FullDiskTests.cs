@@ -75,7 +75,8 @@ public sealed class FullDiskTests
         var refused = await Assert.ThrowsAsync<ZkException>(async () => await peer.ConnectAsync());
         Assert.Equal(ZkErrorCode.ConnectionLoss, refused.Code);
 
-        // The session is left open: its close is a txn, which fails like any write now.
+        // Its close is a txn, which fails like any write now (CloseAsync throws ConnectionLoss); disposing does not throw.
+        await zk.DisposeAsync();
         await peer.DisposeAsync();
         disk.AssertNothingOpen();
     }
