@@ -50,6 +50,17 @@ public interface IZooKeeper : IAsyncDisposable
     /// <summary>Where the session stands now.</summary>
     SessionState State { get; }
 
+    /// <summary>
+    /// Raised for each change of the session's connection state, ZooKeeper's <see cref="EventType.None"/> events:
+    /// <see cref="KeeperState.SyncConnected"/> on a (re)connect, <see cref="KeeperState.Disconnected"/>,
+    /// <see cref="KeeperState.Expired"/>, <see cref="KeeperState.Closed"/>, <see cref="KeeperState.AuthFailed"/>. It lets
+    /// code handed an existing session (a recipe, a cache) hear what only the default watcher set at connect heard.
+    /// Raised on the session's event thread after its watchers heard the same event, in order with watch events; a
+    /// handler sees the changes delivered after it subscribed (the connect's own SyncConnected may already be past:
+    /// read <see cref="State"/> for where the session stands). A handler that throws is logged and skipped, as a watcher is.
+    /// </summary>
+    event Action<KeeperState>? StateChanged;
+
     /// <summary>Creates a znode and returns its actual path (with the sequence suffix for sequential modes).</summary>
     /// <param name="ttl">milliseconds, only for the TTL modes; -1 otherwise.</param>
     ValueTask<string> CreateAsync(string path, byte[]? data, IReadOnlyList<Acl> acl, CreateMode mode, long ttl = -1, CancellationToken cancellationToken = default);

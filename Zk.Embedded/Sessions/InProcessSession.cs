@@ -407,6 +407,8 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         _heartbeat.Dispose();
     }
 
+    public event Action<KeeperState>? StateChanged;
+
     private void DeliverEvent(WatchedEvent watchedEvent, Watcher? only)
     {
         if (only is not null)
@@ -418,6 +420,14 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         foreach (var watcher in _watchers.Materialize(watchedEvent, _defaultWatcher))
         {
             Invoke(watcher, watchedEvent);
+        }
+
+        if (watchedEvent.Type == EventType.None && StateChanged is { } handlers)
+        {
+            foreach (var handler in handlers.GetInvocationList())
+            {
+                Invoke(e => ((Action<KeeperState>)handler)(e.State), watchedEvent);
+            }
         }
     }
 

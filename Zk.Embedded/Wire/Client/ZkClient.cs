@@ -50,6 +50,12 @@ public sealed class ZkClient : IZooKeeper
 
     public SessionState State => _session.State;
 
+    public event Action<KeeperState>? StateChanged
+    {
+        add => _session.Watches.StateChanged += value;
+        remove => _session.Watches.StateChanged -= value;
+    }
+
     // ---- writes ----
 
     public async ValueTask<string> CreateAsync(string path, byte[]? data, IReadOnlyList<Acl> acl, CreateMode mode, long ttl = -1, CancellationToken cancellationToken = default)

@@ -84,6 +84,26 @@ public sealed class SessionTests
     }
 
     [Fact]
+    public async Task Code_handed_an_existing_session_hears_its_expiry_or_close_through_StateChanged()
+    {
+        await using var peer = await TestPeer.StartAsync();
+        var expiring = await peer.ConnectAsync();
+        var closing = await peer.ConnectAsync();
+        var expiringStates = new EventRecorder("expiring session's StateChanged");
+        var closingStates = new EventRecorder("closing session's StateChanged");
+        expiring.StateChanged += state => expiringStates.Watcher(new WatchedEvent(EventType.None, state, null));
+        closing.StateChanged += state => closingStates.Watcher(new WatchedEvent(EventType.None, state, null));
+        expiring.StateChanged += _ => throw new InvalidOperationException("a handler that throws is skipped, as a watcher is");
+
+        await peer.ExpireAsync(expiring);
+        await closing.CloseAsync();
+
+        await expiringStates.WaitForStateAsync(KeeperState.Expired);
+        await closingStates.WaitForStateAsync(KeeperState.Closed);
+        Assert.DoesNotContain(closingStates.Events, e => e.State == KeeperState.Expired);
+    }
+
+    [Fact]
     public async Task A_session_that_pings_never_expires()
     {
         await using var peer = await TestPeer.StartAsync();

@@ -47,6 +47,27 @@ public sealed class ZkClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task StateChanged_tells_code_that_subscribed_after_connect_of_a_disconnect_the_reconnect_and_the_close()
+    {
+        await using var proxy = new TcpProxy(_peer.ClientEndPoint!);
+        var zk = await ZkClient.ConnectAsync($"127.0.0.1:{proxy.Port}", new ZkClientOptions { SessionTimeout = TimeSpan.FromSeconds(10) });
+        var states = new EventRecorder("StateChanged");
+        zk.StateChanged += state => states.Watcher(new WatchedEvent(EventType.None, state, null));
+
+        proxy.Cut();
+        await states.WaitForAsync(events => AfterDisconnect(events).Contains(KeeperState.SyncConnected), "a SyncConnected after the Disconnected");
+        await zk.CloseAsync();
+        await states.WaitForStateAsync(KeeperState.Closed);
+        // The connect's own SyncConnected may come first or not (it may have been delivered before the subscription).
+        Assert.True(
+            AfterDisconnect(states.Events).SequenceEqual([KeeperState.Disconnected, KeeperState.SyncConnected, KeeperState.Closed]),
+            $"expected Disconnected, SyncConnected, Closed in that order, heard {EventRecorder.Describe(states.Events)}");
+
+        static KeeperState[] AfterDisconnect(IReadOnlyList<WatchedEvent> events) =>
+            events.Select(e => e.State).SkipWhile(state => state != KeeperState.Disconnected).ToArray();
+    }
+
+    [Fact]
     public async Task Watches_beyond_one_frame_of_jute_maxbuffer_are_re_registered_in_batches()
     {
         await using var proxy = new TcpProxy(_peer.ClientEndPoint!);
