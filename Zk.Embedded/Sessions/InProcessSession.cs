@@ -101,6 +101,14 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     public async ValueTask<IReadOnlyList<OpResult>> MultiAsync(IReadOnlyList<Op> ops, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(ops);
+        for (var i = 0; i < ops.Count; i++)
+        {
+            if (ops[i] is null)
+            {
+                throw new ArgumentNullException(nameof(ops), $"ops[{i}] is null: every op of a multi must be a create, delete, setData or check.");
+            }
+        }
+
         var size = RequestSize.Multi(ops);
         var limit = (long)_peer.MaxDataBytes + RequestSize.FrameSlackBytes;
         if (size > limit)

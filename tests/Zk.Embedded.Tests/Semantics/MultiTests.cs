@@ -10,6 +10,17 @@ public sealed class MultiTests
         Op.Create(path, data, Acl.OpenUnsafe, mode);
 
     [Fact]
+    public async Task A_null_op_in_a_multi_is_refused_at_the_call_like_a_null_op_in_a_multiRead()
+    {
+        await using var peer = await TestPeer.StartAsync();
+        await using var zk = await peer.ConnectAsync();
+        var refused = await Assert.ThrowsAsync<ArgumentNullException>(async () => await zk.MultiAsync([Op.Create("/a", null, Acl.OpenUnsafe, CreateMode.Persistent), null!]));
+        Assert.Equal("ops", refused.ParamName);
+        Assert.Null(await zk.ExistsAsync("/a"));
+        await zk.CreateAsync("/b", CreateMode.Persistent);
+    }
+
+    [Fact]
     public async Task A_successful_multi_returns_one_result_per_op()
     {
         await using var peer = await TestPeer.StartAsync();
