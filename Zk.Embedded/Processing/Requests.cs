@@ -95,6 +95,9 @@ internal static class RequestSize
     /// </summary>
     public const int FrameSlackBytes = 1024;
 
+    /// <summary>The largest request in process, for a peer whose jute.maxbuffer is <paramref name="maxDataBytes"/>.</summary>
+    public static long Limit(int maxDataBytes) => (long)maxDataBytes + FrameSlackBytes;
+
     public static long Of(PipelineRequest request) => request switch
     {
         CreateRequest c => Create(c.Path, c.Data, c.Acl),

@@ -11,7 +11,7 @@ namespace Zk.Embedded.Processing;
 internal sealed record PeerLimits(int MaxDataBytes, bool ExtendedTypesEnabled, string? SuperDigest)
 {
     /// <summary>The largest request in process: jute.maxbuffer plus <see cref="RequestSize.FrameSlackBytes"/> (room beside data of the largest size).</summary>
-    public long MaxRequestBytes => (long)MaxDataBytes + RequestSize.FrameSlackBytes;
+    public long MaxRequestBytes => RequestSize.Limit(MaxDataBytes);
 }
 
 /// <summary>The outcome of preparing one request: a txn to commit, or an error, or neither (nothing to change).</summary>

@@ -127,17 +127,22 @@ internal sealed class InProcessReads(PeerCore peer, ServerSession server, Sessio
     /// <exception cref="ArgumentNullException">the list or one of its ops is null: refused here, before the read is queued.</exception>
     public ValueTask<IReadOnlyList<OpResult>> MultiReadAsync(IReadOnlyList<Op> ops)
     {
+        ThrowIfAnyNull(ops, "a multiRead", "a GetDataOp or a GetChildrenOp");
+        var ids = server.AuthIds;
+        return ReadAsync(state => MultiRead(state, ids, ops), "multiRead", static reply => (IReadOnlyList<OpResult>)reply.Value!);
+    }
+
+    /// <summary>Refuses a null list or a null op at the call (ArgumentNullException, parameter "ops"), before anything is queued.</summary>
+    internal static void ThrowIfAnyNull(IReadOnlyList<Op> ops, string what, string expected)
+    {
         ArgumentNullException.ThrowIfNull(ops);
         for (var i = 0; i < ops.Count; i++)
         {
             if (ops[i] is null)
             {
-                throw new ArgumentNullException(nameof(ops), $"ops[{i}] is null: every op of a multiRead must be a GetDataOp or a GetChildrenOp.");
+                throw new ArgumentNullException(nameof(ops), $"ops[{i}] is null: every op of {what} must be {expected}.");
             }
         }
-
-        var ids = server.AuthIds;
-        return ReadAsync(state => MultiRead(state, ids, ops), "multiRead", static reply => (IReadOnlyList<OpResult>)reply.Value!);
     }
 
     public ValueTask<IReadOnlyList<ClientInfo>> WhoAmIAsync()

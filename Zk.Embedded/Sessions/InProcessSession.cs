@@ -100,17 +100,9 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
 
     public async ValueTask<IReadOnlyList<OpResult>> MultiAsync(IReadOnlyList<Op> ops, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(ops);
-        for (var i = 0; i < ops.Count; i++)
-        {
-            if (ops[i] is null)
-            {
-                throw new ArgumentNullException(nameof(ops), $"ops[{i}] is null: every op of a multi must be a create, delete, setData or check.");
-            }
-        }
-
+        InProcessReads.ThrowIfAnyNull(ops, "a multi", "a create, delete, setData or check");
         var size = RequestSize.Multi(ops);
-        var limit = (long)_peer.MaxDataBytes + RequestSize.FrameSlackBytes;
+        var limit = RequestSize.Limit(_peer.MaxDataBytes);
         if (size > limit)
         {
             throw new ZkException(
@@ -415,7 +407,11 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         _heartbeat.Dispose();
     }
 
-    public event Action<KeeperState>? StateChanged;
+    public event Action<KeeperState>? StateChanged
+    {
+        add => _watchers.StateChanged += value;
+        remove => _watchers.StateChanged -= value;
+    }
 
     private void DeliverEvent(WatchedEvent watchedEvent, Watcher? only)
     {
@@ -428,14 +424,6 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         foreach (var watcher in _watchers.Materialize(watchedEvent, _defaultWatcher))
         {
             Invoke(watcher, watchedEvent);
-        }
-
-        if (watchedEvent.Type == EventType.None && StateChanged is { } handlers)
-        {
-            foreach (var handler in handlers.GetInvocationList())
-            {
-                Invoke(e => ((Action<KeeperState>)handler)(e.State), watchedEvent);
-            }
         }
     }
 

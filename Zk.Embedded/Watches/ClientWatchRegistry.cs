@@ -26,6 +26,12 @@ internal sealed class ClientWatchRegistry
     public void AddPersistent(string path, Watcher watcher, AddWatchMode mode) =>
         Add(mode == AddWatchMode.PersistentRecursive ? _recursive : _persistent, path, watcher);
 
+    /// <summary>
+    /// The session's <see cref="IZooKeeper.StateChanged"/> handlers: every state event (type None) goes to them too,
+    /// after the default watcher and the registered watchers.
+    /// </summary>
+    public event Action<KeeperState>? StateChanged;
+
     /// <summary>The watchers an event goes to, each once; one-shot registrations it fires are removed.</summary>
     public List<Watcher> Materialize(WatchedEvent watchedEvent, Watcher? defaultWatcher)
     {
@@ -48,6 +54,14 @@ internal sealed class ClientWatchRegistry
                         if (ended)
                         {
                             table.Clear();
+                        }
+                    }
+
+                    if (StateChanged is { } handlers)
+                    {
+                        foreach (var handler in handlers.GetInvocationList())
+                        {
+                            result.Add(e => ((Action<KeeperState>)handler)(e.State));
                         }
                     }
 

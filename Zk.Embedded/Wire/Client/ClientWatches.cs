@@ -60,18 +60,7 @@ internal sealed class ClientWatches(Watcher? defaultWatcher, Action<Exception, W
         {
             Invoke(watcher, watchedEvent);
         }
-
-        if (watchedEvent.Type == EventType.None && StateChanged is { } handlers)
-        {
-            foreach (var handler in handlers.GetInvocationList())
-            {
-                Invoke(e => ((Action<KeeperState>)handler)(e.State), watchedEvent);
-            }
-        }
     }
-
-    /// <summary>The session's <see cref="IZooKeeper.StateChanged"/> handlers, raised after the watchers of each state event.</summary>
-    public event Action<KeeperState>? StateChanged;
 
     private void Invoke(Watcher watcher, WatchedEvent watchedEvent)
     {

@@ -52,8 +52,8 @@ public sealed class ZkClient : IZooKeeper
 
     public event Action<KeeperState>? StateChanged
     {
-        add => _session.Watches.StateChanged += value;
-        remove => _session.Watches.StateChanged -= value;
+        add => _session.Watches.Registry.StateChanged += value;
+        remove => _session.Watches.Registry.StateChanged -= value;
     }
 
     // ---- writes ----

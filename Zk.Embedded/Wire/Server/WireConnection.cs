@@ -412,7 +412,8 @@ internal sealed class WireConnection : ISessionSink
     {
         _sender.EnqueueReply(xid, opCode, reply, multiOps);
         // ZooKeeper closes the connection after answering closeSession, a failed auth, and an unknown opcode.
-        if (opCode == OpCode.CloseSession || (opCode == OpCode.Auth && reply.Error == ZkErrorCode.AuthFailed) || !Enum.IsDefined(opCode))
+        if (opCode == OpCode.CloseSession || (opCode == OpCode.Auth && reply.Error == ZkErrorCode.AuthFailed) ||
+            (reply.Error == ZkErrorCode.Unimplemented && !Enum.IsDefined(opCode)))
         {
             _sender.CloseWhenSent();
         }
