@@ -1,0 +1,247 @@
+using System.Buffers;
+using MessagePack;
+using Zk.Embedded.Api;
+
+namespace Zk.Embedded.Consensus;
+
+/// <summary>
+/// The bytes of every <see cref="ZabMessage"/> on a peer transport: one MessagePack array, written field by field
+/// with <see cref="MessagePackWriter"/> (no attributes on the records and no reflection, so the records stay plain,
+/// the layout is exactly what this file says and a MessagePack upgrade cannot change it; as Storage's TxnCodec).
+/// <c>MessageCodecTests</c> freezes the kind numbers and a few encodings.
+/// </summary>
+/// <remarks>
+/// <code>
+/// message = [ version=1, kind, field, ... ]
+///   2 PROPOSAL     zxid, data, previous        8 INFORM      zxid, data, previous
+///   3 ACK          zxid                        4 COMMIT      zxid
+///   5 PING         lastCommitted              10 NEWLEADER   epoch, committedThrough, streamEnd
+///  11 FOLLOWERINFO acceptedEpoch              16 OBSERVERINFO acceptedEpoch
+///  12 UPTODATE     epoch                      13 DIFF        zxid
+///  14 TRUNC        zxid                       15 SNAP        zxid, data
+///  17 LEADERINFO   epoch                      18 ACKEPOCH    epoch, currentEpoch, lastZxid
+/// 100 notification round, leader, zxid, peerEpoch, state
+/// 101 ACK of NEWLEADER epoch
+/// </code>
+/// Kinds 2–18 are ZooKeeper's <c>Leader.java</c> packet numbers; the two that ZooKeeper sends otherwise (FLE's
+/// notification on its own port, NEWLEADER's ACK as an ACK of the epoch's zxid) take numbers from 100.
+/// Zxids are int64, epochs uint32, data is bin (empty allowed, nil refused).
+/// Decoding trusts nothing: the length is checked against a bound first, every count and kind is checked, a
+/// claimed length beyond the input fails before anything is allocated, and every failure is an
+/// <see cref="InvalidDataException"/> that says what was wrong.
+/// </remarks>
+internal static class MessageCodec
+{
+    /// <summary>The format this build writes and reads.</summary>
+    public const int FormatVersion = 1;
+
+    /// <summary>Appends the encoding of <paramref name="message"/> to <paramref name="output"/>.</summary>
+    public static void Encode(ZabMessage message, IBufferWriter<byte> output)
+    {
+        var writer = new MessagePackWriter(output);
+        var kind = KindOf(message);
+        writer.WriteArrayHeader(2 + FieldCount(kind));
+        writer.Write(FormatVersion);
+        writer.Write((int)kind);
+        WriteFields(ref writer, message);
+        writer.Flush();
+    }
+
+    /// <summary>The encoding of <paramref name="message"/> as one array.</summary>
+    public static byte[] Encode(ZabMessage message)
+    {
+        var buffer = new ArrayBufferWriter<byte>(64);
+        Encode(message, buffer);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
+    /// Decodes one message of at most <paramref name="maxBytes"/> bytes. Data fields are copied out, so the caller
+    /// may release <paramref name="bytes"/> at once.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The input is too long, truncated, of another format, or not a message.</exception>
+    public static ZabMessage Decode(ReadOnlyMemory<byte> bytes, int maxBytes)
+    {
+        if (bytes.Length > maxBytes)
+            throw new InvalidDataException($"consensus message of {bytes.Length} bytes exceeds the bound of {maxBytes}");
+        try
+        {
+            var reader = new MessagePackReader(bytes);
+            var count = reader.ReadArrayHeader();
+            Expect(count >= 2, $"a message array has a version and a kind, this one has {count} elements");
+            var version = reader.ReadInt32();
+            Expect(version == FormatVersion, $"consensus message format {version}, this build reads {FormatVersion}");
+            var kind = (MessageKind)reader.ReadInt32();
+            Expect(Enum.IsDefined(kind), $"unknown consensus message kind {(int)kind}");
+            Expect(count == 2 + FieldCount(kind), $"{kind} has {FieldCount(kind)} fields, this one has {count - 2}");
+            var message = ReadFields(ref reader, kind);
+            Expect(reader.End, $"{bytes.Length - reader.Consumed} bytes after the {kind} message");
+            return message;
+        }
+        catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or OverflowException)
+        {
+            throw new InvalidDataException($"undecodable consensus message ({bytes.Length} bytes): {e.Message}", e);
+        }
+    }
+
+    private static void WriteFields(ref MessagePackWriter writer, ZabMessage message)
+    {
+        switch (message)
+        {
+            case Proposal p:
+                WriteTxn(ref writer, p.Txn, p.Previous);
+                break;
+            case Inform i:
+                WriteTxn(ref writer, i.Txn, i.Previous);
+                break;
+            case Ack or Commit or Ping or Diff or Trunc:
+                writer.Write(SoleZxid(message).Value);
+                break;
+            case LearnerInfo or UpToDate or LeaderInfo or AckNewLeader:
+                writer.Write(SoleEpoch(message));
+                break;
+            case NewLeader n:
+                writer.Write(n.Epoch);
+                writer.Write(n.CommittedThrough.Value);
+                writer.Write(n.StreamEnd.Value);
+                break;
+            case Snap s:
+                writer.Write(s.Snapshot.Zxid.Value);
+                writer.Write(s.Snapshot.Data.Span);
+                break;
+            case AckEpoch a:
+                writer.Write(a.Epoch);
+                writer.Write(a.CurrentEpoch);
+                writer.Write(a.LastZxid.Value);
+                break;
+            case Notification n:
+                writer.Write(n.Round);
+                writer.Write(n.Vote.Leader);
+                writer.Write(n.Vote.Zxid.Value);
+                writer.Write(n.Vote.PeerEpoch);
+                writer.Write((int)n.State);
+                break;
+        }
+    }
+
+    private static Zxid SoleZxid(ZabMessage message) => message switch
+    {
+        Ack a => a.Zxid,
+        Commit c => c.Zxid,
+        Ping p => p.LastCommitted,
+        Diff d => d.Zxid,
+        _ => ((Trunc)message).Zxid,
+    };
+
+    private static uint SoleEpoch(ZabMessage message) => message switch
+    {
+        LearnerInfo l => l.AcceptedEpoch,
+        UpToDate u => u.Epoch,
+        LeaderInfo l => l.Epoch,
+        _ => ((AckNewLeader)message).Epoch,
+    };
+
+    private static ZabMessage ReadFields(ref MessagePackReader reader, MessageKind kind) => kind switch
+    {
+        MessageKind.Proposal => new Proposal(ReadTxn(ref reader), ReadZxid(ref reader)),
+        MessageKind.Inform => new Inform(ReadTxn(ref reader), ReadZxid(ref reader)),
+        MessageKind.Ack => new Ack(ReadZxid(ref reader)),
+        MessageKind.Commit => new Commit(ReadZxid(ref reader)),
+        MessageKind.Ping => new Ping(ReadZxid(ref reader)),
+        MessageKind.NewLeader => new NewLeader(reader.ReadUInt32(), ReadZxid(ref reader), ReadZxid(ref reader)),
+        MessageKind.FollowerInfo => new LearnerInfo(reader.ReadUInt32(), IsObserver: false),
+        MessageKind.ObserverInfo => new LearnerInfo(reader.ReadUInt32(), IsObserver: true),
+        MessageKind.UpToDate => new UpToDate(reader.ReadUInt32()),
+        MessageKind.Diff => new Diff(ReadZxid(ref reader)),
+        MessageKind.Trunc => new Trunc(ReadZxid(ref reader)),
+        MessageKind.Snap => new Snap(new ConsensusSnapshot(ReadZxid(ref reader), ReadData(ref reader))),
+        MessageKind.LeaderInfo => new LeaderInfo(reader.ReadUInt32()),
+        MessageKind.AckEpoch => new AckEpoch(reader.ReadUInt32(), reader.ReadInt64(), ReadZxid(ref reader)),
+        MessageKind.Notification => ReadNotification(ref reader),
+        MessageKind.AckNewLeader => new AckNewLeader(reader.ReadUInt32()),
+        _ => throw new InvalidDataException($"unknown consensus message kind {(int)kind}"),
+    };
+
+    private static Notification ReadNotification(ref MessagePackReader reader)
+    {
+        var round = reader.ReadInt64();
+        var vote = new Vote(reader.ReadInt32(), ReadZxid(ref reader), reader.ReadInt64());
+        var state = (ServerState)reader.ReadInt32();
+        Expect(Enum.IsDefined(state), $"unknown server state {(int)state} in a notification");
+        return new Notification(round, vote, state);
+    }
+
+    private static void WriteTxn(ref MessagePackWriter writer, ConsensusTxn txn, Zxid previous)
+    {
+        writer.Write(txn.Zxid.Value);
+        writer.Write(txn.Data.Span);
+        writer.Write(previous.Value);
+    }
+
+    private static ConsensusTxn ReadTxn(ref MessagePackReader reader) => new(ReadZxid(ref reader), ReadData(ref reader));
+
+    private static Zxid ReadZxid(ref MessagePackReader reader) => new(reader.ReadInt64());
+
+    /// <summary>Copies a bin field out; ReadBytes checks the claimed length against the input before anything is allocated.</summary>
+    private static byte[] ReadData(ref MessagePackReader reader)
+    {
+        Expect(!reader.TryReadNil(), "nil where txn or snapshot data is required");
+        return reader.ReadBytes()!.Value.ToArray();
+    }
+
+    private static MessageKind KindOf(ZabMessage message) => message switch
+    {
+        Proposal => MessageKind.Proposal,
+        Inform => MessageKind.Inform,
+        Ack => MessageKind.Ack,
+        Commit => MessageKind.Commit,
+        Ping => MessageKind.Ping,
+        NewLeader => MessageKind.NewLeader,
+        LearnerInfo { IsObserver: true } => MessageKind.ObserverInfo,
+        LearnerInfo => MessageKind.FollowerInfo,
+        UpToDate => MessageKind.UpToDate,
+        Diff => MessageKind.Diff,
+        Trunc => MessageKind.Trunc,
+        Snap => MessageKind.Snap,
+        LeaderInfo => MessageKind.LeaderInfo,
+        AckEpoch => MessageKind.AckEpoch,
+        Notification => MessageKind.Notification,
+        AckNewLeader => MessageKind.AckNewLeader,
+        _ => throw new ArgumentException($"no encoding for consensus message {message.GetType().Name}", nameof(message)),
+    };
+
+    private static int FieldCount(MessageKind kind) => kind switch
+    {
+        MessageKind.Proposal or MessageKind.Inform or MessageKind.NewLeader or MessageKind.AckEpoch => 3,
+        MessageKind.Snap => 2,
+        MessageKind.Notification => 5,
+        _ => 1,
+    };
+
+    private static void Expect(bool condition, string what)
+    {
+        if (!condition)
+            throw new InvalidDataException($"undecodable consensus message: {what}");
+    }
+}
+
+/// <summary>The kind numbers of <see cref="MessageCodec"/>: on the wire between peers, never renumbered.</summary>
+internal enum MessageKind
+{
+    Proposal = 2,
+    Ack = 3,
+    Commit = 4,
+    Ping = 5,
+    Inform = 8,
+    NewLeader = 10,
+    FollowerInfo = 11,
+    UpToDate = 12,
+    Diff = 13,
+    Trunc = 14,
+    Snap = 15,
+    ObserverInfo = 16,
+    LeaderInfo = 17,
+    AckEpoch = 18,
+    Notification = 100,
+    AckNewLeader = 101,
+}
