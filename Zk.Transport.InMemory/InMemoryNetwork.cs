@@ -252,17 +252,36 @@ public sealed class InMemoryNetwork : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Delivers every due message, earliest due first across links (ties in link order), so a clock that jumps
+    /// interleaves the pairs as their delays say; arms the timer for the first message not yet due.
+    /// </summary>
     private void PumpAll()
     {
         var now = _options.Time.GetUtcNow();
-        foreach (var link in _links.Values)
-            Pump(link, now);
+        while (true)
+        {
+            Link? first = null;
+            var firstDue = DateTimeOffset.MaxValue;
+            foreach (var link in _links.Values)
+            {
+                if (Held(link) || !link.TryPeekDue(out var due))
+                    continue;
+                if (due > now)
+                    Arm(due, now);
+                else if (due < firstDue)
+                    (first, firstDue) = (link, due);
+            }
+            if (first is null)
+                return;
+            DeliverHead(first);
+        }
     }
 
     /// <summary>Delivers the link's due messages in order; arms the timer for the first one not yet due.</summary>
     private void Pump(Link link, DateTimeOffset now)
     {
-        if (_paused.Contains(link.From) || _paused.Contains(link.To))
+        if (Held(link))
             return;
         while (link.TryPeekDue(out var due))
         {
@@ -271,23 +290,30 @@ public sealed class InMemoryNetwork : IAsyncDisposable
                 Arm(due, now);
                 return;
             }
-            var payload = link.Dequeue();
-            if (Cut(link.From, link.To) || !_endpoints.TryGetValue(link.To, out var receiver))
-            {
-                Lost++;
-                payload.Dispose();
-            }
-            else if (receiver.Inbox.TryPost(link.From, payload))
-            {
-                Delivered++;
-            }
-            else
-            {
-                Overflowed++;
-                payload.Dispose();
-            }
+            DeliverHead(link);
         }
     }
+
+    private void DeliverHead(Link link)
+    {
+        var payload = link.Dequeue();
+        if (Cut(link.From, link.To) || !_endpoints.TryGetValue(link.To, out var receiver))
+        {
+            Lost++;
+            payload.Dispose();
+        }
+        else if (receiver.Inbox.TryPost(link.From, payload))
+        {
+            Delivered++;
+        }
+        else
+        {
+            Overflowed++;
+            payload.Dispose();
+        }
+    }
+
+    private bool Held(Link link) => _paused.Contains(link.From) || _paused.Contains(link.To);
 
     private void Arm(DateTimeOffset due, DateTimeOffset now)
     {
