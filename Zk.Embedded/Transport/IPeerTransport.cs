@@ -4,8 +4,8 @@ namespace Zk.Embedded.Transport;
 
 /// <summary>
 /// One peer's end of the ensemble's peer-to-peer network: opaque, length-framed byte messages between peer ids.
-/// The consensus driver encodes each consensus message into one message here; a transport assembly (in-memory,
-/// NetMQ) implements it, and the core library never names an implementation.
+/// The consensus driver encodes each consensus message into one message here; each transport assembly
+/// implements it, and the core library never names an implementation.
 /// </summary>
 /// <remarks>
 /// <para>The rules every implementation keeps (the contract test suite checks each one):</para>
