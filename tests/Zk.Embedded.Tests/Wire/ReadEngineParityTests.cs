@@ -62,12 +62,23 @@ public sealed class ReadEngineParityTests
         var localEvents = new EventRecorder("in-process");
         var remoteEvents = new EventRecorder("wire");
 
-        // Nothing changes the tree while the batteries run, so every stat and zxid must match too.
-        var localAnswers = await RunBatteryAsync(local, "local", localEvents.Watcher);
-        var remoteAnswers = await RunBatteryAsync(remote, "remote", remoteEvents.Watcher);
-        for (var i = 0; i < Battery.Length; i++)
+        // Nothing the battery reads changes while it runs (the writes behind which the second pass queues its reads
+        // touch only the session's own ephemeral's data), so every stat must match too. The first pass runs the
+        // reads with nothing of the session outstanding, the second behind a write (answered as that write's reply
+        // is queued): the same answers both ways.
+        var localAnswers = await RunBatteryAsync(local, "local", localEvents.Watcher, behindAWrite: false);
+        var answers = new[]
         {
-            Assert.True(localAnswers[i] == remoteAnswers[i], $"{Battery[i].Name}: in process answered\n  {localAnswers[i]}\nbut over the wire\n  {remoteAnswers[i]}");
+            ("over the wire", await RunBatteryAsync(remote, "remote", remoteEvents.Watcher, behindAWrite: false)),
+            ("in process behind a write", await RunBatteryAsync(local, "local", localEvents.Watcher, behindAWrite: true)),
+            ("over the wire behind a write", await RunBatteryAsync(remote, "remote", remoteEvents.Watcher, behindAWrite: true)),
+        };
+        foreach (var (how, other) in answers)
+        {
+            for (var i = 0; i < Battery.Length; i++)
+            {
+                Assert.True(localAnswers[i] == other[i], $"{Battery[i].Name}: in process answered\n  {localAnswers[i]}\nbut {how}\n  {other[i]}");
+            }
         }
 
         Assert.Contains("NoAuth", localAnswers[Array.FindIndex(Battery, c => c.Name == "getData without READ")], StringComparison.Ordinal);
@@ -94,11 +105,12 @@ public sealed class ReadEngineParityTests
         await admin.CreateAsync(Root + "/shown", null, [new Acl(Perms.Read, Id.Anyone), new Acl(Perms.All, Alice)], CreateMode.Persistent);
     }
 
-    private static async Task<string[]> RunBatteryAsync(IZooKeeper zk, string tag, Watcher watcher)
+    private static async Task<string[]> RunBatteryAsync(IZooKeeper zk, string tag, Watcher watcher, bool behindAWrite)
     {
         var answers = new string[Battery.Length];
         for (var i = 0; i < Battery.Length; i++)
         {
+            var write = behindAWrite ? zk.SetDataAsync(Root + "/eph-" + tag, [(byte)i]).AsTask() : Task.CompletedTask;
             try
             {
                 answers[i] = Render(await Battery[i].Read(zk, tag, watcher));
@@ -107,6 +119,8 @@ public sealed class ReadEngineParityTests
             {
                 answers[i] = $"error {e.Code} path={e.Path ?? "-"}" + (e.Results is { } results ? " " + Render(results) : "");
             }
+
+            await write;
         }
 
         return answers;
