@@ -9,20 +9,21 @@ namespace Zk.Embedded.Sessions;
 /// The reads of an in-process session: answered on the caller's thread against the newest state when the session
 /// has nothing outstanding (no allocation on the common getData and exists), otherwise in the session's order
 /// through its <see cref="SessionOutbox"/>. Watches they ask for register in the order that loses no event
-/// (<see cref="PendingWatch"/>). The session checks that it is usable before calling in.
+/// (<see cref="PendingWatch"/>). The session checks that it is usable before calling in. What each read answers is
+/// <see cref="ReadEngine"/>'s, shared with the client port; this class only maps it to the <see cref="IZooKeeper"/>
+/// results and exceptions.
 /// </summary>
 internal sealed class InProcessReads(PeerCore peer, ServerSession server, SessionOutbox outbox, ClientWatchRegistry watchers)
 {
-
     public ValueTask<Stat?> ExistsAsync(string path, Watcher? watcher = null)
     {
         if (watcher is null && TryBeginFastRead(out var state))
         {
             // The common read, answered without a closure or a boxed result (see ReadAsync for why this order is safe).
-            var error = Reads.Exists(state, path, out var node);
+            var error = ReadEngine.Exists(state, path, out Stat? stat);
             if (outbox.IsIdle)
             {
-                return FastResult<Stat?>(error, path, node?.ToStat(), "exists");
+                return FastResult(MissingIsNull(error), path, stat, "exists");
             }
         }
 
@@ -31,29 +32,30 @@ internal sealed class InProcessReads(PeerCore peer, ServerSession server, Sessio
 
     // The queued reads live in their own methods: a lambda capturing the parameters makes C# allocate its closure
     // on entry to the method that declares it, which would tax every fast read.
-    private ValueTask<Stat?> ExistsQueued(string path, Watcher? watcher) =>
-        ReadAsync(state => Exists(state, path, watcher), "exists", static reply => (Stat?)reply.Value);
+    private ValueTask<Stat?> ExistsQueued(string path, Watcher? watcher)
+    {
+        var context = Context();
+        return ReadAsync(state => MissingIsNull(ReadEngine.Exists(state, context, path, watcher)), "exists", static reply => (Stat?)reply.Value);
+    }
 
     public ValueTask<DataResult> GetDataAsync(string path, Watcher? watcher = null)
     {
         if (watcher is null && TryBeginFastRead(out var state))
         {
-            var error = Reads.GetData(state, path, server.AuthIds, out var node);
+            var error = ReadEngine.GetData(state, path, server.AuthIds, out var data);
             if (outbox.IsIdle)
             {
-                return FastResult(error, path, error == ZkErrorCode.Ok ? new DataResult(node!.Data ?? ReadOnlyMemory<byte>.Empty, node.ToStat()) { DataIsNull = node.Data is null } : default, "getData");
+                return FastResult(error, path, data, "getData");
             }
         }
 
         return GetDataQueued(path, watcher);
     }
 
-    // Queued reads take the session's ids when they are issued, not when they run behind a write: an addAuth made
-    // in between does not apply to them (ZooKeeper checks each request with the ids it arrived with).
     private ValueTask<DataResult> GetDataQueued(string path, Watcher? watcher)
     {
-        var ids = server.AuthIds;
-        return ReadAsync(state => GetData(state, ids, path, watcher), "getData", static reply => (DataResult)reply.Value!);
+        var context = Context();
+        return ReadAsync(state => ReadEngine.GetData(state, context, path, watcher), "getData", static reply => (DataResult)reply.Value!);
     }
 
     /// <summary>True when the read may run here and now: the session is usable and nothing of it is outstanding.</summary>
@@ -76,60 +78,53 @@ internal sealed class InProcessReads(PeerCore peer, ServerSession server, Sessio
         return error == ZkErrorCode.Ok ? new ValueTask<T>(value) : ValueTask.FromException<T>(new ZkException(error, path));
     }
 
+    /// <summary>exists of a missing node is a null stat here, as the Java client's <c>ZooKeeper.exists</c> turns the server's NoNode into null.</summary>
+    private static ZkErrorCode MissingIsNull(ZkErrorCode error) => error == ZkErrorCode.NoNode ? ZkErrorCode.Ok : error;
+
+    private static ReadOutcome MissingIsNull(ReadOutcome outcome) => outcome.Reply.Error == ZkErrorCode.NoNode
+        ? outcome with { Reply = outcome.Reply with { Error = ZkErrorCode.Ok, ErrorPath = null } }
+        : outcome;
+
+    // Reads take the session's ids when they are issued, not when they run behind a write: an addAuth made in
+    // between does not apply to them (ZooKeeper checks each request with the ids it arrived with).
+    private ReadContext Context() => new(server, server.AuthIds, peer.Watches, watchers);
+
     public ValueTask<AclResult> GetAclAsync(string path)
     {
-        var ids = server.AuthIds;
-        return ReadAsync(
-            state =>
-            {
-                var error = Reads.GetAcl(state, path, ids, out var node);
-                return Outcome(state, error, path, error == ZkErrorCode.Ok ? new AclResult(Reads.VisibleAcl(node!, ids), node!.ToStat()) : null);
-            },
-            "getACL",
-            static reply => (AclResult)reply.Value!);
+        var context = Context();
+        return ReadAsync(state => ReadEngine.GetAcl(state, context, path), "getACL", static reply => (AclResult)reply.Value!);
     }
 
     public ValueTask<IReadOnlyList<string>> GetChildrenAsync(string path, Watcher? watcher = null)
     {
-        var ids = server.AuthIds;
-        return ReadAsync(state => GetChildren(state, ids, path, watcher), "getChildren", static reply => ((ChildrenResult)reply.Value!).Children);
+        var context = Context();
+        return ReadAsync(state => ReadEngine.GetChildren(state, context, path, watcher), "getChildren", static reply => ((ChildrenResult)reply.Value!).Children);
     }
 
     public ValueTask<ChildrenResult> GetChildrenWithStatAsync(string path, Watcher? watcher = null)
     {
-        var ids = server.AuthIds;
-        return ReadAsync(state => GetChildren(state, ids, path, watcher), "getChildren2", static reply => (ChildrenResult)reply.Value!);
+        var context = Context();
+        return ReadAsync(state => ReadEngine.GetChildren(state, context, path, watcher), "getChildren2", static reply => (ChildrenResult)reply.Value!);
     }
 
     public ValueTask<int> GetAllChildrenNumberAsync(string path)
     {
-        var ids = server.AuthIds;
-        return ReadAsync(
-            state =>
-            {
-                var error = Reads.GetChildren(state, path, ids, out var node);
-                return Outcome(state, error, path, error == ZkErrorCode.Ok ? node!.Descendants : null);
-            },
-            "getAllChildrenNumber",
-            static reply => (int)reply.Value!);
+        var context = Context();
+        return ReadAsync(state => ReadEngine.GetAllChildrenNumber(state, context, path), "getAllChildrenNumber", static reply => (int)reply.Value!);
     }
 
-    public ValueTask<IReadOnlyList<string>> GetEphemeralsAsync(string prefixPath = "/") =>
-        ReadAsync(
-            state =>
-            {
-                var error = Reads.GetEphemerals(state, server.SessionId, prefixPath, out var paths);
-                return Outcome(state, error, prefixPath, paths);
-            },
-            "getEphemerals",
-            static reply => (IReadOnlyList<string>)reply.Value!);
+    public ValueTask<IReadOnlyList<string>> GetEphemeralsAsync(string prefixPath = "/")
+    {
+        var context = Context();
+        return ReadAsync(state => ReadEngine.GetEphemerals(state, context, prefixPath), "getEphemerals", static reply => (IReadOnlyList<string>)reply.Value!);
+    }
 
     /// <exception cref="ArgumentNullException">the list or one of its ops is null: refused here, before the read is queued.</exception>
     public ValueTask<IReadOnlyList<OpResult>> MultiReadAsync(IReadOnlyList<Op> ops)
     {
         ThrowIfAnyNull(ops, "a multiRead", "a GetDataOp or a GetChildrenOp");
-        var ids = server.AuthIds;
-        return ReadAsync(state => MultiRead(state, ids, ops), "multiRead", static reply => (IReadOnlyList<OpResult>)reply.Value!);
+        var context = Context();
+        return ReadAsync(state => ReadEngine.MultiRead(state, context, ops), "multiRead", static reply => (IReadOnlyList<OpResult>)reply.Value!);
     }
 
     /// <summary>Refuses a null list or a null op at the call (ArgumentNullException, parameter "ops"), before anything is queued.</summary>
@@ -147,77 +142,9 @@ internal sealed class InProcessReads(PeerCore peer, ServerSession server, Sessio
 
     public ValueTask<IReadOnlyList<ClientInfo>> WhoAmIAsync()
     {
-        var ids = server.AuthIds;
-        return ReadAsync(state => Outcome(state, ZkErrorCode.Ok, null, Reads.WhoAmI(ids)), "whoAmI", static reply => (IReadOnlyList<ClientInfo>)reply.Value!);
+        var context = Context();
+        return ReadAsync(state => ReadEngine.WhoAmI(state, context), "whoAmI", static reply => (IReadOnlyList<ClientInfo>)reply.Value!);
     }
-
-    private ReadOutcome Exists(TreeState state, string path, Watcher? watcher)
-    {
-        var error = Reads.Exists(state, path, out var node);
-        var reply = Answer(state, error, path, node?.ToStat());
-        return error == ZkErrorCode.Ok && watcher is not null
-            ? new ReadOutcome(reply, Watch(path, node is null ? ClientWatchTable.Exist : ClientWatchTable.Data, watcher, state, node))
-            : new ReadOutcome(reply, null);
-    }
-
-    private ReadOutcome GetData(TreeState state, IReadOnlyList<Id> ids, string path, Watcher? watcher)
-    {
-        var error = Reads.GetData(state, path, ids, out var node);
-        if (error != ZkErrorCode.Ok)
-        {
-            return Outcome(state, error, path, null);
-        }
-
-        var reply = Answer(state, error, path, new DataResult(node!.Data ?? ReadOnlyMemory<byte>.Empty, node.ToStat()) { DataIsNull = node.Data is null });
-        return new ReadOutcome(reply, watcher is null ? null : Watch(path, ClientWatchTable.Data, watcher, state, node));
-    }
-
-    private ReadOutcome GetChildren(TreeState state, IReadOnlyList<Id> ids, string path, Watcher? watcher)
-    {
-        var error = Reads.GetChildren(state, path, ids, out var node);
-        if (error != ZkErrorCode.Ok)
-        {
-            return Outcome(state, error, path, null);
-        }
-
-        var reply = Answer(state, error, path, new ChildrenResult(node!.Children.Names(), node.ToStat()));
-        return new ReadOutcome(reply, watcher is null ? null : Watch(path, ClientWatchTable.Child, watcher, state, node));
-    }
-
-    private PendingWatch Watch(string path, ClientWatchTable table, Watcher watcher, TreeState state, ZNode? seen) =>
-        new(watchers, peer.Watches, server, path, table, watcher, state, seen);
-
-    private ReadOutcome MultiRead(TreeState state, IReadOnlyList<Id> ids, IReadOnlyList<Op> ops)
-    {
-        var results = new OpResult[ops.Count];
-        for (var i = 0; i < ops.Count; i++)
-        {
-            var op = ops[i];
-            ZkErrorCode error;
-            switch (op)
-            {
-                case GetDataOp:
-                    error = Reads.GetData(state, op.Path, ids, out var dataNode);
-                    results[i] = error == ZkErrorCode.Ok ? new GetDataResult(dataNode!.Data ?? ReadOnlyMemory<byte>.Empty, dataNode.ToStat()) { DataIsNull = dataNode.Data is null } : new ErrorResult(error);
-                    break;
-                case GetChildrenOp:
-                    error = Reads.GetChildren(state, op.Path, ids, out var parent);
-                    results[i] = error == ZkErrorCode.Ok ? new GetChildrenResult(parent!.Children.Names()) : new ErrorResult(error);
-                    break;
-                default:
-                    // Writes do not mix with reads (MultiOperationRecord).
-                    return Outcome(state, ZkErrorCode.BadArguments, op.Path, null);
-            }
-        }
-
-        return Outcome(state, ZkErrorCode.Ok, null, results);
-    }
-
-    private static Reply Answer(TreeState state, ZkErrorCode error, string? path, object? value) =>
-        new(error, error == ZkErrorCode.Ok ? null : path, value, state.Zxid, state);
-
-    private static ReadOutcome Outcome(TreeState state, ZkErrorCode error, string? path, object? value) =>
-        new(Answer(state, error, path, value), null);
 
     /// <summary>
     /// Runs a read on the caller's thread when nothing of this session is outstanding (the common case: no

@@ -107,6 +107,18 @@ internal readonly record struct MultiOperationRecord(IReadOnlyList<MultiOp> Ops)
         return true;
     }
 
+    /// <summary>The ops alone, in order, as Processing takes them.</summary>
+    public Op[] ToOps()
+    {
+        var ops = new Op[Ops.Count];
+        for (var i = 0; i < ops.Length; i++)
+        {
+            ops[i] = Ops[i].Op;
+        }
+
+        return ops;
+    }
+
     public void Write(ref JuteWriter writer)
     {
         var ops = Ops;

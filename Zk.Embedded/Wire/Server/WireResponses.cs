@@ -30,8 +30,9 @@ internal static class WireResponses
                 new StatResponse((Stat)reply.Value!).Write(ref writer);
                 break;
             case OpCode.GetData:
-                var data = (WireData)reply.Value!;
-                writer.WriteBuffer(data.Data);
+                // Null data (length -1) differs from empty on the wire.
+                var data = (DataResult)reply.Value!;
+                writer.WriteBuffer(data.DataIsNull ? (ReadOnlyMemory<byte>?)null : data.Data);
                 writer.WriteStat(data.Stat);
                 break;
             case OpCode.GetAcl:
