@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Zk.Embedded;
 using Zk.Embedded.Config;
+using Zk.Embedded.Metrics;
 
 namespace Zk.Server;
 
@@ -38,11 +39,15 @@ internal static class Program
     private static async Task<int> StartAsync(string? configPath)
     {
         ZkPeerOptions options;
+        PrometheusMetricsOptions? metrics = null;
         try
         {
             // The embedded default, as issue-free as ZooKeeper's own sample: 127.0.0.1:2181, data in ./zkdata.
-            options = configPath is null ? new ZkPeerOptions { ClientPort = 2181, DataDir = "zkdata" } : LoadConfig(configPath);
+            var cfg = configPath is null ? null : LoadConfig(configPath);
+            options = cfg?.Options ?? new ZkPeerOptions { ClientPort = 2181, DataDir = "zkdata" };
             options.Validate();
+            metrics = cfg?.Metrics;
+            metrics?.Validate();
         }
         catch (Exception e) when (e is IOException or FormatException or ArgumentException or UnauthorizedAccessException)
         {
@@ -66,18 +71,27 @@ internal static class Program
             });
 
         ZkPeer started;
+        PrometheusMetricsServer? endpoint = null;
         try
         {
+            // ZooKeeper starts its metrics provider before the server, and a port it cannot bind stops the start.
+            endpoint = metrics is null ? null : PrometheusMetricsServer.Start(metrics, loggerFactory);
             started = await ZkPeer.StartAsync(options, loggerFactory).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or SocketException or UnauthorizedAccessException)
         {
             // What an operator can act on (files in use by another peer, a port taken, a WAL from an older build):
             // the message, without a stack trace, as for a bad config.
+            if (endpoint is not null)
+            {
+                await endpoint.DisposeAsync().ConfigureAwait(false);
+            }
+
             return Fail($"zk: {e.Message}");
         }
 
         Exception? fault;
+        await using (endpoint)
         await using (var peer = started)
         {
             var dataDir = options.DataDir is null ? "(in memory)" : Path.GetFullPath(options.DataDir);
@@ -118,7 +132,7 @@ internal static class Program
         return first == peer.Faulted ? await peer.Faulted.ConfigureAwait(false) : null;
     }
 
-    private static ZkPeerOptions LoadConfig(string path)
+    private static ZooCfg LoadConfig(string path)
     {
         var cfg = ZooCfg.Load(path);
         if (cfg.Unused.Count > 0)
@@ -126,7 +140,7 @@ internal static class Program
             Console.Error.WriteLine($"zk: not used yet from {path}: {string.Join(", ", cfg.Unused)}");
         }
 
-        return cfg.Options;
+        return cfg;
     }
 
     /// <summary>zk cli: ZooKeeperMain's command line. Exit codes: 0 done, 1 the command failed, 2 usage or no connection.</summary>
