@@ -22,7 +22,7 @@ internal enum MetricKind
 /// One Prometheus metric family: its name, help, type, and one series per label set. Counters add, gauges keep the
 /// last observation, summaries keep a count, a sum and the latest observations for their quantiles.
 /// </summary>
-internal sealed class MetricFamily(string name, string help, MetricKind kind, double scale, double[] quantiles)
+internal sealed class MetricFamily(string name, string help, MetricKind kind, double scale, double[] quantiles, bool shownEmpty = false)
 {
     /// <summary>Observations a summary keeps for its quantiles: enough for a stable median, bounded memory.</summary>
     private const int Window = 1024;
@@ -64,7 +64,7 @@ internal sealed class MetricFamily(string name, string help, MetricKind kind, do
 
     public void Write(StringBuilder text)
     {
-        if (_series.IsEmpty && kind != MetricKind.Summary)
+        if (_series.IsEmpty && !shownEmpty)
         {
             return;
         }
@@ -73,8 +73,17 @@ internal sealed class MetricFamily(string name, string help, MetricKind kind, do
         text.Append("# TYPE ").Append(Name).Append(' ').Append(TypeName).Append('\n');
         if (_series.IsEmpty)
         {
-            // As ZooKeeper's summaries before their first observation: quantiles NaN, count and sum 0.
-            WriteSummary(text, string.Empty, new Series());
+            // As ZooKeeper's metrics before their first observation: 0, and a summary's quantiles NaN. A counter shown
+            // from the start lets rate() see its first increase.
+            if (kind == MetricKind.Summary)
+            {
+                WriteSummary(text, string.Empty, new Series());
+            }
+            else
+            {
+                Sample(text, Name, string.Empty, null, 0);
+            }
+
             return;
         }
 

@@ -43,6 +43,9 @@ internal sealed class MetricsCollector : IDisposable
         _listener.SetMeasurementEventCallback<long>(static (_, value, tags, state) => ((MetricFamily)state!).Record(value, tags));
         _listener.SetMeasurementEventCallback<int>(static (_, value, tags, state) => ((MetricFamily)state!).Record(value, tags));
         _listener.SetMeasurementEventCallback<double>(static (_, value, tags, state) => ((MetricFamily)state!).Record(value, tags));
+        // The instruments are static fields of Telemetry: touching it creates them all, so an endpoint opened before
+        // any peer (as zk start does) already shows ZooKeeper's metrics at zero.
+        _ = Telemetry.Meter;
         _listener.Start();
     }
 
@@ -71,7 +74,7 @@ internal sealed class MetricsCollector : IDisposable
         var help = instrument.Description ?? instrument.Name;
         if (ZooKeeperNames.TryGetValue(instrument.Name, out var zk))
         {
-            return new MetricFamily(zk.Name, help, zk.Kind, zk.Scale, zk.Quantiles);
+            return new MetricFamily(zk.Name, help, zk.Kind, zk.Scale, zk.Quantiles, shownEmpty: true);
         }
 
         var name = instrument.Name.Replace('.', '_');
