@@ -9,34 +9,9 @@ namespace Zk.Server;
 /// <summary>The <c>zk</c> program: <c>zk start [zoo.cfg]</c> runs a standalone peer until Ctrl+C or SIGTERM.</summary>
 internal static class Program
 {
-    private const string Usage = """
-        usage: zk start [zoo.cfg]             run a peer (no file: 127.0.0.1:2181, data in ./zkdata)
-               zk cli [-server host:port[,...][/chroot]] [command ...]
-                                              a zkCli-style shell; with a command, run it and exit with its code
-               zk dump-log <dataLogDir>        print every txn of a stopped peer's log
-               zk dump-snapshot <file>         print a snapshot's sessions and znodes
-               zk help                        this text
-        """;
+    public static Task<int> Main(string[] args) => ZkCommands.RunAsync(args);
 
-    public static async Task<int> Main(string[] args)
-    {
-        if (args.Length == 0 || args[0] is "help" or "-h" or "--help")
-        {
-            Console.WriteLine(Usage);
-            return args.Length == 0 ? 2 : 0;
-        }
-
-        return args[0] switch
-        {
-            "start" => await StartAsync(args.Length > 1 ? args[1] : null).ConfigureAwait(false),
-            "cli" => await CliAsync(args[1..]).ConfigureAwait(false),
-            "dump-log" when args.Length == 2 => Dump(() => Zk.Embedded.Storage.StorageDump.DumpLog(args[1], Console.Out)),
-            "dump-snapshot" when args.Length == 2 => Dump(() => Zk.Embedded.Storage.StorageDump.DumpSnapshot(args[1], Console.Out)),
-            _ => Fail($"zk: unknown command '{args[0]}'.\n{Usage}"),
-        };
-    }
-
-    private static async Task<int> StartAsync(string? configPath)
+    internal static async Task<int> StartAsync(string? configPath)
     {
         ZkPeerOptions options;
         PrometheusMetricsOptions? metrics = null;
@@ -144,16 +119,8 @@ internal static class Program
     }
 
     /// <summary>zk cli: ZooKeeperMain's command line. Exit codes: 0 done, 1 the command failed, 2 usage or no connection.</summary>
-    private static async Task<int> CliAsync(string[] args)
+    internal static async Task<int> CliAsync(string server, string[] rest)
     {
-        var server = "localhost:2181";
-        var rest = args;
-        if (rest.Length >= 2 && rest[0] == "-server")
-        {
-            server = rest[1];
-            rest = rest[2..];
-        }
-
         var shell = new Cli.ZkShell(
             async (target, watcher) => await Zk.Embedded.Wire.Client.ZkClient.ConnectAsync(target, new Zk.Embedded.Wire.Client.ZkClientOptions { DefaultWatcher = watcher }).ConfigureAwait(false),
             server,
@@ -203,7 +170,7 @@ internal static class Program
         static string Quote(string word) => word.Length == 0 || word.Contains(' ', StringComparison.Ordinal) ? $"'{word}'" : word;
     }
 
-    private static int Dump(Action dump)
+    internal static int Dump(Action dump)
     {
         try
         {
