@@ -90,7 +90,8 @@ public sealed partial class PackageTests(ITestOutputHelper output)
 
             await DotnetAsync(dir.Path, "tool", "install", "Zk.Server", "--tool-path", dir.File("tools"), "--version", version, "--add-source", feed);
             var help = await RunAsync(dir.Path, dir.File(Path.Combine("tools", "zk")), ["help"]);
-            Assert.Contains("usage: zk start", help, StringComparison.Ordinal);
+            Assert.Contains("Usage:", help, StringComparison.Ordinal);
+            Assert.Contains("start <zoo.cfg>", help, StringComparison.Ordinal);
         }
         finally
         {
