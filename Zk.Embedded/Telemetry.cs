@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Zk.Embedded.Api;
 
 namespace Zk.Embedded;
 
@@ -12,6 +14,66 @@ internal static class Telemetry
     public const string MeterName = "Zk.Embedded";
 
     public static readonly Meter Meter = new(MeterName, "1.0");
+
+    /// <summary>
+    /// Spans (docs/metrics.md, Tracing): a write from submission to reply, in process or over the wire, and each commit
+    /// of a batch. Reads have none: they are served from memory in microseconds, less than a span costs. Elections
+    /// get spans with the consensus driver.
+    /// </summary>
+    public static readonly ActivitySource Source = new(MeterName, "1.0");
+
+    /// <summary>A span for one write, or null (at the cost of one check) when nobody listens.</summary>
+    public static Activity? StartWrite(string op, long sessionId, ActivityKind kind)
+    {
+        if (!Source.HasListeners())
+        {
+            return null;
+        }
+
+        var activity = Source.StartActivity("zk " + op, kind);
+        activity?.SetTag("zk.op", op);
+        activity?.SetTag("zk.session_id", sessionId);
+        return activity;
+    }
+
+    /// <summary>Ends a write's span with its result: ZooKeeper's error code, and the zxid of the reply.</summary>
+    public static void EndWrite(Activity? activity, ZkErrorCode error, long zxid)
+    {
+        if (activity is null)
+        {
+            return;
+        }
+
+        activity.SetTag("zk.zxid", zxid);
+        activity.SetTag("zk.result", error.ToString());
+        if (error != ZkErrorCode.Ok)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, error.ToString());
+        }
+
+        activity.Dispose();
+    }
+
+    /// <summary>
+    /// A span for one commit: a batch made durable (with a sink) and applied. Its own trace: one commit serves the
+    /// writes of many sessions, and the pipeline's loop must not inherit the trace of whoever started the peer.
+    /// </summary>
+    public static Activity? StartCommit(int txns, long firstZxid, long lastZxid)
+    {
+        if (txns == 0 || !Source.HasListeners())
+        {
+            return null;
+        }
+
+        var parent = Activity.Current;
+        Activity.Current = null;
+        var activity = Source.StartActivity("zk commit", ActivityKind.Internal);
+        Activity.Current = parent;
+        activity?.SetTag("zk.txns", txns);
+        activity?.SetTag("zk.zxid.first", firstZxid);
+        activity?.SetTag("zk.zxid.last", lastZxid);
+        return activity;
+    }
 
     /// <summary>Requests served, tagged by op (create, getData, ...) and result code.</summary>
     public static readonly Counter<long> Requests = Meter.CreateCounter<long>("zk.requests", "{request}", "Requests served");

@@ -2,47 +2,27 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Zk.Embedded;
 using Zk.Embedded.Config;
+using Zk.Embedded.Metrics;
 
 namespace Zk.Server;
 
 /// <summary>The <c>zk</c> program: <c>zk start [zoo.cfg]</c> runs a standalone peer until Ctrl+C or SIGTERM.</summary>
 internal static class Program
 {
-    private const string Usage = """
-        usage: zk start [zoo.cfg]             run a peer (no file: 127.0.0.1:2181, data in ./zkdata)
-               zk cli [-server host:port[,...][/chroot]] [command ...]
-                                              a zkCli-style shell; with a command, run it and exit with its code
-               zk dump-log <dataLogDir>        print every txn of a stopped peer's log
-               zk dump-snapshot <file>         print a snapshot's sessions and znodes
-               zk help                        this text
-        """;
+    public static Task<int> Main(string[] args) => ZkCommands.RunAsync(args);
 
-    public static async Task<int> Main(string[] args)
-    {
-        if (args.Length == 0 || args[0] is "help" or "-h" or "--help")
-        {
-            Console.WriteLine(Usage);
-            return args.Length == 0 ? 2 : 0;
-        }
-
-        return args[0] switch
-        {
-            "start" => await StartAsync(args.Length > 1 ? args[1] : null).ConfigureAwait(false),
-            "cli" => await CliAsync(args[1..]).ConfigureAwait(false),
-            "dump-log" when args.Length == 2 => Dump(() => Zk.Embedded.Storage.StorageDump.DumpLog(args[1], Console.Out)),
-            "dump-snapshot" when args.Length == 2 => Dump(() => Zk.Embedded.Storage.StorageDump.DumpSnapshot(args[1], Console.Out)),
-            _ => Fail($"zk: unknown command '{args[0]}'.\n{Usage}"),
-        };
-    }
-
-    private static async Task<int> StartAsync(string? configPath)
+    internal static async Task<int> StartAsync(string? configPath)
     {
         ZkPeerOptions options;
+        PrometheusMetricsOptions? metrics = null;
         try
         {
             // The embedded default, as issue-free as ZooKeeper's own sample: 127.0.0.1:2181, data in ./zkdata.
-            options = configPath is null ? new ZkPeerOptions { ClientPort = 2181, DataDir = "zkdata" } : LoadConfig(configPath);
+            var cfg = configPath is null ? null : LoadConfig(configPath);
+            options = cfg?.Options ?? new ZkPeerOptions { ClientPort = 2181, DataDir = "zkdata" };
             options.Validate();
+            metrics = cfg?.Metrics;
+            metrics?.Validate();
         }
         catch (Exception e) when (e is IOException or FormatException or ArgumentException or UnauthorizedAccessException)
         {
@@ -66,18 +46,27 @@ internal static class Program
             });
 
         ZkPeer started;
+        PrometheusMetricsServer? endpoint = null;
         try
         {
+            // ZooKeeper starts its metrics provider before the server, and a port it cannot bind stops the start.
+            endpoint = metrics is null ? null : PrometheusMetricsServer.Start(metrics, loggerFactory);
             started = await ZkPeer.StartAsync(options, loggerFactory).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or SocketException or UnauthorizedAccessException)
         {
             // What an operator can act on (files in use by another peer, a port taken, a WAL from an older build):
             // the message, without a stack trace, as for a bad config.
+            if (endpoint is not null)
+            {
+                await endpoint.DisposeAsync().ConfigureAwait(false);
+            }
+
             return Fail($"zk: {e.Message}");
         }
 
         Exception? fault;
+        await using (endpoint)
         await using (var peer = started)
         {
             var dataDir = options.DataDir is null ? "(in memory)" : Path.GetFullPath(options.DataDir);
@@ -118,7 +107,7 @@ internal static class Program
         return first == peer.Faulted ? await peer.Faulted.ConfigureAwait(false) : null;
     }
 
-    private static ZkPeerOptions LoadConfig(string path)
+    private static ZooCfg LoadConfig(string path)
     {
         var cfg = ZooCfg.Load(path);
         if (cfg.Unused.Count > 0)
@@ -126,20 +115,12 @@ internal static class Program
             Console.Error.WriteLine($"zk: not used yet from {path}: {string.Join(", ", cfg.Unused)}");
         }
 
-        return cfg.Options;
+        return cfg;
     }
 
     /// <summary>zk cli: ZooKeeperMain's command line. Exit codes: 0 done, 1 the command failed, 2 usage or no connection.</summary>
-    private static async Task<int> CliAsync(string[] args)
+    internal static async Task<int> CliAsync(string server, string[] rest)
     {
-        var server = "localhost:2181";
-        var rest = args;
-        if (rest.Length >= 2 && rest[0] == "-server")
-        {
-            server = rest[1];
-            rest = rest[2..];
-        }
-
         var shell = new Cli.ZkShell(
             async (target, watcher) => await Zk.Embedded.Wire.Client.ZkClient.ConnectAsync(target, new Zk.Embedded.Wire.Client.ZkClientOptions { DefaultWatcher = watcher }).ConfigureAwait(false),
             server,
@@ -189,7 +170,7 @@ internal static class Program
         static string Quote(string word) => word.Length == 0 || word.Contains(' ', StringComparison.Ordinal) ? $"'{word}'" : word;
     }
 
-    private static int Dump(Action dump)
+    internal static int Dump(Action dump)
     {
         try
         {

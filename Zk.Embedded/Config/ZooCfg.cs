@@ -1,4 +1,5 @@
 using System.Globalization;
+using Zk.Embedded.Metrics;
 
 namespace Zk.Embedded.Config;
 
@@ -8,14 +9,22 @@ namespace Zk.Embedded.Config;
 /// </summary>
 public sealed class ZooCfg
 {
-    private ZooCfg(ZkPeerOptions options, IReadOnlyDictionary<string, string> all, IReadOnlyList<string> unused)
+    private ZooCfg(ZkPeerOptions options, PrometheusMetricsOptions? metrics, IReadOnlyDictionary<string, string> all, IReadOnlyList<string> unused)
     {
         Options = options;
+        Metrics = metrics;
         All = all;
         Unused = unused;
     }
 
     public ZkPeerOptions Options { get; }
+
+    /// <summary>
+    /// The Prometheus endpoint when <c>metricsProvider.className</c> names ZooKeeper's PrometheusMetricsProvider; null
+    /// for none (ZooKeeper's default provider, which exports nothing). The endpoint serves the process, not one peer,
+    /// so the host starts it (<see cref="PrometheusMetricsServer"/>).
+    /// </summary>
+    public PrometheusMetricsOptions? Metrics { get; }
 
     /// <summary>Every key and value in the file.</summary>
     public IReadOnlyDictionary<string, string> All { get; }
@@ -72,12 +81,43 @@ public sealed class ZooCfg
                 "extendedTypesEnabled" or "zookeeper.extendedTypesEnabled" => options with { ExtendedTypesEnabled = Bool(key, value, source) },
                 "znode.container.checkIntervalMs" => options with { ContainerCheckInterval = TimeSpan.FromMilliseconds(Int(key, value, source)) },
                 "DigestAuthenticationProvider.superDigest" or "zookeeper.DigestAuthenticationProvider.superDigest" => options with { SuperDigest = value },
+                "metricsProvider.className" or "metricsProvider.httpPort" or "metricsProvider.httpHost" => options,
                 _ => Unknown(options, key, unused),
             };
         }
 
-        return new ZooCfg(options, values, unused);
+        return new ZooCfg(options, ParseMetrics(values, source), values, unused);
     }
+
+    private static PrometheusMetricsOptions? ParseMetrics(Dictionary<string, string> values, string source)
+    {
+        var className = values.GetValueOrDefault("metricsProvider.className");
+        if (className is null or DefaultMetricsProvider)
+        {
+            return null;
+        }
+
+        if (className != PrometheusMetricsOptions.ClassName)
+        {
+            throw new FormatException($"{source}: metricsProvider.className={className} is not a provider this peer has; use {PrometheusMetricsOptions.ClassName}.");
+        }
+
+        var metrics = new PrometheusMetricsOptions();
+        if (values.TryGetValue("metricsProvider.httpPort", out var port))
+        {
+            metrics = metrics with { HttpPort = Int("metricsProvider.httpPort", port, source) };
+        }
+
+        if (values.TryGetValue("metricsProvider.httpHost", out var host))
+        {
+            metrics = metrics with { HttpHost = host };
+        }
+
+        return metrics;
+    }
+
+    /// <summary>ZooKeeper's default provider: metrics for mntr only, no endpoint.</summary>
+    private const string DefaultMetricsProvider = "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider";
 
     private static ZkPeerOptions Unknown(ZkPeerOptions options, string key, List<string> unused)
     {

@@ -172,7 +172,11 @@ internal sealed class RequestProcessor : IAsyncDisposable
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
                 Fill(batch, reader);
-                PublishAll(batch);
+                using (Telemetry.StartCommit(batch.Txns.Count, batch.Txns.Count > 0 ? batch.Txns[0].Zxid : 0, batch.Txns.Count > 0 ? batch.Txns[^1].Zxid : 0))
+                {
+                    PublishAll(batch);
+                }
+
                 batch.Clear();
             }
         }
@@ -234,6 +238,7 @@ internal sealed class RequestProcessor : IAsyncDisposable
             await foreach (var batch in full.ReadAllAsync().ConfigureAwait(false))
             {
                 current = batch;
+                using var commit = Telemetry.StartCommit(batch.Txns.Count, batch.Txns.Count > 0 ? batch.Txns[0].Zxid : 0, batch.Txns.Count > 0 ? batch.Txns[^1].Zxid : 0);
                 if (batch.Txns.Count > 0)
                 {
                     _sink!.Sync(batch.Txns[^1].Zxid);

@@ -297,7 +297,19 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     private async ValueTask<Reply> WriteAsync(PipelineRequest request, string op, CancellationToken cancellationToken)
     {
         var started = _peer.Time.GetTimestamp();
-        var reply = await SubmitAsync(request, cancellationToken).ConfigureAwait(false);
+        var span = Telemetry.StartWrite(op, SessionId, System.Diagnostics.ActivityKind.Internal);
+        Reply reply;
+        try
+        {
+            reply = await SubmitAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Telemetry.EndWrite(span, e is ZkException zk ? zk.Code : ZkErrorCode.SystemError, 0);
+            throw;
+        }
+
+        Telemetry.EndWrite(span, reply.Error, reply.Zxid);
         Telemetry.Requests.Add(1, new KeyValuePair<string, object?>("op", op));
         Telemetry.WriteDuration.Record(_peer.Time.GetElapsedTime(started).TotalSeconds);
         ThrowIfError(reply, op);

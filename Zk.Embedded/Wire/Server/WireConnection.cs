@@ -327,12 +327,20 @@ internal sealed class WireConnection : ISessionSink
     internal void Submit(int xid, OpCode opCode, PipelineRequest request, IReadOnlyList<MultiOp>? multiOps = null)
     {
         Stats.Queued();
-        var reply = _outbox!.BeginWrite(new WireReply(_outbox, this, xid, opCode, _requestStarted, multiOps));
+        var span = Telemetry.Source.HasListeners() ? Telemetry.StartWrite(SpanOp(opCode), _session!.SessionId, System.Diagnostics.ActivityKind.Server) : null;
+        var reply = _outbox!.BeginWrite(new WireReply(_outbox, this, xid, opCode, _requestStarted, multiOps) { Span = span });
         var submitted = _peer.Processor.SubmitAsync(new PendingWrite(_session!, request, reply, AuthIds));
         if (!submitted.IsCompletedSuccessfully)
         {
             _ = AwaitSubmissionAsync(submitted, reply, request);
         }
+    }
+
+    /// <summary>The op as the in-process session names it (Create → create, SetAcl → setAcl), only when a span is made.</summary>
+    private static string SpanOp(OpCode opCode)
+    {
+        var name = opCode.ToString();
+        return string.Concat(name[..1].ToLowerInvariant(), name.AsSpan(1));
     }
 
     private async Task AwaitSubmissionAsync(ValueTask submitted, WireReply reply, PipelineRequest request)

@@ -8,5 +8,12 @@ namespace Zk.Embedded.Wire.Server;
 internal sealed class WireReply(SessionOutbox outbox, WireConnection connection, int xid, OpCode opCode, long started, IReadOnlyList<MultiOp>? multiOps = null)
     : OrderedReply(outbox)
 {
-    public override void Deliver(in Reply reply) => connection.WriteQueuedReply(xid, opCode, reply, multiOps, started);
+    /// <summary>The write's span (null when nobody listens), ended when its reply is written.</summary>
+    public System.Diagnostics.Activity? Span { get; init; }
+
+    public override void Deliver(in Reply reply)
+    {
+        connection.WriteQueuedReply(xid, opCode, reply, multiOps, started);
+        Telemetry.EndWrite(Span, reply.Error, reply.Zxid);
+    }
 }

@@ -10,6 +10,9 @@ namespace Zk.Bench.Reporting;
 /// The wire comparison as one hand-written SVG, so the docs get a picture without a charting package: throughput
 /// bars on top, then one latency-by-percentile panel per chosen shape. Both panels share one visual code: colour
 /// is the workload, style is the server (the first one seen solid, the others dashed and, for bars, pale).
+/// ScottPlot 5.1 was tried instead (issue 18): its SVG goes through Skia's SVG canvas, which drops dash patterns
+/// ("Unsupported path effect"), and dashes are how this chart tells the servers apart; the docs keep SVG (text,
+/// diffable, scalable), so the hand-written writer stays.
 /// </summary>
 internal static class SvgChart
 {

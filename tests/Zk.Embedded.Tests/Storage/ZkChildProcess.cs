@@ -181,7 +181,7 @@ internal sealed class ZkChildProcess : IDisposable
     }
 
     /// <summary>The dotnet host running this test (DOTNET_HOST_PATH when the SDK set it), else dotnet on PATH.</summary>
-    private static string DotnetHost()
+    internal static string DotnetHost()
     {
         var fromSdk = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
         if (!string.IsNullOrEmpty(fromSdk) && File.Exists(fromSdk))
