@@ -5,6 +5,8 @@ using Zk.Embedded.Sessions;
 using Zk.Embedded.Tree;
 using Zk.Embedded.Watches;
 
+using Zk.Embedded.Txns;
+
 namespace Zk.Embedded.Processing;
 
 /// <summary>A request waiting in the pipeline, with who it came from and who gets the reply.</summary>
@@ -12,7 +14,12 @@ namespace Zk.Embedded.Processing;
 /// the identities it is checked with: its connection's when it arrived (ZooKeeper copies <c>cnxn.getAuthInfo()</c>
 /// into each request); null for the session's own (in-process handles and the peer's system session).
 /// </param>
-internal sealed record PendingWrite(ServerSession Session, PipelineRequest Request, IReplyTarget? Target, IReadOnlyList<Id>? AuthIds = null);
+/// <param name="Cxid">
+/// the request's id within its session, which its txn carries (<see cref="Txn.Cxid"/>): the wire client's xid, an
+/// in-process handle's <see cref="ServerSession.NextCxid"/>, 0 for createSession and the peer's own requests (ZooKeeper
+/// submits expiry's closeSession and ContainerManager's deleteContainer with cxid 0).
+/// </param>
+internal sealed record PendingWrite(ServerSession Session, PipelineRequest Request, IReplyTarget? Target, IReadOnlyList<Id>? AuthIds = null, int Cxid = 0);
 
 /// <summary>
 /// Where committed txns are made durable before they apply (the seam the storage and consensus issues plug into).

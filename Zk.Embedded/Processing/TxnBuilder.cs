@@ -2,6 +2,8 @@ using Zk.Embedded.Api;
 using Zk.Embedded.Sessions;
 using Zk.Embedded.Tree;
 
+using Zk.Embedded.Txns;
+
 namespace Zk.Embedded.Processing;
 
 /// <summary>Limits that shape which requests are valid.</summary>

@@ -2,6 +2,8 @@ using Microsoft.Extensions.Logging;
 using Zk.Embedded.Api;
 using Zk.Embedded.Tree;
 
+using Zk.Embedded.Txns;
+
 namespace Zk.Embedded.Processing;
 
 /// <summary>One prepared request: its txn (if it changes anything), where its watch triggers sit in the batch, its reply.</summary>
@@ -67,7 +69,7 @@ internal sealed class TxnPreparer(TreeState initial, TxnBuilder builder, TimePro
             throw new InvalidOperationException($"The {write.Request.GetType().Name} built a txn the log cannot hold: {problem}.");
         }
 
-        var txn = new Txn(zxid, write.Session.SessionId, time, prepared.Op);
+        var txn = new Txn(zxid, write.Session.SessionId, time, prepared.Op, write.Cxid);
         var firstTrigger = triggers.Count;
         var next = TxnApplier.Apply(state, txn, triggers);
         var result = prepared.MultiResults ?? ResultOf(prepared.Op, next);

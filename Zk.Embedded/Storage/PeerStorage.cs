@@ -3,6 +3,8 @@ using Microsoft.Extensions.Logging;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Tree;
 
+using Zk.Embedded.Txns;
+
 namespace Zk.Embedded.Storage;
 
 /// <summary>

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Tree;
 
+using Zk.Embedded.Txns;
+
 namespace Zk.Embedded.Storage;
 
 /// <summary>What <see cref="Recovery.Recover"/> found and did.</summary>

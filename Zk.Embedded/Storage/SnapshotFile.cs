@@ -7,6 +7,8 @@ using MessagePack;
 using Microsoft.Win32.SafeHandles;
 using Zk.Embedded.Tree;
 
+using Zk.Embedded.Txns;
+
 namespace Zk.Embedded.Storage;
 
 /// <summary>

@@ -3,6 +3,8 @@ using System.Text;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Tree;
 
+using Zk.Embedded.Txns;
+
 namespace Zk.Embedded.Storage;
 
 /// <summary>

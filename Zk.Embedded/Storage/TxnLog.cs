@@ -6,6 +6,8 @@ using LiteDB.Engine;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Tree;
 
+using Zk.Embedded.Txns;
+
 namespace Zk.Embedded.Storage;
 
 /// <summary>Options of a <see cref="TxnLog"/>; defaults as in zoo.cfg.</summary>

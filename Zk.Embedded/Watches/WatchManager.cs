@@ -4,6 +4,8 @@ using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
 using Zk.Embedded.Tree;
 
+using Zk.Embedded.Txns;
+
 namespace Zk.Embedded.Watches;
 
 /// <summary>Kinds of server-side watch one session can hold on one path.</summary>

@@ -328,7 +328,7 @@ internal sealed class WireConnection : ISessionSink
     {
         Stats.Queued();
         var reply = _outbox!.BeginWrite(new WireReply(_outbox, this, xid, opCode, _requestStarted, multiOps));
-        var submitted = _peer.Processor.SubmitAsync(new PendingWrite(_session!, request, reply, AuthIds));
+        var submitted = _peer.Processor.SubmitAsync(new PendingWrite(_session!, request, reply, AuthIds, xid));
         if (!submitted.IsCompletedSuccessfully)
         {
             _ = AwaitSubmissionAsync(submitted, reply, request);
