@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using LiteDB;
-using Zk.Embedded.Processing;
 using Zk.Embedded.Tree;
 
 using Zk.Embedded.Txns;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Zk.Embedded.Processing;
 using Zk.Embedded.Tree;
 
 using Zk.Embedded.Txns;

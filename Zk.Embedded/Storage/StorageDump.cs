@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using Zk.Embedded.Processing;
 using Zk.Embedded.Tree;
 
 using Zk.Embedded.Txns;
