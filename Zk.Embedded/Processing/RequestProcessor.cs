@@ -29,7 +29,7 @@ internal sealed record PendingWrite(ServerSession Session, PipelineRequest Reque
 /// does everything; otherwise one loop proposes and hands the batch to the stage while another waits for it to commit
 /// and publishes it, each taking batches in order, so zxid order, log order, apply order and reply order are the same.
 /// </summary>
-internal sealed class RequestProcessor : IAsyncDisposable
+internal sealed class RequestProcessor : IWriteSubmitter, IAsyncDisposable
 {
     /// <summary>Requests in one batch at most; bounds the work between two publishes and a storage batch.</summary>
     public const int MaxBatch = 1024;
