@@ -48,6 +48,12 @@ internal sealed class Publisher
     public void Expect(in Step step) => _waiting.Add(new Waiting(step.Write, step.Reply, step.Txn is not null));
 
     /// <summary>
+    /// A request whose txn another peer will propose (a follower's forwarded write): answered when the committed txn
+    /// with its session and cxid comes back through <see cref="Publish(Txn)"/>, with a reply built here.
+    /// </summary>
+    public void ExpectTxn(PendingWrite write) => _waiting.Add(new Waiting(write, default, HasTxn: true));
+
+    /// <summary>
     /// Publishes a committed batch this peer proposed: registers its requests, then publishes each txn with the
     /// proposer's state and triggers for it (each checked to belong to the txn's zxid).
     /// </summary>
