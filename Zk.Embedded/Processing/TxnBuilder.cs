@@ -1,7 +1,6 @@
 using Zk.Embedded.Api;
 using Zk.Embedded.Sessions;
 using Zk.Embedded.Tree;
-
 using Zk.Embedded.Txns;
 
 namespace Zk.Embedded.Processing;

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Buffers.Binary;
 using LiteDB;
 using Zk.Embedded.Tree;
-
 using Zk.Embedded.Txns;
 
 namespace Zk.Embedded.Storage;

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Zk.Embedded.Tree;
-
 using Zk.Embedded.Txns;
 
 namespace Zk.Embedded.Storage;

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Zk.Embedded.Tree;
-
 using Zk.Embedded.Txns;
 
 namespace Zk.Embedded.Storage;

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Zk.Embedded.Tree;
-
 using Zk.Embedded.Txns;
 
 namespace Zk.Embedded.Storage;

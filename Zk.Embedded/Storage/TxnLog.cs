@@ -4,7 +4,6 @@ using System.Runtime.InteropServices;
 using LiteDB;
 using LiteDB.Engine;
 using Zk.Embedded.Tree;
-
 using Zk.Embedded.Txns;
 
 namespace Zk.Embedded.Storage;

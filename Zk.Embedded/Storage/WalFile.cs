@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
-
 using Zk.Embedded.Txns;
 
 namespace Zk.Embedded.Storage;
