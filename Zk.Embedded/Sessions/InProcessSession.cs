@@ -310,7 +310,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         cancellationToken.ThrowIfCancellationRequested();
         _peer.Sessions.Touch(_server);
         var slot = _outbox.BeginWrite();
-        var submitted = _peer.Writes.SubmitAsync(new PendingWrite(_server, request, slot, _server.AuthIds, _server.NextCxid()), CancellationToken.None);
+        var submitted = _peer.Writes.SubmitAsync(new PendingWrite(_server, request, slot, _server.AuthIds, request is CreateSessionRequest ? 0 : _server.NextCxid()), CancellationToken.None);
         if (!submitted.IsCompletedSuccessfully)
         {
             return AwaitSubmission(submitted, slot, request);
