@@ -10,6 +10,9 @@ internal sealed class PeerCore(RequestProcessor processor, WatchManager watches,
 {
     public RequestProcessor Processor { get; } = processor;
 
+    /// <summary>Where sessions, connections and the peer's timers submit writes (the local pipeline, standalone).</summary>
+    public IWriteSubmitter Writes { get; } = processor;
+
     public WatchManager Watches { get; } = watches;
 
     public SessionTracker Sessions { get; } = sessions;

@@ -180,7 +180,7 @@ public sealed class ZkPeer : IAsyncDisposable
         {
             Log.SessionExpired(_core.Logger, session.SessionId, session.TimeoutMillis);
             Telemetry.SessionsExpired.Add(1);
-            _core.Processor.Post(new PendingWrite(session, new CloseSessionRequest(Expired: true), null));
+            _core.Writes.Post(new PendingWrite(session, new CloseSessionRequest(Expired: true), null));
         }
     }
 
@@ -197,7 +197,7 @@ public sealed class ZkPeer : IAsyncDisposable
             if (state.Find(path) is { CreateCount: > 0, Children.Count: 0 })
             {
                 Log.ContainerRemoved(_core.Logger, "container", path);
-                _core.Processor.Post(new PendingWrite(_system, new DeleteContainerRequest(path), null));
+                _core.Writes.Post(new PendingWrite(_system, new DeleteContainerRequest(path), null));
             }
         }
 
@@ -206,7 +206,7 @@ public sealed class ZkPeer : IAsyncDisposable
             if (state.Find(path) is { Children.Count: 0 } node && now - node.Mtime > node.TtlMillis)
             {
                 Log.ContainerRemoved(_core.Logger, "TTL", path);
-                _core.Processor.Post(new PendingWrite(_system, new DeleteContainerRequest(path), null));
+                _core.Writes.Post(new PendingWrite(_system, new DeleteContainerRequest(path), null));
             }
         }
     }

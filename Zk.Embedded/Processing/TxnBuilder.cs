@@ -1,6 +1,7 @@
 using Zk.Embedded.Api;
 using Zk.Embedded.Sessions;
 using Zk.Embedded.Tree;
+using Zk.Embedded.Txns;
 
 namespace Zk.Embedded.Processing;
 
@@ -108,13 +109,7 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
             // Later ops see the earlier ones, as in ZooKeeper's outstanding-change records; each result shows the
             // state right after its own op, as ZooKeeper's per-op results do.
             state = TxnApplier.Apply(state, new Txn(zxid, session.SessionId, time, op!), null);
-            results[i] = op switch
-            {
-                CreateTxn c => new CreateResult(c.Path, state.Find(c.Path)!.ToStat()),
-                DeleteTxn => DeleteResult.Instance,
-                SetDataTxn s => new SetDataResult(state.Find(s.Path)!.ToStat()),
-                _ => CheckResult.Instance,
-            };
+            results[i] = TxnResults.OfMultiOp(op!, state);
         }
 
         return new Prepared(new MultiTxn(txnOps), ZkErrorCode.Ok, results);

@@ -220,7 +220,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         _state = SessionState.Closed;
         _heartbeat.Dispose();
         var slot = _outbox.BeginWrite();
-        await _peer.Processor.SubmitAsync(new PendingWrite(_server, new CloseSessionRequest(Expired: false), slot), CancellationToken.None).ConfigureAwait(false);
+        await _peer.Writes.SubmitAsync(new PendingWrite(_server, new CloseSessionRequest(Expired: false), slot, Cxid: _server.NextCxid()), CancellationToken.None).ConfigureAwait(false);
         await slot.AsValueTask().ConfigureAwait(false);
     }
 
@@ -322,7 +322,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         cancellationToken.ThrowIfCancellationRequested();
         _peer.Sessions.Touch(_server);
         var slot = _outbox.BeginWrite();
-        var submitted = _peer.Processor.SubmitAsync(new PendingWrite(_server, request, slot, _server.AuthIds), CancellationToken.None);
+        var submitted = _peer.Writes.SubmitAsync(new PendingWrite(_server, request, slot, _server.AuthIds, request is CreateSessionRequest ? 0 : _server.NextCxid()), CancellationToken.None);
         if (!submitted.IsCompletedSuccessfully)
         {
             return AwaitSubmission(submitted, slot, request);

@@ -33,6 +33,7 @@ internal sealed class ServerSession
     private long _lastHeardTimestamp;
     private volatile bool _closing;
     private volatile ISessionSink? _sink;
+    private int _lastCxid;
 
     public ServerSession(long sessionId, byte[] password, int timeoutMillis, IReadOnlyList<Id> initialIds, bool isSystem = false)
     {
@@ -75,6 +76,12 @@ internal sealed class ServerSession
     public long LastHeardTimestamp => Interlocked.Read(ref _lastHeardTimestamp);
 
     public void Touch(long timestamp) => Interlocked.Exchange(ref _lastHeardTimestamp, timestamp);
+
+    /// <summary>
+    /// The cxid of an in-process handle's next request, as the Java client's xid counter gives them (from 1); a wire
+    /// connection uses its client's xids instead. Only the order they are submitted in matters to the pipeline.
+    /// </summary>
+    public int NextCxid() => Interlocked.Increment(ref _lastCxid);
 
     public bool TryMarkClosing()
     {

@@ -1,8 +1,8 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using LiteDB;
-using Zk.Embedded.Processing;
 using Zk.Embedded.Tree;
+using Zk.Embedded.Txns;
 
 namespace Zk.Embedded.Storage;
 
@@ -159,7 +159,16 @@ internal static class LogDocuments
             var record = external
                 ? Join(readParts(key), key, BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(offset + EntryHeaderBytes)), location)
                 : bytes.AsMemory(offset + EntryHeaderBytes, size - EntryHeaderBytes);
-            var txn = TxnCodec.Decode(record, key, location, acls);
+            Txn txn;
+            try
+            {
+                txn = TxnCodec.Decode(record, key, acls);
+            }
+            catch (TxnRecordException e)
+            {
+                throw new StorageCorruptionException(e.Kind, location, e.Zxid, e.Detail, e);
+            }
+
             offset += size;
             zxid = key;
             yield return txn;

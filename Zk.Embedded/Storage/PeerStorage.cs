@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
-using Zk.Embedded.Processing;
 using Zk.Embedded.Tree;
+using Zk.Embedded.Txns;
 
 namespace Zk.Embedded.Storage;
 
@@ -9,7 +9,7 @@ namespace Zk.Embedded.Storage;
 /// A peer's durable state: the txn log (the pipeline's sink: a batch is fsynced before it applies or replies) and
 /// snapshots taken every snapCount txns from the immutable state, while writes go on. Recovery at open.
 /// </summary>
-internal sealed class PeerStorage : ITxnSink, IDisposable
+internal sealed class PeerStorage : ICommitStage, IDisposable
 {
     private readonly TxnLog _log;
     private readonly string _snapDir;
@@ -17,14 +17,17 @@ internal sealed class PeerStorage : ITxnSink, IDisposable
     private readonly int _snapRetainCount;
     private readonly ILogger _logger;
     private readonly Random _random;
+    private long _lastProposed;
     private int _sinceSnapshot;
     private int _snapshotAt;
     private Task _snapshotting = Task.CompletedTask;
     private Func<TreeState>? _currentState;
 
-    private PeerStorage(TxnLog log, string snapDir, int snapCount, int snapRetainCount, ILogger logger)
+    private PeerStorage(TxnLog log, long recoveredZxid, string snapDir, int snapCount, int snapRetainCount, ILogger logger)
     {
         _log = log;
+        // The recovered state's zxid, not the log's last: a purged log may end below the newest snapshot.
+        _lastProposed = recoveredZxid;
         _snapDir = snapDir;
         _snapCount = snapCount;
         _snapRetainCount = snapRetainCount;
@@ -77,7 +80,7 @@ internal sealed class PeerStorage : ITxnSink, IDisposable
             var gcPauseMillis = (long)(GC.GetTotalPauseDuration() - gcPauseBefore).TotalMilliseconds;
             Log.RecoveryPhases(logger, snapshotMillis, millis - snapshotMillis, gcs, gcPauseMillis);
             Log.RecoveryFinished(logger, state.Zxid, state.NodeCount, state.Sessions.Count, result.SnapshotPath ?? "none", result.Replayed, millis);
-            return (new PeerStorage(log, dataDir, snapCount, snapRetainCount, logger), state);
+            return (new PeerStorage(log, state.Zxid, dataDir, snapCount, snapRetainCount, logger), state);
         }
         catch
         {
@@ -93,9 +96,23 @@ internal sealed class PeerStorage : ITxnSink, IDisposable
     /// <summary>Where snapshots read the state from: the newest published state.</summary>
     public void SnapshotFrom(Func<TreeState> currentState) => _currentState = currentState;
 
-    public void Write(IReadOnlyList<Txn> txns)
+    /// <summary>The log commits a batch once it is fsynced, not when it is written: proposing and syncing overlap.</summary>
+    public bool CommitsAtOnce => false;
+
+    /// <summary>The newest zxid made durable (fsynced; with forceSync off, written).</summary>
+    public long CommittedZxid => _log.SyncedZxid;
+
+    /// <summary>Writes the batch to the log (one LiteDB transaction), not yet synced, and starts a snapshot when one is due.</summary>
+    public void Propose(IReadOnlyList<Txn> txns)
     {
+        if (txns.Count == 0)
+        {
+            return;
+        }
+
+        var last = TxnSequence.CheckContiguous(txns, _lastProposed);
         _log.Write(txns);
+        _lastProposed = last;
         _sinceSnapshot += txns.Count;
         if (_sinceSnapshot >= _snapshotAt && _snapshotting.IsCompleted && _currentState is not null)
         {
@@ -107,7 +124,15 @@ internal sealed class PeerStorage : ITxnSink, IDisposable
         }
     }
 
-    public void Sync(long zxid) => _log.Sync(zxid);
+    /// <summary>
+    /// Syncs the log on the caller's thread unless a sync already covers <paramref name="zxid"/> (group commit: one
+    /// fsync takes every batch written before it started); completes synchronously, throws when the log failed.
+    /// </summary>
+    public ValueTask WaitCommittedAsync(long zxid)
+    {
+        _log.Sync(zxid);
+        return ValueTask.CompletedTask;
+    }
 
     /// <summary>Writes a snapshot of <paramref name="state"/> now (also used at shutdown and by tests).</summary>
     public void TakeSnapshot(TreeState state)

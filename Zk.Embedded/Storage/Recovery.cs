@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using Zk.Embedded.Processing;
 using Zk.Embedded.Tree;
+using Zk.Embedded.Txns;
 
 namespace Zk.Embedded.Storage;
 

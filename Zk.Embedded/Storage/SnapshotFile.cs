@@ -6,6 +6,7 @@ using System.Runtime.CompilerServices;
 using MessagePack;
 using Microsoft.Win32.SafeHandles;
 using Zk.Embedded.Tree;
+using Zk.Embedded.Txns;
 
 namespace Zk.Embedded.Storage;
 

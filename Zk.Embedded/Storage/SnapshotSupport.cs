@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Immutable;
 using Zk.Embedded.Tree;
+using Zk.Embedded.Txns;
 
 namespace Zk.Embedded.Storage;
 

@@ -1,29 +1,6 @@
+using Zk.Embedded.Txns;
+
 namespace Zk.Embedded.Storage;
-
-/// <summary>What is wrong with a stored record or file. Numbers are not stored; names appear in messages.</summary>
-internal enum CorruptionKind
-{
-    /// <summary>Fewer bytes than the fixed header needs: a torn write.</summary>
-    Truncated,
-
-    /// <summary>The stored CRC-32C differs from the one computed over the bytes.</summary>
-    ChecksumMismatch,
-
-    /// <summary>A format version this build does not read.</summary>
-    UnknownFormat,
-
-    /// <summary>The checksum matched but the content does not decode (a bug, or a foreign writer).</summary>
-    Undecodable,
-
-    /// <summary>A log record stored under one zxid holds another.</summary>
-    ZxidMismatch,
-
-    /// <summary>
-    /// Txns are missing: within an epoch zxids follow one another, and the next one read is not the next zxid (a
-    /// purged log under a snapshot that is gone, or a lost record).
-    /// </summary>
-    Gap,
-}
 
 /// <summary>
 /// A stored txn record or snapshot failed verification. Carries where (<see cref="Location"/>: the log or the

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
-using Zk.Embedded.Processing;
 using Zk.Embedded.Tree;
+using Zk.Embedded.Txns;
 
 namespace Zk.Embedded.Storage;
 

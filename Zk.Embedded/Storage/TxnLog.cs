@@ -3,8 +3,8 @@ using System.Buffers;
 using System.Runtime.InteropServices;
 using LiteDB;
 using LiteDB.Engine;
-using Zk.Embedded.Processing;
 using Zk.Embedded.Tree;
+using Zk.Embedded.Txns;
 
 namespace Zk.Embedded.Storage;
 
@@ -50,7 +50,7 @@ internal sealed record TxnLogOptions
 /// while pages are appended is safe: it covers at least what was written before it started). <see cref="ReadFrom"/>
 /// reads a LiteDB snapshot.</para>
 /// </remarks>
-internal sealed class TxnLog : ITxnSink, IDisposable
+internal sealed class TxnLog : IDisposable
 {
     public const string DataFileName = "txnlog.db";
     public const string WalFileName = "txnlog-wal.db";
@@ -154,6 +154,9 @@ internal sealed class TxnLog : ITxnSink, IDisposable
 
     /// <summary>The zxid of the newest logged txn, 0 when the log is empty.</summary>
     public long LastZxid => Volatile.Read(ref _lastZxid);
+
+    /// <summary>The zxid of the newest txn a sync has made durable (with forceSync off: one a sync would have).</summary>
+    public long SyncedZxid => Volatile.Read(ref _syncedZxid);
 
     /// <summary>The WAL file the log is in now (it moves between two at each checkpoint).</summary>
     internal string WalPath => _wal.LivePath;

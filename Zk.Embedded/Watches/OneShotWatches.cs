@@ -14,7 +14,7 @@ internal static class OneShotWatches
     /// comparing the node and fired here. The watch behaves as if it had been registered at the read.
     /// </summary>
     /// <remarks>
-    /// Why no change is missed. The publisher (RequestProcessor.Publish) writes FiringState, then runs the change's
+    /// Why no change is missed. The publisher (Publisher.Publish) writes FiringState, then runs the change's
     /// triggers, which look the path up in the <see cref="WatchManager"/>; this method adds the watch, then reads
     /// FiringState. Each side is a store followed by a load of what the other side stores, with a full fence between
     /// them (here, and at the top of <see cref="WatchManager.Trigger"/>), so at least one side sees the other's store:

@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using Zk.Embedded.Api;
-using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
 using Zk.Embedded.Tree;
+using Zk.Embedded.Txns;
 
 namespace Zk.Embedded.Watches;
 

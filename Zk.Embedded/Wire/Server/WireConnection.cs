@@ -268,7 +268,7 @@ internal sealed class WireConnection : ISessionSink
         var session = _peer.NewSession(timeout, []);
         Bind(session);
         var slot = _outbox!.BeginWrite();
-        await _peer.Processor.SubmitAsync(new PendingWrite(session, new CreateSessionRequest(timeout), slot)).ConfigureAwait(false);
+        await _peer.Writes.SubmitAsync(new PendingWrite(session, new CreateSessionRequest(timeout), slot)).ConfigureAwait(false);
         var reply = await slot.AsValueTask().ConfigureAwait(false);
         if (reply.IsError)
         {
@@ -329,7 +329,7 @@ internal sealed class WireConnection : ISessionSink
         Stats.Queued();
         var span = Telemetry.Source.HasListeners() ? Telemetry.StartWrite(SpanOp(opCode), _session!.SessionId, System.Diagnostics.ActivityKind.Server) : null;
         var reply = _outbox!.BeginWrite(new WireReply(_outbox, this, xid, opCode, _requestStarted, multiOps) { Span = span });
-        var submitted = _peer.Processor.SubmitAsync(new PendingWrite(_session!, request, reply, AuthIds));
+        var submitted = _peer.Writes.SubmitAsync(new PendingWrite(_session!, request, reply, AuthIds, xid));
         if (!submitted.IsCompletedSuccessfully)
         {
             _ = AwaitSubmissionAsync(submitted, reply, request);

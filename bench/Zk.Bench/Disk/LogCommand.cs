@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Zk.Bench.Reporting;
+using Zk.Embedded.Txns;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Storage;
 

@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using Zk.Embedded.Txns;
 using Zk.Embedded.Api;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;

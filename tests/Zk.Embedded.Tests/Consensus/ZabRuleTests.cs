@@ -1,3 +1,4 @@
+using Zk.Embedded.Txns;
 using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Runtime.CompilerServices;
+using Zk.Embedded.Txns;
 using Zk.Embedded.Api;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Storage;

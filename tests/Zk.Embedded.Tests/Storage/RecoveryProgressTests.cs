@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Zk.Embedded.Txns;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Storage;
 using Zk.Embedded.Tree;

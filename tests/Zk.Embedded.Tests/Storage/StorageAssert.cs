@@ -1,3 +1,4 @@
+using Zk.Embedded.Txns;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Tree;
 
@@ -13,6 +14,7 @@ internal static class StorageAssert
     {
         Assert.Equal(expected.Zxid, actual.Zxid);
         Assert.Equal(expected.SessionId, actual.SessionId);
+        Assert.Equal(expected.Cxid, actual.Cxid);
         Assert.Equal(expected.Time, actual.Time);
         SameOp(expected.Op, actual.Op, $"txn 0x{expected.Zxid:x}");
     }

@@ -1,4 +1,6 @@
 using LiteDB;
+using Zk.Embedded.Tests.Txns;
+using Zk.Embedded.Txns;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Storage;
 

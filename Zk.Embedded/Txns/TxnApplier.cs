@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 using Zk.Embedded.Api;
 using Zk.Embedded.Tree;
 
-namespace Zk.Embedded.Processing;
+namespace Zk.Embedded.Txns;
 
 /// <summary>A change a watch may care about: what happened and where.</summary>
 internal readonly record struct WatchTrigger(EventType Type, string Path);

@@ -1,10 +1,10 @@
 using System.Text;
 using Zk.Embedded.Api;
-using Zk.Embedded.Processing;
-using Zk.Embedded.Storage;
+using Zk.Embedded.Tests.Storage;
 using Zk.Embedded.Tree;
+using Zk.Embedded.Txns;
 
-namespace Zk.Embedded.Tests.Storage;
+namespace Zk.Embedded.Tests.Txns;
 
 public sealed class TxnCodecTests
 {
@@ -34,7 +34,7 @@ public sealed class TxnCodecTests
             "multi-empty" => new MultiTxn([]),
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
-        return new Txn(zxid, unchecked((long)0xFEDC_BA98_7654_3210UL), 1_700_000_000_123, op);
+        return new Txn(zxid, unchecked((long)0xFEDC_BA98_7654_3210UL), 1_700_000_000_123, op, Cxid: -123_456);
     }
 
     [Theory]
@@ -43,17 +43,17 @@ public sealed class TxnCodecTests
     {
         var txn = Sample(kind);
         var record = TxnCodec.Encode(txn);
-        StorageAssert.SameTxn(txn, TxnCodec.Decode(record, txn.Zxid, "test"));
+        StorageAssert.SameTxn(txn, TxnCodec.Decode(record, txn.Zxid));
     }
 
     [Fact]
     public void Decoded_acls_are_interned_when_a_cache_is_given()
     {
         var cache = new AclCache();
-        var a = (SetAclTxn)TxnCodec.Decode(TxnCodec.Encode(Sample("setAcl")), Sample("setAcl").Zxid, "test", cache).Op;
-        var b = (SetAclTxn)TxnCodec.Decode(TxnCodec.Encode(Sample("setAcl")), Sample("setAcl").Zxid, "test", cache).Op;
+        var a = (SetAclTxn)TxnCodec.Decode(TxnCodec.Encode(Sample("setAcl")), Sample("setAcl").Zxid, cache).Op;
+        var b = (SetAclTxn)TxnCodec.Decode(TxnCodec.Encode(Sample("setAcl")), Sample("setAcl").Zxid, cache).Op;
         Assert.Same(a.Acl, b.Acl);
-        var open = (CreateTxn)TxnCodec.Decode(TxnCodec.Encode(Sample("create-null-data")), Sample("create-null-data").Zxid, "test", cache).Op;
+        var open = (CreateTxn)TxnCodec.Decode(TxnCodec.Encode(Sample("create-null-data")), Sample("create-null-data").Zxid, cache).Op;
         Assert.Same(AclList.Open, open.Acl);
     }
 
@@ -61,10 +61,20 @@ public sealed class TxnCodecTests
     [Fact]
     public void The_record_layout_is_frozen()
     {
-        var txn = new Txn((1L << 32) | 2, 3, 4, new CreateTxn("/a", [0xAB], AclList.Open, 0, 1));
+        var txn = new Txn((1L << 32) | 2, 3, 4, new CreateTxn("/a", [0xAB], AclList.Open, 0, 1), Cxid: 5);
         var hex = Convert.ToHexString(TxnCodec.Encode(txn));
-        // crc32c(le) | 95 01 cf 0000000100000002 03 04 | 96 01 a2"/a" c4 01 ab 91 93 1f a5"world" a6"anyone" 00 01
-        Assert.Equal("740E69CF" + "9501CF00000001000000020304" + "9601A22F61C401AB91931FA5776F726C64A6616E796F6E650001", hex);
+        // crc32c(le) | 96 02 cf 0000000100000002 03 05 04 | 96 01 a2"/a" c4 01 ab 91 93 1f a5"world" a6"anyone" 00 01
+        Assert.Equal("FA241D07" + "9602CF0000000100000002030504" + "9601A22F61C401AB91931FA5776F726C64A6616E796F6E650001", hex);
+    }
+
+    /// <summary>Logs written before txns carried a cxid (format 1) still read, every txn with cxid 0.</summary>
+    [Fact]
+    public void A_record_of_the_format_before_the_cxid_still_decodes_with_cxid_0()
+    {
+        // The frozen bytes of format 1: crc32c(le) | 95 01 cf 0000000100000002 03 04 | op
+        var record = Convert.FromHexString("740E69CF" + "9501CF00000001000000020304" + "9601A22F61C401AB91931FA5776F726C64A6616E796F6E650001");
+        var txn = TxnCodec.Decode(record, (1L << 32) | 2);
+        StorageAssert.SameTxn(new Txn((1L << 32) | 2, 3, 4, new CreateTxn("/a", [0xAB], AclList.Open, 0, 1), Cxid: 0), txn);
     }
 
     [Fact]
@@ -74,7 +84,8 @@ public sealed class TxnCodecTests
             [1, 2, 5, 7, 13, 14, -10, -11],
             [TxnCodec.OpCode.Create, TxnCodec.OpCode.Delete, TxnCodec.OpCode.SetData, TxnCodec.OpCode.SetAcl, TxnCodec.OpCode.Check,
              TxnCodec.OpCode.Multi, TxnCodec.OpCode.CreateSession, TxnCodec.OpCode.CloseSession]);
-        Assert.Equal(1, TxnCodec.FormatVersion);
+        Assert.Equal(2, TxnCodec.FormatVersion);
+        Assert.Equal(1, TxnCodec.FormatWithoutCxid);
     }
 
     [Fact]
@@ -86,7 +97,7 @@ public sealed class TxnCodecTests
         {
             var bad = (byte[])record.Clone();
             bad[i] ^= 0x10;
-            var e = Assert.Throws<StorageCorruptionException>(() => TxnCodec.Decode(bad, txn.Zxid, "log"));
+            var e = Assert.Throws<TxnRecordException>(() => TxnCodec.Decode(bad, txn.Zxid));
             Assert.Equal(CorruptionKind.ChecksumMismatch, e.Kind);
             Assert.Equal(txn.Zxid, e.Zxid);
             Assert.Contains("0x70000002a", e.Message, StringComparison.Ordinal);
@@ -98,15 +109,15 @@ public sealed class TxnCodecTests
     {
         var txn = Sample("create");
         var record = TxnCodec.Encode(txn);
-        Assert.Equal(CorruptionKind.Truncated, Assert.Throws<StorageCorruptionException>(() => TxnCodec.Decode(record.AsMemory(0, 3), txn.Zxid, "log")).Kind);
-        Assert.Equal(CorruptionKind.ChecksumMismatch, Assert.Throws<StorageCorruptionException>(() => TxnCodec.Decode(record.AsMemory(0, record.Length - 1), txn.Zxid, "log")).Kind);
+        Assert.Equal(CorruptionKind.Truncated, Assert.Throws<TxnRecordException>(() => TxnCodec.Decode(record.AsMemory(0, 3), txn.Zxid)).Kind);
+        Assert.Equal(CorruptionKind.ChecksumMismatch, Assert.Throws<TxnRecordException>(() => TxnCodec.Decode(record.AsMemory(0, record.Length - 1), txn.Zxid)).Kind);
     }
 
     [Fact]
     public void A_record_under_the_wrong_key_is_a_zxid_mismatch()
     {
         var txn = Sample("delete");
-        var e = Assert.Throws<StorageCorruptionException>(() => TxnCodec.Decode(TxnCodec.Encode(txn), txn.Zxid + 1, "log"));
+        var e = Assert.Throws<TxnRecordException>(() => TxnCodec.Decode(TxnCodec.Encode(txn), txn.Zxid + 1));
         Assert.Equal(CorruptionKind.ZxidMismatch, e.Kind);
     }
 

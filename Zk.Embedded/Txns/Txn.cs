@@ -1,13 +1,18 @@
 using Zk.Embedded.Tree;
 
-namespace Zk.Embedded.Processing;
+namespace Zk.Embedded.Txns;
 
 /// <summary>
 /// A committed change, exactly as every peer applies it. Everything apply needs is inside: the zxid, the session,
 /// the leader's clock reading, and resolved values (final path, new versions), so apply never reads a clock or
 /// makes a choice (DESIGN invariant 1).
 /// </summary>
-internal sealed record Txn(long Zxid, long SessionId, long Time, TxnOp Op);
+/// <param name="Cxid">
+/// the client's id of the request that made it (ZooKeeper's <c>TxnHeader.cxid</c>): with <paramref name="SessionId"/>
+/// it finds the waiting caller on whichever peer publishes the txn. The wire client's xid; an in-process session's own
+/// counter; 0 for the peer's own requests (expiry, container clean-up) and for createSession, as ZooKeeper submits them.
+/// </param>
+internal sealed record Txn(long Zxid, long SessionId, long Time, TxnOp Op, int Cxid = 0);
 
 /// <summary>What a txn does. The kinds are ZooKeeper's txn types; their shape is ours.</summary>
 internal abstract record TxnOp;

@@ -3,10 +3,9 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using MessagePack;
 using Zk.Embedded.Api;
-using Zk.Embedded.Processing;
 using Zk.Embedded.Tree;
 
-namespace Zk.Embedded.Storage;
+namespace Zk.Embedded.Txns;
 
 /// <summary>
 /// The on-disk encoding of one <see cref="Txn"/>: a 4-byte little-endian CRC-32C of the rest, then one MessagePack
@@ -16,7 +15,8 @@ namespace Zk.Embedded.Storage;
 /// <remarks>
 /// <code>
 /// record  = crc32c:u32le  payload
-/// payload = [ version=1, zxid, sessionId, time, op ]
+/// payload = [ version=2, zxid, sessionId, cxid, time, op ]
+///         | [ version=1, zxid, sessionId, time, op ]   (read only: logs written before the cxid; cxid 0)
 /// op      = [ 1 create,   path, data|nil, acl, ephemeralOwner, parentCreateCount ]
 ///         | [ 2 delete,   path ]
 ///         | [ 5 setData,  path, data|nil, version ]
@@ -29,11 +29,15 @@ namespace Zk.Embedded.Storage;
 /// </code>
 /// Op numbers are ZooKeeper's <c>ZooDefs.OpCode</c> values of the matching txn types.
 /// Integers use MessagePack's smallest encoding; null data (nil) and empty data (bin 0) stay distinct.
+/// The same record is what storage logs and what the coming transport carries; the codec knows no file or peer.
 /// </remarks>
 internal static class TxnCodec
 {
-    /// <summary>The payload format this build writes and reads.</summary>
-    public const int FormatVersion = 1;
+    /// <summary>The payload format this build writes; it reads this and <see cref="FormatWithoutCxid"/>.</summary>
+    public const int FormatVersion = 2;
+
+    /// <summary>The format before txns carried their cxid: still read, with cxid 0 (docs/storage.md).</summary>
+    public const int FormatWithoutCxid = 1;
 
     /// <summary>Bytes of the checksum in front of the payload.</summary>
     public const int HeaderBytes = 4;
@@ -48,10 +52,11 @@ internal static class TxnCodec
         output.GetSpan(HeaderBytes)[..HeaderBytes].Clear(); // the checksum's place, filled in below
         output.Advance(HeaderBytes);
         var writer = new MessagePackWriter(output);
-        writer.WriteArrayHeader(5);
+        writer.WriteArrayHeader(6);
         writer.Write(FormatVersion);
         writer.Write(txn.Zxid);
         writer.Write(txn.SessionId);
+        writer.Write(txn.Cxid);
         writer.Write(txn.Time);
         WriteOp(ref writer, txn.Op, nested: false);
         writer.Flush();
@@ -70,55 +75,60 @@ internal static class TxnCodec
     }
 
     /// <summary>
-    /// Verifies and decodes one record. <paramref name="expectedZxid"/> is the key it was stored under (checked
+    /// Verifies and decodes one record. <paramref name="expectedZxid"/> is the key it was stored or sent under (checked
     /// against the zxid inside); <paramref name="acls"/>, when given, interns decoded ACLs.
     /// </summary>
-    /// <exception cref="StorageCorruptionException">The record is torn, fails its checksum, or does not decode.</exception>
-    public static Txn Decode(ReadOnlyMemory<byte> record, long expectedZxid, string location, AclCache? acls = null)
+    /// <exception cref="TxnRecordException">The record is torn, fails its checksum, or does not decode.</exception>
+    public static Txn Decode(ReadOnlyMemory<byte> record, long expectedZxid, AclCache? acls = null)
     {
         if (record.Length < HeaderBytes + 1)
         {
-            throw new StorageCorruptionException(CorruptionKind.Truncated, location, expectedZxid, $"record is {record.Length} bytes, less than a header and a payload");
+            throw new TxnRecordException(CorruptionKind.Truncated, expectedZxid, $"record is {record.Length} bytes, less than a header and a payload");
         }
 
         var stored = BinaryPrimitives.ReadUInt32LittleEndian(record.Span);
         var computed = Crc32C.Compute(record.Span[HeaderBytes..]);
         if (stored != computed)
         {
-            throw new StorageCorruptionException(
-                CorruptionKind.ChecksumMismatch, location, expectedZxid, $"stored crc32c 0x{stored:x8}, computed 0x{computed:x8} over {record.Length - HeaderBytes} bytes");
+            throw new TxnRecordException(
+                CorruptionKind.ChecksumMismatch, expectedZxid, $"stored crc32c 0x{stored:x8}, computed 0x{computed:x8} over {record.Length - HeaderBytes} bytes");
         }
 
-        Txn txn;
-        try
-        {
-            var reader = new MessagePackReader(record[HeaderBytes..]);
-            var fields = reader.ReadArrayHeader();
-            var version = reader.ReadInt32();
-            if (version != FormatVersion)
-            {
-                throw new StorageCorruptionException(CorruptionKind.UnknownFormat, location, expectedZxid, $"txn format {version}, this build reads {FormatVersion}");
-            }
-
-            Expect(fields == 5, "txn array of 5");
-            var zxid = reader.ReadInt64();
-            var session = reader.ReadInt64();
-            var time = reader.ReadInt64();
-            var op = ReadOp(ref reader, acls, nested: false);
-            Expect(reader.End, "no bytes after the txn");
-            txn = new Txn(zxid, session, time, op);
-        }
-        catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or InvalidDataException or OverflowException)
-        {
-            throw new StorageCorruptionException(CorruptionKind.Undecodable, location, expectedZxid, e.Message, e);
-        }
-
+        var txn = DecodePayload(record[HeaderBytes..], expectedZxid, acls);
         if (txn.Zxid != expectedZxid)
         {
-            throw new StorageCorruptionException(CorruptionKind.ZxidMismatch, location, expectedZxid, $"record holds zxid 0x{txn.Zxid:x}");
+            throw new TxnRecordException(CorruptionKind.ZxidMismatch, expectedZxid, $"record holds zxid 0x{txn.Zxid:x}");
         }
 
         return txn;
+    }
+
+    private static Txn DecodePayload(ReadOnlyMemory<byte> payload, long expectedZxid, AclCache? acls)
+    {
+        try
+        {
+            var reader = new MessagePackReader(payload);
+            var fields = reader.ReadArrayHeader();
+            var version = reader.ReadInt32();
+            if (version is not (FormatVersion or FormatWithoutCxid))
+            {
+                throw new TxnRecordException(CorruptionKind.UnknownFormat, expectedZxid, $"txn format {version}, this build reads {FormatWithoutCxid} and {FormatVersion}");
+            }
+
+            var withCxid = version == FormatVersion;
+            Expect(fields == (withCxid ? 6 : 5), $"txn array of {(withCxid ? 6 : 5)}");
+            var zxid = reader.ReadInt64();
+            var session = reader.ReadInt64();
+            var cxid = withCxid ? reader.ReadInt32() : 0;
+            var time = reader.ReadInt64();
+            var op = ReadOp(ref reader, acls, nested: false);
+            Expect(reader.End, "no bytes after the txn");
+            return new Txn(zxid, session, time, op, cxid);
+        }
+        catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or InvalidDataException or OverflowException)
+        {
+            throw new TxnRecordException(CorruptionKind.Undecodable, expectedZxid, e.Message, e);
+        }
     }
 
     /// <summary>ZooKeeper's opcode numbers for the txn kinds (frozen: they are on disk).</summary>
