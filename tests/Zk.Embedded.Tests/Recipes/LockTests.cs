@@ -177,18 +177,14 @@ public sealed partial class LockTests(ITestOutputHelper output) : IAsyncLifetime
         await using var holder = await _peer.ConnectAsync();
         await using var admin = await _peer.ConnectAsync();
         await using var lease = await holder.AcquireLockAsync("/lock");
-        var states = new List<HoldState>();
-        lease.StateChanged += state => { lock (states) { states.Add(state); } };
+        var states = new ValueRecorder<HoldState>("lease states");
+        lease.StateChanged += states.Add;
 
         await admin.DeleteAsync(lease.NodePath);
 
-        await Eventually.TrueAsync(() => lease.Lost.IsCancellationRequested, "the lease to be lost once its node is deleted");
-        Assert.Equal(HoldState.Lost, lease.State);
+        await states.WaitForAsync(seen => seen.SequenceEqual([HoldState.Lost]), "Lost once its node is deleted");
+        Assert.True(lease.Lost.IsCancellationRequested);
         Assert.Contains("deleted", lease.LossReason, StringComparison.Ordinal);
-        lock (states)
-        {
-            Assert.Equal([HoldState.Lost], states);
-        }
     }
 
     [Fact]
