@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Xunit.Abstractions;
 using Zk.Embedded.Api;
 using Zk.Embedded.Recipes;
@@ -11,7 +10,7 @@ namespace Zk.Embedded.Tests.Recipes;
 /// Curator's InterProcessMutex (Debian's libcurator, in a JVM) and our lock on the same lock path: each waits while the
 /// other holds and takes over on release; each sees the other's node as a contender in the same order.
 /// </summary>
-public sealed partial class CuratorInteropTests(ITestOutputHelper output)
+public sealed class CuratorInteropTests(ITestOutputHelper output)
 {
     private const string LockPath = "/mixed/fleet/lock";
 
@@ -55,7 +54,7 @@ public sealed partial class CuratorInteropTests(ITestOutputHelper output)
 
         await curator.SendAsync("acquire", "waiting");
         var children = await ChildrenOnceAsync(zk, LockPath, count: 2);
-        Assert.All(children, child => Assert.Matches(CuratorLockNode(), child));
+        Assert.All(children, child => Assert.Matches(CuratorNames.LockNode(), child));
         Assert.Equal(ZkPaths.NameOf(lease.NodePath), SequentialContender.Sort(children, "lock-")[0]);
 
         await lease.ReleaseAsync();
@@ -105,7 +104,4 @@ public sealed partial class CuratorInteropTests(ITestOutputHelper output)
             }
         }
     }
-
-    [GeneratedRegex("^_c_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-lock-[0-9]{10}$")]
-    private static partial Regex CuratorLockNode();
 }

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Xunit.Abstractions;
 using Zk.Embedded.Api;
 using Zk.Embedded.Recipes;
@@ -7,7 +6,7 @@ using Zk.Embedded.Tests.Support;
 namespace Zk.Embedded.Tests.Recipes;
 
 /// <summary>The exclusive lock on in-process sessions: Curator's protocol, waiting, giving up, loss, fencing.</summary>
-public sealed partial class LockTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class LockTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private TestPeer _peer = null!;
 
@@ -21,7 +20,7 @@ public sealed partial class LockTests(ITestOutputHelper output) : IAsyncLifetime
         await using var zk = await _peer.ConnectAsync();
         await using (var lease = await zk.AcquireLockAsync("/locks/report"))
         {
-            Assert.Matches(CuratorLockNode(), ZkPaths.NameOf(lease.NodePath));
+            Assert.Matches(CuratorNames.LockNode(), ZkPaths.NameOf(lease.NodePath));
             Assert.StartsWith("/locks/report/", lease.NodePath, StringComparison.Ordinal);
             var node = await zk.StatAsync(lease.NodePath);
             Assert.Equal(zk.SessionId, node.EphemeralOwner);
@@ -216,7 +215,4 @@ public sealed partial class LockTests(ITestOutputHelper output) : IAsyncLifetime
         await zk.CloseAsync();
         await ZkTest.ThrowsAsync(ZkErrorCode.SessionExpired, async () => await zk.AcquireLockAsync("/lock"));
     }
-
-    [GeneratedRegex("^_c_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-lock-[0-9]{10}$")]
-    private static partial Regex CuratorLockNode();
 }
