@@ -1,0 +1,61 @@
+namespace Zk.Embedded.Recipes;
+
+/// <summary>
+/// Runs a cache's reload whenever asked, one reload at a time: a request during a reload makes one more reload after
+/// it, so the last reload always starts after the last change, and results never arrive out of order.
+/// </summary>
+internal sealed class RefreshLoop(Func<CancellationToken, Task> reload, CancellationToken stopping)
+{
+    private readonly object _gate = new();
+    private bool _pending;
+    private Task _running = Task.CompletedTask;
+
+    /// <summary>The exception of the last reload that failed with something other than a stop; null after a good one.</summary>
+    public Exception? LastError { get; private set; }
+
+    /// <summary>Asks for a reload; the returned task completes once a reload that started after this call has finished.</summary>
+    public Task RequestAsync()
+    {
+        lock (_gate)
+        {
+            _pending = true;
+            if (_running.IsCompleted)
+            {
+                _running = Task.Run(RunAsync);
+            }
+
+            return _running;
+        }
+    }
+
+    private async Task RunAsync()
+    {
+        while (true)
+        {
+            lock (_gate)
+            {
+                if (!_pending || stopping.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                _pending = false;
+            }
+
+            try
+            {
+                await reload(stopping).ConfigureAwait(false);
+                LastError = null;
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                // SessionExpired and the like: the cache keeps its last view; the next event or reconnect tries again.
+                LastError = e;
+            }
+        }
+    }
+}

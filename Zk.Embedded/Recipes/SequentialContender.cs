@@ -1,0 +1,162 @@
+using Zk.Embedded.Api;
+
+namespace Zk.Embedded.Recipes;
+
+/// <summary>
+/// Curator's <c>LockInternals</c> with the <c>StandardLockInternalsDriver</c>: a protected ephemeral-sequential node
+/// <c>_c_&lt;uuid&gt;-&lt;name&gt;&lt;seq&gt;</c> under the base path; children ordered by what follows the last
+/// <c>&lt;name&gt;</c> in each (the sequence suffix); the node holds when fewer than <c>maxLeases</c> come before
+/// it; otherwise it watches only the child <c>maxLeases</c> places ahead (no herd effect) with getData (which, unlike
+/// exists, leaves no watch behind on a node already gone) and looks again when that watch fires.
+/// </summary>
+internal sealed class SequentialContender(IZooKeeper zk, string basePath, string name, int maxLeases)
+{
+    public string BasePath { get; } = basePath;
+
+    /// <summary>
+    /// Creates this contender's node and waits until it holds. Returns the node, or null when <paramref name="timeout"/>
+    /// passed first. On timeout, cancellation or any failure the node is deleted before this returns.
+    /// </summary>
+    public async ValueTask<CreateResult?> AcquireAsync(byte[]? data, TimeSpan? timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = timeout is { } span ? new CancellationTokenSource(span) : null;
+        using var linked = deadline is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        var token = linked?.Token ?? cancellationToken;
+        CreateResult? ours = null;
+        var holds = false;
+        try
+        {
+            ours = await ProtectedCreate.CreateAsync(zk, BasePath, name, data, CreateMode.EphemeralSequential, token).ConfigureAwait(false);
+            await WaitForTurnAsync(ours.Path, token).ConfigureAwait(false);
+            holds = true;
+            return ours;
+        }
+        catch (OperationCanceledException) when (deadline?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+        finally
+        {
+            if (!holds && ours is not null)
+            {
+                await DeleteQuietlyAsync(zk, ours.Path).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>The children of the base path in lock order (Curator's <c>getSortedChildren</c>).</summary>
+    public async ValueTask<List<string>> SortedChildrenAsync(CancellationToken cancellationToken)
+    {
+        var children = await SessionRetry.RunAsync(zk, BasePath, static (z, p, ct) => z.GetChildrenAsync(p, null, ct), cancellationToken).ConfigureAwait(false);
+        return Sort(children, name);
+    }
+
+    /// <summary>Orders names by what follows the last <paramref name="lockName"/> (the whole name when absent), ordinally, as Curator's comparator does.</summary>
+    public static List<string> Sort(IEnumerable<string> children, string lockName)
+    {
+        var sorted = new List<string>(children);
+        // A stable sort, as Java's Collections.sort, for names with equal keys (only children that are not contenders).
+        var keyed = sorted.Select((child, index) => (Key: SortKey(child, lockName), Index: index, Child: child)).ToList();
+        keyed.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key) is var c && c != 0 ? c : a.Index.CompareTo(b.Index));
+        for (var i = 0; i < keyed.Count; i++)
+        {
+            sorted[i] = keyed[i].Child;
+        }
+
+        return sorted;
+    }
+
+    /// <summary>Curator's <c>StandardLockInternalsDriver.fixForSorting</c>.</summary>
+    public static string SortKey(string child, string lockName)
+    {
+        var index = child.LastIndexOf(lockName, StringComparison.Ordinal);
+        return index < 0 ? child : child[(index + lockName.Length)..];
+    }
+
+    /// <summary>Deletes a node, riding out ConnectionLoss until the session ends (then the ephemeral is gone anyway).</summary>
+    public static async ValueTask DeleteQuietlyAsync(IZooKeeper zk, string path)
+    {
+        // Bounded: past twice the session timeout without a connection the peer has expired the session.
+        using var bound = new CancellationTokenSource(zk.SessionTimeout * 2 + TimeSpan.FromSeconds(1));
+        try
+        {
+            await SessionRetry.RunAsync(zk, path, static async (z, p, ct) =>
+            {
+                await z.DeleteAsync(p, -1, ct).ConfigureAwait(false);
+                return true;
+            }, bound.Token).ConfigureAwait(false);
+        }
+        catch (ZkException e) when (e.Code is ZkErrorCode.NoNode or ZkErrorCode.SessionExpired)
+        {
+            // Gone already, or with its session.
+        }
+        catch (OperationCanceledException)
+        {
+            // No connection for longer than the session can live: the peer deletes it with the session.
+        }
+    }
+
+    private async ValueTask WaitForTurnAsync(string ourPath, CancellationToken cancellationToken)
+    {
+        var ourName = ZkPaths.NameOf(ourPath);
+        while (true)
+        {
+            var children = await SortedChildrenAsync(cancellationToken).ConfigureAwait(false);
+            var ourIndex = children.IndexOf(ourName);
+            if (ourIndex < 0)
+            {
+                // Curator's validateOurIndex: our node is gone, deleted by someone or with an expired session.
+                throw new ZkException(ZkErrorCode.NoNode, ourPath, $"Sequential path not found: {ourPath} (deleted while waiting, or its session ended)");
+            }
+
+            if (ourIndex < maxLeases)
+            {
+                return;
+            }
+
+            await WaitForDeleteAsync(ZkPaths.Join(BasePath, children[ourIndex - maxLeases]), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Returns once <paramref name="path"/> changed or is gone, or the session's state changed (the caller looks again).</summary>
+    private async ValueTask WaitForDeleteAsync(string path, CancellationToken cancellationToken)
+    {
+        var changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Watcher watcher = _ => changed.TrySetResult();
+        void OnState(KeeperState state) => changed.TrySetResult();
+        zk.StateChanged += OnState;
+        var watching = false;
+        try
+        {
+            await SessionRetry.RunAsync(zk, (path, watcher), static (z, s, ct) => z.GetDataAsync(s.path, s.watcher, ct), cancellationToken).ConfigureAwait(false);
+            watching = true;
+            await changed.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            watching = false;
+        }
+        catch (ZkException e) when (e.Code == ZkErrorCode.NoNode)
+        {
+            // Released between getChildren and getData: look again.
+        }
+        finally
+        {
+            zk.StateChanged -= OnState;
+            if (watching)
+            {
+                await RemoveWatchQuietlyAsync(path, watcher).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>A waiter that gives up removes its watch so the server does not keep it until the predecessor changes.</summary>
+    private async ValueTask RemoveWatchQuietlyAsync(string path, Watcher watcher)
+    {
+        try
+        {
+            await zk.RemoveWatchesAsync(path, watcher, WatcherType.Data, local: zk.State != SessionState.Connected).ConfigureAwait(false);
+        }
+        catch (ZkException)
+        {
+            // Fired meanwhile, or the connection is gone: the watch goes with the event or the session.
+        }
+    }
+}

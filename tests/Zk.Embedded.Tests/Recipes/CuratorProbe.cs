@@ -1,0 +1,94 @@
+using Zk.Embedded.Tests.Interop;
+
+namespace Zk.Embedded.Tests.Recipes;
+
+/// <summary>
+/// CuratorLockProbe.java (Curator's InterProcessMutex driven line by line from stdin), compiled once per test run with
+/// javac against Debian's Curator and ZooKeeper jars. Each command waits for its one-line answer.
+/// </summary>
+internal sealed class CuratorProbe : IAsyncDisposable
+{
+    private static readonly string[] Jars =
+    [
+        "/usr/share/java/curator-recipes.jar", "/usr/share/java/curator-framework.jar", "/usr/share/java/curator-client.jar",
+        "/usr/share/java/zookeeper.jar", "/usr/share/java/zookeeper-jute.jar", "/usr/share/java/guava.jar",
+        "/usr/share/java/slf4j-api.jar", "/usr/share/java/slf4j-nop.jar",
+    ];
+
+    private const string Javac = "/usr/bin/javac";
+    private const string Java = "/usr/bin/java";
+    private static readonly SemaphoreSlim CompileGate = new(1, 1);
+    private static string? _classes;
+
+    private readonly ExternalProcess _process;
+    private int _answers;
+
+    private CuratorProbe(ExternalProcess process) => _process = process;
+
+    public string Transcript => _process.Transcript;
+
+    /// <summary>Starts the probe on <paramref name="lockPath"/>; skips the test when Java or Curator is not installed.</summary>
+    public static async Task<CuratorProbe> StartAsync(string connectString, string lockPath)
+    {
+        InteropTools.RequireFiles([Javac, Java, .. Jars]);
+        var classes = await CompileAsync();
+        var probe = new CuratorProbe(ExternalProcess.Start(Java, ["-cp", $"{classes}:{string.Join(':', Jars)}", "CuratorLockProbe", connectString, lockPath]));
+        await probe.AnswerAsync("ready");
+        return probe;
+    }
+
+    /// <summary>Sends a command and waits for its next answer line, which must start with <paramref name="expected"/>; returns the line.</summary>
+    public async Task<string> SendAsync(string command, string expected)
+    {
+        await _process.WriteLineAsync(command);
+        return await AnswerAsync(expected);
+    }
+
+    /// <summary>Sends a command without waiting for its answer (for "acquire", which answers "waiting" then "acquired").</summary>
+    public Task SendOnlyAsync(string command) => _process.WriteLineAsync(command);
+
+    /// <summary>Waits for the next answer line and checks it starts with <paramref name="expected"/>.</summary>
+    public async Task<string> AnswerAsync(string expected)
+    {
+        var index = _answers++;
+        await _process.WaitForOutputAsync(() => Lines().Length > index, $"answer {index + 1} ('{expected}…')", InteropTools.ProgramDeadline);
+        var line = Lines()[index];
+        Assert.True(line.StartsWith(expected, StringComparison.Ordinal), $"expected Curator to answer '{expected}…', it answered '{line}'. Transcript:\n{Transcript}");
+        return line;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            await _process.WriteLineAsync("quit");
+        }
+
+        await _process.DisposeAsync();
+    }
+
+    private string[] Lines() => _process.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private static async Task<string> CompileAsync()
+    {
+        await CompileGate.WaitAsync();
+        try
+        {
+            if (_classes is null)
+            {
+                var folder = Directory.CreateTempSubdirectory("curator-probe-").FullName;
+                var source = Path.Combine(AppContext.BaseDirectory, "Recipes", "CuratorLockProbe.java");
+                await using var javac = ExternalProcess.Start(Javac, ["-d", folder, "-cp", string.Join(':', Jars), source]);
+                await javac.WaitForExitAsync(InteropTools.ProgramDeadline);
+                Assert.True(javac.ExitCode == 0, $"expected javac to compile {source}, it exited {javac.ExitCode}:\n{javac.Transcript}");
+                _classes = folder;
+            }
+
+            return _classes;
+        }
+        finally
+        {
+            CompileGate.Release();
+        }
+    }
+}

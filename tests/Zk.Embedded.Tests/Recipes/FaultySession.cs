@@ -1,0 +1,48 @@
+using System.Reflection;
+using Zk.Embedded.Api;
+
+namespace Zk.Embedded.Tests.Recipes;
+
+/// <summary>
+/// A real session with one fault: the next create goes through to the peer and then throws ConnectionLoss, as when
+/// the connection drops after the server made the node and before its reply arrived. Every other call passes through.
+/// </summary>
+public class FaultySession : DispatchProxy
+{
+    private IZooKeeper _inner = null!;
+    private int _createFaults;
+
+    /// <summary>Creates that made their node and then reported ConnectionLoss.</summary>
+    public int FaultedCreates { get; private set; }
+
+    internal static IZooKeeper Wrap(IZooKeeper inner, int createFaults)
+    {
+        var proxy = Create<IZooKeeper, FaultySession>();
+        var faulty = (FaultySession)(object)proxy;
+        faulty._inner = inner;
+        faulty._createFaults = createFaults;
+        return proxy;
+    }
+
+    internal static FaultySession Of(IZooKeeper proxy) => (FaultySession)(object)proxy;
+
+    protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
+    {
+        if (targetMethod!.Name is nameof(IZooKeeper.CreateWithStatAsync) && _createFaults > 0)
+        {
+            _createFaults--;
+            FaultedCreates++;
+#pragma warning disable CA2012 // The boxed ValueTask from reflection is awaited exactly once, by FailAfter.
+            return FailAfter((ValueTask<CreateResult>)targetMethod.Invoke(_inner, args)!);
+#pragma warning restore CA2012
+        }
+
+        return targetMethod.Invoke(_inner, args);
+    }
+
+    private static async ValueTask<CreateResult> FailAfter(ValueTask<CreateResult> create)
+    {
+        await create;
+        throw new ZkException(ZkErrorCode.ConnectionLoss, null, "injected: the create was applied, its reply lost");
+    }
+}

@@ -1,0 +1,66 @@
+using Zk.Embedded.Api;
+using Zk.Embedded.Recipes;
+using Zk.Embedded.Tests.Support;
+
+namespace Zk.Embedded.Tests.Recipes;
+
+/// <summary>Service discovery: registrations with payload, a cache that follows them, picks that spread load.</summary>
+public sealed class ServiceDiscoveryTests : IAsyncLifetime
+{
+    private TestPeer _peer = null!;
+
+    public async Task InitializeAsync() => _peer = await TestPeer.StartAsync();
+
+    public async Task DisposeAsync() => await _peer.DisposeAsync();
+
+    [Fact]
+    public async Task A_client_sees_registered_instances_with_their_payload_and_round_robin_spreads_picks_evenly()
+    {
+        await using var client = await _peer.ConnectAsync();
+        await using var cache = await ServiceCache.StartAsync(client, "/services", "billing");
+        var seen = new ValueRecorder<int>("instance counts");
+        cache.Changed += instances => seen.Add(instances.Count);
+        var sessions = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => _peer.ConnectAsync()));
+        for (var i = 0; i < sessions.Length; i++)
+        {
+            await sessions[i].RegisterAsync("/services", new ServiceInstance("billing", $"i{i}", "10.0.0." + i, 8080 + i, new Dictionary<string, string> { ["zone"] = $"z{i % 2}" }));
+        }
+
+        await seen.WaitForAsync(counts => counts.Contains(3), "three instances");
+        Assert.Equal(["i0", "i1", "i2"], cache.Instances.Select(i => i.Id));
+        Assert.Equal("z1", cache.Instances[1].Payload!["zone"]);
+        Assert.Equal(8082, cache.Instances[2].Port);
+        var picks = Enumerable.Range(0, 30).Select(_ => cache.PickRoundRobin()!.Id).GroupBy(id => id).ToDictionary(g => g.Key, g => g.Count());
+        Assert.Equal(new Dictionary<string, int> { ["i0"] = 10, ["i1"] = 10, ["i2"] = 10 }, picks);
+        Assert.Contains(cache.PickRandom()!.Id, new[] { "i0", "i1", "i2" });
+        foreach (var zk in sessions)
+        {
+            await zk.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task An_instance_whose_session_expires_or_that_unregisters_disappears_from_the_view()
+    {
+        await using var client = await _peer.ConnectAsync();
+        await using var dying = await _peer.ConnectAsync();
+        await using var leaving = await _peer.ConnectAsync();
+        await using var cache = await ServiceCache.StartAsync(client, "/services", "search");
+        var seen = new ValueRecorder<string>("views");
+        cache.Changed += instances => seen.Add(string.Join(",", instances.Select(i => i.Id)));
+        await dying.RegisterAsync("/services", new ServiceInstance("search", "dying", "h1", 1));
+        var registration = await leaving.RegisterAsync("/services", new ServiceInstance("search", "leaving", "h2", 2));
+        await seen.WaitForAsync(views => views.Contains("dying,leaving"), "both instances");
+
+        await _peer.ExpireAsync(dying);
+        await seen.WaitForAsync(views => views.Count > 0 && views[^1] == "leaving", "only 'leaving' after the other's session expired");
+        await registration.DisposeAsync();
+        await seen.WaitForAsync(views => views.Count > 0 && views[^1] == "", "no instance after unregistering");
+        Assert.Null(cache.PickRoundRobin());
+        await ZkTest.ThrowsAsync(ZkErrorCode.NodeExists, async () =>
+        {
+            await leaving.RegisterAsync("/services", new ServiceInstance("search", "twice", "h", 1));
+            await leaving.RegisterAsync("/services", new ServiceInstance("search", "twice", "h", 1));
+        });
+    }
+}
