@@ -3,7 +3,8 @@ using Zk.Embedded.Api;
 namespace Zk.Embedded.Recipes;
 
 /// <summary>
-/// A held exclusive lock (from <see cref="DistributedLock"/>). Dispose it to release the lock; release deletes the lock
+/// A held lease: an exclusive lock (<see cref="DistributedLock"/>), a read or write lock (<see cref="DistributedReadWriteLock"/>)
+/// or a semaphore lease (<see cref="DistributedSemaphore"/>). Dispose it to release it; release deletes its
 /// node, riding out a lost connection.
 /// </summary>
 /// <remarks>

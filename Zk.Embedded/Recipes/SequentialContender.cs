@@ -2,6 +2,9 @@ using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Recipes;
 
+/// <summary>The child a contender at <paramref name="ourIndex"/> of <paramref name="sorted"/> waits for; null when it holds.</summary>
+internal delegate string? TurnRule(List<string> sorted, int ourIndex);
+
 /// <summary>
 /// Curator's <c>LockInternals</c> with the <c>StandardLockInternalsDriver</c>: a protected ephemeral-sequential node
 /// <c>_c_&lt;uuid&gt;-&lt;name&gt;&lt;seq&gt;</c> under the base path; children ordered by what follows the last
@@ -9,9 +12,33 @@ namespace Zk.Embedded.Recipes;
 /// it; otherwise it watches only the child <c>maxLeases</c> places ahead (no herd effect) with getData (which, unlike
 /// exists, leaves no watch behind on a node already gone) and looks again when that watch fires.
 /// </summary>
-internal sealed class SequentialContender(IZooKeeper zk, string basePath, string name, int maxLeases)
+internal sealed class SequentialContender
 {
-    public string BasePath { get; } = basePath;
+    private readonly IZooKeeper _zk;
+    private readonly string _name;
+    private readonly string[] _sortNames;
+    private readonly TurnRule _rule;
+
+    /// <summary>A contender of Curator's standard driver: it holds when fewer than <paramref name="maxLeases"/> come before it.</summary>
+    public SequentialContender(IZooKeeper zk, string basePath, string name, int maxLeases)
+        : this(zk, basePath, name, [name], (sorted, ours) => ours < maxLeases ? null : sorted[ours - maxLeases])
+    {
+    }
+
+    /// <summary>
+    /// A contender whose children sort by what follows the last of each of <paramref name="sortNames"/> in turn
+    /// (Curator's <c>SortingLockInternalsDriver</c>), and whose turn <paramref name="rule"/> decides.
+    /// </summary>
+    public SequentialContender(IZooKeeper zk, string basePath, string name, string[] sortNames, TurnRule rule)
+    {
+        _zk = zk;
+        BasePath = basePath;
+        _name = name;
+        _sortNames = sortNames;
+        _rule = rule;
+    }
+
+    public string BasePath { get; }
 
     /// <summary>
     /// Creates this contender's node and waits until it holds. Returns the node, or null when <paramref name="timeout"/>
@@ -26,7 +53,7 @@ internal sealed class SequentialContender(IZooKeeper zk, string basePath, string
         var holds = false;
         try
         {
-            ours = await ProtectedCreate.CreateAsync(zk, BasePath, name, data, CreateMode.EphemeralSequential, token).ConfigureAwait(false);
+            ours = await ProtectedCreate.CreateAsync(_zk, BasePath, _name, data, CreateMode.EphemeralSequential, token).ConfigureAwait(false);
             await WaitForTurnAsync(ours.Path, token).ConfigureAwait(false);
             holds = true;
             return ours;
@@ -39,7 +66,7 @@ internal sealed class SequentialContender(IZooKeeper zk, string basePath, string
         {
             if (!holds && ours is not null)
             {
-                await DeleteQuietlyAsync(zk, ours.Path).ConfigureAwait(false);
+                await DeleteQuietlyAsync(_zk, ours.Path).ConfigureAwait(false);
             }
         }
     }
@@ -47,16 +74,19 @@ internal sealed class SequentialContender(IZooKeeper zk, string basePath, string
     /// <summary>The children of the base path in lock order (Curator's <c>getSortedChildren</c>).</summary>
     public async ValueTask<List<string>> SortedChildrenAsync(CancellationToken cancellationToken)
     {
-        var children = await SessionRetry.RunAsync(zk, BasePath, static (z, p, ct) => z.GetChildrenAsync(p, null, ct), cancellationToken).ConfigureAwait(false);
-        return Sort(children, name);
+        var children = await SessionRetry.RunAsync(_zk, BasePath, static (z, p, ct) => z.GetChildrenAsync(p, null, ct), cancellationToken).ConfigureAwait(false);
+        return Sort(children, _sortNames);
     }
 
     /// <summary>Orders names by what follows the last <paramref name="lockName"/> (the whole name when absent), ordinally, as Curator's comparator does.</summary>
-    public static List<string> Sort(IEnumerable<string> children, string lockName)
+    public static List<string> Sort(IEnumerable<string> children, string lockName) => Sort(children, [lockName]);
+
+    /// <summary>Orders names by Curator's <c>fixForSorting</c> applied for each of <paramref name="lockNames"/> in turn, ordinally and stably.</summary>
+    public static List<string> Sort(IEnumerable<string> children, string[] lockNames)
     {
         var sorted = new List<string>(children);
         // A stable sort, as Java's Collections.sort, for names with equal keys (only children that are not contenders).
-        var keyed = sorted.Select((child, index) => (Key: SortKey(child, lockName), Index: index, Child: child)).ToList();
+        var keyed = sorted.Select((child, index) => (Key: SortKey(child, lockNames), Index: index, Child: child)).ToList();
         keyed.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key) is var c && c != 0 ? c : a.Index.CompareTo(b.Index));
         for (var i = 0; i < keyed.Count; i++)
         {
@@ -64,6 +94,16 @@ internal sealed class SequentialContender(IZooKeeper zk, string basePath, string
         }
 
         return sorted;
+    }
+
+    private static string SortKey(string child, string[] lockNames)
+    {
+        foreach (var lockName in lockNames)
+        {
+            child = SortKey(child, lockName);
+        }
+
+        return child;
     }
 
     /// <summary>Curator's <c>StandardLockInternalsDriver.fixForSorting</c>.</summary>
@@ -109,54 +149,28 @@ internal sealed class SequentialContender(IZooKeeper zk, string basePath, string
                 throw new ZkException(ZkErrorCode.NoNode, ourPath, $"Sequential path not found: {ourPath} (deleted while waiting, or its session ended)");
             }
 
-            if (ourIndex < maxLeases)
+            if (_rule(children, ourIndex) is not { } ahead)
             {
                 return;
             }
 
-            await WaitForDeleteAsync(ZkPaths.Join(BasePath, children[ourIndex - maxLeases]), cancellationToken).ConfigureAwait(false);
+            await WaitForDeleteAsync(ZkPaths.Join(BasePath, ahead), cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <summary>Returns once <paramref name="path"/> changed or is gone, or the session's state changed (the caller looks again).</summary>
     private async ValueTask WaitForDeleteAsync(string path, CancellationToken cancellationToken)
     {
-        var changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Watcher watcher = _ => changed.TrySetResult();
-        void OnState(KeeperState state) => changed.TrySetResult();
-        zk.StateChanged += OnState;
-        var watching = false;
+        using var wait = new OneShotWait(_zk);
         try
         {
-            await SessionRetry.RunAsync(zk, (path, watcher), static (z, s, ct) => z.GetDataAsync(s.path, s.watcher, ct), cancellationToken).ConfigureAwait(false);
-            watching = true;
-            await changed.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-            watching = false;
+            await SessionRetry.RunAsync(_zk, (path, wait.Watcher), static (z, s, ct) => z.GetDataAsync(s.path, s.Watcher, ct), cancellationToken).ConfigureAwait(false);
         }
         catch (ZkException e) when (e.Code == ZkErrorCode.NoNode)
         {
-            // Released between getChildren and getData: look again.
+            return; // Released between getChildren and getData: look again.
         }
-        finally
-        {
-            zk.StateChanged -= OnState;
-            if (watching)
-            {
-                await RemoveWatchQuietlyAsync(path, watcher).ConfigureAwait(false);
-            }
-        }
-    }
 
-    /// <summary>A waiter that gives up removes its watch so the server does not keep it until the predecessor changes.</summary>
-    private async ValueTask RemoveWatchQuietlyAsync(string path, Watcher watcher)
-    {
-        try
-        {
-            await zk.RemoveWatchesAsync(path, watcher, WatcherType.Data, local: zk.State != SessionState.Connected).ConfigureAwait(false);
-        }
-        catch (ZkException)
-        {
-            // Fired meanwhile, or the connection is gone: the watch goes with the event or the session.
-        }
+        await wait.WaitAsync(path, WatcherType.Data, cancellationToken).ConfigureAwait(false);
     }
 }
