@@ -27,8 +27,8 @@ public sealed class NodeCache : IAsyncDisposable
     {
         _zk = zk;
         Path = path;
-        _watcher = OnEvent;
         _refresh = new RefreshLoop(LoadAsync, _stop.Token);
+        _watcher = _refresh.OnWatch;
     }
 
     /// <summary>The cached node's path.</summary>
@@ -55,7 +55,7 @@ public sealed class NodeCache : IAsyncDisposable
             // A server before 3.6: one-shot watches, set again on every load.
         }
 
-        zk.StateChanged += cache.OnState;
+        zk.StateChanged += cache._refresh.OnSessionState;
         await cache._refresh.RequestAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
         if (cache._refresh.LastError is { } error)
         {
@@ -75,7 +75,7 @@ public sealed class NodeCache : IAsyncDisposable
         }
 
         await _stop.CancelAsync().ConfigureAwait(false);
-        _zk.StateChanged -= OnState;
+        _zk.StateChanged -= _refresh.OnSessionState;
         try
         {
             await _zk.RemoveWatchesAsync(Path, _watcher, _persistent ? WatcherType.Persistent : WatcherType.Any, local: _zk.State != SessionState.Connected).ConfigureAwait(false);
@@ -83,22 +83,6 @@ public sealed class NodeCache : IAsyncDisposable
         catch (ZkException)
         {
             // Already fired (one-shot) or the session is gone: nothing left to remove.
-        }
-    }
-
-    private void OnEvent(WatchedEvent e)
-    {
-        if (e.Type != EventType.None)
-        {
-            _ = _refresh.RequestAsync();
-        }
-    }
-
-    private void OnState(KeeperState state)
-    {
-        if (state == KeeperState.SyncConnected)
-        {
-            _ = _refresh.RequestAsync();
         }
     }
 

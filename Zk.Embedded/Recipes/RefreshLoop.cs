@@ -1,3 +1,5 @@
+using Zk.Embedded.Api;
+
 namespace Zk.Embedded.Recipes;
 
 /// <summary>
@@ -12,6 +14,24 @@ internal sealed class RefreshLoop(Func<CancellationToken, Task> reload, Cancella
 
     /// <summary>The exception of the last reload that failed with something other than a stop; null after a good one.</summary>
     public Exception? LastError { get; private set; }
+
+    /// <summary>A watcher for the cached nodes: every node event asks for a reload.</summary>
+    public void OnWatch(WatchedEvent e)
+    {
+        if (e.Type != EventType.None)
+        {
+            _ = RequestAsync();
+        }
+    }
+
+    /// <summary>A session-state handler: every reconnect asks for a reload, so changes made while disconnected are seen.</summary>
+    public void OnSessionState(KeeperState state)
+    {
+        if (state == KeeperState.SyncConnected)
+        {
+            _ = RequestAsync();
+        }
+    }
 
     /// <summary>Asks for a reload; the returned task completes once a reload that started after this call has finished.</summary>
     public Task RequestAsync()

@@ -14,28 +14,23 @@ namespace Zk.Embedded.Recipes;
 /// </remarks>
 public sealed class ServiceCache : IAsyncDisposable
 {
-    private readonly IZooKeeper _zk;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly RefreshLoop _refresh;
-    private readonly Watcher _watcher;
+    private readonly ChildrenCache _children;
     private volatile IReadOnlyList<ServiceInstance> _instances = [];
     private int _next = -1;
 
     private ServiceCache(IZooKeeper zk, string folder)
     {
-        _zk = zk;
-        Folder = folder;
-        _refresh = new RefreshLoop(LoadAsync, _stop.Token);
-        _watcher = OnEvent;
+        _children = new ChildrenCache(zk, folder);
+        _children.Changed += OnChildren;
     }
 
     /// <summary>The service's folder, <c>basePath/name</c>.</summary>
-    public string Folder { get; }
+    public string Folder => _children.Folder;
 
     /// <summary>The instances as last loaded, ordered by id.</summary>
     public IReadOnlyList<ServiceInstance> Instances => _instances;
 
-    /// <summary>Raised after a reload changed the set of instances; on a background thread.</summary>
+    /// <summary>Raised after a reload changed the set of instances (or one's registration); on a background thread.</summary>
     public event Action<IReadOnlyList<ServiceInstance>>? Changed;
 
     /// <summary>Loads the service's instances and starts watching them.</summary>
@@ -44,14 +39,7 @@ public sealed class ServiceCache : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(zk);
         var cache = new ServiceCache(zk, ZkPaths.Validate(ZkPaths.Join(ZkPaths.Validate(basePath, nameof(basePath)), serviceName), nameof(serviceName)));
         await ZkPaths.CreateAllAsync(zk, cache.Folder, CreateMode.Persistent, cancellationToken).ConfigureAwait(false);
-        zk.StateChanged += cache.OnState;
-        await cache._refresh.RequestAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-        if (cache._refresh.LastError is { } error)
-        {
-            await cache.DisposeAsync().ConfigureAwait(false);
-            throw error;
-        }
-
+        await cache._children.StartAsync(cancellationToken).ConfigureAwait(false);
         return cache;
     }
 
@@ -70,63 +58,20 @@ public sealed class ServiceCache : IAsyncDisposable
     }
 
     /// <summary>Stops watching.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync().ConfigureAwait(false);
-        _zk.StateChanged -= OnState;
-    }
+    public ValueTask DisposeAsync() => _children.StopAsync();
 
-    private void OnEvent(WatchedEvent e)
+    private void OnChildren(IReadOnlyList<CachedChild> children)
     {
-        if (e.Type != EventType.None)
-        {
-            _ = _refresh.RequestAsync();
-        }
-    }
-
-    private void OnState(KeeperState state)
-    {
-        if (state == KeeperState.SyncConnected)
-        {
-            _ = _refresh.RequestAsync();
-        }
-    }
-
-    private async Task LoadAsync(CancellationToken cancellationToken)
-    {
-        var children = await SessionRetry.RunAsync(_zk, this, static (z, c, ct) => z.GetChildrenAsync(c.Folder, c._watcher, ct), cancellationToken).ConfigureAwait(false);
         var instances = new List<ServiceInstance>(children.Count);
-        foreach (var child in children.Order(StringComparer.Ordinal))
+        foreach (var child in children)
         {
-            try
+            if (ServiceInstance.FromJson(child.Data.Data.Span) is { } instance)
             {
-                var data = await SessionRetry.RunAsync(_zk, ZkPaths.Join(Folder, child), static (z, p, ct) => z.GetDataAsync(p, null, ct), cancellationToken).ConfigureAwait(false);
-                if (ServiceInstance.FromJson(data.Data.Span) is { } instance)
-                {
-                    instances.Add(instance);
-                }
-            }
-            catch (ZkException e) when (e.Code == ZkErrorCode.NoNode)
-            {
-                // Left between getChildren and getData; the child watch reports it.
+                instances.Add(instance);
             }
         }
 
-        if (!instances.SequenceEqual(_instances, InstanceIdentity.Instance))
-        {
-            _instances = instances;
-            Changed?.Invoke(instances);
-        }
-    }
-
-    /// <summary>Instances are the same registration when name, id and registration time match (records compare the payload map by reference).</summary>
-    private sealed class InstanceIdentity : IEqualityComparer<ServiceInstance>
-    {
-        public static readonly InstanceIdentity Instance = new();
-
-        public bool Equals(ServiceInstance? x, ServiceInstance? y) =>
-            x?.Id == y?.Id && x?.Name == y?.Name && x?.RegistrationTimeUtc == y?.RegistrationTimeUtc;
-
-        public int GetHashCode(ServiceInstance obj) => obj.Id.GetHashCode(StringComparison.Ordinal);
+        _instances = instances;
+        Changed?.Invoke(instances);
     }
 }

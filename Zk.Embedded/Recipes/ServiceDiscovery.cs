@@ -19,22 +19,7 @@ public static class ServiceDiscovery
         var folder = ZkPaths.Join(ZkPaths.Validate(basePath, nameof(basePath)), instance.Name);
         var path = ZkPaths.Validate(ZkPaths.Join(folder, instance.Id), nameof(instance));
         var data = (instance with { RegistrationTimeUtc = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() }).ToJson();
-        await ZkPaths.CreateAllAsync(zk, folder, CreateMode.Persistent, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await zk.CreateAsync(path, data, Acl.OpenUnsafe, CreateMode.Ephemeral, -1, cancellationToken).ConfigureAwait(false);
-        }
-        catch (ZkException e) when (e.Code == ZkErrorCode.ConnectionLoss)
-        {
-            // Made or not: look after the reconnect; ours if this session owns it.
-            await SessionRetry.WaitUntilConnectedAsync(zk, 1, cancellationToken).ConfigureAwait(false);
-            var stat = await zk.ExistsAsync(path, null, cancellationToken).ConfigureAwait(false);
-            if (stat?.EphemeralOwner != zk.SessionId)
-            {
-                await zk.CreateAsync(path, data, Acl.OpenUnsafe, CreateMode.Ephemeral, -1, cancellationToken).ConfigureAwait(false);
-            }
-        }
-
+        await EphemeralNode.CreateAsync(zk, path, data, cancellationToken).ConfigureAwait(false);
         return new ServiceRegistration(zk, path);
     }
 }

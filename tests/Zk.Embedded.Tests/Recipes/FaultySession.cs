@@ -4,23 +4,28 @@ using Zk.Embedded.Api;
 namespace Zk.Embedded.Tests.Recipes;
 
 /// <summary>
-/// A real session with one fault: the next create goes through to the peer and then throws ConnectionLoss, as when
-/// the connection drops after the server made the node and before its reply arrived. Every other call passes through.
+/// A real session with one fault: the next create (or setData) goes through to the peer and then throws ConnectionLoss,
+/// as when the connection drops after the server applied it and before its reply arrived. Every other call passes through.
 /// </summary>
 public class FaultySession : DispatchProxy
 {
     private IZooKeeper _inner = null!;
     private int _createFaults;
+    private int _setDataFaults;
 
     /// <summary>Creates that made their node and then reported ConnectionLoss.</summary>
     public int FaultedCreates { get; private set; }
 
-    internal static IZooKeeper Wrap(IZooKeeper inner, int createFaults)
+    /// <summary>setData calls that were applied and then reported ConnectionLoss.</summary>
+    public int FaultedSetData { get; private set; }
+
+    internal static IZooKeeper Wrap(IZooKeeper inner, int createFaults = 0, int setDataFaults = 0)
     {
         var proxy = Create<IZooKeeper, FaultySession>();
         var faulty = (FaultySession)(object)proxy;
         faulty._inner = inner;
         faulty._createFaults = createFaults;
+        faulty._setDataFaults = setDataFaults;
         return proxy;
     }
 
@@ -37,12 +42,21 @@ public class FaultySession : DispatchProxy
 #pragma warning restore CA2012
         }
 
+        if (targetMethod.Name is nameof(IZooKeeper.SetDataAsync) && _setDataFaults > 0)
+        {
+            _setDataFaults--;
+            FaultedSetData++;
+#pragma warning disable CA2012 // As above.
+            return FailAfter((ValueTask<Stat>)targetMethod.Invoke(_inner, args)!);
+#pragma warning restore CA2012
+        }
+
         return targetMethod.Invoke(_inner, args);
     }
 
-    private static async ValueTask<CreateResult> FailAfter(ValueTask<CreateResult> create)
+    private static async ValueTask<T> FailAfter<T>(ValueTask<T> call)
     {
-        await create;
-        throw new ZkException(ZkErrorCode.ConnectionLoss, null, "injected: the create was applied, its reply lost");
+        await call;
+        throw new ZkException(ZkErrorCode.ConnectionLoss, null, "injected: the call was applied, its reply lost");
     }
 }
