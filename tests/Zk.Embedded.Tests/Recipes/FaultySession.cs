@@ -12,12 +12,21 @@ public class FaultySession : DispatchProxy
     private IZooKeeper _inner = null!;
     private int _createFaults;
     private int _setDataFaults;
+    private bool _oldServer;
 
     /// <summary>Creates that made their node and then reported ConnectionLoss.</summary>
     public int FaultedCreates { get; private set; }
 
     /// <summary>setData calls that were applied and then reported ConnectionLoss.</summary>
     public int FaultedSetData { get; private set; }
+
+    /// <summary>A session that answers addWatch with Unimplemented, as a server before ZooKeeper 3.6 does.</summary>
+    internal static IZooKeeper WithoutAddWatch(IZooKeeper inner)
+    {
+        var proxy = Wrap(inner);
+        Of(proxy)._oldServer = true;
+        return proxy;
+    }
 
     internal static IZooKeeper Wrap(IZooKeeper inner, int createFaults = 0, int setDataFaults = 0)
     {
@@ -48,6 +57,13 @@ public class FaultySession : DispatchProxy
             FaultedSetData++;
 #pragma warning disable CA2012 // As above.
             return FailAfter((ValueTask<Stat>)targetMethod.Invoke(_inner, args)!);
+#pragma warning restore CA2012
+        }
+
+        if (targetMethod.Name is nameof(IZooKeeper.AddWatchAsync) && _oldServer)
+        {
+#pragma warning disable CA2012 // Returned to the caller, which awaits it once.
+            return ValueTask.FromException(new ZkException(ZkErrorCode.Unimplemented, (string?)args![0], "injected: a server before 3.6 has no addWatch"));
 #pragma warning restore CA2012
         }
 
