@@ -52,21 +52,7 @@ public sealed class ZabOverTransportTests(ITestOutputHelper output)
         {
             time.Advance(TimeSpan.FromMilliseconds(1));   // delivers what is due into the peers' queues
             foreach (var (peer, transport) in peers)
-            {
-                if (ms % 10 == 0)
-                    peer.Core!.Tick();
-                while (transport.Events.TryRead(out var e))
-                {
-                    using (e)
-                    {
-                        if (e.Kind == TransportEventKind.Message)
-                            peer.Core!.Step(e.Peer, MessageCodec.Decode(e.Payload, transport.Limits.MaxMessageBytes));
-                    }
-                }
-                if (proposed < Proposals && peer.Core!.EstablishedEpoch is not null && peer.Core.Propose(Encoding.UTF8.GetBytes($"txn {proposed}")) is not null)
-                    proposed++;
-                Drain(peer, transport, checker);
-            }
+                proposed = Turn(peer, transport, checker, tick: ms % 10 == 0, proposed, Proposals);
         }
 
         Assert.True(Done(peers, checker), $"expected all 3 peers to apply {Proposals} txns within 60 s of fake time; history {checker.History.Count}, " +
@@ -77,8 +63,30 @@ public sealed class ZabOverTransportTests(ITestOutputHelper output)
     private static bool Done(List<(SimPeer Peer, IPeerTransport Transport)> peers, ConsensusChecker checker) =>
         checker.History.Count == Proposals && peers.All(p => p.Peer.Core!.IsServing && p.Peer.Applied.Count == Proposals);
 
+    /// <summary>
+    /// One turn of the driver's loop for a peer: tick when asked, step every message that arrived (decoded), propose the
+    /// next txn once it leads an established epoch, then drain. Returns how many txns have been proposed.
+    /// </summary>
+    internal static int Turn(SimPeer peer, IPeerTransport transport, ConsensusChecker checker, bool tick, int proposed, int proposals)
+    {
+        if (tick)
+            peer.Core!.Tick();
+        while (transport.Events.TryRead(out var e))
+        {
+            using (e)
+            {
+                if (e.Kind == TransportEventKind.Message)
+                    peer.Core!.Step(e.Peer, MessageCodec.Decode(e.Payload, transport.Limits.MaxMessageBytes));
+            }
+        }
+        if (proposed < proposals && peer.Core!.EstablishedEpoch is not null && peer.Core.Propose(Encoding.UTF8.GetBytes($"txn {proposed}")) is not null)
+            proposed++;
+        Drain(peer, transport, checker);
+        return proposed;
+    }
+
     /// <summary>The driver's part: encode and send messages, make persist requests durable at once, apply and check.</summary>
-    private static void Drain(SimPeer peer, IPeerTransport transport, ConsensusChecker checker)
+    internal static void Drain(SimPeer peer, IPeerTransport transport, ConsensusChecker checker)
     {
         while (peer.Core is { HasReady: true } core)
         {
