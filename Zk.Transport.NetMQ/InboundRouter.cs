@@ -35,6 +35,7 @@ internal sealed class InboundRouter
         _router.Options.ReceiveHighWatermark = context.Options.SocketHighWatermark;
         _router.Options.SendHighWatermark = 16;
         _router.Options.DisconnectMessage = [Handshake.Gone];   // a connection that ends must be forgotten: its routing id may be claimed again
+        _router.Options.IPv4Only = !Endpoints.IsIPv6(endpoint);
         context.Heartbeats(_router);
         try
         {

@@ -112,9 +112,10 @@ internal static class Endpoints
         var colon = address?.LastIndexOf(':') ?? -1;
         if (address is null || colon <= 0 || !ushort.TryParse(address.AsSpan(colon + 1), out _))
             throw new ArgumentException($"{option} must be host:port, not '{address}'", option);
-        var host = address[..colon];
-        if (host.StartsWith('[') && host.EndsWith(']'))
-            host = host[1..^1];   // [::1]:2888
+        var host = address[..colon];   // an IPv6 host keeps its brackets ([::1]:2888), as NetMQ's tcp:// wants
         return host is "0.0.0.0" or "*" ? $"tcp://*:{address[(colon + 1)..]}" : $"tcp://{host}:{address[(colon + 1)..]}";
     }
+
+    /// <summary>NetMQ sockets are IPv4-only unless told otherwise; an IPv6 endpoint needs dual-stack.</summary>
+    public static bool IsIPv6(string endpoint) => endpoint.Contains('[', StringComparison.Ordinal);
 }

@@ -113,6 +113,7 @@ internal sealed class OutboundLink(PeerContext context, int peer, string endpoin
         context.Heartbeats(dealer);
         dealer.Options.ReconnectInterval = o.ReconnectInterval;
         dealer.Options.ReconnectIntervalMax = o.ReconnectIntervalMax;
+        dealer.Options.IPv4Only = !Endpoints.IsIPv6(endpoint);
         _monitor = new NetMQMonitor(dealer, $"inproc://zk-netmq-{context.LocalId}-{peer}-{Guid.NewGuid():N}", SocketEvents.Connected | SocketEvents.Disconnected);
         _monitor.Connected += (_, _) => _connectedAt = Environment.TickCount64;
         _monitor.Disconnected += (_, _) => Drop();

@@ -57,6 +57,21 @@ public sealed class NetMqTransportTests
         Assert.True(a.Send(2, [5]), "expected a send once peer 2 is connected again");
     }
 
+    [SkippableFact]
+    public async Task Members_on_IPv6_addresses_connect_and_exchange_messages()
+    {
+        Skip.IfNot(Socket.OSSupportsIPv6 && File.Exists("/proc/net/if_inet6") && File.ReadAllText("/proc/net/if_inet6").Contains("00000000000000000000000000000001", StringComparison.Ordinal), "no IPv6 loopback here");
+        var members = new Dictionary<int, string> { [1] = $"[::1]:{NetMqCluster.FreePort()}", [2] = $"[::1]:{NetMqCluster.FreePort()}" };
+        var secret = new byte[32];
+        await using var a = NetMqTransport.Start(new NetMqTransportOptions { LocalId = 1, Members = members, SharedSecret = secret });
+        await using var b = NetMqTransport.Start(new NetMqTransportOptions { LocalId = 2, Members = members, SharedSecret = secret });
+        (await NoticeAsync(a, TransportEventKind.Connected, 2)).Dispose();
+
+        Assert.True(a.Send(2, [6]), "expected a send over IPv6 to be queued");
+        using var e = await NextAsync(b, e => e.Kind == TransportEventKind.Message, "the message over IPv6");
+        Assert.Equal([6], e.Payload.ToArray());
+    }
+
     [Fact]
     public void Options_that_are_wrong_are_refused_naming_the_option()
     {
