@@ -31,17 +31,29 @@ internal sealed class FreezingRelay : IAsyncDisposable
         try
         {
             while (true)
-            {
-                var inbound = await _listener.AcceptAsync(_stop.Token);
-                var outbound = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                await outbound.ConnectAsync(new IPEndPoint(IPAddress.Loopback, Target), _stop.Token);
-                _ = PumpAsync(inbound, outbound);
-                _ = PumpAsync(outbound, inbound);
-            }
+                _ = RelayAsync(await _listener.AcceptAsync(_stop.Token));
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
         {
         }
+    }
+
+    /// <summary>Connects one accepted connection to the target; a failure closes that connection only, as a refused one would.</summary>
+    private async Task RelayAsync(Socket inbound)
+    {
+        var outbound = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            await outbound.ConnectAsync(new IPEndPoint(IPAddress.Loopback, Target), _stop.Token);
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException)
+        {
+            inbound.Dispose();
+            outbound.Dispose();
+            return;
+        }
+        _ = PumpAsync(inbound, outbound);
+        _ = PumpAsync(outbound, inbound);
     }
 
     private async Task PumpAsync(Socket from, Socket to)

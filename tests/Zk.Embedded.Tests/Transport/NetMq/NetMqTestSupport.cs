@@ -71,16 +71,16 @@ internal static class NetMqTestSupport
 /// <summary>A logger that keeps each event's id, for waiting on what a transport reported.</summary>
 internal sealed class EventLog : ILogger
 {
-    private readonly ConcurrentQueue<(int Id, string Message)> _events = new();
+    private readonly ConcurrentQueue<(DateTime Time, int Id, string Message)> _events = new();
 
-    public bool Saw(int eventId) => _events.Any(e => e.Id == eventId);
+    public bool Saw(int eventId, int times = 1) => _events.Count(e => e.Id == eventId) >= times;
 
-    public string Dump() => string.Join("\n", _events.Select(e => $"{e.Id}: {e.Message}"));
+    public string Dump() => string.Join("\n", _events.Select(e => $"{e.Time:HH:mm:ss.fff} {e.Id}: {e.Message}"));
 
     public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
     public bool IsEnabled(LogLevel logLevel) => true;
 
     public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-        _events.Enqueue((eventId.Id, formatter(state, exception)));
+        _events.Enqueue((DateTime.UtcNow, eventId.Id, formatter(state, exception)));
 }

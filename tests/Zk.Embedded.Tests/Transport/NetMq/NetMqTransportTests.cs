@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using Zk.Embedded.Transport;
@@ -37,8 +38,10 @@ public sealed class NetMqTransportTests
         // Peer 1 reaches peer 2 through a relay that can freeze: the TCP connection stays open but nothing passes,
         // as when peer 2's machine vanishes without a FIN or RST.
         await using var relay = new FreezingRelay(NetMqCluster.FreePort());
+        var log = new EventLog();
         var cluster = new NetMqCluster(new TransportLimits(), members: 2, customize: o => o with
         {
+            Logger = o.LocalId == 1 ? log : o.Logger,
             Members = o.LocalId == 1 ? new Dictionary<int, string>(o.Members) { [2] = $"127.0.0.1:{relay.Port}" } : o.Members,
             HeartbeatInterval = TimeSpan.FromMilliseconds(100),
             HeartbeatTimeout = TimeSpan.FromMilliseconds(600),
@@ -53,6 +56,7 @@ public sealed class NetMqTransportTests
         (await NoticeAsync(a, TransportEventKind.Disconnected, 2)).Dispose();
 
         relay.Frozen = false;
+        await UntilAsync(() => log.Saw(5001, times: 2), $"peer 1 to connect to peer 2 again after the thaw; peer 1's log:\n{log.Dump()}");
         (await NoticeAsync(a, TransportEventKind.Connected, 2)).Dispose();
         Assert.True(a.Send(2, [5]), "expected a send once peer 2 is connected again");
     }
@@ -70,6 +74,27 @@ public sealed class NetMqTransportTests
         Assert.True(a.Send(2, [6]), "expected a send over IPv6 to be queued");
         using var e = await NextAsync(b, e => e.Kind == TransportEventKind.Message, "the message over IPv6");
         Assert.Equal([6], e.Payload.ToArray());
+    }
+
+    [Fact]
+    public async Task Sends_to_a_peer_that_is_not_connected_are_refused_and_counted_as_drops()
+    {
+        long dropped = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "Zk.Transport.NetMQ" && instrument.Name == "zk.transport.send.dropped")
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, v, _, _) => Interlocked.Add(ref dropped, v));
+        listener.Start();
+        await using var cluster = new NetMqCluster(new TransportLimits(), members: 2);
+        var a = await cluster.StartAsync(1);   // peer 2 never starts
+
+        var accepted = Enumerable.Range(0, 10).Count(_ => a.Send(2, [1]));
+
+        Assert.Equal(0, accepted);
+        Assert.True(Interlocked.Read(ref dropped) >= 10, $"expected at least 10 drops counted by zk.transport.send.dropped, saw {dropped}");
     }
 
     [Fact]
