@@ -23,6 +23,8 @@ internal sealed class InboundRouter
     private readonly Dictionary<int, ulong> _connections = [];  // member id -> its one proven connection
     private readonly Dictionary<ulong, Pending> _pending = [];
     private long _sequence;
+    private long _lastRefusalLogged;
+    private long _refusalsUnlogged;
 
     private readonly record struct Pending(int From, byte[] NonceA, byte[] NonceB, long Sequence);
 
@@ -166,7 +168,15 @@ internal sealed class InboundRouter
     private void Refuse(string reason)
     {
         Telemetry.Rejected.Add(1);
-        Log.IncomingRefused(_context.Logger, _context.LocalId, reason);
+        // At most one line a second: a stranger hammering the port must not flood the log (the counter has them all).
+        var now = Environment.TickCount64;
+        if (now - _lastRefusalLogged < 1000 && _lastRefusalLogged != 0)
+        {
+            _refusalsUnlogged++;
+            return;
+        }
+        Log.IncomingRefused(_context.Logger, _context.LocalId, reason, _refusalsUnlogged);
+        (_lastRefusalLogged, _refusalsUnlogged) = (now, 0);
     }
 
     private void SkipRest(ref Msg msg)

@@ -24,8 +24,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 5005, EventName = "IncomingAccepted", Level = LogLevel.Information, Message = "Peer {Id}: accepted peer {Peer}'s connection")]
     public static partial void IncomingAccepted(ILogger logger, int id, int peer);
 
-    [LoggerMessage(EventId = 5006, EventName = "IncomingRefused", Level = LogLevel.Warning, Message = "Peer {Id}: refused a connection: {Reason}")]
-    public static partial void IncomingRefused(ILogger logger, int id, string reason);
+    [LoggerMessage(EventId = 5006, EventName = "IncomingRefused", Level = LogLevel.Warning, Message = "Peer {Id}: refused a connection: {Reason} ({Unlogged} more refused since the last such line)")]
+    public static partial void IncomingRefused(ILogger logger, int id, string reason, long unlogged);
 
     [LoggerMessage(EventId = 5007, EventName = "TransportStopped", Level = LogLevel.Information, Message = "Peer {Id}: quorum transport stopped")]
     public static partial void Stopped(ILogger logger, int id);

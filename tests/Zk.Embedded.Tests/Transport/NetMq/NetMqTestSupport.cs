@@ -73,7 +73,9 @@ internal sealed class EventLog : ILogger
 {
     private readonly ConcurrentQueue<(DateTime Time, int Id, string Message)> _events = new();
 
-    public bool Saw(int eventId, int times = 1) => _events.Count(e => e.Id == eventId) >= times;
+    public bool Saw(int eventId, int times = 1) => Count(eventId) >= times;
+
+    public int Count(int eventId) => _events.Count(e => e.Id == eventId);
 
     public string Dump() => string.Join("\n", _events.Select(e => $"{e.Time:HH:mm:ss.fff} {e.Id}: {e.Message}"));
 
