@@ -106,6 +106,8 @@ public sealed class NetMqTransportTests
         Assert.Equal("SharedSecret", Assert.Throws<ArgumentException>(() => NetMqTransport.Start(good with { SharedSecret = new byte[8] })).ParamName);
         Assert.Equal("Members", Assert.Throws<ArgumentException>(() => NetMqTransport.Start(good with { LocalId = 3 })).ParamName);
         Assert.Equal("Members[2]", Assert.Throws<ArgumentException>(() => NetMqTransport.Start(good with { Members = new Dictionary<int, string>(members) { [2] = "nohostport" } })).ParamName);
+        Assert.Equal("tcp://*:2888", Endpoints.Tcp("0.0.0.0:2888", "ListenAddress"));   // quorumListenOnAllIPs
+        Assert.Equal("tcp://[::1]:2888", Endpoints.Tcp("[::1]:2888", "Members[1]"));
         Assert.Equal("HeartbeatTimeout", Assert.Throws<ArgumentOutOfRangeException>(() => NetMqTransport.Start(good with { HeartbeatTimeout = TimeSpan.FromMilliseconds(500) })).ParamName);
     }
 
