@@ -12,6 +12,8 @@ namespace Zk.Transport.NetMQ;
 /// B → A  CHALLENGE [2][nonceB:16][HMAC(secret, 'S' | version | A | B | nonceA | nonceB)]
 /// A → B  AUTH      [3][HMAC(secret, 'C' | version | A | B | nonceA | nonceB)]
 /// A → B  DATA      [4][message]
+/// A → B  PING      [5]            (every HeartbeatInterval once proven)
+/// B → A  PONG      [6]            (to a proven connection's PING)
 /// </code>
 /// Both nonces are fresh per connection, so a recorded handshake does not replay; the two labels keep either side's
 /// proof from being reflected as the other's; the ids and version in the MAC bind it to this pair. B delivers DATA
@@ -20,7 +22,7 @@ namespace Zk.Transport.NetMQ;
 /// </summary>
 internal static class Handshake
 {
-    public const byte Hello = 1, Challenge = 2, Auth = 3, Data = 4;
+    public const byte Hello = 1, Challenge = 2, Auth = 3, Data = 4, Ping = 5, Pong = 6;
 
     /// <summary>The ROUTER's disconnect message (NetMQ's ZMQ_DISCONNECT_MSG): a connection ended; no peer can send it, it is not a frame kind.</summary>
     public const byte Gone = 0xFF;

@@ -23,6 +23,7 @@ internal sealed class InboundRouter
     private readonly Dictionary<int, ulong> _connections = [];  // member id -> its one proven connection
     private readonly Dictionary<ulong, Pending> _pending = [];
     private long _sequence;
+    private static readonly byte[] PongFrame = [Handshake.Pong];
     private long _lastRefusalLogged;
     private long _refusalsUnlogged;
 
@@ -98,6 +99,10 @@ internal sealed class InboundRouter
             case Handshake.Auth:
                 OnAuth(key, frame);
                 break;
+            case Handshake.Ping when frame.Length == 1 && _members.ContainsKey(key):
+                if (_router.TrySendFrame(TimeSpan.Zero, id.ToArray(), more: true))
+                    _router.TrySendFrame(TimeSpan.Zero, PongFrame);
+                break;
             case Handshake.Gone when frame.Length == 1:
                 Forget(key);
                 break;
@@ -147,11 +152,15 @@ internal sealed class InboundRouter
         Log.IncomingAccepted(_context.Logger, _context.LocalId, p.From);
     }
 
+    /// <summary>A connection ended. If it was a member's proven one, that member is gone (it exited, or dropped us).</summary>
     private void Forget(ulong key)
     {
         _pending.Remove(key);
         if (_members.Remove(key, out var member))
+        {
             _connections.Remove(member);
+            _context.MemberGone(member);
+        }
     }
 
     private void EvictOldestPending()

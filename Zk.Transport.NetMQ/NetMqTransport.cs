@@ -45,7 +45,7 @@ internal sealed class NetMqPeer : IPeerTransport
     {
         _options = options;
         _inbox = new Inbox(options.Limits);
-        var context = new PeerContext(options, _poller, _inbox, _wake);
+        var context = new PeerContext(options, _poller, _inbox, _wake) { MemberGone = id => _links[id].PeerGone() };
         _router = new InboundRouter(context, Endpoints.Tcp(options.ListenAddress ?? options.Members[options.LocalId], nameof(options.ListenAddress)));
         foreach (var (id, address) in options.Members)
         {

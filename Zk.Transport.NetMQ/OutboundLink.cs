@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using NetMQ;
-using NetMQ.Monitoring;
 using NetMQ.Sockets;
 using Zk.Embedded.Transport;
 
@@ -10,9 +9,11 @@ namespace Zk.Transport.NetMQ;
 /// This peer's connection to one other member: a DEALER connected to that member's ROUTER, which carries everything
 /// this peer sends it (so messages of the pair keep their order), and a bounded queue in front of it.
 /// <para>Lifecycle, all on the poller thread but <see cref="TryEnqueue"/>: Closed → (Open) Handshaking → (the
-/// member's proof verified) Up → (the connection drops, or the proof fails) Closed, reopened after a backoff. A
-/// fresh socket per connection keeps the handshake first on the wire: NetMQ's own reconnect would replay nothing
-/// of ours, so a dropped connection is closed for good and a new DEALER takes over.</para>
+/// member's proof verified) Up → Closed, reopened after a backoff. It drops when the member's proof fails, when no
+/// PONG came for HeartbeatTimeout, or when the member's own connection to us ends (<see cref="PeerGone"/>: prompt
+/// when its process exits). No NetMQ socket monitor: NetMQ writes monitor events from its I/O thread without a
+/// lock against closing the monitored socket, and an exception there ends the process (netmq issue #1143). A fresh
+/// socket per connection keeps the handshake first on the wire: NetMQ's own reconnect would replay nothing of ours.</para>
 /// </summary>
 internal sealed class OutboundLink(PeerContext context, int peer, string endpoint)
 {
@@ -24,10 +25,11 @@ internal sealed class OutboundLink(PeerContext context, int peer, string endpoin
     private bool _flushPending;                      // a wake is queued or the socket is full: senders need not wake
     private volatile State _state;
     private DealerSocket? _dealer;
-    private NetMQMonitor? _monitor;
     private byte[] _nonce = [];
     private bool _blocked;
-    private long _connectedAt = -1;                  // when TCP connected (the handshake timeout runs from here)
+    private long _openedAt;                          // the handshake must be done within HandshakeTimeout of this
+    private long _lastHeard;                         // the last CHALLENGE or PONG
+    private long _lastPing;
     private long _reopenAt;
     private int _failures;
 
@@ -114,14 +116,10 @@ internal sealed class OutboundLink(PeerContext context, int peer, string endpoin
         dealer.Options.ReconnectInterval = o.ReconnectInterval;
         dealer.Options.ReconnectIntervalMax = o.ReconnectIntervalMax;
         dealer.Options.IPv4Only = !Endpoints.IsIPv6(endpoint);
-        _monitor = new NetMQMonitor(dealer, $"inproc://zk-netmq-{context.LocalId}-{peer}-{Guid.NewGuid():N}", SocketEvents.Connected | SocketEvents.Disconnected);
-        _monitor.Connected += (_, _) => _connectedAt = Environment.TickCount64;
-        _monitor.Disconnected += (_, _) => Drop();
-        _monitor.AttachToPoller(context.Poller);
         dealer.ReceiveReady += OnReceive;
         context.Poller.Add(dealer);
         _dealer = dealer;
-        _connectedAt = -1;
+        _openedAt = Environment.TickCount64;
         _nonce = Handshake.NewNonce();
         dealer.Connect(endpoint);
         dealer.TrySendFrame(TimeSpan.Zero, Handshake.WriteHello(context.LocalId, peer, _nonce));   // waits in the pipe for the connection
@@ -136,9 +134,14 @@ internal sealed class OutboundLink(PeerContext context, int peer, string endpoin
         {
             while (_dealer is { } dealer && dealer.TryReceive(ref msg, TimeSpan.Zero))
             {
+                if (_state == State.Up && msg.Size == 1 && msg.Slice()[0] == Handshake.Pong && !msg.HasMore)
+                {
+                    _lastHeard = Environment.TickCount64;
+                    continue;
+                }
                 if (_state != State.Handshaking || msg.HasMore)
                 {
-                    Telemetry.Rejected.Add(1);   // a member answers one single-frame CHALLENGE per connection
+                    Telemetry.Rejected.Add(1);   // a member answers one CHALLENGE per connection, then only PONGs
                     continue;
                 }
                 if (Handshake.Answer(msg.Slice(), context.Options.SharedSecret, context.LocalId, peer, _nonce) is not { } auth)
@@ -149,6 +152,7 @@ internal sealed class OutboundLink(PeerContext context, int peer, string endpoin
                     return;
                 }
                 dealer.TrySendFrame(TimeSpan.Zero, auth);
+                _lastHeard = _lastPing = Environment.TickCount64;
                 lock (_gate)
                     _state = State.Up;
                 _failures = 0;
@@ -162,7 +166,14 @@ internal sealed class OutboundLink(PeerContext context, int peer, string endpoin
         }
     }
 
-    /// <summary>The connection dropped (poller thread): tell the driver if it was up, and reconnect later.</summary>
+    /// <summary>The member's own connection to this peer ended (poller thread): take this direction down too.</summary>
+    public void PeerGone()
+    {
+        if (_state == State.Up)
+            Drop();
+    }
+
+    /// <summary>The connection is taken for lost (poller thread): tell the driver if it was up, and reconnect later.</summary>
     private void Drop()
     {
         var wasUp = _state == State.Up;
@@ -176,18 +187,32 @@ internal sealed class OutboundLink(PeerContext context, int peer, string endpoin
         }
     }
 
-    /// <summary>Housekeeping (poller thread): reopen when due; give up on a handshake that takes too long.</summary>
+    /// <summary>Housekeeping (poller thread): reopen when due, ping, and give up on a silent member or a slow handshake.</summary>
     public void Tick(long now)
     {
-        if (_state == State.Closed && _dealer is null && now >= _reopenAt)
-            Open();
-        else if (_state == State.Handshaking && _connectedAt >= 0 && now - _connectedAt > (long)context.Options.HandshakeTimeout.TotalMilliseconds)
+        var o = context.Options;
+        switch (_state)
         {
-            Close();
-            var wait = Reopen(++_failures);
-            Log.HandshakeTimedOut(context.Logger, context.LocalId, peer, endpoint, wait);
+            case State.Closed when _dealer is null && now >= _reopenAt:
+                Open();
+                break;
+            case State.Up when now - _lastHeard > (long)o.HeartbeatTimeout.TotalMilliseconds:
+                Drop();
+                break;
+            case State.Up when now - _lastPing >= (long)o.HeartbeatInterval.TotalMilliseconds:
+                _lastPing = now;
+                _dealer!.TrySendFrame(TimeSpan.Zero, PingFrame);   // a full socket skips one: the member is slow, PONGs will tell
+                break;
+            case State.Handshaking when now - _openedAt > (long)o.HandshakeTimeout.TotalMilliseconds:
+                Close();
+                var wait = Reopen(++_failures);
+                if (_failures == 1)   // once per outage: a member that is down times out every round
+                    Log.HandshakeTimedOut(context.Logger, context.LocalId, peer, endpoint, wait);
+                break;
         }
     }
+
+    private static readonly byte[] PingFrame = [Handshake.Ping];
 
     /// <summary>Schedules the next Open after ReconnectInterval doubled per failure, at most ReconnectIntervalMax; returns the wait in ms.</summary>
     private long Reopen(int failures)
@@ -214,8 +239,6 @@ internal sealed class OutboundLink(PeerContext context, int peer, string endpoin
         if (_blocked)
             dealer.SendReady -= OnSendReady;
         _blocked = false;
-        _monitor!.Dispose();   // detaches it from the poller first, so closing the socket is not reported as a drop
-        _monitor = null;
         context.Poller.Remove(dealer);
         dealer.Dispose();
         _dealer = null;

@@ -15,6 +15,9 @@ internal sealed class PeerContext(NetMqTransportOptions options, NetMQPoller pol
     public NetMQPoller Poller => poller;
     public Inbox Inbox => inbox;
 
+    /// <summary>Called on the poller thread when a member's proven connection to this peer ends.</summary>
+    public Action<int> MemberGone { get; set; } = _ => { };
+
     /// <summary>Asks the poller thread to flush <paramref name="peer"/>'s queue (any thread).</summary>
     public void Wake(int peer) => wake.Enqueue(peer);
 
