@@ -27,6 +27,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 5006, EventName = "IncomingRefused", Level = LogLevel.Warning, Message = "Peer {Id}: refused a connection: {Reason} ({Unlogged} more refused since the last such line)")]
     public static partial void IncomingRefused(ILogger logger, int id, string reason, long unlogged);
 
+    [LoggerMessage(EventId = 5008, EventName = "PollerFailed", Level = LogLevel.Critical, Message = "Peer {Id}: the quorum transport's thread failed; the transport is stopped and delivers nothing more")]
+    public static partial void PollerFailed(ILogger logger, int id, Exception exception);
+
     [LoggerMessage(EventId = 5007, EventName = "TransportStopped", Level = LogLevel.Information, Message = "Peer {Id}: quorum transport stopped")]
     public static partial void Stopped(ILogger logger, int id);
 }

@@ -40,6 +40,7 @@ internal sealed class NetMqPeer : IPeerTransport
     private readonly InboundRouter _router;
     private readonly Thread _thread;
     private int _disposed;
+    private int _failed;
 
     public NetMqPeer(NetMqTransportOptions options)
     {
@@ -60,7 +61,7 @@ internal sealed class NetMqPeer : IPeerTransport
         _poller.Add(_housekeeping);
         foreach (var link in _links.Values)
             link.Open();
-        _thread = new Thread(_poller.Run) { IsBackground = true, Name = $"zk-netmq-{options.LocalId}" };
+        _thread = new Thread(RunPoller) { IsBackground = true, Name = $"zk-netmq-{options.LocalId}" };
         _thread.Start();
         Log.Started(options.Logger, options.LocalId, _router.Endpoint, options.SharedSecret is null ? "authentication off" : "members authenticated by shared secret");
     }
@@ -80,10 +81,28 @@ internal sealed class NetMqPeer : IPeerTransport
         _options.Limits.CheckMessage(message.Length);
         if (to == _options.LocalId)
             throw new ArgumentException($"peer {to} cannot send to itself", nameof(to));
-        if (Volatile.Read(ref _disposed) == 0 && _links.TryGetValue(to, out var link) && link.TryEnqueue(message))
+        if (Volatile.Read(ref _disposed) == 0 && Volatile.Read(ref _failed) == 0 && _links.TryGetValue(to, out var link) && link.TryEnqueue(message))
             return true;
         Telemetry.SendDropped.Add(1);
         return false;
+    }
+
+    /// <summary>
+    /// The poller's loop. A fault escaping a handler must not end the host process (an unhandled exception on a
+    /// thread does): it is logged and the transport goes dead, its Events completed, as if disposed.
+    /// </summary>
+    private void RunPoller()
+    {
+        try
+        {
+            _poller.Run();
+        }
+        catch (Exception e)
+        {
+            Log.PollerFailed(_options.Logger, _options.LocalId, e);
+            Volatile.Write(ref _failed, 1);
+            _inbox.Close();
+        }
     }
 
     private void OnWake(object? sender, NetMQQueueEventArgs<int> e)

@@ -86,3 +86,17 @@ internal sealed class EventLog : ILogger
     public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
         _events.Enqueue((DateTime.UtcNow, eventId.Id, formatter(state, exception)));
 }
+
+/// <summary>A logger that throws when asked to log one event id, as a faulty host logger might.</summary>
+internal sealed class ThrowingLogger(int eventId) : ILogger
+{
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => true;
+
+    public void Log<TState>(LogLevel logLevel, EventId id, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        if (id.Id == eventId)
+            throw new InvalidOperationException($"the host's logger failed on event {eventId}");
+    }
+}

@@ -61,6 +61,20 @@ public sealed class NetMqTransportTests
         Assert.True(a.Send(2, [5]), "expected a send once peer 2 is connected again");
     }
 
+    [Fact]
+    public async Task A_fault_on_the_transport_thread_stops_that_transport_and_not_the_process()
+    {
+        // The host's logger throws when peer 1 logs its first connection: the exception leaves a poller handler.
+        var cluster = new NetMqCluster(new TransportLimits(), members: 2, customize: o => o.LocalId == 1 ? o with { Logger = new ThrowingLogger(5001) } : o);
+        await using var _ = cluster;
+        var a = await cluster.StartAsync(1);
+        await cluster.StartAsync(2);
+
+        var completed = await Task.WhenAny(a.Events.Completion, Task.Delay(Deadline));
+        Assert.True(completed == a.Events.Completion, "expected the events of a transport whose thread failed to complete");
+        Assert.False(a.Send(2, [1]), "expected a failed transport to refuse sends");
+    }
+
     [SkippableFact]
     public async Task Members_on_IPv6_addresses_connect_and_exchange_messages()
     {
