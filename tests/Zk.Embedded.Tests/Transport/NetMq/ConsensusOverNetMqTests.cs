@@ -34,6 +34,7 @@ public sealed class ConsensusOverNetMqTests(ITestOutputHelper output)
     /// Three real <see cref="ZabPeer"/> cores, each on its own NetMQ transport, in real time (a tick every 50 ms), with
     /// the harness standing in for the driver as in <see cref="ZabOverTransportTests"/>. Sends before a peer is
     /// connected are dropped, as the contract says; the cores' resends cover them. Not replayable: the network is real.
+    /// The checker holds every peer's applied history to one prefix throughout.
     /// </summary>
     [Fact]
     public async Task Three_cores_over_NetMQ_elect_a_leader_and_commit_proposals_on_every_peer()
@@ -54,23 +55,31 @@ public sealed class ConsensusOverNetMqTests(ITestOutputHelper output)
             ZabOverTransportTests.Drain(peer, transport, checker);
         }
 
-        var proposed = 0;
+        // One proposal in flight at a time, the next once the last committed; one lost to a leader change (real time
+        // on a shared machine can cost a leader its quorum) is made again after a second, so the history may pass
+        // the target by a few, never fall short of it.
+        var (committedAtProposal, proposedAt) = (-1, DateTime.MinValue);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         var nextTick = DateTime.UtcNow;
         using var pace = new PeriodicTimer(TimeSpan.FromMilliseconds(5));
         while (!Done(peers, checker, proposals) && DateTime.UtcNow < deadline && await pace.WaitForNextTickAsync())
         {
-            var tick = DateTime.UtcNow >= nextTick;
+            var now = DateTime.UtcNow;
+            var tick = now >= nextTick;
             if (tick)
-                nextTick = DateTime.UtcNow + TimeSpan.FromMilliseconds(50);
+                nextTick = now + TimeSpan.FromMilliseconds(50);
             foreach (var (peer, transport) in peers)
-                proposed = ZabOverTransportTests.Turn(peer, transport, checker, tick, proposed, proposals);
+            {
+                var mayPropose = checker.History.Count < proposals && (checker.History.Count > committedAtProposal || now - proposedAt > TimeSpan.FromSeconds(1));
+                if (ZabOverTransportTests.Turn(peer, transport, checker, tick, proposed: 0, proposals: mayPropose ? 1 : 0) == 1)
+                    (committedAtProposal, proposedAt) = (checker.History.Count, now);
+            }
         }
 
-        Assert.True(Done(peers, checker, proposals), $"expected all 3 peers to apply {proposals} txns within 60 s; history {checker.History.Count}, " +
+        Assert.True(Done(peers, checker, proposals), $"expected all 3 peers to apply at least {proposals} txns within 60 s; history {checker.History.Count}, " +
             string.Join(", ", peers.Select(p => $"peer {p.Peer.Id}: {p.Peer.Core!.State} applied {p.Peer.Applied.Count}")));
     }
 
     private static bool Done(List<(SimPeer Peer, IPeerTransport Transport)> peers, ConsensusChecker checker, int proposals) =>
-        checker.History.Count == proposals && peers.All(p => p.Peer.Core!.IsServing && p.Peer.Applied.Count == proposals);
+        checker.History.Count >= proposals && peers.All(p => p.Peer.Core!.IsServing && p.Peer.Applied.Count == checker.History.Count);
 }
