@@ -69,8 +69,11 @@ public abstract class TransportContractTests<TCluster> where TCluster : ITranspo
 
         var burst = Task.Run(() => SendNumbered(a, 2, 20_000, size: 1024));
         Assert.True(await Task.WhenAny(burst, Task.Delay(Deadline)) == burst, "expected 20,000 sends to a peer that never reads to return, not block");
+        // Over sockets the messages are still on their way when Send returns: wait until the receiver's queue is full,
+        // then take exactly what it holds (reading on while more arrive would be a receiver that reads).
+        await UntilAsync(() => b.Events.Count >= limits.QueueMessages, $"the receiver's queue to fill to {limits.QueueMessages} messages");
         var received = new List<int>();
-        while (b.Events.TryRead(out var e))
+        for (var held = b.Events.Count; held > 0 && b.Events.TryRead(out var e); held--)
         {
             using (e)
             {
@@ -213,6 +216,17 @@ public abstract class TransportContractTests<TCluster> where TCluster : ITranspo
             using var e = await NextEventAsync(transport, $"{kind} of peer {peer}");
             if (e.Kind == kind && e.Peer == peer)
                 return;
+        }
+    }
+
+    /// <summary>Waits until <paramref name="condition"/> holds, checking every few milliseconds, failing after <see cref="Deadline"/>.</summary>
+    protected static async Task UntilAsync(Func<bool> condition, string expectation)
+    {
+        var deadline = DateTime.UtcNow + Deadline;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"expected {expectation} within {Deadline}");
+            await Task.Delay(5);
         }
     }
 
