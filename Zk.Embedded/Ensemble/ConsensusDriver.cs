@@ -30,13 +30,14 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     private volatile Status _status = new(ServerState.Looking, null, null, false);
 
     public ConsensusDriver(ConsensusConfig config, IPeerTransport transport, ConsensusLog disk, IReplicatedState state,
-        IConsensusRandom random, TimeProvider time, TimeSpan tickTime, ILogger logger)
+        IConsensusRandom random, TimeProvider time, TimeSpan tickTime, ILogger logger, Action<ConsensusDriver>? attach = null)
     {
         _transport = transport;
         _disk = disk;
         _state = state;
         _logger = logger;
         _core = new ZabPeer(config, disk.Load(), random, state);
+        attach?.Invoke(this); // before the loop runs: the first role change must find its handlers
         _loop = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
         _pump = Task.Run(PumpAsync);
         _timer = time.CreateTimer(static d => ((ConsensusDriver)d!)._inbox.Writer.TryWrite(Input.Tick), this, tickTime, tickTime);
