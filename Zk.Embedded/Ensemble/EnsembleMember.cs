@@ -58,5 +58,9 @@ internal sealed class EnsembleMember : IAsyncDisposable
             $"Server {Id} is {status.State} and takes no writes: {leader}."));
     }
 
-    public ValueTask DisposeAsync() => _driver.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _driver.DisposeAsync().ConfigureAwait(false);
+        await _tree.StopAsync().ConfigureAwait(false);
+    }
 }

@@ -87,6 +87,16 @@ internal sealed class TreeReplica : IReplicatedState
         return SnapshotBytes.Write(state);
     }
 
+    /// <summary>Stops the leader's pipeline, if any (its waiting writes fail with ConnectionLoss); after the driver stopped.</summary>
+    public async ValueTask StopAsync()
+    {
+        if (_leading is { } pipeline)
+        {
+            _leadingCommit!.Fail("the peer is stopping");
+            await pipeline.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
     /// <summary>The tree a SNAP or the consensus log's snapshot holds.</summary>
     public static TreeState ReadSnapshot(ConsensusSnapshot snapshot) => SnapshotBytes.Read(snapshot);
 

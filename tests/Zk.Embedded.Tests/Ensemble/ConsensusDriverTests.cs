@@ -19,6 +19,9 @@ public sealed class ConsensusDriverTests(ITestOutputHelper output)
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
     private static readonly int[] Voters = [1, 2, 3];
 
+    // Ticks of 10 ms keep elections fast; limits of 0.5-1 s keep a leader through a pause of this shared machine
+    // (at zoo.cfg's 5-tick syncLimit a 50 ms stall under load cost the leader its quorum mid-test).
+
     [Fact]
     public async Task Three_drivers_elect_one_leader_commit_its_proposals_everywhere_and_survive_its_crash()
     {
@@ -107,7 +110,7 @@ public sealed class ConsensusDriverTests(ITestOutputHelper output)
         public void Start(InMemoryNetwork network, int seed)
         {
             State = ListState.From(Disk);
-            var config = new ConsensusConfig { MyId = Id, Voters = Voters };
+            var config = new ConsensusConfig { MyId = Id, Voters = Voters, InitLimit = 100, SyncLimit = 50 };
             Driver = new ConsensusDriver(config, network.Join(Id), Disk, State, new SeededRandom(new Random(seed + Id)),
                 TimeProvider.System, TimeSpan.FromMilliseconds(10), NullLogger.Instance);
         }

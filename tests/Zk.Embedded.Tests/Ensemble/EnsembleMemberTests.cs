@@ -21,6 +21,9 @@ public sealed class EnsembleMemberTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
     private static readonly int[] Voters = [1, 2, 3];
+
+    // Ticks of 10 ms keep elections fast; limits of 0.5-1 s keep a leader through a pause of this shared machine
+    // (at zoo.cfg's 5-tick syncLimit a 50 ms stall under load cost the leader its quorum mid-test).
     private static readonly IReadOnlyList<Acl> Open = Acl.OpenUnsafe;
 
     [Fact]
@@ -70,9 +73,54 @@ public sealed class EnsembleMemberTests(ITestOutputHelper output)
         }
     }
 
-    private static EnsembleMember Start(int id, InMemoryNetwork network, ConsensusLog disk, int seed) =>
-        new(new ConsensusConfig { MyId = id, Voters = Voters }, network.Join(id), disk, new SeededRandom(new Random(seed + id)),
+    [Fact]
+    public async Task A_leader_cut_off_from_its_quorum_fails_its_uncommitted_write_with_ConnectionLoss_and_rejoins_after_healing()
+    {
+        var seed = Environment.GetEnvironmentVariable("ZK_SEED") is { } s ? int.Parse(s) : Random.Shared.Next();
+        output.WriteLine($"seed={seed} (set ZK_SEED to replay)");
+        await using var network = new InMemoryNetwork(new InMemoryNetworkOptions { Seed = seed });
+        var members = Voters.Select(id => Start(id, network, new ConsensusLog(), seed)).ToList();
+        try
+        {
+            var leader = await LeaderAsync(members);
+            var session = await NewSessionAsync(leader);
+            network.Partition([leader.Id]);
+            var lost = new Answer();
+            await leader.SubmitAsync(Write(session, new CreateRequest("/lost", [1], Open, CreateMode.Persistent, -1, false), 1, lost));
+            var reply = await lost.Reply.WaitAsync(Deadline);
+            Assert.True(reply.Error == ZkErrorCode.ConnectionLoss, $"expected the cut-off leader's write to fail with ConnectionLoss, got {reply.Error}");
+
+            var majority = members.Where(m => m != leader).ToList();
+            var next = await LeaderAsync(majority);
+            var session2 = await NewSessionAsync(next);
+            await WriteAsync(next, session2, new CreateRequest("/kept", [2], Open, CreateMode.Persistent, -1, false), 1);
+            network.Heal();
+            await QuiescentAsync(members, next.State.Zxid);
+            foreach (var m in members)
+            {
+                Assert.True(m.State.Find("/lost") is null, $"expected server {m.Id} to have no /lost: it never committed");
+                Assert.True(m.State.Find("/kept") is not null, $"expected server {m.Id} to have /kept");
+            }
+            Assert.Single(members.Select(m => TreeDigest.Of(m.State)).Distinct());
+        }
+        finally
+        {
+            foreach (var m in members)
+                await m.DisposeAsync();
+        }
+    }
+
+    /// <summary>Every member's role changes and refused proposals, for the failure messages.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _trace = new();
+
+    private EnsembleMember Start(int id, InMemoryNetwork network, ConsensusLog disk, int seed)
+    {
+        var member = new EnsembleMember(new ConsensusConfig { MyId = id, Voters = Voters, InitLimit = 100, SyncLimit = 50 }, network.Join(id), disk, new SeededRandom(new Random(seed + id)),
             TimeProvider.System, TimeSpan.FromMilliseconds(10), NullLogger.Instance);
+        member.Driver.RoleChanged += c => _trace.Enqueue($"{id}: {c.State} {c.Phase} e{c.Epoch} ({c.Reason})");
+        member.Driver.ProposalRefused += (zxid, reason) => _trace.Enqueue($"{id}: refused {zxid}: {reason}");
+        return member;
+    }
 
     private static async Task<EnsembleMember> LeaderAsync(IEnumerable<EnsembleMember> members)
     {
@@ -98,7 +146,7 @@ public sealed class EnsembleMemberTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task<ServerSession> NewSessionAsync(EnsembleMember leader)
+    private async Task<ServerSession> NewSessionAsync(EnsembleMember leader)
     {
         var id = leader.Sessions.NextSessionId();
         var session = new ServerSession(id, leader.Sessions.PasswordFor(id), 30_000, SessionTracker.LocalIds);
@@ -107,12 +155,12 @@ public sealed class EnsembleMemberTests(ITestOutputHelper output)
         return session;
     }
 
-    private static async Task WriteAsync(EnsembleMember leader, ServerSession session, PipelineRequest request, int cxid)
+    private async Task WriteAsync(EnsembleMember leader, ServerSession session, PipelineRequest request, int cxid)
     {
         var answer = new Answer();
         await leader.SubmitAsync(Write(session, request, cxid, answer));
         var reply = await answer.Reply.WaitAsync(Deadline);
-        Assert.True(reply.Error == ZkErrorCode.Ok, $"expected {request.GetType().Name} (cxid {cxid}) to succeed, got {reply.Error}");
+        Assert.True(reply.Error == ZkErrorCode.Ok, $"expected {request.GetType().Name} (cxid {cxid}) on server {leader.Id} to succeed, got {reply.Error}; trace: {string.Join(" | ", _trace)}");
     }
 
     private static PendingWrite Write(ServerSession session, PipelineRequest request, int cxid, Answer answer) =>
