@@ -40,12 +40,13 @@ internal sealed class ProposedBatch
 /// <summary>
 /// The first stage of the pipeline (ZooKeeper's PrepRequestProcessor; the leader's job in an ensemble): turns each
 /// request into a txn with the next zxid of the current epoch against the speculative state (the state after every txn
-/// proposed so far), on the pipeline's one thread.
+/// proposed so far), on the pipeline's one thread. <paramref name="proposeAfter"/> is the zxid its first txn follows:
+/// standalone the state's own; an ensemble leader's (epoch, 0), so its txns carry the epoch it established.
 /// </summary>
-internal sealed class Proposer(TreeState initial, TxnBuilder builder, TimeProvider clock, ILogger logger)
+internal sealed class Proposer(TreeState initial, TxnBuilder builder, TimeProvider clock, ILogger logger, Zxid? proposeAfter = null)
 {
     private TreeState _speculative = initial;
-    private Zxid _last = new(initial.Zxid);
+    private Zxid _last = proposeAfter ?? new(initial.Zxid);
 
     /// <summary>The zxid of the last txn proposed.</summary>
     public long LastZxid => _last.Value;

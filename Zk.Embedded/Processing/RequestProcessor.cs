@@ -51,10 +51,10 @@ internal sealed class RequestProcessor : IWriteSubmitter, IAsyncDisposable
     private readonly TaskCompletionSource<Exception> _faulted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _loop;
 
-    public RequestProcessor(TreeState initial, TxnBuilder builder, WatchManager watches, SessionTracker sessions, ICommitStage? commit, TimeProvider time, ILogger logger)
+    public RequestProcessor(TreeState initial, TxnBuilder builder, WatchManager watches, SessionTracker sessions, ICommitStage? commit, TimeProvider time, ILogger logger, Zxid? proposeAfter = null)
     {
         _commit = commit ?? new ImmediateCommit(initial.Zxid);
-        _proposer = new Proposer(initial, builder, time, logger);
+        _proposer = new Proposer(initial, builder, time, logger, proposeAfter);
         _publisher = new Publisher(initial, watches, sessions, _commit, logger);
         _logger = logger;
     }

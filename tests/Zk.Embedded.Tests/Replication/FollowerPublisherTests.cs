@@ -74,7 +74,7 @@ public sealed class FollowerPublisherTests
         Assert.Equal(
             followerAnswers.Select(a => (a.Leader.SessionId, a.Leader.Cxid)),
             txns.Select(t => (t.SessionId, t.Cxid)));
-        Assert.Equal(Digest(leader.State), Digest(follower.State));
+        Assert.Equal(TreeDigest.Of(leader.State), TreeDigest.Of(follower.State));
         StorageAssert.SameState(leader.State, follower.State);
         Assert.Equal(0, follower.WaitingCount);
         foreach (var (leaderAnswer, followerAnswer) in followerAnswers)
@@ -102,37 +102,6 @@ public sealed class FollowerPublisherTests
         {
             Assert.True(Equals(expected.Value, actual.Value), $"{what}: {expected.Value} vs {actual.Value}");
         }
-    }
-
-    /// <summary>SHA-256 over every node's path, data, ACL and stat, in path order, then the session table.</summary>
-    private static string Digest(TreeState state)
-    {
-        var text = new StringBuilder();
-        var pending = new Stack<string>();
-        pending.Push("/");
-        var paths = new List<string>();
-        while (pending.TryPop(out var path))
-        {
-            paths.Add(path);
-            foreach (var name in state.Find(path)!.Children.Names())
-            {
-                pending.Push(path == "/" ? "/" + name : path + "/" + name);
-            }
-        }
-
-        paths.Sort(StringComparer.Ordinal);
-        foreach (var path in paths)
-        {
-            var node = state.Find(path)!;
-            text.Append(path).Append('|').Append(Convert.ToHexString(node.Data ?? [])).Append('|').Append(node.Acl).Append('|').Append(node.ToStat()).Append('\n');
-        }
-
-        foreach (var id in state.Sessions.Keys.Order())
-        {
-            text.Append("session ").Append(state.Sessions[id]).Append('\n');
-        }
-
-        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
     }
 
     /// <summary>Creates, sequential creates, ephemerals and a close, multis, versioned setData, and failures in between.</summary>

@@ -1,0 +1,253 @@
+using System.Buffers;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Zk.Embedded.Api;
+using Zk.Embedded.Consensus;
+using Zk.Embedded.Transport;
+
+namespace Zk.Embedded.Ensemble;
+
+/// <summary>
+/// Runs one <see cref="ZabPeer"/> for a real peer (docs/consensus.md, "how a driver uses it"): ticks from a timer
+/// every tickTime, transport messages decoded and stepped in, proposals from the leader's commit stage; after each
+/// input it drains the core's <see cref="Ready"/>: sends the messages, persists the requests, applies the restore and
+/// the committed txns in zxid order, reports role changes, then tells the core what is durable. Every touch of the core
+/// happens on this one loop, so the core stays single-threaded as it requires.
+/// </summary>
+internal sealed class ConsensusDriver : IAsyncDisposable
+{
+    private readonly Channel<Input> _inbox = Channel.CreateUnbounded<Input>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ArrayBufferWriter<byte> _encoded = new(1024);
+    private readonly List<(Func<bool> Done, TaskCompletionSource Tcs)> _waiters = [];
+    private readonly ZabPeer _core;
+    private readonly IPeerTransport _transport;
+    private readonly ConsensusLog _disk;
+    private readonly IReplicatedState _state;
+    private readonly ILogger _logger;
+    private readonly ITimer _timer;
+    private readonly Task _pump;
+    private readonly Task _loop;
+    private volatile Status _status = new(ServerState.Looking, null, null, false);
+
+    public ConsensusDriver(ConsensusConfig config, IPeerTransport transport, ConsensusLog disk, IReplicatedState state,
+        IConsensusRandom random, TimeProvider time, TimeSpan tickTime, ILogger logger, Action<ConsensusDriver>? attach = null)
+    {
+        _transport = transport;
+        _disk = disk;
+        _state = state;
+        _logger = logger;
+        _core = new ZabPeer(config, disk.Load(), random, state);
+        attach?.Invoke(this); // before the loop runs: the first role change must find its handlers
+        _loop = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        _pump = Task.Run(PumpAsync);
+        _timer = time.CreateTimer(static d => ((ConsensusDriver)d!)._inbox.Writer.TryWrite(Input.Tick), this, tickTime, tickTime);
+    }
+
+    /// <summary>The role and leadership as of the last step; read from any thread.</summary>
+    public Status Current => _status;
+
+    public int Id => _core.Id;
+
+    /// <summary>Raised on the driver's loop for each role or phase change the core reports.</summary>
+    public event Action<RoleChange>? RoleChanged;
+
+    /// <summary>Raised on the driver's loop when a proposal cannot be made (no longer leader, or another zxid than expected).</summary>
+    public event Action<Zxid, string>? ProposalRefused;
+
+    /// <summary>Completes with the error that stopped the loop; never while it runs.</summary>
+    public Task Completion => _loop;
+
+    /// <summary>Queues txns for the core to propose, in zxid order; each must get exactly the zxid it carries.</summary>
+    public void Propose(IReadOnlyList<ConsensusTxn> txns) => _inbox.Writer.TryWrite(new Input(InputKind.Propose, default, txns, null));
+
+    /// <summary>Completes once <paramref name="condition"/>, checked on the loop after each input, holds.</summary>
+    public Task WaitUntilAsync(Func<bool> condition, CancellationToken cancellationToken = default)
+    {
+        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_inbox.Writer.TryWrite(new Input(InputKind.Wait, default, null, (condition, tcs))))
+            tcs.TrySetException(new ObjectDisposedException(nameof(ConsensusDriver)));
+        return tcs.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>The core, for conditions passed to <see cref="WaitUntilAsync"/> (read it only there).</summary>
+    internal ZabPeer Core => _core;
+
+    private async Task PumpAsync()
+    {
+        await foreach (var e in _transport.Events.ReadAllAsync().ConfigureAwait(false))
+        {
+            if (!_inbox.Writer.TryWrite(new Input(InputKind.Event, e, null, null)))
+                e.Dispose();
+        }
+    }
+
+    private async Task RunAsync()
+    {
+        var reader = _inbox.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var input))
+                {
+                    Handle(input);
+                    Drain();
+                }
+
+                CheckWaiters();
+            }
+        }
+        catch (Exception e)
+        {
+            Log.DriverFailed(_logger, e, _core.Id);
+            _status = new Status(ServerState.Looking, null, null, false);
+            throw;
+        }
+        finally
+        {
+            foreach (var (_, tcs) in _waiters)
+                tcs.TrySetCanceled();
+        }
+    }
+
+    private void Handle(in Input input)
+    {
+        switch (input.Kind)
+        {
+            case InputKind.Tick:
+                _core.Tick();
+                break;
+            case InputKind.Event:
+                using (input.Event)
+                    Receive(input.Event);
+                break;
+            case InputKind.Propose:
+                ProposeNow(input.Txns!);
+                break;
+            case InputKind.Wait:
+                _waiters.Add(input.Waiter!.Value);
+                break;
+        }
+    }
+
+    private void Receive(in TransportEvent e)
+    {
+        // Connection notices are not the core's input: its own timeouts (syncLimit, initLimit) find a silent peer.
+        if (e.Kind != TransportEventKind.Message)
+            return;
+        ZabMessage message;
+        try
+        {
+            message = MessageCodec.Decode(e.Payload, _transport.Limits.MaxMessageBytes);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A garbled message is a lost one, which the protocol already tolerates.
+            Log.UndecodableMessage(_logger, ex, _core.Id, e.Peer);
+            return;
+        }
+
+        _core.Step(e.Peer, message);
+    }
+
+    private void ProposeNow(IReadOnlyList<ConsensusTxn> txns)
+    {
+        foreach (var txn in txns)
+        {
+            var zxid = _core.Propose(txn.Data);
+            if (zxid != txn.Zxid)
+            {
+                var reason = zxid is null ? "this peer is no longer an established leader" : $"the core assigned zxid {zxid} instead";
+                Log.ProposalRefused(_logger, _core.Id, txn.Zxid.Value, reason);
+                ProposalRefused?.Invoke(txn.Zxid, reason);
+                return;
+            }
+
+            Drain();
+        }
+    }
+
+    private void Drain()
+    {
+        while (_core.HasReady)
+        {
+            var ready = _core.TakeReady();
+            foreach (var (to, message) in ready.Messages)
+                Send(to, message);
+            var durable = -1L;
+            foreach (var request in ready.Persist)
+            {
+                _disk.Apply(request);
+                durable = request.Seq;
+            }
+
+            if (ready.Restore is { } snapshot)
+                _state.Restore(snapshot);
+            foreach (var txn in ready.Committed)
+                _state.Apply(txn);
+            _status = new Status(_core.State, _core.Leader, _core.EstablishedEpoch, _core.IsServing);
+            foreach (var change in ready.RoleChanges)
+            {
+                Log.RoleChanged(_logger, _core.Id, change.State, change.Phase, change.Epoch, change.Reason);
+                RoleChanged?.Invoke(change);
+            }
+
+            if (durable >= 0)
+                _core.StorageDone(durable);
+        }
+
+        _status = new Status(_core.State, _core.Leader, _core.EstablishedEpoch, _core.IsServing);
+    }
+
+    private void Send(int to, ZabMessage message)
+    {
+        _encoded.ResetWrittenCount();
+        MessageCodec.Encode(message, _encoded);
+        if (_encoded.WrittenCount > _transport.Limits.MaxMessageBytes)
+        {
+            // Dropped like a lost message; the peer's timeouts resend or resync (a SNAP this big needs chunking: not yet).
+            Log.UndecodableMessage(_logger, new InvalidOperationException($"{message.GetType().Name} of {_encoded.WrittenCount} bytes exceeds the transport's limit"), _core.Id, to);
+            return;
+        }
+
+        _transport.Send(to, _encoded.WrittenSpan);
+    }
+
+    private void CheckWaiters()
+    {
+        for (var i = _waiters.Count - 1; i >= 0; i--)
+        {
+            if (_waiters[i].Done())
+            {
+                _waiters[i].Tcs.TrySetResult();
+                _waiters.RemoveAt(i);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _timer.DisposeAsync().ConfigureAwait(false);
+        await _transport.DisposeAsync().ConfigureAwait(false);
+        await _pump.ConfigureAwait(false);
+        _inbox.Writer.TryComplete();
+        try
+        {
+            await _loop.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Already logged as DriverFailed; disposal only has to stop it.
+        }
+    }
+
+    /// <summary>A peer's place as of the driver's last step.</summary>
+    internal sealed record Status(ServerState State, int? Leader, uint? EstablishedEpoch, bool IsServing);
+
+    private enum InputKind { Tick, Event, Propose, Wait }
+
+    private readonly record struct Input(InputKind Kind, TransportEvent Event, IReadOnlyList<ConsensusTxn>? Txns, (Func<bool>, TaskCompletionSource)? Waiter)
+    {
+        public static Input Tick => new(InputKind.Tick, default, null, null);
+    }
+}

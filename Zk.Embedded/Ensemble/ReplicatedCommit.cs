@@ -1,0 +1,83 @@
+using Zk.Embedded.Api;
+using Zk.Embedded.Consensus;
+using Zk.Embedded.Txns;
+
+namespace Zk.Embedded.Ensemble;
+
+/// <summary>
+/// The commit stage of an ensemble member. On the leader the proposer's batches are encoded and handed to the
+/// consensus driver, which proposes each with the zxid the proposer gave it; <see cref="CommittedZxid"/> moves as the
+/// core commits them (the driver's loop calls <see cref="Advance"/>). On a follower nothing is proposed here: it only
+/// carries the watermark the follower's publisher checks. Once leadership is lost (<see cref="Fail"/>) every wait for
+/// an uncommitted txn fails with ConnectionLoss, which stops that term's pipeline, as ZooKeeper's leader shuts down
+/// its request processors when it stops leading.
+/// </summary>
+internal sealed class ReplicatedCommit(ConsensusDriver? driver, long committed) : ICommitStage
+{
+    private readonly object _gate = new();
+    private readonly PriorityQueue<TaskCompletionSource, long> _waiting = new();
+    private long _committed = committed;
+    private long _proposed = committed;
+    private string? _failure;
+
+    public bool CommitsAtOnce => false;
+
+    public long CommittedZxid => Volatile.Read(ref _committed);
+
+    public void Propose(IReadOnlyList<Txn> txns)
+    {
+        if (txns.Count == 0)
+            return;
+        if (driver is null)
+            throw new InvalidOperationException("A follower's commit stage proposes nothing: its writes go to the leader.");
+        _proposed = TxnSequence.CheckContiguous(txns, _proposed);
+        var encoded = new ConsensusTxn[txns.Count];
+        for (var i = 0; i < txns.Count; i++)
+            encoded[i] = new ConsensusTxn(new Zxid(txns[i].Zxid), TxnCodec.Encode(txns[i]));
+        driver.Propose(encoded);
+    }
+
+    public ValueTask WaitCommittedAsync(long zxid)
+    {
+        lock (_gate)
+        {
+            if (_committed >= zxid)
+                return ValueTask.CompletedTask;
+            if (_failure is not null)
+                return ValueTask.FromException(Lost(_failure));
+            var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiting.Enqueue(tcs, zxid);
+            return new ValueTask(tcs.Task);
+        }
+    }
+
+    /// <summary>Everything up to <paramref name="zxid"/> is committed (called in zxid order).</summary>
+    public void Advance(long zxid)
+    {
+        lock (_gate)
+        {
+            if (zxid <= _committed)
+                return;
+            Volatile.Write(ref _committed, zxid);
+            while (_waiting.TryPeek(out var tcs, out var waitingFor) && waitingFor <= zxid)
+            {
+                _waiting.Dequeue();
+                tcs.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>Nothing more will commit through this stage: every waiter and later wait fails with ConnectionLoss.</summary>
+    public void Fail(string reason)
+    {
+        lock (_gate)
+        {
+            _failure ??= reason;
+            while (_waiting.TryDequeue(out var tcs, out _))
+                tcs.TrySetException(Lost(_failure));
+        }
+    }
+
+    private static ZkException Lost(string reason) =>
+        new(ZkErrorCode.ConnectionLoss, null, $"This peer stopped leading before the write committed: {reason}.");
+}

@@ -1,0 +1,159 @@
+using Microsoft.Extensions.Logging;
+using Zk.Embedded.Api;
+using Zk.Embedded.Consensus;
+using Zk.Embedded.Processing;
+using Zk.Embedded.Sessions;
+using Zk.Embedded.Storage;
+using Zk.Embedded.Tree;
+using Zk.Embedded.Txns;
+using Zk.Embedded.Watches;
+
+namespace Zk.Embedded.Ensemble;
+
+/// <summary>
+/// A member's tree as the consensus driver sees it. While following, committed txns are decoded and applied by a
+/// follower-style <see cref="Publisher"/> (answering any request waiting for them by (SessionId, Cxid)). On becoming an
+/// established leader it starts a write pipeline from the tree as it stands, whose proposer uses the new epoch and
+/// whose <see cref="ReplicatedCommit"/> the driver advances; on losing leadership that pipeline is stopped (its
+/// uncommitted writes fail with ConnectionLoss) and following resumes from its published tree. Everything but
+/// <see cref="State"/> and <see cref="Writes"/> runs on the driver's loop.
+/// </summary>
+internal sealed class TreeReplica : IReplicatedState
+{
+    /// <summary>How long a snapshot waits for the leader's pipeline to publish what the core already committed.</summary>
+    private static readonly TimeSpan PublishWait = TimeSpan.FromSeconds(10);
+
+    private readonly TxnBuilder _builder;
+    private readonly WatchManager _watches;
+    private readonly SessionTracker _sessions;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private ReplicatedCommit _followerCommit;
+    private Publisher _follower;
+    private volatile RequestProcessor? _leading;
+    private ReplicatedCommit? _leadingCommit;
+    private uint _leadEpoch;
+
+    public TreeReplica(TreeState initial, TxnBuilder builder, WatchManager watches, SessionTracker sessions, TimeProvider time, ILogger logger)
+    {
+        (_builder, _watches, _sessions, _time, _logger) = (builder, watches, sessions, time, logger);
+        _followerCommit = new ReplicatedCommit(null, initial.Zxid);
+        _follower = new Publisher(initial, watches, sessions, _followerCommit, logger);
+    }
+
+    /// <summary>The newest published tree: what reads on this member see.</summary>
+    public TreeState State => _leading?.State ?? Volatile.Read(ref _follower).State;
+
+    /// <summary>Where writes enter while this member leads; null otherwise (a follower refuses or forwards them).</summary>
+    public IWriteSubmitter? Writes => _leading;
+
+    /// <summary>Attaches to the driver: role changes start and stop the leader's pipeline, a refused proposal stops it.</summary>
+    public void Attach(ConsensusDriver driver)
+    {
+        driver.RoleChanged += change => OnRoleChanged(driver, change);
+        driver.ProposalRefused += (zxid, reason) => _leadingCommit?.Fail($"zxid {zxid} could not be proposed: {reason}");
+    }
+
+    public void Apply(ConsensusTxn txn)
+    {
+        if (_leadingCommit is { } commit && txn.Zxid.Epoch == _leadEpoch)
+        {
+            commit.Advance(txn.Zxid.Value); // proposed by this term's pipeline, which publishes it
+            return;
+        }
+
+        _followerCommit.Advance(txn.Zxid.Value);
+        _follower.Publish(TxnCodec.Decode(txn.Data, txn.Zxid.Value));
+    }
+
+    public void Restore(ConsensusSnapshot snapshot)
+    {
+        var state = ReadSnapshot(snapshot);
+        _followerCommit = new ReplicatedCommit(null, state.Zxid);
+        Volatile.Write(ref _follower, new Publisher(state, _watches, _sessions, _followerCommit, _logger));
+    }
+
+    public ConsensusSnapshot Take()
+    {
+        var state = State;
+        if (_leading is { } leading && _leadingCommit is { } commit)
+        {
+            // The core has committed through the watermark; the pipeline publishes it on its own loop, soon.
+            var deadline = _time.GetTimestamp() + (long)(PublishWait.TotalSeconds * _time.TimestampFrequency);
+            while ((state = leading.State).Zxid < commit.CommittedZxid && _time.GetTimestamp() < deadline)
+                Thread.Yield();
+        }
+
+        return SnapshotBytes.Write(state);
+    }
+
+    /// <summary>Stops the leader's pipeline, if any (its waiting writes fail with ConnectionLoss); after the driver stopped.</summary>
+    public async ValueTask StopAsync()
+    {
+        if (_leading is { } pipeline)
+        {
+            _leadingCommit!.Fail("the peer is stopping");
+            await pipeline.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The tree a SNAP or the consensus log's snapshot holds.</summary>
+    public static TreeState ReadSnapshot(ConsensusSnapshot snapshot) => SnapshotBytes.Read(snapshot);
+
+    private void OnRoleChanged(ConsensusDriver driver, RoleChange change)
+    {
+        if (change is { State: ServerState.Leading, Phase: ZabPhase.Broadcast } && _leading is null)
+        {
+            var tree = _follower.State;
+            _leadEpoch = change.Epoch;
+            _leadingCommit = new ReplicatedCommit(driver, tree.Zxid);
+            var pipeline = new RequestProcessor(tree, _builder, _watches, _sessions, _leadingCommit, _time, _logger, new Zxid(change.Epoch, 0));
+            pipeline.Start();
+            _leading = pipeline;
+        }
+        else if (change.State != ServerState.Leading && _leading is { } pipeline)
+        {
+            _leadingCommit!.Fail(change.Reason);
+            // Bounded: every wait of the pipeline fails now, so its loops end without the driver.
+            pipeline.DisposeAsync().AsTask().Wait(PublishWait);
+            _followerCommit = new ReplicatedCommit(null, pipeline.State.Zxid);
+            Volatile.Write(ref _follower, new Publisher(pipeline.State, _watches, _sessions, _followerCommit, _logger));
+            (_leading, _leadingCommit) = (null, null);
+        }
+    }
+
+    /// <summary>
+    /// A tree as snapshot bytes for SNAP, in the snapshot file format (through a temporary file for now: the format's
+    /// writer and reader work on files; a stream version is the next step).
+    /// </summary>
+    private static class SnapshotBytes
+    {
+        public static ConsensusSnapshot Write(TreeState state)
+        {
+            var dir = Directory.CreateTempSubdirectory("zk-snap-");
+            try
+            {
+                return new ConsensusSnapshot(new Zxid(state.Zxid), File.ReadAllBytes(SnapshotFile.Write(dir.FullName, state)));
+            }
+            finally
+            {
+                dir.Delete(recursive: true);
+            }
+        }
+
+        public static TreeState Read(ConsensusSnapshot snapshot)
+        {
+            var dir = Directory.CreateTempSubdirectory("zk-snap-");
+            try
+            {
+                var path = Path.Combine(dir.FullName, SnapshotFile.NameFor(snapshot.Zxid.Value));
+                File.WriteAllBytes(path, snapshot.Data.ToArray());
+                return SnapshotFile.Read(path);
+            }
+            finally
+            {
+                dir.Delete(recursive: true);
+            }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Xunit.Abstractions;
+using Zk.Embedded.Api;
+using Zk.Embedded.Consensus;
+using Zk.Embedded.Ensemble;
+using Zk.Embedded.Processing;
+using Zk.Embedded.Sessions;
+using Zk.Embedded.Tests.Consensus.Harness;
+using Zk.Embedded.Tests.Replication;
+using Zk.Transport.InMemory;
+
+namespace Zk.Embedded.Tests.Ensemble;
+
+/// <summary>
+/// Three <see cref="EnsembleMember"/>s (driver, tree, pipeline) over <see cref="InMemoryNetwork"/>: writes through
+/// the leader's pipeline commit on a quorum and are readable on every member; followers refuse writes naming the
+/// leader; after the leader crashes another is elected, writes go on in its epoch, the old leader restarted from its
+/// consensus log catches up, and at quiescence every tree has the same digest.
+/// </summary>
+public sealed class EnsembleMemberTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+    private static readonly int[] Voters = [1, 2, 3];
+
+    // Ticks of 10 ms keep elections fast; limits of 0.5-1 s keep a leader through a pause of this shared machine
+    // (at zoo.cfg's 5-tick syncLimit a 50 ms stall under load cost the leader its quorum mid-test).
+    private static readonly IReadOnlyList<Acl> Open = Acl.OpenUnsafe;
+
+    [Fact]
+    public async Task Writes_on_the_leader_reach_every_member_and_go_on_after_the_leader_crashes()
+    {
+        var seed = Environment.GetEnvironmentVariable("ZK_SEED") is { } s ? int.Parse(s) : Random.Shared.Next();
+        output.WriteLine($"seed={seed} (set ZK_SEED to replay)");
+        await using var network = new InMemoryNetwork(new InMemoryNetworkOptions { Seed = seed });
+        var disks = Voters.ToDictionary(id => id, _ => new ConsensusLog());
+        var members = Voters.ToDictionary(id => id, id => Start(id, network, disks[id], seed));
+        try
+        {
+            var leader = await LeaderAsync(members.Values);
+            var session = await NewSessionAsync(leader);
+            await WriteAsync(leader, session, new CreateRequest("/app", [1], Open, CreateMode.Persistent, -1, false), 1);
+            await WriteAsync(leader, session, new SetDataRequest("/app", [2], 0), 2);
+            await QuiescentAsync(members.Values, leader.State.Zxid);
+            foreach (var m in members.Values)
+                Assert.True(m.State.Find("/app")?.Data is [2], $"expected /app = [2] on server {m.Id}");
+
+            var follower = members.Values.First(m => m != leader);
+            var refused = await Assert.ThrowsAsync<ZkException>(() => follower.SubmitAsync(Write(session, new SyncRequest("/app"), 3, new Answer())).AsTask());
+            Assert.Equal(ZkErrorCode.ConnectionLoss, refused.Code);
+            Assert.Contains($"server {leader.Id} leads", refused.Message);
+
+            var oldId = leader.Id;
+            var oldEpoch = new Zxid(leader.State.Zxid).Epoch;
+            network.Crash(oldId);
+            await leader.DisposeAsync();
+            members.Remove(oldId);
+            leader = await LeaderAsync(members.Values);
+            var session2 = await NewSessionAsync(leader);
+            await WriteAsync(leader, session2, new CreateRequest("/after", [3], Open, CreateMode.Persistent, -1, false), 1);
+            Assert.True(new Zxid(leader.State.Zxid).Epoch > oldEpoch, $"expected a write in an epoch above {oldEpoch}, got zxid 0x{leader.State.Zxid:x}");
+
+            members[oldId] = Start(oldId, network, disks[oldId], seed);
+            await QuiescentAsync(members.Values, leader.State.Zxid);
+            var digests = members.Values.Select(m => (m.Id, Digest: TreeDigest.Of(m.State))).ToList();
+            Assert.True(digests.Select(d => d.Digest).Distinct().Count() == 1,
+                $"expected identical trees, got {string.Join(", ", digests.Select(d => $"server {d.Id}: {d.Digest[..12]}"))}");
+            Assert.True(members[oldId].State.Find("/after")?.Data is [3], "expected the restarted old leader to have caught up with /after");
+        }
+        finally
+        {
+            foreach (var m in members.Values)
+                await m.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_leader_cut_off_from_its_quorum_fails_its_uncommitted_write_with_ConnectionLoss_and_rejoins_after_healing()
+    {
+        var seed = Environment.GetEnvironmentVariable("ZK_SEED") is { } s ? int.Parse(s) : Random.Shared.Next();
+        output.WriteLine($"seed={seed} (set ZK_SEED to replay)");
+        await using var network = new InMemoryNetwork(new InMemoryNetworkOptions { Seed = seed });
+        var members = Voters.Select(id => Start(id, network, new ConsensusLog(), seed)).ToList();
+        try
+        {
+            var leader = await LeaderAsync(members);
+            var session = await NewSessionAsync(leader);
+            network.Partition([leader.Id]);
+            var lost = new Answer();
+            await leader.SubmitAsync(Write(session, new CreateRequest("/lost", [1], Open, CreateMode.Persistent, -1, false), 1, lost));
+            var reply = await lost.Reply.WaitAsync(Deadline);
+            Assert.True(reply.Error == ZkErrorCode.ConnectionLoss, $"expected the cut-off leader's write to fail with ConnectionLoss, got {reply.Error}");
+
+            var majority = members.Where(m => m != leader).ToList();
+            var next = await LeaderAsync(majority);
+            var session2 = await NewSessionAsync(next);
+            await WriteAsync(next, session2, new CreateRequest("/kept", [2], Open, CreateMode.Persistent, -1, false), 1);
+            network.Heal();
+            await QuiescentAsync(members, next.State.Zxid);
+            foreach (var m in members)
+            {
+                Assert.True(m.State.Find("/lost") is null, $"expected server {m.Id} to have no /lost: it never committed");
+                Assert.True(m.State.Find("/kept") is not null, $"expected server {m.Id} to have /kept");
+            }
+            Assert.Single(members.Select(m => TreeDigest.Of(m.State)).Distinct());
+        }
+        finally
+        {
+            foreach (var m in members)
+                await m.DisposeAsync();
+        }
+    }
+
+    /// <summary>Every member's role changes and refused proposals, for the failure messages.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _trace = new();
+
+    private EnsembleMember Start(int id, InMemoryNetwork network, ConsensusLog disk, int seed)
+    {
+        var member = new EnsembleMember(new ConsensusConfig { MyId = id, Voters = Voters, InitLimit = 100, SyncLimit = 50 }, network.Join(id), disk, new SeededRandom(new Random(seed + id)),
+            TimeProvider.System, TimeSpan.FromMilliseconds(10), NullLogger.Instance);
+        member.Driver.RoleChanged += c => _trace.Enqueue($"{id}: {c.State} {c.Phase} e{c.Epoch} ({c.Reason})");
+        member.Driver.ProposalRefused += (zxid, reason) => _trace.Enqueue($"{id}: refused {zxid}: {reason}");
+        return member;
+    }
+
+    private static async Task<EnsembleMember> LeaderAsync(IEnumerable<EnsembleMember> members)
+    {
+        var list = members.ToList();
+        using var cts = new CancellationTokenSource(Deadline);
+        await await Task.WhenAny(list.Select(m => m.Driver.WaitUntilAsync(() => m.IsLeading, cts.Token)));
+        return list.Single(m => m.IsLeading);
+    }
+
+    private static async Task QuiescentAsync(IEnumerable<EnsembleMember> members, long zxid)
+    {
+        using var cts = new CancellationTokenSource(Deadline);
+        foreach (var m in members)
+        {
+            try
+            {
+                await m.Driver.WaitUntilAsync(() => m.State.Zxid >= zxid, cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Assert.Fail($"expected server {m.Id} to publish zxid 0x{zxid:x} within {Deadline}; it is at 0x{m.State.Zxid:x}");
+            }
+        }
+    }
+
+    private async Task<ServerSession> NewSessionAsync(EnsembleMember leader)
+    {
+        var id = leader.Sessions.NextSessionId();
+        var session = new ServerSession(id, leader.Sessions.PasswordFor(id), 30_000, SessionTracker.LocalIds);
+        leader.Sessions.Add(session);
+        await WriteAsync(leader, session, new CreateSessionRequest(30_000), 0);
+        return session;
+    }
+
+    private async Task WriteAsync(EnsembleMember leader, ServerSession session, PipelineRequest request, int cxid)
+    {
+        var answer = new Answer();
+        await leader.SubmitAsync(Write(session, request, cxid, answer));
+        var reply = await answer.Reply.WaitAsync(Deadline);
+        Assert.True(reply.Error == ZkErrorCode.Ok, $"expected {request.GetType().Name} (cxid {cxid}) on server {leader.Id} to succeed, got {reply.Error}; trace: {string.Join(" | ", _trace)}");
+    }
+
+    private static PendingWrite Write(ServerSession session, PipelineRequest request, int cxid, Answer answer) =>
+        new(session, request, answer, Cxid: cxid);
+
+    private sealed class Answer : IReplyTarget
+    {
+        private readonly TaskCompletionSource<Reply> _reply = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<Reply> Reply => _reply.Task;
+
+        public void Complete(in Reply reply) => _reply.TrySetResult(reply);
+    }
+}
