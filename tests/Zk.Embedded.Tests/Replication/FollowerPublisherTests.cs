@@ -190,7 +190,7 @@ public sealed class FollowerPublisherTests
 
         private ServerSession NewSession()
         {
-            var id = sessions.NextSessionId();
+            var id = sessions.NextSessionId().Value;
             var session = new ServerSession(id, sessions.PasswordFor(id), 30_000, SessionTracker.LocalIds);
             sessions.Add(session);
             return session;
