@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Zk.Embedded.Api;
+using Zk.Embedded.InProcess;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
 using Zk.Embedded.Storage;
