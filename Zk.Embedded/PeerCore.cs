@@ -33,7 +33,7 @@ internal sealed class PeerCore(RequestProcessor processor, WatchManager watches,
     /// <summary>A new session's server side, tracked from now on (its createSession txn is the caller's to submit).</summary>
     public ServerSession NewSession(int timeoutMillis, IReadOnlyList<Api.Id> initialIds)
     {
-        var id = Sessions.NextSessionId();
+        var id = Sessions.NextSessionId().Value;
         var session = new ServerSession(id, Sessions.PasswordFor(id), timeoutMillis, initialIds);
         Sessions.Add(session);
         return session;

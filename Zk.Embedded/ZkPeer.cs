@@ -1,12 +1,13 @@
 using System.Security.Cryptography;
-using Microsoft.Extensions.Logging;
+using Log = Zk.Embedded.Processing.Log;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging;
 using Zk.Embedded.Api;
+using Zk.Embedded.InProcess;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
 using Zk.Embedded.Tree;
 using Zk.Embedded.Watches;
-using Log = Zk.Embedded.Processing.Log;
 
 namespace Zk.Embedded;
 

@@ -31,19 +31,4 @@ internal static class Authentication
                 return ZkErrorCode.AuthFailed;
         }
     }
-
-    /// <summary><paramref name="current"/> with <paramref name="added"/>, without duplicates; copy-on-write so readers need no lock.</summary>
-    public static IReadOnlyList<Id> With(IReadOnlyList<Id> current, IReadOnlyList<Id> added)
-    {
-        var result = current;
-        foreach (var id in added)
-        {
-            if (!result.Contains(id))
-            {
-                result = [.. result, id];
-            }
-        }
-
-        return result;
-    }
 }

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Zk.Embedded.Api;
-using Zk.Embedded.Processing;
 
 namespace Zk.Embedded.Sessions;
 
@@ -15,12 +14,6 @@ internal interface ISessionSink
 
     /// <summary>The session was attached elsewhere (ZooKeeper closes the old connection of a session that moves).</summary>
     void OnDetached();
-}
-
-/// <summary>Receives the reply to one pipeline request.</summary>
-internal interface IReplyTarget
-{
-    void Complete(in Reply reply);
 }
 
 /// <summary>
@@ -102,7 +95,7 @@ internal sealed class ServerSession
     {
         lock (this)
         {
-            Volatile.Write(ref _authIds, Authentication.With(_authIds, ids));
+            Volatile.Write(ref _authIds, AuthIdentities.With(_authIds, ids));
         }
     }
 

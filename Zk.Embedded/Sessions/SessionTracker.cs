@@ -13,7 +13,7 @@ internal sealed class SessionTracker
     private readonly ConcurrentDictionary<long, ServerSession> _sessions = new();
     private readonly TimeProvider _time;
     private readonly byte[] _secret;
-    private long _nextSessionId;
+    private long _lastSessionId;
 
     /// <param name="serverId">goes into the top byte of every id, so peers never hand out the same one.</param>
     /// <param name="secret">shared by the ensemble: any peer can check a password (ZooKeeper's superSecret plays this role).</param>
@@ -21,16 +21,14 @@ internal sealed class SessionTracker
     {
         _time = time;
         _secret = secret;
-        // ZooKeeper's SessionTrackerImpl.initializeNextSessionId: time in the middle bits, server id on top.
-        var millis = time.GetUtcNow().ToUnixTimeMilliseconds();
-        _nextSessionId = ((millis << 24) >>> 8) | (serverId << 56);
+        _lastSessionId = SessionId.Initial(serverId, time.GetUtcNow().ToUnixTimeMilliseconds()).Value;
     }
 
     public int Count => _sessions.Count;
 
     public ICollection<ServerSession> Sessions => _sessions.Values;
 
-    public long NextSessionId() => Interlocked.Increment(ref _nextSessionId);
+    public SessionId NextSessionId() => new(Interlocked.Increment(ref _lastSessionId));
 
     /// <summary>The password of a session: derived from its id and the ensemble secret.</summary>
     public byte[] PasswordFor(long sessionId)

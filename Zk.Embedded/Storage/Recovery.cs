@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Zk.Embedded.Api;
 using Zk.Embedded.Tree;
 using Zk.Embedded.Txns;
 
@@ -53,13 +54,13 @@ internal static class Recovery
         var snapshotLoadTime = Stopwatch.GetElapsedTime(started);
         var replayed = 0;
         var last = log.LastZxid;
-        long? total = EpochOf(last) == EpochOf(state.Zxid) ? Math.Max(0, last - state.Zxid) : null;
+        long? total = new Zxid(last).Epoch == new Zxid(state.Zxid).Epoch ? Math.Max(0, last - state.Zxid) : null;
         StorageCorruptionException? corruption = null;
         try
         {
             foreach (var txn in log.ReadFrom(state.Zxid, acls))
             {
-                if (!Follows(state.Zxid, txn.Zxid))
+                if (!TxnSequence.Follows(state.Zxid, txn.Zxid))
                 {
                     // Applying it anyway could succeed (a create under the root needs nothing before it) and start a
                     // peer that silently lacks what the missing txns did, acknowledged writes among them.
@@ -85,17 +86,6 @@ internal static class Recovery
 
         return new RecoveryResult(state, snapshotPath, replayed, skipped, corruption, snapshotLoadTime);
     }
-
-    /// <summary>
-    /// Whether <paramref name="next"/> may come right after <paramref name="previous"/>: the next zxid of the same
-    /// epoch, or the first of a later epoch (a zxid is the epoch in its high 32 bits and a counter from 1 in the low).
-    /// Failed requests take no zxid, so within an epoch nothing is skipped.
-    /// </summary>
-    internal static bool Follows(long previous, long next) =>
-        next == previous + 1 || (EpochOf(next) > EpochOf(previous) && (next & 0xffff_ffffL) == 1);
-
-    /// <summary>A zxid's epoch: its high 32 bits (ZooKeeper's ZxidUtils.getEpochFromZxid).</summary>
-    private static long EpochOf(long zxid) => zxid >>> 32;
 
     private static TreeState Apply(TreeState state, Txn txn)
     {

@@ -1,15 +1,16 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.IO.Pipelines;
-using System.Net;
 using System.Net.Sockets;
+using System.Net;
 using Microsoft.Extensions.Logging;
+using PipelineRequest = Zk.Embedded.Processing.PipelineRequest;
 using Zk.Embedded.Api;
+using Zk.Embedded.InProcess;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
 using Zk.Embedded.Tree;
 using Zk.Embedded.Wire.Jute;
-using PipelineRequest = Zk.Embedded.Processing.PipelineRequest;
 
 namespace Zk.Embedded.Wire.Server;
 
@@ -68,7 +69,7 @@ internal sealed class WireConnection : ISessionSink
     {
         var error = Authentication.Authenticate(scheme, auth, _peer.Options.SuperDigest, out var proved);
         // Only the read loop adds ids, so a plain write is enough; readers see either list whole.
-        Volatile.Write(ref _authIds, Authentication.With(_authIds, proved));
+        Volatile.Write(ref _authIds, AuthIdentities.With(_authIds, proved));
         return error;
     }
 

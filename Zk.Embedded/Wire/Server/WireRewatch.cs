@@ -1,4 +1,5 @@
 using Zk.Embedded.Api;
+using Zk.Embedded.InProcess;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
 using Zk.Embedded.Tree;

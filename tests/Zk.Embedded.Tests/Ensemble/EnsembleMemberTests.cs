@@ -148,7 +148,7 @@ public sealed class EnsembleMemberTests(ITestOutputHelper output)
 
     private async Task<ServerSession> NewSessionAsync(EnsembleMember leader)
     {
-        var id = leader.Sessions.NextSessionId();
+        var id = leader.Sessions.NextSessionId().Value;
         var session = new ServerSession(id, leader.Sessions.PasswordFor(id), 30_000, SessionTracker.LocalIds);
         leader.Sessions.Add(session);
         await WriteAsync(leader, session, new CreateSessionRequest(30_000), 0);

@@ -1,9 +1,11 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Zk.Embedded.Api;
+using Zk.Embedded.InProcess;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
 using Zk.Embedded.Storage;
 using Zk.Embedded.Tests.Storage;
+using Zk.Embedded.Tests.Support;
 using Zk.Embedded.Tree;
 using Zk.Embedded.Txns;
 using Zk.Embedded.Watches;
@@ -117,6 +119,8 @@ public sealed class PipelineInvariantTests
         var fault = await processor.Faulted.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.IsType<TxnInvariantException>(fault);
         Assert.Contains("committed", fault.Message, StringComparison.Ordinal);
+        // Faulted completes as the fault is recorded; the caller's ConnectionLoss follows from the same stop.
+        await Eventually.TrueAsync(() => { lock (target.Replies) { return target.Replies.Count > 0; } }, "the waiting create to be answered after the fault");
         var reply = Assert.Single(target.Replies);
         Assert.Equal(ZkErrorCode.ConnectionLoss, reply.Error);
         Assert.Null(processor.State.Find("/a"));

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using Zk.Embedded.Api;
+using Zk.Embedded.InProcess;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
 using Zk.Embedded.Tests.Storage;
@@ -159,7 +160,7 @@ public sealed class FollowerPublisherTests
 
         private ServerSession NewSession()
         {
-            var id = sessions.NextSessionId();
+            var id = sessions.NextSessionId().Value;
             var session = new ServerSession(id, sessions.PasswordFor(id), 30_000, SessionTracker.LocalIds);
             sessions.Add(session);
             return session;

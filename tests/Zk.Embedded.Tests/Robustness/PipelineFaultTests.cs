@@ -1,10 +1,11 @@
-using Zk.Embedded.Txns;
 using Zk.Embedded.Api;
+using Zk.Embedded.InProcess;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
 using Zk.Embedded.Storage;
 using Zk.Embedded.Tests.Support;
 using Zk.Embedded.Tree;
+using Zk.Embedded.Txns;
 
 namespace Zk.Embedded.Tests.Robustness;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Zk.Embedded.Api;
+using Zk.Embedded.InProcess;
 using Zk.Embedded.Sessions;
 using Zk.Embedded.Tests.Support;
 using Zk.Embedded.Tests.Wire;

@@ -1,4 +1,5 @@
 using Zk.Embedded.Api;
+using Zk.Embedded.InProcess;
 using Zk.Embedded.Sessions;
 using Zk.Embedded.Tests.Support;
 

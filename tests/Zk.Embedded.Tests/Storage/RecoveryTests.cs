@@ -181,7 +181,7 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
     [InlineData(0x2_0000_0001L, 0x1_0000_0002L, false)]
     [InlineData(0x5L, 0x5L, false)]
     public void Within_an_epoch_each_zxid_follows_the_one_before(long previous, long next, bool follows) =>
-        Assert.Equal(follows, Recovery.Follows(previous, next));
+        Assert.Equal(follows, TxnSequence.Follows(previous, next));
 
     [Fact]
     public void A_torn_snapshot_is_reported_as_truncated()

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 using Zk.Embedded.Api;
+using Zk.Embedded.InProcess;
 using Zk.Embedded.Sessions;
 
 namespace Zk.Embedded.Tests.Support;

@@ -1,9 +1,10 @@
 using Zk.Embedded.Api;
 using Zk.Embedded.Processing;
+using Zk.Embedded.Sessions;
 using Zk.Embedded.Tree;
 using Zk.Embedded.Watches;
 
-namespace Zk.Embedded.Sessions;
+namespace Zk.Embedded.InProcess;
 
 /// <summary>
 /// The reads of an in-process session: answered on the caller's thread against the newest state when the session

@@ -1,9 +1,9 @@
 using Zk.Embedded.Api;
-using Zk.Embedded.Processing;
+using Zk.Embedded.Sessions;
 using Zk.Embedded.Tree;
 using Zk.Embedded.Watches;
 
-namespace Zk.Embedded.Sessions;
+namespace Zk.Embedded.Processing;
 
 /// <summary>Which client-side table a one-shot watcher joins.</summary>
 internal enum ClientWatchTable

@@ -2,9 +2,10 @@ using System.Threading.Tasks.Sources;
 using Microsoft.Extensions.Logging;
 using Zk.Embedded.Api;
 using Zk.Embedded.Processing;
+using Zk.Embedded.Sessions;
 using Zk.Embedded.Tree;
 
-namespace Zk.Embedded.Sessions;
+namespace Zk.Embedded.InProcess;
 
 /// <summary>
 /// Where one pipeline request's reply goes, in the session's order. The pipeline completes it; the outbox delivers

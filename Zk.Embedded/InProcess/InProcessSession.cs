@@ -2,10 +2,11 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Zk.Embedded.Api;
 using Zk.Embedded.Processing;
+using Zk.Embedded.Sessions;
 using Zk.Embedded.Tree;
 using Zk.Embedded.Watches;
 
-namespace Zk.Embedded.Sessions;
+namespace Zk.Embedded.InProcess;
 
 /// <summary>
 /// A session used inside the peer's own process: no sockets, no serialization. Writes go through the peer's
