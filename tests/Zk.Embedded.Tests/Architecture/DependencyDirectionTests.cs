@@ -1,3 +1,4 @@
+using Zk.Embedded.Tests.Support;
 using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 
@@ -95,8 +96,7 @@ public sealed partial class DependencyDirectionTests
 
     private static string LibraryDir() => Path.Combine(RepoRoot(), "Zk.Embedded");
 
-    private static string RepoRoot([CallerFilePath] string here = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", ".."));
+    private static string RepoRoot() => Repository.Root;
 
     [GeneratedRegex(@"Zk\.Embedded\.([A-Za-z]+)")]
     private static partial Regex ProjectNamespace();

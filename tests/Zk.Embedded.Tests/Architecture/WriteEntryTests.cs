@@ -1,3 +1,4 @@
+using Zk.Embedded.Tests.Support;
 using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 
@@ -32,8 +33,7 @@ public sealed partial class WriteEntryTests
         Assert.True(viaSubmitter >= 7, $"expected the seven submit sites to use Writes, found {viaSubmitter}");
     }
 
-    private static string RepoRoot([CallerFilePath] string here = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", ".."));
+    private static string RepoRoot() => Repository.Root;
 
     [GeneratedRegex(@"Processor\s*\.\s*(SubmitAsync|Post)\s*\(")]
     private static partial Regex DirectSubmit();

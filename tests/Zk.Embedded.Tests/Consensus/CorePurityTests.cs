@@ -1,3 +1,4 @@
+using Zk.Embedded.Tests.Support;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
@@ -50,8 +51,7 @@ public sealed partial class CorePurityTests
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
     }
 
-    private static string RepoRoot([CallerFilePath] string here = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", ".."));
+    private static string RepoRoot() => Repository.Root;
 
     // Randomness comes only through IConsensusRandom (ctx.Random); a System.Random of its own is forbidden.
     [GeneratedRegex(@"\bnew Random\b|\bRandom\.Shared\b|\b(DateTime|DateTimeOffset|Stopwatch|TimeProvider|Thread|Task|Timer|File|Directory|Socket|Environment)\b\.?\w*")]

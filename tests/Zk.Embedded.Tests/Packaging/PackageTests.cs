@@ -1,3 +1,4 @@
+using Zk.Embedded.Tests.Support;
 using System.Diagnostics;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -25,19 +26,7 @@ public sealed partial class PackageTests(ITestOutputHelper output)
     [GeneratedRegex("```csharp\\n(?<code>.*?)```", RegexOptions.Singleline)]
     private static partial Regex CSharpBlock();
 
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Embedded.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        Assert.Fail($"no Embedded.sln above {AppContext.BaseDirectory}");
-        return "";
-    }
+    private static string RepositoryRoot() => Repository.Root;
 
     [Fact]
     public void The_READMEs_first_example_is_the_in_process_one_this_test_runs()
