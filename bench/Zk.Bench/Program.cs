@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Zk.Bench.Disk;
 using Zk.Bench.Load;
 using Zk.Bench.Memory;
@@ -7,73 +8,30 @@ using Zk.Bench.Wire;
 
 namespace Zk.Bench;
 
-/// <summary>Entry point: one subcommand per kind of measurement (see docs/performance.md).</summary>
+/// <summary>Entry point: one subcommand per kind of measurement (see docs/performance.md); <c>--help</c> lists them.</summary>
 public static class Program
 {
-    private const string Usage = """
-        usage: Zk.Bench micro [BenchmarkDotNet args]      micro benchmarks of the session API and the tree
-               Zk.Bench load [--sessions N] [--seconds S] [--workload get|set|mix90] [--value-bytes B] [--inflight K]
-                             [--warmup-seconds W] [--runs R] [--max-ops M]
-                             [--durable true|false] [--data-dir DIR] [--force-sync true|false] [--fsync-seconds F]
-               Zk.Bench fsync [--dir DIR] [--seconds S] [--block-bytes B]   raw write+fsync latency of a disk
-               Zk.Bench log [--data-dir DIR] [--seconds S] [--batches 1,8,40,64,256] [--value-bytes B]
-                             the txn log alone (one writer thread, no sync and a sync per batch) next to raw fdatasync
-               Zk.Bench wire --target HOST:PORT [--server-pid PID] [--connections N] [--inflight K]
-                             [--workload get|set|mix90] [--seconds S] [--warmup-seconds W] [--value-bytes B]
-               Zk.Bench wire --compare true [--zk-dll PATH] [--shapes 1x1,8x64] [--workloads get,set,mix90]
-                             [--repeats R] [--seconds S] [--warmup-seconds W] [--chart FILE.svg]
-                             our zk vs Apache ZooKeeper, interleaved; --chart also writes throughput and latency as SVG
-               Zk.Bench memory [--nodes N] [--value-bytes B]
-               Zk.Bench recovery [--nodes N] [--value-bytes B] [--parents P] [--zk-dll PATH] [--apache true|false]
-                             [--reuse-dir DIR]
-                             restart time with N znodes on disk: ours (in-process and zk program) vs Apache ZooKeeper;
-                             --reuse-dir keeps our dataDir in DIR, and a later run on it restarts without filling again
-        """;
-
     public static async Task<int> Main(string[] args)
     {
-        if (args.Length == 0)
+        var root = new RootCommand("Zk.Embedded's benchmarks, each next to its baseline in the same run (docs/performance.md).")
         {
-            Console.Error.WriteLine(Usage);
+            MicroCommand.Define(),
+            LoadCommand.Define(),
+            FsyncCommand.Define(),
+            LogCommand.Define(),
+            WireCommand.Define(),
+            MemoryCommand.Define(),
+            RecoveryCommand.Define(),
+        };
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var error in parsed.Errors)
+                await Console.Error.WriteLineAsync($"Zk.Bench: {error.Message}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("Run 'Zk.Bench --help' (or 'Zk.Bench <command> --help') for usage.").ConfigureAwait(false);
             return 2;
         }
 
-        var rest = args[1..];
-        try
-        {
-            switch (args[0])
-            {
-                case "micro":
-                    MicroCommand.Run(rest);
-                    return 0;
-                case "load":
-                    await LoadCommand.RunAsync(rest).ConfigureAwait(false);
-                    return 0;
-                case "fsync":
-                    FsyncCommand.Run(rest);
-                    return 0;
-                case "log":
-                    LogCommand.Run(rest);
-                    return 0;
-                case "wire":
-                    await WireCommand.RunAsync(rest).ConfigureAwait(false);
-                    return 0;
-                case "memory":
-                    await MemoryCommand.RunAsync(rest).ConfigureAwait(false);
-                    return 0;
-                case "recovery":
-                    await RecoveryCommand.RunAsync(rest).ConfigureAwait(false);
-                    return 0;
-                default:
-                    Console.Error.WriteLine(Usage);
-                    return 2;
-            }
-        }
-        catch (ArgumentException e)
-        {
-            Console.Error.WriteLine(e.Message);
-            Console.Error.WriteLine(Usage);
-            return 2;
-        }
+        return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
     }
 }

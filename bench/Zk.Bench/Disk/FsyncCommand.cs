@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Zk.Bench.Reporting;
 
 namespace Zk.Bench.Disk;
@@ -5,14 +6,19 @@ namespace Zk.Bench.Disk;
 /// <summary><c>fsync</c>: the raw sync latency of a directory's disk, both ways (see <see cref="FsyncProbe"/>).</summary>
 internal static class FsyncCommand
 {
-    public static void Run(IReadOnlyList<string> args)
+    public static Command Define()
     {
-        var line = new OptionReader(args);
-        var given = line.Text("dir");
+        var dir = BenchOption.Text("--dir", "the directory whose disk to measure (default: a temp dir, deleted afterwards)");
+        var seconds = BenchOption.Int("--seconds", 3, 1, 60, "length of each measurement");
+        var blockBytes = BenchOption.Int("--block-bytes", 4096, 512, 1 << 20, "bytes written before each sync");
+        var command = new Command("fsync", "raw write+fsync latency of a disk, appending and overwriting") { dir, seconds, blockBytes };
+        command.SetAction(r => Run(r.GetValue(dir), r.GetValue(seconds), r.GetValue(blockBytes)));
+        return command;
+    }
+
+    private static void Run(string? given, int seconds, int blockBytes)
+    {
         var directory = given ?? Path.Combine(Path.GetTempPath(), "zk-bench-fsync-" + Environment.ProcessId);
-        var seconds = line.Int("seconds", 3, 1, 60);
-        var blockBytes = line.Int("block-bytes", 4096, 512, 1 << 20);
-        line.RejectUnknown();
 
         Console.WriteLine(MachineInfo.Describe());
         Console.WriteLine($"> directory {Path.GetFullPath(directory)}");

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.CommandLine;
 using System.Diagnostics;
 using Zk.Bench.Reporting;
 using Zk.Embedded.Txns;
@@ -15,15 +16,23 @@ namespace Zk.Bench.Disk;
 /// </summary>
 internal static class LogCommand
 {
-    public static void Run(IReadOnlyList<string> args)
+    public static Command Define()
     {
-        var line = new OptionReader(args);
-        var given = line.Text("data-dir");
+        var dataDir = BenchOption.Text("--data-dir", "where the log goes (default: a temp dir, deleted afterwards)");
+        var seconds = BenchOption.Int("--seconds", 5, 1, 120, "length of each row");
+        var valueBytes = BenchOption.Int("--value-bytes", 1024, 0, 1 << 20, "bytes of each setData txn");
+        var batches = BenchOption.List("--batches", "1,8,40,64,256", "txns per batch, one row pair each", ParseBatch, "batch sizes from 1 to 10000");
+        var command = new Command("log", "the txn log alone (one writer thread, no sync and a sync per batch) next to raw fdatasync")
+        {
+            dataDir, seconds, valueBytes, batches,
+        };
+        command.SetAction(r => Run(r.GetValue(dataDir), r.GetValue(seconds), r.GetValue(valueBytes), r.GetValue(batches)!));
+        return command;
+    }
+
+    private static void Run(string? given, int seconds, int valueBytes, int[] batches)
+    {
         var directory = given ?? Path.Combine(Path.GetTempPath(), "zk-bench-log-" + Environment.ProcessId);
-        var seconds = line.Int("seconds", 5, 1, 120);
-        var valueBytes = line.Int("value-bytes", 1024, 0, 1 << 20);
-        var batches = (line.Text("batches") ?? "1,8,40,64,256").Split(',').Select(ParseBatch).ToArray();
-        line.RejectUnknown();
 
         Console.WriteLine(MachineInfo.Describe());
         Console.WriteLine($"> txn log in {Path.GetFullPath(directory)}; setData txns of {valueBytes} B; one writer thread, {seconds} s per row");
@@ -52,8 +61,7 @@ internal static class LogCommand
         }
     }
 
-    private static int ParseBatch(string text) =>
-        int.TryParse(text, out var batch) && batch is >= 1 and <= 10_000 ? batch : throw new ArgumentException($"--batches: '{text}' is not a batch size from 1 to 10000.");
+    private static int? ParseBatch(string text) => int.TryParse(text, out var batch) && batch is >= 1 and <= 10_000 ? batch : null;
 
     /// <summary>Roughly what a batch puts in the log: the value plus ~60 bytes of path, header and checksum per txn.</summary>
     private static int BatchBytes(int batch, int valueBytes) => Math.Clamp(batch * (valueBytes + 60), 512, 1 << 20);

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Zk.Bench.Disk;
@@ -13,9 +14,44 @@ namespace Zk.Bench.Load;
 /// </summary>
 internal static class LoadCommand
 {
-    public static async Task RunAsync(IReadOnlyList<string> args)
+    public static Command Define()
     {
-        var options = LoadOptions.Parse(args);
+        var sessions = BenchOption.Int("--sessions", 8, 1, 1024, "in-process sessions");
+        var seconds = BenchOption.Int("--seconds", 10, 1, 600, "length of each measured run");
+        var warmup = BenchOption.Int("--warmup-seconds", 2, 0, 60, "unmeasured load before each run");
+        var workload = BenchOption.Choice("--workload", "get", "what the sessions send", "get", "set", "mix90");
+        var valueBytes = BenchOption.Int("--value-bytes", 1024, 0, 1 << 20, "bytes of each znode's data");
+        var inflight = BenchOption.Int("--inflight", 1, 1, 1024, "requests outstanding per session");
+        var runs = BenchOption.Int("--runs", 1, 1, 20, "measured runs, one row each");
+        var maxOps = BenchOption.Int("--max-ops", int.MaxValue, 1, int.MaxValue, "stop a run after this many requests");
+        var durable = new Option<bool?>("--durable") { Description = "a peer with a dataDir, every write batch logged before it replies (default: true when --data-dir is given)" };
+        var dataDir = BenchOption.Text("--data-dir", "the durable peer's dataDir (default: a temp dir, deleted afterwards)");
+        var forceSync = BenchOption.Flag("--force-sync", true, "zoo.cfg forceSync: fsync each batch before replying");
+        var fsyncSeconds = BenchOption.Int("--fsync-seconds", 2, 0, 60, "raw fsync measurement before and after a durable run");
+        var command = new Command("load", "N in-process sessions with K requests each outstanding, through the full request path")
+        {
+            sessions, seconds, warmup, workload, valueBytes, inflight, runs, maxOps, durable, dataDir, forceSync, fsyncSeconds,
+        };
+        command.SetAction((r, _) => RunAsync(new LoadOptions
+        {
+            Sessions = r.GetValue(sessions),
+            Seconds = r.GetValue(seconds),
+            WarmupSeconds = r.GetValue(warmup),
+            Workload = r.GetValue(workload)!,
+            ValueBytes = r.GetValue(valueBytes),
+            Inflight = r.GetValue(inflight),
+            Runs = r.GetValue(runs),
+            MaxOps = r.GetValue(maxOps),
+            DataDir = r.GetValue(dataDir),
+            Durable = r.GetValue(durable) ?? r.GetValue(dataDir) is not null,
+            ForceSync = r.GetValue(forceSync),
+            FsyncSeconds = r.GetValue(fsyncSeconds),
+        }));
+        return command;
+    }
+
+    private static async Task RunAsync(LoadOptions options)
+    {
         var dataDir = options.Durable ? options.DataDir ?? Path.Combine(Path.GetTempPath(), $"zk-bench-load-{Environment.ProcessId}") : null;
         var deleteDataDir = options.Durable && options.DataDir is null;
         Console.WriteLine(MachineInfo.Describe());

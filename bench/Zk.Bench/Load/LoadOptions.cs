@@ -1,5 +1,3 @@
-using Zk.Bench.Reporting;
-
 namespace Zk.Bench.Load;
 
 /// <summary>What one load run does. Every number has a ceiling, so a run is bounded in memory, count and time.</summary>
@@ -41,26 +39,4 @@ internal sealed record LoadOptions
     public int FsyncSeconds { get; init; } = 2;
 
     public int Workers => Sessions * Inflight;
-
-    public static LoadOptions Parse(IReadOnlyList<string> args)
-    {
-        var line = new OptionReader(args);
-        var options = new LoadOptions
-        {
-            Sessions = line.Int("sessions", 8, 1, 1024),
-            Seconds = line.Int("seconds", 10, 1, 600),
-            WarmupSeconds = line.Int("warmup-seconds", 2, 0, 60),
-            Workload = line.Choice("workload", "get", "get", "set", "mix90"),
-            ValueBytes = line.Int("value-bytes", 1024, 0, 1 << 20),
-            Inflight = line.Int("inflight", 1, 1, 1024),
-            Runs = line.Int("runs", 1, 1, 20),
-            MaxOps = line.Int("max-ops", int.MaxValue, 1, int.MaxValue),
-            DataDir = line.Text("data-dir"),
-            ForceSync = line.Bool("force-sync", true),
-            FsyncSeconds = line.Int("fsync-seconds", 2, 0, 60),
-        };
-        options = options with { Durable = line.Bool("durable", options.DataDir is not null) };
-        line.RejectUnknown();
-        return options;
-    }
 }

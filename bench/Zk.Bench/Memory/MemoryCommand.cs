@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Zk.Bench.Reporting;
@@ -15,12 +16,17 @@ internal static class MemoryCommand
     /// <summary>Creates in flight at once: enough to fill pipeline batches, so the fill takes seconds, not minutes.</summary>
     private const int CreateWindow = 512;
 
-    public static async Task RunAsync(IReadOnlyList<string> args)
+    public static Command Define()
     {
-        var line = new OptionReader(args);
-        var nodes = line.Int("nodes", 100_000, 1, 10_000_000);
-        var valueBytes = line.Int("value-bytes", 1024, 0, 1 << 20);
-        line.RejectUnknown();
+        var nodes = BenchOption.Int("--nodes", 100_000, 1, 10_000_000, "znodes to create");
+        var valueBytes = BenchOption.Int("--value-bytes", 1024, 0, 1 << 20, "bytes of data per znode");
+        var command = new Command("memory", "live managed memory per znode, under 1 and under 100 parents") { nodes, valueBytes };
+        command.SetAction((r, _) => RunAsync(r.GetValue(nodes), r.GetValue(valueBytes)));
+        return command;
+    }
+
+    private static async Task RunAsync(int nodes, int valueBytes)
+    {
 
         Console.WriteLine(MachineInfo.Describe());
         Console.WriteLine();

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
@@ -7,7 +8,17 @@ namespace Zk.Bench.Micro;
 /// <summary>Runs the BenchmarkDotNet suite; arguments pass through (--filter, --job, --inProcess, ...).</summary>
 internal static class MicroCommand
 {
-    public static void Run(string[] args)
+    public static Command Define()
+    {
+        var command = new Command("micro", "micro benchmarks of the session API and the tree (BenchmarkDotNet arguments pass through)")
+        {
+            TreatUnmatchedTokensAsErrors = false,
+        };
+        command.SetAction(r => Run([.. r.UnmatchedTokens]));
+        return command;
+    }
+
+    private static void Run(string[] args)
     {
         var config = DefaultConfig.Instance;
         if (Array.IndexOf(args, "--job") < 0 && Array.IndexOf(args, "-j") < 0)

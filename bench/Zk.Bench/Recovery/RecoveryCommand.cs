@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
@@ -26,16 +27,24 @@ internal static class RecoveryCommand
 
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(5);
 
-    public static async Task RunAsync(IReadOnlyList<string> args)
+    public static Command Define()
     {
-        var line = new OptionReader(args);
-        var nodes = line.Int("nodes", 1_000_000, 1, 10_000_000);
-        var valueBytes = line.Int("value-bytes", 1024, 0, 1 << 19);
-        var parents = line.Int("parents", 1000, 1, 100_000);
-        var zkDll = line.Text("zk-dll") ?? DefaultZkDll();
-        var apache = line.Bool("apache", true);
-        var reuseDir = line.Text("reuse-dir");
-        line.RejectUnknown();
+        var nodes = BenchOption.Int("--nodes", 1_000_000, 1, 10_000_000, "znodes on disk");
+        var valueBytes = BenchOption.Int("--value-bytes", 1024, 0, 1 << 19, "bytes of data per znode");
+        var parents = BenchOption.Int("--parents", 1000, 1, 100_000, "parents the znodes spread over");
+        var zkDll = BenchOption.Text("--zk-dll", "our zk program (default: Zk.Server's Release build)");
+        var apache = BenchOption.Flag("--apache", true, "also measure Apache ZooKeeper");
+        var reuseDir = BenchOption.Text("--reuse-dir", "keep our dataDir here; a later run on it restarts without filling again");
+        var command = new Command("recovery", "restart time with N znodes on disk: ours (in-process and zk program) vs Apache ZooKeeper")
+        {
+            nodes, valueBytes, parents, zkDll, apache, reuseDir,
+        };
+        command.SetAction((r, _) => RunAsync(r.GetValue(nodes), r.GetValue(valueBytes), r.GetValue(parents), r.GetValue(zkDll) ?? DefaultZkDll(), r.GetValue(apache), r.GetValue(reuseDir)));
+        return command;
+    }
+
+    private static async Task RunAsync(int nodes, int valueBytes, int parents, string zkDll, bool apache, string? reuseDir)
+    {
 
         Console.WriteLine(MachineInfo.Describe());
         var root = Path.Combine(Path.GetTempPath(), $"zk-bench-recovery-{Environment.ProcessId}");

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Net;
 using Zk.Bench.Disk;
 using Zk.Bench.Reporting;
@@ -12,32 +13,40 @@ namespace Zk.Bench.Wire;
 /// </summary>
 internal static class WireCommand
 {
-    public static async Task RunAsync(IReadOnlyList<string> args)
+    public static Command Define()
     {
-        var line = new OptionReader(args);
-        var compare = line.Bool("compare", false);
-        var target = line.Text("target");
-        var serverPid = line.Int("server-pid", 0, 0, int.MaxValue);
-        var connections = line.Int("connections", 8, 1, 1024);
-        var inflight = line.Int("inflight", 64, 1, 4096);
-        var workload = line.Choice("workload", "set", "get", "set", "mix90");
-        var seconds = line.Int("seconds", 10, 1, 600);
-        var warmup = line.Int("warmup-seconds", 3, 0, 60);
-        var valueBytes = line.Int("value-bytes", 1024, 0, 1 << 19);
-        var zkDll = line.Text("zk-dll") ?? DefaultZkDll();
-        var shapes = ParseShapes(line.Text("shapes") ?? "1x1,8x64");
-        var workloads = (line.Text("workloads") ?? "get,set,mix90").Split(',');
-        var repeats = line.Int("repeats", 1, 1, 10);
-        var chart = line.Text("chart");
-        line.RejectUnknown();
-        foreach (var name in workloads)
+        var compare = BenchOption.Flag("--compare", false, "start our zk and Apache ZooKeeper and measure both, interleaved");
+        var target = BenchOption.Text("--target", "HOST:PORT of one running server to measure (without --compare)");
+        var serverPid = BenchOption.Int("--server-pid", 0, 0, int.MaxValue, "the target server's pid, to report its CPU (0: none)");
+        var connections = BenchOption.Int("--connections", 8, 1, 1024, "client connections");
+        var inflight = BenchOption.Int("--inflight", 64, 1, 4096, "requests outstanding per connection");
+        var workload = BenchOption.Choice("--workload", "set", "what the connections send", "get", "set", "mix90");
+        var seconds = BenchOption.Int("--seconds", 10, 1, 600, "length of each measurement");
+        var warmup = BenchOption.Int("--warmup-seconds", 3, 0, 60, "unmeasured load before each measurement");
+        var valueBytes = BenchOption.Int("--value-bytes", 1024, 0, 1 << 19, "bytes of each znode's data");
+        var zkDll = BenchOption.Text("--zk-dll", "our zk program (default: Zk.Server's Release build)");
+        var shapes = BenchOption.List("--shapes", "1x1,8x64", "load shapes with --compare", ParseShape, "CONNECTIONSxINFLIGHT (e.g. 8x64)");
+        var workloads = BenchOption.Names("--workloads", "get,set,mix90", "workloads with --compare", "get", "set", "mix90");
+        var repeats = BenchOption.Int("--repeats", 1, 1, 10, "rounds of the interleaved comparison");
+        var chart = BenchOption.Text("--chart", "with --compare: also write throughput and latency as an SVG chart to this file");
+        var command = new Command("wire", "a pipelined load over ZooKeeper's wire protocol against one server, or ours vs Apache ZooKeeper (--compare)")
         {
-            if (name is not ("get" or "set" or "mix90"))
-            {
-                throw new ArgumentException($"--workloads takes get, set, mix90; got '{name}'.");
-            }
-        }
+            compare, target, serverPid, connections, inflight, workload, seconds, warmup, valueBytes, zkDll, shapes, workloads, repeats, chart,
+        };
+        command.SetAction((r, _) => RunAsync(new WireArgs(
+            r.GetValue(compare), r.GetValue(target), r.GetValue(serverPid), r.GetValue(connections), r.GetValue(inflight), r.GetValue(workload)!,
+            r.GetValue(seconds), r.GetValue(warmup), r.GetValue(valueBytes), r.GetValue(zkDll) ?? DefaultZkDll(), r.GetValue(shapes)!,
+            r.GetValue(workloads)!, r.GetValue(repeats), r.GetValue(chart))));
+        return command;
+    }
 
+    private sealed record WireArgs(
+        bool Compare, string? Target, int ServerPid, int Connections, int Inflight, string Workload, int Seconds, int Warmup,
+        int ValueBytes, string ZkDll, (int Connections, int Inflight)[] Shapes, string[] Workloads, int Repeats, string? Chart);
+
+    private static async Task RunAsync(WireArgs a)
+    {
+        var (compare, target, serverPid, connections, inflight, workload, seconds, warmup, valueBytes, zkDll, shapes, workloads, repeats, chart) = a;
         Console.WriteLine(MachineInfo.Describe());
         var frames = WireFrames.Build(valueBytes);
         if (!compare)
@@ -134,22 +143,12 @@ internal static class WireCommand
         }
     }
 
-    private static (int, int)[] ParseShapes(string text)
+    private static (int Connections, int Inflight)? ParseShape(string text)
     {
-        var parts = text.Split(',');
-        var shapes = new (int, int)[parts.Length];
-        for (var i = 0; i < parts.Length; i++)
-        {
-            var pair = parts[i].Split('x');
-            if (pair.Length != 2 || !int.TryParse(pair[0], out var c) || !int.TryParse(pair[1], out var k) || c is < 1 or > 1024 || k is < 1 or > 4096)
-            {
-                throw new ArgumentException($"--shapes takes CONNECTIONSxINFLIGHT,... (e.g. 1x1,8x64); got '{parts[i]}'.");
-            }
-
-            shapes[i] = (c, k);
-        }
-
-        return shapes;
+        var pair = text.Split('x');
+        return pair.Length == 2 && int.TryParse(pair[0], out var c) && int.TryParse(pair[1], out var k) && c is >= 1 and <= 1024 && k is >= 1 and <= 4096
+            ? (c, k)
+            : null;
     }
 
     /// <summary>The repository's Zk.Server build, found from this binary's location (bench/Zk.Bench/bin/Release/net10.0/).</summary>
