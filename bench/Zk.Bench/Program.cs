@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Zk.Bench.Disk;
 using Zk.Bench.Load;
+using Zk.Bench.Lock;
 using Zk.Bench.Memory;
 using Zk.Bench.Micro;
 using Zk.Bench.Recovery;
@@ -22,6 +23,7 @@ public static class Program
             WireCommand.Define(),
             MemoryCommand.Define(),
             RecoveryCommand.Define(),
+            LockCommand.Define(),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -32,20 +32,19 @@ internal static class RecoveryCommand
         var nodes = BenchOption.Int("--nodes", 1_000_000, 1, 10_000_000, "znodes on disk");
         var valueBytes = BenchOption.Int("--value-bytes", 1024, 0, 1 << 19, "bytes of data per znode");
         var parents = BenchOption.Int("--parents", 1000, 1, 100_000, "parents the znodes spread over");
-        var zkDll = BenchOption.Text("--zk-dll", "our zk program (default: Zk.Server's Release build)");
+        var zkDll = BenchOption.ZkDll();
         var apache = BenchOption.Flag("--apache", true, "also measure Apache ZooKeeper");
         var reuseDir = BenchOption.Text("--reuse-dir", "keep our dataDir here; a later run on it restarts without filling again");
         var command = new Command("recovery", "restart time with N znodes on disk: ours (in-process and zk program) vs Apache ZooKeeper")
         {
             nodes, valueBytes, parents, zkDll, apache, reuseDir,
         };
-        command.SetAction((r, _) => RunAsync(r.GetValue(nodes), r.GetValue(valueBytes), r.GetValue(parents), r.GetValue(zkDll) ?? DefaultZkDll(), r.GetValue(apache), r.GetValue(reuseDir)));
+        command.SetAction((r, _) => RunAsync(r.GetValue(nodes), r.GetValue(valueBytes), r.GetValue(parents), r.GetValue(zkDll)!, r.GetValue(apache), r.GetValue(reuseDir)));
         return command;
     }
 
     private static async Task RunAsync(int nodes, int valueBytes, int parents, string zkDll, bool apache, string? reuseDir)
     {
-
         Console.WriteLine(MachineInfo.Describe());
         var root = Path.Combine(Path.GetTempPath(), $"zk-bench-recovery-{Environment.ProcessId}");
         Directory.CreateDirectory(root);
@@ -313,18 +312,6 @@ internal static class RecoveryCommand
     private static string Total(List<FileInfo> files) => Format.Bytes(files.Sum(f => f.Length)) + (files.Count > 1 ? $" ({files.Count})" : "");
 
     private static string Seconds(TimeSpan elapsed) => Format.Fixed(elapsed.TotalSeconds, 2) + " s";
-
-    /// <summary>The repository's Zk.Server build, found from this binary's location (bench/Zk.Bench/bin/Release/net10.0/).</summary>
-    private static string DefaultZkDll()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Embedded.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory is null ? "zk.dll" : Path.Combine(directory.FullName, "Zk.Server", "bin", "Release", "net10.0", "zk.dll");
-    }
 
     /// <summary>Keeps the peer's log entries (to read RecoveryFinished's fields); prints warnings and errors.</summary>
     private sealed class CapturingLoggerFactory : ILoggerFactory

@@ -87,4 +87,19 @@ internal static class BenchOption
 
     /// <summary>A free-form value (a path, an address), null when absent.</summary>
     public static Option<string?> Text(string name, string description) => new(name) { Description = description };
+
+    /// <summary><c>--zk-dll</c>: our zk program, by default the repository's Release build of Zk.Server (found from this binary's location).</summary>
+    public static Option<string> ZkDll() => new("--zk-dll")
+    {
+        Description = "our zk program (build it with: dotnet build -c Release Zk.Server)",
+        DefaultValueFactory = _ => RepositoryZkDll(),
+    };
+
+    private static string RepositoryZkDll()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Embedded.sln")))
+            directory = directory.Parent;
+        return directory is null ? "zk.dll" : Path.Combine(directory.FullName, "Zk.Server", "bin", "Release", "net10.0", "zk.dll");
+    }
 }

@@ -24,7 +24,7 @@ internal static class WireCommand
         var seconds = BenchOption.Int("--seconds", 10, 1, 600, "length of each measurement");
         var warmup = BenchOption.Int("--warmup-seconds", 3, 0, 60, "unmeasured load before each measurement");
         var valueBytes = BenchOption.Int("--value-bytes", 1024, 0, 1 << 19, "bytes of each znode's data");
-        var zkDll = BenchOption.Text("--zk-dll", "our zk program (default: Zk.Server's Release build)");
+        var zkDll = BenchOption.ZkDll();
         var shapes = BenchOption.List("--shapes", "1x1,8x64", "load shapes with --compare", ParseShape, "CONNECTIONSxINFLIGHT (e.g. 8x64)");
         var workloads = BenchOption.Names("--workloads", "get,set,mix90", "workloads with --compare", "get", "set", "mix90");
         var repeats = BenchOption.Int("--repeats", 1, 1, 10, "rounds of the interleaved comparison");
@@ -35,7 +35,7 @@ internal static class WireCommand
         };
         command.SetAction((r, _) => RunAsync(new WireArgs(
             r.GetValue(compare), r.GetValue(target), r.GetValue(serverPid), r.GetValue(connections), r.GetValue(inflight), r.GetValue(workload)!,
-            r.GetValue(seconds), r.GetValue(warmup), r.GetValue(valueBytes), r.GetValue(zkDll) ?? DefaultZkDll(), r.GetValue(shapes)!,
+            r.GetValue(seconds), r.GetValue(warmup), r.GetValue(valueBytes), r.GetValue(zkDll)!, r.GetValue(shapes)!,
             r.GetValue(workloads)!, r.GetValue(repeats), r.GetValue(chart))));
         return command;
     }
@@ -149,18 +149,6 @@ internal static class WireCommand
         return pair.Length == 2 && int.TryParse(pair[0], out var c) && int.TryParse(pair[1], out var k) && c is >= 1 and <= 1024 && k is >= 1 and <= 4096
             ? (c, k)
             : null;
-    }
-
-    /// <summary>The repository's Zk.Server build, found from this binary's location (bench/Zk.Bench/bin/Release/net10.0/).</summary>
-    private static string DefaultZkDll()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Embedded.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory is null ? "zk.dll" : Path.Combine(directory.FullName, "Zk.Server", "bin", "Release", "net10.0", "zk.dll");
     }
 
     private static string JavaVersion()
