@@ -4,7 +4,7 @@ namespace Zk.Embedded.Recipes;
 
 /// <summary>
 /// The instances of one service, kept current by a child watch on <c>basePath/name</c> (set again on each load and
-/// after each reconnect), with round-robin and random picks to spread load over them.
+/// after each reconnect), with round-robin, random and least-recently-used picks to spread load over them.
 /// </summary>
 /// <remarks>
 /// Guarantees: after <see cref="StartAsync"/> returns, <see cref="Instances"/> is the registered set as read then;
@@ -17,6 +17,10 @@ public sealed class ServiceCache : IAsyncDisposable
     private readonly ChildrenCache _children;
     private volatile IReadOnlyList<ServiceInstance> _instances = [];
     private int _next = -1;
+
+    // Instance id -> the pick count when it was last picked; guarded by itself. Ids that left are forgotten at reload.
+    private readonly Dictionary<string, long> _lastPicked = new(StringComparer.Ordinal);
+    private long _picks;
 
     private ServiceCache(IZooKeeper zk, string folder)
     {
@@ -57,6 +61,33 @@ public sealed class ServiceCache : IAsyncDisposable
         return instances.Count == 0 ? null : instances[Random.Shared.Next(instances.Count)];
     }
 
+    /// <summary>
+    /// The instance picked longest ago (one never picked first, so a newly registered instance gets the next request),
+    /// or null when there is none. Ties go to the lowest id.
+    /// </summary>
+    public ServiceInstance? PickLeastRecentlyUsed()
+    {
+        var instances = _instances;
+        lock (_lastPicked)
+        {
+            ServiceInstance? oldest = null;
+            var oldestPick = long.MaxValue;
+            foreach (var instance in instances)
+            {
+                var pick = _lastPicked.GetValueOrDefault(instance.Id);
+                if (pick < oldestPick)
+                {
+                    oldest = instance;
+                    oldestPick = pick;
+                }
+            }
+
+            if (oldest is not null)
+                _lastPicked[oldest.Id] = ++_picks;
+            return oldest;
+        }
+    }
+
     /// <summary>Stops watching.</summary>
     public ValueTask DisposeAsync() => _children.StopAsync();
 
@@ -72,6 +103,12 @@ public sealed class ServiceCache : IAsyncDisposable
         }
 
         _instances = instances;
+        lock (_lastPicked)
+        {
+            foreach (var gone in _lastPicked.Keys.Where(id => !instances.Exists(i => i.Id == id)).ToList())
+                _lastPicked.Remove(gone);
+        }
+
         Changed?.Invoke(instances);
     }
 }

@@ -63,4 +63,28 @@ public sealed class ServiceDiscoveryTests : IAsyncLifetime
             await leaving.RegisterAsync("/services", new ServiceInstance("search", "twice", "h", 1));
         });
     }
+
+    [Fact]
+    public async Task Least_recently_used_picks_cycle_through_instances_and_send_the_next_request_to_a_newcomer()
+    {
+        await using var client = await _peer.ConnectAsync();
+        await using var cache = await ServiceCache.StartAsync(client, "/services", "lru");
+        var seen = new ValueRecorder<int>("instance counts");
+        cache.Changed += instances => seen.Add(instances.Count);
+        await using var a = await _peer.ConnectAsync();
+        await using var b = await _peer.ConnectAsync();
+        await a.RegisterAsync("/services", new ServiceInstance("lru", "a", "h", 1));
+        var leaving = await b.RegisterAsync("/services", new ServiceInstance("lru", "b", "h", 2));
+        await seen.WaitForAsync(counts => counts.Contains(2), "two instances");
+        Assert.Equal(["a", "b", "a", "b"], Enumerable.Range(0, 4).Select(_ => cache.PickLeastRecentlyUsed()!.Id));
+
+        await using var c = await _peer.ConnectAsync();
+        await c.RegisterAsync("/services", new ServiceInstance("lru", "c", "h", 3));
+        await seen.WaitForAsync(counts => counts.Contains(3), "the newcomer");
+        Assert.Equal(["c", "a", "b", "c"], Enumerable.Range(0, 4).Select(_ => cache.PickLeastRecentlyUsed()!.Id));
+
+        await leaving.DisposeAsync();
+        await seen.WaitForAsync(counts => counts.Count > 0 && counts[^1] == 2, "b gone");
+        Assert.Equal(["a", "c", "a"], Enumerable.Range(0, 3).Select(_ => cache.PickLeastRecentlyUsed()!.Id));
+    }
 }
