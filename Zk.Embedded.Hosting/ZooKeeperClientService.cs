@@ -15,8 +15,7 @@ public sealed class ZooKeeperClientService : IHostedService, IAsyncDisposable
     private readonly string _connectString;
     private readonly ZkClientOptions _options;
     private readonly ILogger _logger;
-    private readonly Lock _lock = new();
-    private Task<ZkClient>? _client;
+    private readonly StartOnce<ZkClient> _client = new(nameof(ZooKeeperClientService));
 
     internal ZooKeeperClientService(string connectString, Func<ZkClientOptions, ZkClientOptions>? configure, IServiceProvider services)
     {
@@ -28,16 +27,10 @@ public sealed class ZooKeeperClientService : IHostedService, IAsyncDisposable
     }
 
     /// <summary>The connected client, or null before it connected.</summary>
-    public IZooKeeper? Client => _client is { IsCompletedSuccessfully: true } connected ? connected.Result : null;
+    public IZooKeeper? Client => _client.Value;
 
     /// <summary>The client, connecting on the first call (a failure to connect within ConnectTimeout throws ConnectionLoss).</summary>
-    public Task<ZkClient> GetClientAsync()
-    {
-        lock (_lock)
-        {
-            return _client ??= ConnectAsync();
-        }
-    }
+    public Task<ZkClient> GetClientAsync() => _client.GetAsync(ConnectAsync);
 
     async Task IHostedService.StartAsync(CancellationToken cancellationToken) => await GetClientAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
 
@@ -53,23 +46,18 @@ public sealed class ZooKeeperClientService : IHostedService, IAsyncDisposable
     /// <summary>Closes the session (closeSession to the server). Idempotent.</summary>
     public async ValueTask DisposeAsync()
     {
-        Task<ZkClient>? client;
-        lock (_lock)
+        if (await _client.StopAsync().ConfigureAwait(false) is not { } client)
         {
-            client = _client;
-            _client = Task.FromException<ZkClient>(new ObjectDisposedException(nameof(ZooKeeperClientService)));
+            return;
         }
 
         try
         {
-            if (client is not null)
-            {
-                await (await client.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
-            }
+            await client.DisposeAsync().ConfigureAwait(false);
         }
         catch (Exception)
         {
-            // It never connected (or is already closed): nothing to close.
+            // Already closed, or the server is gone: the session ends on its own when it times out.
         }
     }
 }

@@ -16,9 +16,8 @@ public sealed class ZooKeeperPeerService : IHostedService, IAsyncDisposable
     private readonly ZooKeeperPeerHostOptions _options;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
-    private readonly Lock _lock = new();
-    private Task<ZkPeer>? _peer;
-    private Task<IZooKeeper>? _session;
+    private readonly StartOnce<ZkPeer> _peer = new(nameof(ZooKeeperPeerService));
+    private readonly StartOnce<IZooKeeper> _session = new(nameof(ZooKeeperPeerService));
     private PrometheusMetricsServer? _metrics;
 
     /// <summary>Made by the container.</summary>
@@ -31,28 +30,16 @@ public sealed class ZooKeeperPeerService : IHostedService, IAsyncDisposable
     }
 
     /// <summary>The running peer, or null before it started.</summary>
-    public ZkPeer? Peer => _peer is { IsCompletedSuccessfully: true } started ? started.Result : null;
+    public ZkPeer? Peer => _peer.Value;
 
     /// <summary>Where the Prometheus endpoint listens (the actual port when 0 was asked for), or null for none.</summary>
     public System.Net.IPEndPoint? MetricsEndPoint => _metrics?.EndPoint;
 
     /// <summary>The peer, started on the first call (recovery from its dataDir included).</summary>
-    public Task<ZkPeer> GetPeerAsync()
-    {
-        lock (_lock)
-        {
-            return _peer ??= StartPeerAsync();
-        }
-    }
+    public Task<ZkPeer> GetPeerAsync() => _peer.GetAsync(StartPeerAsync);
 
     /// <summary>The session the container hands out as <see cref="IZooKeeper"/>, opened on the first call.</summary>
-    public Task<IZooKeeper> GetSessionAsync()
-    {
-        lock (_lock)
-        {
-            return _session ??= OpenSessionAsync();
-        }
-    }
+    public Task<IZooKeeper> GetSessionAsync() => _session.GetAsync(OpenSessionAsync);
 
     async Task IHostedService.StartAsync(CancellationToken cancellationToken) => await GetPeerAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
 
@@ -82,40 +69,16 @@ public sealed class ZooKeeperPeerService : IHostedService, IAsyncDisposable
         return await peer.ConnectAsync(_options.Session).ConfigureAwait(false);
     }
 
-    private static async Task<T?> Settled<T>(Task<T>? task)
-        where T : class
-    {
-        try
-        {
-            return task is null ? null : await task.ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // It never started: nothing to stop. The failure went to whoever asked for it.
-            return null;
-        }
-    }
-
     /// <summary>Closes the session it handed out, then the peer and the endpoint. Idempotent.</summary>
     public async ValueTask DisposeAsync()
     {
-        Task<ZkPeer>? peer;
-        Task<IZooKeeper>? session;
-        lock (_lock)
-        {
-            (peer, session) = (_peer, _session);
-            // Later calls start nothing: the host is stopping.
-            _peer = Task.FromException<ZkPeer>(new ObjectDisposedException(nameof(ZooKeeperPeerService)));
-            _session = Task.FromException<IZooKeeper>(new ObjectDisposedException(nameof(ZooKeeperPeerService)));
-        }
-
-        // A start or an open still under way is waited for, so nothing it makes outlives the host.
-        if (await Settled(session).ConfigureAwait(false) is { } opened)
+        // The session first: it lives on the peer.
+        if (await _session.StopAsync().ConfigureAwait(false) is { } opened)
         {
             await opened.DisposeAsync().ConfigureAwait(false);
         }
 
-        if (await Settled(peer).ConfigureAwait(false) is { } started)
+        if (await _peer.StopAsync().ConfigureAwait(false) is { } started)
         {
             var zxid = started.LastZxid;
             await started.DisposeAsync().ConfigureAwait(false);
