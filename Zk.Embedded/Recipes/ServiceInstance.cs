@@ -27,13 +27,19 @@ public sealed record ServiceInstance(
     [JsonPropertyName("serviceType")]
     public string ServiceType { get; init; } = "DYNAMIC";
 
+    private const string JavaClassKey = "@class";
+
     internal byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, ServiceInstanceJson.Default.ServiceInstance);
 
     internal static ServiceInstance? FromJson(ReadOnlySpan<byte> json)
     {
         try
         {
-            return JsonSerializer.Deserialize(json, ServiceInstanceJson.Default.ServiceInstance);
+            var instance = JsonSerializer.Deserialize(json, ServiceInstanceJson.Default.ServiceInstance);
+            // Curator's Jackson writes the payload's Java class as "@class"; it is type metadata, not the user's payload.
+            return instance?.Payload is { } payload && payload.ContainsKey(JavaClassKey)
+                ? instance with { Payload = payload.Where(p => p.Key != JavaClassKey).ToDictionary() }
+                : instance;
         }
         catch (JsonException)
         {

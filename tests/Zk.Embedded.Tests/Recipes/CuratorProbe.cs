@@ -3,8 +3,9 @@ using Zk.Embedded.Tests.Interop;
 namespace Zk.Embedded.Tests.Recipes;
 
 /// <summary>
-/// CuratorLockProbe.java (Curator's InterProcessMutex driven line by line from stdin), compiled once per test run with
-/// javac against Debian's Curator and ZooKeeper jars. Each command waits for its one-line answer.
+/// A Curator recipe in a JVM driven line by line from stdin: CuratorLockProbe.java (InterProcessMutex) or
+/// CuratorDiscoveryProbe.java (x-discovery's ServiceDiscovery), compiled once per test run with javac against
+/// Debian's Curator and ZooKeeper jars. Each command waits for its one-line answer.
 /// </summary>
 internal sealed class CuratorProbe : IAsyncDisposable
 {
@@ -12,7 +13,8 @@ internal sealed class CuratorProbe : IAsyncDisposable
     [
         "/usr/share/java/curator-recipes.jar", "/usr/share/java/curator-framework.jar", "/usr/share/java/curator-client.jar",
         "/usr/share/java/zookeeper.jar", "/usr/share/java/zookeeper-jute.jar", "/usr/share/java/guava.jar",
-        "/usr/share/java/slf4j-api.jar", "/usr/share/java/slf4j-nop.jar",
+        "/usr/share/java/slf4j-api.jar", "/usr/share/java/slf4j-nop.jar", "/usr/share/java/curator-x-discovery.jar",
+        "/usr/share/java/jackson-databind.jar", "/usr/share/java/jackson-core.jar", "/usr/share/java/jackson-annotations.jar",
     ];
 
     private const string Javac = "/usr/bin/javac";
@@ -27,14 +29,17 @@ internal sealed class CuratorProbe : IAsyncDisposable
 
     public string Transcript => _process.Transcript;
 
-    /// <summary>Starts the probe on <paramref name="lockPath"/>; skips the test when Java or Curator is not installed.</summary>
-    public static async Task<CuratorProbe> StartAsync(string connectString, string lockPath)
+    /// <summary>Starts the lock probe on <paramref name="lockPath"/>; skips the test when Java or Curator is not installed.</summary>
+    public static Task<CuratorProbe> StartAsync(string connectString, string lockPath) => StartProbeAsync("CuratorLockProbe", connectString, lockPath);
+
+    /// <summary>Starts the probe class <paramref name="probe"/> with <paramref name="args"/>; skips the test when Java or Curator is not installed.</summary>
+    public static async Task<CuratorProbe> StartProbeAsync(string probe, params string[] args)
     {
         InteropTools.RequireFiles([Javac, Java, .. Jars]);
         var classes = await CompileAsync();
-        var probe = new CuratorProbe(ExternalProcess.Start(Java, ["-cp", $"{classes}:{string.Join(':', Jars)}", "CuratorLockProbe", connectString, lockPath]));
-        await probe.AnswerAsync("ready");
-        return probe;
+        var process = new CuratorProbe(ExternalProcess.Start(Java, ["-cp", $"{classes}:{string.Join(':', Jars)}", probe, .. args]));
+        await process.AnswerAsync("ready");
+        return process;
     }
 
     /// <summary>Sends a command and waits for its next answer line, which must start with <paramref name="expected"/>; returns the line.</summary>
@@ -77,10 +82,10 @@ internal sealed class CuratorProbe : IAsyncDisposable
             if (_classes is null)
             {
                 var folder = Directory.CreateTempSubdirectory("curator-probe-").FullName;
-                var source = Path.Combine(AppContext.BaseDirectory, "Recipes", "CuratorLockProbe.java");
-                await using var javac = ExternalProcess.Start(Javac, ["-d", folder, "-cp", string.Join(':', Jars), source]);
+                var sources = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Recipes"), "Curator*Probe.java");
+                await using var javac = ExternalProcess.Start(Javac, ["-d", folder, "-cp", string.Join(':', Jars), .. sources]);
                 await javac.WaitForExitAsync(InteropTools.ProgramDeadline);
-                Assert.True(javac.ExitCode == 0, $"expected javac to compile {source}, it exited {javac.ExitCode}:\n{javac.Transcript}");
+                Assert.True(javac.ExitCode == 0, $"expected javac to compile {string.Join(", ", sources)}, it exited {javac.ExitCode}:\n{javac.Transcript}");
                 _classes = folder;
             }
 
