@@ -14,6 +14,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1002, EventName = "PipelineFailed", Level = LogLevel.Critical, Message = "Request pipeline stopped by an unexpected error; the peer no longer accepts writes")]
     public static partial void PipelineFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(EventId = 1009, EventName = "PipelineEnded", Level = LogLevel.Information, Message = "Request pipeline ended: {Reason}")]
+    public static partial void PipelineEnded(ILogger logger, string reason);
+
     [LoggerMessage(EventId = 1003, EventName = "SessionExpired", Level = LogLevel.Information, Message = "Expiring session 0x{SessionId:x}, timeout of {TimeoutMillis} ms exceeded")]
     public static partial void SessionExpired(ILogger logger, long sessionId, int timeoutMillis);
 

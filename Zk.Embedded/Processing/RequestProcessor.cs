@@ -256,8 +256,15 @@ internal sealed class RequestProcessor : IWriteSubmitter, IAsyncDisposable
     {
         lock (_stopGate)
         {
-            Fault ??= e;
-            Log.PipelineFailed(_logger, e);
+            if (Fault is null)
+            {
+                Fault = e;
+                // The commit stage ending (a leader's term is over) is how a term's pipeline normally stops.
+                if (e is ZkException { Code: ZkErrorCode.ConnectionLoss })
+                    Log.PipelineEnded(_logger, e.Message);
+                else
+                    Log.PipelineFailed(_logger, e);
+            }
             _faulted.TrySetResult(Fault);
             _queue.Writer.TryComplete(e);
             if (publisherThread)
