@@ -20,7 +20,7 @@ internal sealed class EnsembleMember : IAsyncDisposable
     private readonly ConsensusDriver _driver;
     private readonly TreeReplica _tree;
 
-    public EnsembleMember(ConsensusConfig config, IPeerTransport transport, ConsensusLog disk, IConsensusRandom random,
+    public EnsembleMember(ConsensusConfig config, IPeerTransport transport, IConsensusStore disk, IConsensusRandom random,
         TimeProvider time, TimeSpan tickTime, ILogger logger)
     {
         Sessions = new SessionTracker(time, config.MyId, new byte[32]);
