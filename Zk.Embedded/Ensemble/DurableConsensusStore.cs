@@ -21,6 +21,7 @@ internal sealed class DurableConsensusStore : IConsensusStore
     private readonly TxnLog _log;
     private DiskShape _shape;
     private Zxid _newestSnapshot;
+    private bool _closed;
 
     private DurableConsensusStore(string dataDir, TxnLog log, DiskShape shape, Zxid newestSnapshot)
     {
@@ -89,6 +90,7 @@ internal sealed class DurableConsensusStore : IConsensusStore
     {
         lock (_gate)
         {
+            ObjectDisposedException.ThrowIf(_closed, this); // a closed (or crashed) store writes nothing more, not even an epoch file
             var next = PersistChecks.Next(_shape, request, Where);
             switch (request)
             {
@@ -119,7 +121,10 @@ internal sealed class DurableConsensusStore : IConsensusStore
     public void Sync()
     {
         lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
             SyncPending();
+        }
     }
 
     /// <summary>
@@ -131,6 +136,7 @@ internal sealed class DurableConsensusStore : IConsensusStore
     {
         lock (_gate)
         {
+            ObjectDisposedException.ThrowIf(_closed, this);
             SyncPending();
             if (snapshot.Zxid < _newestSnapshot || snapshot.Zxid > _shape.LastZxid)
                 throw new PersistInvariantException($"{Where}: a snapshot at {snapshot.Zxid} must lie between the newest snapshot {_newestSnapshot} and the last logged zxid {_shape.LastZxid}.");
@@ -142,7 +148,10 @@ internal sealed class DurableConsensusStore : IConsensusStore
     public void Dispose()
     {
         lock (_gate)
+        {
+            _closed = true;
             _log.Dispose(); // buffered appends were never reported durable: dropping them is what a crash does too
+        }
     }
 
     /// <summary>Closes the files as a killed process would (tests): buffered appends are lost, nothing is checkpointed.</summary>
@@ -150,6 +159,7 @@ internal sealed class DurableConsensusStore : IConsensusStore
     {
         lock (_gate)
         {
+            _closed = true;
             _pending.Clear();
             _log.CloseLikeACrash();
         }

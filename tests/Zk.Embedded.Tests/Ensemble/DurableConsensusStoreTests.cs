@@ -68,6 +68,32 @@ public sealed class DurableConsensusStoreTests : IDisposable
     }
 
     [Fact]
+    public void A_SNAP_of_a_newer_epoch_replaces_log_and_snapshots_and_raises_currentEpoch_durably()
+    {
+        using (var store = EpochOne())
+        {
+            Append(store, 1, 1, 2, 3);
+            store.Sync();
+            store.SaveSnapshot(new ConsensusSnapshot(new Zxid(1, 2), new byte[] { 2 }));
+            store.Write(new WriteAcceptedEpoch(++_seq, 2));
+            store.Write(new InstallSnapshot(++_seq, new ConsensusSnapshot(new Zxid(2, 4), new byte[] { 9 }), 2));
+            Append(store, 2, 5);
+            store.Sync();
+            store.CloseLikeACrash();
+            Assert.Throws<ObjectDisposedException>(() => store.Write(new WriteAcceptedEpoch(++_seq, 3)));
+        }
+
+        using var reopened = DurableConsensusStore.Open(_dir.Path);
+        var state = reopened.Load();
+        Assert.Equal((2u, 2u, new Zxid(2, 4)), (state.AcceptedEpoch, state.CurrentEpoch, state.SnapshotZxid));
+        Assert.Equal([new Zxid(2, 5)], state.Log.Select(t => t.Zxid));
+        Assert.Equal([new Zxid(2, 4).Value], SnapshotFile.List(_dir.Path).Select(x => x.Zxid));
+        Assert.Equal(new byte[] { 9 }, reopened.Snapshot!.Data.ToArray());
+        Assert.False(File.Exists(_dir.File(EpochFile.Updating)), "expected no updatingEpoch marker after a completed SNAP");
+        Assert.Equal("2", File.ReadAllText(_dir.File(EpochFile.Accepted)));
+    }
+
+    [Fact]
     public void A_TRUNC_below_the_snapshot_the_log_starts_after_is_refused_and_changes_nothing()
     {
         using var store = EpochOne();
