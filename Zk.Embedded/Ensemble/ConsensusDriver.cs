@@ -10,9 +10,10 @@ namespace Zk.Embedded.Ensemble;
 /// <summary>
 /// Runs one <see cref="ZabPeer"/> for a real peer (docs/consensus.md, "how a driver uses it"): ticks from a timer
 /// every tickTime, transport messages decoded and stepped in, proposals from the leader's commit stage; after each
-/// input it drains the core's <see cref="Ready"/>: sends the messages, persists the requests, applies the restore and
-/// the committed txns in zxid order, reports role changes, then tells the core what is durable. Every touch of the core
-/// happens on this one loop, so the core stays single-threaded as it requires.
+/// input it drains the core's <see cref="Ready"/>: sends the messages, hands the persist requests to its
+/// <see cref="StorageWorker"/>, applies the restore and the committed txns in zxid order and reports role changes. The
+/// worker's "durable up to seq" comes back as an input like any other, so the loop never waits on a disk. Every touch
+/// of the core happens on this one loop, so the core stays single-threaded as it requires; a storage fault stops it.
 /// </summary>
 internal sealed class ConsensusDriver : IAsyncDisposable
 {
@@ -21,7 +22,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     private readonly List<(Func<bool> Done, TaskCompletionSource Tcs)> _waiters = [];
     private readonly ZabPeer _core;
     private readonly IPeerTransport _transport;
-    private readonly ConsensusLog _disk;
+    private readonly StorageWorker _storage;
     private readonly IReplicatedState _state;
     private readonly ILogger _logger;
     private readonly ITimer _timer;
@@ -29,14 +30,16 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     private readonly Task _loop;
     private volatile Status _status = new(ServerState.Looking, null, null, false);
 
-    public ConsensusDriver(ConsensusConfig config, IPeerTransport transport, ConsensusLog disk, IReplicatedState state,
+    public ConsensusDriver(ConsensusConfig config, IPeerTransport transport, IConsensusStore disk, IReplicatedState state,
         IConsensusRandom random, TimeProvider time, TimeSpan tickTime, ILogger logger, Action<ConsensusDriver>? attach = null)
     {
         _transport = transport;
-        _disk = disk;
         _state = state;
         _logger = logger;
         _core = new ZabPeer(config, disk.Load(), random, state);
+        _storage = new StorageWorker(disk,
+            seq => _inbox.Writer.TryWrite(new Input(InputKind.StorageDone, default, null, null) { Seq = seq }),
+            fault => _inbox.Writer.TryWrite(new Input(InputKind.StorageFailed, default, null, null) { Fault = fault }));
         attach?.Invoke(this); // before the loop runs: the first role change must find its handlers
         _loop = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
         _pump = Task.Run(PumpAsync);
@@ -127,6 +130,12 @@ internal sealed class ConsensusDriver : IAsyncDisposable
             case InputKind.Wait:
                 _waiters.Add(input.Waiter!.Value);
                 break;
+            case InputKind.StorageDone:
+                _core.StorageDone(input.Seq);
+                break;
+            case InputKind.StorageFailed:
+                // A broken invariant or a failed write: the peer must stop rather than go on with a disk it cannot trust.
+                throw new InvalidOperationException($"Peer {_core.Id} stopped: its consensus storage failed: {input.Fault!.Message}", input.Fault);
         }
     }
 
@@ -174,12 +183,10 @@ internal sealed class ConsensusDriver : IAsyncDisposable
             var ready = _core.TakeReady();
             foreach (var (to, message) in ready.Messages)
                 Send(to, message);
-            var durable = -1L;
+            // Off this loop: the worker reports each batch durable as a StorageDone input (the core waits for it
+            // before any message that promises durability, such as an ACK).
             foreach (var request in ready.Persist)
-            {
-                _disk.Apply(request);
-                durable = request.Seq;
-            }
+                _storage.Enqueue(request);
 
             if (ready.Restore is { } snapshot)
                 _state.Restore(snapshot);
@@ -191,9 +198,6 @@ internal sealed class ConsensusDriver : IAsyncDisposable
                 Log.RoleChanged(_logger, _core.Id, change.State, change.Phase, change.Epoch, change.Reason);
                 RoleChanged?.Invoke(change);
             }
-
-            if (durable >= 0)
-                _core.StorageDone(durable);
         }
 
         _status = new Status(_core.State, _core.Leader, _core.EstablishedEpoch, _core.IsServing);
@@ -239,15 +243,21 @@ internal sealed class ConsensusDriver : IAsyncDisposable
         {
             // Already logged as DriverFailed; disposal only has to stop it.
         }
+
+        await _storage.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>A peer's place as of the driver's last step.</summary>
     internal sealed record Status(ServerState State, int? Leader, uint? EstablishedEpoch, bool IsServing);
 
-    private enum InputKind { Tick, Event, Propose, Wait }
+    private enum InputKind { Tick, Event, Propose, Wait, StorageDone, StorageFailed }
 
     private readonly record struct Input(InputKind Kind, TransportEvent Event, IReadOnlyList<ConsensusTxn>? Txns, (Func<bool>, TaskCompletionSource)? Waiter)
     {
         public static Input Tick => new(InputKind.Tick, default, null, null);
+
+        public long Seq { get; init; }
+
+        public Exception? Fault { get; init; }
     }
 }

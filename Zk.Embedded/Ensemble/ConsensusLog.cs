@@ -6,10 +6,10 @@ namespace Zk.Embedded.Ensemble;
 /// <summary>
 /// A peer's consensus state held in memory: both epoch files, the newest snapshot and the log after it. It outlives
 /// the driver, so a peer restarted in the same process finds it as a restarted process finds its disk. Not durable:
-/// every request is "durable" once applied here, so it stands for a disk whose fsync never loses anything; the
-/// durable version (PeerStorage's log plus acceptedEpoch/currentEpoch files) is the next step.
+/// every request is "durable" once applied here, so it stands for a disk whose fsync never loses anything
+/// (<see cref="DurableConsensusStore"/> is the durable one). For non-durable ensembles and tests.
 /// </summary>
-internal sealed class ConsensusLog
+internal sealed class ConsensusLog : IConsensusStore
 {
     private readonly object _gate = new();
     private readonly List<ConsensusTxn> _log = [];
@@ -32,20 +32,13 @@ internal sealed class ConsensusLog
         }
     }
 
-    /// <summary>The committed txns to replay into a fresh state after <see cref="Snapshot"/>, up to <paramref name="through"/>.</summary>
-    public IReadOnlyList<ConsensusTxn> LoggedThrough(Zxid through)
+    /// <summary>Checks and applies one persist request (<see cref="PersistChecks"/>); a broken rule changes nothing.</summary>
+    public void Write(PersistRequest request)
     {
         lock (_gate)
         {
-            return _log.Where(t => t.Zxid <= through).ToArray();
-        }
-    }
-
-    /// <summary>Applies one persist request; checks the order invariants the core promises (a broken one is a core bug).</summary>
-    public void Apply(PersistRequest request)
-    {
-        lock (_gate)
-        {
+            var last = _log.Count > 0 ? _log[^1].Zxid : _snapshot?.Zxid ?? default;
+            PersistChecks.Next(new DiskShape(_acceptedEpoch, _currentEpoch, _snapshot?.Zxid ?? default, last), request, "the in-memory consensus log");
             switch (request)
             {
                 case AppendTxn a:
@@ -53,8 +46,6 @@ internal sealed class ConsensusLog
                     break;
                 case TruncateAfter t:
                     _log.RemoveAll(x => x.Zxid > t.Zxid);
-                    if (_snapshot is { } s && s.Zxid > t.Zxid)
-                        _snapshot = null; // a snapshot newer than the truncation point never survives it (ZOOKEEPER-1549)
                     break;
                 case InstallSnapshot i:
                     _snapshot = i.Snapshot;
@@ -62,14 +53,22 @@ internal sealed class ConsensusLog
                     _currentEpoch = Math.Max(_currentEpoch, i.CurrentEpoch);
                     break;
                 case WriteAcceptedEpoch e:
-                    _acceptedEpoch = Math.Max(_acceptedEpoch, e.Epoch);
+                    _acceptedEpoch = e.Epoch;
                     break;
                 case WriteCurrentEpoch c:
-                    _currentEpoch = Math.Max(_currentEpoch, c.Epoch);
+                    _currentEpoch = c.Epoch;
                     break;
-                default:
-                    throw new InvalidOperationException($"Unknown persist request {request.GetType().Name}.");
             }
         }
+    }
+
+    /// <summary>Nothing to do: every write is as durable as this log gets.</summary>
+    public void Sync()
+    {
+    }
+
+    /// <summary>Nothing to release: the log lives on for a restart in the same process.</summary>
+    public void Dispose()
+    {
     }
 }

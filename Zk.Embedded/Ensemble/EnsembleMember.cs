@@ -19,10 +19,28 @@ internal sealed class EnsembleMember : IAsyncDisposable
 {
     private readonly ConsensusDriver _driver;
     private readonly TreeReplica _tree;
+    private readonly IConsensusStore? _ownedStore;
 
-    public EnsembleMember(ConsensusConfig config, IPeerTransport transport, ConsensusLog disk, IConsensusRandom random,
+    /// <summary>A member on the store <paramref name="storage"/> names, which it opens and closes with itself.</summary>
+    /// <exception cref="InvalidDataException">The data directory's state cannot be read (see <see cref="DurableConsensusStore.Open"/>).</exception>
+    /// <exception cref="PersistInvariantException">The epoch files break ZooKeeper's start rules.</exception>
+    public EnsembleMember(ConsensusConfig config, IPeerTransport transport, ConsensusStorageOptions storage, IConsensusRandom random,
         TimeProvider time, TimeSpan tickTime, ILogger logger)
+        : this(config, transport, storage.Open(), random, time, tickTime, logger, owned: true)
     {
+    }
+
+    /// <summary>A member on <paramref name="disk"/>, which outlives it (an in-memory log restarted in the same process).</summary>
+    public EnsembleMember(ConsensusConfig config, IPeerTransport transport, IConsensusStore disk, IConsensusRandom random,
+        TimeProvider time, TimeSpan tickTime, ILogger logger)
+        : this(config, transport, disk, random, time, tickTime, logger, owned: false)
+    {
+    }
+
+    private EnsembleMember(ConsensusConfig config, IPeerTransport transport, IConsensusStore disk, IConsensusRandom random,
+        TimeProvider time, TimeSpan tickTime, ILogger logger, bool owned)
+    {
+        _ownedStore = owned ? disk : null;
         Sessions = new SessionTracker(time, config.MyId, new byte[32]);
         Watches = new WatchManager();
         var initial = disk.Snapshot is { } snapshot ? TreeReplica.ReadSnapshot(snapshot) : TreeState.CreateInitial();
@@ -60,6 +78,18 @@ internal sealed class EnsembleMember : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _driver.DisposeAsync().ConfigureAwait(false);
+        await _tree.StopAsync().ConfigureAwait(false);
+        _ownedStore?.Dispose();
+    }
+
+    /// <summary>
+    /// Stops as a killed process would (tests): the store's files are closed first without a clean close, so nothing
+    /// more becomes durable, then the driver and the tree stop.
+    /// </summary>
+    internal async ValueTask CrashAsync()
+    {
+        (_ownedStore as DurableConsensusStore)?.CloseLikeACrash();
         await _driver.DisposeAsync().ConfigureAwait(false);
         await _tree.StopAsync().ConfigureAwait(false);
     }

@@ -19,7 +19,7 @@ namespace Zk.Embedded.Tests.Ensemble;
 /// </summary>
 public sealed class EnsembleMemberTests(ITestOutputHelper output)
 {
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Deadline = EnsembleTestKit.Deadline;
     private static readonly int[] Voters = [1, 2, 3];
 
     // Ticks of 10 ms keep elections fast; limits of 0.5-1 s keep a leader through a pause of this shared machine
@@ -45,7 +45,7 @@ public sealed class EnsembleMemberTests(ITestOutputHelper output)
                 Assert.True(m.State.Find("/app")?.Data is [2], $"expected /app = [2] on server {m.Id}");
 
             var follower = members.Values.First(m => m != leader);
-            var refused = await Assert.ThrowsAsync<ZkException>(() => follower.SubmitAsync(Write(session, new SyncRequest("/app"), 3, new Answer())).AsTask());
+            var refused = await Assert.ThrowsAsync<ZkException>(() => follower.SubmitAsync(Write(session, new SyncRequest("/app"), 3, new EnsembleTestKit.Answer())).AsTask());
             Assert.Equal(ZkErrorCode.ConnectionLoss, refused.Code);
             Assert.Contains($"server {leader.Id} leads", refused.Message);
 
@@ -85,7 +85,7 @@ public sealed class EnsembleMemberTests(ITestOutputHelper output)
             var leader = await LeaderAsync(members);
             var session = await NewSessionAsync(leader);
             network.Partition([leader.Id]);
-            var lost = new Answer();
+            var lost = new EnsembleTestKit.Answer();
             await leader.SubmitAsync(Write(session, new CreateRequest("/lost", [1], Open, CreateMode.Persistent, -1, false), 1, lost));
             var reply = await lost.Reply.WaitAsync(Deadline);
             Assert.True(reply.Error == ZkErrorCode.ConnectionLoss, $"expected the cut-off leader's write to fail with ConnectionLoss, got {reply.Error}");
@@ -122,56 +122,17 @@ public sealed class EnsembleMemberTests(ITestOutputHelper output)
         return member;
     }
 
-    private static async Task<EnsembleMember> LeaderAsync(IEnumerable<EnsembleMember> members)
-    {
-        var list = members.ToList();
-        using var cts = new CancellationTokenSource(Deadline);
-        await await Task.WhenAny(list.Select(m => m.Driver.WaitUntilAsync(() => m.IsLeading, cts.Token)));
-        return list.Single(m => m.IsLeading);
-    }
+    private Task<EnsembleMember> LeaderAsync(IEnumerable<EnsembleMember> members) => EnsembleTestKit.LeaderAsync(members, Trace);
 
-    private static async Task QuiescentAsync(IEnumerable<EnsembleMember> members, long zxid)
-    {
-        using var cts = new CancellationTokenSource(Deadline);
-        foreach (var m in members)
-        {
-            try
-            {
-                await m.Driver.WaitUntilAsync(() => m.State.Zxid >= zxid, cts.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                Assert.Fail($"expected server {m.Id} to publish zxid 0x{zxid:x} within {Deadline}; it is at 0x{m.State.Zxid:x}");
-            }
-        }
-    }
+    private static Task QuiescentAsync(IEnumerable<EnsembleMember> members, long zxid) => EnsembleTestKit.QuiescentAsync(members, zxid);
 
-    private async Task<ServerSession> NewSessionAsync(EnsembleMember leader)
-    {
-        var id = leader.Sessions.NextSessionId().Value;
-        var session = new ServerSession(id, leader.Sessions.PasswordFor(id), 30_000, SessionTracker.LocalIds);
-        leader.Sessions.Add(session);
-        await WriteAsync(leader, session, new CreateSessionRequest(30_000), 0);
-        return session;
-    }
+    private Task<ServerSession> NewSessionAsync(EnsembleMember leader) => EnsembleTestKit.NewSessionAsync(leader, Trace);
 
-    private async Task WriteAsync(EnsembleMember leader, ServerSession session, PipelineRequest request, int cxid)
-    {
-        var answer = new Answer();
-        await leader.SubmitAsync(Write(session, request, cxid, answer));
-        var reply = await answer.Reply.WaitAsync(Deadline);
-        Assert.True(reply.Error == ZkErrorCode.Ok, $"expected {request.GetType().Name} (cxid {cxid}) on server {leader.Id} to succeed, got {reply.Error}; trace: {string.Join(" | ", _trace)}");
-    }
+    private Task WriteAsync(EnsembleMember leader, ServerSession session, PipelineRequest request, int cxid) =>
+        EnsembleTestKit.WriteAsync(leader, session, request, cxid, Trace);
 
-    private static PendingWrite Write(ServerSession session, PipelineRequest request, int cxid, Answer answer) =>
+    private string Trace() => string.Join(" | ", _trace);
+
+    private static PendingWrite Write(ServerSession session, PipelineRequest request, int cxid, EnsembleTestKit.Answer answer) =>
         new(session, request, answer, Cxid: cxid);
-
-    private sealed class Answer : IReplyTarget
-    {
-        private readonly TaskCompletionSource<Reply> _reply = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public Task<Reply> Reply => _reply.Task;
-
-        public void Complete(in Reply reply) => _reply.TrySetResult(reply);
-    }
 }

@@ -6,9 +6,9 @@ namespace Zk.Embedded.Tests.Consensus.Harness;
 
 /// <summary>
 /// A peer's disk as of its last fsync: both epoch files, one snapshot and the log after it. Persist requests reach
-/// it only when the simulator completes them, so a crash loses exactly what was not yet durable. Every write checks
-/// CONSENSUS-NOTES §10 invariant 8 (acceptedEpoch ≥ currentEpoch ≥ epoch(lastZxid), both monotone) and that a
-/// TRUNC never leaves a snapshot newer than its point (ZOOKEEPER-1549).
+/// it only when the simulator completes them, so a crash loses exactly what was not yet durable. Every write passes
+/// <see cref="PersistChecks"/> first, the rules every consensus store holds (CONSENSUS-NOTES §10 invariant 8, appends
+/// in order, no TRUNC below the snapshot: ZOOKEEPER-1549).
 /// </summary>
 internal sealed class SimDisk
 {
@@ -23,16 +23,21 @@ internal sealed class SimDisk
 
     public void Apply(PersistRequest request, int peer)
     {
+        try
+        {
+            PersistChecks.Next(new DiskShape(AcceptedEpoch, CurrentEpoch, Snapshot.Zxid, LastZxid), request, $"peer {peer}");
+        }
+        catch (PersistInvariantException e)
+        {
+            throw new ConsensusViolation(e.Message);
+        }
+
         switch (request)
         {
             case AppendTxn a:
-                if (!LogWindow.IsNext(LastZxid, a.Txn.Zxid))
-                    throw new ConsensusViolation($"peer {peer}: log append {a.Txn.Zxid} does not follow {LastZxid}");
                 Log.Add(a.Txn);
                 break;
             case TruncateAfter t:
-                if (Snapshot.Zxid > t.Zxid)
-                    throw new ConsensusViolation($"peer {peer}: TRUNC to {t.Zxid} would keep a newer snapshot at {Snapshot.Zxid}");
                 Log.RemoveAll(x => x.Zxid > t.Zxid);
                 break;
             case InstallSnapshot s:
@@ -41,18 +46,12 @@ internal sealed class SimDisk
                 CurrentEpoch = Math.Max(CurrentEpoch, s.CurrentEpoch);
                 break;
             case WriteAcceptedEpoch e:
-                if (e.Epoch < AcceptedEpoch)
-                    throw new ConsensusViolation($"peer {peer}: acceptedEpoch goes back from {AcceptedEpoch} to {e.Epoch}");
                 AcceptedEpoch = e.Epoch;
                 break;
             case WriteCurrentEpoch c:
-                if (c.Epoch < CurrentEpoch)
-                    throw new ConsensusViolation($"peer {peer}: currentEpoch goes back from {CurrentEpoch} to {c.Epoch}");
                 CurrentEpoch = c.Epoch;
                 break;
         }
-        if (AcceptedEpoch < CurrentEpoch || CurrentEpoch < LastZxid.Epoch)
-            throw new ConsensusViolation($"peer {peer}: epoch files out of order after {request.GetType().Name}: acceptedEpoch {AcceptedEpoch}, currentEpoch {CurrentEpoch}, last zxid {LastZxid}");
     }
 }
 

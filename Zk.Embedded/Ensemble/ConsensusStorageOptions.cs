@@ -1,0 +1,14 @@
+namespace Zk.Embedded.Ensemble;
+
+/// <summary>Where a member keeps its consensus state; zoo.cfg's <c>dataDir</c> and <c>forceSync</c>.</summary>
+internal sealed record ConsensusStorageOptions
+{
+    /// <summary>zoo.cfg <c>dataDir</c>: the epoch files, txn log and snapshots. Null keeps the state in memory only (tests, non-durable ensembles).</summary>
+    public string? DataDir { get; init; }
+
+    /// <summary>zoo.cfg <c>forceSync</c>: fsync the txn log before a batch is reported durable. Off only for tests and benchmarks.</summary>
+    public bool ForceSync { get; init; } = true;
+
+    /// <summary>Opens the store these options name (see <see cref="DurableConsensusStore.Open"/> for its start errors).</summary>
+    public IConsensusStore Open() => DataDir is { } dir ? DurableConsensusStore.Open(dir, ForceSync) : new ConsensusLog();
+}

@@ -1,0 +1,236 @@
+using Zk.Embedded.Api;
+using Zk.Embedded.Consensus;
+using Zk.Embedded.Storage;
+using Zk.Embedded.Txns;
+
+namespace Zk.Embedded.Ensemble;
+
+/// <summary>
+/// A member's consensus state on disk, in its dataDir: ZooKeeper's <c>acceptedEpoch</c> and <c>currentEpoch</c>
+/// files (<see cref="EpochFile"/>), the LiteDB txn log (<see cref="TxnLog"/>) and snapshot files in the snapshot
+/// format (<c>snapshot.&lt;zxid&gt;</c>, the bytes a SNAP carries). Every request passes <see cref="PersistChecks"/>
+/// before anything is written. Appends are buffered and written as one batch with one fsync at <see cref="Sync"/>
+/// (group commit); every other request first makes the buffered appends durable, so an epoch file never gets ahead of
+/// the history it vouches for (ZOOKEEPER-4643). The order of each multi-file change leaves a crash at any point with
+/// the state before the request or after it (see the methods). One writer (the driver's storage worker).
+/// </summary>
+internal sealed class DurableConsensusStore : IConsensusStore
+{
+    private readonly object _gate = new();
+    private readonly List<Txn> _pending = [];
+    private readonly TxnLog _log;
+    private DiskShape _shape;
+    private Zxid _newestSnapshot;
+    private bool _closed;
+
+    private DurableConsensusStore(string dataDir, TxnLog log, DiskShape shape, Zxid newestSnapshot)
+    {
+        (DataDir, _log, _shape, _newestSnapshot) = (dataDir, log, shape, newestSnapshot);
+    }
+
+    /// <summary>The directory holding the files.</summary>
+    public string DataDir { get; }
+
+    /// <summary>Names the files, for every fault this store reports.</summary>
+    public string Where => $"consensus state in {DataDir} ({EpochFile.Accepted}, {EpochFile.Current}, {TxnLog.DataFileName}, {SnapshotFile.Prefix}*)";
+
+    /// <summary>The disk as the checks see it (tests).</summary>
+    internal DiskShape Shape
+    {
+        get { lock (_gate) { return _shape; } }
+    }
+
+    /// <summary>
+    /// Opens the state in <paramref name="dataDir"/>, creating it when the directory holds none, and checks it as
+    /// <c>QuorumPeer.loadDataBase</c> does (docs/storage.md, "epoch files").
+    /// </summary>
+    /// <exception cref="InvalidDataException">An epoch file is garbled or missing beside existing history, or the log does not continue the snapshot.</exception>
+    /// <exception cref="PersistInvariantException">The epochs break the start rules (currentEpoch older than the last zxid, or after acceptedEpoch).</exception>
+    public static DurableConsensusStore Open(string dataDir, bool forceSync = true)
+    {
+        Directory.CreateDirectory(dataDir);
+        var log = TxnLog.Open(dataDir, new TxnLogOptions { ForceSync = forceSync });
+        try
+        {
+            var (shape, newest) = DurableConsensusRecovery.Recover(dataDir, log);
+            return new DurableConsensusStore(dataDir, log, shape, newest);
+        }
+        catch
+        {
+            log.Dispose();
+            throw;
+        }
+    }
+
+    public ConsensusSnapshot? Snapshot
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _newestSnapshot == default ? null
+                    : new ConsensusSnapshot(_newestSnapshot, File.ReadAllBytes(SnapshotPath(_newestSnapshot)));
+            }
+        }
+    }
+
+    public PersistedState Load()
+    {
+        lock (_gate)
+        {
+            Flush();
+            var txns = new List<ConsensusTxn>();
+            foreach (var txn in _log.ReadFrom(_newestSnapshot.Value))
+                txns.Add(new ConsensusTxn(new Zxid(txn.Zxid), TxnCodec.Encode(txn)));
+            return new PersistedState(_shape.AcceptedEpoch, _shape.CurrentEpoch, _newestSnapshot, txns);
+        }
+    }
+
+    public void Write(PersistRequest request)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this); // a closed (or crashed) store writes nothing more, not even an epoch file
+            var next = PersistChecks.Next(_shape, request, Where);
+            switch (request)
+            {
+                case AppendTxn a:
+                    _pending.Add(TxnCodec.Decode(a.Txn.Data, a.Txn.Zxid.Value));
+                    break;
+                case TruncateAfter t:
+                    Truncate(t.Zxid);
+                    next = next with { LastZxid = _log.LastZxid > _newestSnapshot.Value ? new Zxid(_log.LastZxid) : _newestSnapshot };
+                    break;
+                case InstallSnapshot s:
+                    Install(s);
+                    break;
+                case WriteAcceptedEpoch e:
+                    SyncPending();
+                    EpochFile.Write(DataDir, EpochFile.Accepted, e.Epoch);
+                    break;
+                case WriteCurrentEpoch c:
+                    SyncPending(); // the history first, then the epoch that vouches for it (ZOOKEEPER-4643)
+                    EpochFile.Write(DataDir, EpochFile.Current, c.Epoch);
+                    break;
+            }
+
+            _shape = next;
+        }
+    }
+
+    public void Sync()
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            SyncPending();
+        }
+    }
+
+    /// <summary>
+    /// Saves a snapshot of applied state newer than the newest one, keeping the log (a later start replays less).
+    /// A TRUNC below it deletes it again (ZOOKEEPER-1549).
+    /// </summary>
+    /// <exception cref="PersistInvariantException">The snapshot is older than the newest one or newer than the log.</exception>
+    public void SaveSnapshot(ConsensusSnapshot snapshot)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            SyncPending();
+            if (snapshot.Zxid < _newestSnapshot || snapshot.Zxid > _shape.LastZxid)
+                throw new PersistInvariantException($"{Where}: a snapshot at {snapshot.Zxid} must lie between the newest snapshot {_newestSnapshot} and the last logged zxid {_shape.LastZxid}.");
+            EpochFile.WriteAtomically(DataDir, SnapshotFile.NameFor(snapshot.Zxid.Value), snapshot.Data.Span);
+            _newestSnapshot = snapshot.Zxid;
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _closed = true;
+            _log.Dispose(); // buffered appends were never reported durable: dropping them is what a crash does too
+        }
+    }
+
+    /// <summary>Closes the files as a killed process would (tests): buffered appends are lost, nothing is checkpointed.</summary>
+    internal void CloseLikeACrash()
+    {
+        lock (_gate)
+        {
+            _closed = true;
+            _pending.Clear();
+            _log.CloseLikeACrash();
+        }
+    }
+
+    /// <summary>
+    /// Newer snapshots go first, then the log's tail: a crash between leaves the tail with no snapshot that holds it,
+    /// never a snapshot holding a removed tail (ZOOKEEPER-1549, whose dirty snapshot survived its TRUNC).
+    /// </summary>
+    private void Truncate(Zxid zxid)
+    {
+        Flush();
+        var deleted = false;
+        foreach (var (snapshotZxid, path) in SnapshotFile.List(DataDir))
+        {
+            if (snapshotZxid > zxid.Value)
+            {
+                File.Delete(path);
+                deleted = true;
+            }
+        }
+
+        if (deleted)
+            DirectorySync.Sync(DataDir);
+        _log.TruncateAfter(zxid.Value);
+        _newestSnapshot = SnapshotFile.List(DataDir) is [var newest, ..] ? new Zxid(newest.Zxid) : default;
+    }
+
+    /// <summary>
+    /// The snapshot first, then the log and the other snapshots go, then currentEpoch: a crash before the snapshot
+    /// is durable leaves the old state, after it the new one (the log after it is its continuation or a tail the next
+    /// sync truncates). A raised currentEpoch is marked in <c>updatingEpoch</c> first, as <c>Learner.syncWithLeader</c>
+    /// does, so a crash between the snapshot and the epoch file is repaired at start.
+    /// </summary>
+    private void Install(InstallSnapshot request)
+    {
+        _pending.Clear(); // superseded by the snapshot, never reported durable
+        var raise = request.CurrentEpoch > _shape.CurrentEpoch;
+        if (raise)
+            EpochFile.Mark(DataDir, EpochFile.Updating);
+        var zxid = request.Snapshot.Zxid;
+        EpochFile.WriteAtomically(DataDir, SnapshotFile.NameFor(zxid.Value), request.Snapshot.Data.Span);
+        _log.TruncateAfter(-1);
+        foreach (var (other, path) in SnapshotFile.List(DataDir))
+        {
+            if (other != zxid.Value)
+                File.Delete(path);
+        }
+
+        DirectorySync.Sync(DataDir);
+        _newestSnapshot = zxid;
+        if (raise)
+        {
+            EpochFile.Write(DataDir, EpochFile.Current, request.CurrentEpoch);
+            EpochFile.Delete(DataDir, EpochFile.Updating);
+        }
+    }
+
+    private void SyncPending()
+    {
+        Flush();
+        _log.Sync(_log.LastZxid);
+    }
+
+    private void Flush()
+    {
+        if (_pending.Count == 0)
+            return;
+        _log.Write(_pending);
+        _pending.Clear();
+    }
+
+    private string SnapshotPath(Zxid zxid) => Path.Combine(DataDir, SnapshotFile.NameFor(zxid.Value));
+}

@@ -1,0 +1,24 @@
+using Zk.Embedded.Consensus;
+
+namespace Zk.Embedded.Ensemble;
+
+/// <summary>
+/// Where a member keeps its consensus state: both epochs, its newest snapshot and the log after it. The driver's
+/// storage worker is its only writer: it <see cref="Write"/>s a batch of the core's requests in order, then
+/// <see cref="Sync"/>s once and reports the batch durable (group commit). Every store checks each request with
+/// <see cref="PersistChecks"/> before writing it; a broken rule throws <see cref="PersistInvariantException"/>.
+/// </summary>
+internal interface IConsensusStore : IDisposable
+{
+    /// <summary>The newest snapshot, or null when the history starts from the empty state.</summary>
+    ConsensusSnapshot? Snapshot { get; }
+
+    /// <summary>What the core reads at start.</summary>
+    PersistedState Load();
+
+    /// <summary>Checks and writes one request; durable once <see cref="Sync"/> returns (an epoch file or a snapshot may be at once).</summary>
+    void Write(PersistRequest request);
+
+    /// <summary>Makes every request written so far durable.</summary>
+    void Sync();
+}

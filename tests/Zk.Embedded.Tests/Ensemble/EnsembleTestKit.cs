@@ -1,0 +1,89 @@
+using Zk.Embedded.Api;
+using Zk.Embedded.Ensemble;
+using Zk.Embedded.Processing;
+using Zk.Embedded.Sessions;
+
+namespace Zk.Embedded.Tests.Ensemble;
+
+/// <summary>What the ensemble tests do to members: find the leader, wait for quiescence, open a session, write.</summary>
+internal static class EnsembleTestKit
+{
+    public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    /// <summary>The member that leads an established epoch, once one does; <paramref name="trace"/> explains a timeout.</summary>
+    public static async Task<EnsembleMember> LeaderAsync(IEnumerable<EnsembleMember> members, Func<string> trace)
+    {
+        var list = members.ToList();
+        using var cts = new CancellationTokenSource(Deadline);
+        try
+        {
+            await await Task.WhenAny(list.Select(m => m.Driver.WaitUntilAsync(() => m.IsLeading, cts.Token)));
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"expected a leader within {Deadline}; trace: {trace()}");
+        }
+
+        return list.Single(m => m.IsLeading);
+    }
+
+    /// <summary>Waits until every member has published <paramref name="zxid"/>.</summary>
+    public static async Task QuiescentAsync(IEnumerable<EnsembleMember> members, long zxid)
+    {
+        using var cts = new CancellationTokenSource(Deadline);
+        foreach (var m in members)
+        {
+            try
+            {
+                await m.Driver.WaitUntilAsync(() => m.State.Zxid >= zxid, cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Assert.Fail($"expected server {m.Id} to publish zxid 0x{zxid:x} within {Deadline}; it is at 0x{m.State.Zxid:x}");
+            }
+        }
+    }
+
+    /// <summary>A session created by a createSession txn through <paramref name="leader"/>.</summary>
+    public static async Task<ServerSession> NewSessionAsync(EnsembleMember leader, Func<string> trace)
+    {
+        var id = leader.Sessions.NextSessionId().Value;
+        var session = new ServerSession(id, leader.Sessions.PasswordFor(id), 30_000, SessionTracker.LocalIds);
+        leader.Sessions.Add(session);
+        await WriteAsync(leader, session, new CreateSessionRequest(30_000), 0, trace);
+        return session;
+    }
+
+    /// <summary>Writes through <paramref name="leader"/> and asserts success.</summary>
+    public static async Task WriteAsync(EnsembleMember leader, ServerSession session, PipelineRequest request, int cxid, Func<string> trace)
+    {
+        var error = await SubmitAsync(leader, session, request, cxid);
+        Assert.True(error == ZkErrorCode.Ok, $"expected {request.GetType().Name} (cxid {cxid}) on server {leader.Id} to succeed, got {error}; trace: {trace()}");
+    }
+
+    /// <summary>Writes through <paramref name="member"/>; the reply's error code, or the refusal's.</summary>
+    public static async Task<ZkErrorCode> SubmitAsync(EnsembleMember member, ServerSession session, PipelineRequest request, int cxid)
+    {
+        var answer = new Answer();
+        try
+        {
+            await member.SubmitAsync(new PendingWrite(session, request, answer, Cxid: cxid));
+        }
+        catch (ZkException e)
+        {
+            return e.Code;
+        }
+
+        return (await answer.Reply.WaitAsync(Deadline)).Error;
+    }
+
+    /// <summary>A reply target a test awaits.</summary>
+    public sealed class Answer : IReplyTarget
+    {
+        private readonly TaskCompletionSource<Reply> _reply = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<Reply> Reply => _reply.Task;
+
+        public void Complete(in Reply reply) => _reply.TrySetResult(reply);
+    }
+}
