@@ -136,7 +136,7 @@ internal sealed class LearnerRole
                 _ctx.GoLooking($"TRUNC to {t.Zxid}, which is not in our log");
                 return;
             case Trunc t when _ctx.Config.Faults.SkipTrunc:
-                _streamLast = t.Zxid;   // planted: the tail stays in the log
+                _streamLast = t.Zxid;   // planted: the tail stays, and proposals' predecessors go unchecked (as over TCP)
                 return;
             case Trunc t:
                 _ctx.TruncateAfter(t.Zxid);
@@ -208,7 +208,7 @@ internal sealed class LearnerRole
 
     private void OnProposal(Proposal proposal)
     {
-        if (proposal.Previous != _ctx.Log.Last || !LogWindow.IsNext(_ctx.Log.Last, proposal.Txn.Zxid))
+        if ((proposal.Previous != _ctx.Log.Last && !_ctx.Config.Faults.SkipTrunc) || !LogWindow.IsNext(_ctx.Log.Last, proposal.Txn.Zxid))
         {
             _ctx.GoLooking($"proposal gap: {proposal.Txn.Zxid} after {proposal.Previous}, but we have {_ctx.Log.Last}");
             return;

@@ -14,11 +14,12 @@ internal sealed class History
     public int Inconclusive { get; private set; }
     public int Linearizable { get; private set; }
 
-    /// <summary>A client got a successful reply; <paramref name="lastSeen"/> is the newest zxid it had seen before.</summary>
+    /// <summary>A client got a successful reply; <paramref name="lastSeen"/> is the newest zxid it had seen before (ZooKeeper's lastZxidSeen).</summary>
     public void Returned(SimOp op, Zxid lastSeen)
     {
-        if (op.Kind is SimOpKind.Read or SimOpKind.SyncRead && op.Zxid < lastSeen)
-            throw new ConsensusViolation($"client {op.Client} read state {op.Zxid} after having seen {lastSeen} (reads went back): {op}");
+        // Any reply, read or write, carries the zxid the client now knows; it may never be older than what it knew.
+        if (op.Zxid < lastSeen)
+            throw new ConsensusViolation($"client {op.Client} got a reply at {op.Zxid} after having seen {lastSeen} (reads went back): {op}");
     }
 
     /// <summary>The checks over the history alone.</summary>

@@ -19,6 +19,18 @@ internal sealed class SimDisk
 
     public Zxid LastZxid => Log.Count > 0 ? Log[^1].Zxid : Snapshot.Zxid;
 
+    /// <summary>Planted (ZooKeeper's truncateLog, ZOOKEEPER-1549): TRUNC leaves a newer snapshot in place.</summary>
+    public bool KeepsNewerSnapshotOnTrunc { get; set; }
+
+    /// <summary>Planted with the above: snapshot the whole durable log, uncommitted tail included (Leader.lead's loadData).</summary>
+    public void SnapshotWholeLog()
+    {
+        var txns = SnapshotCodec.Decode(Snapshot.Data);
+        txns.AddRange(Log);
+        Snapshot = new ConsensusSnapshot(LastZxid, SnapshotCodec.Encode(txns));
+        Log.Clear();
+    }
+
     public PersistedState Load() => new(AcceptedEpoch, CurrentEpoch, Snapshot.Zxid, Log.ToArray());
 
     public void Apply(PersistRequest request, int peer)
@@ -31,7 +43,7 @@ internal sealed class SimDisk
                 Log.Add(a.Txn);
                 break;
             case TruncateAfter t:
-                if (Snapshot.Zxid > t.Zxid)
+                if (Snapshot.Zxid > t.Zxid && !KeepsNewerSnapshotOnTrunc)
                     throw new ConsensusViolation($"peer {peer}: TRUNC to {t.Zxid} would keep a newer snapshot at {Snapshot.Zxid}");
                 Log.RemoveAll(x => x.Zxid > t.Zxid);
                 break;

@@ -8,7 +8,8 @@ namespace Zk.Embedded.Tests.Consensus.Harness;
 /// state (the committed txns in order, and the real tree they make). Crash drops the core and everything not durable; restart builds a new core
 /// from the disk, as a process restart would.
 /// </summary>
-internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random) : ISnapshotSource
+/// <param name="trees">false: the txns are opaque bytes (ZabOverTransportTests) and no tree is kept.</param>
+internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, bool trees = true) : ISnapshotSource
 {
     private readonly List<PersistRequest> _pending = [];
 
@@ -28,7 +29,8 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random) :
     public void Start()
     {
         Applied = SnapshotCodec.Decode(Disk.Snapshot.Data);
-        Tree.Rebuild(Applied);
+        if (trees)
+            Tree.Rebuild(Applied);
         (Projected, ProjectedEpoch) = (Tree.State, 0);
         _pending.Clear();
         Incarnation++;
@@ -65,7 +67,8 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random) :
         if (ready.Restore is { } snapshot)
         {
             Applied = SnapshotCodec.Decode(snapshot.Data);
-            Tree.Rebuild(Applied);
+            if (trees)
+                Tree.Rebuild(Applied);
             var last = Applied.Count > 0 ? Applied[^1].Zxid : default;
             if (last != snapshot.Zxid)
                 throw new ConsensusViolation($"peer {Id}: snapshot says {snapshot.Zxid} but holds txns up to {last}");
@@ -76,7 +79,8 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random) :
             if (!LogWindow.IsNext(last, txn.Zxid))
                 throw new ConsensusViolation($"peer {Id}: applied {txn.Zxid} after {last}, out of order");
             Applied.Add(txn);
-            Tree.Apply(txn);
+            if (trees)
+                Tree.Apply(txn);
         }
     }
 }

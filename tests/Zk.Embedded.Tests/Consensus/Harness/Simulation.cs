@@ -190,6 +190,7 @@ internal sealed class Simulation
     private void StartPeer(SimPeer peer)
     {
         peer.Start();
+        _checker.CheckApplied(peer, 0);   // what it restored from its own disk must be committed history too
         Log($"start {peer.Id} (incarnation {peer.Incarnation}, disk last {peer.Disk.LastZxid}, epochs {peer.Disk.AcceptedEpoch}/{peer.Disk.CurrentEpoch})");
         Drain(peer);
     }
@@ -201,7 +202,14 @@ internal sealed class Simulation
         {
             var ready = core.TakeReady();
             foreach (var change in ready.RoleChanges)
+            {
                 Log($"peer {peer.Id}: {change.State}/{change.Phase} epoch {change.Epoch} ({change.Reason})");
+                if (_options.KeepSnapshotOnTrunc && change.State == ServerState.Leading && change.Phase == ZabPhase.Discovery)
+                {
+                    peer.Disk.KeepsNewerSnapshotOnTrunc = true;
+                    peer.Disk.SnapshotWholeLog();
+                }
+            }
             foreach (var (to, message) in ready.Messages)
             {
                 if (_peers[to - 1].Up)
