@@ -22,6 +22,7 @@ public sealed class SimulationPlantedFaultTests(ITestOutputHelper output)
         nameof(PlantedFaults.ServeBeforeUpToDate),
         nameof(PlantedFaults.SkipTrunc),
         nameof(SimOptions.KeepSnapshotOnTrunc),
+        nameof(SimOptions.LinearReadsWithoutBarrier),
     };
 
     [Theory]
@@ -56,6 +57,7 @@ public sealed class SimulationPlantedFaultTests(ITestOutputHelper output)
             nameof(PlantedFaults.ServeBeforeUpToDate) => options with { Faults = new() { ServeBeforeUpToDate = true } },
             nameof(PlantedFaults.SkipTrunc) => options with { Faults = new() { SkipTrunc = true } },
             nameof(SimOptions.KeepSnapshotOnTrunc) => options with { KeepSnapshotOnTrunc = true },
+            nameof(SimOptions.LinearReadsWithoutBarrier) => options with { LinearReadsWithoutBarrier = true },
             _ => throw new ArgumentOutOfRangeException(nameof(fault), fault, "no such planted fault"),
         };
     }

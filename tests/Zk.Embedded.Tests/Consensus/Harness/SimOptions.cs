@@ -24,6 +24,8 @@ internal sealed record SimOptions
     /// <summary>Bugs the core commits on purpose (the planted-fault tests).</summary>
     /// <summary>Planted in the harness: a new leader snapshots its whole log and TRUNC keeps newer snapshots.</summary>
     public bool KeepSnapshotOnTrunc { get; init; }
+    /// <summary>Planted in the harness: a "linearizable" read answered by the client's own peer, with no barrier.</summary>
+    public bool LinearReadsWithoutBarrier { get; init; }
     public Zk.Embedded.Consensus.PlantedFaults Faults { get; init; } = Zk.Embedded.Consensus.PlantedFaults.None;
     /// <summary>Per step: cut one random peer off from all others (both ways) until a later heal.</summary>
     public double PartitionProbability { get; init; } = 0.002;
@@ -34,5 +36,5 @@ internal sealed record SimOptions
     public int CommittedLogWindow { get; init; } = 8;
 
     public override string ToString() =>
-        $"seed={Seed} voters={Voters} observers={Observers} storage={(InstantStorage ? "instant" : "delayed")} window={CommittedLogWindow}{(Faults.Any ? $" planted={Faults}" : "")}{(KeepSnapshotOnTrunc ? " planted=KeepSnapshotOnTrunc" : "")}";
+        $"seed={Seed} voters={Voters} observers={Observers} storage={(InstantStorage ? "instant" : "delayed")} window={CommittedLogWindow}{(Faults.Any ? $" planted={Faults}" : "")}{(KeepSnapshotOnTrunc ? " planted=KeepSnapshotOnTrunc" : "")}{(LinearReadsWithoutBarrier ? " planted=LinearReadsWithoutBarrier" : "")}";
 }

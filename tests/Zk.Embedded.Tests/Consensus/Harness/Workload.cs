@@ -53,6 +53,11 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
         if (r < 63) return Write(client, SimOpKind.CloseSession, peer);
         if (r < 80) { Read(client, peer); return null; }
         if (r < 90) { SyncRead(client, peer); return null; }
+        if (options.LinearReadsWithoutBarrier)
+        {
+            Read(client, peer, SimOpKind.LinearRead);
+            return null;
+        }
         return Write(client, SimOpKind.LinearRead, peer);
     }
 
@@ -134,9 +139,9 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
             _proposed.Remove(key);   // stays outstanding; the client's disconnect or the run's end makes it Unknown
     }
 
-    private void Read(SimClient client, SimPeer peer)
+    private void Read(SimClient client, SimPeer peer, SimOpKind kind = SimOpKind.Read)
     {
-        var op = Begin(client, SimOpKind.Read, SimTree.Register(random.Next(SimTree.Registers)));
+        var op = Begin(client, kind, SimTree.Register(random.Next(SimTree.Registers)));
         Observe(op, peer);
         op.Zxid = peer.Tree.Zxid;
         Finish(client, op, SimOutcome.Ok);
