@@ -38,7 +38,7 @@ internal sealed class Broadcast(PeerContext ctx, LeaderRole leader)
         LastProposed = txn.Zxid;
         foreach (var learner in leader.Learners.Values)
         {
-            if (!learner.IsObserver && learner.Stage >= LearnerStage.Forwarding)
+            if ((!learner.IsObserver || ctx.Config.Faults.CountObserverAcks) && learner.Stage >= LearnerStage.Forwarding)
                 ctx.Send(learner.Sid, proposal);
         }
         return txn.Zxid;
@@ -47,7 +47,7 @@ internal sealed class Broadcast(PeerContext ctx, LeaderRole leader)
     public void OnAck(LearnerHandle learner, Zxid zxid)
     {
         // Observers never ack proposals; an ack before NEWLEADER's or from beyond what we proposed is stale.
-        if (learner.IsObserver || learner.Stage < LearnerStage.NewLeaderAcked || zxid > LastProposed)
+        if ((learner.IsObserver && !ctx.Config.Faults.CountObserverAcks) || learner.Stage < LearnerStage.NewLeaderAcked || zxid > LastProposed)
             return;
         if (zxid > learner.AckedUpTo)
         {
@@ -122,7 +122,7 @@ internal sealed class Broadcast(PeerContext ctx, LeaderRole leader)
         var n = ctx.DurableZxid >= zxid ? 1 : 0;
         foreach (var learner in leader.Learners.Values)
         {
-            if (!learner.IsObserver && learner.Stage >= LearnerStage.NewLeaderAcked && learner.AckedUpTo >= zxid)
+            if ((!learner.IsObserver || ctx.Config.Faults.CountObserverAcks) && learner.Stage >= LearnerStage.NewLeaderAcked && learner.AckedUpTo >= zxid)
                 n++;
         }
         return n;

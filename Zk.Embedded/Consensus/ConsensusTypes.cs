@@ -99,6 +99,8 @@ internal sealed record ConsensusConfig
     public int FinalizeWaitTicks { get; init; } = 1;
     /// <summary>Committed txns kept in memory to answer DIFF (zookeeper.commitLogCount, default 500).</summary>
     public int CommittedLogWindow { get; init; } = 500;
+    /// <summary>Bugs to commit on purpose; only the simulator's tests set any (docs/consensus.md).</summary>
+    public PlantedFaults Faults { get; init; } = PlantedFaults.None;
 
     public bool IsObserver => Array.IndexOf(Observers, MyId) >= 0;
     public bool IsVoter(int sid) => Array.IndexOf(Voters, sid) >= 0;

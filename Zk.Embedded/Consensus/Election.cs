@@ -72,10 +72,10 @@ internal sealed class Election(PeerContext ctx)
             _received.Clear();
             _decideAt = -1;
             var initial = InitialVote;
-            Proposal = IsValid(n.Vote) && n.Vote.Beats(initial) ? n.Vote : initial;
+            Proposal = IsValid(n.Vote) && n.Vote.Beats(initial, ctx.Config.Faults.VoteWithoutEpoch) ? n.Vote : initial;
             Broadcast();
         }
-        else if (IsValid(n.Vote) && n.Vote.Beats(Proposal))
+        else if (IsValid(n.Vote) && n.Vote.Beats(Proposal, ctx.Config.Faults.VoteWithoutEpoch))
         {
             Proposal = n.Vote;
             _decideAt = -1;   // a better vote during finalizeWait restarts the count

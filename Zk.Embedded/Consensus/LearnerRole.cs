@@ -61,7 +61,7 @@ internal sealed class LearnerRole
             case not LeaderInfo when Phase == LearnerPhase.Connecting: break;
             case Diff or Trunc or Snap when Phase == LearnerPhase.Syncing && !_syncStarted: OnSyncStart(message); break;
             case Proposal p when Phase == LearnerPhase.Syncing && _syncStarted: OnStreamProposal(p); break;
-            case Proposal p when !IsObserver && Phase is LearnerPhase.AwaitingUpToDate or LearnerPhase.Broadcast: OnProposal(p); break;
+            case Proposal p when (!IsObserver || _ctx.Config.Faults.CountObserverAcks) && Phase is LearnerPhase.AwaitingUpToDate or LearnerPhase.Broadcast: OnProposal(p); break;
             case NewLeader nl when Phase == LearnerPhase.Syncing && _syncStarted && nl.Epoch == _epoch: OnNewLeader(nl); break;
             case Commit c when !IsObserver && Phase is LearnerPhase.AwaitingUpToDate or LearnerPhase.Broadcast: OnCommit(c.Zxid); break;
             case Inform i when IsObserver && Phase is LearnerPhase.AwaitingUpToDate or LearnerPhase.Broadcast: OnInform(i); break;
@@ -135,6 +135,9 @@ internal sealed class LearnerRole
             case Trunc t when !_ctx.Log.Contains(t.Zxid):
                 _ctx.GoLooking($"TRUNC to {t.Zxid}, which is not in our log");
                 return;
+            case Trunc t when _ctx.Config.Faults.SkipTrunc:
+                _streamLast = t.Zxid;   // planted: the tail stays, and proposals' predecessors go unchecked (as over TCP)
+                return;
             case Trunc t:
                 _ctx.TruncateAfter(t.Zxid);
                 break;
@@ -182,16 +185,40 @@ internal sealed class LearnerRole
             _awaitSeq = _ctx.AppendLocal(txn);
         _deferred.Clear();
         Phase = LearnerPhase.AwaitingUpToDate;
+        PlantedNewLeaderFaults();
+    }
+
+    /// <summary>Only the simulator's tests get here with a flag set (<see cref="PlantedFaults"/>).</summary>
+    private void PlantedNewLeaderFaults()
+    {
+        var faults = _ctx.Config.Faults;
+        if (faults.AckNewLeaderBeforeDurable)
+        {
+            _awaitSeq = -1;
+            _newLeaderAcked = true;
+            _lastAcked = _ctx.Log.Last;
+            _ctx.Send(Leader, new AckNewLeader(_epoch));
+        }
+        if (faults.ServeBeforeUpToDate)
+        {
+            BecameUpToDate = true;
+            _ctx.CommitThrough(_commitThrough);
+        }
     }
 
     private void OnProposal(Proposal proposal)
     {
-        if (proposal.Previous != _ctx.Log.Last || !LogWindow.IsNext(_ctx.Log.Last, proposal.Txn.Zxid))
+        if ((proposal.Previous != _ctx.Log.Last && !_ctx.Config.Faults.SkipTrunc) || !LogWindow.IsNext(_ctx.Log.Last, proposal.Txn.Zxid))
         {
             _ctx.GoLooking($"proposal gap: {proposal.Txn.Zxid} after {proposal.Previous}, but we have {_ctx.Log.Last}");
             return;
         }
         _ctx.AppendLocal(proposal.Txn);
+        if (_ctx.Config.Faults.AckBeforeFsync && _newLeaderAcked)
+        {
+            _lastAcked = proposal.Txn.Zxid;
+            _ctx.Send(Leader, new Ack(_lastAcked));
+        }
     }
 
     private void OnCommit(Zxid zxid)
@@ -263,7 +290,7 @@ internal sealed class LearnerRole
     /// <summary>A follower acks its durable log (cumulative); observers never ack proposals.</summary>
     private void SendAck()
     {
-        if (IsObserver || !_newLeaderAcked || _ctx.DurableZxid <= _lastAcked)
+        if ((IsObserver && !_ctx.Config.Faults.CountObserverAcks) || !_newLeaderAcked || _ctx.DurableZxid <= _lastAcked)
             return;
         _lastAcked = _ctx.DurableZxid;
         _ctx.Send(Leader, new Ack(_lastAcked));

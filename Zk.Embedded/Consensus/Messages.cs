@@ -75,8 +75,8 @@ internal readonly record struct Vote(int Leader, Zxid Zxid, long PeerEpoch)
     public static Vote None => new(-1, new Zxid(long.MinValue), long.MinValue);
 
     /// <summary>True when this vote ranks above <paramref name="other"/>.</summary>
-    public bool Beats(Vote other) =>
-        PeerEpoch != other.PeerEpoch ? PeerEpoch > other.PeerEpoch
+    public bool Beats(Vote other, bool withoutEpoch = false) =>
+        PeerEpoch != other.PeerEpoch && !withoutEpoch ? PeerEpoch > other.PeerEpoch
         : Zxid != other.Zxid ? Zxid > other.Zxid
         : Leader > other.Leader;
 }

@@ -1,16 +1,18 @@
+using System.Diagnostics;
 using Xunit.Abstractions;
 using Zk.Embedded.Tests.Consensus.Harness;
 
 namespace Zk.Embedded.Tests.Consensus;
 
 /// <summary>
-/// Seeded whole-ensemble runs of the consensus core: message reordering across channels, drops, crashes that lose
-/// unsynced writes, delayed or instant fsyncs. A fixed set of seeds runs every time; set ZK_CONSENSUS_SEEDS=n for
-/// n more per configuration, or ZK_SEED=s to replay one.
+/// Seeded whole-ensemble runs of the consensus core with client sessions on real trees (docs/simulation.md): message
+/// reordering across channels, drops, partitions, crashes that lose unsynced writes, delayed or instant fsyncs. A
+/// fixed set of seeds runs every time; ZK_SIM_RUNS=n runs n seeds per configuration instead, ZK_SIM_SEED=s replays
+/// one and prints its trace hash.
 /// </summary>
 public sealed class ConsensusSimulationTests(ITestOutputHelper output)
 {
-    private const int FixedSeeds = 50;
+    private const int FixedSeeds = 40;
 
     public static TheoryData<int, int, bool> Ensembles => new()
     {
@@ -22,22 +24,32 @@ public sealed class ConsensusSimulationTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Ensembles))]
-    public void Seeded_runs_keep_one_leader_per_epoch_agreeing_prefixes_and_every_acknowledged_txn(int voters, int observers, bool instantStorage)
+    public void Seeded_runs_keep_the_ZAB_invariants_and_a_linearizable_client_history(int voters, int observers, bool instantStorage)
     {
-        var totals = (Acked: 0, Crashes: 0, Epochs: 0);
-        var syncs = (Diff: 0, Trunc: 0, Snap: 0);
+        var totals = new SimTotals();
+        var clock = Stopwatch.StartNew();
         foreach (var seed in Seeds())
         {
             var options = new SimOptions { Seed = seed, Voters = voters, Observers = observers, InstantStorage = instantStorage };
-            var sim = Run(options);
-            totals = (totals.Acked + sim.Checker.Acknowledged, totals.Crashes + sim.Crashes, totals.Epochs + sim.Checker.EpochsEstablished);
-            syncs = (syncs.Diff + Count(sim, "Diff"), syncs.Trunc + Count(sim, "Trunc"), syncs.Snap + Count(sim, "Snap"));
+            totals.Add(Run(options));
         }
-        output.WriteLine($"acknowledged {totals.Acked} txns over {totals.Crashes} crashes and {totals.Epochs} established epochs; syncs: {syncs.Diff} DIFF, {syncs.Trunc} TRUNC, {syncs.Snap} SNAP");
-        Assert.True(totals.Acked > 0, "expected the runs to commit some txns");
+        output.WriteLine(totals.Describe(clock.Elapsed));
+        Assert.True(totals.Acknowledged > 0, "expected the runs to commit some txns");
+        Assert.True(totals.OkOps > totals.Runs, $"expected more than one successful client operation per run, got {totals.OkOps} in {totals.Runs} runs");
+        Assert.True(totals.Linearizable > 0, "expected some registers to be checked linearizable");
     }
 
-    private static int Count(Simulation sim, string kind) => sim.DeliveredByKind.GetValueOrDefault(kind);
+    [Fact]
+    public void The_same_seed_gives_the_same_trace_hash()
+    {
+        var options = new SimOptions { Seed = 4242, Observers = 1 };
+        var first = Run(options);
+        var second = Run(options);
+        Assert.True(first.History.Ops.Count > 0, "expected the run to record client operations");
+        Assert.Equal(first.TraceHash, second.TraceHash);
+        var other = Run(options with { Seed = 4243 });
+        Assert.NotEqual(first.TraceHash, other.TraceHash);
+    }
 
     internal Simulation Run(SimOptions options)
     {
@@ -48,22 +60,25 @@ public sealed class ConsensusSimulationTests(ITestOutputHelper output)
         }
         catch (Exception e) when (e is ConsensusViolation or InvalidOperationException)
         {
-            output.WriteLine($"FAILED {options} (set ZK_SEED={options.Seed} to replay)\n{sim.Trace}");
+            output.WriteLine($"FAILED {options} trace hash {sim.TraceHash} (ZK_SIM_SEED={options.Seed} replays it)\n{sim.Trace}");
             throw new ConsensusViolation($"{options}: {e.Message}");
         }
+        if (SingleSeed() is not null)
+            output.WriteLine($"{options}: trace hash {sim.TraceHash}, {sim.History.Ops.Count} ops, {sim.Faults} faults");
         return sim;
     }
 
+    internal static int? SingleSeed() =>
+        int.TryParse(Environment.GetEnvironmentVariable("ZK_SIM_SEED") ?? Environment.GetEnvironmentVariable("ZK_SEED"), out var one) ? one : null;
+
     internal static IEnumerable<int> Seeds()
     {
-        if (int.TryParse(Environment.GetEnvironmentVariable("ZK_SEED"), out var one))
+        if (SingleSeed() is { } one)
         {
             yield return one;
             yield break;
         }
-        var count = FixedSeeds;
-        if (int.TryParse(Environment.GetEnvironmentVariable("ZK_CONSENSUS_SEEDS"), out var extra))
-            count += extra;
+        var count = int.TryParse(Environment.GetEnvironmentVariable("ZK_SIM_RUNS"), out var runs) ? runs : FixedSeeds;
         for (var seed = 1; seed <= count; seed++)
             yield return seed;
     }

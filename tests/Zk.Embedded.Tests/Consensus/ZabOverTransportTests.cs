@@ -45,7 +45,7 @@ public sealed class ZabOverTransportTests(ITestOutputHelper output)
         var checker = new ConsensusChecker();
         var peers = new List<(SimPeer Peer, IPeerTransport Transport)>();
         foreach (var id in voters)
-            peers.Add((new SimPeer(new ConsensusConfig { MyId = id, Voters = voters }, random), network.Join(id)));
+            peers.Add((new SimPeer(new ConsensusConfig { MyId = id, Voters = voters }, random, trees: false), network.Join(id)));
         foreach (var (peer, transport) in peers)
         {
             peer.Start();

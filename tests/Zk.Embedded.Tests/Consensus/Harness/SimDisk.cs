@@ -19,13 +19,27 @@ internal sealed class SimDisk
 
     public Zxid LastZxid => Log.Count > 0 ? Log[^1].Zxid : Snapshot.Zxid;
 
+    /// <summary>Planted (ZooKeeper's truncateLog, ZOOKEEPER-1549): TRUNC leaves a newer snapshot in place.</summary>
+    public bool KeepsNewerSnapshotOnTrunc { get; set; }
+
+    /// <summary>Planted with the above: snapshot the whole durable log, uncommitted tail included (Leader.lead's loadData).</summary>
+    public void SnapshotWholeLog()
+    {
+        var txns = SnapshotCodec.Decode(Snapshot.Data);
+        txns.AddRange(Log);
+        Snapshot = new ConsensusSnapshot(LastZxid, SnapshotCodec.Encode(txns));
+        Log.Clear();
+    }
+
     public PersistedState Load() => new(AcceptedEpoch, CurrentEpoch, Snapshot.Zxid, Log.ToArray());
 
     public void Apply(PersistRequest request, int peer)
     {
+        // The planted bug must reach the history checker, so its TRUNC skips the rule that would refuse it here.
         try
         {
-            PersistChecks.Next(new DiskShape(AcceptedEpoch, CurrentEpoch, Snapshot.Zxid, LastZxid), request, $"peer {peer}");
+            if (request is not TruncateAfter || !KeepsNewerSnapshotOnTrunc)
+                PersistChecks.Next(new DiskShape(AcceptedEpoch, CurrentEpoch, Snapshot.Zxid, LastZxid), request, $"peer {peer}");
         }
         catch (PersistInvariantException e)
         {

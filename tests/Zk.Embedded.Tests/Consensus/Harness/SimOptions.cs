@@ -14,16 +14,27 @@ internal sealed record SimOptions
     /// <summary>Per step: crash an up peer (a restart comes later).</summary>
     public double CrashProbability { get; init; } = 0.01;
     public double RestartProbability { get; init; } = 0.02;
-    public double ProposeProbability { get; init; } = 0.05;
+    /// <summary>Per step: a client acts (connects, moves, writes or reads).</summary>
+    public double ClientProbability { get; init; } = 0.08;
+    public int Clients { get; init; } = 5;
+    /// <summary>Per client action: move to another serving peer instead.</summary>
+    public double MoveProbability { get; init; } = 0.03;
+    /// <summary>Operations per run (the linearizability search is bounded by the ops per register).</summary>
+    public int MaxOps { get; init; } = 150;
+    /// <summary>Bugs the core commits on purpose (the planted-fault tests).</summary>
+    /// <summary>Planted in the harness: a new leader snapshots its whole log and TRUNC keeps newer snapshots.</summary>
+    public bool KeepSnapshotOnTrunc { get; init; }
+    /// <summary>Planted in the harness: a "linearizable" read answered by the client's own peer, with no barrier.</summary>
+    public bool LinearReadsWithoutBarrier { get; init; }
+    public Zk.Embedded.Consensus.PlantedFaults Faults { get; init; } = Zk.Embedded.Consensus.PlantedFaults.None;
     /// <summary>Per step: cut one random peer off from all others (both ways) until a later heal.</summary>
     public double PartitionProbability { get; init; } = 0.002;
     public double HealProbability { get; init; } = 0.01;
     /// <summary>True: every persist request is durable as soon as it is made; false: the scheduler fsyncs at random.</summary>
     public bool InstantStorage { get; init; }
-    public int MaxProposals { get; init; } = 60;
     /// <summary>Small windows force SNAP; ZooKeeper's default is 500.</summary>
     public int CommittedLogWindow { get; init; } = 8;
 
     public override string ToString() =>
-        $"seed={Seed} voters={Voters} observers={Observers} storage={(InstantStorage ? "instant" : "delayed")} window={CommittedLogWindow}";
+        $"seed={Seed} voters={Voters} observers={Observers} storage={(InstantStorage ? "instant" : "delayed")} window={CommittedLogWindow}{(Faults.Any ? $" planted={Faults}" : "")}{(KeepSnapshotOnTrunc ? " planted=KeepSnapshotOnTrunc" : "")}{(LinearReadsWithoutBarrier ? " planted=LinearReadsWithoutBarrier" : "")}";
 }

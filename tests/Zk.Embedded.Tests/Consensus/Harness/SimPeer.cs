@@ -5,10 +5,11 @@ namespace Zk.Embedded.Tests.Consensus.Harness;
 
 /// <summary>
 /// One simulated peer: the real <see cref="ZabPeer"/>, its disk, the persist requests not yet durable, and its applied
-/// state (the committed txns in order). Crash drops the core and everything not durable; restart builds a new core
+/// state (the committed txns in order, and the real tree they make). Crash drops the core and everything not durable; restart builds a new core
 /// from the disk, as a process restart would.
 /// </summary>
-internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random) : ISnapshotSource
+/// <param name="trees">false: the txns are opaque bytes (ZabOverTransportTests) and no tree is kept.</param>
+internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, bool trees = true) : ISnapshotSource
 {
     private readonly List<PersistRequest> _pending = [];
 
@@ -20,10 +21,17 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random) :
     public List<ConsensusTxn> Applied { get; private set; } = [];
     public int PendingCount => _pending.Count;
     public int Incarnation { get; private set; }
+    public SimTree Tree { get; } = new();
+    /// <summary>As leader: the applied tree plus this leader's own uncommitted proposals (what the next txn is built on).</summary>
+    public Zk.Embedded.Tree.TreeState Projected { get; set; } = null!;
+    public uint ProjectedEpoch { get; set; }
 
     public void Start()
     {
         Applied = SnapshotCodec.Decode(Disk.Snapshot.Data);
+        if (trees)
+            Tree.Rebuild(Applied);
+        (Projected, ProjectedEpoch) = (Tree.State, 0);
         _pending.Clear();
         Incarnation++;
         Core = new ZabPeer(config, Disk.Load(), random, this);
@@ -59,6 +67,8 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random) :
         if (ready.Restore is { } snapshot)
         {
             Applied = SnapshotCodec.Decode(snapshot.Data);
+            if (trees)
+                Tree.Rebuild(Applied);
             var last = Applied.Count > 0 ? Applied[^1].Zxid : default;
             if (last != snapshot.Zxid)
                 throw new ConsensusViolation($"peer {Id}: snapshot says {snapshot.Zxid} but holds txns up to {last}");
@@ -69,6 +79,8 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random) :
             if (!LogWindow.IsNext(last, txn.Zxid))
                 throw new ConsensusViolation($"peer {Id}: applied {txn.Zxid} after {last}, out of order");
             Applied.Add(txn);
+            if (trees)
+                Tree.Apply(txn);
         }
     }
 }

@@ -18,7 +18,8 @@ internal sealed class Simulation
     private readonly ConsensusChecker _checker = new();
     private readonly Queue<string> _trace = new();
     private readonly List<SimPeer> _peers = [];
-    private int _proposals;
+    private readonly Workload _workload;
+    private ulong _traceHash = 14695981039346656037UL;   // FNV-1a over every trace line, not only the kept ones
     private long _step;
     private bool _quiet;
     private int _isolated;   // a peer cut off from every other, or 0
@@ -39,15 +40,21 @@ internal sealed class Simulation
             var config = new ConsensusConfig
             {
                 MyId = id, Voters = voters, Observers = observers,
-                InitLimit = 10, SyncLimit = 5, CommittedLogWindow = options.CommittedLogWindow,
+                InitLimit = 10, SyncLimit = 5, CommittedLogWindow = options.CommittedLogWindow, Faults = options.Faults,
             };
             _peers.Add(new SimPeer(config, coreRandom));
         }
+        _workload = new Workload(options, _random, _peers, () => _step, Log);
     }
 
     public IReadOnlyList<SimPeer> Peers => _peers;
     public ConsensusChecker Checker => _checker;
     public string Trace => string.Join('\n', _trace);
+    /// <summary>Identifies the whole run: the same seed and code give the same hash.</summary>
+    public string TraceHash => _traceHash.ToString("x16");
+    public History History => _workload.History;
+    public long Steps => _step;
+    public int Faults { get; private set; }
     public int Crashes { get; private set; }
     public long Delivered { get; private set; }
     /// <summary>How many of each message kind were delivered (shows that DIFF, TRUNC and SNAP were exercised).</summary>
@@ -71,7 +78,11 @@ internal sealed class Simulation
             Step();
         if (!Converged())
             throw new ConsensusViolation($"no convergence after {_options.QuietSteps} quiet steps: {Describe()}");
+        _workload.Close();
         _checker.CheckDurability(_peers);
+        History.CheckQuiescent(_peers);
+        History.Check();
+        Log($"end: history {_checker.History.Count} txns, {History.Ops.Count} ops");
     }
 
     private bool Converged()
@@ -109,7 +120,9 @@ internal sealed class Simulation
                 Log($"crash {victim.Id} (pending {victim.PendingCount} unsynced writes)");
                 victim.Crash();
                 _network.Reset(victim.Id);
+                _workload.OnCrash(victim);
                 Crashes++;
+                Faults++;
             }
             return;
         }
@@ -122,16 +135,19 @@ internal sealed class Simulation
             return;
         }
         r -= _options.RestartProbability;
-        if (r < _options.ProposeProbability)
+        if (r < _options.ClientProbability)
         {
-            Propose();
+            if (_workload.Step() is { } leader)
+                Drain(leader);
+            _workload.Deliver();
             return;
         }
-        r -= _options.ProposeProbability;
+        r -= _options.ClientProbability;
         if (!_quiet && r < _options.PartitionProbability + _options.HealProbability)
         {
             _isolated = r < _options.PartitionProbability ? _peers[_random.Next(_peers.Count)].Id : 0;
             Log(_isolated == 0 ? "heal" : $"isolate {_isolated}");
+            Faults += _isolated == 0 ? 0 : 1;
             return;
         }
         r -= _options.PartitionProbability + _options.HealProbability;
@@ -157,6 +173,7 @@ internal sealed class Simulation
         if (!_quiet && _random.NextDouble() < _options.DropProbability)
         {
             Log($"drop {from}->{to} {message}");
+            Faults++;
             return;
         }
         var peer = _peers[to - 1];
@@ -167,33 +184,13 @@ internal sealed class Simulation
         DeliveredByKind[kind] = DeliveredByKind.GetValueOrDefault(kind) + 1;
         peer.Core!.Step(from, message);
         Drain(peer);
-    }
-
-    private void Propose()
-    {
-        if (_proposals >= _options.MaxProposals)
-            return;
-        var leaders = new List<SimPeer>();
-        foreach (var peer in _peers)
-        {
-            if (peer.Core?.EstablishedEpoch is not null)
-                leaders.Add(peer);
-        }
-        if (leaders.Count == 0)
-            return;
-        var leader = leaders[_random.Next(leaders.Count)];
-        var data = Encoding.UTF8.GetBytes($"s{_options.Seed}-p{_proposals}");
-        if (leader.Core!.Propose(data) is { } zxid)
-        {
-            _proposals++;
-            Log($"propose {zxid} on {leader.Id}");
-            Drain(leader);
-        }
+        _workload.Deliver();
     }
 
     private void StartPeer(SimPeer peer)
     {
         peer.Start();
+        _checker.CheckApplied(peer, 0);   // what it restored from its own disk must be committed history too
         Log($"start {peer.Id} (incarnation {peer.Incarnation}, disk last {peer.Disk.LastZxid}, epochs {peer.Disk.AcceptedEpoch}/{peer.Disk.CurrentEpoch})");
         Drain(peer);
     }
@@ -205,7 +202,14 @@ internal sealed class Simulation
         {
             var ready = core.TakeReady();
             foreach (var change in ready.RoleChanges)
+            {
                 Log($"peer {peer.Id}: {change.State}/{change.Phase} epoch {change.Epoch} ({change.Reason})");
+                if (_options.KeepSnapshotOnTrunc && change.State == ServerState.Leading && change.Phase == ZabPhase.Discovery)
+                {
+                    peer.Disk.KeepsNewerSnapshotOnTrunc = true;
+                    peer.Disk.SnapshotWholeLog();
+                }
+            }
             foreach (var (to, message) in ready.Messages)
             {
                 if (_peers[to - 1].Up)
@@ -215,6 +219,7 @@ internal sealed class Simulation
             var before = ready.Restore is null ? peer.Applied.Count : 0;
             peer.Apply(ready);
             _checker.CheckApplied(peer, before);
+            _workload.AfterApply(peer, ready.Committed);
             if (core.EstablishedEpoch is not null)
             {
                 foreach (var txn in ready.Committed)
@@ -233,7 +238,10 @@ internal sealed class Simulation
     {
         if (_trace.Count == TraceLines)
             _trace.Dequeue();
-        _trace.Enqueue($"[{_step}] {line}");
+        var entry = $"[{_step}] {line}";
+        _trace.Enqueue(entry);
+        foreach (var c in entry)
+            _traceHash = (_traceHash ^ c) * 1099511628211UL;
     }
 
     private string Describe()

@@ -48,7 +48,7 @@ public sealed class ConsensusOverNetMqTests(ITestOutputHelper output)
         var voters = new[] { 1, 2, 3 };
         var peers = new List<(SimPeer Peer, IPeerTransport Transport)>();
         foreach (var id in voters)
-            peers.Add((new SimPeer(new ConsensusConfig { MyId = id, Voters = voters }, random), await cluster.StartAsync(id)));
+            peers.Add((new SimPeer(new ConsensusConfig { MyId = id, Voters = voters }, random, trees: false), await cluster.StartAsync(id)));
         foreach (var (peer, transport) in peers)
         {
             peer.Start();

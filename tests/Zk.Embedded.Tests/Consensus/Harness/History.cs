@@ -1,0 +1,98 @@
+using Zk.Embedded.Api;
+
+namespace Zk.Embedded.Tests.Consensus.Harness;
+
+/// <summary>
+/// The recorded client history and the checks over it (issue 14): per-session reads never go back in zxid, per-session
+/// FIFO, linearizable register writes and linearizable reads (<see cref="Linearizability"/>, per register), sequential
+/// names unique and increasing per parent; at quiescence, with the peers' trees: no acknowledged write lost, no
+/// ephemeral of a closed session left, every acknowledged ephemeral of a live session present, identical digests.
+/// </summary>
+internal sealed class History
+{
+    public List<SimOp> Ops { get; } = [];
+    public int Inconclusive { get; private set; }
+    public int Linearizable { get; private set; }
+
+    /// <summary>A client got a successful reply; <paramref name="lastSeen"/> is the newest zxid it had seen before (ZooKeeper's lastZxidSeen).</summary>
+    public void Returned(SimOp op, Zxid lastSeen)
+    {
+        // Any reply, read or write, carries the zxid the client now knows; it may never be older than what it knew.
+        if (op.Zxid < lastSeen)
+            throw new ConsensusViolation($"client {op.Client} got a reply at {op.Zxid} after having seen {lastSeen} (reads went back): {op}");
+    }
+
+    /// <summary>The checks over the history alone.</summary>
+    public void Check()
+    {
+        CheckFifo();
+        CheckSequentialNames();
+        foreach (var group in Ops.Where(o => o.WritesRegister || o.Kind == SimOpKind.LinearRead)
+                     .Where(o => o.Outcome is SimOutcome.Ok or SimOutcome.Unknown).GroupBy(o => o.Path).OrderBy(g => g.Key))
+        {
+            switch (Linearizability.Check(group.ToList()))
+            {
+                case Linearizability.Verdict.NotLinearizable:
+                    throw new ConsensusViolation($"register {group.Key} is not linearizable:\n  {string.Join("\n  ", group.Where(o => o.Outcome == SimOutcome.Ok).TakeLast(12))}");
+                case Linearizability.Verdict.Inconclusive: Inconclusive++; break;
+                default: Linearizable++; break;
+            }
+        }
+    }
+
+    /// <summary>The checks against every peer's tree once all are up, in broadcast and applied the same history.</summary>
+    public void CheckQuiescent(IReadOnlyList<SimPeer> peers)
+    {
+        var digest = peers[0].Tree.Digest();
+        foreach (var peer in peers)
+        {
+            if (peer.Tree.Digest() != digest)
+                throw new ConsensusViolation($"peer {peer.Id}'s tree digest differs from peer {peers[0].Id}'s at quiescence (both at {peer.Tree.Zxid}/{peers[0].Tree.Zxid})");
+        }
+        var state = peers[0].Tree.State;
+        var closed = Ops.Where(o => o.Kind == SimOpKind.CloseSession && o.Outcome != SimOutcome.BadVersion).Select(o => o.Session).ToHashSet();
+        foreach (var op in Ops.Where(o => o.Outcome == SimOutcome.Ok))
+        {
+            if (op.Kind == SimOpKind.CloseSession && (SimTree.EphemeralsOf(state, op.Session) > 0 || SimTree.HasSession(state, op.Session)))
+                throw new ConsensusViolation($"session {op.Session:x} was closed ({op}) but it or its ephemerals remain");
+            if (op.Kind is SimOpKind.Ephemeral or SimOpKind.CreateSequential or SimOpKind.Multi && !closed.Contains(op.Session)
+                && !SimTree.Exists(state, op.CreatedPath!))
+                throw new ConsensusViolation($"acknowledged {op} is missing at quiescence");
+            if (op.WritesRegister && SimTree.Read(state, op.Path)!.Value.Version <= op.ExpectedVersion)
+                throw new ConsensusViolation($"acknowledged {op} is missing at quiescence: {op.Path} is at version {SimTree.Read(state, op.Path)!.Value.Version}");
+        }
+    }
+
+    private void CheckFifo()
+    {
+        foreach (var session in Ops.Where(o => o.Outcome == SimOutcome.Ok).GroupBy(o => (o.Client, o.Session)))
+        {
+            SimOp? previous = null;
+            foreach (var op in session.OrderBy(o => o.Invoke).ThenBy(o => o.Id))
+            {
+                if (previous is not null && (op.Return < previous.Return || Txn(op) && Txn(previous) && op.Zxid <= previous.Zxid))
+                    throw new ConsensusViolation($"session {session.Key.Session:x} replies out of order: {previous} then {op}");
+                previous = op;
+            }
+        }
+    }
+
+    private void CheckSequentialNames()
+    {
+        foreach (var parent in Ops.Where(o => o.Outcome == SimOutcome.Ok && o.Kind is SimOpKind.CreateSequential or SimOpKind.Multi).GroupBy(o => o.CreatedPath![..o.CreatedPath!.LastIndexOf('/')]))
+        {
+            SimOp? previous = null;
+            foreach (var op in parent.OrderBy(o => o.Zxid))
+            {
+                if (previous is not null && string.CompareOrdinal(SequenceOf(op), SequenceOf(previous)) <= 0)
+                    throw new ConsensusViolation($"sequential names under {parent.Key} not increasing with zxid: {previous} then {op}");
+                previous = op;
+            }
+        }
+    }
+
+    /// <summary>A write with its own zxid (a linearizable read's barrier shares the checks of reads instead).</summary>
+    private static bool Txn(SimOp op) => op.IsWrite && op.Kind != SimOpKind.LinearRead;
+
+    private static string SequenceOf(SimOp op) => op.CreatedPath![^10..];
+}

@@ -1,0 +1,55 @@
+using Zk.Embedded.Api;
+
+namespace Zk.Embedded.Tests.Consensus.Harness;
+
+internal enum SimOpKind { CreateSession, CloseSession, SetData, CreateSequential, Multi, Ephemeral, Read, SyncRead, LinearRead }
+
+/// <summary>How an operation ended, as its client saw it.</summary>
+internal enum SimOutcome
+{
+    Pending,
+    /// <summary>Succeeded: <see cref="SimOp.Zxid"/> is the write's zxid or the state a read saw.</summary>
+    Ok,
+    /// <summary>Refused with BadVersion: it changed nothing.</summary>
+    BadVersion,
+    /// <summary>ConnectionLoss: the write may or may not have been committed (Jepsen's :info).</summary>
+    Unknown,
+}
+
+/// <summary>One client operation in the recorded history: invoked and returned at scheduler steps (virtual time).</summary>
+internal sealed class SimOp
+{
+    public required int Id { get; init; }
+    public required int Client { get; init; }
+    public required long Session { get; init; }
+    public required SimOpKind Kind { get; init; }
+    /// <summary>The register (setData, multi, reads) or parent (creates) it works on.</summary>
+    public string Path { get; init; } = "";
+    public int ExpectedVersion { get; init; }
+    /// <summary>The value written; unique in a run, so a read names the write it saw.</summary>
+    public string Data { get; init; } = "";
+    public required long Invoke { get; init; }
+    public long Return { get; set; } = long.MaxValue;
+    public SimOutcome Outcome { get; set; }
+    public Zxid Zxid { get; set; }
+    /// <summary>For reads: what was read (version −1: no such node).</summary>
+    public int ReadVersion { get; set; }
+    public string ReadData { get; set; } = "";
+    /// <summary>For creates and multis: the sequential node made.</summary>
+    public string? CreatedPath { get; set; }
+    /// <summary>The leader and epoch that proposed it, while waiting for the commit.</summary>
+    public int Leader { get; set; }
+    public uint Epoch { get; set; }
+    /// <summary>Committed at the leader; the reply waits until the client's peer has applied it.</summary>
+    public bool Committed { get; set; }
+
+    public bool IsWrite => Kind is not (SimOpKind.Read or SimOpKind.SyncRead);
+
+    /// <summary>Writes to the register at <see cref="Path"/>, conditional on <see cref="ExpectedVersion"/>.</summary>
+    public bool WritesRegister => Kind is SimOpKind.SetData or SimOpKind.Multi;
+
+    public override string ToString() =>
+        $"op {Id} c{Client} {Kind} {Path} v{ExpectedVersion} '{Data}' [{Invoke},{(Return == long.MaxValue ? "∞" : Return)}] {Outcome} {Zxid}"
+        + (Kind is SimOpKind.Read or SimOpKind.SyncRead or SimOpKind.LinearRead ? $" read v{ReadVersion} '{ReadData}'" : "")
+        + (CreatedPath is null ? "" : $" -> {CreatedPath}");
+}

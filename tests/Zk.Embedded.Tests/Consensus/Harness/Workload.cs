@@ -1,0 +1,268 @@
+using Zk.Embedded.Api;
+using Zk.Embedded.Consensus;
+using Zk.Embedded.Txns;
+
+namespace Zk.Embedded.Tests.Consensus.Harness;
+
+/// <summary>
+/// Client sessions against the simulated ensemble. Each client is connected to one serving peer (refused, as
+/// <c>processConnectRequest</c> does, by a peer behind the zxid it has seen) and sometimes moves. Writes go to that
+/// peer's leader, which builds the txn from its applied tree plus its own outstanding proposals (PrepRequestProcessor)
+/// and proposes it; the reply waits until the client's own peer has applied the commit, as a forwarded write's does.
+/// A client pipelines up to two writes; its reads wait for them (CommitProcessor). Reads: plain (the peer's tree),
+/// sync-then-read (the leader's commit point, then the peer's tree once it got there) and linearizable (a no-op txn
+/// through the leader, read on the leader once it committed: the core has no quorum read, so this is the
+/// "write before the read" ZooKeeper recommends). Every operation goes into the <see cref="History"/>.
+/// </summary>
+internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<SimPeer> peers, Func<long> now, Action<string> log)
+{
+    private readonly SimClient[] _clients = Enumerable.Range(1, options.Clients).Select(i => new SimClient(i)).ToArray();
+    private readonly Dictionary<(int Leader, Zxid Zxid), SimOp> _proposed = [];
+    private long _nextSession = 0x100;
+
+    public History History { get; } = new();
+
+    /// <summary>One client acts; returns the leader that proposed, to be drained, or null.</summary>
+    public SimPeer? Step()
+    {
+        if (History.Ops.Count >= options.MaxOps)
+            return null;
+        var client = _clients[random.Next(_clients.Length)];
+        if (client.Peer == 0 || random.NextDouble() < options.MoveProbability)
+        {
+            Connect(client);
+            return null;
+        }
+        var peer = peers[client.Peer - 1];
+        if (peer.Core is not { IsServing: true })
+        {
+            Disconnect(client, "its peer stopped serving");
+            return null;
+        }
+        if (client.Session == 0)
+            return client.Outstanding.Count == 0 ? Write(client, SimOpKind.CreateSession, peer) : null;
+        if (client.Closing || client.Outstanding.Count >= 2)
+            return null;
+        var r = random.Next(100);
+        if (r < 30) return Write(client, SimOpKind.SetData, peer);
+        if (r < 42) return Write(client, SimOpKind.CreateSequential, peer);
+        if (r < 52) return Write(client, SimOpKind.Multi, peer);
+        if (r < 60) return Write(client, SimOpKind.Ephemeral, peer);
+        if (client.Outstanding.Count > 0)
+            return null;   // a session's reads wait for its writes
+        if (r < 63) return Write(client, SimOpKind.CloseSession, peer);
+        if (r < 80) { Read(client, peer); return null; }
+        if (r < 90) { SyncRead(client, peer); return null; }
+        if (options.LinearReadsWithoutBarrier)
+        {
+            Read(client, peer, SimOpKind.LinearRead);
+            return null;
+        }
+        return Write(client, SimOpKind.LinearRead, peer);
+    }
+
+    /// <summary>After a peer applied a batch: its own proposals are committed; a deposed leader's are in doubt.</summary>
+    public void AfterApply(SimPeer peer, List<ConsensusTxn> committed)
+    {
+        foreach (var txn in committed)
+        {
+            if (!_proposed.Remove((peer.Id, txn.Zxid), out var op))
+                continue;
+            op.Committed = true;
+            if (op.Kind == SimOpKind.LinearRead)
+                Observe(op, peer);
+        }
+        if (peer.Core?.EstablishedEpoch is not { } epoch || epoch != peer.ProjectedEpoch)
+        {
+            peer.ProjectedEpoch = peer.Core?.EstablishedEpoch ?? 0;
+            peer.Projected = peer.Tree.State;
+            AbandonProposals(peer.Id);
+        }
+    }
+
+    public void OnCrash(SimPeer peer) => AbandonProposals(peer.Id);
+
+    /// <summary>Replies whatever is due, oldest first per client; drops clients whose peer stopped serving.</summary>
+    public void Deliver()
+    {
+        foreach (var client in _clients)
+        {
+            if (client.Peer == 0)
+                continue;
+            var peer = peers[client.Peer - 1];
+            if (peer.Core is not { IsServing: true })
+            {
+                Disconnect(client, "its peer stopped serving");
+                continue;
+            }
+            while (client.Outstanding.Count > 0 && client.Outstanding[0] is { Committed: true } op && peer.Tree.Zxid >= op.Zxid)
+            {
+                client.Outstanding.RemoveAt(0);
+                if (op.Kind == SimOpKind.SyncRead)
+                    Observe(op, peer);
+                Finish(client, op, SimOutcome.Ok);
+            }
+        }
+    }
+
+    /// <summary>At the end of a run every reply still missing is a ConnectionLoss.</summary>
+    public void Close()
+    {
+        foreach (var client in _clients)
+            Disconnect(client, "end of run");
+    }
+
+    private void Connect(SimClient client)
+    {
+        Disconnect(client, "moving");
+        var candidates = peers.Where(p => p.Core is { IsServing: true } && p.Tree.Zxid >= client.LastSeen).ToList();
+        if (candidates.Count > 0)
+            client.Peer = candidates[random.Next(candidates.Count)].Id;
+    }
+
+    private void Disconnect(SimClient client, string why)
+    {
+        if (client.Outstanding.Count > 0)
+            log($"client {client.Id} loses {client.Outstanding.Count} replies: {why}");
+        foreach (var op in client.Outstanding)
+        {
+            _proposed.Remove((op.Leader, op.Zxid));
+            Finish(client, op, SimOutcome.Unknown);
+        }
+        client.Outstanding.Clear();
+        client.Peer = 0;
+    }
+
+    private void AbandonProposals(int leader)
+    {
+        foreach (var key in _proposed.Keys.Where(k => k.Leader == leader).ToList())
+            _proposed.Remove(key);   // stays outstanding; the client's disconnect or the run's end makes it Unknown
+    }
+
+    private void Read(SimClient client, SimPeer peer, SimOpKind kind = SimOpKind.Read)
+    {
+        var op = Begin(client, kind, SimTree.Register(random.Next(SimTree.Registers)));
+        Observe(op, peer);
+        op.Zxid = peer.Tree.Zxid;
+        Finish(client, op, SimOutcome.Ok);
+    }
+
+    private void SyncRead(SimClient client, SimPeer peer)
+    {
+        if (LeaderOf(peer) is not { } leader)
+            return;
+        var op = Begin(client, SimOpKind.SyncRead, SimTree.Register(random.Next(SimTree.Registers)));
+        op.Zxid = leader.Tree.Zxid;   // the leader's commit point when the sync reached it
+        op.Committed = true;
+        client.Outstanding.Add(op);
+    }
+
+    private SimPeer? Write(SimClient client, SimOpKind kind, SimPeer peer)
+    {
+        if (LeaderOf(peer) is not { } leader)
+            return null;
+        var state = leader.Projected;
+        var session = kind == SimOpKind.CreateSession ? _nextSession++ : client.Session;
+        var register = SimTree.Register(random.Next(SimTree.Registers));
+        var queue = SimTree.Queue(random.Next(SimTree.Queues));
+        var data = $"c{client.Id}-{History.Ops.Count}";
+        // A read-modify-write client: the version it expects is what its own peer shows.
+        var expected = SimTree.Read(peer.Tree.State, register)!.Value.Version;
+        var op = kind switch
+        {
+            SimOpKind.SetData or SimOpKind.Multi => Begin(client, kind, register, expected, data, session),
+            SimOpKind.CreateSequential => Begin(client, kind, queue, data: data, session: session),
+            SimOpKind.LinearRead => Begin(client, kind, register, session: session),
+            _ => Begin(client, kind, SimTree.Ephemerals, data: data, session: session),
+        };
+        if (op.WritesRegister && SimTree.Read(state, register)!.Value.Version != expected)
+        {
+            Finish(client, op, SimOutcome.BadVersion);
+            return null;
+        }
+        TxnOp txn = kind switch
+        {
+            SimOpKind.CreateSession => new CreateSessionTxn(10_000),
+            SimOpKind.CloseSession => CloseSessionTxn.Instance,
+            SimOpKind.SetData => SimTree.SetData(register, data, expected + 1),
+            SimOpKind.Multi => new MultiTxn([SimTree.SetData(register, data, expected + 1), SimTree.Create(state, queue, "m", true, 0, data)]),
+            SimOpKind.CreateSequential => SimTree.Create(state, queue, "n", true, 0, data),
+            SimOpKind.Ephemeral => SimTree.Create(state, SimTree.Ephemerals, $"c{client.Id}-{session:x}-{op.Id}", false, session, data),
+            _ => new MultiTxn([new CheckTxn(register)]),
+        };
+        op.CreatedPath = txn switch { CreateTxn c => c.Path, MultiTxn { Ops: [_, CreateTxn c] } => c.Path, _ => null };
+        return Propose(client, op, leader, txn, session);
+    }
+
+    private SimPeer? Propose(SimClient client, SimOp op, SimPeer leader, TxnOp txnOp, long session)
+    {
+        var core = leader.Core!;
+        var epoch = core.EstablishedEpoch!.Value;
+        var last = core.LastLogged;
+        var zxid = last.Epoch == epoch ? new Zxid(last.Value + 1) : new Zxid(epoch, 1);
+        var txn = SimTree.Make(zxid, session, txnOp);
+        if (core.Propose(SimTree.Encode(txn)) is not { } given)
+        {
+            Finish(client, op, SimOutcome.Unknown);
+            return null;
+        }
+        if (given != zxid)
+            throw new ConsensusViolation($"leader {leader.Id} gave {given} to a txn built for {zxid}");
+        leader.Projected = SimTree.Apply(leader.Projected, txn);
+        (op.Leader, op.Epoch, op.Zxid) = (leader.Id, epoch, zxid);
+        _proposed[(leader.Id, zxid)] = op;
+        client.Outstanding.Add(op);
+        if (op.Kind == SimOpKind.CreateSession)
+            client.Session = session;
+        else if (op.Kind == SimOpKind.CloseSession)
+            client.Closing = true;
+        log($"client {client.Id} {op.Kind} {op.Path} as {zxid} on {leader.Id}");
+        return leader;
+    }
+
+    private SimPeer? LeaderOf(SimPeer peer) =>
+        peer.Core?.Leader is { } id && peers[id - 1].Core is { EstablishedEpoch: not null, IsServing: true } ? peers[id - 1] : null;
+
+    private static void Observe(SimOp op, SimPeer peer)
+    {
+        var value = SimTree.Read(peer.Tree.State, op.Path);
+        (op.ReadVersion, op.ReadData) = value ?? (-1, "");
+        if (op.Kind != SimOpKind.LinearRead)
+            op.Zxid = peer.Tree.Zxid;
+    }
+
+    private SimOp Begin(SimClient client, SimOpKind kind, string path, int expected = 0, string data = "", long session = 0)
+    {
+        var op = new SimOp
+        {
+            Id = History.Ops.Count, Client = client.Id, Session = session == 0 ? client.Session : session, Kind = kind,
+            Path = path, ExpectedVersion = expected, Data = data, Invoke = now(),
+        };
+        History.Ops.Add(op);
+        return op;
+    }
+
+    private void Finish(SimClient client, SimOp op, SimOutcome outcome)
+    {
+        op.Outcome = outcome;
+        op.Return = outcome == SimOutcome.Unknown ? long.MaxValue : now();
+        if (outcome == SimOutcome.Ok)
+            History.Returned(op, client.LastSeen);
+        if (outcome == SimOutcome.Ok && op.Zxid > client.LastSeen)
+            client.LastSeen = op.Zxid;
+        if (op.Kind == SimOpKind.CreateSession && outcome != SimOutcome.Ok)
+            client.Session = 0;   // in doubt: start another
+        if (op.Kind == SimOpKind.CloseSession && outcome != SimOutcome.BadVersion)
+            (client.Session, client.Closing) = (0, false);
+    }
+
+    private sealed class SimClient(int id)
+    {
+        public int Id { get; } = id;
+        public long Session { get; set; }
+        public bool Closing { get; set; }
+        public int Peer { get; set; }
+        public Zxid LastSeen { get; set; }
+        public List<SimOp> Outstanding { get; } = [];
+    }
+}

@@ -1,0 +1,64 @@
+using Xunit.Abstractions;
+using Zk.Embedded.Consensus;
+using Zk.Embedded.Tests.Consensus.Harness;
+
+namespace Zk.Embedded.Tests.Consensus;
+
+/// <summary>
+/// The checker catches real bugs: each test plants one (a <see cref="PlantedFaults"/> flag in the core, or the
+/// harness's own disk for the snapshot one) and asserts that some seed of a bounded set breaks an invariant, printing
+/// the seed, the violation and the trace hash (ZK_SIM_SEED=seed with the same fault replays it).
+/// </summary>
+public sealed class SimulationPlantedFaultTests(ITestOutputHelper output)
+{
+    private static readonly int MaxSeeds = int.TryParse(Environment.GetEnvironmentVariable("ZK_PLANTED_SEEDS"), out var n) ? n : 60;
+
+    public static TheoryData<string> Faults => new()
+    {
+        nameof(PlantedFaults.AckBeforeFsync),
+        nameof(PlantedFaults.AckNewLeaderBeforeDurable),
+        nameof(PlantedFaults.VoteWithoutEpoch),
+        nameof(PlantedFaults.CountObserverAcks),
+        nameof(PlantedFaults.ServeBeforeUpToDate),
+        nameof(PlantedFaults.SkipTrunc),
+        nameof(SimOptions.KeepSnapshotOnTrunc),
+        nameof(SimOptions.LinearReadsWithoutBarrier),
+    };
+
+    [Theory]
+    [MemberData(nameof(Faults))]
+    public void A_planted_bug_is_caught_within_a_bounded_number_of_seeds(string fault)
+    {
+        for (var seed = 1; seed <= MaxSeeds; seed++)
+        {
+            var sim = new Simulation(Options(fault, seed));
+            try
+            {
+                sim.Run();
+            }
+            catch (Exception e) when (e is ConsensusViolation or InvalidOperationException)
+            {
+                output.WriteLine($"{fault}: seed {seed} ({sim.Steps} steps, trace hash {sim.TraceHash}): {e.GetType().Name}: {e.Message}\n{sim.Trace}");
+                return;
+            }
+        }
+        Assert.Fail($"expected the planted {fault} to break an invariant within {MaxSeeds} seeds, but every run passed the checker");
+    }
+
+    internal static SimOptions Options(string fault, int seed)
+    {
+        var options = new SimOptions { Seed = seed, Voters = 3, Observers = fault == nameof(PlantedFaults.CountObserverAcks) ? 1 : 0 };
+        return fault switch
+        {
+            nameof(PlantedFaults.AckBeforeFsync) => options with { Faults = new() { AckBeforeFsync = true } },
+            nameof(PlantedFaults.AckNewLeaderBeforeDurable) => options with { Faults = new() { AckNewLeaderBeforeDurable = true } },
+            nameof(PlantedFaults.VoteWithoutEpoch) => options with { Faults = new() { VoteWithoutEpoch = true } },
+            nameof(PlantedFaults.CountObserverAcks) => options with { Faults = new() { CountObserverAcks = true } },
+            nameof(PlantedFaults.ServeBeforeUpToDate) => options with { Faults = new() { ServeBeforeUpToDate = true } },
+            nameof(PlantedFaults.SkipTrunc) => options with { Faults = new() { SkipTrunc = true } },
+            nameof(SimOptions.KeepSnapshotOnTrunc) => options with { KeepSnapshotOnTrunc = true },
+            nameof(SimOptions.LinearReadsWithoutBarrier) => options with { LinearReadsWithoutBarrier = true },
+            _ => throw new ArgumentOutOfRangeException(nameof(fault), fault, "no such planted fault"),
+        };
+    }
+}
