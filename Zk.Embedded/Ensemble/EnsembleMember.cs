@@ -12,8 +12,9 @@ namespace Zk.Embedded.Ensemble;
 
 /// <summary>
 /// One member of an ensemble in this process: its consensus driver over a transport, its tree (a
-/// <see cref="TreeReplica"/>), its sessions and watches. Its consensus log is passed in so that it outlives the
-/// member, as a disk outlives a process: a member started again from the same log rejoins where it left off.
+/// <see cref="TreeReplica"/>), its sessions and watches. Its consensus state is a data directory it opens
+/// (<see cref="ConsensusStorageOptions"/>) or a store passed in that outlives it, as a disk outlives a process: a
+/// member started again from the same state rejoins where it left off.
 /// </summary>
 internal sealed class EnsembleMember : IAsyncDisposable
 {
