@@ -13,6 +13,7 @@ internal sealed class SegmentTable(string directory, TxnLogOptions options)
     private readonly List<Entry> _entries = [];
     /// <summary>Reading a sealed segment writes nothing into it (not even LiteDB's checkpoint pragma).</summary>
     private readonly TxnLogOptions _readerOptions = options with { CheckpointPages = null };
+    private bool _closed;
 
     /// <summary>One segment: its zxid range (fixed once sealed) and, while open, its <see cref="LogSegment"/>.</summary>
     internal sealed class Entry(int index)
@@ -135,6 +136,7 @@ internal sealed class SegmentTable(string directory, TxnLogOptions options)
     {
         lock (_lock)
         {
+            ObjectDisposedException.ThrowIf(_closed, this);
             entry.Open ??= LogSegment.Open(directory, entry.Index, _readerOptions);
             entry.Readers++;
             return entry.Open;
@@ -245,6 +247,7 @@ internal sealed class SegmentTable(string directory, TxnLogOptions options)
         Task.WhenAll(Snapshot().Select(e => e.Checkpointed)).GetAwaiter().GetResult();
         lock (_lock)
         {
+            _closed = true;
             foreach (var entry in _entries)
             {
                 if (entry.Open is not { } segment)

@@ -33,6 +33,8 @@ internal sealed class TxnLog : IDisposable
 
     private readonly object _writeLock = new();
     private readonly object _syncLock = new();
+    /// <summary>Serializes purge and truncation, which delete segments; purge does so without holding up writes.</summary>
+    private readonly object _deleteLock = new();
     private readonly SegmentTable _segments;
     private readonly TxnLogOptions _options;
     private LogSegment _active;
@@ -225,6 +227,7 @@ internal sealed class TxnLog : IDisposable
     /// </summary>
     public int TruncateAfter(long zxid)
     {
+        lock (_deleteLock)
         lock (_writeLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -246,13 +249,17 @@ internal sealed class TxnLog : IDisposable
     /// <returns>How many txns were removed.</returns>
     public int PurgeThrough(long zxid)
     {
-        lock (_writeLock)
+        lock (_deleteLock)
         {
+            // Sealed segments only, so the writer goes on meanwhile (opening old segments to count them, deleting files).
             ObjectDisposedException.ThrowIf(_disposed, this);
             var removed = _segments.DeleteThrough(zxid);
-            if (_segments.Count == 1)
+            lock (_writeLock)
             {
-                removed += _active.PurgeThrough(zxid);
+                if (_segments.Count == 1)
+                {
+                    removed += _active.PurgeThrough(zxid);
+                }
             }
 
             return removed;
