@@ -399,6 +399,19 @@ internal sealed class LogSegment : IDisposable
         }
     }
 
+    /// <summary>
+    /// The background checkpoint of a sealed segment: copies its WAL into the data file and leaves the WAL files at
+    /// their smallest (a sealed segment takes no more writes, so keeping preallocated room would only waste disk).
+    /// </summary>
+    public void CheckpointSealed()
+    {
+        lock (_writeLock)
+        {
+            _wal.TrimOnEmpty = true;
+            _db.Checkpoint();
+        }
+    }
+
     public void Dispose()
     {
         lock (_writeLock)

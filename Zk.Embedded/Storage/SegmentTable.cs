@@ -296,7 +296,7 @@ internal sealed class SegmentTable(string directory, TxnLogOptions options)
         try
         {
             options.Hook?.Invoke(TxnLogOptions.HookCheckpointStart);
-            entry.Open!.Checkpoint();
+            entry.Open!.CheckpointSealed();
         }
         catch (Exception e) when (e is IOException or LiteException or ObjectDisposedException)
         {

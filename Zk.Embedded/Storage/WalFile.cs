@@ -130,6 +130,12 @@ internal sealed class WalFile : GatheredFile
     /// <summary>The file the log is in now.</summary>
     public string LivePath => _paths[_live];
 
+    /// <summary>
+    /// Emptying cuts the emptied file down to its header and one blank slot instead of zeroing it and keeping its room
+    /// for the next log: for a sealed segment, whose WAL takes no more writes after its last checkpoint.
+    /// </summary>
+    public bool TrimOnEmpty { get; set; }
+
     /// <summary>Bytes on disk, preallocation included (tests).</summary>
     internal long PhysicalLength => _physical;
 
@@ -296,6 +302,20 @@ internal sealed class WalFile : GatheredFile
         _live ^= 1;
         (_length, _physical) = (0, sparePhysical);
         Position = 0;
+        if (TrimOnEmpty)
+        {
+            // Its first slot is blank and synced: what follows it is never read, so it may go at once (the sync
+            // commits the new size).
+            RandomAccess.SetLength(emptied, SlotOffset(1));
+            DataSync(emptied);
+            _spareReady = Task.FromResult(SlotOffset(1));
+            // The new live file is all zeros: its room goes too.
+            RandomAccess.SetLength(Handle, SlotOffset(1));
+            DataSync(Handle);
+            _physical = SlotOffset(1);
+            return;
+        }
+
         // Past its logical end a file is zero already; the new log gets at least the room the old one had.
         _spareReady = PrepareSpareInBackground(emptied, emptiedLength, emptiedPhysical);
     }

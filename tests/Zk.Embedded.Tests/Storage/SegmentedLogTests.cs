@@ -37,6 +37,12 @@ public sealed class SegmentedLogTests : IDisposable
             written = Fill(log, 4);
             await log.CheckpointsInFlight.WaitAsync(Deadline);
             StorageAssert.SameTxns(written, [.. log.ReadFrom(0)]);
+            foreach (var wal in new[] { "txnlog-wal.db", "txnlog-wal-2.db", "txnlog.000002-wal.db", "txnlog.000002-wal-2.db" })
+            {
+                // Checkpointed and sealed: no preallocated room kept (it would be disk wasted per segment).
+                var length = new FileInfo(_dir.File(wal)).Length;
+                Assert.True(length <= WalFile.HeaderBytes + WalFile.SlotSize, $"{wal} of a sealed segment is {length} bytes");
+            }
         }
 
         Assert.True(File.Exists(_dir.File("txnlog.000003.db")), "expected segment files txnlog.000001.db .. txnlog.000003.db");
