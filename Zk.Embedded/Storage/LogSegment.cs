@@ -412,6 +412,15 @@ internal sealed class LogSegment : IDisposable
         }
     }
 
+    /// <summary>Gives back the preallocated room of an empty WAL (a sealed segment found so at open).</summary>
+    public void TrimEmptyWal()
+    {
+        lock (_writeLock)
+        {
+            _wal.TrimIfEmpty();
+        }
+    }
+
     public void Dispose()
     {
         lock (_writeLock)

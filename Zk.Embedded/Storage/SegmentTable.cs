@@ -109,6 +109,11 @@ internal sealed class SegmentTable(string directory, TxnLogOptions options)
                     }
                     else
                     {
+                        if (!active && options.BackgroundCheckpoints)
+                        {
+                            segment.TrimEmptyWal();
+                        }
+
                         CloseIfIdle(entry);
                     }
                 }

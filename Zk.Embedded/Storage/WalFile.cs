@@ -217,6 +217,38 @@ internal sealed class WalFile : GatheredFile
         }
     }
 
+    /// <summary>
+    /// When the log is empty, cuts both files to the header and one blank slot: a sealed segment's WAL whose room
+    /// was kept by an earlier checkpoint (LiteDB's close of a then-active segment).
+    /// </summary>
+    public void TrimIfEmpty()
+    {
+        lock (Gate)
+        {
+            DrainLocked();
+            if (_length != 0)
+            {
+                return;
+            }
+
+            _spareReady?.GetAwaiter().GetResult();
+            var minimum = SlotOffset(1);
+            foreach (var file in (ReadOnlySpan<SafeFileHandle>)[Handle, _spare])
+            {
+                // Both first slots are blank (the live one because the log is empty, the spare's always), so
+                // nothing after them is ever read.
+                if (RandomAccess.GetLength(file) > minimum)
+                {
+                    RandomAccess.SetLength(file, minimum);
+                    DataSync(file);
+                }
+            }
+
+            _physical = Math.Min(_physical, minimum);
+            _spareReady = Task.FromResult(minimum);
+        }
+    }
+
     public override void SetLength(long value)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(value);

@@ -173,6 +173,38 @@ public sealed class SegmentedLogTests : IDisposable
     }
 
     [Fact]
+    public void A_segment_made_ahead_becomes_active_at_reopening_and_the_closed_one_gives_back_its_WAL_room()
+    {
+        var written = new List<Txn>();
+        using (var log = TxnLog.Open(_dir.Path, Small()))
+        {
+            // Half full: the next segment is made in the background; stop before the log moves to it.
+            while (!File.Exists(_dir.File("txnlog.000001.db")) || log.SegmentCount > 1)
+            {
+                Assert.True(log.SegmentCount == 1, "the log rotated before the next segment was seen on disk");
+                var batch = TxnLogTests.Batch(log.LastZxid + 1, 1);
+                log.Append(batch);
+                written.AddRange(batch);
+            }
+        }
+
+        // LiteDB's close checkpointed segment 0 and kept its WAL's room; as a sealed segment it needs none.
+        Assert.True(new FileInfo(_dir.File(TxnLog.WalFileName)).Length > WalFile.HeaderBytes + WalFile.SlotSize, "expected the closed WAL to keep its room");
+        using var reopened = TxnLog.Open(_dir.Path, Small());
+        Assert.Equal(2, reopened.SegmentCount);
+        foreach (var wal in new[] { TxnLog.WalFileName, "txnlog-wal-2.db" })
+        {
+            var length = new FileInfo(_dir.File(wal)).Length;
+            Assert.True(length <= WalFile.HeaderBytes + WalFile.SlotSize, $"{wal} of the sealed segment 0 is {length} bytes");
+        }
+
+        StorageAssert.SameTxns(written, [.. reopened.ReadFrom(0)]);
+        var more = TxnLogTests.Batch(reopened.LastZxid + 1, 3);
+        reopened.Append(more);
+        StorageAssert.SameTxns([.. written, .. more], [.. reopened.ReadFrom(0)]);
+    }
+
+    [Fact]
     public void The_log_dump_prints_every_segment_and_changes_no_file()
     {
         List<Txn> written;
