@@ -412,6 +412,13 @@ internal sealed class LogSegment : IDisposable
         }
     }
 
+    /// <summary>Preallocates the WAL for <paramref name="pages"/> LiteDB pages and stops keeping room in the spare WAL (<see cref="WalFile.Preallocate"/>).</summary>
+    public void PreallocateWal(int pages)
+    {
+        _wal.SpareRoom = false;
+        _wal.Preallocate((long)pages * WalFile.PageSize);
+    }
+
     /// <summary>Gives back the preallocated room of an empty WAL (a sealed segment found so at open).</summary>
     public void TrimEmptyWal()
     {

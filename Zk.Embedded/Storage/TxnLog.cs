@@ -353,6 +353,8 @@ internal sealed class TxnLog : IDisposable
         try
         {
             EnsureEpochs(segment);
+            // Room for the whole segment and a batch past it: the writer never grows the file.
+            segment.PreallocateWal(_options.SegmentPages + 256);
             return segment;
         }
         catch

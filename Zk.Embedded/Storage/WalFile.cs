@@ -218,6 +218,35 @@ internal sealed class WalFile : GatheredFile
     }
 
     /// <summary>
+    /// The spare file is zeroed and extended to the live file's room in the background, ready for a checkpoint to
+    /// move the log there. Off for a segment of a segmented log, whose WAL is not emptied while it takes writes
+    /// (its checkpoint comes once it is sealed): extending the spare would write a segment's worth of zeros for nothing.
+    /// </summary>
+    public bool SpareRoom { get; set; } = true;
+
+    /// <summary>
+    /// Extends the file with written, synced zeros to hold <paramref name="logicalBytes"/> of log, so that appends up
+    /// to there never grow it: a sync of a file that grew costs about twice one that did not, and the zeros would
+    /// otherwise be written on the write path. For a segment made ahead of need, in the background.
+    /// </summary>
+    public void Preallocate(long logicalBytes)
+    {
+        lock (Gate)
+        {
+            var slotsEnd = (SlotsEnd(logicalBytes) + 4095) / 4096 * 4096;
+            if (slotsEnd <= _physical)
+            {
+                return;
+            }
+
+            WriteZeros(_physical, slotsEnd);
+            _physical = slotsEnd;
+        }
+
+        DataSync(Handle);
+    }
+
+    /// <summary>
     /// When the log is empty, cuts both files to the header and one blank slot: a sealed segment's WAL whose room
     /// was kept by an earlier checkpoint (LiteDB's close of a then-active segment).
     /// </summary>
@@ -385,7 +414,7 @@ internal sealed class WalFile : GatheredFile
     /// is zeroed before it is used; started by the first write or emptying, not the open, so a reader that writes
     /// nothing (the log dump) leaves the file alone.
     /// </summary>
-    private Task<long> SpareZeroing() => _spareReady ??= PrepareSpareInBackground(_spare, -1, _physical);
+    private Task<long> SpareZeroing() => _spareReady ??= PrepareSpareInBackground(_spare, -1, SpareRoom ? _physical : 0);
 
     /// <summary>
     /// A new file gets the header; a file with the header is ours. A file without it is from before page checksums:
