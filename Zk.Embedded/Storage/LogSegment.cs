@@ -69,6 +69,8 @@ internal sealed class LogSegment : IDisposable
             throw;
         }
 
+        // Checkpoints of a segmented log run in the background: see DurableFile.ZerosAhead.
+        _data.ZerosAhead = !options.BackgroundCheckpoints || options.CheckpointPages <= options.SegmentPages;
         _wal.BeforeShrink = () =>
         {
             _data.Sync();
