@@ -1,0 +1,517 @@
+using System.Buffers.Binary;
+using System.Buffers;
+using System.Runtime.InteropServices;
+using LiteDB;
+using LiteDB.Engine;
+using Zk.Embedded.Tree;
+using Zk.Embedded.Txns;
+
+namespace Zk.Embedded.Storage;
+
+/// <summary>
+/// One segment of a peer's txn log (<see cref="TxnLog"/>): a run of txns in zxid order, plus the consensus metadata
+/// ZooKeeper keeps beside it (<c>currentEpoch</c>, <c>acceptedEpoch</c>), in one LiteDB database.
+/// </summary>
+/// <remarks>
+/// <para><b>Layout.</b> <c>txnlog.db</c> is LiteDB's data file and <c>txnlog-wal.db</c> or <c>txnlog-wal-2.db</c>
+/// its write-ahead log (<see cref="WalFile"/>, kept preallocated; the log moves to the other file at each checkpoint). Collection <c>txns</c> holds one document per pipeline batch,
+/// <c>{ _id: last zxid, f: first zxid, r: entries }</c>, each entry the zxid, the length and <see cref="TxnCodec"/>'s
+/// checksummed record; the primary index on <c>_id</c> keeps zxid order. Collection <c>meta</c> holds
+/// <c>{ _id: "currentEpoch" | "acceptedEpoch", v: Int64 }</c>.</para>
+/// <para><b>Durability.</b> LiteDB 5.0.x commits a transaction by writing its pages to the WAL, the last page marked
+/// confirmed, and never fsyncs (issue #2818). The data file is written only by a checkpoint, which copies confirmed
+/// WAL pages into it and then empties the WAL. So one WAL sync after a batch makes it survive a crash, because on
+/// open LiteDB replays every confirmed transaction in the WAL. The data file is fsynced by <see cref="DurableFile"/>
+/// whenever LiteDB flushes it (end of a checkpoint) and, regardless, just before the WAL is emptied, so WAL pages are
+/// only dropped once their copies in the data file are durable. Both files are opened here, exclusively, and handed
+/// to LiteDB as streams; that is what lets us sync them.</para>
+/// <para><b>Threads.</b> Writes (<see cref="Write"/>, truncation, purge, epochs) are serialized by a lock; the
+/// pipeline writes from one thread. <see cref="SyncWritten"/> runs on another thread at the same time (a sync of the file
+/// while pages are appended is safe: it covers at least what was written before it started). <see cref="ReadFrom"/>
+/// reads a LiteDB snapshot.</para>
+/// </remarks>
+internal sealed class LogSegment : IDisposable
+{
+    private const string MetaCollection = "meta";
+    private const string ValueField = "v";
+
+    private readonly object _writeLock = new();
+    private readonly ArrayBufferWriter<byte> _record = new(64 * 1024);
+    private readonly LogDocuments.DocumentBuilder _document = new();
+    private readonly List<BsonDocument> _documents = [];
+    private readonly List<BsonDocument> _parts = [];
+    private readonly DurableFile _data;
+    private readonly WalFile _wal;
+    private readonly LiteEngine _engine;
+    private readonly LiteDatabase _db;
+    private readonly ILiteCollection<BsonDocument> _txns;
+    private readonly ILiteCollection<BsonDocument> _partsCollection;
+    private readonly ILiteCollection<BsonDocument> _meta;
+    private readonly TxnLogOptions _options;
+    private long _lastZxid;
+    private long _syncedZxid;
+    private bool _disposed;
+
+    private LogSegment(string directory, int index, TxnLogOptions options)
+    {
+        Directory = directory;
+        Index = index;
+        _options = options;
+        System.IO.Directory.CreateDirectory(directory);
+        _data = new DurableFile(System.IO.Path.Combine(directory, SegmentFiles.DataFileName(index)), "data", options.Observer);
+        try
+        {
+            _wal = new WalFile(System.IO.Path.Combine(directory, SegmentFiles.WalFileName(index)), options.Observer);
+        }
+        catch
+        {
+            _data.Dispose();
+            throw;
+        }
+
+        // Checkpoints of a segmented log run in the background: see DurableFile.ZerosAhead.
+        _data.ZerosAhead = !options.BackgroundCheckpoints || options.CheckpointPages <= options.SegmentPages;
+        _wal.BeforeShrink = () =>
+        {
+            _data.Sync();
+            // Test hook: the data file holds the checkpoint, the WAL still holds the log (a crash here replays it).
+            options.Hook?.Invoke(TxnLogOptions.HookCheckpointBeforeShrink);
+        };
+        try
+        {
+            _engine = new LiteEngine(new EngineSettings { DataStream = _data, LogStream = _wal });
+            _db = new LiteDatabase(_engine, disposeOnClose: true);
+            if (options.CheckpointPages is { } pages && _db.CheckpointSize != pages)
+            {
+                // A pragma: stored in the file's header, so set when it changes only.
+                _db.CheckpointSize = pages;
+            }
+            _txns = _db.GetCollection(LogDocuments.TxnCollection, BsonAutoId.Int64);
+            _partsCollection = _db.GetCollection(LogDocuments.PartCollection, BsonAutoId.Int64);
+            _meta = _db.GetCollection(MetaCollection, BsonAutoId.Int64);
+            if (_data.Created || _wal.Created)
+            {
+                // A new file's directory entry is the directory's metadata: without this a crash could lose the file.
+                _data.Sync();
+                _wal.Sync();
+                DirectorySync.Sync(directory);
+            }
+
+            _lastZxid = _txns.FindOne(Query.All(Query.Descending))?["_id"].AsInt64 ?? 0;
+            FirstZxid = _txns.FindOne(Query.All())?[LogDocuments.FirstField].AsInt64 ?? 0;
+
+            // What a killed process left may still be only in the page cache: make it durable before it counts as synced.
+            _data.Sync();
+            _wal.Sync();
+            _syncedZxid = _lastZxid;
+        }
+        catch (Exception e)
+        {
+            // Not LiteDB's close: it would checkpoint, changing the files an operator needs to see as they were (and
+            // on a damaged file it throws too, hiding this exception).
+            if (_engine is not null)
+            {
+                LiteDbTransactions.SuppressFinalizers(_engine);
+            }
+
+            _wal.Dispose();
+            _data.Dispose();
+            if (e is IOException or UnauthorizedAccessException or InvalidDataException)
+            {
+                throw;
+            }
+
+            // LiteDB reading garbage fails in many ways (LiteException, DecoderFallbackException, InvalidCastException, ...).
+            throw new StorageCorruptionException(
+                CorruptionKind.Undecodable,
+                Location,
+                null,
+                $"LiteDB cannot open it ({e.GetType().Name}: {e.Message}). Nothing was changed. {StorageCorruptionException.WhatToDo}",
+                e);
+        }
+    }
+
+    /// <summary>The dataLogDir this segment lives in.</summary>
+    public string Directory { get; }
+
+    /// <summary>The segment's number: its place in the log (<see cref="SegmentFiles"/>).</summary>
+    public int Index { get; }
+
+    /// <summary>The zxid of the segment's first txn, 0 when it is empty.</summary>
+    public long FirstZxid { get; private set; }
+
+    /// <summary>Bytes of LiteDB log in the WAL: what a checkpoint would copy (the segment is full past a limit).</summary>
+    public long WalBytes => _wal.Length;
+
+    /// <summary>How corruption reports name this segment ("txn log" and its data file).</summary>
+    public string Location => $"txn log {System.IO.Path.Combine(Directory, SegmentFiles.DataFileName(Index))}";
+
+    /// <summary>The zxid of the newest logged txn, 0 when the log is empty.</summary>
+    public long LastZxid => Volatile.Read(ref _lastZxid);
+
+    /// <summary>The zxid of the newest txn a sync has made durable (with forceSync off: one a sync would have).</summary>
+    public long SyncedZxid => Volatile.Read(ref _syncedZxid);
+
+    /// <summary>The WAL file the log is in now (it moves between two at each checkpoint).</summary>
+    internal string WalPath => _wal.LivePath;
+
+    /// <summary>How many times the WAL file was fsynced (one per batch when <see cref="TxnLogOptions.ForceSync"/>).</summary>
+    public long WalSyncCount => _wal.SyncCount;
+
+    /// <summary>How many times the data file was fsynced (at creation and at each checkpoint).</summary>
+    public long DataSyncCount => _data.SyncCount;
+
+    /// <summary>ZooKeeper's <c>currentEpoch</c>: the epoch of the last NEWLEADER this peer acknowledged (0 when never set).</summary>
+    public long CurrentEpoch => ReadMeta("currentEpoch");
+
+    /// <summary>ZooKeeper's <c>acceptedEpoch</c>: the last epoch this peer accepted a proposal of (0 when never set).</summary>
+    public long AcceptedEpoch => ReadMeta("acceptedEpoch");
+
+    /// <summary>Opens (or creates) segment <paramref name="index"/> in <paramref name="dataLogDir"/>.</summary>
+    /// <exception cref="IOException">The files are in use by another log (another peer on the same directory).</exception>
+    public static LogSegment Open(string dataLogDir, int index, TxnLogOptions options) => new(dataLogDir, index, options);
+
+    /// <summary>
+    /// Appends the batch in one LiteDB transaction, not yet synced: <see cref="SyncWritten"/> makes it durable. One writer
+    /// at a time (the pipeline's preparing loop); <see cref="SyncWritten"/> may run meanwhile on another thread.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Zxids are not strictly increasing past <see cref="LastZxid"/>; nothing is written.</exception>
+    public void Write(IReadOnlyList<Txn> txns)
+    {
+        if (txns.Count == 0)
+        {
+            return;
+        }
+
+        lock (_writeLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var previous = _lastZxid;
+            _documents.Clear();
+            _parts.Clear();
+            for (var i = 0; i < txns.Count; i++)
+            {
+                var txn = txns[i];
+                if (txn.Zxid <= previous)
+                {
+                    throw new InvalidOperationException($"Txn zxid 0x{txn.Zxid:x} does not follow 0x{previous:x}; the log only grows in zxid order.");
+                }
+
+                previous = txn.Zxid;
+                LogDocuments.Add(txn, _record, _document, _documents, _parts);
+            }
+
+            _documents.Add(_document.Take());
+            Insert();
+            if (FirstZxid == 0)
+            {
+                FirstZxid = txns[0].Zxid;
+            }
+
+            Volatile.Write(ref _lastZxid, previous);
+        }
+    }
+
+    /// <summary>
+    /// Inserts the batch's documents in one LiteDB transaction. Usually one document (LiteDB's cost is per document
+    /// and per index entry, so a batch of txns costs one insert, not one each); more when the batch is larger than
+    /// a document may be (<see cref="LogDocuments"/>).
+    /// </summary>
+    private void Insert()
+    {
+        if (_documents.Count == 1 && _parts.Count == 0)
+        {
+            _txns.Insert(_documents[0]);
+            return;
+        }
+
+        // One transaction for all of them: a crash leaves the whole batch or none of it.
+        _db.BeginTrans();
+        try
+        {
+            if (_parts.Count > 0)
+            {
+                _partsCollection.EnsureIndex(LogDocuments.PartZxidField);
+                _partsCollection.Insert(_parts);
+            }
+
+            _txns.Insert(_documents);
+            _db.Commit();
+        }
+        catch
+        {
+            try
+            {
+                _db.Rollback();
+            }
+            catch (Exception rollback) when (rollback is LiteException or IOException or ObjectDisposedException)
+            {
+                // The insert's failure is the one to report; the log is unusable either way.
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Makes every txn written so far durable: one WAL sync (with forceSync). <see cref="TxnLog"/> decides when (its
+    /// group commit); a sync of the file while pages are appended covers at least what was written before it started.
+    /// </summary>
+    public void SyncWritten()
+    {
+        var written = Volatile.Read(ref _lastZxid);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        SyncWal();
+        Volatile.Write(ref _syncedZxid, written);
+    }
+
+    /// <summary>
+    /// The logged txns with zxid greater than <paramref name="zxidExclusive"/>, in zxid order, each verified.
+    /// </summary>
+    /// <exception cref="StorageCorruptionException">Thrown when the enumeration reaches a bad record; every txn
+    /// yielded before it is good, and the exception names the bad record's zxid and what is wrong.</exception>
+    public IEnumerable<Txn> ReadFrom(long zxidExclusive, AclCache? acls = null)
+    {
+        var location = Location;
+        // A batch keyed by its last zxid holds a txn after zxidExclusive exactly when its key is greater.
+        using var documents = _txns.Find(Query.GT("_id", zxidExclusive)).GetEnumerator();
+        var previous = zxidExclusive;
+        while (true)
+        {
+            BsonDocument document;
+            try
+            {
+                if (!documents.MoveNext())
+                {
+                    yield break;
+                }
+
+                document = documents.Current;
+            }
+            catch (Exception e) when (e is not (StorageCorruptionException or IOException or OutOfMemoryException))
+            {
+                // LiteDB reading a damaged page fails in many ways, not only with LiteException (a DecoderFallbackException for a bad string).
+                throw new StorageCorruptionException(CorruptionKind.Undecodable, location, null, $"LiteDB failed reading after zxid 0x{previous:x} ({e.GetType().Name}): {e.Message}", e);
+            }
+
+            var first = document[LogDocuments.FirstField];
+            if (!first.IsInt64 || (previous > zxidExclusive && first.AsInt64 <= previous))
+            {
+                throw new StorageCorruptionException(CorruptionKind.Undecodable, location, document["_id"].AsInt64, $"batch out of order: follows 0x{previous:x}");
+            }
+
+            foreach (var txn in LogDocuments.Decode(document, first.AsInt64 - 1, location, acls, ReadParts))
+            {
+                if (txn.Zxid > zxidExclusive)
+                {
+                    yield return txn;
+                }
+
+                previous = txn.Zxid;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Removes every txn after <paramref name="zxid"/> (ZooKeeper's TRUNC, or cutting a corrupt tail) and makes the
+    /// removal durable. Only the caller knows whether those txns may have been acknowledged.
+    /// </summary>
+    public int TruncateAfter(long zxid)
+    {
+        lock (_writeLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var removed = 0;
+                // The batch that straddles zxid keeps its entries up to zxid, under a new key; later batches go whole. The
+            // entries after zxid are not decoded: they are what is being cut, possibly because they are corrupt.
+            foreach (var document in _txns.Find(Query.GT("_id", zxid)).ToList())
+            {
+                var batch = document[LogDocuments.RecordField].AsBinary;
+                var keep = 0;
+                long keptLast = 0;
+                while (LogDocuments.EntrySize(batch, keep, out var key) is var size and > 0 && key <= zxid)
+                {
+                    keep += size;
+                    keptLast = key;
+                }
+
+                removed += LogDocuments.CountEntries(batch, keep);
+                _txns.Delete(document["_id"]);
+                if (keep > 0)
+                {
+                    _txns.Insert(new BsonDocument { ["_id"] = keptLast, [LogDocuments.FirstField] = document[LogDocuments.FirstField], [LogDocuments.RecordField] = batch[..keep] });
+                }
+            }
+
+            _partsCollection.DeleteMany(Query.GT(LogDocuments.PartZxidField, zxid));
+            SyncWal();
+            Volatile.Write(ref _lastZxid, _txns.FindOne(Query.All(Query.Descending))?["_id"].AsInt64 ?? 0);
+            Volatile.Write(ref _syncedZxid, _lastZxid);
+            FirstZxid = _lastZxid == 0 ? 0 : _txns.FindOne(Query.All())?[LogDocuments.FirstField].AsInt64 ?? 0;
+            return removed;
+        }
+    }
+
+    /// <summary>
+    /// Removes every txn at or before <paramref name="zxid"/>: the ones a retained snapshot already holds (autopurge).
+    /// The last txn is kept whatever the zxid, so <see cref="LastZxid"/> survives a reopen.
+    /// </summary>
+    public int PurgeThrough(long zxid)
+    {
+        lock (_writeLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            // Whole batches only: a batch whose last txn is covered goes; the newest batch always stays.
+            var removed = _txns.DeleteMany(Query.And(Query.LTE("_id", zxid), Query.LT("_id", _lastZxid)));
+            if (_txns.FindOne(Query.All()) is { } oldest)
+            {
+                FirstZxid = oldest[LogDocuments.FirstField].AsInt64;
+                // Parts belong to the txn of their zxid: those before the oldest kept batch went with their batches.
+                _partsCollection.DeleteMany(Query.LT(LogDocuments.PartZxidField, oldest[LogDocuments.FirstField]));
+            }
+
+            SyncWal();
+            return removed;
+        }
+    }
+
+    /// <summary>How many txns the segment holds (purge and truncation report it); reads the batches, decodes nothing.</summary>
+    public int CountTxns()
+    {
+        var count = 0;
+        foreach (var document in _txns.FindAll())
+        {
+            count += LogDocuments.CountEntries(document[LogDocuments.RecordField].AsBinary, 0);
+        }
+
+        return count;
+    }
+
+    public void SetCurrentEpoch(long epoch) => WriteMeta("currentEpoch", epoch);
+
+    public void SetAcceptedEpoch(long epoch) => WriteMeta("acceptedEpoch", epoch);
+
+    /// <summary>Copies the WAL into the data file now (LiteDB does it by itself every 1000 pages, ~8 MB).</summary>
+    public void Checkpoint()
+    {
+        lock (_writeLock)
+        {
+            _db.Checkpoint();
+            SyncWal();
+        }
+    }
+
+    /// <summary>
+    /// The background checkpoint of a sealed segment: copies its WAL into the data file and leaves the WAL files at
+    /// their smallest (a sealed segment takes no more writes, so keeping preallocated room would only waste disk).
+    /// </summary>
+    public void CheckpointSealed()
+    {
+        lock (_writeLock)
+        {
+            _wal.TrimOnEmpty = true;
+            _db.Checkpoint();
+        }
+    }
+
+    /// <summary>Preallocates the WAL for <paramref name="pages"/> LiteDB pages and stops keeping room in the spare WAL (<see cref="WalFile.Preallocate"/>).</summary>
+    public void PreallocateWal(int pages)
+    {
+        _wal.SpareRoom = false;
+        _wal.Preallocate((long)pages * WalFile.PageSize);
+    }
+
+    /// <summary>Gives back the preallocated room of an empty WAL (a sealed segment found so at open).</summary>
+    public void TrimEmptyWal()
+    {
+        lock (_writeLock)
+        {
+            _wal.TrimIfEmpty();
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_writeLock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            try
+            {
+                _db.Dispose(); // LiteDB checkpoints on close; the shrink rule keeps that safe.
+                _data.Sync();
+                _wal.Sync();
+            }
+            catch (Exception e) when (e is IOException or LiteException or ObjectDisposedException)
+            {
+                // A log that could not be written (a full disk) cannot checkpoint either, and LiteDB may have closed
+                // itself after the failed write. What was synced is on disk and the next open replays it; what was
+                // not was never acknowledged. Stopping must not throw on top of the fault that stopped the peer.
+            }
+            finally
+            {
+                LiteDbTransactions.SuppressFinalizers(_engine);
+                _wal.Dispose();
+                _data.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Closes the files as a killed process would: no LiteDB close, so no checkpoint, and nothing synced beyond what
+    /// commits already synced. For tests of recovery from the WAL; the instance is unusable afterwards.
+    /// </summary>
+    internal void CloseLikeACrash() => CloseWithoutCheckpoint();
+
+    /// <summary>
+    /// Closes the files without closing LiteDB, whose close would checkpoint the WAL into the data file: a reader
+    /// (<see cref="StorageDump"/>) leaves the files as it found them. The instance is unusable afterwards.
+    /// </summary>
+    internal void CloseWithoutCheckpoint()
+    {
+        lock (_writeLock)
+        {
+            _disposed = true;
+            LiteDbTransactions.SuppressFinalizers(_engine);
+            _wal.Dispose();
+            _data.Dispose();
+        }
+    }
+
+    /// <summary>The parts of the external record of <paramref name="zxid"/>, in index order.</summary>
+    private List<BsonDocument> ReadParts(long zxid)
+    {
+        var parts = _partsCollection.Find(Query.EQ(LogDocuments.PartZxidField, zxid)).ToList();
+        parts.Sort(static (x, y) => x[LogDocuments.PartIndexField].CompareTo(y[LogDocuments.PartIndexField]));
+        return parts;
+    }
+
+    private void SyncWal()
+    {
+        if (_options.ForceSync)
+        {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            _wal.Sync();
+            Telemetry.LogSyncs.Add(1);
+            Telemetry.LogSyncDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+        }
+    }
+
+    private long ReadMeta(string key) => _meta.FindById(key)?[ValueField].AsInt64 ?? 0;
+
+    private void WriteMeta(string key, long value)
+    {
+        lock (_writeLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _meta.Upsert(new BsonDocument { ["_id"] = key, [ValueField] = value });
+
+            // Epochs are promises to other peers (ZooKeeper writes them with an fsync'd atomic rename): always synced.
+            _wal.Sync();
+        }
+    }
+}
