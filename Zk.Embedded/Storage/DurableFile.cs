@@ -63,13 +63,6 @@ internal sealed class DurableFile : GatheredFile
         _zeroedTo = _length;
     }
 
-    /// <summary>
-    /// Keep zeros ahead (the default). Off for a segment of a segmented log: its data file is written by a background
-    /// checkpoint only, where a slower sync holds up no write, and zeros written just ahead of the pages the same
-    /// checkpoint then writes would double its disk writes.
-    /// </summary>
-    public bool ZerosAhead { get; set; } = true;
-
     /// <summary>What the file is for ("data"), used in events and messages.</summary>
     public string Role { get; }
 
@@ -124,7 +117,7 @@ internal sealed class DurableFile : GatheredFile
             _length = Math.Max(_length, Position);
             _writtenEnd = Math.Max(_writtenEnd, Position);
             var ahead = Math.Clamp(_writtenEnd, ZeroAheadMinBytes, ZeroAheadMaxBytes);
-            if (ZerosAhead && _zeroedTo - _writtenEnd < ahead / 2 && _zeroing.IsCompleted && !_closing)
+            if (_zeroedTo - _writtenEnd < ahead / 2 && _zeroing.IsCompleted && !_closing)
             {
                 var target = _writtenEnd + ahead;
                 _zeroing = Task.Run(() => ZeroAhead(target));

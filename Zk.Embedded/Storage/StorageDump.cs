@@ -18,13 +18,13 @@ public static class StorageDump
     public static int DumpLog(string dataLogDir, TextWriter output)
     {
         ArgumentNullException.ThrowIfNull(output);
-        if (!TxnLog.Exists(dataLogDir))
+        if (!File.Exists(Path.Combine(dataLogDir, TxnLog.DataFileName)))
         {
             // Opening would create an empty log there: a mistyped path must not leave files behind.
-            throw new FileNotFoundException($"No txn log in {Path.GetFullPath(dataLogDir)} (no txnlog*.db).", Path.Combine(dataLogDir, TxnLog.DataFileName));
+            throw new FileNotFoundException($"No txn log in {Path.GetFullPath(dataLogDir)} (no {TxnLog.DataFileName}).", Path.Combine(dataLogDir, TxnLog.DataFileName));
         }
 
-        var log = TxnLog.Open(dataLogDir, new TxnLogOptions { ForceSync = false, CheckpointPages = null, BackgroundCheckpoints = false });
+        var log = TxnLog.Open(dataLogDir, new TxnLogOptions { ForceSync = false, CheckpointPages = null });
         try
         {
             output.WriteLine($"txn log {Path.GetFullPath(dataLogDir)}: last zxid 0x{log.LastZxid:x}, currentEpoch {log.CurrentEpoch}, acceptedEpoch {log.AcceptedEpoch}");

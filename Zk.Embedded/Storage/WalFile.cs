@@ -130,12 +130,6 @@ internal sealed class WalFile : GatheredFile
     /// <summary>The file the log is in now.</summary>
     public string LivePath => _paths[_live];
 
-    /// <summary>
-    /// Emptying cuts the emptied file down to its header and one blank slot instead of zeroing it and keeping its room
-    /// for the next log: for a sealed segment, whose WAL takes no more writes after its last checkpoint.
-    /// </summary>
-    public bool TrimOnEmpty { get; set; }
-
     /// <summary>Bytes on disk, preallocation included (tests).</summary>
     internal long PhysicalLength => _physical;
 
@@ -214,67 +208,6 @@ internal sealed class WalFile : GatheredFile
 
             Position += done;
             return done;
-        }
-    }
-
-    /// <summary>
-    /// The spare file is zeroed and extended to the live file's room in the background, ready for a checkpoint to
-    /// move the log there. Off for a segment of a segmented log, whose WAL is not emptied while it takes writes
-    /// (its checkpoint comes once it is sealed): extending the spare would write a segment's worth of zeros for nothing.
-    /// </summary>
-    public bool SpareRoom { get; set; } = true;
-
-    /// <summary>
-    /// Extends the file with written, synced zeros to hold <paramref name="logicalBytes"/> of log, so that appends up
-    /// to there never grow it: a sync of a file that grew costs about twice one that did not, and the zeros would
-    /// otherwise be written on the write path. For a segment made ahead of need, in the background.
-    /// </summary>
-    public void Preallocate(long logicalBytes)
-    {
-        lock (Gate)
-        {
-            var slotsEnd = (SlotsEnd(logicalBytes) + 4095) / 4096 * 4096;
-            if (slotsEnd <= _physical)
-            {
-                return;
-            }
-
-            WriteZeros(_physical, slotsEnd);
-            _physical = slotsEnd;
-        }
-
-        DataSync(Handle);
-    }
-
-    /// <summary>
-    /// When the log is empty, cuts both files to the header and one blank slot: a sealed segment's WAL whose room
-    /// was kept by an earlier checkpoint (LiteDB's close of a then-active segment).
-    /// </summary>
-    public void TrimIfEmpty()
-    {
-        lock (Gate)
-        {
-            DrainLocked();
-            if (_length != 0)
-            {
-                return;
-            }
-
-            _spareReady?.GetAwaiter().GetResult();
-            var minimum = SlotOffset(1);
-            foreach (var file in (ReadOnlySpan<SafeFileHandle>)[Handle, _spare])
-            {
-                // Both first slots are blank (the live one because the log is empty, the spare's always), so
-                // nothing after them is ever read.
-                if (RandomAccess.GetLength(file) > minimum)
-                {
-                    RandomAccess.SetLength(file, minimum);
-                    DataSync(file);
-                }
-            }
-
-            _physical = Math.Min(_physical, minimum);
-            _spareReady = Task.FromResult(minimum);
         }
     }
 
@@ -363,20 +296,6 @@ internal sealed class WalFile : GatheredFile
         _live ^= 1;
         (_length, _physical) = (0, sparePhysical);
         Position = 0;
-        if (TrimOnEmpty)
-        {
-            // Its first slot is blank and synced: what follows it is never read, so it may go at once (the sync
-            // commits the new size).
-            RandomAccess.SetLength(emptied, SlotOffset(1));
-            DataSync(emptied);
-            _spareReady = Task.FromResult(SlotOffset(1));
-            // The new live file is all zeros: its room goes too.
-            RandomAccess.SetLength(Handle, SlotOffset(1));
-            DataSync(Handle);
-            _physical = SlotOffset(1);
-            return;
-        }
-
         // Past its logical end a file is zero already; the new log gets at least the room the old one had.
         _spareReady = PrepareSpareInBackground(emptied, emptiedLength, emptiedPhysical);
     }
@@ -414,7 +333,7 @@ internal sealed class WalFile : GatheredFile
     /// is zeroed before it is used; started by the first write or emptying, not the open, so a reader that writes
     /// nothing (the log dump) leaves the file alone.
     /// </summary>
-    private Task<long> SpareZeroing() => _spareReady ??= PrepareSpareInBackground(_spare, -1, SpareRoom ? _physical : 0);
+    private Task<long> SpareZeroing() => _spareReady ??= PrepareSpareInBackground(_spare, -1, _physical);
 
     /// <summary>
     /// A new file gets the header; a file with the header is ours. A file without it is from before page checksums:

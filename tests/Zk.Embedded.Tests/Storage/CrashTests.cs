@@ -41,7 +41,7 @@ public sealed class CrashTests(ITestOutputHelper output)
     /// Sessions must not expire while the test runs: a restarted child would write closeSession txns of its own
     /// between start-up and the srvr that checks its recovered zxid. Recovered sessions restart their clocks.
     /// </summary>
-    internal const int SessionTimeoutMs = 600_000;
+    private const int SessionTimeoutMs = 600_000;
 
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
@@ -166,14 +166,14 @@ public sealed class CrashTests(ITestOutputHelper output)
         return $"killed after {target} acks (+{spin} spins), windows {string.Join('/', plans.Select(p => p.Window))}";
     }
 
-    internal static string Failures(CrashWriter[] writers) => string.Join("; ", writers.Select(w => w.Failure).OfType<string>());
+    private static string Failures(CrashWriter[] writers) => string.Join("; ", writers.Select(w => w.Failure).OfType<string>());
 
     /// <summary>
     /// Recovers a copy of the dataDir (so the child later recovers the untouched files) twice: as the peer does,
     /// from the newest snapshot plus the log after it, and by replaying the whole log from the empty tree. Both must
     /// succeed without corruption and give the same tree.
     /// </summary>
-    internal static (TreeState State, string? Snapshot) RecoverBothWays(string dataDir, string copy)
+    private static (TreeState State, string? Snapshot) RecoverBothWays(string dataDir, string copy)
     {
         Directory.CreateDirectory(copy);
         foreach (var file in Directory.GetFiles(dataDir))
@@ -200,7 +200,7 @@ public sealed class CrashTests(ITestOutputHelper output)
     /// the same zxid (srvr, before any session exists), and for every path the last round wrote, the
     /// same data, mzxid and version, or no node where there is none.
     /// </summary>
-    internal static async Task CheckServedAsync(ZkChildProcess child, IPEndPoint endPoint, TreeState? onDisk, string[] paths)
+    private static async Task CheckServedAsync(ZkChildProcess child, IPEndPoint endPoint, TreeState? onDisk, string[] paths)
     {
         var zxid = await child.WaitUntilServingAsync(endPoint, Deadline);
         if (onDisk is null)
@@ -249,7 +249,7 @@ public sealed class CrashTests(ITestOutputHelper output)
             $"{path}: served mzxid 0x{reply.Stat.Mzxid:x} version {reply.Stat.Version}, recovered 0x{expected.Mzxid:x} version {expected.Version}");
     }
 
-    internal static string WriteConfig(TempDirectory dir, string dataDir, int port)
+    private static string WriteConfig(TempDirectory dir, string dataDir, int port)
     {
         var path = dir.File("zoo.cfg");
         File.WriteAllText(path, $"""
@@ -266,7 +266,7 @@ public sealed class CrashTests(ITestOutputHelper output)
     }
 
     /// <summary>A loopback port free right now (bound to 0, then released); the child binds it on every restart.</summary>
-    internal static int FreeLoopbackPort()
+    private static int FreeLoopbackPort()
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
