@@ -75,6 +75,26 @@ internal static class Telemetry
         return activity;
     }
 
+    /// <summary>
+    /// A span for one election of a consensus member: from going LOOKING until it serves in an established epoch
+    /// (broadcast phase) as leader, follower or observer. Its own trace, as commits are.
+    /// </summary>
+    public static Activity? StartElection(int serverId, string reason)
+    {
+        if (!Source.HasListeners())
+        {
+            return null;
+        }
+
+        var parent = Activity.Current;
+        Activity.Current = null;
+        var activity = Source.StartActivity("zk election", ActivityKind.Internal);
+        Activity.Current = parent;
+        activity?.SetTag("zk.server_id", serverId);
+        activity?.SetTag("zk.election.reason", reason);
+        return activity;
+    }
+
     /// <summary>Requests served, tagged by op (create, getData, ...) and result code.</summary>
     public static readonly Counter<long> Requests = Meter.CreateCounter<long>("zk.requests", "{request}", "Requests served");
 

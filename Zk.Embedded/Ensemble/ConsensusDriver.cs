@@ -29,6 +29,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     private readonly Task _pump;
     private readonly Task _loop;
     private volatile Status _status = new(ServerState.Looking, null, null, false);
+    private System.Diagnostics.Activity? _election;   // the loop's; open from LOOKING until serving
 
     public ConsensusDriver(ConsensusConfig config, IPeerTransport transport, IConsensusStore disk, IReplicatedState state,
         IConsensusRandom random, TimeProvider time, TimeSpan tickTime, ILogger logger, Action<ConsensusDriver>? attach = null)
@@ -196,11 +197,29 @@ internal sealed class ConsensusDriver : IAsyncDisposable
             foreach (var change in ready.RoleChanges)
             {
                 Log.RoleChanged(_logger, _core.Id, change.State, change.Phase, change.Epoch, change.Reason);
+                TraceElection(change);
                 RoleChanged?.Invoke(change);
             }
         }
 
         _status = new Status(_core.State, _core.Leader, _core.EstablishedEpoch, _core.IsServing);
+    }
+
+    /// <summary>One span per election: opened on going LOOKING, closed once this member serves in the broadcast phase.</summary>
+    private void TraceElection(RoleChange change)
+    {
+        if (change.State == ServerState.Looking)
+        {
+            _election ??= Telemetry.StartElection(_core.Id, change.Reason);
+        }
+        else if (change.Phase == ZabPhase.Broadcast && _election is { } election)
+        {
+            election.SetTag("zk.state", change.State.ToString());
+            election.SetTag("zk.epoch", change.Epoch);
+            election.SetTag("zk.leader", _core.Leader);
+            election.Dispose();
+            _election = null;
+        }
     }
 
     private void Send(int to, ZabMessage message)
@@ -245,6 +264,8 @@ internal sealed class ConsensusDriver : IAsyncDisposable
         }
 
         await _storage.DisposeAsync().ConfigureAwait(false);
+        _election?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, "stopped before an epoch was established");
+        _election?.Dispose();
     }
 
     /// <summary>A peer's place as of the driver's last step.</summary>

@@ -42,8 +42,10 @@ public sealed class DurableEnsembleTests(ITestOutputHelper output) : IDisposable
             // A follower crashes mid-load; the other two go on; it restarts from its files and catches up.
             var leader = await LeaderAsync(members.Values);
             var follower = members.Values.First(m => m != leader);
-            // Serving means synced: its NEWLEADER ACK waited for its history and currentEpoch to be durable.
-            await follower.Driver.WaitUntilAsync(() => follower.Driver.Core.IsServing).WaitAsync(Deadline);
+            // Serving means synced: its NEWLEADER ACK waited for its history and currentEpoch to be durable. Both
+            // followers, or the crash could leave the leader with one that is still syncing: no quorum.
+            foreach (var m in members.Values.Where(m => m != leader))
+                await m.Driver.WaitUntilAsync(() => m.Driver.Core.IsServing).WaitAsync(Deadline);
             await using (var load = await Load.StartAsync(this, leader, acked, "a"))
             {
                 await load.WaitForAsync(20);
@@ -156,6 +158,7 @@ public sealed class DurableEnsembleTests(ITestOutputHelper output) : IDisposable
         private readonly ConcurrentDictionary<string, byte> _acked;
         private readonly Task[] _writers;
         private int _count;
+        private volatile string? _stoppedBy;
 
         private Load(ConcurrentDictionary<string, byte> acked, Func<int, CancellationToken, Task>[] writers)
         {
@@ -174,7 +177,10 @@ public sealed class DurableEnsembleTests(ITestOutputHelper output) : IDisposable
                     var path = $"/{prefix}{writer}-{i}";
                     var error = await EnsembleTestKit.SubmitAsync(leader, session, new CreateRequest(path, [1], Acl.OpenUnsafe, CreateMode.Persistent, -1, false), 1 + i * 4 + writer);
                     if (error != ZkErrorCode.Ok)
+                    {
+                        load!._stoppedBy = $"{path}: {error}; trace: {test.Trace()}";
                         return; // the leader crashed or lost its quorum: the outcome of this one is unknown, as for a client
+                    }
                     acked.TryAdd(path, 0);
                     Interlocked.Increment(ref load!._count);
                 }
@@ -192,7 +198,7 @@ public sealed class DurableEnsembleTests(ITestOutputHelper output) : IDisposable
             while (Volatile.Read(ref _count) < target)
             {
                 Assert.True(DateTime.UtcNow < deadline, $"expected {target} acknowledged writes within {Deadline}, got {_count}");
-                Assert.False(_writers.All(w => w.IsCompleted), $"expected the writers to go on; all stopped after {_count} writes");
+                Assert.False(_writers.All(w => w.IsCompleted), $"expected the writers to go on; all stopped after {_count} writes, the last at {_stoppedBy}");
                 await Task.WhenAny(Task.WhenAll(_writers), Task.Delay(5));
             }
         }
