@@ -65,10 +65,7 @@ internal static class Telemetry
             return null;
         }
 
-        var parent = Activity.Current;
-        Activity.Current = null;
-        var activity = Source.StartActivity("zk commit", ActivityKind.Internal);
-        Activity.Current = parent;
+        var activity = StartRoot("zk commit");
         activity?.SetTag("zk.txns", txns);
         activity?.SetTag("zk.zxid.first", firstZxid);
         activity?.SetTag("zk.zxid.last", lastZxid);
@@ -86,12 +83,19 @@ internal static class Telemetry
             return null;
         }
 
-        var parent = Activity.Current;
-        Activity.Current = null;
-        var activity = Source.StartActivity("zk election", ActivityKind.Internal);
-        Activity.Current = parent;
+        var activity = StartRoot("zk election");
         activity?.SetTag("zk.server_id", serverId);
         activity?.SetTag("zk.election.reason", reason);
+        return activity;
+    }
+
+    /// <summary>A span in a trace of its own, whatever the current activity of the thread that starts it.</summary>
+    private static Activity? StartRoot(string name)
+    {
+        var parent = Activity.Current;
+        Activity.Current = null;
+        var activity = Source.StartActivity(name, ActivityKind.Internal);
+        Activity.Current = parent;
         return activity;
     }
 
