@@ -1,4 +1,3 @@
-using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
 
 namespace Zk.Embedded.Ensemble;
@@ -12,15 +11,12 @@ namespace Zk.Embedded.Ensemble;
 internal sealed class ConsensusLog : IConsensusStore
 {
     private readonly object _gate = new();
-    private readonly List<ConsensusTxn> _log = [];
-    private uint _acceptedEpoch;
-    private uint _currentEpoch;
-    private ConsensusSnapshot? _snapshot;
+    private readonly ConsensusState _state = new();
 
     /// <summary>The newest snapshot, or null when the history starts from the empty state.</summary>
     public ConsensusSnapshot? Snapshot
     {
-        get { lock (_gate) { return _snapshot; } }
+        get { lock (_gate) { return _state.Snapshot; } }
     }
 
     /// <summary>What the core reads at start.</summary>
@@ -28,7 +24,7 @@ internal sealed class ConsensusLog : IConsensusStore
     {
         lock (_gate)
         {
-            return new PersistedState(_acceptedEpoch, _currentEpoch, _snapshot?.Zxid ?? default, _log.ToArray());
+            return _state.Load();
         }
     }
 
@@ -37,28 +33,7 @@ internal sealed class ConsensusLog : IConsensusStore
     {
         lock (_gate)
         {
-            var last = _log.Count > 0 ? _log[^1].Zxid : _snapshot?.Zxid ?? default;
-            PersistChecks.Next(new DiskShape(_acceptedEpoch, _currentEpoch, _snapshot?.Zxid ?? default, last), request, "the in-memory consensus log");
-            switch (request)
-            {
-                case AppendTxn a:
-                    _log.Add(a.Txn);
-                    break;
-                case TruncateAfter t:
-                    _log.RemoveAll(x => x.Zxid > t.Zxid);
-                    break;
-                case InstallSnapshot i:
-                    _snapshot = i.Snapshot;
-                    _log.Clear();
-                    _currentEpoch = Math.Max(_currentEpoch, i.CurrentEpoch);
-                    break;
-                case WriteAcceptedEpoch e:
-                    _acceptedEpoch = e.Epoch;
-                    break;
-                case WriteCurrentEpoch c:
-                    _currentEpoch = c.Epoch;
-                    break;
-            }
+            _state.Write(request, "the in-memory consensus log");
         }
     }
 

@@ -12,12 +12,14 @@ namespace Zk.Embedded.Tests.Consensus.Harness;
 /// </summary>
 internal sealed class SimDisk
 {
-    public uint AcceptedEpoch { get; private set; }
-    public uint CurrentEpoch { get; private set; }
-    public ConsensusSnapshot Snapshot { get; private set; } = new(default, SnapshotCodec.Encode([]));
-    public List<ConsensusTxn> Log { get; } = [];
+    private readonly ConsensusState _state = new(new ConsensusSnapshot(default, SnapshotCodec.Encode([])));
 
-    public Zxid LastZxid => Log.Count > 0 ? Log[^1].Zxid : Snapshot.Zxid;
+    public uint AcceptedEpoch => _state.AcceptedEpoch;
+    public uint CurrentEpoch => _state.CurrentEpoch;
+    public ConsensusSnapshot Snapshot => _state.Snapshot!;   // starts as the empty state's and is only ever replaced
+    public List<ConsensusTxn> Log => _state.Log;
+
+    public Zxid LastZxid => _state.LastZxid;
 
     /// <summary>Planted (ZooKeeper's truncateLog, ZOOKEEPER-1549): TRUNC leaves a newer snapshot in place.</summary>
     public bool KeepsNewerSnapshotOnTrunc { get; set; }
@@ -27,44 +29,28 @@ internal sealed class SimDisk
     {
         var txns = SnapshotCodec.Decode(Snapshot.Data);
         txns.AddRange(Log);
-        Snapshot = new ConsensusSnapshot(LastZxid, SnapshotCodec.Encode(txns));
+        _state.Snapshot = new ConsensusSnapshot(LastZxid, SnapshotCodec.Encode(txns));
         Log.Clear();
     }
 
-    public PersistedState Load() => new(AcceptedEpoch, CurrentEpoch, Snapshot.Zxid, Log.ToArray());
+    public PersistedState Load() => _state.Load();
 
     public void Apply(PersistRequest request, int peer)
     {
         // The planted bug must reach the history checker, so its TRUNC skips the rule that would refuse it here.
+        if (request is TruncateAfter && KeepsNewerSnapshotOnTrunc)
+        {
+            _state.ApplyUnchecked(request);
+            return;
+        }
+
         try
         {
-            if (request is not TruncateAfter || !KeepsNewerSnapshotOnTrunc)
-                PersistChecks.Next(new DiskShape(AcceptedEpoch, CurrentEpoch, Snapshot.Zxid, LastZxid), request, $"peer {peer}");
+            _state.Write(request, $"peer {peer}");
         }
         catch (PersistInvariantException e)
         {
             throw new ConsensusViolation(e.Message);
-        }
-
-        switch (request)
-        {
-            case AppendTxn a:
-                Log.Add(a.Txn);
-                break;
-            case TruncateAfter t:
-                Log.RemoveAll(x => x.Zxid > t.Zxid);
-                break;
-            case InstallSnapshot s:
-                Snapshot = s.Snapshot;
-                Log.Clear();
-                CurrentEpoch = Math.Max(CurrentEpoch, s.CurrentEpoch);
-                break;
-            case WriteAcceptedEpoch e:
-                AcceptedEpoch = e.Epoch;
-                break;
-            case WriteCurrentEpoch c:
-                CurrentEpoch = c.Epoch;
-                break;
         }
     }
 }
