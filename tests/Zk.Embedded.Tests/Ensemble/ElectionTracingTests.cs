@@ -1,10 +1,10 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit.Abstractions;
 using Zk.Embedded.Consensus;
 using Zk.Embedded.Ensemble;
 using Zk.Embedded.Tests.Consensus.Harness;
+using Zk.Embedded.Tests.Metrics;
 using Zk.Embedded.Tests.Support;
 using Zk.Transport.InMemory;
 
@@ -18,23 +18,12 @@ namespace Zk.Embedded.Tests.Ensemble;
 public sealed class ElectionTracingTests : IDisposable
 {
     private static readonly int[] Voters = [81, 82, 83];
-    private readonly ConcurrentQueue<Activity> _stopped = new();
-    private readonly ActivityListener _listener;
+    private readonly SpanRecorder _spans = new();
     private readonly ITestOutputHelper _output;
 
-    public ElectionTracingTests(ITestOutputHelper output)
-    {
-        _output = output;
-        _listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == "Zk.Embedded",
-            Sample = static (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = _stopped.Enqueue,
-        };
-        ActivitySource.AddActivityListener(_listener);
-    }
+    public ElectionTracingTests(ITestOutputHelper output) => _output = output;
 
-    public void Dispose() => _listener.Dispose();
+    public void Dispose() => _spans.Dispose();
 
     [Fact]
     public async Task Each_member_traces_its_election_until_it_serves_with_its_role_epoch_and_leader()
@@ -64,5 +53,5 @@ public sealed class ElectionTracingTests : IDisposable
         }
     }
 
-    private List<Activity> Elections() => _stopped.Where(a => a.OperationName == "zk election" && a.GetTagItem("zk.server_id") is int id && Voters.Contains(id)).ToList();
+    private List<Activity> Elections() => _spans.Stopped.Where(a => a.OperationName == "zk election" && a.GetTagItem("zk.server_id") is int id && Voters.Contains(id)).ToList();
 }

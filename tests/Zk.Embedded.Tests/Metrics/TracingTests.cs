@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using Zk.Embedded.Api;
 using Zk.Embedded.Tests.Storage;
@@ -12,24 +11,12 @@ namespace Zk.Embedded.Tests.Metrics;
 /// </summary>
 public sealed class TracingTests : IDisposable
 {
-    private readonly ConcurrentQueue<Activity> _stopped = new();
-    private readonly ActivityListener _listener;
+    private readonly SpanRecorder _spans = new();
 
-    public TracingTests()
-    {
-        _listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == "Zk.Embedded",
-            Sample = static (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = _stopped.Enqueue,
-        };
-        ActivitySource.AddActivityListener(_listener);
-    }
-
-    public void Dispose() => _listener.Dispose();
+    public void Dispose() => _spans.Dispose();
 
     private List<Activity> Spans(string name, long sessionId) =>
-        _stopped.Where(a => a.OperationName == name && a.GetTagItem("zk.session_id") is long id && id == sessionId).ToList();
+        _spans.Stopped.Where(a => a.OperationName == name && a.GetTagItem("zk.session_id") is long id && id == sessionId).ToList();
 
     [Fact]
     public async Task An_in_process_write_is_a_span_under_the_callers_trace_with_its_result_and_zxid()
@@ -57,7 +44,7 @@ public sealed class TracingTests : IDisposable
         Assert.Equal("NodeExists", creates[1].GetTagItem("zk.result"));
         Assert.Equal(ActivityStatusCode.Error, creates[1].Status);
 
-        Assert.Contains(_stopped, a => a.OperationName == "zk commit" && a.Parent is null
+        Assert.Contains(_spans.Stopped, a => a.OperationName == "zk commit" && a.Parent is null
             && (long)a.GetTagItem("zk.zxid.first")! <= zxid && zxid <= (long)a.GetTagItem("zk.zxid.last")!);
     }
 
