@@ -11,6 +11,7 @@ namespace Zk.Embedded.Tests.Recipes;
 /// Curator's x-discovery (Debian's libcurator-discovery, in a JVM) and our service discovery on the same base path:
 /// each sees the other's registrations with address, port and payload, and a departure from either side.
 /// </summary>
+[Collection(RunsAlone.Name)]
 public sealed class CuratorDiscoveryInteropTests(ITestOutputHelper output)
 {
     private const string BasePath = "/mixed/services";

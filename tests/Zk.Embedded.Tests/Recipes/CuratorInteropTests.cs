@@ -2,6 +2,7 @@ using Xunit.Abstractions;
 using Zk.Embedded.Api;
 using Zk.Embedded.Recipes;
 using Zk.Embedded.Tests.Interop;
+using Zk.Embedded.Tests.Support;
 using Zk.Embedded.Wire.Client;
 
 namespace Zk.Embedded.Tests.Recipes;
@@ -10,6 +11,7 @@ namespace Zk.Embedded.Tests.Recipes;
 /// Curator's InterProcessMutex (Debian's libcurator, in a JVM) and our lock on the same lock path: each waits while the
 /// other holds and takes over on release; each sees the other's node as a contender in the same order.
 /// </summary>
+[Collection(RunsAlone.Name)]
 public sealed class CuratorInteropTests(ITestOutputHelper output)
 {
     private const string LockPath = "/mixed/fleet/lock";

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Reflection;
 using System.Text;
 using Zk.Embedded.Tests.Storage;
+using Zk.Embedded.Tests.Support;
 
 namespace Zk.Embedded.Tests.Samples;
 
@@ -9,6 +10,7 @@ namespace Zk.Embedded.Tests.Samples;
 /// The samples the README links, run as <c>dotnet run --project samples/&lt;name&gt;</c> runs them (a process of their
 /// own, to completion): each exits 0 and prints the steps that show its point.
 /// </summary>
+[Collection(RunsAlone.Name)]
 public sealed class SampleProgramTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);

@@ -6,17 +6,12 @@ using Xunit.Abstractions;
 using Xunit.Sdk;
 using Zk.Embedded.Api;
 using Zk.Embedded.Storage;
+using Zk.Embedded.Tests.Support;
 using Zk.Embedded.Tests.Wire;
 using Zk.Embedded.Tree;
 using Zk.Embedded.Wire.Jute;
 
 namespace Zk.Embedded.Tests.Storage;
-
-/// <summary>The crash test spawns processes and fsyncs hard: it runs alone, after the parallel tests.</summary>
-[CollectionDefinition(nameof(CrashTests), DisableParallelization = true)]
-public sealed class CrashTestsCollection
-{
-}
 
 /// <summary>
 /// Durability against real crashes (DESIGN invariant 2). The <c>zk</c> program runs in a child process on a dataDir;
@@ -26,7 +21,7 @@ public sealed class CrashTestsCollection
 /// are a prefix of what it sent, at least as long as what was acknowledged); and the restarted child must serve
 /// exactly that tree. Each round continues from the state the previous one left. Replay with ZK_SEED.
 /// </summary>
-[Collection(nameof(CrashTests))]
+[Collection(RunsAlone.Name)] // it spawns processes and fsyncs hard
 public sealed class CrashTests(ITestOutputHelper output)
 {
     private const int Rounds = 24;
