@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Zk.Embedded.Api;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
 using Zk.Embedded.Watches;
@@ -33,7 +34,7 @@ internal sealed class PeerCore(RequestProcessor processor, WatchManager watches,
     /// <summary>A new session's server side, tracked from now on (its createSession txn is the caller's to submit).</summary>
     public ServerSession NewSession(int timeoutMillis, IReadOnlyList<Api.Id> initialIds)
     {
-        var id = Sessions.NextSessionId().Value;
+        var id = Sessions.NextSessionId();
         var session = new ServerSession(id, Sessions.PasswordFor(id), timeoutMillis, initialIds);
         Sessions.Add(session);
         return session;
@@ -43,7 +44,7 @@ internal sealed class PeerCore(RequestProcessor processor, WatchManager watches,
     /// A live session that may be re-attached with this password, or null: unknown, closing, or wrong password
     /// (ZooKeeper answers all three the same way, as an expired session).
     /// </summary>
-    public ServerSession? FindForReattach(long sessionId, ReadOnlySpan<byte> password)
+    public ServerSession? FindForReattach(SessionId sessionId, ReadOnlySpan<byte> password)
     {
         if (!Sessions.TryGet(sessionId, out var session) || session.IsClosing || !Sessions.PasswordMatches(sessionId, password)
             || !Processor.State.Sessions.ContainsKey(sessionId))

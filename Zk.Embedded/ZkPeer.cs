@@ -59,7 +59,7 @@ public sealed class ZkPeer : IAsyncDisposable
         }
 
         _core = new PeerCore(processor, watches, sessions, options.Time, logger, options);
-        _system = new ServerSession(0, [], 0, SystemIds, isSystem: true);
+        _system = new ServerSession(default, [], 0, SystemIds, isSystem: true);
         processor.Start();
         // ZooKeeper's SessionTrackerImpl checks expiry once a tick.
         _expiryTimer = options.Time.CreateTimer(static p => ((ZkPeer)p!).ExpireSessions(), this, options.TickTime, options.TickTime);
@@ -82,7 +82,7 @@ public sealed class ZkPeer : IAsyncDisposable
     public ZkPeerOptions Options => _options;
 
     /// <summary>The zxid of the last applied txn.</summary>
-    public long LastZxid => _core.Processor.State.Zxid;
+    public long LastZxid => _core.Processor.State.Zxid.Value;
 
     /// <summary>Number of znodes, the root and /zookeeper included.</summary>
     public int NodeCount => _core.Processor.State.NodeCount;
@@ -143,7 +143,7 @@ public sealed class ZkPeer : IAsyncDisposable
         options ??= new ZkSessionOptions();
         if (options.SessionId is { } existingId)
         {
-            return Reattach(existingId, options);
+            return Reattach(new SessionId(existingId), options);
         }
 
         var server = _core.NewSession(_core.NegotiateTimeout(options.SessionTimeout), SessionTracker.LocalIds);
@@ -163,10 +163,10 @@ public sealed class ZkPeer : IAsyncDisposable
         return session;
     }
 
-    private InProcessSession Reattach(long sessionId, ZkSessionOptions options)
+    private InProcessSession Reattach(SessionId sessionId, ZkSessionOptions options)
     {
         var server = _core.FindForReattach(sessionId, options.SessionPassword.Span)
-            ?? throw new ZkException(ZkErrorCode.SessionExpired, null, $"Session 0x{sessionId:x} is not live here, or the password does not match.");
+            ?? throw new ZkException(ZkErrorCode.SessionExpired, null, $"Session {sessionId} is not live here, or the password does not match.");
         var session = new InProcessSession(_core, server, options.DefaultWatcher);
         // A new handle starts with only its own ip id, as a new connection does; its client adds its auth again.
         server.ResetAuthIds(SessionTracker.LocalIds);

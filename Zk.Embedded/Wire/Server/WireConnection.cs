@@ -55,7 +55,7 @@ internal sealed class WireConnection : ISessionSink
     /// <summary>This connection's counters and latencies (stat, cons; reset by crst); they count into the port's too.</summary>
     public RequestStats Stats { get; }
 
-    public long? SessionId => _session?.SessionId;
+    public SessionId? SessionId => _session?.SessionId;
 
     /// <summary>
     /// The identities this connection has proved (ZooKeeper's <c>ServerCnxn.authInfo</c>): its ip id, then what addAuth
@@ -238,21 +238,21 @@ internal sealed class WireConnection : ISessionSink
         }
 
         var state = _peer.Processor.State;
-        if (request.LastZxidSeen > state.Zxid)
+        if (request.LastZxidSeen > state.Zxid.Value)
         {
             // ZooKeeperServer.processConnectRequest: a client must never go back in time.
-            var reason = $"client has seen zxid 0x{request.LastZxidSeen:x}, ours is 0x{state.Zxid:x}";
-            Log.SessionRefused(_peer.Logger, request.SessionId, Remote, reason);
+            var reason = $"client has seen zxid {new Zxid(request.LastZxidSeen)}, ours is {state.Zxid}";
+            Log.SessionRefused(_peer.Logger, new SessionId(request.SessionId), Remote, reason);
             return false;
         }
 
         var timeout = _peer.NegotiateTimeout(TimeSpan.FromMilliseconds(request.TimeoutMs));
         if (request.SessionId != 0)
         {
-            var existing = _peer.FindForReattach(request.SessionId, request.Password ?? []);
+            var existing = _peer.FindForReattach(new SessionId(request.SessionId), request.Password ?? []);
             if (existing is null)
             {
-                Log.SessionRefused(_peer.Logger, request.SessionId, Remote, "unknown or expired session, or wrong password");
+                Log.SessionRefused(_peer.Logger, new SessionId(request.SessionId), Remote, "unknown or expired session, or wrong password");
                 // Timeout 0 tells the client its session expired (ZooKeeperServer.finishSessionInit).
                 WriteConnectResponse(new ConnectResponse(0, 0, 0, new byte[16], false), closeAfter: true);
                 return false;
@@ -260,7 +260,7 @@ internal sealed class WireConnection : ISessionSink
 
             Bind(existing);
             _peer.Attach(existing, this);
-            WriteConnectResponse(new ConnectResponse(0, existing.TimeoutMillis, existing.SessionId, existing.Password, false), closeAfter: false);
+            WriteConnectResponse(new ConnectResponse(0, existing.TimeoutMillis, existing.SessionId.Value, existing.Password, false), closeAfter: false);
             Log.SessionEstablished(_peer.Logger, existing.SessionId, Remote, existing.TimeoutMillis);
             return true;
         }
@@ -278,7 +278,7 @@ internal sealed class WireConnection : ISessionSink
         }
 
         _peer.Attach(session, this);
-        WriteConnectResponse(new ConnectResponse(0, timeout, session.SessionId, session.Password, false), closeAfter: false);
+        WriteConnectResponse(new ConnectResponse(0, timeout, session.SessionId.Value, session.Password, false), closeAfter: false);
         Log.SessionEstablished(_peer.Logger, session.SessionId, Remote, timeout);
         return true;
     }
