@@ -238,21 +238,22 @@ internal sealed class WireConnection : ISessionSink
         }
 
         var state = _peer.Processor.State;
-        if (request.LastZxidSeen > state.Zxid.Value)
+        var (sessionId, lastZxidSeen) = (new SessionId(request.SessionId), new Zxid(request.LastZxidSeen)); // the jute record's longs
+        if (lastZxidSeen > state.Zxid)
         {
             // ZooKeeperServer.processConnectRequest: a client must never go back in time.
-            var reason = $"client has seen zxid {new Zxid(request.LastZxidSeen)}, ours is {state.Zxid}";
-            Log.SessionRefused(_peer.Logger, new SessionId(request.SessionId), Remote, reason);
+            var reason = $"client has seen zxid {lastZxidSeen}, ours is {state.Zxid}";
+            Log.SessionRefused(_peer.Logger, sessionId, Remote, reason);
             return false;
         }
 
         var timeout = _peer.NegotiateTimeout(TimeSpan.FromMilliseconds(request.TimeoutMs));
-        if (request.SessionId != 0)
+        if (sessionId != default)
         {
-            var existing = _peer.FindForReattach(new SessionId(request.SessionId), request.Password ?? []);
+            var existing = _peer.FindForReattach(sessionId, request.Password ?? []);
             if (existing is null)
             {
-                Log.SessionRefused(_peer.Logger, new SessionId(request.SessionId), Remote, "unknown or expired session, or wrong password");
+                Log.SessionRefused(_peer.Logger, sessionId, Remote, "unknown or expired session, or wrong password");
                 // Timeout 0 tells the client its session expired (ZooKeeperServer.finishSessionInit).
                 WriteConnectResponse(new ConnectResponse(0, 0, 0, new byte[16], false), closeAfter: true);
                 return false;
