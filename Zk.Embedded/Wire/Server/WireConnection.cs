@@ -237,8 +237,16 @@ internal sealed class WireConnection : ISessionSink
             return false;
         }
 
-        var state = _peer.Processor.State;
         var (sessionId, lastZxidSeen) = (new SessionId(request.SessionId), new Zxid(request.LastZxidSeen)); // the jute record's longs
+        if (_peer.Pipeline.NotServing is { } notServing)
+        {
+            // ZooKeeper closes a connection its server is not running for ("ZooKeeperServer not running"): the
+            // client tries another server.
+            Log.SessionRefused(_peer.Logger, sessionId, Remote, notServing);
+            return false;
+        }
+
+        var state = _peer.Pipeline.State;
         if (lastZxidSeen > state.Zxid)
         {
             // ZooKeeperServer.processConnectRequest: a client must never go back in time.
@@ -250,7 +258,17 @@ internal sealed class WireConnection : ISessionSink
         var timeout = _peer.NegotiateTimeout(TimeSpan.FromMilliseconds(request.TimeoutMs));
         if (sessionId != default)
         {
-            var existing = _peer.FindForReattach(sessionId, request.Password ?? []);
+            ServerSession? existing;
+            try
+            {
+                existing = _peer.FindForReattach(sessionId, request.Password ?? [], lastZxidSeen);
+            }
+            catch (ZkException e) when (e.Code == ZkErrorCode.ConnectionLoss)
+            {
+                Log.SessionRefused(_peer.Logger, sessionId, Remote, e.Message);
+                return false;
+            }
+
             if (existing is null)
             {
                 Log.SessionRefused(_peer.Logger, sessionId, Remote, "unknown or expired session, or wrong password");
@@ -288,7 +306,7 @@ internal sealed class WireConnection : ISessionSink
     {
         _session = session;
         _sessionless?.Dispose();
-        _outbox = new SessionOutbox(DeliverEvent, EndSession, () => _peer.Processor.State, () => _peer.Processor.FiringState, _sender.Signal, strictOrder: true, logger: _peer.Logger);
+        _outbox = new SessionOutbox(DeliverEvent, EndSession, () => _peer.Pipeline.State, () => _peer.Pipeline.FiringState, _sender.Signal, strictOrder: true, logger: _peer.Logger);
     }
 
     private void WriteConnectResponse(in ConnectResponse response, bool closeAfter)
@@ -353,7 +371,7 @@ internal sealed class WireConnection : ISessionSink
         }
         catch (ZkException e)
         {
-            var state = _peer.Processor.State;
+            var state = _peer.Pipeline.State;
             reply.Complete(new Reply(e.Code, request.ErrorPath, null, state.Zxid, state));
         }
     }
@@ -365,7 +383,7 @@ internal sealed class WireConnection : ISessionSink
         var outbox = _outbox!;
         if (!alwaysQueued && outbox.IsIdle)
         {
-            var state = _peer.Processor.State;
+            var state = _peer.Pipeline.State;
             var outcome = execute(state);
             if (outbox.IsIdle && outcome.Watch is null)
             {

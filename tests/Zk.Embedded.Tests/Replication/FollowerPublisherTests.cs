@@ -150,7 +150,7 @@ public sealed class FollowerPublisherTests
             foreach (var session in answers.GroupBy(a => a.SessionId))
             {
                 var order = session.OrderBy(a => a.CompletedAt).Select(a => a.Cxid).ToList();
-                Assert.True(order.SequenceEqual(session.Select(a => a.Cxid)), $"session 0x{session.Key:x} answered in order {string.Join(",", order)}");
+                Assert.True(order.SequenceEqual(session.Select(a => a.Cxid)), $"session {session.Key} answered in order {string.Join(",", order)}");
             }
 
             Assert.DoesNotContain(ZkErrorCode.ConnectionLoss, codes);
