@@ -74,6 +74,8 @@ public sealed class InMemoryEnsembleTests(ITestOutputHelper output) : IDisposabl
         await using var minority = await ensemble.ConnectAsync(cut);
         await using var majority = await ensemble.ConnectAsync(leader);
         await minority.CreateAsync("/before", [], Acl.OpenUnsafe, CreateMode.Persistent);
+        var states = new ConcurrentQueue<KeeperState>();
+        minority.StateChanged += states.Enqueue;
 
         ensemble.Partition(cut);
         await EnsembleKit.WaitAsync(() => !ensemble[cut].IsServing, () => $"expected server {cut} to stop serving once cut off; it is {ensemble[cut].Mode}");
@@ -81,10 +83,14 @@ public sealed class InMemoryEnsembleTests(ITestOutputHelper output) : IDisposabl
         Assert.True(refused.Code == ZkErrorCode.ConnectionLoss, $"expected ConnectionLoss for a write on the cut-off member, got {refused.Code}");
         await majority.CreateAsync("/during", [], Acl.OpenUnsafe, CreateMode.Persistent);
 
+        await EnsembleKit.WaitAsync(() => states.Contains(KeeperState.Disconnected), () => $"expected the cut-off member's session to hear Disconnected, got [{string.Join(", ", states)}]");
+
         ensemble.Heal();
         await ensemble.WaitForLeaderAsync(Deadline);
         await EnsembleKit.AssertConvergedAsync(ensemble, peer => peer.Core.Pipeline.State.Find("/during") is not null
             && peer.Core.Pipeline.State.Find("/cut") is null);
+        await EnsembleKit.WaitAsync(() => states.LastOrDefault() == KeeperState.SyncConnected, () => $"expected the session to hear SyncConnected once its member serves again, got [{string.Join(", ", states)}]");
+        Assert.NotNull(await minority.ExistsAsync("/during"));
     }
 
     [Fact]
