@@ -147,6 +147,9 @@ internal static class Telemetry
         return total;
     }
 
+    /// <summary>Learners synchronised by the leader, by kind (diff, trunc, snap): ZooKeeper's diff_count and snap_count.</summary>
+    public static readonly Counter<long> LearnerSyncs = Meter.CreateCounter<long>("zk.learner.syncs", "{sync}", "Learners synchronised, by kind");
+
     /// <summary>Sessions expired by the peer.</summary>
     public static readonly Counter<long> SessionsExpired = Meter.CreateCounter<long>("zk.sessions.expired", "{session}", "Sessions expired");
 }

@@ -32,4 +32,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 7008, EventName = "ServingChanged", Level = LogLevel.Information, Message = "Peer {PeerId} {What} clients")]
     public static partial void ServingChanged(ILogger logger, int peerId, string what);
+
+    [LoggerMessage(EventId = 7009, EventName = "LearnerSync", Level = LogLevel.Information, Message = "Leader {PeerId} syncs learner {Learner} by {Kind} at zxid {Zxid}")]
+    public static partial void LearnerSync(ILogger logger, int peerId, int learner, string kind, Api.Zxid zxid);
 }
