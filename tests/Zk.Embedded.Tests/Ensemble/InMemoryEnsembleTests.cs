@@ -14,6 +14,9 @@ namespace Zk.Embedded.Tests.Ensemble;
 /// member, writes through followers, a leader crash with writes going on, a restarted member catching up, a minority
 /// partition that stops serving, and identical trees at quiescence. Each test prints the network seed.
 /// </summary>
+// Alone: a three-voter ensemble with a short tick loses its quorum when the parallel tests starve one follower
+// for syncLimit ticks, which is the behaviour under test elsewhere, not here.
+[Collection(RunsAlone.Name)]
 public sealed class InMemoryEnsembleTests(ITestOutputHelper output) : IDisposable
 {
     private static readonly TimeSpan Deadline = EnsembleKit.Deadline;
