@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Recipes;
@@ -6,7 +7,7 @@ namespace Zk.Embedded.Recipes;
 /// Runs a cache's reload whenever asked, one reload at a time: a request during a reload makes one more reload after
 /// it, so the last reload always starts after the last change, and results never arrive out of order.
 /// </summary>
-internal sealed class RefreshLoop(Func<CancellationToken, Task> reload, CancellationToken stopping)
+internal sealed class RefreshLoop(Func<CancellationToken, Task> reload, string path, ILogger logger, CancellationToken stopping)
 {
     private readonly object _gate = new();
     private bool _pending;
@@ -65,7 +66,11 @@ internal sealed class RefreshLoop(Func<CancellationToken, Task> reload, Cancella
             try
             {
                 await reload(stopping).ConfigureAwait(false);
-                LastError = null;
+                if (LastError is not null)
+                {
+                    LastError = null;
+                    Log.CacheReloadRecovered(logger, path);
+                }
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
@@ -75,6 +80,7 @@ internal sealed class RefreshLoop(Func<CancellationToken, Task> reload, Cancella
             {
                 // SessionExpired and the like: the cache keeps its last view; the next event or reconnect tries again.
                 LastError = e;
+                Log.CacheReloadFailed(logger, e, path);
             }
         }
     }
