@@ -11,7 +11,11 @@ internal sealed class RefreshLoop(Func<CancellationToken, Task> reload, string p
 {
     private readonly object _gate = new();
     private bool _pending;
+    private bool _runnerActive; // under _gate: a runner that has not yet decided to stop, so it will see _pending
     private Task _running = Task.CompletedTask;
+
+    /// <summary>Test seam: runs after a runner decided to stop (nothing pending), before its task completes.</summary>
+    internal Action? RunnerStopping { get; set; }
 
     /// <summary>The exception of the last reload that failed with something other than a stop; null after a good one.</summary>
     public Exception? LastError { get; private set; }
@@ -40,8 +44,10 @@ internal sealed class RefreshLoop(Func<CancellationToken, Task> reload, string p
         lock (_gate)
         {
             _pending = true;
-            if (_running.IsCompleted)
+            // Not _running.IsCompleted: a runner that has decided to stop is not complete yet, and would drop this request.
+            if (!_runnerActive)
             {
+                _runnerActive = true;
                 _running = Task.Run(RunAsync);
             }
 
@@ -51,12 +57,26 @@ internal sealed class RefreshLoop(Func<CancellationToken, Task> reload, string p
 
     private async Task RunAsync()
     {
+        try
+        {
+            await RunPendingAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            RunnerStopping?.Invoke();
+        }
+    }
+
+    /// <summary>Reloads while requests are pending; clears <see cref="_runnerActive"/> in the same step that finds none.</summary>
+    private async Task RunPendingAsync()
+    {
         while (true)
         {
             lock (_gate)
             {
                 if (!_pending || stopping.IsCancellationRequested)
                 {
+                    _runnerActive = false;
                     return;
                 }
 
@@ -74,7 +94,7 @@ internal sealed class RefreshLoop(Func<CancellationToken, Task> reload, string p
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
-                return;
+                // Stopped: the next turn of the loop sees it and ends the runner.
             }
             catch (Exception e)
             {
