@@ -5,24 +5,18 @@ using Zk.Embedded.Tests.Support;
 namespace Zk.Embedded.Tests.Recipes;
 
 /// <summary>What the recipes tell an operator: lock and leadership changes with their fencing tokens.</summary>
-public sealed class RecipeLoggingTests : IAsyncLifetime
+public sealed class RecipeLoggingTests : RecipePeerTest
 {
-    private TestPeer _peer = null!;
-
-    public async Task InitializeAsync() => _peer = await TestPeer.StartAsync();
-
-    public async Task DisposeAsync() => await _peer.DisposeAsync();
-
     [Fact]
     public async Task A_lock_lost_with_its_expired_session_is_logged_as_acquired_then_lost_with_its_fencing_token()
     {
         var log = new RecordingLogger();
-        await using var holder = await _peer.ConnectAsync();
+        await using var holder = await Peer.ConnectAsync();
         var lease = await holder.AcquireLockAsync("/lock", log);
         var token = $"0x{lease.FencingToken:x}";
         await log.Entries.WaitForAsync(e => e.Any(x => x.Name == "LockAcquired"), "LockAcquired");
 
-        await _peer.ExpireAsync(holder);
+        await Peer.ExpireAsync(holder);
 
         await log.Entries.WaitForAsync(e => e.Any(x => x.Name == "HoldLost"), "HoldLost once the session expired");
         var acquired = Assert.Single(log.Entries.Values, e => e.Name == "LockAcquired");
@@ -43,14 +37,14 @@ public sealed class RecipeLoggingTests : IAsyncLifetime
     {
         var activeLog = new RecordingLogger();
         var standbyLog = new RecordingLogger();
-        await using var activeSession = await _peer.ConnectAsync();
-        await using var standbySession = await _peer.ConnectAsync();
+        await using var activeSession = await Peer.ConnectAsync();
+        await using var standbySession = await Peer.ConnectAsync();
         await using var active = LeaderLatch.Start(activeSession, "/leader", "active", activeLog);
         var activeTerm = await active.WaitForLeadershipAsync().WaitAsync(TimeSpan.FromSeconds(10));
         await using var standby = LeaderLatch.Start(standbySession, "/leader", "standby", standbyLog);
-        await Eventually.TrueAsync(() => _peer.Peer.NodeCount >= 4, "the standby's latch node");
+        await Eventually.TrueAsync(() => Peer.Peer.NodeCount >= 4, "the standby's latch node");
 
-        await _peer.ExpireAsync(activeSession);
+        await Peer.ExpireAsync(activeSession);
 
         var standbyTerm = await standby.WaitForLeadershipAsync().WaitAsync(TimeSpan.FromSeconds(10));
         await activeLog.Entries.WaitForAsync(e => e.Any(x => x.Name == "LatchStopped"), "the expired latch to log that it stopped");
