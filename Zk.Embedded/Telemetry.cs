@@ -124,7 +124,7 @@ internal static class Telemetry
     private static readonly ConcurrentDictionary<PeerCore, byte> Peers = new();
 
     /// <summary>Znodes in the trees of this process's peers.</summary>
-    public static readonly ObservableGauge<long> Znodes = Meter.CreateObservableGauge("zk.znodes", () => Sum(p => p.Processor.State.NodeCount), "{znode}", "Znodes in the tree");
+    public static readonly ObservableGauge<long> Znodes = Meter.CreateObservableGauge("zk.znodes", () => Sum(p => p.Pipeline.State.NodeCount), "{znode}", "Znodes in the tree");
 
     /// <summary>Live sessions.</summary>
     public static readonly ObservableGauge<long> SessionsActive = Meter.CreateObservableGauge("zk.sessions.active", () => Sum(p => p.Sessions.Count), "{session}", "Live sessions");
@@ -146,6 +146,9 @@ internal static class Telemetry
 
         return total;
     }
+
+    /// <summary>Learners synchronised by the leader, by kind (diff, trunc, snap): ZooKeeper's diff_count and snap_count.</summary>
+    public static readonly Counter<long> LearnerSyncs = Meter.CreateCounter<long>("zk.learner.syncs", "{sync}", "Learners synchronised, by kind");
 
     /// <summary>Sessions expired by the peer.</summary>
     public static readonly Counter<long> SessionsExpired = Meter.CreateCounter<long>("zk.sessions.expired", "{session}", "Sessions expired");
