@@ -60,4 +60,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 8013, EventName = "CallbackFailed", Level = LogLevel.Warning,
         Message = "A callback registered on the end of {What} threw; the other callbacks ran")]
     public static partial void CallbackFailed(ILogger logger, Exception exception, string what);
+
+    [LoggerMessage(EventId = 8014, EventName = "InstanceUnreadable", Level = LogLevel.Warning,
+        Message = "Leaving {Folder}/{Name} out of the service's instances: its data is not a service instance's JSON")]
+    public static partial void InstanceUnreadable(ILogger logger, string folder, string name);
 }

@@ -17,6 +17,7 @@ namespace Zk.Embedded.Recipes;
 public sealed class ServiceCache : IAsyncDisposable
 {
     private readonly ChildrenCache _children;
+    private readonly ILogger _logger;
     private volatile IReadOnlyList<ServiceInstance> _instances = [];
     private int _next = -1;
 
@@ -26,6 +27,7 @@ public sealed class ServiceCache : IAsyncDisposable
 
     private ServiceCache(IZooKeeper zk, string folder, ILogger logger)
     {
+        _logger = logger;
         _children = new ChildrenCache(zk, folder, logger);
         _children.Changed += OnChildren;
     }
@@ -106,6 +108,10 @@ public sealed class ServiceCache : IAsyncDisposable
             if (ServiceInstance.FromJson(child.Data.Data.Span) is { } instance)
             {
                 instances.Add(instance);
+            }
+            else
+            {
+                Log.InstanceUnreadable(_logger, Folder, child.Name);
             }
         }
 

@@ -1,10 +1,11 @@
 using Microsoft.Extensions.Logging;
+using Zk.Embedded.Api;
 using Zk.Embedded.Recipes;
 using Zk.Embedded.Tests.Support;
 
 namespace Zk.Embedded.Tests.Recipes;
 
-/// <summary>What the recipes tell an operator: lock and leadership changes with their fencing tokens.</summary>
+/// <summary>What the recipes tell an operator: lock and leadership changes with their fencing tokens, what they leave out.</summary>
 public sealed class RecipeLoggingTests : RecipePeerTest
 {
     [Fact]
@@ -54,6 +55,21 @@ public sealed class RecipeLoggingTests : RecipePeerTest
         var gained = Assert.Single(standbyLog.Entries.Values, e => e.Name == "LeadershipGained");
         Assert.Contains("standby leads /leader", gained.Message, StringComparison.Ordinal);
         Assert.Contains($"0x{standbyTerm.FencingToken:x}", gained.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_service_child_that_is_not_an_instance_is_left_out_of_the_view_and_logged()
+    {
+        var log = new RecordingLogger();
+        await using var zk = await Peer.ConnectAsync();
+        await zk.RegisterAsync("/services", new ServiceInstance("billing", "good", "10.0.0.1", 8080));
+        await zk.CreateAsync("/services/billing/stray", data: "not json"u8.ToArray());
+
+        await using var cache = await ServiceCache.StartAsync(zk, "/services", "billing", log);
+
+        Assert.Equal(["good"], cache.Instances.Select(i => i.Id));
+        var unreadable = Assert.Single(log.Entries.Values, e => e.Name == "InstanceUnreadable");
+        Assert.Contains("/services/billing/stray", unreadable.Message, StringComparison.Ordinal);
     }
 
     /// <summary>One logged entry: the event's name (the contract), its level and the formatted message.</summary>
