@@ -186,7 +186,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
             if (zxid != txn.Zxid)
             {
                 var reason = zxid is null ? "this peer is no longer an established leader" : $"the core assigned zxid {zxid} instead";
-                Log.ProposalRefused(_logger, _core.Id, txn.Zxid.Value, reason);
+                Log.ProposalRefused(_logger, _core.Id, txn.Zxid, reason);
                 ProposalRefused?.Invoke(txn.Zxid, reason);
                 return;
             }

@@ -39,7 +39,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         _heartbeat = peer.Time.CreateTimer(static s => ((InProcessSession)s!).Heartbeat(), this, period, period);
     }
 
-    public long SessionId => _server.SessionId;
+    public long SessionId => _server.SessionId.Value;
 
     public ReadOnlyMemory<byte> SessionPassword => _server.Password;
 
@@ -298,7 +298,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     private async ValueTask<Reply> WriteAsync(PipelineRequest request, string op, CancellationToken cancellationToken)
     {
         var started = _peer.Time.GetTimestamp();
-        var span = Telemetry.StartWrite(op, SessionId, System.Diagnostics.ActivityKind.Internal);
+        var span = Telemetry.StartWrite(op, _server.SessionId, System.Diagnostics.ActivityKind.Internal);
         Reply reply;
         try
         {
@@ -306,7 +306,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         }
         catch (Exception e)
         {
-            Telemetry.EndWrite(span, e is ZkException zk ? zk.Code : ZkErrorCode.SystemError, 0);
+            Telemetry.EndWrite(span, e is ZkException zk ? zk.Code : ZkErrorCode.SystemError, default);
             throw;
         }
 
