@@ -168,22 +168,33 @@ public sealed class ZkPeer : IAsyncDisposable
         return new ZkPeer(options, logger, builder, state, storage);
     }
 
+    /// <summary>The longest step of the consensus core's clock: elections must not wait for a long tickTime.</summary>
+    private static readonly TimeSpan LongestCoreTick = TimeSpan.FromMilliseconds(100);
+
     /// <summary>Opens the member's consensus state (its data directory, or memory) and starts its driver.</summary>
+    /// <remarks>
+    /// The core counts time in its own ticks. ZooKeeper's election waits are not in tickTime (FastLeaderElection's
+    /// finalizeWait is 200 ms and its notification timeout starts at 200 ms) while initLimit and syncLimit are, so the
+    /// core ticks every min(tickTime, 100 ms) and initLimit and syncLimit are scaled to the same wall time: with the
+    /// default tickTime of 2 s an election takes a few hundred milliseconds, as ZooKeeper's does, not several seconds.
+    /// </remarks>
     private static EnsembleMember StartMember(ZkPeerOptions options, EnsembleOptions ensemble, TxnBuilder builder, ILogger logger)
     {
+        var coreTick = options.TickTime < LongestCoreTick ? options.TickTime : LongestCoreTick;
+        var perTick = Math.Max(1, (int)Math.Round(options.TickTime / coreTick));
         var config = new Consensus.ConsensusConfig
         {
             MyId = (int)options.ServerId,
             Voters = [.. ensemble.Voters],
             Observers = [.. ensemble.Observers],
-            InitLimit = ensemble.InitLimit,
-            SyncLimit = ensemble.SyncLimit,
+            InitLimit = ensemble.InitLimit * perTick,
+            SyncLimit = ensemble.SyncLimit * perTick,
         };
         config.Validate();
         if (ensemble.Store is { } store)
-            return new EnsembleMember(config, ensemble.Transport, store, SharedRandom.Instance, options.Time, options.TickTime, logger, builder);
+            return new EnsembleMember(config, ensemble.Transport, store, SharedRandom.Instance, options.Time, coreTick, logger, builder);
         var storage = new ConsensusStorageOptions { DataDir = options.DataDir, ForceSync = options.ForceSync };
-        return new EnsembleMember(config, ensemble.Transport, storage, SharedRandom.Instance, options.Time, options.TickTime, logger, builder);
+        return new EnsembleMember(config, ensemble.Transport, storage, SharedRandom.Instance, options.Time, coreTick, logger, builder);
     }
 
     /// <summary>

@@ -57,6 +57,21 @@ internal sealed class ZabPeer
         AfterInput();
     }
 
+    /// <summary>
+    /// The transport reports its connection to <paramref name="peer"/> closed (a process that dies closes its
+    /// sockets). A learner whose leader that is goes LOOKING at once and a leader drops that learner, as ZooKeeper's
+    /// do when a read on the quorum socket fails, instead of waiting syncLimit ticks. Always safe: it only gives up a
+    /// role or a follower sooner.
+    /// </summary>
+    public void Disconnected(int peer)
+    {
+        if (_learner is { } learner && learner.Leader == peer)
+            _ctx.GoLooking($"connection to leader {peer} closed");
+        else if (_leader is { } leader && leader.Learners.TryGetValue(peer, out var handle))
+            leader.DropLearner(handle, "connection closed");
+        AfterInput();
+    }
+
     public void Step(int from, ZabMessage message)
     {
         if (message is Notification n)

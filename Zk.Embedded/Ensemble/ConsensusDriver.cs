@@ -157,7 +157,10 @@ internal sealed class ConsensusDriver : IAsyncDisposable
 
     private void Receive(in TransportEvent e)
     {
-        // Connection notices are not the core's input: its own timeouts (syncLimit, initLimit) find a silent peer.
+        // A closed connection is news the core can use at once (a crashed leader's followers need not wait syncLimit
+        // ticks); a silent peer is still found by the core's own limits.
+        if (e.Kind == TransportEventKind.Disconnected)
+            _core.Disconnected(e.Peer);
         if (e.Kind != TransportEventKind.Message)
             return;
         ZabMessage message;

@@ -77,6 +77,17 @@ public sealed class ZabRuleTests
     }
 
     [Fact]
+    public void A_learner_goes_looking_at_once_when_its_leaders_connection_closes()
+    {
+        var probe = new CoreProbe(2, [1, 2, 3]);
+        probe.ElectedBy(1, 1, 3);
+        probe.Core.Disconnected(3);   // another follower: nothing changes
+        Assert.Equal(ServerState.Following, probe.Core.State);
+        probe.Core.Disconnected(1);
+        Assert.True(probe.Core.State == ServerState.Looking, "expected a learner whose leader's connection closed to go LOOKING without waiting syncLimit ticks");
+    }
+
+    [Fact]
     public void A_leader_gives_up_when_a_follower_is_ahead_of_it()
     {
         var probe = new CoreProbe(1, [1, 2, 3]);

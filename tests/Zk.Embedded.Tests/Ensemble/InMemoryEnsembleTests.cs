@@ -50,6 +50,21 @@ public sealed class InMemoryEnsembleTests(ITestOutputHelper output) : IDisposabl
     }
 
     [Fact]
+    public async Task A_crashed_leaders_followers_give_it_up_when_its_connection_closes_even_with_ZooKeepers_default_tick()
+    {
+        // tickTime 2000 (ZooKeeper's default): syncLimit 5 would let a silent leader go unnoticed for 10 s. A crash
+        // closes its connections, and the followers act on that at once, as ZooKeeper's do when the socket fails.
+        await using var ensemble = await EnsembleKit.StartAsync(output, _log, 3, o => o with { TickTime = TimeSpan.FromSeconds(2) });
+        var leader = ensemble.Leader!.Value;
+        await ensemble.CrashAsync(leader);
+        var next = await ensemble.WaitForLeaderAsync(Deadline);
+        await using var zk = await ensemble.ConnectAsync(next);
+        await zk.CreateAsync("/after-crash", [], Acl.OpenUnsafe, CreateMode.Persistent);
+        Assert.True(_log.Lines.Any(l => l.Contains($"connection to leader {leader} closed", StringComparison.Ordinal)),
+            $"expected a follower to give up leader {leader} because its connection closed, not by syncLimit; the log:\n{_log.Tail(40)}");
+    }
+
+    [Fact]
     public async Task Members_raise_LeadershipChanged_and_report_their_mode()
     {
         var changes = new ConcurrentQueue<(long Server, LeadershipChangedEventArgs Change)>();
