@@ -37,11 +37,24 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
         Core = new ZabPeer(config, Disk.Load(), random, this);
     }
 
-    public void Crash()
+    /// <summary>
+    /// The process dies. Writes reach the disk in the order made, so the first <paramref name="reachedDisk"/> unsynced
+    /// requests may have got there without their fsync; with <paramref name="tornBytes"/> &gt; 0 the next one, if an
+    /// append, was cut short after that many bytes. Nothing of this was acknowledged: the core never heard it was durable.
+    /// </summary>
+    public void Crash(int reachedDisk = 0, int tornBytes = 0)
     {
         Core = null;
+        reachedDisk = Math.Min(reachedDisk, _pending.Count);
+        for (var i = 0; i < reachedDisk; i++)
+            Disk.Apply(_pending[i], Id);
+        if (tornBytes > 0 && reachedDisk < _pending.Count && _pending[reachedDisk] is AppendTxn append)
+            Disk.WriteTorn(append, tornBytes);
         _pending.Clear();
     }
+
+    /// <summary>The next pending request, if any (to decide whether a crash can tear it).</summary>
+    public PersistRequest? PendingAt(int index) => index < _pending.Count ? _pending[index] : null;
 
     public ConsensusSnapshot Take() =>
         new(Applied.Count > 0 ? Applied[^1].Zxid : default, SnapshotCodec.Encode(Applied));

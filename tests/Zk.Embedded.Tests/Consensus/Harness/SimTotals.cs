@@ -4,6 +4,7 @@ namespace Zk.Embedded.Tests.Consensus.Harness;
 internal sealed class SimTotals
 {
     private readonly Dictionary<string, int> _syncs = [];
+    private readonly SortedDictionary<string, int> _faults = [];
 
     public int Runs { get; private set; }
     public long Steps { get; private set; }
@@ -16,6 +17,11 @@ internal sealed class SimTotals
     public int Epochs { get; private set; }
     public int Linearizable { get; private set; }
     public int Inconclusive { get; private set; }
+    /// <summary>Torn last records the disks cut at restart.</summary>
+    public int TornDropped { get; private set; }
+
+    /// <summary>How many faults of <paramref name="kind"/> were injected in all.</summary>
+    public int FaultsOf(string kind) => _faults.GetValueOrDefault(kind);
 
     public void Add(Simulation sim)
     {
@@ -30,13 +36,17 @@ internal sealed class SimTotals
         Epochs += sim.Checker.EpochsEstablished;
         Linearizable += sim.History.Linearizable;
         Inconclusive += sim.History.Inconclusive;
+        foreach (var (kind, n) in sim.FaultsByKind)
+            _faults[kind] = _faults.GetValueOrDefault(kind) + n;
+        TornDropped += sim.Peers.Sum(p => p.Disk.TornDropped);
         foreach (var kind in new[] { "Diff", "Trunc", "Snap" })
             _syncs[kind] = _syncs.GetValueOrDefault(kind) + sim.DeliveredByKind.GetValueOrDefault(kind);
     }
 
     public string Describe(TimeSpan elapsed) =>
         $"{Runs} runs, {Steps} steps, {Ops} client ops ({OkOps} ok, {UnknownOps} unknown), {Acknowledged} txns committed by leaders, "
-        + $"{Faults} faults ({Crashes} crashes), {Epochs} epochs; syncs: {_syncs["Diff"]} DIFF, {_syncs["Trunc"]} TRUNC, {_syncs["Snap"]} SNAP; "
+        + $"{Faults} faults ({string.Join(", ", _faults.Select(f => $"{f.Value} {f.Key}"))}; {TornDropped} torn records cut at restart), {Epochs} epochs; "
+        + $"syncs: {_syncs["Diff"]} DIFF, {_syncs["Trunc"]} TRUNC, {_syncs["Snap"]} SNAP; "
         + $"registers linearizable {Linearizable}, inconclusive {Inconclusive}; "
         + $"{Ops / Math.Max(elapsed.TotalSeconds, 1e-3):F0} ops and {Steps / Math.Max(elapsed.TotalSeconds, 1e-3):F0} steps per wall second ({elapsed.TotalSeconds:F1} s)";
 }

@@ -37,7 +37,19 @@ internal sealed class SimTree
             Apply(txn);
     }
 
-    public void Apply(ConsensusTxn txn) => State = TxnApplier.Apply(State, TxnCodec.Decode(txn.Data, txn.Zxid.Value), null);
+    public void Apply(ConsensusTxn txn)
+    {
+        Txn decoded;
+        try
+        {
+            decoded = TxnCodec.Decode(txn.Data, txn.Zxid.Value);
+        }
+        catch (Exception e) when (e is not ConsensusViolation)
+        {
+            throw new ConsensusViolation($"committed txn {txn.Zxid} does not decode ({e.Message}): a damaged record was applied");
+        }
+        State = TxnApplier.Apply(State, decoded, null);
+    }
 
     public static TreeState Apply(TreeState state, Txn txn) => TxnApplier.Apply(state, txn, null);
 

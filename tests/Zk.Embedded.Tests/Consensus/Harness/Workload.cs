@@ -14,7 +14,7 @@ namespace Zk.Embedded.Tests.Consensus.Harness;
 /// through the leader, read on the leader once it committed: the core has no quorum read, so this is the
 /// "write before the read" ZooKeeper recommends). Every operation goes into the <see cref="History"/>.
 /// </summary>
-internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<SimPeer> peers, Func<long> now, Action<string> log)
+internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<SimPeer> peers, Func<long> now, Action<string> log, Func<SimPeer, bool> paused)
 {
     private readonly SimClient[] _clients = Enumerable.Range(1, options.Clients).Select(i => new SimClient(i)).ToArray();
     private readonly Dictionary<(int Leader, Zxid Zxid), SimOp> _proposed = [];
@@ -34,6 +34,8 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
             return null;
         }
         var peer = peers[client.Peer - 1];
+        if (paused(peer))
+            return null;   // its peer answers nothing until it resumes (the client may still move away)
         if (peer.Core is not { IsServing: true })
         {
             Disconnect(client, "its peer stopped serving");
@@ -90,6 +92,8 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
             if (client.Peer == 0)
                 continue;
             var peer = peers[client.Peer - 1];
+            if (paused(peer))
+                continue;
             if (peer.Core is not { IsServing: true })
             {
                 Disconnect(client, "its peer stopped serving");
@@ -115,7 +119,7 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
     private void Connect(SimClient client)
     {
         Disconnect(client, "moving");
-        var candidates = peers.Where(p => p.Core is { IsServing: true } && p.Tree.Zxid >= client.LastSeen).ToList();
+        var candidates = peers.Where(p => p.Core is { IsServing: true } && !paused(p) && p.Tree.Zxid >= client.LastSeen).ToList();
         if (candidates.Count > 0)
             client.Peer = candidates[random.Next(candidates.Count)].Id;
     }
@@ -221,7 +225,7 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
     }
 
     private SimPeer? LeaderOf(SimPeer peer) =>
-        peer.Core?.Leader is { } id && peers[id - 1].Core is { EstablishedEpoch: not null, IsServing: true } ? peers[id - 1] : null;
+        peer.Core?.Leader is { } id && peers[id - 1].Core is { EstablishedEpoch: not null, IsServing: true } && !paused(peers[id - 1]) ? peers[id - 1] : null;
 
     private static void Observe(SimOp op, SimPeer peer)
     {
