@@ -22,6 +22,8 @@ namespace Zk.Embedded.Consensus;
 ///  17 LEADERINFO   epoch                      18 ACKEPOCH    epoch, currentEpoch, lastZxid
 /// 100 notification round, leader, zxid, peerEpoch, state
 /// 101 ACK of NEWLEADER epoch
+///   1 REQUEST      sessionId, cxid, body     102 REPLY       sessionId, cxid, body
+/// 103 SESSIONS     ids (packed int64), attached
 /// </code>
 /// Kinds 2–18 are ZooKeeper's <c>Leader.java</c> packet numbers; the two that ZooKeeper sends otherwise (FLE's
 /// notification on its own port, NEWLEADER's ACK as an ACK of the epoch's zxid) take numbers from 100.
@@ -121,6 +123,20 @@ internal static class MessageCodec
                 writer.Write(n.Vote.PeerEpoch);
                 writer.Write((int)n.State);
                 break;
+            case ForwardedRequest r:
+                writer.Write(r.SessionId);
+                writer.Write(r.Cxid);
+                writer.Write(r.Body.Span);
+                break;
+            case ForwardedReply r:
+                writer.Write(r.SessionId);
+                writer.Write(r.Cxid);
+                writer.Write(r.Body.Span);
+                break;
+            case SessionActivity a:
+                writer.Write(a.SessionIds.Span);
+                writer.Write(a.Attached);
+                break;
         }
     }
 
@@ -159,6 +175,9 @@ internal static class MessageCodec
         MessageKind.AckEpoch => new AckEpoch(reader.ReadUInt32(), reader.ReadInt64(), ReadZxid(ref reader)),
         MessageKind.Notification => ReadNotification(ref reader),
         MessageKind.AckNewLeader => new AckNewLeader(reader.ReadUInt32()),
+        MessageKind.Request => new ForwardedRequest(reader.ReadInt64(), reader.ReadInt32(), ReadData(ref reader)),
+        MessageKind.Reply => new ForwardedReply(reader.ReadInt64(), reader.ReadInt32(), ReadData(ref reader)),
+        MessageKind.Sessions => new SessionActivity(ReadData(ref reader), reader.ReadBoolean()),
         _ => throw new InvalidDataException($"unknown consensus message kind {(int)kind}"),
     };
 
@@ -207,13 +226,17 @@ internal static class MessageCodec
         AckEpoch => MessageKind.AckEpoch,
         Notification => MessageKind.Notification,
         AckNewLeader => MessageKind.AckNewLeader,
+        ForwardedRequest => MessageKind.Request,
+        ForwardedReply => MessageKind.Reply,
+        SessionActivity => MessageKind.Sessions,
         _ => throw new ArgumentException($"no encoding for consensus message {message.GetType().Name}", nameof(message)),
     };
 
     private static int FieldCount(MessageKind kind) => kind switch
     {
         MessageKind.Proposal or MessageKind.Inform or MessageKind.NewLeader or MessageKind.AckEpoch => 3,
-        MessageKind.Snap => 2,
+        MessageKind.Request or MessageKind.Reply => 3,
+        MessageKind.Snap or MessageKind.Sessions => 2,
         MessageKind.Notification => 5,
         _ => 1,
     };
@@ -228,6 +251,7 @@ internal static class MessageCodec
 /// <summary>The kind numbers of <see cref="MessageCodec"/>: on the wire between peers, never renumbered.</summary>
 internal enum MessageKind
 {
+    Request = 1,
     Proposal = 2,
     Ack = 3,
     Commit = 4,
@@ -244,4 +268,6 @@ internal enum MessageKind
     AckEpoch = 18,
     Notification = 100,
     AckNewLeader = 101,
+    Reply = 102,
+    Sessions = 103,
 }

@@ -66,6 +66,28 @@ internal sealed record Inform(ConsensusTxn Txn, Zxid Previous) : ZabMessage;
 internal sealed record Ping(Zxid LastCommitted) : ZabMessage;
 
 /// <summary>
+/// Client traffic between members: the core never sees it. The driver passes it between the members' pipelines
+/// (a follower's forwarded writes, the leader's answers to those that made no txn, session activity), so the core
+/// stays the pure ZAB state machine. Bodies are the Ensemble layer's encoding, opaque here.
+/// </summary>
+internal abstract record ClientTraffic : ZabMessage;
+
+/// <summary>REQUEST (Learner.request): a write a learner forwards to the leader, with its session and cxid.</summary>
+internal sealed record ForwardedRequest(long SessionId, int Cxid, ReadOnlyMemory<byte> Body) : ClientTraffic;
+
+/// <summary>
+/// The leader's answer to a forwarded request that made no txn (an error, sync, a watch change); a request that made
+/// a txn is answered by the txn's commit. ZooKeeper commits an error txn instead (OpCode.error).
+/// </summary>
+internal sealed record ForwardedReply(long SessionId, int Cxid, ReadOnlyMemory<byte> Body) : ClientTraffic;
+
+/// <summary>
+/// Session activity a learner reports to the leader (the session ids its clients were heard from; ZooKeeper
+/// piggybacks them on PING), or with <paramref name="Attached"/> a session that attached to this learner (REVALIDATE).
+/// </summary>
+internal sealed record SessionActivity(ReadOnlyMemory<byte> SessionIds, bool Attached) : ClientTraffic;
+
+/// <summary>
 /// A vote: the candidate, its logged zxid and its currentEpoch. Ranked by (PeerEpoch, Zxid, Leader), as
 /// <c>FastLeaderElection.totalOrderPredicate</c>.
 /// </summary>

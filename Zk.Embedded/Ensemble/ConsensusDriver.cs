@@ -58,11 +58,23 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     /// <summary>Raised on the driver's loop when a proposal cannot be made (no longer leader, or another zxid than expected).</summary>
     public event Action<Zxid, string>? ProposalRefused;
 
+    /// <summary>
+    /// Raised on the driver's loop for client traffic from another member (forwarded writes, replies, session
+    /// activity): the core never sees it.
+    /// </summary>
+    public event Action<int, ClientTraffic>? TrafficReceived;
+
     /// <summary>Completes with the error that stopped the loop; never while it runs.</summary>
     public Task Completion => _loop;
 
     /// <summary>Queues txns for the core to propose, in zxid order; each must get exactly the zxid it carries.</summary>
     public void Propose(IReadOnlyList<ConsensusTxn> txns) => _inbox.Writer.TryWrite(new Input(InputKind.Propose, default, txns, null));
+
+    /// <summary>Runs <paramref name="action"/> on the driver's loop, after the inputs queued before it; false once stopped.</summary>
+    public bool Run(Action action) => _inbox.Writer.TryWrite(new Input(InputKind.Run, default, null, null, action));
+
+    /// <summary>Sends client traffic to a member; on the driver's loop only (see <see cref="Run"/>), so it follows what the core sent before.</summary>
+    public void SendTraffic(int to, ClientTraffic message) => Send(to, message);
 
     /// <summary>Completes once <paramref name="condition"/>, checked on the loop after each input, holds.</summary>
     public Task WaitUntilAsync(Func<bool> condition, CancellationToken cancellationToken = default)
@@ -137,6 +149,9 @@ internal sealed class ConsensusDriver : IAsyncDisposable
             case InputKind.StorageFailed:
                 // A broken invariant or a failed write: the peer must stop rather than go on with a disk it cannot trust.
                 throw new InvalidOperationException($"Peer {_core.Id} stopped: its consensus storage failed: {input.Fault!.Message}", input.Fault);
+            case InputKind.Run:
+                input.Action!();
+                break;
         }
     }
 
@@ -157,7 +172,10 @@ internal sealed class ConsensusDriver : IAsyncDisposable
             return;
         }
 
-        _core.Step(e.Peer, message);
+        if (message is ClientTraffic traffic)
+            TrafficReceived?.Invoke(e.Peer, traffic);
+        else
+            _core.Step(e.Peer, message);
     }
 
     private void ProposeNow(IReadOnlyList<ConsensusTxn> txns)
@@ -271,9 +289,9 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     /// <summary>A peer's place as of the driver's last step.</summary>
     internal sealed record Status(ServerState State, int? Leader, uint? EstablishedEpoch, bool IsServing);
 
-    private enum InputKind { Tick, Event, Propose, Wait, StorageDone, StorageFailed }
+    private enum InputKind { Tick, Event, Propose, Wait, StorageDone, StorageFailed, Run }
 
-    private readonly record struct Input(InputKind Kind, TransportEvent Event, IReadOnlyList<ConsensusTxn>? Txns, (Func<bool>, TaskCompletionSource)? Waiter)
+    private readonly record struct Input(InputKind Kind, TransportEvent Event, IReadOnlyList<ConsensusTxn>? Txns, (Func<bool>, TaskCompletionSource)? Waiter, Action? Action = null)
     {
         public static Input Tick => new(InputKind.Tick, default, null, null);
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
@@ -21,6 +22,11 @@ internal sealed class EnsembleMember : IAsyncDisposable
     private readonly ConsensusDriver _driver;
     private readonly TreeReplica _tree;
     private readonly IConsensusStore? _ownedStore;
+    private readonly ILogger _logger;
+    private readonly ITimer _ticks;
+    private GlobalSessions _global = null!;
+    private WriteForwarder _forwarder = null!;
+    private bool _serving;
 
     /// <summary>A member on the store <paramref name="storage"/> names, which it opens and closes with itself.</summary>
     /// <exception cref="InvalidDataException">The data directory's state cannot be read (see <see cref="DurableConsensusStore.Open"/>).</exception>
@@ -42,11 +48,20 @@ internal sealed class EnsembleMember : IAsyncDisposable
         TimeProvider time, TimeSpan tickTime, ILogger logger, bool owned)
     {
         _ownedStore = owned ? disk : null;
+        _logger = logger;
         Sessions = new SessionTracker(time, config.MyId, new byte[32]);
         Watches = new WatchManager();
         var initial = disk.Snapshot is { } snapshot ? TreeReplica.ReadSnapshot(snapshot) : TreeState.CreateInitial();
         _tree = new TreeReplica(initial, new TxnBuilder(new AclCache(), new PeerLimits(1 << 20, false, null)), Watches, Sessions, time, logger);
-        _driver = new ConsensusDriver(config, transport, disk, _tree, random, time, tickTime, logger, _tree.Attach);
+        _driver = new ConsensusDriver(config, transport, disk, _tree, random, time, tickTime, logger, driver =>
+        {
+            // Before the loop runs: the first role change and the first message must find their handlers.
+            _tree.Attach(driver);
+            _global = new GlobalSessions(driver, _tree, Sessions, time, logger);
+            _forwarder = new WriteForwarder(driver, _tree, _global, logger);
+            driver.RoleChanged += OnRoleChanged;
+        });
+        _ticks = time.CreateTimer(static m => ((EnsembleMember)m!).Tick(), this, tickTime, tickTime);
     }
 
     public int Id => _driver.Id;
@@ -63,22 +78,68 @@ internal sealed class EnsembleMember : IAsyncDisposable
     /// <summary>True while this member leads an established epoch and its write pipeline runs.</summary>
     public bool IsLeading => _tree.Writes is not null;
 
+    /// <summary>True while this member serves clients: it leads or follows an established leader (its last step's view).</summary>
+    public bool IsServing => _driver.Current.IsServing;
+
     /// <summary>
-    /// Queues a write. Only the leader takes writes in this increment: on a follower it fails with ConnectionLoss naming
-    /// the leader (forwarding to the leader is the next step).
+    /// Raised on the driver's loop when this member starts (true) or stops (false) serving clients. On stopping, every
+    /// outstanding write has failed with ConnectionLoss and new ones fail so; client-facing code closes its
+    /// connections, as a ZooKeeper peer that loses its leader or quorum does, and clients move on.
+    /// </summary>
+    public event Action<bool>? ServingChanged;
+
+    /// <summary>
+    /// Queues a write. The leader takes it into its pipeline; a serving learner forwards it to the leader and answers
+    /// its target when the outcome is published here; a member that does not serve fails it with ConnectionLoss.
     /// </summary>
     public ValueTask SubmitAsync(PendingWrite write, CancellationToken cancellationToken = default)
     {
         if (_tree.Writes is { } writes)
+        {
+            try
+            {
+                _global.CheckLocal(write);
+            }
+            catch (ZkException e)
+            {
+                var state = _tree.State;
+                write.Target?.Complete(new Reply(e.Code, write.Request.ErrorPath, null, state.Zxid, state));
+                return ValueTask.CompletedTask;
+            }
+
             return writes.SubmitAsync(write, cancellationToken);
+        }
+
         var status = _driver.Current;
-        var leader = status.Leader is { } id && id != Id ? $"server {id} leads; write there" : "no leader is established";
-        return ValueTask.FromException(new Api.ZkException(Api.ZkErrorCode.ConnectionLoss, write.Request.ErrorPath,
-            $"Server {Id} is {status.State} and takes no writes: {leader}."));
+        if (status is { IsServing: true, Leader: { } leader } && leader != Id)
+            return _forwarder.ForwardAsync(write, leader);
+        return ValueTask.FromException(new ZkException(ZkErrorCode.ConnectionLoss, write.Request.ErrorPath,
+            $"Server {Id} is {status.State} and serves no clients: it has no established leader."));
+    }
+
+    /// <summary>
+    /// Reattaches a session a client created on any member (it keeps its ephemerals; the client re-registers its
+    /// watches). Throws ConnectionLoss when this member does not serve or has not seen <paramref name="lastZxidSeen"/>
+    /// yet (the client tries another), SessionExpired when the session is gone or the password is wrong.
+    /// </summary>
+    public ServerSession Reattach(long sessionId, ReadOnlySpan<byte> password, long lastZxidSeen) =>
+        _global.Reattach(sessionId, password, lastZxidSeen);
+
+    private void Tick() => _driver.Run(_global.OnTick);
+
+    private void OnRoleChanged(RoleChange change)
+    {
+        var serving = change.Phase == ZabPhase.Broadcast;
+        if (serving == _serving)
+            return;
+        _serving = serving;
+        Log.ServingChanged(_logger, Id, serving ? "serves" : "stopped serving");
+        ServingChanged?.Invoke(serving);
     }
 
     public async ValueTask DisposeAsync()
     {
+        await _ticks.DisposeAsync().ConfigureAwait(false);
         await _driver.DisposeAsync().ConfigureAwait(false);
         await _tree.StopAsync().ConfigureAwait(false);
         _ownedStore?.Dispose();
@@ -91,6 +152,7 @@ internal sealed class EnsembleMember : IAsyncDisposable
     internal async ValueTask CrashAsync()
     {
         (_ownedStore as DurableConsensusStore)?.CloseLikeACrash();
+        await _ticks.DisposeAsync().ConfigureAwait(false);
         await _driver.DisposeAsync().ConfigureAwait(false);
         await _tree.StopAsync().ConfigureAwait(false);
     }

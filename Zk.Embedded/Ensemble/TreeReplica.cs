@@ -47,6 +47,12 @@ internal sealed class TreeReplica : IReplicatedState
     /// <summary>Where writes enter while this member leads; null otherwise (a follower refuses or forwards them).</summary>
     public IWriteSubmitter? Writes => _leading;
 
+    /// <summary>
+    /// The publisher of a following member, which answers its forwarded writes (<see cref="Publisher.ExpectTxn"/>,
+    /// <see cref="Publisher.Answer"/>); on the driver's loop only.
+    /// </summary>
+    public Publisher Follower => _follower;
+
     /// <summary>Attaches to the driver: role changes start and stop the leader's pipeline, a refused proposal stops it.</summary>
     public void Attach(ConsensusDriver driver)
     {
@@ -102,6 +108,13 @@ internal sealed class TreeReplica : IReplicatedState
 
     private void OnRoleChanged(ConsensusDriver driver, RoleChange change)
     {
+        if (change.Phase != ZabPhase.Broadcast)
+        {
+            // Forwarded writes went to a leader this member no longer follows: their outcome is unknown
+            // (ConnectionLoss), as a ZooKeeper follower drops its pending requests when it stops following.
+            _follower.FailWaiting();
+        }
+
         if (change is { State: ServerState.Leading, Phase: ZabPhase.Broadcast } && _leading is null)
         {
             var tree = _follower.State;

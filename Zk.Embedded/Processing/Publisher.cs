@@ -51,7 +51,7 @@ internal sealed class Publisher
     /// A request whose txn another peer will propose (a follower's forwarded write): answered when the committed txn
     /// with its session and cxid comes back through <see cref="Publish(Txn)"/>, with a reply built here.
     /// </summary>
-    public void ExpectTxn(PendingWrite write) => _waiting.Add(new Waiting(write, default, HasTxn: true));
+    public void ExpectTxn(PendingWrite write) => _waiting.Add(new Waiting(write, default, HasTxn: true, Forwarded: true));
 
     /// <summary>
     /// Publishes a committed batch this peer proposed: registers its requests, then publishes each txn with the
@@ -77,6 +77,18 @@ internal sealed class Publisher
 
     /// <summary>Publishes a committed txn this peer did not prepare (a follower's path): applied here to the published state.</summary>
     public void Publish(Txn txn) => Publish(txn, null, _ownTriggers, 0, 0);
+
+    /// <summary>
+    /// The leader's answer to a forwarded request that made no txn (an error, sync): given once the state the leader
+    /// checked is published here and the session's earlier requests are answered. False when nothing waits for it.
+    /// </summary>
+    public bool Answer(long sessionId, int cxid, Func<PipelineRequest, Reply> answer)
+    {
+        if (!_waiting.Resolve(sessionId, cxid, answer))
+            return false;
+        AnswerWithoutTxn();
+        return true;
+    }
 
     /// <summary>Answers every waiting request with ConnectionLoss: the pipeline stopped.</summary>
     public void FailWaiting() => _waiting.FailAll(ZkErrorCode.ConnectionLoss, State, _complete);
@@ -186,6 +198,11 @@ internal sealed class Publisher
         while (_waiting.TryTakeAnswered(published, out var waiting))
         {
             var reply = waiting.Reply;
+            if (reply.State is null)
+            {
+                reply = reply with { State = _state }; // the leader's answer to a forwarded request: our state at its zxid
+            }
+
             if (!reply.IsError && waiting.Write.Request is AddWatchRequest or RemoveWatchesRequest)
             {
                 reply = ApplyWatchRequest(waiting.Write, reply);

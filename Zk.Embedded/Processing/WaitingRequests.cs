@@ -9,7 +9,8 @@ namespace Zk.Embedded.Processing;
 /// the proposer's reply: for a txn, valid only for the txn of that zxid (<see cref="Reply.Zxid"/>); without a txn, the
 /// final answer, given once the state it was checked against (<see cref="Reply.Zxid"/>) is published.
 /// </param>
-internal readonly record struct Waiting(PendingWrite Write, Reply Reply, bool HasTxn);
+/// <param name="Forwarded">a follower's write another peer proposes: a txn of its session that does not match it answers nobody.</param>
+internal readonly record struct Waiting(PendingWrite Write, Reply Reply, bool HasTxn, bool Forwarded = false);
 
 /// <summary>
 /// Requests waiting for their outcome, one FIFO per session, as ZooKeeper's CommitProcessor keeps them: a committed txn
@@ -65,6 +66,15 @@ internal sealed class WaitingRequests
         }
 
         waiting = fifo.Peek();
+        if (waiting.Forwarded && (!waiting.HasTxn || waiting.Write.Cxid != txn.Cxid))
+        {
+            // A forwarded write waits here (a follower): the txn is another of its session's, made by the leader (an
+            // expiry, or a request through another peer after the session moved), which answers nobody here, as
+            // ZooKeeper's CommitProcessor passes a committed request that matches no local one.
+            waiting = default;
+            return false;
+        }
+
         if (!waiting.HasTxn || waiting.Write.Cxid != txn.Cxid)
         {
             throw new TxnInvariantException(
@@ -91,6 +101,13 @@ internal sealed class WaitingRequests
         var (sessionId, _) = next;
         var fifo = _bySession[sessionId];
         waiting = fifo.Peek();
+        if (waiting.HasTxn && waiting.Forwarded)
+        {
+            // A forwarded write ahead of it is still unanswered (its txn comes, or the leader change fails it).
+            waiting = default;
+            return false;
+        }
+
         if (waiting.HasTxn)
         {
             throw new TxnInvariantException(
@@ -100,6 +117,37 @@ internal sealed class WaitingRequests
         _withoutTxn.Dequeue();
         Dequeue(sessionId, fifo);
         return true;
+    }
+
+    /// <summary>
+    /// The leader answered a forwarded request without a txn: it waits from now on for the state the leader checked
+    /// it against (<see cref="Reply.Zxid"/>) to be published here, behind its session's earlier requests. False when
+    /// no forwarded request of that session and cxid waits.
+    /// </summary>
+    public bool Resolve(long sessionId, int cxid, Func<PipelineRequest, Reply> answer)
+    {
+        if (!_bySession.TryGetValue(sessionId, out var fifo))
+            return false;
+        var found = false;
+        var zxid = 0L;
+        for (var i = fifo.Count; i > 0; i--)
+        {
+            var waiting = fifo.Dequeue();
+            if (!found && waiting.HasTxn && waiting.Forwarded && waiting.Write.Cxid == cxid)
+            {
+                waiting = new Waiting(waiting.Write, answer(waiting.Write.Request), HasTxn: false, Forwarded: true);
+                (found, zxid) = (true, waiting.Reply.Zxid);
+            }
+
+            fifo.Enqueue(waiting);
+        }
+
+        if (found)
+        {
+            _withoutTxn.Enqueue((sessionId, zxid));
+        }
+
+        return found;
     }
 
     /// <summary>Answers every waiting request with <paramref name="error"/> (the pipeline stopped).</summary>

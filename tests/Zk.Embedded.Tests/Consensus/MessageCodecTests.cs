@@ -36,6 +36,9 @@ public sealed class MessageCodecTests(ITestOutputHelper output)
         new Commit(new Zxid(0x200000001)),
         new Inform(new ConsensusTxn(new Zxid(0x200000002), new byte[] { 0xc1 }), new Zxid(0x200000001)),
         new Ping(new Zxid(0x200000002)),
+        new ForwardedRequest(0x100000001, int.MaxValue, new byte[] { 1, 2 }),
+        new ForwardedReply(-1, 0, ReadOnlyMemory<byte>.Empty),
+        new SessionActivity(new byte[16], Attached: true),
     ];
 
     public static TheoryData<int> SampleIndexes()
@@ -78,6 +81,7 @@ public sealed class MessageCodecTests(ITestOutputHelper output)
             [MessageKind.UpToDate] = 12, [MessageKind.Diff] = 13, [MessageKind.Trunc] = 14, [MessageKind.Snap] = 15,
             [MessageKind.ObserverInfo] = 16, [MessageKind.LeaderInfo] = 17, [MessageKind.AckEpoch] = 18,
             [MessageKind.Notification] = 100, [MessageKind.AckNewLeader] = 101,
+            [MessageKind.Request] = 1, [MessageKind.Reply] = 102, [MessageKind.Sessions] = 103,
         };
         Assert.Equal(expected.Count, Enum.GetValues<MessageKind>().Length);
         foreach (var (kind, number) in expected)
@@ -189,6 +193,18 @@ public sealed class MessageCodecTests(ITestOutputHelper output)
             case (Inform p, Inform q):
                 Assert.Equal(p.Previous, q.Previous);
                 AssertSameTxn(p.Txn, q.Txn);
+                break;
+            case (ForwardedRequest p, ForwardedRequest q):
+                Assert.Equal((p.SessionId, p.Cxid), (q.SessionId, q.Cxid));
+                Assert.Equal(p.Body.ToArray(), q.Body.ToArray());
+                break;
+            case (ForwardedReply p, ForwardedReply q):
+                Assert.Equal((p.SessionId, p.Cxid), (q.SessionId, q.Cxid));
+                Assert.Equal(p.Body.ToArray(), q.Body.ToArray());
+                break;
+            case (SessionActivity p, SessionActivity q):
+                Assert.Equal(p.Attached, q.Attached);
+                Assert.Equal(p.SessionIds.ToArray(), q.SessionIds.ToArray());
                 break;
             case (Snap p, Snap q):
                 Assert.Equal(p.Snapshot.Zxid, q.Snapshot.Zxid);

@@ -1,0 +1,143 @@
+using Microsoft.Extensions.Logging;
+using Zk.Embedded.Api;
+using Zk.Embedded.Consensus;
+using Zk.Embedded.Processing;
+using Zk.Embedded.Sessions;
+
+namespace Zk.Embedded.Ensemble;
+
+/// <summary>
+/// Writes submitted on a learner go to the leader (ZooKeeper's FollowerRequestProcessor and Learner.request): the
+/// follower's publisher expects the txn by (SessionId, Cxid) and the request goes out as a REQUEST on the driver's
+/// loop; the leader's driver hands it to its proposer with the original session and cxid. A request that makes a txn
+/// is answered on the follower when that txn commits there; one that makes none (an error the leader's proposer
+/// decided, sync, a watch change, a close of a closed session) is answered by a <see cref="ForwardedReply"/>, which
+/// the follower gives once it has published the state the leader checked (per-session FIFO, as CommitProcessor).
+/// </summary>
+/// <remarks>
+/// The leader sends that reply from its driver's loop after its publisher answered, so on the ordered channel it
+/// follows the COMMIT of every txn it saw; a reply to a request that did make a txn (a close) finds nothing waiting
+/// and is dropped.
+/// </remarks>
+internal sealed class WriteForwarder
+{
+    private readonly ConsensusDriver _driver;
+    private readonly TreeReplica _tree;
+    private readonly GlobalSessions _sessions;
+    private readonly ILogger _logger;
+
+    public WriteForwarder(ConsensusDriver driver, TreeReplica tree, GlobalSessions sessions, ILogger logger)
+    {
+        (_driver, _tree, _sessions, _logger) = (driver, tree, sessions, logger);
+        driver.TrafficReceived += OnTraffic;
+    }
+
+    /// <summary>Sends <paramref name="write"/> to the leader; its target hears the outcome (ConnectionLoss if the leader goes).</summary>
+    public ValueTask ForwardAsync(PendingWrite write, int leader)
+    {
+        byte[] body;
+        try
+        {
+            body = ForwardCodec.EncodeRequest(write.Request, write.AuthIds ?? write.Session.AuthIds);
+        }
+        catch (ArgumentException e)
+        {
+            return ValueTask.FromException(new ZkException(ZkErrorCode.Unimplemented, write.Request.ErrorPath, e.Message));
+        }
+
+        if (!_driver.Run(() => Send(write, leader, body)))
+            return ValueTask.FromException(Lost(write, "the peer is stopping"));
+        return ValueTask.CompletedTask;
+    }
+
+    private void Send(PendingWrite write, int leader, byte[] body)
+    {
+        var status = _driver.Current;
+        if (!status.IsServing || status.Leader != leader || _tree.Writes is not null)
+        {
+            Fail(write, $"server {leader} no longer leads this member's epoch");
+            return;
+        }
+
+        _tree.Follower.ExpectTxn(write);
+        _driver.SendTraffic(leader, new ForwardedRequest(write.Session.SessionId, write.Cxid, body));
+    }
+
+    private void OnTraffic(int from, ClientTraffic traffic)
+    {
+        try
+        {
+            switch (traffic)
+            {
+                case ForwardedRequest request:
+                    OnRequest(from, request);
+                    break;
+                case ForwardedReply reply when _driver.Current.Leader == from:
+                    var answer = ForwardCodec.DecodeReply(reply.Body);
+                    _tree.Follower.Answer(reply.SessionId, reply.Cxid, answer.ToReply);
+                    break;
+                case SessionActivity activity:
+                    _sessions.OnActivity(from, activity);
+                    break;
+            }
+        }
+        catch (InvalidDataException e)
+        {
+            // Lost like an undecodable message; the learner's caller hears ConnectionLoss when the leader changes.
+            Log.UndecodableTraffic(_logger, e, _driver.Id, from);
+        }
+    }
+
+    /// <summary>The leader's side: into its pipeline with the learner's session and cxid, or refused at once.</summary>
+    private void OnRequest(int from, ForwardedRequest forwarded)
+    {
+        var target = new RemoteReply(_driver, from, forwarded.SessionId, forwarded.Cxid);
+        if (_tree.Writes is not { } writes)
+        {
+            target.Send(new Reply(ZkErrorCode.ConnectionLoss, null, null, 0, null!));
+            return;
+        }
+
+        var (request, ids) = ForwardCodec.DecodeRequest(forwarded.Body);
+        target.ExpectsTxn = request is CreateRequest or DeleteRequest or SetDataRequest or SetAclRequest or MultiRequest or CreateSessionRequest;
+        if (_sessions.MovedFrom(forwarded.SessionId, from) is { } owner)
+        {
+            // PrepRequestProcessor's checkSession: the session now belongs to another server.
+            target.Send(new Reply(ZkErrorCode.SessionMoved, request.ErrorPath, null, 0, null!));
+            Log.SessionMoved(_logger, forwarded.SessionId, from, owner);
+            return;
+        }
+
+        var session = _sessions.ForRequest(forwarded.SessionId, request, from);
+        writes.Post(new PendingWrite(session, request, target, ids, forwarded.Cxid));
+    }
+
+    private void Fail(PendingWrite write, string reason)
+    {
+        var state = _tree.State;
+        Log.ForwardFailed(_logger, write.Session.SessionId, write.Cxid, reason);
+        write.Target?.Complete(new Reply(ZkErrorCode.ConnectionLoss, write.Request.ErrorPath, null, state.Zxid, state));
+    }
+
+    private static ZkException Lost(PendingWrite write, string reason) =>
+        new(ZkErrorCode.ConnectionLoss, write.Request.ErrorPath, $"The write could not be forwarded: {reason}.");
+
+    /// <summary>On the leader: sends the answer of a forwarded request that made no txn back to its learner.</summary>
+    private sealed class RemoteReply(ConsensusDriver driver, int learner, long sessionId, int cxid) : IReplyTarget
+    {
+        public bool ExpectsTxn { get; set; }
+
+        public void Complete(in Reply reply)
+        {
+            if (ExpectsTxn && !reply.IsError)
+                return; // its txn's COMMIT answers it on the learner
+            Send(reply);
+        }
+
+        public void Send(in Reply reply)
+        {
+            var message = new ForwardedReply(sessionId, cxid, ForwardCodec.EncodeReply(reply));
+            driver.Run(() => driver.SendTraffic(learner, message));
+        }
+    }
+}
