@@ -38,6 +38,7 @@ public sealed class ConsensusSimulationTests(ITestOutputHelper output)
         Assert.True(totals.Acknowledged > 0, "expected the runs to commit some txns");
         Assert.True(totals.OkOps > totals.Runs, $"expected more than one successful client operation per run, got {totals.OkOps} in {totals.Runs} runs");
         Assert.True(totals.Linearizable > 0, "expected some registers to be checked linearizable");
+        Assert.True(totals.BadVersionOps > 0 || SingleSeed() is not null, "expected some BadVersion refusals to check as observations");
         if (SingleSeed() is null)
         {
             foreach (var kind in new[] { "crash", "drop", "partition", "one-way partition", "pause", "clock stall", "clock jump", "slow disk", "torn last record" })

@@ -53,6 +53,18 @@ public sealed class SimulationCheckerTests
     }
 
     [Fact]
+    public void A_BadVersion_refusal_is_an_observation_of_the_register_version()
+    {
+        var written = Write(expected: 0, data: "a", invoke: 1, ret: 2);
+        // The register is at version 1 from step 2 on: a refusal of "expected 1" after that cannot be placed anywhere.
+        Assert.Equal(Linearizability.Verdict.NotLinearizable, Linearizability.Check([written, Write(1, "b", 3, 4, SimOutcome.BadVersion)]));
+        Assert.Equal(Linearizability.Verdict.Linearizable, Linearizability.Check([written, Write(0, "b", 3, 4, SimOutcome.BadVersion)]));
+        // Concurrent with the write, either order explains a refusal of "expected 0" or of "expected 1".
+        Assert.Equal(Linearizability.Verdict.Linearizable, Linearizability.Check([written, Write(1, "b", 1, 4, SimOutcome.BadVersion)]));
+        Assert.Equal(Linearizability.Verdict.Linearizable, Linearizability.Check([written, Write(0, "b", 1, 4, SimOutcome.BadVersion)]));
+    }
+
+    [Fact]
     public void A_torn_last_record_is_cut_at_start_and_the_records_before_it_stay()
     {
         var disk = new SimDisk();

@@ -27,13 +27,15 @@ internal sealed class History
     {
         CheckFifo();
         CheckSequentialNames();
+        // A refusal in doubt changed nothing and observed nothing the client heard of: it constrains nothing.
         foreach (var group in Ops.Where(o => o.WritesRegister || o.Kind == SimOpKind.LinearRead)
-                     .Where(o => o.Outcome is SimOutcome.Ok or SimOutcome.Unknown).GroupBy(o => o.Path).OrderBy(g => g.Key))
+                     .Where(o => o.Outcome is SimOutcome.Ok or SimOutcome.BadVersion || (o.Outcome == SimOutcome.Unknown && !o.Refused))
+                     .GroupBy(o => o.Path).OrderBy(g => g.Key))
         {
             switch (Linearizability.Check(group.ToList()))
             {
                 case Linearizability.Verdict.NotLinearizable:
-                    throw new ConsensusViolation($"register {group.Key} is not linearizable:\n  {string.Join("\n  ", group.Where(o => o.Outcome == SimOutcome.Ok).TakeLast(12))}");
+                    throw new ConsensusViolation($"register {group.Key} is not linearizable:\n  {string.Join("\n  ", group.Where(o => o.Outcome != SimOutcome.Unknown).TakeLast(12))}");
                 case Linearizability.Verdict.Inconclusive: Inconclusive++; break;
                 default: Linearizable++; break;
             }

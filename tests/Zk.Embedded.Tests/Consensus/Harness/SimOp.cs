@@ -40,6 +40,8 @@ internal sealed class SimOp
     /// <summary>The leader and epoch that proposed it, while waiting for the commit.</summary>
     public int Leader { get; set; }
     public uint Epoch { get; set; }
+    /// <summary>Refused by the leader with BadVersion (no txn): it waits for the state the leader checked, <see cref="Zxid"/>.</summary>
+    public bool Refused { get; set; }
     /// <summary>Committed at the leader; the reply waits until the client's peer has applied it.</summary>
     public bool Committed { get; set; }
 

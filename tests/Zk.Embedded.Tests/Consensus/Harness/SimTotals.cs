@@ -11,6 +11,8 @@ internal sealed class SimTotals
     public int Ops { get; private set; }
     public int OkOps { get; private set; }
     public int UnknownOps { get; private set; }
+    /// <summary>Conditional writes refused with BadVersion (each one an observation in the linearizability search).</summary>
+    public int BadVersionOps { get; private set; }
     public int Faults { get; private set; }
     public int Crashes { get; private set; }
     public int Acknowledged { get; private set; }
@@ -30,6 +32,7 @@ internal sealed class SimTotals
         Ops += sim.History.Ops.Count;
         OkOps += sim.History.Ops.Count(o => o.Outcome == SimOutcome.Ok);
         UnknownOps += sim.History.Ops.Count(o => o.Outcome == SimOutcome.Unknown);
+        BadVersionOps += sim.History.Ops.Count(o => o.Outcome == SimOutcome.BadVersion);
         Faults += sim.Faults;
         Crashes += sim.Crashes;
         Acknowledged += sim.Checker.Acknowledged;
@@ -44,7 +47,7 @@ internal sealed class SimTotals
     }
 
     public string Describe(TimeSpan elapsed) =>
-        $"{Runs} runs, {Steps} steps, {Ops} client ops ({OkOps} ok, {UnknownOps} unknown), {Acknowledged} txns committed by leaders, "
+        $"{Runs} runs, {Steps} steps, {Ops} client ops ({OkOps} ok, {BadVersionOps} BadVersion, {UnknownOps} unknown), {Acknowledged} txns committed by leaders, "
         + $"{Faults} faults ({string.Join(", ", _faults.Select(f => $"{f.Value} {f.Key}"))}; {TornDropped} torn records cut at restart), {Epochs} epochs; "
         + $"syncs: {_syncs["Diff"]} DIFF, {_syncs["Trunc"]} TRUNC, {_syncs["Snap"]} SNAP; "
         + $"registers linearizable {Linearizable}, inconclusive {Inconclusive}; "

@@ -18,6 +18,7 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
 {
     private readonly SimClient[] _clients = Enumerable.Range(1, options.Clients).Select(i => new SimClient(i)).ToArray();
     private readonly Dictionary<(int Leader, Zxid Zxid), SimOp> _proposed = [];
+    private readonly List<SimOp> _refusals = [];   // BadVersion answers waiting for the state their leader checked
     private long _nextSession = 0x100;
 
     public History History { get; } = new();
@@ -74,6 +75,9 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
             if (op.Kind == SimOpKind.LinearRead)
                 Observe(op, peer);
         }
+        foreach (var op in _refusals)
+            op.Committed = op.Leader == peer.Id && peer.Tree.Zxid >= op.Zxid;
+        _refusals.RemoveAll(op => op.Committed);
         if (peer.Core?.EstablishedEpoch is not { } epoch || epoch != peer.ProjectedEpoch)
         {
             peer.ProjectedEpoch = peer.Core?.EstablishedEpoch ?? 0;
@@ -104,7 +108,9 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
                 client.Outstanding.RemoveAt(0);
                 if (op.Kind == SimOpKind.SyncRead)
                     Observe(op, peer);
-                Finish(client, op, SimOutcome.Ok);
+                if (op.Refused)
+                    op.Zxid = peer.Tree.Zxid;   // an answer without a txn carries the peer's last zxid
+                Finish(client, op, op.Refused ? SimOutcome.BadVersion : SimOutcome.Ok);
             }
         }
     }
@@ -130,7 +136,10 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
             log($"client {client.Id} loses {client.Outstanding.Count} replies: {why}");
         foreach (var op in client.Outstanding)
         {
-            _proposed.Remove((op.Leader, op.Zxid));
+            if (op.Refused)
+                _refusals.Remove(op);
+            else
+                _proposed.Remove((op.Leader, op.Zxid));
             Finish(client, op, SimOutcome.Unknown);
         }
         client.Outstanding.Clear();
@@ -141,6 +150,7 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
     {
         foreach (var key in _proposed.Keys.Where(k => k.Leader == leader).ToList())
             _proposed.Remove(key);   // stays outstanding; the client's disconnect or the run's end makes it Unknown
+        _refusals.RemoveAll(op => op.Leader == leader);
     }
 
     private void Read(SimClient client, SimPeer peer, SimOpKind kind = SimOpKind.Read)
@@ -181,7 +191,7 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
         };
         if (op.WritesRegister && SimTree.Read(state, register)!.Value.Version != expected)
         {
-            Finish(client, op, SimOutcome.BadVersion);
+            Refuse(client, op, leader);
             return null;
         }
         TxnOp txn = kind switch
@@ -196,6 +206,22 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
         };
         op.CreatedPath = txn switch { CreateTxn c => c.Path, MultiTxn { Ops: [_, CreateTxn c] } => c.Path, _ => null };
         return Propose(client, op, leader, txn, session);
+    }
+
+    /// <summary>
+    /// BadVersion, as the pipeline answers a request that made no txn (Publisher.Answer): once the state the leader
+    /// checked (its own outstanding proposals included) is committed and applied on the client's peer, after the
+    /// session's earlier replies. A leader that loses its epoch first leaves it in doubt (ConnectionLoss).
+    /// </summary>
+    private void Refuse(SimClient client, SimOp op, SimPeer leader)
+    {
+        op.Refused = true;
+        (op.Leader, op.Epoch, op.Zxid) = (leader.Id, leader.Core!.EstablishedEpoch!.Value, leader.Core.LastLogged);
+        op.Committed = leader.Tree.Zxid >= op.Zxid;
+        if (!op.Committed)
+            _refusals.Add(op);
+        client.Outstanding.Add(op);
+        log($"client {client.Id} {op.Kind} {op.Path} v{op.ExpectedVersion} refused by {leader.Id} (BadVersion once {op.Zxid} is committed)");
     }
 
     private SimPeer? Propose(SimClient client, SimOp op, SimPeer leader, TxnOp txnOp, long session)
@@ -250,9 +276,10 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
     {
         op.Outcome = outcome;
         op.Return = outcome == SimOutcome.Unknown ? long.MaxValue : now();
-        if (outcome == SimOutcome.Ok)
+        var answered = outcome is SimOutcome.Ok or SimOutcome.BadVersion;
+        if (answered)
             History.Returned(op, client.LastSeen);
-        if (outcome == SimOutcome.Ok && op.Zxid > client.LastSeen)
+        if (answered && op.Zxid > client.LastSeen)
             client.LastSeen = op.Zxid;
         if (op.Kind == SimOpKind.CreateSession && outcome != SimOutcome.Ok)
             client.Session = 0;   // in doubt: start another
