@@ -11,6 +11,10 @@ namespace Zk.Embedded.Tests.Consensus.Harness;
 internal sealed class History
 {
     public List<SimOp> Ops { get; } = [];
+    /// <summary>Watches set by reads, the events the clients received, and the sessions leaders proposed to expire.</summary>
+    public List<SimWatch> Watches { get; } = [];
+    public List<SimEvent> Events { get; } = [];
+    public List<long> Expirations { get; } = [];
     public int Inconclusive { get; private set; }
     public int Linearizable { get; private set; }
 
@@ -52,7 +56,8 @@ internal sealed class History
                 throw new ConsensusViolation($"peer {peer.Id}'s tree digest differs from peer {peers[0].Id}'s at quiescence (both at {peer.Tree.Zxid}/{peers[0].Tree.Zxid})");
         }
         var state = peers[0].Tree.State;
-        var closed = Ops.Where(o => o.Kind == SimOpKind.CloseSession && o.Outcome != SimOutcome.BadVersion).Select(o => o.Session).ToHashSet();
+        var closed = Ops.Where(o => o.Kind == SimOpKind.CloseSession && o.Outcome is SimOutcome.Ok or SimOutcome.Unknown).Select(o => o.Session).ToHashSet();
+        closed.UnionWith(Expirations);
         foreach (var op in Ops.Where(o => o.Outcome == SimOutcome.Ok))
         {
             if (op.Kind == SimOpKind.CloseSession && (SimTree.EphemeralsOf(state, op.Session) > 0 || SimTree.HasSession(state, op.Session)))

@@ -17,6 +17,8 @@ internal sealed record SimOptions
     /// <summary>Per step: a client acts (connects, moves, writes or reads).</summary>
     public double ClientProbability { get; init; } = 0.08;
     public int Clients { get; init; } = 5;
+    /// <summary>A session the leader has not heard of for this many steps expires (about 18 ticks at the default tick rate).</summary>
+    public int SessionTimeoutSteps { get; init; } = 600;
     /// <summary>Per client action: move to another serving peer instead.</summary>
     public double MoveProbability { get; init; } = 0.03;
     /// <summary>Operations per run (the linearizability search is bounded by the ops per register).</summary>

@@ -87,6 +87,7 @@ internal sealed class Simulation
         _checker.CheckDurability(_peers);
         History.CheckQuiescent(_peers);
         History.Check();
+        SessionChecks.Check(History, _checker.History, _peers);
         Log($"end: history {_checker.History.Count} txns, {History.Ops.Count} ops");
     }
 
@@ -172,11 +173,19 @@ internal sealed class Simulation
                 _faults.MissTick(peer.Id);
                 continue;
             }
-            for (var n = _faults.TicksNow(peer.Id); n > 0 && peer.Up; n--)
-            {
-                peer.Core!.Tick();
+            TickPeer(peer, _faults.TicksNow(peer.Id));
+        }
+    }
+
+    /// <summary><paramref name="ticks"/> ticks reach the peer one after the other; a leader expires sessions at each.</summary>
+    private void TickPeer(SimPeer peer, int ticks)
+    {
+        for (var i = 0; i < ticks && peer.Up; i++)
+        {
+            peer.Core!.Tick();
+            Drain(peer);
+            if (_workload.ExpireSessions(peer))
                 Drain(peer);
-            }
         }
     }
 
@@ -231,11 +240,7 @@ internal sealed class Simulation
                 var jump = 3 + _random.Next(8);
                 _faults.Count("clock jump");
                 Fault($"clock of {peer.Id} jumps {jump} ticks");
-                for (var i = 0; i < jump && peer.Up; i++)
-                {
-                    peer.Core!.Tick();
-                    Drain(peer);
-                }
+                TickPeer(peer, jump);
                 break;
             default:
                 var slow = _step + 100 + _random.Next(700);
@@ -254,20 +259,11 @@ internal sealed class Simulation
             Log($"resume {id}: {missed} late ticks, {_network.Queued(id)} queued messages");
             var ticksFirst = _random.Next(2) == 0;
             if (ticksFirst)
-                LateTicks(peer, missed);
+                TickPeer(peer, missed);
             while (peer.Up && _network.TryTake(_random, to => to == id, out var from, out var to, out var message))
                 Deliver(from, to, message);
             if (!ticksFirst)
-                LateTicks(peer, missed);
-        }
-    }
-
-    private void LateTicks(SimPeer peer, int ticks)
-    {
-        for (var i = 0; i < ticks && peer.Up; i++)
-        {
-            peer.Core!.Tick();
-            Drain(peer);
+                TickPeer(peer, missed);
         }
     }
 
@@ -317,6 +313,7 @@ internal sealed class Simulation
             var ready = core.TakeReady();
             foreach (var change in ready.RoleChanges)
             {
+                peer.Reconnect();
                 Log($"peer {peer.Id}: {change.State}/{change.Phase} epoch {change.Epoch} ({change.Reason})");
                 if (_options.KeepSnapshotOnTrunc && change.State == ServerState.Leading && change.Phase == ZabPhase.Discovery)
                 {
