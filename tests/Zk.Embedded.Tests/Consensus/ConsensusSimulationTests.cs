@@ -44,6 +44,8 @@ public sealed class ConsensusSimulationTests(ITestOutputHelper output)
             foreach (var kind in new[] { "crash", "drop", "partition", "one-way partition", "pause", "clock stall", "clock jump", "slow disk", "torn last record" })
                 Assert.True(totals.FaultsOf(kind) > 0, $"expected the seeds to inject some '{kind}' faults, got none");
             Assert.Equal(totals.FaultsOf("torn last record"), totals.TornDropped);
+            Assert.True(totals.WatchEvents > 0, $"expected some watches to fire, got none of {totals.Watches} set");
+            Assert.True(totals.Expirations > 0, "expected some sessions to expire");
         }
     }
 

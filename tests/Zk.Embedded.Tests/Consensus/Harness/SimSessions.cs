@@ -43,10 +43,13 @@ internal sealed class SimSessions(long timeoutSteps)
 internal sealed class SimConnection : ISessionSink
 {
     private readonly History _history;
+    private readonly bool _eventsAfterReply;
+    private readonly List<WatchedEvent> _held = [];
 
-    public SimConnection(int id, int client, SimPeer peer, long session, History history)
+    /// <param name="eventsAfterReply">Planted: events wait until the next reply has gone out.</param>
+    public SimConnection(int id, int client, SimPeer peer, long session, History history, bool eventsAfterReply = false)
     {
-        (Id, Client, Peer, Generation, _history) = (id, client, peer, peer.Generation, history);
+        (Id, Client, Peer, Generation, _history, _eventsAfterReply) = (id, client, peer, peer.Generation, history, eventsAfterReply);
         Server = new ServerSession(session, [], 10_000, []) { Sink = this };
     }
 
@@ -59,10 +62,25 @@ internal sealed class SimConnection : ISessionSink
     /// <summary>Messages received on this connection so far (replies and events share one ordered stream).</summary>
     public long Received { get; private set; }
 
-    public long NextSeq() => ++Received;
+    /// <summary>A reply goes out: its place in the stream.</summary>
+    public long NextSeq()
+    {
+        var seq = ++Received;
+        foreach (var held in _held)
+            Record(held);
+        _held.Clear();
+        return seq;
+    }
 
-    public void OnWatchEvent(WatchedEvent watchedEvent) =>
-        _history.Events.Add(new SimEvent(Id, NextSeq(), watchedEvent.Path!, new Zxid(watchedEvent.Zxid), watchedEvent.Type));
+    public void OnWatchEvent(WatchedEvent watchedEvent)
+    {
+        if (_eventsAfterReply)
+            _held.Add(watchedEvent);
+        else
+            Record(watchedEvent);
+    }
+
+    private void Record(WatchedEvent e) => _history.Events.Add(new SimEvent(Id, ++Received, e.Path!, new Zxid(e.Zxid), e.Type));
 
     public void OnSessionEnded(KeeperState state)
     {

@@ -146,7 +146,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             return;
         var peer = candidates[random.Next(candidates.Count)];
         client.Peer = peer.Id;
-        client.Connection = new SimConnection(++_connections, client.Id, peer, client.Session, History);
+        client.Connection = new SimConnection(++_connections, client.Id, peer, client.Session, History, options.WatchEventsAfterReply);
     }
 
     private void Disconnect(SimClient client, string why)
@@ -229,7 +229,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             SimOpKind.LinearRead => Begin(client, kind, register, session: session),
             _ => Begin(client, kind, SimTree.Ephemerals, data: data, session: session),
         };
-        if (kind != SimOpKind.CreateSession && !state.Sessions.ContainsKey(session))
+        if (kind != SimOpKind.CreateSession && !state.Sessions.ContainsKey(session) && !options.SkipSessionCheck)
         {
             Finish(client, op, SimOutcome.SessionExpired);   // PrepRequestProcessor's checkSession
             return null;
