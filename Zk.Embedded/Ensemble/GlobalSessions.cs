@@ -23,7 +23,7 @@ internal sealed class GlobalSessions
     private readonly SessionTracker _tracker;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<long, int> _owners = new();
+    private readonly ConcurrentDictionary<SessionId, int> _owners = new();
     private long _lastReport;
 
     public GlobalSessions(ConsensusDriver driver, TreeReplica tree, SessionTracker tracker, TimeProvider time, ILogger logger)
@@ -34,11 +34,11 @@ internal sealed class GlobalSessions
     }
 
     /// <summary>The member a session is attached to, when the leader knows it and it is not <paramref name="from"/>.</summary>
-    public int? MovedFrom(long sessionId, int from) =>
+    public int? MovedFrom(SessionId sessionId, int from) =>
         _owners.TryGetValue(sessionId, out var owner) && owner != from ? owner : null;
 
     /// <summary>On the leader: the session a forwarded request runs as (known, adopted from the tree, or being created).</summary>
-    public ServerSession ForRequest(long sessionId, PipelineRequest request, int from)
+    public ServerSession ForRequest(SessionId sessionId, PipelineRequest request, int from)
     {
         if (request is CreateSessionRequest)
             _owners[sessionId] = from;
@@ -55,7 +55,7 @@ internal sealed class GlobalSessions
             _owners[write.Session.SessionId] = _driver.Id;
         else if (!write.Session.IsSystem && MovedFrom(write.Session.SessionId, _driver.Id) is { } owner)
             throw new ZkException(ZkErrorCode.SessionMoved, write.Request.ErrorPath,
-                $"Session 0x{write.Session.SessionId:x} moved to server {owner}: write through the server it is attached to.");
+                $"Session {write.Session.SessionId} moved to server {owner}: write through the server it is attached to.");
     }
 
     /// <summary>
@@ -64,7 +64,7 @@ internal sealed class GlobalSessions
     /// "Refusing session request ... client must try another server"; SessionExpired when the session is gone or the
     /// password is wrong. The leader learns the move, so writes through the old member fail with SessionMoved.
     /// </summary>
-    public ServerSession Reattach(long sessionId, ReadOnlySpan<byte> password, long lastZxidSeen)
+    public ServerSession Reattach(SessionId sessionId, ReadOnlySpan<byte> password, Zxid lastZxidSeen)
     {
         var status = _driver.Current;
         if (!status.IsServing || status.Leader is not { } leader)
@@ -72,9 +72,9 @@ internal sealed class GlobalSessions
         var zxid = _tree.State.Zxid;
         if (lastZxidSeen > zxid)
             throw new ZkException(ZkErrorCode.ConnectionLoss, null,
-                $"Refusing session request for client as it has seen zxid 0x{lastZxidSeen:x} our last zxid is 0x{zxid:x} client must try another server");
+                $"Refusing session request for client as it has seen zxid {lastZxidSeen} our last zxid is {zxid} client must try another server");
         if (Adopt(sessionId, 0) is not { IsClosing: false } session || !_tracker.PasswordMatches(sessionId, password))
-            throw new ZkException(ZkErrorCode.SessionExpired, null, $"Session 0x{sessionId:x} has expired or its password does not match.");
+            throw new ZkException(ZkErrorCode.SessionExpired, null, $"Session {sessionId} has expired or its password does not match.");
         _tracker.Touch(session);
         if (leader == _driver.Id)
         {
@@ -97,7 +97,7 @@ internal sealed class GlobalSessions
         var span = activity.SessionIds.Span;
         for (var i = 0; i + 8 <= span.Length; i += 8)
         {
-            var id = BinaryPrimitives.ReadInt64LittleEndian(span[i..]);
+            var id = new SessionId(BinaryPrimitives.ReadInt64LittleEndian(span[i..]));
             if (Adopt(id, 0) is { } session)
                 _tracker.Touch(session);
             if (activity.Attached)
@@ -134,7 +134,7 @@ internal sealed class GlobalSessions
     {
         var since = _lastReport;
         _lastReport = _time.GetTimestamp();
-        var touched = new List<long>();
+        var touched = new List<SessionId>();
         foreach (var session in _tracker.Sessions)
         {
             if (!session.IsSystem && session.LastHeardTimestamp >= since)
@@ -168,7 +168,7 @@ internal sealed class GlobalSessions
     }
 
     /// <summary>The tracked session, or one of the tree's added to the tracker (touched now); null if neither has it.</summary>
-    private ServerSession? Adopt(long sessionId, int timeoutMillis)
+    private ServerSession? Adopt(SessionId sessionId, int timeoutMillis)
     {
         if (_tracker.TryGet(sessionId, out var known))
             return known;
@@ -181,11 +181,11 @@ internal sealed class GlobalSessions
         return session;
     }
 
-    private static byte[] Pack(IReadOnlyList<long> ids)
+    private static byte[] Pack(IReadOnlyList<SessionId> ids)
     {
         var bytes = new byte[ids.Count * 8];
         for (var i = 0; i < ids.Count; i++)
-            BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(i * 8), ids[i]);
+            BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(i * 8), ids[i].Value);
         return bytes;
     }
 }

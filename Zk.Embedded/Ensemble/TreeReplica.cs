@@ -44,6 +44,9 @@ internal sealed class TreeReplica : IReplicatedState
     /// <summary>The newest published tree: what reads on this member see.</summary>
     public TreeState State => _leading?.State ?? Volatile.Read(ref _follower).State;
 
+    /// <summary>The state whose watches are firing or have fired (see <see cref="RequestProcessor.FiringState"/>).</summary>
+    public TreeState FiringState => _leading?.FiringState ?? Volatile.Read(ref _follower).FiringState;
+
     /// <summary>Where writes enter while this member leads; null otherwise (a follower refuses or forwards them).</summary>
     public IWriteSubmitter? Writes => _leading;
 
@@ -64,12 +67,12 @@ internal sealed class TreeReplica : IReplicatedState
     {
         if (_leadingCommit is { } commit && txn.Zxid.Epoch == _leadEpoch)
         {
-            commit.Advance(txn.Zxid.Value); // proposed by this term's pipeline, which publishes it
+            commit.Advance(txn.Zxid); // proposed by this term's pipeline, which publishes it
             return;
         }
 
-        _followerCommit.Advance(txn.Zxid.Value);
-        _follower.Publish(TxnCodec.Decode(txn.Data, txn.Zxid.Value));
+        _followerCommit.Advance(txn.Zxid);
+        _follower.Publish(TxnCodec.Decode(txn.Data, txn.Zxid));
     }
 
     public void Restore(ConsensusSnapshot snapshot)
@@ -146,7 +149,7 @@ internal sealed class TreeReplica : IReplicatedState
             var dir = Directory.CreateTempSubdirectory("zk-snap-");
             try
             {
-                return new ConsensusSnapshot(new Zxid(state.Zxid), File.ReadAllBytes(SnapshotFile.Write(dir.FullName, state)));
+                return new ConsensusSnapshot(state.Zxid, File.ReadAllBytes(SnapshotFile.Write(dir.FullName, state)));
             }
             finally
             {
@@ -159,7 +162,7 @@ internal sealed class TreeReplica : IReplicatedState
             var dir = Directory.CreateTempSubdirectory("zk-snap-");
             try
             {
-                var path = Path.Combine(dir.FullName, SnapshotFile.NameFor(snapshot.Zxid.Value));
+                var path = Path.Combine(dir.FullName, SnapshotFile.NameFor(snapshot.Zxid));
                 File.WriteAllBytes(path, snapshot.Data.ToArray());
                 return SnapshotFile.Read(path);
             }

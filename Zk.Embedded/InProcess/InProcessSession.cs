@@ -31,7 +31,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         _peer = peer;
         _server = server;
         _defaultWatcher = defaultWatcher;
-        _outbox = new SessionOutbox(DeliverEvent, DeliverEnd, () => peer.Processor.State, () => peer.Processor.FiringState, logger: peer.Logger);
+        _outbox = new SessionOutbox(DeliverEvent, DeliverEnd, () => peer.Pipeline.State, () => peer.Pipeline.FiringState, logger: peer.Logger);
         _reads = new InProcessReads(peer, server, _outbox, _watchers);
         // The Java client pings after a third of the timeout without traffic; pinging on that period keeps the
         // session well inside its timeout as long as this object is alive.
@@ -39,7 +39,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         _heartbeat = peer.Time.CreateTimer(static s => ((InProcessSession)s!).Heartbeat(), this, period, period);
     }
 
-    public long SessionId => _server.SessionId;
+    public long SessionId => _server.SessionId.Value;
 
     public ReadOnlyMemory<byte> SessionPassword => _server.Password;
 
@@ -298,7 +298,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     private async ValueTask<Reply> WriteAsync(PipelineRequest request, string op, CancellationToken cancellationToken)
     {
         var started = _peer.Time.GetTimestamp();
-        var span = Telemetry.StartWrite(op, SessionId, System.Diagnostics.ActivityKind.Internal);
+        var span = Telemetry.StartWrite(op, _server.SessionId, System.Diagnostics.ActivityKind.Internal);
         Reply reply;
         try
         {
@@ -306,7 +306,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         }
         catch (Exception e)
         {
-            Telemetry.EndWrite(span, e is ZkException zk ? zk.Code : ZkErrorCode.SystemError, 0);
+            Telemetry.EndWrite(span, e is ZkException zk ? zk.Code : ZkErrorCode.SystemError, default);
             throw;
         }
 
@@ -340,7 +340,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
             catch (ZkException e)
             {
                 // The pipeline took nothing: answer the slot ourselves so reads queued behind it still run.
-                var state = _peer.Processor.State;
+                var state = _peer.Pipeline.State;
                 slot.Complete(new Reply(e.Code, request.ErrorPath, null, state.Zxid, state));
             }
 

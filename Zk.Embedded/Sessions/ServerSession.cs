@@ -28,7 +28,7 @@ internal sealed class ServerSession
     private volatile ISessionSink? _sink;
     private int _lastCxid;
 
-    public ServerSession(long sessionId, byte[] password, int timeoutMillis, IReadOnlyList<Id> initialIds, bool isSystem = false)
+    public ServerSession(SessionId sessionId, byte[] password, int timeoutMillis, IReadOnlyList<Id> initialIds, bool isSystem = false)
     {
         SessionId = sessionId;
         Password = password;
@@ -37,7 +37,7 @@ internal sealed class ServerSession
         IsSystem = isSystem;
     }
 
-    public long SessionId { get; }
+    public SessionId SessionId { get; }
 
     public byte[] Password { get; }
 

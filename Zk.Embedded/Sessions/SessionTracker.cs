@@ -10,10 +10,16 @@ namespace Zk.Embedded.Sessions;
 /// </summary>
 internal sealed class SessionTracker
 {
-    private readonly ConcurrentDictionary<long, ServerSession> _sessions = new();
+    private readonly ConcurrentDictionary<SessionId, ServerSession> _sessions = new();
     private readonly TimeProvider _time;
     private readonly byte[] _secret;
     private long _lastSessionId;
+
+    /// <summary>
+    /// The ensemble-wide secret passwords derive from. ZooKeeper fixes one (superSecret) for the same reason: any
+    /// peer must be able to check a session's password when the session moves to it.
+    /// </summary>
+    public static byte[] EnsembleSecret { get; } = SHA256.HashData("Zk.Embedded session password v1"u8);
 
     /// <param name="serverId">goes into the top byte of every id, so peers never hand out the same one.</param>
     /// <param name="secret">shared by the ensemble: any peer can check a password (ZooKeeper's superSecret plays this role).</param>
@@ -31,14 +37,14 @@ internal sealed class SessionTracker
     public SessionId NextSessionId() => new(Interlocked.Increment(ref _lastSessionId));
 
     /// <summary>The password of a session: derived from its id and the ensemble secret.</summary>
-    public byte[] PasswordFor(long sessionId)
+    public byte[] PasswordFor(SessionId sessionId)
     {
         Span<byte> input = stackalloc byte[8];
-        BitConverter.TryWriteBytes(input, sessionId);
+        BitConverter.TryWriteBytes(input, sessionId.Value);
         return HMACSHA256.HashData(_secret, input)[..16];
     }
 
-    public bool PasswordMatches(long sessionId, ReadOnlySpan<byte> password) =>
+    public bool PasswordMatches(SessionId sessionId, ReadOnlySpan<byte> password) =>
         CryptographicOperations.FixedTimeEquals(PasswordFor(sessionId), password);
 
     public void Add(ServerSession session)
@@ -47,9 +53,9 @@ internal sealed class SessionTracker
         _sessions[session.SessionId] = session;
     }
 
-    public bool TryGet(long sessionId, out ServerSession session) => _sessions.TryGetValue(sessionId, out session!);
+    public bool TryGet(SessionId sessionId, out ServerSession session) => _sessions.TryGetValue(sessionId, out session!);
 
-    public void Remove(long sessionId) => _sessions.TryRemove(sessionId, out _);
+    public void Remove(SessionId sessionId) => _sessions.TryRemove(sessionId, out _);
 
     public void Touch(ServerSession session) => session.Touch(_time.GetTimestamp());
 

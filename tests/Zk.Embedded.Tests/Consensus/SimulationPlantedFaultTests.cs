@@ -71,7 +71,8 @@ public sealed class SimulationPlantedFaultTests(ITestOutputHelper output)
             nameof(PlantedFaults.ServeBeforeUpToDate) => options with { Faults = new() { ServeBeforeUpToDate = true } },
             nameof(PlantedFaults.SkipTrunc) => options with { Faults = new() { SkipTrunc = true } },
             nameof(SimOptions.KeepSnapshotOnTrunc) => options with { KeepSnapshotOnTrunc = true },
-            nameof(SimOptions.LinearReadsWithoutBarrier) => options with { LinearReadsWithoutBarrier = true },
+            // A stale follower read needs a follower that lags: paused peers and slow disks make them.
+            nameof(SimOptions.LinearReadsWithoutBarrier) => options with { LinearReadsWithoutBarrier = true, LongFaultProbability = 0.004 },
             nameof(SimOptions.KeepTornRecord) => options with { KeepTornRecord = true },
             nameof(SimOptions.SkipSessionCheck) => options with { SkipSessionCheck = true, SessionTimeoutSteps = 150 },   // expiries of clients still at work
             nameof(SimOptions.WatchEventsAfterReply) => options with { WatchEventsAfterReply = true },

@@ -42,11 +42,11 @@ public sealed class PipelineFaultTests
         await using var zk = await peer.ConnectAsync();
         var session = ((InProcessSession)zk).Server;
 
-        await peer.Peer.Core.Processor.SubmitAsync(new PendingWrite(session, new CreateRequest("/thrown", null, Acl.OpenUnsafe, CreateMode.Persistent, -1, false), new ThrowingTarget()));
+        await peer.Peer.Core.Writes.SubmitAsync(new PendingWrite(session, new CreateRequest("/thrown", null, Acl.OpenUnsafe, CreateMode.Persistent, -1, false), new ThrowingTarget()));
 
         await ZkTest.AssertServesAsync(zk);
         Assert.NotNull(await zk.ExistsAsync("/thrown"));
-        Assert.Null(peer.Peer.Core.Processor.Fault);
+        Assert.Null(peer.Peer.Core.Pipeline.NotServing);
     }
 
     [Fact]
@@ -57,7 +57,7 @@ public sealed class PipelineFaultTests
         foreach (var op in bad)
         {
             Assert.True(TxnChecks.Unencodable(op) is not null, $"{op} should be found unencodable");
-            Assert.Throws<InvalidOperationException>(() => TxnCodec.Encode(new Txn(1, 1, 1, op)));
+            Assert.Throws<InvalidOperationException>(() => TxnCodec.Encode(new Txn(new Zxid(1), new SessionId(1), 1, op)));
         }
 
         Assert.Null(TxnChecks.Unencodable(new CreateTxn("/s", null, AclList.Open, 0, 1)));
@@ -87,7 +87,7 @@ public sealed class PipelineFaultTests
     private static async Task<Reply> SubmitAsync(ZkPeer peer, IZooKeeper zk, PipelineRequest request)
     {
         var target = new CapturingTarget();
-        await peer.Core.Processor.SubmitAsync(new PendingWrite(((InProcessSession)zk).Server, request, target));
+        await peer.Core.Writes.SubmitAsync(new PendingWrite(((InProcessSession)zk).Server, request, target));
         return await target.Reply.WaitAsync(Deadline);
     }
 

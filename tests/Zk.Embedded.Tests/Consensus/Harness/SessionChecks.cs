@@ -28,7 +28,7 @@ internal static class SessionChecks
                 list.Add((txn.Zxid, trigger.Type));
             }
             if (replay.LastTxn is { Op: CloseSessionTxn } close)
-                ended.TryAdd(close.SessionId, txn.Zxid);
+                ended.TryAdd(close.SessionId.Value, txn.Zxid);
         }
         CheckEndedSessions(ended, peers);
         CheckChildrenReads(history, ended);

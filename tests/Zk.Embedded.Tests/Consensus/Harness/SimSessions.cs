@@ -26,10 +26,10 @@ internal sealed class SimSessions(long timeoutSteps)
     {
         var since = _leaderSince.GetValueOrDefault(leader.Id);
         var expired = new List<long>();
-        foreach (var session in leader.Projected.Sessions.Keys)
+        foreach (var (session, _) in leader.Projected.Sessions)
         {
-            if (now - Math.Max(since, _lastHeard.GetValueOrDefault(session)) > timeoutSteps)
-                expired.Add(session);
+            if (now - Math.Max(since, _lastHeard.GetValueOrDefault(session.Value)) > timeoutSteps)
+                expired.Add(session.Value);
         }
         expired.Sort();
         return expired;
@@ -50,7 +50,7 @@ internal sealed class SimConnection : ISessionSink
     public SimConnection(int id, int client, SimPeer peer, long session, History history, bool eventsAfterReply = false)
     {
         (Id, Client, Peer, Generation, _history, _eventsAfterReply) = (id, client, peer, peer.Generation, history, eventsAfterReply);
-        Server = new ServerSession(session, [], 10_000, []) { Sink = this };
+        Server = new ServerSession(new SessionId(session), [], 10_000, []) { Sink = this };
     }
 
     public int Id { get; }

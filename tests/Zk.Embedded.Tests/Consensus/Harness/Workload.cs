@@ -103,8 +103,6 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
                 client.Outstanding.RemoveAt(0);
                 if (op.Kind == SimOpKind.SyncRead)
                     Observe(op, peer);
-                if (op.Refused)
-                    op.Zxid = peer.Tree.Zxid;   // an answer without a txn carries the peer's last zxid
                 Finish(client, op, op.Refused ? SimOutcome.BadVersion : SimOutcome.Ok);
             }
         }
@@ -229,7 +227,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             SimOpKind.LinearRead => Begin(client, kind, register, session: session),
             _ => Begin(client, kind, SimTree.Ephemerals, data: data, session: session),
         };
-        if (kind != SimOpKind.CreateSession && !state.Sessions.ContainsKey(session) && !options.SkipSessionCheck)
+        if (kind != SimOpKind.CreateSession && !state.Sessions.ContainsKey(new SessionId(session)) && !options.SkipSessionCheck)
         {
             Finish(client, op, SimOutcome.SessionExpired);   // PrepRequestProcessor's checkSession
             return null;
@@ -256,7 +254,8 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
     /// <summary>
     /// BadVersion, as the pipeline answers a request that made no txn (Publisher.Answer): once the state the leader
     /// checked (its own outstanding proposals included) is committed and applied on the client's peer, after the
-    /// session's earlier replies. A leader that loses its epoch first leaves it in doubt (ConnectionLoss).
+    /// session's earlier replies. A leader that loses its epoch first leaves it in doubt (ConnectionLoss). The answer
+    /// takes its place in the commit stream right after the checked state, so it carries that state's zxid.
     /// </summary>
     private void Refuse(SimClient client, SimOp op, SimPeer leader)
     {
