@@ -253,9 +253,15 @@ public sealed class ZkPeer : IAsyncDisposable
             var role = RoleOf(_core.Member!);
             if (role == _role)
                 return;
+            var wasServing = _role.Mode != PeerMode.Looking;
             Volatile.Write(ref _role, role);
             if (role.Mode == PeerMode.Looking)
                 _clientPort?.CloseConnections();
+            if (wasServing != (role.Mode != PeerMode.Looking))
+            {
+                foreach (var session in _core.Sessions.Sessions)
+                    session.Sink?.OnServingChanged(!wasServing);
+            }
             _roleEvents = _roleEvents.ContinueWith(static (_, state) =>
             {
                 var (peer, args) = ((ZkPeer, LeadershipChangedEventArgs))state!;

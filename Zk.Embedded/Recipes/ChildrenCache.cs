@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Recipes;
@@ -13,13 +14,15 @@ internal sealed class ChildrenCache
     private readonly CancellationTokenSource _stop = new();
     private readonly RefreshLoop _refresh;
     private readonly Watcher _watcher;
+    private readonly ILogger _logger;
     private volatile IReadOnlyList<CachedChild> _children = [];
 
-    public ChildrenCache(IZooKeeper zk, string folder)
+    public ChildrenCache(IZooKeeper zk, string folder, ILogger logger)
     {
         _zk = zk;
         Folder = folder;
-        _refresh = new RefreshLoop(LoadAsync, _stop.Token);
+        _logger = logger;
+        _refresh = new RefreshLoop(LoadAsync, folder, logger, _stop.Token);
         _watcher = _refresh.OnWatch;
     }
 
@@ -51,13 +54,13 @@ internal sealed class ChildrenCache
 
     private async Task LoadAsync(CancellationToken cancellationToken)
     {
-        var names = await SessionRetry.RunAsync(_zk, this, static (z, c, ct) => z.GetChildrenAsync(c.Folder, c._watcher, ct), cancellationToken).ConfigureAwait(false);
+        var names = await SessionRetry.RunAsync(_zk, this, static (z, c, ct) => z.GetChildrenAsync(c.Folder, c._watcher, ct), cancellationToken, _logger).ConfigureAwait(false);
         var children = new List<CachedChild>(names.Count);
         foreach (var name in names.Order(StringComparer.Ordinal))
         {
             try
             {
-                var data = await SessionRetry.RunAsync(_zk, (ZkPaths.Join(Folder, name), _watcher), static (z, s, ct) => z.GetDataAsync(s.Item1, s._watcher, ct), cancellationToken).ConfigureAwait(false);
+                var data = await SessionRetry.RunAsync(_zk, (ZkPaths.Join(Folder, name), _watcher), static (z, s, ct) => z.GetDataAsync(s.Item1, s._watcher, ct), cancellationToken, _logger).ConfigureAwait(false);
                 children.Add(new CachedChild(name, data));
             }
             catch (ZkException e) when (e.Code == ZkErrorCode.NoNode)

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Recipes;
@@ -24,23 +26,40 @@ public static class DistributedLock
     /// <summary>Waits until this session holds the lock at <paramref name="lockPath"/>.</summary>
     /// <exception cref="OperationCanceledException">canceled; the waiter's node is deleted first.</exception>
     /// <exception cref="ZkException">SessionExpired when the session ended; other codes as the session reports them.</exception>
-    public static async ValueTask<LockLease> AcquireLockAsync(this IZooKeeper zk, string lockPath, CancellationToken cancellationToken = default) =>
-        await AcquireAsync(zk, lockPath, null, TimeProvider.System, cancellationToken).ConfigureAwait(false)
+    public static ValueTask<LockLease> AcquireLockAsync(this IZooKeeper zk, string lockPath, CancellationToken cancellationToken = default) =>
+        AcquireLockAsync(zk, lockPath, null, cancellationToken);
+
+    /// <summary>
+    /// Waits until this session holds the lock at <paramref name="lockPath"/>; the lease logs its acquisition, release,
+    /// suspension and loss (with the fencing token) to <paramref name="logger"/>.
+    /// </summary>
+    /// <exception cref="OperationCanceledException">canceled; the waiter's node is deleted first.</exception>
+    /// <exception cref="ZkException">SessionExpired when the session ended; other codes as the session reports them.</exception>
+    public static async ValueTask<LockLease> AcquireLockAsync(this IZooKeeper zk, string lockPath, ILogger? logger, CancellationToken cancellationToken = default) =>
+        await AcquireAsync(zk, lockPath, null, TimeProvider.System, logger, cancellationToken).ConfigureAwait(false)
         ?? throw new InvalidOperationException("a lock without a timeout cannot time out");
 
     /// <summary>Waits at most <paramref name="timeout"/> for the lock; null when it did not come (the waiter's node is deleted).</summary>
-    public static ValueTask<LockLease?> TryAcquireLockAsync(this IZooKeeper zk, string lockPath, TimeSpan timeout, CancellationToken cancellationToken = default)
+    public static ValueTask<LockLease?> TryAcquireLockAsync(this IZooKeeper zk, string lockPath, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        TryAcquireLockAsync(zk, lockPath, timeout, null, cancellationToken);
+
+    /// <summary>
+    /// Waits at most <paramref name="timeout"/> for the lock; null when it did not come (the waiter's node is deleted).
+    /// The lease logs its acquisition, release, suspension and loss to <paramref name="logger"/>.
+    /// </summary>
+    public static ValueTask<LockLease?> TryAcquireLockAsync(this IZooKeeper zk, string lockPath, TimeSpan timeout, ILogger? logger, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(timeout, TimeSpan.Zero);
-        return AcquireAsync(zk, lockPath, timeout, TimeProvider.System, cancellationToken);
+        return AcquireAsync(zk, lockPath, timeout, TimeProvider.System, logger, cancellationToken);
     }
 
-    internal static async ValueTask<LockLease?> AcquireAsync(IZooKeeper zk, string lockPath, TimeSpan? timeout, TimeProvider time, CancellationToken cancellationToken)
+    internal static async ValueTask<LockLease?> AcquireAsync(IZooKeeper zk, string lockPath, TimeSpan? timeout, TimeProvider time, ILogger? logger, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(zk);
         ZkPaths.Validate(lockPath, nameof(lockPath));
-        var contender = new SequentialContender(zk, lockPath, LockName, maxLeases: 1);
+        logger ??= NullLogger.Instance;
+        var contender = new SequentialContender(zk, lockPath, LockName, maxLeases: 1, logger);
         var node = await contender.AcquireAsync(null, timeout, cancellationToken).ConfigureAwait(false);
-        return node is null ? null : new LockLease(zk, lockPath, node, time);
+        return node is null ? null : new LockLease(zk, lockPath, node, time, logger);
     }
 }

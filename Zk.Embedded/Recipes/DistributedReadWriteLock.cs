@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Recipes;
@@ -32,27 +34,43 @@ public static class DistributedReadWriteLock
     /// <summary>Waits until this session holds the read lock at <paramref name="lockPath"/> (shared with other readers).</summary>
     /// <exception cref="OperationCanceledException">canceled; the waiter's node is deleted first.</exception>
     /// <exception cref="ZkException">SessionExpired when the session ended; other codes as the session reports them.</exception>
-    public static async ValueTask<LockLease> AcquireReadLockAsync(this IZooKeeper zk, string lockPath, CancellationToken cancellationToken = default) =>
-        await AcquireAsync(zk, lockPath, ReadName, null, cancellationToken).ConfigureAwait(false) ?? throw Untimed();
+    public static ValueTask<LockLease> AcquireReadLockAsync(this IZooKeeper zk, string lockPath, CancellationToken cancellationToken = default) =>
+        AcquireReadLockAsync(zk, lockPath, null, cancellationToken);
+
+    /// <summary>As <see cref="AcquireReadLockAsync(IZooKeeper, string, CancellationToken)"/>; the lease logs its acquisition, release and loss to <paramref name="logger"/>.</summary>
+    public static async ValueTask<LockLease> AcquireReadLockAsync(this IZooKeeper zk, string lockPath, ILogger? logger, CancellationToken cancellationToken = default) =>
+        await AcquireAsync(zk, lockPath, ReadName, null, logger, cancellationToken).ConfigureAwait(false) ?? throw Untimed();
 
     /// <summary>Waits at most <paramref name="timeout"/> for the read lock; null when it did not come (the waiter's node is deleted).</summary>
-    public static ValueTask<LockLease?> TryAcquireReadLockAsync(this IZooKeeper zk, string lockPath, TimeSpan timeout, CancellationToken cancellationToken = default)
+    public static ValueTask<LockLease?> TryAcquireReadLockAsync(this IZooKeeper zk, string lockPath, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        TryAcquireReadLockAsync(zk, lockPath, timeout, null, cancellationToken);
+
+    /// <summary>As <see cref="TryAcquireReadLockAsync(IZooKeeper, string, TimeSpan, CancellationToken)"/>; the lease logs its acquisition, release and loss to <paramref name="logger"/>.</summary>
+    public static ValueTask<LockLease?> TryAcquireReadLockAsync(this IZooKeeper zk, string lockPath, TimeSpan timeout, ILogger? logger, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(timeout, TimeSpan.Zero);
-        return AcquireAsync(zk, lockPath, ReadName, timeout, cancellationToken);
+        return AcquireAsync(zk, lockPath, ReadName, timeout, logger, cancellationToken);
     }
 
     /// <summary>Waits until this session holds the write lock at <paramref name="lockPath"/> (no other reader or writer holds).</summary>
     /// <exception cref="OperationCanceledException">canceled; the waiter's node is deleted first.</exception>
     /// <exception cref="ZkException">SessionExpired when the session ended; other codes as the session reports them.</exception>
-    public static async ValueTask<LockLease> AcquireWriteLockAsync(this IZooKeeper zk, string lockPath, CancellationToken cancellationToken = default) =>
-        await AcquireAsync(zk, lockPath, WriteName, null, cancellationToken).ConfigureAwait(false) ?? throw Untimed();
+    public static ValueTask<LockLease> AcquireWriteLockAsync(this IZooKeeper zk, string lockPath, CancellationToken cancellationToken = default) =>
+        AcquireWriteLockAsync(zk, lockPath, null, cancellationToken);
+
+    /// <summary>As <see cref="AcquireWriteLockAsync(IZooKeeper, string, CancellationToken)"/>; the lease logs its acquisition, release and loss to <paramref name="logger"/>.</summary>
+    public static async ValueTask<LockLease> AcquireWriteLockAsync(this IZooKeeper zk, string lockPath, ILogger? logger, CancellationToken cancellationToken = default) =>
+        await AcquireAsync(zk, lockPath, WriteName, null, logger, cancellationToken).ConfigureAwait(false) ?? throw Untimed();
 
     /// <summary>Waits at most <paramref name="timeout"/> for the write lock; null when it did not come (the waiter's node is deleted).</summary>
-    public static ValueTask<LockLease?> TryAcquireWriteLockAsync(this IZooKeeper zk, string lockPath, TimeSpan timeout, CancellationToken cancellationToken = default)
+    public static ValueTask<LockLease?> TryAcquireWriteLockAsync(this IZooKeeper zk, string lockPath, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        TryAcquireWriteLockAsync(zk, lockPath, timeout, null, cancellationToken);
+
+    /// <summary>As <see cref="TryAcquireWriteLockAsync(IZooKeeper, string, TimeSpan, CancellationToken)"/>; the lease logs its acquisition, release and loss to <paramref name="logger"/>.</summary>
+    public static ValueTask<LockLease?> TryAcquireWriteLockAsync(this IZooKeeper zk, string lockPath, TimeSpan timeout, ILogger? logger, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(timeout, TimeSpan.Zero);
-        return AcquireAsync(zk, lockPath, WriteName, timeout, cancellationToken);
+        return AcquireAsync(zk, lockPath, WriteName, timeout, logger, cancellationToken);
     }
 
     /// <summary>Curator's <c>readLockPredicate</c>: a reader waits for the first writer ahead of it, if any.</summary>
@@ -71,13 +89,14 @@ public static class DistributedReadWriteLock
 
     private static string? WriterTurn(List<string> sorted, int ourIndex) => ourIndex == 0 ? null : sorted[ourIndex - 1];
 
-    private static async ValueTask<LockLease?> AcquireAsync(IZooKeeper zk, string lockPath, string name, TimeSpan? timeout, CancellationToken cancellationToken)
+    private static async ValueTask<LockLease?> AcquireAsync(IZooKeeper zk, string lockPath, string name, TimeSpan? timeout, ILogger? logger, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(zk);
         ZkPaths.Validate(lockPath, nameof(lockPath));
-        var contender = new SequentialContender(zk, lockPath, name, SortNames, name == ReadName ? ReaderTurn : WriterTurn);
+        logger ??= NullLogger.Instance;
+        var contender = new SequentialContender(zk, lockPath, name, SortNames, name == ReadName ? ReaderTurn : WriterTurn, logger);
         var node = await contender.AcquireAsync(null, timeout, cancellationToken).ConfigureAwait(false);
-        return node is null ? null : new LockLease(zk, lockPath, node, TimeProvider.System);
+        return node is null ? null : new LockLease(zk, lockPath, node, TimeProvider.System, logger);
     }
 
     private static InvalidOperationException Untimed() => new("a lock without a timeout cannot time out");

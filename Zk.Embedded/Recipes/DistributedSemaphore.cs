@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Recipes;
@@ -30,18 +32,26 @@ public static class DistributedSemaphore
     /// <summary>Waits until this session holds one of the <paramref name="maxLeases"/> leases at <paramref name="path"/>.</summary>
     /// <exception cref="OperationCanceledException">canceled; the waiter's nodes are deleted first.</exception>
     /// <exception cref="ZkException">SessionExpired when the session ended; other codes as the session reports them.</exception>
-    public static async ValueTask<LockLease> AcquireSemaphoreAsync(this IZooKeeper zk, string path, int maxLeases, CancellationToken cancellationToken = default) =>
-        await AcquireAsync(zk, path, maxLeases, null, cancellationToken).ConfigureAwait(false)
+    public static ValueTask<LockLease> AcquireSemaphoreAsync(this IZooKeeper zk, string path, int maxLeases, CancellationToken cancellationToken = default) =>
+        AcquireSemaphoreAsync(zk, path, maxLeases, null, cancellationToken);
+
+    /// <summary>As <see cref="AcquireSemaphoreAsync(IZooKeeper, string, int, CancellationToken)"/>; the lease logs its acquisition, release and loss to <paramref name="logger"/>.</summary>
+    public static async ValueTask<LockLease> AcquireSemaphoreAsync(this IZooKeeper zk, string path, int maxLeases, ILogger? logger, CancellationToken cancellationToken = default) =>
+        await AcquireAsync(zk, path, maxLeases, null, logger ?? NullLogger.Instance, cancellationToken).ConfigureAwait(false)
         ?? throw new InvalidOperationException("a semaphore without a timeout cannot time out");
 
     /// <summary>Waits at most <paramref name="timeout"/> for a lease; null when none came (the waiter's nodes are deleted).</summary>
-    public static ValueTask<LockLease?> TryAcquireSemaphoreAsync(this IZooKeeper zk, string path, int maxLeases, TimeSpan timeout, CancellationToken cancellationToken = default)
+    public static ValueTask<LockLease?> TryAcquireSemaphoreAsync(this IZooKeeper zk, string path, int maxLeases, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        TryAcquireSemaphoreAsync(zk, path, maxLeases, timeout, null, cancellationToken);
+
+    /// <summary>As <see cref="TryAcquireSemaphoreAsync(IZooKeeper, string, int, TimeSpan, CancellationToken)"/>; the lease logs its acquisition, release and loss to <paramref name="logger"/>.</summary>
+    public static ValueTask<LockLease?> TryAcquireSemaphoreAsync(this IZooKeeper zk, string path, int maxLeases, TimeSpan timeout, ILogger? logger, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(timeout, TimeSpan.Zero);
-        return AcquireAsync(zk, path, maxLeases, timeout, cancellationToken);
+        return AcquireAsync(zk, path, maxLeases, timeout, logger ?? NullLogger.Instance, cancellationToken);
     }
 
-    private static async ValueTask<LockLease?> AcquireAsync(IZooKeeper zk, string path, int maxLeases, TimeSpan? timeout, CancellationToken cancellationToken)
+    private static async ValueTask<LockLease?> AcquireAsync(IZooKeeper zk, string path, int maxLeases, TimeSpan? timeout, ILogger logger, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(zk);
         ZkPaths.Validate(path, nameof(path));
@@ -51,14 +61,14 @@ public static class DistributedSemaphore
         var token = linked?.Token ?? cancellationToken;
         try
         {
-            await using var mutex = await DistributedLock.AcquireAsync(zk, ZkPaths.Join(path, LockFolder), timeout, TimeProvider.System, cancellationToken).ConfigureAwait(false);
+            await using var mutex = await DistributedLock.AcquireAsync(zk, ZkPaths.Join(path, LockFolder), timeout, TimeProvider.System, logger, cancellationToken).ConfigureAwait(false);
             if (mutex is null)
             {
                 return null;
             }
 
-            var lease = await TakeLeaseAsync(zk, ZkPaths.Join(path, LeaseFolder), maxLeases, token).ConfigureAwait(false);
-            return new LockLease(zk, path, lease, TimeProvider.System);
+            var lease = await TakeLeaseAsync(zk, ZkPaths.Join(path, LeaseFolder), maxLeases, logger, token).ConfigureAwait(false);
+            return new LockLease(zk, path, lease, TimeProvider.System, logger);
         }
         catch (OperationCanceledException) when (deadline?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
         {
@@ -67,7 +77,7 @@ public static class DistributedSemaphore
     }
 
     /// <summary>Creates our lease and waits until it is among the first <paramref name="maxLeases"/>; deletes it on any failure.</summary>
-    private static async ValueTask<CreateResult> TakeLeaseAsync(IZooKeeper zk, string leases, int maxLeases, CancellationToken cancellationToken)
+    private static async ValueTask<CreateResult> TakeLeaseAsync(IZooKeeper zk, string leases, int maxLeases, ILogger logger, CancellationToken cancellationToken)
     {
         var ours = await ProtectedCreate.CreateAsync(zk, leases, LeaseName, null, CreateMode.EphemeralSequential, cancellationToken).ConfigureAwait(false);
         var ourName = ZkPaths.NameOf(ours.Path);
@@ -76,8 +86,8 @@ public static class DistributedSemaphore
         {
             while (true)
             {
-                using var wait = new OneShotWait(zk);
-                var children = await SessionRetry.RunAsync(zk, (leases, wait.Watcher), static (z, s, ct) => z.GetChildrenAsync(s.leases, s.Watcher, ct), cancellationToken).ConfigureAwait(false);
+                using var wait = new OneShotWait(zk, logger);
+                var children = await SessionRetry.RunAsync(zk, (leases, wait.Watcher), static (z, s, ct) => z.GetChildrenAsync(s.leases, s.Watcher, ct), cancellationToken, logger).ConfigureAwait(false);
                 if (!children.Contains(ourName))
                 {
                     throw new ZkException(ZkErrorCode.NoNode, ours.Path, $"Sequential path not found: {ours.Path} (deleted while waiting, or its session ended)");
@@ -96,7 +106,7 @@ public static class DistributedSemaphore
         {
             if (!holds)
             {
-                await SequentialContender.DeleteQuietlyAsync(zk, ours.Path).ConfigureAwait(false);
+                await SequentialContender.DeleteQuietlyAsync(zk, ours.Path, logger).ConfigureAwait(false);
             }
         }
     }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Recipes;
@@ -24,11 +26,19 @@ public sealed class DoubleBarrier : IAsyncDisposable
     private readonly IZooKeeper _zk;
     private readonly int _memberCount;
     private readonly string _readyPath;
+    private readonly ILogger _logger;
 
     /// <summary>A member of the double barrier at <paramref name="path"/> for <paramref name="memberCount"/> members.</summary>
     public DoubleBarrier(IZooKeeper zk, string path, int memberCount)
+        : this(zk, path, memberCount, null)
+    {
+    }
+
+    /// <summary>A member of the double barrier at <paramref name="path"/> that logs nodes and watches it leaves behind to <paramref name="logger"/>.</summary>
+    public DoubleBarrier(IZooKeeper zk, string path, int memberCount, ILogger? logger)
     {
         ArgumentNullException.ThrowIfNull(zk);
+        _logger = logger ?? NullLogger.Instance;
         ArgumentOutOfRangeException.ThrowIfLessThan(memberCount, 1);
         _zk = zk;
         _memberCount = memberCount;
@@ -52,7 +62,7 @@ public sealed class DoubleBarrier : IAsyncDisposable
         {
             while (true)
             {
-                using var wait = new OneShotWait(_zk);
+                using var wait = new OneShotWait(_zk, _logger);
                 if (await ExistsAsync(_readyPath, wait.Watcher, cancellationToken).ConfigureAwait(false))
                 {
                     return;
@@ -70,7 +80,7 @@ public sealed class DoubleBarrier : IAsyncDisposable
         }
         catch
         {
-            await SequentialContender.DeleteQuietlyAsync(_zk, NodePath).ConfigureAwait(false);
+            await SequentialContender.DeleteQuietlyAsync(_zk, NodePath, _logger).ConfigureAwait(false);
             throw;
         }
     }
@@ -87,15 +97,15 @@ public sealed class DoubleBarrier : IAsyncDisposable
             if (children.Count == 0 || (children.Count == 1 && ourIndex == 0) || (ourIndex < 0 && ourNodeExists))
             {
                 // Last out, or our node went with our session (Curator throws when it is missing without a lost connection).
-                await SequentialContender.DeleteQuietlyAsync(_zk, NodePath).ConfigureAwait(false);
+                await SequentialContender.DeleteQuietlyAsync(_zk, NodePath, _logger).ConfigureAwait(false);
                 break;
             }
 
-            using var wait = new OneShotWait(_zk);
+            using var wait = new OneShotWait(_zk, _logger);
             var watched = ZkPaths.Join(Path, ourIndex == 0 ? children[^1] : children[0]);
             if (ourIndex != 0 && ourNodeExists)
             {
-                await SequentialContender.DeleteQuietlyAsync(_zk, NodePath).ConfigureAwait(false);
+                await SequentialContender.DeleteQuietlyAsync(_zk, NodePath, _logger).ConfigureAwait(false);
                 ourNodeExists = false;
             }
 
@@ -105,11 +115,11 @@ public sealed class DoubleBarrier : IAsyncDisposable
             }
         }
 
-        await SequentialContender.DeleteQuietlyAsync(_zk, _readyPath).ConfigureAwait(false);
+        await SequentialContender.DeleteQuietlyAsync(_zk, _readyPath, _logger).ConfigureAwait(false);
     }
 
     /// <summary>Deletes this member's node if it is still there (a member that gives up).</summary>
-    public ValueTask DisposeAsync() => SequentialContender.DeleteQuietlyAsync(_zk, NodePath);
+    public ValueTask DisposeAsync() => SequentialContender.DeleteQuietlyAsync(_zk, NodePath, _logger);
 
     /// <summary>The members' node names, sorted, without <c>ready</c> (Curator's <c>filterAndSortChildren</c>).</summary>
     private async ValueTask<List<string>> MembersAsync(CancellationToken cancellationToken)

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Recipes;
@@ -7,7 +9,7 @@ namespace Zk.Embedded.Recipes;
 /// <c>groupPath/memberId</c> exists, with a payload; <see cref="Members"/> is the group as a watch-maintained view.
 /// </summary>
 /// <remarks>
-/// <para>Guarantees: after <see cref="JoinAsync"/> returns, the view holds every member as read then, this one
+/// <para>Guarantees: after <see cref="JoinAsync(IZooKeeper, string, string, byte[], CancellationToken)"/> returns, the view holds every member as read then, this one
 /// included; each later join, leave or payload change the session hears is followed by a reload and one
 /// <see cref="MembersChanged"/> event. A member whose session expires or closes leaves every view. Disposing leaves
 /// the group (deletes the node, riding out a lost connection) and stops the view.</para>
@@ -19,15 +21,17 @@ public sealed class GroupMember : IAsyncDisposable
 {
     private readonly IZooKeeper _zk;
     private readonly ChildrenCache _view;
+    private readonly ILogger _logger;
     private volatile IReadOnlyDictionary<string, ReadOnlyMemory<byte>> _members = new Dictionary<string, ReadOnlyMemory<byte>>();
     private int _left;
 
-    private GroupMember(IZooKeeper zk, string groupPath, string memberId)
+    private GroupMember(IZooKeeper zk, string groupPath, string memberId, ILogger logger)
     {
         _zk = zk;
+        _logger = logger;
         Id = memberId;
         Path = ZkPaths.Validate(ZkPaths.Join(groupPath, memberId), nameof(memberId));
-        _view = new ChildrenCache(zk, groupPath);
+        _view = new ChildrenCache(zk, groupPath, logger);
         _view.Changed += OnChildren;
     }
 
@@ -45,11 +49,19 @@ public sealed class GroupMember : IAsyncDisposable
 
     /// <summary>Joins the group at <paramref name="groupPath"/> as <paramref name="memberId"/> and loads the view.</summary>
     /// <exception cref="ZkException">NodeExists when a live member already has this id.</exception>
-    public static async ValueTask<GroupMember> JoinAsync(IZooKeeper zk, string groupPath, string memberId, byte[]? payload = null, CancellationToken cancellationToken = default)
+    public static ValueTask<GroupMember> JoinAsync(IZooKeeper zk, string groupPath, string memberId, byte[]? payload = null, CancellationToken cancellationToken = default) =>
+        JoinAsync(zk, groupPath, memberId, payload, null, cancellationToken);
+
+    /// <summary>
+    /// Joins the group at <paramref name="groupPath"/> as <paramref name="memberId"/> and loads the view; failing view
+    /// reloads and a node left behind on leaving are logged to <paramref name="logger"/>.
+    /// </summary>
+    /// <exception cref="ZkException">NodeExists when a live member already has this id.</exception>
+    public static async ValueTask<GroupMember> JoinAsync(IZooKeeper zk, string groupPath, string memberId, byte[]? payload, ILogger? logger, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(zk);
         ArgumentException.ThrowIfNullOrEmpty(memberId);
-        var member = new GroupMember(zk, ZkPaths.Validate(groupPath, nameof(groupPath)), memberId);
+        var member = new GroupMember(zk, ZkPaths.Validate(groupPath, nameof(groupPath)), memberId, logger ?? NullLogger.Instance);
         await EphemeralNode.CreateAsync(zk, member.Path, payload, cancellationToken).ConfigureAwait(false);
         try
         {
@@ -74,7 +86,7 @@ public sealed class GroupMember : IAsyncDisposable
         if (Interlocked.Exchange(ref _left, 1) == 0)
         {
             await _view.StopAsync().ConfigureAwait(false);
-            await SequentialContender.DeleteQuietlyAsync(_zk, Path).ConfigureAwait(false);
+            await SequentialContender.DeleteQuietlyAsync(_zk, Path, _logger).ConfigureAwait(false);
         }
     }
 

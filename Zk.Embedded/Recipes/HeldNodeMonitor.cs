@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Recipes;
@@ -12,17 +13,21 @@ internal sealed class HeldNodeMonitor : IDisposable
 {
     private readonly IZooKeeper _zk;
     private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly long _fencingToken;
     private readonly CancellationTokenSource _lost = new();
     private readonly Watcher _watcher;
     private readonly object _gate = new();
     private ITimer? _suspendedTimer;
     private HoldState _state = HoldState.Held;
 
-    public HeldNodeMonitor(IZooKeeper zk, string path, TimeProvider time)
+    public HeldNodeMonitor(IZooKeeper zk, CreateResult node, TimeProvider time, ILogger logger)
     {
         _zk = zk;
         _time = time;
-        Path = path;
+        _logger = logger;
+        _fencingToken = node.Stat.Czxid;
+        Path = node.Path;
         _watcher = OnNodeEvent;
         _zk.StateChanged += OnSessionState;
         if (SessionRetry.HasEnded(zk.State))
@@ -142,6 +147,7 @@ internal sealed class HeldNodeMonitor : IDisposable
     /// <summary>Moves to <paramref name="next"/> unless the hold already ended; true when it moved.</summary>
     private bool MoveTo(HoldState next, string? reason)
     {
+        HoldState previous;
         lock (_gate)
         {
             if (_state is HoldState.Lost or HoldState.Released || _state == next)
@@ -149,6 +155,7 @@ internal sealed class HeldNodeMonitor : IDisposable
                 return false;
             }
 
+            previous = _state;
             _state = next;
             if (next == HoldState.Lost)
             {
@@ -163,13 +170,31 @@ internal sealed class HeldNodeMonitor : IDisposable
             {
                 _lost.Cancel();
             }
-            catch (AggregateException)
+            catch (AggregateException e)
             {
                 // A callback registered on the token threw; the hold ended all the same, and the other callbacks ran.
+                Log.CallbackFailed(_logger, e, Path);
             }
         }
 
+        LogMove(next, previous, reason);
         StateChanged?.Invoke(next);
         return true;
+    }
+
+    private void LogMove(HoldState next, HoldState previous, string? reason)
+    {
+        switch (next)
+        {
+            case HoldState.Suspended:
+                Log.HoldSuspended(_logger, Path, _fencingToken, _zk.SessionTimeout);
+                break;
+            case HoldState.Held when previous == HoldState.Suspended:
+                Log.HoldResumed(_logger, Path, _fencingToken);
+                break;
+            case HoldState.Lost:
+                Log.HoldLost(_logger, Path, _fencingToken, reason);
+                break;
+        }
     }
 }

@@ -1,4 +1,6 @@
 using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Recipes;
@@ -28,20 +30,22 @@ public sealed class LeaderLatch : IAsyncDisposable
     private readonly SequentialContender _contender;
     private readonly byte[] _participantData;
     private readonly TimeProvider _time;
+    private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly object _gate = new();
     private LeadershipTerm? _term;
     private TaskCompletionSource<LeadershipTerm> _elected = NewElection();
     private Task _loop = Task.CompletedTask;
 
-    private LeaderLatch(IZooKeeper zk, string latchPath, string participantId, TimeProvider time)
+    private LeaderLatch(IZooKeeper zk, string latchPath, string participantId, TimeProvider time, ILogger logger)
     {
         _zk = zk;
+        _logger = logger;
         LatchPath = latchPath;
         ParticipantId = participantId;
         _participantData = Encoding.UTF8.GetBytes(participantId);
         _time = time;
-        _contender = new SequentialContender(zk, latchPath, LatchName, maxLeases: 1);
+        _contender = new SequentialContender(zk, latchPath, LatchName, maxLeases: 1, logger);
     }
 
     /// <summary>The latch's path.</summary>
@@ -78,13 +82,19 @@ public sealed class LeaderLatch : IAsyncDisposable
     public event Action<LeadershipTerm>? Defeated;
 
     /// <summary>Starts contending for leadership of <paramref name="latchPath"/>; subscribe to the events before or read <see cref="CurrentTerm"/>.</summary>
-    public static LeaderLatch Start(IZooKeeper zk, string latchPath, string? participantId = null) => Start(zk, latchPath, participantId, TimeProvider.System);
+    public static LeaderLatch Start(IZooKeeper zk, string latchPath, string? participantId = null) => Start(zk, latchPath, participantId, TimeProvider.System, null);
 
-    internal static LeaderLatch Start(IZooKeeper zk, string latchPath, string? participantId, TimeProvider time)
+    /// <summary>
+    /// Starts contending for leadership of <paramref name="latchPath"/>, logging each term's start and end (with its
+    /// fencing token), a lost connection or node, and the latch stopping to <paramref name="logger"/>.
+    /// </summary>
+    public static LeaderLatch Start(IZooKeeper zk, string latchPath, string? participantId, ILogger? logger) => Start(zk, latchPath, participantId, TimeProvider.System, logger);
+
+    internal static LeaderLatch Start(IZooKeeper zk, string latchPath, string? participantId, TimeProvider time, ILogger? logger)
     {
         ArgumentNullException.ThrowIfNull(zk);
         ZkPaths.Validate(latchPath, nameof(latchPath));
-        var latch = new LeaderLatch(zk, latchPath, participantId ?? $"0x{zk.SessionId:x}", time);
+        var latch = new LeaderLatch(zk, latchPath, participantId ?? $"0x{zk.SessionId:x}", time, logger ?? NullLogger.Instance);
         latch._loop = Task.Run(latch.RunAsync);
         return latch;
     }
@@ -124,6 +134,7 @@ public sealed class LeaderLatch : IAsyncDisposable
         {
             // The session ended (SessionExpired) or refused the latch (NoAuth, ...): nothing more to contend with.
             StopReason = e;
+            Log.LatchStopped(_logger, e, ParticipantId, LatchPath);
         }
         finally
         {
@@ -139,7 +150,7 @@ public sealed class LeaderLatch : IAsyncDisposable
     {
         // The semaphore outlives the monitor: disposing the monitor raises its last state change.
         using var changed = new SemaphoreSlim(0);
-        using var monitor = new HeldNodeMonitor(_zk, node.Path, _time);
+        using var monitor = new HeldNodeMonitor(_zk, node, _time, _logger);
         monitor.StateChanged += _ => changed.Release();
         try
         {
@@ -157,7 +168,7 @@ public sealed class LeaderLatch : IAsyncDisposable
         finally
         {
             EndTerm();
-            await SequentialContender.DeleteQuietlyAsync(_zk, node.Path).ConfigureAwait(false);
+            await SequentialContender.DeleteQuietlyAsync(_zk, node.Path, _logger).ConfigureAwait(false);
         }
 
         if (SessionRetry.HasEnded(_zk.State))
@@ -175,6 +186,7 @@ public sealed class LeaderLatch : IAsyncDisposable
             _elected.TrySetResult(term);
         }
 
+        Log.LeadershipGained(_logger, ParticipantId, LatchPath, term.NodePath, term.FencingToken);
         Elected?.Invoke(term);
     }
 
@@ -193,7 +205,8 @@ public sealed class LeaderLatch : IAsyncDisposable
 
         if (term is not null)
         {
-            term.End();
+            term.End(_logger);
+            Log.LeadershipEnded(_logger, ParticipantId, LatchPath, term.NodePath, term.FencingToken);
             Defeated?.Invoke(term);
         }
     }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace Zk.Embedded.Recipes;
 
 /// <summary>One stretch of leadership of a <see cref="LeaderLatch"/>, from election to its end.</summary>
@@ -24,15 +26,16 @@ public sealed class LeadershipTerm
     /// <summary>Canceled when the term ends: the connection or the session was lost, the node deleted, or the latch disposed.</summary>
     public CancellationToken Ended => _ended.Token;
 
-    internal void End()
+    internal void End(ILogger logger)
     {
         try
         {
             _ended.Cancel();
         }
-        catch (AggregateException)
+        catch (AggregateException e)
         {
             // A callback on the token threw; the term ended all the same.
+            Log.CallbackFailed(logger, e, ToString());
         }
     }
 

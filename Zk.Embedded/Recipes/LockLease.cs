@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Recipes;
@@ -19,16 +20,19 @@ public sealed class LockLease : IAsyncDisposable
 {
     private readonly IZooKeeper _zk;
     private readonly HeldNodeMonitor _monitor;
+    private readonly ILogger _logger;
     private int _released;
 
-    internal LockLease(IZooKeeper zk, string lockPath, CreateResult node, TimeProvider time)
+    internal LockLease(IZooKeeper zk, string lockPath, CreateResult node, TimeProvider time, ILogger logger)
     {
         _zk = zk;
+        _logger = logger;
         LockPath = lockPath;
         NodePath = node.Path;
         FencingToken = node.Stat.Czxid;
-        _monitor = new HeldNodeMonitor(zk, node.Path, time);
+        _monitor = new HeldNodeMonitor(zk, node, time, logger);
         _monitor.StateChanged += state => StateChanged?.Invoke(state);
+        Log.LockAcquired(logger, lockPath, NodePath, FencingToken);
     }
 
     /// <summary>The lock's path, as passed to acquire.</summary>
@@ -67,12 +71,14 @@ public sealed class LockLease : IAsyncDisposable
             return;
         }
 
-        var wasLost = _monitor.State == HoldState.Lost;
+        var before = _monitor.State;
         _monitor.Dispose();
-        if (!wasLost || !SessionRetry.HasEnded(_zk.State))
+        if (before != HoldState.Lost || !SessionRetry.HasEnded(_zk.State))
         {
-            await SequentialContender.DeleteQuietlyAsync(_zk, NodePath).ConfigureAwait(false);
+            await SequentialContender.DeleteQuietlyAsync(_zk, NodePath, _logger).ConfigureAwait(false);
         }
+
+        Log.LockReleased(_logger, LockPath, NodePath, FencingToken, before);
     }
 
     /// <inheritdoc cref="ReleaseAsync"/>

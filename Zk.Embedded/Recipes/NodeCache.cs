@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Recipes;
@@ -9,7 +11,7 @@ namespace Zk.Embedded.Recipes;
 /// again on each event otherwise. It reloads after every reconnect, so a change made while disconnected is seen.
 /// </summary>
 /// <remarks>
-/// Guarantees: after <see cref="StartAsync"/> returns, <see cref="Current"/> holds the node as read then (null when
+/// Guarantees: after <see cref="StartAsync(IZooKeeper, string, CancellationToken)"/> returns, <see cref="Current"/> holds the node as read then (null when
 /// absent); every later change the session hears is followed by a reload and, when the data or existence changed, one
 /// <see cref="Changed"/> event. Not guaranteed: an event per intermediate version (two quick writes may be seen as one),
 /// or a current view while the connection is lost. The cache never creates or deletes the node.
@@ -20,14 +22,16 @@ public sealed class NodeCache : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly RefreshLoop _refresh;
     private readonly Watcher _watcher;
+    private readonly ILogger _logger;
     private bool _persistent;
     private volatile StrongBox<DataResult>? _current; // a box: readers see a whole DataResult, never a torn one
 
-    private NodeCache(IZooKeeper zk, string path)
+    private NodeCache(IZooKeeper zk, string path, ILogger logger)
     {
         _zk = zk;
         Path = path;
-        _refresh = new RefreshLoop(LoadAsync, _stop.Token);
+        _logger = logger;
+        _refresh = new RefreshLoop(LoadAsync, path, logger, _stop.Token);
         _watcher = _refresh.OnWatch;
     }
 
@@ -41,10 +45,14 @@ public sealed class NodeCache : IAsyncDisposable
     public event Action<DataResult?>? Changed;
 
     /// <summary>Loads the node and starts watching it.</summary>
-    public static async ValueTask<NodeCache> StartAsync(IZooKeeper zk, string path, CancellationToken cancellationToken = default)
+    public static ValueTask<NodeCache> StartAsync(IZooKeeper zk, string path, CancellationToken cancellationToken = default) =>
+        StartAsync(zk, path, null, cancellationToken);
+
+    /// <summary>Loads the node and starts watching it; failing and recovering reloads are logged to <paramref name="logger"/>.</summary>
+    public static async ValueTask<NodeCache> StartAsync(IZooKeeper zk, string path, ILogger? logger, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(zk);
-        var cache = new NodeCache(zk, ZkPaths.Validate(path, nameof(path)));
+        var cache = new NodeCache(zk, ZkPaths.Validate(path, nameof(path)), logger ?? NullLogger.Instance);
         try
         {
             await zk.AddWatchAsync(path, cache._watcher, AddWatchMode.Persistent, cancellationToken).ConfigureAwait(false);
@@ -80,9 +88,10 @@ public sealed class NodeCache : IAsyncDisposable
         {
             await _zk.RemoveWatchesAsync(Path, _watcher, _persistent ? WatcherType.Persistent : WatcherType.Any, local: _zk.State != SessionState.Connected).ConfigureAwait(false);
         }
-        catch (ZkException)
+        catch (ZkException e)
         {
             // Already fired (one-shot) or the session is gone: nothing left to remove.
+            Log.WatchLeftBehind(_logger, Path, e.Code);
         }
     }
 
@@ -90,12 +99,12 @@ public sealed class NodeCache : IAsyncDisposable
     {
         var watcher = _persistent ? null : _watcher;
         DataResult? loaded = null;
-        var stat = await SessionRetry.RunAsync(_zk, (Path, watcher), static (z, s, ct) => z.ExistsAsync(s.Path, s.watcher, ct), cancellationToken).ConfigureAwait(false);
+        var stat = await SessionRetry.RunAsync(_zk, (Path, watcher), static (z, s, ct) => z.ExistsAsync(s.Path, s.watcher, ct), cancellationToken, _logger).ConfigureAwait(false);
         if (stat is not null)
         {
             try
             {
-                loaded = await SessionRetry.RunAsync(_zk, (Path, watcher), static (z, s, ct) => z.GetDataAsync(s.Path, s.watcher, ct), cancellationToken).ConfigureAwait(false);
+                loaded = await SessionRetry.RunAsync(_zk, (Path, watcher), static (z, s, ct) => z.GetDataAsync(s.Path, s.watcher, ct), cancellationToken, _logger).ConfigureAwait(false);
             }
             catch (ZkException e) when (e.Code == ZkErrorCode.NoNode)
             {

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Recipes;
@@ -11,10 +13,12 @@ internal sealed class OneShotWait : IDisposable
 {
     private readonly IZooKeeper _zk;
     private readonly TaskCompletionSource _fired = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ILogger _logger;
 
-    public OneShotWait(IZooKeeper zk)
+    public OneShotWait(IZooKeeper zk, ILogger? logger = null)
     {
         _zk = zk;
+        _logger = logger ?? NullLogger.Instance;
         Watcher = _ => _fired.TrySetResult();
         _zk.StateChanged += OnState;
     }
@@ -45,9 +49,10 @@ internal sealed class OneShotWait : IDisposable
         {
             await _zk.RemoveWatchesAsync(path, Watcher, type, local: _zk.State != SessionState.Connected).ConfigureAwait(false);
         }
-        catch (ZkException)
+        catch (ZkException e)
         {
             // Fired meanwhile, or the connection is gone: the watch goes with the event or the session.
+            Log.WatchLeftBehind(_logger, path, e.Code);
         }
     }
 

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Recipes;
@@ -18,10 +20,11 @@ internal sealed class SequentialContender
     private readonly string _name;
     private readonly string[] _sortNames;
     private readonly TurnRule _rule;
+    private readonly ILogger _logger;
 
     /// <summary>A contender of Curator's standard driver: it holds when fewer than <paramref name="maxLeases"/> come before it.</summary>
-    public SequentialContender(IZooKeeper zk, string basePath, string name, int maxLeases)
-        : this(zk, basePath, name, [name], (sorted, ours) => ours < maxLeases ? null : sorted[ours - maxLeases])
+    public SequentialContender(IZooKeeper zk, string basePath, string name, int maxLeases, ILogger? logger = null)
+        : this(zk, basePath, name, [name], (sorted, ours) => ours < maxLeases ? null : sorted[ours - maxLeases], logger)
     {
     }
 
@@ -29,8 +32,9 @@ internal sealed class SequentialContender
     /// A contender whose children sort by what follows the last of each of <paramref name="sortNames"/> in turn
     /// (Curator's <c>SortingLockInternalsDriver</c>), and whose turn <paramref name="rule"/> decides.
     /// </summary>
-    public SequentialContender(IZooKeeper zk, string basePath, string name, string[] sortNames, TurnRule rule)
+    public SequentialContender(IZooKeeper zk, string basePath, string name, string[] sortNames, TurnRule rule, ILogger? logger = null)
     {
+        _logger = logger ?? NullLogger.Instance;
         _zk = zk;
         BasePath = basePath;
         _name = name;
@@ -66,7 +70,7 @@ internal sealed class SequentialContender
         {
             if (!holds && ours is not null)
             {
-                await DeleteQuietlyAsync(_zk, ours.Path).ConfigureAwait(false);
+                await DeleteQuietlyAsync(_zk, ours.Path, _logger).ConfigureAwait(false);
             }
         }
     }
@@ -74,7 +78,7 @@ internal sealed class SequentialContender
     /// <summary>The children of the base path in lock order (Curator's <c>getSortedChildren</c>).</summary>
     public async ValueTask<List<string>> SortedChildrenAsync(CancellationToken cancellationToken)
     {
-        var children = await SessionRetry.RunAsync(_zk, BasePath, static (z, p, ct) => z.GetChildrenAsync(p, null, ct), cancellationToken).ConfigureAwait(false);
+        var children = await SessionRetry.RunAsync(_zk, BasePath, static (z, p, ct) => z.GetChildrenAsync(p, null, ct), cancellationToken, _logger).ConfigureAwait(false);
         return Sort(children, _sortNames);
     }
 
@@ -114,7 +118,7 @@ internal sealed class SequentialContender
     }
 
     /// <summary>Deletes a node, riding out ConnectionLoss until the session ends (then the ephemeral is gone anyway).</summary>
-    public static async ValueTask DeleteQuietlyAsync(IZooKeeper zk, string path)
+    public static async ValueTask DeleteQuietlyAsync(IZooKeeper zk, string path, ILogger logger)
     {
         // Bounded: past twice the session timeout without a connection the peer has expired the session.
         using var bound = new CancellationTokenSource(zk.SessionTimeout * 2 + TimeSpan.FromSeconds(1));
@@ -124,7 +128,7 @@ internal sealed class SequentialContender
             {
                 await z.DeleteAsync(p, -1, ct).ConfigureAwait(false);
                 return true;
-            }, bound.Token).ConfigureAwait(false);
+            }, bound.Token, logger).ConfigureAwait(false);
         }
         catch (ZkException e) when (e.Code is ZkErrorCode.NoNode or ZkErrorCode.SessionExpired)
         {
@@ -133,6 +137,7 @@ internal sealed class SequentialContender
         catch (OperationCanceledException)
         {
             // No connection for longer than the session can live: the peer deletes it with the session.
+            Log.NodeLeftBehind(logger, path);
         }
     }
 
@@ -161,10 +166,10 @@ internal sealed class SequentialContender
     /// <summary>Returns once <paramref name="path"/> changed or is gone, or the session's state changed (the caller looks again).</summary>
     private async ValueTask WaitForDeleteAsync(string path, CancellationToken cancellationToken)
     {
-        using var wait = new OneShotWait(_zk);
+        using var wait = new OneShotWait(_zk, _logger);
         try
         {
-            await SessionRetry.RunAsync(_zk, (path, wait.Watcher), static (z, s, ct) => z.GetDataAsync(s.path, s.Watcher, ct), cancellationToken).ConfigureAwait(false);
+            await SessionRetry.RunAsync(_zk, (path, wait.Watcher), static (z, s, ct) => z.GetDataAsync(s.path, s.Watcher, ct), cancellationToken, _logger).ConfigureAwait(false);
         }
         catch (ZkException e) when (e.Code == ZkErrorCode.NoNode)
         {

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Recipes;
@@ -7,7 +9,7 @@ namespace Zk.Embedded.Recipes;
 /// after each reconnect), with round-robin, random and least-recently-used picks to spread load over them.
 /// </summary>
 /// <remarks>
-/// Guarantees: after <see cref="StartAsync"/> returns, <see cref="Instances"/> is the registered set as read then;
+/// Guarantees: after <see cref="StartAsync(IZooKeeper, string, string, CancellationToken)"/> returns, <see cref="Instances"/> is the registered set as read then;
 /// each later registration or departure the session hears is followed by a reload and a <see cref="Changed"/> event.
 /// Not guaranteed: that a picked instance is still alive (it may have died since the last reload); callers retry
 /// on another pick.
@@ -15,6 +17,7 @@ namespace Zk.Embedded.Recipes;
 public sealed class ServiceCache : IAsyncDisposable
 {
     private readonly ChildrenCache _children;
+    private readonly ILogger _logger;
     private volatile IReadOnlyList<ServiceInstance> _instances = [];
     private int _next = -1;
 
@@ -22,9 +25,10 @@ public sealed class ServiceCache : IAsyncDisposable
     private readonly Dictionary<string, long> _lastPicked = new(StringComparer.Ordinal);
     private long _picks;
 
-    private ServiceCache(IZooKeeper zk, string folder)
+    private ServiceCache(IZooKeeper zk, string folder, ILogger logger)
     {
-        _children = new ChildrenCache(zk, folder);
+        _logger = logger;
+        _children = new ChildrenCache(zk, folder, logger);
         _children.Changed += OnChildren;
     }
 
@@ -38,10 +42,15 @@ public sealed class ServiceCache : IAsyncDisposable
     public event Action<IReadOnlyList<ServiceInstance>>? Changed;
 
     /// <summary>Loads the service's instances and starts watching them.</summary>
-    public static async ValueTask<ServiceCache> StartAsync(IZooKeeper zk, string basePath, string serviceName, CancellationToken cancellationToken = default)
+    public static ValueTask<ServiceCache> StartAsync(IZooKeeper zk, string basePath, string serviceName, CancellationToken cancellationToken = default) =>
+        StartAsync(zk, basePath, serviceName, null, cancellationToken);
+
+    /// <summary>Loads the service's instances and starts watching them; failing and recovering reloads are logged to <paramref name="logger"/>.</summary>
+    public static async ValueTask<ServiceCache> StartAsync(IZooKeeper zk, string basePath, string serviceName, ILogger? logger, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(zk);
-        var cache = new ServiceCache(zk, ZkPaths.Validate(ZkPaths.Join(ZkPaths.Validate(basePath, nameof(basePath)), serviceName), nameof(serviceName)));
+        var folder = ZkPaths.Validate(ZkPaths.Join(ZkPaths.Validate(basePath, nameof(basePath)), serviceName), nameof(serviceName));
+        var cache = new ServiceCache(zk, folder, logger ?? NullLogger.Instance);
         await ZkPaths.CreateAllAsync(zk, cache.Folder, CreateMode.Persistent, cancellationToken).ConfigureAwait(false);
         await cache._children.StartAsync(cancellationToken).ConfigureAwait(false);
         return cache;
@@ -99,6 +108,10 @@ public sealed class ServiceCache : IAsyncDisposable
             if (ServiceInstance.FromJson(child.Data.Data.Span) is { } instance)
             {
                 instances.Add(instance);
+            }
+            else
+            {
+                Log.InstanceUnreadable(_logger, Folder, child.Name);
             }
         }
 

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Recipes;
@@ -12,7 +14,15 @@ public static class ServiceDiscovery
 {
     /// <summary>Registers <paramref name="instance"/> under <paramref name="basePath"/>; dispose the result to unregister.</summary>
     /// <exception cref="ZkException">NodeExists when an instance with this id is registered already.</exception>
-    public static async ValueTask<ServiceRegistration> RegisterAsync(this IZooKeeper zk, string basePath, ServiceInstance instance, CancellationToken cancellationToken = default)
+    public static ValueTask<ServiceRegistration> RegisterAsync(this IZooKeeper zk, string basePath, ServiceInstance instance, CancellationToken cancellationToken = default) =>
+        RegisterAsync(zk, basePath, instance, null, cancellationToken);
+
+    /// <summary>
+    /// Registers <paramref name="instance"/> under <paramref name="basePath"/>; dispose the result to unregister. A
+    /// registration that cannot be deleted on dispose is logged to <paramref name="logger"/>.
+    /// </summary>
+    /// <exception cref="ZkException">NodeExists when an instance with this id is registered already.</exception>
+    public static async ValueTask<ServiceRegistration> RegisterAsync(this IZooKeeper zk, string basePath, ServiceInstance instance, ILogger? logger, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(zk);
         ArgumentNullException.ThrowIfNull(instance);
@@ -20,7 +30,7 @@ public static class ServiceDiscovery
         var path = ZkPaths.Validate(ZkPaths.Join(folder, instance.Id), nameof(instance));
         var data = (instance with { RegistrationTimeUtc = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() }).ToJson();
         await EphemeralNode.CreateAsync(zk, path, data, cancellationToken).ConfigureAwait(false);
-        return new ServiceRegistration(zk, path);
+        return new ServiceRegistration(zk, path, logger ?? NullLogger.Instance);
     }
 }
 
@@ -28,11 +38,13 @@ public static class ServiceDiscovery
 public sealed class ServiceRegistration : IAsyncDisposable
 {
     private readonly IZooKeeper _zk;
+    private readonly ILogger _logger;
     private int _disposed;
 
-    internal ServiceRegistration(IZooKeeper zk, string path)
+    internal ServiceRegistration(IZooKeeper zk, string path, ILogger logger)
     {
         _zk = zk;
+        _logger = logger;
         Path = path;
     }
 
@@ -44,7 +56,7 @@ public sealed class ServiceRegistration : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            await SequentialContender.DeleteQuietlyAsync(_zk, Path).ConfigureAwait(false);
+            await SequentialContender.DeleteQuietlyAsync(_zk, Path, _logger).ConfigureAwait(false);
         }
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Recipes;
@@ -11,7 +12,8 @@ internal static class SessionRetry
     /// <summary>Between attempts, so a session that reports Connected a moment too long is not hammered.</summary>
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromMilliseconds(500);
 
-    public static async ValueTask<T> RunAsync<T, TState>(IZooKeeper zk, TState state, Func<IZooKeeper, TState, CancellationToken, ValueTask<T>> call, CancellationToken cancellationToken)
+    /// <summary>Runs <paramref name="call"/> until it does not fail with ConnectionLoss; giving up because the session ended is logged to <paramref name="logger"/>.</summary>
+    public static async ValueTask<T> RunAsync<T, TState>(IZooKeeper zk, TState state, Func<IZooKeeper, TState, CancellationToken, ValueTask<T>> call, CancellationToken cancellationToken, ILogger? logger = null)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -21,13 +23,13 @@ internal static class SessionRetry
             }
             catch (ZkException e) when (e.Code == ZkErrorCode.ConnectionLoss)
             {
-                await WaitUntilConnectedAsync(zk, attempt, cancellationToken).ConfigureAwait(false);
+                await WaitUntilConnectedAsync(zk, attempt, cancellationToken, logger).ConfigureAwait(false);
             }
         }
     }
 
     /// <summary>Waits for the session to be connected; throws SessionExpired when it ended (expired, closed, auth failed).</summary>
-    public static async ValueTask WaitUntilConnectedAsync(IZooKeeper zk, int attempt, CancellationToken cancellationToken)
+    public static async ValueTask WaitUntilConnectedAsync(IZooKeeper zk, int attempt, CancellationToken cancellationToken, ILogger? logger = null)
     {
         var connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnState(KeeperState state)
@@ -41,11 +43,11 @@ internal static class SessionRetry
         zk.StateChanged += OnState;
         try
         {
-            ThrowIfEnded(zk);
+            ThrowIfEnded(zk, logger);
             if (zk.State is SessionState.Connecting)
             {
                 await connected.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-                ThrowIfEnded(zk);
+                ThrowIfEnded(zk, logger);
             }
         }
         finally
@@ -59,10 +61,15 @@ internal static class SessionRetry
 
     public static bool HasEnded(SessionState state) => state is SessionState.Expired or SessionState.Closed or SessionState.AuthFailed;
 
-    private static void ThrowIfEnded(IZooKeeper zk)
+    private static void ThrowIfEnded(IZooKeeper zk, ILogger? logger)
     {
         if (HasEnded(zk.State))
         {
+            if (logger is not null)
+            {
+                Log.RetryGaveUp(logger, zk.SessionId, zk.State);
+            }
+
             throw new ZkException(ZkErrorCode.SessionExpired, null, $"the session 0x{zk.SessionId:x} ended ({zk.State}); a recipe cannot go on with it");
         }
     }

@@ -1,4 +1,6 @@
 using System.Collections.Frozen;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Recipes;
@@ -42,17 +44,25 @@ public sealed class TreeCache : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly RefreshLoop _refresh;
     private readonly Watcher _watcher;
+    private readonly ILogger _logger;
     private bool _persistent;
     private bool _initialized;
     private volatile FrozenDictionary<string, DataResult> _nodes = FrozenDictionary<string, DataResult>.Empty;
 
     /// <summary>A cache of the subtree at <paramref name="path"/>; nothing is read until <see cref="StartAsync"/>.</summary>
     public TreeCache(IZooKeeper zk, string path)
+        : this(zk, path, null)
+    {
+    }
+
+    /// <summary>A cache of the subtree at <paramref name="path"/> that logs failing and recovering reloads to <paramref name="logger"/>.</summary>
+    public TreeCache(IZooKeeper zk, string path, ILogger? logger)
     {
         ArgumentNullException.ThrowIfNull(zk);
         _zk = zk;
         Path = ZkPaths.Validate(path, nameof(path));
-        _refresh = new RefreshLoop(LoadAsync, _stop.Token);
+        _logger = logger ?? NullLogger.Instance;
+        _refresh = new RefreshLoop(LoadAsync, Path, _logger, _stop.Token);
         _watcher = _refresh.OnWatch;
     }
 
@@ -110,9 +120,10 @@ public sealed class TreeCache : IAsyncDisposable
             {
                 await _zk.RemoveWatchesAsync(Path, _watcher, WatcherType.PersistentRecursive, local: _zk.State != SessionState.Connected).ConfigureAwait(false);
             }
-            catch (ZkException)
+            catch (ZkException e)
             {
                 // The session is gone: nothing left to remove.
+                Log.WatchLeftBehind(_logger, Path, e.Code);
             }
         }
     }
@@ -141,8 +152,8 @@ public sealed class TreeCache : IAsyncDisposable
         try
         {
             // getData watches for a change or delete; on a missing node exists leaves a watch for its create.
-            loaded[path] = await SessionRetry.RunAsync(_zk, (path, watcher), static (z, s, ct) => z.GetDataAsync(s.path, s.watcher, ct), cancellationToken).ConfigureAwait(false);
-            var children = await SessionRetry.RunAsync(_zk, (path, watcher), static (z, s, ct) => z.GetChildrenAsync(s.path, s.watcher, ct), cancellationToken).ConfigureAwait(false);
+            loaded[path] = await SessionRetry.RunAsync(_zk, (path, watcher), static (z, s, ct) => z.GetDataAsync(s.path, s.watcher, ct), cancellationToken, _logger).ConfigureAwait(false);
+            var children = await SessionRetry.RunAsync(_zk, (path, watcher), static (z, s, ct) => z.GetChildrenAsync(s.path, s.watcher, ct), cancellationToken, _logger).ConfigureAwait(false);
             foreach (var child in children)
             {
                 await LoadNodeAsync(ZkPaths.Join(path, child), loaded, cancellationToken).ConfigureAwait(false);
@@ -153,7 +164,7 @@ public sealed class TreeCache : IAsyncDisposable
             loaded.Remove(path);
             if (path == Path && watcher is not null)
             {
-                await SessionRetry.RunAsync(_zk, (path, watcher), static (z, s, ct) => z.ExistsAsync(s.path, s.watcher, ct), cancellationToken).ConfigureAwait(false);
+                await SessionRetry.RunAsync(_zk, (path, watcher), static (z, s, ct) => z.ExistsAsync(s.path, s.watcher, ct), cancellationToken, _logger).ConfigureAwait(false);
             }
         }
     }

@@ -14,6 +14,14 @@ internal interface ISessionSink
 
     /// <summary>The session was attached elsewhere (ZooKeeper closes the old connection of a session that moves).</summary>
     void OnDetached();
+
+    /// <summary>
+    /// The ensemble member this session is attached to stopped (false) or started again (true) serving clients.
+    /// A wire connection has nothing to do: the member closes its connections and clients reconnect elsewhere.
+    /// </summary>
+    void OnServingChanged(bool serving)
+    {
+    }
 }
 
 /// <summary>

@@ -23,22 +23,45 @@ internal static class OneShotWatches
     /// When both see it, the watch still fires once: firing removes the entry under its path's lock, and
     /// <see cref="WatchManager.TryFireOneShot"/> fires only an entry that is still there and older than the change.
     /// </remarks>
-    public static void Register(WatchManager watches, ServerSession session, string path, WatchKinds kind, TreeState readState, ZNode? seen, Func<TreeState> firingState)
+    public static void Register(WatchManager watches, ServerSession session, string path, WatchKinds kind, TreeState readState, ZNode? seen, Func<TreeState> firingState) =>
+        new Registration(watches, session, path, kind, readState, seen, firingState).Run();
+
+    /// <summary>One registration, as a value so the test seams can take over its steps (a delegate only when a seam is set).</summary>
+    private readonly record struct Registration(WatchManager Watches, ServerSession Session, string Path, WatchKinds Kind, TreeState ReadState, ZNode? Seen, Func<TreeState> FiringState)
     {
-        watches.AddOneShot(session, path, kind, readState.Zxid);
-        watches.AfterOneShotAdd?.Invoke(path);
-        Interlocked.MemoryBarrier();
-        var firing = firingState();
-        if (firing.Zxid <= readState.Zxid)
+        public void Run()
         {
-            return;
+            if (Watches.DeferOneShotAdd is not { } defer || !defer(Path, AddThenCompare))
+            {
+                AddThenCompare();
+            }
         }
 
-        var now = firing.Find(path);
-        var type = kind == WatchKinds.Child ? ChildChange(seen, now) : DataChange(seen, now);
-        if (type is { } changed)
+        private void AddThenCompare()
         {
-            watches.TryFireOneShot(session, path, kind, changed, firing.Zxid);
+            Watches.AddOneShot(Session, Path, Kind, ReadState.Zxid);
+            if (Watches.DeferOneShotCompare is not { } defer || !defer(Path, CompareAfterAdd))
+            {
+                CompareAfterAdd();
+            }
+        }
+
+        /// <summary>Fires the watch just added if a change newer than the read has already run its triggers.</summary>
+        private void CompareAfterAdd()
+        {
+            Interlocked.MemoryBarrier();
+            var firing = FiringState();
+            if (firing.Zxid <= ReadState.Zxid)
+            {
+                return;
+            }
+
+            var now = firing.Find(Path);
+            var type = Kind == WatchKinds.Child ? ChildChange(Seen, now) : DataChange(Seen, now);
+            if (type is { } changed)
+            {
+                Watches.TryFireOneShot(Session, Path, Kind, changed, firing.Zxid);
+            }
         }
     }
 

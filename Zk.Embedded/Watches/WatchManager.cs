@@ -40,21 +40,24 @@ internal sealed class WatchManager
     // Test seams, null in production: a test runs a change at the exact point where a race would put it, instead of
     // hoping for the interleaving.
 
-    /// <summary>Called with the path just before a one-shot watch is added: the window between a read and its registration.</summary>
-    internal Action<string>? BeforeOneShotAdd { get; set; }
+    /// <summary>
+    /// Called with the path and the rest of the registration just before a one-shot watch is added: the window between
+    /// a read and its registration. Returning true hands the registration over: the test runs it once the change it
+    /// races in is published, so no server thread waits for that change.
+    /// </summary>
+    internal Func<string, Action, bool>? DeferOneShotAdd { get; set; }
 
-    /// <summary>Called with the path once a one-shot watch is added, before the reader looks for a change it missed.</summary>
-    internal Action<string>? AfterOneShotAdd { get; set; }
+    /// <summary>
+    /// Called with the path and the rest of the registration once a one-shot watch is added, before the reader looks
+    /// for a change it missed; returning true hands that look over, as <see cref="DeferOneShotAdd"/> does.
+    /// </summary>
+    internal Func<string, Action, bool>? DeferOneShotCompare { get; set; }
 
     /// <summary>Called on the publishing thread with the path of each change, before its watches fire.</summary>
     internal Action<string>? BeforeTrigger { get; set; }
 
     /// <summary>Adds a one-shot watch for a read that saw the state at <paramref name="readZxid"/>.</summary>
-    public void AddOneShot(ServerSession session, string path, WatchKinds kind, Zxid readZxid)
-    {
-        BeforeOneShotAdd?.Invoke(path);
-        Update(session, path, kind, readZxid);
-    }
+    public void AddOneShot(ServerSession session, string path, WatchKinds kind, Zxid readZxid) => Update(session, path, kind, readZxid);
 
     public void AddPersistent(ServerSession session, string path, AddWatchMode mode) =>
         Update(session, path, mode == AddWatchMode.PersistentRecursive ? WatchKinds.PersistentRecursive : WatchKinds.Persistent, new Zxid(long.MaxValue));

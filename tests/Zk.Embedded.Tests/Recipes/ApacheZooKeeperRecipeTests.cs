@@ -2,7 +2,6 @@ using Xunit.Abstractions;
 using Zk.Embedded.Api;
 using Zk.Embedded.Recipes;
 using Zk.Embedded.Tests.Interop;
-using Zk.Embedded.Wire.Client;
 
 namespace Zk.Embedded.Tests.Recipes;
 
@@ -14,7 +13,7 @@ public sealed class ApacheZooKeeperRecipeTests(ITestOutputHelper output)
     {
         await using var server = await ApacheZooKeeper.StartAsync(TimeSpan.FromSeconds(60));
         var seed = RecipeTestKit.Next(output);
-        var sessions = await ConnectAsync(server, 6);
+        await using var sessions = await SessionGroup.ConnectAsync(server, 6);
         var register = new FencedRegister();
         var gate = new object();
         int inSemaphore = 0, writers = 0, readers = 0;
@@ -56,14 +55,13 @@ public sealed class ApacheZooKeeperRecipeTests(ITestOutputHelper output)
         Assert.Equal(18, register.Writes);
         Assert.Empty(await sessions[0].GetChildrenAsync("/apache/rw"));
         Assert.Empty(await sessions[0].GetChildrenAsync("/apache/sem/leases"));
-        await DisposeAllAsync(sessions);
     }
 
     [SkippableFact]
     public async Task On_Apache_ZooKeeper_the_standby_latch_takes_over_when_the_leaders_session_closes_and_counters_lose_no_add()
     {
         await using var server = await ApacheZooKeeper.StartAsync(TimeSpan.FromSeconds(60));
-        var sessions = await ConnectAsync(server, 4);
+        await using var sessions = await SessionGroup.ConnectAsync(server, 4);
         await using var active = LeaderLatch.Start(sessions[0], "/apache/leader", "active");
         var first = await active.WaitForLeadershipAsync().WaitAsync(TimeSpan.FromSeconds(10));
         await using var standby = LeaderLatch.Start(sessions[1], "/apache/leader", "standby");
@@ -84,20 +82,5 @@ public sealed class ApacheZooKeeperRecipeTests(ITestOutputHelper output)
             }
         })));
         Assert.Equal(30, await new DistributedAtomicLong(sessions[1], "/apache/counter").GetAsync());
-        await DisposeAllAsync(sessions);
-    }
-
-    private static async Task<IZooKeeper[]> ConnectAsync(ApacheZooKeeper server, int count)
-    {
-        var connect = $"127.0.0.1:{server.ClientEndPoint.Port}";
-        return await Task.WhenAll(Enumerable.Range(0, count).Select(async _ => (IZooKeeper)await ZkClient.ConnectAsync(connect)));
-    }
-
-    private static async Task DisposeAllAsync(IEnumerable<IZooKeeper> sessions)
-    {
-        foreach (var zk in sessions)
-        {
-            await zk.DisposeAsync();
-        }
     }
 }

@@ -5,24 +5,18 @@ using Zk.Embedded.Tests.Support;
 namespace Zk.Embedded.Tests.Recipes;
 
 /// <summary>The barrier and the double barrier: waiters held until released, members entering and leaving together.</summary>
-public sealed class BarrierTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class BarrierTests(ITestOutputHelper output) : RecipePeerTest
 {
-    private TestPeer _peer = null!;
-
-    public async Task InitializeAsync() => _peer = await TestPeer.StartAsync();
-
-    public async Task DisposeAsync() => await _peer.DisposeAsync();
-
     [Fact]
     public async Task Waiters_are_held_while_the_barrier_is_set_and_all_go_when_it_is_removed()
     {
-        await using var owner = await _peer.ConnectAsync();
-        var sessions = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => _peer.ConnectAsync()));
+        await using var owner = await Peer.ConnectAsync();
+        await using var sessions = await ConnectManyAsync(6);
         var barrier = new DistributedBarrier(owner, "/barriers/start");
         await barrier.SetAsync();
         await barrier.SetAsync();
         var waiters = sessions.Select(zk => new DistributedBarrier(zk, "/barriers/start").WaitAsync().AsTask()).ToArray();
-        await Eventually.TrueAsync(() => _peer.Peer.Core.Watches.Snapshot().Any(w => w.Path == "/barriers/start" && w.Sessions.Length == 6), "six waiters watching the barrier");
+        await Eventually.TrueAsync(() => Peer.Peer.Core.Watches.Snapshot().Any(w => w.Path == "/barriers/start" && w.Sessions.Length == 6), "six waiters watching the barrier");
         Assert.DoesNotContain(waiters, w => w.IsCompleted);
 
         await barrier.RemoveAsync();
@@ -33,10 +27,6 @@ public sealed class BarrierTests(ITestOutputHelper output) : IAsyncLifetime
         var canceled = new DistributedBarrier(sessions[1], "/barriers/start").WaitAsync(cancel.Token).AsTask();
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => canceled);
-        foreach (var zk in sessions)
-        {
-            await zk.DisposeAsync();
-        }
     }
 
     [Fact]
@@ -44,7 +34,7 @@ public sealed class BarrierTests(ITestOutputHelper output) : IAsyncLifetime
     {
         var seed = RecipeTestKit.Next(output);
         const int members = 6;
-        var sessions = await Task.WhenAll(Enumerable.Range(0, members).Select(_ => _peer.ConnectAsync()));
+        await using var sessions = await ConnectManyAsync(members);
         int entered = 0, left = 0;
         await Task.WhenAll(sessions.Select((zk, i) => Task.Run(async () =>
         {
@@ -62,16 +52,12 @@ public sealed class BarrierTests(ITestOutputHelper output) : IAsyncLifetime
 
         var remaining = await RemainingAsync(sessions[0]);
         Assert.Empty(remaining);
-        foreach (var zk in sessions)
-        {
-            await zk.DisposeAsync();
-        }
     }
 
     [Fact]
     public async Task A_member_that_gives_up_entering_leaves_no_node()
     {
-        await using var zk = await _peer.ConnectAsync();
+        await using var zk = await Peer.ConnectAsync();
         await using var barrier = new DoubleBarrier(zk, "/double", 2);
         using var cancel = new CancellationTokenSource();
         var entering = barrier.EnterAsync(cancel.Token).AsTask();

@@ -7,19 +7,13 @@ using Zk.Embedded.Tests.Support;
 namespace Zk.Embedded.Tests.Recipes;
 
 /// <summary>The shared count and the distributed atomic long: Curator's byte layout, compare-and-set, no lost update under contention.</summary>
-public sealed class CounterTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class CounterTests(ITestOutputHelper output) : RecipePeerTest
 {
-    private TestPeer _peer = null!;
-
-    public async Task InitializeAsync() => _peer = await TestPeer.StartAsync();
-
-    public async Task DisposeAsync() => await _peer.DisposeAsync();
-
     [Fact]
     public async Task Twelve_sessions_adding_at_once_lose_no_increment_and_each_sees_a_distinct_result()
     {
         var seed = RecipeTestKit.Next(output);
-        var sessions = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => _peer.ConnectAsync()));
+        await using var sessions = await ConnectManyAsync(12);
         var results = new System.Collections.Concurrent.ConcurrentBag<long>();
         await Task.WhenAll(sessions.Select((zk, i) => Task.Run(async () =>
         {
@@ -37,16 +31,12 @@ public sealed class CounterTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(120, await new DistributedAtomicLong(sessions[0], "/counters/hits").GetAsync());
         Assert.Equal(Enumerable.Range(1, 120).Select(i => (long)i), results.Order());
         Assert.Equal(240, (await new SharedCount(sessions[0], "/counters/count").GetAsync()).Value);
-        foreach (var zk in sessions)
-        {
-            await zk.DisposeAsync();
-        }
     }
 
     [Fact]
     public async Task The_atomic_long_is_eight_big_endian_bytes_and_compare_and_set_needs_the_expected_value()
     {
-        await using var zk = await _peer.ConnectAsync();
+        await using var zk = await Peer.ConnectAsync();
         var counter = new DistributedAtomicLong(zk, "/n");
         Assert.Equal(0, await counter.GetAsync());
         Assert.False(await counter.CompareAndSetAsync(0, 5), "Curator's compareAndSet fails on a missing node");
@@ -68,8 +58,8 @@ public sealed class CounterTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task A_shared_count_set_fails_when_another_writer_came_between_read_and_write()
     {
-        await using var a = await _peer.ConnectAsync();
-        await using var b = await _peer.ConnectAsync();
+        await using var a = await Peer.ConnectAsync();
+        await using var b = await Peer.ConnectAsync();
         var mine = new SharedCount(a, "/count");
         var theirs = new SharedCount(b, "/count");
         var absent = await mine.GetAsync();
@@ -87,7 +77,7 @@ public sealed class CounterTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task An_add_whose_reply_is_lost_is_applied_once()
     {
-        await using var real = await _peer.ConnectAsync();
+        await using var real = await Peer.ConnectAsync();
         var faulty = FaultySession.Wrap(real, setDataFaults: 1);
         var counter = new DistributedAtomicLong(faulty, "/once");
         Assert.True(await counter.InitializeAsync(40));

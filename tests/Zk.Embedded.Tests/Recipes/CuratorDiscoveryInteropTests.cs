@@ -1,9 +1,7 @@
 using Xunit.Abstractions;
 using Zk.Embedded.Api;
 using Zk.Embedded.Recipes;
-using Zk.Embedded.Tests.Interop;
 using Zk.Embedded.Tests.Support;
-using Zk.Embedded.Wire.Client;
 
 namespace Zk.Embedded.Tests.Recipes;
 
@@ -17,22 +15,10 @@ public sealed class CuratorDiscoveryInteropTests(ITestOutputHelper output)
     private const string BasePath = "/mixed/services";
 
     [SkippableFact]
-    public async Task Curator_and_an_in_process_session_see_each_others_instances_on_our_peer()
-    {
-        await using var peer = await ZkPeer.StartAsync(new ZkPeerOptions { ClientPort = 0 });
-        await using var zk = await peer.ConnectAsync();
-        await ShareRegistryAsync(zk, $"127.0.0.1:{peer.ClientEndPoint!.Port}");
-    }
+    public Task Curator_and_an_in_process_session_see_each_others_instances_on_our_peer() => CuratorProbe.OnOurPeerAsync(ShareRegistryAsync);
 
     [SkippableFact]
-    public async Task Curator_and_the_wire_client_see_each_others_instances_on_Apache_ZooKeeper()
-    {
-        InteropTools.RequireFiles(InteropTools.ZkServer);
-        await using var server = await ApacheZooKeeper.StartAsync(TimeSpan.FromSeconds(60));
-        var connect = $"127.0.0.1:{server.ClientEndPoint.Port}";
-        await using var zk = await ZkClient.ConnectAsync(connect);
-        await ShareRegistryAsync(zk, connect);
-    }
+    public Task Curator_and_the_wire_client_see_each_others_instances_on_Apache_ZooKeeper() => CuratorProbe.OnApacheZooKeeperAsync(ShareRegistryAsync);
 
     private async Task ShareRegistryAsync(IZooKeeper zk, string connectString)
     {

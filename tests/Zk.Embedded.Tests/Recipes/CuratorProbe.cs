@@ -1,4 +1,6 @@
+using Zk.Embedded.Api;
 using Zk.Embedded.Tests.Interop;
+using Zk.Embedded.Wire.Client;
 
 namespace Zk.Embedded.Tests.Recipes;
 
@@ -28,6 +30,24 @@ internal sealed class CuratorProbe : IAsyncDisposable
     private CuratorProbe(ExternalProcess process) => _process = process;
 
     public string Transcript => _process.Transcript;
+
+    /// <summary>Runs <paramref name="scenario"/> with an in-process session on our peer and the connect string a probe reaches it on.</summary>
+    public static async Task OnOurPeerAsync(Func<IZooKeeper, string, Task> scenario)
+    {
+        await using var peer = await ZkPeer.StartAsync(new ZkPeerOptions { ClientPort = 0 });
+        await using var zk = await peer.ConnectAsync();
+        await scenario(zk, $"127.0.0.1:{peer.ClientEndPoint!.Port}");
+    }
+
+    /// <summary>Runs <paramref name="scenario"/> with a wire client session on Apache ZooKeeper and its connect string.</summary>
+    public static async Task OnApacheZooKeeperAsync(Func<IZooKeeper, string, Task> scenario)
+    {
+        InteropTools.RequireFiles(InteropTools.ZkServer);
+        await using var server = await ApacheZooKeeper.StartAsync(TimeSpan.FromSeconds(60));
+        var connect = $"127.0.0.1:{server.ClientEndPoint.Port}";
+        await using var zk = await ZkClient.ConnectAsync(connect);
+        await scenario(zk, connect);
+    }
 
     /// <summary>Starts the lock probe on <paramref name="lockPath"/>; skips the test when Java or Curator is not installed.</summary>
     public static Task<CuratorProbe> StartAsync(string connectString, string lockPath) => StartProbeAsync("CuratorLockProbe", connectString, lockPath);

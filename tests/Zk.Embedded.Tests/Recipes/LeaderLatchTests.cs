@@ -8,21 +8,15 @@ using Zk.Embedded.Wire.Client;
 namespace Zk.Embedded.Tests.Recipes;
 
 /// <summary>Leader latch: one leader, failover when it goes, fencing tokens that keep a deposed leader out.</summary>
-public sealed class LeaderLatchTests : IAsyncLifetime
+public sealed class LeaderLatchTests : RecipePeerTest
 {
-    private TestPeer _peer = null!;
-
-    public async Task InitializeAsync() => _peer = await TestPeer.StartAsync();
-
-    public async Task DisposeAsync() => await _peer.DisposeAsync();
-
     [Fact]
     public async Task Sixteen_participants_lead_one_at_a_time_in_line_with_growing_tokens_as_each_leader_leaves()
     {
-        var sessions = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => _peer.ConnectAsync()));
+        await using var sessions = await ConnectManyAsync(16);
         var latches = sessions.Select((zk, i) => LeaderLatch.Start(zk, "/election", $"p{i}")).ToList();
         var previous = long.MinValue;
-        for (var round = 0; round < sessions.Length; round++)
+        for (var round = 0; round < sessions.Count; round++)
         {
             var term = await Task.WhenAny(latches.Select(l => l.WaitForLeadershipAsync())).Unwrap().WaitAsync(TimeSpan.FromSeconds(10));
             var leaders = latches.Where(l => l.HasLeadership).ToArray();
@@ -39,26 +33,22 @@ public sealed class LeaderLatchTests : IAsyncLifetime
         }
 
         Assert.Empty(await sessions[0].GetChildrenAsync("/election"));
-        foreach (var zk in sessions)
-        {
-            await zk.DisposeAsync();
-        }
     }
 
     [Fact]
     public async Task When_the_active_ones_session_expires_the_standby_takes_over_and_the_register_refuses_the_old_token()
     {
-        await using var activeSession = await _peer.ConnectAsync();
-        await using var standbySession = await _peer.ConnectAsync();
+        await using var activeSession = await Peer.ConnectAsync();
+        await using var standbySession = await Peer.ConnectAsync();
         var register = new FencedRegister();
         await using var active = LeaderLatch.Start(activeSession, "/service/leader", "active");
         var activeTerm = await active.WaitForLeadershipAsync().WaitAsync(TimeSpan.FromSeconds(10));
         await using var standby = LeaderLatch.Start(standbySession, "/service/leader", "standby");
-        await Eventually.TrueAsync(() => _peer.Peer.NodeCount >= 5, "the standby's latch node");
+        await Eventually.TrueAsync(() => Peer.Peer.NodeCount >= 5, "the standby's latch node");
         Assert.True(register.TryWrite(activeTerm.FencingToken), "the active leader's write is accepted");
         Assert.False(standby.HasLeadership, "the standby must not lead while the active one does");
 
-        await _peer.ExpireAsync(activeSession);
+        await Peer.ExpireAsync(activeSession);
 
         var standbyTerm = await standby.WaitForLeadershipAsync().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.True(register.TryWrite(standbyTerm.FencingToken), "the new leader's write is accepted");
@@ -72,8 +62,8 @@ public sealed class LeaderLatchTests : IAsyncLifetime
     [Fact]
     public async Task When_the_active_ones_session_is_closed_the_standby_is_elected_and_hears_it()
     {
-        var activeSession = await _peer.ConnectAsync();
-        await using var standbySession = await _peer.ConnectAsync();
+        var activeSession = await Peer.ConnectAsync();
+        await using var standbySession = await Peer.ConnectAsync();
         await using var active = LeaderLatch.Start(activeSession, "/leader");
         await active.WaitForLeadershipAsync().WaitAsync(TimeSpan.FromSeconds(10));
         await using var standby = LeaderLatch.Start(standbySession, "/leader");

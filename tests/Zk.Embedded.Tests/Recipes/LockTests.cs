@@ -6,18 +6,12 @@ using Zk.Embedded.Tests.Support;
 namespace Zk.Embedded.Tests.Recipes;
 
 /// <summary>The exclusive lock on in-process sessions: Curator's protocol, waiting, giving up, loss, fencing.</summary>
-public sealed class LockTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class LockTests(ITestOutputHelper output) : RecipePeerTest
 {
-    private TestPeer _peer = null!;
-
-    public async Task InitializeAsync() => _peer = await TestPeer.StartAsync();
-
-    public async Task DisposeAsync() => await _peer.DisposeAsync();
-
     [Fact]
     public async Task A_lock_node_is_named_as_Curator_names_it_under_container_parents()
     {
-        await using var zk = await _peer.ConnectAsync();
+        await using var zk = await Peer.ConnectAsync();
         await using (var lease = await zk.AcquireLockAsync("/locks/report"))
         {
             Assert.Matches(CuratorNames.LockNode(), ZkPaths.NameOf(lease.NodePath));
@@ -34,11 +28,11 @@ public sealed class LockTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task A_second_session_waits_until_the_holder_releases_and_then_holds_with_a_larger_fencing_token()
     {
-        await using var first = await _peer.ConnectAsync();
-        await using var second = await _peer.ConnectAsync();
+        await using var first = await Peer.ConnectAsync();
+        await using var second = await Peer.ConnectAsync();
         var held = await first.AcquireLockAsync("/lock");
         var waiting = second.AcquireLockAsync("/lock").AsTask();
-        await Eventually.TrueAsync(() => _peer.Peer.NodeCount >= 4, "the second contender's node under /lock");
+        await Eventually.TrueAsync(() => Peer.Peer.NodeCount >= 4, "the second contender's node under /lock");
         Assert.False(waiting.IsCompleted, "the second session must wait while the first holds");
         Assert.Null(await second.TryAcquireLockAsync("/lock", TimeSpan.Zero));
 
@@ -52,14 +46,14 @@ public sealed class LockTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task A_waiter_that_times_out_or_is_canceled_leaves_no_node_behind()
     {
-        await using var holder = await _peer.ConnectAsync();
-        await using var waiter = await _peer.ConnectAsync();
+        await using var holder = await Peer.ConnectAsync();
+        await using var waiter = await Peer.ConnectAsync();
         await using var lease = await holder.AcquireLockAsync("/lock");
 
         Assert.Null(await waiter.TryAcquireLockAsync("/lock", TimeSpan.FromMilliseconds(50)));
         using var cancel = new CancellationTokenSource();
         var canceled = waiter.AcquireLockAsync("/lock", cancel.Token).AsTask();
-        await Eventually.TrueAsync(() => _peer.Peer.NodeCount >= 4, "the canceled waiter's node under /lock");
+        await Eventually.TrueAsync(() => Peer.Peer.NodeCount >= 4, "the canceled waiter's node under /lock");
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => canceled);
 
@@ -73,12 +67,12 @@ public sealed class LockTests(ITestOutputHelper output) : IAsyncLifetime
         var sessions = new List<IZooKeeper>();
         for (var i = 0; i < 5; i++)
         {
-            sessions.Add(await _peer.ConnectAsync());
+            sessions.Add(await Peer.ConnectAsync());
         }
 
         var holder = await sessions[0].AcquireLockAsync("/lock");
         var waiters = sessions.Skip(1).Select(s => s.AcquireLockAsync("/lock").AsTask()).ToArray();
-        await Eventually.TrueAsync(() => _peer.Peer.NodeCount >= 8, "four waiting contenders under /lock");
+        await Eventually.TrueAsync(() => Peer.Peer.NodeCount >= 8, "four waiting contenders under /lock");
         var children = SequentialContender.Sort(await sessions[0].GetChildrenAsync("/lock"), "lock-");
         Assert.Equal(ZkPaths.NameOf(holder.NodePath), children[0]);
 
@@ -87,7 +81,7 @@ public sealed class LockTests(ITestOutputHelper output) : IAsyncLifetime
         await Eventually.TrueAsync(
             () =>
             {
-                var watches = _peer.Peer.Core.Watches.Snapshot().ToDictionary(w => w.Path, w => w.Sessions.Length);
+                var watches = Peer.Peer.Core.Watches.Snapshot().ToDictionary(w => w.Path, w => w.Sessions.Length);
                 return expected.All(e => watches.GetValueOrDefault(e.Item1) == e.Item2);
             },
             $"watchers per lock node in order: {string.Join(", ", expected.Select(e => e.Item2))}");
@@ -110,10 +104,9 @@ public sealed class LockTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task Sixteen_sessions_contending_hold_one_at_a_time_with_growing_fencing_tokens()
     {
-        var seed = Environment.GetEnvironmentVariable("ZK_SEED") is { } s ? int.Parse(s, System.Globalization.CultureInfo.InvariantCulture) : Random.Shared.Next();
-        output.WriteLine($"seed={seed} (set ZK_SEED to replay)");
+        var seed = RecipeTestKit.Next(output);
         var register = new FencedRegister();
-        var sessions = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => _peer.ConnectAsync()));
+        await using var sessions = await ConnectManyAsync(16);
         await Task.WhenAll(sessions.Select((zk, i) => Task.Run(async () =>
         {
             var random = new Random(seed + i);
@@ -121,10 +114,7 @@ public sealed class LockTests(ITestOutputHelper output) : IAsyncLifetime
             {
                 await using var lease = await zk.AcquireLockAsync("/contended");
                 register.Enter(lease.FencingToken);
-                for (var yields = random.Next(4); yields > 0; yields--)
-                {
-                    await Task.Yield();
-                }
+                await RecipeTestKit.YieldAsync(random, 4);
 
                 register.Leave();
             }
@@ -132,21 +122,17 @@ public sealed class LockTests(ITestOutputHelper output) : IAsyncLifetime
 
         Assert.Equal(80, register.Writes);
         Assert.Empty(await sessions[0].GetChildrenAsync("/contended"));
-        foreach (var zk in sessions)
-        {
-            await zk.DisposeAsync();
-        }
     }
 
     [Fact]
     public async Task When_the_holders_session_expires_its_lease_is_lost_and_the_waiter_takes_over()
     {
-        await using var holder = await _peer.ConnectAsync();
-        await using var waiter = await _peer.ConnectAsync();
+        await using var holder = await Peer.ConnectAsync();
+        await using var waiter = await Peer.ConnectAsync();
         var lease = await holder.AcquireLockAsync("/lock");
         var next = waiter.AcquireLockAsync("/lock").AsTask();
 
-        await _peer.ExpireAsync(holder);
+        await Peer.ExpireAsync(holder);
 
         await Eventually.TrueAsync(() => lease.Lost.IsCancellationRequested, "the expired holder's Lost token to be canceled");
         Assert.Equal(HoldState.Lost, lease.State);
@@ -159,8 +145,8 @@ public sealed class LockTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task When_the_holders_session_is_closed_the_waiter_takes_over()
     {
-        var holder = await _peer.ConnectAsync();
-        await using var waiter = await _peer.ConnectAsync();
+        var holder = await Peer.ConnectAsync();
+        await using var waiter = await Peer.ConnectAsync();
         var lease = await holder.AcquireLockAsync("/lock");
         var next = waiter.AcquireLockAsync("/lock").AsTask();
 
@@ -173,8 +159,8 @@ public sealed class LockTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task A_deleted_lock_node_makes_the_lease_lost()
     {
-        await using var holder = await _peer.ConnectAsync();
-        await using var admin = await _peer.ConnectAsync();
+        await using var holder = await Peer.ConnectAsync();
+        await using var admin = await Peer.ConnectAsync();
         await using var lease = await holder.AcquireLockAsync("/lock");
         var states = new ValueRecorder<HoldState>("lease states");
         lease.StateChanged += states.Add;
@@ -189,7 +175,7 @@ public sealed class LockTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task A_create_whose_reply_is_lost_finds_its_own_node_instead_of_making_a_second()
     {
-        await using var real = await _peer.ConnectAsync();
+        await using var real = await Peer.ConnectAsync();
         var faulty = FaultySession.Wrap(real, createFaults: 1);
 
         await using var lease = await faulty.AcquireLockAsync("/lock");
@@ -209,7 +195,7 @@ public sealed class LockTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task Acquiring_on_an_ended_session_fails_with_SessionExpired_and_a_bad_path_with_ArgumentException()
     {
-        var zk = await _peer.ConnectAsync();
+        var zk = await Peer.ConnectAsync();
         await Assert.ThrowsAsync<ArgumentException>(async () => await zk.AcquireLockAsync("relative"));
         await Assert.ThrowsAsync<ArgumentException>(async () => await zk.AcquireLockAsync("/trailing/"));
         await zk.CloseAsync();

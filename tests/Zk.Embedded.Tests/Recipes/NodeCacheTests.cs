@@ -24,9 +24,8 @@ public sealed class NodeCacheTests
     public async Task A_wire_client_cache_follows_changes_on_Apache_ZooKeeper()
     {
         await using var server = await ApacheZooKeeper.StartAsync(TimeSpan.FromSeconds(60));
-        var connect = $"127.0.0.1:{server.ClientEndPoint.Port}";
-        await using var zk = await ZkClient.ConnectAsync(connect);
-        await using var writer = await ZkClient.ConnectAsync(connect);
+        await using var sessions = await SessionGroup.ConnectAsync(server, 2);
+        var (zk, writer) = (sessions[0], sessions[1]);
         await FollowsChangesAsync(zk, writer);
     }
 

@@ -5,7 +5,6 @@ using Zk.Embedded.Api;
 using Zk.Embedded.Recipes;
 using Zk.Embedded.Tests.Interop;
 using Zk.Embedded.Tests.Support;
-using Zk.Embedded.Wire.Client;
 
 namespace Zk.Embedded.Tests.Recipes;
 
@@ -17,7 +16,7 @@ public sealed class QueueTests(ITestOutputHelper output)
     {
         await using var peer = await TestPeer.StartAsync();
         var seed = RecipeTestKit.Next(output);
-        var sessions = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => peer.ConnectAsync()));
+        await using var sessions = await SessionGroup.ConnectAsync(peer, 8);
         var taken = new ConcurrentQueue<(int Consumer, string Item)>();
         var producers = sessions.Take(4).Select((zk, p) => Task.Run(async () =>
         {
@@ -51,10 +50,6 @@ public sealed class QueueTests(ITestOutputHelper output)
         }
 
         Assert.Empty(await sessions[0].GetChildrenAsync("/queue"));
-        foreach (var zk in sessions)
-        {
-            await zk.DisposeAsync();
-        }
     }
 
     [Fact]
@@ -95,9 +90,8 @@ public sealed class QueueTests(ITestOutputHelper output)
     public async Task A_wire_client_queue_works_on_Apache_ZooKeeper()
     {
         await using var server = await ApacheZooKeeper.StartAsync(TimeSpan.FromSeconds(60));
-        var connect = $"127.0.0.1:{server.ClientEndPoint.Port}";
-        await using var consumer = await ZkClient.ConnectAsync(connect);
-        await using var producer = await ZkClient.ConnectAsync(connect);
+        await using var sessions = await SessionGroup.ConnectAsync(server, 2);
+        var (consumer, producer) = (sessions[0], sessions[1]);
         await WaitingTakeAsync(consumer, producer);
     }
 

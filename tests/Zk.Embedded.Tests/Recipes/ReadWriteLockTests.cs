@@ -6,20 +6,14 @@ using Zk.Embedded.Tests.Support;
 namespace Zk.Embedded.Tests.Recipes;
 
 /// <summary>The read-write lock: Curator's node names and ordering rule, shared readers, exclusive writers, giving up.</summary>
-public sealed class ReadWriteLockTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class ReadWriteLockTests(ITestOutputHelper output) : RecipePeerTest
 {
-    private TestPeer _peer = null!;
-
-    public async Task InitializeAsync() => _peer = await TestPeer.StartAsync();
-
-    public async Task DisposeAsync() => await _peer.DisposeAsync();
-
     [Fact]
     public async Task Readers_hold_together_named_as_Curator_names_them_and_a_writer_waits_for_both()
     {
-        await using var a = await _peer.ConnectAsync();
-        await using var b = await _peer.ConnectAsync();
-        await using var w = await _peer.ConnectAsync();
+        await using var a = await Peer.ConnectAsync();
+        await using var b = await Peer.ConnectAsync();
+        await using var w = await Peer.ConnectAsync();
         var first = await a.AcquireReadLockAsync("/rw");
         var second = await b.TryAcquireReadLockAsync("/rw", TimeSpan.FromSeconds(10));
         Assert.NotNull(second);
@@ -40,9 +34,9 @@ public sealed class ReadWriteLockTests(ITestOutputHelper output) : IAsyncLifetim
     [Fact]
     public async Task A_reader_behind_a_waiting_writer_waits_so_writers_do_not_starve()
     {
-        await using var a = await _peer.ConnectAsync();
-        await using var w = await _peer.ConnectAsync();
-        await using var late = await _peer.ConnectAsync();
+        await using var a = await Peer.ConnectAsync();
+        await using var w = await Peer.ConnectAsync();
+        await using var late = await Peer.ConnectAsync();
         var reading = await a.AcquireReadLockAsync("/rw");
         var writing = w.AcquireWriteLockAsync("/rw").AsTask();
         await RecipeTestKit.WaitForChildrenAsync(a, "/rw", 2);
@@ -59,8 +53,8 @@ public sealed class ReadWriteLockTests(ITestOutputHelper output) : IAsyncLifetim
     [Fact]
     public async Task A_writer_that_times_out_or_is_canceled_leaves_no_node_behind()
     {
-        await using var reader = await _peer.ConnectAsync();
-        await using var writer = await _peer.ConnectAsync();
+        await using var reader = await Peer.ConnectAsync();
+        await using var writer = await Peer.ConnectAsync();
         await using var held = await reader.AcquireReadLockAsync("/rw");
 
         Assert.Null(await writer.TryAcquireWriteLockAsync("/rw", TimeSpan.FromMilliseconds(50)));
@@ -79,7 +73,7 @@ public sealed class ReadWriteLockTests(ITestOutputHelper output) : IAsyncLifetim
     {
         var seed = RecipeTestKit.Next(output);
         var inside = new ReadersWriters();
-        var sessions = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => _peer.ConnectAsync()));
+        await using var sessions = await ConnectManyAsync(12);
         await Task.WhenAll(sessions.Select((zk, i) => Task.Run(async () =>
         {
             var random = new Random(seed + i);
@@ -95,10 +89,6 @@ public sealed class ReadWriteLockTests(ITestOutputHelper output) : IAsyncLifetim
 
         Assert.Equal(60, inside.Entries);
         Assert.Empty(await sessions[0].GetChildrenAsync("/contended"));
-        foreach (var zk in sessions)
-        {
-            await zk.DisposeAsync();
-        }
     }
 
     [Fact]

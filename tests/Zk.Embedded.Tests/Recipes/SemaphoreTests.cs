@@ -5,20 +5,14 @@ using Zk.Embedded.Tests.Support;
 namespace Zk.Embedded.Tests.Recipes;
 
 /// <summary>The counting semaphore: Curator's leases/locks layout, at most N holders, giving up, a lost holder's lease freed.</summary>
-public sealed class SemaphoreTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class SemaphoreTests(ITestOutputHelper output) : RecipePeerTest
 {
-    private TestPeer _peer = null!;
-
-    public async Task InitializeAsync() => _peer = await TestPeer.StartAsync();
-
-    public async Task DisposeAsync() => await _peer.DisposeAsync();
-
     [Fact]
     public async Task Leases_are_named_as_Curator_names_them_and_the_third_of_two_waits_for_a_release()
     {
-        await using var a = await _peer.ConnectAsync();
-        await using var b = await _peer.ConnectAsync();
-        await using var c = await _peer.ConnectAsync();
+        await using var a = await Peer.ConnectAsync();
+        await using var b = await Peer.ConnectAsync();
+        await using var c = await Peer.ConnectAsync();
         var first = await a.AcquireSemaphoreAsync("/sem", 2);
         await using var second = await b.AcquireSemaphoreAsync("/sem", 2);
         Assert.StartsWith("/sem/leases/", first.NodePath, StringComparison.Ordinal);
@@ -38,8 +32,8 @@ public sealed class SemaphoreTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task A_waiter_that_times_out_leaves_neither_a_lease_nor_a_lock_node()
     {
-        await using var holder = await _peer.ConnectAsync();
-        await using var waiter = await _peer.ConnectAsync();
+        await using var holder = await Peer.ConnectAsync();
+        await using var waiter = await Peer.ConnectAsync();
         await using var held = await holder.AcquireSemaphoreAsync("/sem", 1);
 
         Assert.Null(await waiter.TryAcquireSemaphoreAsync("/sem", 1, TimeSpan.FromMilliseconds(50)));
@@ -51,13 +45,13 @@ public sealed class SemaphoreTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task When_a_holders_session_expires_its_lease_goes_to_the_waiter()
     {
-        await using var holder = await _peer.ConnectAsync();
-        await using var waiter = await _peer.ConnectAsync();
+        await using var holder = await Peer.ConnectAsync();
+        await using var waiter = await Peer.ConnectAsync();
         var held = await holder.AcquireSemaphoreAsync("/sem", 1);
         var next = waiter.AcquireSemaphoreAsync("/sem", 1).AsTask();
         await RecipeTestKit.WaitForChildrenAsync(waiter, "/sem/leases", 2);
 
-        await _peer.ExpireAsync(holder);
+        await Peer.ExpireAsync(holder);
 
         await using var taken = await next.WaitAsync(TimeSpan.FromSeconds(10));
         await Eventually.TrueAsync(() => held.State == HoldState.Lost, "the expired holder's lease to be lost");
@@ -69,7 +63,7 @@ public sealed class SemaphoreTests(ITestOutputHelper output) : IAsyncLifetime
         var seed = RecipeTestKit.Next(output);
         var gate = new object();
         int inside = 0, most = 0, entries = 0;
-        var sessions = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => _peer.ConnectAsync()));
+        await using var sessions = await ConnectManyAsync(12);
         await Task.WhenAll(sessions.Select((zk, i) => Task.Run(async () =>
         {
             var random = new Random(seed + i);
@@ -95,9 +89,5 @@ public sealed class SemaphoreTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(48, entries);
         Assert.InRange(most, 1, 3);
         Assert.Empty(await sessions[0].GetChildrenAsync("/contended/leases"));
-        foreach (var zk in sessions)
-        {
-            await zk.DisposeAsync();
-        }
     }
 }

@@ -8,11 +8,9 @@ namespace Zk.Embedded.Tests.Semantics;
 /// <summary>
 /// A one-shot watch whose registration races a change by another session (issue 11: a lock waiter whose predecessor
 /// is deleted in that window waited forever). A seam on the WatchManager runs the change at the exact point where the
-/// race would put it, so each test forces the interleaving instead of hoping for it. The seam holds a server thread
-/// while the racing write goes through the pipeline on others: it runs alone, because under the parallel tests' load
-/// that write once took over its 10 s deadline.
+/// race would put it, so each test forces the interleaving instead of hoping for it. The seam takes the rest of the
+/// registration over and runs it once the racing write is acknowledged, so no server thread waits for that write.
 /// </summary>
-[Collection(RunsAlone.Name)]
 public sealed class WatchRaceTests
 {
     public static readonly TheoryData<string> InProcessCases =
@@ -32,13 +30,12 @@ public sealed class WatchRaceTests
         await using var zk = await peer.ConnectAsync();
         await using var other = await peer.ConnectAsync();
         await setup(other);
-        var raced = RaceAt(hook => peer.Peer.Core.Watches.BeforeOneShotAdd = hook, other, change);
+        var raced = RaceAt(hook => peer.Peer.Core.Watches.DeferOneShotAdd = hook, other, change);
 
-        // The seam blocks the reading thread until the change is acknowledged: keep that off xunit's own test threads.
         var watch = new EventRecorder();
-        await Task.Run(() => read(zk, watch.Watcher));
+        await read(zk, watch.Watcher);
 
-        Assert.True(raced.Ran, "the seam must have run the change before the watch was added");
+        await raced.WaitRegisteredAsync();
         await watch.WaitForAsync(expected, "/n");
         await zk.ExistsAsync("/n");
         Assert.True(watch.Count(expected, "/n") == 1, $"expected one {expected} on /n, saw {EventRecorder.Describe(watch.Events)}");
@@ -56,21 +53,22 @@ public sealed class WatchRaceTests
         using var __ = client;
         var watches = peer.Core.Watches;
         Task? change = null;
-        // Between the registration and the check for missed changes, the change's triggers find the watch and take it.
-        // The wire read holds its outbox's lock here, so the trigger's notification waits for it: wait only until
-        // the trigger has removed the watch, then let the read compare, and see the same change.
-        watches.AfterOneShotAdd = path =>
+        // Between the registration and the check for missed changes, the change's triggers find the watch and take it;
+        // once the change is acknowledged, let the read compare, and see the same change.
+        watches.DeferOneShotCompare = (path, compare) =>
         {
-            if (path == "/n" && change is null)
+            if (path != "/n" || change is not null)
             {
-                change = Task.Run(() => other.SetDataAsync("/n", [1]).AsTask());
-                var deadline = DateTime.UtcNow.AddSeconds(10);
-                while (watches.Count > 0)
-                {
-                    Assert.True(DateTime.UtcNow < deadline, "expected the change's trigger to take the watch");
-                    Thread.Yield();
-                }
+                return false;
             }
+
+            change = Task.Run(async () =>
+            {
+                await other.SetDataAsync("/n", [1]);
+                Assert.True(watches.Count == 0, "expected the change's trigger to have taken the watch");
+                compare();
+            });
+            return true;
         };
 
         if (request == "getData")
@@ -109,14 +107,14 @@ public sealed class WatchRaceTests
         };
         var (client, _) = await RawWireClient.ConnectAsync(peer.ClientEndPoint!);
         using var __ = client;
-        var raced = RaceAt(hook => peer.Core.Watches.BeforeOneShotAdd = hook, other, change);
+        var raced = RaceAt(hook => peer.Core.Watches.DeferOneShotAdd = hook, other, change);
 
         // A client reconnecting after it saw everything up to now: nothing changed since, so the watch is registered again.
         string[] paths = ["/n"];
         client.SendRequest(Xids.SetWatches, OpCode.SetWatches, new SetWatches(
             peer.LastZxid, list == "data" ? paths : [], list == "exist" ? paths : [], list == "child" ? paths : []));
+        await raced.WaitRegisteredAsync();
         var notifications = ReceiveUntilPing(client);
-        Assert.True(raced.Ran, "the seam must have run the change before the watch was added");
         Assert.Equal([new WatcherEvent(expected, KeeperState.SyncConnected, "/n")], notifications);
     }
 
@@ -173,29 +171,56 @@ public sealed class WatchRaceTests
     };
 
     /// <summary>
-    /// Installs a hook that, the first time it is called for /n, makes <paramref name="other"/> run the change and waits
-    /// until the change is published (its reply is back), so its triggers have run by the time the hook returns.
+    /// Installs a hook that, the first time it is called for /n, takes the watch's registration over: it makes
+    /// <paramref name="other"/> run the change, waits until the change is published (its reply is back, so its
+    /// triggers have run), and only then registers the watch.
     /// </summary>
-    private static Race RaceAt(Action<Action<string>> install, IZooKeeper other, Func<IZooKeeper, Task> change)
+    private static Race RaceAt(Action<Func<string, Action, bool>> install, IZooKeeper other, Func<IZooKeeper, Task> change)
     {
         var race = new Race();
-        install(path =>
+        install((path, register) =>
         {
-            if (path == "/n" && race.TryStart())
+            if (path != "/n" || !race.TryStart())
             {
-                var changed = Task.Run(() => change(other));
-                Assert.True(changed.Wait(TimeSpan.FromSeconds(10)), $"expected the racing change to be acknowledged, it is {changed.Status}");
+                return false;
             }
+
+            race.RegisterAfter(Task.Run(() => change(other)), register);
+            return true;
         });
         return race;
     }
 
     private sealed class Race
     {
+        private readonly TaskCompletionSource _registered = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private int _ran;
 
-        public bool Ran => Volatile.Read(ref _ran) == 1;
-
         public bool TryStart() => Interlocked.Exchange(ref _ran, 1) == 0;
+
+        public void RegisterAfter(Task change, Action register) => _ = RunAsync(change, register);
+
+        /// <summary>Waits until the seam ran the change and then the registration.</summary>
+        public async Task WaitRegisteredAsync()
+        {
+            var limit = TimeSpan.FromSeconds(10);
+            await Eventually.TrueAsync(() => Volatile.Read(ref _ran) == 1, "the seam to run the change before the watch was added");
+            Assert.True(await Task.WhenAny(_registered.Task, Task.Delay(limit)) == _registered.Task, $"expected the racing change to be acknowledged and the watch registered within {limit}");
+            await _registered.Task;
+        }
+
+        private async Task RunAsync(Task change, Action register)
+        {
+            try
+            {
+                await change;
+                register();
+                _registered.SetResult();
+            }
+            catch (Exception e)
+            {
+                _registered.SetException(e);
+            }
+        }
     }
 }
