@@ -91,6 +91,14 @@ internal sealed class LeaderRole
         var isObserver = Array.IndexOf(_ctx.Config.Observers, from) >= 0;
         if (!isObserver && !_ctx.Config.IsVoter(from))
             return;
+        if (Epoch != 0 && info.AcceptedEpoch > Epoch)
+        {
+            // It promised a newer epoch to a leader that never established, and it refuses ours for good
+            // (LearnerRole: "older than our acceptedEpoch"). ZooKeeper keeps such a learner out until its leader
+            // changes, which a healthy quorum never does; a new election picks an epoch at or above its promise.
+            _ctx.GoLooking($"learner {from} accepted epoch {info.AcceptedEpoch}, above ours {Epoch}");
+            return;
+        }
         if (Learners.TryGetValue(from, out var known) && known is { Stage: LearnerStage.Connected } && known.AcceptedEpoch == info.AcceptedEpoch)
         {
             // The learner sent its LearnerInfo again before our LEADERINFO reached it (LearnerRole.Tick): same

@@ -6,7 +6,8 @@ namespace Zk.Embedded.Tests.Consensus;
 
 /// <summary>
 /// Seeded whole-ensemble runs of the consensus core with client sessions on real trees (docs/simulation.md): message
-/// reordering across channels, drops, partitions, crashes that lose unsynced writes, delayed or instant fsyncs. A
+/// reordering across channels, drops, partitions (one-way too), crashes that lose unsynced writes or keep some and tear
+/// the last, paused peers, stalled and jumping clocks, slow disks, delayed or instant fsyncs. A
 /// fixed set of seeds runs every time; ZK_SIM_RUNS=n runs n seeds per configuration instead, ZK_SIM_SEED=s replays
 /// one and prints its trace hash.
 /// </summary>
@@ -37,6 +38,15 @@ public sealed class ConsensusSimulationTests(ITestOutputHelper output)
         Assert.True(totals.Acknowledged > 0, "expected the runs to commit some txns");
         Assert.True(totals.OkOps > totals.Runs, $"expected more than one successful client operation per run, got {totals.OkOps} in {totals.Runs} runs");
         Assert.True(totals.Linearizable > 0, "expected some registers to be checked linearizable");
+        Assert.True(totals.BadVersionOps > 0 || SingleSeed() is not null, "expected some BadVersion refusals to check as observations");
+        if (SingleSeed() is null)
+        {
+            foreach (var kind in new[] { "crash", "drop", "partition", "one-way partition", "pause", "clock stall", "clock jump", "slow disk", "torn last record" })
+                Assert.True(totals.FaultsOf(kind) > 0, $"expected the seeds to inject some '{kind}' faults, got none");
+            Assert.Equal(totals.FaultsOf("torn last record"), totals.TornDropped);
+            Assert.True(totals.WatchEvents > 0, $"expected some watches to fire, got none of {totals.Watches} set");
+            Assert.True(totals.Expirations > 0, "expected some sessions to expire");
+        }
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Zk.Embedded.Api;
+using Zk.Embedded.Consensus;
 using Zk.Embedded.Tests.Consensus.Harness;
 
 namespace Zk.Embedded.Tests.Consensus;
@@ -49,6 +50,46 @@ public sealed class SimulationCheckerTests
         read.Zxid = new Zxid(1, 3);
         var e = Assert.Throws<ConsensusViolation>(() => history.Returned(read, new Zxid(1, 4)));
         Assert.Contains("reads went back", e.Message);
+    }
+
+    [Fact]
+    public void A_BadVersion_refusal_is_an_observation_of_the_register_version()
+    {
+        var written = Write(expected: 0, data: "a", invoke: 1, ret: 2);
+        // The register is at version 1 from step 2 on: a refusal of "expected 1" after that cannot be placed anywhere.
+        Assert.Equal(Linearizability.Verdict.NotLinearizable, Linearizability.Check([written, Write(1, "b", 3, 4, SimOutcome.BadVersion)]));
+        Assert.Equal(Linearizability.Verdict.Linearizable, Linearizability.Check([written, Write(0, "b", 3, 4, SimOutcome.BadVersion)]));
+        // Concurrent with the write, either order explains a refusal of "expected 0" or of "expected 1".
+        Assert.Equal(Linearizability.Verdict.Linearizable, Linearizability.Check([written, Write(1, "b", 1, 4, SimOutcome.BadVersion)]));
+        Assert.Equal(Linearizability.Verdict.Linearizable, Linearizability.Check([written, Write(0, "b", 1, 4, SimOutcome.BadVersion)]));
+    }
+
+    [Fact]
+    public void A_torn_last_record_is_cut_at_start_and_the_records_before_it_stay()
+    {
+        var disk = new SimDisk();
+        disk.Apply(new WriteAcceptedEpoch(1, 1), peer: 1);
+        disk.Apply(new WriteCurrentEpoch(2, 1), peer: 1);
+        disk.Apply(new AppendTxn(3, new ConsensusTxn(new Zxid(1, 1), new byte[] { 1, 2, 3 })), peer: 1);
+        disk.WriteTorn(new AppendTxn(4, new ConsensusTxn(new Zxid(1, 2), new byte[] { 4, 5, 6, 7 })), bytes: 2);
+
+        var loaded = disk.Load();
+
+        Assert.Equal(new Zxid(1, 1), Assert.Single(loaded.Log).Zxid);
+        Assert.Equal(1, disk.TornDropped);
+        Assert.Single(disk.Load().Log);   // cut once: the next start finds the same log and nothing torn
+        Assert.Equal(1, disk.TornDropped);
+    }
+
+    [Fact]
+    public void A_store_without_record_checksums_reads_the_torn_record_back()
+    {
+        var disk = new SimDisk { KeepsTornRecord = true };
+        disk.WriteTorn(new AppendTxn(1, new ConsensusTxn(new Zxid(1, 1), new byte[] { 4, 5, 6, 7 })), bytes: 2);
+
+        var torn = Assert.Single(disk.Load().Log);
+
+        Assert.Equal(new byte[] { 4, 5 }, torn.Data.ToArray());
     }
 
     private SimOp Write(int expected, string data, long invoke, long ret, SimOutcome outcome = SimOutcome.Ok) => new()

@@ -23,13 +23,19 @@ public sealed class SimulationPlantedFaultTests(ITestOutputHelper output)
         nameof(PlantedFaults.SkipTrunc),
         nameof(SimOptions.KeepSnapshotOnTrunc),
         nameof(SimOptions.LinearReadsWithoutBarrier),
+        nameof(SimOptions.KeepTornRecord),
+        nameof(SimOptions.SkipSessionCheck),
+        nameof(SimOptions.WatchEventsAfterReply),
     };
 
     [Theory]
     [MemberData(nameof(Faults))]
     public void A_planted_bug_is_caught_within_a_bounded_number_of_seeds(string fault)
     {
-        for (var seed = 1; seed <= MaxSeeds; seed++)
+        // Electing without the epoch only shows as a liveness failure (the core's "ahead" check stops each leader so
+        // elected), about once in a hundred seeds: it gets a larger budget than the safety bugs.
+        var maxSeeds = fault == nameof(PlantedFaults.VoteWithoutEpoch) ? 4 * MaxSeeds : MaxSeeds;
+        for (var seed = 1; seed <= maxSeeds; seed++)
         {
             var sim = new Simulation(Options(fault, seed));
             try
@@ -42,12 +48,20 @@ public sealed class SimulationPlantedFaultTests(ITestOutputHelper output)
                 return;
             }
         }
-        Assert.Fail($"expected the planted {fault} to break an invariant within {MaxSeeds} seeds, but every run passed the checker");
+        Assert.Fail($"expected the planted {fault} to break an invariant within {maxSeeds} seeds, but every run passed the checker");
     }
 
     internal static SimOptions Options(string fault, int seed)
     {
-        var options = new SimOptions { Seed = seed, Voters = 3, Observers = fault == nameof(PlantedFaults.CountObserverAcks) ? 1 : 0 };
+        // The classic fault mix (crashes that lose every unsynced write, drops, peers isolated both ways): the lasting
+        // faults, one-way cuts and crashes that keep or tear unsynced writes spread the runs over more states, and
+        // some planted bugs then show first past seed 90 (VoteWithoutEpoch, a liveness failure, at 132 and 147 with
+        // them; ZK_PLANTED_SEEDS=300 finds each). The torn-record bug needs torn writes.
+        var options = new SimOptions
+        {
+            Seed = seed, Voters = 3, Observers = fault == nameof(PlantedFaults.CountObserverAcks) ? 1 : 0,
+            LongFaultProbability = 0, OneWayPartitions = false, CrashesWriteUnsynced = fault == nameof(SimOptions.KeepTornRecord),
+        };
         return fault switch
         {
             nameof(PlantedFaults.AckBeforeFsync) => options with { Faults = new() { AckBeforeFsync = true } },
@@ -57,7 +71,11 @@ public sealed class SimulationPlantedFaultTests(ITestOutputHelper output)
             nameof(PlantedFaults.ServeBeforeUpToDate) => options with { Faults = new() { ServeBeforeUpToDate = true } },
             nameof(PlantedFaults.SkipTrunc) => options with { Faults = new() { SkipTrunc = true } },
             nameof(SimOptions.KeepSnapshotOnTrunc) => options with { KeepSnapshotOnTrunc = true },
-            nameof(SimOptions.LinearReadsWithoutBarrier) => options with { LinearReadsWithoutBarrier = true },
+            // A stale follower read needs a follower that lags: paused peers and slow disks make them.
+            nameof(SimOptions.LinearReadsWithoutBarrier) => options with { LinearReadsWithoutBarrier = true, LongFaultProbability = 0.004 },
+            nameof(SimOptions.KeepTornRecord) => options with { KeepTornRecord = true },
+            nameof(SimOptions.SkipSessionCheck) => options with { SkipSessionCheck = true, SessionTimeoutSteps = 150 },   // expiries of clients still at work
+            nameof(SimOptions.WatchEventsAfterReply) => options with { WatchEventsAfterReply = true },
             _ => throw new ArgumentOutOfRangeException(nameof(fault), fault, "no such planted fault"),
         };
     }

@@ -100,6 +100,21 @@ public sealed class ZabRuleTests
     }
 
     [Fact]
+    public void A_leader_steps_down_for_a_learner_that_accepted_a_newer_epoch()
+    {
+        // Found by the simulator: the learner acknowledged epoch 5 of a leader that never established, then a quorum
+        // without it settled on epoch 2; it refuses epoch 2 for ever, and a leader that keeps going keeps it out.
+        var probe = new CoreProbe(1, [1, 2, 3]);
+        probe.ElectedBy(1, 2, 3);
+        probe.Step(2, new LearnerInfo(0, false));
+        probe.Fsync();
+        Assert.Equal(ServerState.Leading, probe.Core.State);
+        probe.Step(3, new LearnerInfo(5, false));
+        Assert.True(probe.Core.State == ServerState.Looking, $"expected the epoch-1 leader to give up for a learner that accepted epoch 5, but it is {probe.Core.State}");
+        Assert.Empty(probe.SentTo<LeaderInfo>(3));
+    }
+
+    [Fact]
     public void A_learner_abandons_a_leader_whose_epoch_is_older_than_its_acceptedEpoch()
     {
         var probe = new CoreProbe(2, [1, 2, 3], disk: Disk(acceptedEpoch: 5, currentEpoch: 4));

@@ -11,6 +11,10 @@ namespace Zk.Embedded.Tests.Consensus.Harness;
 internal sealed class History
 {
     public List<SimOp> Ops { get; } = [];
+    /// <summary>Watches set by reads, the events the clients received, and the sessions leaders proposed to expire.</summary>
+    public List<SimWatch> Watches { get; } = [];
+    public List<SimEvent> Events { get; } = [];
+    public List<long> Expirations { get; } = [];
     public int Inconclusive { get; private set; }
     public int Linearizable { get; private set; }
 
@@ -27,13 +31,15 @@ internal sealed class History
     {
         CheckFifo();
         CheckSequentialNames();
+        // A refusal in doubt changed nothing and observed nothing the client heard of: it constrains nothing.
         foreach (var group in Ops.Where(o => o.WritesRegister || o.Kind == SimOpKind.LinearRead)
-                     .Where(o => o.Outcome is SimOutcome.Ok or SimOutcome.Unknown).GroupBy(o => o.Path).OrderBy(g => g.Key))
+                     .Where(o => o.Outcome is SimOutcome.Ok or SimOutcome.BadVersion || (o.Outcome == SimOutcome.Unknown && !o.Refused))
+                     .GroupBy(o => o.Path).OrderBy(g => g.Key))
         {
             switch (Linearizability.Check(group.ToList()))
             {
                 case Linearizability.Verdict.NotLinearizable:
-                    throw new ConsensusViolation($"register {group.Key} is not linearizable:\n  {string.Join("\n  ", group.Where(o => o.Outcome == SimOutcome.Ok).TakeLast(12))}");
+                    throw new ConsensusViolation($"register {group.Key} is not linearizable:\n  {string.Join("\n  ", group.Where(o => o.Outcome != SimOutcome.Unknown).TakeLast(12))}");
                 case Linearizability.Verdict.Inconclusive: Inconclusive++; break;
                 default: Linearizable++; break;
             }
@@ -50,7 +56,8 @@ internal sealed class History
                 throw new ConsensusViolation($"peer {peer.Id}'s tree digest differs from peer {peers[0].Id}'s at quiescence (both at {peer.Tree.Zxid}/{peers[0].Tree.Zxid})");
         }
         var state = peers[0].Tree.State;
-        var closed = Ops.Where(o => o.Kind == SimOpKind.CloseSession && o.Outcome != SimOutcome.BadVersion).Select(o => o.Session).ToHashSet();
+        var closed = Ops.Where(o => o.Kind == SimOpKind.CloseSession && o.Outcome is SimOutcome.Ok or SimOutcome.Unknown).Select(o => o.Session).ToHashSet();
+        closed.UnionWith(Expirations);
         foreach (var op in Ops.Where(o => o.Outcome == SimOutcome.Ok))
         {
             if (op.Kind == SimOpKind.CloseSession && (SimTree.EphemeralsOf(state, op.Session) > 0 || SimTree.HasSession(state, op.Session)))

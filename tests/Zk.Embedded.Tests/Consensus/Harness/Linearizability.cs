@@ -3,8 +3,9 @@ namespace Zk.Embedded.Tests.Consensus.Harness;
 /// <summary>
 /// Wing &amp; Gong's linearizability search with Lowe's memo (as Porcupine does), partitioned per register: is there
 /// an order of the register's operations that respects real time (an op that returned before another was invoked
-/// comes first) and that a register of (version, data) with conditional setData would produce? Successful writes and
-/// linearizable reads must all be placed; writes that ended in ConnectionLoss may be placed or left out. Bounded: past
+/// comes first) and that a register of (version, data) with conditional setData would produce? Successful writes,
+/// BadVersion refusals (an observation: the version was not the expected one at that point) and linearizable reads
+/// must all be placed; writes that ended in ConnectionLoss may be placed or left out. Bounded: past
 /// <see cref="Budget"/> search steps the answer is "inconclusive", counted by the caller, never a pass or a failure.
 /// </summary>
 internal static class Linearizability
@@ -23,7 +24,7 @@ internal static class Linearizability
         var required = UInt128.Zero;
         for (var i = 0; i < sorted.Length; i++)
         {
-            if (sorted[i].Outcome == SimOutcome.Ok)
+            if (sorted[i].Outcome is SimOutcome.Ok or SimOutcome.BadVersion)
                 required |= UInt128.One << i;
         }
         var search = new Search(sorted, required);
@@ -72,6 +73,7 @@ internal static class Linearizability
         private static (int, string)? Step(SimOp op, (int Version, string Data) state) => op.Kind switch
         {
             SimOpKind.LinearRead => op.ReadVersion == state.Version && op.ReadData == state.Data ? state : null,
+            _ when op.Outcome == SimOutcome.BadVersion => op.ExpectedVersion != state.Version ? state : null,
             _ => op.ExpectedVersion == state.Version ? (state.Version + 1, op.Data) : null,
         };
     }

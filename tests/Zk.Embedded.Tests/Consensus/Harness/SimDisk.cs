@@ -13,6 +13,7 @@ namespace Zk.Embedded.Tests.Consensus.Harness;
 internal sealed class SimDisk
 {
     private readonly ConsensusState _state = new(new ConsensusSnapshot(default, SnapshotCodec.Encode([])));
+    private TornRecord? _torn;
 
     public uint AcceptedEpoch => _state.AcceptedEpoch;
     public uint CurrentEpoch => _state.CurrentEpoch;
@@ -33,7 +34,37 @@ internal sealed class SimDisk
         Log.Clear();
     }
 
-    public PersistedState Load() => _state.Load();
+    /// <summary>Planted: the store has no record checksum and reads a torn last record back as a txn.</summary>
+    public bool KeepsTornRecord { get; set; }
+
+    /// <summary>Torn last records the store found and cut at start.</summary>
+    public int TornDropped { get; private set; }
+
+    /// <summary>
+    /// What a start reads. A torn last record fails its checksum and is cut, as the real store cuts a torn WAL tail
+    /// (docs/storage.md): it can only be an append whose fsync never finished, so nobody acknowledged it.
+    /// </summary>
+    public PersistedState Load()
+    {
+        if (_torn is { } torn)
+        {
+            _torn = null;
+            if (KeepsTornRecord)
+                _state.ApplyUnchecked(new AppendTxn(0, new ConsensusTxn(torn.Zxid, torn.Written)));
+            else if (torn.Written.Length == torn.Length && Crc32C.Compute(torn.Written) == torn.Crc)
+                throw new ConsensusViolation($"a torn record at {torn.Zxid} passed its checksum");
+            else
+                TornDropped++;
+        }
+        return _state.Load();
+    }
+
+    /// <summary>A crash in the middle of writing <paramref name="append"/>: only its first <paramref name="bytes"/> bytes reached the disk.</summary>
+    public void WriteTorn(AppendTxn append, int bytes)
+    {
+        var data = append.Txn.Data.Span;
+        _torn = new TornRecord(append.Txn.Zxid, data[..Math.Min(bytes, data.Length - 1)].ToArray(), data.Length, Crc32C.Compute(data));
+    }
 
     public void Apply(PersistRequest request, int peer)
     {
@@ -54,6 +85,9 @@ internal sealed class SimDisk
         }
     }
 }
+
+/// <summary>The last record as a crash left it: its header (zxid, length, checksum of the whole) and the bytes written.</summary>
+internal sealed record TornRecord(Zxid Zxid, byte[] Written, int Length, uint Crc);
 
 /// <summary>A broken safety property, with what was expected.</summary>
 internal sealed class ConsensusViolation(string message) : Exception(message);

@@ -5,30 +5,37 @@ namespace Zk.Embedded.Tests.Consensus.Harness;
 /// <summary>
 /// Ordered, lossy channels between peers (the transport contract of issue 13): one FIFO queue per (from, to) pair.
 /// The scheduler picks which channel delivers next, so messages on different channels interleave in any order.
-/// A crashed peer's channels are emptied both ways, as its TCP connections would be reset.
+/// A crashed peer's channels are emptied both ways, as its TCP connections would be reset. Each channel holds at most
+/// <see cref="Bound"/> messages and drops newer ones when full (the transport's tail drop, <c>TransportLimits</c>): a
+/// paused peer's inbound channels fill up. The contract forbids duplicates, even across a reconnect, so there are none.
 /// </summary>
-internal sealed class SimNetwork
+internal sealed class SimNetwork(int bound = 32)
 {
     private readonly Dictionary<(int From, int To), Queue<ZabMessage>> _channels = [];
     private readonly List<(int From, int To)> _busy = [];
 
+    public int Bound => bound;
     public int InFlight { get; private set; }
 
-    public void Send(int from, int to, ZabMessage message)
+    /// <summary>Queues the message; false when the channel is full and it was dropped.</summary>
+    public bool Send(int from, int to, ZabMessage message)
     {
         if (!_channels.TryGetValue((from, to), out var queue))
             _channels[(from, to)] = queue = new Queue<ZabMessage>();
+        if (queue.Count >= bound)
+            return false;
         queue.Enqueue(message);
         InFlight++;
+        return true;
     }
 
-    /// <summary>Takes the head of a random non-empty channel.</summary>
-    public bool TryTake(Random random, out int from, out int to, out ZabMessage message)
+    /// <summary>Takes the head of a random non-empty channel whose receiver <paramref name="receives"/> now.</summary>
+    public bool TryTake(Random random, Func<int, bool> receives, out int from, out int to, out ZabMessage message)
     {
         _busy.Clear();
         foreach (var (key, queue) in _channels)
         {
-            if (queue.Count > 0)
+            if (queue.Count > 0 && receives(key.To))
                 _busy.Add(key);
         }
         if (_busy.Count == 0)
@@ -42,6 +49,9 @@ internal sealed class SimNetwork
         InFlight--;
         return true;
     }
+
+    /// <summary>Messages waiting for <paramref name="to"/>.</summary>
+    public int Queued(int to) => _channels.Where(c => c.Key.To == to).Sum(c => c.Value.Count);
 
     public void Reset(int peer)
     {

@@ -2,7 +2,7 @@ using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Tests.Consensus.Harness;
 
-internal enum SimOpKind { CreateSession, CloseSession, SetData, CreateSequential, Multi, Ephemeral, Read, SyncRead, LinearRead }
+internal enum SimOpKind { CreateSession, CloseSession, SetData, CreateSequential, Multi, Ephemeral, Read, SyncRead, LinearRead, Children }
 
 /// <summary>How an operation ended, as its client saw it.</summary>
 internal enum SimOutcome
@@ -14,6 +14,8 @@ internal enum SimOutcome
     BadVersion,
     /// <summary>ConnectionLoss: the write may or may not have been committed (Jepsen's :info).</summary>
     Unknown,
+    /// <summary>Refused with SessionExpired (the leader no longer knows the session): it changed nothing.</summary>
+    SessionExpired,
 }
 
 /// <summary>One client operation in the recorded history: invoked and returned at scheduler steps (virtual time).</summary>
@@ -35,15 +37,22 @@ internal sealed class SimOp
     /// <summary>For reads: what was read (version −1: no such node).</summary>
     public int ReadVersion { get; set; }
     public string ReadData { get; set; } = "";
+    /// <summary>For a children read: the names it listed.</summary>
+    public string[] ReadChildren { get; set; } = [];
+    /// <summary>The connection that answered and where the answer stands among what the client received on it.</summary>
+    public int Connection { get; set; }
+    public long ReplySeq { get; set; }
     /// <summary>For creates and multis: the sequential node made.</summary>
     public string? CreatedPath { get; set; }
     /// <summary>The leader and epoch that proposed it, while waiting for the commit.</summary>
     public int Leader { get; set; }
     public uint Epoch { get; set; }
+    /// <summary>Refused by the leader with BadVersion (no txn): it waits for the state the leader checked, <see cref="Zxid"/>.</summary>
+    public bool Refused { get; set; }
     /// <summary>Committed at the leader; the reply waits until the client's peer has applied it.</summary>
     public bool Committed { get; set; }
 
-    public bool IsWrite => Kind is not (SimOpKind.Read or SimOpKind.SyncRead);
+    public bool IsWrite => Kind is not (SimOpKind.Read or SimOpKind.SyncRead or SimOpKind.Children);
 
     /// <summary>Writes to the register at <see cref="Path"/>, conditional on <see cref="ExpectedVersion"/>.</summary>
     public bool WritesRegister => Kind is SimOpKind.SetData or SimOpKind.Multi;
@@ -51,5 +60,6 @@ internal sealed class SimOp
     public override string ToString() =>
         $"op {Id} c{Client} {Kind} {Path} v{ExpectedVersion} '{Data}' [{Invoke},{(Return == long.MaxValue ? "∞" : Return)}] {Outcome} {Zxid}"
         + (Kind is SimOpKind.Read or SimOpKind.SyncRead or SimOpKind.LinearRead ? $" read v{ReadVersion} '{ReadData}'" : "")
+        + (Kind is SimOpKind.Children ? $" listed [{string.Join(',', ReadChildren)}]" : "")
         + (CreatedPath is null ? "" : $" -> {CreatedPath}");
 }

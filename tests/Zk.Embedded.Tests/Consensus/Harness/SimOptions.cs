@@ -17,6 +17,8 @@ internal sealed record SimOptions
     /// <summary>Per step: a client acts (connects, moves, writes or reads).</summary>
     public double ClientProbability { get; init; } = 0.08;
     public int Clients { get; init; } = 5;
+    /// <summary>A session the leader has not heard of for this many steps expires (about 9 ticks at the default tick rate; a client acts about every 60 steps).</summary>
+    public int SessionTimeoutSteps { get; init; } = 300;
     /// <summary>Per client action: move to another serving peer instead.</summary>
     public double MoveProbability { get; init; } = 0.03;
     /// <summary>Operations per run (the linearizability search is bounded by the ops per register).</summary>
@@ -30,11 +32,23 @@ internal sealed record SimOptions
     /// <summary>Per step: cut one random peer off from all others (both ways) until a later heal.</summary>
     public double PartitionProbability { get; init; } = 0.002;
     public double HealProbability { get; init; } = 0.01;
+    /// <summary>True: half the partitions cut one direction of one pair (A hears B, B does not hear A) instead of isolating a peer.</summary>
+    public bool OneWayPartitions { get; init; } = true;
+    /// <summary>Per step: pause a peer (a GC), stall or jump its clock, or slow its disk for a while (<see cref="SimFaults"/>).</summary>
+    public double LongFaultProbability { get; init; } = 0.004;
+    /// <summary>A crash may leave part of the unsynced writes on disk, the last one possibly torn.</summary>
+    public bool CrashesWriteUnsynced { get; init; } = true;
+    /// <summary>Planted in the harness: the leader builds txns for a session it no longer knows (no checkSession).</summary>
+    public bool SkipSessionCheck { get; init; }
+    /// <summary>Planted in the harness: a connection sends a watch event after the next reply instead of before it.</summary>
+    public bool WatchEventsAfterReply { get; init; }
+    /// <summary>Planted in the harness: the store reads a torn last record back as a txn (no record checksum).</summary>
+    public bool KeepTornRecord { get; init; }
     /// <summary>True: every persist request is durable as soon as it is made; false: the scheduler fsyncs at random.</summary>
     public bool InstantStorage { get; init; }
     /// <summary>Small windows force SNAP; ZooKeeper's default is 500.</summary>
     public int CommittedLogWindow { get; init; } = 8;
 
     public override string ToString() =>
-        $"seed={Seed} voters={Voters} observers={Observers} storage={(InstantStorage ? "instant" : "delayed")} window={CommittedLogWindow}{(Faults.Any ? $" planted={Faults}" : "")}{(KeepSnapshotOnTrunc ? " planted=KeepSnapshotOnTrunc" : "")}{(LinearReadsWithoutBarrier ? " planted=LinearReadsWithoutBarrier" : "")}";
+        $"seed={Seed} voters={Voters} observers={Observers} storage={(InstantStorage ? "instant" : "delayed")} window={CommittedLogWindow}{(Faults.Any ? $" planted={Faults}" : "")}{(KeepSnapshotOnTrunc ? " planted=KeepSnapshotOnTrunc" : "")}{(LinearReadsWithoutBarrier ? " planted=LinearReadsWithoutBarrier" : "")}{(KeepTornRecord ? " planted=KeepTornRecord" : "")}{(SkipSessionCheck ? " planted=SkipSessionCheck" : "")}{(WatchEventsAfterReply ? " planted=WatchEventsAfterReply" : "")}";
 }

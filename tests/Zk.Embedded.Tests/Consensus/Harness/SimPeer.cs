@@ -21,6 +21,8 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
     public List<ConsensusTxn> Applied { get; private set; } = [];
     public int PendingCount => _pending.Count;
     public int Incarnation { get; private set; }
+    /// <summary>Changes whenever this peer's client connections all end (restart, role change, resync): a client holding an older one is disconnected.</summary>
+    public int Generation { get; private set; }
     public SimTree Tree { get; } = new();
     /// <summary>As leader: the applied tree plus this leader's own uncommitted proposals (what the next txn is built on).</summary>
     public Zk.Embedded.Tree.TreeState Projected { get; set; } = null!;
@@ -32,16 +34,38 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
         if (trees)
             Tree.Rebuild(Applied);
         (Projected, ProjectedEpoch) = (Tree.State, 0);
+        Reconnect();
         _pending.Clear();
         Incarnation++;
         Core = new ZabPeer(config, Disk.Load(), random, this);
     }
 
-    public void Crash()
+    /// <summary>
+    /// The process dies. Writes reach the disk in the order made, so the first <paramref name="reachedDisk"/> unsynced
+    /// requests may have got there without their fsync; with <paramref name="tornBytes"/> &gt; 0 the next one, if an
+    /// append, was cut short after that many bytes. Nothing of this was acknowledged: the core never heard it was durable.
+    /// </summary>
+    /// <summary>A follower that leaves broadcast (or a deposed leader) closes every client connection, and so drops their watches.</summary>
+    public void Reconnect()
+    {
+        Generation++;
+        Tree.DropWatches();
+    }
+
+    public void Crash(int reachedDisk = 0, int tornBytes = 0)
     {
         Core = null;
+        Reconnect();
+        reachedDisk = Math.Min(reachedDisk, _pending.Count);
+        for (var i = 0; i < reachedDisk; i++)
+            Disk.Apply(_pending[i], Id);
+        if (tornBytes > 0 && reachedDisk < _pending.Count && _pending[reachedDisk] is AppendTxn append)
+            Disk.WriteTorn(append, tornBytes);
         _pending.Clear();
     }
+
+    /// <summary>The next pending request, if any (to decide whether a crash can tear it).</summary>
+    public PersistRequest? PendingAt(int index) => index < _pending.Count ? _pending[index] : null;
 
     public ConsensusSnapshot Take() =>
         new(Applied.Count > 0 ? Applied[^1].Zxid : default, SnapshotCodec.Encode(Applied));
@@ -67,6 +91,7 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
         if (ready.Restore is { } snapshot)
         {
             Applied = SnapshotCodec.Decode(snapshot.Data);
+            Generation++;
             if (trees)
                 Tree.Rebuild(Applied);
             var last = Applied.Count > 0 ? Applied[^1].Zxid : default;

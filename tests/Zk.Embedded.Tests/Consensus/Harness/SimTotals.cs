@@ -4,18 +4,29 @@ namespace Zk.Embedded.Tests.Consensus.Harness;
 internal sealed class SimTotals
 {
     private readonly Dictionary<string, int> _syncs = [];
+    private readonly SortedDictionary<string, int> _faults = [];
 
     public int Runs { get; private set; }
     public long Steps { get; private set; }
     public int Ops { get; private set; }
     public int OkOps { get; private set; }
     public int UnknownOps { get; private set; }
+    /// <summary>Conditional writes refused with BadVersion (each one an observation in the linearizability search).</summary>
+    public int BadVersionOps { get; private set; }
+    public int Watches { get; private set; }
+    public int WatchEvents { get; private set; }
+    public int Expirations { get; private set; }
     public int Faults { get; private set; }
     public int Crashes { get; private set; }
     public int Acknowledged { get; private set; }
     public int Epochs { get; private set; }
     public int Linearizable { get; private set; }
     public int Inconclusive { get; private set; }
+    /// <summary>Torn last records the disks cut at restart.</summary>
+    public int TornDropped { get; private set; }
+
+    /// <summary>How many faults of <paramref name="kind"/> were injected in all.</summary>
+    public int FaultsOf(string kind) => _faults.GetValueOrDefault(kind);
 
     public void Add(Simulation sim)
     {
@@ -24,19 +35,27 @@ internal sealed class SimTotals
         Ops += sim.History.Ops.Count;
         OkOps += sim.History.Ops.Count(o => o.Outcome == SimOutcome.Ok);
         UnknownOps += sim.History.Ops.Count(o => o.Outcome == SimOutcome.Unknown);
+        BadVersionOps += sim.History.Ops.Count(o => o.Outcome == SimOutcome.BadVersion);
+        Watches += sim.History.Watches.Count;
+        WatchEvents += sim.History.Events.Count;
+        Expirations += sim.History.Expirations.Count;
         Faults += sim.Faults;
         Crashes += sim.Crashes;
         Acknowledged += sim.Checker.Acknowledged;
         Epochs += sim.Checker.EpochsEstablished;
         Linearizable += sim.History.Linearizable;
         Inconclusive += sim.History.Inconclusive;
+        foreach (var (kind, n) in sim.FaultsByKind)
+            _faults[kind] = _faults.GetValueOrDefault(kind) + n;
+        TornDropped += sim.Peers.Sum(p => p.Disk.TornDropped);
         foreach (var kind in new[] { "Diff", "Trunc", "Snap" })
             _syncs[kind] = _syncs.GetValueOrDefault(kind) + sim.DeliveredByKind.GetValueOrDefault(kind);
     }
 
     public string Describe(TimeSpan elapsed) =>
-        $"{Runs} runs, {Steps} steps, {Ops} client ops ({OkOps} ok, {UnknownOps} unknown), {Acknowledged} txns committed by leaders, "
-        + $"{Faults} faults ({Crashes} crashes), {Epochs} epochs; syncs: {_syncs["Diff"]} DIFF, {_syncs["Trunc"]} TRUNC, {_syncs["Snap"]} SNAP; "
-        + $"registers linearizable {Linearizable}, inconclusive {Inconclusive}; "
+        $"{Runs} runs, {Steps} steps, {Ops} client ops ({OkOps} ok, {BadVersionOps} BadVersion, {UnknownOps} unknown), {Acknowledged} txns committed by leaders, "
+        + $"{Faults} faults ({string.Join(", ", _faults.Select(f => $"{f.Value} {f.Key}"))}; {TornDropped} torn records cut at restart), {Epochs} epochs; "
+        + $"syncs: {_syncs["Diff"]} DIFF, {_syncs["Trunc"]} TRUNC, {_syncs["Snap"]} SNAP; "
+        + $"registers linearizable {Linearizable}, inconclusive {Inconclusive}; {Watches} watches set, {WatchEvents} events; {Expirations} session expiries proposed; "
         + $"{Ops / Math.Max(elapsed.TotalSeconds, 1e-3):F0} ops and {Steps / Math.Max(elapsed.TotalSeconds, 1e-3):F0} steps per wall second ({elapsed.TotalSeconds:F1} s)";
 }

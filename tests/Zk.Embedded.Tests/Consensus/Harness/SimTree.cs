@@ -3,6 +3,7 @@ using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
 using Zk.Embedded.Tree;
 using Zk.Embedded.Txns;
+using Zk.Embedded.Watches;
 using Zk.Embedded.Tests.Replication;
 
 namespace Zk.Embedded.Tests.Consensus.Harness;
@@ -21,7 +22,16 @@ internal sealed class SimTree
 
     private static readonly TreeState Genesis = BuildGenesis();
 
+    private readonly List<WatchTrigger> _triggers = [];
+
     public TreeState State { get; private set; } = Genesis;
+
+    /// <summary>The txn last applied, and the watch triggers it made.</summary>
+    public Txn? LastTxn { get; private set; }
+    public IReadOnlyList<WatchTrigger> LastTriggers => _triggers;
+
+    /// <summary>The real server-side watches of this peer's client connections; every applied txn fires its triggers here.</summary>
+    public WatchManager Watches { get; private set; } = new();
 
     public Zxid Zxid => State.Zxid;
 
@@ -33,11 +43,31 @@ internal sealed class SimTree
     public void Rebuild(IReadOnlyList<ConsensusTxn> txns)
     {
         State = Genesis;
+        DropWatches();
         foreach (var txn in txns)
             Apply(txn);
     }
 
-    public void Apply(ConsensusTxn txn) => State = TxnApplier.Apply(State, TxnCodec.Decode(txn.Data, txn.Zxid), null);
+    public void Apply(ConsensusTxn txn)
+    {
+        Txn decoded;
+        try
+        {
+            decoded = TxnCodec.Decode(txn.Data, txn.Zxid);
+        }
+        catch (Exception e) when (e is not ConsensusViolation)
+        {
+            throw new ConsensusViolation($"committed txn {txn.Zxid} does not decode ({e.Message}): a damaged record was applied");
+        }
+        _triggers.Clear();
+        LastTxn = decoded;
+        State = TxnApplier.Apply(State, decoded, _triggers);
+        foreach (var trigger in _triggers)
+            Watches.Trigger(trigger, decoded.Zxid);
+    }
+
+    /// <summary>Every connection to this peer ended (a restart, a role change, a resync): so did their watches.</summary>
+    public void DropWatches() => Watches = new WatchManager();
 
     public static TreeState Apply(TreeState state, Txn txn) => TxnApplier.Apply(state, txn, null);
 
@@ -60,6 +90,17 @@ internal sealed class SimTree
     }
 
     public static bool Exists(TreeState state, string path) => state.Find(path) is not null;
+
+    /// <summary>The session an ephemeral of the workload belongs to: its name is c{client}-{session:x}-{op}.</summary>
+    public static long OwnerOfEphemeral(string name) => Convert.ToInt64(name.Split('-')[1], 16);
+
+    /// <summary>The children's names, sorted (ordinal).</summary>
+    public static string[] Children(TreeState state, string path)
+    {
+        var names = state.Find(path)!.Children.Names().ToArray();
+        Array.Sort(names, StringComparer.Ordinal);
+        return names;
+    }
 
     /// <summary>The session's ephemerals still in the tree (none once its close is applied).</summary>
     public static int EphemeralsOf(TreeState state, long session) =>

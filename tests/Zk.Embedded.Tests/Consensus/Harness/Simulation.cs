@@ -21,8 +21,8 @@ internal sealed class Simulation
     private readonly Workload _workload;
     private ulong _traceHash = 14695981039346656037UL;   // FNV-1a over every trace line, not only the kept ones
     private long _step;
+    private readonly SimFaults _faults;
     private bool _quiet;
-    private int _isolated;   // a peer cut off from every other, or 0
 
     public Simulation(SimOptions options)
     {
@@ -43,8 +43,10 @@ internal sealed class Simulation
                 InitLimit = 10, SyncLimit = 5, CommittedLogWindow = options.CommittedLogWindow, Faults = options.Faults,
             };
             _peers.Add(new SimPeer(config, coreRandom));
+            _peers[^1].Disk.KeepsTornRecord = options.KeepTornRecord;
         }
-        _workload = new Workload(options, _random, _peers, () => _step, Log);
+        _faults = new SimFaults(_random, _peers.Count);
+        _workload = new Workload(options, _random, _peers, () => _step, Log, p => _faults.IsPaused(p.Id));
     }
 
     public IReadOnlyList<SimPeer> Peers => _peers;
@@ -56,6 +58,8 @@ internal sealed class Simulation
     public long Steps => _step;
     public int Faults { get; private set; }
     public int Crashes { get; private set; }
+    /// <summary>Each kind of fault injected (crashes, drops, partitions, pauses, clock faults, slow disks, torn writes...).</summary>
+    public SortedDictionary<string, int> FaultsByKind => _faults.Counts;
     public long Delivered { get; private set; }
     /// <summary>How many of each message kind were delivered (shows that DIFF, TRUNC and SNAP were exercised).</summary>
     public Dictionary<string, int> DeliveredByKind { get; } = [];
@@ -68,7 +72,8 @@ internal sealed class Simulation
         for (var i = 0; i < _options.Steps; i++)
             Step();
         _quiet = true;
-        _isolated = 0;
+        _faults.EndAll();
+        Resume(long.MaxValue);
         foreach (var peer in _peers)
         {
             if (!peer.Up)
@@ -82,6 +87,7 @@ internal sealed class Simulation
         _checker.CheckDurability(_peers);
         History.CheckQuiescent(_peers);
         History.Check();
+        SessionChecks.Check(History, _checker.History, _peers);
         Log($"end: history {_checker.History.Count} txns, {History.Ops.Count} ops");
     }
 
@@ -98,32 +104,18 @@ internal sealed class Simulation
     private void Step()
     {
         _step++;
+        Resume(_step);
+        _faults.Expire(_step);
         var r = _random.NextDouble();
         if (r < _options.TickProbability)
         {
-            foreach (var peer in _peers)
-            {
-                if (peer.Up)
-                {
-                    peer.Core!.Tick();
-                    Drain(peer);
-                }
-            }
+            Tick();
             return;
         }
         r -= _options.TickProbability;
         if (!_quiet && r < _options.CrashProbability)
         {
-            var victim = _peers[_random.Next(_peers.Count)];
-            if (victim.Up)
-            {
-                Log($"crash {victim.Id} (pending {victim.PendingCount} unsynced writes)");
-                victim.Crash();
-                _network.Reset(victim.Id);
-                _workload.OnCrash(victim);
-                Crashes++;
-                Faults++;
-            }
+            Crash(_peers[_random.Next(_peers.Count)]);
             return;
         }
         r -= _options.CrashProbability;
@@ -145,35 +137,153 @@ internal sealed class Simulation
         r -= _options.ClientProbability;
         if (!_quiet && r < _options.PartitionProbability + _options.HealProbability)
         {
-            _isolated = r < _options.PartitionProbability ? _peers[_random.Next(_peers.Count)].Id : 0;
-            Log(_isolated == 0 ? "heal" : $"isolate {_isolated}");
-            Faults += _isolated == 0 ? 0 : 1;
+            if (r < _options.PartitionProbability)
+            {
+                Fault(_faults.Partition(_options.OneWayPartitions));
+                return;
+            }
+            _faults.Heal();
+            Log("heal");
             return;
         }
         r -= _options.PartitionProbability + _options.HealProbability;
-        if (!_options.InstantStorage && r < 0.25)
+        if (!_quiet && r < _options.LongFaultProbability)
         {
-            var peer = _peers[_random.Next(_peers.Count)];
-            if (peer.PendingCount > 0)
-            {
-                peer.CompleteStorage(1 + _random.Next(peer.PendingCount));
-                Drain(peer);
-            }
+            LongFault(_peers[_random.Next(_peers.Count)]);
             return;
         }
-        Deliver();
+        r -= _options.LongFaultProbability;
+        if (r < 0.25 && (!_options.InstantStorage || _faults.AnySlow))
+        {
+            Fsync(_peers[_random.Next(_peers.Count)]);
+            return;
+        }
+        if (_network.TryTake(_random, Receives, out var from, out var to, out var message))
+            Deliver(from, to, message);
     }
 
-    private void Deliver()
+    private void Tick()
     {
-        if (!_network.TryTake(_random, out var from, out var to, out var message))
+        foreach (var peer in _peers)
+        {
+            if (!peer.Up)
+                continue;
+            if (_faults.IsPaused(peer.Id))
+            {
+                _faults.MissTick(peer.Id);
+                continue;
+            }
+            TickPeer(peer, _faults.TicksNow(peer.Id));
+        }
+    }
+
+    /// <summary><paramref name="ticks"/> ticks reach the peer one after the other; a leader expires sessions at each.</summary>
+    private void TickPeer(SimPeer peer, int ticks)
+    {
+        for (var i = 0; i < ticks && peer.Up; i++)
+        {
+            peer.Core!.Tick();
+            Drain(peer);
+            if (_workload.ExpireSessions(peer))
+                Drain(peer);
+        }
+    }
+
+    /// <summary>A group fsync of part of the peer's pending writes; a slow disk mostly has none to offer.</summary>
+    private void Fsync(SimPeer peer)
+    {
+        if (peer.PendingCount == 0 || _faults.IsPaused(peer.Id) || (_faults.IsSlow(peer.Id) && _random.Next(10) != 0))
             return;
-        if (_isolated != 0 && (from == _isolated || to == _isolated))
+        peer.CompleteStorage(1 + _random.Next(peer.PendingCount));
+        Drain(peer);
+    }
+
+    private void Crash(SimPeer victim)
+    {
+        if (!victim.Up)
+            return;
+        // Unsynced writes reach the disk in order, some of them before the power goes; the one being written may tear.
+        var reached = _options.CrashesWriteUnsynced && _random.Next(2) == 0 ? _random.Next(victim.PendingCount + 1) : 0;
+        var torn = _options.CrashesWriteUnsynced && victim.PendingAt(reached) is AppendTxn && _random.Next(2) == 0 ? 1 + _random.Next(48) : 0;
+        Log($"crash {victim.Id} (pending {victim.PendingCount} unsynced writes, {reached} reached the disk{(torn > 0 ? $", the next torn after {torn} bytes" : "")})");
+        victim.Crash(reached, torn);
+        _faults.Forget(victim.Id);
+        _network.Reset(victim.Id);
+        _workload.OnCrash(victim);
+        Crashes++;
+        Faults++;
+        _faults.Count("crash");
+        if (reached > 0)
+            _faults.Count("unsynced writes kept at crash");
+        if (torn > 0)
+            _faults.Count("torn last record");
+    }
+
+    /// <summary>A fault that lasts: a paused peer, a stalled or jumping clock, a slow disk.</summary>
+    private void LongFault(SimPeer peer)
+    {
+        if (!peer.Up || _faults.IsPaused(peer.Id))
+            return;
+        switch (_random.Next(4))
+        {
+            case 0:
+                var until = _step + 50 + _random.Next(600);
+                _faults.PauseUntil(peer.Id, until);
+                Fault($"pause {peer.Id} until step {until}");
+                break;
+            case 1:
+                var held = 2 + _random.Next(8);
+                _faults.Stall(peer.Id, held);
+                Fault($"clock of {peer.Id} stalls for {held} ticks");
+                break;
+            case 2:
+                var jump = 3 + _random.Next(8);
+                _faults.Count("clock jump");
+                Fault($"clock of {peer.Id} jumps {jump} ticks");
+                TickPeer(peer, jump);
+                break;
+            default:
+                var slow = _step + 100 + _random.Next(700);
+                _faults.SlowUntil(peer.Id, slow);
+                Fault($"disk of {peer.Id} slow until step {slow}");
+                break;
+        }
+    }
+
+    /// <summary>Paused peers whose pause ends now get everything at once: the late ticks and every queued message, in either order.</summary>
+    private void Resume(long step)
+    {
+        foreach (var (id, missed) in _faults.Resume(step))
+        {
+            var peer = _peers[id - 1];
+            Log($"resume {id}: {missed} late ticks, {_network.Queued(id)} queued messages");
+            var ticksFirst = _random.Next(2) == 0;
+            if (ticksFirst)
+                TickPeer(peer, missed);
+            while (peer.Up && _network.TryTake(_random, to => to == id, out var from, out var to, out var message))
+                Deliver(from, to, message);
+            if (!ticksFirst)
+                TickPeer(peer, missed);
+        }
+    }
+
+    private bool Receives(int peer) => !_faults.IsPaused(peer);
+
+    private void Fault(string line)
+    {
+        Log(line);
+        Faults++;
+    }
+
+    private void Deliver(int from, int to, ZabMessage message)
+    {
+        if (_faults.Cuts(from, to))
             return;   // a partition loses what crosses it; the channel stays ordered for what gets through
         if (!_quiet && _random.NextDouble() < _options.DropProbability)
         {
             Log($"drop {from}->{to} {message}");
             Faults++;
+            _faults.Count("drop");
             return;
         }
         var peer = _peers[to - 1];
@@ -203,6 +313,7 @@ internal sealed class Simulation
             var ready = core.TakeReady();
             foreach (var change in ready.RoleChanges)
             {
+                peer.Reconnect();
                 Log($"peer {peer.Id}: {change.State}/{change.Phase} epoch {change.Epoch} ({change.Reason})");
                 if (_options.KeepSnapshotOnTrunc && change.State == ServerState.Leading && change.Phase == ZabPhase.Discovery)
                 {
@@ -212,8 +323,8 @@ internal sealed class Simulation
             }
             foreach (var (to, message) in ready.Messages)
             {
-                if (_peers[to - 1].Up)
-                    _network.Send(peer.Id, to, message);
+                if (_peers[to - 1].Up && !_network.Send(peer.Id, to, message))
+                    _faults.Count("tail drop (full queue)");
             }
             peer.Enqueue(ready.Persist);
             var before = ready.Restore is null ? peer.Applied.Count : 0;
@@ -229,7 +340,7 @@ internal sealed class Simulation
                 }
             }
             _checker.CheckLeader(peer);
-            if (_options.InstantStorage || _quiet)
+            if ((_options.InstantStorage || _quiet) && !_faults.IsSlow(peer.Id))
                 peer.CompleteStorage(peer.PendingCount);
         }
     }

@@ -1,6 +1,7 @@
 using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
 using Zk.Embedded.Txns;
+using Zk.Embedded.Watches;
 
 namespace Zk.Embedded.Tests.Consensus.Harness;
 
@@ -14,11 +15,13 @@ namespace Zk.Embedded.Tests.Consensus.Harness;
 /// through the leader, read on the leader once it committed: the core has no quorum read, so this is the
 /// "write before the read" ZooKeeper recommends). Every operation goes into the <see cref="History"/>.
 /// </summary>
-internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<SimPeer> peers, Func<long> now, Action<string> log)
+internal sealed partial class Workload(SimOptions options, Random random, IReadOnlyList<SimPeer> peers, Func<long> now, Action<string> log, Func<SimPeer, bool> paused)
 {
     private readonly SimClient[] _clients = Enumerable.Range(1, options.Clients).Select(i => new SimClient(i)).ToArray();
     private readonly Dictionary<(int Leader, Zxid Zxid), SimOp> _proposed = [];
+    private readonly List<SimOp> _refusals = [];   // BadVersion answers waiting for the state their leader checked
     private long _nextSession = 0x100;
+    private int _connections;
 
     public History History { get; } = new();
 
@@ -28,17 +31,16 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
         if (History.Ops.Count >= options.MaxOps)
             return null;
         var client = _clients[random.Next(_clients.Length)];
+        if (now() < client.SilentUntil)
+            return null;
         if (client.Peer == 0 || random.NextDouble() < options.MoveProbability)
         {
             Connect(client);
             return null;
         }
-        var peer = peers[client.Peer - 1];
-        if (peer.Core is not { IsServing: true })
-        {
-            Disconnect(client, "its peer stopped serving");
+        if (PeerOf(client) is not { } peer)
             return null;
-        }
+        Ping(client, peer);
         if (client.Session == 0)
             return client.Outstanding.Count == 0 ? Write(client, SimOpKind.CreateSession, peer) : null;
         if (client.Closing || client.Outstanding.Count >= 2)
@@ -51,6 +53,8 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
         if (client.Outstanding.Count > 0)
             return null;   // a session's reads wait for its writes
         if (r < 63) return Write(client, SimOpKind.CloseSession, peer);
+        if (r < 65) { GoSilent(client); return null; }
+        if (r < 72) { ReadChildren(client, peer); return null; }
         if (r < 80) { Read(client, peer); return null; }
         if (r < 90) { SyncRead(client, peer); return null; }
         if (options.LinearReadsWithoutBarrier)
@@ -72,52 +76,75 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
             if (op.Kind == SimOpKind.LinearRead)
                 Observe(op, peer);
         }
+        foreach (var op in _refusals)
+            op.Committed = op.Leader == peer.Id && peer.Tree.Zxid >= op.Zxid;
+        _refusals.RemoveAll(op => op.Committed);
         if (peer.Core?.EstablishedEpoch is not { } epoch || epoch != peer.ProjectedEpoch)
         {
             peer.ProjectedEpoch = peer.Core?.EstablishedEpoch ?? 0;
             peer.Projected = peer.Tree.State;
             AbandonProposals(peer.Id);
+            if (peer.ProjectedEpoch != 0)
+                _sessions.LeaderElected(peer.Id, now());
         }
     }
 
     public void OnCrash(SimPeer peer) => AbandonProposals(peer.Id);
 
-    /// <summary>Replies whatever is due, oldest first per client; drops clients whose peer stopped serving.</summary>
+    /// <summary>Replies whatever is due, oldest first per client; drops clients whose peer closed their connection.</summary>
     public void Deliver()
     {
         foreach (var client in _clients)
         {
-            if (client.Peer == 0)
+            if (client.Peer == 0 || PeerOf(client) is not { } peer)
                 continue;
-            var peer = peers[client.Peer - 1];
-            if (peer.Core is not { IsServing: true })
-            {
-                Disconnect(client, "its peer stopped serving");
-                continue;
-            }
             while (client.Outstanding.Count > 0 && client.Outstanding[0] is { Committed: true } op && peer.Tree.Zxid >= op.Zxid)
             {
                 client.Outstanding.RemoveAt(0);
                 if (op.Kind == SimOpKind.SyncRead)
                     Observe(op, peer);
-                Finish(client, op, SimOutcome.Ok);
+                Finish(client, op, op.Refused ? SimOutcome.BadVersion : SimOutcome.Ok);
             }
         }
+    }
+
+    /// <summary>The client's peer while their connection stands (null while that peer is paused); disconnects the client otherwise.</summary>
+    private SimPeer? PeerOf(SimClient client)
+    {
+        var peer = peers[client.Peer - 1];
+        if (paused(peer))
+            return null;   // it answers nothing until it resumes (the client may still move away)
+        if (peer.Core is not { IsServing: true } || client.Connection!.Generation != peer.Generation)
+        {
+            Disconnect(client, "its peer closed the connection");
+            return null;
+        }
+        return peer;
     }
 
     /// <summary>At the end of a run every reply still missing is a ConnectionLoss.</summary>
     public void Close()
     {
         foreach (var client in _clients)
+        {
+            if (client.Peer != 0 && PeerOf(client) is { } peer)
+            {
+                foreach (var watch in History.Watches.Where(w => w.Connection == client.Connection!.Id))
+                    watch.OpenUntil = peer.Tree.Zxid;
+            }
             Disconnect(client, "end of run");
+        }
     }
 
     private void Connect(SimClient client)
     {
         Disconnect(client, "moving");
-        var candidates = peers.Where(p => p.Core is { IsServing: true } && p.Tree.Zxid >= client.LastSeen).ToList();
-        if (candidates.Count > 0)
-            client.Peer = candidates[random.Next(candidates.Count)].Id;
+        var candidates = peers.Where(p => p.Core is { IsServing: true } && !paused(p) && p.Tree.Zxid >= client.LastSeen).ToList();
+        if (candidates.Count == 0)
+            return;
+        var peer = candidates[random.Next(candidates.Count)];
+        client.Peer = peer.Id;
+        client.Connection = new SimConnection(++_connections, client.Id, peer, client.Session, History, options.WatchEventsAfterReply);
     }
 
     private void Disconnect(SimClient client, string why)
@@ -126,17 +153,22 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
             log($"client {client.Id} loses {client.Outstanding.Count} replies: {why}");
         foreach (var op in client.Outstanding)
         {
-            _proposed.Remove((op.Leader, op.Zxid));
+            if (op.Refused)
+                _refusals.Remove(op);
+            else
+                _proposed.Remove((op.Leader, op.Zxid));
             Finish(client, op, SimOutcome.Unknown);
         }
         client.Outstanding.Clear();
-        client.Peer = 0;
+        client.Connection?.Close();
+        (client.Peer, client.Connection) = (0, null);
     }
 
     private void AbandonProposals(int leader)
     {
         foreach (var key in _proposed.Keys.Where(k => k.Leader == leader).ToList())
             _proposed.Remove(key);   // stays outstanding; the client's disconnect or the run's end makes it Unknown
+        _refusals.RemoveAll(op => op.Leader == leader);
     }
 
     private void Read(SimClient client, SimPeer peer, SimOpKind kind = SimOpKind.Read)
@@ -144,7 +176,27 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
         var op = Begin(client, kind, SimTree.Register(random.Next(SimTree.Registers)));
         Observe(op, peer);
         op.Zxid = peer.Tree.Zxid;
+        Answer(client, op, peer, kind == SimOpKind.Read && random.Next(2) == 0 ? WatchKinds.Data : WatchKinds.None);
+    }
+
+    /// <summary>getChildren of the ephemerals' parent or a queue, sometimes with a child watch.</summary>
+    private void ReadChildren(SimClient client, SimPeer peer)
+    {
+        var parent = random.Next(2) == 0 ? SimTree.Ephemerals : SimTree.Queue(random.Next(SimTree.Queues));
+        var op = Begin(client, SimOpKind.Children, parent);
+        op.ReadChildren = SimTree.Children(peer.Tree.State, parent);
+        op.Zxid = peer.Tree.Zxid;
+        Answer(client, op, peer, random.Next(2) == 0 ? WatchKinds.Child : WatchKinds.None);
+    }
+
+    /// <summary>A read's reply; a watch it sets is registered with the peer's real WatchManager before the reply goes out.</summary>
+    private void Answer(SimClient client, SimOp op, SimPeer peer, WatchKinds watch)
+    {
+        if (watch != WatchKinds.None)
+            peer.Tree.Watches.AddOneShot(client.Connection!.Server, op.Path, watch, peer.Tree.State.Zxid);
         Finish(client, op, SimOutcome.Ok);
+        if (watch != WatchKinds.None)
+            History.Watches.Add(new SimWatch(op.Connection, op.ReplySeq, op.Path, watch, op.Zxid));
     }
 
     private void SyncRead(SimClient client, SimPeer peer)
@@ -175,9 +227,14 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
             SimOpKind.LinearRead => Begin(client, kind, register, session: session),
             _ => Begin(client, kind, SimTree.Ephemerals, data: data, session: session),
         };
+        if (kind != SimOpKind.CreateSession && !state.Sessions.ContainsKey(new SessionId(session)) && !options.SkipSessionCheck)
+        {
+            Finish(client, op, SimOutcome.SessionExpired);   // PrepRequestProcessor's checkSession
+            return null;
+        }
         if (op.WritesRegister && SimTree.Read(state, register)!.Value.Version != expected)
         {
-            Finish(client, op, SimOutcome.BadVersion);
+            Refuse(client, op, leader);
             return null;
         }
         TxnOp txn = kind switch
@@ -194,22 +251,31 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
         return Propose(client, op, leader, txn, session);
     }
 
+    /// <summary>
+    /// BadVersion, as the pipeline answers a request that made no txn (Publisher.Answer): once the state the leader
+    /// checked (its own outstanding proposals included) is committed and applied on the client's peer, after the
+    /// session's earlier replies. A leader that loses its epoch first leaves it in doubt (ConnectionLoss). The answer
+    /// takes its place in the commit stream right after the checked state, so it carries that state's zxid.
+    /// </summary>
+    private void Refuse(SimClient client, SimOp op, SimPeer leader)
+    {
+        op.Refused = true;
+        (op.Leader, op.Epoch, op.Zxid) = (leader.Id, leader.Core!.EstablishedEpoch!.Value, leader.Core.LastLogged);
+        op.Committed = leader.Tree.Zxid >= op.Zxid;
+        if (!op.Committed)
+            _refusals.Add(op);
+        client.Outstanding.Add(op);
+        log($"client {client.Id} {op.Kind} {op.Path} v{op.ExpectedVersion} refused by {leader.Id} (BadVersion once {op.Zxid} is committed)");
+    }
+
     private SimPeer? Propose(SimClient client, SimOp op, SimPeer leader, TxnOp txnOp, long session)
     {
-        var core = leader.Core!;
-        var epoch = core.EstablishedEpoch!.Value;
-        var last = core.LastLogged;
-        var zxid = last.Epoch == epoch ? new Zxid(last.Value + 1) : new Zxid(epoch, 1);
-        var txn = SimTree.Make(zxid, session, txnOp);
-        if (core.Propose(SimTree.Encode(txn)) is not { } given)
+        if (ProposeTxn(leader, session, txnOp) is not { } zxid)
         {
             Finish(client, op, SimOutcome.Unknown);
             return null;
         }
-        if (given != zxid)
-            throw new ConsensusViolation($"leader {leader.Id} gave {given} to a txn built for {zxid}");
-        leader.Projected = SimTree.Apply(leader.Projected, txn);
-        (op.Leader, op.Epoch, op.Zxid) = (leader.Id, epoch, zxid);
+        (op.Leader, op.Epoch, op.Zxid) = (leader.Id, leader.Core!.EstablishedEpoch!.Value, zxid);
         _proposed[(leader.Id, zxid)] = op;
         client.Outstanding.Add(op);
         if (op.Kind == SimOpKind.CreateSession)
@@ -220,8 +286,24 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
         return leader;
     }
 
+    /// <summary>The leader proposes a txn built for its next zxid and projects it; null when the core refused it.</summary>
+    private static Zxid? ProposeTxn(SimPeer leader, long session, TxnOp txnOp)
+    {
+        var core = leader.Core!;
+        var epoch = core.EstablishedEpoch!.Value;
+        var last = core.LastLogged;
+        var zxid = last.Epoch == epoch ? new Zxid(last.Value + 1) : new Zxid(epoch, 1);
+        var txn = SimTree.Make(zxid, session, txnOp);
+        if (core.Propose(SimTree.Encode(txn)) is not { } given)
+            return null;
+        if (given != zxid)
+            throw new ConsensusViolation($"leader {leader.Id} gave {given} to a txn built for {zxid}");
+        leader.Projected = SimTree.Apply(leader.Projected, txn);
+        return zxid;
+    }
+
     private SimPeer? LeaderOf(SimPeer peer) =>
-        peer.Core?.Leader is { } id && peers[id - 1].Core is { EstablishedEpoch: not null, IsServing: true } ? peers[id - 1] : null;
+        peer.Core?.Leader is { } id && peers[id - 1].Core is { EstablishedEpoch: not null, IsServing: true } && !paused(peers[id - 1]) ? peers[id - 1] : null;
 
     private static void Observe(SimOp op, SimPeer peer)
     {
@@ -246,22 +328,28 @@ internal sealed class Workload(SimOptions options, Random random, IReadOnlyList<
     {
         op.Outcome = outcome;
         op.Return = outcome == SimOutcome.Unknown ? long.MaxValue : now();
-        if (outcome == SimOutcome.Ok)
+        if (outcome != SimOutcome.Unknown)
+            (op.Connection, op.ReplySeq) = (client.Connection!.Id, client.Connection.NextSeq());
+        var answered = outcome is SimOutcome.Ok or SimOutcome.BadVersion;
+        if (answered)
             History.Returned(op, client.LastSeen);
-        if (outcome == SimOutcome.Ok && op.Zxid > client.LastSeen)
+        if (answered && op.Zxid > client.LastSeen)
             client.LastSeen = op.Zxid;
-        if (op.Kind == SimOpKind.CreateSession && outcome != SimOutcome.Ok)
-            client.Session = 0;   // in doubt: start another
+        if ((op.Kind == SimOpKind.CreateSession && outcome != SimOutcome.Ok) || outcome == SimOutcome.SessionExpired)
+            client.Session = 0;   // in doubt or gone: start another
         if (op.Kind == SimOpKind.CloseSession && outcome != SimOutcome.BadVersion)
             (client.Session, client.Closing) = (0, false);
     }
 
-    private sealed class SimClient(int id)
+    internal sealed class SimClient(int id)
     {
         public int Id { get; } = id;
         public long Session { get; set; }
         public bool Closing { get; set; }
         public int Peer { get; set; }
+        public SimConnection? Connection { get; set; }
+        /// <summary>A client that stopped pinging (its process hung) does nothing before this step.</summary>
+        public long SilentUntil { get; set; }
         public Zxid LastSeen { get; set; }
         public List<SimOp> Outstanding { get; } = [];
     }

@@ -1,0 +1,108 @@
+using Zk.Embedded.Api;
+using Zk.Embedded.Consensus;
+using Zk.Embedded.Txns;
+using Zk.Embedded.Watches;
+
+namespace Zk.Embedded.Tests.Consensus.Harness;
+
+/// <summary>
+/// The session and watch checks of issue 14, over the committed history (replayed from genesis for its watch
+/// triggers and session ends) and the client history: ephemerals of an ended session gone on every peer and in no
+/// later read; each watch fires once for the first change after its read, with that change's type and zxid, and
+/// before any reply on its connection that shows the change; no event without a watch that explains it.
+/// </summary>
+internal static class SessionChecks
+{
+    public static void Check(History history, IReadOnlyList<ConsensusTxn> committed, IReadOnlyList<SimPeer> peers)
+    {
+        var replay = new SimTree();
+        var triggers = new Dictionary<string, List<(Zxid Zxid, EventType Type)>>(StringComparer.Ordinal);
+        var ended = new Dictionary<long, Zxid>();
+        foreach (var txn in committed)
+        {
+            replay.Apply(txn);
+            foreach (var trigger in replay.LastTriggers)
+            {
+                if (!triggers.TryGetValue(trigger.Path, out var list))
+                    triggers[trigger.Path] = list = [];
+                list.Add((txn.Zxid, trigger.Type));
+            }
+            if (replay.LastTxn is { Op: CloseSessionTxn } close)
+                ended.TryAdd(close.SessionId.Value, txn.Zxid);
+        }
+        CheckEndedSessions(ended, peers);
+        CheckChildrenReads(history, ended);
+        CheckWatches(history, triggers);
+    }
+
+    /// <summary>The first change after the watch's read that fires it, if any.</summary>
+    public static (Zxid Zxid, EventType Type)? Trigger(SimWatch watch, Dictionary<string, List<(Zxid Zxid, EventType Type)>> triggers)
+    {
+        if (!triggers.TryGetValue(watch.Path, out var changes))
+            return null;
+        foreach (var change in changes)
+        {
+            if (change.Zxid > watch.ReadZxid && Fires(watch.Kind, change.Type))
+                return change;
+        }
+        return null;
+    }
+
+    private static bool Fires(WatchKinds kind, EventType type) => kind == WatchKinds.Child
+        ? type is EventType.NodeChildrenChanged or EventType.NodeDeleted
+        : type is EventType.NodeCreated or EventType.NodeDataChanged or EventType.NodeDeleted;
+
+    private static void CheckEndedSessions(Dictionary<long, Zxid> ended, IReadOnlyList<SimPeer> peers)
+    {
+        foreach (var (session, zxid) in ended)
+        {
+            foreach (var peer in peers)
+            {
+                if (SimTree.EphemeralsOf(peer.Tree.State, session) > 0 || SimTree.HasSession(peer.Tree.State, session))
+                    throw new ConsensusViolation($"session {session:x} ended at {zxid}, but peer {peer.Id} still holds it or {SimTree.EphemeralsOf(peer.Tree.State, session)} of its ephemerals at quiescence");
+            }
+        }
+    }
+
+    /// <summary>A read of the ephemerals' parent at a state past a session's end lists none of that session's nodes.</summary>
+    private static void CheckChildrenReads(History history, Dictionary<long, Zxid> ended)
+    {
+        foreach (var op in history.Ops)
+        {
+            if (op.Kind != SimOpKind.Children || op.Outcome != SimOutcome.Ok || op.Path != SimTree.Ephemerals)
+                continue;
+            foreach (var name in op.ReadChildren)
+            {
+                if (ended.TryGetValue(SimTree.OwnerOfEphemeral(name), out var end) && end <= op.Zxid)
+                    throw new ConsensusViolation($"{op} lists {name}, whose session ended at {end}, at or before the state it read");
+            }
+        }
+    }
+
+    private static void CheckWatches(History history, Dictionary<string, List<(Zxid Zxid, EventType Type)>> triggers)
+    {
+        var events = history.Events.ToLookup(e => e.Connection);
+        var replies = history.Ops.Where(o => o.Outcome is SimOutcome.Ok or SimOutcome.BadVersion).ToLookup(o => o.Connection);
+        foreach (var watch in history.Watches)
+        {
+            if (Trigger(watch, triggers) is not { } change)
+                continue;
+            var fired = events[watch.Connection].Where(e => e.Path == watch.Path && e.Zxid == change.Zxid).ToList();
+            if (fired.Count > 1)
+                throw new ConsensusViolation($"{watch} fired {fired.Count} times for the change at {change.Zxid}: {string.Join(", ", fired)}");
+            if (fired is [{ } one] && one.Type != change.Type)
+                throw new ConsensusViolation($"{watch} fired {one.Type} for the change at {change.Zxid}, which was {change.Type}");
+            var shows = replies[watch.Connection].Where(o => o.ReplySeq > watch.Seq && o.Zxid >= change.Zxid).MinBy(o => o.ReplySeq);
+            if (shows is not null && (fired.Count == 0 || fired[0].Seq > shows.ReplySeq))
+                throw new ConsensusViolation($"{watch}: the reply {shows} shows the change at {change.Zxid} before the watch event {(fired.Count == 0 ? "(none)" : fired[0])}");
+            if (fired.Count == 0 && watch.OpenUntil >= change.Zxid)
+                throw new ConsensusViolation($"{watch} never fired for the change at {change.Zxid}, though its connection stayed open and its peer applied up to {watch.OpenUntil}");
+        }
+        foreach (var e in history.Events)
+        {
+            var explained = history.Watches.Any(w => w.Connection == e.Connection && w.Path == e.Path && w.Seq < e.Seq && Trigger(w, triggers) is { } c && c.Zxid == e.Zxid);
+            if (!explained)
+                throw new ConsensusViolation($"event {e} fired with no watch set before it for that change");
+        }
+    }
+}

@@ -1,0 +1,105 @@
+using Zk.Embedded.Api;
+using Zk.Embedded.Sessions;
+using Zk.Embedded.Watches;
+
+namespace Zk.Embedded.Tests.Consensus.Harness;
+
+/// <summary>
+/// Session liveness as the leader sees it (ZooKeeper's SessionTracker on the leader): every client action through a
+/// serving peer whose leader is up counts as a ping (a follower reports its sessions to the leader); a session not
+/// heard of for <see cref="TimeoutSteps"/> steps is expired by the leader with a closeSession txn. A new leader gives
+/// every session a fresh deadline (Leader.lead's touch of all sessions).
+/// </summary>
+internal sealed class SimSessions(long timeoutSteps)
+{
+    private readonly Dictionary<long, long> _lastHeard = [];
+    private readonly Dictionary<int, long> _leaderSince = [];
+
+    public long TimeoutSteps => timeoutSteps;
+
+    public void Touch(long session, long now) => _lastHeard[session] = now;
+
+    public void LeaderElected(int leader, long now) => _leaderSince[leader] = now;
+
+    /// <summary>The sessions in the leader's view (its own proposals included) past their deadline, lowest id first.</summary>
+    public List<long> Expired(SimPeer leader, long now)
+    {
+        var since = _leaderSince.GetValueOrDefault(leader.Id);
+        var expired = new List<long>();
+        foreach (var (session, _) in leader.Projected.Sessions)
+        {
+            if (now - Math.Max(since, _lastHeard.GetValueOrDefault(session.Value)) > timeoutSteps)
+                expired.Add(session.Value);
+        }
+        expired.Sort();
+        return expired;
+    }
+}
+
+/// <summary>
+/// One client connection to one peer: its server-side session object (which the peer's real <see cref="WatchManager"/>
+/// holds watches for) and the order in which the client received replies and watch events on it.
+/// </summary>
+internal sealed class SimConnection : ISessionSink
+{
+    private readonly History _history;
+    private readonly bool _eventsAfterReply;
+    private readonly List<WatchedEvent> _held = [];
+
+    /// <param name="eventsAfterReply">Planted: events wait until the next reply has gone out.</param>
+    public SimConnection(int id, int client, SimPeer peer, long session, History history, bool eventsAfterReply = false)
+    {
+        (Id, Client, Peer, Generation, _history, _eventsAfterReply) = (id, client, peer, peer.Generation, history, eventsAfterReply);
+        Server = new ServerSession(new SessionId(session), [], 10_000, []) { Sink = this };
+    }
+
+    public int Id { get; }
+    public int Client { get; }
+    public SimPeer Peer { get; }
+    /// <summary>The peer's generation when connected: a newer one means the peer closed this connection.</summary>
+    public int Generation { get; }
+    public ServerSession Server { get; }
+    /// <summary>Messages received on this connection so far (replies and events share one ordered stream).</summary>
+    public long Received { get; private set; }
+
+    /// <summary>A reply goes out: its place in the stream.</summary>
+    public long NextSeq()
+    {
+        var seq = ++Received;
+        foreach (var held in _held)
+            Record(held);
+        _held.Clear();
+        return seq;
+    }
+
+    public void OnWatchEvent(WatchedEvent watchedEvent)
+    {
+        if (_eventsAfterReply)
+            _held.Add(watchedEvent);
+        else
+            Record(watchedEvent);
+    }
+
+    private void Record(WatchedEvent e) => _history.Events.Add(new SimEvent(Id, ++Received, e.Path!, new Zxid(e.Zxid), e.Type));
+
+    public void OnSessionEnded(KeeperState state)
+    {
+    }
+
+    public void OnDetached()
+    {
+    }
+
+    /// <summary>Closes it at the peer: its watches go with it.</summary>
+    public void Close() => Peer.Tree.Watches.RemoveSession(Server);
+}
+
+/// <summary>A watch set by a read on a connection (the read saw the state at <see cref="ReadZxid"/>).</summary>
+internal sealed record SimWatch(int Connection, long Seq, string Path, WatchKinds Kind, Zxid ReadZxid)
+{
+    /// <summary>Set at the run's end: the connection was still open and its peer had applied this zxid.</summary>
+    public Zxid OpenUntil { get; set; }
+}
+
+/// <summary>A watch event as the client received it.</summary>
+internal sealed record SimEvent(int Connection, long Seq, string Path, Zxid Zxid, EventType Type);
