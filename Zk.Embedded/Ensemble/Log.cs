@@ -31,4 +31,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 7008, EventName = "ServingChanged", Level = LogLevel.Information, Message = "Peer {PeerId} {What} clients")]
     public static partial void ServingChanged(ILogger logger, int peerId, string what);
+
+    [LoggerMessage(EventId = 7009, EventName = "ForwardsLost", Level = LogLevel.Information, Message = "Peer {PeerId} lost its connection to leader {Leader}: {Count} forwarded writes fail with ConnectionLoss")]
+    public static partial void ForwardsLost(ILogger logger, int peerId, int leader, int count);
 }

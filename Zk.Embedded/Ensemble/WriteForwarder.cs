@@ -30,6 +30,7 @@ internal sealed class WriteForwarder
     {
         (_driver, _tree, _sessions, _logger) = (driver, tree, sessions, logger);
         driver.TrafficReceived += OnTraffic;
+        driver.PeerDisconnected += OnDisconnected;
     }
 
     /// <summary>Sends <paramref name="write"/> to the leader; its target hears the outcome (ConnectionLoss if the leader goes).</summary>
@@ -59,8 +60,28 @@ internal sealed class WriteForwarder
             return;
         }
 
+        // Expected only once queued: a txn is applied on this same loop, so it cannot commit in between.
+        if (!_driver.SendTraffic(leader, new ForwardedRequest(write.Session.SessionId, write.Cxid, body)))
+        {
+            Fail(write, $"the transport refused the request to server {leader} (its queue is full)");
+            return;
+        }
+
         _tree.Follower.ExpectTxn(write);
-        _driver.SendTraffic(leader, new ForwardedRequest(write.Session.SessionId, write.Cxid, body));
+    }
+
+    /// <summary>
+    /// The connection to the leader dropped: a request or reply in flight may be lost, and nothing resends it, so every
+    /// forwarded write still waiting here fails with ConnectionLoss (its outcome is unknown; its txn may still commit),
+    /// as a ZooKeeper follower whose leader socket closes drops its pending requests. The core stays with the leader
+    /// if its own limits allow; later writes are forwarded afresh.
+    /// </summary>
+    private void OnDisconnected(int peer)
+    {
+        if (_tree.Writes is not null || _driver.Current.Leader != peer || _tree.Follower.WaitingCount == 0)
+            return;
+        Log.ForwardsLost(_logger, _driver.Id, peer, _tree.Follower.WaitingCount);
+        _tree.Follower.FailWaiting();
     }
 
     private void OnTraffic(int from, ClientTraffic traffic)
