@@ -25,6 +25,7 @@ internal sealed class GlobalSessions
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<long, int> _owners = new();
     private long _lastReport;
+    private long _adoptedThrough = -1;   // the tree zxid AdoptAll last scanned; the loop's
 
     public GlobalSessions(ConsensusDriver driver, TreeReplica tree, SessionTracker tracker, TimeProvider time, ILogger logger)
     {
@@ -152,19 +153,25 @@ internal sealed class GlobalSessions
         // A new leader does not know when sessions were last heard from: each gets its full timeout from now
         // (ZooKeeper's leader re-adds every session with a fresh deadline), and owners are learnt again.
         _owners.Clear();
+        _adoptedThrough = -1;
         AdoptAll();
         foreach (var session in _tracker.Sessions)
             _tracker.Touch(session);
     }
 
-    /// <summary>Tracks every session of the tree (created through another member) so the leader can expire it.</summary>
+    /// <summary>
+    /// Tracks every session of the tree (created through another member) so the leader can expire it: a scan whenever
+    /// the tree moved since the last one. Comparing counts is not enough: the tracker also holds sessions whose
+    /// createSession has not committed, which would hide as many of the tree's (never expired, ephemerals kept forever).
+    /// </summary>
     private void AdoptAll()
     {
-        var sessions = _tree.State.Sessions;
-        if (sessions.Count == _tracker.Sessions.Count(s => !s.IsSystem))
+        var state = _tree.State;
+        if (state.Zxid == _adoptedThrough)
             return;
-        foreach (var id in sessions.Keys)
+        foreach (var id in state.Sessions.Keys)
             Adopt(id, 0);
+        _adoptedThrough = state.Zxid;
     }
 
     /// <summary>The tracked session, or one of the tree's added to the tracker (touched now); null if neither has it.</summary>
