@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Logging;
+using Zk.Embedded.Api;
+using Zk.Embedded.Ensemble;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
 using Zk.Embedded.Watches;
@@ -6,12 +8,17 @@ using Zk.Embedded.Watches;
 namespace Zk.Embedded;
 
 /// <summary>The parts of a running peer that sessions use. Internal: users see <see cref="ZkPeer"/>.</summary>
-internal sealed class PeerCore(RequestProcessor processor, WatchManager watches, SessionTracker sessions, TimeProvider time, ILogger logger, ZkPeerOptions options)
+internal sealed class PeerCore(IPeerPipeline pipeline, WatchManager watches, SessionTracker sessions, TimeProvider time, ILogger logger, ZkPeerOptions options,
+    EnsembleMember? member = null)
 {
-    public RequestProcessor Processor { get; } = processor;
+    /// <summary>What orders the peer's writes and publishes its state: the standalone pipeline or the ensemble member.</summary>
+    public IPeerPipeline Pipeline { get; } = pipeline;
 
-    /// <summary>Where sessions, connections and the peer's timers submit writes (the local pipeline, standalone).</summary>
-    public IWriteSubmitter Writes { get; } = processor;
+    /// <summary>Where sessions, connections and the peer's timers submit writes (the pipeline, or the member that forwards them).</summary>
+    public IWriteSubmitter Writes { get; } = pipeline;
+
+    /// <summary>The ensemble member this peer is, or null when it runs standalone.</summary>
+    public EnsembleMember? Member { get; } = member;
 
     public WatchManager Watches { get; } = watches;
 
@@ -22,6 +29,17 @@ internal sealed class PeerCore(RequestProcessor processor, WatchManager watches,
     public ILogger Logger { get; } = logger;
 
     public ZkPeerOptions Options { get; } = options;
+
+    /// <summary>This peer's place now: standalone, or its role in its ensemble (Looking while it has no established leader).</summary>
+    public PeerMode Mode => Member is not { } member ? PeerMode.Standalone : ModeOf(member.Status);
+
+    /// <summary>The mode a member's driver status means.</summary>
+    public static PeerMode ModeOf(ConsensusDriver.Status status) => !status.IsServing ? PeerMode.Looking : status.State switch
+    {
+        Consensus.ServerState.Leading => PeerMode.Leader,
+        Consensus.ServerState.Observing => PeerMode.Observer,
+        _ => PeerMode.Follower,
+    };
 
     /// <summary>The largest znode data (jute.maxbuffer).</summary>
     public int MaxDataBytes => Options.MaxDataBytes;
@@ -41,12 +59,26 @@ internal sealed class PeerCore(RequestProcessor processor, WatchManager watches,
 
     /// <summary>
     /// A live session that may be re-attached with this password, or null: unknown, closing, or wrong password
-    /// (ZooKeeper answers all three the same way, as an expired session).
+    /// (ZooKeeper answers all three the same way, as an expired session). An ensemble member may hold a session a
+    /// client created on another member; it throws ConnectionLoss when it serves no clients or has not yet seen
+    /// <paramref name="lastZxidSeen"/> (the client must try another server).
     /// </summary>
-    public ServerSession? FindForReattach(long sessionId, ReadOnlySpan<byte> password)
+    public ServerSession? FindForReattach(long sessionId, ReadOnlySpan<byte> password, long lastZxidSeen)
     {
+        if (Member is { } member)
+        {
+            try
+            {
+                return member.Reattach(sessionId, password, lastZxidSeen);
+            }
+            catch (ZkException e) when (e.Code == ZkErrorCode.SessionExpired)
+            {
+                return null;
+            }
+        }
+
         if (!Sessions.TryGet(sessionId, out var session) || session.IsClosing || !Sessions.PasswordMatches(sessionId, password)
-            || !Processor.State.Sessions.ContainsKey(sessionId))
+            || !Pipeline.State.Sessions.ContainsKey(sessionId))
         {
             return null;
         }

@@ -124,7 +124,7 @@ internal static class Telemetry
     private static readonly ConcurrentDictionary<PeerCore, byte> Peers = new();
 
     /// <summary>Znodes in the trees of this process's peers.</summary>
-    public static readonly ObservableGauge<long> Znodes = Meter.CreateObservableGauge("zk.znodes", () => Sum(p => p.Processor.State.NodeCount), "{znode}", "Znodes in the tree");
+    public static readonly ObservableGauge<long> Znodes = Meter.CreateObservableGauge("zk.znodes", () => Sum(p => p.Pipeline.State.NodeCount), "{znode}", "Znodes in the tree");
 
     /// <summary>Live sessions.</summary>
     public static readonly ObservableGauge<long> SessionsActive = Meter.CreateObservableGauge("zk.sessions.active", () => Sum(p => p.Sessions.Count), "{session}", "Live sessions");

@@ -3,6 +3,7 @@ using Log = Zk.Embedded.Processing.Log;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging;
 using Zk.Embedded.Api;
+using Zk.Embedded.Ensemble;
 using Zk.Embedded.InProcess;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
@@ -30,21 +31,22 @@ public sealed class ZkPeer : IAsyncDisposable
     private readonly ZkPeerOptions _options;
     private readonly PeerCore _core;
     private readonly ServerSession _system;
-    private readonly ITimer _expiryTimer;
+    private readonly ITimer? _expiryTimer;
     private readonly ITimer _containerTimer;
     private readonly Wire.Server.ClientPort? _clientPort;
-    private int _disposed;
-
     private readonly Storage.PeerStorage? _storage;
     private readonly ITimer? _purgeTimer;
+    private readonly Lock _roleGate = new();
+    private LeadershipChangedEventArgs _role;
+    private Task _roleEvents = Task.CompletedTask;
+    private int _disposed;
 
-    private ZkPeer(ZkPeerOptions options, ILogger logger, AclCache acls, TreeState initial, Storage.PeerStorage? storage)
+    private ZkPeer(ZkPeerOptions options, ILogger logger, TxnBuilder builder, TreeState initial, Storage.PeerStorage? storage)
     {
         _options = options;
         _storage = storage;
-        var sessions = new SessionTracker(options.Time, options.ServerId, EnsembleSecret);
+        var sessions = new SessionTracker(options.Time, options.ServerId, SessionTracker.EnsembleSecret);
         var watches = new WatchManager();
-        var builder = new TxnBuilder(acls, new PeerLimits(options.MaxDataBytes, options.ExtendedTypesEnabled, options.SuperDigest));
         var processor = new RequestProcessor(initial, builder, watches, sessions, storage, options.Time, logger);
         storage?.SnapshotFrom(() => processor.State);
         if (storage is not null && options.PurgeInterval > TimeSpan.Zero)
@@ -59,33 +61,43 @@ public sealed class ZkPeer : IAsyncDisposable
         }
 
         _core = new PeerCore(processor, watches, sessions, options.Time, logger, options);
-        _system = new ServerSession(0, [], 0, SystemIds, isSystem: true);
+        _role = new LeadershipChangedEventArgs(PeerMode.Standalone, null, null);
         processor.Start();
         // ZooKeeper's SessionTrackerImpl checks expiry once a tick.
         _expiryTimer = options.Time.CreateTimer(static p => ((ZkPeer)p!).ExpireSessions(), this, options.TickTime, options.TickTime);
-        _containerTimer = options.Time.CreateTimer(static p => ((ZkPeer)p!).RemoveEmptyContainers(), this, options.ContainerCheckInterval, options.ContainerCheckInterval);
-        if (options.ClientPort is { } port)
-        {
-            _clientPort = new Wire.Server.ClientPort(_core, new System.Net.IPEndPoint(System.Net.IPAddress.Parse(options.ClientPortAddress), port));
-        }
-
-        Telemetry.Register(_core);
+        (_system, _containerTimer, _clientPort) = StartCommon(options, _core);
     }
 
-    /// <summary>
-    /// The ensemble-wide secret passwords derive from. ZooKeeper fixes one (superSecret) for the same reason:
-    /// any peer must be able to check a session's password when the session moves to it.
-    /// </summary>
-    private static byte[] EnsembleSecret { get; } = SHA256.HashData("Zk.Embedded session password v1"u8);
+    private ZkPeer(ZkPeerOptions options, ILogger logger, EnsembleMember member)
+    {
+        _options = options;
+        // Only the leader expires sessions and cleans containers (the member's GlobalSessions and its Post).
+        _core = new PeerCore(member, member.Watches, member.Sessions, options.Time, logger, options, member);
+        _role = RoleOf(member);
+        member.RoleChanged += OnRoleChanged;
+        OnRoleChanged(); // a change before the handler was attached is not lost
+        (_system, _containerTimer, _clientPort) = StartCommon(options, _core);
+    }
+
+    private (ServerSession System, ITimer Containers, Wire.Server.ClientPort? Port) StartCommon(ZkPeerOptions options, PeerCore core)
+    {
+        var system = new ServerSession(0, [], 0, SystemIds, isSystem: true);
+        var containers = options.Time.CreateTimer(static p => ((ZkPeer)p!).RemoveEmptyContainers(), this, options.ContainerCheckInterval, options.ContainerCheckInterval);
+        var port = options.ClientPort is { } number
+            ? new Wire.Server.ClientPort(core, new System.Net.IPEndPoint(System.Net.IPAddress.Parse(options.ClientPortAddress), number))
+            : null;
+        Telemetry.Register(core);
+        return (system, containers, port);
+    }
 
     /// <summary>The options the peer runs with.</summary>
     public ZkPeerOptions Options => _options;
 
     /// <summary>The zxid of the last applied txn.</summary>
-    public long LastZxid => _core.Processor.State.Zxid;
+    public long LastZxid => _core.Pipeline.State.Zxid;
 
     /// <summary>Number of znodes, the root and /zookeeper included.</summary>
-    public int NodeCount => _core.Processor.State.NodeCount;
+    public int NodeCount => _core.Pipeline.State.NodeCount;
 
     /// <summary>Number of live sessions.</summary>
     public int SessionCount => _core.Sessions.Count;
@@ -98,7 +110,23 @@ public sealed class ZkPeer : IAsyncDisposable
     /// disposes it and starts a new one (the <c>zk</c> program exits with code 1, as ZooKeeper does, for a supervisor
     /// to restart it).
     /// </summary>
-    public Task<Exception> Faulted => _core.Processor.Faulted;
+    public Task<Exception> Faulted => _core.Pipeline.Faulted;
+
+    /// <summary>This peer's place: standalone, or its role in its ensemble now.</summary>
+    public PeerMode Mode => Volatile.Read(ref _role).Mode;
+
+    /// <summary>The established leader's id, or null (standalone, or while the ensemble has no leader).</summary>
+    public int? LeaderId => Volatile.Read(ref _role).LeaderId;
+
+    /// <summary>True while this peer serves clients: standalone and healthy, or in an ensemble with an established leader.</summary>
+    public bool IsServing => _core.Pipeline.NotServing is null;
+
+    /// <summary>
+    /// Raised when this ensemble member's role changes: it becomes leader, stops leading, follows a new leader, or
+    /// loses its leader (<see cref="PeerMode.Looking"/>). Raised in order, one at a time, off the consensus loop, so a
+    /// slow handler delays later events but never the ensemble. Never raised for a standalone peer.
+    /// </summary>
+    public event EventHandler<LeadershipChangedEventArgs>? LeadershipChanged;
 
     internal PeerCore Core => _core;
 
@@ -122,15 +150,40 @@ public sealed class ZkPeer : IAsyncDisposable
         cancellationToken.ThrowIfCancellationRequested();
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Zk.Embedded.Peer");
         var acls = new AclCache();
+        var builder = new TxnBuilder(acls, new PeerLimits(options.MaxDataBytes, options.ExtendedTypesEnabled, options.SuperDigest));
+        if (options.Ensemble is { } ensemble)
+        {
+            var member = await Task.Run(() => StartMember(options, ensemble, builder, logger), cancellationToken).ConfigureAwait(false);
+            return new ZkPeer(options, logger, member);
+        }
+
         if (options.DataDir is not { } dataDir)
         {
-            return new ZkPeer(options, logger, acls, TreeState.CreateInitial(), null);
+            return new ZkPeer(options, logger, builder, TreeState.CreateInitial(), null);
         }
 
         var (storage, state) = await Task.Run(
             () => Storage.PeerStorage.Open(dataDir, options.DataLogDir ?? dataDir, options.ForceSync, options.SnapCount, options.SnapRetainCount, acls, logger),
             cancellationToken).ConfigureAwait(false);
-        return new ZkPeer(options, logger, acls, state, storage);
+        return new ZkPeer(options, logger, builder, state, storage);
+    }
+
+    /// <summary>Opens the member's consensus state (its data directory, or memory) and starts its driver.</summary>
+    private static EnsembleMember StartMember(ZkPeerOptions options, EnsembleOptions ensemble, TxnBuilder builder, ILogger logger)
+    {
+        var config = new Consensus.ConsensusConfig
+        {
+            MyId = (int)options.ServerId,
+            Voters = [.. ensemble.Voters],
+            Observers = [.. ensemble.Observers],
+            InitLimit = ensemble.InitLimit,
+            SyncLimit = ensemble.SyncLimit,
+        };
+        config.Validate();
+        if (ensemble.Store is { } store)
+            return new EnsembleMember(config, ensemble.Transport, store, SharedRandom.Instance, options.Time, options.TickTime, logger, builder);
+        var storage = new ConsensusStorageOptions { DataDir = options.DataDir, ForceSync = options.ForceSync };
+        return new EnsembleMember(config, ensemble.Transport, storage, SharedRandom.Instance, options.Time, options.TickTime, logger, builder);
     }
 
     /// <summary>
@@ -165,7 +218,7 @@ public sealed class ZkPeer : IAsyncDisposable
 
     private InProcessSession Reattach(long sessionId, ZkSessionOptions options)
     {
-        var server = _core.FindForReattach(sessionId, options.SessionPassword.Span)
+        var server = _core.FindForReattach(sessionId, options.SessionPassword.Span, lastZxidSeen: 0)
             ?? throw new ZkException(ZkErrorCode.SessionExpired, null, $"Session 0x{sessionId:x} is not live here, or the password does not match.");
         var session = new InProcessSession(_core, server, options.DefaultWatcher);
         // A new handle starts with only its own ip id, as a new connection does; its client adds its auth again.
@@ -185,13 +238,48 @@ public sealed class ZkPeer : IAsyncDisposable
         }
     }
 
+    private static LeadershipChangedEventArgs RoleOf(EnsembleMember member)
+    {
+        var status = member.Status;
+        var mode = PeerCore.ModeOf(status);
+        return mode == PeerMode.Looking ? new LeadershipChangedEventArgs(mode, null, null) : new LeadershipChangedEventArgs(mode, status.Leader, status.EstablishedEpoch);
+    }
+
+    /// <summary>On the member's loop: queues the event for handlers, in order, when the role differs from the last one.</summary>
+    private void OnRoleChanged()
+    {
+        lock (_roleGate)
+        {
+            var role = RoleOf(_core.Member!);
+            if (role == _role)
+                return;
+            Volatile.Write(ref _role, role);
+            if (role.Mode == PeerMode.Looking)
+                _clientPort?.CloseConnections();
+            _roleEvents = _roleEvents.ContinueWith(static (_, state) =>
+            {
+                var (peer, args) = ((ZkPeer, LeadershipChangedEventArgs))state!;
+                try
+                {
+                    peer.LeadershipChanged?.Invoke(peer, args);
+                }
+                catch (Exception e)
+                {
+                    Log.LeadershipHandlerFailed(peer._core.Logger, e, args.Mode.ToString());
+                }
+            }, (this, role), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        }
+    }
+
     /// <summary>
     /// ZooKeeper's ContainerManager: a container that has had children and has none is removed, and so is a TTL
     /// node with no children whose data has not changed for its TTL.
     /// </summary>
     private void RemoveEmptyContainers()
     {
-        var state = _core.Processor.State;
+        if (_core.Member is { IsLeading: false })
+            return; // the leader's own timer cleans up for the ensemble
+        var state = _core.Pipeline.State;
         var now = _options.Time.GetUtcNow().ToUnixTimeMilliseconds();
         foreach (var path in state.Containers)
         {
@@ -212,8 +300,16 @@ public sealed class ZkPeer : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the peer: timers stop, queued requests finish, then the pipeline ends.</summary>
-    public async ValueTask DisposeAsync()
+    /// <summary>Stops the peer: timers stop, queued requests finish, then the pipeline (or the ensemble member) ends.</summary>
+    public ValueTask DisposeAsync() => StopAsync(crash: false);
+
+    /// <summary>
+    /// Stops an ensemble member as a killed process would (tests, <c>InMemoryEnsemble</c>): its files close without
+    /// a clean close, so only what was synced survives. A standalone peer stops as <see cref="DisposeAsync"/> does.
+    /// </summary>
+    internal ValueTask CrashAsync() => StopAsync(crash: true);
+
+    private async ValueTask StopAsync(bool crash)
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
@@ -225,13 +321,19 @@ public sealed class ZkPeer : IAsyncDisposable
             await _clientPort.DisposeAsync().ConfigureAwait(false);
         }
 
-        await _expiryTimer.DisposeAsync().ConfigureAwait(false);
+        if (_expiryTimer is not null)
+        {
+            await _expiryTimer.DisposeAsync().ConfigureAwait(false);
+        }
         if (_purgeTimer is not null)
         {
             await _purgeTimer.DisposeAsync().ConfigureAwait(false);
         }
         await _containerTimer.DisposeAsync().ConfigureAwait(false);
-        await _core.Processor.DisposeAsync().ConfigureAwait(false);
+        if (crash && _core.Member is { } member)
+            await member.CrashAsync().ConfigureAwait(false);
+        else
+            await _core.Pipeline.DisposeAsync().ConfigureAwait(false);
         _storage?.Dispose();
         Telemetry.Unregister(_core);
         foreach (var session in _core.Sessions.Sessions)

@@ -89,9 +89,13 @@ public sealed record ZkPeerOptions
 
     internal TimeSpan EffectiveMaxSessionTimeout => MaxSessionTimeout ?? TickTime * 20;
 
+    /// <summary>Makes this peer a member of a replicated ensemble; null (the default) runs it standalone.</summary>
+    public EnsembleOptions? Ensemble { get; init; }
+
     /// <summary>Checks the options; throws <see cref="ArgumentException"/> naming the setting.</summary>
     public void Validate()
     {
+        Ensemble?.Validate(ServerId);
         Require(DataDir is null || DataDir.Trim().Length > 0, nameof(DataDir), "dataDir must be a path, or null for in-memory");
         Require(DataLogDir is null || DataDir is not null, nameof(DataLogDir), "dataLogDir needs a dataDir");
         Require(SnapCount >= 2, nameof(SnapCount), "snapCount must be at least 2");

@@ -91,6 +91,15 @@ internal sealed class LeaderRole
         var isObserver = Array.IndexOf(_ctx.Config.Observers, from) >= 0;
         if (!isObserver && !_ctx.Config.IsVoter(from))
             return;
+        if (Learners.TryGetValue(from, out var known) && known is { Stage: LearnerStage.Connected } && known.AcceptedEpoch == info.AcceptedEpoch)
+        {
+            // The learner sent its LearnerInfo again before our LEADERINFO reached it (LearnerRole.Tick): same
+            // connection, nothing to reset.
+            known.LastHeard = _ctx.Now;
+            if (Epoch != 0)
+                _ctx.Send(from, new LeaderInfo(Epoch));
+            return;
+        }
         Learners[from] = new LearnerHandle(from, isObserver, info.AcceptedEpoch) { LastHeard = _ctx.Now };
         if (Epoch == 0)
             TryProposeEpoch();

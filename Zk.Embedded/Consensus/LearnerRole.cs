@@ -57,6 +57,8 @@ internal sealed class LearnerRole
         switch (message)
         {
             case LeaderInfo info when Phase == LearnerPhase.Connecting: OnLeaderInfo(info); break;
+            // The answer to a LearnerInfo we sent again (see Tick) while the first was on its way.
+            case LeaderInfo info when info.Epoch == _epoch: break;
             // Until LEADERINFO answers our LearnerInfo, anything else is from the leader's previous connection to us.
             case not LeaderInfo when Phase == LearnerPhase.Connecting: break;
             case Diff or Trunc or Snap when Phase == LearnerPhase.Syncing && !_syncStarted: OnSyncStart(message); break;
@@ -77,6 +79,10 @@ internal sealed class LearnerRole
         var limit = Phase == LearnerPhase.Broadcast ? _ctx.Config.SyncLimit : _ctx.Config.InitLimit;
         if (_ctx.Now - _lastHeard > limit)
             _ctx.GoLooking($"leader {Leader} silent for {limit} ticks");
+        else if (Phase == LearnerPhase.Connecting)
+            // Our LearnerInfo may have reached the leader before it finished its election (a follower often decides
+            // first) and been dropped; ZooKeeper's learner retries its connection to the leader the same way.
+            _ctx.Send(Leader, new LearnerInfo(_ctx.AcceptedEpoch, IsObserver));
         // The leader's own waits (epoch, then NEWLEADER) take at most 2·initLimit; pings alone must not keep a
         // learner whose UPTODATE was lost waiting forever.
         else if (Phase != LearnerPhase.Broadcast && _ctx.Now - _started > 3 * _ctx.Config.InitLimit)

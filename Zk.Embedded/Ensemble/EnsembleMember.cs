@@ -17,7 +17,7 @@ namespace Zk.Embedded.Ensemble;
 /// (<see cref="ConsensusStorageOptions"/>) or a store passed in that outlives it, as a disk outlives a process: a
 /// member started again from the same state rejoins where it left off.
 /// </summary>
-internal sealed class EnsembleMember : IAsyncDisposable
+internal sealed class EnsembleMember : IPeerPipeline, IAsyncDisposable
 {
     private readonly ConsensusDriver _driver;
     private readonly TreeReplica _tree;
@@ -26,33 +26,34 @@ internal sealed class EnsembleMember : IAsyncDisposable
     private readonly ITimer _ticks;
     private GlobalSessions _global = null!;
     private WriteForwarder _forwarder = null!;
+    private readonly TaskCompletionSource<Exception> _faulted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _serving;
 
     /// <summary>A member on the store <paramref name="storage"/> names, which it opens and closes with itself.</summary>
     /// <exception cref="InvalidDataException">The data directory's state cannot be read (see <see cref="DurableConsensusStore.Open"/>).</exception>
     /// <exception cref="PersistInvariantException">The epoch files break ZooKeeper's start rules.</exception>
     public EnsembleMember(ConsensusConfig config, IPeerTransport transport, ConsensusStorageOptions storage, IConsensusRandom random,
-        TimeProvider time, TimeSpan tickTime, ILogger logger)
-        : this(config, transport, storage.Open(), random, time, tickTime, logger, owned: true)
+        TimeProvider time, TimeSpan tickTime, ILogger logger, TxnBuilder? builder = null)
+        : this(config, transport, storage.Open(), random, time, tickTime, logger, builder, owned: true)
     {
     }
 
     /// <summary>A member on <paramref name="disk"/>, which outlives it (an in-memory log restarted in the same process).</summary>
     public EnsembleMember(ConsensusConfig config, IPeerTransport transport, IConsensusStore disk, IConsensusRandom random,
-        TimeProvider time, TimeSpan tickTime, ILogger logger)
-        : this(config, transport, disk, random, time, tickTime, logger, owned: false)
+        TimeProvider time, TimeSpan tickTime, ILogger logger, TxnBuilder? builder = null)
+        : this(config, transport, disk, random, time, tickTime, logger, builder, owned: false)
     {
     }
 
     private EnsembleMember(ConsensusConfig config, IPeerTransport transport, IConsensusStore disk, IConsensusRandom random,
-        TimeProvider time, TimeSpan tickTime, ILogger logger, bool owned)
+        TimeProvider time, TimeSpan tickTime, ILogger logger, TxnBuilder? builder, bool owned)
     {
         _ownedStore = owned ? disk : null;
         _logger = logger;
-        Sessions = new SessionTracker(time, config.MyId, new byte[32]);
+        Sessions = new SessionTracker(time, config.MyId, SessionTracker.EnsembleSecret);
         Watches = new WatchManager();
         var initial = disk.Snapshot is { } snapshot ? TreeReplica.ReadSnapshot(snapshot) : TreeState.CreateInitial();
-        _tree = new TreeReplica(initial, new TxnBuilder(new AclCache(), new PeerLimits(1 << 20, false, null)), Watches, Sessions, time, logger);
+        _tree = new TreeReplica(initial, builder ?? new TxnBuilder(new AclCache(), new PeerLimits(1 << 20, false, null)), Watches, Sessions, time, logger);
         _driver = new ConsensusDriver(config, transport, disk, _tree, random, time, tickTime, logger, driver =>
         {
             // Before the loop runs: the first role change and the first message must find their handlers.
@@ -62,6 +63,8 @@ internal sealed class EnsembleMember : IAsyncDisposable
             driver.RoleChanged += OnRoleChanged;
         });
         _ticks = time.CreateTimer(static m => ((EnsembleMember)m!).Tick(), this, tickTime, tickTime);
+        _driver.Completion.ContinueWith(static (loop, m) => ((EnsembleMember)m!)._faulted.TrySetResult(loop.Exception!.GetBaseException()),
+            this, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     public int Id => _driver.Id;
@@ -74,6 +77,30 @@ internal sealed class EnsembleMember : IAsyncDisposable
 
     /// <summary>The newest tree this member has published: what reads on it see.</summary>
     public TreeState State => _tree.State;
+
+    /// <inheritdoc/>
+    public TreeState FiringState => _tree.FiringState;
+
+    /// <summary>Completes with the error that stopped this member's driver (its consensus storage failed).</summary>
+    public Task<Exception> Faulted => _faulted.Task;
+
+    /// <inheritdoc/>
+    public string? NotServing
+    {
+        get
+        {
+            if (_faulted.Task.IsCompleted)
+                return $"server {Id} stopped: {_faulted.Task.Result.Message}";
+            var status = _driver.Current;
+            return status.IsServing ? null : $"server {Id} is {status.State} and has no established leader";
+        }
+    }
+
+    /// <summary>The member's role and leader as of the driver's last step.</summary>
+    public ConsensusDriver.Status Status => _driver.Current;
+
+    /// <summary>Raised on the driver's loop after each role or phase change (read <see cref="Status"/> and <see cref="IsLeading"/>).</summary>
+    public event Action? RoleChanged;
 
     /// <summary>True while this member leads an established epoch and its write pipeline runs.</summary>
     public bool IsLeading => _tree.Writes is not null;
@@ -125,11 +152,18 @@ internal sealed class EnsembleMember : IAsyncDisposable
     public ServerSession Reattach(long sessionId, ReadOnlySpan<byte> password, long lastZxidSeen) =>
         _global.Reattach(sessionId, password, lastZxidSeen);
 
+    /// <summary>
+    /// The peer's own requests (container clean-up) run on the leader only, as ZooKeeper's ContainerManager does;
+    /// elsewhere they are dropped: the leader issues its own.
+    /// </summary>
+    public void Post(PendingWrite write) => _tree.Writes?.Post(write);
+
     private void Tick() => _driver.Run(_global.OnTick);
 
     private void OnRoleChanged(RoleChange change)
     {
         var serving = change.Phase == ZabPhase.Broadcast;
+        RoleChanged?.Invoke();
         if (serving == _serving)
             return;
         _serving = serving;
@@ -156,4 +190,12 @@ internal sealed class EnsembleMember : IAsyncDisposable
         await _driver.DisposeAsync().ConfigureAwait(false);
         await _tree.StopAsync().ConfigureAwait(false);
     }
+}
+
+/// <summary>The consensus core's randomness for a real peer (election resend jitter): nothing to reproduce.</summary>
+internal sealed class SharedRandom : IConsensusRandom
+{
+    public static SharedRandom Instance { get; } = new();
+
+    public int Next(int maxExclusive) => Random.Shared.Next(maxExclusive);
 }

@@ -44,6 +44,9 @@ internal sealed class TreeReplica : IReplicatedState
     /// <summary>The newest published tree: what reads on this member see.</summary>
     public TreeState State => _leading?.State ?? Volatile.Read(ref _follower).State;
 
+    /// <summary>The state whose watches are firing or have fired (see <see cref="RequestProcessor.FiringState"/>).</summary>
+    public TreeState FiringState => _leading?.FiringState ?? Volatile.Read(ref _follower).FiringState;
+
     /// <summary>Where writes enter while this member leads; null otherwise (a follower refuses or forwards them).</summary>
     public IWriteSubmitter? Writes => _leading;
 

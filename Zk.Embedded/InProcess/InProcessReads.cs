@@ -62,14 +62,14 @@ internal sealed class InProcessReads(PeerCore peer, ServerSession server, Sessio
     /// <summary>True when the read may run here and now: the session is usable and nothing of it is outstanding.</summary>
     private bool TryBeginFastRead(out TreeState state)
     {
-        if (!outbox.IsIdle)
+        if (!outbox.IsIdle || peer.Pipeline.NotServing is not null)
         {
             state = null!;
             return false;
         }
 
         peer.Sessions.Touch(server);
-        state = peer.Processor.State;
+        state = peer.Pipeline.State;
         return true;
     }
 
@@ -153,10 +153,17 @@ internal sealed class InProcessReads(PeerCore peer, ServerSession server, Sessio
     /// </summary>
     private ValueTask<T> ReadAsync<T>(Func<TreeState, ReadOutcome> execute, string op, Func<Reply, T> result)
     {
+        if (peer.Pipeline.NotServing is { } notServing)
+        {
+            // An ensemble member without a leader serves nothing, as ZooKeeper's closes its client connections: its
+            // state may be behind what the quorum has committed.
+            return ValueTask.FromException<T>(new ZkException(ZkErrorCode.ConnectionLoss, null, $"This peer serves no clients now: {notServing}."));
+        }
+
         peer.Sessions.Touch(server);
         if (outbox.IsIdle)
         {
-            var state = peer.Processor.State;
+            var state = peer.Pipeline.State;
             var outcome = execute(state);
             // The outbox is checked after the state is read: an event for any change in that state was queued before
             // the state was published, so an idle outbox means every such event has been delivered.

@@ -31,7 +31,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         _peer = peer;
         _server = server;
         _defaultWatcher = defaultWatcher;
-        _outbox = new SessionOutbox(DeliverEvent, DeliverEnd, () => peer.Processor.State, () => peer.Processor.FiringState, logger: peer.Logger);
+        _outbox = new SessionOutbox(DeliverEvent, DeliverEnd, () => peer.Pipeline.State, () => peer.Pipeline.FiringState, logger: peer.Logger);
         _reads = new InProcessReads(peer, server, _outbox, _watchers);
         // The Java client pings after a third of the timeout without traffic; pinging on that period keeps the
         // session well inside its timeout as long as this object is alive.
@@ -340,7 +340,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
             catch (ZkException e)
             {
                 // The pipeline took nothing: answer the slot ourselves so reads queued behind it still run.
-                var state = _peer.Processor.State;
+                var state = _peer.Pipeline.State;
                 slot.Complete(new Reply(e.Code, request.ErrorPath, null, state.Zxid, state));
             }
 

@@ -34,4 +34,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1008, EventName = "PublishFailed", Level = LogLevel.Error, Message = "Publishing zxid 0x{Zxid:x} of session 0x{SessionId:x} failed while {Stage}; the pipeline goes on")]
     public static partial void PublishFailed(ILogger logger, Exception exception, string stage, long zxid, long sessionId);
+
+    [LoggerMessage(EventId = 1010, EventName = "LeadershipHandlerFailed", Level = LogLevel.Error, Message = "A LeadershipChanged handler threw for the change to {Mode}; later events are still raised")]
+    public static partial void LeadershipHandlerFailed(ILogger logger, Exception exception, string mode);
 }

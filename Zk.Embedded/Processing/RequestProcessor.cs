@@ -29,7 +29,7 @@ internal sealed record PendingWrite(ServerSession Session, PipelineRequest Reque
 /// does everything; otherwise one loop proposes and hands the batch to the stage while another waits for it to commit
 /// and publishes it, each taking batches in order, so zxid order, log order, apply order and reply order are the same.
 /// </summary>
-internal sealed class RequestProcessor : IWriteSubmitter, IAsyncDisposable
+internal sealed class RequestProcessor : IPeerPipeline, IAsyncDisposable
 {
     /// <summary>Requests in one batch at most; bounds the work between two publishes and a storage batch.</summary>
     public const int MaxBatch = 1024;
@@ -73,6 +73,9 @@ internal sealed class RequestProcessor : IWriteSubmitter, IAsyncDisposable
 
     /// <summary>Completes with <see cref="Fault"/> when the loop dies; never while the pipeline runs.</summary>
     public Task<Exception> Faulted => _faulted.Task;
+
+    /// <summary>Why writes stopped (the loop died), or null while it runs.</summary>
+    public string? NotServing => Fault is { } fault ? $"its pipeline stopped: {fault.Message}" : null;
 
     internal Publisher Publisher => _publisher;
 

@@ -15,6 +15,12 @@ internal sealed class SessionTracker
     private readonly byte[] _secret;
     private long _lastSessionId;
 
+    /// <summary>
+    /// The ensemble-wide secret passwords derive from. ZooKeeper fixes one (superSecret) for the same reason: any
+    /// peer must be able to check a session's password when the session moves to it.
+    /// </summary>
+    public static byte[] EnsembleSecret { get; } = SHA256.HashData("Zk.Embedded session password v1"u8);
+
     /// <param name="serverId">goes into the top byte of every id, so peers never hand out the same one.</param>
     /// <param name="secret">shared by the ensemble: any peer can check a password (ZooKeeper's superSecret plays this role).</param>
     public SessionTracker(TimeProvider time, long serverId, byte[] secret)

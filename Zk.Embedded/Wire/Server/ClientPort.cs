@@ -74,7 +74,7 @@ internal sealed class ClientPort : IAsyncDisposable
     /// <summary>The numbers the four-letter words report, each gathered only when a word reads it.</summary>
     public ServerFacts Facts()
     {
-        var state = _peer.Processor.State;
+        var state = _peer.Pipeline.State;
         var options = _peer.Options;
         return new ServerFacts(
             // ZooKeeper's DataTree keeps the root under both "" and "/", so its node count is one more than the znodes.
@@ -86,7 +86,8 @@ internal sealed class ClientPort : IAsyncDisposable
             () => _peer.Watches.Snapshot().ToArray(),
             () => state.Ephemerals.Select(kv => (kv.Key, kv.Value.Order(StringComparer.Ordinal).ToArray())).ToArray(),
             () => Configuration(options),
-            Serving: _peer.Processor.Fault is null);
+            Serving: _peer.Pipeline.NotServing is null,
+            Mode: _peer.Mode.ToString().ToLowerInvariant());
     }
 
     private (string, string)[] Configuration(ZkPeerOptions options) =>
@@ -156,15 +157,24 @@ internal sealed class ClientPort : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Closes every client connection (their sessions live on): an ensemble member that lost its leader does, as
+    /// ZooKeeper's shuts its server down, so clients move to a member that serves.
+    /// </summary>
+    public void CloseConnections()
+    {
+        foreach (var connection in _connections.Keys)
+        {
+            connection.Close();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         _stopping.Cancel();
         _listener.Dispose();
         await _accepting.ConfigureAwait(false);
-        foreach (var connection in _connections.Keys)
-        {
-            connection.Close();
-        }
+        CloseConnections();
 
         _stopping.Dispose();
     }

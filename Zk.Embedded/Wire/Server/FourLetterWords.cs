@@ -108,12 +108,12 @@ internal static class FourLetterWords
                 text.Append("Connections: ").Append(facts.Connections.Count).Append('\n');
                 text.Append("Outstanding: ").Append(facts.Server.Outstanding).Append('\n');
                 text.Append("Zxid: 0x").Append(facts.Zxid.ToString("x", CultureInfo.InvariantCulture)).Append('\n');
-                text.Append("Mode: standalone\n");
+                text.Append("Mode: ").Append(facts.Mode).Append('\n');
                 text.Append("Node count: ").Append(facts.NodeCount).Append('\n');
                 return text.ToString();
             case "mntr":
                 Line(text, "zk_version", ZooKeeperVersion + "-zk-embedded");
-                Line(text, "zk_server_state", "standalone");
+                Line(text, "zk_server_state", facts.Mode);
                 Line(text, "zk_avg_latency", facts.Server.AvgLatencyMs.ToString(CultureInfo.InvariantCulture));
                 Line(text, "zk_max_latency", facts.Server.MaxLatencyMs);
                 Line(text, "zk_min_latency", facts.Server.MinLatencyMs);
@@ -267,7 +267,8 @@ internal sealed class ServerFacts(
     Func<IReadOnlyList<(string Path, long[] Sessions)>> watchedPaths,
     Func<IReadOnlyList<(long Session, string[] Paths)>> ephemeralsBySession,
     Func<IReadOnlyList<(string Key, string Value)>> configuration,
-    bool Serving = true)
+    bool Serving = true,
+    string Mode = "standalone")
 {
     private readonly Lazy<(long Zxid, int NodeCount, int SessionCount, int WatchCount)> _counts = new(counts);
     private readonly Lazy<RequestStatsSnapshot> _server = new(server);
@@ -303,6 +304,9 @@ internal sealed class ServerFacts(
 
     /// <summary>False once the peer stopped serving writes (its log could not be written): see <see cref="FourLetterWords"/>.</summary>
     public bool Serving { get; } = Serving;
+
+    /// <summary>srvr's <c>Mode:</c> and mntr's <c>zk_server_state</c>: standalone, leader, follower or observer.</summary>
+    public string Mode { get; } = Mode;
 }
 
 /// <summary>What answering a four-letter word asks of the port beyond sending the text.</summary>

@@ -237,7 +237,15 @@ internal sealed class WireConnection : ISessionSink
             return false;
         }
 
-        var state = _peer.Processor.State;
+        if (_peer.Pipeline.NotServing is { } notServing)
+        {
+            // ZooKeeper closes a connection its server is not running for ("ZooKeeperServer not running"): the
+            // client tries another server.
+            Log.SessionRefused(_peer.Logger, request.SessionId, Remote, notServing);
+            return false;
+        }
+
+        var state = _peer.Pipeline.State;
         if (request.LastZxidSeen > state.Zxid)
         {
             // ZooKeeperServer.processConnectRequest: a client must never go back in time.
@@ -249,7 +257,17 @@ internal sealed class WireConnection : ISessionSink
         var timeout = _peer.NegotiateTimeout(TimeSpan.FromMilliseconds(request.TimeoutMs));
         if (request.SessionId != 0)
         {
-            var existing = _peer.FindForReattach(request.SessionId, request.Password ?? []);
+            ServerSession? existing;
+            try
+            {
+                existing = _peer.FindForReattach(request.SessionId, request.Password ?? [], request.LastZxidSeen);
+            }
+            catch (ZkException e) when (e.Code == ZkErrorCode.ConnectionLoss)
+            {
+                Log.SessionRefused(_peer.Logger, request.SessionId, Remote, e.Message);
+                return false;
+            }
+
             if (existing is null)
             {
                 Log.SessionRefused(_peer.Logger, request.SessionId, Remote, "unknown or expired session, or wrong password");
@@ -287,7 +305,7 @@ internal sealed class WireConnection : ISessionSink
     {
         _session = session;
         _sessionless?.Dispose();
-        _outbox = new SessionOutbox(DeliverEvent, EndSession, () => _peer.Processor.State, () => _peer.Processor.FiringState, _sender.Signal, strictOrder: true, logger: _peer.Logger);
+        _outbox = new SessionOutbox(DeliverEvent, EndSession, () => _peer.Pipeline.State, () => _peer.Pipeline.FiringState, _sender.Signal, strictOrder: true, logger: _peer.Logger);
     }
 
     private void WriteConnectResponse(in ConnectResponse response, bool closeAfter)
@@ -352,7 +370,7 @@ internal sealed class WireConnection : ISessionSink
         }
         catch (ZkException e)
         {
-            var state = _peer.Processor.State;
+            var state = _peer.Pipeline.State;
             reply.Complete(new Reply(e.Code, request.ErrorPath, null, state.Zxid, state));
         }
     }
@@ -364,7 +382,7 @@ internal sealed class WireConnection : ISessionSink
         var outbox = _outbox!;
         if (!alwaysQueued && outbox.IsIdle)
         {
-            var state = _peer.Processor.State;
+            var state = _peer.Pipeline.State;
             var outcome = execute(state);
             if (outbox.IsIdle && outcome.Watch is null)
             {

@@ -20,7 +20,7 @@ public class ReadBenchmarks
     public void Setup()
     {
         _bench = BenchPeer.StartAsync().GetAwaiter().GetResult();
-        _state = _bench.Peer.Core.Processor.State;
+        _state = _bench.Peer.Core.Pipeline.State;
     }
 
     [GlobalCleanup]

@@ -26,7 +26,7 @@ public class WriteBenchmarks
     public void Setup()
     {
         _bench = BenchPeer.StartAsync().GetAwaiter().GetResult();
-        _state = _bench.Peer.Core.Processor.State;
+        _state = _bench.Peer.Core.Pipeline.State;
         _setDataTxn = new Txn(_state.Zxid + 1, _bench.Session.SessionId, 1, new SetDataTxn(BenchPeer.DataPath, _bench.Value, 1));
         _setDataWideTxn = new Txn(_state.Zxid + 1, _bench.Session.SessionId, 1, new SetDataTxn(BenchPeer.WidePath + "/c04242", _bench.Value, 1));
         _builder = new TxnBuilder(new AclCache(), new PeerLimits(0xfffff, false, null));

@@ -60,6 +60,23 @@ public sealed class ZabRuleTests
     }
 
     [Fact]
+    public void A_learner_sends_its_LearnerInfo_again_until_the_leader_answers()
+    {
+        // A follower often decides before its leader does; its first LearnerInfo then reaches a peer still LOOKING,
+        // which drops it. Without a retry the leader never hears a quorum and both time out, election after election.
+        var probe = new CoreProbe(2, [1, 2, 3]);
+        probe.ElectedBy(1, 1, 3);
+        Assert.Single(probe.SentTo<LearnerInfo>(1));
+        probe.Tick();
+        Assert.True(probe.SentTo<LearnerInfo>(1).Count == 2, "expected the learner to send LearnerInfo again on a tick without LEADERINFO");
+        probe.Step(1, new LeaderInfo(1));
+        probe.Step(1, new LeaderInfo(1));   // the answer to the second one
+        Assert.Equal(ServerState.Following, probe.Core.State);
+        probe.Tick();
+        Assert.True(probe.SentTo<LearnerInfo>(1).Count == 2, "expected no more LearnerInfo once LEADERINFO arrived");
+    }
+
+    [Fact]
     public void A_leader_gives_up_when_a_follower_is_ahead_of_it()
     {
         var probe = new CoreProbe(1, [1, 2, 3]);

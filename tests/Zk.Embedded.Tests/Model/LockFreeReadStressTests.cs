@@ -198,7 +198,7 @@ public sealed class LockFreeReadStressTests(ITestOutputHelper output)
 
         private long InternalSnapshot()
         {
-            var state = peer.Core.Processor.State;
+            var state = peer.Core.Pipeline.State;
             if (state.Zxid < _lastZxid)
             {
                 Fail($"the published state went back from zxid 0x{_lastZxid:x} to 0x{state.Zxid:x}");

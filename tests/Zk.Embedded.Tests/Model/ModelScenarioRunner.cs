@@ -379,7 +379,7 @@ internal sealed class ModelScenarioRunner : IAsyncDisposable
     private void AssertTreeMatchesModel()
     {
         var actual = new Dictionary<string, ZNode>(StringComparer.Ordinal);
-        Collect(_peer.Core.Processor.State.Root, "/", actual);
+        Collect(_peer.Core.Pipeline.State.Root, "/", actual);
         Assert.Equal(_model.Nodes.Keys.Order(StringComparer.Ordinal), actual.Keys.Order(StringComparer.Ordinal));
         foreach (var (path, node) in _model.Nodes)
         {

@@ -92,11 +92,11 @@ public sealed class AclFaultTests
             await ZkTest.ThrowsAsync(ZkErrorCode.InvalidAcl, async () => await zk.SetAclAsync("/before", [new Acl(Perms.All, new Id("super", null!))]));
             await zk.CreateAsync("/after", null, Acl.OpenUnsafe, CreateMode.Persistent);
             await zk.CloseAsync();
-            before = peer.Core.Processor.State;
+            before = peer.Core.Pipeline.State;
         }
 
         await using var restarted = await ZkPeer.StartAsync(options);
-        StorageAssert.SameState(before, restarted.Core.Processor.State);
+        StorageAssert.SameState(before, restarted.Core.Pipeline.State);
         await using var again = await restarted.ConnectAsync();
         Assert.NotNull(await again.ExistsAsync("/after"));
     }

@@ -42,11 +42,11 @@ public sealed class PipelineFaultTests
         await using var zk = await peer.ConnectAsync();
         var session = ((InProcessSession)zk).Server;
 
-        await peer.Peer.Core.Processor.SubmitAsync(new PendingWrite(session, new CreateRequest("/thrown", null, Acl.OpenUnsafe, CreateMode.Persistent, -1, false), new ThrowingTarget()));
+        await peer.Peer.Core.Writes.SubmitAsync(new PendingWrite(session, new CreateRequest("/thrown", null, Acl.OpenUnsafe, CreateMode.Persistent, -1, false), new ThrowingTarget()));
 
         await ZkTest.AssertServesAsync(zk);
         Assert.NotNull(await zk.ExistsAsync("/thrown"));
-        Assert.Null(peer.Peer.Core.Processor.Fault);
+        Assert.Null(peer.Peer.Core.Pipeline.NotServing);
     }
 
     [Fact]
@@ -87,7 +87,7 @@ public sealed class PipelineFaultTests
     private static async Task<Reply> SubmitAsync(ZkPeer peer, IZooKeeper zk, PipelineRequest request)
     {
         var target = new CapturingTarget();
-        await peer.Core.Processor.SubmitAsync(new PendingWrite(((InProcessSession)zk).Server, request, target));
+        await peer.Core.Writes.SubmitAsync(new PendingWrite(((InProcessSession)zk).Server, request, target));
         return await target.Reply.WaitAsync(Deadline);
     }
 

@@ -78,10 +78,10 @@ public sealed class RequestFuzzTests(ITestOutputHelper output)
         }
 
         // After dispose: everything the pipeline logged has been published, so this is the state the log must give back.
-        final = peer.Core.Processor.State;
+        final = peer.Core.Pipeline.State;
         output.WriteLine($"{batches} batches, {final.NodeCount} znodes, zxid 0x{final.Zxid:x}, in {clock.ElapsedMilliseconds} ms");
         await using var restarted = await ZkPeer.StartAsync(options with { ClientPort = null });
-        StorageAssert.SameState(final, restarted.Core.Processor.State);
+        StorageAssert.SameState(final, restarted.Core.Pipeline.State);
         await using var check = await restarted.ConnectAsync();
         foreach (var probe in probes)
         {
@@ -121,8 +121,8 @@ public sealed class RequestFuzzTests(ITestOutputHelper output)
             }
             catch (Exception e)
             {
-                var fault = peer.Core.Processor.Fault;
-                Assert.Fail($"{where}: '{what}' failed with {e.GetType().Name}: {e.Message}{(fault is null ? "" : $"; the pipeline stopped on {fault.GetType().Name}: {fault.Message}")}");
+                var notServing = peer.Core.Pipeline.NotServing;
+                Assert.Fail($"{where}: '{what}' failed with {e.GetType().Name}: {e.Message}{(notServing is null ? "" : $"; the peer stopped serving: {notServing}")}");
             }
         }
 

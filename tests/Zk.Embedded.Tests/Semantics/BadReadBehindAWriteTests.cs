@@ -83,7 +83,7 @@ public sealed class BadReadBehindAWriteTests
     public async Task A_queued_read_that_throws_anyway_is_answered_MarshallingError_instead_of_throwing()
     {
         await using var peer = await TestPeer.StartAsync();
-        var state = peer.Peer.Core.Processor.State;
+        var state = peer.Peer.Core.Pipeline.State;
         var read = new DeferredRead(_ => throw new InvalidOperationException("a bug in a read"));
 
         var outcome = read.RunNow(state, null);

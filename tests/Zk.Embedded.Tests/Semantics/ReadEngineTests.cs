@@ -15,7 +15,7 @@ public sealed class ReadEngineTests
         await using var peer = await TestPeer.StartAsync();
         await using var zk = await peer.ConnectAsync();
         await zk.CreateAsync("/a", CreateMode.Persistent, new byte[1024]);
-        var state = peer.Peer.Core.Processor.State;
+        var state = peer.Peer.Core.Pipeline.State;
         Run(state, 10);
 
         var before = GC.GetAllocatedBytesForCurrentThread();
@@ -30,7 +30,7 @@ public sealed class ReadEngineTests
     public async Task Exists_answers_NoNode_for_a_missing_node_as_ZooKeepers_server_does()
     {
         await using var peer = await TestPeer.StartAsync();
-        var state = peer.Peer.Core.Processor.State;
+        var state = peer.Peer.Core.Pipeline.State;
 
         Assert.Equal(ZkErrorCode.NoNode, ReadEngine.Exists(state, "/none", out Stat? stat));
         Assert.Null(stat);

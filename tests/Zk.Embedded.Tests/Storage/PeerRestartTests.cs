@@ -25,12 +25,12 @@ public sealed class PeerRestartTests
             await zk.MultiAsync([Op.Create("/app/m", null, Acl.OpenUnsafe, CreateMode.Persistent), Op.Delete("/app/s-0000000000")]);
             ownerId = zk.SessionId;
             password = zk.SessionPassword.ToArray();
-            before = peer.Core.Processor.State;
+            before = peer.Core.Pipeline.State;
         }
 
         await using (var restarted = await ZkPeer.StartAsync(options))
         {
-            var after = restarted.Core.Processor.State;
+            var after = restarted.Core.Pipeline.State;
             StorageAssert.SameState(before, after);
             Assert.Equal(before.Zxid, restarted.LastZxid);
             // The session outlives the restart, as in ZooKeeper: its owner can re-attach and its ephemeral is there.
@@ -57,12 +57,12 @@ public sealed class PeerRestartTests
 
             await Support.Eventually.TrueAsync(() => SnapshotFile.List(dir.Path).Count > 0, "a snapshot file after 60 txns with snapCount 10");
             await zk.CloseAsync();
-            before = peer.Core.Processor.State;
+            before = peer.Core.Pipeline.State;
         }
 
         Assert.NotEmpty(SnapshotFile.List(dir.Path));
         await using var restarted = await ZkPeer.StartAsync(options);
-        StorageAssert.SameState(before, restarted.Core.Processor.State);
+        StorageAssert.SameState(before, restarted.Core.Pipeline.State);
     }
 
     [Fact]
@@ -87,11 +87,11 @@ public sealed class PeerRestartTests
             time.Advance(TimeSpan.FromHours(1));
             await Support.Eventually.TrueAsync(() => SnapshotFile.List(dir.Path).Count == 3, $"the purge to keep exactly 3 snapshots (has {string.Join(", ", Directory.GetFiles(dir.Path).Select(Path.GetFileName))})");
             await zk.CloseAsync();
-            before = peer.Core.Processor.State;
+            before = peer.Core.Pipeline.State;
         }
 
         await using var restarted = await ZkPeer.StartAsync(options with { PurgeInterval = TimeSpan.Zero });
-        StorageAssert.SameState(before, restarted.Core.Processor.State);
+        StorageAssert.SameState(before, restarted.Core.Pipeline.State);
     }
 
     [Fact]
@@ -113,7 +113,7 @@ public sealed class PeerRestartTests
             time.Advance(TimeSpan.FromMilliseconds(100));
         }
 
-        await Support.Eventually.TrueAsync(() => restarted.Core.Processor.State.Find("/e") is null, "the recovered session to expire and take /e with it");
+        await Support.Eventually.TrueAsync(() => restarted.Core.Pipeline.State.Find("/e") is null, "the recovered session to expire and take /e with it");
         Assert.Equal(0, restarted.SessionCount);
     }
 

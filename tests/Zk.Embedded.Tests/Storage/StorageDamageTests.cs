@@ -106,7 +106,7 @@ public sealed class StorageDamageTests : IDisposable
         }
 
         await peer.DurableStorage!.SnapshotInFlight;
-        return peer.Core.Processor.State;
+        return peer.Core.Pipeline.State;
     }
 
     [Theory]
@@ -127,7 +127,7 @@ public sealed class StorageDamageTests : IDisposable
         try
         {
             await using var peer = await ZkPeer.StartAsync(options);
-            StorageAssert.SameState(expected, peer.Core.Processor.State);
+            StorageAssert.SameState(expected, peer.Core.Pipeline.State);
         }
         catch (IOException e)
         {
@@ -144,7 +144,7 @@ public sealed class StorageDamageTests : IDisposable
         WalFileTests.Overwrite(newest, new FileInfo(newest).Length / 2, Garbage);
 
         await using var peer = await ZkPeer.StartAsync(options);
-        StorageAssert.SameState(expected, peer.Core.Processor.State);
+        StorageAssert.SameState(expected, peer.Core.Pipeline.State);
     }
 
     /// <summary>Runs <c>zk start</c> on the damaged dataDir: it must exit 2 with a <c>zk:</c> line naming <paramref name="named"/>, no stack trace.</summary>
