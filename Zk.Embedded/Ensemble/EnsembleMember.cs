@@ -59,7 +59,9 @@ internal sealed class EnsembleMember : IPeerPipeline, IAsyncDisposable
             // Before the loop runs: the first role change and the first message must find their handlers.
             _tree.Attach(driver);
             _global = new GlobalSessions(driver, _tree, Sessions, time, logger);
-            _forwarder = new WriteForwarder(driver, _tree, _global, logger);
+            // Twice the longest a live leader lets a learner lag (syncLimit) or sync (initLimit): an answer later than
+            // that was lost, not slow.
+            _forwarder = new WriteForwarder(driver, _tree, _global, 2 * Math.Max(config.SyncLimit, config.InitLimit), logger);
             driver.RoleChanged += OnRoleChanged;
         });
         _ticks = time.CreateTimer(static m => ((EnsembleMember)m!).Tick(), this, tickTime, tickTime);
@@ -158,7 +160,13 @@ internal sealed class EnsembleMember : IPeerPipeline, IAsyncDisposable
     /// </summary>
     public void Post(PendingWrite write) => _tree.Writes?.Post(write);
 
-    private void Tick() => _driver.Run(_global.OnTick);
+    private void Tick() => _driver.Run(OnTick);
+
+    private void OnTick()
+    {
+        _global.OnTick();
+        _forwarder.OnTick();
+    }
 
     private void OnRoleChanged(RoleChange change)
     {

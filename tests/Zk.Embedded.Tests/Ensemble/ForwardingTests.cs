@@ -37,6 +37,9 @@ public sealed class ForwardingTests(ITestOutputHelper output)
         ]), 5);
         Assert.True(multi.Value is IReadOnlyList<OpResult> { Count: 3 } results && results[0] is CreateResult { Path: "/m" },
             $"expected the multi's results through the follower (CreateResult /m first), got {multi.Value}");
+        // An empty multi makes no txn: the leader's reply, not a COMMIT, answers it.
+        var empty = await ensemble.WriteAsync(follower, session, new MultiRequest([]), 6);
+        Assert.True(empty.Value is IReadOnlyList<OpResult> { Count: 0 }, $"expected an empty multi's empty results through the follower, got {empty.Value}");
 
         var leader = await ensemble.LeaderAsync();
         await ensemble.AssertIdenticalAsync(leader.State.Zxid);
@@ -240,6 +243,30 @@ public sealed class ForwardingTests(ITestOutputHelper output)
         ensemble.Network.Resume(leader.Id);
         var reply = await lost.Reply.WaitAsync(TrafficEnsemble.Deadline);
         Assert.True(reply.Error == ZkErrorCode.ConnectionLoss, $"expected ConnectionLoss for the write lost with the connection, got {reply.Error}");
+
+        leader = await ensemble.AllServingAsync();
+        await ensemble.WriteAsync(follower, session, Create("/after", [1]), 2);
+        await ensemble.AssertIdenticalAsync(leader.State.Zxid);
+        Assert.True(follower.State.Find("/lost") is null, "expected /lost absent: its request was lost");
+    }
+
+    [Fact]
+    public async Task A_forwarded_write_lost_on_a_link_that_recovers_fails_with_ConnectionLoss_instead_of_hanging()
+    {
+        await using var ensemble = await TrafficEnsemble.StartAsync(output);
+        var leader = await ensemble.LeaderAsync();
+        var follower = (await ensemble.FollowersAsync())[0];
+        var session = await ensemble.NewSessionAsync(follower);
+
+        // The request is lost silently (the transport may lose messages; no notice), and the link recovers before
+        // syncLimit, so the follower keeps its leader: nothing else would ever answer the caller.
+        ensemble.Network.Block(follower.Id, leader.Id);
+        var lost = new EnsembleTestKit.Answer();
+        await follower.SubmitAsync(new PendingWrite(session, Create("/lost", [1]), lost, Cxid: 1));
+        await ensemble.WaitAsync(follower, () => true, "the follower's loop to send the request");
+        ensemble.Network.Heal();
+        var reply = await lost.Reply.WaitAsync(TrafficEnsemble.Deadline);
+        Assert.True(reply.Error == ZkErrorCode.ConnectionLoss, $"expected ConnectionLoss for the write lost on the way, got {reply.Error}");
 
         leader = await ensemble.AllServingAsync();
         await ensemble.WriteAsync(follower, session, Create("/after", [1]), 2);
