@@ -154,6 +154,9 @@ internal sealed class EnsembleMember : IPeerPipeline, IAsyncDisposable
     public ServerSession Reattach(long sessionId, ReadOnlySpan<byte> password, long lastZxidSeen) =>
         _global.Reattach(sessionId, password, lastZxidSeen);
 
+    /// <summary>Sessions whose attached member this member knows while it leads (tests).</summary>
+    internal int SessionOwnerCount => _global.OwnerCount;
+
     /// <summary>
     /// The peer's own requests (container clean-up) run on the leader only, as ZooKeeper's ContainerManager does;
     /// elsewhere they are dropped: the leader issues its own.

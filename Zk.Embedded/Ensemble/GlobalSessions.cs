@@ -34,9 +34,19 @@ internal sealed class GlobalSessions
         driver.RoleChanged += OnRoleChanged;
     }
 
-    /// <summary>The member a session is attached to, when the leader knows it and it is not <paramref name="from"/>.</summary>
-    public int? MovedFrom(long sessionId, int from) =>
-        _owners.TryGetValue(sessionId, out var owner) && owner != from ? owner : null;
+    /// <summary>
+    /// The member a session is attached to, when the leader knows it and it is not <paramref name="from"/>. A session
+    /// with no known owner (a new leader has not heard of it yet) is claimed by <paramref name="from"/>, as ZooKeeper's
+    /// <c>SessionTrackerImpl.checkSession</c> sets a null owner to the server of the first request it checks.
+    /// </summary>
+    public int? MovedFrom(long sessionId, int from)
+    {
+        var owner = _owners.GetOrAdd(sessionId, from);
+        return owner != from ? owner : null;
+    }
+
+    /// <summary>Sessions whose owner the leader knows (tests: closed sessions must not stay).</summary>
+    internal int OwnerCount => _owners.Count;
 
     /// <summary>On the leader: the session a forwarded request runs as (known, adopted from the tree, or being created).</summary>
     public ServerSession ForRequest(long sessionId, PipelineRequest request, int from)
@@ -171,6 +181,13 @@ internal sealed class GlobalSessions
             return;
         foreach (var id in state.Sessions.Keys)
             Adopt(id, 0);
+        // Owners of sessions that closed (neither in the tree nor being created) would stay forever otherwise.
+        foreach (var id in _owners.Keys)
+        {
+            if (!state.Sessions.ContainsKey(id) && !_tracker.TryGet(id, out _))
+                _owners.TryRemove(id, out _);
+        }
+
         _adoptedThrough = state.Zxid;
     }
 

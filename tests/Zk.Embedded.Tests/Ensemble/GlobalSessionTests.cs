@@ -193,6 +193,39 @@ public sealed class GlobalSessionTests(ITestOutputHelper output)
             Assert.True(m.State.Find("/mine") is null && m.State.Find("/mine2") is null, $"expected both ephemerals gone from server {m.Id} after the close");
     }
 
+    [Fact]
+    public async Task After_a_leader_change_the_first_member_a_session_writes_through_owns_it()
+    {
+        await using var ensemble = await TrafficEnsemble.StartAsync(output);
+        var leader = await ensemble.LeaderAsync();
+        var first = (await ensemble.FollowersAsync())[0];
+        var session = await ensemble.NewSessionAsync(first);
+        await ensemble.CrashAsync(leader.Id);
+        await ensemble.AllServingAsync();
+        var other = ensemble.Members.Values.Single(m => m != first);
+
+        // The new leader knows no owners; the first write claims the session (ZooKeeper's checkSession), so a write
+        // through another member that the client never reattached to is refused.
+        await ensemble.WriteAsync(first, session, Create("/claimed"), 1);
+        var stray = await TrafficEnsemble.SubmitAsync(other, session, Create("/stray"), 2);
+        Assert.True(stray.Error == ZkErrorCode.SessionMoved, $"expected a write through server {other.Id}, not the session's, to fail with SessionMoved, got {stray.Error}");
+    }
+
+    [Fact]
+    public async Task The_leader_forgets_the_members_of_sessions_that_closed()
+    {
+        await using var ensemble = await TrafficEnsemble.StartAsync(output);
+        var leader = await ensemble.LeaderAsync();
+        var follower = (await ensemble.FollowersAsync())[0];
+        for (var i = 0; i < 10; i++)
+        {
+            var session = await ensemble.NewSessionAsync(follower);
+            await ensemble.WriteAsync(follower, session, new CloseSessionRequest(Expired: false), 1);
+        }
+
+        await ensemble.WaitAsync(leader, () => leader.SessionOwnerCount == 0, "the leader's owner table empty once every session closed");
+    }
+
     /// <summary>A client's pings: touches the session on its member until stopped.</summary>
     private static async Task PingAsync(EnsembleMember member, ServerSession session, CancellationToken stop)
     {
