@@ -51,7 +51,7 @@ internal sealed class PeerCore(IPeerPipeline pipeline, WatchManager watches, Ses
     /// <summary>A new session's server side, tracked from now on (its createSession txn is the caller's to submit).</summary>
     public ServerSession NewSession(int timeoutMillis, IReadOnlyList<Api.Id> initialIds)
     {
-        var id = Sessions.NextSessionId().Value;
+        var id = Sessions.NextSessionId();
         var session = new ServerSession(id, Sessions.PasswordFor(id), timeoutMillis, initialIds);
         Sessions.Add(session);
         return session;
@@ -63,7 +63,7 @@ internal sealed class PeerCore(IPeerPipeline pipeline, WatchManager watches, Ses
     /// client created on another member; it throws ConnectionLoss when it serves no clients or has not yet seen
     /// <paramref name="lastZxidSeen"/> (the client must try another server).
     /// </summary>
-    public ServerSession? FindForReattach(long sessionId, ReadOnlySpan<byte> password, long lastZxidSeen)
+    public ServerSession? FindForReattach(SessionId sessionId, ReadOnlySpan<byte> password, Zxid lastZxidSeen)
     {
         if (Member is { } member)
         {

@@ -23,7 +23,7 @@ internal static class Telemetry
     public static readonly ActivitySource Source = new(MeterName, "1.0");
 
     /// <summary>A span for one write, or null (at the cost of one check) when nobody listens.</summary>
-    public static Activity? StartWrite(string op, long sessionId, ActivityKind kind)
+    public static Activity? StartWrite(string op, SessionId sessionId, ActivityKind kind)
     {
         if (!Source.HasListeners())
         {
@@ -32,19 +32,19 @@ internal static class Telemetry
 
         var activity = Source.StartActivity("zk " + op, kind);
         activity?.SetTag("zk.op", op);
-        activity?.SetTag("zk.session_id", sessionId);
+        activity?.SetTag("zk.session_id", sessionId.Value); // tags stay longs, as ZooKeeper's ids are
         return activity;
     }
 
     /// <summary>Ends a write's span with its result: ZooKeeper's error code, and the zxid of the reply.</summary>
-    public static void EndWrite(Activity? activity, ZkErrorCode error, long zxid)
+    public static void EndWrite(Activity? activity, ZkErrorCode error, Zxid zxid)
     {
         if (activity is null)
         {
             return;
         }
 
-        activity.SetTag("zk.zxid", zxid);
+        activity.SetTag("zk.zxid", zxid.Value);
         activity.SetTag("zk.result", error.ToString());
         if (error != ZkErrorCode.Ok)
         {
@@ -58,7 +58,7 @@ internal static class Telemetry
     /// A span for one commit: a batch made durable (with a sink) and applied. Its own trace: one commit serves the
     /// writes of many sessions, and the pipeline's loop must not inherit the trace of whoever started the peer.
     /// </summary>
-    public static Activity? StartCommit(int txns, long firstZxid, long lastZxid)
+    public static Activity? StartCommit(int txns, Zxid firstZxid, Zxid lastZxid)
     {
         if (txns == 0 || !Source.HasListeners())
         {
@@ -67,8 +67,8 @@ internal static class Telemetry
 
         var activity = StartRoot("zk commit");
         activity?.SetTag("zk.txns", txns);
-        activity?.SetTag("zk.zxid.first", firstZxid);
-        activity?.SetTag("zk.zxid.last", lastZxid);
+        activity?.SetTag("zk.zxid.first", firstZxid.Value);
+        activity?.SetTag("zk.zxid.last", lastZxid.Value);
         return activity;
     }
 
@@ -146,6 +146,9 @@ internal static class Telemetry
 
         return total;
     }
+
+    /// <summary>Learners synchronised by the leader, by kind (diff, trunc, snap): ZooKeeper's diff_count and snap_count.</summary>
+    public static readonly Counter<long> LearnerSyncs = Meter.CreateCounter<long>("zk.learner.syncs", "{sync}", "Learners synchronised, by kind");
 
     /// <summary>Sessions expired by the peer.</summary>
     public static readonly Counter<long> SessionsExpired = Meter.CreateCounter<long>("zk.sessions.expired", "{session}", "Sessions expired");

@@ -81,7 +81,7 @@ public sealed class ZkPeer : IAsyncDisposable
 
     private (ServerSession System, ITimer Containers, Wire.Server.ClientPort? Port) StartCommon(ZkPeerOptions options, PeerCore core)
     {
-        var system = new ServerSession(0, [], 0, SystemIds, isSystem: true);
+        var system = new ServerSession(default, [], 0, SystemIds, isSystem: true);
         var containers = options.Time.CreateTimer(static p => ((ZkPeer)p!).RemoveEmptyContainers(), this, options.ContainerCheckInterval, options.ContainerCheckInterval);
         var port = options.ClientPort is { } number
             ? new Wire.Server.ClientPort(core, new System.Net.IPEndPoint(System.Net.IPAddress.Parse(options.ClientPortAddress), number))
@@ -94,7 +94,7 @@ public sealed class ZkPeer : IAsyncDisposable
     public ZkPeerOptions Options => _options;
 
     /// <summary>The zxid of the last applied txn.</summary>
-    public long LastZxid => _core.Pipeline.State.Zxid;
+    public long LastZxid => _core.Pipeline.State.Zxid.Value;
 
     /// <summary>Number of znodes, the root and /zookeeper included.</summary>
     public int NodeCount => _core.Pipeline.State.NodeCount;
@@ -196,7 +196,7 @@ public sealed class ZkPeer : IAsyncDisposable
         options ??= new ZkSessionOptions();
         if (options.SessionId is { } existingId)
         {
-            return Reattach(existingId, options);
+            return Reattach(new SessionId(existingId), options);
         }
 
         var server = _core.NewSession(_core.NegotiateTimeout(options.SessionTimeout), SessionTracker.LocalIds);
@@ -216,10 +216,10 @@ public sealed class ZkPeer : IAsyncDisposable
         return session;
     }
 
-    private InProcessSession Reattach(long sessionId, ZkSessionOptions options)
+    private InProcessSession Reattach(SessionId sessionId, ZkSessionOptions options)
     {
-        var server = _core.FindForReattach(sessionId, options.SessionPassword.Span, lastZxidSeen: 0)
-            ?? throw new ZkException(ZkErrorCode.SessionExpired, null, $"Session 0x{sessionId:x} is not live here, or the password does not match.");
+        var server = _core.FindForReattach(sessionId, options.SessionPassword.Span, lastZxidSeen: default)
+            ?? throw new ZkException(ZkErrorCode.SessionExpired, null, $"Session {sessionId} is not live here, or the password does not match.");
         var session = new InProcessSession(_core, server, options.DefaultWatcher);
         // A new handle starts with only its own ip id, as a new connection does; its client adds its auth again.
         server.ResetAuthIds(SessionTracker.LocalIds);
@@ -253,9 +253,15 @@ public sealed class ZkPeer : IAsyncDisposable
             var role = RoleOf(_core.Member!);
             if (role == _role)
                 return;
+            var wasServing = _role.Mode != PeerMode.Looking;
             Volatile.Write(ref _role, role);
             if (role.Mode == PeerMode.Looking)
                 _clientPort?.CloseConnections();
+            if (wasServing != (role.Mode != PeerMode.Looking))
+            {
+                foreach (var session in _core.Sessions.Sessions)
+                    session.Sink?.OnServingChanged(!wasServing);
+            }
             _roleEvents = _roleEvents.ContinueWith(static (_, state) =>
             {
                 var (peer, args) = ((ZkPeer, LeadershipChangedEventArgs))state!;

@@ -214,9 +214,10 @@ public sealed record InMemoryEnsembleOptions
 
     /// <summary>
     /// The ensemble's tick: elections, heartbeats and session expiry run in ticks. Short by default so that tests
-    /// see failover in a fraction of a second (a crash is noticed at once; a silent partition within syncLimit ticks).
+    /// see failover within a second (a crash is noticed at once; a silent partition within syncLimit ticks, 500 ms),
+    /// yet long enough that a busy machine does not starve a member past syncLimit and cost the leader its quorum.
     /// </summary>
-    public TimeSpan TickTime { get; init; } = TimeSpan.FromMilliseconds(50);
+    public TimeSpan TickTime { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>zoo.cfg <c>initLimit</c>, in ticks.</summary>
     public int InitLimit { get; init; } = 10;

@@ -124,12 +124,12 @@ internal static class MessageCodec
                 writer.Write((int)n.State);
                 break;
             case ForwardedRequest r:
-                writer.Write(r.SessionId);
+                writer.Write(r.SessionId.Value);
                 writer.Write(r.Cxid);
                 writer.Write(r.Body.Span);
                 break;
             case ForwardedReply r:
-                writer.Write(r.SessionId);
+                writer.Write(r.SessionId.Value);
                 writer.Write(r.Cxid);
                 writer.Write(r.Body.Span);
                 break;
@@ -175,8 +175,8 @@ internal static class MessageCodec
         MessageKind.AckEpoch => new AckEpoch(reader.ReadUInt32(), reader.ReadInt64(), ReadZxid(ref reader)),
         MessageKind.Notification => ReadNotification(ref reader),
         MessageKind.AckNewLeader => new AckNewLeader(reader.ReadUInt32()),
-        MessageKind.Request => new ForwardedRequest(reader.ReadInt64(), reader.ReadInt32(), ReadData(ref reader)),
-        MessageKind.Reply => new ForwardedReply(reader.ReadInt64(), reader.ReadInt32(), ReadData(ref reader)),
+        MessageKind.Request => new ForwardedRequest(new SessionId(reader.ReadInt64()), reader.ReadInt32(), ReadData(ref reader)),
+        MessageKind.Reply => new ForwardedReply(new SessionId(reader.ReadInt64()), reader.ReadInt32(), ReadData(ref reader)),
         MessageKind.Sessions => new SessionActivity(ReadData(ref reader), reader.ReadBoolean()),
         _ => throw new InvalidDataException($"unknown consensus message kind {(int)kind}"),
     };

@@ -73,13 +73,13 @@ internal sealed record Ping(Zxid LastCommitted) : ZabMessage;
 internal abstract record ClientTraffic : ZabMessage;
 
 /// <summary>REQUEST (Learner.request): a write a learner forwards to the leader, with its session and cxid.</summary>
-internal sealed record ForwardedRequest(long SessionId, int Cxid, ReadOnlyMemory<byte> Body) : ClientTraffic;
+internal sealed record ForwardedRequest(SessionId SessionId, int Cxid, ReadOnlyMemory<byte> Body) : ClientTraffic;
 
 /// <summary>
 /// The leader's answer to a forwarded request that made no txn (an error, sync, a watch change); a request that made
 /// a txn is answered by the txn's commit. ZooKeeper commits an error txn instead (OpCode.error).
 /// </summary>
-internal sealed record ForwardedReply(long SessionId, int Cxid, ReadOnlyMemory<byte> Body) : ClientTraffic;
+internal sealed record ForwardedReply(SessionId SessionId, int Cxid, ReadOnlyMemory<byte> Body) : ClientTraffic;
 
 /// <summary>
 /// Session activity a learner reports to the leader (the session ids its clients were heard from; ZooKeeper

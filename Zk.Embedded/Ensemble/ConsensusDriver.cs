@@ -198,7 +198,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
             if (zxid != txn.Zxid)
             {
                 var reason = zxid is null ? "this peer is no longer an established leader" : $"the core assigned zxid {zxid} instead";
-                Log.ProposalRefused(_logger, _core.Id, txn.Zxid.Value, reason);
+                Log.ProposalRefused(_logger, _core.Id, txn.Zxid, reason);
                 ProposalRefused?.Invoke(txn.Zxid, reason);
                 return;
             }
@@ -263,7 +263,22 @@ internal sealed class ConsensusDriver : IAsyncDisposable
             return false;
         }
 
-        return _transport.Send(to, _encoded.WrittenSpan);
+        var sent = _transport.Send(to, _encoded.WrittenSpan);
+        if (message is Diff or Trunc or Snap)
+            CountSync(to, message);
+        return sent;
+    }
+
+    private void CountSync(int learner, ZabMessage message)
+    {
+        var (kind, zxid) = message switch
+        {
+            Diff d => ("diff", d.Zxid),
+            Trunc t => ("trunc", t.Zxid),
+            _ => ("snap", ((Snap)message).Snapshot.Zxid),
+        };
+        Log.LearnerSync(_logger, _core.Id, learner, kind, zxid);
+        Telemetry.LearnerSyncs.Add(1, new KeyValuePair<string, object?>("kind", kind));
     }
 
     private void CheckWaiters()

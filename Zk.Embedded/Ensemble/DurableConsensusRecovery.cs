@@ -17,12 +17,12 @@ internal static class DurableConsensusRecovery
     {
         var where = $"consensus state in {dir}";
         var snapshots = SnapshotFile.List(dir); // newest first
-        var newest = snapshots.Count > 0 ? new Zxid(snapshots[0].Zxid) : default;
+        var newest = snapshots.Count > 0 ? snapshots[0].Zxid : default;
         var first = default(Zxid);
         var last = newest;
-        foreach (var txn in log.ReadFrom(0))
+        foreach (var txn in log.ReadFrom(default))
         {
-            var zxid = new Zxid(txn.Zxid);
+            var zxid = txn.Zxid;
             if (first == default)
                 first = zxid;
             if (zxid > newest && !LogWindow.IsNext(last, zxid))
@@ -42,15 +42,15 @@ internal static class DurableConsensusRecovery
     /// The oldest snapshot the log continues through to its end: a TRUNC may go back to it. Older ones are left over
     /// from a SNAP interrupted by a crash (their log is gone) and are deleted.
     /// </summary>
-    private static Zxid OldestReplayable(string dir, IReadOnlyList<(long Zxid, string Path)> snapshots, Zxid first, Zxid last)
+    private static Zxid OldestReplayable(string dir, IReadOnlyList<(Zxid Zxid, string Path)> snapshots, Zxid first, Zxid last)
     {
         if (snapshots.Count == 0)
             return default;
-        var oldest = new Zxid(snapshots[0].Zxid);
+        var oldest = snapshots[0].Zxid;
         var stale = false;
         for (var i = 1; i < snapshots.Count; i++)
         {
-            var zxid = new Zxid(snapshots[i].Zxid);
+            var zxid = snapshots[i].Zxid;
             if (first != default && (first <= zxid || LogWindow.IsNext(zxid, first)) && zxid <= last)
             {
                 oldest = zxid;

@@ -80,8 +80,8 @@ internal sealed class DurableConsensusStore : IConsensusStore
         {
             Flush();
             var txns = new List<ConsensusTxn>();
-            foreach (var txn in _log.ReadFrom(_newestSnapshot.Value))
-                txns.Add(new ConsensusTxn(new Zxid(txn.Zxid), TxnCodec.Encode(txn)));
+            foreach (var txn in _log.ReadFrom(_newestSnapshot))
+                txns.Add(new ConsensusTxn(txn.Zxid, TxnCodec.Encode(txn)));
             return new PersistedState(_shape.AcceptedEpoch, _shape.CurrentEpoch, _newestSnapshot, txns);
         }
     }
@@ -95,11 +95,11 @@ internal sealed class DurableConsensusStore : IConsensusStore
             switch (request)
             {
                 case AppendTxn a:
-                    _pending.Add(TxnCodec.Decode(a.Txn.Data, a.Txn.Zxid.Value));
+                    _pending.Add(TxnCodec.Decode(a.Txn.Data, a.Txn.Zxid));
                     break;
                 case TruncateAfter t:
                     Truncate(t.Zxid);
-                    next = next with { LastZxid = _log.LastZxid > _newestSnapshot.Value ? new Zxid(_log.LastZxid) : _newestSnapshot };
+                    next = next with { LastZxid = _log.LastZxid > _newestSnapshot ? _log.LastZxid : _newestSnapshot };
                     break;
                 case InstallSnapshot s:
                     Install(s);
@@ -140,7 +140,7 @@ internal sealed class DurableConsensusStore : IConsensusStore
             SyncPending();
             if (snapshot.Zxid < _newestSnapshot || snapshot.Zxid > _shape.LastZxid)
                 throw new PersistInvariantException($"{Where}: a snapshot at {snapshot.Zxid} must lie between the newest snapshot {_newestSnapshot} and the last logged zxid {_shape.LastZxid}.");
-            EpochFile.WriteAtomically(DataDir, SnapshotFile.NameFor(snapshot.Zxid.Value), snapshot.Data.Span);
+            EpochFile.WriteAtomically(DataDir, SnapshotFile.NameFor(snapshot.Zxid), snapshot.Data.Span);
             _newestSnapshot = snapshot.Zxid;
         }
     }
@@ -175,7 +175,7 @@ internal sealed class DurableConsensusStore : IConsensusStore
         var deleted = false;
         foreach (var (snapshotZxid, path) in SnapshotFile.List(DataDir))
         {
-            if (snapshotZxid > zxid.Value)
+            if (snapshotZxid > zxid)
             {
                 File.Delete(path);
                 deleted = true;
@@ -184,8 +184,8 @@ internal sealed class DurableConsensusStore : IConsensusStore
 
         if (deleted)
             DirectorySync.Sync(DataDir);
-        _log.TruncateAfter(zxid.Value);
-        _newestSnapshot = SnapshotFile.List(DataDir) is [var newest, ..] ? new Zxid(newest.Zxid) : default;
+        _log.TruncateAfter(zxid);
+        _newestSnapshot = SnapshotFile.List(DataDir) is [var newest, ..] ? newest.Zxid : default;
     }
 
     /// <summary>
@@ -201,11 +201,11 @@ internal sealed class DurableConsensusStore : IConsensusStore
         if (raise)
             EpochFile.Mark(DataDir, EpochFile.Updating);
         var zxid = request.Snapshot.Zxid;
-        EpochFile.WriteAtomically(DataDir, SnapshotFile.NameFor(zxid.Value), request.Snapshot.Data.Span);
-        _log.TruncateAfter(-1);
+        EpochFile.WriteAtomically(DataDir, SnapshotFile.NameFor(zxid), request.Snapshot.Data.Span);
+        _log.TruncateAfter(new Zxid(-1));
         foreach (var (other, path) in SnapshotFile.List(DataDir))
         {
-            if (other != zxid.Value)
+            if (other != zxid)
                 File.Delete(path);
         }
 
@@ -232,5 +232,5 @@ internal sealed class DurableConsensusStore : IConsensusStore
         _pending.Clear();
     }
 
-    private string SnapshotPath(Zxid zxid) => Path.Combine(DataDir, SnapshotFile.NameFor(zxid.Value));
+    private string SnapshotPath(Zxid zxid) => Path.Combine(DataDir, SnapshotFile.NameFor(zxid));
 }

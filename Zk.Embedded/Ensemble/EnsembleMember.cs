@@ -151,7 +151,7 @@ internal sealed class EnsembleMember : IPeerPipeline, IAsyncDisposable
     /// watches). Throws ConnectionLoss when this member does not serve or has not seen <paramref name="lastZxidSeen"/>
     /// yet (the client tries another), SessionExpired when the session is gone or the password is wrong.
     /// </summary>
-    public ServerSession Reattach(long sessionId, ReadOnlySpan<byte> password, long lastZxidSeen) =>
+    public ServerSession Reattach(SessionId sessionId, ReadOnlySpan<byte> password, Zxid lastZxidSeen) =>
         _global.Reattach(sessionId, password, lastZxidSeen);
 
     /// <summary>Sessions whose attached member this member knows while it leads (tests).</summary>

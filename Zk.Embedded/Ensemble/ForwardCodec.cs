@@ -56,7 +56,7 @@ internal static class ForwardCodec
         var w = new MessagePackWriter(buffer);
         w.WriteArrayHeader(3);
         w.Write((int)reply.Error);
-        w.Write(reply.Zxid);
+        w.Write(reply.Zxid.Value);
         if (reply.Value is IReadOnlyList<OpResult> results && results.All(x => x is ErrorResult))
         {
             w.WriteArrayHeader(results.Count);
@@ -79,7 +79,7 @@ internal static class ForwardCodec
             var r = new MessagePackReader(body);
             Expect(r.ReadArrayHeader() == 3, "a forwarded reply has three elements");
             var error = (ZkErrorCode)r.ReadInt32();
-            var zxid = r.ReadInt64();
+            var zxid = new Zxid(r.ReadInt64());
             ZkErrorCode[]? multi = null;
             if (!r.TryReadNil())
             {
@@ -291,7 +291,7 @@ internal static class ForwardCodec
 }
 
 /// <summary>The leader's answer to a forwarded request that made no txn, as a follower decodes it.</summary>
-internal sealed record ForwardedAnswer(ZkErrorCode Error, long Zxid, ZkErrorCode[]? MultiErrors)
+internal sealed record ForwardedAnswer(ZkErrorCode Error, Zxid Zxid, ZkErrorCode[]? MultiErrors)
 {
     /// <summary>
     /// The reply for <paramref name="request"/>: the follower rebuilds the value (sync's path, a failed multi's results);

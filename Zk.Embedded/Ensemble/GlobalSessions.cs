@@ -23,9 +23,9 @@ internal sealed class GlobalSessions
     private readonly SessionTracker _tracker;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<long, int> _owners = new();
+    private readonly ConcurrentDictionary<SessionId, int> _owners = new();
     private long _lastReport;
-    private long _adoptedThrough = -1;   // the tree zxid AdoptAll last scanned; the loop's
+    private Zxid? _adoptedThrough;   // the tree zxid AdoptAll last scanned; the loop's
 
     public GlobalSessions(ConsensusDriver driver, TreeReplica tree, SessionTracker tracker, TimeProvider time, ILogger logger)
     {
@@ -39,7 +39,7 @@ internal sealed class GlobalSessions
     /// with no known owner (a new leader has not heard of it yet) is claimed by <paramref name="from"/>, as ZooKeeper's
     /// <c>SessionTrackerImpl.checkSession</c> sets a null owner to the server of the first request it checks.
     /// </summary>
-    public int? MovedFrom(long sessionId, int from)
+    public int? MovedFrom(SessionId sessionId, int from)
     {
         var owner = _owners.GetOrAdd(sessionId, from);
         return owner != from ? owner : null;
@@ -49,7 +49,7 @@ internal sealed class GlobalSessions
     internal int OwnerCount => _owners.Count;
 
     /// <summary>On the leader: the session a forwarded request runs as (known, adopted from the tree, or being created).</summary>
-    public ServerSession ForRequest(long sessionId, PipelineRequest request, int from)
+    public ServerSession ForRequest(SessionId sessionId, PipelineRequest request, int from)
     {
         if (request is CreateSessionRequest)
             _owners[sessionId] = from;
@@ -66,7 +66,7 @@ internal sealed class GlobalSessions
             _owners[write.Session.SessionId] = _driver.Id;
         else if (!write.Session.IsSystem && MovedFrom(write.Session.SessionId, _driver.Id) is { } owner)
             throw new ZkException(ZkErrorCode.SessionMoved, write.Request.ErrorPath,
-                $"Session 0x{write.Session.SessionId:x} moved to server {owner}: write through the server it is attached to.");
+                $"Session {write.Session.SessionId} moved to server {owner}: write through the server it is attached to.");
     }
 
     /// <summary>
@@ -75,7 +75,7 @@ internal sealed class GlobalSessions
     /// "Refusing session request ... client must try another server"; SessionExpired when the session is gone or the
     /// password is wrong. The leader learns the move, so writes through the old member fail with SessionMoved.
     /// </summary>
-    public ServerSession Reattach(long sessionId, ReadOnlySpan<byte> password, long lastZxidSeen)
+    public ServerSession Reattach(SessionId sessionId, ReadOnlySpan<byte> password, Zxid lastZxidSeen)
     {
         var status = _driver.Current;
         if (!status.IsServing || status.Leader is not { } leader)
@@ -83,9 +83,9 @@ internal sealed class GlobalSessions
         var zxid = _tree.State.Zxid;
         if (lastZxidSeen > zxid)
             throw new ZkException(ZkErrorCode.ConnectionLoss, null,
-                $"Refusing session request for client as it has seen zxid 0x{lastZxidSeen:x} our last zxid is 0x{zxid:x} client must try another server");
+                $"Refusing session request for client as it has seen zxid {lastZxidSeen} our last zxid is {zxid} client must try another server");
         if (Adopt(sessionId, 0) is not { IsClosing: false } session || !_tracker.PasswordMatches(sessionId, password))
-            throw new ZkException(ZkErrorCode.SessionExpired, null, $"Session 0x{sessionId:x} has expired or its password does not match.");
+            throw new ZkException(ZkErrorCode.SessionExpired, null, $"Session {sessionId} has expired or its password does not match.");
         _tracker.Touch(session);
         if (leader == _driver.Id)
         {
@@ -108,7 +108,7 @@ internal sealed class GlobalSessions
         var span = activity.SessionIds.Span;
         for (var i = 0; i + 8 <= span.Length; i += 8)
         {
-            var id = BinaryPrimitives.ReadInt64LittleEndian(span[i..]);
+            var id = new SessionId(BinaryPrimitives.ReadInt64LittleEndian(span[i..]));
             if (Adopt(id, 0) is { } session)
                 _tracker.Touch(session);
             if (activity.Attached)
@@ -145,7 +145,7 @@ internal sealed class GlobalSessions
     {
         var since = _lastReport;
         _lastReport = _time.GetTimestamp();
-        var touched = new List<long>();
+        var touched = new List<SessionId>();
         foreach (var session in _tracker.Sessions)
         {
             if (!session.IsSystem && session.LastHeardTimestamp >= since)
@@ -163,7 +163,7 @@ internal sealed class GlobalSessions
         // A new leader does not know when sessions were last heard from: each gets its full timeout from now
         // (ZooKeeper's leader re-adds every session with a fresh deadline), and owners are learnt again.
         _owners.Clear();
-        _adoptedThrough = -1;
+        _adoptedThrough = null;
         AdoptAll();
         foreach (var session in _tracker.Sessions)
             _tracker.Touch(session);
@@ -192,7 +192,7 @@ internal sealed class GlobalSessions
     }
 
     /// <summary>The tracked session, or one of the tree's added to the tracker (touched now); null if neither has it.</summary>
-    private ServerSession? Adopt(long sessionId, int timeoutMillis)
+    private ServerSession? Adopt(SessionId sessionId, int timeoutMillis)
     {
         if (_tracker.TryGet(sessionId, out var known))
             return known;
@@ -205,11 +205,11 @@ internal sealed class GlobalSessions
         return session;
     }
 
-    private static byte[] Pack(IReadOnlyList<long> ids)
+    private static byte[] Pack(IReadOnlyList<SessionId> ids)
     {
         var bytes = new byte[ids.Count * 8];
         for (var i = 0; i < ids.Count; i++)
-            BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(i * 8), ids[i]);
+            BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(i * 8), ids[i].Value);
         return bytes;
     }
 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Ensemble;
 
@@ -14,27 +15,30 @@ internal static partial class Log
     [LoggerMessage(EventId = 7002, EventName = "UndecodableMessage", Level = LogLevel.Warning, Message = "Peer {PeerId} dropped an undecodable message from peer {From}")]
     public static partial void UndecodableMessage(ILogger logger, Exception exception, int peerId, int from);
 
-    [LoggerMessage(EventId = 7003, EventName = "ProposalRefused", Level = LogLevel.Warning, Message = "Peer {PeerId} could not propose zxid 0x{Zxid:x}: {Reason}")]
-    public static partial void ProposalRefused(ILogger logger, int peerId, long zxid, string reason);
+    [LoggerMessage(EventId = 7003, EventName = "ProposalRefused", Level = LogLevel.Warning, Message = "Peer {PeerId} could not propose zxid {Zxid}: {Reason}")]
+    public static partial void ProposalRefused(ILogger logger, int peerId, Zxid zxid, string reason);
 
     [LoggerMessage(EventId = 7004, EventName = "UndecodableTraffic", Level = LogLevel.Warning, Message = "Peer {PeerId} dropped undecodable client traffic from peer {From}")]
     public static partial void UndecodableTraffic(ILogger logger, Exception exception, int peerId, int from);
 
-    [LoggerMessage(EventId = 7005, EventName = "SessionMoved", Level = LogLevel.Information, Message = "Refused a write of session 0x{SessionId:x} through server {From}: the session moved to server {Owner}")]
-    public static partial void SessionMoved(ILogger logger, long sessionId, int from, int owner);
+    [LoggerMessage(EventId = 7005, EventName = "SessionMoved", Level = LogLevel.Information, Message = "Refused a write of session {SessionId} through server {From}: the session moved to server {Owner}")]
+    public static partial void SessionMoved(ILogger logger, SessionId sessionId, int from, int owner);
 
-    [LoggerMessage(EventId = 7006, EventName = "SessionExpiring", Level = LogLevel.Information, Message = "The leader expires session 0x{SessionId:x}, timeout of {TimeoutMillis} ms exceeded")]
-    public static partial void SessionExpiring(ILogger logger, long sessionId, int timeoutMillis);
+    [LoggerMessage(EventId = 7006, EventName = "SessionExpiring", Level = LogLevel.Information, Message = "The leader expires session {SessionId}, timeout of {TimeoutMillis} ms exceeded")]
+    public static partial void SessionExpiring(ILogger logger, SessionId sessionId, int timeoutMillis);
 
-    [LoggerMessage(EventId = 7007, EventName = "ForwardFailed", Level = LogLevel.Debug, Message = "A write of session 0x{SessionId:x} (cxid {Cxid}) was not forwarded: {Reason}")]
-    public static partial void ForwardFailed(ILogger logger, long sessionId, int cxid, string reason);
+    [LoggerMessage(EventId = 7007, EventName = "ForwardFailed", Level = LogLevel.Debug, Message = "A write of session {SessionId} (cxid {Cxid}) was not forwarded: {Reason}")]
+    public static partial void ForwardFailed(ILogger logger, SessionId sessionId, int cxid, string reason);
 
     [LoggerMessage(EventId = 7008, EventName = "ServingChanged", Level = LogLevel.Information, Message = "Peer {PeerId} {What} clients")]
     public static partial void ServingChanged(ILogger logger, int peerId, string what);
 
-    [LoggerMessage(EventId = 7009, EventName = "ForwardsLost", Level = LogLevel.Information, Message = "Peer {PeerId} lost its connection to leader {Leader}: {Count} forwarded writes fail with ConnectionLoss")]
+    [LoggerMessage(EventId = 7009, EventName = "LearnerSync", Level = LogLevel.Information, Message = "Leader {PeerId} syncs learner {Learner} by {Kind} at zxid {Zxid}")]
+    public static partial void LearnerSync(ILogger logger, int peerId, int learner, string kind, Api.Zxid zxid);
+
+    [LoggerMessage(EventId = 7010, EventName = "ForwardsLost", Level = LogLevel.Information, Message = "Peer {PeerId} lost its connection to leader {Leader}: {Count} forwarded writes fail with ConnectionLoss")]
     public static partial void ForwardsLost(ILogger logger, int peerId, int leader, int count);
 
-    [LoggerMessage(EventId = 7010, EventName = "ForwardsUnanswered", Level = LogLevel.Warning, Message = "Peer {PeerId} had a forwarded write unanswered by its leader for {Ticks} ticks (a lost request or reply): {Count} forwarded writes fail with ConnectionLoss")]
+    [LoggerMessage(EventId = 7011, EventName = "ForwardsUnanswered", Level = LogLevel.Warning, Message = "Peer {PeerId} had a forwarded write unanswered by its leader for {Ticks} ticks (a lost request or reply): {Count} forwarded writes fail with ConnectionLoss")]
     public static partial void ForwardsUnanswered(ILogger logger, int peerId, int ticks, int count);
 }

@@ -12,17 +12,17 @@ namespace Zk.Embedded.Ensemble;
 /// an uncommitted txn fails with ConnectionLoss, which stops that term's pipeline, as ZooKeeper's leader shuts down
 /// its request processors when it stops leading.
 /// </summary>
-internal sealed class ReplicatedCommit(ConsensusDriver? driver, long committed) : ICommitStage
+internal sealed class ReplicatedCommit(ConsensusDriver? driver, Zxid committed) : ICommitStage
 {
     private readonly object _gate = new();
-    private readonly PriorityQueue<TaskCompletionSource, long> _waiting = new();
-    private long _committed = committed;
-    private long _proposed = committed;
+    private readonly PriorityQueue<TaskCompletionSource, Zxid> _waiting = new();
+    private long _committed = committed.Value; // a long for Volatile
+    private Zxid _proposed = committed;
     private string? _failure;
 
     public bool CommitsAtOnce => false;
 
-    public long CommittedZxid => Volatile.Read(ref _committed);
+    public Zxid CommittedZxid => new(Volatile.Read(ref _committed));
 
     public void Propose(IReadOnlyList<Txn> txns)
     {
@@ -33,15 +33,15 @@ internal sealed class ReplicatedCommit(ConsensusDriver? driver, long committed) 
         _proposed = TxnSequence.CheckContiguous(txns, _proposed);
         var encoded = new ConsensusTxn[txns.Count];
         for (var i = 0; i < txns.Count; i++)
-            encoded[i] = new ConsensusTxn(new Zxid(txns[i].Zxid), TxnCodec.Encode(txns[i]));
+            encoded[i] = new ConsensusTxn(txns[i].Zxid, TxnCodec.Encode(txns[i]));
         driver.Propose(encoded);
     }
 
-    public ValueTask WaitCommittedAsync(long zxid)
+    public ValueTask WaitCommittedAsync(Zxid zxid)
     {
         lock (_gate)
         {
-            if (_committed >= zxid)
+            if (_committed >= zxid.Value)
                 return ValueTask.CompletedTask;
             if (_failure is not null)
                 return ValueTask.FromException(Lost(_failure));
@@ -52,13 +52,13 @@ internal sealed class ReplicatedCommit(ConsensusDriver? driver, long committed) 
     }
 
     /// <summary>Everything up to <paramref name="zxid"/> is committed (called in zxid order).</summary>
-    public void Advance(long zxid)
+    public void Advance(Zxid zxid)
     {
         lock (_gate)
         {
-            if (zxid <= _committed)
+            if (zxid.Value <= _committed)
                 return;
-            Volatile.Write(ref _committed, zxid);
+            Volatile.Write(ref _committed, zxid.Value);
             while (_waiting.TryPeek(out var tcs, out var waitingFor) && waitingFor <= zxid)
             {
                 _waiting.Dequeue();

@@ -67,12 +67,12 @@ internal sealed class TreeReplica : IReplicatedState
     {
         if (_leadingCommit is { } commit && txn.Zxid.Epoch == _leadEpoch)
         {
-            commit.Advance(txn.Zxid.Value); // proposed by this term's pipeline, which publishes it
+            commit.Advance(txn.Zxid); // proposed by this term's pipeline, which publishes it
             return;
         }
 
-        _followerCommit.Advance(txn.Zxid.Value);
-        _follower.Publish(TxnCodec.Decode(txn.Data, txn.Zxid.Value));
+        _followerCommit.Advance(txn.Zxid);
+        _follower.Publish(TxnCodec.Decode(txn.Data, txn.Zxid));
     }
 
     public void Restore(ConsensusSnapshot snapshot)
@@ -149,7 +149,7 @@ internal sealed class TreeReplica : IReplicatedState
             var dir = Directory.CreateTempSubdirectory("zk-snap-");
             try
             {
-                return new ConsensusSnapshot(new Zxid(state.Zxid), File.ReadAllBytes(SnapshotFile.Write(dir.FullName, state)));
+                return new ConsensusSnapshot(state.Zxid, File.ReadAllBytes(SnapshotFile.Write(dir.FullName, state)));
             }
             finally
             {
@@ -162,7 +162,7 @@ internal sealed class TreeReplica : IReplicatedState
             var dir = Directory.CreateTempSubdirectory("zk-snap-");
             try
             {
-                var path = Path.Combine(dir.FullName, SnapshotFile.NameFor(snapshot.Zxid.Value));
+                var path = Path.Combine(dir.FullName, SnapshotFile.NameFor(snapshot.Zxid));
                 File.WriteAllBytes(path, snapshot.Data.ToArray());
                 return SnapshotFile.Read(path);
             }

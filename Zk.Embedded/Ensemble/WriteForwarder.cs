@@ -143,7 +143,7 @@ internal sealed class WriteForwarder
         var target = new RemoteReply(_driver, from, forwarded.SessionId, forwarded.Cxid);
         if (_tree.Writes is not { } writes)
         {
-            target.Send(new Reply(ZkErrorCode.ConnectionLoss, null, null, 0, null!));
+            target.Send(new Reply(ZkErrorCode.ConnectionLoss, null, null, default, null!));
             return;
         }
 
@@ -153,7 +153,7 @@ internal sealed class WriteForwarder
         if (_sessions.MovedFrom(forwarded.SessionId, from) is { } owner)
         {
             // PrepRequestProcessor's checkSession: the session now belongs to another server.
-            target.Send(new Reply(ZkErrorCode.SessionMoved, request.ErrorPath, null, 0, null!));
+            target.Send(new Reply(ZkErrorCode.SessionMoved, request.ErrorPath, null, default, null!));
             Log.SessionMoved(_logger, forwarded.SessionId, from, owner);
             return;
         }
@@ -187,7 +187,7 @@ internal sealed class WriteForwarder
     }
 
     /// <summary>On the leader: sends the answer of a forwarded request that made no txn back to its learner.</summary>
-    private sealed class RemoteReply(ConsensusDriver driver, int learner, long sessionId, int cxid) : IReplyTarget
+    private sealed class RemoteReply(ConsensusDriver driver, int learner, SessionId sessionId, int cxid) : IReplyTarget
     {
         public bool ExpectsTxn { get; set; }
 

@@ -25,6 +25,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     private volatile SessionState _state = SessionState.Connecting;
     private volatile bool _moved;
     private volatile bool _peerStopped;
+    private volatile bool _leaderless;   // its ensemble member serves no clients now
 
     public InProcessSession(PeerCore peer, ServerSession server, Watcher? defaultWatcher)
     {
@@ -39,7 +40,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         _heartbeat = peer.Time.CreateTimer(static s => ((InProcessSession)s!).Heartbeat(), this, period, period);
     }
 
-    public long SessionId => _server.SessionId;
+    public long SessionId => _server.SessionId.Value;
 
     public ReadOnlyMemory<byte> SessionPassword => _server.Password;
 
@@ -298,7 +299,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     private async ValueTask<Reply> WriteAsync(PipelineRequest request, string op, CancellationToken cancellationToken)
     {
         var started = _peer.Time.GetTimestamp();
-        var span = Telemetry.StartWrite(op, SessionId, System.Diagnostics.ActivityKind.Internal);
+        var span = Telemetry.StartWrite(op, _server.SessionId, System.Diagnostics.ActivityKind.Internal);
         Reply reply;
         try
         {
@@ -306,7 +307,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         }
         catch (Exception e)
         {
-            Telemetry.EndWrite(span, e is ZkException zk ? zk.Code : ZkErrorCode.SystemError, 0);
+            Telemetry.EndWrite(span, e is ZkException zk ? zk.Code : ZkErrorCode.SystemError, default);
             throw;
         }
 
@@ -368,6 +369,11 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
             throw new ZkException(ZkErrorCode.ConnectionLoss, path, "The peer has stopped.");
         }
 
+        if (_leaderless)
+        {
+            throw new ZkException(ZkErrorCode.ConnectionLoss, path, "The ensemble member serves no clients now (it has no leader); retry once it is connected again.");
+        }
+
         switch (_state)
         {
             case SessionState.Closed:
@@ -412,6 +418,16 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     }
 
     void ISessionSink.OnSessionEnded(KeeperState state) => _outbox.EnqueueEnd(state);
+
+    /// <summary>
+    /// Its member lost or regained its leader: the session hears Disconnected, then SyncConnected, as a ZooKeeper
+    /// client whose server went away and came back (the session lives on unless it expires meanwhile).
+    /// </summary>
+    void ISessionSink.OnServingChanged(bool serving)
+    {
+        _leaderless = !serving;
+        _outbox.EnqueueEvent(new WatchedEvent(EventType.None, serving ? KeeperState.SyncConnected : KeeperState.Disconnected, null), null);
+    }
 
     /// <summary>The session was re-attached on another handle: this one stops, as ZooKeeper closes the old connection.</summary>
     void ISessionSink.OnDetached()

@@ -46,10 +46,10 @@ internal sealed class ProposedBatch
 internal sealed class Proposer(TreeState initial, TxnBuilder builder, TimeProvider clock, ILogger logger, Zxid? proposeAfter = null)
 {
     private TreeState _speculative = initial;
-    private Zxid _last = proposeAfter ?? new(initial.Zxid);
+    private Zxid _last = proposeAfter ?? initial.Zxid;
 
     /// <summary>The zxid of the last txn proposed.</summary>
-    public long LastZxid => _last.Value;
+    public Zxid LastZxid => _last;
 
     /// <summary>Takes what is queued (up to <paramref name="max"/>) and prepares it against the speculative state.</summary>
     public void Fill(ProposedBatch batch, ChannelReader<PendingWrite> reader, int max)
@@ -107,7 +107,7 @@ internal sealed class Proposer(TreeState initial, TxnBuilder builder, TimeProvid
         var state = _speculative;
         var time = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var zxid = Next(_last);
-        var prepared = builder.Prepare(state, write.Session, write.AuthIds ?? write.Session.AuthIds, write.Request, zxid.Value, time);
+        var prepared = builder.Prepare(state, write.Session, write.AuthIds ?? write.Session.AuthIds, write.Request, zxid, time);
         if (prepared.Error != ZkErrorCode.Ok)
         {
             return new Step(write, null, 0, 0, new Reply(prepared.Error, write.Request.ErrorPath, prepared.MultiResults, state.Zxid, state));
@@ -125,11 +125,11 @@ internal sealed class Proposer(TreeState initial, TxnBuilder builder, TimeProvid
             throw new InvalidOperationException($"The {write.Request.GetType().Name} built a txn the log cannot hold: {problem}.");
         }
 
-        var txn = new Txn(zxid.Value, write.Session.SessionId, time, prepared.Op, write.Cxid);
+        var txn = new Txn(zxid, write.Session.SessionId, time, prepared.Op, write.Cxid);
         var firstTrigger = triggers.Count;
         var next = TxnApplier.Apply(state, txn, triggers);
         var result = prepared.MultiResults ?? TxnResults.Of(prepared.Op, next);
-        var step = new Step(write, txn, firstTrigger, triggers.Count - firstTrigger, new Reply(ZkErrorCode.Ok, null, result, zxid.Value, next));
+        var step = new Step(write, txn, firstTrigger, triggers.Count - firstTrigger, new Reply(ZkErrorCode.Ok, null, result, zxid, next));
         _last = zxid;
         _speculative = next;
         txns.Add(txn);

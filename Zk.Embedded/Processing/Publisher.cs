@@ -82,7 +82,7 @@ internal sealed class Publisher
     /// The leader's answer to a forwarded request that made no txn (an error, sync): given once the state the leader
     /// checked is published here and the session's earlier requests are answered. False when nothing waits for it.
     /// </summary>
-    public bool Answer(long sessionId, int cxid, Func<PipelineRequest, Reply> answer)
+    public bool Answer(SessionId sessionId, int cxid, Func<PipelineRequest, Reply> answer)
     {
         if (!_waiting.Resolve(sessionId, cxid, answer))
             return false;
@@ -159,14 +159,14 @@ internal sealed class Publisher
         if (txn.Zxid <= before.Zxid)
         {
             throw new TxnInvariantException(
-                $"Txn 0x{txn.Zxid:x} does not follow the published state at 0x{before.Zxid:x}: zxids must strictly increase where txns are applied and published.");
+                $"Txn {txn.Zxid} does not follow the published state at {before.Zxid}: zxids must strictly increase where txns are applied and published.");
         }
 
         var committed = _commit.CommittedZxid;
         if (txn.Zxid > committed)
         {
             throw new TxnInvariantException(
-                $"Txn 0x{txn.Zxid:x} was to be published, but only txns up to 0x{committed:x} are committed: a reply must never go out before its txn is durable.");
+                $"Txn {txn.Zxid} was to be published, but only txns up to {committed} are committed: a reply must never go out before its txn is durable.");
         }
     }
 

@@ -79,7 +79,7 @@ internal static class Reads
     }
 
     /// <summary>The session's ephemerals under a prefix, sorted (ZooKeeper returns them in no particular order).</summary>
-    public static ZkErrorCode GetEphemerals(TreeState state, long sessionId, string prefix, out List<string> paths)
+    public static ZkErrorCode GetEphemerals(TreeState state, SessionId sessionId, string prefix, out List<string> paths)
     {
         paths = [];
         if (PathRules.Validate(prefix) is not null)

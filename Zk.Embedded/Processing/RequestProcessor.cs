@@ -164,7 +164,7 @@ internal sealed class RequestProcessor : IPeerPipeline, IAsyncDisposable
             {
                 _proposer.Fill(batch, reader, MaxBatch);
                 _commit.Propose(batch.Txns);
-                using (Telemetry.StartCommit(batch.Txns.Count, batch.Txns.Count > 0 ? batch.Txns[0].Zxid : 0, batch.Txns.Count > 0 ? batch.Txns[^1].Zxid : 0))
+                using (Telemetry.StartCommit(batch.Txns.Count, batch.Txns.Count > 0 ? batch.Txns[0].Zxid : default, batch.Txns.Count > 0 ? batch.Txns[^1].Zxid : default))
                 {
                     _publisher.PublishBatch(batch);
                 }
@@ -226,7 +226,7 @@ internal sealed class RequestProcessor : IPeerPipeline, IAsyncDisposable
             await foreach (var batch in full.ReadAllAsync().ConfigureAwait(false))
             {
                 current = batch;
-                using var commit = Telemetry.StartCommit(batch.Txns.Count, batch.Txns.Count > 0 ? batch.Txns[0].Zxid : 0, batch.Txns.Count > 0 ? batch.Txns[^1].Zxid : 0);
+                using var commit = Telemetry.StartCommit(batch.Txns.Count, batch.Txns.Count > 0 ? batch.Txns[0].Zxid : default, batch.Txns.Count > 0 ? batch.Txns[^1].Zxid : default);
                 if (batch.Txns.Count > 0)
                 {
                     await _commit.WaitCommittedAsync(batch.Txns[^1].Zxid).ConfigureAwait(false);

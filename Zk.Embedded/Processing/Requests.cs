@@ -72,7 +72,7 @@ internal sealed record RemoveWatchesRequest(string Path, WatcherType Type, bool 
 /// The answer to a request. <see cref="State"/> is the tree right after it, so reads queued behind a write can be
 /// answered from exactly that point (FIFO per session).
 /// </summary>
-internal readonly record struct Reply(ZkErrorCode Error, string? ErrorPath, object? Value, long Zxid, TreeState State)
+internal readonly record struct Reply(ZkErrorCode Error, string? ErrorPath, object? Value, Zxid Zxid, TreeState State)
 {
     public bool IsError => Error != ZkErrorCode.Ok;
 

@@ -25,7 +25,7 @@ internal readonly record struct Prepared(TxnOp? Op, ZkErrorCode Error, IReadOnly
 internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
 {
     /// <param name="ids">the identities the request carries: its connection's when it arrived (ZooKeeper's <c>Request.authInfo</c>).</param>
-    public Prepared Prepare(TreeState state, ServerSession session, IReadOnlyList<Id> ids, PipelineRequest request, long zxid, long time)
+    public Prepared Prepare(TreeState state, ServerSession session, IReadOnlyList<Id> ids, PipelineRequest request, Zxid zxid, long time)
     {
         switch (request)
         {
@@ -81,7 +81,7 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
         }
     }
 
-    private Prepared PrepareMulti(TreeState state, ServerSession session, IReadOnlyList<Id> ids, IReadOnlyList<Op> ops, long zxid, long time)
+    private Prepared PrepareMulti(TreeState state, ServerSession session, IReadOnlyList<Id> ids, IReadOnlyList<Op> ops, Zxid zxid, long time)
     {
         if (ops.Count == 0)
         {
@@ -208,14 +208,14 @@ internal sealed class TxnBuilder(AclCache acls, PeerLimits limits)
             return ZkErrorCode.NodeExists;
         }
 
-        if (parent.OwnerSession != 0)
+        if (parent.OwnerSession != default)
         {
             return ZkErrorCode.NoChildrenForEphemerals;
         }
 
         var owner = mode.IsContainer() ? ZNode.ContainerOwner
             : mode.IsTtl() ? ZNode.TtlMask | ttl
-            : mode.IsEphemeral() ? session.SessionId
+            : mode.IsEphemeral() ? session.SessionId.Value
             : 0;
         op = new CreateTxn(path, data, acls.Intern(fixedAcl!), owner, parent.CreateCount + 1);
         return ZkErrorCode.Ok;

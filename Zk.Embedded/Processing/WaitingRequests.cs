@@ -23,14 +23,14 @@ internal sealed class WaitingRequests
     /// <summary>Empty FIFOs kept for reuse, at most: sessions with writes in flight at once, beyond which they are rare.</summary>
     private const int MaxSpare = 1024;
 
-    private readonly Dictionary<long, Queue<Waiting>> _bySession = [];
+    private readonly Dictionary<SessionId, Queue<Waiting>> _bySession = [];
     private readonly Stack<Queue<Waiting>> _spare = new();
 
     /// <summary>
     /// The waiting requests without a txn, by session and the zxid of the state they saw, in the order they were
     /// proposed (so the zxids ascend).
     /// </summary>
-    private readonly Queue<(long SessionId, long Zxid)> _withoutTxn = new();
+    private readonly Queue<(SessionId SessionId, Zxid Zxid)> _withoutTxn = new();
 
     /// <summary>Requests waiting (tests).</summary>
     public int Count { get; private set; }
@@ -78,7 +78,7 @@ internal sealed class WaitingRequests
         if (!waiting.HasTxn || waiting.Write.Cxid != txn.Cxid)
         {
             throw new TxnInvariantException(
-                $"Txn 0x{txn.Zxid:x} of session 0x{txn.SessionId:x} has cxid {txn.Cxid}, but the session's oldest waiting request is a {waiting.Write.Request.GetType().Name} " +
+                $"Txn {txn.Zxid} of session {txn.SessionId} has cxid {txn.Cxid}, but the session's oldest waiting request is a {waiting.Write.Request.GetType().Name} " +
                 $"with cxid {waiting.Write.Cxid}{(waiting.HasTxn ? "" : " that made no txn")}: replies would go to the wrong caller.");
         }
 
@@ -88,7 +88,7 @@ internal sealed class WaitingRequests
 
     /// <summary>Takes the oldest request without a txn if the state it saw is published (at or below <paramref name="publishedZxid"/>).</summary>
     /// <exception cref="TxnInvariantException">it is not at the head of its session (an earlier request is unanswered).</exception>
-    public bool TryTakeAnswered(long publishedZxid, out Waiting waiting)
+    public bool TryTakeAnswered(Zxid publishedZxid, out Waiting waiting)
     {
         if (!_withoutTxn.TryPeek(out var next) || next.Zxid > publishedZxid)
         {
@@ -111,7 +111,7 @@ internal sealed class WaitingRequests
         if (waiting.HasTxn)
         {
             throw new TxnInvariantException(
-                $"Session 0x{sessionId:x}'s oldest waiting request (cxid {waiting.Write.Cxid}) still expects a txn at zxid 0x{publishedZxid:x}, ahead of one answered without a txn.");
+                $"Session {sessionId}'s oldest waiting request (cxid {waiting.Write.Cxid}) still expects a txn at zxid {publishedZxid}, ahead of one answered without a txn.");
         }
 
         _withoutTxn.Dequeue();
@@ -124,12 +124,12 @@ internal sealed class WaitingRequests
     /// it against (<see cref="Reply.Zxid"/>) to be published here, behind its session's earlier requests. False when
     /// no forwarded request of that session and cxid waits.
     /// </summary>
-    public bool Resolve(long sessionId, int cxid, Func<PipelineRequest, Reply> answer)
+    public bool Resolve(SessionId sessionId, int cxid, Func<PipelineRequest, Reply> answer)
     {
         if (!_bySession.TryGetValue(sessionId, out var fifo))
             return false;
         var found = false;
-        var zxid = 0L;
+        Zxid zxid = default;
         for (var i = fifo.Count; i > 0; i--)
         {
             var waiting = fifo.Dequeue();
@@ -166,7 +166,7 @@ internal sealed class WaitingRequests
         Count = 0;
     }
 
-    private void Dequeue(long sessionId, Queue<Waiting> fifo)
+    private void Dequeue(SessionId sessionId, Queue<Waiting> fifo)
     {
         fifo.Dequeue();
         Count--;

@@ -14,6 +14,14 @@ internal interface ISessionSink
 
     /// <summary>The session was attached elsewhere (ZooKeeper closes the old connection of a session that moves).</summary>
     void OnDetached();
+
+    /// <summary>
+    /// The ensemble member this session is attached to stopped (false) or started again (true) serving clients.
+    /// A wire connection has nothing to do: the member closes its connections and clients reconnect elsewhere.
+    /// </summary>
+    void OnServingChanged(bool serving)
+    {
+    }
 }
 
 /// <summary>
@@ -28,7 +36,7 @@ internal sealed class ServerSession
     private volatile ISessionSink? _sink;
     private int _lastCxid;
 
-    public ServerSession(long sessionId, byte[] password, int timeoutMillis, IReadOnlyList<Id> initialIds, bool isSystem = false)
+    public ServerSession(SessionId sessionId, byte[] password, int timeoutMillis, IReadOnlyList<Id> initialIds, bool isSystem = false)
     {
         SessionId = sessionId;
         Password = password;
@@ -37,7 +45,7 @@ internal sealed class ServerSession
         IsSystem = isSystem;
     }
 
-    public long SessionId { get; }
+    public SessionId SessionId { get; }
 
     public byte[] Password { get; }
 

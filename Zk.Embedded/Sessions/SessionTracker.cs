@@ -10,7 +10,7 @@ namespace Zk.Embedded.Sessions;
 /// </summary>
 internal sealed class SessionTracker
 {
-    private readonly ConcurrentDictionary<long, ServerSession> _sessions = new();
+    private readonly ConcurrentDictionary<SessionId, ServerSession> _sessions = new();
     private readonly TimeProvider _time;
     private readonly byte[] _secret;
     private long _lastSessionId;
@@ -37,14 +37,14 @@ internal sealed class SessionTracker
     public SessionId NextSessionId() => new(Interlocked.Increment(ref _lastSessionId));
 
     /// <summary>The password of a session: derived from its id and the ensemble secret.</summary>
-    public byte[] PasswordFor(long sessionId)
+    public byte[] PasswordFor(SessionId sessionId)
     {
         Span<byte> input = stackalloc byte[8];
-        BitConverter.TryWriteBytes(input, sessionId);
+        BitConverter.TryWriteBytes(input, sessionId.Value);
         return HMACSHA256.HashData(_secret, input)[..16];
     }
 
-    public bool PasswordMatches(long sessionId, ReadOnlySpan<byte> password) =>
+    public bool PasswordMatches(SessionId sessionId, ReadOnlySpan<byte> password) =>
         CryptographicOperations.FixedTimeEquals(PasswordFor(sessionId), password);
 
     public void Add(ServerSession session)
@@ -53,9 +53,9 @@ internal sealed class SessionTracker
         _sessions[session.SessionId] = session;
     }
 
-    public bool TryGet(long sessionId, out ServerSession session) => _sessions.TryGetValue(sessionId, out session!);
+    public bool TryGet(SessionId sessionId, out ServerSession session) => _sessions.TryGetValue(sessionId, out session!);
 
-    public void Remove(long sessionId) => _sessions.TryRemove(sessionId, out _);
+    public void Remove(SessionId sessionId) => _sessions.TryRemove(sessionId, out _);
 
     public void Touch(ServerSession session) => session.Touch(_time.GetTimestamp());
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Storage;
 
@@ -9,31 +10,31 @@ internal static partial class Log
     public static partial void RecoveryStarted(ILogger logger, string dataDir, string dataLogDir);
 
     [LoggerMessage(EventId = 3001, EventName = "RecoveryFinished", Level = LogLevel.Information,
-        Message = "Recovered zxid 0x{Zxid:x}: {Nodes} znodes, {Sessions} sessions, snapshot {Snapshot}, {Replayed} txns replayed, in {Millis} ms")]
-    public static partial void RecoveryFinished(ILogger logger, long zxid, int nodes, int sessions, string snapshot, int replayed, long millis);
+        Message = "Recovered zxid {Zxid}: {Nodes} znodes, {Sessions} sessions, snapshot {Snapshot}, {Replayed} txns replayed, in {Millis} ms")]
+    public static partial void RecoveryFinished(ILogger logger, Zxid zxid, int nodes, int sessions, string snapshot, int replayed, long millis);
 
     [LoggerMessage(EventId = 3007, EventName = "RecoveryPhases", Level = LogLevel.Information,
         Message = "Recovery took {SnapshotMillis} ms to load the snapshot and {ReplayMillis} ms to open and replay the log; {Gcs} GCs paused {GcPauseMillis} ms")]
     public static partial void RecoveryPhases(ILogger logger, long snapshotMillis, long replayMillis, int gcs, long gcPauseMillis);
 
     [LoggerMessage(EventId = 3006, EventName = "RecoveryProgress", Level = LogLevel.Information,
-        Message = "Recovery: {Replayed} txns replayed, at zxid 0x{Zxid:x} of 0x{LastZxid:x}")]
-    public static partial void RecoveryProgress(ILogger logger, int replayed, long zxid, long lastZxid);
+        Message = "Recovery: {Replayed} txns replayed, at zxid {Zxid} of {LastZxid}")]
+    public static partial void RecoveryProgress(ILogger logger, int replayed, Zxid zxid, Zxid lastZxid);
 
     [LoggerMessage(EventId = 3008, EventName = "RecoveryProgressOf", Level = LogLevel.Information,
-        Message = "Recovery: {Replayed} of {Total} txns replayed, at zxid 0x{Zxid:x} of 0x{LastZxid:x}")]
-    public static partial void RecoveryProgressOf(ILogger logger, int replayed, long total, long zxid, long lastZxid);
+        Message = "Recovery: {Replayed} of {Total} txns replayed, at zxid {Zxid} of {LastZxid}")]
+    public static partial void RecoveryProgressOf(ILogger logger, int replayed, long total, Zxid zxid, Zxid lastZxid);
 
     [LoggerMessage(EventId = 3002, EventName = "SnapshotSkipped", Level = LogLevel.Warning, Message = "Skipping a snapshot that does not verify: {Reason}")]
     public static partial void SnapshotSkipped(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 3003, EventName = "SnapshotTaken", Level = LogLevel.Information, Message = "Snapshot at zxid 0x{Zxid:x} written to {Path} in {Millis} ms")]
-    public static partial void SnapshotTaken(ILogger logger, long zxid, string path, long millis);
+    [LoggerMessage(EventId = 3003, EventName = "SnapshotTaken", Level = LogLevel.Information, Message = "Snapshot at zxid {Zxid} written to {Path} in {Millis} ms")]
+    public static partial void SnapshotTaken(ILogger logger, Zxid zxid, string path, long millis);
 
-    [LoggerMessage(EventId = 3004, EventName = "SnapshotFailed", Level = LogLevel.Error, Message = "Snapshot at zxid 0x{Zxid:x} failed; the txn log still holds everything")]
-    public static partial void SnapshotFailed(ILogger logger, Exception exception, long zxid);
+    [LoggerMessage(EventId = 3004, EventName = "SnapshotFailed", Level = LogLevel.Error, Message = "Snapshot at zxid {Zxid} failed; the txn log still holds everything")]
+    public static partial void SnapshotFailed(ILogger logger, Exception exception, Zxid zxid);
 
     [LoggerMessage(EventId = 3005, EventName = "Purged", Level = LogLevel.Information,
-        Message = "Purged {Snapshots} old snapshots and {Txns} txns they cover; kept {Kept} snapshots, the log from zxid 0x{OldestKept:x}")]
-    public static partial void Purged(ILogger logger, int snapshots, int txns, int kept, long oldestKept);
+        Message = "Purged {Snapshots} old snapshots and {Txns} txns they cover; kept {Kept} snapshots, the log from zxid {OldestKept}")]
+    public static partial void Purged(ILogger logger, int snapshots, int txns, int kept, Zxid oldestKept);
 }

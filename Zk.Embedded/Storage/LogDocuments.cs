@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using LiteDB;
+using Zk.Embedded.Api;
 using Zk.Embedded.Tree;
 using Zk.Embedded.Txns;
 
@@ -61,7 +62,7 @@ internal static class LogDocuments
         }
 
         var header = document.Append(inline, txn.Zxid);
-        BinaryPrimitives.WriteInt64BigEndian(header, txn.Zxid);
+        BinaryPrimitives.WriteInt64BigEndian(header, txn.Zxid.Value);
         if (!external)
         {
             BinaryPrimitives.WriteInt32BigEndian(header[8..], length);
@@ -75,7 +76,7 @@ internal static class LogDocuments
         {
             parts.Add(new BsonDocument
             {
-                [PartZxidField] = txn.Zxid,
+                [PartZxidField] = txn.Zxid.Value,
                 [PartIndexField] = index,
                 [PartDataField] = record.WrittenSpan.Slice(at, Math.Min(MaxDocumentBytes, length - at)).ToArray(),
             });
@@ -86,15 +87,15 @@ internal static class LogDocuments
     /// The size of the entry at <paramref name="offset"/> inside <paramref name="entries"/> (its inline bytes), or -1
     /// when its header does not fit or claims more than there is. <paramref name="zxid"/> is its zxid.
     /// </summary>
-    public static int EntrySize(ReadOnlySpan<byte> entries, int offset, out long zxid)
+    public static int EntrySize(ReadOnlySpan<byte> entries, int offset, out Zxid zxid)
     {
-        zxid = 0;
+        zxid = default;
         if (entries.Length - offset < EntryHeaderBytes)
         {
             return -1;
         }
 
-        zxid = BinaryPrimitives.ReadInt64BigEndian(entries[offset..]);
+        zxid = new Zxid(BinaryPrimitives.ReadInt64BigEndian(entries[offset..]));
         var length = BinaryPrimitives.ReadInt32BigEndian(entries[(offset + 8)..]);
         if (length == ExternalLength)
         {
@@ -124,15 +125,15 @@ internal static class LogDocuments
 
     /// <summary>The txns of one batch document, each verified, in zxid order after <paramref name="previous"/>.</summary>
     /// <param name="readParts">the parts of an external record, by zxid, in index order.</param>
-    public static IEnumerable<Txn> Decode(BsonDocument document, long previous, string location, AclCache? acls, Func<long, List<BsonDocument>> readParts)
+    public static IEnumerable<Txn> Decode(BsonDocument document, Zxid previous, string location, AclCache? acls, Func<Zxid, List<BsonDocument>> readParts)
     {
         var id = document["_id"];
         if (!id.IsInt64)
         {
-            throw new StorageCorruptionException(CorruptionKind.Undecodable, location, null, $"batch after zxid 0x{previous:x} has key {id} ({id.Type}), not an Int64 zxid");
+            throw new StorageCorruptionException(CorruptionKind.Undecodable, location, null, $"batch after zxid {previous} has key {id} ({id.Type}), not an Int64 zxid");
         }
 
-        var last = id.AsInt64;
+        var last = new Zxid(id.AsInt64);
         var records = document[RecordField];
         if (!records.IsBinary)
         {
@@ -147,12 +148,12 @@ internal static class LogDocuments
             var size = EntrySize(bytes, offset, out var key);
             if (size < 0)
             {
-                throw new StorageCorruptionException(CorruptionKind.Truncated, location, zxid + 1, $"the entry at offset {offset} of batch 0x{last:x} does not fit it");
+                throw new StorageCorruptionException(CorruptionKind.Truncated, location, new Zxid(zxid.Value + 1), $"the entry at offset {offset} of batch {last} does not fit it");
             }
 
             if (key <= zxid)
             {
-                throw new StorageCorruptionException(CorruptionKind.Undecodable, location, key, $"out of order: follows 0x{zxid:x}");
+                throw new StorageCorruptionException(CorruptionKind.Undecodable, location, key, $"out of order: follows {zxid}");
             }
 
             var external = BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(offset + 8)) == ExternalLength;
@@ -176,12 +177,12 @@ internal static class LogDocuments
 
         if (zxid != last)
         {
-            throw new StorageCorruptionException(CorruptionKind.ZxidMismatch, location, last, $"batch keyed 0x{last:x} ends at 0x{zxid:x}");
+            throw new StorageCorruptionException(CorruptionKind.ZxidMismatch, location, last, $"batch keyed {last} ends at {zxid}");
         }
     }
 
     /// <summary>An external record put back together from its parts; its checksum is checked by the decoder.</summary>
-    private static byte[] Join(List<BsonDocument> parts, long zxid, int length, string location)
+    private static byte[] Join(List<BsonDocument> parts, Zxid zxid, int length, string location)
     {
         var record = new byte[length];
         var at = 0;
@@ -210,13 +211,13 @@ internal static class LogDocuments
     internal sealed class DocumentBuilder
     {
         private readonly ArrayBufferWriter<byte> _entries = new(64 * 1024);
-        private long _first;
-        private long _last;
+        private Zxid _first;
+        private Zxid _last;
 
         public int Length => _entries.WrittenCount;
 
         /// <summary>Room for an entry of <paramref name="bytes"/> with this zxid, to be filled by the caller.</summary>
-        public Span<byte> Append(int bytes, long zxid)
+        public Span<byte> Append(int bytes, Zxid zxid)
         {
             if (_entries.WrittenCount == 0)
             {
@@ -234,8 +235,8 @@ internal static class LogDocuments
         {
             var document = new BsonDocument
             {
-                ["_id"] = _last,
-                [FirstField] = _first,
+                ["_id"] = _last.Value,
+                [FirstField] = _first.Value,
                 [RecordField] = _entries.WrittenSpan.ToArray(),
             };
             _entries.ResetWrittenCount();

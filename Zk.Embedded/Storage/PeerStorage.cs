@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Zk.Embedded.Api;
 using Zk.Embedded.Tree;
 using Zk.Embedded.Txns;
 
@@ -17,13 +18,13 @@ internal sealed class PeerStorage : ICommitStage, IDisposable
     private readonly int _snapRetainCount;
     private readonly ILogger _logger;
     private readonly Random _random;
-    private long _lastProposed;
+    private Zxid _lastProposed;
     private int _sinceSnapshot;
     private int _snapshotAt;
     private Task _snapshotting = Task.CompletedTask;
     private Func<TreeState>? _currentState;
 
-    private PeerStorage(TxnLog log, long recoveredZxid, string snapDir, int snapCount, int snapRetainCount, ILogger logger)
+    private PeerStorage(TxnLog log, Zxid recoveredZxid, string snapDir, int snapCount, int snapRetainCount, ILogger logger)
     {
         _log = log;
         // The recovered state's zxid, not the log's last: a purged log may end below the newest snapshot.
@@ -100,7 +101,7 @@ internal sealed class PeerStorage : ICommitStage, IDisposable
     public bool CommitsAtOnce => false;
 
     /// <summary>The newest zxid made durable (fsynced; with forceSync off, written).</summary>
-    public long CommittedZxid => _log.SyncedZxid;
+    public Zxid CommittedZxid => _log.SyncedZxid;
 
     /// <summary>Writes the batch to the log (one LiteDB transaction), not yet synced, and starts a snapshot when one is due.</summary>
     public void Propose(IReadOnlyList<Txn> txns)
@@ -128,7 +129,7 @@ internal sealed class PeerStorage : ICommitStage, IDisposable
     /// Syncs the log on the caller's thread unless a sync already covers <paramref name="zxid"/> (group commit: one
     /// fsync takes every batch written before it started); completes synchronously, throws when the log failed.
     /// </summary>
-    public ValueTask WaitCommittedAsync(long zxid)
+    public ValueTask WaitCommittedAsync(Zxid zxid)
     {
         _log.Sync(zxid);
         return ValueTask.CompletedTask;

@@ -30,7 +30,7 @@ internal static class Recovery
     /// <param name="progress">called every <see cref="ProgressEvery"/> replayed txns with (replayed, how many in all when
     /// known, zxid reached, last logged zxid). The total is known when the state to replay on and the log's last txn
     /// are in one epoch: zxids follow one another there, so it is their difference.</param>
-    public static RecoveryResult Recover(string snapDir, TxnLog log, AclCache? acls = null, Action<int, long?, long, long>? progress = null)
+    public static RecoveryResult Recover(string snapDir, TxnLog log, AclCache? acls = null, Action<int, long?, Zxid, Zxid>? progress = null)
     {
         var started = Stopwatch.GetTimestamp();
         var skipped = new List<StorageCorruptionException>();
@@ -54,7 +54,7 @@ internal static class Recovery
         var snapshotLoadTime = Stopwatch.GetElapsedTime(started);
         var replayed = 0;
         var last = log.LastZxid;
-        long? total = new Zxid(last).Epoch == new Zxid(state.Zxid).Epoch ? Math.Max(0, last - state.Zxid) : null;
+        long? total = last.Epoch == state.Zxid.Epoch ? Math.Max(0, (long)last.Counter - state.Zxid.Counter) : null;
         StorageCorruptionException? corruption = null;
         try
         {
@@ -68,7 +68,7 @@ internal static class Recovery
                         CorruptionKind.Gap,
                         log.Location,
                         txn.Zxid,
-                        $"the state to replay it on is at zxid 0x{state.Zxid:x} ({(snapshotPath is null ? "no valid snapshot, the empty tree" : "snapshot " + snapshotPath)}), so the txns in between are missing");
+                        $"the state to replay it on is at zxid {state.Zxid} ({(snapshotPath is null ? "no valid snapshot, the empty tree" : "snapshot " + snapshotPath)}), so the txns in between are missing");
                 }
 
                 state = Apply(state, txn);
@@ -97,7 +97,7 @@ internal static class Recovery
         {
             // The txn verified but does not fit the state: the snapshot and the log disagree. Not a torn tail, so
             // nothing may be truncated; stop with the zxid named.
-            throw new InvalidDataException($"Replaying txn 0x{txn.Zxid:x} on the state at 0x{state.Zxid:x} failed: {e.Message}", e);
+            throw new InvalidDataException($"Replaying txn {txn.Zxid} on the state at {state.Zxid} failed: {e.Message}", e);
         }
     }
 }

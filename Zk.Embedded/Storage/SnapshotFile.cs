@@ -5,6 +5,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using MessagePack;
 using Microsoft.Win32.SafeHandles;
+using Zk.Embedded.Api;
 using Zk.Embedded.Tree;
 using Zk.Embedded.Txns;
 
@@ -39,7 +40,7 @@ internal static class SnapshotFile
     private const int TrailerBytes = 8;
     private const int NodeFields = 13;
 
-    public static string NameFor(long zxid) => Prefix + zxid.ToString("x16", CultureInfo.InvariantCulture);
+    public static string NameFor(Zxid zxid) => Prefix + zxid.Value.ToString("x16", CultureInfo.InvariantCulture);
 
     /// <summary>Writes <paramref name="state"/> durably into <paramref name="snapDir"/>; returns the file's path.</summary>
     public static string Write(string snapDir, TreeState state)
@@ -65,9 +66,9 @@ internal static class SnapshotFile
     }
 
     /// <summary>The snapshots in <paramref name="snapDir"/>, newest (highest zxid) first.</summary>
-    public static IReadOnlyList<(long Zxid, string Path)> List(string snapDir)
+    public static IReadOnlyList<(Zxid Zxid, string Path)> List(string snapDir)
     {
-        var found = new List<(long Zxid, string Path)>();
+        var found = new List<(Zxid Zxid, string Path)>();
         if (!Directory.Exists(snapDir))
         {
             return found;
@@ -78,7 +79,7 @@ internal static class SnapshotFile
             var suffix = Path.GetFileName(path)[Prefix.Length..];
             if (long.TryParse(suffix, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var zxid))
             {
-                found.Add((zxid, path));
+                found.Add((new Zxid(zxid), path));
             }
         }
 
@@ -149,7 +150,7 @@ internal static class SnapshotFile
         writer.WriteArrayHeader(6);
         writer.Write(Magic);
         writer.Write(FormatVersion);
-        writer.Write(state.Zxid);
+        writer.Write(state.Zxid.Value);
         writer.Write(preorder.Count);
         writer.Write(aclIndex.Count);
         writer.Write(state.Sessions.Count);
@@ -164,11 +165,11 @@ internal static class SnapshotFile
             TxnCodec.WriteAcl(ref writer, acl);
         }
 
-        var sessions = state.Sessions.Values.OrderBy(s => s.SessionId).ToArray();
+        var sessions = state.Sessions.Values.OrderBy(s => s.SessionId.Value).ToArray();
         foreach (var session in sessions)
         {
             writer.WriteArrayHeader(2);
-            writer.Write(session.SessionId);
+            writer.Write(session.SessionId.Value);
             writer.Write(session.TimeoutMillis);
         }
 
@@ -178,9 +179,9 @@ internal static class SnapshotFile
             writer.Write(node.Name);
             writer.Write(node.Data);
             writer.Write(aclIndex[node.Acl]);
-            writer.Write(node.Czxid);
-            writer.Write(node.Mzxid);
-            writer.Write(node.Pzxid);
+            writer.Write(node.Czxid.Value);
+            writer.Write(node.Mzxid.Value);
+            writer.Write(node.Pzxid.Value);
             writer.Write(node.Ctime);
             writer.Write(node.Mtime);
             writer.Write(node.EphemeralOwner);
@@ -236,7 +237,7 @@ internal static class SnapshotFile
         var indexes = new IndexBuilder();
         var tree = new TreeReader(acls.Table, indexes, header.NodeCount);
         body.ReadItems(header.NodeCount, tree);
-        return new TreeState(tree.Root(), header.Zxid, sessions.Table.ToImmutable(), indexes.Ephemerals(), indexes.Containers.ToImmutable(), indexes.Ttls.ToImmutable())
+        return new TreeState(tree.Root(), new Zxid(header.Zxid), sessions.Table.ToImmutable(), indexes.Ephemerals(), indexes.Containers.ToImmutable(), indexes.Ttls.ToImmutable())
             .WithQuotasFromTree();
     }
 
@@ -389,12 +390,12 @@ internal static class SnapshotFile
 
     private sealed class SessionReader : IItemReader
     {
-        public ImmutableDictionary<long, SessionEntry>.Builder Table { get; } = ImmutableDictionary.CreateBuilder<long, SessionEntry>();
+        public ImmutableDictionary<SessionId, SessionEntry>.Builder Table { get; } = ImmutableDictionary.CreateBuilder<SessionId, SessionEntry>();
 
         public void ReadItem(ref MessagePackReader reader)
         {
             TxnCodec.Expect(reader.ReadArrayHeader() == 2, "a session of 2");
-            var id = reader.ReadInt64();
+            var id = new SessionId(reader.ReadInt64());
             var timeout = reader.ReadInt32();
             TxnCodec.Expect(!Table.ContainsKey(id), "each session once");
             Table.Add(id, new SessionEntry(id, timeout));
@@ -478,7 +479,7 @@ internal static class SnapshotFile
             var map = ChildMap.FromChildren(children);
             children.Clear();
             _finishedCount = frame.FirstChild;
-            return new ZNode(frame.Name, frame.Data, frame.Acl, map, frame.Czxid, frame.Mzxid, frame.Pzxid, frame.Ctime, frame.Mtime,
+            return new ZNode(frame.Name, frame.Data, frame.Acl, map, new Zxid(frame.Czxid), new Zxid(frame.Mzxid), new Zxid(frame.Pzxid), frame.Ctime, frame.Mtime,
                 frame.EphemeralOwner, frame.Version, frame.CreateCount, frame.Aversion, frame.Descendants);
         }
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Immutable;
+using Zk.Embedded.Api;
 using Zk.Embedded.Tree;
 using Zk.Embedded.Txns;
 
@@ -11,7 +12,7 @@ namespace Zk.Embedded.Storage;
 /// </summary>
 internal sealed class IndexBuilder
 {
-    private readonly Dictionary<long, ImmutableHashSet<string>.Builder> _ephemerals = new();
+    private readonly Dictionary<SessionId, ImmutableHashSet<string>.Builder> _ephemerals = new();
 
     public ImmutableHashSet<string>.Builder Containers { get; } = ImmutableHashSet.CreateBuilder<string>(StringComparer.Ordinal);
 
@@ -29,19 +30,20 @@ internal sealed class IndexBuilder
         }
         else if (ephemeralOwner != 0)
         {
-            if (!_ephemerals.TryGetValue(ephemeralOwner, out var owned))
+            var session = new SessionId(ephemeralOwner);
+            if (!_ephemerals.TryGetValue(session, out var owned))
             {
                 owned = ImmutableHashSet.CreateBuilder<string>(StringComparer.Ordinal);
-                _ephemerals.Add(ephemeralOwner, owned);
+                _ephemerals.Add(session, owned);
             }
 
             owned.Add(path);
         }
     }
 
-    public ImmutableDictionary<long, ImmutableHashSet<string>> Ephemerals()
+    public ImmutableDictionary<SessionId, ImmutableHashSet<string>> Ephemerals()
     {
-        var result = ImmutableDictionary.CreateBuilder<long, ImmutableHashSet<string>>();
+        var result = ImmutableDictionary.CreateBuilder<SessionId, ImmutableHashSet<string>>();
         foreach (var (owner, paths) in _ephemerals)
         {
             result.Add(owner, paths.ToImmutable());

@@ -1,3 +1,4 @@
+using Zk.Embedded.Api;
 using Zk.Embedded.Txns;
 
 namespace Zk.Embedded.Storage;
@@ -8,7 +9,7 @@ namespace Zk.Embedded.Storage;
 /// whether truncating is safe and an operator can see what to repair. An <see cref="IOException"/>, as Apache ZooKeeper's
 /// "CRC check failed" is: what <c>zk start</c> reports without a stack trace.
 /// </summary>
-internal sealed class StorageCorruptionException(CorruptionKind kind, string location, long? zxid, string detail, Exception? inner = null)
+internal sealed class StorageCorruptionException(CorruptionKind kind, string location, Zxid? zxid, string detail, Exception? inner = null)
     : IOException(Describe(kind, location, zxid, detail), inner)
 {
     public CorruptionKind Kind { get; } = kind;
@@ -19,7 +20,7 @@ internal sealed class StorageCorruptionException(CorruptionKind kind, string loc
     public string Detail { get; } = detail;
 
     /// <summary>The zxid of the bad record (its key in the log), or null when the damage hides it.</summary>
-    public long? Zxid { get; } = zxid;
+    public Zxid? Zxid { get; } = zxid;
 
     /// <summary>What an operator can do about damage that stops a start; the files are left as they were found.</summary>
     public const string WhatToDo =
@@ -27,8 +28,8 @@ internal sealed class StorageCorruptionException(CorruptionKind kind, string loc
         "let it resync from the others with an empty dataDir); to start from what precedes the damage instead, move the damaged file aside, " +
         "knowing that the acknowledged txns in it are then lost.";
 
-    private static string Describe(CorruptionKind kind, string location, long? zxid, string detail) =>
+    private static string Describe(CorruptionKind kind, string location, Zxid? zxid, string detail) =>
         zxid is { } z
-            ? $"{location}: txn at zxid 0x{z:x} is corrupt ({kind}): {detail}"
+            ? $"{location}: txn at zxid {z} is corrupt ({kind}): {detail}"
             : $"{location}: corrupt ({kind}): {detail}";
 }

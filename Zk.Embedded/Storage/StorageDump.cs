@@ -27,9 +27,9 @@ public static class StorageDump
         var log = TxnLog.Open(dataLogDir, new TxnLogOptions { ForceSync = false, CheckpointPages = null });
         try
         {
-            output.WriteLine($"txn log {Path.GetFullPath(dataLogDir)}: last zxid 0x{log.LastZxid:x}, currentEpoch {log.CurrentEpoch}, acceptedEpoch {log.AcceptedEpoch}");
+            output.WriteLine($"txn log {Path.GetFullPath(dataLogDir)}: last zxid {log.LastZxid}, currentEpoch {log.CurrentEpoch}, acceptedEpoch {log.AcceptedEpoch}");
             var count = 0;
-            foreach (var txn in log.ReadFrom(0))
+            foreach (var txn in log.ReadFrom(default))
             {
                 output.WriteLine(Describe(txn));
                 count++;
@@ -51,10 +51,10 @@ public static class StorageDump
     {
         ArgumentNullException.ThrowIfNull(output);
         var state = SnapshotFile.Read(snapshotPath);
-        output.WriteLine($"snapshot {Path.GetFullPath(snapshotPath)}: zxid 0x{state.Zxid:x}, {state.NodeCount} znodes, {state.Sessions.Count} sessions");
-        foreach (var session in state.Sessions.Values.OrderBy(s => s.SessionId))
+        output.WriteLine($"snapshot {Path.GetFullPath(snapshotPath)}: zxid {state.Zxid}, {state.NodeCount} znodes, {state.Sessions.Count} sessions");
+        foreach (var session in state.Sessions.Values.OrderBy(s => s.SessionId.Value))
         {
-            output.WriteLine($"session 0x{session.SessionId:x} timeout {session.TimeoutMillis} ms");
+            output.WriteLine($"session {session.SessionId} timeout {session.TimeoutMillis} ms");
         }
 
         Walk(state.Root, "/", output);
@@ -75,7 +75,7 @@ public static class StorageDump
     private static string Describe(Txn txn)
     {
         var when = DateTimeOffset.FromUnixTimeMilliseconds(txn.Time).ToString("yyyy-MM-dd HH:mm:ss.fff", CultureInfo.InvariantCulture);
-        return string.Create(CultureInfo.InvariantCulture, $"{when} session 0x{txn.SessionId:x} zxid 0x{txn.Zxid:x} {Describe(txn.Op)}");
+        return string.Create(CultureInfo.InvariantCulture, $"{when} session {txn.SessionId} zxid {txn.Zxid} {Describe(txn.Op)}");
     }
 
     private static string Describe(TxnOp op) => op switch

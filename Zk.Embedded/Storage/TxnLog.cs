@@ -3,6 +3,7 @@ using System.Buffers;
 using System.Runtime.InteropServices;
 using LiteDB;
 using LiteDB.Engine;
+using Zk.Embedded.Api;
 using Zk.Embedded.Tree;
 using Zk.Embedded.Txns;
 
@@ -153,10 +154,10 @@ internal sealed class TxnLog : IDisposable
     public string Location => $"txn log {System.IO.Path.Combine(Directory, DataFileName)}";
 
     /// <summary>The zxid of the newest logged txn, 0 when the log is empty.</summary>
-    public long LastZxid => Volatile.Read(ref _lastZxid);
+    public Zxid LastZxid => new(Volatile.Read(ref _lastZxid));
 
     /// <summary>The zxid of the newest txn a sync has made durable (with forceSync off: one a sync would have).</summary>
-    public long SyncedZxid => Volatile.Read(ref _syncedZxid);
+    public Zxid SyncedZxid => new(Volatile.Read(ref _syncedZxid));
 
     /// <summary>The WAL file the log is in now (it moves between two at each checkpoint).</summary>
     internal string WalPath => _wal.LivePath;
@@ -200,7 +201,7 @@ internal sealed class TxnLog : IDisposable
         lock (_writeLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            var previous = _lastZxid;
+            var previous = new Zxid(_lastZxid);
             _documents.Clear();
             _parts.Clear();
             for (var i = 0; i < txns.Count; i++)
@@ -208,7 +209,7 @@ internal sealed class TxnLog : IDisposable
                 var txn = txns[i];
                 if (txn.Zxid <= previous)
                 {
-                    throw new InvalidOperationException($"Txn zxid 0x{txn.Zxid:x} does not follow 0x{previous:x}; the log only grows in zxid order.");
+                    throw new InvalidOperationException($"Txn zxid {txn.Zxid} does not follow {previous}; the log only grows in zxid order.");
                 }
 
                 previous = txn.Zxid;
@@ -217,7 +218,7 @@ internal sealed class TxnLog : IDisposable
 
             _documents.Add(_document.Take());
             Insert();
-            Volatile.Write(ref _lastZxid, previous);
+            Volatile.Write(ref _lastZxid, previous.Value);
         }
     }
 
@@ -267,16 +268,16 @@ internal sealed class TxnLog : IDisposable
     /// started after that txn was written has finished already. A sync covers every batch written before it
     /// starts, so while it runs the writer goes on and the next sync takes all of that at once (group commit).
     /// </summary>
-    public void Sync(long zxid)
+    public void Sync(Zxid zxid)
     {
-        if (Volatile.Read(ref _syncedZxid) >= zxid)
+        if (Volatile.Read(ref _syncedZxid) >= zxid.Value)
         {
             return;
         }
 
         lock (_syncLock)
         {
-            if (_syncedZxid >= zxid)
+            if (_syncedZxid >= zxid.Value)
             {
                 return;
             }
@@ -294,11 +295,11 @@ internal sealed class TxnLog : IDisposable
     /// </summary>
     /// <exception cref="StorageCorruptionException">Thrown when the enumeration reaches a bad record; every txn
     /// yielded before it is good, and the exception names the bad record's zxid and what is wrong.</exception>
-    public IEnumerable<Txn> ReadFrom(long zxidExclusive, AclCache? acls = null)
+    public IEnumerable<Txn> ReadFrom(Zxid zxidExclusive, AclCache? acls = null)
     {
         var location = Location;
         // A batch keyed by its last zxid holds a txn after zxidExclusive exactly when its key is greater.
-        using var documents = _txns.Find(Query.GT("_id", zxidExclusive)).GetEnumerator();
+        using var documents = _txns.Find(Query.GT("_id", zxidExclusive.Value)).GetEnumerator();
         var previous = zxidExclusive;
         while (true)
         {
@@ -315,16 +316,16 @@ internal sealed class TxnLog : IDisposable
             catch (Exception e) when (e is not (StorageCorruptionException or IOException or OutOfMemoryException))
             {
                 // LiteDB reading a damaged page fails in many ways, not only with LiteException (a DecoderFallbackException for a bad string).
-                throw new StorageCorruptionException(CorruptionKind.Undecodable, location, null, $"LiteDB failed reading after zxid 0x{previous:x} ({e.GetType().Name}): {e.Message}", e);
+                throw new StorageCorruptionException(CorruptionKind.Undecodable, location, null, $"LiteDB failed reading after zxid {previous} ({e.GetType().Name}): {e.Message}", e);
             }
 
             var first = document[LogDocuments.FirstField];
-            if (!first.IsInt64 || (previous > zxidExclusive && first.AsInt64 <= previous))
+            if (!first.IsInt64 || (previous > zxidExclusive && first.AsInt64 <= previous.Value))
             {
-                throw new StorageCorruptionException(CorruptionKind.Undecodable, location, document["_id"].AsInt64, $"batch out of order: follows 0x{previous:x}");
+                throw new StorageCorruptionException(CorruptionKind.Undecodable, location, new Zxid(document["_id"].AsInt64), $"batch out of order: follows {previous}");
             }
 
-            foreach (var txn in LogDocuments.Decode(document, first.AsInt64 - 1, location, acls, ReadParts))
+            foreach (var txn in LogDocuments.Decode(document, new Zxid(first.AsInt64 - 1), location, acls, ReadParts))
             {
                 if (txn.Zxid > zxidExclusive)
                 {
@@ -340,7 +341,7 @@ internal sealed class TxnLog : IDisposable
     /// Removes every txn after <paramref name="zxid"/> (ZooKeeper's TRUNC, or cutting a corrupt tail) and makes the
     /// removal durable. Only the caller knows whether those txns may have been acknowledged.
     /// </summary>
-    public int TruncateAfter(long zxid)
+    public int TruncateAfter(Zxid zxid)
     {
         lock (_writeLock)
         {
@@ -348,11 +349,11 @@ internal sealed class TxnLog : IDisposable
             var removed = 0;
                 // The batch that straddles zxid keeps its entries up to zxid, under a new key; later batches go whole. The
             // entries after zxid are not decoded: they are what is being cut, possibly because they are corrupt.
-            foreach (var document in _txns.Find(Query.GT("_id", zxid)).ToList())
+            foreach (var document in _txns.Find(Query.GT("_id", zxid.Value)).ToList())
             {
                 var batch = document[LogDocuments.RecordField].AsBinary;
                 var keep = 0;
-                long keptLast = 0;
+                Zxid keptLast = default;
                 while (LogDocuments.EntrySize(batch, keep, out var key) is var size and > 0 && key <= zxid)
                 {
                     keep += size;
@@ -363,11 +364,11 @@ internal sealed class TxnLog : IDisposable
                 _txns.Delete(document["_id"]);
                 if (keep > 0)
                 {
-                    _txns.Insert(new BsonDocument { ["_id"] = keptLast, [LogDocuments.FirstField] = document[LogDocuments.FirstField], [LogDocuments.RecordField] = batch[..keep] });
+                    _txns.Insert(new BsonDocument { ["_id"] = keptLast.Value, [LogDocuments.FirstField] = document[LogDocuments.FirstField], [LogDocuments.RecordField] = batch[..keep] });
                 }
             }
 
-            _partsCollection.DeleteMany(Query.GT(LogDocuments.PartZxidField, zxid));
+            _partsCollection.DeleteMany(Query.GT(LogDocuments.PartZxidField, zxid.Value));
             SyncWal();
             Volatile.Write(ref _lastZxid, _txns.FindOne(Query.All(Query.Descending))?["_id"].AsInt64 ?? 0);
             Volatile.Write(ref _syncedZxid, _lastZxid);
@@ -379,13 +380,13 @@ internal sealed class TxnLog : IDisposable
     /// Removes every txn at or before <paramref name="zxid"/>: the ones a retained snapshot already holds (autopurge).
     /// The last txn is kept whatever the zxid, so <see cref="LastZxid"/> survives a reopen.
     /// </summary>
-    public int PurgeThrough(long zxid)
+    public int PurgeThrough(Zxid zxid)
     {
         lock (_writeLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             // Whole batches only: a batch whose last txn is covered goes; the newest batch always stays.
-            var removed = _txns.DeleteMany(Query.And(Query.LTE("_id", zxid), Query.LT("_id", _lastZxid)));
+            var removed = _txns.DeleteMany(Query.And(Query.LTE("_id", zxid.Value), Query.LT("_id", _lastZxid)));
             if (_txns.FindOne(Query.All()) is { } oldest)
             {
                 // Parts belong to the txn of their zxid: those before the oldest kept batch went with their batches.
@@ -464,9 +465,9 @@ internal sealed class TxnLog : IDisposable
     }
 
     /// <summary>The parts of the external record of <paramref name="zxid"/>, in index order.</summary>
-    private List<BsonDocument> ReadParts(long zxid)
+    private List<BsonDocument> ReadParts(Zxid zxid)
     {
-        var parts = _partsCollection.Find(Query.EQ(LogDocuments.PartZxidField, zxid)).ToList();
+        var parts = _partsCollection.Find(Query.EQ(LogDocuments.PartZxidField, zxid.Value)).ToList();
         parts.Sort(static (x, y) => x[LogDocuments.PartIndexField].CompareTo(y[LogDocuments.PartIndexField]));
         return parts;
     }

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Tree;
 
@@ -11,9 +12,9 @@ internal sealed class TreeState
 {
     public TreeState(
         ZNode root,
-        long zxid,
-        ImmutableDictionary<long, SessionEntry> sessions,
-        ImmutableDictionary<long, ImmutableHashSet<string>> ephemerals,
+        Zxid zxid,
+        ImmutableDictionary<SessionId, SessionEntry> sessions,
+        ImmutableDictionary<SessionId, ImmutableHashSet<string>> ephemerals,
         ImmutableHashSet<string> containers,
         ImmutableHashSet<string> ttls,
         ImmutableHashSet<string>? quotas = null)
@@ -30,13 +31,13 @@ internal sealed class TreeState
     public ZNode Root { get; }
 
     /// <summary>The zxid of the last txn in this state.</summary>
-    public long Zxid { get; }
+    public Zxid Zxid { get; }
 
     /// <summary>Live sessions (created by a createSession txn, gone with closeSession).</summary>
-    public ImmutableDictionary<long, SessionEntry> Sessions { get; }
+    public ImmutableDictionary<SessionId, SessionEntry> Sessions { get; }
 
     /// <summary>Paths of each session's ephemerals.</summary>
-    public ImmutableDictionary<long, ImmutableHashSet<string>> Ephemerals { get; }
+    public ImmutableDictionary<SessionId, ImmutableHashSet<string>> Ephemerals { get; }
 
     public ImmutableHashSet<string> Containers { get; }
 
@@ -51,18 +52,18 @@ internal sealed class TreeState
     /// <summary>The tree a fresh peer starts with: /, /zookeeper, /zookeeper/quota and /zookeeper/config.</summary>
     public static TreeState CreateInitial()
     {
-        var quota = ZNode.NewLeaf("quota", [], AclList.Open, 0, 0, 0);
+        var quota = ZNode.NewLeaf("quota", [], AclList.Open, default, 0, 0);
         // ZooKeeper sets /zookeeper/config read-only with setACL(path, READ_ACL_UNSAFE, -1), leaving aversion -1.
-        var config = ZNode.NewLeaf("config", [], AclList.Read, 0, 0, 0).WithAcl(AclList.Read, -1);
-        var zookeeper = ZNode.NewLeaf("zookeeper", [], AclList.Open, 0, 0, 0)
-            .WithChildAdded(quota, 0, 0)
-            .WithChildAdded(config, 0, 0);
-        var root = ZNode.NewLeaf(string.Empty, [], AclList.Open, 0, 0, 0).WithChildAdded(zookeeper, 0, 0);
+        var config = ZNode.NewLeaf("config", [], AclList.Read, default, 0, 0).WithAcl(AclList.Read, -1);
+        var zookeeper = ZNode.NewLeaf("zookeeper", [], AclList.Open, default, 0, 0)
+            .WithChildAdded(quota, 0, default)
+            .WithChildAdded(config, 0, default);
+        var root = ZNode.NewLeaf(string.Empty, [], AclList.Open, default, 0, 0).WithChildAdded(zookeeper, 0, default);
         return new TreeState(
             root,
-            0,
-            ImmutableDictionary<long, SessionEntry>.Empty,
-            ImmutableDictionary<long, ImmutableHashSet<string>>.Empty,
+            default,
+            ImmutableDictionary<SessionId, SessionEntry>.Empty,
+            ImmutableDictionary<SessionId, ImmutableHashSet<string>>.Empty,
             ImmutableHashSet<string>.Empty.WithComparer(StringComparer.Ordinal),
             ImmutableHashSet<string>.Empty.WithComparer(StringComparer.Ordinal));
     }
@@ -90,9 +91,9 @@ internal sealed class TreeState
 
     public TreeState With(
         ZNode? root = null,
-        long? zxid = null,
-        ImmutableDictionary<long, SessionEntry>? sessions = null,
-        ImmutableDictionary<long, ImmutableHashSet<string>>? ephemerals = null,
+        Zxid? zxid = null,
+        ImmutableDictionary<SessionId, SessionEntry>? sessions = null,
+        ImmutableDictionary<SessionId, ImmutableHashSet<string>>? ephemerals = null,
         ImmutableHashSet<string>? containers = null,
         ImmutableHashSet<string>? ttls = null,
         ImmutableHashSet<string>? quotas = null) =>
@@ -158,4 +159,4 @@ internal interface INodeChange
 }
 
 /// <summary>A session as the replicated state knows it.</summary>
-internal sealed record SessionEntry(long SessionId, int TimeoutMillis);
+internal sealed record SessionEntry(SessionId SessionId, int TimeoutMillis);

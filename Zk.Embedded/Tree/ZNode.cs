@@ -27,9 +27,9 @@ internal sealed class ZNode
         byte[]? data,
         AclList acl,
         ChildMap children,
-        long czxid,
-        long mzxid,
-        long pzxid,
+        Zxid czxid,
+        Zxid mzxid,
+        Zxid pzxid,
         long ctime,
         long mtime,
         long ephemeralOwner,
@@ -62,11 +62,11 @@ internal sealed class ZNode
 
     public ChildMap Children { get; }
 
-    public long Czxid { get; }
+    public Zxid Czxid { get; }
 
-    public long Mzxid { get; }
+    public Zxid Mzxid { get; }
 
-    public long Pzxid { get; }
+    public Zxid Pzxid { get; }
 
     public long Ctime { get; }
 
@@ -89,26 +89,29 @@ internal sealed class ZNode
 
     public bool IsTtl => EphemeralOwner != ContainerOwner && (EphemeralOwner & TtlMask) == TtlMask;
 
-    /// <summary>An ephemeral's owning session, or 0 for persistent, container and TTL nodes.</summary>
-    public long OwnerSession => EphemeralOwner == ContainerOwner || (EphemeralOwner & TtlMask) == TtlMask ? 0 : EphemeralOwner;
+    /// <summary>An ephemeral's owning session, or session 0 for persistent, container and TTL nodes.</summary>
+    public SessionId OwnerSession => new(EphemeralOwner == ContainerOwner || (EphemeralOwner & TtlMask) == TtlMask ? 0 : EphemeralOwner);
 
     public long TtlMillis => IsTtl ? EphemeralOwner & MaxTtl : 0;
 
-    /// <summary>The Stat a client sees (<c>DataNode.copyStat</c>): cversion counts creates and deletes.</summary>
+    /// <summary>
+    /// The Stat a client sees (<c>DataNode.copyStat</c>): cversion counts creates and deletes. The one place the stored
+    /// zxids and owner become the <c>long</c>s of ZooKeeper's Stat.
+    /// </summary>
     public Stat ToStat() => new(
-        Czxid,
-        Mzxid,
+        Czxid.Value,
+        Mzxid.Value,
         Ctime,
         Mtime,
         Version,
         (CreateCount * 2) - Children.Count,
         Aversion,
-        OwnerSession,
+        OwnerSession.Value,
         Data?.Length ?? 0,
         Children.Count,
-        Pzxid);
+        Pzxid.Value);
 
-    public ZNode WithData(byte[]? data, int version, long zxid, long time) =>
+    public ZNode WithData(byte[]? data, int version, Zxid zxid, long time) =>
         new(Name, data, Acl, Children, Czxid, zxid, Pzxid, Ctime, time, EphemeralOwner, version, CreateCount, Aversion, Descendants);
 
     /// <summary>Data replaced without touching the stat: how ZooKeeper keeps quota stats nodes current.</summary>
@@ -118,12 +121,12 @@ internal sealed class ZNode
     public ZNode WithAcl(AclList acl, int aversion) =>
         new(Name, Data, acl, Children, Czxid, Mzxid, Pzxid, Ctime, Mtime, EphemeralOwner, Version, CreateCount, aversion, Descendants);
 
-    public ZNode WithChildAdded(ZNode child, int createCount, long zxid) =>
-        new(Name, Data, Acl, Children.Set(child), Czxid, Mzxid, Math.Max(Pzxid, zxid), Ctime, Mtime, EphemeralOwner, Version,
+    public ZNode WithChildAdded(ZNode child, int createCount, Zxid zxid) =>
+        new(Name, Data, Acl, Children.Set(child), Czxid, Mzxid, Max(Pzxid, zxid), Ctime, Mtime, EphemeralOwner, Version,
             Math.Max(CreateCount, createCount), Aversion, Descendants + 1 + child.Descendants);
 
-    public ZNode WithChildRemoved(ZNode child, long zxid) =>
-        new(Name, Data, Acl, Children.Remove(child.Name), Czxid, Mzxid, Math.Max(Pzxid, zxid), Ctime, Mtime, EphemeralOwner, Version,
+    public ZNode WithChildRemoved(ZNode child, Zxid zxid) =>
+        new(Name, Data, Acl, Children.Remove(child.Name), Czxid, Mzxid, Max(Pzxid, zxid), Ctime, Mtime, EphemeralOwner, Version,
             CreateCount, Aversion, Descendants - 1 - child.Descendants);
 
     /// <summary>This node with <paramref name="child"/> put in place of its namesake (descendant count adjusted).</summary>
@@ -131,6 +134,8 @@ internal sealed class ZNode
         new(Name, Data, Acl, Children.Set(child), Czxid, Mzxid, Pzxid, Ctime, Mtime, EphemeralOwner, Version, CreateCount, Aversion,
             Descendants - oldChild.Descendants + child.Descendants);
 
-    public static ZNode NewLeaf(string name, byte[]? data, AclList acl, long zxid, long time, long ephemeralOwner) =>
+    public static ZNode NewLeaf(string name, byte[]? data, AclList acl, Zxid zxid, long time, long ephemeralOwner) =>
         new(name, data, acl, ChildMap.Empty, zxid, zxid, zxid, time, time, ephemeralOwner, 0, 0, 0, 0);
+
+    private static Zxid Max(Zxid a, Zxid b) => a >= b ? a : b;
 }

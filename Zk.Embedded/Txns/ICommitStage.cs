@@ -1,3 +1,4 @@
+using Zk.Embedded.Api;
 namespace Zk.Embedded.Txns;
 
 /// <summary>
@@ -15,7 +16,7 @@ internal interface ICommitStage
     bool CommitsAtOnce { get; }
 
     /// <summary>The newest committed zxid: nothing above it may be published.</summary>
-    long CommittedZxid { get; }
+    Zxid CommittedZxid { get; }
 
     /// <summary>
     /// Takes a batch of proposed txns: contiguous zxids (<see cref="TxnSequence.CheckContiguous"/>), following every
@@ -30,25 +31,25 @@ internal interface ICommitStage
     /// written before it started), so it completes synchronously; a replicated stage completes it when a quorum has
     /// acknowledged. Throws when the txns can never commit (the log failed).
     /// </summary>
-    ValueTask WaitCommittedAsync(long zxid);
+    ValueTask WaitCommittedAsync(Zxid zxid);
 }
 
 /// <summary>An in-memory peer's commit stage: nothing to persist, so a proposed txn is committed.</summary>
-internal sealed class ImmediateCommit(long lastZxid) : ICommitStage
+internal sealed class ImmediateCommit(Zxid lastZxid) : ICommitStage
 {
-    private long _committed = lastZxid;
+    private long _committed = lastZxid.Value; // a long for Volatile
 
     public bool CommitsAtOnce => true;
 
-    public long CommittedZxid => Volatile.Read(ref _committed);
+    public Zxid CommittedZxid => new(Volatile.Read(ref _committed));
 
     public void Propose(IReadOnlyList<Txn> txns)
     {
         if (txns.Count > 0)
         {
-            Volatile.Write(ref _committed, TxnSequence.CheckContiguous(txns, _committed));
+            Volatile.Write(ref _committed, TxnSequence.CheckContiguous(txns, new Zxid(_committed)).Value);
         }
     }
 
-    public ValueTask WaitCommittedAsync(long zxid) => ValueTask.CompletedTask;
+    public ValueTask WaitCommittedAsync(Zxid zxid) => ValueTask.CompletedTask;
 }

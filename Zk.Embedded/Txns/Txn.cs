@@ -1,3 +1,4 @@
+using Zk.Embedded.Api;
 using Zk.Embedded.Tree;
 
 namespace Zk.Embedded.Txns;
@@ -12,7 +13,7 @@ namespace Zk.Embedded.Txns;
 /// it finds the waiting caller on whichever peer publishes the txn. The wire client's xid; an in-process session's own
 /// counter; 0 for the peer's own requests (expiry, container clean-up) and for createSession, as ZooKeeper submits them.
 /// </param>
-internal sealed record Txn(long Zxid, long SessionId, long Time, TxnOp Op, int Cxid = 0);
+internal sealed record Txn(Zxid Zxid, SessionId SessionId, long Time, TxnOp Op, int Cxid = 0);
 
 /// <summary>What a txn does. The kinds are ZooKeeper's txn types; their shape is ours.</summary>
 internal abstract record TxnOp;

@@ -30,7 +30,7 @@ internal static class TxnApplier
         CreateSessionTxn session => state.With(sessions: state.Sessions.SetItem(txn.SessionId, new SessionEntry(txn.SessionId, session.TimeoutMillis))),
         CloseSessionTxn => CloseSession(state, txn, triggers),
         MultiTxn multi => ApplyAll(state, txn, multi.Ops, triggers),
-        _ => throw new InvalidOperationException($"Unknown txn {op.GetType().Name} at zxid 0x{txn.Zxid:x}."),
+        _ => throw new InvalidOperationException($"Unknown txn {op.GetType().Name} at zxid {txn.Zxid}."),
     };
 
     private static TreeState ApplyAll(TreeState state, Txn txn, TxnOp[] ops, List<WatchTrigger>? triggers)
@@ -57,7 +57,7 @@ internal static class TxnApplier
         {
             next = next.With(ttls: state.Ttls.Add(create.Path));
         }
-        else if (child.OwnerSession != 0)
+        else if (child.OwnerSession != default)
         {
             var owned = state.Ephemerals.TryGetValue(child.OwnerSession, out var set) ? set : ImmutableHashSet<string>.Empty.WithComparer(StringComparer.Ordinal);
             next = next.With(ephemerals: state.Ephemerals.SetItem(child.OwnerSession, owned.Add(create.Path)));
@@ -109,9 +109,9 @@ internal static class TxnApplier
         return state.With(root: RewriteAt(state, statPath, new RawDataChange(data)));
     }
 
-    private static TreeState Delete(TreeState state, long zxid, string path, List<WatchTrigger>? triggers)
+    private static TreeState Delete(TreeState state, Zxid zxid, string path, List<WatchTrigger>? triggers)
     {
-        var node = state.Find(path) ?? throw new InvalidOperationException($"Delete of missing node {path} at zxid 0x{zxid:x}.");
+        var node = state.Find(path) ?? throw new InvalidOperationException($"Delete of missing node {path} at zxid {zxid}.");
         var parentPath = PathRules.Parent(path);
         var next = state.With(root: RewriteAt(state, parentPath, new RemoveChildChange(node, zxid)));
         if (node.IsContainer)
@@ -122,7 +122,7 @@ internal static class TxnApplier
         {
             next = next.With(ttls: state.Ttls.Remove(path));
         }
-        else if (node.OwnerSession != 0 && state.Ephemerals.TryGetValue(node.OwnerSession, out var owned))
+        else if (node.OwnerSession != default && state.Ephemerals.TryGetValue(node.OwnerSession, out var owned))
         {
             owned = owned.Remove(path);
             next = next.With(ephemerals: owned.IsEmpty ? state.Ephemerals.Remove(node.OwnerSession) : state.Ephemerals.SetItem(node.OwnerSession, owned));
@@ -166,17 +166,17 @@ internal static class TxnApplier
         where TChange : struct, INodeChange =>
         TreeState.Rewrite(state.Root, path, ref change);
 
-    private readonly struct AddChildChange(ZNode child, int createCount, long zxid) : INodeChange
+    private readonly struct AddChildChange(ZNode child, int createCount, Zxid zxid) : INodeChange
     {
         public ZNode Apply(ZNode target) => target.WithChildAdded(child, createCount, zxid);
     }
 
-    private readonly struct RemoveChildChange(ZNode child, long zxid) : INodeChange
+    private readonly struct RemoveChildChange(ZNode child, Zxid zxid) : INodeChange
     {
         public ZNode Apply(ZNode target) => target.WithChildRemoved(child, zxid);
     }
 
-    private readonly struct SetDataChange(byte[]? data, int version, long zxid, long time) : INodeChange
+    private readonly struct SetDataChange(byte[]? data, int version, Zxid zxid, long time) : INodeChange
     {
         public ZNode Apply(ZNode target) => target.WithData(data, version, zxid, time);
     }

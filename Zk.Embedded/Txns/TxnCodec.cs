@@ -54,8 +54,8 @@ internal static class TxnCodec
         var writer = new MessagePackWriter(output);
         writer.WriteArrayHeader(6);
         writer.Write(FormatVersion);
-        writer.Write(txn.Zxid);
-        writer.Write(txn.SessionId);
+        writer.Write(txn.Zxid.Value);
+        writer.Write(txn.SessionId.Value);
         writer.Write(txn.Cxid);
         writer.Write(txn.Time);
         WriteOp(ref writer, txn.Op, nested: false);
@@ -79,7 +79,7 @@ internal static class TxnCodec
     /// against the zxid inside); <paramref name="acls"/>, when given, interns decoded ACLs.
     /// </summary>
     /// <exception cref="TxnRecordException">The record is torn, fails its checksum, or does not decode.</exception>
-    public static Txn Decode(ReadOnlyMemory<byte> record, long expectedZxid, AclCache? acls = null)
+    public static Txn Decode(ReadOnlyMemory<byte> record, Zxid expectedZxid, AclCache? acls = null)
     {
         if (record.Length < HeaderBytes + 1)
         {
@@ -97,13 +97,13 @@ internal static class TxnCodec
         var txn = DecodePayload(record[HeaderBytes..], expectedZxid, acls);
         if (txn.Zxid != expectedZxid)
         {
-            throw new TxnRecordException(CorruptionKind.ZxidMismatch, expectedZxid, $"record holds zxid 0x{txn.Zxid:x}");
+            throw new TxnRecordException(CorruptionKind.ZxidMismatch, expectedZxid, $"record holds zxid {txn.Zxid}");
         }
 
         return txn;
     }
 
-    private static Txn DecodePayload(ReadOnlyMemory<byte> payload, long expectedZxid, AclCache? acls)
+    private static Txn DecodePayload(ReadOnlyMemory<byte> payload, Zxid expectedZxid, AclCache? acls)
     {
         try
         {
@@ -117,8 +117,8 @@ internal static class TxnCodec
 
             var withCxid = version == FormatVersion;
             Expect(fields == (withCxid ? 6 : 5), $"txn array of {(withCxid ? 6 : 5)}");
-            var zxid = reader.ReadInt64();
-            var session = reader.ReadInt64();
+            var zxid = new Zxid(reader.ReadInt64());
+            var session = new SessionId(reader.ReadInt64());
             var cxid = withCxid ? reader.ReadInt32() : 0;
             var time = reader.ReadInt64();
             var op = ReadOp(ref reader, acls, nested: false);

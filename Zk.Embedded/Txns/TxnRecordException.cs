@@ -1,3 +1,4 @@
+using Zk.Embedded.Api;
 namespace Zk.Embedded.Txns;
 
 /// <summary>What is wrong with a stored record or file. Numbers are not stored; names appear in messages.</summary>
@@ -29,13 +30,13 @@ internal enum CorruptionKind
 /// A txn record that does not verify or decode (<see cref="TxnCodec.Decode"/>). The codec knows no files: the log
 /// wraps this in its own corruption report with where the record was, and a transport drops the message.
 /// </summary>
-internal sealed class TxnRecordException(CorruptionKind kind, long? zxid, string detail, Exception? inner = null)
-    : Exception($"txn record {(zxid is { } z ? $"0x{z:x} " : "")}is corrupt ({kind}): {detail}", inner)
+internal sealed class TxnRecordException(CorruptionKind kind, Zxid? zxid, string detail, Exception? inner = null)
+    : Exception($"txn record {(zxid is { } z ? $"{z} " : "")}is corrupt ({kind}): {detail}", inner)
 {
     public CorruptionKind Kind { get; } = kind;
 
     /// <summary>The zxid the record was expected to hold, when known.</summary>
-    public long? Zxid { get; } = zxid;
+    public Zxid? Zxid { get; } = zxid;
 
     /// <summary>What is wrong.</summary>
     public string Detail { get; } = detail;

@@ -15,20 +15,19 @@ internal static class TxnSequence
     /// True when <paramref name="next"/> directly follows <paramref name="previous"/>: the next counter of the same
     /// epoch, or the first txn (counter 1) of a later epoch. A zxid of 0 (nothing yet) is followed by any first txn.
     /// </summary>
-    public static bool Follows(long previous, long next)
+    public static bool Follows(Zxid previous, Zxid next)
     {
-        if (next == previous + 1 && (uint)next != 0)
+        if (next.Value == previous.Value + 1 && next.Counter != 0)
         {
             return true;
         }
 
-        var (p, n) = (new Zxid(previous), new Zxid(next));
-        return n.Epoch > p.Epoch && n.Counter == 1;
+        return next.Epoch > previous.Epoch && next.Counter == 1;
     }
 
     /// <summary>Checks that <paramref name="txns"/> follow <paramref name="previous"/> one by one; returns the last zxid.</summary>
     /// <exception cref="TxnInvariantException">a zxid is missing, repeated or out of order.</exception>
-    public static long CheckContiguous(IReadOnlyList<Txn> txns, long previous)
+    public static Zxid CheckContiguous(IReadOnlyList<Txn> txns, Zxid previous)
     {
         for (var i = 0; i < txns.Count; i++)
         {
@@ -36,7 +35,7 @@ internal static class TxnSequence
             if (!Follows(previous, zxid))
             {
                 throw new TxnInvariantException(
-                    $"A proposed batch is not contiguous: txn {i} has zxid 0x{zxid:x} after 0x{previous:x}. The peer stops taking writes rather than log or publish a gap.");
+                    $"A proposed batch is not contiguous: txn {i} has zxid {zxid} after {previous}. The peer stops taking writes rather than log or publish a gap.");
             }
 
             previous = zxid;

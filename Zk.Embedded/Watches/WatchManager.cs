@@ -50,21 +50,21 @@ internal sealed class WatchManager
     internal Action<string>? BeforeTrigger { get; set; }
 
     /// <summary>Adds a one-shot watch for a read that saw the state at <paramref name="readZxid"/>.</summary>
-    public void AddOneShot(ServerSession session, string path, WatchKinds kind, long readZxid)
+    public void AddOneShot(ServerSession session, string path, WatchKinds kind, Zxid readZxid)
     {
         BeforeOneShotAdd?.Invoke(path);
         Update(session, path, kind, readZxid);
     }
 
     public void AddPersistent(ServerSession session, string path, AddWatchMode mode) =>
-        Update(session, path, mode == AddWatchMode.PersistentRecursive ? WatchKinds.PersistentRecursive : WatchKinds.Persistent, long.MaxValue);
+        Update(session, path, mode == AddWatchMode.PersistentRecursive ? WatchKinds.PersistentRecursive : WatchKinds.Persistent, new Zxid(long.MaxValue));
 
     /// <summary>
     /// Fires the one-shot <paramref name="kind"/> watch of a session if it is still there and older than the change:
     /// used by a reader that registered after the change's triggers ran. Fire-once: the entry is removed under its
     /// path's lock by whichever of this and <see cref="Trigger"/> comes first, and the other finds it gone.
     /// </summary>
-    public bool TryFireOneShot(ServerSession session, string path, WatchKinds kind, EventType type, long changeZxid)
+    public bool TryFireOneShot(ServerSession session, string path, WatchKinds kind, EventType type, Zxid changeZxid)
     {
         if (!_byPath.TryGetValue(path, out var watches))
         {
@@ -82,12 +82,12 @@ internal sealed class WatchManager
             RemoveKinds(watches, entry, kind, path);
         }
 
-        session.Sink?.OnWatchEvent(new WatchedEvent(type, KeeperState.SyncConnected, path) { Zxid = changeZxid });
+        session.Sink?.OnWatchEvent(new WatchedEvent(type, KeeperState.SyncConnected, path) { Zxid = changeZxid.Value });
         return true;
     }
 
     /// <summary>Fires the watches a change triggers. Called by the applying thread, in zxid order.</summary>
-    public void Trigger(WatchTrigger trigger, long zxid)
+    public void Trigger(WatchTrigger trigger, Zxid zxid)
     {
         BeforeTrigger?.Invoke(trigger.Path);
         // The publisher has just written FiringState; this fence keeps that store ahead of the lookups below, so a
@@ -167,7 +167,7 @@ internal sealed class WatchManager
             return;
         }
 
-        var watchedEvent = new WatchedEvent(trigger.Type, KeeperState.SyncConnected, trigger.Path) { Zxid = zxid };
+        var watchedEvent = new WatchedEvent(trigger.Type, KeeperState.SyncConnected, trigger.Path) { Zxid = zxid.Value };
         foreach (var session in notify)
         {
             session.Sink?.OnWatchEvent(watchedEvent);
@@ -231,11 +231,11 @@ internal sealed class WatchManager
     }
 
     /// <summary>Each watched path with the ids of the sessions watching it (for the wchp/wchc four-letter words).</summary>
-    public IEnumerable<(string Path, long[] Sessions)> Snapshot()
+    public IEnumerable<(string Path, SessionId[] Sessions)> Snapshot()
     {
         foreach (var (path, watches) in _byPath)
         {
-            long[] ids;
+            SessionId[] ids;
             lock (watches)
             {
                 ids = watches.Entries.Select(e => e.Session.SessionId).ToArray();
@@ -248,7 +248,7 @@ internal sealed class WatchManager
         }
     }
 
-    private static long ReadZxid(Entry entry, WatchKinds kind) => kind == WatchKinds.Child ? entry.ChildReadZxid : entry.DataReadZxid;
+    private static Zxid ReadZxid(Entry entry, WatchKinds kind) => kind == WatchKinds.Child ? entry.ChildReadZxid : entry.DataReadZxid;
 
     private static void AddDistinct(ref List<ServerSession>? list, ServerSession session)
     {
@@ -259,7 +259,7 @@ internal sealed class WatchManager
         }
     }
 
-    private void Update(ServerSession session, string path, WatchKinds kind, long readZxid)
+    private void Update(ServerSession session, string path, WatchKinds kind, Zxid readZxid)
     {
         while (true)
         {
@@ -360,8 +360,8 @@ internal sealed class WatchManager
 
         public WatchKinds Kinds { get; set; }
 
-        public long DataReadZxid { get; set; }
+        public Zxid DataReadZxid { get; set; }
 
-        public long ChildReadZxid { get; set; }
+        public Zxid ChildReadZxid { get; set; }
     }
 }

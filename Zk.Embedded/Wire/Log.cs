@@ -19,17 +19,17 @@ internal static partial class Log
         Message = "Too many connections from {Address} - max is {Max}; closing the new one")]
     public static partial void TooManyConnections(ILogger logger, System.Net.IPAddress address, int max);
 
-    [LoggerMessage(EventId = 2004, EventName = "SessionRefused", Level = LogLevel.Information, Message = "Refusing session 0x{SessionId:x} from {Remote}: {Reason}")]
-    public static partial void SessionRefused(ILogger logger, long sessionId, System.Net.EndPoint? remote, string reason);
+    [LoggerMessage(EventId = 2004, EventName = "SessionRefused", Level = LogLevel.Information, Message = "Refusing session {SessionId} from {Remote}: {Reason}")]
+    public static partial void SessionRefused(ILogger logger, Api.SessionId sessionId, System.Net.EndPoint? remote, string reason);
 
-    [LoggerMessage(EventId = 2005, EventName = "SessionEstablished", Level = LogLevel.Debug, Message = "Session 0x{SessionId:x} established with {Remote}, timeout {TimeoutMs} ms")]
-    public static partial void SessionEstablished(ILogger logger, long sessionId, System.Net.EndPoint? remote, int timeoutMs);
+    [LoggerMessage(EventId = 2005, EventName = "SessionEstablished", Level = LogLevel.Debug, Message = "Session {SessionId} established with {Remote}, timeout {TimeoutMs} ms")]
+    public static partial void SessionEstablished(ILogger logger, Api.SessionId sessionId, System.Net.EndPoint? remote, int timeoutMs);
 
     [LoggerMessage(EventId = 2006, EventName = "ConnectionFailed", Level = LogLevel.Debug, Message = "Connection from {Remote} ended with an error")]
     public static partial void ConnectionFailed(ILogger logger, Exception exception, System.Net.EndPoint? remote);
 
-    [LoggerMessage(EventId = 2007, EventName = "UnknownOpcode", Level = LogLevel.Warning, Message = "Unknown opcode {OpCode} from session 0x{SessionId:x}; answering Unimplemented and closing the connection")]
-    public static partial void UnknownOpcode(ILogger logger, int opCode, long sessionId);
+    [LoggerMessage(EventId = 2007, EventName = "UnknownOpcode", Level = LogLevel.Warning, Message = "Unknown opcode {OpCode} from session {SessionId}; answering Unimplemented and closing the connection")]
+    public static partial void UnknownOpcode(ILogger logger, int opCode, Api.SessionId sessionId);
 
     [LoggerMessage(EventId = 2008, EventName = "SessionlessConnectionClosed", Level = LogLevel.Information,
         Message = "Closing the connection from {Remote}: no session within {TimeoutMs} ms (nio.sessionlessCnxnTimeout)")]

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
+using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Wire.Server;
 
@@ -107,7 +108,7 @@ internal static class FourLetterWords
                 text.Append("Sent: ").Append(facts.Server.Sent).Append('\n');
                 text.Append("Connections: ").Append(facts.Connections.Count).Append('\n');
                 text.Append("Outstanding: ").Append(facts.Server.Outstanding).Append('\n');
-                text.Append("Zxid: 0x").Append(facts.Zxid.ToString("x", CultureInfo.InvariantCulture)).Append('\n');
+                text.Append("Zxid: ").Append(facts.Zxid.ToString()).Append('\n');
                 text.Append("Mode: ").Append(facts.Mode).Append('\n');
                 text.Append("Node count: ").Append(facts.NodeCount).Append('\n');
                 return text.ToString();
@@ -133,7 +134,7 @@ internal static class FourLetterWords
                     Line(text, "zk_max_file_descriptor_count", max);
                 }
 
-                Line(text, "zk_last_zxid", "0x" + facts.Zxid.ToString("x", CultureInfo.InvariantCulture));
+                Line(text, "zk_last_zxid", facts.Zxid.ToString());
                 return text.ToString();
             case "envi":
                 text.Append("Environment:\n");
@@ -173,7 +174,7 @@ internal static class FourLetterWords
                     text.Append(path).Append('\n');
                     foreach (var id in sessions)
                     {
-                        text.Append("\t0x").Append(id.ToString("x", CultureInfo.InvariantCulture)).Append('\n');
+                        text.Append('\t').Append(id.ToString()).Append('\n');
                     }
                 }
 
@@ -181,7 +182,7 @@ internal static class FourLetterWords
             case "wchc":
                 foreach (var group in facts.WatchedPaths.SelectMany(p => p.Sessions.Select(s => (s, p.Path))).GroupBy(x => x.s))
                 {
-                    text.Append("0x").Append(group.Key.ToString("x", CultureInfo.InvariantCulture)).Append('\n');
+                    text.Append(group.Key.ToString()).Append('\n');
                     foreach (var (_, path) in group)
                     {
                         text.Append('\t').Append(path).Append('\n');
@@ -194,7 +195,7 @@ internal static class FourLetterWords
                 text.Append("ephemeral nodes dump:\nSessions with Ephemerals (").Append(facts.EphemeralsBySession.Count).Append("):\n");
                 foreach (var (session, paths) in facts.EphemeralsBySession)
                 {
-                    text.Append("0x").Append(session.ToString("x", CultureInfo.InvariantCulture)).Append(":\n");
+                    text.Append(session.ToString()).Append(":\n");
                     foreach (var path in paths)
                     {
                         text.Append('\t').Append(path).Append('\n');
@@ -259,27 +260,27 @@ internal sealed record ConnectionFacts(string Remote, RequestStatsSnapshot Stats
 /// little (ruok, a word the whitelist refuses) walks nothing: anyone who can reach the port may send words.
 /// </summary>
 internal sealed class ServerFacts(
-    Func<(long Zxid, int NodeCount, int SessionCount, int WatchCount)> counts,
+    Func<(Zxid Zxid, int NodeCount, int SessionCount, int WatchCount)> counts,
     Func<RequestStatsSnapshot> server,
     Func<int> ephemeralCount,
     Func<long> approximateDataSize,
     Func<IReadOnlyList<ConnectionFacts>> connections,
-    Func<IReadOnlyList<(string Path, long[] Sessions)>> watchedPaths,
-    Func<IReadOnlyList<(long Session, string[] Paths)>> ephemeralsBySession,
+    Func<IReadOnlyList<(string Path, SessionId[] Sessions)>> watchedPaths,
+    Func<IReadOnlyList<(SessionId Session, string[] Paths)>> ephemeralsBySession,
     Func<IReadOnlyList<(string Key, string Value)>> configuration,
     bool Serving = true,
     string Mode = "standalone")
 {
-    private readonly Lazy<(long Zxid, int NodeCount, int SessionCount, int WatchCount)> _counts = new(counts);
+    private readonly Lazy<(Zxid Zxid, int NodeCount, int SessionCount, int WatchCount)> _counts = new(counts);
     private readonly Lazy<RequestStatsSnapshot> _server = new(server);
     private readonly Lazy<int> _ephemeralCount = new(ephemeralCount);
     private readonly Lazy<long> _approximateDataSize = new(approximateDataSize);
     private readonly Lazy<IReadOnlyList<ConnectionFacts>> _connections = new(connections);
-    private readonly Lazy<IReadOnlyList<(string Path, long[] Sessions)>> _watchedPaths = new(watchedPaths);
-    private readonly Lazy<IReadOnlyList<(long Session, string[] Paths)>> _ephemeralsBySession = new(ephemeralsBySession);
+    private readonly Lazy<IReadOnlyList<(string Path, SessionId[] Sessions)>> _watchedPaths = new(watchedPaths);
+    private readonly Lazy<IReadOnlyList<(SessionId Session, string[] Paths)>> _ephemeralsBySession = new(ephemeralsBySession);
     private readonly Lazy<IReadOnlyList<(string Key, string Value)>> _configuration = new(configuration);
 
-    public long Zxid => _counts.Value.Zxid;
+    public Zxid Zxid => _counts.Value.Zxid;
 
     public int NodeCount => _counts.Value.NodeCount;
 
@@ -296,9 +297,9 @@ internal sealed class ServerFacts(
 
     public IReadOnlyList<ConnectionFacts> Connections => _connections.Value;
 
-    public IReadOnlyList<(string Path, long[] Sessions)> WatchedPaths => _watchedPaths.Value;
+    public IReadOnlyList<(string Path, SessionId[] Sessions)> WatchedPaths => _watchedPaths.Value;
 
-    public IReadOnlyList<(long Session, string[] Paths)> EphemeralsBySession => _ephemeralsBySession.Value;
+    public IReadOnlyList<(SessionId Session, string[] Paths)> EphemeralsBySession => _ephemeralsBySession.Value;
 
     public IReadOnlyList<(string Key, string Value)> Configuration => _configuration.Value;
 

@@ -55,7 +55,7 @@ internal sealed class WireConnection : ISessionSink
     /// <summary>This connection's counters and latencies (stat, cons; reset by crst); they count into the port's too.</summary>
     public RequestStats Stats { get; }
 
-    public long? SessionId => _session?.SessionId;
+    public SessionId? SessionId => _session?.SessionId;
 
     /// <summary>
     /// The identities this connection has proved (ZooKeeper's <c>ServerCnxn.authInfo</c>): its ip id, then what addAuth
@@ -237,40 +237,41 @@ internal sealed class WireConnection : ISessionSink
             return false;
         }
 
+        var (sessionId, lastZxidSeen) = (new SessionId(request.SessionId), new Zxid(request.LastZxidSeen)); // the jute record's longs
         if (_peer.Pipeline.NotServing is { } notServing)
         {
             // ZooKeeper closes a connection its server is not running for ("ZooKeeperServer not running"): the
             // client tries another server.
-            Log.SessionRefused(_peer.Logger, request.SessionId, Remote, notServing);
+            Log.SessionRefused(_peer.Logger, sessionId, Remote, notServing);
             return false;
         }
 
         var state = _peer.Pipeline.State;
-        if (request.LastZxidSeen > state.Zxid)
+        if (lastZxidSeen > state.Zxid)
         {
             // ZooKeeperServer.processConnectRequest: a client must never go back in time.
-            var reason = $"client has seen zxid 0x{request.LastZxidSeen:x}, ours is 0x{state.Zxid:x}";
-            Log.SessionRefused(_peer.Logger, request.SessionId, Remote, reason);
+            var reason = $"client has seen zxid {lastZxidSeen}, ours is {state.Zxid}";
+            Log.SessionRefused(_peer.Logger, sessionId, Remote, reason);
             return false;
         }
 
         var timeout = _peer.NegotiateTimeout(TimeSpan.FromMilliseconds(request.TimeoutMs));
-        if (request.SessionId != 0)
+        if (sessionId != default)
         {
             ServerSession? existing;
             try
             {
-                existing = _peer.FindForReattach(request.SessionId, request.Password ?? [], request.LastZxidSeen);
+                existing = _peer.FindForReattach(sessionId, request.Password ?? [], lastZxidSeen);
             }
             catch (ZkException e) when (e.Code == ZkErrorCode.ConnectionLoss)
             {
-                Log.SessionRefused(_peer.Logger, request.SessionId, Remote, e.Message);
+                Log.SessionRefused(_peer.Logger, sessionId, Remote, e.Message);
                 return false;
             }
 
             if (existing is null)
             {
-                Log.SessionRefused(_peer.Logger, request.SessionId, Remote, "unknown or expired session, or wrong password");
+                Log.SessionRefused(_peer.Logger, sessionId, Remote, "unknown or expired session, or wrong password");
                 // Timeout 0 tells the client its session expired (ZooKeeperServer.finishSessionInit).
                 WriteConnectResponse(new ConnectResponse(0, 0, 0, new byte[16], false), closeAfter: true);
                 return false;
@@ -278,7 +279,7 @@ internal sealed class WireConnection : ISessionSink
 
             Bind(existing);
             _peer.Attach(existing, this);
-            WriteConnectResponse(new ConnectResponse(0, existing.TimeoutMillis, existing.SessionId, existing.Password, false), closeAfter: false);
+            WriteConnectResponse(new ConnectResponse(0, existing.TimeoutMillis, existing.SessionId.Value, existing.Password, false), closeAfter: false);
             Log.SessionEstablished(_peer.Logger, existing.SessionId, Remote, existing.TimeoutMillis);
             return true;
         }
@@ -296,7 +297,7 @@ internal sealed class WireConnection : ISessionSink
         }
 
         _peer.Attach(session, this);
-        WriteConnectResponse(new ConnectResponse(0, timeout, session.SessionId, session.Password, false), closeAfter: false);
+        WriteConnectResponse(new ConnectResponse(0, timeout, session.SessionId.Value, session.Password, false), closeAfter: false);
         Log.SessionEstablished(_peer.Logger, session.SessionId, Remote, timeout);
         return true;
     }

@@ -145,10 +145,10 @@ internal static class WireRequests
 
             case OpCode.SetWatches:
                 return Decoded(SetWatches.TryRead(ref reader, out var setWatches), connection, header, "setWatches", () =>
-                    WireRewatch.Start(connection, xid, header.Type, new WatchLists(setWatches.RelativeZxid, setWatches.DataWatches, setWatches.ExistWatches, setWatches.ChildWatches, null, null)));
+                    WireRewatch.Start(connection, xid, header.Type, new WatchLists(new Zxid(setWatches.RelativeZxid), setWatches.DataWatches, setWatches.ExistWatches, setWatches.ChildWatches, null, null)));
             case OpCode.SetWatches2:
                 return Decoded(SetWatches2.TryRead(ref reader, out var setWatches2), connection, header, "setWatches2", () =>
-                    WireRewatch.Start(connection, xid, header.Type, new WatchLists(setWatches2.RelativeZxid, setWatches2.DataWatches, setWatches2.ExistWatches, setWatches2.ChildWatches, setWatches2.PersistentWatches, setWatches2.PersistentRecursiveWatches)));
+                    WireRewatch.Start(connection, xid, header.Type, new WatchLists(new Zxid(setWatches2.RelativeZxid), setWatches2.DataWatches, setWatches2.ExistWatches, setWatches2.ChildWatches, setWatches2.PersistentWatches, setWatches2.PersistentRecursiveWatches)));
             case OpCode.Reconfig:
                 // Reconfig is disabled, as in a ZooKeeper without reconfigEnabled.
                 connection.Read(xid, header.Type, static state => ReadEngine.Answer(state, ZkErrorCode.ReconfigDisabled));

@@ -11,7 +11,7 @@ internal static class WireResponses
     {
         // A failed multi answers err 0 in the header; its per-op results carry the failure (FinalRequestProcessor).
         var headerError = opCode == OpCode.Multi && reply.Value is IReadOnlyList<OpResult> ? ZkErrorCode.Ok : reply.Error;
-        new ReplyHeader(xid, reply.Zxid, headerError).Write(ref writer);
+        new ReplyHeader(xid, reply.Zxid.Value, headerError).Write(ref writer);
         if (headerError != ZkErrorCode.Ok)
         {
             return;

@@ -96,13 +96,13 @@ internal static class WireRewatch
         OneShotWatches.Register(connection.Peer.Watches, connection.Session, path, kind, state, seen, connection.Outbox.FiringState);
 
     private static void Fire(WireConnection connection, EventType type, string path, TreeState state) =>
-        connection.Outbox.EnqueueEvent(new WatchedEvent(type, KeeperState.SyncConnected, path) { Zxid = state.Zxid }, null);
+        connection.Outbox.EnqueueEvent(new WatchedEvent(type, KeeperState.SyncConnected, path) { Zxid = state.Zxid.Value }, null);
 }
 
 
 /// <summary>The paths of a setWatches or setWatches2 request, with the zxid the client had seen.</summary>
 internal readonly record struct WatchLists(
-    long RelativeZxid,
+    Zxid RelativeZxid,
     IReadOnlyList<string>? Data,
     IReadOnlyList<string>? Exist,
     IReadOnlyList<string>? Child,

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.CommandLine;
 using System.Diagnostics;
 using Zk.Bench.Reporting;
+using Zk.Embedded.Api;
 using Zk.Embedded.Txns;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Storage;
@@ -88,7 +89,7 @@ internal static class LogCommand
         {
             foreach (var last in written.GetConsumingEnumerable())
             {
-                log.Sync(last);
+                log.Sync(new Zxid(last));
             }
         }) { IsBackground = true, Name = "log sync" };
         syncer.Start();
@@ -102,7 +103,7 @@ internal static class LogCommand
             for (var i = 0; i < batch; i++)
             {
                 zxid++;
-                txns.Add(new Txn(zxid, SessionId: 1, Time: 0, new SetDataTxn("/bench/n" + (zxid % 64), value, Version: -1)));
+                txns.Add(new Txn(new Zxid(zxid), SessionId: new SessionId(1), Time: 0, new SetDataTxn("/bench/n" + (zxid % 64), value, Version: -1)));
             }
 
             log.Write(txns);

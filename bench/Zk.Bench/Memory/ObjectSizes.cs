@@ -1,4 +1,5 @@
 using Zk.Bench.Reporting;
+using Zk.Embedded.Api;
 using Zk.Embedded.Tree;
 
 namespace Zk.Bench.Memory;
@@ -15,7 +16,7 @@ internal static class ObjectSizes
         var data = new byte[valueBytes];
         var dataBytes = Allocated(() => new byte[valueBytes]);
         var nameBytes = Allocated(() => new string('n', name.Length));
-        var nodeBytes = Allocated(() => ZNode.NewLeaf(name, data, AclList.Open, 1, 1, 0));
+        var nodeBytes = Allocated(() => ZNode.NewLeaf(name, data, AclList.Open, new Zxid(1), 1, 0));
         var table = new MarkdownTable("part of one znode", "bytes");
         table.Add("data byte[] (" + valueBytes + " B payload + array header)", Format.Count(dataBytes));
         table.Add("name string (8 chars)", Format.Count(nameBytes));

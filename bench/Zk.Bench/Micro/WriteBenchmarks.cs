@@ -27,10 +27,10 @@ public class WriteBenchmarks
     {
         _bench = BenchPeer.StartAsync().GetAwaiter().GetResult();
         _state = _bench.Peer.Core.Pipeline.State;
-        _setDataTxn = new Txn(_state.Zxid + 1, _bench.Session.SessionId, 1, new SetDataTxn(BenchPeer.DataPath, _bench.Value, 1));
-        _setDataWideTxn = new Txn(_state.Zxid + 1, _bench.Session.SessionId, 1, new SetDataTxn(BenchPeer.WidePath + "/c04242", _bench.Value, 1));
+        _setDataTxn = new Txn(new Zxid(_state.Zxid.Value + 1), new SessionId(_bench.Session.SessionId), 1, new SetDataTxn(BenchPeer.DataPath, _bench.Value, 1));
+        _setDataWideTxn = new Txn(new Zxid(_state.Zxid.Value + 1), new SessionId(_bench.Session.SessionId), 1, new SetDataTxn(BenchPeer.WidePath + "/c04242", _bench.Value, 1));
         _builder = new TxnBuilder(new AclCache(), new PeerLimits(0xfffff, false, null));
-        _bench.Peer.Core.Sessions.TryGet(_bench.Session.SessionId, out _server);
+        _bench.Peer.Core.Sessions.TryGet(new SessionId(_bench.Session.SessionId), out _server);
         _setDataRequest = new SetDataRequest(BenchPeer.DataPath, _bench.Value, -1);
     }
 
@@ -46,8 +46,8 @@ public class WriteBenchmarks
     [Benchmark(Description = "Tree: TxnBuilder.Prepare + Apply setData")]
     public object TreePrepareApplySetData()
     {
-        var prepared = _builder.Prepare(_state, _server, _server.AuthIds, _setDataRequest, _state.Zxid + 1, 1);
-        return TxnApplier.Apply(_state, new Txn(_state.Zxid + 1, _server.SessionId, 1, prepared.Op!), triggers: null);
+        var prepared = _builder.Prepare(_state, _server, _server.AuthIds, _setDataRequest, new Zxid(_state.Zxid.Value + 1), 1);
+        return TxnApplier.Apply(_state, new Txn(new Zxid(_state.Zxid.Value + 1), _server.SessionId, 1, prepared.Op!), triggers: null);
     }
 
     [Benchmark(Description = "Session: SetDataAsync 1 KiB")]

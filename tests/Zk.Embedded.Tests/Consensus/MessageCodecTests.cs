@@ -36,8 +36,8 @@ public sealed class MessageCodecTests(ITestOutputHelper output)
         new Commit(new Zxid(0x200000001)),
         new Inform(new ConsensusTxn(new Zxid(0x200000002), new byte[] { 0xc1 }), new Zxid(0x200000001)),
         new Ping(new Zxid(0x200000002)),
-        new ForwardedRequest(0x100000001, int.MaxValue, new byte[] { 1, 2 }),
-        new ForwardedReply(-1, 0, ReadOnlyMemory<byte>.Empty),
+        new ForwardedRequest(new SessionId(0x100000001), int.MaxValue, new byte[] { 1, 2 }),
+        new ForwardedReply(new SessionId(-1), 0, ReadOnlyMemory<byte>.Empty),
         new SessionActivity(new byte[16], Attached: true),
     ];
 

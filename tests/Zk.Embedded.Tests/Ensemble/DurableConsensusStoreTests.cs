@@ -59,7 +59,7 @@ public sealed class DurableConsensusStoreTests : IDisposable
             Assert.Equal(new Zxid(1, 3), store.Shape.LastZxid);
         }
 
-        Assert.False(File.Exists(_dir.File(SnapshotFile.NameFor(new Zxid(1, 4).Value))), "expected the snapshot at (1,4), newer than the TRUNC point, to be deleted");
+        Assert.False(File.Exists(_dir.File(SnapshotFile.NameFor(new Zxid(1, 4)))), "expected the snapshot at (1,4), newer than the TRUNC point, to be deleted");
         using var reopened = DurableConsensusStore.Open(_dir.Path);
         var state = reopened.Load();
         Assert.Equal(new Zxid(1, 2), state.SnapshotZxid);
@@ -87,7 +87,7 @@ public sealed class DurableConsensusStoreTests : IDisposable
         var state = reopened.Load();
         Assert.Equal((2u, 2u, new Zxid(2, 4)), (state.AcceptedEpoch, state.CurrentEpoch, state.SnapshotZxid));
         Assert.Equal([new Zxid(2, 5)], state.Log.Select(t => t.Zxid));
-        Assert.Equal([new Zxid(2, 4).Value], SnapshotFile.List(_dir.Path).Select(x => x.Zxid));
+        Assert.Equal([new Zxid(2, 4)], SnapshotFile.List(_dir.Path).Select(x => x.Zxid));
         Assert.Equal(new byte[] { 9 }, reopened.Snapshot!.Data.ToArray());
         Assert.False(File.Exists(_dir.File(EpochFile.Updating)), "expected no updatingEpoch marker after a completed SNAP");
         Assert.Equal("2", File.ReadAllText(_dir.File(EpochFile.Accepted)));
@@ -182,7 +182,7 @@ public sealed class DurableConsensusStoreTests : IDisposable
         using (var store = EpochOne())
             store.Write(new WriteAcceptedEpoch(++_seq, 2));
         // As a crash between the snapshot and the currentEpoch file leaves it (DurableConsensusStore.Install's order).
-        File.WriteAllBytes(_dir.File(SnapshotFile.NameFor(new Zxid(2, 4).Value)), [4]);
+        File.WriteAllBytes(_dir.File(SnapshotFile.NameFor(new Zxid(2, 4))), [4]);
         EpochFile.Mark(_dir.Path, EpochFile.Updating);
 
         using var reopened = DurableConsensusStore.Open(_dir.Path);
@@ -205,5 +205,5 @@ public sealed class DurableConsensusStoreTests : IDisposable
     }
 
     private static ConsensusTxn TxnFor(Zxid zxid) =>
-        new(zxid, TxnCodec.Encode(new Txn(zxid.Value, 1, 0, new SetDataTxn("/a", [(byte)zxid.Counter], (int)zxid.Counter))));
+        new(zxid, TxnCodec.Encode(new Txn(zxid, new SessionId(1), 0, new SetDataTxn("/a", [(byte)zxid.Counter], (int)zxid.Counter))));
 }

@@ -53,7 +53,7 @@ public sealed class DurableEnsembleTests(ITestOutputHelper output) : IDisposable
                 await follower.CrashAsync();
                 members.Remove(follower.Id);
                 var epoch = EpochFile.Read(DataDir(follower.Id), EpochFile.Current);
-                Assert.True(epoch == new Zxid(leader.State.Zxid).Epoch, $"expected the crashed follower's currentEpoch file to hold the leader's epoch {new Zxid(leader.State.Zxid).Epoch}, found {epoch}");
+                Assert.True(epoch == leader.State.Zxid.Epoch, $"expected the crashed follower's currentEpoch file to hold the leader's epoch {leader.State.Zxid.Epoch}, found {epoch}");
                 await load.WaitForAsync(40);
             }
 

@@ -51,14 +51,14 @@ public sealed class EnsembleMemberTests(ITestOutputHelper output)
             Assert.True(reply.Error == ZkErrorCode.SessionMoved, $"expected a write through a member the session is not attached to to fail with SessionMoved, got {reply.Error}");
 
             var oldId = leader.Id;
-            var oldEpoch = new Zxid(leader.State.Zxid).Epoch;
+            var oldEpoch = leader.State.Zxid.Epoch;
             network.Crash(oldId);
             await leader.DisposeAsync();
             members.Remove(oldId);
             leader = await LeaderAsync(members.Values);
             var session2 = await NewSessionAsync(leader);
             await WriteAsync(leader, session2, new CreateRequest("/after", [3], Open, CreateMode.Persistent, -1, false), 1);
-            Assert.True(new Zxid(leader.State.Zxid).Epoch > oldEpoch, $"expected a write in an epoch above {oldEpoch}, got zxid 0x{leader.State.Zxid:x}");
+            Assert.True(leader.State.Zxid.Epoch > oldEpoch, $"expected a write in an epoch above {oldEpoch}, got zxid {leader.State.Zxid}");
 
             members[oldId] = Start(oldId, network, disks[oldId], seed);
             await QuiescentAsync(members.Values, leader.State.Zxid);
@@ -125,7 +125,7 @@ public sealed class EnsembleMemberTests(ITestOutputHelper output)
 
     private Task<EnsembleMember> LeaderAsync(IEnumerable<EnsembleMember> members) => EnsembleTestKit.LeaderAsync(members, Trace);
 
-    private static Task QuiescentAsync(IEnumerable<EnsembleMember> members, long zxid) => EnsembleTestKit.QuiescentAsync(members, zxid);
+    private static Task QuiescentAsync(IEnumerable<EnsembleMember> members, Zxid zxid) => EnsembleTestKit.QuiescentAsync(members, zxid);
 
     private Task<ServerSession> NewSessionAsync(EnsembleMember leader) => EnsembleTestKit.NewSessionAsync(leader, Trace);
 

@@ -28,7 +28,7 @@ internal static class EnsembleTestKit
     }
 
     /// <summary>Waits until every member has published <paramref name="zxid"/>.</summary>
-    public static async Task QuiescentAsync(IEnumerable<EnsembleMember> members, long zxid)
+    public static async Task QuiescentAsync(IEnumerable<EnsembleMember> members, Zxid zxid)
     {
         using var cts = new CancellationTokenSource(Deadline);
         foreach (var m in members)
@@ -39,7 +39,7 @@ internal static class EnsembleTestKit
             }
             catch (OperationCanceledException)
             {
-                Assert.Fail($"expected server {m.Id} to publish zxid 0x{zxid:x} within {Deadline}; it is at 0x{m.State.Zxid:x}");
+                Assert.Fail($"expected server {m.Id} to publish zxid {zxid} within {Deadline}; it is at {m.State.Zxid}");
             }
         }
     }
@@ -47,7 +47,7 @@ internal static class EnsembleTestKit
     /// <summary>A session created by a createSession txn through <paramref name="leader"/>.</summary>
     public static async Task<ServerSession> NewSessionAsync(EnsembleMember leader, Func<string> trace)
     {
-        var id = leader.Sessions.NextSessionId().Value;
+        var id = leader.Sessions.NextSessionId();
         var session = new ServerSession(id, leader.Sessions.PasswordFor(id), 30_000, SessionTracker.LocalIds);
         leader.Sessions.Add(session);
         await WriteAsync(leader, session, new CreateSessionRequest(30_000), 0, trace);

@@ -92,7 +92,7 @@ public sealed class ForwardingTests(ITestOutputHelper output)
         await ensemble.AssertIdenticalAsync(leader.State.Zxid);
         foreach (var m in ensemble.Members.Values)
         {
-            Assert.True(m.State.Zxid == before[m.Id].Zxid + 1, $"expected exactly one txn after the errors on server {m.Id}: 0x{before[m.Id].Zxid:x} then 0x{m.State.Zxid:x}");
+            Assert.True(m.State.Zxid.Value == before[m.Id].Zxid.Value + 1, $"expected exactly one txn after the errors on server {m.Id}: {before[m.Id].Zxid} then {m.State.Zxid}");
             Assert.True(m.State.Find("/b") is null, $"expected the failed multi's /b absent on server {m.Id}");
         }
     }

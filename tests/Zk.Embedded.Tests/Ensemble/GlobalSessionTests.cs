@@ -31,9 +31,9 @@ public sealed class GlobalSessionTests(ITestOutputHelper output)
         await ensemble.AssertIdenticalAsync(leader.State.Zxid);
         foreach (var m in ensemble.Members.Values)
         {
-            Assert.True(m.State.Sessions.ContainsKey(session.SessionId), $"expected session 0x{session.SessionId:x} in server {m.Id}'s tree");
-            Assert.True(m.State.Find("/e1")?.EphemeralOwner == session.SessionId && m.State.Find("/e2") is not null,
-                $"expected /e1 and /e2 owned by session 0x{session.SessionId:x} on server {m.Id}");
+            Assert.True(m.State.Sessions.ContainsKey(session.SessionId), $"expected session {session.SessionId} in server {m.Id}'s tree");
+            Assert.True(m.State.Find("/e1")?.EphemeralOwner == session.SessionId.Value && m.State.Find("/e2") is not null,
+                $"expected /e1 and /e2 owned by session {session.SessionId} on server {m.Id}");
         }
 
         await ensemble.WriteAsync(follower, session, new CloseSessionRequest(Expired: false), 3);
@@ -41,7 +41,7 @@ public sealed class GlobalSessionTests(ITestOutputHelper output)
         foreach (var m in ensemble.Members.Values)
         {
             Assert.True(!m.State.Sessions.ContainsKey(session.SessionId) && !m.State.Ephemerals.ContainsKey(session.SessionId),
-                $"expected session 0x{session.SessionId:x} and its ephemeral table gone from server {m.Id}");
+                $"expected session {session.SessionId} and its ephemeral table gone from server {m.Id}");
             Assert.True(m.State.Find("/e1") is null && m.State.Find("/e2") is null, $"expected /e1 and /e2 gone from server {m.Id}");
         }
 
@@ -107,7 +107,7 @@ public sealed class GlobalSessionTests(ITestOutputHelper output)
         foreach (var f in followers)
         {
             while (f.Sessions.Count < f.State.Sessions.Count)
-                f.Sessions.Add(new ServerSession(f.Sessions.NextSessionId().Value, [], 60_000, SessionTracker.LocalIds));
+                f.Sessions.Add(new ServerSession(f.Sessions.NextSessionId(), [], 60_000, SessionTracker.LocalIds));
         }
 
         var beforeCrash = TimeProvider.System.GetTimestamp();
@@ -123,9 +123,9 @@ public sealed class GlobalSessionTests(ITestOutputHelper output)
             foreach (var id in next.State.Sessions.Keys)
             {
                 if (!next.Sessions.TryGet(id, out var s))
-                    stale.Add($"0x{id:x} untracked");
+                    stale.Add($"{id} untracked");
                 else if (s.LastHeardTimestamp < beforeCrash)
-                    stale.Add($"0x{id:x} last heard before the crash");
+                    stale.Add($"{id} last heard before the crash");
             }
 
             return true;
@@ -142,7 +142,7 @@ public sealed class GlobalSessionTests(ITestOutputHelper output)
             {
                 Assert.True(m.State.Find("/orphan") is null, $"expected /orphan gone from server {m.Id} with its session");
                 foreach (var s in kept)
-                    Assert.True(m.State.Sessions.ContainsKey(s.SessionId), $"expected session 0x{s.SessionId:x}, alive through the failover, on server {m.Id}");
+                    Assert.True(m.State.Sessions.ContainsKey(s.SessionId), $"expected session {s.SessionId}, alive through the failover, on server {m.Id}");
             }
         }
         finally
@@ -161,9 +161,9 @@ public sealed class GlobalSessionTests(ITestOutputHelper output)
         var session = await ensemble.NewSessionAsync(from);
         var created = await ensemble.WriteAsync(from, session, Ephemeral("/mine"), 1);
         var seen = created.Zxid;
-        await ensemble.WaitAsync(to, () => to.State.Zxid >= seen, $"server {to.Id} to reach zxid 0x{seen:x}");
+        await ensemble.WaitAsync(to, () => to.State.Zxid >= seen, $"server {to.Id} to reach zxid {seen}");
 
-        var behind = Assert.Throws<ZkException>(() => to.Reattach(session.SessionId, session.Password, to.State.Zxid + 1));
+        var behind = Assert.Throws<ZkException>(() => to.Reattach(session.SessionId, session.Password, new Zxid(to.State.Zxid.Value + 1)));
         Assert.True(behind.Code == ZkErrorCode.ConnectionLoss, $"expected a client that saw a newer zxid refused with ConnectionLoss, got {behind.Code}");
         var wrong = Assert.Throws<ZkException>(() => to.Reattach(session.SessionId, new byte[16], seen));
         Assert.True(wrong.Code == ZkErrorCode.SessionExpired, $"expected a wrong password refused with SessionExpired, got {wrong.Code}");
@@ -177,7 +177,7 @@ public sealed class GlobalSessionTests(ITestOutputHelper output)
         await ensemble.AssertIdenticalAsync(leader.State.Zxid);
         foreach (var m in ensemble.Members.Values)
         {
-            Assert.True(m.State.Find("/mine") is { Data: [1] } mine && mine.EphemeralOwner == session.SessionId,
+            Assert.True(m.State.Find("/mine") is { Data: [1] } mine && mine.EphemeralOwner == session.SessionId.Value,
                 $"expected /mine unchanged and still the session's on server {m.Id}");
             Assert.True(m.State.Find("/mine2") is not null, $"expected /mine2 on server {m.Id}");
         }

@@ -90,7 +90,7 @@ internal sealed class TrafficEnsemble : IAsyncDisposable
     }
 
     /// <summary>Waits until every running member has published <paramref name="zxid"/> and all their trees are identical.</summary>
-    public async Task AssertIdenticalAsync(long zxid)
+    public async Task AssertIdenticalAsync(Zxid zxid)
     {
         await EnsembleTestKit.QuiescentAsync(Members.Values, zxid);
         var digests = Members.Values.Select(m => (m.Id, Digest: TreeDigest.Of(m.State))).ToList();
@@ -101,7 +101,7 @@ internal sealed class TrafficEnsemble : IAsyncDisposable
     /// <summary>A session created through <paramref name="member"/> (leader or follower) with the given timeout.</summary>
     public async Task<ServerSession> NewSessionAsync(EnsembleMember member, int timeoutMillis = 30_000)
     {
-        var id = member.Sessions.NextSessionId().Value;
+        var id = member.Sessions.NextSessionId();
         var session = new ServerSession(id, member.Sessions.PasswordFor(id), timeoutMillis, SessionTracker.LocalIds);
         member.Sessions.Add(session);
         var answer = await SubmitAsync(member, session, new CreateSessionRequest(timeoutMillis), 0);
@@ -119,7 +119,7 @@ internal sealed class TrafficEnsemble : IAsyncDisposable
         }
         catch (ZkException e)
         {
-            return new Reply(e.Code, e.Path, null, 0, null!);
+            return new Reply(e.Code, e.Path, null, default, null!);
         }
 
         return await answer.Reply.WaitAsync(Deadline);

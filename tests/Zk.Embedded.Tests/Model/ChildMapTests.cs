@@ -1,5 +1,6 @@
 using CsCheck;
 using Xunit.Abstractions;
+using Zk.Embedded.Api;
 using Zk.Embedded.Tree;
 
 namespace Zk.Embedded.Tests.Model;
@@ -67,23 +68,23 @@ public sealed class ChildMapTests(ITestOutputHelper output)
         var withoutBoth = withoutA.Remove(b);
 
         Assert.Equal(2, withBoth.Count);
-        Assert.Equal(1, withBoth.Find(a)?.Czxid);
-        Assert.Equal(2, withBoth.Find(b)?.Czxid);
+        Assert.Equal(1, withBoth.Find(a)?.Czxid.Value);
+        Assert.Equal(2, withBoth.Find(b)?.Czxid.Value);
         Assert.Equal(2, replaced.Count);
-        Assert.Equal(3, replaced.Find(a)?.Czxid);
+        Assert.Equal(3, replaced.Find(a)?.Czxid.Value);
         Assert.Equal(new[] { a, b }.Order(StringComparer.Ordinal), replaced.Names().Order(StringComparer.Ordinal));
         Assert.Same(replaced, replaced.Remove("absent"));
         Assert.Equal(1, withoutA.Count);
         Assert.Null(withoutA.Find(a));
-        Assert.Equal(2, withoutA.Find(b)?.Czxid);
+        Assert.Equal(2, withoutA.Find(b)?.Czxid.Value);
         Assert.Equal(0, withoutBoth.Count);
         Assert.Null(withoutBoth.Find(b));
 
         // Every earlier version is as it was.
         Assert.Equal(1, withA.Count);
         Assert.Null(withA.Find(b));
-        Assert.Equal(1, withBoth.Find(a)?.Czxid);
-        Assert.Equal(3, replaced.Find(a)?.Czxid);
+        Assert.Equal(1, withBoth.Find(a)?.Czxid.Value);
+        Assert.Equal(3, replaced.Find(a)?.Czxid.Value);
     }
 
     [Fact]
@@ -161,8 +162,8 @@ public sealed class ChildMapTests(ITestOutputHelper output)
                     break;
                 case Kind.Find:
                     Assert.True(
-                        model.TryGetValue(name, out var expected) ? map.Find(name)?.Czxid == expected : map.Find(name) is null,
-                        $"step {i}: Find('{name}') should give marker {(model.TryGetValue(name, out var m) ? m : "none")}, got {map.Find(name)?.Czxid.ToString() ?? "none"}");
+                        model.TryGetValue(name, out var expected) ? map.Find(name)?.Czxid.Value == expected : map.Find(name) is null,
+                        $"step {i}: Find('{name}') should give marker {(model.TryGetValue(name, out var m) ? m : "none")}, got {map.Find(name)?.Czxid.Value.ToString() ?? "none"}");
                     break;
             }
 
@@ -190,14 +191,14 @@ public sealed class ChildMapTests(ITestOutputHelper output)
         foreach (var (name, marker) in model)
         {
             var found = map.Find(name);
-            Assert.True(found?.Czxid == marker, $"{when}: expected '{name}' with marker {marker}, got {found?.Czxid.ToString() ?? "none"}");
+            Assert.True(found?.Czxid.Value == marker, $"{when}: expected '{name}' with marker {marker}, got {found?.Czxid.Value.ToString() ?? "none"}");
         }
 
         var seen = new Dictionary<string, long>(StringComparer.Ordinal);
         var visited = 0;
         map.ForEach(ref seen, (ref Dictionary<string, long> acc, ZNode child) =>
         {
-            acc[child.Name] = child.Czxid;
+            acc[child.Name] = child.Czxid.Value;
         });
         foreach (var _ in map.Names())
         {
@@ -211,7 +212,7 @@ public sealed class ChildMapTests(ITestOutputHelper output)
         Assert.Equal(model.Keys.Order(StringComparer.Ordinal), map.Names().Order(StringComparer.Ordinal));
     }
 
-    private static ZNode Leaf(string name, long marker) => ZNode.NewLeaf(name, null, AclList.Open, marker, 0, 0);
+    private static ZNode Leaf(string name, long marker) => ZNode.NewLeaf(name, null, AclList.Open, new Zxid(marker), 0, 0);
 
     private static string Describe(Step[] steps) =>
         $"{steps.Length} steps: " + string.Join(" ", steps.Take(400).Select(s => $"{s.Kind}({s.Name})"));

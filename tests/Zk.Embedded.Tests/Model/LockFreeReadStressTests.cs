@@ -142,7 +142,7 @@ public sealed class LockFreeReadStressTests(ITestOutputHelper output)
     private sealed class Reader(int index, ZkPeer peer, IZooKeeper zk, Random random, long[] seen, long[] reads, ConcurrentQueue<string> failures, CancellationToken stop)
     {
         private long _lastValue;
-        private long _lastZxid;
+        private Zxid _lastZxid;
         private bool _idle;
 
         public void Run()
@@ -201,7 +201,7 @@ public sealed class LockFreeReadStressTests(ITestOutputHelper output)
             var state = peer.Core.Pipeline.State;
             if (state.Zxid < _lastZxid)
             {
-                Fail($"the published state went back from zxid 0x{_lastZxid:x} to 0x{state.Zxid:x}");
+                Fail($"the published state went back from zxid {_lastZxid} to {state.Zxid}");
             }
 
             _lastZxid = state.Zxid;
@@ -210,14 +210,14 @@ public sealed class LockFreeReadStressTests(ITestOutputHelper output)
             var value = ValueOf(a.Data);
             if (value != ValueOf(b.Data) || a.Mzxid != b.Mzxid || a.Mzxid > state.Zxid)
             {
-                Fail($"state 0x{state.Zxid:x} holds /s/a={value} (mzxid 0x{a.Mzxid:x}) but /s/b={ValueOf(b.Data)} (mzxid 0x{b.Mzxid:x})");
+                Fail($"state {state.Zxid} holds /s/a={value} (mzxid {a.Mzxid}) but /s/b={ValueOf(b.Data)} (mzxid {b.Mzxid})");
             }
 
             var pair = state.Find("/s/pair")!;
             CheckPair(value, pair.Children.Count, "state");
             if (pair.Children.Count == 2 && (pair.Children.Find("x") is null || pair.Children.Find("y") is null))
             {
-                Fail($"state 0x{state.Zxid:x}: /s/pair counts 2 children but lacks x or y: [{string.Join(",", pair.Children.Names())}]");
+                Fail($"state {state.Zxid}: /s/pair counts 2 children but lacks x or y: [{string.Join(",", pair.Children.Names())}]");
             }
 
             return value;

@@ -20,12 +20,12 @@ namespace Zk.Embedded.Tests.Pipeline;
 public sealed class PipelineInvariantTests
 {
     private static Txn Create(long zxid, string path, long session = 0, int cxid = 0) =>
-        new(zxid, session, 1, new CreateTxn(path, null, AclList.Open, 0, (int)zxid), cxid);
+        new(new Zxid(zxid), new SessionId(session), 1, new CreateTxn(path, null, AclList.Open, 0, (int)zxid), cxid);
 
     [Fact]
     public void A_publisher_refuses_a_txn_that_does_not_follow_the_published_state()
     {
-        var commit = new Committed(10);
+        var commit = new Committed(new Zxid(10));
         var publisher = NewPublisher(commit);
         publisher.Publish(Create(1, "/a"));
         publisher.Publish(Create(2, "/b"));
@@ -33,21 +33,21 @@ public sealed class PipelineInvariantTests
         var e = Assert.Throws<TxnInvariantException>(() => publisher.Publish(Create(2, "/c")));
         Assert.Contains("0x2 does not follow the published state at 0x2", e.Message, StringComparison.Ordinal);
         Assert.Throws<TxnInvariantException>(() => publisher.Publish(Create(1, "/d")));
-        Assert.Equal(2, publisher.State.Zxid);
+        Assert.Equal(new Zxid(2), publisher.State.Zxid);
         Assert.Null(publisher.State.Find("/c"));
     }
 
     [Fact]
     public void A_publisher_refuses_a_txn_above_the_committed_watermark()
     {
-        var commit = new Committed(1);
+        var commit = new Committed(new Zxid(1));
         var publisher = NewPublisher(commit);
         publisher.Publish(Create(1, "/a"));
 
         var e = Assert.Throws<TxnInvariantException>(() => publisher.Publish(Create(2, "/b")));
         Assert.Contains("only txns up to 0x1 are committed", e.Message, StringComparison.Ordinal);
-        Assert.Equal(1, publisher.State.Zxid);
-        commit.Zxid = 2;
+        Assert.Equal(new Zxid(1), publisher.State.Zxid);
+        commit.Zxid = new Zxid(2);
         publisher.Publish(Create(2, "/b"));
         Assert.NotNull(publisher.State.Find("/b"));
     }
@@ -55,8 +55,8 @@ public sealed class PipelineInvariantTests
     [Fact]
     public void A_txn_whose_cxid_is_not_its_sessions_oldest_waiting_request_is_refused()
     {
-        var publisher = NewPublisher(new Committed(10));
-        var session = new ServerSession(0x42, [], 30_000, []);
+        var publisher = NewPublisher(new Committed(new Zxid(10)));
+        var session = new ServerSession(new SessionId(0x42), [], 30_000, []);
         var target = new Recorder();
         publisher.Expect(new Step(new PendingWrite(session, new CreateRequest("/a", null, Acl.OpenUnsafe, CreateMode.Persistent, -1, false), target, Cxid: 7), null, 0, 0, default) with { Txn = Create(1, "/a", 0x42, 7) });
 
@@ -69,13 +69,13 @@ public sealed class PipelineInvariantTests
     [Fact]
     public void The_commit_stage_refuses_a_batch_with_a_gap_or_a_repeat()
     {
-        var memory = new ImmediateCommit(0);
+        var memory = new ImmediateCommit(default);
         Assert.Throws<TxnInvariantException>(() => memory.Propose([Create(1, "/a"), Create(3, "/b")]));
         Assert.Throws<TxnInvariantException>(() => memory.Propose([Create(2, "/a")]));
         memory.Propose([Create(1, "/a"), Create(2, "/b")]);
         var e = Assert.Throws<TxnInvariantException>(() => memory.Propose([Create(2, "/c")]));
         Assert.Contains("zxid 0x2 after 0x2", e.Message, StringComparison.Ordinal);
-        Assert.Equal(2, memory.CommittedZxid);
+        Assert.Equal(new Zxid(2), memory.CommittedZxid);
     }
 
     [Fact]
@@ -87,17 +87,17 @@ public sealed class PipelineInvariantTests
         {
             storage.Propose([Create(1, "/a")]);
             Assert.Throws<TxnInvariantException>(() => storage.Propose([Create(3, "/c")]));
-            await storage.WaitCommittedAsync(1);
-            Assert.Equal(1, storage.CommittedZxid);
+            await storage.WaitCommittedAsync(new Zxid(1));
+            Assert.Equal(new Zxid(1), storage.CommittedZxid);
         }
     }
 
     [Fact]
     public void A_new_epoch_starts_at_counter_one_and_follows_the_previous_epoch()
     {
-        Assert.True(TxnSequence.Follows(new Zxid(3, 9).Value, new Zxid(4, 1).Value));
-        Assert.False(TxnSequence.Follows(new Zxid(3, 9).Value, new Zxid(4, 2).Value));
-        Assert.False(TxnSequence.Follows(new Zxid(3, 9).Value, new Zxid(2, 10).Value));
+        Assert.True(TxnSequence.Follows(new Zxid(3, 9), new Zxid(4, 1)));
+        Assert.False(TxnSequence.Follows(new Zxid(3, 9), new Zxid(4, 2)));
+        Assert.False(TxnSequence.Follows(new Zxid(3, 9), new Zxid(2, 10)));
         Assert.Equal(new Zxid(4, 1), Proposer.Next(new Zxid(3, uint.MaxValue)));
         Assert.Equal(new Zxid(3, 10), Proposer.Next(new Zxid(3, 9)));
     }
@@ -106,13 +106,13 @@ public sealed class PipelineInvariantTests
     public async Task A_commit_stage_that_breaks_the_watermark_stops_writes_with_a_clear_fault()
     {
         // A stage that says it committed less than it was given: publishing would reply before durability.
-        var commit = new Committed(0) { CommitsAtOnce = true };
+        var commit = new Committed(new Zxid(0)) { CommitsAtOnce = true };
         var time = TimeProvider.System;
         var sessions = new SessionTracker(time, 1, new byte[32]);
         var processor = new RequestProcessor(TreeState.CreateInitial(), new TxnBuilder(new AclCache(), new PeerLimits(1 << 20, false, null)), new WatchManager(), sessions, commit, time, NullLogger.Instance);
         processor.Start();
         await using var _ = processor;
-        var session = new ServerSession(0, [], 0, [new Id("super", "")], isSystem: true);
+        var session = new ServerSession(default, [], 0, [new Id("super", "")], isSystem: true);
         var target = new Recorder();
         await processor.SubmitAsync(new PendingWrite(session, new CreateRequest("/a", null, Acl.OpenUnsafe, CreateMode.Persistent, -1, false), target));
 
@@ -130,19 +130,19 @@ public sealed class PipelineInvariantTests
         new(TreeState.CreateInitial(), new WatchManager(), new SessionTracker(TimeProvider.System, 1, new byte[32]), commit, NullLogger.Instance);
 
     /// <summary>A commit stage whose watermark the test sets.</summary>
-    private sealed class Committed(long zxid) : ICommitStage
+    private sealed class Committed(Zxid zxid) : ICommitStage
     {
-        public long Zxid { get; set; } = zxid;
+        public Zxid Zxid { get; set; } = zxid;
 
         public bool CommitsAtOnce { get; init; }
 
-        public long CommittedZxid => Zxid;
+        public Zxid CommittedZxid => Zxid;
 
         public void Propose(IReadOnlyList<Txn> txns)
         {
         }
 
-        public ValueTask WaitCommittedAsync(long zxid) => ValueTask.CompletedTask;
+        public ValueTask WaitCommittedAsync(Zxid zxid) => ValueTask.CompletedTask;
     }
 
     private sealed class Recorder : IReplyTarget

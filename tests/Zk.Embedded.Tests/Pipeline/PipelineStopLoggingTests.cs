@@ -42,7 +42,7 @@ public sealed class PipelineStopLoggingTests
         processor.Start();
         await using (processor)
         {
-            var session = new ServerSession(0, [], 0, [new Id("super", "")], isSystem: true);
+            var session = new ServerSession(default, [], 0, [new Id("super", "")], isSystem: true);
             await processor.SubmitAsync(new PendingWrite(session, new CreateRequest("/a", null, Acl.OpenUnsafe, CreateMode.Persistent, -1, false), null));
             Assert.Same(fault, await processor.Faulted.WaitAsync(TimeSpan.FromSeconds(30)));
         }
@@ -58,13 +58,13 @@ public sealed class PipelineStopLoggingTests
     {
         public bool CommitsAtOnce => false;
 
-        public long CommittedZxid => 0;
+        public Zxid CommittedZxid => default;
 
         public void Propose(IReadOnlyList<Txn> txns)
         {
         }
 
-        public ValueTask WaitCommittedAsync(long zxid) => ValueTask.FromException(fault);
+        public ValueTask WaitCommittedAsync(Zxid zxid) => ValueTask.FromException(fault);
     }
 
     private sealed class RecordingLogger : ILogger

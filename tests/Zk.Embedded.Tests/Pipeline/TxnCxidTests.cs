@@ -33,11 +33,11 @@ public sealed class TxnCxidTests
         }
 
         using var log = TxnLog.Open(dir.Path);
-        var txns = log.ReadFrom(0).ToList();
-        var inProcess = txns.Where(t => t.SessionId == inProcessId).Select(t => (t.Op.GetType().Name, t.Cxid)).ToList();
+        var txns = log.ReadFrom(default).ToList();
+        var inProcess = txns.Where(t => t.SessionId.Value == inProcessId).Select(t => (t.Op.GetType().Name, t.Cxid)).ToList();
         // cxid 2 was the failed create: no txn, but it used its number, as a client's xid does.
         Assert.Equal([("CreateSessionTxn", 0), ("CreateTxn", 1), ("SetDataTxn", 3)], inProcess.Take(3));
-        var wire = txns.Where(t => t.SessionId == wireId).ToList();
+        var wire = txns.Where(t => t.SessionId.Value == wireId).ToList();
         Assert.True(wire.Count >= 3, $"expected createSession, create and setData of the wire session, got {wire.Count} txns");
         Assert.Equal(0, wire[0].Cxid);
         Assert.IsType<CreateSessionTxn>(wire[0].Op);

@@ -44,9 +44,9 @@ public sealed class FollowerPublisherTests
         }
 
         // The follower: its own sessions (same ids), its own requests waiting as forwarded writes, the txns as bytes.
-        var followerCommit = new ImmediateCommit(0);
+        var followerCommit = new ImmediateCommit(default);
         var follower = new Publisher(TreeState.CreateInitial(), new WatchManager(), new SessionTracker(time, 2, new byte[32]), followerCommit, NullLogger.Instance);
-        var followerSessions = new Dictionary<long, ServerSession>();
+        var followerSessions = new Dictionary<SessionId, ServerSession>();
         var followerAnswers = new List<(Answer Leader, Answer Follower)>();
         foreach (var answer in answers)
         {
@@ -94,7 +94,7 @@ public sealed class FollowerPublisherTests
     private static void SameReply(Reply expected, Reply actual, string what)
     {
         Assert.True(expected.Error == actual.Error, $"{what}: {expected.Error} vs {actual.Error}");
-        Assert.True(expected.Zxid == actual.Zxid, $"{what}: zxid 0x{expected.Zxid:x} vs 0x{actual.Zxid:x}");
+        Assert.True(expected.Zxid == actual.Zxid, $"{what}: zxid {expected.Zxid} vs {actual.Zxid}");
         if (expected.Value is IReadOnlyList<OpResult> results)
         {
             Assert.Equal(results, Assert.IsAssignableFrom<IReadOnlyList<OpResult>>(actual.Value));
@@ -150,7 +150,7 @@ public sealed class FollowerPublisherTests
             foreach (var session in answers.GroupBy(a => a.SessionId))
             {
                 var order = session.OrderBy(a => a.CompletedAt).Select(a => a.Cxid).ToList();
-                Assert.True(order.SequenceEqual(session.Select(a => a.Cxid)), $"session 0x{session.Key:x} answered in order {string.Join(",", order)}");
+                Assert.True(order.SequenceEqual(session.Select(a => a.Cxid)), $"session {session.Key} answered in order {string.Join(",", order)}");
             }
 
             Assert.DoesNotContain(ZkErrorCode.ConnectionLoss, codes);
@@ -160,7 +160,7 @@ public sealed class FollowerPublisherTests
 
         private ServerSession NewSession()
         {
-            var id = sessions.NextSessionId().Value;
+            var id = sessions.NextSessionId();
             var session = new ServerSession(id, sessions.PasswordFor(id), 30_000, SessionTracker.LocalIds);
             sessions.Add(session);
             return session;
@@ -168,12 +168,12 @@ public sealed class FollowerPublisherTests
     }
 
     /// <summary>One request's reply, and when (in completion order across the test) it came.</summary>
-    private sealed class Answer(long sessionId, int cxid, PipelineRequest request) : IReplyTarget
+    private sealed class Answer(SessionId sessionId, int cxid, PipelineRequest request) : IReplyTarget
     {
         private static long s_completions;
         private readonly TaskCompletionSource<Reply> _reply = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public long SessionId { get; } = sessionId;
+        public SessionId SessionId { get; } = sessionId;
 
         public int Cxid { get; } = cxid;
 
@@ -192,19 +192,19 @@ public sealed class FollowerPublisherTests
             _reply.TrySetResult(reply);
         }
 
-        public override string ToString() => $"{Request.GetType().Name} of 0x{SessionId:x} cxid {Cxid}";
+        public override string ToString() => $"{Request.GetType().Name} of {SessionId} cxid {Cxid}";
     }
 
     /// <summary>A leader's commit stage that commits at once and keeps each proposed txn as the record a transport would carry.</summary>
     private sealed class RecordingCommit : ICommitStage
     {
-        private readonly ImmediateCommit _inner = new(0);
+        private readonly ImmediateCommit _inner = new(default);
 
-        public List<(long Zxid, byte[] Record)> Records { get; } = [];
+        public List<(Zxid Zxid, byte[] Record)> Records { get; } = [];
 
         public bool CommitsAtOnce => true;
 
-        public long CommittedZxid => _inner.CommittedZxid;
+        public Zxid CommittedZxid => _inner.CommittedZxid;
 
         public void Propose(IReadOnlyList<Txn> txns)
         {
@@ -215,6 +215,6 @@ public sealed class FollowerPublisherTests
             }
         }
 
-        public ValueTask WaitCommittedAsync(long zxid) => ValueTask.CompletedTask;
+        public ValueTask WaitCommittedAsync(Zxid zxid) => ValueTask.CompletedTask;
     }
 }

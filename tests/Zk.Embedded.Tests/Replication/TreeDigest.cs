@@ -30,7 +30,7 @@ internal static class TreeDigest
             text.Append(path).Append('|').Append(Convert.ToHexString(node.Data ?? [])).Append('|').Append(node.Acl).Append('|').Append(node.ToStat()).Append('\n');
         }
 
-        foreach (var id in state.Sessions.Keys.Order())
+        foreach (var id in state.Sessions.Keys.OrderBy(id => id.Value))
         {
             text.Append("session ").Append(state.Sessions[id]).Append('\n');
         }

@@ -57,7 +57,7 @@ public sealed class PipelineFaultTests
         foreach (var op in bad)
         {
             Assert.True(TxnChecks.Unencodable(op) is not null, $"{op} should be found unencodable");
-            Assert.Throws<InvalidOperationException>(() => TxnCodec.Encode(new Txn(1, 1, 1, op)));
+            Assert.Throws<InvalidOperationException>(() => TxnCodec.Encode(new Txn(new Zxid(1), new SessionId(1), 1, op)));
         }
 
         Assert.Null(TxnChecks.Unencodable(new CreateTxn("/s", null, AclList.Open, 0, 1)));

@@ -79,7 +79,7 @@ public sealed class RequestFuzzTests(ITestOutputHelper output)
 
         // After dispose: everything the pipeline logged has been published, so this is the state the log must give back.
         final = peer.Core.Pipeline.State;
-        output.WriteLine($"{batches} batches, {final.NodeCount} znodes, zxid 0x{final.Zxid:x}, in {clock.ElapsedMilliseconds} ms");
+        output.WriteLine($"{batches} batches, {final.NodeCount} znodes, zxid {final.Zxid}, in {clock.ElapsedMilliseconds} ms");
         await using var restarted = await ZkPeer.StartAsync(options with { ClientPort = null });
         StorageAssert.SameState(final, restarted.Core.Pipeline.State);
         await using var check = await restarted.ConnectAsync();

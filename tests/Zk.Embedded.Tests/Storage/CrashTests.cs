@@ -102,7 +102,7 @@ public sealed class CrashTests(ITestOutputHelper output)
                 onDisk = recovered;
                 output.WriteLine(
                     $"round {round}: {how}; {counts}, survived {string.Join('/', survived)}; "
-                    + $"recovered zxid 0x{recovered.Zxid:x}, {recovered.NodeCount} znodes, from {(snapshot is null ? "the log alone" : Path.GetFileName(snapshot))}; "
+                    + $"recovered zxid {recovered.Zxid}, {recovered.NodeCount} znodes, from {(snapshot is null ? "the log alone" : Path.GetFileName(snapshot))}; "
                     + $"{Stopwatch.GetElapsedTime(roundStarted).TotalMilliseconds:F0} ms");
             }
 
@@ -203,7 +203,7 @@ public sealed class CrashTests(ITestOutputHelper output)
             return;
         }
 
-        Assert.True(zxid == onDisk.Zxid, $"the restarted zk serves zxid 0x{zxid:x}; the dataDir recovers to 0x{onDisk.Zxid:x}");
+        Assert.True(zxid == onDisk.Zxid.Value, $"the restarted zk serves zxid 0x{zxid:x}; the dataDir recovers to {onDisk.Zxid}");
         var (client, _) = await RawWireClient.ConnectAsync(endPoint, SessionTimeoutMs);
         using (client)
         {
@@ -240,8 +240,8 @@ public sealed class CrashTests(ITestOutputHelper output)
         var reply = Jute.Decode<GetDataResponse>(body);
         var data = reply.Data?.ToArray() ?? [];
         Assert.True(data.AsSpan().SequenceEqual(expected.Data ?? []), $"{path}: the restarted zk serves other data than the recovered tree");
-        Assert.True(reply.Stat.Mzxid == expected.Mzxid && reply.Stat.Version == expected.Version,
-            $"{path}: served mzxid 0x{reply.Stat.Mzxid:x} version {reply.Stat.Version}, recovered 0x{expected.Mzxid:x} version {expected.Version}");
+        Assert.True(reply.Stat.Mzxid == expected.Mzxid.Value && reply.Stat.Version == expected.Version,
+            $"{path}: served mzxid 0x{reply.Stat.Mzxid:x} version {reply.Stat.Version}, recovered {expected.Mzxid} version {expected.Version}");
     }
 
     private static string WriteConfig(TempDirectory dir, string dataDir, int port)

@@ -148,7 +148,7 @@ public sealed class FullDiskTests
                 for (var i = 0; i < 6; i++)
                 {
                     zxid++;
-                    txns.Add(new Txn(zxid, 7, zxid, new SetDataTxn("/n", new byte[1_000_000], (int)zxid)));
+                    txns.Add(new Txn(new Zxid(zxid), new SessionId(7), zxid, new SetDataTxn("/n", new byte[1_000_000], (int)zxid)));
                 }
 
                 log.Append(txns);

@@ -31,19 +31,19 @@ public sealed class LargeBatchTests : IDisposable
         var batch = new List<Txn>();
         for (var i = 0; i < 40; i++)
         {
-            batch.Add(new Txn(i + 1, 7, 1000 + i, new SetDataTxn("/n", Data(OneMegabyte, i), i)));
+            batch.Add(new Txn(new Zxid(i + 1), new SessionId(7), 1000 + i, new SetDataTxn("/n", Data(OneMegabyte, i), i)));
         }
 
         var log = TxnLog.Open(_dir.Path);
         log.Append(batch);
-        log.Append([new Txn(41, 7, 2000, new DeleteTxn("/n"))]);
+        log.Append([new Txn(new Zxid(41), new SessionId(7), 2000, new DeleteTxn("/n"))]);
         log.CloseLikeACrash();
 
         using var reopened = TxnLog.Open(_dir.Path);
-        Assert.Equal(41, reopened.LastZxid);
-        StorageAssert.SameTxns(batch, reopened.ReadFrom(0).Take(40).ToList());
-        Assert.Equal(21, reopened.TruncateAfter(20));
-        StorageAssert.SameTxns(batch[..20], [.. reopened.ReadFrom(0)]);
+        Assert.Equal(new Zxid(41), reopened.LastZxid);
+        StorageAssert.SameTxns(batch, reopened.ReadFrom(default).Take(40).ToList());
+        Assert.Equal(21, reopened.TruncateAfter(new Zxid(20)));
+        StorageAssert.SameTxns(batch[..20], [.. reopened.ReadFrom(default)]);
     }
 
     [Fact]
@@ -55,24 +55,24 @@ public sealed class LargeBatchTests : IDisposable
             ops[i] = new SetDataTxn($"/n{i}", Data(OneMegabyte, i), 0);
         }
 
-        var multi = new Txn(2, 7, 1000, new MultiTxn(ops));
-        var small = new Txn(1, 7, 999, new DeleteTxn("/x"));
+        var multi = new Txn(new Zxid(2), new SessionId(7), 1000, new MultiTxn(ops));
+        var small = new Txn(new Zxid(1), new SessionId(7), 999, new DeleteTxn("/x"));
         var log = TxnLog.Open(_dir.Path);
         log.Append([small, multi]);
-        log.Append([new Txn(3, 7, 1001, new DeleteTxn("/y"))]);
+        log.Append([new Txn(new Zxid(3), new SessionId(7), 1001, new DeleteTxn("/y"))]);
         log.CloseLikeACrash();
 
         using var reopened = TxnLog.Open(_dir.Path);
-        StorageAssert.SameTxns([small, multi], reopened.ReadFrom(0).Take(2).ToList());
+        StorageAssert.SameTxns([small, multi], reopened.ReadFrom(default).Take(2).ToList());
 
         // A later txn of the same zxid after a truncation must not meet the old parts.
-        reopened.TruncateAfter(1);
-        var replaced = new Txn(2, 7, 1002, new MultiTxn(ops[..18]));
+        reopened.TruncateAfter(new Zxid(1));
+        var replaced = new Txn(new Zxid(2), new SessionId(7), 1002, new MultiTxn(ops[..18]));
         reopened.Append([replaced]);
-        StorageAssert.SameTxns([small, replaced], [.. reopened.ReadFrom(0)]);
-        reopened.Append([new Txn(3, 7, 1003, new DeleteTxn("/z"))]);
-        reopened.PurgeThrough(2);
-        Assert.Equal(3, reopened.ReadFrom(0).Single().Zxid);
+        StorageAssert.SameTxns([small, replaced], [.. reopened.ReadFrom(default)]);
+        reopened.Append([new Txn(new Zxid(3), new SessionId(7), 1003, new DeleteTxn("/z"))]);
+        reopened.PurgeThrough(new Zxid(2));
+        Assert.Equal(new Zxid(3), reopened.ReadFrom(default).Single().Zxid);
     }
 
     [Fact]

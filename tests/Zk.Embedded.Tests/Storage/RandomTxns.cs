@@ -13,8 +13,8 @@ internal sealed class RandomTxns(int seed)
 {
     private static readonly AclList Digest = new([new Acl(Perms.All, new Id("digest", "app:hash=")), new Acl(Perms.Read, Id.Anyone)]);
     private readonly Random _random = new(seed);
-    private long _epoch = 1;
-    private long _counter;
+    private uint _epoch = 1;
+    private uint _counter;
     private long _time = 1_700_000_000_000;
     private long _nextSession = 0x1000;
 
@@ -29,18 +29,18 @@ internal sealed class RandomTxns(int seed)
         }
 
         _time += _random.Next(0, 5);
-        var zxid = (_epoch << 32) | ++_counter;
+        var zxid = new Zxid(_epoch, ++_counter);
         var session = PickSession();
         TxnOp op = _random.Next(20) switch
         {
             0 => new CreateSessionTxn(_random.Next(4_000, 40_000)),
-            1 when session != 0 => CloseSessionTxn.Instance,
+            1 when session != default => CloseSessionTxn.Instance,
             2 or 3 => Multi(zxid, session),
             _ => SingleOp(State, session),
         };
         if (op is CreateSessionTxn)
         {
-            session = _nextSession++;
+            session = new SessionId(_nextSession++);
         }
 
         var txn = new Txn(zxid, session, _time, op);
@@ -48,7 +48,7 @@ internal sealed class RandomTxns(int seed)
         return txn;
     }
 
-    private TxnOp Multi(long zxid, long session)
+    private TxnOp Multi(Zxid zxid, SessionId session)
     {
         var ops = new TxnOp[_random.Next(1, 5)];
         var state = State;
@@ -61,7 +61,7 @@ internal sealed class RandomTxns(int seed)
         return new MultiTxn(ops);
     }
 
-    private TxnOp SingleOp(TreeState state, long session)
+    private TxnOp SingleOp(TreeState state, SessionId session)
     {
         var paths = new List<(string Path, ZNode Node)>();
         Walk(state.Root, "/", paths);
@@ -78,7 +78,7 @@ internal sealed class RandomTxns(int seed)
             case 3:
                 return new CheckTxn(path);
             default:
-                if (node.OwnerSession != 0 || path.StartsWith("/zookeeper", StringComparison.Ordinal))
+                if (node.OwnerSession != default || path.StartsWith("/zookeeper", StringComparison.Ordinal))
                 {
                     return new CheckTxn(path);
                 }
@@ -86,7 +86,7 @@ internal sealed class RandomTxns(int seed)
                 var name = $"n{node.CreateCount:D10}";
                 var owner = _random.Next(6) switch
                 {
-                    0 when session != 0 => session,
+                    0 when session != default => session.Value,
                     1 => ZNode.ContainerOwner,
                     2 => ZNode.TtlMask | (long)(uint)_random.Next(1, 100_000),
                     _ => 0L,
@@ -95,14 +95,14 @@ internal sealed class RandomTxns(int seed)
         }
     }
 
-    private long PickSession()
+    private SessionId PickSession()
     {
         if (State.Sessions.IsEmpty || _random.Next(4) == 0)
         {
-            return 0;
+            return default;
         }
 
-        var ids = State.Sessions.Keys.Order().ToArray();
+        var ids = State.Sessions.Keys.OrderBy(id => id.Value).ToArray();
         return ids[_random.Next(ids.Length)];
     }
 

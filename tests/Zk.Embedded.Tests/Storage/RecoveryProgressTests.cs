@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Zk.Embedded.Api;
 using Zk.Embedded.Txns;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Storage;
@@ -16,11 +17,11 @@ public sealed class RecoveryProgressTests
         const int count = Recovery.ProgressEvery + 10;
         using (var log = TxnLog.Open(dir.Path, new TxnLogOptions { ForceSync = false }))
         {
-            log.Append([new Txn(1, 7, 0, new CreateSessionTxn(30_000)), new Txn(2, 7, 0, new CreateTxn("/p", [], AclList.Open, 0, 1))]);
+            log.Append([new Txn(new Zxid(1), new SessionId(7), 0, new CreateSessionTxn(30_000)), new Txn(new Zxid(2), new SessionId(7), 0, new CreateTxn("/p", [], AclList.Open, 0, 1))]);
             var batch = new List<Txn>(10_000);
             for (var zxid = 3L; zxid < count + 3; zxid++)
             {
-                batch.Add(new Txn(zxid, 7, 0, new SetDataTxn("/p", [1], (int)(zxid - 2))));
+                batch.Add(new Txn(new Zxid(zxid), new SessionId(7), 0, new SetDataTxn("/p", [1], (int)(zxid - 2))));
                 if (batch.Count == batch.Capacity)
                 {
                     log.Append(batch);
@@ -35,7 +36,7 @@ public sealed class RecoveryProgressTests
         var (storage, state) = PeerStorage.Open(dir.Path, dir.Path, forceSync: false, snapCount: 100_000, snapRetainCount: 3, new AclCache(), logger);
         storage.Dispose();
 
-        Assert.Equal(count + 2, state.Zxid);
+        Assert.Equal(new Zxid(count + 2), state.Zxid);
         Assert.Contains(logger.Messages, m => m.StartsWith($"Recovery: 100000 of {count + 2} txns replayed, at zxid 0x", StringComparison.Ordinal));
         Assert.Contains(logger.Messages, m => m.Contains($"{count + 2} txns replayed, in ", StringComparison.Ordinal));
     }

@@ -1,4 +1,5 @@
 using Xunit.Abstractions;
+using Zk.Embedded.Api;
 using Zk.Embedded.Txns;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Storage;
@@ -148,7 +149,7 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
         string? snapshot = null;
         for (var i = 1; i <= 200; i++)
         {
-            var txn = new Txn(i, SessionId: 0, Time: i, new CreateTxn($"/n{i}", [(byte)i], AclList.Open, EphemeralOwner: 0, ParentCreateCount: state.Root.CreateCount + 1));
+            var txn = new Txn(new Zxid(i), new SessionId(0), Time: i, new CreateTxn($"/n{i}", [(byte)i], AclList.Open, EphemeralOwner: 0, ParentCreateCount: state.Root.CreateCount + 1));
             log.Append([txn]);
             state = TxnApplier.Apply(state, txn, triggers: null);
             if (i == 100)
@@ -157,7 +158,7 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
             }
         }
 
-        log.PurgeThrough(100);
+        log.PurgeThrough(new Zxid(100));
         var bytes = File.ReadAllBytes(snapshot!);
         bytes[bytes.Length / 2] ^= 0x40;
         File.WriteAllBytes(snapshot!, bytes);
@@ -167,7 +168,7 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, result.Replayed);
         var gap = result.LogCorruption;
         Assert.True(gap is { Kind: CorruptionKind.Gap }, $"expected a Gap at zxid 0x65, got {gap?.Message ?? "no corruption, " + result.Replayed + " txns replayed"}");
-        Assert.Equal(101, gap!.Zxid);
+        Assert.Equal(new Zxid(101), gap!.Zxid);
         Assert.Contains("no valid snapshot", gap.Message, StringComparison.Ordinal);
     }
 
@@ -181,7 +182,7 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
     [InlineData(0x2_0000_0001L, 0x1_0000_0002L, false)]
     [InlineData(0x5L, 0x5L, false)]
     public void Within_an_epoch_each_zxid_follows_the_one_before(long previous, long next, bool follows) =>
-        Assert.Equal(follows, TxnSequence.Follows(previous, next));
+        Assert.Equal(follows, TxnSequence.Follows(new Zxid(previous), new Zxid(next)));
 
     [Fact]
     public void A_torn_snapshot_is_reported_as_truncated()
@@ -204,11 +205,11 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
         TreeState Create(string path, byte[]? data, long owner = 0)
         {
             var parent = state.Find(path.AsSpan(0, Math.Max(1, path.LastIndexOf('/'))))!;
-            state = TxnApplier.Apply(state, new Txn(++zxid, owner > 0 ? owner : 0, zxid, new CreateTxn(path, data, AclList.Open, owner, parent.CreateCount + 1)), triggers: null);
+            state = TxnApplier.Apply(state, new Txn(new Zxid(++zxid), new SessionId(owner > 0 ? owner : 0), zxid, new CreateTxn(path, data, AclList.Open, owner, parent.CreateCount + 1)), triggers: null);
             return state;
         }
 
-        state = TxnApplier.Apply(state, new Txn(++zxid, 0x77, zxid, new CreateSessionTxn(30_000)), triggers: null);
+        state = TxnApplier.Apply(state, new Txn(new Zxid(++zxid), new SessionId(0x77), zxid, new CreateSessionTxn(30_000)), triggers: null);
         for (var p = 0; p < 4; p++)
         {
             Create($"/p{p}", null);
@@ -232,7 +233,7 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
         Assert.True(new FileInfo(path).Length > 7 << 20);
         var loaded = SnapshotFile.Read(path);
         StorageAssert.SameState(state, loaded);
-        Assert.Equal(["/p0/deep/er/eph", "/p1/deep/er/eph", "/p2/deep/er/eph", "/p3/deep/er/eph"], loaded.Ephemerals[0x77].Order(StringComparer.Ordinal));
+        Assert.Equal(["/p0/deep/er/eph", "/p1/deep/er/eph", "/p2/deep/er/eph", "/p3/deep/er/eph"], loaded.Ephemerals[new SessionId(0x77)].Order(StringComparer.Ordinal));
     }
 
     [Fact]

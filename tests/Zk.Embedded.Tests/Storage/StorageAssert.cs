@@ -16,7 +16,7 @@ internal static class StorageAssert
         Assert.Equal(expected.SessionId, actual.SessionId);
         Assert.Equal(expected.Cxid, actual.Cxid);
         Assert.Equal(expected.Time, actual.Time);
-        SameOp(expected.Op, actual.Op, $"txn 0x{expected.Zxid:x}");
+        SameOp(expected.Op, actual.Op, $"txn {expected.Zxid}");
     }
 
     public static void SameTxns(IReadOnlyList<Txn> expected, IReadOnlyList<Txn> actual)
@@ -37,15 +37,15 @@ internal static class StorageAssert
         Assert.Equal(expected.Sessions.Count, actual.Sessions.Count);
         foreach (var (id, session) in expected.Sessions)
         {
-            Assert.True(actual.Sessions.TryGetValue(id, out var other), $"session 0x{id:x} missing");
+            Assert.True(actual.Sessions.TryGetValue(id, out var other), $"session {id} missing");
             Assert.Equal(session, other);
         }
 
         Assert.Equal(expected.Ephemerals.Count, actual.Ephemerals.Count);
         foreach (var (owner, paths) in expected.Ephemerals)
         {
-            Assert.True(actual.Ephemerals.TryGetValue(owner, out var other), $"ephemerals of 0x{owner:x} missing");
-            Assert.True(paths.SetEquals(other!), $"ephemerals of 0x{owner:x} differ");
+            Assert.True(actual.Ephemerals.TryGetValue(owner, out var other), $"ephemerals of {owner} missing");
+            Assert.True(paths.SetEquals(other!), $"ephemerals of {owner} differ");
         }
 
         Assert.True(expected.Containers.SetEquals(actual.Containers), "containers differ");

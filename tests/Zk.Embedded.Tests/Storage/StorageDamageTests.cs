@@ -77,7 +77,7 @@ public sealed class StorageDamageTests : IDisposable
         var end = WalFileTests.LogicalEnd(Wal);
         WalFileTests.Overwrite(Wal, WalFileTests.Physical(acknowledged + ((end - acknowledged) / WalFile.PageSize / 2 * WalFile.PageSize)) + 500, Garbage);
         using var reopened = TxnLog.Open(_dir.Path);
-        StorageAssert.SameTxns(TxnLogTests.Batch(1, 80), [.. reopened.ReadFrom(0)]);
+        StorageAssert.SameTxns(TxnLogTests.Batch(1, 80), [.. reopened.ReadFrom(default)]);
     }
 
     [Fact]

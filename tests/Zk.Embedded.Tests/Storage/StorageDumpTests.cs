@@ -21,7 +21,7 @@ public sealed class StorageDumpTests
             // Snapshots are of the published state when a batch is written, and skipped while one is being written, so
             // write on (to another node) until one holds /d: a liveness bound, not a timing assumption.
             var extra = 0;
-            while (!SnapshotFile.List(dir.Path).Any(s => s.Zxid >= 3))
+            while (!SnapshotFile.List(dir.Path).Any(s => s.Zxid >= new Zxid(3)))
             {
                 Assert.True(extra < 10_000, "expected a snapshot holding /d within 10,000 more writes with snapCount 2");
                 await zk.CreateAsync("/more-" + extra++, null, Acl.OpenUnsafe, CreateMode.Persistent);
@@ -39,7 +39,7 @@ public sealed class StorageDumpTests
         Assert.Contains(lines, l => l.Contains($"zxid 0x{writes + 2:x} closeSession", StringComparison.Ordinal));
 
         var snapshot = new StringWriter();
-        StorageDump.DumpSnapshot(SnapshotFile.List(dir.Path).First(s => s.Zxid >= 3).Path, snapshot);
+        StorageDump.DumpSnapshot(SnapshotFile.List(dir.Path).First(s => s.Zxid >= new Zxid(3)).Path, snapshot);
         Assert.Contains("/zookeeper/config ", snapshot.ToString(), StringComparison.Ordinal);
         Assert.Contains("/d ", snapshot.ToString(), StringComparison.Ordinal);
     }

@@ -1,4 +1,5 @@
 using LiteDB;
+using Zk.Embedded.Api;
 using Zk.Embedded.Tests.Txns;
 using Zk.Embedded.Txns;
 using Zk.Embedded.Processing;
@@ -19,7 +20,7 @@ public sealed class TxnLogTests : IDisposable
         var batch = new List<Txn>(count);
         for (var i = 0; i < count; i++)
         {
-            batch.Add(TxnCodecTests.Sample(KindNames[(int)((first + i) % KindNames.Length)]) with { Zxid = first + i });
+            batch.Add(TxnCodecTests.Sample(KindNames[(int)((first + i) % KindNames.Length)]) with { Zxid = new Zxid(first + i) });
         }
 
         return batch;
@@ -31,7 +32,7 @@ public sealed class TxnLogTests : IDisposable
         var written = new List<Txn>();
         using (var log = TxnLog.Open(_dir.Path))
         {
-            Assert.Equal(0, log.LastZxid);
+            Assert.Equal(new Zxid(0), log.LastZxid);
             foreach (var size in new[] { 1, 7, 100, 3 })
             {
                 var batch = Batch(written.Count + 1, size);
@@ -39,14 +40,14 @@ public sealed class TxnLogTests : IDisposable
                 written.AddRange(batch);
             }
 
-            Assert.Equal(written.Count, log.LastZxid);
+            Assert.Equal(new Zxid(written.Count), log.LastZxid);
         }
 
         using var reopened = TxnLog.Open(_dir.Path);
-        Assert.Equal(written.Count, reopened.LastZxid);
-        StorageAssert.SameTxns(written, [.. reopened.ReadFrom(0)]);
-        StorageAssert.SameTxns(written[50..], [.. reopened.ReadFrom(50)]);
-        Assert.Empty(reopened.ReadFrom(written.Count));
+        Assert.Equal(new Zxid(written.Count), reopened.LastZxid);
+        StorageAssert.SameTxns(written, [.. reopened.ReadFrom(default)]);
+        StorageAssert.SameTxns(written[50..], [.. reopened.ReadFrom(new Zxid(50))]);
+        Assert.Empty(reopened.ReadFrom(new Zxid(written.Count)));
     }
 
     [Fact]
@@ -75,8 +76,8 @@ public sealed class TxnLogTests : IDisposable
         // as it would be had the crash come before its sync, and everything before it is intact.
         WalFileTests.ZeroPage(wal, end - WalFile.PageSize);
         using var reopened = TxnLog.Open(_dir.Path);
-        Assert.Equal(650, reopened.LastZxid);
-        StorageAssert.SameTxns(written[..650], [.. reopened.ReadFrom(0)]);
+        Assert.Equal(new Zxid(650), reopened.LastZxid);
+        StorageAssert.SameTxns(written[..650], [.. reopened.ReadFrom(default)]);
     }
 
     [Fact]
@@ -97,12 +98,12 @@ public sealed class TxnLogTests : IDisposable
         var before = log.WalSyncCount;
         log.Write(Batch(1, 10));
         log.Write(Batch(11, 10));
-        log.Sync(10);
+        log.Sync(new Zxid(10));
         Assert.Equal(before + 1, log.WalSyncCount);
-        log.Sync(20); // written before the first sync started: already durable
+        log.Sync(new Zxid(20)); // written before the first sync started: already durable
         Assert.Equal(before + 1, log.WalSyncCount);
         log.Write(Batch(21, 1));
-        log.Sync(21);
+        log.Sync(new Zxid(21));
         Assert.Equal(before + 2, log.WalSyncCount);
     }
 
@@ -111,7 +112,7 @@ public sealed class TxnLogTests : IDisposable
     {
         // 12 MB of records: more than LiteDB's automatic checkpoint (1000 WAL pages, ~8 MB) while the syncs run.
         var data = new byte[4096];
-        var written = Enumerable.Range(1, 3000).Select(i => new Txn(i, 1, 1, new SetDataTxn("/n" + (i % 10), data, i))).ToList();
+        var written = Enumerable.Range(1, 3000).Select(i => new Txn(new Zxid(i), new SessionId(1), 1, new SetDataTxn("/n" + (i % 10), data, i))).ToList();
         using (var log = TxnLog.Open(_dir.Path, new TxnLogOptions { CheckpointPages = 1000 }))
         {
             var dataSyncs = log.DataSyncCount;
@@ -132,13 +133,13 @@ public sealed class TxnLogTests : IDisposable
             Volatile.Write(ref done, 1);
             await syncer;
             Assert.True(log.DataSyncCount > dataSyncs, "expected LiteDB to have checkpointed while the syncs ran");
-            log.Sync(written.Count);
+            log.Sync(new Zxid(written.Count));
             log.CloseLikeACrash();
         }
 
         using var reopened = TxnLog.Open(_dir.Path);
-        Assert.Equal(written.Count, reopened.LastZxid);
-        StorageAssert.SameTxns(written, [.. reopened.ReadFrom(0)]);
+        Assert.Equal(new Zxid(written.Count), reopened.LastZxid);
+        StorageAssert.SameTxns(written, [.. reopened.ReadFrom(default)]);
     }
 
     [Fact]
@@ -162,7 +163,7 @@ public sealed class TxnLogTests : IDisposable
         Assert.True(shrink > 0, $"expected the WAL to be emptied: {string.Join(", ", events)}");
         Assert.Contains(new FileEvent("data", FileEventKind.Sync), events[..shrink]);
         Assert.Equal(new FileEvent("wal", FileEventKind.Sync), events[^1]);
-        StorageAssert.SameTxns(Batch(1, 200), [.. log.ReadFrom(0)]);
+        StorageAssert.SameTxns(Batch(1, 200), [.. log.ReadFrom(default)]);
     }
 
     [Fact]
@@ -173,26 +174,26 @@ public sealed class TxnLogTests : IDisposable
             log.Append(Batch(1, 20));
         }
 
-        CorruptRecord(_dir, zxid: 13, byteIndex: 9);
+        CorruptRecord(_dir, zxid: new Zxid(13), byteIndex: 9);
 
         using var reopened = TxnLog.Open(_dir.Path);
         var good = new List<Txn>();
         var e = Assert.Throws<StorageCorruptionException>(() =>
         {
-            foreach (var txn in reopened.ReadFrom(0))
+            foreach (var txn in reopened.ReadFrom(default))
             {
                 good.Add(txn);
             }
         });
         Assert.Equal(CorruptionKind.ChecksumMismatch, e.Kind);
-        Assert.Equal(13, e.Zxid);
+        Assert.Equal(new Zxid(13), e.Zxid);
         Assert.Contains("zxid 0xd", e.Message, StringComparison.Ordinal);
         Assert.Contains(TxnLog.DataFileName, e.Message, StringComparison.Ordinal);
         StorageAssert.SameTxns(Batch(1, 12), good);
 
-        Assert.Equal(8, reopened.TruncateAfter(12));
-        Assert.Equal(12, reopened.LastZxid);
-        StorageAssert.SameTxns(Batch(1, 12), [.. reopened.ReadFrom(0)]);
+        Assert.Equal(8, reopened.TruncateAfter(new Zxid(12)));
+        Assert.Equal(new Zxid(12), reopened.LastZxid);
+        StorageAssert.SameTxns(Batch(1, 12), [.. reopened.ReadFrom(default)]);
     }
 
     [Fact]
@@ -201,11 +202,11 @@ public sealed class TxnLogTests : IDisposable
         using var log = TxnLog.Open(_dir.Path);
         log.Append(Batch(1, 5));
         var bad = Batch(6, 3);
-        bad[2] = bad[2] with { Zxid = 6 };
+        bad[2] = bad[2] with { Zxid = new Zxid(6) };
         Assert.Throws<InvalidOperationException>(() => log.Append(bad));
         Assert.Throws<InvalidOperationException>(() => log.Append(Batch(5, 1)));
-        Assert.Equal(5, log.LastZxid);
-        Assert.Equal(5, log.ReadFrom(0).Count());
+        Assert.Equal(new Zxid(5), log.LastZxid);
+        Assert.Equal(5, log.ReadFrom(default).Count());
     }
 
     [Fact]
@@ -230,17 +231,17 @@ public sealed class TxnLogTests : IDisposable
     }
 
     /// <summary>Flips one byte of the record of <paramref name="zxid"/> inside its batch document, through LiteDB itself.</summary>
-    internal static void CorruptRecord(TempDirectory dir, long zxid, int byteIndex)
+    internal static void CorruptRecord(TempDirectory dir, Zxid zxid, int byteIndex)
     {
         using var data = new FileStream(dir.File(TxnLog.DataFileName), FileMode.Open, FileAccess.ReadWrite);
         using var wal = new FileStream(dir.File(TxnLog.WalFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite);
         using var db = new LiteDatabase(data, logStream: wal);
         var txns = db.GetCollection("txns");
         // Batches are keyed by their last zxid; entries are [zxid (8)][length (4)][record].
-        var doc = txns.Find(Query.GTE("_id", zxid)).First();
+        var doc = txns.Find(Query.GTE("_id", zxid.Value)).First();
         var batch = doc["r"].AsBinary;
         var offset = 0;
-        while (System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(batch.AsSpan(offset)) != zxid)
+        while (System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(batch.AsSpan(offset)) != zxid.Value)
         {
             offset += 12 + System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(batch.AsSpan(offset + 8));
         }

@@ -1,3 +1,4 @@
+using Zk.Embedded.Api;
 using Zk.Embedded.Storage;
 
 namespace Zk.Embedded.Tests.Storage;
@@ -102,9 +103,9 @@ public sealed class WalFileTests : IDisposable
         Assert.True(end > 0 && physical > Physical(end), $"expected zeros preallocated past the log's end: end {end}, file {physical} bytes");
         using (var reopened = TxnLog.Open(_dir.Path))
         {
-            Assert.Equal(11, reopened.LastZxid);
+            Assert.Equal(new Zxid(11), reopened.LastZxid);
             reopened.Append(TxnLogTests.Batch(12, 5));
-            StorageAssert.SameTxns(TxnLogTests.Batch(1, 16), [.. reopened.ReadFrom(0)]);
+            StorageAssert.SameTxns(TxnLogTests.Batch(1, 16), [.. reopened.ReadFrom(default)]);
             reopened.CloseLikeACrash();
         }
 
@@ -130,7 +131,7 @@ public sealed class WalFileTests : IDisposable
         Assert.True(LogicalEnd(second) > 0, "the commit after the checkpoint should be in the second file");
         using (var reopened = TxnLog.Open(_dir.Path))
         {
-            StorageAssert.SameTxns(TxnLogTests.Batch(1, 203), [.. reopened.ReadFrom(0)]);
+            StorageAssert.SameTxns(TxnLogTests.Batch(1, 203), [.. reopened.ReadFrom(default)]);
             reopened.Checkpoint();
             reopened.Append(TxnLogTests.Batch(204, 2));
             reopened.CloseLikeACrash();
@@ -139,7 +140,7 @@ public sealed class WalFileTests : IDisposable
         Assert.False(File.ReadAllBytes(second).AsSpan(WalFile.HeaderBytes).ContainsAnyExcept((byte)0), "the second file, emptied in turn, should be zero past its header");
         Assert.True(LogicalEnd(first) > 0, "the log should be back in the first file");
         using var again = TxnLog.Open(_dir.Path);
-        StorageAssert.SameTxns(TxnLogTests.Batch(1, 205), [.. again.ReadFrom(0)]);
+        StorageAssert.SameTxns(TxnLogTests.Batch(1, 205), [.. again.ReadFrom(default)]);
     }
 
     [Fact]
@@ -169,7 +170,7 @@ public sealed class WalFileTests : IDisposable
         using (var reopened = TxnLog.Open(_dir.Path))
         {
             Assert.Equal(second, reopened.WalPath);
-            Assert.Equal(110, reopened.LastZxid);
+            Assert.Equal(new Zxid(110), reopened.LastZxid);
             reopened.Checkpoint();
             reopened.Append(TxnLogTests.Batch(111, 10));
             Assert.Equal(first, reopened.WalPath);
@@ -181,7 +182,7 @@ public sealed class WalFileTests : IDisposable
         Assert.True(end > 0, "the last commit should be in the first file");
         Assert.False(File.ReadAllBytes(first).AsSpan((int)Physical(end)).ContainsAnyExcept((byte)0), "the old pages should have been zeroed before the file was reused");
         using var again = TxnLog.Open(_dir.Path);
-        StorageAssert.SameTxns(TxnLogTests.Batch(1, 120), [.. again.ReadFrom(0)]);
+        StorageAssert.SameTxns(TxnLogTests.Batch(1, 120), [.. again.ReadFrom(default)]);
     }
 
     [Fact]
@@ -224,14 +225,14 @@ public sealed class WalFileTests : IDisposable
 
         using (var reopened = TxnLog.Open(_dir.Path))
         {
-            Assert.Equal(100, reopened.LastZxid);
+            Assert.Equal(new Zxid(100), reopened.LastZxid);
             reopened.CloseLikeACrash();
         }
 
         Assert.False(File.ReadAllBytes(path).AsSpan((int)Physical(end)).ContainsAnyExcept((byte)0), "the stray pages past the end should have been zeroed");
         using var again = TxnLog.Open(_dir.Path);
         again.Append(TxnLogTests.Batch(101, 2));
-        StorageAssert.SameTxns(TxnLogTests.Batch(1, 102), [.. again.ReadFrom(0)]);
+        StorageAssert.SameTxns(TxnLogTests.Batch(1, 102), [.. again.ReadFrom(default)]);
     }
 
     [Fact]
@@ -247,14 +248,14 @@ public sealed class WalFileTests : IDisposable
         Overwrite(path, Physical(acknowledged) + 4096, new byte[WalFile.PageSize - 4096]);
         using (var reopened = TxnLog.Open(_dir.Path))
         {
-            Assert.Equal(800, reopened.LastZxid);
-            StorageAssert.SameTxns(TxnLogTests.Batch(1, 800), [.. reopened.ReadFrom(0)]);
+            Assert.Equal(new Zxid(800), reopened.LastZxid);
+            StorageAssert.SameTxns(TxnLogTests.Batch(1, 800), [.. reopened.ReadFrom(default)]);
             reopened.Append(TxnLogTests.Batch(801, 1));
             reopened.CloseLikeACrash();
         }
 
         using var again = TxnLog.Open(_dir.Path);
-        StorageAssert.SameTxns(TxnLogTests.Batch(1, 801), [.. again.ReadFrom(0)]);
+        StorageAssert.SameTxns(TxnLogTests.Batch(1, 801), [.. again.ReadFrom(default)]);
     }
 
     [Fact]
@@ -286,7 +287,7 @@ public sealed class WalFileTests : IDisposable
             File.WriteAllBytes(WalFile.SecondPath(path), otherFile);
             File.WriteAllBytes(_dir.File(TxnLog.DataFileName), dataFile);
             using var reopened = TxnLog.Open(_dir.Path);
-            var read = reopened.ReadFrom(0).ToList();
+            var read = reopened.ReadFrom(default).ToList();
             Assert.True(
                 read.Count is 800 or 840,
                 $"seed={seed} trial={trial} (set ZK_SEED to replay): expected the 800 acknowledged txns, or 840 when the whole unsynced commit survived; read {read.Count}");
@@ -343,7 +344,7 @@ public sealed class WalFileTests : IDisposable
             }
 
             using var reopened = TxnLog.Open(_dir.Path);
-            var read = reopened.ReadFrom(0).ToList();
+            var read = reopened.ReadFrom(default).ToList();
             Assert.True(read.Count == 1100, $"seed={seed} trial={trial} keep={keep:F2} (set ZK_SEED to replay): expected all 1,100 txns, read {read.Count}");
             Seeded(seed, trial, () => StorageAssert.SameTxns(TxnLogTests.Batch(1, 1100), read));
             reopened.CloseLikeACrash();
@@ -372,7 +373,7 @@ public sealed class WalFileTests : IDisposable
         }
 
         using var reopened = TxnLog.Open(_dir.Path);
-        StorageAssert.SameTxns(TxnLogTests.Batch(1, 5), [.. reopened.ReadFrom(0)]);
+        StorageAssert.SameTxns(TxnLogTests.Batch(1, 5), [.. reopened.ReadFrom(default)]);
     }
 
     [Fact]
@@ -393,8 +394,8 @@ public sealed class WalFileTests : IDisposable
         }
 
         using var reopened = TxnLog.Open(_dir.Path);
-        Assert.Equal(20, reopened.LastZxid);
+        Assert.Equal(new Zxid(20), reopened.LastZxid);
         reopened.Append(TxnLogTests.Batch(21, 1));
-        StorageAssert.SameTxns(TxnLogTests.Batch(1, 21), [.. reopened.ReadFrom(0)]);
+        StorageAssert.SameTxns(TxnLogTests.Batch(1, 21), [.. reopened.ReadFrom(default)]);
     }
 }

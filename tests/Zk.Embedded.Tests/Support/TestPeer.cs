@@ -59,7 +59,7 @@ internal sealed class TestPeer : IAsyncDisposable
         var sessionId = session.SessionId;
         Advance(session.SessionTimeout + Tick * 3);
         await Eventually.TrueAsync(
-            () => !Peer.Core.Pipeline.State.Sessions.ContainsKey(sessionId),
+            () => !Peer.Core.Pipeline.State.Sessions.ContainsKey(new SessionId(sessionId)),
             $"session 0x{sessionId:x} to be closed by the peer after it expired");
     }
 

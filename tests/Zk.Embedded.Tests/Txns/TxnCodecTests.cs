@@ -17,7 +17,7 @@ public sealed class TxnCodecTests
 
     internal static Txn Sample(string kind)
     {
-        var zxid = (7L << 32) | 42;
+        var zxid = new Zxid(7, 42);
         TxnOp op = kind switch
         {
             "create" => new CreateTxn("/app/node-0000000007", [1, 2, 3], Digest, 0x1234_5678_9abcL, 8),
@@ -34,7 +34,7 @@ public sealed class TxnCodecTests
             "multi-empty" => new MultiTxn([]),
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
-        return new Txn(zxid, unchecked((long)0xFEDC_BA98_7654_3210UL), 1_700_000_000_123, op, Cxid: -123_456);
+        return new Txn(zxid, new SessionId(unchecked((long)0xFEDC_BA98_7654_3210UL)), 1_700_000_000_123, op, Cxid: -123_456);
     }
 
     [Theory]
@@ -61,7 +61,7 @@ public sealed class TxnCodecTests
     [Fact]
     public void The_record_layout_is_frozen()
     {
-        var txn = new Txn((1L << 32) | 2, 3, 4, new CreateTxn("/a", [0xAB], AclList.Open, 0, 1), Cxid: 5);
+        var txn = new Txn(new Zxid(1, 2), new SessionId(3), 4, new CreateTxn("/a", [0xAB], AclList.Open, 0, 1), Cxid: 5);
         var hex = Convert.ToHexString(TxnCodec.Encode(txn));
         // crc32c(le) | 96 02 cf 0000000100000002 03 05 04 | 96 01 a2"/a" c4 01 ab 91 93 1f a5"world" a6"anyone" 00 01
         Assert.Equal("FA241D07" + "9602CF0000000100000002030504" + "9601A22F61C401AB91931FA5776F726C64A6616E796F6E650001", hex);
@@ -73,8 +73,8 @@ public sealed class TxnCodecTests
     {
         // The frozen bytes of format 1: crc32c(le) | 95 01 cf 0000000100000002 03 04 | op
         var record = Convert.FromHexString("740E69CF" + "9501CF00000001000000020304" + "9601A22F61C401AB91931FA5776F726C64A6616E796F6E650001");
-        var txn = TxnCodec.Decode(record, (1L << 32) | 2);
-        StorageAssert.SameTxn(new Txn((1L << 32) | 2, 3, 4, new CreateTxn("/a", [0xAB], AclList.Open, 0, 1), Cxid: 0), txn);
+        var txn = TxnCodec.Decode(record, new Zxid(1, 2));
+        StorageAssert.SameTxn(new Txn(new Zxid(1, 2), new SessionId(3), 4, new CreateTxn("/a", [0xAB], AclList.Open, 0, 1), Cxid: 0), txn);
     }
 
     [Fact]
@@ -117,7 +117,7 @@ public sealed class TxnCodecTests
     public void A_record_under_the_wrong_key_is_a_zxid_mismatch()
     {
         var txn = Sample("delete");
-        var e = Assert.Throws<TxnRecordException>(() => TxnCodec.Decode(TxnCodec.Encode(txn), txn.Zxid + 1));
+        var e = Assert.Throws<TxnRecordException>(() => TxnCodec.Decode(TxnCodec.Encode(txn), new Zxid(txn.Zxid.Value + 1)));
         Assert.Equal(CorruptionKind.ZxidMismatch, e.Kind);
     }
 
@@ -137,7 +137,7 @@ public sealed class TxnCodecTests
     [Fact]
     public void A_multi_inside_a_multi_is_refused()
     {
-        var txn = new Txn(1, 1, 1, new MultiTxn([new MultiTxn([])]));
+        var txn = new Txn(new Zxid(1), new SessionId(1), 1, new MultiTxn([new MultiTxn([])]));
         Assert.Throws<InvalidOperationException>(() => TxnCodec.Encode(txn));
     }
 }

@@ -116,7 +116,7 @@ public sealed class ConnectionLimitsTests
     private static async Task<WireConnection> ConnectionOfAsync(ClientPort port, long sessionId)
     {
         WireConnection? found = null;
-        await Eventually.TrueAsync(() => (found = port.Connections.FirstOrDefault(c => c.SessionId == sessionId)) is not null, "the connection of the stuck session");
+        await Eventually.TrueAsync(() => (found = port.Connections.FirstOrDefault(c => c.SessionId?.Value == sessionId)) is not null, "the connection of the stuck session");
         return found!;
     }
 }

@@ -23,7 +23,7 @@ internal sealed class SimTree
 
     public TreeState State { get; private set; } = Genesis;
 
-    public Zxid Zxid => new(State.Zxid);
+    public Zxid Zxid => State.Zxid;
 
     public static string Register(int i) => $"/r{i}";
 
@@ -37,11 +37,11 @@ internal sealed class SimTree
             Apply(txn);
     }
 
-    public void Apply(ConsensusTxn txn) => State = TxnApplier.Apply(State, TxnCodec.Decode(txn.Data, txn.Zxid.Value), null);
+    public void Apply(ConsensusTxn txn) => State = TxnApplier.Apply(State, TxnCodec.Decode(txn.Data, txn.Zxid), null);
 
     public static TreeState Apply(TreeState state, Txn txn) => TxnApplier.Apply(state, txn, null);
 
-    public static Txn Make(Zxid zxid, long session, TxnOp op) => new(zxid.Value, session, Time: zxid.Value, op);
+    public static Txn Make(Zxid zxid, long session, TxnOp op) => new(zxid, new SessionId(session), Time: zxid.Value, op);
 
     public static byte[] Encode(Txn txn) => TxnCodec.Encode(txn);
 
@@ -63,9 +63,9 @@ internal sealed class SimTree
 
     /// <summary>The session's ephemerals still in the tree (none once its close is applied).</summary>
     public static int EphemeralsOf(TreeState state, long session) =>
-        state.Ephemerals.TryGetValue(session, out var paths) ? paths.Count : 0;
+        state.Ephemerals.TryGetValue(new SessionId(session), out var paths) ? paths.Count : 0;
 
-    public static bool HasSession(TreeState state, long session) => state.Sessions.ContainsKey(session);
+    public static bool HasSession(TreeState state, long session) => state.Sessions.ContainsKey(new SessionId(session));
 
     public string Digest() => TreeDigest.Of(State);
 
@@ -80,7 +80,7 @@ internal sealed class SimTree
         foreach (var path in paths)
         {
             var create = Create(state, "/", path[1..], sequential: false, owner: 0, data: "");
-            state = TxnApplier.Apply(state, new Txn(0, 0, 0, create), null);
+            state = TxnApplier.Apply(state, new Txn(default, default, 0, create), null);
         }
         return state;
     }
