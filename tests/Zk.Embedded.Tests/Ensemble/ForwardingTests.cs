@@ -4,6 +4,7 @@ using Zk.Embedded.Api;
 using Zk.Embedded.Ensemble;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
+using Zk.Embedded.Tests.Support;
 using Zk.Embedded.Tests.Replication;
 
 namespace Zk.Embedded.Tests.Ensemble;
@@ -14,6 +15,7 @@ namespace Zk.Embedded.Tests.Ensemble;
 /// follower answers only once it has applied the txn (per-session FIFO with later reads there); and a follower that
 /// loses its leader fails its in-flight writes with ConnectionLoss instead of leaving them hanging.
 /// </summary>
+[Collection(RunsAlone.Name)]
 public sealed class ForwardingTests(ITestOutputHelper output)
 {
     private static readonly IReadOnlyList<Acl> Open = Acl.OpenUnsafe;

@@ -4,6 +4,7 @@ using Zk.Embedded.Api;
 using Zk.Embedded.Ensemble;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
+using Zk.Embedded.Tests.Support;
 
 namespace Zk.Embedded.Tests.Ensemble;
 
@@ -13,6 +14,7 @@ namespace Zk.Embedded.Tests.Ensemble;
 /// close txn removes the ephemerals everywhere), given a fresh deadline by a new leader, and moved between members
 /// with their ephemerals while writes through the old member fail with SessionMoved.
 /// </summary>
+[Collection(RunsAlone.Name)]
 public sealed class GlobalSessionTests(ITestOutputHelper output)
 {
     private static readonly IReadOnlyList<Acl> Open = Acl.OpenUnsafe;
