@@ -64,6 +64,13 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     /// </summary>
     public event Action<int, ClientTraffic>? TrafficReceived;
 
+    /// <summary>
+    /// Raised on the driver's loop when the transport reports the connection to a peer lost (a crash, a reset):
+    /// whatever was in flight either way may be gone. The core has heard it first (a learner gives up that leader);
+    /// client traffic, which nothing retransmits, must not wait for an answer that will never come.
+    /// </summary>
+    public event Action<int>? PeerDisconnected;
+
     /// <summary>Completes with the error that stopped the loop; never while it runs.</summary>
     public Task Completion => _loop;
 
@@ -73,8 +80,11 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     /// <summary>Runs <paramref name="action"/> on the driver's loop, after the inputs queued before it; false once stopped.</summary>
     public bool Run(Action action) => _inbox.Writer.TryWrite(new Input(InputKind.Run, default, null, null, action));
 
-    /// <summary>Sends client traffic to a member; on the driver's loop only (see <see cref="Run"/>), so it follows what the core sent before.</summary>
-    public void SendTraffic(int to, ClientTraffic message) => Send(to, message);
+    /// <summary>
+    /// Sends client traffic to a member; on the driver's loop only (see <see cref="Run"/>), so it follows what the core
+    /// sent before. False when the transport refused it (a full queue, a stopped transport): it will never arrive.
+    /// </summary>
+    public bool SendTraffic(int to, ClientTraffic message) => Send(to, message);
 
     /// <summary>Completes once <paramref name="condition"/>, checked on the loop after each input, holds.</summary>
     public Task WaitUntilAsync(Func<bool> condition, CancellationToken cancellationToken = default)
@@ -158,9 +168,12 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     private void Receive(in TransportEvent e)
     {
         // A closed connection is news the core can use at once (a crashed leader's followers need not wait syncLimit
-        // ticks); a silent peer is still found by the core's own limits.
+        // ticks); a silent peer is still found by the core's own limits. Client traffic in flight is gone too.
         if (e.Kind == TransportEventKind.Disconnected)
+        {
             _core.Disconnected(e.Peer);
+            PeerDisconnected?.Invoke(e.Peer);
+        }
         if (e.Kind != TransportEventKind.Message)
             return;
         ZabMessage message;
@@ -243,7 +256,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
         }
     }
 
-    private void Send(int to, ZabMessage message)
+    private bool Send(int to, ZabMessage message)
     {
         _encoded.ResetWrittenCount();
         MessageCodec.Encode(message, _encoded);
@@ -251,12 +264,13 @@ internal sealed class ConsensusDriver : IAsyncDisposable
         {
             // Dropped like a lost message; the peer's timeouts resend or resync (a SNAP this big needs chunking: not yet).
             Log.UndecodableMessage(_logger, new InvalidOperationException($"{message.GetType().Name} of {_encoded.WrittenCount} bytes exceeds the transport's limit"), _core.Id, to);
-            return;
+            return false;
         }
 
-        _transport.Send(to, _encoded.WrittenSpan);
+        var sent = _transport.Send(to, _encoded.WrittenSpan);
         if (message is Diff or Trunc or Snap)
             CountSync(to, message);
+        return sent;
     }
 
     private void CountSync(int learner, ZabMessage message)

@@ -59,7 +59,9 @@ internal sealed class EnsembleMember : IPeerPipeline, IAsyncDisposable
             // Before the loop runs: the first role change and the first message must find their handlers.
             _tree.Attach(driver);
             _global = new GlobalSessions(driver, _tree, Sessions, time, logger);
-            _forwarder = new WriteForwarder(driver, _tree, _global, logger);
+            // Twice the longest a live leader lets a learner lag (syncLimit) or sync (initLimit): an answer later than
+            // that was lost, not slow.
+            _forwarder = new WriteForwarder(driver, _tree, _global, 2 * Math.Max(config.SyncLimit, config.InitLimit), logger);
             driver.RoleChanged += OnRoleChanged;
         });
         _ticks = time.CreateTimer(static m => ((EnsembleMember)m!).Tick(), this, tickTime, tickTime);
@@ -152,13 +154,22 @@ internal sealed class EnsembleMember : IPeerPipeline, IAsyncDisposable
     public ServerSession Reattach(SessionId sessionId, ReadOnlySpan<byte> password, Zxid lastZxidSeen) =>
         _global.Reattach(sessionId, password, lastZxidSeen);
 
+    /// <summary>Sessions whose attached member this member knows while it leads (tests).</summary>
+    internal int SessionOwnerCount => _global.OwnerCount;
+
     /// <summary>
     /// The peer's own requests (container clean-up) run on the leader only, as ZooKeeper's ContainerManager does;
     /// elsewhere they are dropped: the leader issues its own.
     /// </summary>
     public void Post(PendingWrite write) => _tree.Writes?.Post(write);
 
-    private void Tick() => _driver.Run(_global.OnTick);
+    private void Tick() => _driver.Run(OnTick);
+
+    private void OnTick()
+    {
+        _global.OnTick();
+        _forwarder.OnTick();
+    }
 
     private void OnRoleChanged(RoleChange change)
     {

@@ -25,6 +25,7 @@ internal sealed class GlobalSessions
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<SessionId, int> _owners = new();
     private long _lastReport;
+    private Zxid? _adoptedThrough;   // the tree zxid AdoptAll last scanned; the loop's
 
     public GlobalSessions(ConsensusDriver driver, TreeReplica tree, SessionTracker tracker, TimeProvider time, ILogger logger)
     {
@@ -33,9 +34,19 @@ internal sealed class GlobalSessions
         driver.RoleChanged += OnRoleChanged;
     }
 
-    /// <summary>The member a session is attached to, when the leader knows it and it is not <paramref name="from"/>.</summary>
-    public int? MovedFrom(SessionId sessionId, int from) =>
-        _owners.TryGetValue(sessionId, out var owner) && owner != from ? owner : null;
+    /// <summary>
+    /// The member a session is attached to, when the leader knows it and it is not <paramref name="from"/>. A session
+    /// with no known owner (a new leader has not heard of it yet) is claimed by <paramref name="from"/>, as ZooKeeper's
+    /// <c>SessionTrackerImpl.checkSession</c> sets a null owner to the server of the first request it checks.
+    /// </summary>
+    public int? MovedFrom(SessionId sessionId, int from)
+    {
+        var owner = _owners.GetOrAdd(sessionId, from);
+        return owner != from ? owner : null;
+    }
+
+    /// <summary>Sessions whose owner the leader knows (tests: closed sessions must not stay).</summary>
+    internal int OwnerCount => _owners.Count;
 
     /// <summary>On the leader: the session a forwarded request runs as (known, adopted from the tree, or being created).</summary>
     public ServerSession ForRequest(SessionId sessionId, PipelineRequest request, int from)
@@ -152,19 +163,32 @@ internal sealed class GlobalSessions
         // A new leader does not know when sessions were last heard from: each gets its full timeout from now
         // (ZooKeeper's leader re-adds every session with a fresh deadline), and owners are learnt again.
         _owners.Clear();
+        _adoptedThrough = null;
         AdoptAll();
         foreach (var session in _tracker.Sessions)
             _tracker.Touch(session);
     }
 
-    /// <summary>Tracks every session of the tree (created through another member) so the leader can expire it.</summary>
+    /// <summary>
+    /// Tracks every session of the tree (created through another member) so the leader can expire it: a scan whenever
+    /// the tree moved since the last one. Comparing counts is not enough: the tracker also holds sessions whose
+    /// createSession has not committed, which would hide as many of the tree's (never expired, ephemerals kept forever).
+    /// </summary>
     private void AdoptAll()
     {
-        var sessions = _tree.State.Sessions;
-        if (sessions.Count == _tracker.Sessions.Count(s => !s.IsSystem))
+        var state = _tree.State;
+        if (state.Zxid == _adoptedThrough)
             return;
-        foreach (var id in sessions.Keys)
+        foreach (var id in state.Sessions.Keys)
             Adopt(id, 0);
+        // Owners of sessions that closed (neither in the tree nor being created) would stay forever otherwise.
+        foreach (var id in _owners.Keys)
+        {
+            if (!state.Sessions.ContainsKey(id) && !_tracker.TryGet(id, out _))
+                _owners.TryRemove(id, out _);
+        }
+
+        _adoptedThrough = state.Zxid;
     }
 
     /// <summary>The tracked session, or one of the tree's added to the tracker (touched now); null if neither has it.</summary>

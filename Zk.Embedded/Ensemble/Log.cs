@@ -35,4 +35,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 7009, EventName = "LearnerSync", Level = LogLevel.Information, Message = "Leader {PeerId} syncs learner {Learner} by {Kind} at zxid {Zxid}")]
     public static partial void LearnerSync(ILogger logger, int peerId, int learner, string kind, Api.Zxid zxid);
+
+    [LoggerMessage(EventId = 7010, EventName = "ForwardsLost", Level = LogLevel.Information, Message = "Peer {PeerId} lost its connection to leader {Leader}: {Count} forwarded writes fail with ConnectionLoss")]
+    public static partial void ForwardsLost(ILogger logger, int peerId, int leader, int count);
+
+    [LoggerMessage(EventId = 7011, EventName = "ForwardsUnanswered", Level = LogLevel.Warning, Message = "Peer {PeerId} had a forwarded write unanswered by its leader for {Ticks} ticks (a lost request or reply): {Count} forwarded writes fail with ConnectionLoss")]
+    public static partial void ForwardsUnanswered(ILogger logger, int peerId, int ticks, int count);
 }

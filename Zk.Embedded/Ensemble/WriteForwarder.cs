@@ -25,11 +25,21 @@ internal sealed class WriteForwarder
     private readonly TreeReplica _tree;
     private readonly GlobalSessions _sessions;
     private readonly ILogger _logger;
+    private readonly int _answerTicks;
 
-    public WriteForwarder(ConsensusDriver driver, TreeReplica tree, GlobalSessions sessions, ILogger logger)
+    /// <summary>Forwarded writes in the order sent, with the tick each went out on; the driver's loop only.</summary>
+    private readonly Queue<(long Tick, Tracked Target)> _inFlight = new();
+    private long _tick;
+
+    /// <param name="answerTicks">
+    /// ticks a forwarded write may wait for its answer while the leader stays; past that its request or reply is taken
+    /// as lost (the transport may lose messages and nothing resends client traffic) and the waiting writes fail.
+    /// </param>
+    public WriteForwarder(ConsensusDriver driver, TreeReplica tree, GlobalSessions sessions, int answerTicks, ILogger logger)
     {
-        (_driver, _tree, _sessions, _logger) = (driver, tree, sessions, logger);
+        (_driver, _tree, _sessions, _answerTicks, _logger) = (driver, tree, sessions, answerTicks, logger);
         driver.TrafficReceived += OnTraffic;
+        driver.PeerDisconnected += OnDisconnected;
     }
 
     /// <summary>Sends <paramref name="write"/> to the leader; its target hears the outcome (ConnectionLoss if the leader goes).</summary>
@@ -59,8 +69,47 @@ internal sealed class WriteForwarder
             return;
         }
 
-        _tree.Follower.ExpectTxn(write);
-        _driver.SendTraffic(leader, new ForwardedRequest(write.Session.SessionId, write.Cxid, body));
+        // Expected only once queued: a txn is applied on this same loop, so it cannot commit in between.
+        if (!_driver.SendTraffic(leader, new ForwardedRequest(write.Session.SessionId, write.Cxid, body)))
+        {
+            Fail(write, $"the transport refused the request to server {leader} (its queue is full)");
+            return;
+        }
+
+        var tracked = new Tracked(write.Target);
+        _inFlight.Enqueue((_tick, tracked));
+        _tree.Follower.ExpectTxn(write with { Target = tracked });
+    }
+
+    /// <summary>
+    /// Every tick, on the driver's loop: a forwarded write unanswered for longer than the answer bound means a request
+    /// or reply was lost on a link that did not drop (ZooKeeper's TCP would have resent it, or closed and made the
+    /// follower give up its pending requests): every waiting write fails with ConnectionLoss, as on a lost connection.
+    /// </summary>
+    public void OnTick()
+    {
+        _tick++;
+        while (_inFlight.TryPeek(out var head) && head.Target.Answered)
+            _inFlight.Dequeue();
+        if (_inFlight.Count == 0 || _tick - _inFlight.Peek().Tick <= _answerTicks)
+            return;
+        Log.ForwardsUnanswered(_logger, _driver.Id, _answerTicks, _tree.Follower.WaitingCount);
+        _inFlight.Clear();
+        _tree.Follower.FailWaiting();
+    }
+
+    /// <summary>
+    /// The connection to the leader dropped: a request or reply in flight may be lost, and nothing resends it, so every
+    /// forwarded write still waiting here fails with ConnectionLoss (its outcome is unknown; its txn may still commit),
+    /// as a ZooKeeper follower whose leader socket closes drops its pending requests. The core stays with the leader
+    /// if its own limits allow; later writes are forwarded afresh.
+    /// </summary>
+    private void OnDisconnected(int peer)
+    {
+        if (_tree.Writes is not null || _driver.Current.Leader != peer || _tree.Follower.WaitingCount == 0)
+            return;
+        Log.ForwardsLost(_logger, _driver.Id, peer, _tree.Follower.WaitingCount);
+        _tree.Follower.FailWaiting();
     }
 
     private void OnTraffic(int from, ClientTraffic traffic)
@@ -99,7 +148,8 @@ internal sealed class WriteForwarder
         }
 
         var (request, ids) = ForwardCodec.DecodeRequest(forwarded.Body);
-        target.ExpectsTxn = request is CreateRequest or DeleteRequest or SetDataRequest or SetAclRequest or MultiRequest or CreateSessionRequest;
+        // Requests that make a txn whenever they succeed (an empty multi makes none; a close of a closed session none).
+        target.ExpectsTxn = request is CreateRequest or DeleteRequest or SetDataRequest or SetAclRequest or MultiRequest { Ops.Count: > 0 } or CreateSessionRequest;
         if (_sessions.MovedFrom(forwarded.SessionId, from) is { } owner)
         {
             // PrepRequestProcessor's checkSession: the session now belongs to another server.
@@ -121,6 +171,20 @@ internal sealed class WriteForwarder
 
     private static ZkException Lost(PendingWrite write, string reason) =>
         new(ZkErrorCode.ConnectionLoss, write.Request.ErrorPath, $"The write could not be forwarded: {reason}.");
+
+    /// <summary>A forwarded write's reply target that notes it was answered, for the answer bound.</summary>
+    private sealed class Tracked(IReplyTarget? target) : IReplyTarget
+    {
+        private volatile bool _answered;
+
+        public bool Answered => _answered;
+
+        public void Complete(in Reply reply)
+        {
+            _answered = true;
+            target?.Complete(reply);
+        }
+    }
 
     /// <summary>On the leader: sends the answer of a forwarded request that made no txn back to its learner.</summary>
     private sealed class RemoteReply(ConsensusDriver driver, int learner, SessionId sessionId, int cxid) : IReplyTarget

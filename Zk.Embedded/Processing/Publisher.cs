@@ -41,7 +41,7 @@ internal sealed class Publisher
     /// <summary>The state whose watches are firing or have fired: at or ahead of <see cref="State"/>.</summary>
     public TreeState FiringState => Volatile.Read(ref _firingState);
 
-    /// <summary>Requests waiting for their outcome (tests).</summary>
+    /// <summary>Requests waiting for their outcome; on the publisher's thread (a follower: the driver's loop).</summary>
     internal int WaitingCount => _waiting.Count;
 
     /// <summary>A request whose outcome is to come: its txn (when <paramref name="step"/> has one) or its state's publishing.</summary>
