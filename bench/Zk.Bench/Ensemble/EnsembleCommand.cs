@@ -1,0 +1,123 @@
+using System.CommandLine;
+using Zk.Bench.Reporting;
+using Zk.Embedded;
+using Zk.Embedded.Api;
+using Zk.Transport.InMemory;
+
+namespace Zk.Bench.Ensemble;
+
+/// <summary>
+/// <c>ensemble</c>: 3-voter ensembles in this process over the in-memory transport, next to the standalone peer in
+/// the same run. Writes (closed-loop setData, each writer its own session and znode) on a durable standalone peer, a
+/// durable ensemble (each member its own dataDir, fsync before it acknowledges) and a non-durable one, with writers
+/// spread over the members or all on the leader; reads on a follower against reads on the standalone peer; and the
+/// time from a leader's failure to the first acknowledged write, visible (a crash) and silent (a partition).
+/// </summary>
+internal static class EnsembleCommand
+{
+    private const int Voters = 3;
+
+    public static Command Define()
+    {
+        var writers = BenchOption.List("--writers", "1,8,64", "writer (and reader) counts, one row each per system", ParseCount, "counts from 1 to 512");
+        var seconds = BenchOption.Int("--seconds", 5, 1, 600, "length of each throughput measurement");
+        var warmup = BenchOption.Int("--warmup-seconds", 1, 0, 60, "unmeasured load before each measurement");
+        var valueBytes = BenchOption.Int("--value-bytes", 1024, 0, 1 << 20, "bytes of each znode's data");
+        var failovers = BenchOption.Int("--failovers", 5, 0, 100, "failovers per kind and tickTime (0: none)");
+        var parts = BenchOption.Names("--parts", "writes,reads,failover", "what to measure", "writes", "reads", "failover");
+        var command = new Command("ensemble", "3-voter in-process ensembles (durable and not) vs the standalone peer: writes, follower reads, failover time")
+        {
+            writers, seconds, warmup, valueBytes, failovers, parts,
+        };
+        command.SetAction((r, _) => RunAsync(r.GetValue(writers)!, r.GetValue(seconds), r.GetValue(warmup), r.GetValue(valueBytes), r.GetValue(failovers), r.GetValue(parts)!));
+        return command;
+    }
+
+    private static int? ParseCount(string text) => int.TryParse(text, out var n) && n is >= 1 and <= 512 ? n : null;
+
+    private static async Task RunAsync(int[] counts, int seconds, int warmup, int valueBytes, int failovers, string[] parts)
+    {
+        Console.WriteLine(MachineInfo.Describe());
+        Console.WriteLine($"> {Voters} voters on the in-memory transport (tickTime 50 ms unless said), sessions in process; {valueBytes} B values; {seconds} s per row after a {warmup} s warm-up");
+        Console.WriteLine();
+        var root = Directory.CreateTempSubdirectory("zk-bench-ensemble-").FullName;
+        var value = new byte[valueBytes];
+        Random.Shared.NextBytes(value);
+        var writes = new MarkdownTable("system", "writers on", "writers", "writes", "writes/s", "p50 µs", "p99 µs", "max µs");
+        var reads = new MarkdownTable("system", "readers on", "readers", "reads", "reads/s", "p50 µs", "p99 µs", "max µs");
+        var failover = new MarkdownTable("leader failure", "tickTime ms", "detection ms", "runs", "min ms", "median ms", "max ms", "target ms", "target");
+        try
+        {
+            if (parts.Contains("writes") || parts.Contains("reads"))
+                await MeasureThroughputAsync(writes, reads, counts, parts, root, value, seconds, warmup).ConfigureAwait(false);
+            if (parts.Contains("failover") && failovers > 0)
+            {
+                foreach (var tick in new[] { TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(2000) })
+                {
+                    await Failover.MeasureAsync(failover, silent: false, tick, new InMemoryEnsembleOptions().SyncLimit, failovers).ConfigureAwait(false);
+                    await Failover.MeasureAsync(failover, silent: true, tick, new InMemoryEnsembleOptions().SyncLimit, failovers).ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            Print("Writes (closed loop, each writer its own session and znode):", writes, parts.Contains("writes"));
+            Print("Reads (closed loop getData, each reader its own session and znode):", reads, parts.Contains("reads"));
+            Print("From the leader's failure to the first write acknowledged on a surviving follower (retrying on ConnectionLoss; a fresh durable ensemble each run):", failover, parts.Contains("failover") && failovers > 0);
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static void Print(string title, MarkdownTable table, bool measured)
+    {
+        if (!measured)
+            return;
+        Console.WriteLine(title);
+        Console.WriteLine();
+        Console.Write(table);
+        Console.WriteLine();
+    }
+
+    private static async Task MeasureThroughputAsync(MarkdownTable writes, MarkdownTable reads, int[] counts, string[] parts, string root, byte[] value, int seconds, int warmup)
+    {
+        const string Standalone = "standalone (durable, forceSync)";
+        await using (var peer = await ZkPeer.StartAsync(new ZkPeerOptions { DataDir = Path.Combine(root, "standalone"), ForceSync = true }).ConfigureAwait(false))
+        {
+            ValueTask<IZooKeeper> Connect(int _) => peer.ConnectAsync();
+            foreach (var n in counts)
+            {
+                if (parts.Contains("writes"))
+                    await ClosedLoop.MeasureAsync(writes, Standalone, "the peer", n, writes: true, Connect, value, seconds, warmup).ConfigureAwait(false);
+                if (parts.Contains("reads"))
+                    await ClosedLoop.MeasureAsync(reads, Standalone, "the peer", n, writes: false, Connect, value, seconds, warmup).ConfigureAwait(false);
+            }
+        }
+
+        foreach (var durable in new[] { true, false })
+        {
+            var system = $"{Voters} voters, {(durable ? "durable" : "non-durable")}";
+            await using var ensemble = await InMemoryEnsemble.StartAsync(Voters, new InMemoryEnsembleOptions { Durable = durable }).ConfigureAwait(false);
+            var leader = await ensemble.WaitForLeaderAsync().ConfigureAwait(false);
+            var ids = ensemble.Ids;
+            var follower = ids.First(id => id != leader);
+            ValueTask<IZooKeeper> Spread(int i) => ensemble.ConnectAsync(ids[i % ids.Count]);
+            ValueTask<IZooKeeper> OnLeader(int _) => ensemble.ConnectAsync(leader);
+            ValueTask<IZooKeeper> OnFollower(int _) => ensemble.ConnectAsync(follower);
+            foreach (var n in counts)
+            {
+                if (parts.Contains("writes"))
+                {
+                    await ClosedLoop.MeasureAsync(writes, system, $"all {Voters} (round robin)", n, writes: true, Spread, value, seconds, warmup).ConfigureAwait(false);
+                    await ClosedLoop.MeasureAsync(writes, system, "the leader", n, writes: true, OnLeader, value, seconds, warmup).ConfigureAwait(false);
+                }
+
+                // Reads are local on any member and the same with or without a disk: measured once, on the durable one.
+                if (durable && parts.Contains("reads"))
+                    await ClosedLoop.MeasureAsync(reads, system, "a follower", n, writes: false, OnFollower, value, seconds, warmup).ConfigureAwait(false);
+            }
+
+            if (ensemble.Leader != leader)
+                throw new InvalidOperationException($"the leader changed during the measurement (was server {leader}, now {ensemble.Leader?.ToString() ?? "none"}, network seed {ensemble.Seed}): the rows above mix two leaders");
+        }
+    }
+}
