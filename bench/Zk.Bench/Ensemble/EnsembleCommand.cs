@@ -24,18 +24,21 @@ internal static class EnsembleCommand
         var warmup = BenchOption.Int("--warmup-seconds", 1, 0, 60, "unmeasured load before each measurement");
         var valueBytes = BenchOption.Int("--value-bytes", 1024, 0, 1 << 20, "bytes of each znode's data");
         var failovers = BenchOption.Int("--failovers", 5, 0, 100, "failovers per kind and tickTime (0: none)");
+        var ticks = BenchOption.List("--failover-ticks", "50,2000", "tickTimes of the failover runs (50: the fixture's default; 2000: ZooKeeper's)", ParseTick, "milliseconds from 10 to 10000");
         var parts = BenchOption.Names("--parts", "writes,reads,failover", "what to measure", "writes", "reads", "failover");
         var command = new Command("ensemble", "3-voter in-process ensembles (durable and not) vs the standalone peer: writes, follower reads, failover time")
         {
-            writers, seconds, warmup, valueBytes, failovers, parts,
+            writers, seconds, warmup, valueBytes, failovers, ticks, parts,
         };
-        command.SetAction((r, _) => RunAsync(r.GetValue(writers)!, r.GetValue(seconds), r.GetValue(warmup), r.GetValue(valueBytes), r.GetValue(failovers), r.GetValue(parts)!));
+        command.SetAction((r, _) => RunAsync(r.GetValue(writers)!, r.GetValue(seconds), r.GetValue(warmup), r.GetValue(valueBytes), r.GetValue(failovers), r.GetValue(ticks)!, r.GetValue(parts)!));
         return command;
     }
 
     private static int? ParseCount(string text) => int.TryParse(text, out var n) && n is >= 1 and <= 512 ? n : null;
 
-    private static async Task RunAsync(int[] counts, int seconds, int warmup, int valueBytes, int failovers, string[] parts)
+    private static int? ParseTick(string text) => int.TryParse(text, out var n) && n is >= 10 and <= 10_000 ? n : null;
+
+    private static async Task RunAsync(int[] counts, int seconds, int warmup, int valueBytes, int failovers, int[] ticks, string[] parts)
     {
         Console.WriteLine(MachineInfo.Describe());
         Console.WriteLine($"> {Voters} voters on the in-memory transport (tickTime 50 ms unless said), sessions in process; {valueBytes} B values; {seconds} s per row after a {warmup} s warm-up");
@@ -52,7 +55,7 @@ internal static class EnsembleCommand
                 await MeasureThroughputAsync(writes, reads, counts, parts, root, value, seconds, warmup).ConfigureAwait(false);
             if (parts.Contains("failover") && failovers > 0)
             {
-                foreach (var tick in new[] { TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(2000) })
+                foreach (var tick in ticks.Select(ms => TimeSpan.FromMilliseconds(ms)))
                 {
                     await Failover.MeasureAsync(failover, silent: false, tick, new InMemoryEnsembleOptions().SyncLimit, failovers).ConfigureAwait(false);
                     await Failover.MeasureAsync(failover, silent: true, tick, new InMemoryEnsembleOptions().SyncLimit, failovers).ConfigureAwait(false);
@@ -64,6 +67,8 @@ internal static class EnsembleCommand
             Print("Writes (closed loop, each writer its own session and znode):", writes, parts.Contains("writes"));
             Print("Reads (closed loop getData, each reader its own session and znode):", reads, parts.Contains("reads"));
             Print("From the leader's failure to the first write acknowledged on a surviving follower (retrying on ConnectionLoss; a fresh durable ensemble each run):", failover, parts.Contains("failover") && failovers > 0);
+            if (Members.RefusedConnects > 0)
+                Console.WriteLine($"Session opens refused with ConnectionLoss while every member served with one leader (retried): {Members.RefusedConnects}");
             Directory.Delete(root, recursive: true);
         }
     }
@@ -100,11 +105,12 @@ internal static class EnsembleCommand
             var leader = await ensemble.WaitForLeaderAsync().ConfigureAwait(false);
             var ids = ensemble.Ids;
             var follower = ids.First(id => id != leader);
-            ValueTask<IZooKeeper> Spread(int i) => ensemble.ConnectAsync(ids[i % ids.Count]);
-            ValueTask<IZooKeeper> OnLeader(int _) => ensemble.ConnectAsync(leader);
-            ValueTask<IZooKeeper> OnFollower(int _) => ensemble.ConnectAsync(follower);
+            ValueTask<IZooKeeper> Spread(int i) => Members.ConnectAsync(ensemble, ids[i % ids.Count], leader);
+            ValueTask<IZooKeeper> OnLeader(int _) => Members.ConnectAsync(ensemble, leader, leader);
+            ValueTask<IZooKeeper> OnFollower(int _) => Members.ConnectAsync(ensemble, follower, leader);
             foreach (var n in counts)
             {
+                await Members.WaitAllServingAsync(ensemble, leader).ConfigureAwait(false);
                 if (parts.Contains("writes"))
                 {
                     await ClosedLoop.MeasureAsync(writes, system, $"all {Voters} (round robin)", n, writes: true, Spread, value, seconds, warmup).ConfigureAwait(false);
@@ -116,8 +122,7 @@ internal static class EnsembleCommand
                     await ClosedLoop.MeasureAsync(reads, system, "a follower", n, writes: false, OnFollower, value, seconds, warmup).ConfigureAwait(false);
             }
 
-            if (ensemble.Leader != leader)
-                throw new InvalidOperationException($"the leader changed during the measurement (was server {leader}, now {ensemble.Leader?.ToString() ?? "none"}, network seed {ensemble.Seed}): the rows above mix two leaders");
+            await Members.WaitAllServingAsync(ensemble, leader).ConfigureAwait(false);
         }
     }
 }

@@ -56,8 +56,9 @@ internal static class Failover
         };
         await using var ensemble = await InMemoryEnsemble.StartAsync(3, options).ConfigureAwait(false);
         var leader = await ensemble.WaitForLeaderAsync().ConfigureAwait(false);
+        await Members.WaitAllServingAsync(ensemble, leader).ConfigureAwait(false);
         var follower = ensemble.Ids.First(id => id != leader);
-        await using var zk = await ensemble.ConnectAsync(follower, new ZkSessionOptions { SessionTimeout = TimeSpan.FromMinutes(2) }).ConfigureAwait(false);
+        await using var zk = await Members.ConnectAsync(ensemble, follower, leader, new ZkSessionOptions { SessionTimeout = TimeSpan.FromMinutes(2) }).ConfigureAwait(false);
         await zk.CreateAsync("/failover", [], Acl.OpenUnsafe, CreateMode.Persistent).ConfigureAwait(false);
         var oldEpoch = (await zk.SetDataAsync("/failover", [0], -1).ConfigureAwait(false)).Mzxid >> 32;
 
