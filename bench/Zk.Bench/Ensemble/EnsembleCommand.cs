@@ -48,7 +48,7 @@ internal static class EnsembleCommand
         Random.Shared.NextBytes(value);
         var writes = new MarkdownTable("system", "writers on", "writers", "writes", "writes/s", "p50 µs", "p99 µs", "max µs");
         var reads = new MarkdownTable("system", "readers on", "readers", "reads", "reads/s", "p50 µs", "p99 µs", "max µs");
-        var failover = new MarkdownTable("leader failure", "tickTime ms", "detection ms", "runs", "min ms", "median ms", "max ms", "target ms", "target");
+        var failover = Failover.NewTable();
         try
         {
             if (parts.Contains("writes") || parts.Contains("reads"))
