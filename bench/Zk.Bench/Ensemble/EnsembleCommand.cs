@@ -8,10 +8,11 @@ namespace Zk.Bench.Ensemble;
 
 /// <summary>
 /// <c>ensemble</c>: 3-voter ensembles in this process over the in-memory transport, next to the standalone peer in
-/// the same run. Writes (closed-loop setData, each writer its own session and znode) on a durable standalone peer, a
-/// durable ensemble (each member its own dataDir, fsync before it acknowledges) and a non-durable one, with writers
-/// spread over the members or all on the leader; reads on a follower against reads on the standalone peer; and the
-/// time from a leader's failure to the first acknowledged write, visible (a crash) and silent (a partition).
+/// the same run. Writes (closed-loop setData, each writer its own session and znode) on the standalone peer (durable,
+/// and in memory), a durable ensemble (each member its own dataDir, fsync before it acknowledges) and a non-durable
+/// one, with writers spread over the members or all on the leader; reads on a follower against reads on the
+/// standalone peer; and the time from a leader's failure to the first acknowledged write, visible (a crash) and
+/// silent (a partition).
 /// </summary>
 internal static class EnsembleCommand
 {
@@ -83,20 +84,27 @@ internal static class EnsembleCommand
         Console.WriteLine();
     }
 
+    private static async Task MeasureStandaloneAsync(MarkdownTable writes, MarkdownTable reads, int[] counts, string[] parts, string? dataDir, byte[] value, int seconds, int warmup)
+    {
+        var system = dataDir is null ? "standalone (in memory)" : "standalone (durable, forceSync)";
+        await using var peer = await ZkPeer.StartAsync(new ZkPeerOptions { DataDir = dataDir, ForceSync = true }).ConfigureAwait(false);
+        ValueTask<IZooKeeper> Connect(int _) => peer.ConnectAsync();
+        foreach (var n in counts)
+        {
+            if (parts.Contains("writes"))
+                await ClosedLoop.MeasureAsync(writes, system, "the peer", n, writes: true, Connect, value, seconds, warmup).ConfigureAwait(false);
+            if (parts.Contains("reads"))
+                await ClosedLoop.MeasureAsync(reads, system, "the peer", n, writes: false, Connect, value, seconds, warmup).ConfigureAwait(false);
+        }
+    }
+
     private static async Task MeasureThroughputAsync(MarkdownTable writes, MarkdownTable reads, int[] counts, string[] parts, string root, byte[] value, int seconds, int warmup)
     {
-        const string Standalone = "standalone (durable, forceSync)";
-        await using (var peer = await ZkPeer.StartAsync(new ZkPeerOptions { DataDir = Path.Combine(root, "standalone"), ForceSync = true }).ConfigureAwait(false))
-        {
-            ValueTask<IZooKeeper> Connect(int _) => peer.ConnectAsync();
-            foreach (var n in counts)
-            {
-                if (parts.Contains("writes"))
-                    await ClosedLoop.MeasureAsync(writes, Standalone, "the peer", n, writes: true, Connect, value, seconds, warmup).ConfigureAwait(false);
-                if (parts.Contains("reads"))
-                    await ClosedLoop.MeasureAsync(reads, Standalone, "the peer", n, writes: false, Connect, value, seconds, warmup).ConfigureAwait(false);
-            }
-        }
+        await MeasureStandaloneAsync(writes, reads, counts, parts, Path.Combine(root, "standalone"), value, seconds, warmup).ConfigureAwait(false);
+
+        // The same peer without a dataDir: the baseline of the non-durable ensemble's writes.
+        if (parts.Contains("writes"))
+            await MeasureStandaloneAsync(writes, reads, counts, ["writes"], null, value, seconds, warmup).ConfigureAwait(false);
 
         foreach (var durable in new[] { true, false })
         {
