@@ -13,12 +13,17 @@ namespace Zk.Bench.Ensemble;
 /// </summary>
 internal static class ClosedLoop
 {
+    /// <summary>Between a request refused with ConnectionLoss and the next: a new leader takes tens of ms here.</summary>
+    private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(10);
+
     private static int s_runs;
 
     /// <summary>
     /// Opens <paramref name="count"/> sessions (session i through <paramref name="connect"/>(i)), gives each its
     /// znode, runs them unmeasured for <paramref name="warmup"/> s then measured for <paramref name="seconds"/> s,
-    /// and adds one row to <paramref name="table"/>: the labels, then count, ops, ops/s, p50/p99/max µs.
+    /// and adds one row to <paramref name="table"/>: the labels, then count, ops, ops/s, p50/p99/max µs and the
+    /// requests that failed with ConnectionLoss (each retried after a pause: an ensemble member that loses its leader
+    /// fails them, and on a loaded machine one can miss syncLimit ticks).
     /// </summary>
     public static async Task MeasureAsync(MarkdownTable table, string system, string placement, int count, bool writes,
         Func<int, ValueTask<IZooKeeper>> connect, byte[] value, int seconds, int warmup)
@@ -40,14 +45,14 @@ internal static class ClosedLoop
                 await RunAsync(Workers(sessions, paths, value, writes), warmup).ConfigureAwait(false);
             var workers = Workers(sessions, paths, value, writes);
             var started = Stopwatch.GetTimestamp();
-            await RunAsync(workers, seconds).ConfigureAwait(false);
+            var losses = await RunAsync(workers, seconds).ConfigureAwait(false);
             var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
             var all = new LatencyHistogram();
             foreach (var worker in workers)
                 all.Add(worker.Latencies);
             table.Add(system, placement, Format.Count(count), Format.Count(all.Count), Format.Count(all.Count / elapsed),
-                Format.Micros(all.ValueAtPercentile(50)), Format.Micros(all.ValueAtPercentile(99)), Format.Micros(all.Max));
-            await Console.Error.WriteLineAsync($"{system}, {placement}, {count} {(writes ? "writers" : "readers")}: {Format.Count(all.Count / elapsed)}/s").ConfigureAwait(false);
+                Format.Micros(all.ValueAtPercentile(50)), Format.Micros(all.ValueAtPercentile(99)), Format.Micros(all.Max), Format.Count(losses));
+            await Console.Error.WriteLineAsync($"{system}, {placement}, {count} {(writes ? "writers" : "readers")}: {Format.Count(all.Count / elapsed)}/s, {losses} ConnectionLoss").ConfigureAwait(false);
         }
         finally
         {
@@ -67,16 +72,38 @@ internal static class ClosedLoop
         return workers;
     }
 
-    private static async Task RunAsync(LoadWorker[] workers, int seconds)
+    private static async Task<long> RunAsync(LoadWorker[] workers, int seconds)
     {
         var deadline = Stopwatch.GetTimestamp() + (long)(seconds * (double)Stopwatch.Frequency);
-        var running = new Task[workers.Length];
+        var running = new Task<long>[workers.Length];
         for (var i = 0; i < workers.Length; i++)
         {
             var worker = workers[i];
-            running[i] = Task.Run(() => worker.RunAsync(deadline, long.MaxValue));
+            running[i] = Task.Run(() => RunRetryingAsync(worker, deadline));
         }
 
-        await Task.WhenAll(running).ConfigureAwait(false);
+        long losses = 0;
+        foreach (var count in await Task.WhenAll(running).ConfigureAwait(false))
+            losses += count;
+        return losses;
+    }
+
+    /// <summary>Runs <paramref name="worker"/> to the deadline, resuming it after each ConnectionLoss; returns how many.</summary>
+    private static async Task<long> RunRetryingAsync(LoadWorker worker, long deadline)
+    {
+        long losses = 0;
+        while (true)
+        {
+            try
+            {
+                await worker.RunAsync(deadline, long.MaxValue).ConfigureAwait(false);
+                return losses;
+            }
+            catch (ZkException e) when (e.Code == ZkErrorCode.ConnectionLoss)
+            {
+                losses++;
+                await Task.Delay(RetryPause).ConfigureAwait(false);
+            }
+        }
     }
 }

@@ -47,8 +47,8 @@ internal static class EnsembleCommand
         var root = Directory.CreateTempSubdirectory("zk-bench-ensemble-").FullName;
         var value = new byte[valueBytes];
         Random.Shared.NextBytes(value);
-        var writes = new MarkdownTable("system", "writers on", "writers", "writes", "writes/s", "p50 µs", "p99 µs", "max µs");
-        var reads = new MarkdownTable("system", "readers on", "readers", "reads", "reads/s", "p50 µs", "p99 µs", "max µs");
+        var writes = new MarkdownTable("system", "writers on", "writers", "writes", "writes/s", "p50 µs", "p99 µs", "max µs", "ConnectionLoss");
+        var reads = new MarkdownTable("system", "readers on", "readers", "reads", "reads/s", "p50 µs", "p99 µs", "max µs", "ConnectionLoss");
         var failover = Failover.NewTable();
         try
         {
@@ -110,15 +110,13 @@ internal static class EnsembleCommand
         {
             var system = $"{Voters} voters, {(durable ? "durable" : "non-durable")}";
             await using var ensemble = await InMemoryEnsemble.StartAsync(Voters, new InMemoryEnsembleOptions { Durable = durable }).ConfigureAwait(false);
-            var leader = await ensemble.WaitForLeaderAsync().ConfigureAwait(false);
+            var leader = await Members.WaitAllServingAsync(ensemble).ConfigureAwait(false);
             var ids = ensemble.Ids;
-            var follower = ids.First(id => id != leader);
-            ValueTask<IZooKeeper> Spread(int i) => Members.ConnectAsync(ensemble, ids[i % ids.Count], leader);
-            ValueTask<IZooKeeper> OnLeader(int _) => Members.ConnectAsync(ensemble, leader, leader);
-            ValueTask<IZooKeeper> OnFollower(int _) => Members.ConnectAsync(ensemble, follower, leader);
+            ValueTask<IZooKeeper> Spread(int i) => Members.ConnectAsync(ensemble, _ => ids[i % ids.Count]);
+            ValueTask<IZooKeeper> OnLeader(int _) => Members.ConnectAsync(ensemble, now => now);
+            ValueTask<IZooKeeper> OnFollower(int _) => Members.ConnectAsync(ensemble, now => ids.First(id => id != now));
             foreach (var n in counts)
             {
-                await Members.WaitAllServingAsync(ensemble, leader).ConfigureAwait(false);
                 if (parts.Contains("writes"))
                 {
                     await ClosedLoop.MeasureAsync(writes, system, $"all {Voters} (round robin)", n, writes: true, Spread, value, seconds, warmup).ConfigureAwait(false);

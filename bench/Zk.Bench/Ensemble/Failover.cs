@@ -73,10 +73,9 @@ internal static class Failover
             Peer = new() { MaxSessionTimeout = TimeSpan.FromMinutes(2) },
         };
         await using var ensemble = await InMemoryEnsemble.StartAsync(3, options).ConfigureAwait(false);
-        var leader = await ensemble.WaitForLeaderAsync().ConfigureAwait(false);
-        await Members.WaitAllServingAsync(ensemble, leader).ConfigureAwait(false);
+        var leader = await Members.WaitAllServingAsync(ensemble).ConfigureAwait(false);
         var follower = ensemble.Ids.First(id => id != leader);
-        await using var zk = await Members.ConnectAsync(ensemble, follower, leader, new ZkSessionOptions { SessionTimeout = TimeSpan.FromMinutes(2) }).ConfigureAwait(false);
+        await using var zk = await Members.ConnectAsync(ensemble, _ => follower, new ZkSessionOptions { SessionTimeout = TimeSpan.FromMinutes(2) }).ConfigureAwait(false);
         await zk.CreateAsync("/failover", [], Acl.OpenUnsafe, CreateMode.Persistent).ConfigureAwait(false);
         var oldEpoch = (await zk.SetDataAsync("/failover", [0], -1).ConfigureAwait(false)).Mzxid >> 32;
 
