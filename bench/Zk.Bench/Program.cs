@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Zk.Bench.Disk;
+using Zk.Bench.Ensemble;
 using Zk.Bench.Load;
 using Zk.Bench.Lock;
 using Zk.Bench.Memory;
@@ -24,6 +25,7 @@ public static class Program
             MemoryCommand.Define(),
             RecoveryCommand.Define(),
             LockCommand.Define(),
+            EnsembleCommand.Define(),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
