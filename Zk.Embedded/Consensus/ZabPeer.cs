@@ -29,6 +29,30 @@ internal sealed class ZabPeer
     public int Id => _ctx.Config.MyId;
     public ServerState State { get; private set; }
     public ZabPhase Phase => _leader?.Phase ?? _learner?.ZabPhase ?? ZabPhase.Election;
+
+    /// <summary>
+    /// On a leader: its learners, and the followers and observers it forwards proposals to (synced), as mntr's
+    /// zk_learners, zk_synced_followers and zk_synced_observers count them; zeros elsewhere.
+    /// </summary>
+    public (int Learners, int SyncedFollowers, int SyncedObservers) LearnerCounts
+    {
+        get
+        {
+            if (_leader is not { } leader)
+                return default;
+            var (followers, observers) = (0, 0);
+            foreach (var learner in leader.Learners.Values)
+            {
+                if (learner.Stage < LearnerStage.Forwarding)
+                    continue;
+                if (learner.IsObserver)
+                    observers++;
+                else
+                    followers++;
+            }
+            return (leader.Learners.Count, followers, observers);
+        }
+    }
     /// <summary>The epoch this peer leads and has established (a NEWLEADER quorum), else null.</summary>
     public uint? EstablishedEpoch => _leader is { Established: true } l ? l.Epoch : null;
     public bool IsServing { get; private set; }

@@ -28,7 +28,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     private readonly ITimer _timer;
     private readonly Task _pump;
     private readonly Task _loop;
-    private volatile Status _status = new(ServerState.Looking, null, null, false);
+    private volatile Status _status = new(ServerState.Looking, null, null, false, ZabPhase.Election, default);
     private System.Diagnostics.Activity? _election;   // the loop's; open from LOOKING until serving
 
     public ConsensusDriver(ConsensusConfig config, IPeerTransport transport, IConsensusStore disk, IReplicatedState state,
@@ -126,7 +126,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
         catch (Exception e)
         {
             Log.DriverFailed(_logger, e, _core.Id);
-            _status = new Status(ServerState.Looking, null, null, false);
+            _status = new Status(ServerState.Looking, null, null, false, ZabPhase.Election, default);
             throw;
         }
         finally
@@ -227,7 +227,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
                 _state.Restore(snapshot);
             foreach (var txn in ready.Committed)
                 _state.Apply(txn);
-            _status = new Status(_core.State, _core.Leader, _core.EstablishedEpoch, _core.IsServing);
+            _status = new Status(_core.State, _core.Leader, _core.EstablishedEpoch, _core.IsServing, _core.Phase, _core.LearnerCounts);
             foreach (var change in ready.RoleChanges)
             {
                 Log.RoleChanged(_logger, _core.Id, change.State, change.Phase, change.Epoch, change.Reason);
@@ -236,7 +236,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
             }
         }
 
-        _status = new Status(_core.State, _core.Leader, _core.EstablishedEpoch, _core.IsServing);
+        _status = new Status(_core.State, _core.Leader, _core.EstablishedEpoch, _core.IsServing, _core.Phase, _core.LearnerCounts);
     }
 
     /// <summary>One span per election: opened on going LOOKING, closed once this member serves in the broadcast phase.</summary>
@@ -318,7 +318,9 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     }
 
     /// <summary>A peer's place as of the driver's last step.</summary>
-    internal sealed record Status(ServerState State, int? Leader, uint? EstablishedEpoch, bool IsServing);
+    /// <param name="Learners">on a leader: its learners and the synced followers and observers (mntr's counts).</param>
+    internal sealed record Status(ServerState State, int? Leader, uint? EstablishedEpoch, bool IsServing, ZabPhase Phase,
+        (int Learners, int SyncedFollowers, int SyncedObservers) Learners);
 
     private enum InputKind { Tick, Event, Propose, Wait, StorageDone, StorageFailed, Run }
 

@@ -87,7 +87,10 @@ internal sealed class ClientPort : IAsyncDisposable
             () => state.Ephemerals.Select(kv => (kv.Key, kv.Value.Order(StringComparer.Ordinal).ToArray())).ToArray(),
             () => Configuration(options),
             Serving: _peer.Pipeline.NotServing is null,
-            Mode: _peer.Mode.ToString().ToLowerInvariant());
+            Mode: _peer.Mode.ToString().ToLowerInvariant(),
+            Ensemble: _peer.Member?.Status is { } status ? new EnsembleFacts(
+                $"{status.State.ToString().ToLowerInvariant()} - {status.Phase.ToString().ToLowerInvariant()}",
+                status.Learners.Learners, status.Learners.SyncedFollowers, status.Learners.SyncedObservers) : null);
     }
 
     private (string, string)[] Configuration(ZkPeerOptions options) =>

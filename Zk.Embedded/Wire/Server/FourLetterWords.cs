@@ -115,6 +115,17 @@ internal static class FourLetterWords
             case "mntr":
                 Line(text, "zk_version", ZooKeeperVersion + "-zk-embedded");
                 Line(text, "zk_server_state", facts.Mode);
+                if (facts.Ensemble is { } ensemble)
+                {
+                    Line(text, "zk_peer_state", ensemble.PeerState);
+                    if (facts.Mode == "leader")
+                    {
+                        Line(text, "zk_learners", ensemble.Learners);
+                        Line(text, "zk_synced_followers", ensemble.SyncedFollowers);
+                        Line(text, "zk_synced_observers", ensemble.SyncedObservers);
+                    }
+                }
+
                 Line(text, "zk_avg_latency", facts.Server.AvgLatencyMs.ToString(CultureInfo.InvariantCulture));
                 Line(text, "zk_max_latency", facts.Server.MaxLatencyMs);
                 Line(text, "zk_min_latency", facts.Server.MinLatencyMs);
@@ -269,7 +280,8 @@ internal sealed class ServerFacts(
     Func<IReadOnlyList<(SessionId Session, string[] Paths)>> ephemeralsBySession,
     Func<IReadOnlyList<(string Key, string Value)>> configuration,
     bool Serving = true,
-    string Mode = "standalone")
+    string Mode = "standalone",
+    EnsembleFacts? Ensemble = null)
 {
     private readonly Lazy<(Zxid Zxid, int NodeCount, int SessionCount, int WatchCount)> _counts = new(counts);
     private readonly Lazy<RequestStatsSnapshot> _server = new(server);
@@ -308,7 +320,13 @@ internal sealed class ServerFacts(
 
     /// <summary>srvr's <c>Mode:</c> and mntr's <c>zk_server_state</c>: standalone, leader, follower or observer.</summary>
     public string Mode { get; } = Mode;
+
+    /// <summary>An ensemble member's place (mntr's zk_peer_state and, on the leader, its learner counts); null standalone.</summary>
+    public EnsembleFacts? Ensemble { get; } = Ensemble;
 }
+
+/// <param name="PeerState">ZooKeeper's <c>getDetailedPeerState</c>: "following - broadcast", "leading - discovery", ...</param>
+internal sealed record EnsembleFacts(string PeerState, int Learners, int SyncedFollowers, int SyncedObservers);
 
 /// <summary>What answering a four-letter word asks of the port beyond sending the text.</summary>
 internal enum FourLetterWordEffect

@@ -138,7 +138,16 @@ public sealed class InMemoryEnsembleTests(ITestOutputHelper output) : IDisposabl
         var follower = ensemble.Followers[0];
         Assert.Contains("Mode: leader", await InteropTools.FourLetterWordAsync(ensemble[leader].ClientEndPoint!, "srvr", Deadline));
         Assert.Contains("Mode: follower", await InteropTools.FourLetterWordAsync(ensemble[follower].ClientEndPoint!, "srvr", Deadline));
-        Assert.Contains("zk_server_state\tfollower", await InteropTools.FourLetterWordAsync(ensemble[follower].ClientEndPoint!, "mntr", Deadline));
+        var followerMntr = await InteropTools.FourLetterWordAsync(ensemble[follower].ClientEndPoint!, "mntr", Deadline);
+        Assert.Contains("zk_server_state\tfollower", followerMntr);
+        Assert.Contains("zk_peer_state\tfollowing - broadcast", followerMntr);
+        Assert.DoesNotContain("zk_learners", followerMntr);
+        await EnsembleKit.WaitAsync(() => ensemble.Followers.Count == 2, () => "expected both followers to serve");
+        var leaderMntr = await InteropTools.FourLetterWordAsync(ensemble[leader].ClientEndPoint!, "mntr", Deadline);
+        Assert.Contains("zk_peer_state\tleading - broadcast", leaderMntr);
+        Assert.Contains("zk_learners\t2", leaderMntr);
+        Assert.Contains("zk_synced_followers\t2", leaderMntr);
+        Assert.Contains("zk_synced_observers\t0", leaderMntr);
 
         await using (var client = await ZkClient.ConnectAsync(ensemble[follower].ClientEndPoint!.ToString()))
             await client.CreateAsync("/wire", "w"u8.ToArray(), Acl.OpenUnsafe, CreateMode.Persistent);
