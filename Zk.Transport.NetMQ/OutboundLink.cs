@@ -112,7 +112,7 @@ internal sealed class OutboundLink(PeerContext context, int peer, string endpoin
         dealer.Options.SendHighWatermark = o.SocketHighWatermark;
         dealer.Options.ReceiveHighWatermark = 4;
         dealer.Options.MaxMsgSize = Handshake.MaxControlBytes;   // all a member ever sends back is a CHALLENGE
-        context.Heartbeats(dealer);
+        context.Keepalive(dealer);
         dealer.Options.ReconnectInterval = o.ReconnectInterval;
         dealer.Options.ReconnectIntervalMax = o.ReconnectIntervalMax;
         dealer.Options.IPv4Only = !Endpoints.IsIPv6(endpoint);
