@@ -15,10 +15,21 @@ namespace Zk.Embedded.Ensemble;
 /// worker's "durable up to seq" comes back as an input like any other, so the loop never waits on a disk. Every touch
 /// of the core happens on this one loop, so the core stays single-threaded as it requires; a storage fault stops it.
 /// </summary>
+/// <remarks>
+/// The inbox is bounded where it can be: at most <see cref="MaxQueuedEvents"/> transport events wait in it; past that
+/// the pump stops reading the transport, whose own bounded queues then drop (a loss the protocol repairs by resync).
+/// Ticks, storage reports, proposals and waits are never dropped: each is bounded by its source (one timer, the
+/// storage worker's bounded queue, the leader pipeline's bounded batches in flight, the callers).
+/// </remarks>
 internal sealed class ConsensusDriver : IAsyncDisposable
 {
+    /// <summary>Transport events queued for the loop at most (back-pressure to the transport beyond).</summary>
+    public const int MaxQueuedEvents = 1024;
+
     private readonly Channel<Input> _inbox = Channel.CreateUnbounded<Input>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ArrayBufferWriter<byte> _encoded = new(1024);
+    private readonly SemaphoreSlim _eventSlots = new(MaxQueuedEvents, MaxQueuedEvents);
+    private readonly CancellationTokenSource _stopping = new();
     private readonly List<(Func<bool> Done, TaskCompletionSource Tcs)> _waiters = [];
     private readonly ZabPeer _core;
     private readonly IPeerTransport _transport;
@@ -98,12 +109,28 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     /// <summary>The core, for conditions passed to <see cref="WaitUntilAsync"/> (read it only there).</summary>
     internal ZabPeer Core => _core;
 
+    /// <summary>Transport events waiting in the inbox (tests: a flood stays within <see cref="MaxQueuedEvents"/>).</summary>
+    internal int QueuedEvents => MaxQueuedEvents - _eventSlots.CurrentCount;
+
     private async Task PumpAsync()
     {
         await foreach (var e in _transport.Events.ReadAllAsync().ConfigureAwait(false))
         {
+            try
+            {
+                await _eventSlots.WaitAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                e.Dispose(); // the loop stopped: nothing will read the rest
+                return;
+            }
+
             if (!_inbox.Writer.TryWrite(new Input(InputKind.Event, e, null, null)))
+            {
                 e.Dispose();
+                _eventSlots.Release();
+            }
         }
     }
 
@@ -125,6 +152,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
         }
         catch (Exception e)
         {
+            _stopping.Cancel(); // the pump may wait for a slot nobody will free
             Log.DriverFailed(_logger, e, _core.Id);
             _status = new Status(ServerState.Looking, null, null, false, ZabPhase.Election, default);
             throw;
@@ -144,6 +172,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
                 _core.Tick();
                 break;
             case InputKind.Event:
+                _eventSlots.Release();
                 using (input.Event)
                     Receive(input.Event);
                 break;
@@ -301,6 +330,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     {
         await _timer.DisposeAsync().ConfigureAwait(false);
         await _transport.DisposeAsync().ConfigureAwait(false);
+        _stopping.Cancel();
         await _pump.ConfigureAwait(false);
         _inbox.Writer.TryComplete();
         try
@@ -313,6 +343,8 @@ internal sealed class ConsensusDriver : IAsyncDisposable
         }
 
         await _storage.DisposeAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+        _eventSlots.Dispose();
         _election?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, "stopped before an epoch was established");
         _election?.Dispose();
     }
