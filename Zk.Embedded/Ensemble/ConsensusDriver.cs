@@ -37,15 +37,20 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     private readonly IReplicatedState _state;
     private readonly ILogger _logger;
     private readonly ITimer _timer;
+    private readonly SnapTransfers _snaps;
+    private long _ticks;
     private readonly Task _pump;
     private readonly Task _loop;
     private volatile Status _status = new(ServerState.Looking, null, null, false, ZabPhase.Election, default);
     private System.Diagnostics.Activity? _election;   // the loop's; open from LOOKING until serving
 
     public ConsensusDriver(ConsensusConfig config, IPeerTransport transport, IConsensusStore disk, IReplicatedState state,
-        IConsensusRandom random, TimeProvider time, TimeSpan tickTime, ILogger logger, Action<ConsensusDriver>? attach = null)
+        IConsensusRandom random, TimeProvider time, TimeSpan tickTime, ILogger logger, Action<ConsensusDriver>? attach = null,
+        SnapshotSpool? spool = null)
     {
         _transport = transport;
+        // A transfer that makes no progress for as long as the learner may take to sync is one it has given up on.
+        _snaps = new SnapTransfers(transport, spool ?? new SnapshotSpool(disk.SpoolDirectory), config.MyId, 2L * config.InitLimit, logger);
         _state = state;
         _logger = logger;
         _core = new ZabPeer(config, disk.Load(), random, state);
@@ -145,6 +150,8 @@ internal sealed class ConsensusDriver : IAsyncDisposable
                 {
                     Handle(input);
                     Drain();
+                    if (_snaps.Sending)
+                        _snaps.Pump(_ticks);
                 }
 
                 CheckWaiters();
@@ -169,6 +176,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
         switch (input.Kind)
         {
             case InputKind.Tick:
+                _ticks++;
                 _core.Tick();
                 break;
             case InputKind.Event:
@@ -183,6 +191,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
                 _waiters.Add(input.Waiter!.Value);
                 break;
             case InputKind.StorageDone:
+                _snaps.Durable(input.Seq);
                 _core.StorageDone(input.Seq);
                 break;
             case InputKind.StorageFailed:
@@ -200,6 +209,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
         // ticks); a silent peer is still found by the core's own limits. Client traffic in flight is gone too.
         if (e.Kind == TransportEventKind.Disconnected)
         {
+            _snaps.PeerLost(e.Peer);
             _core.Disconnected(e.Peer);
             PeerDisconnected?.Invoke(e.Peer);
         }
@@ -219,8 +229,23 @@ internal sealed class ConsensusDriver : IAsyncDisposable
 
         if (message is ClientTraffic traffic)
             TrafficReceived?.Invoke(e.Peer, traffic);
+        else if (message is SnapChunk chunk)
+            ReceiveChunk(e.Peer, chunk);
+        else if (message is SnapChunkAck ack)
+            _snaps.Acked(e.Peer, ack, _ticks);
         else
             _core.Step(e.Peer, message);
+    }
+
+    /// <summary>A SNAP's chunk; the last one steps the core with the whole SNAP, its body in the spool file.</summary>
+    private void ReceiveChunk(int from, SnapChunk chunk)
+    {
+        if (_snaps.Receive(from, chunk) is not { } body)
+            return;
+        _core.Step(from, new Snap(new ConsensusSnapshot(chunk.Zxid, ReadOnlyMemory<byte>.Empty) { Body = body }));
+        Drain();
+        if (!_snaps.IsInstalling(body))
+            body.Delete(); // the core did not take it (not syncing any more): nothing else will
     }
 
     private void ProposeNow(IReadOnlyList<ConsensusTxn> txns)
@@ -247,19 +272,26 @@ internal sealed class ConsensusDriver : IAsyncDisposable
             var ready = _core.TakeReady();
             foreach (var (to, message) in ready.Messages)
                 Send(to, message);
+            // The restore reads a SNAP's spool file before the worker may move it into place.
+            if (ready.Restore is { } snapshot)
+                _state.Restore(snapshot);
             // Off this loop: the worker reports each batch durable as a StorageDone input (the core waits for it
             // before any message that promises durability, such as an ACK).
             foreach (var request in ready.Persist)
+            {
+                if (request is InstallSnapshot { Snapshot.Body: SnapshotBody body })
+                    _snaps.Installing(request.Seq, body);
                 _storage.Enqueue(request);
+            }
 
-            if (ready.Restore is { } snapshot)
-                _state.Restore(snapshot);
             foreach (var txn in ready.Committed)
                 _state.Apply(txn);
             _status = new Status(_core.State, _core.Leader, _core.EstablishedEpoch, _core.IsServing, _core.Phase, _core.LearnerCounts);
             foreach (var change in ready.RoleChanges)
             {
                 Log.RoleChanged(_logger, _core.Id, change.State, change.Phase, change.Epoch, change.Reason);
+                if (change.State == ServerState.Looking)
+                    _snaps.LeaderLost(change.Reason);
                 TraceElection(change);
                 RoleChanged?.Invoke(change);
             }
@@ -288,10 +320,26 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     private bool Send(int to, ZabMessage message)
     {
         _encoded.ResetWrittenCount();
+        if (message is Snap { Snapshot.Body: not null } spooled)
+        {
+            _snaps.Start(to, spooled.Snapshot, _ticks);
+            CountSync(to, message);
+            return true;
+        }
+
         MessageCodec.Encode(message, _encoded);
+        if (message is Snap snap && _snaps.MustChunk(snap.Snapshot, _encoded.WrittenCount))
+        {
+            _snaps.Start(to, snap.Snapshot, _ticks);
+            CountSync(to, message);
+            return true;
+        }
+
+        if (_snaps.Hold(to, _encoded.WrittenSpan))
+            return true; // after the SNAP's chunks on this channel, which stays FIFO
         if (_encoded.WrittenCount > _transport.Limits.MaxMessageBytes)
         {
-            // Dropped like a lost message; the peer's timeouts resend or resync (a SNAP this big needs chunking: not yet).
+            // Dropped like a lost message; the peer's timeouts resend or resync.
             Log.UndecodableMessage(_logger, new InvalidOperationException($"{message.GetType().Name} of {_encoded.WrittenCount} bytes exceeds the transport's limit"), _core.Id, to);
             return false;
         }
@@ -343,6 +391,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
         }
 
         await _storage.DisposeAsync().ConfigureAwait(false);
+        _snaps.Dispose();
         _stopping.Dispose();
         _eventSlots.Dispose();
         _election?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, "stopped before an epoch was established");

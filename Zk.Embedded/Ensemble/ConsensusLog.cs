@@ -31,6 +31,9 @@ internal sealed class ConsensusLog : IConsensusStore
     /// <summary>Checks and applies one persist request (<see cref="PersistChecks"/>); a broken rule changes nothing.</summary>
     public void Write(PersistRequest request)
     {
+        // A SNAP assembled in a spool file is read in: this store keeps everything in memory (the driver deletes the file).
+        if (request is InstallSnapshot { Snapshot.Body: not null } install)
+            request = install with { Snapshot = new ConsensusSnapshot(install.Snapshot.Zxid, SnapshotBody.BytesOf(install.Snapshot)) };
         lock (_gate)
         {
             _state.Write(request, "the in-memory consensus log");

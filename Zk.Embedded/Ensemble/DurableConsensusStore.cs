@@ -49,6 +49,7 @@ internal sealed class DurableConsensusStore : IConsensusStore
     public static DurableConsensusStore Open(string dataDir, bool forceSync = true)
     {
         Directory.CreateDirectory(dataDir);
+        SnapshotSpool.RemoveLeftovers(dataDir); // a SNAP cut off by a crash mid-transfer
         var log = TxnLog.Open(dataDir, new TxnLogOptions { ForceSync = forceSync });
         try
         {
@@ -62,17 +63,23 @@ internal sealed class DurableConsensusStore : IConsensusStore
         }
     }
 
+    /// <summary>The newest snapshot as its file (<see cref="SnapshotBody"/>), never read into memory here.</summary>
     public ConsensusSnapshot? Snapshot
     {
         get
         {
             lock (_gate)
             {
-                return _newestSnapshot == default ? null
-                    : new ConsensusSnapshot(_newestSnapshot, File.ReadAllBytes(SnapshotPath(_newestSnapshot)));
+                if (_newestSnapshot == default)
+                    return null;
+                var path = SnapshotPath(_newestSnapshot);
+                return new ConsensusSnapshot(_newestSnapshot, ReadOnlyMemory<byte>.Empty) { Body = new SnapshotBody(path, new FileInfo(path).Length) };
             }
         }
     }
+
+    /// <summary>The data directory: an assembled SNAP is installed by a rename within it.</summary>
+    public string? SpoolDirectory => DataDir;
 
     public PersistedState Load()
     {
@@ -201,7 +208,10 @@ internal sealed class DurableConsensusStore : IConsensusStore
         if (raise)
             EpochFile.Mark(DataDir, EpochFile.Updating);
         var zxid = request.Snapshot.Zxid;
-        EpochFile.WriteAtomically(DataDir, SnapshotFile.NameFor(zxid), request.Snapshot.Data.Span);
+        if (request.Snapshot.Body is SnapshotBody body)
+            PlaceFile(body.Path, SnapshotPath(zxid));
+        else
+            EpochFile.WriteAtomically(DataDir, SnapshotFile.NameFor(zxid), request.Snapshot.Data.Span);
         _log.TruncateAfter(new Zxid(-1));
         foreach (var (other, path) in SnapshotFile.List(DataDir))
         {
@@ -216,6 +226,29 @@ internal sealed class DurableConsensusStore : IConsensusStore
             EpochFile.Write(DataDir, EpochFile.Current, request.CurrentEpoch);
             EpochFile.Delete(DataDir, EpochFile.Updating);
         }
+    }
+
+    /// <summary>
+    /// Puts an assembled snapshot file (fsynced by its assembler) in place: a rename when it is spooled in this
+    /// directory, else a copy to a temporary name, fsynced, then renamed; the directory is synced by the caller.
+    /// </summary>
+    private void PlaceFile(string source, string target)
+    {
+        if (string.Equals(Path.GetDirectoryName(Path.GetFullPath(source)), Path.GetFullPath(DataDir).TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal))
+        {
+            File.Move(source, target, overwrite: true);
+            return;
+        }
+
+        var temp = target + ".tmp";
+        using (var input = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete))
+        using (var output = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            input.CopyTo(output);
+            output.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, target, overwrite: true);
     }
 
     private void SyncPending()

@@ -53,8 +53,9 @@ internal sealed class EnsembleMember : IPeerPipeline, IAsyncDisposable
         Sessions = new SessionTracker(time, config.MyId, SessionTracker.EnsembleSecret);
         Watches = new WatchManager();
         var initial = disk.Snapshot is { } snapshot ? TreeReplica.ReadSnapshot(snapshot) : TreeState.CreateInitial();
-        _tree = new TreeReplica(initial, builder ?? new TxnBuilder(new AclCache(), new PeerLimits(1 << 20, false, null)), Watches, Sessions, time, logger);
-        _driver = new ConsensusDriver(config, transport, disk, _tree, random, time, tickTime, logger, driver =>
+        var spool = new SnapshotSpool(disk.SpoolDirectory); // the driver owns it
+        _tree = new TreeReplica(initial, builder ?? new TxnBuilder(new AclCache(), new PeerLimits(1 << 20, false, null)), Watches, Sessions, time, logger, spool);
+        _driver = new ConsensusDriver(config, transport, disk, _tree, random, time, tickTime, logger, spool: spool, attach: driver =>
         {
             // Before the loop runs: the first role change and the first message must find their handlers.
             _tree.Attach(driver);

@@ -21,4 +21,10 @@ internal interface IConsensusStore : IDisposable
 
     /// <summary>Makes every request written so far durable.</summary>
     void Sync();
+
+    /// <summary>
+    /// Where SNAP files on their way in or out are spooled: the store's own directory, so an assembled snapshot is
+    /// installed by a rename; null for a temporary directory (a store kept in memory).
+    /// </summary>
+    string? SpoolDirectory => null;
 }
