@@ -38,6 +38,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ITimer _timer;
     private readonly SnapTransfers _snaps;
+    private readonly PeriodicSnapshots _periodic;
     private long _ticks;
     private readonly Task _pump;
     private readonly Task _loop;
@@ -46,7 +47,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
 
     public ConsensusDriver(ConsensusConfig config, IPeerTransport transport, IConsensusStore disk, IReplicatedState state,
         IConsensusRandom random, TimeProvider time, TimeSpan tickTime, ILogger logger, Action<ConsensusDriver>? attach = null,
-        SnapshotSpool? spool = null)
+        SnapshotSpool? spool = null, SnapshotPolicy? snapshots = null)
     {
         _transport = transport;
         // A transfer that makes no progress for as long as the learner may take to sync is one it has given up on.
@@ -57,6 +58,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
         _storage = new StorageWorker(disk,
             seq => _inbox.Writer.TryWrite(new Input(InputKind.StorageDone, default, null, null) { Seq = seq }),
             fault => _inbox.Writer.TryWrite(new Input(InputKind.StorageFailed, default, null, null) { Fault = fault }));
+        _periodic = new PeriodicSnapshots(snapshots ?? SnapshotPolicy.Default, state, _snaps.Spool, this, _storage.Enqueue, random, time, logger);
         attach?.Invoke(this); // before the loop runs: the first role change must find its handlers
         _loop = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
         _pump = Task.Run(PumpAsync);
@@ -281,11 +283,15 @@ internal sealed class ConsensusDriver : IAsyncDisposable
             {
                 if (request is InstallSnapshot { Snapshot.Body: SnapshotBody body })
                     _snaps.Installing(request.Seq, body);
+                if (request is InstallSnapshot or TruncateAfter)
+                    _periodic.HistoryRewritten();
                 _storage.Enqueue(request);
             }
 
             foreach (var txn in ready.Committed)
                 _state.Apply(txn);
+            if (ready.Committed.Count > 0)
+                _periodic.Applied(ready.Committed.Count);
             _status = new Status(_core.State, _core.Leader, _core.EstablishedEpoch, _core.IsServing, _core.Phase, _core.LearnerCounts);
             foreach (var change in ready.RoleChanges)
             {
@@ -377,6 +383,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _timer.DisposeAsync().ConfigureAwait(false);
+        await _periodic.DisposeAsync().ConfigureAwait(false);
         await _transport.DisposeAsync().ConfigureAwait(false);
         _stopping.Cancel();
         await _pump.ConfigureAwait(false);

@@ -40,6 +40,16 @@ internal sealed class ConsensusLog : IConsensusStore
         }
     }
 
+    /// <summary>Keeps a newer snapshot of committed state in memory and drops the log it covers (memory stays bounded).</summary>
+    public void SaveSnapshot(ConsensusSnapshot snapshot)
+    {
+        var inMemory = new ConsensusSnapshot(snapshot.Zxid, SnapshotBody.BytesOf(snapshot));
+        lock (_gate)
+        {
+            _state.Compact(inMemory);
+        }
+    }
+
     /// <summary>Nothing to do: every write is as durable as this log gets.</summary>
     public void Sync()
     {

@@ -50,4 +50,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 7042, EventName = "SnapAssembled", Level = LogLevel.Information, Message = "Peer {PeerId} received the SNAP at {Zxid} from {Leader}: {Total} bytes in {Chunks} chunks")]
     public static partial void SnapAssembled(ILogger logger, int peerId, int leader, Zxid zxid, long total, int chunks);
+
+    [LoggerMessage(EventId = 7043, EventName = "PeriodicSnapshot", Level = LogLevel.Information, Message = "Peer {PeerId} snapshots its applied tree at {Zxid}")]
+    public static partial void PeriodicSnapshot(ILogger logger, int peerId, Zxid zxid);
+
+    [LoggerMessage(EventId = 7044, EventName = "PeriodicSnapshotFailed", Level = LogLevel.Warning, Message = "Peer {PeerId} could not write a periodic snapshot; it keeps its log and tries again later")]
+    public static partial void PeriodicSnapshotFailed(ILogger logger, Exception exception, int peerId);
 }

@@ -68,8 +68,21 @@ internal sealed class StorageWorker : IAsyncDisposable
                 var last = -1L;
                 for (var n = 0; n < MaxBatch && reader.TryRead(out var request); n++)
                 {
-                    _store.Write(request);
-                    last = request.Seq;
+                    switch (request)
+                    {
+                        // The member's own housekeeping, in order with the core's requests; nothing the core waits for.
+                        case SaveSnapshot save:
+                            _store.SaveSnapshot(save.Snapshot);
+                            (save.Snapshot.Body as SnapshotBody)?.Delete(); // unless the store moved it into place
+                            break;
+                        case PurgeLog purge:
+                            _store.Purge(purge.Retain);
+                            break;
+                        default:
+                            _store.Write(request);
+                            last = request.Seq;
+                            break;
+                    }
                 }
 
                 if (last < 0)

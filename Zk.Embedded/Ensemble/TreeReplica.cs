@@ -101,6 +101,16 @@ internal sealed class TreeReplica : IReplicatedState
         return SnapshotBytes.Write(state);
     }
 
+    /// <summary>
+    /// The newest published tree: immutable, and published only once committed (the leader's pipeline publishes
+    /// after the core's commit), so the snapshot holds no uncommitted txn.
+    /// </summary>
+    public Func<SnapshotSpool, ConsensusSnapshot>? CaptureApplied()
+    {
+        var state = State;
+        return spool => new ConsensusSnapshot(state.Zxid, ReadOnlyMemory<byte>.Empty) { Body = spool.Write(state) };
+    }
+
     /// <summary>Stops the leader's pipeline, if any (its waiting writes fail with ConnectionLoss); after the driver stopped.</summary>
     public async ValueTask StopAsync()
     {
