@@ -191,9 +191,10 @@ public sealed class ZkPeer : IAsyncDisposable
             SyncLimit = ensemble.SyncLimit * perTick,
         };
         config.Validate();
+        var snapshots = new SnapshotPolicy(options.SnapCount, options.SnapRetainCount, options.PurgeInterval);
         if (ensemble.Store is { } store)
-            return new EnsembleMember(config, ensemble.Transport, store, SharedRandom.Instance, options.Time, coreTick, logger, builder);
-        var storage = new ConsensusStorageOptions { DataDir = options.DataDir, ForceSync = options.ForceSync };
+            return new EnsembleMember(config, ensemble.Transport, store, SharedRandom.Instance, options.Time, coreTick, logger, builder, snapshots);
+        var storage = new ConsensusStorageOptions { DataDir = options.DataDir, DataLogDir = options.DataLogDir, ForceSync = options.ForceSync, Snapshots = snapshots };
         return new EnsembleMember(config, ensemble.Transport, storage, SharedRandom.Instance, options.Time, coreTick, logger, builder);
     }
 

@@ -31,6 +31,20 @@ internal sealed class ConsensusState(ConsensusSnapshot? snapshot = null)
         ApplyUnchecked(request);
     }
 
+    /// <summary>
+    /// Replaces the snapshot with a newer one of committed state and drops the log it covers (a store in memory keeps
+    /// one snapshot and no more log than that); false, changing nothing, when it is not newer or not in the log.
+    /// </summary>
+    public bool Compact(ConsensusSnapshot snapshot)
+    {
+        var current = Snapshot?.Zxid ?? default;
+        if (snapshot.Zxid <= current || !Log.Exists(t => t.Zxid == snapshot.Zxid))
+            return false;
+        Snapshot = snapshot;
+        Log.RemoveAll(t => t.Zxid <= snapshot.Zxid);
+        return true;
+    }
+
     /// <summary>Applies without the checks: only for a planted bug that must get past them to reach a checker.</summary>
     public void ApplyUnchecked(PersistRequest request)
     {

@@ -5,8 +5,22 @@ namespace Zk.Embedded.Consensus;
 /// <summary>A txn as consensus sees it: a zxid and opaque bytes (the pipeline's encoding).</summary>
 internal sealed record ConsensusTxn(Zxid Zxid, ReadOnlyMemory<byte> Data);
 
-/// <summary>The applied state as of <paramref name="Zxid"/>, opaque to the core (the driver serialises its tree).</summary>
-internal sealed record ConsensusSnapshot(Zxid Zxid, ReadOnlyMemory<byte> Data);
+/// <summary>
+/// The applied state as of <paramref name="Zxid"/>, opaque to the core (the driver serialises its tree): its bytes in
+/// <paramref name="Data"/>, or, for a driver that keeps large snapshots out of memory, a <see cref="Body"/> it streams.
+/// </summary>
+internal sealed record ConsensusSnapshot(Zxid Zxid, ReadOnlyMemory<byte> Data)
+{
+    /// <summary>The driver's out-of-memory body (a file), when <see cref="Data"/> is empty; the core only passes it on.</summary>
+    public ISnapshotBody? Body { get; init; }
+}
+
+/// <summary>A snapshot's bytes kept outside memory by the driver; opaque to the core.</summary>
+internal interface ISnapshotBody
+{
+    /// <summary>Its length in bytes.</summary>
+    long Length { get; }
+}
 
 /// <summary>
 /// What the driver persists, in <see cref="Seq"/> order; it reports completion with

@@ -24,6 +24,7 @@ namespace Zk.Embedded.Consensus;
 /// 101 ACK of NEWLEADER epoch
 ///   1 REQUEST      sessionId, cxid, body     102 REPLY       sessionId, cxid, body
 /// 103 SESSIONS     ids (packed int64), attached
+/// 120 SNAPCHUNK    zxid, offset, total, data  121 SNAPCHUNKACK zxid, received
 /// </code>
 /// Kinds 2–18 are ZooKeeper's <c>Leader.java</c> packet numbers; the two that ZooKeeper sends otherwise (FLE's
 /// notification on its own port, NEWLEADER's ACK as an ACK of the epoch's zxid) take numbers from 100.
@@ -111,6 +112,16 @@ internal static class MessageCodec
                 writer.Write(s.Snapshot.Zxid.Value);
                 writer.Write(s.Snapshot.Data.Span);
                 break;
+            case SnapChunk c:
+                writer.Write(c.Zxid.Value);
+                writer.Write(c.Offset);
+                writer.Write(c.Total);
+                writer.Write(c.Data.Span);
+                break;
+            case SnapChunkAck c:
+                writer.Write(c.Zxid.Value);
+                writer.Write(c.Received);
+                break;
             case AckEpoch a:
                 writer.Write(a.Epoch);
                 writer.Write(a.CurrentEpoch);
@@ -178,6 +189,8 @@ internal static class MessageCodec
         MessageKind.Request => new ForwardedRequest(new SessionId(reader.ReadInt64()), reader.ReadInt32(), ReadData(ref reader)),
         MessageKind.Reply => new ForwardedReply(new SessionId(reader.ReadInt64()), reader.ReadInt32(), ReadData(ref reader)),
         MessageKind.Sessions => new SessionActivity(ReadData(ref reader), reader.ReadBoolean()),
+        MessageKind.SnapChunk => ReadSnapChunk(ref reader),
+        MessageKind.SnapChunkAck => new SnapChunkAck(ReadZxid(ref reader), reader.ReadInt64()),
         _ => throw new InvalidDataException($"unknown consensus message kind {(int)kind}"),
     };
 
@@ -188,6 +201,16 @@ internal static class MessageCodec
         var state = (ServerState)reader.ReadInt32();
         Expect(Enum.IsDefined(state), $"unknown server state {(int)state} in a notification");
         return new Notification(round, vote, state);
+    }
+
+    private static SnapChunk ReadSnapChunk(ref MessagePackReader reader)
+    {
+        var zxid = ReadZxid(ref reader);
+        var offset = reader.ReadInt64();
+        var total = reader.ReadInt64();
+        var data = ReadData(ref reader);
+        Expect(offset >= 0 && total >= 0 && offset + data.Length <= total, $"a snapshot chunk of {data.Length} bytes at {offset} of {total}");
+        return new SnapChunk(zxid, offset, total, data);
     }
 
     private static void WriteTxn(ref MessagePackWriter writer, ConsensusTxn txn, Zxid previous)
@@ -229,6 +252,8 @@ internal static class MessageCodec
         ForwardedRequest => MessageKind.Request,
         ForwardedReply => MessageKind.Reply,
         SessionActivity => MessageKind.Sessions,
+        SnapChunk => MessageKind.SnapChunk,
+        SnapChunkAck => MessageKind.SnapChunkAck,
         _ => throw new ArgumentException($"no encoding for consensus message {message.GetType().Name}", nameof(message)),
     };
 
@@ -236,8 +261,9 @@ internal static class MessageCodec
     {
         MessageKind.Proposal or MessageKind.Inform or MessageKind.NewLeader or MessageKind.AckEpoch => 3,
         MessageKind.Request or MessageKind.Reply => 3,
-        MessageKind.Snap or MessageKind.Sessions => 2,
+        MessageKind.Snap or MessageKind.Sessions or MessageKind.SnapChunkAck => 2,
         MessageKind.Notification => 5,
+        MessageKind.SnapChunk => 4,
         _ => 1,
     };
 
@@ -270,4 +296,6 @@ internal enum MessageKind
     AckNewLeader = 101,
     Reply = 102,
     Sessions = 103,
+    SnapChunk = 120,
+    SnapChunkAck = 121,
 }

@@ -35,6 +35,21 @@ internal sealed record Trunc(Zxid Zxid) : ZabMessage;
 internal sealed record Snap(ConsensusSnapshot Snapshot) : ZabMessage;
 
 /// <summary>
+/// One piece of a SNAP too large for one transport message (the driver's framing; the core never sees it): bytes
+/// [<paramref name="Offset"/>, Offset + Data.Length) of the <paramref name="Total"/>-byte snapshot at
+/// <paramref name="Zxid"/>, sent in order on one channel. The learner's driver assembles them into a file and steps its
+/// core with the whole SNAP; a gap discards the file (ZooKeeper streams its snapshot over the learner's TCP socket).
+/// </summary>
+internal sealed record SnapChunk(Zxid Zxid, long Offset, long Total, ReadOnlyMemory<byte> Data) : ZabMessage;
+
+/// <summary>
+/// The learner's driver has written <paramref name="Received"/> bytes of the SNAP at <paramref name="Zxid"/>: the
+/// leader's driver keeps only a window of chunks unacknowledged, since a transport may drop what a full receiving
+/// queue cannot take and the sender cannot see that (TCP's window does this for ZooKeeper's SNAP).
+/// </summary>
+internal sealed record SnapChunkAck(Zxid Zxid, long Received) : ZabMessage;
+
+/// <summary>
 /// PROPOSAL: a txn to log (in the sync stream or in broadcast). <paramref name="Previous"/> is the zxid the leader
 /// sent before it on this channel: a lost message shows as a mismatch even across an epoch boundary, where the
 /// zxids themselves cannot show a gap. ZooKeeper relies on TCP for this and has no such field.

@@ -15,10 +15,21 @@ namespace Zk.Embedded.Ensemble;
 /// worker's "durable up to seq" comes back as an input like any other, so the loop never waits on a disk. Every touch
 /// of the core happens on this one loop, so the core stays single-threaded as it requires; a storage fault stops it.
 /// </summary>
+/// <remarks>
+/// The inbox is bounded where it can be: at most <see cref="MaxQueuedEvents"/> transport events wait in it; past that
+/// the pump stops reading the transport, whose own bounded queues then drop (a loss the protocol repairs by resync).
+/// Ticks, storage reports, proposals and waits are never dropped: each is bounded by its source (one timer, the
+/// storage worker's bounded queue, the leader pipeline's bounded batches in flight, the callers).
+/// </remarks>
 internal sealed class ConsensusDriver : IAsyncDisposable
 {
+    /// <summary>Transport events queued for the loop at most (back-pressure to the transport beyond).</summary>
+    public const int MaxQueuedEvents = 1024;
+
     private readonly Channel<Input> _inbox = Channel.CreateUnbounded<Input>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ArrayBufferWriter<byte> _encoded = new(1024);
+    private readonly SemaphoreSlim _eventSlots = new(MaxQueuedEvents, MaxQueuedEvents);
+    private readonly CancellationTokenSource _stopping = new();
     private readonly List<(Func<bool> Done, TaskCompletionSource Tcs)> _waiters = [];
     private readonly ZabPeer _core;
     private readonly IPeerTransport _transport;
@@ -26,21 +37,28 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     private readonly IReplicatedState _state;
     private readonly ILogger _logger;
     private readonly ITimer _timer;
+    private readonly SnapTransfers _snaps;
+    private readonly PeriodicSnapshots _periodic;
+    private long _ticks;
     private readonly Task _pump;
     private readonly Task _loop;
     private volatile Status _status = new(ServerState.Looking, null, null, false, ZabPhase.Election, default);
     private System.Diagnostics.Activity? _election;   // the loop's; open from LOOKING until serving
 
     public ConsensusDriver(ConsensusConfig config, IPeerTransport transport, IConsensusStore disk, IReplicatedState state,
-        IConsensusRandom random, TimeProvider time, TimeSpan tickTime, ILogger logger, Action<ConsensusDriver>? attach = null)
+        IConsensusRandom random, TimeProvider time, TimeSpan tickTime, ILogger logger, Action<ConsensusDriver>? attach = null,
+        SnapshotSpool? spool = null, SnapshotPolicy? snapshots = null)
     {
         _transport = transport;
+        // A transfer that makes no progress for as long as the learner may take to sync is one it has given up on.
+        _snaps = new SnapTransfers(transport, spool ?? new SnapshotSpool(disk.SpoolDirectory), config.MyId, 2L * config.InitLimit, logger);
         _state = state;
         _logger = logger;
         _core = new ZabPeer(config, disk.Load(), random, state);
         _storage = new StorageWorker(disk,
             seq => _inbox.Writer.TryWrite(new Input(InputKind.StorageDone, default, null, null) { Seq = seq }),
             fault => _inbox.Writer.TryWrite(new Input(InputKind.StorageFailed, default, null, null) { Fault = fault }));
+        _periodic = new PeriodicSnapshots(snapshots ?? SnapshotPolicy.Default, state, _snaps.Spool, this, _storage.Enqueue, random, time, logger);
         attach?.Invoke(this); // before the loop runs: the first role change must find its handlers
         _loop = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
         _pump = Task.Run(PumpAsync);
@@ -98,12 +116,28 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     /// <summary>The core, for conditions passed to <see cref="WaitUntilAsync"/> (read it only there).</summary>
     internal ZabPeer Core => _core;
 
+    /// <summary>Transport events waiting in the inbox (tests: a flood stays within <see cref="MaxQueuedEvents"/>).</summary>
+    internal int QueuedEvents => MaxQueuedEvents - _eventSlots.CurrentCount;
+
     private async Task PumpAsync()
     {
         await foreach (var e in _transport.Events.ReadAllAsync().ConfigureAwait(false))
         {
+            try
+            {
+                await _eventSlots.WaitAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                e.Dispose(); // the loop stopped: nothing will read the rest
+                return;
+            }
+
             if (!_inbox.Writer.TryWrite(new Input(InputKind.Event, e, null, null)))
+            {
                 e.Dispose();
+                _eventSlots.Release();
+            }
         }
     }
 
@@ -118,6 +152,8 @@ internal sealed class ConsensusDriver : IAsyncDisposable
                 {
                     Handle(input);
                     Drain();
+                    if (_snaps.Sending)
+                        _snaps.Pump(_ticks);
                 }
 
                 CheckWaiters();
@@ -125,6 +161,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
         }
         catch (Exception e)
         {
+            _stopping.Cancel(); // the pump may wait for a slot nobody will free
             Log.DriverFailed(_logger, e, _core.Id);
             _status = new Status(ServerState.Looking, null, null, false, ZabPhase.Election, default);
             throw;
@@ -141,9 +178,11 @@ internal sealed class ConsensusDriver : IAsyncDisposable
         switch (input.Kind)
         {
             case InputKind.Tick:
+                _ticks++;
                 _core.Tick();
                 break;
             case InputKind.Event:
+                _eventSlots.Release();
                 using (input.Event)
                     Receive(input.Event);
                 break;
@@ -154,6 +193,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
                 _waiters.Add(input.Waiter!.Value);
                 break;
             case InputKind.StorageDone:
+                _snaps.Durable(input.Seq);
                 _core.StorageDone(input.Seq);
                 break;
             case InputKind.StorageFailed:
@@ -171,6 +211,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
         // ticks); a silent peer is still found by the core's own limits. Client traffic in flight is gone too.
         if (e.Kind == TransportEventKind.Disconnected)
         {
+            _snaps.PeerLost(e.Peer);
             _core.Disconnected(e.Peer);
             PeerDisconnected?.Invoke(e.Peer);
         }
@@ -190,8 +231,23 @@ internal sealed class ConsensusDriver : IAsyncDisposable
 
         if (message is ClientTraffic traffic)
             TrafficReceived?.Invoke(e.Peer, traffic);
+        else if (message is SnapChunk chunk)
+            ReceiveChunk(e.Peer, chunk);
+        else if (message is SnapChunkAck ack)
+            _snaps.Acked(e.Peer, ack, _ticks);
         else
             _core.Step(e.Peer, message);
+    }
+
+    /// <summary>A SNAP's chunk; the last one steps the core with the whole SNAP, its body in the spool file.</summary>
+    private void ReceiveChunk(int from, SnapChunk chunk)
+    {
+        if (_snaps.Receive(from, chunk) is not { } body)
+            return;
+        _core.Step(from, new Snap(new ConsensusSnapshot(chunk.Zxid, ReadOnlyMemory<byte>.Empty) { Body = body }));
+        Drain();
+        if (!_snaps.IsInstalling(body))
+            body.Delete(); // the core did not take it (not syncing any more): nothing else will
     }
 
     private void ProposeNow(IReadOnlyList<ConsensusTxn> txns)
@@ -226,19 +282,30 @@ internal sealed class ConsensusDriver : IAsyncDisposable
             var ready = _core.TakeReady();
             foreach (var (to, message) in ready.Messages)
                 Send(to, message);
+            // The restore reads a SNAP's spool file before the worker may move it into place.
+            if (ready.Restore is { } snapshot)
+                _state.Restore(snapshot);
             // Off this loop: the worker reports each batch durable as a StorageDone input (the core waits for it
             // before any message that promises durability, such as an ACK).
             foreach (var request in ready.Persist)
+            {
+                if (request is InstallSnapshot { Snapshot.Body: SnapshotBody body })
+                    _snaps.Installing(request.Seq, body);
+                if (request is InstallSnapshot or TruncateAfter)
+                    _periodic.HistoryRewritten();
                 _storage.Enqueue(request);
+            }
 
-            if (ready.Restore is { } snapshot)
-                _state.Restore(snapshot);
             foreach (var txn in ready.Committed)
                 _state.Apply(txn);
+            if (ready.Committed.Count > 0)
+                _periodic.Applied(ready.Committed.Count);
             _status = new Status(_core.State, _core.Leader, _core.EstablishedEpoch, _core.IsServing, _core.Phase, _core.LearnerCounts);
             foreach (var change in ready.RoleChanges)
             {
                 Log.RoleChanged(_logger, _core.Id, change.State, change.Phase, change.Epoch, change.Reason);
+                if (change.State == ServerState.Looking)
+                    _snaps.LeaderLost(change.Reason);
                 TraceElection(change);
                 RoleChanged?.Invoke(change);
             }
@@ -267,10 +334,26 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     private bool Send(int to, ZabMessage message)
     {
         _encoded.ResetWrittenCount();
+        if (message is Snap { Snapshot.Body: not null } spooled)
+        {
+            _snaps.Start(to, spooled.Snapshot, _ticks);
+            CountSync(to, message);
+            return true;
+        }
+
         MessageCodec.Encode(message, _encoded);
+        if (message is Snap snap && _snaps.MustChunk(snap.Snapshot, _encoded.WrittenCount))
+        {
+            _snaps.Start(to, snap.Snapshot, _ticks);
+            CountSync(to, message);
+            return true;
+        }
+
+        if (_snaps.Hold(to, _encoded.WrittenSpan))
+            return true; // after the SNAP's chunks on this channel, which stays FIFO
         if (_encoded.WrittenCount > _transport.Limits.MaxMessageBytes)
         {
-            // Dropped like a lost message; the peer's timeouts resend or resync (a SNAP this big needs chunking: not yet).
+            // Dropped like a lost message; the peer's timeouts resend or resync.
             Log.UndecodableMessage(_logger, new InvalidOperationException($"{message.GetType().Name} of {_encoded.WrittenCount} bytes exceeds the transport's limit"), _core.Id, to);
             return false;
         }
@@ -308,7 +391,9 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _timer.DisposeAsync().ConfigureAwait(false);
+        await _periodic.DisposeAsync().ConfigureAwait(false);
         await _transport.DisposeAsync().ConfigureAwait(false);
+        _stopping.Cancel();
         await _pump.ConfigureAwait(false);
         _inbox.Writer.TryComplete();
         try
@@ -321,6 +406,9 @@ internal sealed class ConsensusDriver : IAsyncDisposable
         }
 
         await _storage.DisposeAsync().ConfigureAwait(false);
+        _snaps.Dispose();
+        _stopping.Dispose();
+        _eventSlots.Dispose();
         _election?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, "stopped before an epoch was established");
         _election?.Dispose();
     }

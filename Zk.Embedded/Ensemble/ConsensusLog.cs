@@ -31,9 +31,22 @@ internal sealed class ConsensusLog : IConsensusStore
     /// <summary>Checks and applies one persist request (<see cref="PersistChecks"/>); a broken rule changes nothing.</summary>
     public void Write(PersistRequest request)
     {
+        // A SNAP assembled in a spool file is read in: this store keeps everything in memory (the driver deletes the file).
+        if (request is InstallSnapshot { Snapshot.Body: not null } install)
+            request = install with { Snapshot = new ConsensusSnapshot(install.Snapshot.Zxid, SnapshotBody.BytesOf(install.Snapshot)) };
         lock (_gate)
         {
             _state.Write(request, "the in-memory consensus log");
+        }
+    }
+
+    /// <summary>Keeps a newer snapshot of committed state in memory and drops the log it covers (memory stays bounded).</summary>
+    public void SaveSnapshot(ConsensusSnapshot snapshot)
+    {
+        var inMemory = new ConsensusSnapshot(snapshot.Zxid, SnapshotBody.BytesOf(snapshot));
+        lock (_gate)
+        {
+            _state.Compact(inMemory);
         }
     }
 

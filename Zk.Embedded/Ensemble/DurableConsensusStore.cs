@@ -46,10 +46,12 @@ internal sealed class DurableConsensusStore : IConsensusStore
     /// </summary>
     /// <exception cref="InvalidDataException">An epoch file is garbled or missing beside existing history, or the log does not continue the snapshot.</exception>
     /// <exception cref="PersistInvariantException">The epochs break the start rules (currentEpoch older than the last zxid, or after acceptedEpoch).</exception>
-    public static DurableConsensusStore Open(string dataDir, bool forceSync = true)
+    /// <param name="dataLogDir">zoo.cfg dataLogDir: the txn log's directory (null: <paramref name="dataDir"/>).</param>
+    public static DurableConsensusStore Open(string dataDir, bool forceSync = true, string? dataLogDir = null)
     {
         Directory.CreateDirectory(dataDir);
-        var log = TxnLog.Open(dataDir, new TxnLogOptions { ForceSync = forceSync });
+        SnapshotSpool.RemoveLeftovers(dataDir); // a SNAP cut off by a crash mid-transfer
+        var log = TxnLog.Open(dataLogDir ?? dataDir, new TxnLogOptions { ForceSync = forceSync });
         try
         {
             var (shape, newest) = DurableConsensusRecovery.Recover(dataDir, log);
@@ -62,17 +64,23 @@ internal sealed class DurableConsensusStore : IConsensusStore
         }
     }
 
+    /// <summary>The newest snapshot as its file (<see cref="SnapshotBody"/>), never read into memory here.</summary>
     public ConsensusSnapshot? Snapshot
     {
         get
         {
             lock (_gate)
             {
-                return _newestSnapshot == default ? null
-                    : new ConsensusSnapshot(_newestSnapshot, File.ReadAllBytes(SnapshotPath(_newestSnapshot)));
+                if (_newestSnapshot == default)
+                    return null;
+                var path = SnapshotPath(_newestSnapshot);
+                return new ConsensusSnapshot(_newestSnapshot, ReadOnlyMemory<byte>.Empty) { Body = new SnapshotBody(path, new FileInfo(path).Length) };
             }
         }
     }
+
+    /// <summary>The data directory: an assembled SNAP is installed by a rename within it.</summary>
+    public string? SpoolDirectory => DataDir;
 
     public PersistedState Load()
     {
@@ -128,22 +136,61 @@ internal sealed class DurableConsensusStore : IConsensusStore
     }
 
     /// <summary>
-    /// Saves a snapshot of applied state newer than the newest one, keeping the log (a later start replays less).
-    /// A TRUNC below it deletes it again (ZOOKEEPER-1549).
+    /// Keeps a snapshot of applied (committed) state newer than the newest one, so a later start replays less: its
+    /// file is renamed into place (or its bytes written atomically). A stale one (not newer, or not a zxid of the log:
+    /// taken before a TRUNC or SNAP rewrote the history) is ignored. A TRUNC below it deletes it again (ZOOKEEPER-1549).
     /// </summary>
-    /// <exception cref="PersistInvariantException">The snapshot is older than the newest one or newer than the log.</exception>
-    public void SaveSnapshot(ConsensusSnapshot snapshot)
+    /// <returns>True when kept.</returns>
+    public bool SaveSnapshot(ConsensusSnapshot snapshot)
     {
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_closed, this);
             SyncPending();
-            if (snapshot.Zxid < _newestSnapshot || snapshot.Zxid > _shape.LastZxid)
-                throw new PersistInvariantException($"{Where}: a snapshot at {snapshot.Zxid} must lie between the newest snapshot {_newestSnapshot} and the last logged zxid {_shape.LastZxid}.");
-            EpochFile.WriteAtomically(DataDir, SnapshotFile.NameFor(snapshot.Zxid), snapshot.Data.Span);
+            if (snapshot.Zxid <= _newestSnapshot || snapshot.Zxid > _shape.LastZxid || !Logged(snapshot.Zxid))
+                return false;
+            if (snapshot.Body is SnapshotBody body)
+                PlaceFile(body.Path, SnapshotPath(snapshot.Zxid));
+            else
+                EpochFile.WriteAtomically(DataDir, SnapshotFile.NameFor(snapshot.Zxid), snapshot.Data.Span);
+            DirectorySync.Sync(DataDir);
             _newestSnapshot = snapshot.Zxid;
+            return true;
         }
     }
+
+    void IConsensusStore.SaveSnapshot(ConsensusSnapshot snapshot) => SaveSnapshot(snapshot);
+
+    /// <summary>
+    /// ZooKeeper's autopurge (<c>PurgeTxnLog</c>): keeps the newest <paramref name="retain"/> snapshots and the log from
+    /// the oldest of them, which recovery (the newest snapshot and the log after it) and any TRUNC (never below a
+    /// committed txn, which every kept snapshot holds) need; deletes older snapshots, then the log they cover.
+    /// </summary>
+    /// <returns>The snapshots and txns removed.</returns>
+    public (int Snapshots, int Txns) Purge(int retain)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            SyncPending();
+            var snapshots = SnapshotFile.List(DataDir);
+            if (snapshots.Count <= Math.Max(1, retain))
+                return (0, 0);
+            var oldestKept = snapshots[Math.Max(1, retain) - 1].Zxid;
+            for (var i = Math.Max(1, retain); i < snapshots.Count; i++)
+                File.Delete(snapshots[i].Path);
+            DirectorySync.Sync(DataDir);
+            var txns = _log.PurgeThrough(oldestKept);
+            if (oldestKept > _shape.BaseSnapshotZxid)
+                _shape = _shape with { BaseSnapshotZxid = oldestKept };
+            return (snapshots.Count - Math.Max(1, retain), txns);
+        }
+    }
+
+    void IConsensusStore.Purge(int retain) => Purge(retain);
+
+    /// <summary>True when the log holds <paramref name="zxid"/> (the first txn after the one before it).</summary>
+    private bool Logged(Zxid zxid) => _log.ReadFrom(new Zxid(zxid.Value - 1)).FirstOrDefault() is { } txn && txn.Zxid == zxid;
 
     public void Dispose()
     {
@@ -201,7 +248,10 @@ internal sealed class DurableConsensusStore : IConsensusStore
         if (raise)
             EpochFile.Mark(DataDir, EpochFile.Updating);
         var zxid = request.Snapshot.Zxid;
-        EpochFile.WriteAtomically(DataDir, SnapshotFile.NameFor(zxid), request.Snapshot.Data.Span);
+        if (request.Snapshot.Body is SnapshotBody body)
+            PlaceFile(body.Path, SnapshotPath(zxid));
+        else
+            EpochFile.WriteAtomically(DataDir, SnapshotFile.NameFor(zxid), request.Snapshot.Data.Span);
         _log.TruncateAfter(new Zxid(-1));
         foreach (var (other, path) in SnapshotFile.List(DataDir))
         {
@@ -216,6 +266,29 @@ internal sealed class DurableConsensusStore : IConsensusStore
             EpochFile.Write(DataDir, EpochFile.Current, request.CurrentEpoch);
             EpochFile.Delete(DataDir, EpochFile.Updating);
         }
+    }
+
+    /// <summary>
+    /// Puts an assembled snapshot file (fsynced by its assembler) in place: a rename when it is spooled in this
+    /// directory, else a copy to a temporary name, fsynced, then renamed; the directory is synced by the caller.
+    /// </summary>
+    private void PlaceFile(string source, string target)
+    {
+        if (string.Equals(Path.GetDirectoryName(Path.GetFullPath(source)), Path.GetFullPath(DataDir).TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal))
+        {
+            File.Move(source, target, overwrite: true);
+            return;
+        }
+
+        var temp = target + ".tmp";
+        using (var input = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete))
+        using (var output = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            input.CopyTo(output);
+            output.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, target, overwrite: true);
     }
 
     private void SyncPending()

@@ -34,27 +34,28 @@ internal sealed class EnsembleMember : IPeerPipeline, IAsyncDisposable
     /// <exception cref="PersistInvariantException">The epoch files break ZooKeeper's start rules.</exception>
     public EnsembleMember(ConsensusConfig config, IPeerTransport transport, ConsensusStorageOptions storage, IConsensusRandom random,
         TimeProvider time, TimeSpan tickTime, ILogger logger, TxnBuilder? builder = null)
-        : this(config, transport, storage.Open(), random, time, tickTime, logger, builder, owned: true)
+        : this(config, transport, storage.Open(), random, time, tickTime, logger, builder, owned: true, storage.Snapshots)
     {
     }
 
     /// <summary>A member on <paramref name="disk"/>, which outlives it (an in-memory log restarted in the same process).</summary>
     public EnsembleMember(ConsensusConfig config, IPeerTransport transport, IConsensusStore disk, IConsensusRandom random,
-        TimeProvider time, TimeSpan tickTime, ILogger logger, TxnBuilder? builder = null)
-        : this(config, transport, disk, random, time, tickTime, logger, builder, owned: false)
+        TimeProvider time, TimeSpan tickTime, ILogger logger, TxnBuilder? builder = null, SnapshotPolicy? snapshots = null)
+        : this(config, transport, disk, random, time, tickTime, logger, builder, owned: false, snapshots)
     {
     }
 
     private EnsembleMember(ConsensusConfig config, IPeerTransport transport, IConsensusStore disk, IConsensusRandom random,
-        TimeProvider time, TimeSpan tickTime, ILogger logger, TxnBuilder? builder, bool owned)
+        TimeProvider time, TimeSpan tickTime, ILogger logger, TxnBuilder? builder, bool owned, SnapshotPolicy? snapshots)
     {
         _ownedStore = owned ? disk : null;
         _logger = logger;
         Sessions = new SessionTracker(time, config.MyId, SessionTracker.EnsembleSecret);
         Watches = new WatchManager();
         var initial = disk.Snapshot is { } snapshot ? TreeReplica.ReadSnapshot(snapshot) : TreeState.CreateInitial();
-        _tree = new TreeReplica(initial, builder ?? new TxnBuilder(new AclCache(), new PeerLimits(1 << 20, false, null)), Watches, Sessions, time, logger);
-        _driver = new ConsensusDriver(config, transport, disk, _tree, random, time, tickTime, logger, driver =>
+        var spool = new SnapshotSpool(disk.SpoolDirectory); // the driver owns it
+        _tree = new TreeReplica(initial, builder ?? new TxnBuilder(new AclCache(), new PeerLimits(1 << 20, false, null)), Watches, Sessions, time, logger, spool);
+        _driver = new ConsensusDriver(config, transport, disk, _tree, random, time, tickTime, logger, spool: spool, snapshots: snapshots, attach: driver =>
         {
             // Before the loop runs: the first role change and the first message must find their handlers.
             _tree.Attach(driver);

@@ -21,4 +21,23 @@ internal interface IConsensusStore : IDisposable
 
     /// <summary>Makes every request written so far durable.</summary>
     void Sync();
+
+    /// <summary>
+    /// Where SNAP files on their way in or out are spooled: the store's own directory, so an assembled snapshot is
+    /// installed by a rename; null for a temporary directory (a store kept in memory).
+    /// </summary>
+    string? SpoolDirectory => null;
+
+    /// <summary>
+    /// Keeps a snapshot of applied (committed) state newer than the newest one, so a restart replays less; ignored when
+    /// stale (not newer, or past the log: the history changed since it was taken). Nothing by default.
+    /// </summary>
+    void SaveSnapshot(ConsensusSnapshot snapshot)
+    {
+    }
+
+    /// <summary>Keeps the newest <paramref name="retain"/> snapshots and the log from the oldest of them (autopurge). Nothing by default.</summary>
+    void Purge(int retain)
+    {
+    }
 }

@@ -13,4 +13,10 @@ internal interface IReplicatedState : ISnapshotSource
 
     /// <summary>Applies one committed txn: the next after the last one applied.</summary>
     void Apply(ConsensusTxn txn);
+
+    /// <summary>
+    /// Captures the applied state on the driver's loop for a periodic snapshot; the function it returns writes it to
+    /// the spool on another thread. Null when this state takes no periodic snapshots.
+    /// </summary>
+    Func<SnapshotSpool, ConsensusSnapshot>? CaptureApplied() => null;
 }

@@ -41,4 +41,19 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 7011, EventName = "ForwardsUnanswered", Level = LogLevel.Warning, Message = "Peer {PeerId} had a forwarded write unanswered by its leader for {Ticks} ticks (a lost request or reply): {Count} forwarded writes fail with ConnectionLoss")]
     public static partial void ForwardsUnanswered(ILogger logger, int peerId, int ticks, int count);
+
+    [LoggerMessage(EventId = 7040, EventName = "SnapTransferAborted", Level = LogLevel.Warning, Message = "Peer {PeerId} abandoned the SNAP at {Zxid} to learner {Learner}: {Reason}")]
+    public static partial void SnapTransferAborted(ILogger logger, int peerId, int learner, Zxid zxid, string reason);
+
+    [LoggerMessage(EventId = 7041, EventName = "SnapAssemblyDiscarded", Level = LogLevel.Warning, Message = "Peer {PeerId} discarded the partial SNAP at {Zxid} from {Leader} ({Received} of {Total} bytes): {Reason}")]
+    public static partial void SnapAssemblyDiscarded(ILogger logger, int peerId, int leader, Zxid zxid, long received, long total, string reason);
+
+    [LoggerMessage(EventId = 7042, EventName = "SnapAssembled", Level = LogLevel.Information, Message = "Peer {PeerId} received the SNAP at {Zxid} from {Leader}: {Total} bytes in {Chunks} chunks")]
+    public static partial void SnapAssembled(ILogger logger, int peerId, int leader, Zxid zxid, long total, int chunks);
+
+    [LoggerMessage(EventId = 7043, EventName = "PeriodicSnapshot", Level = LogLevel.Information, Message = "Peer {PeerId} snapshots its applied tree at {Zxid}")]
+    public static partial void PeriodicSnapshot(ILogger logger, int peerId, Zxid zxid);
+
+    [LoggerMessage(EventId = 7044, EventName = "PeriodicSnapshotFailed", Level = LogLevel.Warning, Message = "Peer {PeerId} could not write a periodic snapshot; it keeps its log and tries again later")]
+    public static partial void PeriodicSnapshotFailed(ILogger logger, Exception exception, int peerId);
 }

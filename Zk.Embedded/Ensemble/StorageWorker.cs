@@ -9,26 +9,53 @@ namespace Zk.Embedded.Ensemble;
 /// PeerStorage's sync loop does) and reports the last request's seq durable; the driver then steps the core with
 /// <see cref="ZabPeer.StorageDone"/>. A store fault (a broken invariant, a failed write) is reported once and ends the
 /// worker: nothing after it is written, so nothing after it is ever reported durable.
+/// The queue is bounded (<see cref="DefaultCapacity"/> requests): when the disk falls that far behind,
+/// <see cref="Enqueue"/> waits, which stalls the driver's loop, whose bounded inbox then stops taking transport
+/// messages (the transport's own bounded queues drop them, a loss the protocol repairs) and whose leader pipeline
+/// stops taking client writes (its bounded queue makes submitters wait, as ZooKeeper's throttle does). The worker never
+/// waits on the loop (its reports go to the driver's control inputs, which are not bounded), so this cannot deadlock.
 /// </summary>
 internal sealed class StorageWorker : IAsyncDisposable
 {
     /// <summary>Requests per sync at most: bounds the time from the first of a batch to its report.</summary>
     private const int MaxBatch = 4096;
 
-    private readonly Channel<PersistRequest> _queue = Channel.CreateUnbounded<PersistRequest>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    /// <summary>Requests queued at most before <see cref="Enqueue"/> waits: a few group commits' worth.</summary>
+    public const int DefaultCapacity = 16 * 1024;
+
+    private readonly Channel<PersistRequest> _queue;
     private readonly IConsensusStore _store;
     private readonly Action<long> _durable;
     private readonly Action<Exception> _failed;
     private readonly Task _run;
 
-    public StorageWorker(IConsensusStore store, Action<long> durable, Action<Exception> failed)
+    public StorageWorker(IConsensusStore store, Action<long> durable, Action<Exception> failed, int capacity = DefaultCapacity)
     {
         (_store, _durable, _failed) = (store, durable, failed);
+        _queue = Channel.CreateBounded<PersistRequest>(new BoundedChannelOptions(capacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
         _run = Task.Factory.StartNew(Run, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
-    /// <summary>Queues a request; called on the driver's loop, in seq order.</summary>
-    public void Enqueue(PersistRequest request) => _queue.Writer.TryWrite(request);
+    /// <summary>Requests waiting for the worker (tests and telemetry).</summary>
+    public int Queued => _queue.Reader.Count;
+
+    /// <summary>
+    /// Queues a request; called on the driver's loop, in seq order. Waits while the queue is full (back-pressure, see
+    /// the class); after a fault the request is dropped, as the fault report that stops the loop is on its way.
+    /// </summary>
+    public void Enqueue(PersistRequest request)
+    {
+        if (_queue.Writer.TryWrite(request))
+            return;
+        try
+        {
+            // Blocking the loop is the policy: the disk is the bottleneck and the worker frees a slot without it.
+            _queue.Writer.WriteAsync(request).AsTask().GetAwaiter().GetResult();
+        }
+        catch (ChannelClosedException)
+        {
+        }
+    }
 
     private void Run()
     {
@@ -41,8 +68,21 @@ internal sealed class StorageWorker : IAsyncDisposable
                 var last = -1L;
                 for (var n = 0; n < MaxBatch && reader.TryRead(out var request); n++)
                 {
-                    _store.Write(request);
-                    last = request.Seq;
+                    switch (request)
+                    {
+                        // The member's own housekeeping, in order with the core's requests; nothing the core waits for.
+                        case SaveSnapshot save:
+                            _store.SaveSnapshot(save.Snapshot);
+                            (save.Snapshot.Body as SnapshotBody)?.Delete(); // unless the store moved it into place
+                            break;
+                        case PurgeLog purge:
+                            _store.Purge(purge.Retain);
+                            break;
+                        default:
+                            _store.Write(request);
+                            last = request.Seq;
+                            break;
+                    }
                 }
 
                 if (last < 0)

@@ -28,15 +28,18 @@ internal sealed class TreeReplica : IReplicatedState
     private readonly SessionTracker _sessions;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly SnapshotSpool? _spool;
     private ReplicatedCommit _followerCommit;
     private Publisher _follower;
     private volatile RequestProcessor? _leading;
     private ReplicatedCommit? _leadingCommit;
     private uint _leadEpoch;
 
-    public TreeReplica(TreeState initial, TxnBuilder builder, WatchManager watches, SessionTracker sessions, TimeProvider time, ILogger logger)
+    /// <param name="spool">where a SNAP for a learner is written (then streamed in chunks); null builds it in memory.</param>
+    public TreeReplica(TreeState initial, TxnBuilder builder, WatchManager watches, SessionTracker sessions, TimeProvider time, ILogger logger,
+        SnapshotSpool? spool = null)
     {
-        (_builder, _watches, _sessions, _time, _logger) = (builder, watches, sessions, time, logger);
+        (_builder, _watches, _sessions, _time, _logger, _spool) = (builder, watches, sessions, time, logger, spool);
         _followerCommit = new ReplicatedCommit(null, initial.Zxid);
         _follower = new Publisher(initial, watches, sessions, _followerCommit, logger);
     }
@@ -93,7 +96,19 @@ internal sealed class TreeReplica : IReplicatedState
                 Thread.Yield();
         }
 
+        if (_spool is { } spool)
+            return new ConsensusSnapshot(state.Zxid, ReadOnlyMemory<byte>.Empty) { Body = spool.Write(state) };
         return SnapshotBytes.Write(state);
+    }
+
+    /// <summary>
+    /// The newest published tree: immutable, and published only once committed (the leader's pipeline publishes
+    /// after the core's commit), so the snapshot holds no uncommitted txn.
+    /// </summary>
+    public Func<SnapshotSpool, ConsensusSnapshot>? CaptureApplied()
+    {
+        var state = State;
+        return spool => new ConsensusSnapshot(state.Zxid, ReadOnlyMemory<byte>.Empty) { Body = spool.Write(state) };
     }
 
     /// <summary>Stops the leader's pipeline, if any (its waiting writes fail with ConnectionLoss); after the driver stopped.</summary>
@@ -107,7 +122,8 @@ internal sealed class TreeReplica : IReplicatedState
     }
 
     /// <summary>The tree a SNAP or the consensus log's snapshot holds.</summary>
-    public static TreeState ReadSnapshot(ConsensusSnapshot snapshot) => SnapshotBytes.Read(snapshot);
+    public static TreeState ReadSnapshot(ConsensusSnapshot snapshot) =>
+        snapshot.Body is SnapshotBody body ? SnapshotFile.Read(body.Path) : SnapshotBytes.Read(snapshot);
 
     private void OnRoleChanged(ConsensusDriver driver, RoleChange change)
     {
@@ -139,8 +155,8 @@ internal sealed class TreeReplica : IReplicatedState
     }
 
     /// <summary>
-    /// A tree as snapshot bytes for SNAP, in the snapshot file format (through a temporary file for now: the format's
-    /// writer and reader work on files; a stream version is the next step).
+    /// A tree as snapshot bytes, in the snapshot file format, for a member without a spool and for snapshots held in
+    /// memory (the in-memory store): through a temporary file, as the format's writer and reader work on files.
     /// </summary>
     private static class SnapshotBytes
     {

@@ -39,6 +39,8 @@ public sealed class MessageCodecTests(ITestOutputHelper output)
         new ForwardedRequest(new SessionId(0x100000001), int.MaxValue, new byte[] { 1, 2 }),
         new ForwardedReply(new SessionId(-1), 0, ReadOnlyMemory<byte>.Empty),
         new SessionActivity(new byte[16], Attached: true),
+        new SnapChunk(new Zxid(0x300000001), 65_536, 1 << 30, new byte[] { 7, 8 }),
+        new SnapChunkAck(new Zxid(0x300000001), 65_538),
     ];
 
     public static TheoryData<int> SampleIndexes()
@@ -82,6 +84,7 @@ public sealed class MessageCodecTests(ITestOutputHelper output)
             [MessageKind.ObserverInfo] = 16, [MessageKind.LeaderInfo] = 17, [MessageKind.AckEpoch] = 18,
             [MessageKind.Notification] = 100, [MessageKind.AckNewLeader] = 101,
             [MessageKind.Request] = 1, [MessageKind.Reply] = 102, [MessageKind.Sessions] = 103,
+            [MessageKind.SnapChunk] = 120, [MessageKind.SnapChunkAck] = 121,
         };
         Assert.Equal(expected.Count, Enum.GetValues<MessageKind>().Length);
         foreach (var (kind, number) in expected)
@@ -206,6 +209,10 @@ public sealed class MessageCodecTests(ITestOutputHelper output)
                 Assert.Equal(p.Attached, q.Attached);
                 Assert.Equal(p.SessionIds.ToArray(), q.SessionIds.ToArray());
                 break;
+            case (SnapChunk p, SnapChunk q):
+                Assert.Equal((p.Zxid, p.Offset, p.Total), (q.Zxid, q.Offset, q.Total));
+                Assert.Equal(p.Data.ToArray(), q.Data.ToArray());
+                break;
             case (Snap p, Snap q):
                 Assert.Equal(p.Snapshot.Zxid, q.Snapshot.Zxid);
                 Assert.Equal(p.Snapshot.Data.ToArray(), q.Snapshot.Data.ToArray());
@@ -214,6 +221,17 @@ public sealed class MessageCodecTests(ITestOutputHelper output)
                 Assert.Equal(expected, actual);   // records without byte fields compare by value
                 break;
         }
+    }
+
+    [Theory]
+    [InlineData(-1, 10, 2)]
+    [InlineData(9, 10, 2)]
+    [InlineData(0, 1, 2)]
+    public void A_snapshot_chunk_outside_its_snapshot_is_refused(long offset, long total, int length)
+    {
+        var bytes = MessageCodec.Encode(new SnapChunk(new Zxid(1), offset, total, new byte[length]));
+        var e = Assert.Throws<InvalidDataException>(() => MessageCodec.Decode(bytes, Bound));
+        Assert.Contains($"a snapshot chunk of {length} bytes at {offset} of {total}", e.Message);
     }
 
     private static void AssertSameTxn(ConsensusTxn expected, ConsensusTxn actual)

@@ -190,7 +190,7 @@ public sealed class ConsensusDriverTests(ITestOutputHelper output)
 
         public ConsensusSnapshot Take() => new(Applied.Count > 0 ? Applied[^1].Zxid : default, SnapshotCodec.Encode(Applied));
 
-        public void Restore(ConsensusSnapshot snapshot) => Applied = SnapshotCodec.Decode(snapshot.Data);
+        public void Restore(ConsensusSnapshot snapshot) => Applied = SnapshotCodec.Decode(SnapshotBody.BytesOf(snapshot));
 
         public void Apply(ConsensusTxn txn)
         {

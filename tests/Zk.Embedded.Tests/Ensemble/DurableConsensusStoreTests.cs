@@ -64,7 +64,7 @@ public sealed class DurableConsensusStoreTests : IDisposable
         var state = reopened.Load();
         Assert.Equal(new Zxid(1, 2), state.SnapshotZxid);
         Assert.Equal([new Zxid(1, 3)], state.Log.Select(t => t.Zxid));
-        Assert.Equal(new byte[] { 2 }, reopened.Snapshot!.Data.ToArray());
+        Assert.Equal(new byte[] { 2 }, SnapshotBody.BytesOf(reopened.Snapshot!).ToArray());
     }
 
     [Fact]
@@ -88,7 +88,7 @@ public sealed class DurableConsensusStoreTests : IDisposable
         Assert.Equal((2u, 2u, new Zxid(2, 4)), (state.AcceptedEpoch, state.CurrentEpoch, state.SnapshotZxid));
         Assert.Equal([new Zxid(2, 5)], state.Log.Select(t => t.Zxid));
         Assert.Equal([new Zxid(2, 4)], SnapshotFile.List(_dir.Path).Select(x => x.Zxid));
-        Assert.Equal(new byte[] { 9 }, reopened.Snapshot!.Data.ToArray());
+        Assert.Equal(new byte[] { 9 }, SnapshotBody.BytesOf(reopened.Snapshot!).ToArray());
         Assert.False(File.Exists(_dir.File(EpochFile.Updating)), "expected no updatingEpoch marker after a completed SNAP");
         Assert.Equal("2", File.ReadAllText(_dir.File(EpochFile.Accepted)));
     }
@@ -204,6 +204,6 @@ public sealed class DurableConsensusStoreTests : IDisposable
             store.Write(new AppendTxn(++_seq, TxnFor(new Zxid(epoch, counter))));
     }
 
-    private static ConsensusTxn TxnFor(Zxid zxid) =>
+    internal static ConsensusTxn TxnFor(Zxid zxid) =>
         new(zxid, TxnCodec.Encode(new Txn(zxid, new SessionId(1), 0, new SetDataTxn("/a", [(byte)zxid.Counter], (int)zxid.Counter))));
 }

@@ -1,6 +1,7 @@
 using Zk.Embedded.Txns;
 using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
+using Zk.Embedded.Ensemble;
 
 namespace Zk.Embedded.Tests.Consensus.Harness;
 
@@ -66,8 +67,20 @@ internal sealed class SimDisk
         _torn = new TornRecord(append.Txn.Zxid, data[..Math.Min(bytes, data.Length - 1)].ToArray(), data.Length, Crc32C.Compute(data));
     }
 
+    /// <summary>Periodic snapshots that replaced the snapshot and the log they cover (the in-memory store's compaction).</summary>
+    public int Compactions { get; private set; }
+
     public void Apply(PersistRequest request, int peer)
     {
+        if (request is SaveSnapshot save)
+        {
+            // Newer and in the log, or stale and ignored; a later TRUNC below it breaks PersistChecks' rule, which is
+            // how a snapshot holding an uncommitted txn would show here.
+            if (_state.Compact(save.Snapshot))
+                Compactions++;
+            return;
+        }
+
         // The planted bug must reach the history checker, so its TRUNC skips the rule that would refuse it here.
         if (request is TruncateAfter && KeepsNewerSnapshotOnTrunc)
         {

@@ -48,6 +48,8 @@ internal sealed record SimOptions
     public bool InstantStorage { get; init; }
     /// <summary>Small windows force SNAP; ZooKeeper's default is 500.</summary>
     public int CommittedLogWindow { get; init; } = 8;
+    /// <summary>Periodic snapshots (with the in-memory store's compaction) every this many applied txns; 0 none.</summary>
+    public int SnapCount { get; init; }
 
     public override string ToString() =>
         $"seed={Seed} voters={Voters} observers={Observers} storage={(InstantStorage ? "instant" : "delayed")} window={CommittedLogWindow}{(Faults.Any ? $" planted={Faults}" : "")}{(KeepSnapshotOnTrunc ? " planted=KeepSnapshotOnTrunc" : "")}{(LinearReadsWithoutBarrier ? " planted=LinearReadsWithoutBarrier" : "")}{(KeepTornRecord ? " planted=KeepTornRecord" : "")}{(SkipSessionCheck ? " planted=SkipSessionCheck" : "")}{(WatchEventsAfterReply ? " planted=WatchEventsAfterReply" : "")}";

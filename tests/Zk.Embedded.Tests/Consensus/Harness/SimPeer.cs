@@ -1,5 +1,6 @@
 using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
+using Zk.Embedded.Ensemble;
 
 namespace Zk.Embedded.Tests.Consensus.Harness;
 
@@ -27,6 +28,11 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
     /// <summary>As leader: the applied tree plus this leader's own uncommitted proposals (what the next txn is built on).</summary>
     public Zk.Embedded.Tree.TreeState Projected { get; set; } = null!;
     public uint ProjectedEpoch { get; set; }
+    /// <summary>Periodic snapshots every this many applied txns (0: none), queued with the storage requests as the driver's worker gets them.</summary>
+    public int SnapCount { get; set; }
+    /// <summary>Periodic snapshots queued so far.</summary>
+    public int SnapshotsTaken { get; private set; }
+    private int _sinceSnapshot;
 
     public void Start()
     {
@@ -78,11 +84,15 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
         if (Core is null || count <= 0 || _pending.Count == 0)
             return;
         count = Math.Min(count, _pending.Count);
+        var seq = -1L;
         for (var i = 0; i < count; i++)
+        {
             Disk.Apply(_pending[i], Id);
-        var seq = _pending[count - 1].Seq;
+            seq = Math.Max(seq, _pending[i].Seq); // a periodic snapshot has no seq: the core never waits for it
+        }
         _pending.RemoveRange(0, count);
-        Core.StorageDone(seq);
+        if (seq >= 0)
+            Core.StorageDone(seq);
     }
 
     /// <summary>Applies a ready batch's restore and commits; returns the zxids newly applied.</summary>
@@ -106,6 +116,16 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
             Applied.Add(txn);
             if (trees)
                 Tree.Apply(txn);
+        }
+        _sinceSnapshot += ready.Committed.Count;
+        if (ready.Restore is not null)
+            _sinceSnapshot = 0;
+        if (SnapCount > 0 && _sinceSnapshot >= SnapCount)
+        {
+            // The applied (committed) state only, behind this Ready's persist requests, as PeriodicSnapshots does it.
+            _pending.Add(new SaveSnapshot(Take()));
+            _sinceSnapshot = 0;
+            SnapshotsTaken++;
         }
     }
 }

@@ -44,6 +44,7 @@ internal sealed class Simulation
             };
             _peers.Add(new SimPeer(config, coreRandom));
             _peers[^1].Disk.KeepsTornRecord = options.KeepTornRecord;
+            _peers[^1].SnapCount = options.SnapCount;
         }
         _faults = new SimFaults(_random, _peers.Count);
         _workload = new Workload(options, _random, _peers, () => _step, Log, p => _faults.IsPaused(p.Id));

@@ -1,0 +1,85 @@
+using System.Globalization;
+using Zk.Embedded.Api;
+using Zk.Embedded.Consensus;
+using Zk.Embedded.Storage;
+
+namespace Zk.Embedded.Ensemble;
+
+/// <summary>A snapshot's bytes in a file of the member's spool (<see cref="SnapshotSpool"/>), out of memory.</summary>
+internal sealed class SnapshotBody(string path, long length) : ISnapshotBody
+{
+    public string Path { get; } = path;
+
+    public long Length { get; } = length;
+
+    /// <summary>Removes the file; nothing when it is gone (a store moved it into place).</summary>
+    public void Delete() => File.Delete(Path);
+
+    /// <summary>The snapshot's bytes, read into memory (the in-memory store and small test states only).</summary>
+    public static ReadOnlyMemory<byte> BytesOf(ConsensusSnapshot snapshot) =>
+        snapshot.Body is SnapshotBody body ? File.ReadAllBytes(body.Path) : snapshot.Data;
+
+    public override string ToString() => $"{Path} ({Length} bytes)";
+}
+
+/// <summary>
+/// Where a member keeps snapshot files on their way in or out (a SNAP being sent or assembled): its data directory,
+/// so an assembled snapshot is installed by a rename on the same file system, or a temporary directory of its own for
+/// a member kept in memory. Spool files are named <c>snap-*.part</c>: never a snapshot name, and removed at start
+/// (<see cref="RemoveLeftovers"/>) since a crash mid-transfer leaves them behind.
+/// </summary>
+internal sealed class SnapshotSpool : IDisposable
+{
+    private const string Pattern = "snap-*.part";
+    private readonly bool _owned;
+    private long _next;
+
+    /// <summary>A spool in <paramref name="dir"/>, or in a temporary directory removed at dispose when null.</summary>
+    public SnapshotSpool(string? dir)
+    {
+        _owned = dir is null;
+        Directory = dir ?? System.IO.Directory.CreateTempSubdirectory("zk-spool-").FullName;
+    }
+
+    public string Directory { get; }
+
+    /// <summary>A fresh file name for a snapshot at <paramref name="zxid"/> going <paramref name="way"/> ("in" or "out").</summary>
+    public string NewPath(string way, Zxid zxid) => System.IO.Path.Combine(Directory,
+        $"snap-{way}.{zxid.Value.ToString("x16", CultureInfo.InvariantCulture)}.{Interlocked.Increment(ref _next)}.part");
+
+    /// <summary>Writes <paramref name="state"/>'s snapshot into the spool (the leader's side of a SNAP).</summary>
+    public SnapshotBody Write(Tree.TreeState state)
+    {
+        var dir = System.IO.Path.Combine(Directory, $"snap-out.{Interlocked.Increment(ref _next)}.dir");
+        try
+        {
+            var written = SnapshotFile.Write(dir, state);
+            var path = NewPath("out", state.Zxid);
+            File.Move(written, path);
+            return new SnapshotBody(path, new FileInfo(path).Length);
+        }
+        finally
+        {
+            System.IO.Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>Removes spool files a crash left in <paramref name="dir"/> (a SNAP cut off mid-transfer).</summary>
+    public static void RemoveLeftovers(string dir)
+    {
+        if (!System.IO.Directory.Exists(dir))
+            return;
+        foreach (var path in System.IO.Directory.EnumerateFiles(dir, Pattern))
+            File.Delete(path);
+        foreach (var path in System.IO.Directory.EnumerateDirectories(dir, "snap-out.*.dir"))
+            System.IO.Directory.Delete(path, recursive: true);
+    }
+
+    public void Dispose()
+    {
+        if (_owned)
+            System.IO.Directory.Delete(Directory, recursive: true);
+        else
+            RemoveLeftovers(Directory);
+    }
+}

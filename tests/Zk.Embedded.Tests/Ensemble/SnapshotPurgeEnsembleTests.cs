@@ -1,0 +1,89 @@
+using Xunit.Abstractions;
+using Zk.Embedded.Api;
+using Zk.Embedded.Storage;
+using Zk.Embedded.Tests.Replication;
+using Zk.Embedded.Tests.Support;
+
+namespace Zk.Embedded.Tests.Ensemble;
+
+/// <summary>
+/// A member's storage stays bounded (issue 13 point f): with snapCount 100 each member snapshots its applied tree
+/// every 50–100 txns and autopurge keeps snapRetainCount snapshots and the log from the oldest of them; after all
+/// members crash, they restart from what purge left and hold the same tree (digest); a follower cut off for a few
+/// writes afterwards still syncs by DIFF.
+/// </summary>
+[Collection(RunsAlone.Name)]
+public sealed class SnapshotPurgeEnsembleTests(ITestOutputHelper output) : IDisposable
+{
+    private const int Writes = 1000;
+    private readonly TraceLogger _log = new();
+
+    public void Dispose() => output.WriteLine(_log.Tail());
+
+    [Fact]
+    public async Task Members_snapshot_every_snapCount_txns_purge_their_logs_and_restart_with_the_same_tree()
+    {
+        await using var ensemble = await EnsembleKit.StartAsync(output, _log, 3, o => o with
+        {
+            Durable = true,
+            SyncLimit = 20, // durable writers on a busy machine: a slow fsync must not cost the leader its quorum here
+            Peer = o.Peer with { SnapCount = 100, SnapRetainCount = 3, PurgeInterval = TimeSpan.FromMilliseconds(50) },
+        });
+        var dirs = ensemble.Ids.ToDictionary(id => id, id => ensemble[id].Options.DataDir!);
+        await using (var zk = await ensemble.ConnectAsync(ensemble.Leader!.Value))
+        {
+            // Rounds of 50: one burst would commit in a batch or two, and a member snapshots at most once per batch.
+            for (var round = 0; round < Writes / 50; round++)
+                await CreateAllAsync(zk, "/p", round * 50, 50);
+        }
+
+        await EnsembleKit.AssertConvergedAsync(ensemble, p => p.Core.Pipeline.State.Find($"/p{Writes - 1}") is not null);
+
+        // Snapshots of the later writes exist and purge has left at most snapRetainCount of them everywhere.
+        await EnsembleKit.WaitAsync(() => dirs.Values.All(d => SnapshotFile.List(d) is { Count: > 0 and <= 3 } s && s[0].Zxid.Counter > Writes / 2),
+            () => "expected every member to keep 1-3 snapshots, the newest past txn " + Writes / 2 + ": "
+                + string.Join("; ", dirs.Select(d => $"{d.Key}: {string.Join(",", SnapshotFile.List(d.Value).Select(s => s.Zxid))}")));
+        var digest = TreeDigest.Of(ensemble.Running[0].Core.Pipeline.State);
+
+        foreach (var id in ensemble.Ids)
+            await ensemble.CrashAsync(id);
+        foreach (var (id, dir) in dirs)
+        {
+            using var log = TxnLog.Open(dir);
+            var first = log.ReadFrom(default).First().Zxid;
+            var kept = log.ReadFrom(default).Count();
+            Assert.True(first.Counter > 1 && kept < Writes, $"expected server {id}'s log purged of its start, it holds {kept} txns from {first}");
+            Assert.True(SnapshotFile.List(dir).Count <= 3, $"expected at most 3 snapshots in {dir}");
+        }
+
+        foreach (var id in ensemble.Ids)
+            await ensemble.RestartAsync(id);
+        await ensemble.WaitForLeaderAsync();
+        await EnsembleKit.AssertConvergedAsync(ensemble, p => p.IsServing && TreeDigest.Of(p.Core.Pipeline.State) == digest);
+
+        // A follower a few writes behind syncs by DIFF from what the leader kept.
+        var behind = ensemble.Followers[0];
+        ensemble.Partition(behind);
+        await EnsembleKit.WaitAsync(() => !ensemble[behind].IsServing, () => $"expected server {behind} to stop serving once cut off");
+        await using (var zk = await ensemble.ConnectAsync(ensemble.Leader!.Value))
+            await CreateAllAsync(zk, "/after", 0, 20);
+        ensemble.Heal();
+        await EnsembleKit.AssertConvergedAsync(ensemble, p => p.Core.Pipeline.State.Find("/after19") is not null);
+        var syncs = _log.Lines.Where(l => l.Contains($"syncs learner {behind} by ", StringComparison.Ordinal)).ToList();
+        Assert.True(syncs.Count > 0 && syncs[^1].Contains("by diff ", StringComparison.Ordinal),
+            $"expected server {behind}'s last sync to be a DIFF: {string.Join(" | ", syncs)}");
+    }
+
+    private static Task CreateAllAsync(IZooKeeper zk, string prefix, int from, int count) =>
+        Task.WhenAll(Enumerable.Range(from, count).Select(i => EnsembleKit.RetryOnConnectionLossAsync(async () =>
+        {
+            try
+            {
+                await zk.CreateAsync($"{prefix}{i}", [], Acl.OpenUnsafe, CreateMode.Persistent);
+            }
+            catch (ZkException e) when (e.Code == ZkErrorCode.NodeExists)
+            {
+                // an earlier try committed before its connection was lost
+            }
+        })));
+}

@@ -1,0 +1,83 @@
+using Zk.Embedded.Api;
+using Zk.Embedded.Consensus;
+using Zk.Embedded.Ensemble;
+using Zk.Embedded.Storage;
+using Zk.Embedded.Tests.Storage;
+
+namespace Zk.Embedded.Tests.Ensemble;
+
+/// <summary>
+/// The stores' side of periodic snapshots and autopurge on real files: a stale snapshot (not newer, or past the log)
+/// is ignored, purge keeps snapRetainCount snapshots and the log from the oldest of them, a restart loads the newest
+/// snapshot and the log after it, and a TRUNC after a purge still leaves no snapshot newer than its point
+/// (ZOOKEEPER-1549); the in-memory store keeps one snapshot and drops the log it covers.
+/// </summary>
+public sealed class StoreSnapshotPurgeTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private long _seq;
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void Purge_keeps_the_newest_snapshots_and_the_log_from_the_oldest_kept_and_a_restart_loads_the_newest()
+    {
+        using (var store = DurableConsensusStore.Open(_dir.Path))
+        {
+            store.Write(new WriteAcceptedEpoch(++_seq, 1));
+            store.Write(new WriteCurrentEpoch(++_seq, 1));
+            for (uint c = 1; c <= 10; c++)
+            {
+                store.Write(new AppendTxn(++_seq, DurableConsensusStoreTests.TxnFor(new Zxid(1, c))));
+                store.Sync(); // one batch per txn, so purge can remove them one by one
+            }
+
+            foreach (uint c in new uint[] { 3, 5, 7, 9 })
+                Assert.True(store.SaveSnapshot(Snapshot(new Zxid(1, c))), $"expected the snapshot at (1,{c}) kept");
+            Assert.False(store.SaveSnapshot(Snapshot(new Zxid(1, 4))), "expected a snapshot older than the newest ignored");
+            Assert.False(store.SaveSnapshot(Snapshot(new Zxid(1, 11))), "expected a snapshot past the log ignored");
+            Assert.False(store.SaveSnapshot(Snapshot(new Zxid(2, 1))), "expected a snapshot of another history ignored");
+
+            var (snapshots, txns) = store.Purge(3);
+            Assert.Equal(1, snapshots);
+            Assert.True(txns >= 3, $"expected the txns through (1,5) purged but the batch holding it, removed {txns}");
+        }
+
+        Assert.Equal([new Zxid(1, 9), new Zxid(1, 7), new Zxid(1, 5)], SnapshotFile.List(_dir.Path).Select(s => s.Zxid));
+        using (var log = TxnLog.Open(_dir.Path))
+        {
+            var first = log.ReadFrom(default).First().Zxid;
+            Assert.True(first > new Zxid(1, 3) && first <= new Zxid(1, 6), $"expected the log to start after (1,3) and no later than (1,6), it starts at {first}");
+        }
+
+        using var reopened = DurableConsensusStore.Open(_dir.Path);
+        var state = reopened.Load();
+        Assert.Equal(new Zxid(1, 9), state.SnapshotZxid);
+        Assert.Equal([new Zxid(1, 10)], state.Log.Select(t => t.Zxid));
+        Assert.Equal(new Zxid(1, 5), reopened.Shape.BaseSnapshotZxid);
+
+        reopened.Write(new TruncateAfter(++_seq, new Zxid(1, 6)));
+        Assert.Equal([new Zxid(1, 5)], SnapshotFile.List(_dir.Path).Select(s => s.Zxid));
+        Assert.Equal(new Zxid(1, 6), reopened.Shape.LastZxid);
+    }
+
+    [Fact]
+    public void The_in_memory_store_keeps_one_newer_snapshot_and_drops_the_log_it_covers()
+    {
+        var store = new ConsensusLog();
+        store.Write(new WriteAcceptedEpoch(++_seq, 1));
+        store.Write(new WriteCurrentEpoch(++_seq, 1));
+        for (uint c = 1; c <= 10; c++)
+            store.Write(new AppendTxn(++_seq, DurableConsensusStoreTests.TxnFor(new Zxid(1, c))));
+
+        IConsensusStore disk = store;
+        disk.SaveSnapshot(Snapshot(new Zxid(1, 6)));
+        disk.SaveSnapshot(Snapshot(new Zxid(1, 4))); // stale
+        var state = store.Load();
+        Assert.Equal(new Zxid(1, 6), state.SnapshotZxid);
+        Assert.Equal(Enumerable.Range(7, 4).Select(c => new Zxid(1, (uint)c)), state.Log.Select(t => t.Zxid));
+        Assert.Equal(new byte[] { 6 }, store.Snapshot!.Data.ToArray());
+    }
+
+    private static ConsensusSnapshot Snapshot(Zxid zxid) => new(zxid, new[] { (byte)zxid.Counter });
+}
