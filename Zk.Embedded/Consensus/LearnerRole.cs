@@ -69,6 +69,11 @@ internal sealed class LearnerRole
             case Inform i when IsObserver && Phase is LearnerPhase.AwaitingUpToDate or LearnerPhase.Broadcast: OnInform(i); break;
             case UpToDate u when Phase == LearnerPhase.AwaitingUpToDate && _newLeaderAcked && u.Epoch == _epoch: OnUpToDate(); break;
             case Ping ping when Phase is LearnerPhase.AwaitingUpToDate or LearnerPhase.Broadcast: OnPing(ping); break;
+            // It acked NEWLEADER, so it follows this epoch: its ack tells the leader it still leads.
+            case ReadProbe probe when !IsObserver && Phase is LearnerPhase.AwaitingUpToDate or LearnerPhase.Broadcast:
+                _ctx.Send(Leader, new ReadProbeAck(probe.Round));
+                break;
+            case ReadIndexReply reply when Phase == LearnerPhase.Broadcast: _ctx.Reads.SetIndex(reply.Id, reply.Index); break;
             default: _ctx.GoLooking($"unexpected {message.GetType().Name} from leader {Leader} in {Phase}"); break;
         }
     }
