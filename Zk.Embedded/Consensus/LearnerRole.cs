@@ -53,6 +53,14 @@ internal sealed class LearnerRole
     {
         if (from != Leader)
             return;
+        if (message is LearnerInfo)
+        {
+            // The peer we follow follows someone itself (us, after crossed restarts): it leads nothing, and its
+            // LearnerInfo retries must not count as hearing from a leader, or two peers follow each other for ever
+            // (the simulator found that cycle; ZooKeeper's learner fails to connect to a peer that does not lead).
+            _ctx.GoLooking($"peer {Leader}, which we follow, sent LearnerInfo: it does not lead");
+            return;
+        }
         _lastHeard = _ctx.Now;
         switch (message)
         {

@@ -87,7 +87,7 @@ public sealed class LinearizableReadTests(ITestOutputHelper output) : IDisposabl
 
             network.Heal();
             await EnsembleTestKit.QuiescentAsync([old], fresh.State.Zxid);
-            await RetryAsync(() => old.ReadIndexAsync(CancellationToken.None).AsTask());
+            await EnsembleKit.RetryOnConnectionLossAsync(() => old.ReadIndexAsync(CancellationToken.None).AsTask());
             Assert.True(old.State.Find("/x")!.Data.AsSpan().SequenceEqual("new"u8), "expected server 3's linearizable read to see 'new' once it follows the new leader");
         }
         finally
@@ -121,23 +121,6 @@ public sealed class LinearizableReadTests(ITestOutputHelper output) : IDisposabl
         await EnsembleKit.WaitAsync(() => !ensemble[cut].IsServing, () => $"expected server {cut} to stop serving once cut off");
         var refused = await Assert.ThrowsAsync<ZkException>(() => zk.LinearizableSyncAsync().AsTask());
         Assert.True(refused.Code == ZkErrorCode.ConnectionLoss, $"expected ConnectionLoss, got {refused.Code}");
-    }
-
-    private static async Task RetryAsync(Func<Task> read)
-    {
-        var deadline = DateTime.UtcNow + Deadline;
-        while (true)
-        {
-            try
-            {
-                await read();
-                return;
-            }
-            catch (ZkException e) when (e.Code == ZkErrorCode.ConnectionLoss && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(20);
-            }
-        }
     }
 
     private EnsembleMember Start(int id, InMemoryNetwork network, int syncLimit, int seed)
