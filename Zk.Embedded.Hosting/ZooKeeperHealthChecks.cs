@@ -9,8 +9,9 @@ public static class ZooKeeperHealthCheckExtensions
 {
     /// <summary>
     /// Adds a check of the hosted peer: healthy while it serves, unhealthy before it started and once it stopped
-    /// serving writes (<see cref="ZkPeer.Faulted"/>: the host should restart it). A member-in-a-quorum check comes
-    /// with the replicated peer.
+    /// serving writes (<see cref="ZkPeer.Faulted"/>: the host should restart it). An ensemble member is healthy only
+    /// while it is in a quorum (it leads or follows an established leader): a member that is looking for a leader
+    /// refuses clients, so it is unhealthy until it joins one.
     /// </summary>
     public static IHealthChecksBuilder AddZooKeeperPeer(this IHealthChecksBuilder builder, string name = "zookeeper-peer", IEnumerable<string>? tags = null) =>
         builder.Add(new HealthCheckRegistration(name, sp => new PeerHealthCheck(sp.GetRequiredService<ZooKeeperPeerService>()), HealthStatus.Unhealthy, tags));
@@ -36,13 +37,25 @@ public static class ZooKeeperHealthCheckExtensions
 
             var data = new Dictionary<string, object>
             {
+                ["mode"] = peer.Mode.ToString(),
                 ["zxid"] = $"0x{peer.LastZxid:x}",
                 ["znodes"] = peer.NodeCount,
                 ["sessions"] = peer.SessionCount,
             };
+            if (peer.LeaderId is { } leader)
+            {
+                data["leader"] = leader;
+            }
+
             if (peer.ClientEndPoint is { } endPoint)
             {
                 data["clientPort"] = endPoint.ToString();
+            }
+
+            // Mode alone can lag a lost quorum by a tick; IsServing is what clients meet.
+            if (peer.Mode == PeerMode.Looking || !peer.IsServing)
+            {
+                return Task.FromResult(HealthCheckResult.Unhealthy("The member is not in a quorum: it is looking for a leader and refuses clients.", data: data));
             }
 
             return Task.FromResult(HealthCheckResult.Healthy("Serving.", data));

@@ -39,10 +39,10 @@ internal sealed class InboundRouter
         _router.Options.SendHighWatermark = 16;
         _router.Options.DisconnectMessage = [Handshake.Gone];   // a connection that ends must be forgotten: its routing id may be claimed again
         _router.Options.IPv4Only = !Endpoints.IsIPv6(endpoint);
-        context.Heartbeats(_router);
+        context.Keepalive(_router);
         try
         {
-            _router.Bind(endpoint);
+            Bind(_router, endpoint);
         }
         catch (NetMQException e)
         {
@@ -51,6 +51,31 @@ internal sealed class InboundRouter
         }
         _router.ReceiveReady += OnReceive;
         context.Poller.Add(_router);
+    }
+
+    /// <summary>How long a bind retries an address in use: NetMQ closes a disposed socket's listener on its own I/O thread, a moment later.</summary>
+    private static readonly TimeSpan BindRetry = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Binds, retrying an address in use for <see cref="BindRetry"/>: a peer restarted in the same process (or a
+    /// process restarted at once) finds its quorum port still held by the listener it just disposed, which NetMQ
+    /// closes asynchronously. A port another program holds still fails, a second later.
+    /// </summary>
+    private static void Bind(RouterSocket router, string endpoint)
+    {
+        var deadline = Environment.TickCount64 + (long)BindRetry.TotalMilliseconds;
+        while (true)
+        {
+            try
+            {
+                router.Bind(endpoint);
+                return;
+            }
+            catch (AddressAlreadyInUseException) when (Environment.TickCount64 < deadline)
+            {
+                Thread.Sleep(10);   // start-up only; the listener is gone within milliseconds if it was ours
+            }
+        }
     }
 
     public string Endpoint => _router.Options.LastEndpoint ?? "";

@@ -50,11 +50,11 @@ public sealed record NetMqTransportOptions
     /// </summary>
     public int SocketHighWatermark { get; init; } = 64;
 
-    /// <summary>How often each connection sends a ZMTP heartbeat (PING) when idle (1 s).</summary>
+    /// <summary>How often each link pings the member it connects to (1 s); the member answers PONG.</summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// How long without any traffic, heartbeats included, before a connection is taken for dead and dropped (5 s):
+    /// How long without a PONG before a link is taken for dead and dropped (5 s):
     /// the longest a vanished machine (no FIN, no RST) stays Connected. A process that exits is seen at once.
     /// </summary>
     public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(5);

@@ -38,15 +38,16 @@ internal sealed class OutboundLink(PeerContext context, int peer, string endpoin
     /// <summary>Copies <paramref name="message"/> into the queue (any thread); false when not Up or full (tail drop).</summary>
     public bool TryEnqueue(ReadOnlySpan<byte> message)
     {
-        if (_state != State.Up || !Admits(message.Length))
+        if (_state != State.Up)
             return false;
-        var frame = new byte[message.Length + 1];   // NetMQ keeps this array until written: it cannot be pooled
-        frame[0] = Handshake.Data;
-        message.CopyTo(frame.AsSpan(1));
         lock (_gate)
         {
+            // One lock per send; the copy is made inside it only once the message is admitted (a full queue allocates nothing).
             if (_state != State.Up || !context.Limits.Admits(_queue.Count, _bytes, message.Length))
                 return false;
+            var frame = new byte[message.Length + 1];   // NetMQ keeps this array until written: it cannot be pooled
+            frame[0] = Handshake.Data;
+            message.CopyTo(frame.AsSpan(1));
             _queue.Enqueue(frame);
             _bytes += message.Length;
             if (!_flushPending)
@@ -56,12 +57,6 @@ internal sealed class OutboundLink(PeerContext context, int peer, string endpoin
             }
             return true;
         }
-    }
-
-    private bool Admits(int length)
-    {
-        lock (_gate)
-            return context.Limits.Admits(_queue.Count, _bytes, length);
     }
 
     /// <summary>Hands queued frames to the socket until it is full; then waits for SendReady.</summary>
@@ -112,7 +107,7 @@ internal sealed class OutboundLink(PeerContext context, int peer, string endpoin
         dealer.Options.SendHighWatermark = o.SocketHighWatermark;
         dealer.Options.ReceiveHighWatermark = 4;
         dealer.Options.MaxMsgSize = Handshake.MaxControlBytes;   // all a member ever sends back is a CHALLENGE
-        context.Heartbeats(dealer);
+        context.Keepalive(dealer);
         dealer.Options.ReconnectInterval = o.ReconnectInterval;
         dealer.Options.ReconnectIntervalMax = o.ReconnectIntervalMax;
         dealer.Options.IPv4Only = !Endpoints.IsIPv6(endpoint);

@@ -34,11 +34,16 @@ internal sealed class PeerContext(NetMqTransportOptions options, NetMQPoller pol
         }
     }
 
-    /// <summary>ZMTP heartbeats on every connection: a silent peer is dropped after HeartbeatTimeout.</summary>
-    public void Heartbeats(NetMQSocket socket)
+    /// <summary>
+    /// No ZMTP heartbeats: their timers run on NetMQ's I/O thread and tear connections down from inside its timer
+    /// loop, the path of the process-killing exception in <c>PollerBase.ExecuteTimers</c> (zeromq/netmq #1010). Our
+    /// own PING/PONG (<see cref="OutboundLink"/>) finds a silent member in each direction instead, and the kernel's
+    /// TCP keepalive (no NetMQ timer) closes half-open connections a vanished member leaves on the router.
+    /// </summary>
+    public void Keepalive(NetMQSocket socket)
     {
-        socket.Options.HeartbeatInterval = options.HeartbeatInterval;
-        socket.Options.HeartbeatTimeout = options.HeartbeatTimeout;
-        socket.Options.HeartbeatTtl = options.HeartbeatTimeout;   // the other side drops us too when we fall silent
+        socket.Options.TcpKeepalive = true;
+        socket.Options.TcpKeepaliveIdle = TimeSpan.FromSeconds(Math.Max(1, Math.Ceiling(options.HeartbeatTimeout.TotalSeconds)));
+        socket.Options.TcpKeepaliveInterval = TimeSpan.FromSeconds(1);
     }
 }

@@ -24,6 +24,9 @@ internal sealed class Broadcast(PeerContext ctx, LeaderRole leader)
             learner.AckProgressTick = ctx.Now;
     }
 
+    /// <summary>The zxid the next proposal gets.</summary>
+    public Zxid Next => new(leader.Epoch, _counter + 1);
+
     public Zxid Propose(ReadOnlyMemory<byte> data)
     {
         if (_counter == uint.MaxValue - 1)

@@ -108,6 +108,21 @@ internal sealed class ZabPeer
         AfterInput();
     }
 
+    /// <summary>
+    /// Gives up the current role and looks for a leader, as ZooKeeper's <c>Leader.shutdown(reason)</c> and
+    /// <c>Learner.shutdown</c> do when the peer above the core cannot go on in it (a leader whose request pipeline
+    /// stopped). Always safe: a role given up is at worst an election sooner. No-op while looking.
+    /// </summary>
+    public void StepDown(string reason)
+    {
+        if (State != ServerState.Looking)
+            _ctx.GoLooking(reason);
+        AfterInput();
+    }
+
+    /// <summary>The zxid <see cref="Propose"/> would give the next txn; null when this peer is not an established leader.</summary>
+    public Zxid? NextZxid => _leader is { Established: true } leader && _ctx.LookingReason is null ? leader.Broadcast.Next : null;
+
     /// <summary>Proposes a txn; returns its zxid, or null when this peer is not an established leader.</summary>
     public Zxid? Propose(ReadOnlyMemory<byte> data)
     {

@@ -236,12 +236,20 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     {
         foreach (var txn in txns)
         {
-            var zxid = _core.Propose(txn.Data);
+            // Checked before proposing: a txn the core numbered differently from the pipeline must not commit.
+            var next = _core.NextZxid;
+            var zxid = next == txn.Zxid ? _core.Propose(txn.Data) : null;
             if (zxid != txn.Zxid)
             {
-                var reason = zxid is null ? "this peer is no longer an established leader" : $"the core assigned zxid {zxid} instead";
+                var reason = next is null || zxid is null && next == txn.Zxid
+                    ? "this peer is no longer an established leader"
+                    : $"the core's next zxid is {next}";
                 Log.ProposalRefused(_logger, _core.Id, txn.Zxid, reason);
                 ProposalRefused?.Invoke(txn.Zxid, reason);
+                // The refused txn's pipeline has stopped (its later zxids would never match); a leader that stayed
+                // one would refuse every write until something else ended its term, so it ends the term itself.
+                _core.StepDown($"proposal {txn.Zxid} refused: {reason}");
+                Drain();
                 return;
             }
 

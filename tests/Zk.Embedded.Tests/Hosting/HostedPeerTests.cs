@@ -6,6 +6,8 @@ using Microsoft.Extensions.Logging;
 using Zk.Embedded.Api;
 using Zk.Embedded.Hosting;
 using Zk.Embedded.Tests.Storage;
+using Zk.Embedded.Tests.Support;
+using Zk.Transport.InMemory;
 
 namespace Zk.Embedded.Tests.Hosting;
 
@@ -97,6 +99,37 @@ public sealed class HostedPeerTests
         var report = await HealthAsync(host);
         Assert.Equal(HealthStatus.Unhealthy, report.Status);
         Assert.Contains("stopped serving writes", report.Entries["zookeeper-peer"].Description, StringComparison.Ordinal);
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_hosted_ensemble_member_is_unhealthy_until_it_is_in_a_quorum()
+    {
+        await using var network = new InMemoryNetwork();
+        var member = new ZkPeerOptions
+        {
+            TickTime = TimeSpan.FromMilliseconds(50),
+            Ensemble = new EnsembleOptions { Voters = [1, 2], Transport = network.Join(1) },
+        };
+        using var host = Build([], services => services.Configure<ZooKeeperPeerHostOptions>(o => o.Peer = member with { ServerId = 1 }));
+        await host.StartAsync();
+        var peer = host.Services.GetRequiredService<ZkPeer>();
+
+        // Alone, one of two voters has no quorum: it looks for a leader for as long as it stays alone.
+        var alone = (await HealthAsync(host)).Entries["zookeeper-peer"];
+        Assert.True(alone.Status == HealthStatus.Unhealthy, $"expected Unhealthy without a quorum, got {alone.Status}: {alone.Description}");
+        Assert.Contains("not in a quorum", alone.Description, StringComparison.Ordinal);
+        Assert.Equal("Looking", alone.Data["mode"]);
+
+        await using var other = await ZkPeer.StartAsync(member with { ServerId = 2, Ensemble = member.Ensemble! with { Transport = network.Join(2) } });
+        await Eventually.TrueAsync(() => peer.IsServing && peer.Mode != PeerMode.Looking, "member 1 to join a quorum with member 2", Deadline);
+        var joined = (await HealthAsync(host)).Entries["zookeeper-peer"];
+        Assert.True(joined.Status == HealthStatus.Healthy, $"expected Healthy in a quorum, got {joined.Status}: {joined.Description}");
+        Assert.Contains(joined.Data["mode"], new object[] { "Leader", "Follower" });
+
+        await other.DisposeAsync();
+        await Eventually.TrueAsync(() => !peer.IsServing, "member 1 to lose its quorum when member 2 stops", Deadline);
+        Assert.Equal(HealthStatus.Unhealthy, (await HealthAsync(host)).Status);
         await host.StopAsync();
     }
 
