@@ -28,6 +28,8 @@ public sealed class ChunkedSnapEnsembleTests(ITestOutputHelper output) : IDispos
             SyncLimit = 20, // durable writers on a busy machine: a slow fsync must not cost the leader its quorum here
             Network = o.Network with { Limits = new TransportLimits { MaxMessageBytes = MaxMessageBytes } },
         });
+        // Both followers synced first: crashing one must leave the leader its quorum.
+        await EnsembleKit.WaitAsync(() => ensemble.Followers.Count == 2, () => "expected both followers to serve");
         var (leader, wiped) = (ensemble.Leader!.Value, ensemble.Followers[0]);
         var dataDir = ensemble[wiped].Options.DataDir!;
         await ensemble.CrashAsync(wiped);

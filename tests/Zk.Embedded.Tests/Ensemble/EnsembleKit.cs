@@ -18,7 +18,11 @@ internal static class EnsembleKit
         var seed = Environment.GetEnvironmentVariable("ZK_SEED") is { } s ? int.Parse(s) : Random.Shared.Next();
         output.WriteLine($"network seed={seed} (set ZK_SEED to replay)");
         var options = new InMemoryEnsembleOptions { Network = new InMemoryNetworkOptions { Seed = seed }, WaitTimeout = Deadline, LoggerFactory = log };
-        return await InMemoryEnsemble.StartAsync(voters, configure?.Invoke(options) ?? options);
+        var ensemble = await InMemoryEnsemble.StartAsync(voters, configure?.Invoke(options) ?? options);
+        // Every member synced, not just a leader elected: a test that then crashes a follower must leave a quorum.
+        await WaitAsync(() => ensemble.Running.All(p => p.IsServing), () => "expected every member to serve after the start: "
+            + string.Join(", ", ensemble.Running.Select(p => $"{p.Options.ServerId} {p.Mode}")));
+        return ensemble;
     }
 
     /// <summary>A write in flight when the leader crashed fails with ConnectionLoss; a client tries again (as ZooKeeper's do).</summary>

@@ -53,13 +53,15 @@ public sealed class SnapshotPurgeEnsembleTests(ITestOutputHelper output) : IDisp
             var first = log.ReadFrom(default).First().Zxid;
             var kept = log.ReadFrom(default).Count();
             Assert.True(first.Counter > 1 && kept < Writes, $"expected server {id}'s log purged of its start, it holds {kept} txns from {first}");
-            Assert.True(SnapshotFile.List(dir).Count <= 3, $"expected at most 3 snapshots in {dir}");
         }
 
         foreach (var id in ensemble.Ids)
             await ensemble.RestartAsync(id);
         await ensemble.WaitForLeaderAsync();
         await EnsembleKit.AssertConvergedAsync(ensemble, p => p.IsServing && TreeDigest.Of(p.Core.Pipeline.State) == digest);
+        // A snapshot queued before the crash may have landed after the last purge; the restarted members purge it.
+        await EnsembleKit.WaitAsync(() => dirs.Values.All(d => SnapshotFile.List(d).Count <= 3),
+            () => "expected at most 3 snapshots per member after the restart: " + string.Join("; ", dirs.Select(d => $"{d.Key}: {SnapshotFile.List(d.Value).Count}")));
 
         // A follower a few writes behind syncs by DIFF from what the leader kept.
         var behind = ensemble.Followers[0];
