@@ -142,14 +142,16 @@ internal sealed class ZabPeer
     /// </summary>
     public void ReadIndex(long id)
     {
-        if (!_ctx.Reads.TryAdd(id))
-            _ = id;   // answered as failed already: the table is full
-        else if (!IsServing || _ctx.LookingReason is not null)
-            _ctx.Reads.Drop(id);
-        else if (_leader is { } leader)
-            leader.Reads.Request(Id, id);
-        else
-            _ctx.Send(_learner!.Leader, new ReadIndexRequest(id));
+        // TryAdd answers a request it cannot hold (the table is full) as failed.
+        if (_ctx.Reads.TryAdd(id))
+        {
+            if (!IsServing || _ctx.LookingReason is not null)
+                _ctx.Reads.Drop(id);
+            else if (_leader is { } leader)
+                leader.Reads.Request(Id, id);
+            else
+                _ctx.Send(_learner!.Leader, new ReadIndexRequest(id));
+        }
         AfterInput();
     }
 

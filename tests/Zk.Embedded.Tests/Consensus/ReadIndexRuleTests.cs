@@ -60,6 +60,19 @@ public sealed class ReadIndexRuleTests
     }
 
     [Fact]
+    public void A_learners_request_is_answered_to_that_learner_after_the_round()
+    {
+        var probe = new CoreProbe(1, [1, 2, 3], observers: [4]);
+        probe.EstablishLeader(2, 3, 4);
+        probe.Step(4, new ReadIndexRequest(21));   // an observer asks; followers answer the probe
+        var round = Assert.Single(probe.SentTo<ReadProbe>(2)).Round;
+        Assert.Empty(probe.SentTo<ReadIndexReply>(4));
+        probe.Step(3, new ReadProbeAck(round));
+        Assert.Equal(new ReadIndexReply(21, probe.Core.AppliedThrough), Assert.Single(probe.SentTo<ReadIndexReply>(4)));
+        Assert.Empty(probe.Reads);   // not this peer's own read
+    }
+
+    [Fact]
     public void A_lone_voter_answers_a_read_index_at_once()
     {
         var probe = new CoreProbe(1, [1]);

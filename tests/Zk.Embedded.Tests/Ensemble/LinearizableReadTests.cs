@@ -112,6 +112,39 @@ public sealed class LinearizableReadTests(ITestOutputHelper output) : IDisposabl
     }
 
     [Fact]
+    public async Task A_linearizable_sync_completes_after_the_sessions_earlier_write()
+    {
+        await using var peer = await ZkPeer.StartAsync(new ZkPeerOptions());
+        await using var zk = await peer.ConnectAsync();
+        await zk.CreateAsync("/gate");
+        using var held = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        peer.Core.Watches.BeforeTrigger = path =>
+        {
+            if (path == "/gate" && !held.IsSet)
+            {
+                held.Set();
+                release.Wait(Deadline);
+            }
+        };
+        try
+        {
+            var write = zk.SetDataAsync("/gate", [1]).AsTask();
+            Assert.True(await Task.Run(() => held.Wait(Deadline)), "expected the write to reach publishing");
+            var sync = zk.LinearizableSyncAsync().AsTask();
+            Assert.False(sync.IsCompleted, "expected the sync to wait for the session's earlier write, which is held");
+            release.Set();
+            await sync.WaitAsync(Deadline);
+            Assert.True(write.IsCompletedSuccessfully, $"expected the write answered before the sync, it is {write.Status}");
+        }
+        finally
+        {
+            release.Set();
+            peer.Core.Watches.BeforeTrigger = null;
+        }
+    }
+
+    [Fact]
     public async Task A_member_without_a_leader_fails_a_linearizable_sync_with_ConnectionLoss()
     {
         await using var ensemble = await EnsembleKit.StartAsync(output, _log, 3);
