@@ -92,14 +92,14 @@ internal sealed class LearnerRole
         var limit = Phase == LearnerPhase.Broadcast ? _ctx.Config.SyncLimit : _ctx.Config.InitLimit;
         if (_ctx.Now - _lastHeard > limit)
             _ctx.GoLooking($"leader {Leader} silent for {limit} ticks");
+        // The leader's own waits (epoch, then NEWLEADER) take at most 2·initLimit; pings alone must not keep a
+        // learner whose UPTODATE was lost waiting forever, nor answers to its LearnerInfo keep it connecting.
+        else if (Phase != LearnerPhase.Broadcast && _ctx.Now - _started > 3 * _ctx.Config.InitLimit)
+            _ctx.GoLooking($"not up to date with leader {Leader} within 3·initLimit ticks");
         else if (Phase == LearnerPhase.Connecting)
             // Our LearnerInfo may have reached the leader before it finished its election (a follower often decides
             // first) and been dropped; ZooKeeper's learner retries its connection to the leader the same way.
             _ctx.Send(Leader, new LearnerInfo(_ctx.AcceptedEpoch, IsObserver));
-        // The leader's own waits (epoch, then NEWLEADER) take at most 2·initLimit; pings alone must not keep a
-        // learner whose UPTODATE was lost waiting forever.
-        else if (Phase != LearnerPhase.Broadcast && _ctx.Now - _started > 3 * _ctx.Config.InitLimit)
-            _ctx.GoLooking($"not up to date with leader {Leader} within 3·initLimit ticks");
     }
 
     /// <summary>Storage progressed: send the acknowledgements that were waiting for it, in protocol order.</summary>
