@@ -6,7 +6,7 @@ namespace Zk.Server;
 internal static partial class Log
 {
     [LoggerMessage(EventId = 9000, EventName = "PeerRunning", Level = LogLevel.Information,
-        Message = "Standalone peer running: dataDir={DataDir}, tickTime={TickMs} ms, session timeout {MinMs}..{MaxMs} ms, {Nodes} znodes, zxid 0x{Zxid:x}. Ctrl+C stops it.")]
+        Message = "Peer running: dataDir={DataDir}, tickTime={TickMs} ms, session timeout {MinMs}..{MaxMs} ms, {Nodes} znodes, zxid 0x{Zxid:x}. Ctrl+C stops it.")]
     public static partial void Running(ILogger logger, string dataDir, double tickMs, double minMs, double maxMs, int nodes, long zxid);
 
     [LoggerMessage(EventId = 9001, EventName = "ClientPortOpen", Level = LogLevel.Information,
@@ -18,4 +18,11 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 9003, EventName = "PeerStopped", Level = LogLevel.Information, Message = "Stopped cleanly.")]
     public static partial void Stopped(ILogger logger);
+
+    [LoggerMessage(EventId = 9004, EventName = "MemberStarting", Level = LogLevel.Information,
+        Message = "Server {Id} of {Count} ({Role}) joins the ensemble over NetMQ on {QuorumAddress}, {Authentication}")]
+    public static partial void MemberStarting(ILogger logger, int id, int count, string role, string quorumAddress, string authentication);
+
+    [LoggerMessage(EventId = 9005, EventName = "ModeChanged", Level = LogLevel.Information, Message = "Mode: {Mode} (leader: server {Leader})")]
+    public static partial void ModeChanged(ILogger logger, Zk.Embedded.PeerMode mode, int? leader);
 }

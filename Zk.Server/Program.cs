@@ -6,7 +6,10 @@ using Zk.Embedded.Metrics;
 
 namespace Zk.Server;
 
-/// <summary>The <c>zk</c> program: <c>zk start [zoo.cfg]</c> runs a standalone peer until Ctrl+C or SIGTERM.</summary>
+/// <summary>
+/// The <c>zk</c> program: <c>zk start [zoo.cfg]</c> runs a peer until Ctrl+C or SIGTERM: standalone, or a member of
+/// the ensemble that the zoo.cfg's <c>server.N</c> lines name (over NetMQ).
+/// </summary>
 internal static class Program
 {
     public static Task<int> Main(string[] args) => ZkCommands.RunAsync(args);
@@ -15,14 +18,18 @@ internal static class Program
     {
         ZkPeerOptions options;
         PrometheusMetricsOptions? metrics = null;
+        ZooCfg? cfg;
+        byte[]? secret = null;
         try
         {
             // The embedded default, as issue-free as ZooKeeper's own sample: 127.0.0.1:2181, data in ./zkdata.
-            var cfg = configPath is null ? null : LoadConfig(configPath);
+            cfg = configPath is null ? null : LoadConfig(configPath);
             options = cfg?.Options ?? new ZkPeerOptions { ClientPort = 2181, DataDir = "zkdata" };
             options.Validate();
             metrics = cfg?.Metrics;
             metrics?.Validate();
+            if (cfg is { IsReplicated: true })
+                secret = Replication.ReadSecret(cfg);
         }
         catch (Exception e) when (e is IOException or FormatException or ArgumentException or UnauthorizedAccessException)
         {
@@ -51,9 +58,11 @@ internal static class Program
         {
             // ZooKeeper starts its metrics provider before the server, and a port it cannot bind stops the start.
             endpoint = metrics is null ? null : PrometheusMetricsServer.Start(metrics, loggerFactory);
+            if (cfg is { IsReplicated: true })
+                options = Replication.Join(cfg, options, secret, loggerFactory, logger);
             started = await ZkPeer.StartAsync(options, loggerFactory).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or SocketException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or InvalidDataException or SocketException or UnauthorizedAccessException or InvalidOperationException)
         {
             // What an operator can act on (files in use by another peer, a port taken, a WAL from an older build):
             // the message, without a stack trace, as for a bad config.
@@ -69,6 +78,8 @@ internal static class Program
         await using (endpoint)
         await using (var peer = started)
         {
+            if (cfg is { IsReplicated: true })
+                Replication.LogModes(peer, logger);
             var dataDir = options.DataDir is null ? "(in memory)" : Path.GetFullPath(options.DataDir);
             Log.Running(
                 logger,

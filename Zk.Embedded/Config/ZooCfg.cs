@@ -7,15 +7,47 @@ namespace Zk.Embedded.Config;
 /// Reads a zoo.cfg (Java properties: key=value, # and ! comments) into <see cref="ZkPeerOptions"/>. Keys this peer
 /// does not use yet are kept in <see cref="Unused"/> so a caller can say so, rather than failing.
 /// </summary>
-public sealed class ZooCfg
+public sealed partial class ZooCfg
 {
-    private ZooCfg(ZkPeerOptions options, PrometheusMetricsOptions? metrics, IReadOnlyDictionary<string, string> all, IReadOnlyList<string> unused)
+    private ZooCfg(ZkPeerOptions options, PrometheusMetricsOptions? metrics, IReadOnlyDictionary<string, string> all, IReadOnlyList<string> unused, Quorum quorum)
     {
         Options = options;
         Metrics = metrics;
         All = all;
         Unused = unused;
+        Servers = quorum.Servers;
+        InitLimit = quorum.InitLimit;
+        SyncLimit = quorum.SyncLimit;
+        QuorumSecretFile = quorum.SecretFile;
+        QuorumAuthentication = quorum.Authentication;
     }
+
+    /// <summary>The <c>server.N</c> lines, by id. More than one makes the peer an ensemble member (see <see cref="IsReplicated"/>).</summary>
+    public IReadOnlyList<ZooCfgServer> Servers { get; }
+
+    /// <summary>
+    /// True with two or more <c>server.N</c> lines: the peer runs as member <see cref="MyId"/>. With one line or none it
+    /// runs standalone, as ZooKeeper does.
+    /// </summary>
+    public bool IsReplicated => Servers.Count > 1;
+
+    /// <summary>The member's id from <c>dataDir/myid</c> (read by <see cref="Load"/> when <see cref="IsReplicated"/>).</summary>
+    public int? MyId { get; private init; }
+
+    /// <summary>zoo.cfg <c>initLimit</c> (10): ticks a learner may take to connect to and sync with its leader.</summary>
+    public int InitLimit { get; }
+
+    /// <summary>zoo.cfg <c>syncLimit</c> (5): ticks a learner may stay silent or behind before it is dropped.</summary>
+    public int SyncLimit { get; }
+
+    /// <summary>
+    /// <c>quorum.auth.secretFile</c> (ours): a file of at least 16 bytes every member holds; members prove it to each
+    /// other on each connection. Required for a replicated peer unless <see cref="QuorumAuthentication"/> is false.
+    /// </summary>
+    public string? QuorumSecretFile { get; }
+
+    /// <summary><c>quorum.auth.enable</c> (ours, true): false lets any process that reaches the quorum port join, for trusted networks only.</summary>
+    public bool QuorumAuthentication { get; }
 
     public ZkPeerOptions Options { get; }
 
@@ -32,7 +64,31 @@ public sealed class ZooCfg
     /// <summary>Keys present in the file that this peer does not act on.</summary>
     public IReadOnlyList<string> Unused { get; }
 
-    public static ZooCfg Load(string path) => Parse(File.ReadAllText(path), path);
+    /// <summary>Reads a zoo.cfg file, and for a replicated one its <c>dataDir/myid</c>.</summary>
+    /// <exception cref="FormatException">a value is malformed, or myid is missing or not one of the servers; the message says which.</exception>
+    /// <exception cref="IOException">the file cannot be read.</exception>
+    public static ZooCfg Load(string path)
+    {
+        var cfg = Parse(File.ReadAllText(path), path);
+        return cfg.IsReplicated ? cfg.With(ReadMyId(cfg, path)) : cfg;
+    }
+
+    private ZooCfg With(int myId) => new(Options, Metrics, All, Unused, new Quorum(Servers, InitLimit, SyncLimit, QuorumSecretFile, QuorumAuthentication)) { MyId = myId };
+
+    private static int ReadMyId(ZooCfg cfg, string source)
+    {
+        if (cfg.Options.DataDir is not { } dataDir)
+            throw new FormatException($"{source}: a replicated peer (server.N lines) needs dataDir, for its myid file.");
+        var file = Path.Combine(dataDir, "myid");
+        if (!File.Exists(file))
+            throw new FormatException($"{source}: {file} is missing; write this server's id (one of {string.Join(", ", cfg.Servers.Select(s => s.Id))}) into it.");
+        var text = File.ReadAllText(file).Trim();
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+            throw new FormatException($"{file}: '{text}' is not a server id.");
+        if (cfg.Servers.All(s => s.Id != id))
+            throw new FormatException($"{file}: myid {id} is not among the servers of {source} ({string.Join(", ", cfg.Servers.Select(s => $"server.{s.Id}"))}).");
+        return id;
+    }
 
     /// <summary>Parses zoo.cfg text; <paramref name="source"/> names it in errors.</summary>
     /// <exception cref="FormatException">a value is malformed; the message names the key.</exception>
@@ -58,8 +114,11 @@ public sealed class ZooCfg
 
         var options = new ZkPeerOptions();
         var unused = new List<string>();
+        var quorum = Quorum.Parse(values, source);
         foreach (var (key, value) in values)
         {
+            if (Quorum.Owns(key))
+                continue;
             options = key switch
             {
                 "tickTime" => options with { TickTime = TimeSpan.FromMilliseconds(Int(key, value, source)) },
@@ -86,7 +145,7 @@ public sealed class ZooCfg
             };
         }
 
-        return new ZooCfg(options, ParseMetrics(values, source), values, unused);
+        return new ZooCfg(options, ParseMetrics(values, source), values, unused, quorum);
     }
 
     private static PrometheusMetricsOptions? ParseMetrics(Dictionary<string, string> values, string source)
