@@ -21,7 +21,7 @@ namespace Zk.Embedded.Ensemble;
 /// Ticks, storage reports, proposals and waits are never dropped: each is bounded by its source (one timer, the
 /// storage worker's bounded queue, the leader pipeline's bounded batches in flight, the callers).
 /// </remarks>
-internal sealed class ConsensusDriver : IAsyncDisposable
+internal sealed partial class ConsensusDriver : IAsyncDisposable
 {
     /// <summary>Transport events queued for the loop at most (back-pressure to the transport beyond).</summary>
     public const int MaxQueuedEvents = 1024;
@@ -314,23 +314,6 @@ internal sealed class ConsensusDriver : IAsyncDisposable
         _status = new Status(_core.State, _core.Leader, _core.EstablishedEpoch, _core.IsServing, _core.Phase, _core.LearnerCounts);
     }
 
-    /// <summary>One span per election: opened on going LOOKING, closed once this member serves in the broadcast phase.</summary>
-    private void TraceElection(RoleChange change)
-    {
-        if (change.State == ServerState.Looking)
-        {
-            _election ??= Telemetry.StartElection(_core.Id, change.Reason);
-        }
-        else if (change.Phase == ZabPhase.Broadcast && _election is { } election)
-        {
-            election.SetTag("zk.state", change.State.ToString());
-            election.SetTag("zk.epoch", change.Epoch);
-            election.SetTag("zk.leader", _core.Leader);
-            election.Dispose();
-            _election = null;
-        }
-    }
-
     private bool Send(int to, ZabMessage message)
     {
         _encoded.ResetWrittenCount();
@@ -362,18 +345,6 @@ internal sealed class ConsensusDriver : IAsyncDisposable
         if (message is Diff or Trunc or Snap)
             CountSync(to, message);
         return sent;
-    }
-
-    private void CountSync(int learner, ZabMessage message)
-    {
-        var (kind, zxid) = message switch
-        {
-            Diff d => ("diff", d.Zxid),
-            Trunc t => ("trunc", t.Zxid),
-            _ => ("snap", ((Snap)message).Snapshot.Zxid),
-        };
-        Log.LearnerSync(_logger, _core.Id, learner, kind, zxid);
-        Telemetry.LearnerSyncs.Add(1, new KeyValuePair<string, object?>("kind", kind));
     }
 
     private void CheckWaiters()
