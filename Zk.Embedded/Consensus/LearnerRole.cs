@@ -17,7 +17,7 @@ internal sealed class LearnerRole
     private readonly List<ConsensusTxn> _deferred = [];
     private uint _epoch;
     private long _lastHeard;
-    private readonly long _started;
+    private long _started;   // connected, or last heard of SNAP progress (SyncProgress)
     private long _awaitSeq = -1;
     private bool _syncStarted;
     private bool _newLeaderAcked;
@@ -87,6 +87,13 @@ internal sealed class LearnerRole
         // learner whose UPTODATE was lost waiting forever.
         else if (Phase != LearnerPhase.Broadcast && _ctx.Now - _started > 3 * _ctx.Config.InitLimit)
             _ctx.GoLooking($"not up to date with leader {Leader} within 3·initLimit ticks");
+    }
+
+    /// <summary>A chunk of the leader's SNAP arrived: the sync is making progress, so its limits start again.</summary>
+    public void SyncProgress(int from)
+    {
+        if (from == Leader && Phase == LearnerPhase.Syncing)
+            _lastHeard = _started = _ctx.Now;
     }
 
     /// <summary>Storage progressed: send the acknowledgements that were waiting for it, in protocol order.</summary>

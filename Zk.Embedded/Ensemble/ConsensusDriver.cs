@@ -234,7 +234,10 @@ internal sealed partial class ConsensusDriver : IAsyncDisposable
         else if (message is SnapChunk chunk)
             ReceiveChunk(e.Peer, chunk);
         else if (message is SnapChunkAck ack)
+        {
             _snaps.Acked(e.Peer, ack, _ticks);
+            _core.SyncProgress(e.Peer);
+        }
         else
             _core.Step(e.Peer, message);
     }
@@ -242,6 +245,7 @@ internal sealed partial class ConsensusDriver : IAsyncDisposable
     /// <summary>A SNAP's chunk; the last one steps the core with the whole SNAP, its body in the spool file.</summary>
     private void ReceiveChunk(int from, SnapChunk chunk)
     {
+        _core.SyncProgress(from); // a long transfer is not a silent leader
         if (_snaps.Receive(from, chunk) is not { } body)
             return;
         _core.Step(from, new Snap(new ConsensusSnapshot(chunk.Zxid, ReadOnlyMemory<byte>.Empty) { Body = body }));
