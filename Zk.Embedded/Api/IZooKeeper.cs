@@ -101,6 +101,27 @@ public interface IZooKeeper : IAsyncDisposable
     /// <summary>After this completes, this session's reads see every write committed before it.</summary>
     ValueTask SyncAsync(string path, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// A linearizable sync, beyond ZooKeeper: after it completes, this session's reads see every write that any member
+    /// of the ensemble acknowledged before it was called, so a read issued after it is linearizable. ZooKeeper's
+    /// <see cref="SyncAsync"/> does not promise that (ZOOKEEPER-1675): a leader cut off from its quorum may still answer
+    /// it, and reads after it may be stale. This one is answered only once a quorum of voters confirms the leader, in
+    /// a heartbeat round started after the call (etcd's ReadIndex); concurrent calls on a member share one round.
+    /// </summary>
+    /// <remarks>
+    /// Costs one quorum round trip from the leader (plus the hop to the leader on a follower or observer) and no disk
+    /// write; reads themselves stay local. A standalone peer completes it at once. Completes after this session's
+    /// earlier requests, as every request does.
+    /// </remarks>
+    /// <exception cref="ZkException">
+    /// <see cref="ZkErrorCode.ConnectionLoss"/> when the member serves no clients or cannot confirm its leader (it lost
+    /// it, or its quorum): retry, on another member if it persists. <see cref="ZkErrorCode.Unimplemented"/> on a
+    /// session that has no such request: the wire client, since ZooKeeper's protocol has none (docs/zookeeper-differences.md).
+    /// </exception>
+    ValueTask LinearizableSyncAsync(CancellationToken cancellationToken = default) =>
+        ValueTask.FromException(new ZkException(ZkErrorCode.Unimplemented, null,
+            "A linearizable sync is only available on in-process sessions of Zk.Embedded: ZooKeeper's wire protocol has no such request. Write to a node first, then read, for a linearizable read over the wire."));
+
     /// <summary>Applies all ops atomically or none; throws <see cref="ZkException"/> with <see cref="ZkException.Results"/> when one fails.</summary>
     ValueTask<IReadOnlyList<OpResult>> MultiAsync(IReadOnlyList<Op> ops, CancellationToken cancellationToken = default);
 

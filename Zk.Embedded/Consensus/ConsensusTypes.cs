@@ -68,11 +68,16 @@ internal sealed class Ready
     public ConsensusSnapshot? Restore { get; set; }
     public List<ConsensusTxn> Committed { get; } = [];
     public List<RoleChange> RoleChanges { get; } = [];
+    /// <summary>
+    /// Answers to <see cref="ZabPeer.ReadIndex"/>, after <see cref="Committed"/>: once those txns are applied, a read
+    /// on this peer is linearizable for each id answered with an index.
+    /// </summary>
+    public List<ReadIndexResult> Reads { get; } = [];
     /// <summary>Set when serving clients turns on or off.</summary>
     public bool? Serving { get; set; }
 
     public bool IsEmpty => Messages.Count == 0 && Persist.Count == 0 && Restore is null && Committed.Count == 0
-        && RoleChanges.Count == 0 && Serving is null;
+        && RoleChanges.Count == 0 && Reads.Count == 0 && Serving is null;
 }
 
 /// <summary>What a peer finds on its disk at start: both epoch files, its newest snapshot and the log after it.</summary>

@@ -25,6 +25,7 @@ internal sealed class LeaderRole
         _summaryZxid = ctx.Log.Last;
         HistoryEnd = ctx.Log.Last;
         Broadcast = new Broadcast(ctx, this);
+        Reads = new LeaderReads(ctx, this);
         TryProposeEpoch();
     }
 
@@ -36,6 +37,7 @@ internal sealed class LeaderRole
     public bool EpochAcked => _epochAckTick >= 0;
     public bool Established { get; private set; }
     public Broadcast Broadcast { get; }
+    public LeaderReads Reads { get; }
     public ZabPhase Phase => Established ? ZabPhase.Broadcast : EpochAcked ? ZabPhase.Synchronization : ZabPhase.Discovery;
 
     public void Step(int from, ZabMessage message)
@@ -54,6 +56,8 @@ internal sealed class LeaderRole
             case AckNewLeader ack: OnAckNewLeader(learner, ack); break;
             case Ack ack: Broadcast.OnAck(learner, ack.Zxid); break;
             case Ping: break;
+            case ReadIndexRequest r: Reads.Request(from, r.Id); break;
+            case ReadProbeAck a: Reads.OnProbeAck(learner, a.Round); break;
             default: DropLearner(learner, $"unexpected {message.GetType().Name}"); break;
         }
     }
@@ -65,7 +69,10 @@ internal sealed class LeaderRole
         else if (EpochAcked && !Established && _ctx.Now - _epochAckTick > _ctx.Config.InitLimit)
             _ctx.GoLooking("no quorum acknowledged NEWLEADER within initLimit");
         else if (Established)
+        {
             Broadcast.Tick();
+            Reads.Tick();
+        }
     }
 
     /// <summary>Storage progressed: our own acceptedEpoch, currentEpoch or log may now count.</summary>
@@ -291,4 +298,6 @@ internal sealed class LearnerHandle(int sid, bool isObserver, uint acceptedEpoch
     public long LastHeard { get; set; }
     /// <summary>When this learner last caught up or acked more (for ZooKeeper's SyncLimitCheck).</summary>
     public long AckProgressTick { get; set; }
+    /// <summary>The newest read-index round this follower acknowledged (<see cref="LeaderReads"/>).</summary>
+    public long ReadRound { get; set; }
 }

@@ -53,6 +53,14 @@ internal sealed class LearnerRole
     {
         if (from != Leader)
             return;
+        if (message is LearnerInfo)
+        {
+            // The peer we follow follows someone itself (us, after crossed restarts): it leads nothing, and its
+            // LearnerInfo retries must not count as hearing from a leader, or two peers follow each other for ever
+            // (the simulator found that cycle; ZooKeeper's learner fails to connect to a peer that does not lead).
+            _ctx.GoLooking($"peer {Leader}, which we follow, sent LearnerInfo: it does not lead");
+            return;
+        }
         _lastHeard = _ctx.Now;
         switch (message)
         {
@@ -69,6 +77,11 @@ internal sealed class LearnerRole
             case Inform i when IsObserver && Phase is LearnerPhase.AwaitingUpToDate or LearnerPhase.Broadcast: OnInform(i); break;
             case UpToDate u when Phase == LearnerPhase.AwaitingUpToDate && _newLeaderAcked && u.Epoch == _epoch: OnUpToDate(); break;
             case Ping ping when Phase is LearnerPhase.AwaitingUpToDate or LearnerPhase.Broadcast: OnPing(ping); break;
+            // It acked NEWLEADER, so it follows this epoch: its ack tells the leader it still leads.
+            case ReadProbe probe when !IsObserver && Phase is LearnerPhase.AwaitingUpToDate or LearnerPhase.Broadcast:
+                _ctx.Send(Leader, new ReadProbeAck(probe.Round));
+                break;
+            case ReadIndexReply reply when Phase == LearnerPhase.Broadcast: _ctx.Reads.SetIndex(reply.Id, reply.Index); break;
             default: _ctx.GoLooking($"unexpected {message.GetType().Name} from leader {Leader} in {Phase}"); break;
         }
     }

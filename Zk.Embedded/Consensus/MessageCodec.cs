@@ -25,6 +25,8 @@ namespace Zk.Embedded.Consensus;
 ///   1 REQUEST      sessionId, cxid, body     102 REPLY       sessionId, cxid, body
 /// 103 SESSIONS     ids (packed int64), attached
 /// 120 SNAPCHUNK    zxid, offset, total, data  121 SNAPCHUNKACK zxid, received
+/// 110 READINDEX    id                        111 READINDEX-REPLY id, index
+/// 112 READPROBE    round                     113 READPROBE-ACK   round
 /// </code>
 /// Kinds 2–18 are ZooKeeper's <c>Leader.java</c> packet numbers; the two that ZooKeeper sends otherwise (FLE's
 /// notification on its own port, NEWLEADER's ACK as an ACK of the epoch's zxid) take numbers from 100.
@@ -148,6 +150,19 @@ internal static class MessageCodec
                 writer.Write(a.SessionIds.Span);
                 writer.Write(a.Attached);
                 break;
+            case ReadIndexRequest r:
+                writer.Write(r.Id);
+                break;
+            case ReadIndexReply r:
+                writer.Write(r.Id);
+                writer.Write(r.Index.Value);
+                break;
+            case ReadProbe r:
+                writer.Write(r.Round);
+                break;
+            case ReadProbeAck r:
+                writer.Write(r.Round);
+                break;
         }
     }
 
@@ -191,6 +206,10 @@ internal static class MessageCodec
         MessageKind.Sessions => new SessionActivity(ReadData(ref reader), reader.ReadBoolean()),
         MessageKind.SnapChunk => ReadSnapChunk(ref reader),
         MessageKind.SnapChunkAck => new SnapChunkAck(ReadZxid(ref reader), reader.ReadInt64()),
+        MessageKind.ReadIndex => new ReadIndexRequest(reader.ReadInt64()),
+        MessageKind.ReadIndexReply => new ReadIndexReply(reader.ReadInt64(), ReadZxid(ref reader)),
+        MessageKind.ReadProbe => new ReadProbe(reader.ReadInt64()),
+        MessageKind.ReadProbeAck => new ReadProbeAck(reader.ReadInt64()),
         _ => throw new InvalidDataException($"unknown consensus message kind {(int)kind}"),
     };
 
@@ -254,6 +273,10 @@ internal static class MessageCodec
         SessionActivity => MessageKind.Sessions,
         SnapChunk => MessageKind.SnapChunk,
         SnapChunkAck => MessageKind.SnapChunkAck,
+        ReadIndexRequest => MessageKind.ReadIndex,
+        ReadIndexReply => MessageKind.ReadIndexReply,
+        ReadProbe => MessageKind.ReadProbe,
+        ReadProbeAck => MessageKind.ReadProbeAck,
         _ => throw new ArgumentException($"no encoding for consensus message {message.GetType().Name}", nameof(message)),
     };
 
@@ -261,7 +284,7 @@ internal static class MessageCodec
     {
         MessageKind.Proposal or MessageKind.Inform or MessageKind.NewLeader or MessageKind.AckEpoch => 3,
         MessageKind.Request or MessageKind.Reply => 3,
-        MessageKind.Snap or MessageKind.Sessions or MessageKind.SnapChunkAck => 2,
+        MessageKind.Snap or MessageKind.Sessions or MessageKind.SnapChunkAck or MessageKind.ReadIndexReply => 2,
         MessageKind.Notification => 5,
         MessageKind.SnapChunk => 4,
         _ => 1,
@@ -298,4 +321,9 @@ internal enum MessageKind
     Sessions = 103,
     SnapChunk = 120,
     SnapChunkAck = 121,
+    // 110–119: the read index (docs/consensus.md, "Linearizable reads"); no ZooKeeper packet.
+    ReadIndex = 110,
+    ReadIndexReply = 111,
+    ReadProbe = 112,
+    ReadProbeAck = 113,
 }

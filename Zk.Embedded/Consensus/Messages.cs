@@ -81,6 +81,21 @@ internal sealed record Inform(ConsensusTxn Txn, Zxid Previous) : ZabMessage;
 internal sealed record Ping(Zxid LastCommitted) : ZabMessage;
 
 /// <summary>
+/// A learner asks the leader for a read index (etcd's MsgReadIndex): the commit point as of a quorum round started
+/// after this request arrived. <paramref name="Id"/> is the learner's own; the reply carries it back. No ZooKeeper packet.
+/// </summary>
+internal sealed record ReadIndexRequest(long Id) : ZabMessage;
+
+/// <summary>The leader's answer to <see cref="ReadIndexRequest"/>: once the learner has applied <paramref name="Index"/>, its reads are linearizable.</summary>
+internal sealed record ReadIndexReply(long Id, Zxid Index) : ZabMessage;
+
+/// <summary>The leader's read-index heartbeat: a follower still following it answers <see cref="ReadProbeAck"/> with the same round.</summary>
+internal sealed record ReadProbe(long Round) : ZabMessage;
+
+/// <summary>A follower's answer to <see cref="ReadProbe"/>: it followed this leader when the probe of <paramref name="Round"/> arrived.</summary>
+internal sealed record ReadProbeAck(long Round) : ZabMessage;
+
+/// <summary>
 /// Client traffic between members: the core never sees it. The driver passes it between the members' pipelines
 /// (a follower's forwarded writes, the leader's answers to those that made no txn, session activity), so the core
 /// stays the pure ZAB state machine. Bodies are the Ensemble layer's encoding, opaque here.

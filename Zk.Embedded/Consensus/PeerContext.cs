@@ -28,6 +28,7 @@ internal sealed class PeerContext
         DurableZxid = Log.Last;
         // The driver's state is the snapshot; the log after it is not known to be committed until a leader says so.
         AppliedThrough = disk.SnapshotZxid;
+        Reads = new LocalReads(this);
     }
 
     public ConsensusConfig Config { get; }
@@ -36,6 +37,8 @@ internal sealed class PeerContext
     public LogWindow Log { get; }
     public long Now { get; set; }
     public Ready Out { get; set; } = new();
+    /// <summary>This peer's read-index requests (<see cref="ZabPeer.ReadIndex"/>) until they are answered.</summary>
+    public LocalReads Reads { get; }
 
     public uint AcceptedEpoch { get; private set; }
     public uint CurrentEpoch { get; private set; }

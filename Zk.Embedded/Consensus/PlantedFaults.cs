@@ -27,6 +27,12 @@ internal sealed record PlantedFaults
     /// <summary>A learner told to TRUNC keeps its log tail and takes the TRUNC point as where the stream goes on.</summary>
     public bool SkipTrunc { get; init; }
 
+    /// <summary>
+    /// The leader answers a read index at once with its commit point, without the quorum round that proves it still
+    /// leads: a deposed leader then serves stale "linearizable" reads (what ZooKeeper's sync does, ZOOKEEPER-1675).
+    /// </summary>
+    public bool ReadIndexWithoutQuorum { get; init; }
+
     public bool Any => AckBeforeFsync || AckNewLeaderBeforeDurable || VoteWithoutEpoch || CountObserverAcks
-        || ServeBeforeUpToDate || SkipTrunc;
+        || ServeBeforeUpToDate || SkipTrunc || ReadIndexWithoutQuorum;
 }

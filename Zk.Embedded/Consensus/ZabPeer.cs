@@ -78,6 +78,7 @@ internal sealed class ZabPeer
             _leader?.Tick();
             _learner?.Tick();
         }
+        _ctx.Reads.Expire(ReadTimeoutTicks);
         AfterInput();
     }
 
@@ -143,6 +144,32 @@ internal sealed class ZabPeer
         return zxid == default ? null : zxid;
     }
 
+    /// <summary>
+    /// Asks for a linearizable read (docs/consensus.md, "Linearizable reads"): <see cref="Ready.Reads"/> answers
+    /// <paramref name="id"/> once a quorum round confirmed the leader after this call and this peer has handed out
+    /// every txn up to the leader's commit point at that round; or with null at once when this peer does not serve,
+    /// when it stops serving, or when no answer came within <see cref="ReadTimeoutTicks"/>. Ids must be unique among
+    /// the outstanding ones.
+    /// </summary>
+    public void ReadIndex(long id)
+    {
+        if (!_ctx.Reads.TryAdd(id))
+            _ = id;   // answered as failed already: the table is full
+        else if (!IsServing || _ctx.LookingReason is not null)
+            _ctx.Reads.Drop(id);
+        else if (_leader is { } leader)
+            leader.Reads.Request(Id, id);
+        else
+            _ctx.Send(_learner!.Leader, new ReadIndexRequest(id));
+        AfterInput();
+    }
+
+    /// <summary>
+    /// How long a read index may wait: twice syncLimit, past which a live leader has answered or the peer has given
+    /// it up. Only a lost request or answer (a dropped message) is ever failed by it.
+    /// </summary>
+    public int ReadTimeoutTicks => 2 * _ctx.Config.SyncLimit;
+
     /// <summary>Every persist request up to <paramref name="seq"/> is durable (the driver's fsync returned).</summary>
     public void StorageDone(long seq)
     {
@@ -200,6 +227,7 @@ internal sealed class ZabPeer
         _learner = null;
         State = ServerState.Looking;
         SetServing(false);
+        _ctx.Reads.FailAll();
         _ = reason;
         _election.Start();
     }
@@ -221,6 +249,7 @@ internal sealed class ZabPeer
             _currentVote = _currentVote with { PeerEpoch = epoch };
             SetServing(true);
         }
+        _ctx.Reads.Release();
         Report("progress");
     }
 

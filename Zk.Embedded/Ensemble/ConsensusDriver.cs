@@ -31,6 +31,8 @@ internal sealed partial class ConsensusDriver : IAsyncDisposable
     private readonly SemaphoreSlim _eventSlots = new(MaxQueuedEvents, MaxQueuedEvents);
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<(Func<bool> Done, TaskCompletionSource Tcs)> _waiters = [];
+    private readonly Dictionary<long, TaskCompletionSource<Zxid>> _reads = [];   // loop only; the core bounds it
+    private long _lastReadId;
     private readonly ZabPeer _core;
     private readonly IPeerTransport _transport;
     private readonly StorageWorker _storage;
@@ -104,6 +106,26 @@ internal sealed partial class ConsensusDriver : IAsyncDisposable
     /// </summary>
     public bool SendTraffic(int to, ClientTraffic message) => Send(to, message);
 
+    /// <summary>
+    /// A read index (docs/consensus.md, "Linearizable reads"): completes with the leader's commit point as of a quorum
+    /// round started after this call, once this member has applied every txn up to it; fails with ConnectionLoss when
+    /// this member does not serve, stops serving first, or hears no answer within the core's limit.
+    /// </summary>
+    public Task<Zxid> ReadIndexAsync()
+    {
+        var tcs = new TaskCompletionSource<Zxid>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var id = Interlocked.Increment(ref _lastReadId);
+        if (!Run(() =>
+            {
+                _reads.Add(id, tcs);
+                _core.ReadIndex(id);
+            }))
+        {
+            tcs.TrySetException(ReadFailed("the member is stopping"));
+        }
+        return tcs.Task;
+    }
+
     /// <summary>Completes once <paramref name="condition"/>, checked on the loop after each input, holds.</summary>
     public Task WaitUntilAsync(Func<bool> condition, CancellationToken cancellationToken = default)
     {
@@ -170,8 +192,24 @@ internal sealed partial class ConsensusDriver : IAsyncDisposable
         {
             foreach (var (_, tcs) in _waiters)
                 tcs.TrySetCanceled();
+            foreach (var tcs in _reads.Values)
+                tcs.TrySetException(ReadFailed("the member stopped"));
+            _reads.Clear();
         }
     }
+
+    private void AnswerRead(ReadIndexResult read)
+    {
+        if (!_reads.Remove(read.Id, out var tcs))
+            return;
+        if (read.Index is { } index)
+            tcs.TrySetResult(index);
+        else
+            tcs.TrySetException(ReadFailed($"it is {_core.State} and cannot confirm its leader with a quorum"));
+    }
+
+    private ZkException ReadFailed(string why) =>
+        new(ZkErrorCode.ConnectionLoss, null, $"Server {_core.Id} cannot serve a linearizable read: {why}. Retry, on another member if this persists.");
 
     private void Handle(in Input input)
     {
@@ -304,6 +342,9 @@ internal sealed partial class ConsensusDriver : IAsyncDisposable
                 _state.Apply(txn);
             if (ready.Committed.Count > 0)
                 _periodic.Applied(ready.Committed.Count);
+            // After the batch's txns are applied: the core answers a read only once its index is among them or earlier.
+            foreach (var read in ready.Reads)
+                AnswerRead(read);
             _status = new Status(_core.State, _core.Leader, _core.EstablishedEpoch, _core.IsServing, _core.Phase, _core.LearnerCounts);
             foreach (var change in ready.RoleChanges)
             {

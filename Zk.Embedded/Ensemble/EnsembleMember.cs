@@ -148,6 +148,30 @@ internal sealed class EnsembleMember : IPeerPipeline, IAsyncDisposable
     }
 
     /// <summary>
+    /// Waits until a read on this member is linearizable (docs/consensus.md, "Linearizable reads"): the leader
+    /// confirmed by a quorum round started after this call, and this member's published tree at or past the
+    /// leader's commit point as of that round. Throws ConnectionLoss when the member does not serve or cannot confirm.
+    /// </summary>
+    public async ValueTask ReadIndexAsync(CancellationToken cancellationToken)
+    {
+        if (NotServing is { } why)
+            throw new ZkException(ZkErrorCode.ConnectionLoss, null, $"No linearizable read here: {why}.");
+        var index = await _driver.ReadIndexAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        // A follower publishes on the driver's loop before the index is answered; a leader's pipeline publishes the
+        // same commits on its own loop a moment later (it was told before the round even started), so this rarely spins.
+        for (var spins = 0; _tree.State.Zxid < index; spins++)
+        {
+            if (NotServing is { } lost)
+                throw new ZkException(ZkErrorCode.ConnectionLoss, null, $"No linearizable read here: {lost}.");
+            cancellationToken.ThrowIfCancellationRequested();
+            if (spins < 16)
+                await Task.Yield();
+            else
+                await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
     /// Reattaches a session a client created on any member (it keeps its ephemerals; the client re-registers its
     /// watches). Throws ConnectionLoss when this member does not serve or has not seen <paramref name="lastZxidSeen"/>
     /// yet (the client tries another), SessionExpired when the session is gone or the password is wrong.

@@ -131,6 +131,22 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     public async ValueTask SyncAsync(string path, CancellationToken cancellationToken = default) =>
         await WriteAsync(new SyncRequest(path), "sync", cancellationToken).ConfigureAwait(false);
 
+    public async ValueTask LinearizableSyncAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfUnusable(null);
+        cancellationToken.ThrowIfCancellationRequested();
+        _peer.Sessions.Touch(_server);
+        if (_peer.Member is { } member)
+            await member.ReadIndexAsync(cancellationToken).ConfigureAwait(false);
+        if (!_outbox.IsIdle)
+        {
+            // Requests of a session complete in the order they were issued: after its earlier writes and reads.
+            var reply = await _outbox.EnqueueRead(static state => new ReadOutcome(new Reply(ZkErrorCode.Ok, null, null, state.Zxid, state), null)).ConfigureAwait(false);
+            ThrowIfError(reply, "linearizableSync");
+        }
+        Telemetry.Requests.Add(1, new KeyValuePair<string, object?>("op", "linearizableSync"));
+    }
+
     public async ValueTask AddAuthInfoAsync(string scheme, byte[] auth, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(scheme);

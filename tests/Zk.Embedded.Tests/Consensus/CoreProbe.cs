@@ -25,6 +25,7 @@ internal sealed class CoreProbe
     public List<Outbound> Sent { get; } = [];
     public List<PersistRequest> Persisted { get; } = [];
     public List<ConsensusTxn> Committed { get; } = [];
+    public List<ReadIndexResult> Reads { get; } = [];
     public int PendingWrites => _pending.Count;
 
     public void Tick()
@@ -44,6 +45,12 @@ internal sealed class CoreProbe
         var zxid = Core.Propose(System.Text.Encoding.UTF8.GetBytes(data)) ?? throw new InvalidOperationException("not an established leader");
         Collect();
         return zxid;
+    }
+
+    public void ReadIndex(long id)
+    {
+        Core.ReadIndex(id);
+        Collect();
     }
 
     /// <summary>Makes every pending write durable (one group fsync).</summary>
@@ -119,6 +126,7 @@ internal sealed class CoreProbe
             Persisted.AddRange(ready.Persist);
             _pending.AddRange(ready.Persist);
             Committed.AddRange(ready.Committed);
+            Reads.AddRange(ready.Reads);
         }
     }
 

@@ -41,6 +41,10 @@ public sealed class MessageCodecTests(ITestOutputHelper output)
         new SessionActivity(new byte[16], Attached: true),
         new SnapChunk(new Zxid(0x300000001), 65_536, 1 << 30, new byte[] { 7, 8 }),
         new SnapChunkAck(new Zxid(0x300000001), 65_538),
+        new ReadIndexRequest(long.MinValue),
+        new ReadIndexReply(7, new Zxid(0x200000002)),
+        new ReadProbe(long.MaxValue),
+        new ReadProbeAck(0),
     ];
 
     public static TheoryData<int> SampleIndexes()
@@ -85,6 +89,8 @@ public sealed class MessageCodecTests(ITestOutputHelper output)
             [MessageKind.Notification] = 100, [MessageKind.AckNewLeader] = 101,
             [MessageKind.Request] = 1, [MessageKind.Reply] = 102, [MessageKind.Sessions] = 103,
             [MessageKind.SnapChunk] = 120, [MessageKind.SnapChunkAck] = 121,
+            [MessageKind.ReadIndex] = 110, [MessageKind.ReadIndexReply] = 111, [MessageKind.ReadProbe] = 112,
+            [MessageKind.ReadProbeAck] = 113,
         };
         Assert.Equal(expected.Count, Enum.GetValues<MessageKind>().Length);
         foreach (var (kind, number) in expected)
@@ -252,7 +258,7 @@ public sealed class MessageCodecTests(ITestOutputHelper output)
             r.NextBytes(data);
             return data;
         }
-        return r.Next(16) switch
+        return r.Next(20) switch
         {
             0 => new Notification(r.NextInt64(), new Vote(r.Next(), Z(), r.NextInt64(long.MinValue, long.MaxValue)), (ServerState)r.Next(4)),
             1 => new LearnerInfo(E(), r.Next(2) == 0),
@@ -268,6 +274,10 @@ public sealed class MessageCodecTests(ITestOutputHelper output)
             11 => new Ack(Z()),
             12 => new Commit(Z()),
             13 => new Inform(new ConsensusTxn(Z(), D()), Z()),
+            14 => new ReadIndexRequest(r.NextInt64(long.MinValue, long.MaxValue)),
+            15 => new ReadIndexReply(r.NextInt64(long.MinValue, long.MaxValue), Z()),
+            16 => new ReadProbe(r.NextInt64(long.MinValue, long.MaxValue)),
+            17 => new ReadProbeAck(r.NextInt64(long.MinValue, long.MaxValue)),
             _ => new Ping(Z()),
         };
     }

@@ -77,6 +77,17 @@ public sealed class ZabRuleTests
     }
 
     [Fact]
+    public void A_learner_whose_leader_follows_it_goes_looking_instead_of_waiting_for_ever()
+    {
+        // Two peers that decided to follow each other (crossed restarts) each retry LearnerInfo every tick; if that
+        // counted as hearing the leader, neither would ever time out (simulator seed 178 of the read-index plant).
+        var probe = new CoreProbe(2, [1, 2, 3]);
+        probe.ElectedBy(1, 1, 3);
+        probe.Step(1, new LearnerInfo(0, IsObserver: false));
+        Assert.True(probe.Core.State == ServerState.Looking, $"expected LOOKING once the peer we follow sent us LearnerInfo, got {probe.Core.State}");
+    }
+
+    [Fact]
     public void A_learner_goes_looking_at_once_when_its_leaders_connection_closes()
     {
         var probe = new CoreProbe(2, [1, 2, 3]);

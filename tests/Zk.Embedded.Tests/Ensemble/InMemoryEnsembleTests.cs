@@ -157,6 +157,10 @@ public sealed class InMemoryEnsembleTests(ITestOutputHelper output) : IDisposabl
         await EnsembleKit.WaitAsync(() => !ensemble[follower].IsServing, () => $"expected server {follower} to stop serving once cut off");
         var refused = await InteropTools.FourLetterWordAsync(ensemble[follower].ClientEndPoint!, "srvr", Deadline);
         Assert.True(refused.Contains("not currently serving requests"), $"expected srvr of a member without a leader to say it does not serve, got: {refused}");
+        // It takes no writes, so it never says imok (the mission's rule; ZooKeeper's ruok answers nothing in an error state).
+        var ruok = await InteropTools.FourLetterWordAsync(ensemble[follower].ClientEndPoint!, "ruok", Deadline);
+        Assert.True(ruok == "", $"expected ruok of a member without a leader to answer nothing, got: {ruok}");
+        Assert.Equal("imok", await InteropTools.FourLetterWordAsync(ensemble[leader].ClientEndPoint!, "ruok", Deadline));
     }
 
     private Task<InMemoryEnsemble> StartAsync(int voters, ZkPeerOptions? peer = null) =>

@@ -98,8 +98,8 @@ internal sealed class History
         }
     }
 
-    /// <summary>A write with its own zxid (a linearizable read's barrier shares the checks of reads instead).</summary>
-    private static bool Txn(SimOp op) => op.IsWrite && op.Kind != SimOpKind.LinearRead;
+    /// <summary>A write with its own zxid (a linearizable read is a read: the zxid of the state it saw).</summary>
+    private static bool Txn(SimOp op) => op.IsWrite;
 
     private static string SequenceOf(SimOp op) => op.CreatedPath![^10..];
 }

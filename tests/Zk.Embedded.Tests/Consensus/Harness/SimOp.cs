@@ -52,7 +52,7 @@ internal sealed class SimOp
     /// <summary>Committed at the leader; the reply waits until the client's peer has applied it.</summary>
     public bool Committed { get; set; }
 
-    public bool IsWrite => Kind is not (SimOpKind.Read or SimOpKind.SyncRead or SimOpKind.Children);
+    public bool IsWrite => Kind is not (SimOpKind.Read or SimOpKind.SyncRead or SimOpKind.LinearRead or SimOpKind.Children);
 
     /// <summary>Writes to the register at <see cref="Path"/>, conditional on <see cref="ExpectedVersion"/>.</summary>
     public bool WritesRegister => Kind is SimOpKind.SetData or SimOpKind.Multi;

@@ -332,6 +332,7 @@ internal sealed class Simulation
             peer.Apply(ready);
             _checker.CheckApplied(peer, before);
             _workload.AfterApply(peer, ready.Committed);
+            _workload.OnReads(peer, ready.Reads);
             if (core.EstablishedEpoch is not null)
             {
                 foreach (var txn in ready.Committed)

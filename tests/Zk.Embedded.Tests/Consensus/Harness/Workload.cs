@@ -11,15 +11,17 @@ namespace Zk.Embedded.Tests.Consensus.Harness;
 /// peer's leader, which builds the txn from its applied tree plus its own outstanding proposals (PrepRequestProcessor)
 /// and proposes it; the reply waits until the client's own peer has applied the commit, as a forwarded write's does.
 /// A client pipelines up to two writes; its reads wait for them (CommitProcessor). Reads: plain (the peer's tree),
-/// sync-then-read (the leader's commit point, then the peer's tree once it got there) and linearizable (a no-op txn
-/// through the leader, read on the leader once it committed: the core has no quorum read, so this is the
-/// "write before the read" ZooKeeper recommends). Every operation goes into the <see cref="History"/>.
+/// sync-then-read (the leader's commit point, then the peer's tree once it got there) and linearizable (the core's
+/// read index, <see cref="ZabPeer.ReadIndex"/>: the client's peer reads its tree once the core answers, docs/consensus.md
+/// "Linearizable reads"). Every operation goes into the <see cref="History"/>.
 /// </summary>
 internal sealed partial class Workload(SimOptions options, Random random, IReadOnlyList<SimPeer> peers, Func<long> now, Action<string> log, Func<SimPeer, bool> paused)
 {
     private readonly SimClient[] _clients = Enumerable.Range(1, options.Clients).Select(i => new SimClient(i)).ToArray();
     private readonly Dictionary<(int Leader, Zxid Zxid), SimOp> _proposed = [];
     private readonly List<SimOp> _refusals = [];   // BadVersion answers waiting for the state their leader checked
+    private readonly Dictionary<(int Peer, long Id), (SimClient Client, SimOp Op)> _reads = [];   // read indexes asked for
+    private long _lastReadId;
     private long _nextSession = 0x100;
     private int _connections;
 
@@ -43,7 +45,9 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         Ping(client, peer);
         if (client.Session == 0)
             return client.Outstanding.Count == 0 ? Write(client, SimOpKind.CreateSession, peer) : null;
-        if (client.Closing || client.Outstanding.Count >= 2)
+        // A linearizable read reads the tree when its index arrives: a write of the same session issued after it
+        // must not be pipelined past it (it would see that write), so the session waits for it.
+        if (client.Closing || client.Outstanding.Count >= 2 || client.Outstanding.Exists(o => o.Kind == SimOpKind.LinearRead))
             return null;
         var r = random.Next(100);
         if (r < 30) return Write(client, SimOpKind.SetData, peer);
@@ -62,7 +66,43 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             Read(client, peer, SimOpKind.LinearRead);
             return null;
         }
-        return Write(client, SimOpKind.LinearRead, peer);
+        return LinearRead(client, peer);
+    }
+
+    /// <summary>Asks the client's peer for a read index; the read happens when the core answers (<see cref="OnReads"/>).</summary>
+    private SimPeer LinearRead(SimClient client, SimPeer peer)
+    {
+        var op = Begin(client, SimOpKind.LinearRead, SimTree.Register(random.Next(SimTree.Registers)));
+        var id = ++_lastReadId;
+        _reads[(peer.Id, id)] = (client, op);
+        client.Outstanding.Add(op);
+        log($"client {client.Id} linear read {op.Path} on {peer.Id} (read index {id})");
+        peer.Core!.ReadIndex(id);
+        return peer;
+    }
+
+    /// <summary>
+    /// The core's answers to read indexes, after the batch's txns were applied: the read sees the peer's tree now (at
+    /// or past the index) and is delivered in the session's order; a failed one is a ConnectionLoss.
+    /// </summary>
+    public void OnReads(SimPeer peer, List<ReadIndexResult> reads)
+    {
+        foreach (var read in reads)
+        {
+            if (!_reads.Remove((peer.Id, read.Id), out var asked) || asked.Op.Outcome != SimOutcome.Pending)
+                continue;   // the client moved away or the run ended: already in doubt
+            var (client, op) = asked;
+            if (read.Index is not { } index)
+            {
+                client.Outstanding.Remove(op);
+                Finish(client, op, SimOutcome.Unknown);
+                continue;
+            }
+            if (peer.Tree.Zxid < index)
+                throw new ConsensusViolation($"peer {peer.Id} answered read index {read.Id} at {index} but has applied only {peer.Tree.Zxid}");
+            Observe(op, peer);
+            (op.Zxid, op.Committed) = (peer.Tree.Zxid, true);
+        }
     }
 
     /// <summary>After a peer applied a batch: its own proposals are committed; a deposed leader's are in doubt.</summary>
@@ -73,8 +113,6 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             if (!_proposed.Remove((peer.Id, txn.Zxid), out var op))
                 continue;
             op.Committed = true;
-            if (op.Kind == SimOpKind.LinearRead)
-                Observe(op, peer);
         }
         foreach (var op in _refusals)
             op.Committed = op.Leader == peer.Id && peer.Tree.Zxid >= op.Zxid;
@@ -224,7 +262,6 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         {
             SimOpKind.SetData or SimOpKind.Multi => Begin(client, kind, register, expected, data, session),
             SimOpKind.CreateSequential => Begin(client, kind, queue, data: data, session: session),
-            SimOpKind.LinearRead => Begin(client, kind, register, session: session),
             _ => Begin(client, kind, SimTree.Ephemerals, data: data, session: session),
         };
         if (kind != SimOpKind.CreateSession && !state.Sessions.ContainsKey(new SessionId(session)) && !options.SkipSessionCheck)
@@ -245,7 +282,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             SimOpKind.Multi => new MultiTxn([SimTree.SetData(register, data, expected + 1), SimTree.Create(state, queue, "m", true, 0, data)]),
             SimOpKind.CreateSequential => SimTree.Create(state, queue, "n", true, 0, data),
             SimOpKind.Ephemeral => SimTree.Create(state, SimTree.Ephemerals, $"c{client.Id}-{session:x}-{op.Id}", false, session, data),
-            _ => new MultiTxn([new CheckTxn(register)]),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a write"),
         };
         op.CreatedPath = txn switch { CreateTxn c => c.Path, MultiTxn { Ops: [_, CreateTxn c] } => c.Path, _ => null };
         return Propose(client, op, leader, txn, session);
