@@ -86,6 +86,13 @@ internal sealed class LeaderRole
             Broadcast.TryCommit();
     }
 
+    /// <summary>A learner acknowledged SNAP chunks: still syncing, not lagging (Broadcast's initLimit check).</summary>
+    public void SyncProgress(int sid)
+    {
+        if (Learners.TryGetValue(sid, out var learner) && learner.Stage == LearnerStage.Forwarding)
+            learner.LastHeard = learner.AckProgressTick = _ctx.Now;
+    }
+
     public void DropLearner(LearnerHandle learner, string reason)
     {
         // The learner notices the silence within its limit and goes LOOKING, as a closed LearnerHandler socket does.

@@ -17,7 +17,7 @@ internal sealed class LearnerRole
     private readonly List<ConsensusTxn> _deferred = [];
     private uint _epoch;
     private long _lastHeard;
-    private readonly long _started;
+    private long _started;   // connected, or last heard of SNAP progress (SyncProgress)
     private long _awaitSeq = -1;
     private bool _syncStarted;
     private bool _newLeaderAcked;
@@ -100,6 +100,13 @@ internal sealed class LearnerRole
             // Our LearnerInfo may have reached the leader before it finished its election (a follower often decides
             // first) and been dropped; ZooKeeper's learner retries its connection to the leader the same way.
             _ctx.Send(Leader, new LearnerInfo(_ctx.AcceptedEpoch, IsObserver));
+    }
+
+    /// <summary>A chunk of the leader's SNAP arrived: the sync is making progress, so its limits start again.</summary>
+    public void SyncProgress(int from)
+    {
+        if (from == Leader && Phase == LearnerPhase.Syncing)
+            _lastHeard = _started = _ctx.Now;
     }
 
     /// <summary>Storage progressed: send the acknowledgements that were waiting for it, in protocol order.</summary>

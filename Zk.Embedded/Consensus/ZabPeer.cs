@@ -97,6 +97,17 @@ internal sealed class ZabPeer
         AfterInput();
     }
 
+    /// <summary>
+    /// The driver moved a chunked SNAP along with <paramref name="peer"/> (a chunk from our leader, an ack from our
+    /// learner): the sync is alive, as each read of ZooKeeper's sync stream resets its initLimit socket timeout. Only
+    /// timeouts move; nothing is sent, persisted or decided.
+    /// </summary>
+    public void SyncProgress(int peer)
+    {
+        _learner?.SyncProgress(peer);
+        _leader?.SyncProgress(peer);
+    }
+
     public void Step(int from, ZabMessage message)
     {
         if (message is Notification n)

@@ -21,7 +21,7 @@ namespace Zk.Embedded.Ensemble;
 /// Ticks, storage reports, proposals and waits are never dropped: each is bounded by its source (one timer, the
 /// storage worker's bounded queue, the leader pipeline's bounded batches in flight, the callers).
 /// </remarks>
-internal sealed class ConsensusDriver : IAsyncDisposable
+internal sealed partial class ConsensusDriver : IAsyncDisposable
 {
     /// <summary>Transport events queued for the loop at most (back-pressure to the transport beyond).</summary>
     public const int MaxQueuedEvents = 1024;
@@ -272,7 +272,10 @@ internal sealed class ConsensusDriver : IAsyncDisposable
         else if (message is SnapChunk chunk)
             ReceiveChunk(e.Peer, chunk);
         else if (message is SnapChunkAck ack)
+        {
             _snaps.Acked(e.Peer, ack, _ticks);
+            _core.SyncProgress(e.Peer);
+        }
         else
             _core.Step(e.Peer, message);
     }
@@ -280,6 +283,7 @@ internal sealed class ConsensusDriver : IAsyncDisposable
     /// <summary>A SNAP's chunk; the last one steps the core with the whole SNAP, its body in the spool file.</summary>
     private void ReceiveChunk(int from, SnapChunk chunk)
     {
+        _core.SyncProgress(from); // a long transfer is not a silent leader
         if (_snaps.Receive(from, chunk) is not { } body)
             return;
         _core.Step(from, new Snap(new ConsensusSnapshot(chunk.Zxid, ReadOnlyMemory<byte>.Empty) { Body = body }));
@@ -355,23 +359,6 @@ internal sealed class ConsensusDriver : IAsyncDisposable
         _status = new Status(_core.State, _core.Leader, _core.EstablishedEpoch, _core.IsServing, _core.Phase, _core.LearnerCounts);
     }
 
-    /// <summary>One span per election: opened on going LOOKING, closed once this member serves in the broadcast phase.</summary>
-    private void TraceElection(RoleChange change)
-    {
-        if (change.State == ServerState.Looking)
-        {
-            _election ??= Telemetry.StartElection(_core.Id, change.Reason);
-        }
-        else if (change.Phase == ZabPhase.Broadcast && _election is { } election)
-        {
-            election.SetTag("zk.state", change.State.ToString());
-            election.SetTag("zk.epoch", change.Epoch);
-            election.SetTag("zk.leader", _core.Leader);
-            election.Dispose();
-            _election = null;
-        }
-    }
-
     private bool Send(int to, ZabMessage message)
     {
         _encoded.ResetWrittenCount();
@@ -403,18 +390,6 @@ internal sealed class ConsensusDriver : IAsyncDisposable
         if (message is Diff or Trunc or Snap)
             CountSync(to, message);
         return sent;
-    }
-
-    private void CountSync(int learner, ZabMessage message)
-    {
-        var (kind, zxid) = message switch
-        {
-            Diff d => ("diff", d.Zxid),
-            Trunc t => ("trunc", t.Zxid),
-            _ => ("snap", ((Snap)message).Snapshot.Zxid),
-        };
-        Log.LearnerSync(_logger, _core.Id, learner, kind, zxid);
-        Telemetry.LearnerSyncs.Add(1, new KeyValuePair<string, object?>("kind", kind));
     }
 
     private void CheckWaiters()

@@ -20,12 +20,15 @@ internal sealed class SnapSender : IDisposable
     public const int MaxHeld = 16 * 1024;
 
     private readonly Queue<byte[]> _held = new();
-    private readonly Stream _source;
+    private readonly ConsensusSnapshot _snapshot;
     private readonly SnapshotBody? _file;
-    private readonly byte[] _chunk;
+    private readonly int _chunkBytes;
+    private readonly int _windowChunks;
     private readonly Zxid _zxid;
-    private readonly long _total;
-    private readonly long _window;
+    private Stream? _source;   // opened once the body's file is written
+    private byte[] _chunk = [];
+    private long _total;
+    private long _window;
     private long _offset;
     private long _acked;
     private int _pendingLength = -1;   // a chunk read but refused by the transport
@@ -34,14 +37,8 @@ internal sealed class SnapSender : IDisposable
     public SnapSender(int to, ConsensusSnapshot snapshot, int chunkBytes, int windowChunks, long now)
     {
         To = to;
-        _zxid = snapshot.Zxid;
+        (_snapshot, _zxid, _chunkBytes, _windowChunks) = (snapshot, snapshot.Zxid, chunkBytes, windowChunks);
         _file = snapshot.Body as SnapshotBody;
-        _source = _file is { } file
-            ? new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16, FileOptions.SequentialScan)
-            : new MemoryStream(snapshot.Data.ToArray(), writable: false);
-        _total = _source.Length;
-        _chunk = new byte[(int)Math.Min(chunkBytes, Math.Max(1, _total))];
-        _window = (long)_chunk.Length * Math.Max(1, windowChunks);
         LastProgress = now;
     }
 
@@ -73,14 +70,17 @@ internal sealed class SnapSender : IDisposable
     }
 
     /// <summary>Sends what the transport takes now; true once every chunk and held message is out.</summary>
+    /// <exception cref="IOException">The snapshot's file could not be written or read.</exception>
     public bool Pump(IPeerTransport transport, ArrayBufferWriter<byte> buffer, long now)
     {
+        if (_source is null && !Open(now))
+            return false;
         while (_offset < _total || _pendingLength >= 0 || !_sentAny)
         {
             if (_offset - _acked >= _window)
                 return false; // the learner has not taken what is in flight yet
             if (_pendingLength < 0)
-                _pendingLength = _source.ReadAtLeast(_chunk, (int)Math.Min(_chunk.Length, _total - _offset));
+                _pendingLength = _source!.ReadAtLeast(_chunk, (int)Math.Min(_chunk.Length, _total - _offset));
             buffer.ResetWrittenCount();
             MessageCodec.Encode(new SnapChunk(_zxid, _offset, _total, _chunk.AsMemory(0, _pendingLength)), buffer);
             if (!transport.Send(To, buffer.WrittenSpan))
@@ -104,10 +104,35 @@ internal sealed class SnapSender : IDisposable
         return true;
     }
 
+    /// <summary>Opens the source once the body is written (on the thread pool, off the loop); false while it is not.</summary>
+    private bool Open(long now)
+    {
+        if (_file is { } file)
+        {
+            if (!file.Written.IsCompleted)
+            {
+                LastProgress = now; // writing is progress: the transfer has not stalled
+                return false;
+            }
+
+            file.Written.GetAwaiter().GetResult(); // a failed write surfaces here
+            _source = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16, FileOptions.SequentialScan);
+        }
+        else
+        {
+            _source = new MemoryStream(_snapshot.Data.ToArray(), writable: false);
+        }
+
+        _total = _source.Length;
+        _chunk = new byte[(int)Math.Min(_chunkBytes, Math.Max(1, _total))];
+        _window = (long)_chunk.Length * Math.Max(1, _windowChunks);
+        return true;
+    }
+
     public void Dispose()
     {
-        _source.Dispose();
-        _file?.Delete();
+        _source?.Dispose();
+        _file?.DeleteWhenWritten();
     }
 }
 

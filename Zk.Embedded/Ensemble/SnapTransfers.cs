@@ -42,10 +42,8 @@ internal sealed class SnapTransfers(IPeerTransport transport, SnapshotSpool spoo
         var chunk = Math.Clamp(limits.MaxMessageBytes - ChunkOverhead, 1, MaxChunkBytes);
         // In flight at most: a quarter of a receiving queue's messages and half its bytes, room for the rest of its traffic.
         var window = (int)Math.Max(1, Math.Min(limits.QueueMessages / 4, limits.QueueBytes / 2 / chunk));
-        var sender = new SnapSender(to, snapshot, chunk, window, now);
-        _senders[to] = sender;
-        if (sender.Pump(transport, _buffer, now))
-            Finish(to);
+        _senders[to] = new SnapSender(to, snapshot, chunk, window, now);
+        PumpOne(to, now);
     }
 
     /// <summary>
@@ -67,8 +65,7 @@ internal sealed class SnapTransfers(IPeerTransport transport, SnapshotSpool spoo
         if (!_senders.TryGetValue(from, out var sender))
             return;
         sender.Acked(ack, now);
-        if (sender.Pump(transport, _buffer, now))
-            Finish(from);
+        PumpOne(from, now);
     }
 
     /// <summary>Offers every transfer's next chunks to the transport; one without progress for too long is abandoned.</summary>
@@ -76,11 +73,27 @@ internal sealed class SnapTransfers(IPeerTransport transport, SnapshotSpool spoo
     {
         foreach (var (to, sender) in _senders.ToArray())
         {
-            if (sender.Pump(transport, _buffer, now))
-                Finish(to);
-            else if (now - sender.LastProgress > stallTicks)
+            if (PumpOne(to, now) && now - sender.LastProgress > stallTicks)
                 Abort(to, $"the transport took nothing for {stallTicks} ticks");
         }
+    }
+
+    /// <summary>Pumps one transfer; true while it goes on. A snapshot file that cannot be written or read abandons it.</summary>
+    private bool PumpOne(int to, long now)
+    {
+        var sender = _senders[to];
+        try
+        {
+            if (!sender.Pump(transport, _buffer, now))
+                return true;
+            Finish(to);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Abort(to, $"its snapshot file failed: {e.Message}");
+        }
+
+        return false;
     }
 
     /// <summary>

@@ -6,14 +6,27 @@ using Zk.Embedded.Storage;
 namespace Zk.Embedded.Ensemble;
 
 /// <summary>A snapshot's bytes in a file of the member's spool (<see cref="SnapshotSpool"/>), out of memory.</summary>
-internal sealed class SnapshotBody(string path, long length) : ISnapshotBody
+internal sealed class SnapshotBody(string path, long length, Task? written = null) : ISnapshotBody
 {
     public string Path { get; } = path;
 
+    /// <summary>The file's length once written (-1 while a background write is under way).</summary>
     public long Length { get; } = length;
+
+    /// <summary>Completes once the file is written (at once for a file that already is).</summary>
+    public Task Written { get; } = written ?? Task.CompletedTask;
 
     /// <summary>Removes the file; nothing when it is gone (a store moved it into place).</summary>
     public void Delete() => File.Delete(Path);
+
+    /// <summary>Removes the file once its background write has ended, whatever its outcome.</summary>
+    public void DeleteWhenWritten()
+    {
+        if (Written.IsCompleted)
+            Delete();
+        else
+            Written.ContinueWith(static (_, b) => ((SnapshotBody)b!).Delete(), this, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+    }
 
     /// <summary>The snapshot's bytes, read into memory (the in-memory store and small test states only).</summary>
     public static ReadOnlyMemory<byte> BytesOf(ConsensusSnapshot snapshot) =>
@@ -47,16 +60,30 @@ internal sealed class SnapshotSpool : IDisposable
     public string NewPath(string way, Zxid zxid) => System.IO.Path.Combine(Directory,
         $"snap-{way}.{zxid.Value.ToString("x16", CultureInfo.InvariantCulture)}.{Interlocked.Increment(ref _next)}.part");
 
-    /// <summary>Writes <paramref name="state"/>'s snapshot into the spool (the leader's side of a SNAP).</summary>
+    /// <summary>
+    /// Starts writing <paramref name="state"/>'s snapshot into the spool on the thread pool (the leader's side of a SNAP:
+    /// a large tree must not stall the consensus loop); the body's <see cref="SnapshotBody.Written"/> says when it is done.
+    /// </summary>
+    public SnapshotBody WriteLater(Tree.TreeState state)
+    {
+        var path = NewPath("out", state.Zxid);
+        return new SnapshotBody(path, -1, Task.Run(() => WriteTo(state, path)));
+    }
+
+    /// <summary>Writes <paramref name="state"/>'s snapshot into the spool now (a periodic snapshot, already off the loop).</summary>
     public SnapshotBody Write(Tree.TreeState state)
+    {
+        var path = NewPath("out", state.Zxid);
+        WriteTo(state, path);
+        return new SnapshotBody(path, new FileInfo(path).Length);
+    }
+
+    private void WriteTo(Tree.TreeState state, string path)
     {
         var dir = System.IO.Path.Combine(Directory, $"snap-out.{Interlocked.Increment(ref _next)}.dir");
         try
         {
-            var written = SnapshotFile.Write(dir, state);
-            var path = NewPath("out", state.Zxid);
-            File.Move(written, path);
-            return new SnapshotBody(path, new FileInfo(path).Length);
+            File.Move(SnapshotFile.Write(dir, state), path);
         }
         finally
         {
@@ -75,11 +102,18 @@ internal sealed class SnapshotSpool : IDisposable
             System.IO.Directory.Delete(path, recursive: true);
     }
 
+    /// <summary>Best effort: a background write still under way may keep a file (the next start removes it from a dataDir).</summary>
     public void Dispose()
     {
-        if (_owned)
-            System.IO.Directory.Delete(Directory, recursive: true);
-        else
-            RemoveLeftovers(Directory);
+        try
+        {
+            if (_owned)
+                System.IO.Directory.Delete(Directory, recursive: true);
+            else
+                RemoveLeftovers(Directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
     }
 }

@@ -97,7 +97,7 @@ internal sealed class TreeReplica : IReplicatedState
         }
 
         if (_spool is { } spool)
-            return new ConsensusSnapshot(state.Zxid, ReadOnlyMemory<byte>.Empty) { Body = spool.Write(state) };
+            return new ConsensusSnapshot(state.Zxid, ReadOnlyMemory<byte>.Empty) { Body = spool.WriteLater(state) };
         return SnapshotBytes.Write(state);
     }
 
