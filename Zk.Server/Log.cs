@@ -24,5 +24,8 @@ internal static partial class Log
     public static partial void MemberStarting(ILogger logger, int id, int count, string role, string quorumAddress, string authentication);
 
     [LoggerMessage(EventId = 9005, EventName = "ModeChanged", Level = LogLevel.Information, Message = "Mode: {Mode} (leader: server {Leader})")]
-    public static partial void ModeChanged(ILogger logger, Zk.Embedded.PeerMode mode, int? leader);
+    public static partial void ModeChanged(ILogger logger, Zk.Embedded.PeerMode mode, int leader);
+
+    [LoggerMessage(EventId = 9006, EventName = "LookingForLeader", Level = LogLevel.Information, Message = "Mode: Looking (no leader: clients are refused until one is elected)")]
+    public static partial void Looking(ILogger logger);
 }

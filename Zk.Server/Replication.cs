@@ -60,5 +60,11 @@ internal static class Replication
 
     /// <summary>Logs each mode change as ZooKeeper's servers do (LOOKING, FOLLOWING, LEADING), with the leader's id.</summary>
     public static void LogModes(ZkPeer peer, ILogger logger) =>
-        peer.LeadershipChanged += (_, e) => Log.ModeChanged(logger, e.Mode, e.LeaderId);
+        peer.LeadershipChanged += (_, e) =>
+        {
+            if (e.LeaderId is { } leader)
+                Log.ModeChanged(logger, e.Mode, leader);
+            else
+                Log.Looking(logger);
+        };
 }
