@@ -66,6 +66,48 @@ public sealed class ZkEnsembleProcessTests(ITestOutputHelper output) : IDisposab
         Assert.Equal(session, client.SessionId);
     }
 
+    /// <summary>kazoo with a three-host connect string: its session and ephemeral outlive the leader's SIGKILL.</summary>
+    private const string KazooScript = """
+        import sys
+        from kazoo.client import KazooClient
+        from kazoo.retry import KazooRetry
+        zk = KazooClient(hosts=sys.argv[1], timeout=8.0, connection_retry=KazooRetry(max_tries=-1, delay=0.05, max_delay=0.5),
+                         command_retry=KazooRetry(max_tries=-1, delay=0.05, max_delay=0.5, deadline=30))
+        zk.start(timeout=30)
+        zk.create("/kz-owner", b"me", ephemeral=True)
+        zk.create("/kz-before", b"1")
+        session = zk.client_id[0]
+        print("ready", flush=True)
+        sys.stdin.readline()   # the test kills the leader, then says go
+        zk.retry(zk.create, "/kz-after", b"2")
+        assert zk.client_id[0] == session, "kazoo's session changed across the failover"
+        assert zk.exists("/kz-owner") is not None, "kazoo's ephemeral is gone after the failover"
+        assert zk.get("/kz-before")[0] == b"1"
+        zk.stop()
+        print("all checks passed", flush=True)
+        """;
+
+    [SkippableFact]
+    public async Task Kazoo_with_three_hosts_keeps_its_session_and_ephemeral_across_the_leaders_SIGKILL()
+    {
+        InteropTools.RequireKazoo();
+        Configure(3);
+        foreach (var m in _members)
+            m.Start(_dir.Path);
+        var leader = await LeaderAsync(_members);
+        var script = _dir.File("kazoo_failover.py");
+        File.WriteAllText(script, KazooScript);
+
+        await using var kazoo = ExternalProcess.Start(InteropTools.DebianPython, ["-u", script, ConnectString]);
+        await kazoo.WaitForOutputAsync(() => kazoo.StdOut.Contains("ready", StringComparison.Ordinal), "kazoo to connect and write", Deadline);
+        _members[leader - 1].Process!.Kill();
+        await kazoo.WriteLineAsync("go");
+        await kazoo.WaitForExitAsync(Deadline);
+        output.WriteLine(kazoo.Transcript);
+        Assert.True(kazoo.ExitCode == 0 && kazoo.StdOut.Contains("all checks passed", StringComparison.Ordinal),
+            $"expected kazoo's checks to pass across the failover, it exited {kazoo.ExitCode}:\n{kazoo.Transcript}");
+    }
+
     private string ConnectString => string.Join(',', _members.Select(m => m.Client.ToString()));
 
     private void Configure(int count)
