@@ -108,6 +108,33 @@ public sealed class ZkEnsembleProcessTests(ITestOutputHelper output) : IDisposab
             $"expected kazoo's checks to pass across the failover, it exited {kazoo.ExitCode}:\n{kazoo.Transcript}");
     }
 
+    [SkippableFact]
+    public async Task ZkCli_with_three_hosts_writes_before_and_after_the_leaders_SIGKILL()
+    {
+        InteropTools.RequireFiles(InteropTools.ZkCli);
+        Configure(3);
+        foreach (var m in _members)
+            m.Start(_dir.Path);
+        var leader = await LeaderAsync(_members);
+        await ZkCliAsync("create", "/cli-before", "1");
+
+        _members[leader - 1].Process!.Kill();
+        await LeaderAsync(_members.Where(m => m.Id != leader));
+        await ZkCliAsync("create", "/cli-after", "2");   // zkCli skips the dead host of the three
+        var listed = await ZkCliAsync("ls", "/");
+        Assert.True(listed.Contains("cli-before", StringComparison.Ordinal) && listed.Contains("cli-after", StringComparison.Ordinal),
+            $"expected zkCli ls / to show both nodes:\n{listed}");
+    }
+
+    private async Task<string> ZkCliAsync(params string[] command)
+    {
+        await using var cli = await ExternalProcess.RunAsync(
+            InteropTools.ZkCli, ["-server", ConnectString, "-timeout", "10000", .. command], "", InteropTools.ProgramDeadline,
+            new Dictionary<string, string> { ["JVMFLAGS"] = $"-Dzookeeper.log.dir={_dir.Path}" });
+        Assert.True(cli.ExitCode == 0, $"expected zkCli {string.Join(' ', command)} to exit 0, got {cli.ExitCode}:\n{cli.Transcript}");
+        return cli.StdOut;
+    }
+
     private string ConnectString => string.Join(',', _members.Select(m => m.Client.ToString()));
 
     private void Configure(int count)
