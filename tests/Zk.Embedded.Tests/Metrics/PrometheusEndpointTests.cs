@@ -78,7 +78,7 @@ public sealed class PrometheusEndpointTests
         using var child = ZkChildProcess.Start(config, dir.Path);
         IPEndPoint? endPoint = null;
         await Support.Eventually.TrueAsync(
-            () => child.HasExited || (child.RecentOutput.Contains("Standalone peer running", StringComparison.Ordinal) && (endPoint = FindEndPoint(child.RecentOutput)) is not null),
+            () => child.HasExited || (child.RecentOutput.Contains("Peer running", StringComparison.Ordinal) && (endPoint = FindEndPoint(child.RecentOutput)) is not null),
             "zk to log its metrics endpoint and that its peer runs",
             TimeSpan.FromSeconds(60));
         Assert.True(endPoint is not null, $"zk exited before opening its metrics endpoint:\n{child.RecentOutput}");
