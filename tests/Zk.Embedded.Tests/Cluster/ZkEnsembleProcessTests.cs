@@ -120,7 +120,7 @@ public sealed class ZkEnsembleProcessTests(ITestOutputHelper output) : IDisposab
 
         _members[leader - 1].Process!.Kill();
         await LeaderAsync(_members.Where(m => m.Id != leader));
-        await ZkCliAsync("create", "/cli-after", "2");   // zkCli skips the dead host of the three
+        await ZkCliAsync("create", "/cli-after", "2");   // -waitforconnection: zkCli tries the hosts until a live one answers
         var listed = await ZkCliAsync("ls", "/");
         Assert.True(listed.Contains("cli-before", StringComparison.Ordinal) && listed.Contains("cli-after", StringComparison.Ordinal),
             $"expected zkCli ls / to show both nodes:\n{listed}");
@@ -129,7 +129,7 @@ public sealed class ZkEnsembleProcessTests(ITestOutputHelper output) : IDisposab
     private async Task<string> ZkCliAsync(params string[] command)
     {
         await using var cli = await ExternalProcess.RunAsync(
-            InteropTools.ZkCli, ["-server", ConnectString, "-timeout", "10000", .. command], "", InteropTools.ProgramDeadline,
+            InteropTools.ZkCli, ["-server", ConnectString, "-waitforconnection", "-timeout", "10000", .. command], "", InteropTools.ProgramDeadline,
             new Dictionary<string, string> { ["JVMFLAGS"] = $"-Dzookeeper.log.dir={_dir.Path}" });
         Assert.True(cli.ExitCode == 0, $"expected zkCli {string.Join(' ', command)} to exit 0, got {cli.ExitCode}:\n{cli.Transcript}");
         return cli.StdOut;
