@@ -107,18 +107,7 @@ public sealed class LockTests(ITestOutputHelper output) : RecipePeerTest
         var seed = RecipeTestKit.Next(output);
         var register = new FencedRegister();
         await using var sessions = await ConnectManyAsync(16);
-        await Task.WhenAll(sessions.Select((zk, i) => Task.Run(async () =>
-        {
-            var random = new Random(seed + i);
-            for (var round = 0; round < 5; round++)
-            {
-                await using var lease = await zk.AcquireLockAsync("/contended");
-                register.Enter(lease.FencingToken);
-                await RecipeTestKit.YieldAsync(random, 4);
-
-                register.Leave();
-            }
-        })));
+        await Task.WhenAll(sessions.Select((zk, i) => Task.Run(() => RecipeTestKit.HoldInTurnsAsync(zk, "/contended", register, new Random(seed + i), 5))));
 
         Assert.Equal(80, register.Writes);
         Assert.Empty(await sessions[0].GetChildrenAsync("/contended"));

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Xunit.Abstractions;
 using Zk.Embedded.Api;
+using Zk.Embedded.Recipes;
 
 namespace Zk.Embedded.Tests.Recipes;
 
@@ -21,6 +22,18 @@ internal static class RecipeTestKit
         for (var yields = random.Next(most); yields > 0; yields--)
         {
             await Task.Yield();
+        }
+    }
+
+    /// <summary>Takes the lock at <paramref name="path"/> <paramref name="rounds"/> times, entering the register while holding it.</summary>
+    public static async Task HoldInTurnsAsync(IZooKeeper zk, string path, FencedRegister register, Random random, int rounds)
+    {
+        for (var round = 0; round < rounds; round++)
+        {
+            await using var lease = await zk.AcquireLockAsync(path);
+            register.Enter(lease.FencingToken);
+            await YieldAsync(random, 4);
+            register.Leave();
         }
     }
 
