@@ -150,6 +150,12 @@ internal static class Telemetry
     /// <summary>Learners synchronised by the leader, by kind (diff, trunc, snap): ZooKeeper's diff_count and snap_count.</summary>
     public static readonly Counter<long> LearnerSyncs = Meter.CreateCounter<long>("zk.learner.syncs", "{sync}", "Learners synchronised, by kind");
 
+    /// <summary>Transport messages an ensemble member sent to other members (each a frame of one or more consensus messages).</summary>
+    public static readonly Counter<long> QuorumFrames = Meter.CreateCounter<long>("zk.quorum.frames", "{frame}", "Consensus frames sent");
+
+    /// <summary>Consensus messages an ensemble member sent, batched into <see cref="QuorumFrames"/>.</summary>
+    public static readonly Counter<long> QuorumMessages = Meter.CreateCounter<long>("zk.quorum.messages", "{message}", "Consensus messages sent, batched into frames");
+
     /// <summary>Sessions expired by the peer.</summary>
     public static readonly Counter<long> SessionsExpired = Meter.CreateCounter<long>("zk.sessions.expired", "{session}", "Sessions expired");
 }

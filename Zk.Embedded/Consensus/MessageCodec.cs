@@ -67,11 +67,37 @@ internal static class MessageCodec
     /// <exception cref="InvalidDataException">The input is too long, truncated, of another format, or not a message.</exception>
     public static ZabMessage Decode(ReadOnlyMemory<byte> bytes, int maxBytes)
     {
+        var reader = Open(bytes, maxBytes);
+        var message = ReadMessage(ref reader, bytes.Length);
+        Expect(reader.End, $"{bytes.Length - reader.Consumed} bytes after the {message.GetType().Name} message");
+        return message;
+    }
+
+    /// <summary>
+    /// Decodes a frame of one or more messages written one after another (a driver batches what it sends one peer in
+    /// one transport message), in order, into <paramref name="messages"/>. Messages decoded before a bad one are kept
+    /// there when it throws: the rest of the frame is lost, as a lost message would be.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The frame is too long, empty, or holds something that is not a message.</exception>
+    public static void DecodeFrame(ReadOnlyMemory<byte> frame, int maxBytes, List<ZabMessage> messages)
+    {
+        var reader = Open(frame, maxBytes);
+        do
+            messages.Add(ReadMessage(ref reader, frame.Length));
+        while (!reader.End);
+    }
+
+    private static MessagePackReader Open(ReadOnlyMemory<byte> bytes, int maxBytes)
+    {
         if (bytes.Length > maxBytes)
             throw new InvalidDataException($"consensus message of {bytes.Length} bytes exceeds the bound of {maxBytes}");
+        return new MessagePackReader(bytes);
+    }
+
+    private static ZabMessage ReadMessage(ref MessagePackReader reader, int length)
+    {
         try
         {
-            var reader = new MessagePackReader(bytes);
             var count = reader.ReadArrayHeader();
             Expect(count >= 2, $"a message array has a version and a kind, this one has {count} elements");
             var version = reader.ReadInt32();
@@ -79,13 +105,11 @@ internal static class MessageCodec
             var kind = (MessageKind)reader.ReadInt32();
             Expect(Enum.IsDefined(kind), $"unknown consensus message kind {(int)kind}");
             Expect(count == 2 + FieldCount(kind), $"{kind} has {FieldCount(kind)} fields, this one has {count - 2}");
-            var message = ReadFields(ref reader, kind);
-            Expect(reader.End, $"{bytes.Length - reader.Consumed} bytes after the {kind} message");
-            return message;
+            return ReadFields(ref reader, kind);
         }
         catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or OverflowException)
         {
-            throw new InvalidDataException($"undecodable consensus message ({bytes.Length} bytes): {e.Message}", e);
+            throw new InvalidDataException($"undecodable consensus message ({length} bytes): {e.Message}", e);
         }
     }
 

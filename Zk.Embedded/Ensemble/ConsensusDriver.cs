@@ -35,6 +35,8 @@ internal sealed partial class ConsensusDriver : IAsyncDisposable
     private long _lastReadId;
     private readonly ZabPeer _core;
     private readonly IPeerTransport _transport;
+    private readonly Outbox _outbox;
+    private readonly List<ZabMessage> _received = [];
     private readonly StorageWorker _storage;
     private readonly IReplicatedState _state;
     private readonly ILogger _logger;
@@ -52,6 +54,7 @@ internal sealed partial class ConsensusDriver : IAsyncDisposable
         SnapshotSpool? spool = null, SnapshotPolicy? snapshots = null)
     {
         _transport = transport;
+        _outbox = new Outbox(transport, TrafficLost);
         // A transfer that makes no progress for as long as the learner may take to sync is one it has given up on.
         _snaps = new SnapTransfers(transport, spool ?? new SnapshotSpool(disk.SpoolDirectory), config.MyId, 2L * config.InitLimit, logger);
         _state = state;
@@ -175,9 +178,14 @@ internal sealed partial class ConsensusDriver : IAsyncDisposable
                     Handle(input);
                     Drain();
                     if (_snaps.Sending)
+                    {
+                        _outbox.FlushAll(); // what the core sent before a chunk goes before it
                         _snaps.Pump(_ticks);
+                    }
+                    _outbox.InputHandled();
                 }
 
+                _outbox.FlushAll();
                 CheckWaiters();
             }
         }
@@ -255,35 +263,41 @@ internal sealed partial class ConsensusDriver : IAsyncDisposable
         }
         if (e.Kind != TransportEventKind.Message)
             return;
-        ZabMessage message;
+        _received.Clear();
         try
         {
-            message = MessageCodec.Decode(e.Payload, _transport.Limits.MaxMessageBytes);
+            MessageCodec.DecodeFrame(e.Payload, _transport.Limits.MaxMessageBytes, _received);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            // A garbled message is a lost one, which the protocol already tolerates.
+            // A garbled message is a lost one (with the rest of its frame), which the protocol already tolerates.
             Log.UndecodableMessage(_logger, ex, _core.Id, e.Peer);
-            return;
         }
 
+        foreach (var message in _received)
+            Step(e.Peer, message);
+    }
+
+    private void Step(int from, ZabMessage message)
+    {
         if (message is ClientTraffic traffic)
-            TrafficReceived?.Invoke(e.Peer, traffic);
+            TrafficReceived?.Invoke(from, traffic);
         else if (message is SnapChunk chunk)
-            ReceiveChunk(e.Peer, chunk);
+            ReceiveChunk(from, chunk);
         else if (message is SnapChunkAck ack)
         {
-            _snaps.Acked(e.Peer, ack, _ticks);
-            _core.SyncProgress(e.Peer);
+            _snaps.Acked(from, ack, _ticks);
+            _core.SyncProgress(from);
         }
         else
-            _core.Step(e.Peer, message);
+            _core.Step(from, message);
     }
 
     /// <summary>A SNAP's chunk; the last one steps the core with the whole SNAP, its body in the spool file.</summary>
     private void ReceiveChunk(int from, SnapChunk chunk)
     {
         _core.SyncProgress(from); // a long transfer is not a silent leader
+        _outbox.Flush(from);      // the chunk's ack goes straight to the transport, after what the core sent before
         if (_snaps.Receive(from, chunk) is not { } body)
             return;
         _core.Step(from, new Snap(new ConsensusSnapshot(chunk.Zxid, ReadOnlyMemory<byte>.Empty) { Body = body }));
@@ -364,16 +378,14 @@ internal sealed partial class ConsensusDriver : IAsyncDisposable
         _encoded.ResetWrittenCount();
         if (message is Snap { Snapshot.Body: not null } spooled)
         {
-            _snaps.Start(to, spooled.Snapshot, _ticks);
-            CountSync(to, message);
+            StartSnap(to, spooled);
             return true;
         }
 
         MessageCodec.Encode(message, _encoded);
         if (message is Snap snap && _snaps.MustChunk(snap.Snapshot, _encoded.WrittenCount))
         {
-            _snaps.Start(to, snap.Snapshot, _ticks);
-            CountSync(to, message);
+            StartSnap(to, snap);
             return true;
         }
 
@@ -386,10 +398,24 @@ internal sealed partial class ConsensusDriver : IAsyncDisposable
             return false;
         }
 
-        var sent = _transport.Send(to, _encoded.WrittenSpan);
+        var sent = _outbox.Add(to, _encoded.WrittenSpan, message is ClientTraffic);
         if (message is Diff or Trunc or Snap)
             CountSync(to, message);
         return sent;
+    }
+
+    private void StartSnap(int to, Snap snap)
+    {
+        _outbox.Flush(to); // the chunks go straight to the transport, after what the core sent before
+        _snaps.Start(to, snap.Snapshot, _ticks);
+        CountSync(to, snap);
+    }
+
+    /// <summary>A frame holding client traffic was refused: nothing resends it, so it is handled as a lost connection.</summary>
+    private void TrafficLost(int to)
+    {
+        Log.TrafficLost(_logger, _core.Id, to);
+        PeerDisconnected?.Invoke(to);
     }
 
     private void CheckWaiters()

@@ -42,6 +42,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 7011, EventName = "ForwardsUnanswered", Level = LogLevel.Warning, Message = "Peer {PeerId} had a forwarded write unanswered by its leader for {Ticks} ticks (a lost request or reply): {Count} forwarded writes fail with ConnectionLoss")]
     public static partial void ForwardsUnanswered(ILogger logger, int peerId, int ticks, int count);
 
+    [LoggerMessage(EventId = 7012, EventName = "TrafficLost", Level = LogLevel.Warning, Message = "Peer {PeerId} could not send client traffic to server {Peer} (the transport refused its frame): writes waiting on it fail with ConnectionLoss")]
+    public static partial void TrafficLost(ILogger logger, int peerId, int peer);
+
     [LoggerMessage(EventId = 7040, EventName = "SnapTransferAborted", Level = LogLevel.Warning, Message = "Peer {PeerId} abandoned the SNAP at {Zxid} to learner {Learner}: {Reason}")]
     public static partial void SnapTransferAborted(ILogger logger, int peerId, int learner, Zxid zxid, string reason);
 
