@@ -84,6 +84,17 @@ internal sealed class Ready
 internal sealed record PersistedState(uint AcceptedEpoch, uint CurrentEpoch, Zxid SnapshotZxid, IReadOnlyList<ConsensusTxn> Log)
 {
     public static PersistedState Empty { get; } = new(0, 0, default, []);
+
+    /// <summary>
+    /// Committed txns the log still holds up to <see cref="SnapshotZxid"/> (their effect is in the snapshot), after
+    /// <see cref="HistoryBase"/>, ending exactly at the snapshot's zxid; empty when the store kept none. The core holds
+    /// them in its window only to sync a learner behind the snapshot by DIFF (ZooKeeper reads its on-disk log for
+    /// that); they are never applied again.
+    /// </summary>
+    public IReadOnlyList<ConsensusTxn> History { get; init; } = [];
+
+    /// <summary>The zxid just before the first <see cref="History"/> txn.</summary>
+    public Zxid HistoryBase { get; init; }
 }
 
 /// <summary>The only randomness the core uses (election resend jitter); seeded by the driver or simulator.</summary>

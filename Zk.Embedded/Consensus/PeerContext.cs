@@ -17,7 +17,7 @@ internal sealed class PeerContext
         Config = config;
         Random = random;
         Snapshots = snapshots;
-        Log = new LogWindow(disk.SnapshotZxid, disk.Log);
+        Log = disk.History.Count == 0 ? new LogWindow(disk.SnapshotZxid, disk.Log) : WithHistory(disk);
         // QuorumPeer.loadDataBase refuses to start on epoch files that contradict the log.
         if (disk.CurrentEpoch < Log.Last.Epoch)
             throw new InvalidOperationException($"currentEpoch {disk.CurrentEpoch} is older than the last zxid {Log.Last}");
@@ -29,6 +29,13 @@ internal sealed class PeerContext
         // The driver's state is the snapshot; the log after it is not known to be committed until a leader says so.
         AppliedThrough = disk.SnapshotZxid;
         Reads = new LocalReads(this);
+    }
+
+    private static LogWindow WithHistory(PersistedState disk)
+    {
+        if (disk.History[^1].Zxid != disk.SnapshotZxid || disk.HistoryBase >= disk.SnapshotZxid)
+            throw new InvalidOperationException($"history after {disk.HistoryBase} ending at {disk.History[^1].Zxid} does not end at the snapshot {disk.SnapshotZxid}");
+        return new LogWindow(disk.HistoryBase, [.. disk.History, .. disk.Log]);
     }
 
     public ConsensusConfig Config { get; }

@@ -16,6 +16,9 @@ namespace Zk.Embedded.Ensemble;
 /// </summary>
 internal sealed class DurableConsensusStore : IConsensusStore
 {
+    /// <summary>Txns before the newest snapshot a restarted member loads for DIFF: the core's default window.</summary>
+    public const int HistoryTxns = 500;
+
     private readonly object _gate = new();
     private readonly List<Txn> _pending = [];
     private readonly TxnLog _log;
@@ -90,8 +93,36 @@ internal sealed class DurableConsensusStore : IConsensusStore
             var txns = new List<ConsensusTxn>();
             foreach (var txn in _log.ReadFrom(_newestSnapshot))
                 txns.Add(new ConsensusTxn(txn.Zxid, TxnCodec.Encode(txn)));
-            return new PersistedState(_shape.AcceptedEpoch, _shape.CurrentEpoch, _newestSnapshot, txns);
+            var (historyBase, history) = History();
+            return new PersistedState(_shape.AcceptedEpoch, _shape.CurrentEpoch, _newestSnapshot, txns) { HistoryBase = historyBase, History = history };
         }
+    }
+
+    /// <summary>
+    /// Up to <see cref="HistoryTxns"/> logged txns of the snapshot's epoch up to the snapshot, for DIFF to a learner
+    /// behind it (<see cref="PersistedState.History"/>); none when the log does not reach the snapshot's zxid (a SNAP
+    /// installed it) or holds none before it.
+    /// </summary>
+    private (Zxid Base, IReadOnlyList<ConsensusTxn> Txns) History()
+    {
+        var snapshot = _newestSnapshot;
+        if (snapshot.Counter == 0)
+            return (default, []);
+        var txns = new List<ConsensusTxn>();
+        // Counters within an epoch are contiguous, so this is HistoryTxns + 1 txns back (or the epoch's first).
+        var from = new Zxid(snapshot.Epoch, (uint)Math.Max(0, (long)snapshot.Counter - HistoryTxns - 1));
+        Zxid? historyBase = null;
+        foreach (var txn in _log.ReadFrom(from))
+        {
+            if (txn.Zxid > snapshot)
+                break;
+            if (historyBase is null)
+                historyBase = txn.Zxid; // the oldest one read is the base: the window holds what follows it
+            else
+                txns.Add(new ConsensusTxn(txn.Zxid, TxnCodec.Encode(txn)));
+        }
+
+        return txns.Count > 0 && txns[^1].Zxid == snapshot ? (historyBase!.Value, txns) : (default, []);
     }
 
     public void Write(PersistRequest request)

@@ -47,6 +47,33 @@ public sealed class DurableConsensusStoreTests : IDisposable
     }
 
     [Fact]
+    public void A_restart_loads_the_logged_txns_up_to_the_snapshot_as_history_and_none_when_a_SNAP_replaced_the_log()
+    {
+        using (var store = EpochOne())
+        {
+            Append(store, 1, 1, 2, 3, 4, 5, 6);
+            store.Sync();
+            store.SaveSnapshot(new ConsensusSnapshot(new Zxid(1, 4), new byte[] { 4 }));
+        }
+
+        using (var reopened = DurableConsensusStore.Open(_dir.Path))
+        {
+            var state = reopened.Load();
+            Assert.Equal(new Zxid(1, 1), state.HistoryBase); // the oldest txn read is the base of the window
+            Assert.Equal([new Zxid(1, 2), new Zxid(1, 3), new Zxid(1, 4)], state.History.Select(t => t.Zxid));
+            Assert.Equal(TxnFor(new Zxid(1, 3)).Data.ToArray(), state.History[1].Data.ToArray());
+            Assert.Equal([new Zxid(1, 5), new Zxid(1, 6)], state.Log.Select(t => t.Zxid));
+            reopened.Write(new InstallSnapshot(++_seq, new ConsensusSnapshot(new Zxid(1, 9), new byte[] { 9 }), 1));
+        }
+
+        using var afterSnap = DurableConsensusStore.Open(_dir.Path);
+        var installed = afterSnap.Load();
+        Assert.Equal(new Zxid(1, 9), installed.SnapshotZxid);
+        Assert.Empty(installed.History);
+        Assert.Empty(installed.Log);
+    }
+
+    [Fact]
     public void TRUNC_removes_the_divergent_tail_and_every_snapshot_newer_than_its_point()
     {
         using (var store = EpochOne())

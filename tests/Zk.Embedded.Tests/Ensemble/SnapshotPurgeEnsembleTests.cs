@@ -10,7 +10,8 @@ namespace Zk.Embedded.Tests.Ensemble;
 /// A member's storage stays bounded (issue 13 point f): with snapCount 100 each member snapshots its applied tree
 /// every 50–100 txns and autopurge keeps snapRetainCount snapshots and the log from the oldest of them; after all
 /// members crash, they restart from what purge left and hold the same tree (digest); a follower cut off for a few
-/// writes afterwards still syncs by DIFF.
+/// writes afterwards still syncs by DIFF, and so does one that was behind the leader's newest snapshot when the leader
+/// restarted (the window a restart loads reaches back before the snapshot).
 /// </summary>
 [Collection(RunsAlone.Name)]
 public sealed class SnapshotPurgeEnsembleTests(ITestOutputHelper output) : IDisposable
@@ -74,6 +75,48 @@ public sealed class SnapshotPurgeEnsembleTests(ITestOutputHelper output) : IDisp
         var syncs = _log.Lines.Where(l => l.Contains($"syncs learner {behind} by ", StringComparison.Ordinal)).ToList();
         Assert.True(syncs.Count > 0 && syncs[^1].Contains("by diff ", StringComparison.Ordinal),
             $"expected server {behind}'s last sync to be a DIFF: {string.Join(" | ", syncs)}");
+    }
+
+    [Fact]
+    public async Task A_member_behind_the_restarted_leaders_newest_snapshot_syncs_by_DIFF_from_the_log_the_leader_kept()
+    {
+        await using var ensemble = await EnsembleKit.StartAsync(output, _log, 3, o => o with
+        {
+            Durable = true,
+            SyncLimit = 20,
+            Peer = o.Peer with { SnapCount = 40, SnapRetainCount = 3, PurgeInterval = TimeSpan.FromMinutes(10) },
+        });
+        var dirs = ensemble.Ids.ToDictionary(id => id, id => ensemble[id].Options.DataDir!);
+        var behind = ensemble.Followers[0];
+        await using (var zk = await ensemble.ConnectAsync(ensemble.Leader!.Value))
+            await CreateAllAsync(zk, "/before", 0, 10);
+        await EnsembleKit.AssertConvergedAsync(ensemble, p => p.Core.Pipeline.State.Find("/before9") is not null);
+        await ensemble.CrashAsync(behind);
+        Zxid behindAt;
+        using (var log = TxnLog.Open(dirs[behind]))
+            behindAt = log.LastZxid;
+
+        var others = ensemble.Ids.Where(id => id != behind).ToList();
+        await using (var zk = await ensemble.ConnectAsync(ensemble.Leader!.Value))
+        {
+            for (var round = 0; round < 6; round++)
+                await CreateAllAsync(zk, "/after", round * 25, 25);
+        }
+        // Both others snapshot past the crashed member's last zxid, so after their restart their windows start there.
+        await EnsembleKit.WaitAsync(() => others.All(id => SnapshotFile.List(dirs[id]) is { Count: > 0 } s && s[0].Zxid > behindAt),
+            () => $"expected servers {string.Join(",", others)} to snapshot past {behindAt}: "
+                + string.Join("; ", others.Select(id => $"{id}: {string.Join(",", SnapshotFile.List(dirs[id]).Select(s => s.Zxid))}")));
+        foreach (var id in others)
+            await ensemble.CrashAsync(id);
+        foreach (var id in others)
+            await ensemble.RestartAsync(id);
+        await ensemble.WaitForLeaderAsync();
+
+        await ensemble.RestartAsync(behind);
+        await EnsembleKit.AssertConvergedAsync(ensemble, p => p.IsServing && p.Core.Pipeline.State.Find("/after149") is not null);
+        var syncs = _log.Lines.Where(l => l.Contains($"syncs learner {behind} by ", StringComparison.Ordinal)).ToList();
+        Assert.True(syncs.Count > 0 && syncs[^1].Contains("by diff ", StringComparison.Ordinal),
+            $"expected server {behind} (at {behindAt}) to be synced by DIFF from the log kept before the leader's snapshot: {string.Join(" | ", syncs)}");
     }
 
     private static Task CreateAllAsync(IZooKeeper zk, string prefix, int from, int count) =>
