@@ -10,9 +10,10 @@ namespace Zk.Embedded.Recipes;
 /// </summary>
 /// <remarks>
 /// Guarantees: each <see cref="AddAsync"/> that returns was applied exactly once, in one total order with every other
-/// change (the value it returns is the value right after it). Not guaranteed: progress under endless contention
-/// (each lost race costs a round trip); exactly once when a reply is lost with the connection and another writer
-/// wrote the very same bytes at the very same version meanwhile (the write is then taken as ours).
+/// change (the value it returns is the value right after it), also when a reply is lost with the connection: each
+/// write also sets this session's marker child (docs/recipes.md, "Counters"), which says afterwards whether it
+/// happened. Not guaranteed: progress under endless contention (each lost race costs a round trip); exactly once when
+/// the lost write is still in flight, through the server the session left, when the marker is read.
 /// </remarks>
 public sealed class DistributedAtomicLong
 {

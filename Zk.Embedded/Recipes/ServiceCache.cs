@@ -24,6 +24,7 @@ public sealed class ServiceCache : IAsyncDisposable
     // Instance id -> the pick count when it was last picked; guarded by itself. Ids that left are forgotten at reload.
     private readonly Dictionary<string, long> _lastPicked = new(StringComparer.Ordinal);
     private long _picks;
+    private Dictionary<string, int> _unreadable = new(StringComparer.Ordinal); // name → data version logged; reload loop only
 
     private ServiceCache(IZooKeeper zk, string folder, ILogger logger)
     {
@@ -103,17 +104,23 @@ public sealed class ServiceCache : IAsyncDisposable
     private void OnChildren(IReadOnlyList<CachedChild> children)
     {
         var instances = new List<ServiceInstance>(children.Count);
+        var unreadable = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var child in children)
         {
             if (ServiceInstance.FromJson(child.Data.Data.Span) is { } instance)
             {
                 instances.Add(instance);
+                continue;
             }
-            else
-            {
+
+            // Once per child and version: every reload (any instance coming or going) would repeat it otherwise.
+            var version = child.Data.Stat.Version;
+            if (!_unreadable.TryGetValue(child.Name, out var logged) || logged != version)
                 Log.InstanceUnreadable(_logger, Folder, child.Name);
-            }
+            unreadable[child.Name] = version;
         }
+
+        _unreadable = unreadable;
 
         _instances = instances;
         lock (_lastPicked)

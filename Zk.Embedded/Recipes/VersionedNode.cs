@@ -23,37 +23,55 @@ internal static class VersionedNode
 
     /// <summary>
     /// Writes <paramref name="data"/> if the node is still at <paramref name="seen"/>'s version, or creates it (parents
-    /// as containers) when <paramref name="seen"/> is null; false when another writer came first. After a ConnectionLoss
-    /// (the write may or may not have happened) it reads again once connected: the node at the next version holding
-    /// exactly <paramref name="data"/> counts as this write (Curator's retry would count it as lost and apply it twice).
+    /// as containers) when <paramref name="seen"/> is null; false when another writer came first. The write is a multi
+    /// that also sets this session's marker (<see cref="MarkerOf"/>) to a fresh id, so after a ConnectionLoss (the
+    /// write may or may not have happened) the marker says which: comparing the node's data would take another
+    /// writer's identical value (two adders that read the same count write the same next count) for this one, losing
+    /// an add; Curator's retry would apply it twice.
     /// </summary>
     public static async ValueTask<bool> TryWriteAsync(IZooKeeper zk, string path, DataResult? seen, byte[] data, CancellationToken cancellationToken)
     {
-        try
+        var marker = MarkerOf(zk, path);
+        var id = Guid.NewGuid().ToByteArray();
+        var markerExists = seen is not null; // a guess: corrected once if wrong (a session's first write here)
+        if (seen is null)
+            await ZkPaths.CreateParentContainersAsync(zk, path[..path.LastIndexOf('/')] is { Length: > 0 } parent ? parent : "/", cancellationToken).ConfigureAwait(false);
+        while (true)
         {
-            if (seen is { } read)
+            try
             {
-                await zk.SetDataAsync(path, data, read.Stat.Version, cancellationToken).ConfigureAwait(false);
+                await zk.MultiAsync(WriteOps(path, seen, data, marker, id, markerExists), cancellationToken).ConfigureAwait(false);
+                return true;
             }
-            else
+            catch (ZkException e) when (e.Code == ZkErrorCode.ConnectionLoss)
             {
-                await ZkPaths.CreateParentContainersAsync(zk, path[..path.LastIndexOf('/')] is { Length: > 0 } parent ? parent : "/", cancellationToken).ConfigureAwait(false);
-                await zk.CreateAsync(path, data, Acl.OpenUnsafe, CreateMode.Persistent, -1, cancellationToken).ConfigureAwait(false);
+                await SessionRetry.WaitUntilConnectedAsync(zk, 1, cancellationToken).ConfigureAwait(false);
+                return await ReadAsync(zk, marker, cancellationToken).ConfigureAwait(false) is { } now && now.Data.Span.SequenceEqual(id);
             }
-
-            return true;
-        }
-        catch (ZkException e) when (e.Code is ZkErrorCode.BadVersion or ZkErrorCode.NoNode or ZkErrorCode.NodeExists)
-        {
-            return false;
-        }
-        catch (ZkException e) when (e.Code == ZkErrorCode.ConnectionLoss)
-        {
-            await SessionRetry.WaitUntilConnectedAsync(zk, 1, cancellationToken).ConfigureAwait(false);
-            var now = await ReadAsync(zk, path, cancellationToken).ConfigureAwait(false);
-            return now is { } after && after.Stat.Version == (seen?.Stat.Version + 1 ?? 0) && after.Data.Span.SequenceEqual(data);
+            catch (ZkException e) when (e.Code is ZkErrorCode.BadVersion or ZkErrorCode.NoNode or ZkErrorCode.NodeExists)
+            {
+                if (!MarkerFailed(e) || seen is null)
+                    return false; // the node moved on (or came or went): another writer came first
+                markerExists = !markerExists;
+            }
         }
     }
+
+    /// <summary>
+    /// The ephemeral child of <paramref name="path"/> this session's writes set (<c>_w-</c> and the session id in hex):
+    /// one per session and node, gone with the session. A node with markers cannot be deleted while their sessions live.
+    /// </summary>
+    internal static string MarkerOf(IZooKeeper zk, string path) => $"{(path == "/" ? "" : path)}/_w-{zk.SessionId:x16}";
+
+    private static Op[] WriteOps(string path, DataResult? seen, byte[] data, string marker, byte[] id, bool markerExists) =>
+    [
+        seen is { } read ? Op.SetData(path, data, read.Stat.Version) : Op.Create(path, data, Acl.OpenUnsafe, CreateMode.Persistent),
+        markerExists ? Op.SetData(marker, id) : Op.Create(marker, id, Acl.OpenUnsafe, CreateMode.Ephemeral),
+    ];
+
+    /// <summary>Whether the multi failed at the marker (op 1) rather than at the node (op 0).</summary>
+    private static bool MarkerFailed(ZkException e) =>
+        e.Results is { Count: 2 } results && results[0] is ErrorResult { Code: ZkErrorCode.Ok } && results[1] is ErrorResult { Code: ZkErrorCode.NoNode or ZkErrorCode.NodeExists };
 
     /// <summary>Applies <paramref name="next"/> to the current data (null when absent) until a write wins; returns the data written.</summary>
     public static async ValueTask<byte[]> UpdateAsync(IZooKeeper zk, string path, Func<ReadOnlyMemory<byte>?, byte[]> next, CancellationToken cancellationToken)

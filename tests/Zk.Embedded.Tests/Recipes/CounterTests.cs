@@ -78,13 +78,29 @@ public sealed class CounterTests(ITestOutputHelper output) : RecipePeerTest
     public async Task An_add_whose_reply_is_lost_is_applied_once()
     {
         await using var real = await Peer.ConnectAsync();
-        var faulty = FaultySession.Wrap(real, setDataFaults: 1);
-        var counter = new DistributedAtomicLong(faulty, "/once");
+        var faulty = FaultySession.Wrap(real, multiFaults: 1);
+        var counter = new DistributedAtomicLong(real, "/once");
         Assert.True(await counter.InitializeAsync(40));
 
-        Assert.Equal(41, await counter.IncrementAsync());
+        Assert.Equal(41, await new DistributedAtomicLong(faulty, "/once").IncrementAsync());
 
-        Assert.Equal(1, FaultySession.Of(faulty).FaultedSetData);
-        Assert.Equal(41, await new DistributedAtomicLong(real, "/once").GetAsync());
+        Assert.Equal(1, FaultySession.Of(faulty).FaultedMulti);
+        Assert.Equal(41, await counter.GetAsync());
+    }
+
+    [Fact]
+    public async Task An_add_lost_on_the_way_is_applied_once_even_when_another_writer_wrote_the_same_value_meanwhile()
+    {
+        await using var real = await Peer.ConnectAsync();
+        await using var other = await Peer.ConnectAsync();
+        var counter = new DistributedAtomicLong(real, "/same");
+        Assert.True(await counter.InitializeAsync(40));
+        // Both read 40 and both write 41: only the marker tells the lost write from the other one.
+        var losing = FaultySession.LosingNextMulti(real, async () => Assert.Equal(41, await new DistributedAtomicLong(other, "/same").IncrementAsync()));
+
+        Assert.Equal(42, await new DistributedAtomicLong(losing, "/same").IncrementAsync());
+
+        Assert.Equal(1, FaultySession.Of(losing).FaultedMulti);
+        Assert.Equal(42, await counter.GetAsync());
     }
 }

@@ -70,6 +70,14 @@ public sealed class RecipeLoggingTests : RecipePeerTest
         Assert.Equal(["good"], cache.Instances.Select(i => i.Id));
         var unreadable = Assert.Single(log.Entries.Values, e => e.Name == "InstanceUnreadable");
         Assert.Contains("/services/billing/stray", unreadable.Message, StringComparison.Ordinal);
+
+        // Reloads for other changes do not repeat it; a new version of the same child is logged again.
+        await using (await zk.RegisterAsync("/services", new ServiceInstance("billing", "second", "10.0.0.2", 8080)))
+            await Eventually.TrueAsync(() => cache.Instances.Count == 2, "the second instance in the view");
+        await Eventually.TrueAsync(() => cache.Instances.Count == 1, "the second instance gone from the view");
+        Assert.Single(log.Entries.Values, e => e.Name == "InstanceUnreadable");
+        await zk.SetDataAsync("/services/billing/stray", "still not json"u8.ToArray());
+        await Eventually.TrueAsync(() => log.Entries.Values.Count(e => e.Name == "InstanceUnreadable") == 2, "the changed stray child logged once more");
     }
 
     /// <summary>One logged entry: the event's name (the contract), its level and the formatted message.</summary>
