@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Zk.Bench.Disk;
 using Zk.Bench.Ensemble;
+using Zk.Bench.EnsembleWire;
 using Zk.Bench.Load;
 using Zk.Bench.Lock;
 using Zk.Bench.Memory;
@@ -26,6 +27,7 @@ public static class Program
             RecoveryCommand.Define(),
             LockCommand.Define(),
             EnsembleCommand.Define(),
+            EnsembleWireCommand.Define(),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -60,7 +60,7 @@ internal static class WireCommand
             Console.WriteLine();
             await WireRun.SetupAsync(endPoint, frames).ConfigureAwait(false);
             Func<double>? cpu = serverPid > 0 ? () => ServerProcess.CpuSecondsOf(serverPid) : null;
-            var result = await WireRun.MeasureAsync(target, endPoint, frames, workload, connections, inflight, seconds, warmup, cpu).ConfigureAwait(false);
+            var result = await WireRun.MeasureAsync(target, [endPoint], frames, workload, connections, inflight, seconds, warmup, cpu).ConfigureAwait(false);
             var table = WireResult.NewTable();
             result.AddTo(table);
             Console.Write(table);
@@ -105,7 +105,7 @@ internal static class WireCommand
                         foreach (var server in order)
                         {
                             var result = await WireRun.MeasureAsync(
-                                server.Name, server.EndPoint, frames, workload, connections, inflight, seconds, warmup, server.CpuSeconds).ConfigureAwait(false);
+                                server.Name, [server.EndPoint], frames, workload, connections, inflight, seconds, warmup, server.CpuSeconds).ConfigureAwait(false);
                             result.AddTo(table);
                             results.Add(result);
                             var progress = WireResult.NewTable();
@@ -143,7 +143,8 @@ internal static class WireCommand
         }
     }
 
-    private static (int Connections, int Inflight)? ParseShape(string text)
+    /// <summary>CONNECTIONSxINFLIGHT, e.g. 8x64; null when malformed or out of range.</summary>
+    internal static (int Connections, int Inflight)? ParseShape(string text)
     {
         var pair = text.Split('x');
         return pair.Length == 2 && int.TryParse(pair[0], out var c) && int.TryParse(pair[1], out var k) && c is >= 1 and <= 1024 && k is >= 1 and <= 4096

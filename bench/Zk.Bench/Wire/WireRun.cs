@@ -53,8 +53,9 @@ internal static class WireRun
         }).ConfigureAwait(false);
     }
 
+    /// <summary>Connection i goes to <paramref name="targets"/>[i % count]: an ensemble's members share the connections.</summary>
     public static async Task<WireResult> MeasureAsync(
-        string server, IPEndPoint target, WireFrames frames, string workload, int connectionCount, int inflight, int seconds, int warmupSeconds, Func<double>? serverCpu)
+        string server, IReadOnlyList<IPEndPoint> targets, WireFrames frames, string workload, int connectionCount, int inflight, int seconds, int warmupSeconds, Func<double>? serverCpu)
     {
         var writePercent = workload switch { "get" => 0, "set" => 100, _ => 10 };
         // Bounded by the deadline, then by the sockets' 10 s receive timeout while draining: a silent server fails the run.
@@ -63,7 +64,7 @@ internal static class WireRun
         {
             for (var i = 0; i < connections.Length; i++)
             {
-                connections[i] = WireConnection.Open(target, frames, inflight, i + 1);
+                connections[i] = WireConnection.Open(targets[i % targets.Count], frames, inflight, i + 1);
             }
 
             if (warmupSeconds > 0)
