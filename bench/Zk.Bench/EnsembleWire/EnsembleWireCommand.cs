@@ -22,19 +22,27 @@ internal static class EnsembleWireCommand
         var repeats = BenchOption.Int("--repeats", 2, 1, 10, "rounds of the interleaved throughput comparison");
         var kills = BenchOption.Int("--kills", 3, 0, 20, "leader SIGKILL runs per system (0: none)");
         var writers = BenchOption.Int("--kill-writers", 8, 1, 256, "sessions setting in a closed loop across a kill");
-        var chart = BenchOption.Text("--chart", "write the throughput-over-time chart of the kills to this SVG file");
+        var charts = BenchOption.Text("--charts", "write the SVG charts as <prefix>-kill.svg, -reads.svg, -failures.svg (e.g. docs/perf-ensemble)");
+        var parts = BenchOption.Names("--parts", "throughput,kills", "what to measure", "throughput", "kills", "reads", "failures");
+        var sizes = BenchOption.List("--sizes", "3,5,7", "members per ensemble for the read-fraction graph", t => int.TryParse(t, out var n) && n is >= 1 and <= 9 ? n : (int?)null, "member counts from 1 to 9");
+        var fractions = BenchOption.List("--read-fractions", "0,20,40,60,80,100", "read percentages for the read-fraction graph", t => int.TryParse(t, out var n) && n is >= 0 and <= 100 ? n : (int?)null, "percentages");
         var zkDll = BenchOption.ZkDll();
-        var command = new Command("ensemble-wire", "3 zk processes over NetMQ vs 3 Apache ZooKeeper servers: throughput over the wire and leader kills")
+        var command = new Command("ensemble-wire", "zk processes over NetMQ vs Apache ZooKeeper servers: throughput over the wire, leader kills, the ZooKeeper paper's two graphs")
         {
-            shapes, workloads, seconds, warmup, repeats, kills, writers, chart, zkDll,
+            shapes, workloads, seconds, warmup, repeats, kills, writers, charts, parts, sizes, fractions, zkDll,
         };
-        command.SetAction((r, _) => RunAsync(r.GetValue(zkDll)!, r.GetValue(shapes)!, r.GetValue(workloads)!, r.GetValue(seconds), r.GetValue(warmup),
-            r.GetValue(repeats), r.GetValue(kills), r.GetValue(writers), r.GetValue(chart)));
+        command.SetAction((r, _) => RunAsync(new Args(r.GetValue(zkDll)!, r.GetValue(shapes)!, r.GetValue(workloads)!, r.GetValue(seconds), r.GetValue(warmup),
+            r.GetValue(repeats), r.GetValue(kills), r.GetValue(writers), r.GetValue(charts), r.GetValue(parts)!, r.GetValue(sizes)!, r.GetValue(fractions)!)));
         return command;
     }
 
-    private static async Task RunAsync(string zkDll, (int, int)[] shapes, string[] workloads, int seconds, int warmup, int repeats, int kills, int writers, string? chart)
+    private sealed record Args(string ZkDll, (int, int)[] Shapes, string[] Workloads, int Seconds, int Warmup, int Repeats, int Kills, int Writers,
+        string? Charts, string[] Parts, int[] Sizes, int[] Fractions);
+
+    private static async Task RunAsync(Args a)
     {
+        var (zkDll, shapes, workloads, seconds, warmup, repeats, kills, writers, charts, parts, sizes, fractions) = a;
+        var chart = charts is null ? null : charts + "-kill.svg";
         if (!File.Exists(zkDll))
             throw new ArgumentException($"--zk-dll {zkDll} does not exist: build Zk.Server (dotnet build -c Release Zk.Server) or pass its path.");
         Console.WriteLine(MachineInfo.Describe());
@@ -42,10 +50,14 @@ internal static class EnsembleWireCommand
         Directory.CreateDirectory(root);
         try
         {
-            if (repeats > 0 && shapes.Length > 0 && workloads.Length > 0)
+            if (parts.Contains("throughput"))
                 await ThroughputAsync(zkDll, root, shapes, workloads, seconds, warmup, repeats).ConfigureAwait(false);
-            if (kills > 0)
+            if (parts.Contains("kills") && kills > 0)
                 await KillsAsync(zkDll, root, kills, writers, chart).ConfigureAwait(false);
+            if (parts.Contains("reads"))
+                await PaperGraphs.ReadFractionsAsync(zkDll, root, sizes, fractions, seconds, warmup, charts).ConfigureAwait(false);
+            if (parts.Contains("failures"))
+                await PaperGraphs.FailuresAsync(zkDll, root, 16, charts).ConfigureAwait(false);
         }
         finally
         {
@@ -122,11 +134,15 @@ internal static class EnsembleWireCommand
         Console.Write(table);
         if (chart is not null)
         {
-            File.WriteAllText(chart, TimelineChart.Render(runs, LeaderKill.Bucket.TotalSeconds, LeaderKill.Before.TotalSeconds,
-                $"Sets/s across a leader SIGKILL, 3 members on loopback, {writers} sessions on the followers ({kills} runs each)"));
+            var systems = runs.Select(r => r.System).Distinct().ToList();
+            var lines = runs.Select(r => new ChartLine(r.System, systems.IndexOf(r.System),
+                [.. r.OpsPerSecond.Select((ops, i) => ((i + 0.5) * LeaderKill.Bucket.TotalSeconds - LeaderKill.Before.TotalSeconds, ops))])).ToList();
+            var length = (LeaderKill.Before + LeaderKill.After).TotalSeconds;
+            File.WriteAllText(chart, LineChart.Render($"Sets/s across a leader SIGKILL, 3 members on loopback, {writers} sessions on the followers ({kills} runs each)",
+                "seconds from the leader's SIGKILL (sets/s per 100 ms)", lines, -LeaderKill.Before.TotalSeconds, length - LeaderKill.Before.TotalSeconds, 1, [(0, "SIGKILL")]));
             Console.WriteLine($"chart: {chart}");
         }
     }
 
-    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+    internal static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 }

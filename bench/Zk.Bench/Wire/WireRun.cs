@@ -57,7 +57,15 @@ internal static class WireRun
     public static async Task<WireResult> MeasureAsync(
         string server, IReadOnlyList<IPEndPoint> targets, WireFrames frames, string workload, int connectionCount, int inflight, int seconds, int warmupSeconds, Func<double>? serverCpu)
     {
-        var writePercent = workload switch { "get" => 0, "set" => 100, _ => 10 };
+        // get, set, mix90, or reads<N>: N % reads (the ZooKeeper paper's read-fraction axis).
+        var writePercent = workload switch
+        {
+            "get" => 0,
+            "set" => 100,
+            "mix90" => 10,
+            _ when workload.StartsWith("reads", StringComparison.Ordinal) => 100 - int.Parse(workload[5..], System.Globalization.CultureInfo.InvariantCulture),
+            _ => throw new ArgumentException($"unknown workload {workload}"),
+        };
         // Bounded by the deadline, then by the sockets' 10 s receive timeout while draining: a silent server fails the run.
         var connections = new WireConnection[connectionCount];
         try
