@@ -1,12 +1,15 @@
 using System.Globalization;
 using System.Text;
 
-namespace Zk.Bench.EnsembleWire;
+namespace Zk.Bench.Reporting;
 
 /// <summary>One line of a <see cref="LineChart"/>: its legend, its colour group and its points.</summary>
 internal sealed record ChartLine(string Legend, int Colour, IReadOnlyList<(double X, double Y)> Points, bool Dashed = false);
 
-/// <summary>An SVG line chart: throughput over time across kills, or against the read fraction.</summary>
+/// <summary>
+/// An SVG line chart (throughput over time across kills, or against the read fraction), hand-written for the reason
+/// <see cref="SvgChart"/> gives: dashes tell the systems apart, and ScottPlot's SVG output drops them.
+/// </summary>
 internal static class LineChart
 {
     private const int Width = 900, Height = 440, Left = 80, Right = 230, Top = 40, Bottom = 50;
