@@ -1,0 +1,228 @@
+using System.Diagnostics;
+using System.Text;
+using Zk.Embedded;
+using Zk.Embedded.Api;
+using Zk.Transport.InMemory;
+
+namespace Zk.Testing;
+
+/// <summary>The kinds of fault a <see cref="FaultyEnsemble"/> draws from.</summary>
+[Flags]
+public enum FaultKinds
+{
+    /// <summary>A member crashes (its connections close at once) and later restarts from its disk.</summary>
+    Crash = 1,
+
+    /// <summary>A member is cut off from the others both ways, silently, and later healed.</summary>
+    Partition = 2,
+
+    /// <summary>One direction between two members is blocked: one hears the other but not the reverse.</summary>
+    OneWayBlock = 4,
+
+    /// <summary>A member stops as a frozen process (SIGSTOP, a long GC pause) and later resumes.</summary>
+    Pause = 8,
+
+    /// <summary>Every kind.</summary>
+    All = Crash | Partition | OneWayBlock | Pause,
+}
+
+/// <summary>One fault applied or ended, at its time from the start of <see cref="FaultyEnsemble.RunAsync"/>.</summary>
+/// <param name="At">time from the start of the run</param>
+/// <param name="What">what happened, e.g. <c>crash 2</c> or <c>restart 2</c></param>
+public sealed record FaultEvent(TimeSpan At, string What);
+
+/// <summary>How a <see cref="FaultyEnsemble"/> is made and how often it fails.</summary>
+public sealed record FaultyEnsembleOptions
+{
+    /// <summary>Voting members (3 or 5 in most tests).</summary>
+    public int Voters { get; init; } = 3;
+
+    /// <summary>The kinds of fault drawn.</summary>
+    public FaultKinds Faults { get; init; } = FaultKinds.All;
+
+    /// <summary>Mean time between one fault's start and its end, and between faults (each drawn from half to one and a half times it).</summary>
+    public TimeSpan FaultInterval { get; init; } = TimeSpan.FromMilliseconds(400);
+
+    /// <summary>The members' own options (tickTime, limits); the in-memory ensemble's defaults otherwise.</summary>
+    public InMemoryEnsembleOptions Ensemble { get; init; } = new();
+}
+
+/// <summary>
+/// An in-process ensemble (<see cref="InMemoryEnsemble"/>, the real peers, consensus and transport) that fails while
+/// the code under test runs: one fault at a time, each drawn from one seeded random source, so that at most one member
+/// is down or cut off and the ensemble can always make progress. After the run everything heals and
+/// <see cref="CheckConvergedAsync"/> compares every member's tree. The same seed gives the same schedule of faults
+/// (which kinds, which members, in which order); thread scheduling is not replayed, so the interleaving with the
+/// code under test differs from run to run (the deterministic simulator in docs/simulation.md replays everything, but
+/// runs the consensus core, not an application's code).
+/// </summary>
+public sealed class FaultyEnsemble : IAsyncDisposable
+{
+    private readonly FaultyEnsembleOptions _options;
+    private readonly Random _random;
+    private readonly List<FaultEvent> _schedule = [];
+    private readonly Stopwatch _clock = new();
+
+    private FaultyEnsemble(int seed, FaultyEnsembleOptions options, InMemoryEnsemble ensemble)
+    {
+        (Seed, _options, Ensemble) = (seed, options, ensemble);
+        _random = new Random(seed);
+    }
+
+    /// <summary>The seed: print it with a failure, start again with it to get the same schedule.</summary>
+    public int Seed { get; }
+
+    /// <summary>The ensemble underneath, for anything the faults do not cover.</summary>
+    public InMemoryEnsemble Ensemble { get; }
+
+    /// <summary>The faults applied and ended so far, in order.</summary>
+    public IReadOnlyList<FaultEvent> Schedule
+    {
+        get { lock (_schedule) return [.. _schedule]; }
+    }
+
+    /// <summary>Starts <see cref="FaultyEnsembleOptions.Voters"/> members and waits until a leader serves.</summary>
+    public static async Task<FaultyEnsemble> StartAsync(int seed, FaultyEnsembleOptions? options = null)
+    {
+        options ??= new FaultyEnsembleOptions();
+        if (options.Voters < 3)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Voters, "A faulty ensemble needs at least 3 voters, so that one member's fault leaves a quorum.");
+        var ensemble = await InMemoryEnsemble.StartAsync(options.Voters, options.Ensemble).ConfigureAwait(false);
+        await ensemble.WaitForLeaderAsync().ConfigureAwait(false);
+        return new FaultyEnsemble(seed, options, ensemble);
+    }
+
+    /// <summary>A session on member <paramref name="member"/>, or on a running member the seed picks.</summary>
+    public ValueTask<IZooKeeper> ConnectAsync(int? member = null, ZkSessionOptions? options = null)
+    {
+        var running = Ensemble.Running;
+        int id;
+        lock (_random)
+            id = member ?? (int)running[_random.Next(running.Count)].Options.ServerId;
+        return Ensemble.ConnectAsync(id, options);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> while faults come and go for <paramref name="duration"/>, then cancels the token
+    /// it was given, ends the last fault and waits for <paramref name="work"/> and for every member to serve again.
+    /// </summary>
+    public async Task RunAsync(Func<CancellationToken, Task> work, TimeSpan duration)
+    {
+        using var stop = new CancellationTokenSource(duration);
+        _clock.Restart();
+        var running = Task.Run(() => work(stop.Token));
+        while (!stop.IsCancellationRequested)
+        {
+            var (apply, heal) = Draw();
+            await apply().ConfigureAwait(false);
+            await PauseAsync().ConfigureAwait(false);
+            await heal().ConfigureAwait(false);
+            await PauseAsync().ConfigureAwait(false);
+        }
+
+        try
+        {
+            await running.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // the work stopped when told to
+        }
+
+        await Ensemble.WaitForLeaderAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Once every member serves: each member's tree read through a session of its own (after a sync) must be the same,
+    /// data and versions, /zookeeper aside. Null when they agree, else what differs (with the seed).
+    /// </summary>
+    public async Task<string?> CheckConvergedAsync(TimeSpan? timeout = null)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)((timeout ?? TimeSpan.FromSeconds(30)).TotalSeconds * Stopwatch.Frequency);
+        string? difference = null;
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            var trees = new List<(int Id, string Tree)>();
+            foreach (var peer in Ensemble.Running)
+            {
+                await using var session = await peer.ConnectAsync().ConfigureAwait(false);
+                await session.SyncAsync("/").ConfigureAwait(false);
+                trees.Add(((int)peer.Options.ServerId, await DescribeAsync(session, "/").ConfigureAwait(false)));
+            }
+
+            if (trees.Select(t => t.Tree).Distinct().Count() == 1)
+                return null;
+            difference = $"seed {Seed}: members' trees differ: " + string.Join(" | ", trees.Select(t => $"{t.Id}: {t.Tree.Length} chars"));
+            await Task.Delay(100).ConfigureAwait(false); // a member may still be applying what the others have
+        }
+
+        return difference;
+    }
+
+    /// <summary>Stops every member.</summary>
+    public async ValueTask DisposeAsync() => await Ensemble.DisposeAsync().ConfigureAwait(false);
+
+    /// <summary>The next fault and how it ends; ids are drawn from all members, so a restarted one can fail again.</summary>
+    private (Func<Task> Apply, Func<Task> Heal) Draw()
+    {
+        var kinds = Enum.GetValues<FaultKinds>().Where(k => k != FaultKinds.All && _options.Faults.HasFlag(k)).ToArray();
+        if (kinds.Length == 0)
+            return (() => Task.CompletedTask, () => Task.CompletedTask);
+        int a, b;
+        FaultKinds kind;
+        lock (_random)
+        {
+            kind = kinds[_random.Next(kinds.Length)];
+            var ids = Ensemble.Ids;
+            a = ids[_random.Next(ids.Count)];
+            b = ids.Where(i => i != a).ElementAt(_random.Next(ids.Count - 1));
+        }
+
+        return kind switch
+        {
+            FaultKinds.Crash => (() => Logged($"crash {a}", () => Ensemble.CrashAsync(a)), () => Logged($"restart {a}", () => Ensemble.RestartAsync(a))),
+            FaultKinds.Partition => (() => Logged($"partition {a}", () => Sync(() => Ensemble.Partition(a))), () => Logged("heal", () => Sync(Ensemble.Heal))),
+            FaultKinds.OneWayBlock => (() => Logged($"block {a}->{b}", () => Sync(() => Ensemble.Network.Block(a, b))), () => Logged("heal", () => Sync(Ensemble.Heal))),
+            _ => (() => Logged($"pause {a}", () => Sync(() => Ensemble.Network.Pause(a))), () => Logged($"resume {a}", () => Sync(() => Ensemble.Network.Resume(a)))),
+        };
+    }
+
+    private async Task Logged(string what, Func<Task> action)
+    {
+        lock (_schedule)
+            _schedule.Add(new FaultEvent(_clock.Elapsed, what));
+        await action().ConfigureAwait(false);
+    }
+
+    private static Task Sync(Action action)
+    {
+        action();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A drawn time, not cut short when the run ends: every fault lasts its time and every run ends healed.</summary>
+    private Task PauseAsync()
+    {
+        double factor;
+        lock (_random)
+            factor = 0.5 + _random.NextDouble();
+        return Task.Delay(_options.FaultInterval * factor);
+    }
+
+    private static async Task<string> DescribeAsync(IZooKeeper session, string path)
+    {
+        var text = new StringBuilder();
+        var pending = new Stack<string>([path]);
+        while (pending.TryPop(out var next))
+        {
+            if (next == "/zookeeper")
+                continue;
+            var data = await session.GetDataAsync(next).ConfigureAwait(false);
+            text.Append(next).Append(' ').Append(data.Stat.Version).Append(' ').Append(Convert.ToHexString(data.Data.Span)).Append('\n');
+            foreach (var child in (await session.GetChildrenAsync(next).ConfigureAwait(false)).OrderDescending(StringComparer.Ordinal))
+                pending.Push(next == "/" ? "/" + child : next + "/" + child);
+        }
+
+        return text.ToString();
+    }
+}
