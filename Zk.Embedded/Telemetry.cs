@@ -120,6 +120,9 @@ internal static class Telemetry
     /// <summary>How long one txn log fsync took, in seconds.</summary>
     public static readonly Histogram<double> LogSyncDuration = Meter.CreateHistogram<double>("zk.txn.log.sync.duration", "s", "Txn log fsync latency");
 
+    /// <summary>How long one background checkpoint of the txn log took (a LiteDB WAL copied into its data file), in seconds.</summary>
+    public static readonly Histogram<double> LogCheckpointDuration = Meter.CreateHistogram<double>("zk.txn.log.checkpoint.duration", "s", "Txn log background checkpoint time");
+
     /// <summary>Peers running in this process; the gauges below add them up (one set of gauges, not one per peer).</summary>
     private static readonly ConcurrentDictionary<PeerCore, byte> Peers = new();
 

@@ -47,7 +47,7 @@ internal sealed class PeerStorage : ICommitStage, IDisposable
         Log.RecoveryStarted(logger, fullDataDir, fullLogDir);
         var started = Stopwatch.GetTimestamp();
         var (gcsBefore, gcPauseBefore) = (GC.CollectionCount(0), GC.GetTotalPauseDuration());
-        var log = TxnLog.Open(dataLogDir, new TxnLogOptions { ForceSync = forceSync });
+        var log = TxnLog.Open(dataLogDir, StorageTestHooks.Apply(new TxnLogOptions { ForceSync = forceSync }));
         try
         {
             var result = Recovery.Recover(dataDir, log, acls, (replayed, total, zxid, last) =>

@@ -1,78 +1,56 @@
-using System.Buffers.Binary;
 using System.Buffers;
-using System.Runtime.InteropServices;
 using LiteDB;
-using LiteDB.Engine;
 using Zk.Embedded.Api;
 using Zk.Embedded.Tree;
 using Zk.Embedded.Txns;
 
 namespace Zk.Embedded.Storage;
 
-/// <summary>Options of a <see cref="TxnLog"/>; defaults as in zoo.cfg.</summary>
-internal sealed record TxnLogOptions
-{
-    /// <summary>zoo.cfg <c>forceSync</c>: fsync each batch before it is acknowledged. Off only for tests and benchmarks.</summary>
-    public bool ForceSync { get; init; } = true;
-
-    /// <summary>Sees every sync and shrink of the log's files, in order (tests).</summary>
-    public Action<FileEvent>? Observer { get; init; }
-
-    /// <summary>
-    /// WAL pages (8 KiB) that trigger LiteDB's checkpoint: 32 MB, four times LiteDB's default. A checkpoint holds up
-    /// every write while it copies the WAL into the data file and syncs it, and part of its cost is per checkpoint
-    /// (syncs; the header and index pages every commit rewrites reach the disk once per checkpoint). With 64 writers
-    /// here: 1,000 pages gave ~106 k writes/s with p99 ~8 ms; 4,000 gave ~121–132 k/s with p99 ~2.6 ms, and a
-    /// longest pause of ~35–45 ms instead of ~18 ms. Tests set it lower to reach a checkpoint sooner; null leaves
-    /// what the file has (a reader such as the log dump writes nothing).
-    /// </summary>
-    public int? CheckpointPages { get; init; } = 4000;
-}
-
 /// <summary>
 /// The txn log of one peer: every txn in zxid order, plus the consensus metadata ZooKeeper keeps beside it
-/// (<c>currentEpoch</c>, <c>acceptedEpoch</c>), in one LiteDB database in the dataLogDir.
+/// (<c>currentEpoch</c>, <c>acceptedEpoch</c>), in two LiteDB databases in the dataLogDir that it writes by turns.
 /// </summary>
 /// <remarks>
-/// <para><b>Layout.</b> <c>txnlog.db</c> is LiteDB's data file and <c>txnlog-wal.db</c> or <c>txnlog-wal-2.db</c>
-/// its write-ahead log (<see cref="WalFile"/>, kept preallocated; the log moves to the other file at each checkpoint). Collection <c>txns</c> holds one document per pipeline batch,
-/// <c>{ _id: last zxid, f: first zxid, r: entries }</c>, each entry the zxid, the length and <see cref="TxnCodec"/>'s
-/// checksummed record; the primary index on <c>_id</c> keeps zxid order. Collection <c>meta</c> holds
-/// <c>{ _id: "currentEpoch" | "acceptedEpoch", v: Int64 }</c>.</para>
-/// <para><b>Durability.</b> LiteDB 5.0.x commits a transaction by writing its pages to the WAL, the last page marked
-/// confirmed, and never fsyncs (issue #2818). The data file is written only by a checkpoint, which copies confirmed
-/// WAL pages into it and then empties the WAL. So one WAL sync after a batch makes it survive a crash, because on
-/// open LiteDB replays every confirmed transaction in the WAL. The data file is fsynced by <see cref="DurableFile"/>
-/// whenever LiteDB flushes it (end of a checkpoint) and, regardless, just before the WAL is emptied, so WAL pages are
-/// only dropped once their copies in the data file are durable. Both files are opened here, exclusively, and handed
-/// to LiteDB as streams; that is what lets us sync them.</para>
+/// <para><b>Why two.</b> LiteDB copies its WAL into the data file (a checkpoint) under an exclusive lock: with one
+/// database every write waited ~35–45 ms for each 32 MB checkpoint, the whole tail of durable latency. Here the log
+/// appends to one store (<see cref="LogStore"/>) until its WAL holds <see cref="TxnLogOptions.CheckpointPages"/>, syncs
+/// it, goes on in the other one, and checkpoints the one it left on a background thread; it moves back only once
+/// that checkpoint is done (until then it keeps appending where it is). Both data files stay: each holds the batches
+/// written while it was active, so the log is the two merged by zxid.</para>
+/// <para><b>Files.</b> <c>txnlog.db</c> (its WAL <c>txnlog-wal.db</c>/<c>txnlog-wal-2.db</c>) and <c>txnlog-1.db</c>
+/// (<c>txnlog-1-wal.db</c>/<c>txnlog-1-wal-2.db</c>). A log written before there were two is the first store, read
+/// unchanged; the second is created beside it at the first open.</para>
+/// <para><b>Order across the two.</b> Each batch is in exactly one store, in one LiteDB transaction. A move syncs the
+/// store it leaves, so no batch becomes durable before an earlier one. Truncation removes the newest run of batches
+/// first and purge the oldest run first, one store and one sync at a time, so a crash in between leaves the log a
+/// contiguous run of zxids, never one with a hole. Epochs go to the active store; reading takes the larger of the
+/// two (epochs only grow).</para>
 /// <para><b>Threads.</b> Writes (<see cref="Write"/>, truncation, purge, epochs) are serialized by a lock; the
 /// pipeline writes from one thread. <see cref="Sync"/> runs on another thread at the same time (a sync of the file
 /// while pages are appended is safe: it covers at least what was written before it started). <see cref="ReadFrom"/>
-/// reads a LiteDB snapshot.</para>
+/// reads LiteDB snapshots.</para>
 /// </remarks>
 internal sealed class TxnLog : IDisposable
 {
     public const string DataFileName = "txnlog.db";
     public const string WalFileName = "txnlog-wal.db";
+    public const string SecondDataFileName = "txnlog-1.db";
+    public const string SecondWalFileName = "txnlog-1-wal.db";
 
-    private const string MetaCollection = "meta";
-    private const string ValueField = "v";
+    /// <summary>LiteDB's own checkpoint trigger, as a multiple of the move point: reached only if background checkpoints fall behind.</summary>
+    private const int InlineCheckpointFactor = 4;
 
     private readonly object _writeLock = new();
+    private readonly object _syncLock = new();
     private readonly ArrayBufferWriter<byte> _record = new(64 * 1024);
     private readonly LogDocuments.DocumentBuilder _document = new();
     private readonly List<BsonDocument> _documents = [];
     private readonly List<BsonDocument> _parts = [];
-    private readonly DurableFile _data;
-    private readonly WalFile _wal;
-    private readonly LiteEngine _engine;
-    private readonly LiteDatabase _db;
-    private readonly ILiteCollection<BsonDocument> _txns;
-    private readonly ILiteCollection<BsonDocument> _partsCollection;
-    private readonly ILiteCollection<BsonDocument> _meta;
+    private readonly LogStore[] _stores;
     private readonly TxnLogOptions _options;
-    private readonly object _syncLock = new();
+    private int _active;
+    private Task? _checkpoint;
+    private bool _checkpointDue;
     private long _lastZxid;
     private long _syncedZxid;
     private bool _disposed;
@@ -81,76 +59,33 @@ internal sealed class TxnLog : IDisposable
     {
         Directory = directory;
         _options = options;
-        System.IO.Directory.CreateDirectory(directory);
-        _data = new DurableFile(System.IO.Path.Combine(directory, DataFileName), "data", options.Observer);
+        var pragma = options.CheckpointPages * InlineCheckpointFactor;
+        var first = LogStore.Open(directory, DataFileName, WalFileName, options, pragma);
         try
         {
-            _wal = new WalFile(System.IO.Path.Combine(directory, WalFileName), options.Observer);
+            // A reader (no CheckpointPages) of a log from before the second store creates nothing.
+            _stores = options.CheckpointPages is null && !File.Exists(System.IO.Path.Combine(directory, SecondDataFileName))
+                ? [first]
+                : [first, LogStore.Open(directory, SecondDataFileName, SecondWalFileName, options, pragma)];
         }
         catch
         {
-            _data.Dispose();
+            first.CloseWithoutCheckpoint();
             throw;
         }
 
-        _wal.BeforeShrink = _data.Sync;
-        try
-        {
-            _engine = new LiteEngine(new EngineSettings { DataStream = _data, LogStream = _wal });
-            _db = new LiteDatabase(_engine, disposeOnClose: true);
-            if (options.CheckpointPages is { } pages && _db.CheckpointSize != pages)
-            {
-                // A pragma: stored in the file's header, so set when it changes only.
-                _db.CheckpointSize = pages;
-            }
-            _txns = _db.GetCollection(LogDocuments.TxnCollection, BsonAutoId.Int64);
-            _partsCollection = _db.GetCollection(LogDocuments.PartCollection, BsonAutoId.Int64);
-            _meta = _db.GetCollection(MetaCollection, BsonAutoId.Int64);
-            if (_data.Created || _wal.Created)
-            {
-                // A new file's directory entry is the directory's metadata: without this a crash could lose the file.
-                _data.Sync();
-                _wal.Sync();
-                DirectorySync.Sync(directory);
-            }
-
-            _lastZxid = _txns.FindOne(Query.All(Query.Descending))?["_id"].AsInt64 ?? 0;
-
-            // What a killed process left may still be only in the page cache: make it durable before it counts as synced.
-            _data.Sync();
-            _wal.Sync();
-            _syncedZxid = _lastZxid;
-        }
-        catch (Exception e)
-        {
-            // Not LiteDB's close: it would checkpoint, changing the files an operator needs to see as they were (and
-            // on a damaged file it throws too, hiding this exception).
-            if (_engine is not null)
-            {
-                LiteDbTransactions.SuppressFinalizers(_engine);
-            }
-
-            _wal.Dispose();
-            _data.Dispose();
-            if (e is IOException or UnauthorizedAccessException or InvalidDataException)
-            {
-                throw;
-            }
-
-            // LiteDB reading garbage fails in many ways (LiteException, DecoderFallbackException, InvalidCastException, ...).
-            throw new StorageCorruptionException(
-                CorruptionKind.Undecodable,
-                Location,
-                null,
-                $"LiteDB cannot open it ({e.GetType().Name}: {e.Message}). Nothing was changed. {StorageCorruptionException.WhatToDo}",
-                e);
-        }
+        _active = _stores.Length == 2 && _stores[1].LastId > _stores[0].LastId ? 1 : 0;
+        _lastZxid = _stores[_active].LastId;
+        _syncedZxid = _lastZxid;
+        // The other store's WAL may hold pages (a crash before the last move's checkpoint finished, or a new store's
+        // first pragma): checkpointed in the background at the first write, not now, where recovery reads that store.
+        _checkpointDue = _stores.Length == 2 && options.CheckpointPages is not null && _stores[1 - _active].WalPages > 0;
     }
 
     /// <summary>The dataLogDir this log lives in.</summary>
     public string Directory { get; }
 
-    /// <summary>How corruption reports name this log ("txn log" and its data file).</summary>
+    /// <summary>How corruption reports name this log ("txn log" and its first data file).</summary>
     public string Location => $"txn log {System.IO.Path.Combine(Directory, DataFileName)}";
 
     /// <summary>The zxid of the newest logged txn, 0 when the log is empty.</summary>
@@ -159,20 +94,23 @@ internal sealed class TxnLog : IDisposable
     /// <summary>The zxid of the newest txn a sync has made durable (with forceSync off: one a sync would have).</summary>
     public Zxid SyncedZxid => new(Volatile.Read(ref _syncedZxid));
 
-    /// <summary>The WAL file the log is in now (it moves between two at each checkpoint).</summary>
-    internal string WalPath => _wal.LivePath;
+    /// <summary>The WAL file the log appends to now.</summary>
+    internal string WalPath => _stores[Volatile.Read(ref _active)].WalPath;
 
-    /// <summary>How many times the WAL file was fsynced (one per batch when <see cref="TxnLogOptions.ForceSync"/>).</summary>
-    public long WalSyncCount => _wal.SyncCount;
+    /// <summary>How many times a WAL file was fsynced (one per batch when <see cref="TxnLogOptions.ForceSync"/>, plus one per move).</summary>
+    public long WalSyncCount => _stores.Sum(s => s.WalSyncCount);
 
-    /// <summary>How many times the data file was fsynced (at creation and at each checkpoint).</summary>
-    public long DataSyncCount => _data.SyncCount;
+    /// <summary>How many times a data file was fsynced (at creation and at each checkpoint).</summary>
+    public long DataSyncCount => _stores.Sum(s => s.DataSyncCount);
+
+    /// <summary>How many times the log moved to its other store (each move checkpoints the store it left in the background).</summary>
+    public long Moves { get; private set; }
 
     /// <summary>ZooKeeper's <c>currentEpoch</c>: the epoch of the last NEWLEADER this peer acknowledged (0 when never set).</summary>
-    public long CurrentEpoch => ReadMeta("currentEpoch");
+    public long CurrentEpoch => _stores.Max(s => s.ReadMeta("currentEpoch"));
 
     /// <summary>ZooKeeper's <c>acceptedEpoch</c>: the last epoch this peer accepted a proposal of (0 when never set).</summary>
-    public long AcceptedEpoch => ReadMeta("acceptedEpoch");
+    public long AcceptedEpoch => _stores.Max(s => s.ReadMeta("acceptedEpoch"));
 
     /// <summary>Opens (or creates) the log in <paramref name="dataLogDir"/>.</summary>
     /// <exception cref="IOException">The files are in use by another log (another peer on the same directory).</exception>
@@ -201,6 +139,7 @@ internal sealed class TxnLog : IDisposable
         lock (_writeLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            ThrowIfCheckpointFailed();
             var previous = new Zxid(_lastZxid);
             _documents.Clear();
             _parts.Clear();
@@ -217,49 +156,19 @@ internal sealed class TxnLog : IDisposable
             }
 
             _documents.Add(_document.Take());
-            Insert();
+            if (_checkpointDue)
+            {
+                _checkpointDue = false;
+                StartCheckpoint(_stores[_active ^ 1]);
+            }
+
+            var store = _stores[_active];
+            store.Insert(_documents, _parts);
             Volatile.Write(ref _lastZxid, previous.Value);
-        }
-    }
-
-    /// <summary>
-    /// Inserts the batch's documents in one LiteDB transaction. Usually one document (LiteDB's cost is per document
-    /// and per index entry, so a batch of txns costs one insert, not one each); more when the batch is larger than
-    /// a document may be (<see cref="LogDocuments"/>).
-    /// </summary>
-    private void Insert()
-    {
-        if (_documents.Count == 1 && _parts.Count == 0)
-        {
-            _txns.Insert(_documents[0]);
-            return;
-        }
-
-        // One transaction for all of them: a crash leaves the whole batch or none of it.
-        _db.BeginTrans();
-        try
-        {
-            if (_parts.Count > 0)
+            if (_stores.Length == 2 && store.WalPages >= _options.CheckpointPages && (_checkpoint is null || _checkpoint.IsCompleted))
             {
-                _partsCollection.EnsureIndex(LogDocuments.PartZxidField);
-                _partsCollection.Insert(_parts);
+                MoveToOtherStore();
             }
-
-            _txns.Insert(_documents);
-            _db.Commit();
-        }
-        catch
-        {
-            try
-            {
-                _db.Rollback();
-            }
-            catch (Exception rollback) when (rollback is LiteException or IOException or ObjectDisposedException)
-            {
-                // The insert's failure is the one to report; the log is unusable either way.
-            }
-
-            throw;
         }
     }
 
@@ -282,10 +191,11 @@ internal sealed class TxnLog : IDisposable
                 return;
             }
 
-            // Read before syncing: whatever is written by now is in the file, so this sync covers it.
+            // Read before syncing: whatever is written by now is in the active store (a move syncs the store it
+            // leaves, under this lock), so this sync covers it.
             var written = Volatile.Read(ref _lastZxid);
             ObjectDisposedException.ThrowIf(_disposed, this);
-            SyncWal();
+            _stores[_active].SyncWal();
             Volatile.Write(ref _syncedZxid, written);
         }
     }
@@ -297,42 +207,54 @@ internal sealed class TxnLog : IDisposable
     /// yielded before it is good, and the exception names the bad record's zxid and what is wrong.</exception>
     public IEnumerable<Txn> ReadFrom(Zxid zxidExclusive, AclCache? acls = null)
     {
-        var location = Location;
-        // A batch keyed by its last zxid holds a txn after zxidExclusive exactly when its key is greater.
-        using var documents = _txns.Find(Query.GT("_id", zxidExclusive.Value)).GetEnumerator();
-        var previous = zxidExclusive;
-        while (true)
+        // Each store's batches are in key order; the log is the two merged (a batch lives in one store only).
+        var cursors = _stores.Select(s => (Store: s, Batches: s.BatchesAfter(zxidExclusive.Value).GetEnumerator())).ToArray();
+        try
         {
-            BsonDocument document;
-            try
+            var more = cursors.Select(c => c.Batches.MoveNext()).ToArray();
+            var previous = zxidExclusive;
+            while (true)
             {
-                if (!documents.MoveNext())
+                var next = -1;
+                for (var i = 0; i < cursors.Length; i++)
+                {
+                    if (more[i] && (next < 0 || cursors[i].Batches.Current["_id"].AsInt64 < cursors[next].Batches.Current["_id"].AsInt64))
+                    {
+                        next = i;
+                    }
+                }
+
+                if (next < 0)
                 {
                     yield break;
                 }
 
-                document = documents.Current;
-            }
-            catch (Exception e) when (e is not (StorageCorruptionException or IOException or OutOfMemoryException))
-            {
-                // LiteDB reading a damaged page fails in many ways, not only with LiteException (a DecoderFallbackException for a bad string).
-                throw new StorageCorruptionException(CorruptionKind.Undecodable, location, null, $"LiteDB failed reading after zxid {previous} ({e.GetType().Name}): {e.Message}", e);
-            }
-
-            var first = document[LogDocuments.FirstField];
-            if (!first.IsInt64 || (previous > zxidExclusive && first.AsInt64 <= previous.Value))
-            {
-                throw new StorageCorruptionException(CorruptionKind.Undecodable, location, new Zxid(document["_id"].AsInt64), $"batch out of order: follows {previous}");
-            }
-
-            foreach (var txn in LogDocuments.Decode(document, new Zxid(first.AsInt64 - 1), location, acls, ReadParts))
-            {
-                if (txn.Zxid > zxidExclusive)
+                var (store, batches) = cursors[next];
+                var document = batches.Current;
+                var first = document[LogDocuments.FirstField];
+                if (!first.IsInt64 || (previous > zxidExclusive && first.AsInt64 <= previous.Value))
                 {
-                    yield return txn;
+                    throw new StorageCorruptionException(CorruptionKind.Undecodable, store.Location, new Zxid(document["_id"].AsInt64), $"batch out of order: follows {previous}");
                 }
 
-                previous = txn.Zxid;
+                foreach (var txn in LogDocuments.Decode(document, new Zxid(first.AsInt64 - 1), store.Location, acls, zxid => store.ReadParts(zxid.Value)))
+                {
+                    if (txn.Zxid > zxidExclusive)
+                    {
+                        yield return txn;
+                    }
+
+                    previous = txn.Zxid;
+                }
+
+                more[next] = batches.MoveNext();
+            }
+        }
+        finally
+        {
+            foreach (var cursor in cursors)
+            {
+                cursor.Batches.Dispose();
             }
         }
     }
@@ -347,30 +269,15 @@ internal sealed class TxnLog : IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var removed = 0;
-                // The batch that straddles zxid keeps its entries up to zxid, under a new key; later batches go whole. The
-            // entries after zxid are not decoded: they are what is being cut, possibly because they are corrupt.
-            foreach (var document in _txns.Find(Query.GT("_id", zxid.Value)).ToList())
+            // Newest run first: the store holding the newest batch loses what lies above the other store's newest
+            // (and above zxid), synced, then again; a crash between two steps leaves a shorter log, never a hole.
+            while (Newest() is var store && store.LastId != 0 && store.LastId > zxid.Value)
             {
-                var batch = document[LogDocuments.RecordField].AsBinary;
-                var keep = 0;
-                Zxid keptLast = default;
-                while (LogDocuments.EntrySize(batch, keep, out var key) is var size and > 0 && key <= zxid)
-                {
-                    keep += size;
-                    keptLast = key;
-                }
-
-                removed += LogDocuments.CountEntries(batch, keep);
-                _txns.Delete(document["_id"]);
-                if (keep > 0)
-                {
-                    _txns.Insert(new BsonDocument { ["_id"] = keptLast.Value, [LogDocuments.FirstField] = document[LogDocuments.FirstField], [LogDocuments.RecordField] = batch[..keep] });
-                }
+                var otherLast = _stores.Length == 2 ? _stores[Array.IndexOf(_stores, store) ^ 1].LastId : 0;
+                removed += store.TruncateAfter(Math.Max(zxid.Value, otherLast));
             }
 
-            _partsCollection.DeleteMany(Query.GT(LogDocuments.PartZxidField, zxid.Value));
-            SyncWal();
-            Volatile.Write(ref _lastZxid, _txns.FindOne(Query.All(Query.Descending))?["_id"].AsInt64 ?? 0);
+            Volatile.Write(ref _lastZxid, _stores.Max(s => s.LastId));
             Volatile.Write(ref _syncedZxid, _lastZxid);
             return removed;
         }
@@ -378,22 +285,34 @@ internal sealed class TxnLog : IDisposable
 
     /// <summary>
     /// Removes every txn at or before <paramref name="zxid"/>: the ones a retained snapshot already holds (autopurge).
-    /// The last txn is kept whatever the zxid, so <see cref="LastZxid"/> survives a reopen.
+    /// Whole batches only; the newest batch is kept whatever the zxid, so <see cref="LastZxid"/> survives a reopen.
+    /// Returns how many batches went.
     /// </summary>
     public int PurgeThrough(Zxid zxid)
     {
         lock (_writeLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            // Whole batches only: a batch whose last txn is covered goes; the newest batch always stays.
-            var removed = _txns.DeleteMany(Query.And(Query.LTE("_id", zxid.Value), Query.LT("_id", _lastZxid)));
-            if (_txns.FindOne(Query.All()) is { } oldest)
+            var limit = Math.Min(zxid.Value, _lastZxid - 1);
+            var removed = 0;
+            // Oldest run first (the mirror of truncation): the store holding the oldest batch loses what lies below
+            // the other store's oldest, synced, then again, so a crash in between leaves a contiguous log.
+            while (Oldest() is { } store && store.FirstId <= limit)
             {
-                // Parts belong to the txn of their zxid: those before the oldest kept batch went with their batches.
-                _partsCollection.DeleteMany(Query.LT(LogDocuments.PartZxidField, oldest[LogDocuments.FirstField]));
+                var otherFirst = _stores.Length == 2 ? _stores[Array.IndexOf(_stores, store) ^ 1].FirstId : 0;
+                removed += store.DeleteThrough(otherFirst == 0 ? limit : Math.Min(limit, otherFirst - 1));
             }
 
-            SyncWal();
+            // Parts belong to the txn of their zxid: those before the oldest kept batch went with their batches.
+            var oldestKept = _stores.Select(s => s.OldestTxn()).Where(z => z != 0).DefaultIfEmpty(0).Min();
+            if (oldestKept != 0)
+            {
+                foreach (var store in _stores)
+                {
+                    store.DeletePartsBefore(oldestKept);
+                }
+            }
+
             return removed;
         }
     }
@@ -402,13 +321,17 @@ internal sealed class TxnLog : IDisposable
 
     public void SetAcceptedEpoch(long epoch) => WriteMeta("acceptedEpoch", epoch);
 
-    /// <summary>Copies the WAL into the data file now (LiteDB does it by itself every 1000 pages, ~8 MB).</summary>
+    /// <summary>Copies both stores' WALs into their data files now, after any background checkpoint (tests).</summary>
     public void Checkpoint()
     {
         lock (_writeLock)
         {
-            _db.Checkpoint();
-            SyncWal();
+            WaitForCheckpoint();
+            foreach (var store in _stores)
+            {
+                store.Checkpoint();
+                store.SyncWal();
+            }
         }
     }
 
@@ -422,23 +345,10 @@ internal sealed class TxnLog : IDisposable
             }
 
             _disposed = true;
-            try
+            WaitForCheckpoint();
+            foreach (var store in _stores)
             {
-                _db.Dispose(); // LiteDB checkpoints on close; the shrink rule keeps that safe.
-                _data.Sync();
-                _wal.Sync();
-            }
-            catch (Exception e) when (e is IOException or LiteException or ObjectDisposedException)
-            {
-                // A log that could not be written (a full disk) cannot checkpoint either, and LiteDB may have closed
-                // itself after the failed write. What was synced is on disk and the next open replays it; what was
-                // not was never acknowledged. Stopping must not throw on top of the fault that stopped the peer.
-            }
-            finally
-            {
-                LiteDbTransactions.SuppressFinalizers(_engine);
-                _wal.Dispose();
-                _data.Dispose();
+                store.Dispose();
             }
         }
     }
@@ -458,42 +368,76 @@ internal sealed class TxnLog : IDisposable
         lock (_writeLock)
         {
             _disposed = true;
-            LiteDbTransactions.SuppressFinalizers(_engine);
-            _wal.Dispose();
-            _data.Dispose();
+            WaitForCheckpoint();
+            foreach (var store in _stores)
+            {
+                store.CloseWithoutCheckpoint();
+            }
         }
     }
 
-    /// <summary>The parts of the external record of <paramref name="zxid"/>, in index order.</summary>
-    private List<BsonDocument> ReadParts(Zxid zxid)
+    /// <summary>
+    /// Syncs the active store (every batch in it durable before any reaches the other), appends to the other from
+    /// now on, and checkpoints the one it left on a background thread.
+    /// </summary>
+    private void MoveToOtherStore()
     {
-        var parts = _partsCollection.Find(Query.EQ(LogDocuments.PartZxidField, zxid.Value)).ToList();
-        parts.Sort(static (x, y) => x[LogDocuments.PartIndexField].CompareTo(y[LogDocuments.PartIndexField]));
-        return parts;
-    }
-
-    private void SyncWal()
-    {
-        if (_options.ForceSync)
+        var left = _stores[_active];
+        lock (_syncLock)
         {
+            left.SyncWal();
+            Volatile.Write(ref _syncedZxid, _lastZxid);
+            _options.Hook?.Invoke(TxnLogOptions.HookRotation);
+            Volatile.Write(ref _active, _active ^ 1);
+        }
+
+        Moves++;
+        StartCheckpoint(left);
+    }
+
+    private void StartCheckpoint(LogStore store)
+    {
+        var hook = _options.Hook;
+        _checkpoint = Task.Run(() =>
+        {
+            hook?.Invoke(TxnLogOptions.HookCheckpointStart);
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            _wal.Sync();
-            Telemetry.LogSyncs.Add(1);
-            Telemetry.LogSyncDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+            store.CheckpointInBackground();
+            Telemetry.LogCheckpointDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+        });
+    }
+
+    /// <summary>A background checkpoint that failed (a full or failing disk) fails the next write: the log cannot go on safely.</summary>
+    private void ThrowIfCheckpointFailed()
+    {
+        if (_checkpoint is { IsFaulted: true } failed)
+        {
+            failed.GetAwaiter().GetResult();
         }
     }
 
-    private long ReadMeta(string key) => _meta.FindById(key)?[ValueField].AsInt64 ?? 0;
+    private void WaitForCheckpoint()
+    {
+        try
+        {
+            _checkpoint?.GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is IOException or LiteException or ObjectDisposedException)
+        {
+            // Reported by the write that met it; closing must not throw on top of the fault.
+        }
+    }
+
+    private LogStore Newest() => _stores.MaxBy(s => s.LastId)!;
+
+    private LogStore? Oldest() => _stores.Where(s => s.FirstId != 0).MinBy(s => s.FirstId);
 
     private void WriteMeta(string key, long value)
     {
         lock (_writeLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            _meta.Upsert(new BsonDocument { ["_id"] = key, [ValueField] = value });
-
-            // Epochs are promises to other peers (ZooKeeper writes them with an fsync'd atomic rename): always synced.
-            _wal.Sync();
+            _stores[_active].WriteMeta(key, value);
         }
     }
 }

@@ -36,7 +36,7 @@ public sealed class CrashTests(ITestOutputHelper output)
     /// Sessions must not expire while the test runs: a restarted child would write closeSession txns of its own
     /// between start-up and the srvr that checks its recovered zxid. Recovered sessions restart their clocks.
     /// </summary>
-    private const int SessionTimeoutMs = 600_000;
+    internal const int SessionTimeoutMs = 600_000;
 
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
@@ -161,14 +161,14 @@ public sealed class CrashTests(ITestOutputHelper output)
         return $"killed after {target} acks (+{spin} spins), windows {string.Join('/', plans.Select(p => p.Window))}";
     }
 
-    private static string Failures(CrashWriter[] writers) => string.Join("; ", writers.Select(w => w.Failure).OfType<string>());
+    internal static string Failures(CrashWriter[] writers) => string.Join("; ", writers.Select(w => w.Failure).OfType<string>());
 
     /// <summary>
     /// Recovers a copy of the dataDir (so the child later recovers the untouched files) twice: as the peer does,
     /// from the newest snapshot plus the log after it, and by replaying the whole log from the empty tree. Both must
     /// succeed without corruption and give the same tree.
     /// </summary>
-    private static (TreeState State, string? Snapshot) RecoverBothWays(string dataDir, string copy)
+    internal static (TreeState State, string? Snapshot) RecoverBothWays(string dataDir, string copy)
     {
         Directory.CreateDirectory(copy);
         foreach (var file in Directory.GetFiles(dataDir))
@@ -195,7 +195,7 @@ public sealed class CrashTests(ITestOutputHelper output)
     /// the same zxid (srvr, before any session exists), and for every path the last round wrote, the
     /// same data, mzxid and version, or no node where there is none.
     /// </summary>
-    private static async Task CheckServedAsync(ZkChildProcess child, IPEndPoint endPoint, TreeState? onDisk, string[] paths)
+    internal static async Task CheckServedAsync(ZkChildProcess child, IPEndPoint endPoint, TreeState? onDisk, string[] paths)
     {
         var zxid = await child.WaitUntilServingAsync(endPoint, Deadline);
         if (onDisk is null)
@@ -244,7 +244,7 @@ public sealed class CrashTests(ITestOutputHelper output)
             $"{path}: served mzxid 0x{reply.Stat.Mzxid:x} version {reply.Stat.Version}, recovered {expected.Mzxid} version {expected.Version}");
     }
 
-    private static string WriteConfig(TempDirectory dir, string dataDir, int port)
+    internal static string WriteConfig(TempDirectory dir, string dataDir, int port)
     {
         var path = dir.File("zoo.cfg");
         File.WriteAllText(path, $"""
@@ -261,7 +261,7 @@ public sealed class CrashTests(ITestOutputHelper output)
     }
 
     /// <summary>A loopback port free right now (bound to 0, then released); the child binds it on every restart.</summary>
-    private static int FreeLoopbackPort()
+    internal static int FreeLoopbackPort()
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));

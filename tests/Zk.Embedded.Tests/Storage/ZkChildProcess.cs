@@ -51,7 +51,7 @@ internal sealed class ZkChildProcess : IDisposable
     public string RecentOutput => string.Join('\n', _output);
 
     /// <summary>Starts <c>dotnet zk.dll start <paramref name="configPath"/></c> with its output captured.</summary>
-    public static ZkChildProcess Start(string configPath, string workingDirectory)
+    public static ZkChildProcess Start(string configPath, string workingDirectory, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(DotnetHost())
         {
@@ -63,6 +63,11 @@ internal sealed class ZkChildProcess : IDisposable
         info.ArgumentList.Add(ServerDll);
         info.ArgumentList.Add("start");
         info.ArgumentList.Add(configPath);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
         var process = new Process { StartInfo = info };
         var child = new ZkChildProcess(process);
         process.OutputDataReceived += (_, e) => child.Keep(e.Data);
@@ -153,11 +158,33 @@ internal sealed class ZkChildProcess : IDisposable
         _process.Dispose();
     }
 
+    /// <summary>Completes when the child writes a line containing <paramref name="text"/> (one watch at a time).</summary>
+    public Task WhenOutputAsync(string text)
+    {
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _watch, new OutputWatch(text, seen));
+        if (_output.Any(l => l.Contains(text, StringComparison.Ordinal)))
+        {
+            seen.TrySetResult();
+        }
+
+        return seen.Task;
+    }
+
+    private OutputWatch? _watch;
+
+    private sealed record OutputWatch(string Text, TaskCompletionSource Seen);
+
     private void Keep(string? line)
     {
         if (line is null)
         {
             return;
+        }
+
+        if (Volatile.Read(ref _watch) is { } watch && line.Contains(watch.Text, StringComparison.Ordinal))
+        {
+            watch.Seen.TrySetResult();
         }
 
         _output.Enqueue(line);

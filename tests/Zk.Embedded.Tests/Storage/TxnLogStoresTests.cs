@@ -1,0 +1,151 @@
+using Zk.Embedded.Api;
+using Zk.Embedded.Storage;
+using Zk.Embedded.Txns;
+
+namespace Zk.Embedded.Tests.Storage;
+
+/// <summary>
+/// The txn log's two stores: the log moves to the other one every <see cref="TxnLogOptions.CheckpointPages"/> WAL
+/// pages and checkpoints the one it left in the background; reads merge them, truncation and purge keep the log one
+/// contiguous run of zxids, and writes go on while a checkpoint is held.
+/// </summary>
+public sealed class TxnLogStoresTests : IDisposable
+{
+    private const int Pages = 8;
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private TxnLogOptions Small(Action<string>? hook = null) => new() { CheckpointPages = Pages, Hook = hook };
+
+    /// <summary>Appends batches of 5 until the log moved at least <paramref name="moves"/> times; returns what it wrote.</summary>
+    private static List<Txn> Fill(TxnLog log, int moves, List<Txn>? written = null)
+    {
+        written ??= [];
+        while (log.Moves < moves)
+        {
+            var batch = TxnLogTests.Batch(written.Count + 1, 5);
+            log.Append(batch);
+            written.AddRange(batch);
+        }
+
+        return written;
+    }
+
+    [Fact]
+    public void Batches_spread_over_both_stores_read_back_in_zxid_order_after_reopening()
+    {
+        List<Txn> written;
+        using (var log = TxnLog.Open(_dir.Path, Small()))
+        {
+            written = Fill(log, moves: 5);
+            StorageAssert.SameTxns(written, [.. log.ReadFrom(default)]);
+        }
+
+        Assert.True(File.Exists(_dir.File(TxnLog.SecondDataFileName)), "expected the second store's data file");
+        using var reopened = TxnLog.Open(_dir.Path, Small());
+        Assert.Equal(written[^1].Zxid, reopened.LastZxid);
+        StorageAssert.SameTxns(written, [.. reopened.ReadFrom(default)]);
+        StorageAssert.SameTxns(written[17..], [.. reopened.ReadFrom(new Zxid(17))]);
+
+        // Appending goes on where the newest batch is, and the merge still reads one run.
+        var more = TxnLogTests.Batch(written.Count + 1, 5);
+        reopened.Append(more);
+        StorageAssert.SameTxns([.. written, .. more], [.. reopened.ReadFrom(default)]);
+    }
+
+    [Fact]
+    public void Truncation_across_both_stores_leaves_exactly_the_prefix()
+    {
+        using var log = TxnLog.Open(_dir.Path, Small());
+        var written = Fill(log, moves: 6);
+        var cut = written.Count / 3 + 2; // inside a batch, several moves back
+        var removed = log.TruncateAfter(new Zxid(cut));
+        Assert.Equal(written.Count - cut, removed);
+        Assert.Equal(new Zxid(cut), log.LastZxid);
+        StorageAssert.SameTxns(written[..cut], [.. log.ReadFrom(default)]);
+
+        var next = TxnLogTests.Batch(cut + 1, 5);
+        log.Append(next);
+        log.Dispose();
+        using var reopened = TxnLog.Open(_dir.Path, Small());
+        StorageAssert.SameTxns([.. written[..cut], .. next], [.. reopened.ReadFrom(default)]);
+    }
+
+    [Fact]
+    public void Purge_across_both_stores_keeps_a_contiguous_suffix_and_the_newest_batch()
+    {
+        using var log = TxnLog.Open(_dir.Path, Small());
+        var written = Fill(log, moves: 6);
+        var through = written.Count / 2 + 1; // batches end at multiples of 5: the batch holding it stays
+        log.PurgeThrough(new Zxid(through));
+        var kept = log.ReadFrom(default).ToList();
+        var firstKept = (through / 5 * 5) + 1;
+        StorageAssert.SameTxns(written[(firstKept - 1)..], kept);
+
+        // Purging everything keeps the newest batch, so the last zxid survives a reopen.
+        log.PurgeThrough(written[^1].Zxid);
+        StorageAssert.SameTxns(written[^5..], [.. log.ReadFrom(default)]);
+        log.Dispose();
+        using var reopened = TxnLog.Open(_dir.Path, Small());
+        Assert.Equal(written[^1].Zxid, reopened.LastZxid);
+    }
+
+    [Fact]
+    public void Writes_and_syncs_go_on_while_the_background_checkpoint_is_held()
+    {
+        using var held = new ManualResetEventSlim();
+        using var reached = new ManualResetEventSlim();
+        var log = TxnLog.Open(_dir.Path, Small(point =>
+        {
+            if (point == TxnLogOptions.HookCheckpointStart)
+            {
+                reached.Set();
+                held.Wait(TimeSpan.FromSeconds(30));
+            }
+        }));
+        try
+        {
+            var written = Fill(log, moves: 1);
+            Assert.True(reached.Wait(TimeSpan.FromSeconds(10)), "the move started no background checkpoint");
+            var syncs = log.WalSyncCount;
+            for (var i = 0; i < 40; i++)
+            {
+                var batch = TxnLogTests.Batch(written.Count + 1, 5);
+                log.Append(batch);
+                written.AddRange(batch);
+            }
+
+            Assert.Equal(1, log.Moves); // it stays where it is until the checkpoint is done
+            Assert.True(log.WalSyncCount >= syncs + 40, $"expected a sync per batch while the checkpoint was held, {log.WalSyncCount - syncs} syncs");
+            held.Set();
+            Fill(log, moves: 2, written);
+            StorageAssert.SameTxns(written, [.. log.ReadFrom(default)]);
+        }
+        finally
+        {
+            held.Set();
+            log.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Epochs_written_in_either_store_read_as_the_largest()
+    {
+        using (var log = TxnLog.Open(_dir.Path, Small()))
+        {
+            log.SetAcceptedEpoch(3);
+            log.SetCurrentEpoch(2);
+            var written = Fill(log, moves: 1);
+            log.SetAcceptedEpoch(5);
+            Fill(log, moves: 2, written);
+            log.SetCurrentEpoch(4);
+            Assert.Equal(5, log.AcceptedEpoch);
+            Assert.Equal(4, log.CurrentEpoch);
+        }
+
+        using var reopened = TxnLog.Open(_dir.Path, Small());
+        Assert.Equal(5, reopened.AcceptedEpoch);
+        Assert.Equal(4, reopened.CurrentEpoch);
+    }
+}
