@@ -170,13 +170,13 @@ internal sealed class LogStore : IDisposable
             });
         }
 
-        var first = documents[0]["_id"].AsInt64;
-        if (Volatile.Read(ref _firstId) == 0 || first < _firstId)
+        // The log appends in zxid order: only an empty store's oldest batch changes.
+        if (_firstId == 0)
         {
-            Volatile.Write(ref _firstId, first);
+            Volatile.Write(ref _firstId, documents[0]["_id"].AsInt64);
         }
 
-        Volatile.Write(ref _lastId, Math.Max(_lastId, documents[^1]["_id"].AsInt64));
+        Volatile.Write(ref _lastId, documents[^1]["_id"].AsInt64);
     }
 
     /// <summary>Forces the WAL to disk (with forceSync; without it, nothing).</summary>

@@ -273,8 +273,7 @@ internal sealed class TxnLog : IDisposable
             // (and above zxid), synced, then again; a crash between two steps leaves a shorter log, never a hole.
             while (Newest() is var store && store.LastId != 0 && store.LastId > zxid.Value)
             {
-                var otherLast = _stores.Length == 2 ? _stores[Array.IndexOf(_stores, store) ^ 1].LastId : 0;
-                removed += store.TruncateAfter(Math.Max(zxid.Value, otherLast));
+                removed += store.TruncateAfter(Math.Max(zxid.Value, Other(store)?.LastId ?? 0));
             }
 
             Volatile.Write(ref _lastZxid, _stores.Max(s => s.LastId));
@@ -299,7 +298,7 @@ internal sealed class TxnLog : IDisposable
             // the other store's oldest, synced, then again, so a crash in between leaves a contiguous log.
             while (Oldest() is { } store && store.FirstId <= limit)
             {
-                var otherFirst = _stores.Length == 2 ? _stores[Array.IndexOf(_stores, store) ^ 1].FirstId : 0;
+                var otherFirst = Other(store)?.FirstId ?? 0;
                 removed += store.DeleteThrough(otherFirst == 0 ? limit : Math.Min(limit, otherFirst - 1));
             }
 
@@ -429,6 +428,8 @@ internal sealed class TxnLog : IDisposable
     }
 
     private LogStore Newest() => _stores.MaxBy(s => s.LastId)!;
+
+    private LogStore? Other(LogStore store) => _stores.Length == 2 ? _stores[Array.IndexOf(_stores, store) ^ 1] : null;
 
     private LogStore? Oldest() => _stores.Where(s => s.FirstId != 0).MinBy(s => s.FirstId);
 
