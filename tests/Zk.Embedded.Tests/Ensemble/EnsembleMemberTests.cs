@@ -61,10 +61,7 @@ public sealed class EnsembleMemberTests(ITestOutputHelper output)
             Assert.True(leader.State.Zxid.Epoch > oldEpoch, $"expected a write in an epoch above {oldEpoch}, got zxid {leader.State.Zxid}");
 
             members[oldId] = Start(oldId, network, disks[oldId], seed);
-            await QuiescentAsync(members.Values, leader.State.Zxid);
-            var digests = members.Values.Select(m => (m.Id, Digest: TreeDigest.Of(m.State))).ToList();
-            Assert.True(digests.Select(d => d.Digest).Distinct().Count() == 1,
-                $"expected identical trees, got {string.Join(", ", digests.Select(d => $"server {d.Id}: {d.Digest[..12]}"))}");
+            await EnsembleTestKit.AssertIdenticalAsync(members.Values, leader.State.Zxid);
             Assert.True(members[oldId].State.Find("/after")?.Data is [3], "expected the restarted old leader to have caught up with /after");
         }
         finally
@@ -102,7 +99,7 @@ public sealed class EnsembleMemberTests(ITestOutputHelper output)
                 Assert.True(m.State.Find("/lost") is null, $"expected server {m.Id} to have no /lost: it never committed");
                 Assert.True(m.State.Find("/kept") is not null, $"expected server {m.Id} to have /kept");
             }
-            Assert.Single(members.Select(m => TreeDigest.Of(m.State)).Distinct());
+            await EnsembleTestKit.AssertIdenticalAsync(members, next.State.Zxid);
         }
         finally
         {

@@ -2,6 +2,7 @@ using Zk.Embedded.Api;
 using Zk.Embedded.Ensemble;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
+using Zk.Embedded.Tests.Replication;
 
 namespace Zk.Embedded.Tests.Ensemble;
 
@@ -42,6 +43,37 @@ internal static class EnsembleTestKit
                 Assert.Fail($"expected server {m.Id} to publish zxid {zxid} within {Deadline}; it is at {m.State.Zxid}");
             }
         }
+    }
+
+    /// <summary>
+    /// Each member's tree digest, all taken at one zxid, at least <paramref name="zxid"/>: a member can publish a txn
+    /// just after another was read (the leader publishes beside its followers, a close ends in a later txn), and two
+    /// trees at different zxids may rightly differ. Identical trees at the same zxid is the invariant.
+    /// </summary>
+    public static async Task<List<(int Id, Zxid Zxid, string Digest)>> DigestsAtOneZxidAsync(IEnumerable<EnsembleMember> members, Zxid zxid)
+    {
+        var list = members.ToList();
+        var target = zxid;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        while (true)
+        {
+            await QuiescentAsync(list, target);
+            var states = list.Select(m => (m.Id, State: m.State)).ToList();
+            var newest = states.Max(s => s.State.Zxid);
+            if (states.All(s => s.State.Zxid == newest))
+                return states.Select(s => (s.Id, s.State.Zxid, TreeDigest.Of(s.State))).ToList();
+            Assert.True(System.Diagnostics.Stopwatch.GetElapsedTime(started) < Deadline,
+                $"expected every member at one zxid within {Deadline}; they are at {string.Join(", ", states.Select(s => $"server {s.Id}: {s.State.Zxid}"))}");
+            target = newest;
+        }
+    }
+
+    /// <summary>Asserts that every member's tree is the same once they stand at one zxid, at least <paramref name="zxid"/>.</summary>
+    public static async Task AssertIdenticalAsync(IEnumerable<EnsembleMember> members, Zxid zxid, string? context = null)
+    {
+        var digests = await DigestsAtOneZxidAsync(members, zxid);
+        Assert.True(digests.Select(d => d.Digest).Distinct().Count() == 1,
+            $"expected identical trees at zxid {digests[0].Zxid}, got {string.Join(", ", digests.Select(d => $"server {d.Id}: {d.Digest[..12]}"))}{context}");
     }
 
     /// <summary>A session created by a createSession txn through <paramref name="leader"/>.</summary>
