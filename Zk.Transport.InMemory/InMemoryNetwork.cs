@@ -108,6 +108,25 @@ public sealed class InMemoryNetwork : IAsyncDisposable
             _blocked.Add((from, to));
     }
 
+    /// <summary>Removes the partition that <see cref="Partition"/> made with the same <paramref name="side"/> (one of them, if several); others stay.</summary>
+    public void HealPartition(IEnumerable<int> side)
+    {
+        var members = side.ToHashSet();
+        lock (_gate)
+        {
+            var index = _cuts.FindIndex(cut => cut.SetEquals(members));
+            if (index >= 0)
+                _cuts.RemoveAt(index);
+        }
+    }
+
+    /// <summary>Removes the one-way block from <paramref name="from"/> to <paramref name="to"/>; other blocks and partitions stay.</summary>
+    public void Unblock(int from, int to)
+    {
+        lock (_gate)
+            _blocked.Remove((from, to));
+    }
+
     /// <summary>Removes every partition and block.</summary>
     public void Heal()
     {

@@ -111,9 +111,16 @@ internal sealed class TreeReplica : IReplicatedState
         return spool => new ConsensusSnapshot(state.Zxid, ReadOnlyMemory<byte>.Empty) { Body = spool.Write(state) };
     }
 
-    /// <summary>Stops the leader's pipeline, if any (its waiting writes fail with ConnectionLoss); after the driver stopped.</summary>
+    /// <summary>
+    /// Stops the leader's pipeline, if any, and answers the writes this member forwarded: all fail with ConnectionLoss
+    /// (their outcome is unknown), as a stopped ZooKeeper server's clients see. After the driver stopped, so nothing
+    /// else touches the publisher.
+    /// </summary>
     public async ValueTask StopAsync()
     {
+        // A crashed follower's forwarded writes would otherwise wait for a commit that never reaches it: their
+        // sessions' calls never returned (found by a FaultyEnsemble test that hung).
+        _follower.FailWaiting();
         if (_leading is { } pipeline)
         {
             _leadingCommit!.Fail("the peer is stopping");

@@ -427,6 +427,11 @@ internal sealed class TxnLog : IDisposable
         }
     }
 
+    /// <summary>Where the log stands, for a test's or an operator's message: the active store and each store's WAL.</summary>
+    internal string Describe() =>
+        $"active store {_active}, moves {Moves}, checkpoint {(_checkpoint is null ? "none" : _checkpoint.Status.ToString())}, " +
+        string.Join(", ", _stores.Select((s, i) => $"store {i}: WAL {s.WalPages} pages ({s.WalPath}), batches {s.FirstId}..{s.LastId}"));
+
     private LogStore Newest() => _stores.MaxBy(s => s.LastId)!;
 
     private LogStore? Other(LogStore store) => _stores.Length == 2 ? _stores[Array.IndexOf(_stores, store) ^ 1] : null;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Zk.Embedded;
 using Zk.Embedded.Api;
+using Zk.Testing.History;
 using Zk.Transport.InMemory;
 
 namespace Zk.Testing;
@@ -43,15 +44,24 @@ public sealed record FaultyEnsembleOptions
     /// <summary>Mean time between one fault's start and its end, and between faults (each drawn from half to one and a half times it).</summary>
     public TimeSpan FaultInterval { get; init; } = TimeSpan.FromMilliseconds(400);
 
-    /// <summary>The members' own options (tickTime, limits); the in-memory ensemble's defaults otherwise.</summary>
+    /// <summary>
+    /// How many faults may be in effect at once, each on a different member (1: one at a time, so a quorum always
+    /// remains). With more, enough of them together can take the quorum away for a while: writes then fail with
+    /// ConnectionLoss until enough heal, which is what the code under test should survive.
+    /// </summary>
+    public int ConcurrentFaults { get; init; } = 1;
+
+    /// <summary>The members' own options (tickTime, limits, observers); the in-memory ensemble's defaults otherwise.</summary>
     public InMemoryEnsembleOptions Ensemble { get; init; } = new();
 }
 
 /// <summary>
 /// An in-process ensemble (<see cref="InMemoryEnsemble"/>, the real peers, consensus and transport) that fails while
-/// the code under test runs: one fault at a time, each drawn from one seeded random source, so that at most one member
-/// is down or cut off and the ensemble can always make progress. After the run everything heals and
-/// <see cref="CheckConvergedAsync"/> compares every member's tree. The same seed gives the same schedule of faults
+/// the code under test runs: faults drawn from one seeded random source, by default one at a time so that at most one
+/// member is down or cut off and the ensemble can always make progress (<see cref="FaultyEnsembleOptions.ConcurrentFaults"/>
+/// for more). Sessions from <see cref="ConnectAsync"/> record their operations in <see cref="History"/>, whose
+/// <see cref="OperationHistory.Check"/> searches them for a linearizability violation. After the run everything heals
+/// and <see cref="CheckConvergedAsync"/> compares every member's tree. The same seed gives the same schedule of faults
 /// (which kinds, which members, in which order); thread scheduling is not replayed, so the interleaving with the
 /// code under test differs from run to run (the deterministic simulator in docs/simulation.md replays everything, but
 /// runs the consensus core, not an application's code).
@@ -62,6 +72,7 @@ public sealed class FaultyEnsemble : IAsyncDisposable
     private readonly Random _random;
     private readonly List<FaultEvent> _schedule = [];
     private readonly Stopwatch _clock = new();
+    private readonly HashSet<int> _faulted = [];
 
     private FaultyEnsemble(int seed, FaultyEnsembleOptions options, InMemoryEnsemble ensemble)
     {
@@ -75,6 +86,9 @@ public sealed class FaultyEnsemble : IAsyncDisposable
     /// <summary>The ensemble underneath, for anything the faults do not cover.</summary>
     public InMemoryEnsemble Ensemble { get; }
 
+    /// <summary>What every session from <see cref="ConnectAsync"/> did and saw; <see cref="OperationHistory.Check"/> it after the run.</summary>
+    public OperationHistory History { get; } = new();
+
     /// <summary>The faults applied and ended so far, in order.</summary>
     public IReadOnlyList<FaultEvent> Schedule
     {
@@ -87,19 +101,24 @@ public sealed class FaultyEnsemble : IAsyncDisposable
         options ??= new FaultyEnsembleOptions();
         if (options.Voters < 3)
             throw new ArgumentOutOfRangeException(nameof(options), options.Voters, "A faulty ensemble needs at least 3 voters, so that one member's fault leaves a quorum.");
+        if (options.ConcurrentFaults < 1 || options.ConcurrentFaults >= options.Voters + options.Ensemble.Observers)
+            throw new ArgumentOutOfRangeException(nameof(options), options.ConcurrentFaults, "ConcurrentFaults must be at least 1 and leave at least one member without a fault.");
         var ensemble = await InMemoryEnsemble.StartAsync(options.Voters, options.Ensemble).ConfigureAwait(false);
         await ensemble.WaitForLeaderAsync().ConfigureAwait(false);
         return new FaultyEnsemble(seed, options, ensemble);
     }
 
-    /// <summary>A session on member <paramref name="member"/>, or on a running member the seed picks.</summary>
-    public ValueTask<IZooKeeper> ConnectAsync(int? member = null, ZkSessionOptions? options = null)
+    /// <summary>
+    /// A session on member <paramref name="member"/>, or on a running member the seed picks, recorded in
+    /// <see cref="History"/>.
+    /// </summary>
+    public async ValueTask<IZooKeeper> ConnectAsync(int? member = null, ZkSessionOptions? options = null)
     {
         var running = Ensemble.Running;
         int id;
         lock (_random)
             id = member ?? (int)running[_random.Next(running.Count)].Options.ServerId;
-        return Ensemble.ConnectAsync(id, options);
+        return History.Record(await Ensemble.ConnectAsync(id, options).ConfigureAwait(false));
     }
 
     /// <summary>
@@ -111,14 +130,7 @@ public sealed class FaultyEnsemble : IAsyncDisposable
         using var stop = new CancellationTokenSource(duration);
         _clock.Restart();
         var running = Task.Run(() => work(stop.Token));
-        while (!stop.IsCancellationRequested)
-        {
-            var (apply, heal) = Draw();
-            await apply().ConfigureAwait(false);
-            await PauseAsync().ConfigureAwait(false);
-            await heal().ConfigureAwait(false);
-            await PauseAsync().ConfigureAwait(false);
-        }
+        await Task.WhenAll(Enumerable.Range(0, _options.ConcurrentFaults).Select(_ => FaultLoopAsync(stop.Token))).ConfigureAwait(false);
 
         try
         {
@@ -159,32 +171,62 @@ public sealed class FaultyEnsemble : IAsyncDisposable
         return difference;
     }
 
+    /// <summary>One fault after another until <paramref name="stop"/>; each ends before the loop draws the next.</summary>
+    private async Task FaultLoopAsync(CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            var (member, apply, heal) = Draw();
+            try
+            {
+                await apply().ConfigureAwait(false);
+                await PauseAsync().ConfigureAwait(false);
+                await heal().ConfigureAwait(false);
+            }
+            finally
+            {
+                lock (_random)
+                    _faulted.Remove(member);
+            }
+
+            await PauseAsync().ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Stops every member.</summary>
     public async ValueTask DisposeAsync() => await Ensemble.DisposeAsync().ConfigureAwait(false);
 
-    /// <summary>The next fault and how it ends; ids are drawn from all members, so a restarted one can fail again.</summary>
-    private (Func<Task> Apply, Func<Task> Heal) Draw()
+    /// <summary>
+    /// The next fault and how it ends, on a member no other fault holds; ids are drawn from all members, so a restarted
+    /// one can fail again.
+    /// </summary>
+    private (int Member, Func<Task> Apply, Func<Task> Heal) Draw()
     {
         var kinds = Enum.GetValues<FaultKinds>().Where(k => k != FaultKinds.All && _options.Faults.HasFlag(k)).ToArray();
-        if (kinds.Length == 0)
-            return (() => Task.CompletedTask, () => Task.CompletedTask);
         int a, b;
         FaultKinds kind;
         lock (_random)
         {
-            kind = kinds[_random.Next(kinds.Length)];
             var ids = Ensemble.Ids;
-            a = ids[_random.Next(ids.Count)];
+            var free = ids.Where(i => !_faulted.Contains(i)).ToList();
+            if (kinds.Length == 0 || free.Count == 0)
+                return (-1, () => Task.CompletedTask, () => Task.CompletedTask);
+            kind = kinds[_random.Next(kinds.Length)];
+            a = free[_random.Next(free.Count)];
             b = ids.Where(i => i != a).ElementAt(_random.Next(ids.Count - 1));
+            _faulted.Add(a);
         }
 
-        return kind switch
+        (Func<Task> Apply, Func<Task> Heal) fault = kind switch
         {
             FaultKinds.Crash => (() => Logged($"crash {a}", () => Ensemble.CrashAsync(a)), () => Logged($"restart {a}", () => Ensemble.RestartAsync(a))),
-            FaultKinds.Partition => (() => Logged($"partition {a}", () => Sync(() => Ensemble.Partition(a))), () => Logged("heal", () => Sync(Ensemble.Heal))),
-            FaultKinds.OneWayBlock => (() => Logged($"block {a}->{b}", () => Sync(() => Ensemble.Network.Block(a, b))), () => Logged("heal", () => Sync(Ensemble.Heal))),
+            FaultKinds.Partition => (() => Logged($"partition {a}", () => Sync(() => Ensemble.Network.Partition([a]))),
+                () => Logged($"heal {a}", () => Sync(() => Ensemble.Network.HealPartition([a])))),
+            FaultKinds.OneWayBlock => (() => Logged($"block {a}->{b}", () => Sync(() => Ensemble.Network.Block(a, b))),
+                () => Logged($"unblock {a}->{b}", () => Sync(() => Ensemble.Network.Unblock(a, b)))),
             _ => (() => Logged($"pause {a}", () => Sync(() => Ensemble.Network.Pause(a))), () => Logged($"resume {a}", () => Sync(() => Ensemble.Network.Resume(a)))),
         };
+        return (a, fault.Apply, fault.Heal);
     }
 
     private async Task Logged(string what, Func<Task> action)

@@ -1,3 +1,4 @@
+using Zk.Testing.History;
 using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
 using Zk.Embedded.Tests.Consensus.Harness;
@@ -18,7 +19,7 @@ public sealed class SimulationCheckerTests
             Write(expected: 1, data: "b", invoke: 2, ret: 5),   // placed after "a", though it returned first
             Read(version: 2, data: "b", invoke: 6, ret: 7),
         };
-        Assert.Equal(Linearizability.Verdict.Linearizable, Linearizability.Check(ops));
+        Assert.Equal(LinearizabilityVerdict.Linearizable, Linearizability.Check(ops));
     }
 
     [Fact]
@@ -30,16 +31,16 @@ public sealed class SimulationCheckerTests
             Write(expected: 1, data: "b", invoke: 3, ret: 4),
             Read(version: 1, data: "a", invoke: 5, ret: 6),   // stale: "b" was acknowledged before this read began
         };
-        Assert.Equal(Linearizability.Verdict.NotLinearizable, Linearizability.Check(ops));
+        Assert.Equal(LinearizabilityVerdict.NotLinearizable, Linearizability.Check(ops));
     }
 
     [Fact]
     public void A_write_in_doubt_may_explain_a_read_or_be_left_out()
     {
         var unknown = Write(expected: 0, data: "x", invoke: 1, ret: long.MaxValue, SimOutcome.Unknown);
-        Assert.Equal(Linearizability.Verdict.Linearizable, Linearizability.Check([unknown, Read(1, "x", 3, 4)]));
-        Assert.Equal(Linearizability.Verdict.Linearizable, Linearizability.Check([unknown, Read(0, "", 3, 4)]));
-        Assert.Equal(Linearizability.Verdict.NotLinearizable, Linearizability.Check([unknown, Read(1, "y", 3, 4)]));
+        Assert.Equal(LinearizabilityVerdict.Linearizable, Linearizability.Check([unknown, Read(1, "x", 3, 4)]));
+        Assert.Equal(LinearizabilityVerdict.Linearizable, Linearizability.Check([unknown, Read(0, "", 3, 4)]));
+        Assert.Equal(LinearizabilityVerdict.NotLinearizable, Linearizability.Check([unknown, Read(1, "y", 3, 4)]));
     }
 
     [Fact]
@@ -57,11 +58,11 @@ public sealed class SimulationCheckerTests
     {
         var written = Write(expected: 0, data: "a", invoke: 1, ret: 2);
         // The register is at version 1 from step 2 on: a refusal of "expected 1" after that cannot be placed anywhere.
-        Assert.Equal(Linearizability.Verdict.NotLinearizable, Linearizability.Check([written, Write(1, "b", 3, 4, SimOutcome.BadVersion)]));
-        Assert.Equal(Linearizability.Verdict.Linearizable, Linearizability.Check([written, Write(0, "b", 3, 4, SimOutcome.BadVersion)]));
+        Assert.Equal(LinearizabilityVerdict.NotLinearizable, Linearizability.Check([written, Write(1, "b", 3, 4, SimOutcome.BadVersion)]));
+        Assert.Equal(LinearizabilityVerdict.Linearizable, Linearizability.Check([written, Write(0, "b", 3, 4, SimOutcome.BadVersion)]));
         // Concurrent with the write, either order explains a refusal of "expected 0" or of "expected 1".
-        Assert.Equal(Linearizability.Verdict.Linearizable, Linearizability.Check([written, Write(1, "b", 1, 4, SimOutcome.BadVersion)]));
-        Assert.Equal(Linearizability.Verdict.Linearizable, Linearizability.Check([written, Write(0, "b", 1, 4, SimOutcome.BadVersion)]));
+        Assert.Equal(LinearizabilityVerdict.Linearizable, Linearizability.Check([written, Write(1, "b", 1, 4, SimOutcome.BadVersion)]));
+        Assert.Equal(LinearizabilityVerdict.Linearizable, Linearizability.Check([written, Write(0, "b", 1, 4, SimOutcome.BadVersion)]));
     }
 
     [Fact]

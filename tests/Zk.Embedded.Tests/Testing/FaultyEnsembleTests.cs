@@ -84,5 +84,8 @@ public sealed class FaultyEnsembleTests(ITestOutputHelper output)
         Assert.True(acknowledged > 0, $"expected some adds to be acknowledged under faults (seed {seed})");
         Assert.True(value >= acknowledged && value <= acknowledged + unknown,
             $"expected the counter between the {acknowledged} acknowledged adds and those plus {unknown} of unknown outcome, it is {value} (seed {seed})");
+        // The counter's reads and conditional writes, as its sessions recorded them, are linearizable too.
+        var history = chaos.History.Check();
+        Assert.True(history.Passed && history.PathsChecked >= 1, $"seed {seed}: {history}");
     }
 }

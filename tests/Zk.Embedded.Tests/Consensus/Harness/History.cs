@@ -1,3 +1,4 @@
+using Zk.Testing.History;
 using Zk.Embedded.Api;
 
 namespace Zk.Embedded.Tests.Consensus.Harness;
@@ -38,9 +39,9 @@ internal sealed class History
         {
             switch (Linearizability.Check(group.ToList()))
             {
-                case Linearizability.Verdict.NotLinearizable:
+                case LinearizabilityVerdict.NotLinearizable:
                     throw new ConsensusViolation($"register {group.Key} is not linearizable:\n  {string.Join("\n  ", group.Where(o => o.Outcome != SimOutcome.Unknown).TakeLast(12))}");
-                case Linearizability.Verdict.Inconclusive: Inconclusive++; break;
+                case LinearizabilityVerdict.Inconclusive: Inconclusive++; break;
                 default: Linearizable++; break;
             }
         }
