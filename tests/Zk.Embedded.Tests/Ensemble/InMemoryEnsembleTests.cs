@@ -25,6 +25,22 @@ public sealed class InMemoryEnsembleTests(ITestOutputHelper output) : IDisposabl
     /// <summary>The members' log, for the reader of a failure.</summary>
     public void Dispose() => output.WriteLine(_log.Tail());
 
+    [Fact]
+    public async Task A_write_forwarded_by_a_member_that_crashes_fails_with_ConnectionLoss_instead_of_waiting_for_ever()
+    {
+        await using var ensemble = await StartAsync(3);
+        var follower = ensemble.Followers[0];
+        var zk = await ensemble.ConnectAsync(follower);
+        // Paused, the follower's forward never leaves; crashed, nothing it waits for can come back.
+        ensemble.Network.Pause(follower);
+        var write = zk.CreateAsync("/lost", [], Acl.OpenUnsafe, CreateMode.Persistent).AsTask();
+        await ensemble.CrashAsync(follower);
+        var finished = await Task.WhenAny(write, Task.Delay(Deadline));
+        Assert.True(finished == write, $"expected the forwarded write to fail once its member crashed; it was still waiting after {Deadline}");
+        var failure = await Assert.ThrowsAsync<ZkException>(() => write);
+        Assert.Equal(ZkErrorCode.ConnectionLoss, failure.Code);
+    }
+
     [Theory]
     [InlineData(3)]
     [InlineData(5)]
