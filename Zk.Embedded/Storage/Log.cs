@@ -14,8 +14,8 @@ internal static partial class Log
     public static partial void RecoveryFinished(ILogger logger, Zxid zxid, int nodes, int sessions, string snapshot, int replayed, long millis);
 
     [LoggerMessage(EventId = 3007, EventName = "RecoveryPhases", Level = LogLevel.Information,
-        Message = "Recovery took {SnapshotMillis} ms to load the snapshot and {ReplayMillis} ms to open and replay the log; {Gcs} GCs paused {GcPauseMillis} ms")]
-    public static partial void RecoveryPhases(ILogger logger, long snapshotMillis, long replayMillis, int gcs, long gcPauseMillis);
+        Message = "Recovery took {OpenMillis} ms to open the log, {SnapshotMillis} ms to load the snapshot and {ReplayMillis} ms to replay the log; {Gcs} GCs paused {GcPauseMillis} ms")]
+    public static partial void RecoveryPhases(ILogger logger, long openMillis, long snapshotMillis, long replayMillis, int gcs, long gcPauseMillis);
 
     [LoggerMessage(EventId = 3006, EventName = "RecoveryProgress", Level = LogLevel.Information,
         Message = "Recovery: {Replayed} txns replayed, at zxid {Zxid} of {LastZxid}")]

@@ -48,6 +48,7 @@ internal sealed class PeerStorage : ICommitStage, IDisposable
         var started = Stopwatch.GetTimestamp();
         var (gcsBefore, gcPauseBefore) = (GC.CollectionCount(0), GC.GetTotalPauseDuration());
         var log = TxnLog.Open(dataLogDir, StorageTestHooks.Apply(new TxnLogOptions { ForceSync = forceSync }));
+        var openMillis = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         try
         {
             var result = Recovery.Recover(dataDir, log, acls, (replayed, total, zxid, last) =>
@@ -79,7 +80,7 @@ internal sealed class PeerStorage : ICommitStage, IDisposable
             var snapshotMillis = (long)result.SnapshotLoadTime.TotalMilliseconds;
             var gcs = GC.CollectionCount(0) - gcsBefore;
             var gcPauseMillis = (long)(GC.GetTotalPauseDuration() - gcPauseBefore).TotalMilliseconds;
-            Log.RecoveryPhases(logger, snapshotMillis, millis - snapshotMillis, gcs, gcPauseMillis);
+            Log.RecoveryPhases(logger, openMillis, snapshotMillis, millis - openMillis - snapshotMillis, gcs, gcPauseMillis);
             Log.RecoveryFinished(logger, state.Zxid, state.NodeCount, state.Sessions.Count, result.SnapshotPath ?? "none", result.Replayed, millis);
             return (new PeerStorage(log, state.Zxid, dataDir, snapCount, snapRetainCount, logger), state);
         }
