@@ -92,8 +92,9 @@ internal sealed class TreeReplica : IReplicatedState
         {
             // The core has committed through the watermark; the pipeline publishes it on its own loop, soon.
             var deadline = _time.GetTimestamp() + (long)(PublishWait.TotalSeconds * _time.TimestampFrequency);
+            var spin = new SpinWait();
             while ((state = leading.State).Zxid < commit.CommittedZxid && _time.GetTimestamp() < deadline)
-                Thread.Yield();
+                spin.SpinOnce(sleep1Threshold: 20); // yields a few times, then sleeps 1 ms a turn instead of burning a core
         }
 
         if (_spool is { } spool)
