@@ -195,6 +195,11 @@ internal sealed class ZabPeer
             // A settled peer answers a LOOKING one with its vote, which is how a restarted peer finds the leader.
             if (n.State == ServerState.Looking)
                 _ctx.Send(from, new Notification(_election.Round, _currentVote, State));
+            // The peer this learner chose, before it has said it leads (no LEADERINFO yet), votes for another: it
+            // is not leading and will not answer. Electing again now beats waiting initLimit for its silence (seen
+            // when three members start together: one decides on a quorum that the third's better vote then moved).
+            if (_learner is { Phase: LearnerPhase.Connecting } && from == _currentVote.Leader && n.State != ServerState.Leading && n.Vote.Leader != from)
+                _ctx.GoLooking($"leader {from} is {n.State} with a vote for {n.Vote.Leader}");
             return;
         }
         if (!_ctx.Config.IsVoter(from))

@@ -126,6 +126,29 @@ public sealed class ZabRuleTests
     }
 
     [Fact]
+    public void A_learner_whose_chosen_leader_votes_for_another_before_leading_elects_again()
+    {
+        // Three members starting together: peer 1 decided on 2 from {1, 2}; 2 then took 3's better vote.
+        var probe = new CoreProbe(1, [1, 2, 3]);
+        probe.ElectedBy(2, 1, 2);
+        Assert.Equal(ServerState.Following, probe.Core.State);
+        probe.Step(2, new Notification(1, new Vote(3, default, 1000), ServerState.Following));
+        Assert.True(probe.Core.State == ServerState.Looking, $"expected peer 1 to elect again once its leader follows 3, but it is {probe.Core.State}");
+    }
+
+    [Fact]
+    public void A_learner_keeps_its_leader_for_the_leaders_own_earlier_vote_or_once_it_has_said_it_leads()
+    {
+        var probe = new CoreProbe(1, [1, 2, 3]);
+        probe.ElectedBy(2, 1, 2);
+        probe.Step(2, new Notification(1, new Vote(2, default, 1000), ServerState.Looking));   // its vote for itself, sent before it decided
+        Assert.Equal(ServerState.Following, probe.Core.State);
+        probe.Step(2, new LeaderInfo(1));
+        probe.Step(2, new Notification(1, new Vote(3, default, 1000), ServerState.Looking));   // once it has said it leads, the rule is off
+        Assert.Equal(ServerState.Following, probe.Core.State);
+    }
+
+    [Fact]
     public void A_learner_abandons_a_leader_whose_epoch_is_older_than_its_acceptedEpoch()
     {
         var probe = new CoreProbe(2, [1, 2, 3], disk: Disk(acceptedEpoch: 5, currentEpoch: 4));
