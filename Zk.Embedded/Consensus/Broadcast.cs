@@ -10,6 +10,7 @@ namespace Zk.Embedded.Consensus;
 internal sealed class Broadcast(PeerContext ctx, LeaderRole leader)
 {
     private uint _counter;
+    private long _nextPing;
 
     public Zxid LastProposed { get; private set; }
     public Zxid LastCommitted { get; private set; }
@@ -91,11 +92,15 @@ internal sealed class Broadcast(PeerContext ctx, LeaderRole leader)
     {
         var synced = 1;
         List<LearnerHandle>? lagging = null;
+        var ping = ctx.Now >= _nextPing;
+        if (ping)
+            _nextPing = ctx.Now + ctx.Config.PingEveryTicks;
         foreach (var learner in leader.Learners.Values)
         {
             if (learner.Stage < LearnerStage.Forwarding)
                 continue;
-            ctx.Send(learner.Sid, new Ping(LastCommitted));
+            if (ping)
+                ctx.Send(learner.Sid, new Ping(LastCommitted));
             if (learner.Stage == LearnerStage.Forwarding)
             {
                 // Still writing its sync stream: initLimit, as LearnerHandler's socket timeout during sync.

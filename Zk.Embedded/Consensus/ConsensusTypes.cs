@@ -127,6 +127,11 @@ internal sealed record ConsensusConfig
     public int MaxElectionTimeoutTicks { get; init; } = 64;
     /// <summary>Ticks to wait for a better vote once a quorum agrees (FLE finalizeWait).</summary>
     public int FinalizeWaitTicks { get; init; } = 1;
+    /// <summary>
+    /// Ticks between the leader's PINGs to its learners (each answers with one). ZooKeeper pings every tickTime / 2; a
+    /// real peer's core tick is shorter than its tickTime, so it pings every few ticks, and the simulator every tick.
+    /// </summary>
+    public int PingEveryTicks { get; init; } = 1;
     /// <summary>Committed txns kept in memory to answer DIFF (zookeeper.commitLogCount, default 500).</summary>
     public int CommittedLogWindow { get; init; } = 500;
     /// <summary>Bugs to commit on purpose; only the simulator's tests set any (docs/consensus.md).</summary>
@@ -149,6 +154,8 @@ internal sealed record ConsensusConfig
         }
         if (InitLimit < 1 || SyncLimit < 1)
             throw new ArgumentException("InitLimit and SyncLimit must be at least one tick");
+        if (PingEveryTicks < 1 || (PingEveryTicks >= SyncLimit && SyncLimit > 1))
+            throw new ArgumentException("PingEveryTicks must be at least one tick and below SyncLimit, so that a learner's silence means it is gone");
         if (ElectionTimeoutTicks < 1 || MaxElectionTimeoutTicks < ElectionTimeoutTicks || FinalizeWaitTicks < 0 || CommittedLogWindow < 1)
             throw new ArgumentException("election ticks and CommittedLogWindow must be positive");
     }

@@ -136,6 +136,9 @@ public sealed class InMemoryEnsembleTests(ITestOutputHelper output) : IDisposabl
         await zk.CreateAsync("/owner", [], Acl.OpenUnsafe, CreateMode.Ephemeral);
 
         await using var moved = await ensemble.ConnectAsync(second, new ZkSessionOptions { SessionId = zk.SessionId, SessionPassword = zk.SessionPassword });
+        // A new handle carries no last-seen zxid (as a new ZooKeeper object with the same id and password), and the
+        // leader may publish its own commit just after the follower answered: sync first, as ZooKeeper's clients do.
+        await moved.SyncAsync("/owner");
         Assert.NotNull(await moved.ExistsAsync("/owner"));
         await moved.CreateAsync("/owner2", [], Acl.OpenUnsafe, CreateMode.Ephemeral);
         var stale = await Assert.ThrowsAsync<ZkException>(() => zk.SetDataAsync("/owner", [1], -1).AsTask());

@@ -20,9 +20,12 @@ public sealed class RefreshLoopTests
             return Task.CompletedTask;
         }, "/cfg", NullLogger.Instance, CancellationToken.None);
         var late = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var fired = 0;
         loop.RunnerStopping = () =>
         {
-            if (!late.Task.IsCompleted)
+            // Only the first runner's stop: the runner this request starts stops too, and could get here before the
+            // first one's SetResult (a check of late.Task.IsCompleted raced that way once in CI).
+            if (Interlocked.Exchange(ref fired, 1) == 0)
             {
                 late.SetResult(loop.RequestAsync());
             }
