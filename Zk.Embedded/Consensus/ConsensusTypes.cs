@@ -154,7 +154,7 @@ internal sealed record ConsensusConfig
         }
         if (InitLimit < 1 || SyncLimit < 1)
             throw new ArgumentException("InitLimit and SyncLimit must be at least one tick");
-        if (PingEveryTicks < 1 || (PingEveryTicks >= SyncLimit && SyncLimit > 1))
+        if (PingEveryTicks < 1 || (PingEveryTicks > 1 && PingEveryTicks >= SyncLimit))
             throw new ArgumentException("PingEveryTicks must be at least one tick and below SyncLimit, so that a learner's silence means it is gone");
         if (ElectionTimeoutTicks < 1 || MaxElectionTimeoutTicks < ElectionTimeoutTicks || FinalizeWaitTicks < 0 || CommittedLogWindow < 1)
             throw new ArgumentException("election ticks and CommittedLogWindow must be positive");

@@ -13,10 +13,12 @@ internal sealed class CoreProbe
     private readonly List<PersistRequest> _pending = [];
     private readonly int[] _observers;
 
-    public CoreProbe(int id, int[] voters, int[]? observers = null, PersistedState? disk = null)
+    public CoreProbe(int id, int[] voters, int[]? observers = null, PersistedState? disk = null, Func<ConsensusConfig, ConsensusConfig>? configure = null)
     {
         _observers = observers ?? [];
         var config = new ConsensusConfig { MyId = id, Voters = voters, Observers = observers ?? [], FinalizeWaitTicks = 0 };
+        config = configure?.Invoke(config) ?? config;
+        config.Validate();
         Core = new ZabPeer(config, disk ?? PersistedState.Empty, new SeededRandom(new Random(1)), new EmptySnapshots());
         Collect();
     }

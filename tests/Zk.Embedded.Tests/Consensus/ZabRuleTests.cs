@@ -126,6 +126,22 @@ public sealed class ZabRuleTests
     }
 
     [Fact]
+    public void The_leader_pings_its_learners_every_PingEveryTicks_not_every_tick()
+    {
+        var probe = new CoreProbe(1, [1, 2, 3], configure: c => c with { PingEveryTicks = 3, SyncLimit = 20 });
+        probe.EstablishLeader(2, 3);
+        probe.Sent.Clear();
+        for (var i = 0; i < 9; i++)
+            probe.Tick();
+        Assert.Equal(ServerState.Leading, probe.Core.State);
+        Assert.True(probe.SentTo<Ping>(2).Count == 3, $"expected 3 pings to learner 2 in 9 ticks at one every 3, got {probe.SentTo<Ping>(2).Count}");
+
+        // A ping interval a learner's silence limit cannot hold is refused.
+        var config = new ConsensusConfig { MyId = 1, Voters = [1, 2, 3], SyncLimit = 1, PingEveryTicks = 5 };
+        Assert.Throws<ArgumentException>(config.Validate);
+    }
+
+    [Fact]
     public void A_learner_whose_chosen_leader_votes_for_another_before_leading_elects_again()
     {
         // Three members starting together: peer 1 decided on 2 from {1, 2}; 2 then took 3's better vote.

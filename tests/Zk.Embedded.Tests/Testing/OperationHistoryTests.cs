@@ -179,14 +179,7 @@ public sealed class OperationHistoryTests(ITestOutputHelper output)
     {
         var history = new OperationHistory();
         foreach (var op in ops)
-        {
-            var begun = history.Begin(0, op.Kind, op.Path, op.Version, op.Data is null ? null : Convert.FromHexString(op.Data), op.Invoke);
-            begun.Stat = op.Stat;
-            begun.Error = op.Error;
-            begun.Outcome = op.Outcome;
-            begun.Return = op.Return;
-        }
-
+            history.Append(op);
         return history.Check();
     }
 

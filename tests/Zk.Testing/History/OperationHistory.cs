@@ -33,18 +33,22 @@ public sealed class OperationHistory
     /// <summary>A session that behaves as <paramref name="session"/> and records its operations here.</summary>
     public IZooKeeper Record(IZooKeeper session) => new RecordingZooKeeper(session, this, Interlocked.Increment(ref _sessions) - 1);
 
-    internal RecordedOperation Begin(int session, RecordedKind kind, string path, int version = -1, byte[]? data = null, long? invoke = null)
+    internal RecordedOperation Begin(int session, RecordedKind kind, string path, int version = -1, byte[]? data = null, long? invoke = null) =>
+        Append(new RecordedOperation
+        {
+            Id = 0, Session = session, Kind = kind, Path = path, Version = version,
+            Data = data is null ? null : Convert.ToHexString(data), Invoke = invoke ?? Stopwatch.GetTimestamp(),
+        });
+
+    /// <summary>Adds <paramref name="op"/> as the next operation (numbered in order) and returns the instance kept.</summary>
+    internal RecordedOperation Append(RecordedOperation op)
     {
         lock (_operations)
         {
-            var op = new RecordedOperation
-            {
-                Id = _operations.Count, Session = session, Kind = kind, Path = path, Version = version,
-                Data = data is null ? null : Convert.ToHexString(data), Invoke = invoke ?? Stopwatch.GetTimestamp(),
-            };
+            op = op with { Id = _operations.Count };
             _operations.Add(op);
-            if (kind == RecordedKind.Untracked)
-                _untracked.Add(path);
+            if (op.Kind == RecordedKind.Untracked)
+                _untracked.Add(op.Path);
             return op;
         }
     }
@@ -62,6 +66,10 @@ public sealed class OperationHistory
         op.Outcome = outcome;
         op.Return = outcome == RecordedOutcome.Unknown ? long.MaxValue : Stopwatch.GetTimestamp();
     }
+
+    /// <summary>Ends <paramref name="op"/> with the exception it failed with (<paramref name="outcome"/>: <see cref="OutcomeOf"/> unless given).</summary>
+    internal static void Fail(RecordedOperation op, Exception e, RecordedOutcome? outcome = null) =>
+        End(op, outcome ?? OutcomeOf(e), error: (e as ZkException)?.Code ?? default);
 
     /// <summary>How an exception ends an operation: what it says about the znode, if anything.</summary>
     internal static RecordedOutcome OutcomeOf(Exception e) => e is ZkException zk
@@ -118,8 +126,7 @@ public sealed class OperationHistory
     private static bool Constrains(RecordedOperation op) =>
         op.Kind is not (RecordedKind.Read or RecordedKind.Untracked)
         && op.Outcome != RecordedOutcome.Failed
-        && !(op.Outcome == RecordedOutcome.Unknown && op.Kind is RecordedKind.LinearizableRead or RecordedKind.Check)
-        && !(op.Outcome == RecordedOutcome.Refused && op.Kind == RecordedKind.Check);
+        && !(op.Outcome == RecordedOutcome.Unknown && op.Kind is RecordedKind.LinearizableRead or RecordedKind.Check);
 
     /// <summary>A session's reads of a path never show an older data change than it saw (read or wrote) before.</summary>
     private static void CheckSessionsNeverGoBack(List<RecordedOperation> ops, List<string> violations)

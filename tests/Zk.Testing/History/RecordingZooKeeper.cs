@@ -20,25 +20,18 @@ internal sealed class RecordingZooKeeper(IZooKeeper inner, OperationHistory hist
     public override ValueTask<CreateResult> CreateWithStatAsync(string path, byte[]? data, IReadOnlyList<Acl> acl, CreateMode mode, long ttl = -1, CancellationToken cancellationToken = default) =>
         CreateCoreAsync(path, data, mode, () => Inner.CreateWithStatAsync(path, data, acl, mode, ttl, cancellationToken), created => (created.Path, created.Stat));
 
-    private async ValueTask<T> CreateCoreAsync<T>(string path, byte[]? data, CreateMode mode, Func<ValueTask<T>> call, Func<T, (string Path, Stat? Stat)> made)
+    private ValueTask<T> CreateCoreAsync<T>(string path, byte[]? data, CreateMode mode, Func<ValueTask<T>> call, Func<T, (string Path, Stat? Stat)> made)
     {
         // A sequential create's path is known only from its reply; ephemeral, container and TTL nodes end by the server's hand.
         var tracked = mode == CreateMode.Persistent;
-        var op = history.Begin(session, tracked ? RecordedKind.Create : RecordedKind.Untracked, path, data: data ?? []);
-        try
+        return RecordAsync(history.Begin(session, tracked ? RecordedKind.Create : RecordedKind.Untracked, path, data: data ?? []), async () =>
         {
             var result = await call().ConfigureAwait(false);
             var (created, stat) = made(result);
             if (!tracked)
                 history.Untrack(created);
-            OperationHistory.End(op, RecordedOutcome.Ok, stat);
-            return result;
-        }
-        catch (Exception e)
-        {
-            OperationHistory.End(op, OperationHistory.OutcomeOf(e), error: (e as ZkException)?.Code ?? default);
-            throw;
-        }
+            return (result, stat);
+        });
     }
 
     public override async ValueTask DeleteAsync(string path, int version = -1, CancellationToken cancellationToken = default) =>
@@ -62,21 +55,15 @@ internal sealed class RecordingZooKeeper(IZooKeeper inner, OperationHistory hist
             return (stat, stat);
         });
 
-    public override async ValueTask<DataResult> GetDataAsync(string path, Watcher? watcher = null, CancellationToken cancellationToken = default)
+    public override ValueTask<DataResult> GetDataAsync(string path, Watcher? watcher = null, CancellationToken cancellationToken = default)
     {
         var op = BeginRead(path);
-        try
+        return RecordAsync(op, async () =>
         {
             var result = await Inner.GetDataAsync(path, watcher, cancellationToken).ConfigureAwait(false);
             op.Data = Convert.ToHexString(result.Data.Span); // null data as empty, as the writes record it
-            OperationHistory.End(op, RecordedOutcome.Ok, result.Stat);
-            return result;
-        }
-        catch (Exception e)
-        {
-            OperationHistory.End(op, OperationHistory.OutcomeOf(e), error: (e as ZkException)?.Code ?? default);
-            throw;
-        }
+            return (result, (Stat?)result.Stat);
+        });
     }
 
     /// <summary>A read after a linearizable sync is linearizable from the sync's call on (it sees at least what was acknowledged before it).</summary>
@@ -117,7 +104,7 @@ internal sealed class RecordingZooKeeper(IZooKeeper inner, OperationHistory hist
             // one any other session saw: it observes nothing the model can use.
             var outcome = OperationHistory.OutcomeOf(e) == RecordedOutcome.Unknown ? RecordedOutcome.Unknown : RecordedOutcome.Failed;
             foreach (var op in recorded)
-                OperationHistory.End(op, outcome, error: (e as ZkException)?.Code ?? default);
+                OperationHistory.Fail(op, e, outcome);
             throw;
         }
     }
@@ -141,7 +128,7 @@ internal sealed class RecordingZooKeeper(IZooKeeper inner, OperationHistory hist
         }
         catch (Exception e)
         {
-            OperationHistory.End(op, OperationHistory.OutcomeOf(e), error: (e as ZkException)?.Code ?? default);
+            OperationHistory.Fail(op, e);
             throw;
         }
     }
