@@ -125,7 +125,7 @@ internal static class LogDocuments
 
     /// <summary>The txns of one batch document, each verified, in zxid order after <paramref name="previous"/>.</summary>
     /// <param name="readParts">the parts of an external record, by zxid, in index order.</param>
-    public static IEnumerable<Txn> Decode(BsonDocument document, Zxid previous, string location, AclCache? acls, Func<Zxid, List<BsonDocument>> readParts)
+    public static IEnumerable<LoggedTxn> Decode(BsonDocument document, Zxid previous, string location, AclCache? acls, Func<Zxid, List<BsonDocument>> readParts)
     {
         var id = document["_id"];
         if (!id.IsInt64)
@@ -172,7 +172,7 @@ internal static class LogDocuments
 
             offset += size;
             zxid = key;
-            yield return txn;
+            yield return new LoggedTxn(txn, record.Length);
         }
 
         if (zxid != last)
@@ -244,3 +244,6 @@ internal static class LogDocuments
         }
     }
 }
+
+/// <summary>A txn read back from the log, with the size of its encoded record (what holding it costs, roughly).</summary>
+internal readonly record struct LoggedTxn(Txn Txn, int RecordBytes);

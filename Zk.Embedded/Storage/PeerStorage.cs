@@ -47,21 +47,20 @@ internal sealed class PeerStorage : ICommitStage, IDisposable
         Log.RecoveryStarted(logger, fullDataDir, fullLogDir);
         var started = Stopwatch.GetTimestamp();
         var (gcsBefore, gcPauseBefore) = (GC.CollectionCount(0), GC.GetTotalPauseDuration());
-        var log = TxnLog.Open(dataLogDir, StorageTestHooks.Apply(new TxnLogOptions { ForceSync = forceSync }));
-        var openMillis = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        var options = StorageTestHooks.Apply(new TxnLogOptions { ForceSync = forceSync });
+        var result = Recovery.Recover(dataDir, () => TxnLog.Open(dataLogDir, options), acls, (replayed, total, zxid, last) =>
+        {
+            if (total is { } all)
+            {
+                Log.RecoveryProgressOf(logger, replayed, all, zxid, last);
+            }
+            else
+            {
+                Log.RecoveryProgress(logger, replayed, zxid, last);
+            }
+        });
         try
         {
-            var result = Recovery.Recover(dataDir, log, acls, (replayed, total, zxid, last) =>
-            {
-                if (total is { } all)
-                {
-                    Log.RecoveryProgressOf(logger, replayed, all, zxid, last);
-                }
-                else
-                {
-                    Log.RecoveryProgress(logger, replayed, zxid, last);
-                }
-            });
             foreach (var skipped in result.SkippedSnapshots)
             {
                 Log.SnapshotSkipped(logger, skipped.Message);
@@ -80,14 +79,14 @@ internal sealed class PeerStorage : ICommitStage, IDisposable
             var snapshotMillis = (long)result.SnapshotLoadTime.TotalMilliseconds;
             var gcs = GC.CollectionCount(0) - gcsBefore;
             var gcPauseMillis = (long)(GC.GetTotalPauseDuration() - gcPauseBefore).TotalMilliseconds;
-            Log.RecoveryPhases(logger, openMillis, snapshotMillis, millis - openMillis - snapshotMillis, gcs, gcPauseMillis);
+            Log.RecoveryPhases(logger, (long)result.LogOpenTime.TotalMilliseconds, snapshotMillis, millis - snapshotMillis, gcs, gcPauseMillis);
             Log.RecoveryFinished(logger, state.Zxid, state.NodeCount, state.Sessions.Count, result.SnapshotPath ?? "none", result.Replayed, millis);
-            return (new PeerStorage(log, state.Zxid, dataDir, snapCount, snapRetainCount, logger), state);
+            return (new PeerStorage(result.Log, state.Zxid, dataDir, snapCount, snapRetainCount, logger), state);
         }
         catch
         {
             // Without LiteDB's close, which would checkpoint: the files stay as the operator needs to see them.
-            log.CloseWithoutCheckpoint();
+            result.Log.CloseWithoutCheckpoint();
             throw;
         }
     }

@@ -5,32 +5,68 @@ using Zk.Embedded.Txns;
 
 namespace Zk.Embedded.Storage;
 
-/// <summary>What <see cref="Recovery.Recover"/> found and did.</summary>
+/// <summary>What <see cref="Recovery.Recover(string, TxnLog, AclCache?, Action{int, long?, Zxid, Zxid}?)"/> found and did.</summary>
 /// <param name="State">The recovered state: the snapshot plus every good logged txn after it.</param>
+/// <param name="Log">The txn log it read (opened by recovery when it was given an opener).</param>
 /// <param name="SnapshotPath">The snapshot it started from, or null when it started from the initial tree.</param>
 /// <param name="Replayed">How many logged txns were applied on top of the snapshot.</param>
 /// <param name="SkippedSnapshots">Newer snapshots that failed verification, newest first, each saying why.</param>
 /// <param name="LogCorruption">The first bad log record, if any; <see cref="State"/> ends just before it.
 /// Nothing after it was applied. Truncating the log there is the caller's decision (see DESIGN, Storage).</param>
-/// <param name="SnapshotLoadTime">Time spent finding and loading the snapshot (the rest of recovery is the replay).</param>
+/// <param name="SnapshotLoadTime">Time spent finding and loading the snapshot; the rest of recovery is the replay.</param>
+/// <param name="LogOpenTime">Time spent opening the log, beside the snapshot load.</param>
 internal sealed record RecoveryResult(
     TreeState State,
+    TxnLog Log,
     string? SnapshotPath,
     int Replayed,
     IReadOnlyList<StorageCorruptionException> SkippedSnapshots,
     StorageCorruptionException? LogCorruption,
-    TimeSpan SnapshotLoadTime = default);
+    TimeSpan SnapshotLoadTime,
+    TimeSpan LogOpenTime);
 
-/// <summary>Recovery: the newest valid snapshot, then the log after its zxid replayed through <see cref="TxnApplier"/>.</summary>
+/// <summary>
+/// Recovery: the newest valid snapshot, then the log after its zxid replayed through <see cref="TxnApplier"/>. The log
+/// is opened and read ahead on another thread while the snapshot loads (<see cref="LogPrefetch"/>).
+/// </summary>
 internal static class Recovery
 {
     /// <summary>Replayed txns between two progress reports.</summary>
     public const int ProgressEvery = 100_000;
 
+    /// <summary>Recovers from <paramref name="snapDir"/> and a log the caller opened and still owns.</summary>
     /// <param name="progress">called every <see cref="ProgressEvery"/> replayed txns with (replayed, how many in all when
     /// known, zxid reached, last logged zxid). The total is known when the state to replay on and the log's last txn
     /// are in one epoch: zxids follow one another there, so it is their difference.</param>
     public static RecoveryResult Recover(string snapDir, TxnLog log, AclCache? acls = null, Action<int, long?, Zxid, Zxid>? progress = null)
+    {
+        using var prefetch = new LogPrefetch(() => log, NewestSnapshot(snapDir), acls);
+        return Recover(snapDir, prefetch, acls, progress);
+    }
+
+    /// <summary>Recovers from <paramref name="snapDir"/> and the log <paramref name="openLog"/> opens, opening it beside
+    /// the snapshot load. The log is the result's; when recovery throws, a log it opened is closed without a checkpoint
+    /// (the files stay as they were).</summary>
+    public static RecoveryResult Recover(string snapDir, Func<TxnLog> openLog, AclCache? acls = null, Action<int, long?, Zxid, Zxid>? progress = null)
+    {
+        var prefetch = new LogPrefetch(openLog, NewestSnapshot(snapDir), acls);
+        try
+        {
+            var result = Recover(snapDir, prefetch, acls, progress);
+            prefetch.Dispose();
+            return result;
+        }
+        catch
+        {
+            prefetch.Dispose();
+            prefetch.OpenedLog?.CloseWithoutCheckpoint();
+            throw;
+        }
+    }
+
+    private static Zxid NewestSnapshot(string snapDir) => SnapshotFile.List(snapDir) is [var newest, ..] ? newest.Zxid : default;
+
+    private static RecoveryResult Recover(string snapDir, LogPrefetch prefetch, AclCache? acls, Action<int, long?, Zxid, Zxid>? progress)
     {
         var started = Stopwatch.GetTimestamp();
         var skipped = new List<StorageCorruptionException>();
@@ -52,13 +88,14 @@ internal static class Recovery
 
         state ??= TreeState.CreateInitial();
         var snapshotLoadTime = Stopwatch.GetElapsedTime(started);
+        var log = prefetch.Log;
         var replayed = 0;
         var last = log.LastZxid;
         long? total = last.Epoch == state.Zxid.Epoch ? Math.Max(0, (long)last.Counter - state.Zxid.Counter) : null;
         StorageCorruptionException? corruption = null;
         try
         {
-            foreach (var txn in log.ReadFrom(state.Zxid, acls))
+            foreach (var txn in prefetch.ReadFrom(state.Zxid))
             {
                 if (!TxnSequence.Follows(state.Zxid, txn.Zxid))
                 {
@@ -84,7 +121,7 @@ internal static class Recovery
             corruption = e;
         }
 
-        return new RecoveryResult(state, snapshotPath, replayed, skipped, corruption, snapshotLoadTime);
+        return new RecoveryResult(state, log, snapshotPath, replayed, skipped, corruption, snapshotLoadTime, prefetch.OpenTime);
     }
 
     private static TreeState Apply(TreeState state, Txn txn)

@@ -207,6 +207,15 @@ internal sealed class TxnLog : IDisposable
     /// yielded before it is good, and the exception names the bad record's zxid and what is wrong.</exception>
     public IEnumerable<Txn> ReadFrom(Zxid zxidExclusive, AclCache? acls = null)
     {
+        foreach (var logged in ReadLoggedFrom(zxidExclusive, acls))
+        {
+            yield return logged.Txn;
+        }
+    }
+
+    /// <summary><see cref="ReadFrom"/> with each txn's record size.</summary>
+    internal IEnumerable<LoggedTxn> ReadLoggedFrom(Zxid zxidExclusive, AclCache? acls = null)
+    {
         // Each store's batches are in key order; the log is the two merged (a batch lives in one store only).
         var cursors = _stores.Select(s => (Store: s, Batches: s.BatchesAfter(zxidExclusive.Value).GetEnumerator())).ToArray();
         try
@@ -237,14 +246,14 @@ internal sealed class TxnLog : IDisposable
                     throw new StorageCorruptionException(CorruptionKind.Undecodable, store.Location, new Zxid(document["_id"].AsInt64), $"batch out of order: follows {previous}");
                 }
 
-                foreach (var txn in LogDocuments.Decode(document, new Zxid(first.AsInt64 - 1), store.Location, acls, zxid => store.ReadParts(zxid.Value)))
+                foreach (var logged in LogDocuments.Decode(document, new Zxid(first.AsInt64 - 1), store.Location, acls, zxid => store.ReadParts(zxid.Value)))
                 {
-                    if (txn.Zxid > zxidExclusive)
+                    if (logged.Txn.Zxid > zxidExclusive)
                     {
-                        yield return txn;
+                        yield return logged;
                     }
 
-                    previous = txn.Zxid;
+                    previous = logged.Txn.Zxid;
                 }
 
                 more[next] = batches.MoveNext();
