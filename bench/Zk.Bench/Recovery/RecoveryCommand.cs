@@ -52,7 +52,7 @@ internal static class RecoveryCommand
         var value = new byte[valueBytes];
         new Random(42).NextBytes(value);
         var expected = nodes + parents;
-        var table = new MarkdownTable("server", "restart", "time to serve", "znodes after", "newest snapshot", "all snapshots", "txn log files", "txns replayed", "fill");
+        var table = new MarkdownTable("server", "restart", "time to serve", "resident memory when serving", "znodes after", "newest snapshot", "all snapshots", "txn log files", "txns replayed", "fill");
         try
         {
             // --reuse-dir: the dataDir outlives the run, and a second run restarts it without filling again (restart
@@ -74,10 +74,10 @@ internal static class RecoveryCommand
             var ourSnaps = Files(oursDir, f => f.Name.StartsWith("snapshot.", StringComparison.Ordinal));
             if (ourEmptyStart is { } empty)
             {
-                table.Add("Zk.Embedded, in-process", "empty dataDir", Seconds(empty), "0", "", "", "", "", "");
+                table.Add("Zk.Embedded, in-process", "empty dataDir", Seconds(empty), "", "0", "", "", "", "", "");
             }
 
-            table.Add("Zk.Embedded, in-process", "ZkPeer.StartAsync returned", Seconds(ourRestart), Format.Count(ourNodes), Newest(ourSnaps), Total(ourSnaps),
+            table.Add("Zk.Embedded, in-process", "ZkPeer.StartAsync returned", Seconds(ourRestart), "", Format.Count(ourNodes), Newest(ourSnaps), Total(ourSnaps),
                 Total(Files(oursDir, f => !f.Name.StartsWith("snapshot.", StringComparison.Ordinal))), replayed, ourFill is { } filled ? Seconds(filled) : "reused");
             Console.Error.WriteLine($"ours in-process: recovered {ourNodes:N0} znodes in {ourRestart.TotalSeconds:F2} s");
 
@@ -88,8 +88,8 @@ internal static class RecoveryCommand
                 try
                 {
                     var (elapsed, count) = await program.StartAsync(expected, StartTimeout).ConfigureAwait(false);
-                    table.Add("Zk.Embedded, `zk` program", "process start → srvr full count", Seconds(elapsed), Format.Count(count), "", "", "", "", "");
-                    Console.Error.WriteLine($"ours program: {count:N0} znodes in {elapsed.TotalSeconds:F2} s");
+                    table.Add("Zk.Embedded, `zk` program", "process start → srvr full count", Seconds(elapsed), Mib(program.ResidentBytesAtServe), Format.Count(count), "", "", "", "", "");
+                    Console.Error.WriteLine($"ours program: {count:N0} znodes in {elapsed.TotalSeconds:F2} s, resident {Mib(program.ResidentBytesAtServe)}");
                     foreach (var log in program.RecoveryLogLines())
                     {
                         Console.Error.WriteLine("ours program log: " + log);
@@ -204,7 +204,7 @@ internal static class RecoveryCommand
         try
         {
             var (emptyStart, _) = await server.StartAsync(0, StartTimeout).ConfigureAwait(false);
-            table.Add("Apache ZooKeeper", "empty dataDir (JVM start → srvr)", Seconds(emptyStart), "0", "", "", "", "", "");
+            table.Add("Apache ZooKeeper", "empty dataDir (JVM start → srvr)", Seconds(emptyStart), Mib(server.ResidentBytesAtServe), "0", "", "", "", "", "");
             var fill = Stopwatch.StartNew();
             FillOverWire(server, nodes, parents, value);
             fill.Stop();
@@ -221,7 +221,7 @@ internal static class RecoveryCommand
             var version2 = Path.Combine(server.DataDir, "version-2");
             var snaps = Files(version2, f => f.Name.StartsWith("snapshot.", StringComparison.Ordinal));
             var txnLogs = Files(version2, f => f.Name.StartsWith("log.", StringComparison.Ordinal));
-            table.Add("Apache ZooKeeper", "SIGTERM, JVM start → srvr full count", Seconds(elapsed), Format.Count(count), Newest(snaps), Total(snaps),
+            table.Add("Apache ZooKeeper", "SIGTERM, JVM start → srvr full count", Seconds(elapsed), Mib(server.ResidentBytesAtServe), Format.Count(count), Newest(snaps), Total(snaps),
                 Total(txnLogs) + ", 64 MiB preallocation", "n/a", Seconds(fill.Elapsed));
         }
         finally
@@ -310,6 +310,8 @@ internal static class RecoveryCommand
         files.Count == 0 ? "none" : Format.Bytes(files.OrderByDescending(f => f.Name, StringComparer.Ordinal).First().Length);
 
     private static string Total(List<FileInfo> files) => Format.Bytes(files.Sum(f => f.Length)) + (files.Count > 1 ? $" ({files.Count})" : "");
+
+    private static string Mib(long bytes) => bytes > 0 ? Format.Bytes(bytes) : "";
 
     private static string Seconds(TimeSpan elapsed) => Format.Fixed(elapsed.TotalSeconds, 2) + " s";
 

@@ -96,7 +96,9 @@ internal sealed class RecoveryServer
             var nodes = Srvr(EndPoint);
             if (nodes >= minNodes)
             {
-                return (clock.Elapsed, nodes);
+                var elapsed = clock.Elapsed;
+                ResidentBytesAtServe = ResidentBytes(_process.Id);
+                return (elapsed, nodes);
             }
 
             if (clock.Elapsed > timeout)
@@ -105,6 +107,22 @@ internal sealed class RecoveryServer
             }
 
             await Task.Delay(20).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The server's resident set (VmRSS) when <see cref="StartAsync"/> saw it serve every znode; 0 when unknown.</summary>
+    public long ResidentBytesAtServe { get; private set; }
+
+    private static long ResidentBytes(int pid)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+            return line is null ? 0 : long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (IOException)
+        {
+            return 0;
         }
     }
 
