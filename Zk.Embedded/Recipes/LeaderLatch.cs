@@ -180,13 +180,14 @@ public sealed class LeaderLatch : IAsyncDisposable
     private void BeginTerm(CreateResult node)
     {
         var term = new LeadershipTerm(node.Path, node.Stat.Czxid);
+        // Logged before anyone waiting is woken: what the new leader's code logs next follows this line.
+        Log.LeadershipGained(_logger, ParticipantId, LatchPath, term.NodePath, term.FencingToken);
         lock (_gate)
         {
             _term = term;
             _elected.TrySetResult(term);
         }
 
-        Log.LeadershipGained(_logger, ParticipantId, LatchPath, term.NodePath, term.FencingToken);
         Elected?.Invoke(term);
     }
 
