@@ -162,13 +162,33 @@ public sealed class FaultyEnsemble : IAsyncDisposable
                 trees.Add(((int)peer.Options.ServerId, await DescribeAsync(session, "/").ConfigureAwait(false)));
             }
 
-            if (trees.Select(t => t.Tree).Distinct().Count() == 1)
+            difference = Difference(trees);
+            if (difference is null)
                 return null;
-            difference = $"seed {Seed}: members' trees differ: " + string.Join(" | ", trees.Select(t => $"{t.Id}: {t.Tree.Length} chars"));
             await Task.Delay(100).ConfigureAwait(false); // a member may still be applying what the others have
         }
 
         return difference;
+    }
+
+    /// <summary>Null when every tree is the first member's, else the first znode where another member's differs.</summary>
+    private string? Difference(List<(int Id, string Tree)> trees)
+    {
+        var (firstId, first) = trees[0];
+        foreach (var (id, tree) in trees.Skip(1))
+        {
+            if (tree == first)
+                continue;
+            var mine = first.Split('\n');
+            var theirs = tree.Split('\n');
+            var at = 0;
+            while (at < mine.Length && at < theirs.Length && mine[at] == theirs[at])
+                at++;
+            string Line(string[] lines) => at < lines.Length ? $"'{lines[at]}'" : "nothing more";
+            return $"seed {Seed}: the trees of server {firstId} and server {id} differ (znode path, version, data): {Line(mine)} against {Line(theirs)}";
+        }
+
+        return null;
     }
 
     /// <summary>One fault after another until <paramref name="stop"/>; each ends before the loop draws the next.</summary>
