@@ -283,6 +283,8 @@ internal sealed class TxnLog : IDisposable
             while (Newest() is var store && store.LastId != 0 && store.LastId > zxid.Value)
             {
                 removed += store.TruncateAfter(Math.Max(zxid.Value, Other(store)?.LastId ?? 0));
+                Volatile.Write(ref _lastZxid, _stores.Max(s => s.LastId));
+                _options.Hook?.Invoke(TxnLogOptions.HookTruncateStep);
             }
 
             Volatile.Write(ref _lastZxid, _stores.Max(s => s.LastId));
@@ -309,6 +311,7 @@ internal sealed class TxnLog : IDisposable
             {
                 var otherFirst = Other(store)?.FirstId ?? 0;
                 removed += store.DeleteThrough(otherFirst == 0 ? limit : Math.Min(limit, otherFirst - 1));
+                _options.Hook?.Invoke(TxnLogOptions.HookPurgeStep);
             }
 
             // Parts belong to the txn of their zxid: those before the oldest kept batch went with their batches.

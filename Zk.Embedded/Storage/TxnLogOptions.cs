@@ -12,6 +12,12 @@ internal sealed record TxnLogOptions
     /// <summary>Test hook point: a checkpoint copied and synced the data file and is about to empty the WAL.</summary>
     public const string HookCheckpointBeforeShrink = "checkpoint-before-shrink";
 
+    /// <summary>Test hook point: one store's part of a truncation is done and synced, the other's may follow.</summary>
+    public const string HookTruncateStep = "truncate-step";
+
+    /// <summary>Test hook point: one store's part of a purge is done and synced, the other's may follow.</summary>
+    public const string HookPurgeStep = "purge-step";
+
     /// <summary>zoo.cfg <c>forceSync</c>: fsync each batch before it is acknowledged. Off only for tests and benchmarks.</summary>
     public bool ForceSync { get; init; } = true;
 

@@ -66,10 +66,24 @@ internal static class InteropTools
     /// <summary>A loopback port nobody listens on now: bind to port 0 and let the OS choose.</summary>
     public static int FreeLoopbackPort()
     {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+        // The kernel may hand a released port out again at once: two ports taken one after the other for one config
+        // were once the same (a config that zk rightly refused). Never return a port twice in a test run.
+        while (true)
+        {
+            using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            var port = ((IPEndPoint)probe.LocalEndPoint!).Port;
+            lock (HandedOut)
+            {
+                if (HandedOut.Add(port))
+                {
+                    return port;
+                }
+            }
+        }
     }
+
+    private static readonly HashSet<int> HandedOut = [];
 
     /// <summary>Sends a four-letter word and returns the whole answer (the server closes the connection after it).</summary>
     public static async Task<string> FourLetterWordAsync(IPEndPoint endPoint, string word, TimeSpan deadline)

@@ -94,6 +94,47 @@ public sealed class TxnLogStoresTests : IDisposable
     }
 
     [Fact]
+    public void A_truncation_stopped_between_the_two_stores_leaves_a_shorter_contiguous_log_that_a_second_truncation_finishes()
+    {
+        var stopAt = TxnLogOptions.HookTruncateStep;
+        var log = TxnLog.Open(_dir.Path, Small(point => { if (point == stopAt) throw new StoppedAt(point); }));
+        var written = Fill(log, moves: 6);
+        var cut = written.Count / 3 + 2; // several moves back: both stores lose batches, one after the other
+        Assert.Throws<StoppedAt>(() => log.TruncateAfter(new Zxid(cut)));
+        log.CloseWithoutCheckpoint(); // the files as a crash right after the first store's synced step leaves them
+
+        using var reopened = TxnLog.Open(_dir.Path, Small());
+        var left = reopened.ReadFrom(default).ToList();
+        Assert.True(left.Count > cut && left.Count < written.Count, $"expected the first step to have cut the newest run only: {left.Count} of {written.Count} txns left, cut at {cut}");
+        StorageAssert.SameTxns(written[..left.Count], left); // a prefix: no hole, nothing changed
+        Assert.Equal(left[^1].Zxid, reopened.LastZxid);
+        Assert.Equal(left.Count - cut, reopened.TruncateAfter(new Zxid(cut)));
+        StorageAssert.SameTxns(written[..cut], [.. reopened.ReadFrom(default)]);
+    }
+
+    [Fact]
+    public void A_purge_stopped_between_the_two_stores_leaves_a_contiguous_suffix_that_a_second_purge_finishes()
+    {
+        var stopAt = TxnLogOptions.HookPurgeStep;
+        var log = TxnLog.Open(_dir.Path, Small(point => { if (point == stopAt) throw new StoppedAt(point); }));
+        var written = Fill(log, moves: 6);
+        var through = written.Count / 2 + 1;
+        Assert.Throws<StoppedAt>(() => log.PurgeThrough(new Zxid(through)));
+        log.CloseWithoutCheckpoint();
+
+        using var reopened = TxnLog.Open(_dir.Path, Small());
+        var left = reopened.ReadFrom(default).ToList();
+        var firstKept = (through / 5 * 5) + 1;
+        Assert.True(left.Count > written.Count - firstKept + 1 && left.Count < written.Count, $"expected the first step to have purged the oldest run only: {left.Count} of {written.Count} txns left");
+        StorageAssert.SameTxns(written[^left.Count..], left); // a suffix: no hole, the newest txn kept
+        Assert.Equal(written[^1].Zxid, reopened.LastZxid);
+        reopened.PurgeThrough(new Zxid(through));
+        StorageAssert.SameTxns(written[(firstKept - 1)..], [.. reopened.ReadFrom(default)]);
+    }
+
+    private sealed class StoppedAt(string point) : Exception($"stopped at {point}");
+
+    [Fact]
     public void Writes_and_syncs_go_on_while_the_background_checkpoint_is_held()
     {
         using var held = new ManualResetEventSlim();
