@@ -234,7 +234,7 @@ public sealed class ZkPeer : IAsyncDisposable
 
     private InProcessSession Reattach(SessionId sessionId, ZkSessionOptions options)
     {
-        var server = _core.FindForReattach(sessionId, options.SessionPassword.Span, lastZxidSeen: default)
+        var server = _core.FindForReattach(sessionId, options.SessionPassword.Span, new Zxid(options.LastZxidSeen))
             ?? throw new ZkException(ZkErrorCode.SessionExpired, null, $"Session {sessionId} is not live here, or the password does not match.");
         var session = new InProcessSession(_core, server, options.DefaultWatcher);
         // A new handle starts with only its own ip id, as a new connection does; its client adds its auth again.

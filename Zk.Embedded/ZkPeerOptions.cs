@@ -138,4 +138,11 @@ public sealed record ZkSessionOptions
     public long? SessionId { get; init; }
 
     public ReadOnlyMemory<byte> SessionPassword { get; init; }
+
+    /// <summary>
+    /// To re-attach: the old handle's <see cref="IZooKeeper.LastZxidSeen"/>. An ensemble member that has not applied
+    /// that zxid yet refuses with ConnectionLoss (retry, or try another member), as ZooKeeper refuses a client that has
+    /// seen a newer zxid than the server; 0 checks nothing.
+    /// </summary>
+    public long LastZxidSeen { get; init; }
 }

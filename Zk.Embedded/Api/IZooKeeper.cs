@@ -44,6 +44,14 @@ public interface IZooKeeper : IAsyncDisposable
     /// <summary>The session password, needed to re-attach the session elsewhere.</summary>
     ReadOnlyMemory<byte> SessionPassword { get; }
 
+    /// <summary>
+    /// The newest zxid this session has seen in an answer (0 before any). ZooKeeper's client sends it when it
+    /// reconnects, and a server that has not seen that zxid yet refuses the connection, so a session never goes back
+    /// in time by moving. Pass it with <see cref="SessionId"/> and <see cref="SessionPassword"/> to re-attach
+    /// in-process (<see cref="ZkSessionOptions.LastZxidSeen"/>); the wire client carries it by itself.
+    /// </summary>
+    long LastZxidSeen { get; }
+
     /// <summary>The timeout the peer negotiated.</summary>
     TimeSpan SessionTimeout { get; }
 

@@ -14,7 +14,7 @@ namespace Zk.Embedded.InProcess;
 /// <see cref="ReadEngine"/>'s, shared with the client port; this class only maps it to the <see cref="IZooKeeper"/>
 /// results and exceptions.
 /// </summary>
-internal sealed class InProcessReads(PeerCore peer, ServerSession server, SessionOutbox outbox, ClientWatchRegistry watchers)
+internal sealed class InProcessReads(PeerCore peer, ServerSession server, SessionOutbox outbox, ClientWatchRegistry watchers, SeenZxid seen)
 {
     public ValueTask<Stat?> ExistsAsync(string path, Watcher? watcher = null)
     {
@@ -70,6 +70,7 @@ internal sealed class InProcessReads(PeerCore peer, ServerSession server, Sessio
 
         peer.Sessions.Touch(server);
         state = peer.Pipeline.State;
+        seen.Saw(state.Zxid);
         return true;
     }
 
@@ -164,6 +165,7 @@ internal sealed class InProcessReads(PeerCore peer, ServerSession server, Sessio
         if (outbox.IsIdle)
         {
             var state = peer.Pipeline.State;
+            seen.Saw(state.Zxid);
             var outcome = execute(state);
             // The outbox is checked after the state is read: an event for any change in that state was queued before
             // the state was published, so an idle outbox means every such event has been delivered.
@@ -182,14 +184,15 @@ internal sealed class InProcessReads(PeerCore peer, ServerSession server, Sessio
 
             // Something was queued meanwhile (an event, or a write from another thread): the answer stands, it is
             // just delivered behind what is queued.
-            return Queued(outbox.EnqueueAnswered(outcome), op, result);
+            return Queued(outbox.EnqueueAnswered(outcome), op, result, seen);
         }
 
-        return Queued(outbox.EnqueueRead(execute), op, result);
+        return Queued(outbox.EnqueueRead(execute), op, result, seen);
 
-        static async ValueTask<T> Queued(Task<Reply> pending, string op, Func<Reply, T> result)
+        static async ValueTask<T> Queued(Task<Reply> pending, string op, Func<Reply, T> result, SeenZxid seen)
         {
             var reply = await pending.ConfigureAwait(false);
+            seen.Saw(reply.Zxid);
             Telemetry.Requests.Add(1, new KeyValuePair<string, object?>("op", op));
             return reply.IsError ? throw reply.ToException() : result(reply);
         }

@@ -21,6 +21,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     private readonly Watcher? _defaultWatcher;
     private readonly SessionOutbox _outbox;
     private readonly InProcessReads _reads;
+    private readonly SeenZxid _seen = new();
     private readonly ITimer _heartbeat;
     private volatile SessionState _state = SessionState.Connecting;
     private volatile bool _moved;
@@ -33,7 +34,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         _server = server;
         _defaultWatcher = defaultWatcher;
         _outbox = new SessionOutbox(DeliverEvent, DeliverEnd, () => peer.Pipeline.State, () => peer.Pipeline.FiringState, logger: peer.Logger);
-        _reads = new InProcessReads(peer, server, _outbox, _watchers);
+        _reads = new InProcessReads(peer, server, _outbox, _watchers, _seen);
         // The Java client pings after a third of the timeout without traffic; pinging on that period keeps the
         // session well inside its timeout as long as this object is alive.
         var period = TimeSpan.FromMilliseconds(Math.Max(1, server.TimeoutMillis / 3));
@@ -41,6 +42,8 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     }
 
     public long SessionId => _server.SessionId.Value;
+
+    public long LastZxidSeen => _seen.Value;
 
     public ReadOnlyMemory<byte> SessionPassword => _server.Password;
 
@@ -142,6 +145,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         {
             // Requests of a session complete in the order they were issued: after its earlier writes and reads.
             var reply = await _outbox.EnqueueRead(static state => new ReadOutcome(new Reply(ZkErrorCode.Ok, null, null, state.Zxid, state), null)).ConfigureAwait(false);
+            _seen.Saw(reply.Zxid);
             ThrowIfError(reply, "linearizableSync");
         }
         Telemetry.Requests.Add(1, new KeyValuePair<string, object?>("op", "linearizableSync"));
@@ -327,6 +331,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
             throw;
         }
 
+        _seen.Saw(reply.Zxid); // a refused write's reply carries the peer's zxid too, as ZooKeeper's reply header does
         Telemetry.EndWrite(span, reply.Error, reply.Zxid);
         Telemetry.Requests.Add(1, new KeyValuePair<string, object?>("op", op));
         Telemetry.WriteDuration.Record(_peer.Time.GetElapsedTime(started).TotalSeconds);

@@ -19,6 +19,9 @@ public class DelegatingZooKeeper(IZooKeeper inner) : IZooKeeper
     public virtual ReadOnlyMemory<byte> SessionPassword => Inner.SessionPassword;
 
     /// <inheritdoc/>
+    public virtual long LastZxidSeen => Inner.LastZxidSeen;
+
+    /// <inheritdoc/>
     public virtual TimeSpan SessionTimeout => Inner.SessionTimeout;
 
     /// <inheritdoc/>

@@ -54,6 +54,8 @@ internal sealed class ClientSession : IConnectionOwner
 
     public long SessionId => Volatile.Read(ref _sessionId);
 
+    public long LastZxidSeen => Volatile.Read(ref _lastZxid);
+
     public ReadOnlyMemory<byte> Password => _password;
 
     public TimeSpan Timeout => TimeSpan.FromMilliseconds(Volatile.Read(ref _timeoutMs));

@@ -46,6 +46,8 @@ public sealed class ZkClient : IZooKeeper
 
     public ReadOnlyMemory<byte> SessionPassword => _session.Password;
 
+    public long LastZxidSeen => _session.LastZxidSeen;
+
     public TimeSpan SessionTimeout => _session.Timeout;
 
     public SessionState State => _session.State;

@@ -136,8 +136,8 @@ public sealed class InMemoryEnsembleTests(ITestOutputHelper output) : IDisposabl
         await zk.CreateAsync("/owner", [], Acl.OpenUnsafe, CreateMode.Ephemeral);
 
         await using var moved = await ensemble.ConnectAsync(second, new ZkSessionOptions { SessionId = zk.SessionId, SessionPassword = zk.SessionPassword });
-        // A new handle carries no last-seen zxid (as a new ZooKeeper object with the same id and password), and the
-        // leader may publish its own commit just after the follower answered: sync first, as ZooKeeper's clients do.
+        // Re-attached without the old handle's LastZxidSeen, nothing stops the leader from answering before it
+        // published its own commit (the next test passes it): sync first, as ZooKeeper's clients do.
         await moved.SyncAsync("/owner");
         Assert.NotNull(await moved.ExistsAsync("/owner"));
         await moved.CreateAsync("/owner2", [], Acl.OpenUnsafe, CreateMode.Ephemeral);
@@ -147,6 +147,46 @@ public sealed class InMemoryEnsembleTests(ITestOutputHelper output) : IDisposabl
 
         await moved.CloseAsync();
         await EnsembleKit.AssertConvergedAsync(ensemble, peer => peer.Core.Pipeline.State.Find("/owner") is null && peer.Core.Pipeline.State.Find("/owner2") is null);
+    }
+
+    [Fact]
+    public async Task A_session_re_attached_with_its_last_seen_zxid_is_refused_by_a_member_without_it_and_never_reads_back_in_time()
+    {
+        await using var ensemble = await StartAsync(3);
+        var (first, second) = (ensemble.Followers[0], ensemble.Followers[1]);
+        var zk = await ensemble.ConnectAsync(first);
+        await zk.CreateAsync("/seen", [1], Acl.OpenUnsafe, CreateMode.Persistent);
+        var created = (await zk.ExistsAsync("/seen"))!.Value.Mzxid;
+        Assert.True(zk.LastZxidSeen >= created, $"expected the handle to have seen the create's zxid 0x{created:x}, it saw 0x{zk.LastZxidSeen:x}");
+
+        // A zxid no member has applied yet: refused, as ZooKeeper refuses a client that has seen more than the server.
+        var ahead = await Assert.ThrowsAsync<ZkException>(() => ensemble.ConnectAsync(second,
+            new ZkSessionOptions { SessionId = zk.SessionId, SessionPassword = zk.SessionPassword, LastZxidSeen = zk.LastZxidSeen + 1 }).AsTask());
+        Assert.True(ahead.Code == ZkErrorCode.ConnectionLoss, $"expected ConnectionLoss for a zxid the member has not seen, got {ahead.Code}");
+
+        // With what it saw: accepted once the member has it (ConnectionLoss until then, and the client tries again),
+        // and then its read shows the create without a sync.
+        var options = new ZkSessionOptions { SessionId = zk.SessionId, SessionPassword = zk.SessionPassword, LastZxidSeen = zk.LastZxidSeen };
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        IZooKeeper moved;
+        while (true)
+        {
+            try
+            {
+                moved = await ensemble.ConnectAsync(second, options);
+                break;
+            }
+            catch (ZkException e) when (e.Code == ZkErrorCode.ConnectionLoss && System.Diagnostics.Stopwatch.GetElapsedTime(started) < Deadline)
+            {
+                await Task.Delay(5); // the member catches up within a commit or two
+            }
+        }
+
+        await using (moved)
+        {
+            Assert.Equal([1], (await moved.GetDataAsync("/seen")).Data.ToArray());
+            Assert.True(moved.LastZxidSeen >= zk.LastZxidSeen, $"expected the moved handle to have seen at least 0x{zk.LastZxidSeen:x}, it saw 0x{moved.LastZxidSeen:x}");
+        }
     }
 
     [Fact]

@@ -32,6 +32,21 @@ public abstract class NodeContract(IZkServer server)
     }
 
     [SkippableFact]
+    public async Task LastZxidSeen_reaches_each_write_and_never_goes_back()
+    {
+        await using var zk = await Server.ConnectAsync();
+        await zk.CreateAsync(Root, [], Acl.OpenUnsafe, CreateMode.Persistent);
+        var created = (await zk.ExistsAsync(Root))!.Value.Mzxid;
+        Assert.True(zk.LastZxidSeen >= created, $"expected at least the create's zxid 0x{created:x}, saw 0x{zk.LastZxidSeen:x}");
+        var before = zk.LastZxidSeen;
+        var stat = await zk.SetDataAsync(Root, [1], -1);
+        Assert.True(zk.LastZxidSeen >= stat.Mzxid && stat.Mzxid > before, $"expected the set's zxid 0x{stat.Mzxid:x} (after 0x{before:x}) seen, saw 0x{zk.LastZxidSeen:x}");
+        var afterSet = zk.LastZxidSeen;
+        await zk.GetDataAsync(Root);
+        Assert.True(zk.LastZxidSeen >= afterSet, $"a read must not take LastZxidSeen back from 0x{afterSet:x}, it is 0x{zk.LastZxidSeen:x}");
+    }
+
+    [SkippableFact]
     public async Task Null_data_reads_back_as_null_and_empty_data_as_empty()
     {
         await using var zk = await Server.ConnectAsync();
