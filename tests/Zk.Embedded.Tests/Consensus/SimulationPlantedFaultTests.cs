@@ -54,6 +54,32 @@ public sealed class SimulationPlantedFaultTests(ITestOutputHelper output)
         Assert.Fail($"expected the planted {fault} to break an invariant within {maxSeeds} seeds, but every run passed the checker");
     }
 
+    [Fact]
+    public void A_persistent_watch_that_fires_only_once_is_caught_within_a_bounded_number_of_seeds()
+    {
+        // The planted connection passes on one event per path: a one-shot watch set again after its event may show it
+        // too, so this looks for a violation that names a persistent watch.
+        for (var seed = 1; seed <= 2 * MaxSeeds; seed++)
+        {
+            var sim = new Simulation(Options(nameof(PlantedFaults.None), seed) with { OneEventPerPath = true });
+            try
+            {
+                sim.Run();
+            }
+            catch (ConsensusViolation e) when (e.Message.Contains("Kind = Persistent", StringComparison.Ordinal))
+            {
+                output.WriteLine($"seed {seed} ({sim.Steps} steps, trace hash {sim.TraceHash}): {e.Message}");
+                return;
+            }
+            catch (ConsensusViolation e)
+            {
+                output.WriteLine($"seed {seed}: caught through a one-shot watch: {e.Message}");
+            }
+        }
+
+        Assert.Fail($"expected a persistent watch that fires once to break the watch check within {2 * MaxSeeds} seeds");
+    }
+
     internal static SimOptions Options(string fault, int seed)
     {
         // The classic fault mix (crashes that lose every unsynced write, drops, peers isolated both ways): the lasting
@@ -82,6 +108,7 @@ public sealed class SimulationPlantedFaultTests(ITestOutputHelper output)
             nameof(SimOptions.KeepTornRecord) => options with { KeepTornRecord = true },
             nameof(SimOptions.SkipSessionCheck) => options with { SkipSessionCheck = true, SessionTimeoutSteps = 150 },   // expiries of clients still at work
             nameof(SimOptions.WatchEventsAfterReply) => options with { WatchEventsAfterReply = true },
+            nameof(PlantedFaults.None) => options,
             _ => throw new ArgumentOutOfRangeException(nameof(fault), fault, "no such planted fault"),
         };
     }

@@ -8,8 +8,10 @@ namespace Zk.Embedded.Tests.Consensus.Harness;
 /// <summary>
 /// The session and watch checks of issue 14, over the committed history (replayed from genesis for its watch
 /// triggers and session ends) and the client history: ephemerals of an ended session gone on every peer and in no
-/// later read; each watch fires once for the first change after its read, with that change's type and zxid, and
-/// before any reply on its connection that shows the change; no event without a watch that explains it.
+/// later read; a one-shot watch fires once for the first change after its read, a persistent watch once for every
+/// change of its node after it was added (a recursive one: of its node and every node below, NodeChildrenChanged
+/// aside), each with the change's type and zxid and before any reply on its connection that shows the change; no
+/// event without a watch that explains it.
 /// </summary>
 internal static class SessionChecks
 {
@@ -79,28 +81,49 @@ internal static class SessionChecks
         }
     }
 
+    /// <summary>Every change a watch must fire for: a one-shot watch's first, a persistent watch's all (path, zxid, type).</summary>
+    private static List<(string Path, Zxid Zxid, EventType Type)> Fires(SimWatch watch, Dictionary<string, List<(Zxid Zxid, EventType Type)>> triggers)
+    {
+        switch (watch.Kind)
+        {
+            case WatchKinds.Persistent:
+                return triggers.TryGetValue(watch.Path, out var own)
+                    ? [.. own.Where(c => c.Zxid > watch.ReadZxid).Select(c => (watch.Path, c.Zxid, c.Type))]
+                    : [];
+            case WatchKinds.PersistentRecursive:
+                var below = watch.Path == "/" ? "/" : watch.Path + "/";
+                return [.. triggers
+                    .Where(t => t.Key == watch.Path || t.Key.StartsWith(below, StringComparison.Ordinal))
+                    .SelectMany(t => t.Value.Where(c => c.Zxid > watch.ReadZxid && c.Type != EventType.NodeChildrenChanged).Select(c => (t.Key, c.Zxid, c.Type)))];
+            default:
+                return Trigger(watch, triggers) is { } first ? [(watch.Path, first.Zxid, first.Type)] : [];
+        }
+    }
+
     private static void CheckWatches(History history, Dictionary<string, List<(Zxid Zxid, EventType Type)>> triggers)
     {
         var events = history.Events.ToLookup(e => e.Connection);
         var replies = history.Ops.Where(o => o.Outcome is SimOutcome.Ok or SimOutcome.BadVersion).ToLookup(o => o.Connection);
-        foreach (var watch in history.Watches)
+        var expected = history.Watches.Select(w => (Watch: w, Changes: Fires(w, triggers))).ToList();
+        foreach (var (watch, changes) in expected)
         {
-            if (Trigger(watch, triggers) is not { } change)
-                continue;
-            var fired = events[watch.Connection].Where(e => e.Path == watch.Path && e.Zxid == change.Zxid).ToList();
-            if (fired.Count > 1)
-                throw new ConsensusViolation($"{watch} fired {fired.Count} times for the change at {change.Zxid}: {string.Join(", ", fired)}");
-            if (fired is [{ } one] && one.Type != change.Type)
-                throw new ConsensusViolation($"{watch} fired {one.Type} for the change at {change.Zxid}, which was {change.Type}");
-            var shows = replies[watch.Connection].Where(o => o.ReplySeq > watch.Seq && o.Zxid >= change.Zxid).MinBy(o => o.ReplySeq);
-            if (shows is not null && (fired.Count == 0 || fired[0].Seq > shows.ReplySeq))
-                throw new ConsensusViolation($"{watch}: the reply {shows} shows the change at {change.Zxid} before the watch event {(fired.Count == 0 ? "(none)" : fired[0])}");
-            if (fired.Count == 0 && watch.OpenUntil >= change.Zxid)
-                throw new ConsensusViolation($"{watch} never fired for the change at {change.Zxid}, though its connection stayed open and its peer applied up to {watch.OpenUntil}");
+            foreach (var change in changes)
+            {
+                var fired = events[watch.Connection].Where(e => e.Path == change.Path && e.Zxid == change.Zxid).ToList();
+                if (fired.Count > 1)
+                    throw new ConsensusViolation($"{watch} fired {fired.Count} times for the change of {change.Path} at {change.Zxid}: {string.Join(", ", fired)}");
+                if (fired is [{ } one] && one.Type != change.Type)
+                    throw new ConsensusViolation($"{watch} fired {one.Type} for the change of {change.Path} at {change.Zxid}, which was {change.Type}");
+                var shows = replies[watch.Connection].Where(o => o.ReplySeq > watch.Seq && o.Zxid >= change.Zxid).MinBy(o => o.ReplySeq);
+                if (shows is not null && (fired.Count == 0 || fired[0].Seq > shows.ReplySeq))
+                    throw new ConsensusViolation($"{watch}: the reply {shows} shows the change of {change.Path} at {change.Zxid} before the watch event {(fired.Count == 0 ? "(none)" : fired[0])}");
+                if (fired.Count == 0 && watch.OpenUntil >= change.Zxid)
+                    throw new ConsensusViolation($"{watch} never fired for the change of {change.Path} at {change.Zxid}, though its connection stayed open and its peer applied up to {watch.OpenUntil}");
+            }
         }
         foreach (var e in history.Events)
         {
-            var explained = history.Watches.Any(w => w.Connection == e.Connection && w.Path == e.Path && w.Seq < e.Seq && Trigger(w, triggers) is { } c && c.Zxid == e.Zxid);
+            var explained = expected.Any(x => x.Watch.Connection == e.Connection && x.Watch.Seq < e.Seq && x.Changes.Any(c => c.Path == e.Path && c.Zxid == e.Zxid));
             if (!explained)
                 throw new ConsensusViolation($"event {e} fired with no watch set before it for that change");
         }

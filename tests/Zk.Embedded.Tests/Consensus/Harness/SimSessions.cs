@@ -45,11 +45,14 @@ internal sealed class SimConnection : ISessionSink
     private readonly History _history;
     private readonly bool _eventsAfterReply;
     private readonly List<WatchedEvent> _held = [];
+    private readonly HashSet<string>? _passedOn;
 
     /// <param name="eventsAfterReply">Planted: events wait until the next reply has gone out.</param>
-    public SimConnection(int id, int client, SimPeer peer, long session, History history, bool eventsAfterReply = false)
+    /// <param name="oneEventPerPath">Planted: only the first event of each path is passed on.</param>
+    public SimConnection(int id, int client, SimPeer peer, long session, History history, bool eventsAfterReply = false, bool oneEventPerPath = false)
     {
         (Id, Client, Peer, Generation, _history, _eventsAfterReply) = (id, client, peer, peer.Generation, history, eventsAfterReply);
+        _passedOn = oneEventPerPath ? new HashSet<string>(StringComparer.Ordinal) : null;
         Server = new ServerSession(new SessionId(session), [], 10_000, []) { Sink = this };
     }
 
@@ -74,6 +77,8 @@ internal sealed class SimConnection : ISessionSink
 
     public void OnWatchEvent(WatchedEvent watchedEvent)
     {
+        if (_passedOn is not null && !_passedOn.Add(watchedEvent.Path!))
+            return;
         if (_eventsAfterReply)
             _held.Add(watchedEvent);
         else

@@ -14,6 +14,7 @@ internal sealed class SimTotals
     /// <summary>Conditional writes refused with BadVersion (each one an observation in the linearizability search).</summary>
     public int BadVersionOps { get; private set; }
     public int Watches { get; private set; }
+    public int PersistentWatches { get; private set; }
     public int WatchEvents { get; private set; }
     public int Expirations { get; private set; }
     public int Faults { get; private set; }
@@ -37,6 +38,7 @@ internal sealed class SimTotals
         UnknownOps += sim.History.Ops.Count(o => o.Outcome == SimOutcome.Unknown);
         BadVersionOps += sim.History.Ops.Count(o => o.Outcome == SimOutcome.BadVersion);
         Watches += sim.History.Watches.Count;
+        PersistentWatches += sim.History.Watches.Count(w => w.Kind is Zk.Embedded.Watches.WatchKinds.Persistent or Zk.Embedded.Watches.WatchKinds.PersistentRecursive);
         WatchEvents += sim.History.Events.Count;
         Expirations += sim.History.Expirations.Count;
         Faults += sim.Faults;
@@ -56,6 +58,6 @@ internal sealed class SimTotals
         $"{Runs} runs, {Steps} steps, {Ops} client ops ({OkOps} ok, {BadVersionOps} BadVersion, {UnknownOps} unknown), {Acknowledged} txns committed by leaders, "
         + $"{Faults} faults ({string.Join(", ", _faults.Select(f => $"{f.Value} {f.Key}"))}; {TornDropped} torn records cut at restart), {Epochs} epochs; "
         + $"syncs: {_syncs["Diff"]} DIFF, {_syncs["Trunc"]} TRUNC, {_syncs["Snap"]} SNAP; "
-        + $"registers linearizable {Linearizable}, inconclusive {Inconclusive}; {Watches} watches set, {WatchEvents} events; {Expirations} session expiries proposed; "
+        + $"registers linearizable {Linearizable}, inconclusive {Inconclusive}; {Watches} watches set ({PersistentWatches} persistent), {WatchEvents} events; {Expirations} session expiries proposed; "
         + $"{Ops / Math.Max(elapsed.TotalSeconds, 1e-3):F0} ops and {Steps / Math.Max(elapsed.TotalSeconds, 1e-3):F0} steps per wall second ({elapsed.TotalSeconds:F1} s)";
 }

@@ -182,7 +182,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             return;
         var peer = candidates[random.Next(candidates.Count)];
         client.Peer = peer.Id;
-        client.Connection = new SimConnection(++_connections, client.Id, peer, client.Session, History, options.WatchEventsAfterReply);
+        client.Connection = new SimConnection(++_connections, client.Id, peer, client.Session, History, options.WatchEventsAfterReply, options.OneEventPerPath);
     }
 
     private void Disconnect(SimClient client, string why)
@@ -214,7 +214,9 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         var op = Begin(client, kind, SimTree.Register(random.Next(SimTree.Registers)));
         Observe(op, peer);
         op.Zxid = peer.Tree.Zxid;
-        Answer(client, op, peer, kind == SimOpKind.Read && random.Next(2) == 0 ? WatchKinds.Data : WatchKinds.None);
+        // A plain read sets a one-shot data watch a third of the time, or (one in six) adds a persistent watch on the
+        // register as well (addWatch, answered with the read).
+        Answer(client, op, peer, kind != SimOpKind.Read ? WatchKinds.None : random.Next(6) switch { 3 or 4 => WatchKinds.Data, 5 => WatchKinds.Persistent, _ => WatchKinds.None });
     }
 
     /// <summary>getChildren of the ephemerals' parent or a queue, sometimes with a child watch.</summary>
@@ -224,13 +226,17 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         var op = Begin(client, SimOpKind.Children, parent);
         op.ReadChildren = SimTree.Children(peer.Tree.State, parent);
         op.Zxid = peer.Tree.Zxid;
-        Answer(client, op, peer, random.Next(2) == 0 ? WatchKinds.Child : WatchKinds.None);
+        // A one-shot child watch a third of the time, or (one in six) a persistent recursive watch on the parent: its
+        // children's creates, deletes and data changes, never NodeChildrenChanged.
+        Answer(client, op, peer, random.Next(6) switch { 3 or 4 => WatchKinds.Child, 5 => WatchKinds.PersistentRecursive, _ => WatchKinds.None });
     }
 
     /// <summary>A read's reply; a watch it sets is registered with the peer's real WatchManager before the reply goes out.</summary>
     private void Answer(SimClient client, SimOp op, SimPeer peer, WatchKinds watch)
     {
-        if (watch != WatchKinds.None)
+        if (watch is WatchKinds.Persistent or WatchKinds.PersistentRecursive)
+            peer.Tree.Watches.AddPersistent(client.Connection!.Server, op.Path, watch == WatchKinds.Persistent ? AddWatchMode.Persistent : AddWatchMode.PersistentRecursive);
+        else if (watch != WatchKinds.None)
             peer.Tree.Watches.AddOneShot(client.Connection!.Server, op.Path, watch, peer.Tree.State.Zxid);
         Finish(client, op, SimOutcome.Ok);
         if (watch != WatchKinds.None)
