@@ -14,7 +14,7 @@ internal static partial class Log
     public static partial void RecoveryFinished(ILogger logger, Zxid zxid, int nodes, int sessions, string snapshot, int replayed, long millis);
 
     [LoggerMessage(EventId = 3007, EventName = "RecoveryPhases", Level = LogLevel.Information,
-        Message = "Recovery took {SnapshotMillis} ms to load the snapshot while the log opened ({OpenMillis} ms) and was read ahead, then {ReplayMillis} ms to replay the log; {Gcs} GCs paused {GcPauseMillis} ms")]
+        Message = "Recovery took {SnapshotMillis} ms to load the snapshot while the log opened ({OpenMillis} ms) and was read ahead, then {ReplayMillis} ms more until the log was replayed (the rest of the reading, and the applying); {Gcs} GCs paused {GcPauseMillis} ms")]
     public static partial void RecoveryPhases(ILogger logger, long openMillis, long snapshotMillis, long replayMillis, int gcs, long gcPauseMillis);
 
     [LoggerMessage(EventId = 3006, EventName = "RecoveryProgress", Level = LogLevel.Information,
