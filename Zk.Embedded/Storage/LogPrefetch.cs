@@ -31,7 +31,6 @@ internal sealed class LogPrefetch : IDisposable
     private TxnLog? _log;
     private ExceptionDispatchInfo? _openFailure;
     private ExceptionDispatchInfo? _readFailure;
-    private bool _opened;
     private bool _readDone;
     private bool _stopped;
     private bool _takerWaiting;
@@ -60,7 +59,7 @@ internal sealed class LogPrefetch : IDisposable
         {
             lock (_gate)
             {
-                while (!_opened)
+                while (_log is null && _openFailure is null)
                 {
                     Monitor.Wait(_gate);
                 }
@@ -172,7 +171,7 @@ internal sealed class LogPrefetch : IDisposable
         {
             lock (_gate)
             {
-                (_openFailure, _opened, _readDone) = (ExceptionDispatchInfo.Capture(e), true, true);
+                (_openFailure, _readDone) = (ExceptionDispatchInfo.Capture(e), true);
                 Monitor.PulseAll(_gate);
             }
 
@@ -181,7 +180,7 @@ internal sealed class LogPrefetch : IDisposable
 
         lock (_gate)
         {
-            (_log, _opened, OpenTime) = (log, true, Stopwatch.GetElapsedTime(started));
+            (_log, OpenTime) = (log, Stopwatch.GetElapsedTime(started));
             Monitor.PulseAll(_gate);
         }
 

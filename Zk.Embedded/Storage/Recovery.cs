@@ -13,7 +13,7 @@ namespace Zk.Embedded.Storage;
 /// <param name="SkippedSnapshots">Newer snapshots that failed verification, newest first, each saying why.</param>
 /// <param name="LogCorruption">The first bad log record, if any; <see cref="State"/> ends just before it.
 /// Nothing after it was applied. Truncating the log there is the caller's decision (see DESIGN, Storage).</param>
-/// <param name="SnapshotLoadTime">Time spent finding and loading the snapshot; the rest of recovery is the replay.</param>
+/// <param name="SnapshotLoadTime">Time spent loading (and verifying) the snapshot; the rest of recovery is the replay.</param>
 /// <param name="LogOpenTime">Time spent opening the log, beside the snapshot load.</param>
 internal sealed record RecoveryResult(
     TreeState State,
@@ -40,8 +40,9 @@ internal static class Recovery
     /// are in one epoch: zxids follow one another there, so it is their difference.</param>
     public static RecoveryResult Recover(string snapDir, TxnLog log, AclCache? acls = null, Action<int, long?, Zxid, Zxid>? progress = null)
     {
-        using var prefetch = new LogPrefetch(() => log, NewestSnapshot(snapDir), acls);
-        return Recover(snapDir, prefetch, acls, progress);
+        var snapshots = SnapshotFile.List(snapDir);
+        using var prefetch = new LogPrefetch(() => log, NewestOf(snapshots), acls);
+        return Recover(snapshots, prefetch, acls, progress);
     }
 
     /// <summary>Recovers from <paramref name="snapDir"/> and the log <paramref name="openLog"/> opens, opening it beside
@@ -49,10 +50,11 @@ internal static class Recovery
     /// (the files stay as they were).</summary>
     public static RecoveryResult Recover(string snapDir, Func<TxnLog> openLog, AclCache? acls = null, Action<int, long?, Zxid, Zxid>? progress = null)
     {
-        var prefetch = new LogPrefetch(openLog, NewestSnapshot(snapDir), acls);
+        var snapshots = SnapshotFile.List(snapDir);
+        var prefetch = new LogPrefetch(openLog, NewestOf(snapshots), acls);
         try
         {
-            var result = Recover(snapDir, prefetch, acls, progress);
+            var result = Recover(snapshots, prefetch, acls, progress);
             prefetch.Dispose();
             return result;
         }
@@ -64,15 +66,17 @@ internal static class Recovery
         }
     }
 
-    private static Zxid NewestSnapshot(string snapDir) => SnapshotFile.List(snapDir) is [var newest, ..] ? newest.Zxid : default;
+    /// <summary>Where the log is read ahead from: the newest snapshot's zxid (recovery starts there unless it fails verification).</summary>
+    private static Zxid NewestOf(IReadOnlyList<(Zxid Zxid, string Path)> snapshots) => snapshots is [var newest, ..] ? newest.Zxid : default;
 
-    private static RecoveryResult Recover(string snapDir, LogPrefetch prefetch, AclCache? acls, Action<int, long?, Zxid, Zxid>? progress)
+    /// <param name="snapshots">the snapshot directory's snapshots, newest first (<see cref="SnapshotFile.List"/>).</param>
+    private static RecoveryResult Recover(IReadOnlyList<(Zxid Zxid, string Path)> snapshots, LogPrefetch prefetch, AclCache? acls, Action<int, long?, Zxid, Zxid>? progress)
     {
         var started = Stopwatch.GetTimestamp();
         var skipped = new List<StorageCorruptionException>();
         TreeState? state = null;
         string? snapshotPath = null;
-        foreach (var (_, path) in SnapshotFile.List(snapDir))
+        foreach (var (_, path) in snapshots)
         {
             try
             {

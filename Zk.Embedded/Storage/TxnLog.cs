@@ -283,7 +283,6 @@ internal sealed class TxnLog : IDisposable
             while (Newest() is var store && store.LastId != 0 && store.LastId > zxid.Value)
             {
                 removed += store.TruncateAfter(Math.Max(zxid.Value, Other(store)?.LastId ?? 0));
-                Volatile.Write(ref _lastZxid, _stores.Max(s => s.LastId));
                 _options.Hook?.Invoke(TxnLogOptions.HookTruncateStep);
             }
 

@@ -82,7 +82,7 @@ internal static class SessionChecks
     }
 
     /// <summary>Every change a watch must fire for: a one-shot watch's first, a persistent watch's all (path, zxid, type).</summary>
-    private static List<(string Path, Zxid Zxid, EventType Type)> Fires(SimWatch watch, Dictionary<string, List<(Zxid Zxid, EventType Type)>> triggers)
+    private static List<(string Path, Zxid Zxid, EventType Type)> ExpectedEvents(SimWatch watch, Dictionary<string, List<(Zxid Zxid, EventType Type)>> triggers)
     {
         switch (watch.Kind)
         {
@@ -104,7 +104,7 @@ internal static class SessionChecks
     {
         var events = history.Events.ToLookup(e => e.Connection);
         var replies = history.Ops.Where(o => o.Outcome is SimOutcome.Ok or SimOutcome.BadVersion).ToLookup(o => o.Connection);
-        var expected = history.Watches.Select(w => (Watch: w, Changes: Fires(w, triggers))).ToList();
+        var expected = history.Watches.Select(w => (Watch: w, Changes: ExpectedEvents(w, triggers))).ToList();
         foreach (var (watch, changes) in expected)
         {
             foreach (var change in changes)
