@@ -51,6 +51,30 @@ public sealed class TxnLogTests : IDisposable
     }
 
     [Fact]
+    public void A_log_longer_than_one_read_query_reads_back_whole_across_the_query_boundaries()
+    {
+        // LogStore reads ~1 MiB of records per LiteDB query; 6 MiB in batches of 1 to 700 txns crosses several
+        // query boundaries, some inside a run of batches of the same store.
+        var written = new List<Txn>();
+        var data = new byte[2048];
+        using (var log = TxnLog.Open(_dir.Path))
+        {
+            foreach (var size in new[] { 1, 700, 3, 1000, 250, 1, 1 })
+            {
+                var batch = Enumerable.Range(written.Count + 1, size)
+                    .Select(z => new Txn(new Zxid(z), new SessionId(5), z, new SetDataTxn("/r", [.. data, (byte)z], z)))
+                    .ToList();
+                log.Append(batch);
+                written.AddRange(batch);
+            }
+        }
+
+        using var reopened = TxnLog.Open(_dir.Path);
+        StorageAssert.SameTxns(written, [.. reopened.ReadFrom(default)]);
+        StorageAssert.SameTxns(written[1500..], [.. reopened.ReadFrom(new Zxid(1500))]);
+    }
+
+    [Fact]
     public void Committed_batches_survive_a_crash_across_an_automatic_checkpoint_and_a_commit_cut_short_is_dropped()
     {
         var log = TxnLog.Open(_dir.Path, new TxnLogOptions { CheckpointPages = 1000 });
