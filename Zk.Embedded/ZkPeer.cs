@@ -162,6 +162,9 @@ public sealed class ZkPeer : IAsyncDisposable
             return new ZkPeer(options, logger, builder, TreeState.CreateInitial(), null);
         }
 
+        // The session passwords' HMAC loads OpenSSL on first use (~40 ms); done beside the recovery, it is not on
+        // the restart's path. An exception stays in SessionTracker's type initializer for the real use to report.
+        _ = Task.Run(static () => SessionTracker.EnsembleSecret.Length);
         var (storage, state) = await Task.Run(
             () => Storage.PeerStorage.Open(dataDir, options.DataLogDir ?? dataDir, options.ForceSync, options.SnapCount, options.SnapRetainCount, acls, logger),
             cancellationToken).ConfigureAwait(false);

@@ -36,7 +36,7 @@ internal static class Program
             return Fail($"zk: {e.Message}");
         }
 
-        using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; }));
+        using var loggerFactory = ConsoleLog.CreateFactory();
         var logger = loggerFactory.CreateLogger("zk");
         using var stop = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
