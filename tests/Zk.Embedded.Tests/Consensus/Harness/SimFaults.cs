@@ -12,6 +12,7 @@ internal sealed class SimFaults(Random random, int peers)
     private readonly SortedDictionary<int, Pause> _paused = [];
     private readonly SortedDictionary<int, long> _slowUntil = [];
     private readonly SortedDictionary<int, (int Left, int Held)> _stalled = [];
+    private long _isolatedUntil;
 
     /// <summary>How many of each fault were injected (the keys are printed as they are).</summary>
     public SortedDictionary<string, int> Counts { get; } = [];
@@ -36,6 +37,8 @@ internal sealed class SimFaults(Random random, int peers)
         var a = 1 + random.Next(peers);
         if (!oneWay || random.Next(2) == 0)
         {
+            if (_isolatedUntil != 0)
+                return $"isolate {a} (not done: {Isolated} is cut off until step {_isolatedUntil})";
             Isolated = a;
             Count("partition");
             return $"isolate {a}";
@@ -46,9 +49,18 @@ internal sealed class SimFaults(Random random, int peers)
         return $"cut {a}->{b} ({b} no longer hears {a}, {a} still hears {b})";
     }
 
+    /// <summary>Cuts <paramref name="peer"/> off from every other until step <paramref name="until"/>: a heal before then leaves it cut off.</summary>
+    public void Isolate(int peer, long until)
+    {
+        Isolated = peer;
+        _isolatedUntil = until;
+        Count("partition");
+    }
+
     public void Heal()
     {
-        Isolated = 0;
+        if (_isolatedUntil == 0)
+            Isolated = 0;
         _oneWay.Clear();
     }
 
@@ -113,6 +125,8 @@ internal sealed class SimFaults(Random random, int peers)
     /// <summary>Ends slow disks due by <paramref name="step"/>.</summary>
     public void Expire(long step)
     {
+        if (_isolatedUntil != 0 && _isolatedUntil <= step)
+            (Isolated, _isolatedUntil) = (0, 0);
         foreach (var peer in _slowUntil.Where(p => p.Value <= step).Select(p => p.Key).ToList())
             _slowUntil.Remove(peer);
     }
@@ -120,6 +134,7 @@ internal sealed class SimFaults(Random random, int peers)
     /// <summary>Everything back to normal for the quiet phase (the paused peers come back through <see cref="Resume"/>).</summary>
     public void EndAll()
     {
+        _isolatedUntil = 0;
         Heal();
         _slowUntil.Clear();
         _stalled.Clear();

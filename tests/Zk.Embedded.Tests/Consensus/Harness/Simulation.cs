@@ -225,7 +225,7 @@ internal sealed class Simulation
     {
         if (!peer.Up || _faults.IsPaused(peer.Id))
             return;
-        switch (_random.Next(4))
+        switch (_random.Next(5))
         {
             case 0:
                 var until = _step + 50 + _random.Next(600);
@@ -242,6 +242,17 @@ internal sealed class Simulation
                 _faults.Count("clock jump");
                 Fault($"clock of {peer.Id} jumps {jump} ticks");
                 TickPeer(peer, jump);
+                break;
+            case 3:
+                // A leader cut off whose clock stalls too: it takes longer than the rest to notice it lost its
+                // quorum, so the others elect a new leader while its own clients still talk to it (what a read
+                // index without a quorum round turns into a stale read).
+                var leader = _peers.FirstOrDefault(p => p.Up && p.Core is { State: Zk.Embedded.Consensus.ServerState.Leading }) ?? peer;
+                var stalled = 40 + _random.Next(40);
+                var cutUntil = _step + (long)(stalled * 1.5 / _options.TickProbability);
+                _faults.Isolate(leader.Id, cutUntil);
+                _faults.Stall(leader.Id, stalled);
+                Fault($"isolate {leader.Id} until step {cutUntil} with its clock stalled for {stalled} ticks");
                 break;
             default:
                 var slow = _step + 100 + _random.Next(700);

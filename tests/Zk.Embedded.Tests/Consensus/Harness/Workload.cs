@@ -211,6 +211,16 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
 
     private void Read(SimClient client, SimPeer peer, SimOpKind kind = SimOpKind.Read)
     {
+        if (kind == SimOpKind.Read && random.Next(8) == 0 && SimTree.Queue(random.Next(SimTree.Queues)) is var queue && SimTree.Exists(peer.Tree.State, queue))
+        {
+            // exists with a watch on a node that is not there yet: the name the next plain sequential create under a
+            // queue takes (NodeCreated if it comes; a multi's create takes that number under another name, and then
+            // nothing ever fires).
+            var missing = Begin(client, kind, SimTree.Create(peer.Tree.State, queue, "n", true, 0, "").Path);
+            Observe(missing, peer);
+            Answer(client, missing, peer, WatchKinds.Data);
+            return;
+        }
         var op = Begin(client, kind, SimTree.Register(random.Next(SimTree.Registers)));
         Observe(op, peer);
         op.Zxid = peer.Tree.Zxid;
