@@ -88,17 +88,20 @@ internal static class SessionChecks
         {
             case WatchKinds.Persistent:
                 return triggers.TryGetValue(watch.Path, out var own)
-                    ? [.. own.Where(c => c.Zxid > watch.ReadZxid).Select(c => (watch.Path, c.Zxid, c.Type))]
+                    ? [.. own.Where(c => c.Zxid > watch.ReadZxid && Standing(watch, c.Zxid)).Select(c => (watch.Path, c.Zxid, c.Type))]
                     : [];
             case WatchKinds.PersistentRecursive:
                 var below = watch.Path == "/" ? "/" : watch.Path + "/";
                 return [.. triggers
                     .Where(t => t.Key == watch.Path || t.Key.StartsWith(below, StringComparison.Ordinal))
-                    .SelectMany(t => t.Value.Where(c => c.Zxid > watch.ReadZxid && c.Type != EventType.NodeChildrenChanged).Select(c => (t.Key, c.Zxid, c.Type)))];
+                    .SelectMany(t => t.Value.Where(c => c.Zxid > watch.ReadZxid && Standing(watch, c.Zxid) && c.Type != EventType.NodeChildrenChanged).Select(c => (t.Key, c.Zxid, c.Type)))];
             default:
                 return Trigger(watch, triggers) is { } first ? [(watch.Path, first.Zxid, first.Type)] : [];
         }
     }
+
+    /// <summary>A persistent watch still stands for a change at <paramref name="zxid"/>: not removed before its peer applied it.</summary>
+    private static bool Standing(SimWatch watch, Zxid zxid) => watch.RemovedAt is not { } removed || zxid <= removed;
 
     private static void CheckWatches(History history, Dictionary<string, List<(Zxid Zxid, EventType Type)>> triggers)
     {

@@ -44,6 +44,8 @@ internal sealed record SimOptions
     public bool WatchEventsAfterReply { get; init; }
     /// <summary>Planted in the harness: a connection passes on one event per path and drops the rest (persistent watches treated as one-shot).</summary>
     public bool OneEventPerPath { get; init; }
+    /// <summary>Planted in the harness: removeWatches answers but leaves the persistent watch in place.</summary>
+    public bool IgnoreRemoveWatches { get; init; }
     /// <summary>Planted in the harness: the store reads a torn last record back as a txn (no record checksum).</summary>
     public bool KeepTornRecord { get; init; }
     /// <summary>True: every persist request is durable as soon as it is made; false: the scheduler fsyncs at random.</summary>
@@ -54,5 +56,5 @@ internal sealed record SimOptions
     public int SnapCount { get; init; }
 
     public override string ToString() =>
-        $"seed={Seed} voters={Voters} observers={Observers} storage={(InstantStorage ? "instant" : "delayed")} window={CommittedLogWindow}{(Faults.Any ? $" planted={Faults}" : "")}{(KeepSnapshotOnTrunc ? " planted=KeepSnapshotOnTrunc" : "")}{(LinearReadsWithoutBarrier ? " planted=LinearReadsWithoutBarrier" : "")}{(KeepTornRecord ? " planted=KeepTornRecord" : "")}{(SkipSessionCheck ? " planted=SkipSessionCheck" : "")}{(WatchEventsAfterReply ? " planted=WatchEventsAfterReply" : "")}{(OneEventPerPath ? " planted=OneEventPerPath" : "")}";
+        $"seed={Seed} voters={Voters} observers={Observers} storage={(InstantStorage ? "instant" : "delayed")} window={CommittedLogWindow}{(Faults.Any ? $" planted={Faults}" : "")}{(KeepSnapshotOnTrunc ? " planted=KeepSnapshotOnTrunc" : "")}{(LinearReadsWithoutBarrier ? " planted=LinearReadsWithoutBarrier" : "")}{(KeepTornRecord ? " planted=KeepTornRecord" : "")}{(SkipSessionCheck ? " planted=SkipSessionCheck" : "")}{(WatchEventsAfterReply ? " planted=WatchEventsAfterReply" : "")}{(OneEventPerPath ? " planted=OneEventPerPath" : "")}{(IgnoreRemoveWatches ? " planted=IgnoreRemoveWatches" : "")}";
 }

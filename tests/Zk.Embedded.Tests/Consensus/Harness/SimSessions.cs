@@ -104,6 +104,9 @@ internal sealed record SimWatch(int Connection, long Seq, string Path, WatchKind
 {
     /// <summary>Set at the run's end: the connection was still open and its peer had applied this zxid.</summary>
     public Zxid OpenUntil { get; set; }
+
+    /// <summary>A persistent watch removed (removeWatches): the state its peer had applied then; null while it stands.</summary>
+    public Zxid? RemovedAt { get; set; }
 }
 
 /// <summary>A watch event as the client received it.</summary>

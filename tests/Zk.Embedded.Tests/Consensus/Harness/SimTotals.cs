@@ -18,6 +18,8 @@ internal sealed class SimTotals
     /// <summary>Watches set by an exists on a node that was not there (the next sequential name of a queue).</summary>
     public int MissingNodeWatches { get; private set; }
     public int NodeCreatedEvents { get; private set; }
+    /// <summary>Persistent watches removed with removeWatches.</summary>
+    public int RemovedWatches { get; private set; }
     public int WatchEvents { get; private set; }
     public int Expirations { get; private set; }
     public int Faults { get; private set; }
@@ -45,6 +47,7 @@ internal sealed class SimTotals
         WatchEvents += sim.History.Events.Count;
         MissingNodeWatches += sim.History.Watches.Count(w => w.Path.StartsWith("/q", StringComparison.Ordinal) && w.Kind == Zk.Embedded.Watches.WatchKinds.Data);
         NodeCreatedEvents += sim.History.Events.Count(e => e.Type == Zk.Embedded.Api.EventType.NodeCreated);
+        RemovedWatches += sim.History.Watches.Count(w => w.RemovedAt is not null);
         Expirations += sim.History.Expirations.Count;
         Faults += sim.Faults;
         Crashes += sim.Crashes;
@@ -63,6 +66,6 @@ internal sealed class SimTotals
         $"{Runs} runs, {Steps} steps, {Ops} client ops ({OkOps} ok, {BadVersionOps} BadVersion, {UnknownOps} unknown), {Acknowledged} txns committed by leaders, "
         + $"{Faults} faults ({string.Join(", ", _faults.Select(f => $"{f.Value} {f.Key}"))}; {TornDropped} torn records cut at restart), {Epochs} epochs; "
         + $"syncs: {_syncs["Diff"]} DIFF, {_syncs["Trunc"]} TRUNC, {_syncs["Snap"]} SNAP; "
-        + $"registers linearizable {Linearizable}, inconclusive {Inconclusive}; {Watches} watches set ({PersistentWatches} persistent, {MissingNodeWatches} on missing nodes), {WatchEvents} events ({NodeCreatedEvents} NodeCreated); {Expirations} session expiries proposed; "
+        + $"registers linearizable {Linearizable}, inconclusive {Inconclusive}; {Watches} watches set ({PersistentWatches} persistent, {RemovedWatches} of them removed, {MissingNodeWatches} on missing nodes), {WatchEvents} events ({NodeCreatedEvents} NodeCreated); {Expirations} session expiries proposed; "
         + $"{Ops / Math.Max(elapsed.TotalSeconds, 1e-3):F0} ops and {Steps / Math.Max(elapsed.TotalSeconds, 1e-3):F0} steps per wall second ({elapsed.TotalSeconds:F1} s)";
 }

@@ -56,6 +56,11 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         if (r < 60) return Write(client, SimOpKind.Ephemeral, peer);
         if (client.Outstanding.Count > 0)
             return null;   // a session's reads wait for its writes
+        if (r >= 65 && StandingPersistent(client) is { Count: > 0 } standing && random.Next(4) == 0)
+        {
+            RemoveWatch(client, peer, standing);
+            return null;
+        }
         if (r < 63) return Write(client, SimOpKind.CloseSession, peer);
         if (r < 65) { GoSilent(client); return null; }
         if (r < 72) { ReadChildren(client, peer); return null; }
@@ -228,6 +233,26 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         // register as well (addWatch, answered with the read).
         Answer(client, op, peer, kind != SimOpKind.Read ? WatchKinds.None : random.Next(6) switch { 3 or 4 => WatchKinds.Data, 5 => WatchKinds.Persistent, _ => WatchKinds.None });
     }
+
+    /// <summary>
+    /// removeWatches of one of the connection's persistent watches, through the real <c>WatchManager.Remove</c>: no
+    /// event for a change its peer applies after this.
+    /// </summary>
+    private void RemoveWatch(SimClient client, SimPeer peer, List<SimWatch> standing)
+    {
+        var chosen = standing[random.Next(standing.Count)];
+        var type = chosen.Kind == WatchKinds.Persistent ? WatcherType.Persistent : WatcherType.PersistentRecursive;
+        if (!options.IgnoreRemoveWatches && !peer.Tree.Watches.Remove(client.Connection!.Server, chosen.Path, type, checkOnly: false))
+            throw new ConsensusViolation($"removeWatches found no {type} watch on {chosen.Path} for connection {chosen.Connection}, which set it");
+        // Added twice, a persistent watch is one registration: the removal ends every record of it.
+        foreach (var watch in standing.Where(w => w.Path == chosen.Path && w.Kind == chosen.Kind))
+            watch.RemovedAt = peer.Tree.Zxid;
+        log($"client {client.Id} removes its {type} watch on {chosen.Path} at {peer.Tree.Zxid} on {peer.Id}");
+    }
+
+    /// <summary>The persistent watches the client's connection has set and not removed.</summary>
+    private List<SimWatch> StandingPersistent(SimClient client) =>
+        [.. History.Watches.Where(w => w.Connection == client.Connection!.Id && w.RemovedAt is null && w.Kind is WatchKinds.Persistent or WatchKinds.PersistentRecursive)];
 
     /// <summary>getChildren of the ephemerals' parent or a queue, sometimes with a child watch.</summary>
     private void ReadChildren(SimClient client, SimPeer peer)
