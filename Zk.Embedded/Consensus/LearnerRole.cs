@@ -37,6 +37,9 @@ internal sealed class LearnerRole
     public int Leader { get; }
     public bool IsObserver { get; }
     public LearnerPhase Phase { get; private set; }
+
+    /// <summary>Ticks since the leader was last heard from.</summary>
+    public long SilentTicks => _ctx.Now - _lastHeard;
     public uint Epoch => _epoch;
 
     public ZabPhase ZabPhase => Phase switch

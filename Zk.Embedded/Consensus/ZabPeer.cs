@@ -200,6 +200,12 @@ internal sealed class ZabPeer
             // when three members start together: one decides on a quorum that the third's better vote then moved).
             if (_learner is { Phase: LearnerPhase.Connecting } && from == _currentVote.Leader && n.State != ServerState.Leading && n.Vote.Leader != from)
                 _ctx.GoLooking($"leader {from} is {n.State} with a vote for {n.Vote.Leader}");
+            // Another voter lost the leader, and this follower's own timeout is at most a tick away: the voters' ticks
+            // are not in phase, so waiting for it would hold the election up to a tick longer (ZooKeeper waits; a
+            // deliberate difference). A follower that heard its leader within the last syncLimit ticks stays.
+            else if (_learner is { Phase: LearnerPhase.Broadcast, IsObserver: false } learner && n.State == ServerState.Looking
+                && _ctx.Config.IsVoter(from) && learner.SilentTicks >= _ctx.Config.SyncLimit)
+                _ctx.GoLooking($"leader {learner.Leader} silent for {learner.SilentTicks} ticks and voter {from} is looking");
             return;
         }
         if (!_ctx.Config.IsVoter(from))

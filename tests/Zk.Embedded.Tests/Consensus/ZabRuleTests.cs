@@ -99,6 +99,22 @@ public sealed class ZabRuleTests
     }
 
     [Fact]
+    public void A_follower_whose_leader_is_silent_for_syncLimit_ticks_joins_a_looking_voter_without_waiting_its_own_timeout()
+    {
+        var probe = new CoreProbe(2, [1, 2, 3]);
+        probe.FollowLeaderOne(3);
+        var looking = new Notification(2, new Vote(3, default, 1000), ServerState.Looking);
+        for (var tick = 0; tick < 4; tick++)
+            probe.Tick();   // syncLimit is 5: silent for 4 ticks
+        probe.Step(3, looking);
+        Assert.True(probe.Core.State == ServerState.Following, $"expected a follower that heard its leader 4 ticks ago to stay, got {probe.Core.State}");
+        probe.Tick();       // 5 ticks: its own timeout is the next tick
+        Assert.Equal(ServerState.Following, probe.Core.State);
+        probe.Step(3, looking);
+        Assert.True(probe.Core.State == ServerState.Looking, $"expected a follower silent for syncLimit ticks to go LOOKING on a voter's LOOKING notification, got {probe.Core.State}");
+    }
+
+    [Fact]
     public void A_leader_gives_up_when_a_follower_is_ahead_of_it()
     {
         var probe = new CoreProbe(1, [1, 2, 3]);
