@@ -39,6 +39,9 @@ internal sealed class DurableFile : GatheredFile
     private const long ZeroAheadMaxBytes = 16 << 20;
     private const int ZeroChunkBytes = 1 << 20;
 
+    /// <summary>A checkpoint's writes are synced every this many bytes (see <see cref="Write"/>).</summary>
+    private const long CheckpointSyncBytes = 512 << 10;
+
     /// <summary>Zeros are synced every this many bytes: a checkpoint's own sync then never queues behind a long one.</summary>
     private const long ZeroSyncBytes = 4 << 20;
 
@@ -51,6 +54,8 @@ internal sealed class DurableFile : GatheredFile
 
     /// <summary>Written or resized since the last sync began (a new file counts: its directory entry is new).</summary>
     private bool _unsynced = true;
+    /// <summary>Bytes written since the last sync began.</summary>
+    private long _unsyncedBytes;
     private Task _zeroing = Task.CompletedTask;
 
     public DurableFile(string path, string role, Action<FileEvent>? observer)
@@ -99,6 +104,7 @@ internal sealed class DurableFile : GatheredFile
                 }
 
                 _unsynced = false;
+                _unsyncedBytes = 0;
             }
 
             // A second caller waits on _syncGate for this fsync, then finds nothing left to sync.
@@ -110,9 +116,12 @@ internal sealed class DurableFile : GatheredFile
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
+        var syncNow = false;
         lock (Gate)
         {
             _unsynced = true;
+            _unsyncedBytes += buffer.Length;
+            syncNow = _unsyncedBytes >= CheckpointSyncBytes;
             WriteAtPosition(buffer);
             _length = Math.Max(_length, Position);
             _writtenEnd = Math.Max(_writtenEnd, Position);
@@ -122,6 +131,13 @@ internal sealed class DurableFile : GatheredFile
                 var target = _writtenEnd + ahead;
                 _zeroing = Task.Run(() => ZeroAhead(target));
             }
+        }
+
+        if (syncNow)
+        {
+            // A checkpoint's writes reach the disk a piece at a time: a WAL sync then queues behind one piece at
+            // most, not behind the whole checkpoint at its final sync (the 64-writer tail, docs/storage.md).
+            Sync();
         }
     }
 

@@ -12,7 +12,7 @@ namespace Zk.Embedded.Storage;
 /// reason.
 /// </summary>
 /// <remarks>
-/// <para><b>Layout.</b> A header block (<see cref="HeaderBytes"/>: the format's magic), then one slot per LiteDB page:
+/// <para><b>Layout.</b> A header block (<see cref="HeaderBytes"/>: the format's magic, then the file's generation), then one slot per LiteDB page:
 /// the page and the CRC-32C of its bytes (<see cref="SlotSize"/>). LiteDB sees only its pages, at its own offsets.
 /// The checksum is for power loss: a commit rewrites whole pages that also hold entries of earlier, acknowledged
 /// commits (the index page, the collection page), and writeback may persist one 4 KiB half of such a page without the
@@ -20,23 +20,19 @@ namespace Zk.Embedded.Storage;
 /// or worse. Here a page whose checksum fails ends the log at open, like a blank one: no acknowledged commit can lie at
 /// or after it, since its sync would have made that page whole.</para>
 /// <para>LiteDB sees a file of <see cref="Length"/> = the bytes it wrote (its "logical" length); the file on disk is
-/// longer, and every slot past the logical length is zero. That invariant is what lets an open find the end again:
-/// LiteDB never writes an all-zero page (every log page has a page type or id and a transaction id), so the logical
-/// length ends at the first blank slot (or the first whose page fails its checksum).</para>
-/// <para>The invariant has to hold on disk whenever something synced could be read back, in three places:</para>
+/// longer. The header holds the file's generation, and a slot's checksum is the page's CRC-32C mixed with it
+/// (<see cref="Checksum"/>), so a page left from an earlier use of the file never verifies again: the logical length
+/// ends at the first slot that is blank or does not verify, and what lies past it is zeros or stale pages.</para>
 /// <list type="bullet">
 /// <item><b>Growing</b>: the file is extended by writing zeros (never a sparse or fallocated range, which would make
 /// later syncs slow again), in chunks that double up to 16 MiB, so a small log stays small.</item>
-/// <item><b>Emptying</b> (LiteDB's <c>SetLength(0)</c> after a checkpoint): the first page is zeroed and synced
-/// before anything else, so from then on the log reads as empty; then the rest must be zero on disk before LiteDB
-/// writes a new page there. Zeroing all at once would not do: writeback may persist the zeros of a later page before
-/// those of an earlier one, and a crash then would replay a prefix of the old log over newer checkpointed pages.
-/// Zeroing the rest is most of a checkpoint's pause (~4 of ~6.5 ms per 8 MB of log here), so it is not done there:
-/// the log lives in two files, and emptying moves it to the other one, which a background task zeroed and synced
-/// after the previous move. The emptied file's first page is zeroed and synced before the move, so at most one of
-/// the two has a non-blank first page, and that one is the log.</item>
+/// <item><b>Emptying</b> (LiteDB's <c>SetLength(0)</c> after a checkpoint): the first slot is zeroed and synced, so
+/// from then on the log reads as empty, and the log moves to the other file, which a background task gave the next
+/// generation (and synced) after the previous move. Its old pages stay where they are: under the new generation they
+/// fail their check, so nothing is zeroed (zeroing them was half of what each move wrote to the disk, and WAL syncs
+/// queued behind it). At most one of the two files has a non-blank first slot, and that one is the log.</item>
 /// <item><b>Opening</b> after a crash: pages written but never synced may have reached the disk out of order, leaving
-/// a non-blank page after a blank one. They belong to no acknowledged commit (a commit is acknowledged after its
+/// a page that verifies after the end. They belong to no acknowledged commit (a commit is acknowledged after its
 /// sync, and a sync covers every page before it), so they are zeroed and synced before LiteDB reads the file.</item>
 /// </list>
 /// <para>A commit's pages are gathered into one write (<see cref="WriteGather"/>). <see cref="Sync"/> runs on the
@@ -68,8 +64,10 @@ internal sealed class WalFile : GatheredFile
     private readonly Action<FileEvent>? _observer;
     private readonly string[] _paths;
     private SafeFileHandle _spare;
-    /// <summary>The other file zeroed, extended and synced; null until first needed (see <see cref="SpareZeroing"/>).</summary>
-    private Task<long>? _spareReady;
+    /// <summary>The other file with a new generation, extended and synced; null until first needed (see <see cref="SpareZeroing"/>).</summary>
+    private Task<(long Physical, uint Generation)>? _spareReady;
+    /// <summary>The live file's generation: every slot written is checked under it.</summary>
+    private uint _generation;
     private int _live;
     private long _length;
     private long _physical;
@@ -111,6 +109,7 @@ internal sealed class WalFile : GatheredFile
             }
 
             _physical = RandomAccess.GetLength(Handle);
+            _generation = ReadGeneration(Handle);
             _length = FindEnd(out var dirtyTail);
             if (dirtyTail)
             {
@@ -176,7 +175,7 @@ internal sealed class WalFile : GatheredFile
                 // Page, then its checksum, right after: consecutive slots gather into one write.
                 var page = buffer.Slice(at, PageSize);
                 var slot = SlotOffset((Position + at) / PageSize);
-                BinaryPrimitives.WriteUInt32LittleEndian(checksum, Crc32C.Compute(page));
+                BinaryPrimitives.WriteUInt32LittleEndian(checksum, Checksum(page, _generation));
                 WriteAt(slot, page);
                 WriteAt(slot + PageSize, checksum);
             }
@@ -287,31 +286,35 @@ internal sealed class WalFile : GatheredFile
     {
         WriteZeros(SlotOffset(0), SlotOffset(0) + SlotSize);
         DataSync(Handle);
-        // Waits only when checkpoints come faster than 8 MB of zeros can be written and synced.
-        var sparePhysical = SpareZeroing().GetAwaiter().GetResult();
+        // Waits only when checkpoints come faster than a header write and a sync.
+        var (sparePhysical, spareGeneration) = SpareZeroing().GetAwaiter().GetResult();
         var emptied = Handle;
-        var (emptiedLength, emptiedPhysical) = (SlotsEnd(_length), _physical);
+        var emptiedPhysical = _physical;
         SwitchTo(_spare);
         _spare = emptied;
         _live ^= 1;
-        (_length, _physical) = (0, sparePhysical);
+        (_length, _physical, _generation) = (0, sparePhysical, spareGeneration);
         Position = 0;
-        // Past its logical end a file is zero already; the new log gets at least the room the old one had.
-        _spareReady = PrepareSpareInBackground(emptied, emptiedLength, emptiedPhysical);
+        // The new log gets at least the room the old one had.
+        _spareReady = PrepareSpareInBackground(emptied, emptiedPhysical);
     }
 
-    /// <summary>Runs <see cref="PrepareSpare"/> on the thread pool; a <paramref name="dirtyEnd"/> of -1 means the whole file.</summary>
-    private static Task<long> PrepareSpareInBackground(SafeFileHandle file, long dirtyEnd, long room) =>
-        Task.Run(() => PrepareSpare(file, dirtyEnd < 0 ? RandomAccess.GetLength(file) : dirtyEnd, room));
+    /// <summary>Runs <see cref="PrepareSpare"/> on the thread pool.</summary>
+    private static Task<(long Physical, uint Generation)> PrepareSpareInBackground(SafeFileHandle file, long room) =>
+        Task.Run(() => PrepareSpare(file, room));
 
     /// <summary>
-    /// Zeroes [the second slot, <paramref name="dirtyEnd"/>) of <paramref name="file"/> (its first slot is blank
-    /// already), extends it with zeros to <paramref name="room"/>, and syncs it. Returns its length.
+    /// Gives <paramref name="file"/> (its first slot blank already) the next generation, so that no page left in it
+    /// verifies any more, extends it with zeros to <paramref name="room"/>, and syncs it. Returns its length and its
+    /// new generation.
     /// </summary>
-    private static long PrepareSpare(SafeFileHandle file, long dirtyEnd, long room)
+    private static (long Physical, uint Generation) PrepareSpare(SafeFileHandle file, long room)
     {
         var physical = RandomAccess.GetLength(file);
-        WriteZeros(file, Math.Min(SlotOffset(1), dirtyEnd), dirtyEnd);
+        var generation = ReadGeneration(file) + 1;
+        Span<byte> field = stackalloc byte[sizeof(uint)];
+        BinaryPrimitives.WriteUInt32LittleEndian(field, generation);
+        RandomAccess.Write(file, field, GenerationOffset);
         if (physical < room)
         {
             WriteZeros(file, physical, room);
@@ -319,7 +322,27 @@ internal sealed class WalFile : GatheredFile
         }
 
         DataSync(file);
-        return physical;
+        return (physical, generation);
+    }
+
+    /// <summary>
+    /// A slot's checksum: the CRC-32C of its page, mixed with the file's generation (a bijection of it, 0 for 0, so
+    /// the files of the build before generations read as generation 0). A page left from an earlier use of the file
+    /// fails under the present generation without fail, so emptying the log needs no zeros: only a new generation.
+    /// </summary>
+    private static uint Checksum(ReadOnlySpan<byte> page, uint generation) => Crc32C.Compute(page) ^ (generation * GenerationMix);
+
+    /// <summary>An odd constant (the 32-bit golden ratio): multiplying by it is a bijection, undone by <see cref="GenerationUnmix"/>.</summary>
+    private const uint GenerationMix = 0x9E3779B1;
+    private const uint GenerationUnmix = 0x0E8B2F51;
+
+    /// <summary>Where the header holds the file's generation (little-endian), after the magic.</summary>
+    private const int GenerationOffset = 8;
+
+    private static uint ReadGeneration(SafeFileHandle file)
+    {
+        Span<byte> field = stackalloc byte[sizeof(uint)];
+        return RandomAccess.Read(file, field, GenerationOffset) == field.Length ? BinaryPrimitives.ReadUInt32LittleEndian(field) : 0;
     }
 
     /// <summary>Where the slot of page <paramref name="page"/> starts in the file.</summary>
@@ -329,11 +352,11 @@ internal sealed class WalFile : GatheredFile
     private static long SlotsEnd(long logical) => SlotOffset((logical + PageSize - 1) / PageSize);
 
     /// <summary>
-    /// The zeroing of the other file, started on first need. What a previous run left there is unknown, so all of it
-    /// is zeroed before it is used; started by the first write or emptying, not the open, so a reader that writes
+    /// The other file's new generation, started on first need. What a previous run left there is unknown, so it gets
+    /// a new one before it is used; started by the first write or emptying, not the open, so a reader that writes
     /// nothing (the log dump) leaves the file alone.
     /// </summary>
-    private Task<long> SpareZeroing() => _spareReady ??= PrepareSpareInBackground(_spare, -1, _physical);
+    private Task<(long Physical, uint Generation)> SpareZeroing() => _spareReady ??= PrepareSpareInBackground(_spare, _physical);
 
     /// <summary>
     /// A new file gets the header; a file with the header is ours. A file without it is from before page checksums:
@@ -351,7 +374,7 @@ internal sealed class WalFile : GatheredFile
         if (head[..read].ContainsAnyExcept((byte)0))
         {
             var slot = new byte[SlotSize];
-            if (Verifies(slot, RandomAccess.Read(file, slot, SlotOffset(0))))
+            if (Verifies(slot, RandomAccess.Read(file, slot, SlotOffset(0)), 0))
             {
                 // Our format (its first page checks out where a slot starts) with the magic changed: damage, not an old file.
                 throw new StorageCorruptionException(
@@ -404,8 +427,15 @@ internal sealed class WalFile : GatheredFile
                 {
                     end = page;
                 }
-                else if (!Verifies(slot, read))
+                else if (!Verifies(slot, read, _generation))
                 {
+                    if (IsStale(slot, read, _generation))
+                    {
+                        // A page of the file's earlier use: the log ends here, and nothing after it is ours.
+                        end = page;
+                        continue;
+                    }
+
                     // Torn (or never finished) by a crash: its commit's sync did not complete. Unless whole pages of
                     // more commits follow than can have been unsynced together: then it is damage (see ThrowIfDamaged).
                     ThrowIfDamaged(page);
@@ -414,7 +444,7 @@ internal sealed class WalFile : GatheredFile
                     break;
                 }
             }
-            else if (!blank)
+            else if (!blank && Verifies(slot, read, _generation))
             {
                 dirtyTail = true;
                 break;
@@ -434,8 +464,20 @@ internal sealed class WalFile : GatheredFile
     /// <summary>LiteDB's page header: the transaction id (uint, little-endian) at this offset (BasePage.P_TRANSACTION_ID).</summary>
     private const int TransactionIdOffset = 14;
 
-    private static bool Verifies(ReadOnlySpan<byte> slot, int read) =>
-        read == SlotSize && Crc32C.Compute(slot[..PageSize]) == BinaryPrimitives.ReadUInt32LittleEndian(slot[PageSize..]);
+    /// <summary>Does a whole slot (page and checksum) verify under <paramref name="generation"/> (tests read files with it)?</summary>
+    internal static bool SlotVerifies(ReadOnlySpan<byte> slot, uint generation) => Verifies(slot, slot.Length, generation);
+
+    /// <summary>The generation in a WAL file's header (tests).</summary>
+    internal static uint GenerationOf(ReadOnlySpan<byte> file) =>
+        file.Length >= GenerationOffset + sizeof(uint) ? BinaryPrimitives.ReadUInt32LittleEndian(file[GenerationOffset..]) : 0;
+
+    private static bool Verifies(ReadOnlySpan<byte> slot, int read, uint generation) =>
+        read == SlotSize && Checksum(slot[..PageSize], generation) == BinaryPrimitives.ReadUInt32LittleEndian(slot[PageSize..]);
+
+    /// <summary>A whole page written under an earlier generation of the file (a torn page matches one by chance only).</summary>
+    private static bool IsStale(ReadOnlySpan<byte> slot, int read, uint generation) =>
+        read == SlotSize && generation > 0
+        && ((Crc32C.Compute(slot[..PageSize]) ^ BinaryPrimitives.ReadUInt32LittleEndian(slot[PageSize..])) * GenerationUnmix) < generation;
 
     /// <summary>
     /// A page that fails its checksum is a torn write only if what follows it can be unsynced too: pages of at most
@@ -451,7 +493,7 @@ internal sealed class WalFile : GatheredFile
         for (var page = badPage + 1; SlotOffset(page + 1) <= _physical; page++)
         {
             var read = RandomAccess.Read(Handle, slot, SlotOffset(page));
-            if (slot.AsSpan(0, read).ContainsAnyExcept((byte)0) && Verifies(slot, read))
+            if (slot.AsSpan(0, read).ContainsAnyExcept((byte)0) && Verifies(slot, read, _generation))
             {
                 pages++;
                 commits.Add(BinaryPrimitives.ReadUInt32LittleEndian(slot.AsSpan(TransactionIdOffset)));

@@ -63,25 +63,47 @@ internal static class InteropTools
         Skip.If(true, reason);
     }
 
-    /// <summary>A loopback port nobody listens on now: bind to port 0 and let the OS choose.</summary>
+    /// <summary>
+    /// A loopback port nobody listens on now, below the kernel's ephemeral range (32768-60999 here), never the same
+    /// twice in a test run.
+    /// </summary>
+    /// <remarks>
+    /// Not bind-to-0: an ephemeral port can be taken again at once by any outgoing connection, and a peer that keeps
+    /// reconnecting to a port nobody listens on yet may even connect to itself there (source port = destination
+    /// port), after which the member that should listen on it cannot ("Address already in use", seen in a NetMQ
+    /// contract test). Ports below the range are only ever bound on purpose.
+    /// </remarks>
     public static int FreeLoopbackPort()
     {
-        // The kernel may hand a released port out again at once: two ports taken one after the other for one config
-        // were once the same (a config that zk rightly refused). Never return a port twice in a test run.
-        while (true)
+        lock (HandedOut)
         {
-            using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            var port = ((IPEndPoint)probe.LocalEndPoint!).Port;
-            lock (HandedOut)
+            while (true)
             {
-                if (HandedOut.Add(port))
+                var port = FirstPort + (_nextPort++ % PortSpan);
+                if (!HandedOut.Add(port))
                 {
+                    continue;
+                }
+
+                try
+                {
+                    using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                    probe.Bind(new IPEndPoint(IPAddress.Loopback, port));
                     return port;
+                }
+                catch (SocketException)
+                {
+                    // Taken by something else: try the next one.
                 }
             }
         }
     }
+
+    private const int FirstPort = 20000;
+    private const int PortSpan = 12000;
+
+    /// <summary>Where this run starts in the span: another test run on the machine most likely starts elsewhere.</summary>
+    private static int _nextPort = Random.Shared.Next(PortSpan);
 
     private static readonly HashSet<int> HandedOut = [];
 

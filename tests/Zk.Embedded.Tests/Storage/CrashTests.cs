@@ -260,11 +260,6 @@ public sealed class CrashTests(ITestOutputHelper output)
         return path;
     }
 
-    /// <summary>A loopback port free right now (bound to 0, then released); the child binds it on every restart.</summary>
-    internal static int FreeLoopbackPort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
+    /// <summary>A loopback port free right now; the child binds it on every restart.</summary>
+    internal static int FreeLoopbackPort() => Interop.InteropTools.FreeLoopbackPort();
 }

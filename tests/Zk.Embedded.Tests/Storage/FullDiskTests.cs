@@ -88,11 +88,7 @@ public sealed class FullDiskTests
         using var disk = TmpfsMount.Create(DiskMegabytes);
         using var dir = new TempDirectory();
         var config = dir.File("zoo.cfg");
-        using (var probe = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp))
-        {
-            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            File.WriteAllText(config, $"dataDir={disk.Path}\nclientPort={((IPEndPoint)probe.LocalEndPoint!).Port}\nclientPortAddress=127.0.0.1\n");
-        }
+        File.WriteAllText(config, $"dataDir={disk.Path}\nclientPort={Interop.InteropTools.FreeLoopbackPort()}\nclientPortAddress=127.0.0.1\n");
 
         var endPoint = new IPEndPoint(IPAddress.Loopback, int.Parse(File.ReadAllLines(config)[1].Split('=')[1], System.Globalization.CultureInfo.InvariantCulture));
         List<string> acknowledged;

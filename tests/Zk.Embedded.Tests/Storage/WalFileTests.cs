@@ -14,16 +14,32 @@ public sealed class WalFileTests : IDisposable
     internal static long LogicalEnd(string path)
     {
         var bytes = File.ReadAllBytes(path);
+        var generation = WalFile.GenerationOf(bytes);
         long page = 0;
         for (; WalFile.SlotOffset(page + 1) <= bytes.Length; page++)
         {
-            if (!bytes.AsSpan((int)WalFile.SlotOffset(page), WalFile.SlotSize).ContainsAnyExcept((byte)0))
+            if (!WalFile.SlotVerifies(bytes.AsSpan((int)WalFile.SlotOffset(page), WalFile.SlotSize), generation))
             {
                 break;
             }
         }
 
         return page * WalFile.PageSize;
+    }
+
+    /// <summary>How many slots of the file at or after LiteDB's byte <paramref name="logical"/> verify under its generation.</summary>
+    internal static int VerifyingSlotsFrom(string path, long logical)
+    {
+        var bytes = File.ReadAllBytes(path);
+        var generation = WalFile.GenerationOf(bytes);
+        var count = 0;
+        for (var page = logical / WalFile.PageSize; WalFile.SlotOffset(page + 1) <= bytes.Length; page++)
+        {
+            if (WalFile.SlotVerifies(bytes.AsSpan((int)WalFile.SlotOffset(page), WalFile.SlotSize), generation))
+                count++;
+        }
+
+        return count;
     }
 
     /// <summary>Where LiteDB's byte <paramref name="logical"/> (a page boundary) is in the file.</summary>
@@ -114,7 +130,7 @@ public sealed class WalFileTests : IDisposable
     }
 
     [Fact]
-    public void Emptying_after_a_checkpoint_moves_the_log_to_the_other_file_and_zeroes_the_emptied_one()
+    public void Emptying_after_a_checkpoint_moves_the_log_to_the_other_file_and_gives_the_emptied_one_a_new_generation()
     {
         var first = _dir.File(TxnLog.WalFileName);
         var second = WalFile.SecondPath(first);
@@ -127,7 +143,11 @@ public sealed class WalFileTests : IDisposable
             log.CloseLikeACrash();
         }
 
-        Assert.False(File.ReadAllBytes(first).AsSpan(WalFile.HeaderBytes).ContainsAnyExcept((byte)0), "every slot of the emptied file should be zero");
+        // The emptied file keeps its old pages (no zeros written) but none verifies under its new generation.
+        Assert.Equal(1u, WalFile.GenerationOf(File.ReadAllBytes(first)));
+        Assert.False(File.ReadAllBytes(first).AsSpan((int)WalFile.SlotOffset(0), WalFile.SlotSize).ContainsAnyExcept((byte)0), "the emptied file's first slot should be blank");
+        Assert.True(File.ReadAllBytes(first).AsSpan((int)WalFile.SlotOffset(1)).ContainsAnyExcept((byte)0), "the emptied file's old pages should still be there, unwritten");
+        Assert.Equal(0, VerifyingSlotsFrom(first, 0));
         Assert.True(LogicalEnd(second) > 0, "the commit after the checkpoint should be in the second file");
         using (var reopened = TxnLog.Open(_dir.Path))
         {
@@ -137,17 +157,17 @@ public sealed class WalFileTests : IDisposable
             reopened.CloseLikeACrash();
         }
 
-        Assert.False(File.ReadAllBytes(second).AsSpan(WalFile.HeaderBytes).ContainsAnyExcept((byte)0), "the second file, emptied in turn, should be zero past its header");
+        Assert.Equal(0, VerifyingSlotsFrom(second, 0));
         Assert.True(LogicalEnd(first) > 0, "the log should be back in the first file");
         using var again = TxnLog.Open(_dir.Path);
         StorageAssert.SameTxns(TxnLogTests.Batch(1, 205), [.. again.ReadFrom(default)]);
     }
 
     [Fact]
-    public void Old_pages_left_behind_a_blank_first_page_by_a_crash_are_never_read_and_are_zeroed_before_reuse()
+    public void Old_pages_left_behind_a_blank_first_page_by_a_crash_are_never_read_and_fail_their_check_once_the_file_is_reused()
     {
-        // A crash between "first page zeroed and synced" and the end of the background zeroing leaves the emptied
-        // file with old confirmed pages behind a blank first page, while the log goes on in the other file.
+        // A crash between "first page zeroed and synced" and the new generation's sync leaves the emptied file with
+        // old confirmed pages behind a blank first page, while the log goes on in the other file.
         var first = _dir.File(TxnLog.WalFileName);
         var second = WalFile.SecondPath(first);
         using (var log = TxnLog.Open(_dir.Path))
@@ -177,10 +197,11 @@ public sealed class WalFileTests : IDisposable
             reopened.CloseLikeACrash();
         }
 
-        // The first file holds the last commit and zeros after it: none of the old pages survived behind it.
+        // The first file holds the last commit; the old pages behind it are of an earlier generation and fail.
         var end = LogicalEnd(first);
         Assert.True(end > 0, "the last commit should be in the first file");
-        Assert.False(File.ReadAllBytes(first).AsSpan((int)Physical(end)).ContainsAnyExcept((byte)0), "the old pages should have been zeroed before the file was reused");
+        Assert.True(File.ReadAllBytes(first).AsSpan((int)Physical(end)).ContainsAnyExcept((byte)0), "the old pages should still be behind the last commit");
+        Assert.Equal(0, VerifyingSlotsFrom(first, end));
         using var again = TxnLog.Open(_dir.Path);
         StorageAssert.SameTxns(TxnLogTests.Batch(1, 120), [.. again.ReadFrom(default)]);
     }

@@ -48,11 +48,6 @@ public sealed class NetMqCluster(TransportLimits limits, int members = 3, Func<N
             await transport.DisposeAsync();
     }
 
-    /// <summary>A port nothing listens on now (the OS's next ephemeral one).</summary>
-    public static int FreePort()
-    {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)listener.LocalEndPoint!).Port;
-    }
+    /// <summary>A port nothing listens on now (<see cref="Interop.InteropTools.FreeLoopbackPort"/>).</summary>
+    public static int FreePort() => Interop.InteropTools.FreeLoopbackPort();
 }

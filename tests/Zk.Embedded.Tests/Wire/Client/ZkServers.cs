@@ -186,12 +186,5 @@ public sealed class ApacheZooKeeperServer : IZkServer
         }
     }
 
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
+    private static int FreePort() => Interop.InteropTools.FreeLoopbackPort();
 }
