@@ -112,13 +112,27 @@ public sealed class FaultyEnsemble : IAsyncDisposable
     /// A session on member <paramref name="member"/>, or on a running member the seed picks, recorded in
     /// <see cref="History"/>.
     /// </summary>
+    /// <exception cref="ZkException">ConnectionLoss: the member stopped before the session was made (a fault came in
+    /// between), as a client sees a server go away while it connects.</exception>
     public async ValueTask<IZooKeeper> ConnectAsync(int? member = null, ZkSessionOptions? options = null)
     {
         var running = Ensemble.Running;
+        if (member is null && running.Count == 0)
+            throw new ZkException(ZkErrorCode.ConnectionLoss, null, "No member is running now (every one has a fault).");
         int id;
         lock (_random)
             id = member ?? (int)running[_random.Next(running.Count)].Options.ServerId;
-        return History.Record(await Ensemble.ConnectAsync(id, options).ConfigureAwait(false));
+        IZooKeeper session;
+        try
+        {
+            session = await Ensemble.ConnectAsync(id, options).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException e) when (Ensemble.Running.All(p => (int)p.Options.ServerId != id))
+        {
+            throw new ZkException(ZkErrorCode.ConnectionLoss, null, $"Member {id} stopped before the session was made: {e.Message}", e);
+        }
+
+        return History.Record(session);
     }
 
     /// <summary>
