@@ -230,7 +230,7 @@ internal sealed class WalFile : GatheredFile
             }
             catch (IOException)
             {
-                // Zeroing the spare failed; the next open zeroes it again.
+                // Preparing the spare failed; the next open's first write prepares it again.
             }
 
             _spare.Dispose();
@@ -243,7 +243,8 @@ internal sealed class WalFile : GatheredFile
     {
         if (value >= _length)
         {
-            // Past the logical end everything is zero already: growing is only a matter of room.
+            // Only room: LiteDB grows its log by writing pages (its SetLength on the log is the emptying to 0), and
+            // nothing past the logical end is read.
             var slotsEnd = SlotsEnd(value);
             if (slotsEnd > _physical)
             {
@@ -391,7 +392,7 @@ internal sealed class WalFile : GatheredFile
         }
 
         // Blank: nothing to lose. The header, then a blank first slot (it overlaps where the old format's second page
-        // was); anything old further on is a non-blank slot after a blank one, zeroed before the file is used.
+        // was); anything old further on never verifies, and the file gets a new generation before it is used.
         var header = new byte[SlotOffset(1)];
         Magic.CopyTo(header);
         RandomAccess.Write(file, header, 0);
