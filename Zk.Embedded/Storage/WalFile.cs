@@ -392,7 +392,7 @@ internal sealed class WalFile : GatheredFile
         }
 
         // Blank: nothing to lose. The header, then a blank first slot (it overlaps where the old format's second page
-        // was); anything old further on never verifies, and the file gets a new generation before it is used.
+        // was); anything old further on fails its check, so it is never read as part of the log.
         var header = new byte[SlotOffset(1)];
         Magic.CopyTo(header);
         RandomAccess.Write(file, header, 0);
