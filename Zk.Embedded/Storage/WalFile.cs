@@ -64,7 +64,7 @@ internal sealed class WalFile : GatheredFile
     private readonly Action<FileEvent>? _observer;
     private readonly string[] _paths;
     private SafeFileHandle _spare;
-    /// <summary>The other file with a new generation, extended and synced; null until first needed (see <see cref="SpareZeroing"/>).</summary>
+    /// <summary>The other file with a new generation, extended and synced; null until first needed (see <see cref="SparePrepared"/>).</summary>
     private Task<(long Physical, uint Generation)>? _spareReady;
     /// <summary>The live file's generation: every slot written is checked under it.</summary>
     private uint _generation;
@@ -159,7 +159,7 @@ internal sealed class WalFile : GatheredFile
                 throw new NotSupportedException($"The txn log WAL takes whole {PageSize}-byte pages at page boundaries (a write of {buffer.Length} bytes at {Position}).");
             }
 
-            SpareZeroing();
+            SparePrepared();
             var end = Position + buffer.Length;
             var slotsEnd = SlotsEnd(end);
             if (slotsEnd > _physical)
@@ -288,7 +288,7 @@ internal sealed class WalFile : GatheredFile
         WriteZeros(SlotOffset(0), SlotOffset(0) + SlotSize);
         DataSync(Handle);
         // Waits only when checkpoints come faster than a header write and a sync.
-        var (sparePhysical, spareGeneration) = SpareZeroing().GetAwaiter().GetResult();
+        var (sparePhysical, spareGeneration) = SparePrepared().GetAwaiter().GetResult();
         var emptied = Handle;
         var emptiedPhysical = _physical;
         SwitchTo(_spare);
@@ -342,8 +342,8 @@ internal sealed class WalFile : GatheredFile
 
     private static uint ReadGeneration(SafeFileHandle file)
     {
-        Span<byte> field = stackalloc byte[sizeof(uint)];
-        return RandomAccess.Read(file, field, GenerationOffset) == field.Length ? BinaryPrimitives.ReadUInt32LittleEndian(field) : 0;
+        Span<byte> head = stackalloc byte[GenerationOffset + sizeof(uint)];
+        return GenerationOf(head[..RandomAccess.Read(file, head, 0)]);
     }
 
     /// <summary>Where the slot of page <paramref name="page"/> starts in the file.</summary>
@@ -357,7 +357,7 @@ internal sealed class WalFile : GatheredFile
     /// a new one before it is used; started by the first write or emptying, not the open, so a reader that writes
     /// nothing (the log dump) leaves the file alone.
     /// </summary>
-    private Task<(long Physical, uint Generation)> SpareZeroing() => _spareReady ??= PrepareSpareInBackground(_spare, _physical);
+    private Task<(long Physical, uint Generation)> SparePrepared() => _spareReady ??= PrepareSpareInBackground(_spare, _physical);
 
     /// <summary>
     /// A new file gets the header; a file with the header is ours. A file without it is from before page checksums:
@@ -468,7 +468,7 @@ internal sealed class WalFile : GatheredFile
     /// <summary>Does a whole slot (page and checksum) verify under <paramref name="generation"/> (tests read files with it)?</summary>
     internal static bool SlotVerifies(ReadOnlySpan<byte> slot, uint generation) => Verifies(slot, slot.Length, generation);
 
-    /// <summary>The generation in a WAL file's header (tests).</summary>
+    /// <summary>The generation in a WAL file's header, given its first bytes (0 for a file too short to hold one).</summary>
     internal static uint GenerationOf(ReadOnlySpan<byte> file) =>
         file.Length >= GenerationOffset + sizeof(uint) ? BinaryPrimitives.ReadUInt32LittleEndian(file[GenerationOffset..]) : 0;
 

@@ -56,13 +56,13 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         if (r < 60) return Write(client, SimOpKind.Ephemeral, peer);
         if (client.Outstanding.Count > 0)
             return null;   // a session's reads wait for its writes
-        if (r >= 65 && StandingPersistent(client) is { Count: > 0 } standing && random.Next(4) == 0)
+        if (r < 63) return Write(client, SimOpKind.CloseSession, peer);
+        if (r < 65) { GoSilent(client); return null; }
+        if (StandingPersistent(client) is { Count: > 0 } standing && random.Next(4) == 0)
         {
             RemoveWatch(client, peer, standing);
             return null;
         }
-        if (r < 63) return Write(client, SimOpKind.CloseSession, peer);
-        if (r < 65) { GoSilent(client); return null; }
         if (r < 72) { ReadChildren(client, peer); return null; }
         if (r < 80) { Read(client, peer); return null; }
         if (r < 90) { SyncRead(client, peer); return null; }
@@ -216,22 +216,20 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
 
     private void Read(SimClient client, SimPeer peer, SimOpKind kind = SimOpKind.Read)
     {
-        if (kind == SimOpKind.Read && random.Next(8) == 0 && SimTree.Queue(random.Next(SimTree.Queues)) is var queue && SimTree.Exists(peer.Tree.State, queue))
-        {
-            // exists with a watch on a node that is not there yet: the name the next plain sequential create under a
-            // queue takes (NodeCreated if it comes; a multi's create takes that number under another name, and then
-            // nothing ever fires).
-            var missing = Begin(client, kind, SimTree.Create(peer.Tree.State, queue, "n", true, 0, "").Path);
-            Observe(missing, peer);
-            Answer(client, missing, peer, WatchKinds.Data);
-            return;
-        }
-        var op = Begin(client, kind, SimTree.Register(random.Next(SimTree.Registers)));
+        // An eighth of the plain reads are an exists with a watch on a node that is not there yet: the name the next
+        // plain sequential create under a queue takes (NodeCreated if it comes; a multi's create takes that number
+        // under another name, and then nothing ever fires).
+        var missing = kind == SimOpKind.Read && random.Next(8) == 0 && SimTree.Queue(random.Next(SimTree.Queues)) is var queue && SimTree.Exists(peer.Tree.State, queue)
+            ? SimTree.Create(peer.Tree.State, queue, "n", true, 0, "").Path
+            : null;
+        var op = Begin(client, kind, missing ?? SimTree.Register(random.Next(SimTree.Registers)));
         Observe(op, peer);
         op.Zxid = peer.Tree.Zxid;
-        // A plain read sets a one-shot data watch a third of the time, or (one in six) adds a persistent watch on the
-        // register as well (addWatch, answered with the read).
-        Answer(client, op, peer, kind != SimOpKind.Read ? WatchKinds.None : random.Next(6) switch { 3 or 4 => WatchKinds.Data, 5 => WatchKinds.Persistent, _ => WatchKinds.None });
+        // Otherwise a plain read sets a one-shot data watch a third of the time, or (one in six) adds a persistent
+        // watch on the register as well (addWatch, answered with the read).
+        Answer(client, op, peer, missing is not null ? WatchKinds.Data
+            : kind != SimOpKind.Read ? WatchKinds.None
+            : random.Next(6) switch { 3 or 4 => WatchKinds.Data, 5 => WatchKinds.Persistent, _ => WatchKinds.None });
     }
 
     /// <summary>
