@@ -40,6 +40,19 @@ public sealed class FaultyEnsembleTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Connecting_to_a_member_that_is_down_is_a_ConnectionLoss_as_a_client_would_see_it()
+    {
+        await using var chaos = await FaultyEnsemble.StartAsync(RecipeTestKit.Next(output));
+        var down = (int)chaos.Ensemble.Running[0].Options.ServerId;
+        await chaos.Ensemble.CrashAsync(down);
+
+        var e = await Assert.ThrowsAsync<ZkException>(async () => await chaos.ConnectAsync(down));
+        Assert.Equal(ZkErrorCode.ConnectionLoss, e.Code);
+        await using var elsewhere = await chaos.ConnectAsync();   // a member the seed picks among the running ones
+        Assert.NotNull(await elsewhere.ExistsAsync("/"));
+    }
+
+    [Fact]
     public async Task Counter_adds_under_seeded_faults_are_applied_exactly_once_and_every_member_converges()
     {
         var seed = RecipeTestKit.Next(output);
