@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using MessagePack;
 using Zk.Embedded.Api;
 
@@ -79,11 +80,11 @@ internal static class MessageCodec
     /// there when it throws: the rest of the frame is lost, as a lost message would be.
     /// </summary>
     /// <exception cref="InvalidDataException">The frame is too long, empty, or holds something that is not a message.</exception>
-    public static void DecodeFrame(ReadOnlyMemory<byte> frame, int maxBytes, List<ZabMessage> messages)
+    public static void DecodeFrame(ReadOnlyMemory<byte> frame, int maxBytes, List<ZabMessage> messages, TxnArena? arena = null)
     {
         var reader = Open(frame, maxBytes);
         do
-            messages.Add(ReadMessage(ref reader, frame.Length));
+            messages.Add(ReadMessage(ref reader, frame.Length, arena));
         while (!reader.End);
     }
 
@@ -94,7 +95,7 @@ internal static class MessageCodec
         return new MessagePackReader(bytes);
     }
 
-    private static ZabMessage ReadMessage(ref MessagePackReader reader, int length)
+    private static ZabMessage ReadMessage(ref MessagePackReader reader, int length, TxnArena? arena = null)
     {
         try
         {
@@ -105,7 +106,7 @@ internal static class MessageCodec
             var kind = (MessageKind)reader.ReadInt32();
             Expect(Enum.IsDefined(kind), $"unknown consensus message kind {(int)kind}");
             Expect(count == 2 + FieldCount(kind), $"{kind} has {FieldCount(kind)} fields, this one has {count - 2}");
-            return ReadFields(ref reader, kind);
+            return ReadFields(ref reader, kind, arena);
         }
         catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or OverflowException)
         {
@@ -207,10 +208,10 @@ internal static class MessageCodec
         _ => ((AckNewLeader)message).Epoch,
     };
 
-    private static ZabMessage ReadFields(ref MessagePackReader reader, MessageKind kind) => kind switch
+    private static ZabMessage ReadFields(ref MessagePackReader reader, MessageKind kind, TxnArena? arena) => kind switch
     {
-        MessageKind.Proposal => new Proposal(ReadTxn(ref reader), ReadZxid(ref reader)),
-        MessageKind.Inform => new Inform(ReadTxn(ref reader), ReadZxid(ref reader)),
+        MessageKind.Proposal => new Proposal(ReadTxn(ref reader, arena), ReadZxid(ref reader)),
+        MessageKind.Inform => new Inform(ReadTxn(ref reader, arena), ReadZxid(ref reader)),
         MessageKind.Ack => new Ack(ReadZxid(ref reader)),
         MessageKind.Commit => new Commit(ReadZxid(ref reader)),
         MessageKind.Ping => new Ping(ReadZxid(ref reader)),
@@ -263,7 +264,16 @@ internal static class MessageCodec
         writer.Write(previous.Value);
     }
 
-    private static ConsensusTxn ReadTxn(ref MessagePackReader reader) => new(ReadZxid(ref reader), ReadData(ref reader));
+    /// <summary>A txn's record is copied into <paramref name="arena"/> when one is given: the log window keeps it.</summary>
+    private static ConsensusTxn ReadTxn(ref MessagePackReader reader, TxnArena? arena)
+    {
+        var zxid = ReadZxid(ref reader);
+        if (arena is null)
+            return new(zxid, ReadData(ref reader));
+        Expect(!reader.TryReadNil(), "nil where txn or snapshot data is required");
+        var bytes = reader.ReadBytes()!.Value;
+        return new(zxid, bytes.IsSingleSegment ? arena.Copy(bytes.FirstSpan) : arena.Copy(bytes.ToArray()));
+    }
 
     private static Zxid ReadZxid(ref MessagePackReader reader) => new(reader.ReadInt64());
 
@@ -318,6 +328,12 @@ internal static class MessageCodec
     {
         if (!condition)
             throw new InvalidDataException($"undecodable consensus message: {what}");
+    }
+
+    private static void Expect(bool condition, [InterpolatedStringHandlerArgument(nameof(condition))] ref FailureText what)
+    {
+        if (!condition)
+            throw new InvalidDataException($"undecodable consensus message: {what.ToString()}");
     }
 }
 

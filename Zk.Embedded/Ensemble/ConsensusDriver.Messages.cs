@@ -21,7 +21,7 @@ internal sealed partial class ConsensusDriver
         _received.Clear();
         try
         {
-            MessageCodec.DecodeFrame(e.Payload, _transport.Limits.MaxMessageBytes, _received);
+            MessageCodec.DecodeFrame(e.Payload, _transport.Limits.MaxMessageBytes, _received, _arena);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

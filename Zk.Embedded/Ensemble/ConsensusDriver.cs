@@ -37,6 +37,7 @@ internal sealed partial class ConsensusDriver : IAsyncDisposable
     private readonly IPeerTransport _transport;
     private readonly Outbox _outbox;
     private readonly List<ZabMessage> _received = [];
+    private readonly TxnArena _arena = new();   // the loop's: received txn records (Consensus/TxnArena.cs says why)
     private readonly StorageWorker _storage;
     private readonly IReplicatedState _state;
     private readonly ILogger _logger;
@@ -271,9 +272,10 @@ internal sealed partial class ConsensusDriver : IAsyncDisposable
                 Drain();
                 return;
             }
-
-            Drain();
         }
+
+        // Once per batch: the core's proposals, log writes and messages for the whole batch go out together.
+        Drain();
     }
 
     private void Drain()
@@ -295,6 +297,13 @@ internal sealed partial class ConsensusDriver : IAsyncDisposable
                 if (request is InstallSnapshot or TruncateAfter)
                     _periodic.HistoryRewritten();
                 _storage.Enqueue(request);
+            }
+
+            // A store in memory was written just now, on this loop: durable at once, as the worker would report it.
+            if (_storage.WritesInline && _storage.TakeWritten() is >= 0 and var written)
+            {
+                _snaps.Durable(written);
+                _core.StorageDone(written);
             }
 
             foreach (var txn in ready.Committed)

@@ -12,6 +12,7 @@ internal sealed class ConsensusLog : IConsensusStore
 {
     private readonly object _gate = new();
     private readonly ConsensusState _state = new();
+    private readonly TxnArena _arena = new();
 
     /// <summary>The newest snapshot, or null when the history starts from the empty state.</summary>
     public ConsensusSnapshot? Snapshot
@@ -36,6 +37,8 @@ internal sealed class ConsensusLog : IConsensusStore
             request = install with { Snapshot = new ConsensusSnapshot(install.Snapshot.Zxid, SnapshotBody.BytesOf(install.Snapshot)) };
         lock (_gate)
         {
+            if (request is AppendTxn append)
+                request = append with { Txn = append.Txn with { Data = _arena.Keep(append.Txn.Data) } };
             _state.Write(request, "the in-memory consensus log");
         }
     }
@@ -54,6 +57,9 @@ internal sealed class ConsensusLog : IConsensusStore
     public void Sync()
     {
     }
+
+    /// <summary>True: memory is written at once, so the driver writes on its loop (<see cref="StorageWorker"/>).</summary>
+    public bool DurableAtOnce => true;
 
     /// <summary>Nothing to release: the log lives on for a restart in the same process.</summary>
     public void Dispose()

@@ -1,7 +1,9 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using MessagePack;
 using Zk.Embedded.Api;
 using Zk.Embedded.Processing;
+using Zk.Embedded.Txns;
 
 namespace Zk.Embedded.Ensemble;
 
@@ -22,14 +24,14 @@ internal static class ForwardCodec
 {
     public static byte[] EncodeRequest(PipelineRequest request, IReadOnlyList<Id>? ids)
     {
-        var buffer = new ArrayBufferWriter<byte>(128);
+        var buffer = ScratchBuffer.Take();
         var w = new MessagePackWriter(buffer);
         w.WriteArrayHeader(2 + FieldCount(request));
         w.Write(KindOf(request));
         WriteIds(ref w, ids);
         WriteFields(ref w, request);
         w.Flush();
-        return buffer.WrittenSpan.ToArray();
+        return ScratchBuffer.ToArrayAndReturn(buffer);
     }
 
     public static (PipelineRequest Request, IReadOnlyList<Id>? Ids) DecodeRequest(ReadOnlyMemory<byte> body)
@@ -52,7 +54,7 @@ internal static class ForwardCodec
 
     public static byte[] EncodeReply(in Reply reply)
     {
-        var buffer = new ArrayBufferWriter<byte>(32);
+        var buffer = ScratchBuffer.Take();
         var w = new MessagePackWriter(buffer);
         w.WriteArrayHeader(3);
         w.Write((int)reply.Error);
@@ -69,7 +71,7 @@ internal static class ForwardCodec
         }
 
         w.Flush();
-        return buffer.WrittenSpan.ToArray();
+        return ScratchBuffer.ToArrayAndReturn(buffer);
     }
 
     public static ForwardedAnswer DecodeReply(ReadOnlyMemory<byte> body)
@@ -287,6 +289,12 @@ internal static class ForwardCodec
     {
         if (!condition)
             throw new InvalidDataException($"undecodable forwarded request: {what}");
+    }
+
+    private static void Expect(bool condition, [InterpolatedStringHandlerArgument(nameof(condition))] ref FailureText what)
+    {
+        if (!condition)
+            throw new InvalidDataException($"undecodable forwarded request: {what.ToString()}");
     }
 }
 

@@ -23,6 +23,13 @@ internal interface IConsensusStore : IDisposable
     void Sync();
 
     /// <summary>
+    /// True for a store whose every write is as durable as it gets once <see cref="Write"/> returns, and quick (one
+    /// in memory): the driver then writes on its own loop instead of handing each batch to the storage worker's
+    /// thread and waiting for its report.
+    /// </summary>
+    bool DurableAtOnce => false;
+
+    /// <summary>
     /// Where SNAP files on their way in or out are spooled: the store's own directory, so an assembled snapshot is
     /// installed by a rename; null for a temporary directory (a store kept in memory).
     /// </summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
 using Zk.Embedded.Txns;
@@ -20,6 +21,10 @@ internal sealed class ReplicatedCommit(ConsensusDriver? driver, Zxid committed) 
     private Zxid _proposed = committed;
     private string? _failure;
 
+    // The pipeline's loop alone proposes: encoded in one buffer, kept in an arena (Consensus/TxnArena.cs says why).
+    private readonly ArrayBufferWriter<byte> _scratch = new(4096);
+    private readonly TxnArena _arena = new();
+
     public bool CommitsAtOnce => false;
 
     public Zxid CommittedZxid => new(Volatile.Read(ref _committed));
@@ -33,7 +38,11 @@ internal sealed class ReplicatedCommit(ConsensusDriver? driver, Zxid committed) 
         _proposed = TxnSequence.CheckContiguous(txns, _proposed);
         var encoded = new ConsensusTxn[txns.Count];
         for (var i = 0; i < txns.Count; i++)
-            encoded[i] = new ConsensusTxn(txns[i].Zxid, TxnCodec.Encode(txns[i]));
+        {
+            _scratch.ResetWrittenCount();
+            TxnCodec.EncodeTo(txns[i], _scratch);
+            encoded[i] = new ConsensusTxn(txns[i].Zxid, _arena.Copy(_scratch.WrittenSpan));
+        }
         driver.Propose(encoded);
     }
 

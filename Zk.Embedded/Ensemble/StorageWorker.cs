@@ -33,8 +33,28 @@ internal sealed class StorageWorker : IAsyncDisposable
     {
         (_store, _durable, _failed) = (store, durable, failed);
         _queue = Channel.CreateBounded<PersistRequest>(new BoundedChannelOptions(capacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
-        _run = Task.Factory.StartNew(Run, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        _run = store.DurableAtOnce
+            ? Task.CompletedTask
+            : Task.Factory.StartNew(Run, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
+
+    /// <summary>
+    /// True when requests are written as they are queued, on the caller's thread (<see cref="IConsensusStore.DurableAtOnce"/>):
+    /// a store in memory gains nothing from a thread of its own, and each hand-off to one and each report back cost a
+    /// thread wake-up per batch and member. The caller then takes what is durable with <see cref="TakeWritten"/>.
+    /// </summary>
+    public bool WritesInline => _store.DurableAtOnce;
+
+    /// <summary>The seq of the last request written inline since the last call, or -1 (<see cref="WritesInline"/>).</summary>
+    public long TakeWritten()
+    {
+        var last = _written;
+        _written = -1;
+        return last;
+    }
+
+    private long _written = -1;
+    private Exception? _fault;
 
     /// <summary>Requests waiting for the worker (tests and telemetry).</summary>
     public int Queued => _queue.Reader.Count;
@@ -45,6 +65,11 @@ internal sealed class StorageWorker : IAsyncDisposable
     /// </summary>
     public void Enqueue(PersistRequest request)
     {
+        if (WritesInline)
+        {
+            WriteInline(request);
+            return;
+        }
         if (_queue.Writer.TryWrite(request))
             return;
         try
@@ -54,6 +79,46 @@ internal sealed class StorageWorker : IAsyncDisposable
         }
         catch (ChannelClosedException)
         {
+        }
+    }
+
+    /// <summary>
+    /// One request written on the caller's thread. A fault is reported as the worker reports one (once, and nothing
+    /// after it is written or reported durable).
+    /// </summary>
+    private void WriteInline(PersistRequest request)
+    {
+        if (_fault is not null)
+            return;
+        try
+        {
+            if (Write(request))
+                _written = request.Seq;
+        }
+        catch (Exception e)
+        {
+            _fault = e;
+            _written = -1;
+            _failed(e);
+        }
+    }
+
+    /// <summary>Writes one request; true when it is one of the core's (reported durable), false for housekeeping.</summary>
+    private bool Write(PersistRequest request)
+    {
+        switch (request)
+        {
+            // The member's own housekeeping, in order with the core's requests; nothing the core waits for.
+            case SaveSnapshot save:
+                _store.SaveSnapshot(save.Snapshot);
+                (save.Snapshot.Body as SnapshotBody)?.Delete(); // unless the store moved it into place
+                return false;
+            case PurgeLog purge:
+                _store.Purge(purge.Retain);
+                return false;
+            default:
+                _store.Write(request);
+                return true;
         }
     }
 
@@ -68,21 +133,8 @@ internal sealed class StorageWorker : IAsyncDisposable
                 var last = -1L;
                 for (var n = 0; n < MaxBatch && reader.TryRead(out var request); n++)
                 {
-                    switch (request)
-                    {
-                        // The member's own housekeeping, in order with the core's requests; nothing the core waits for.
-                        case SaveSnapshot save:
-                            _store.SaveSnapshot(save.Snapshot);
-                            (save.Snapshot.Body as SnapshotBody)?.Delete(); // unless the store moved it into place
-                            break;
-                        case PurgeLog purge:
-                            _store.Purge(purge.Retain);
-                            break;
-                        default:
-                            _store.Write(request);
-                            last = request.Seq;
-                            break;
-                    }
+                    if (Write(request))
+                        last = request.Seq;
                 }
 
                 if (last < 0)

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using MessagePack;
 using Zk.Embedded.Api;
@@ -69,9 +70,9 @@ internal static class TxnCodec
     /// <summary>The whole record for <paramref name="txn"/>, checksum included, as one array.</summary>
     public static byte[] Encode(Txn txn)
     {
-        var buffer = new ArrayBufferWriter<byte>(256);
+        var buffer = ScratchBuffer.Take();
         EncodeTo(txn, buffer);
-        return buffer.WrittenSpan.ToArray();
+        return ScratchBuffer.ToArrayAndReturn(buffer);
     }
 
     /// <summary>
@@ -194,6 +195,14 @@ internal static class TxnCodec
         if (!condition)
         {
             throw new InvalidDataException($"expected {what}");
+        }
+    }
+
+    internal static void Expect(bool condition, [InterpolatedStringHandlerArgument(nameof(condition))] ref FailureText what)
+    {
+        if (!condition)
+        {
+            throw new InvalidDataException($"expected {what.ToString()}");
         }
     }
 

@@ -27,11 +27,12 @@ internal static class EnsembleCommand
         var failovers = BenchOption.Int("--failovers", 5, 0, 100, "failovers per kind and tickTime (0: none)");
         var ticks = BenchOption.List("--failover-ticks", "50,2000", "tickTimes of the failover runs (50: the fixture's default; 2000: ZooKeeper's)", ParseTick, "milliseconds from 10 to 10000");
         var parts = BenchOption.Names("--parts", "writes,reads,failover", "what to measure", "writes", "reads", "failover");
+        var systems = BenchOption.Names("--systems", "standalone,durable,non-durable", "which systems the writes and reads measure", "standalone", "durable", "non-durable");
         var command = new Command("ensemble", "3-voter in-process ensembles (durable and not) vs the standalone peer: writes, follower reads, failover time")
         {
-            writers, seconds, warmup, valueBytes, failovers, ticks, parts,
+            writers, seconds, warmup, valueBytes, failovers, ticks, parts, systems,
         };
-        command.SetAction((r, _) => RunAsync(r.GetValue(writers)!, r.GetValue(seconds), r.GetValue(warmup), r.GetValue(valueBytes), r.GetValue(failovers), r.GetValue(ticks)!, r.GetValue(parts)!));
+        command.SetAction((r, _) => RunAsync(r.GetValue(writers)!, r.GetValue(seconds), r.GetValue(warmup), r.GetValue(valueBytes), r.GetValue(failovers), r.GetValue(ticks)!, r.GetValue(parts)!, r.GetValue(systems)!));
         return command;
     }
 
@@ -39,7 +40,7 @@ internal static class EnsembleCommand
 
     private static int? ParseTick(string text) => int.TryParse(text, out var n) && n is >= 10 and <= 10_000 ? n : null;
 
-    private static async Task RunAsync(int[] counts, int seconds, int warmup, int valueBytes, int failovers, int[] ticks, string[] parts)
+    private static async Task RunAsync(int[] counts, int seconds, int warmup, int valueBytes, int failovers, int[] ticks, string[] parts, string[] systems)
     {
         Console.WriteLine(MachineInfo.Describe());
         Console.WriteLine($"> {Voters} voters on the in-memory transport (tickTime 50 ms unless said), sessions in process; {valueBytes} B values; {seconds} s per row after a {warmup} s warm-up");
@@ -47,13 +48,13 @@ internal static class EnsembleCommand
         var root = Directory.CreateTempSubdirectory("zk-bench-ensemble-").FullName;
         var value = new byte[valueBytes];
         Random.Shared.NextBytes(value);
-        var writes = new MarkdownTable("system", "writers on", "writers", "writes", "writes/s", "p50 µs", "p99 µs", "max µs", "ConnectionLoss");
-        var reads = new MarkdownTable("system", "readers on", "readers", "reads", "reads/s", "p50 µs", "p99 µs", "max µs", "ConnectionLoss");
+        var writes = new MarkdownTable("system", "writers on", "writers", "writes", "writes/s", "p50 µs", "p99 µs", "max µs", "ConnectionLoss", "B/op", "GC %");
+        var reads = new MarkdownTable("system", "readers on", "readers", "reads", "reads/s", "p50 µs", "p99 µs", "max µs", "ConnectionLoss", "B/op", "GC %");
         var failover = Failover.NewTable();
         try
         {
             if (parts.Contains("writes") || parts.Contains("reads"))
-                await MeasureThroughputAsync(writes, reads, counts, parts, root, value, seconds, warmup).ConfigureAwait(false);
+                await MeasureThroughputAsync(writes, reads, counts, parts, systems, root, value, seconds, warmup).ConfigureAwait(false);
             if (parts.Contains("failover") && failovers > 0)
             {
                 foreach (var tick in ticks.Select(ms => TimeSpan.FromMilliseconds(ms)))
@@ -98,15 +99,18 @@ internal static class EnsembleCommand
         }
     }
 
-    private static async Task MeasureThroughputAsync(MarkdownTable writes, MarkdownTable reads, int[] counts, string[] parts, string root, byte[] value, int seconds, int warmup)
+    private static async Task MeasureThroughputAsync(MarkdownTable writes, MarkdownTable reads, int[] counts, string[] parts, string[] systems, string root, byte[] value, int seconds, int warmup)
     {
-        await MeasureStandaloneAsync(writes, reads, counts, parts, Path.Combine(root, "standalone"), value, seconds, warmup).ConfigureAwait(false);
+        if (systems.Contains("standalone"))
+        {
+            await MeasureStandaloneAsync(writes, reads, counts, parts, Path.Combine(root, "standalone"), value, seconds, warmup).ConfigureAwait(false);
 
-        // The same peer without a dataDir: the baseline of the non-durable ensemble's writes.
-        if (parts.Contains("writes"))
-            await MeasureStandaloneAsync(writes, reads, counts, ["writes"], null, value, seconds, warmup).ConfigureAwait(false);
+            // The same peer without a dataDir: the baseline of the non-durable ensemble's writes.
+            if (parts.Contains("writes"))
+                await MeasureStandaloneAsync(writes, reads, counts, ["writes"], null, value, seconds, warmup).ConfigureAwait(false);
+        }
 
-        foreach (var durable in new[] { true, false })
+        foreach (var durable in new[] { true, false }.Where(d => systems.Contains(d ? "durable" : "non-durable")))
         {
             var system = $"{Voters} voters, {(durable ? "durable" : "non-durable")}";
             await using var ensemble = await InMemoryEnsemble.StartAsync(Voters, new InMemoryEnsembleOptions { Durable = durable }).ConfigureAwait(false);
