@@ -20,7 +20,7 @@ internal sealed class DurableConsensusStore : IConsensusStore
     public const int HistoryTxns = 500;
 
     private readonly object _gate = new();
-    private readonly List<Txn> _pending = [];
+    private readonly List<EncodedTxn> _pending = [];
     private readonly TxnLog _log;
     private DiskShape _shape;
     private Zxid _newestSnapshot;
@@ -134,7 +134,10 @@ internal sealed class DurableConsensusStore : IConsensusStore
             switch (request)
             {
                 case AppendTxn a:
-                    _pending.Add(TxnCodec.Decode(a.Txn.Data, a.Txn.Zxid));
+                    // Logged as it came (the leader's encoder made it, the log stores the same record); checked first,
+                    // so a record garbled on the way stops this member before anything acknowledges it.
+                    TxnCodec.Verify(a.Txn.Data, a.Txn.Zxid);
+                    _pending.Add(new EncodedTxn(a.Txn.Zxid, a.Txn.Data));
                     break;
                 case TruncateAfter t:
                     Truncate(t.Zxid);

@@ -53,7 +53,17 @@ internal static class LogDocuments
     public static void Add(Txn txn, ArrayBufferWriter<byte> record, DocumentBuilder document, List<BsonDocument> documents, List<BsonDocument> parts)
     {
         record.ResetWrittenCount();
-        var length = TxnCodec.EncodeTo(txn, record);
+        TxnCodec.EncodeTo(txn, record);
+        Add(txn.Zxid, record.WrittenSpan, document, documents, parts);
+    }
+
+    /// <summary>
+    /// Adds the entry of a txn whose record is made already (<see cref="TxnCodec"/>'s, checksum included) to
+    /// <paramref name="document"/>, as <see cref="Add(Txn, ArrayBufferWriter{byte}, DocumentBuilder, List{BsonDocument}, List{BsonDocument})"/> does.
+    /// </summary>
+    public static void Add(Zxid zxid, ReadOnlySpan<byte> record, DocumentBuilder document, List<BsonDocument> documents, List<BsonDocument> parts)
+    {
+        var length = record.Length;
         var external = length > MaxDocumentBytes;
         var inline = EntryHeaderBytes + (external ? 4 : length);
         if (document.Length > 0 && document.Length + inline > MaxDocumentBytes)
@@ -61,12 +71,12 @@ internal static class LogDocuments
             documents.Add(document.Take());
         }
 
-        var header = document.Append(inline, txn.Zxid);
-        BinaryPrimitives.WriteInt64BigEndian(header, txn.Zxid.Value);
+        var header = document.Append(inline, zxid);
+        BinaryPrimitives.WriteInt64BigEndian(header, zxid.Value);
         if (!external)
         {
             BinaryPrimitives.WriteInt32BigEndian(header[8..], length);
-            record.WrittenSpan.CopyTo(header[EntryHeaderBytes..]);
+            record.CopyTo(header[EntryHeaderBytes..]);
             return;
         }
 
@@ -76,9 +86,9 @@ internal static class LogDocuments
         {
             parts.Add(new BsonDocument
             {
-                [PartZxidField] = txn.Zxid.Value,
+                [PartZxidField] = zxid.Value,
                 [PartIndexField] = index,
-                [PartDataField] = record.WrittenSpan.Slice(at, Math.Min(MaxDocumentBytes, length - at)).ToArray(),
+                [PartDataField] = record.Slice(at, Math.Min(MaxDocumentBytes, length - at)).ToArray(),
             });
         }
     }

@@ -25,7 +25,7 @@ namespace Zk.Embedded.Storage;
 /// first and purge the oldest run first, one store and one sync at a time, so a crash in between leaves the log a
 /// contiguous run of zxids, never one with a hole. Epochs go to the active store; reading takes the larger of the
 /// two (epochs only grow).</para>
-/// <para><b>Threads.</b> Writes (<see cref="Write"/>, truncation, purge, epochs) are serialized by a lock; the
+/// <para><b>Threads.</b> Writes (<see cref="Write(IReadOnlyList{Txn})"/>, truncation, purge, epochs) are serialized by a lock; the
 /// pipeline writes from one thread. <see cref="Sync"/> runs on another thread at the same time (a sync of the file
 /// while pages are appended is safe: it covers at least what was written before it started). <see cref="ReadFrom"/>
 /// reads LiteDB snapshots.</para>
@@ -138,37 +138,72 @@ internal sealed class TxnLog : IDisposable
 
         lock (_writeLock)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            ThrowIfCheckpointFailed();
-            var previous = new Zxid(_lastZxid);
-            _documents.Clear();
-            _parts.Clear();
+            var last = BeginBatch(txns.Count, i => txns[i].Zxid);
             for (var i = 0; i < txns.Count; i++)
-            {
-                var txn = txns[i];
-                if (txn.Zxid <= previous)
-                {
-                    throw new InvalidOperationException($"Txn zxid {txn.Zxid} does not follow {previous}; the log only grows in zxid order.");
-                }
+                LogDocuments.Add(txns[i], _record, _document, _documents, _parts);
+            EndBatch(last);
+        }
+    }
 
-                previous = txn.Zxid;
-                LogDocuments.Add(txn, _record, _document, _documents, _parts);
+    /// <summary>
+    /// Appends records made already (a replicated txn arrives encoded: logging its bytes spares a decode and an
+    /// encode per txn), as <see cref="Write(IReadOnlyList{Txn})"/> does. The caller has checked each record
+    /// (<see cref="TxnCodec.Verify"/>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Zxids are not strictly increasing past <see cref="LastZxid"/>; nothing is written.</exception>
+    public void Write(IReadOnlyList<EncodedTxn> records)
+    {
+        if (records.Count == 0)
+        {
+            return;
+        }
+
+        lock (_writeLock)
+        {
+            var last = BeginBatch(records.Count, i => records[i].Zxid);
+            for (var i = 0; i < records.Count; i++)
+                LogDocuments.Add(records[i].Zxid, records[i].Record.Span, _document, _documents, _parts);
+            EndBatch(last);
+        }
+    }
+
+    /// <summary>Checks the whole batch's zxids before any entry is built (nothing is written when one is out of order); returns the last.</summary>
+    private Zxid BeginBatch(int count, Func<int, Zxid> zxidAt)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowIfCheckpointFailed();
+        var previous = new Zxid(_lastZxid);
+        for (var i = 0; i < count; i++)
+        {
+            var zxid = zxidAt(i);
+            if (zxid <= previous)
+            {
+                throw new InvalidOperationException($"Txn zxid {zxid} does not follow {previous}; the log only grows in zxid order.");
             }
 
-            _documents.Add(_document.Take());
-            if (_checkpointDue)
-            {
-                _checkpointDue = false;
-                StartCheckpoint(_stores[_active ^ 1]);
-            }
+            previous = zxid;
+        }
 
-            var store = _stores[_active];
-            store.Insert(_documents, _parts);
-            Volatile.Write(ref _lastZxid, previous.Value);
-            if (_stores.Length == 2 && store.WalPages >= _options.CheckpointPages && (_checkpoint is null || _checkpoint.IsCompleted))
-            {
-                MoveToOtherStore();
-            }
+        _documents.Clear();
+        _parts.Clear();
+        return previous;
+    }
+
+    private void EndBatch(Zxid last)
+    {
+        _documents.Add(_document.Take());
+        if (_checkpointDue)
+        {
+            _checkpointDue = false;
+            StartCheckpoint(_stores[_active ^ 1]);
+        }
+
+        var store = _stores[_active];
+        store.Insert(_documents, _parts);
+        Volatile.Write(ref _lastZxid, last.Value);
+        if (_stores.Length == 2 && store.WalPages >= _options.CheckpointPages && (_checkpoint is null || _checkpoint.IsCompleted))
+        {
+            MoveToOtherStore();
         }
     }
 

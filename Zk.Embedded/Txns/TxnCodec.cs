@@ -82,18 +82,7 @@ internal static class TxnCodec
     /// <exception cref="TxnRecordException">The record is torn, fails its checksum, or does not decode.</exception>
     public static Txn Decode(ReadOnlyMemory<byte> record, Zxid expectedZxid, AclCache? acls = null)
     {
-        if (record.Length < HeaderBytes + 1)
-        {
-            throw new TxnRecordException(CorruptionKind.Truncated, expectedZxid, $"record is {record.Length} bytes, less than a header and a payload");
-        }
-
-        var stored = BinaryPrimitives.ReadUInt32LittleEndian(record.Span);
-        var computed = Crc32C.Compute(record.Span[HeaderBytes..]);
-        if (stored != computed)
-        {
-            throw new TxnRecordException(
-                CorruptionKind.ChecksumMismatch, expectedZxid, $"stored crc32c 0x{stored:x8}, computed 0x{computed:x8} over {record.Length - HeaderBytes} bytes");
-        }
+        CheckSum(record.Span, expectedZxid);
 
         var txn = DecodePayload(record[HeaderBytes..], expectedZxid, acls);
         if (txn.Zxid != expectedZxid)
@@ -102,6 +91,57 @@ internal static class TxnCodec
         }
 
         return txn;
+    }
+
+    /// <summary>
+    /// Checks a record without decoding its op: its checksum, its format and the zxid inside. For records this
+    /// build's encoder made (a leader's PROPOSAL) on their way into a log, which stores the bytes as they are: a record
+    /// garbled on the way fails here, before anything acknowledges it.
+    /// </summary>
+    /// <exception cref="TxnRecordException">The record is torn, fails its checksum, or is not a txn of that zxid.</exception>
+    public static void Verify(ReadOnlyMemory<byte> record, Zxid expectedZxid)
+    {
+        CheckSum(record.Span, expectedZxid);
+
+        Zxid zxid;
+        try
+        {
+            var reader = new MessagePackReader(record[HeaderBytes..]);
+            var fields = reader.ReadArrayHeader();
+            var version = reader.ReadInt32();
+            if (version is not (FormatVersion or FormatWithoutCxid))
+            {
+                throw new TxnRecordException(CorruptionKind.UnknownFormat, expectedZxid, $"txn format {version}, this build reads {FormatWithoutCxid} and {FormatVersion}");
+            }
+
+            Expect(fields == (version == FormatVersion ? 6 : 5), $"txn array of {(version == FormatVersion ? 6 : 5)}");
+            zxid = new Zxid(reader.ReadInt64());
+        }
+        catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or InvalidDataException or OverflowException)
+        {
+            throw new TxnRecordException(CorruptionKind.Undecodable, expectedZxid, e.Message, e);
+        }
+
+        if (zxid != expectedZxid)
+        {
+            throw new TxnRecordException(CorruptionKind.ZxidMismatch, expectedZxid, $"record holds zxid {zxid}");
+        }
+    }
+
+    private static void CheckSum(ReadOnlySpan<byte> record, Zxid expectedZxid)
+    {
+        if (record.Length < HeaderBytes + 1)
+        {
+            throw new TxnRecordException(CorruptionKind.Truncated, expectedZxid, $"record is {record.Length} bytes, less than a header and a payload");
+        }
+
+        var stored = BinaryPrimitives.ReadUInt32LittleEndian(record);
+        var computed = Crc32C.Compute(record[HeaderBytes..]);
+        if (stored != computed)
+        {
+            throw new TxnRecordException(
+                CorruptionKind.ChecksumMismatch, expectedZxid, $"stored crc32c 0x{stored:x8}, computed 0x{computed:x8} over {record.Length - HeaderBytes} bytes");
+        }
     }
 
     private static Txn DecodePayload(ReadOnlyMemory<byte> payload, Zxid expectedZxid, AclCache? acls)
@@ -308,3 +348,9 @@ internal static class TxnCodec
         }
     }
 }
+
+/// <summary>
+/// A txn as <see cref="TxnCodec"/>'s checksummed record, with the zxid it is logged under: what a log stores when
+/// the record was made already (a replicated txn arrives encoded), instead of a <see cref="Txn"/> to encode again.
+/// </summary>
+internal readonly record struct EncodedTxn(Zxid Zxid, ReadOnlyMemory<byte> Record);

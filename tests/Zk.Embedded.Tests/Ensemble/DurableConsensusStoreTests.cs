@@ -231,6 +231,23 @@ public sealed class DurableConsensusStoreTests : IDisposable
             store.Write(new AppendTxn(++_seq, TxnFor(new Zxid(epoch, counter))));
     }
 
+    [Fact]
+    public void A_record_garbled_on_the_way_is_refused_before_it_is_logged()
+    {
+        using (var store = EpochOne())
+        {
+            Append(store, 1, 1);
+            var garbled = TxnFor(new Zxid(1, 2)).Data.ToArray();
+            garbled[^1] ^= 0x01;
+            var e = Assert.Throws<TxnRecordException>(() => store.Write(new AppendTxn(++_seq, new ConsensusTxn(new Zxid(1, 2), garbled))));
+            Assert.Equal(CorruptionKind.ChecksumMismatch, e.Kind);
+            store.Sync();
+        }
+
+        using var reopened = DurableConsensusStore.Open(_dir.Path);
+        Assert.Equal([new Zxid(1, 1)], reopened.Load().Log.Select(t => t.Zxid));
+    }
+
     internal static ConsensusTxn TxnFor(Zxid zxid) =>
         new(zxid, TxnCodec.Encode(new Txn(zxid, new SessionId(1), 0, new SetDataTxn("/a", [(byte)zxid.Counter], (int)zxid.Counter))));
 }

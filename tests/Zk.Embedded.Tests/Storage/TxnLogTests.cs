@@ -242,7 +242,7 @@ public sealed class TxnLogTests : IDisposable
     }
 
     [Fact]
-    public void Zxids_must_grow_and_a_bad_batch_writes_nothing()
+    public void Zxids_must_grow_and_a_bad_batch_writes_nothing_not_even_into_the_next_good_batch()
     {
         using var log = TxnLog.Open(_dir.Path);
         log.Append(Batch(1, 5));
@@ -252,6 +252,26 @@ public sealed class TxnLogTests : IDisposable
         Assert.Throws<InvalidOperationException>(() => log.Append(Batch(5, 1)));
         Assert.Equal(new Zxid(5), log.LastZxid);
         Assert.Equal(5, log.ReadFrom(default).Count());
+
+        // The refused batch's first entries (6, 7) must not ride along with the next batch's document.
+        log.Append(Batch(6, 2));
+        StorageAssert.SameTxns(Batch(1, 7), [.. log.ReadFrom(default)]);
+    }
+
+    [Fact]
+    public void Records_made_already_are_logged_as_they_are_and_read_back_equal_after_reopening()
+    {
+        var written = Batch(1, 40);
+        using (var log = TxnLog.Open(_dir.Path))
+        {
+            log.Write(written.Take(25).Select(t => new EncodedTxn(t.Zxid, TxnCodec.Encode(t))).ToList());
+            log.Write(written.Skip(25).Select(t => new EncodedTxn(t.Zxid, TxnCodec.Encode(t))).ToList());
+            log.Sync(log.LastZxid);
+            Assert.Throws<InvalidOperationException>(() => log.Write([new EncodedTxn(new Zxid(40), TxnCodec.Encode(written[^1]))]));
+        }
+
+        using var reopened = TxnLog.Open(_dir.Path);
+        StorageAssert.SameTxns(written, [.. reopened.ReadFrom(default)]);
     }
 
     [Fact]

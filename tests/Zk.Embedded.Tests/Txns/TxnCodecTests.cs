@@ -121,6 +121,36 @@ public sealed class TxnCodecTests
         Assert.Equal(CorruptionKind.ZxidMismatch, e.Kind);
     }
 
+    /// <summary>
+    /// What a member checks before it logs a leader's record as it came (<see cref="TxnCodec.Verify"/>): the same
+    /// faults Decode finds in the header and checksum, without decoding the op.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Verify_accepts_every_kind_and_refuses_a_changed_byte_a_torn_record_another_key_and_another_format(string kind)
+    {
+        var txn = Sample(kind);
+        var record = TxnCodec.Encode(txn);
+        TxnCodec.Verify(record, txn.Zxid);
+
+        for (var i = 0; i < record.Length; i++)
+        {
+            var bad = (byte[])record.Clone();
+            bad[i] ^= 0x10;
+            Assert.Equal(CorruptionKind.ChecksumMismatch, Assert.Throws<TxnRecordException>(() => TxnCodec.Verify(bad, txn.Zxid)).Kind);
+        }
+
+        Assert.Equal(CorruptionKind.Truncated, Assert.Throws<TxnRecordException>(() => TxnCodec.Verify(record.AsMemory(0, 4), txn.Zxid)).Kind);
+        Assert.Equal(CorruptionKind.ChecksumMismatch, Assert.Throws<TxnRecordException>(() => TxnCodec.Verify(record.AsMemory(0, record.Length - 1), txn.Zxid)).Kind);
+        Assert.Equal(CorruptionKind.ZxidMismatch, Assert.Throws<TxnRecordException>(() => TxnCodec.Verify(record, new Zxid(txn.Zxid.Value + 1))).Kind);
+
+        // A format this build does not read, with a checksum that matches it.
+        var foreign = (byte[])record.Clone();
+        foreign[TxnCodec.HeaderBytes + 1] = 9; // the version, right after the array header
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(foreign, Crc32C.Compute(foreign.AsSpan(TxnCodec.HeaderBytes)));
+        Assert.Equal(CorruptionKind.UnknownFormat, Assert.Throws<TxnRecordException>(() => TxnCodec.Verify(foreign, txn.Zxid)).Kind);
+    }
+
     [Fact]
     public void Crc32c_matches_the_check_value_and_the_table_agrees_with_hardware()
     {
