@@ -64,7 +64,7 @@ internal sealed partial class ConsensusDriver : IAsyncDisposable
         _storage = new StorageWorker(disk,
             seq => _inbox.Writer.TryWrite(new Input(InputKind.StorageDone, default, null, null) { Seq = seq }),
             fault => _inbox.Writer.TryWrite(new Input(InputKind.StorageFailed, default, null, null) { Fault = fault }));
-        _periodic = new PeriodicSnapshots(snapshots ?? SnapshotPolicy.Default, state, _snaps.Spool, this, _storage.Enqueue, random, time, logger);
+        _periodic = new PeriodicSnapshots(snapshots ?? SnapshotPolicy.Default, state, _snaps.Spool, this, _storage.Enqueue, random, time, logger, disk.DurableAtOnce);
         attach?.Invoke(this); // before the loop runs: the first role change must find its handlers
         _loop = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
         _pump = Task.Run(PumpAsync);

@@ -39,15 +39,20 @@ internal sealed class PeriodicSnapshots : IAsyncDisposable
     private readonly IConsensusRandom _random;
     private readonly ILogger _logger;
     private readonly ITimer? _purge;
+    private readonly bool _inMemory;
     private long _sinceLast;
     private long _next;
     private long _generation;
     private Task? _writing;
 
+    /// <param name="inMemory">
+    /// the store keeps snapshots in memory and is written on the driver's loop (<see cref="IConsensusStore.DurableAtOnce"/>):
+    /// the file is read back here, off the loop, so the store's save is no file read on it.
+    /// </param>
     public PeriodicSnapshots(SnapshotPolicy policy, IReplicatedState state, SnapshotSpool spool, ConsensusDriver driver,
-        Action<PersistRequest> enqueue, IConsensusRandom random, TimeProvider time, ILogger logger)
+        Action<PersistRequest> enqueue, IConsensusRandom random, TimeProvider time, ILogger logger, bool inMemory = false)
     {
-        (_policy, _state, _spool, _driver, _enqueue, _random, _logger) = (policy, state, spool, driver, enqueue, random, logger);
+        (_policy, _state, _spool, _driver, _enqueue, _random, _logger, _inMemory) = (policy, state, spool, driver, enqueue, random, logger, inMemory);
         _next = NextPoint();
         if (policy.PurgeInterval > TimeSpan.Zero)
             _purge = time.CreateTimer(static p => ((PeriodicSnapshots)p!).RequestPurge(), this, policy.PurgeInterval, policy.PurgeInterval);
@@ -70,6 +75,11 @@ internal sealed class PeriodicSnapshots : IAsyncDisposable
             try
             {
                 snapshot = capture(_spool);
+                if (_inMemory && snapshot.Body is SnapshotBody body)
+                {
+                    snapshot = new ConsensusSnapshot(snapshot.Zxid, SnapshotBody.BytesOf(snapshot));
+                    body.Delete();
+                }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

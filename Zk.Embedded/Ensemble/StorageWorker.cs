@@ -28,6 +28,8 @@ internal sealed class StorageWorker : IAsyncDisposable
     private readonly Action<long> _durable;
     private readonly Action<Exception> _failed;
     private readonly Task _run;
+    private long _written = -1;      // inline only: the last seq written since TakeWritten
+    private Exception? _fault;       // inline only: nothing is written after a fault
 
     public StorageWorker(IConsensusStore store, Action<long> durable, Action<Exception> failed, int capacity = DefaultCapacity)
     {
@@ -52,9 +54,6 @@ internal sealed class StorageWorker : IAsyncDisposable
         _written = -1;
         return last;
     }
-
-    private long _written = -1;
-    private Exception? _fault;
 
     /// <summary>Requests waiting for the worker (tests and telemetry).</summary>
     public int Queued => _queue.Reader.Count;

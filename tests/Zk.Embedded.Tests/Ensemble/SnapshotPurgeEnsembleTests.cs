@@ -77,6 +77,39 @@ public sealed class SnapshotPurgeEnsembleTests(ITestOutputHelper output) : IDisp
             $"expected server {behind}'s last sync to be a DIFF: {string.Join(" | ", syncs)}");
     }
 
+    /// <summary>
+    /// The same without a disk: each member's in-memory store keeps its newest snapshot (read back from the spool file
+    /// off the driver's loop, since that store is written on the loop) and drops the log it covers; members crashed
+    /// and restarted in the same process come back from it with the same tree.
+    /// </summary>
+    [Fact]
+    public async Task Members_in_memory_snapshot_every_snapCount_txns_and_restart_in_process_with_the_same_tree()
+    {
+        await using var ensemble = await EnsembleKit.StartAsync(output, _log, 3, o => o with
+        {
+            Durable = false,
+            Peer = o.Peer with { SnapCount = 100 },
+        });
+        await using (var zk = await ensemble.ConnectAsync(ensemble.Leader!.Value))
+        {
+            for (var round = 0; round < Writes / 50; round++)
+                await CreateAllAsync(zk, "/m", round * 50, 50);
+        }
+
+        await EnsembleKit.AssertConvergedAsync(ensemble, p => p.Core.Pipeline.State.Find($"/m{Writes - 1}") is not null);
+        await EnsembleKit.WaitAsync(
+            () => ensemble.Ids.All(id => _log.Lines.Any(l => l.Contains($"Peer {id} snapshots its applied tree", StringComparison.Ordinal))),
+            () => "expected every member to take a periodic snapshot");
+        var digest = TreeDigest.Of(ensemble.Running[0].Core.Pipeline.State);
+
+        foreach (var id in ensemble.Ids)
+            await ensemble.CrashAsync(id);
+        foreach (var id in ensemble.Ids)
+            await ensemble.RestartAsync(id);
+        await ensemble.WaitForLeaderAsync();
+        await EnsembleKit.AssertConvergedAsync(ensemble, p => p.IsServing && TreeDigest.Of(p.Core.Pipeline.State) == digest);
+    }
+
     [Fact]
     public async Task A_member_behind_the_restarted_leaders_newest_snapshot_syncs_by_DIFF_from_the_log_the_leader_kept()
     {
