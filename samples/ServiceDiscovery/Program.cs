@@ -114,9 +114,10 @@ internal sealed class EchoInstance : IAsyncDisposable
                 await connection.GetStream().WriteAsync(answer);
             }
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or InvalidOperationException)
         {
-            // the listener stopped
+            // The listener stopped: during an accept (SocketException, ObjectDisposedException) or between two, when
+            // the next accept finds it no longer listening (InvalidOperationException).
         }
     }
 
