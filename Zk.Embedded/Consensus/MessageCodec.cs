@@ -270,18 +270,20 @@ internal static class MessageCodec
         var zxid = ReadZxid(ref reader);
         if (arena is null)
             return new(zxid, ReadData(ref reader));
-        Expect(!reader.TryReadNil(), "nil where txn or snapshot data is required");
-        var bytes = reader.ReadBytes()!.Value;
+        var bytes = ReadBin(ref reader);
         return new(zxid, bytes.IsSingleSegment ? arena.Copy(bytes.FirstSpan) : arena.Copy(bytes.ToArray()));
     }
 
     private static Zxid ReadZxid(ref MessagePackReader reader) => new(reader.ReadInt64());
 
     /// <summary>Copies a bin field out; ReadBytes checks the claimed length against the input before anything is allocated.</summary>
-    private static byte[] ReadData(ref MessagePackReader reader)
+    private static byte[] ReadData(ref MessagePackReader reader) => ReadBin(ref reader).ToArray();
+
+    /// <summary>A bin field that txn and snapshot data require (never nil), still in the input.</summary>
+    private static ReadOnlySequence<byte> ReadBin(ref MessagePackReader reader)
     {
         Expect(!reader.TryReadNil(), "nil where txn or snapshot data is required");
-        return reader.ReadBytes()!.Value.ToArray();
+        return reader.ReadBytes()!.Value;
     }
 
     private static MessageKind KindOf(ZabMessage message) => message switch

@@ -44,9 +44,9 @@ internal static class PersistChecks
             WriteCurrentEpoch c => disk with { CurrentEpoch = c.Epoch },
             _ => throw Broken(where, $"unknown persist request {request.GetType().Name}"),
         };
-        // The "when" of a broken rule is only built when one breaks: this runs for every txn a member logs.
-        if (next.CurrentEpoch < next.LastZxid.Epoch || next.AcceptedEpoch < next.CurrentEpoch)
-            CheckEpochs(next, where, $"after {request.GetType().Name}");
+        // The message is only built when a rule breaks: this runs for every txn a member logs.
+        if (BrokenEpochRule(next) is { } rule)
+            throw Broken(where, $"after {request.GetType().Name}: {rule}");
         return next;
     }
 
@@ -57,11 +57,15 @@ internal static class PersistChecks
     /// <exception cref="PersistInvariantException">A rule is broken.</exception>
     public static void CheckEpochs(in DiskShape disk, string where, string when)
     {
-        if (disk.CurrentEpoch < disk.LastZxid.Epoch)
-            throw Broken(where, $"{when}: the current epoch, {disk.CurrentEpoch}, is older than the last zxid, {disk.LastZxid}");
-        if (disk.AcceptedEpoch < disk.CurrentEpoch)
-            throw Broken(where, $"{when}: the current epoch, {disk.CurrentEpoch}, is after the accepted epoch, {disk.AcceptedEpoch}");
+        if (BrokenEpochRule(disk) is { } rule)
+            throw Broken(where, $"{when}: {rule}");
     }
+
+    /// <summary>The epoch rule <paramref name="disk"/> breaks, or null when it keeps both.</summary>
+    private static string? BrokenEpochRule(in DiskShape disk) =>
+        disk.CurrentEpoch < disk.LastZxid.Epoch ? $"the current epoch, {disk.CurrentEpoch}, is older than the last zxid, {disk.LastZxid}"
+        : disk.AcceptedEpoch < disk.CurrentEpoch ? $"the current epoch, {disk.CurrentEpoch}, is after the accepted epoch, {disk.AcceptedEpoch}"
+        : null;
 
     private static PersistInvariantException Broken(string where, string rule) => new($"{where}: {rule}.");
 }

@@ -85,11 +85,7 @@ internal static class TxnCodec
         CheckSum(record.Span, expectedZxid);
 
         var txn = DecodePayload(record[HeaderBytes..], expectedZxid, acls);
-        if (txn.Zxid != expectedZxid)
-        {
-            throw new TxnRecordException(CorruptionKind.ZxidMismatch, expectedZxid, $"record holds zxid {txn.Zxid}");
-        }
-
+        CheckZxid(txn.Zxid, expectedZxid);
         return txn;
     }
 
@@ -107,26 +103,42 @@ internal static class TxnCodec
         try
         {
             var reader = new MessagePackReader(record[HeaderBytes..]);
-            var fields = reader.ReadArrayHeader();
-            var version = reader.ReadInt32();
-            if (version is not (FormatVersion or FormatWithoutCxid))
-            {
-                throw new TxnRecordException(CorruptionKind.UnknownFormat, expectedZxid, $"txn format {version}, this build reads {FormatWithoutCxid} and {FormatVersion}");
-            }
-
-            Expect(fields == (version == FormatVersion ? 6 : 5), $"txn array of {(version == FormatVersion ? 6 : 5)}");
-            zxid = new Zxid(reader.ReadInt64());
+            zxid = ReadHeader(ref reader, expectedZxid, out _);
         }
-        catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or InvalidDataException or OverflowException)
+        catch (Exception e) when (IsUndecodable(e))
         {
             throw new TxnRecordException(CorruptionKind.Undecodable, expectedZxid, e.Message, e);
         }
 
-        if (zxid != expectedZxid)
+        CheckZxid(zxid, expectedZxid);
+    }
+
+    private static void CheckZxid(Zxid inside, Zxid expectedZxid)
+    {
+        if (inside != expectedZxid)
         {
-            throw new TxnRecordException(CorruptionKind.ZxidMismatch, expectedZxid, $"record holds zxid {zxid}");
+            throw new TxnRecordException(CorruptionKind.ZxidMismatch, expectedZxid, $"record holds zxid {inside}");
         }
     }
+
+    /// <summary>The payload's array header, format and zxid: the format is one this build reads, with its field count.</summary>
+    private static Zxid ReadHeader(ref MessagePackReader reader, Zxid expectedZxid, out bool withCxid)
+    {
+        var fields = reader.ReadArrayHeader();
+        var version = reader.ReadInt32();
+        if (version is not (FormatVersion or FormatWithoutCxid))
+        {
+            throw new TxnRecordException(CorruptionKind.UnknownFormat, expectedZxid, $"txn format {version}, this build reads {FormatWithoutCxid} and {FormatVersion}");
+        }
+
+        withCxid = version == FormatVersion;
+        Expect(fields == (withCxid ? 6 : 5), $"txn array of {(withCxid ? 6 : 5)}");
+        return new Zxid(reader.ReadInt64());
+    }
+
+    /// <summary>What a payload that does not decode throws on the way (as opposed to a wrong format or zxid).</summary>
+    private static bool IsUndecodable(Exception e) =>
+        e is MessagePackSerializationException or EndOfStreamException or InvalidDataException or OverflowException;
 
     private static void CheckSum(ReadOnlySpan<byte> record, Zxid expectedZxid)
     {
@@ -149,16 +161,7 @@ internal static class TxnCodec
         try
         {
             var reader = new MessagePackReader(payload);
-            var fields = reader.ReadArrayHeader();
-            var version = reader.ReadInt32();
-            if (version is not (FormatVersion or FormatWithoutCxid))
-            {
-                throw new TxnRecordException(CorruptionKind.UnknownFormat, expectedZxid, $"txn format {version}, this build reads {FormatWithoutCxid} and {FormatVersion}");
-            }
-
-            var withCxid = version == FormatVersion;
-            Expect(fields == (withCxid ? 6 : 5), $"txn array of {(withCxid ? 6 : 5)}");
-            var zxid = new Zxid(reader.ReadInt64());
+            var zxid = ReadHeader(ref reader, expectedZxid, out var withCxid);
             var session = new SessionId(reader.ReadInt64());
             var cxid = withCxid ? reader.ReadInt32() : 0;
             var time = reader.ReadInt64();
@@ -166,7 +169,7 @@ internal static class TxnCodec
             Expect(reader.End, "no bytes after the txn");
             return new Txn(zxid, session, time, op, cxid);
         }
-        catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or InvalidDataException or OverflowException)
+        catch (Exception e) when (IsUndecodable(e))
         {
             throw new TxnRecordException(CorruptionKind.Undecodable, expectedZxid, e.Message, e);
         }
