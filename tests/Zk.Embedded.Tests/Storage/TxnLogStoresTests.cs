@@ -18,17 +18,25 @@ public sealed class TxnLogStoresTests : IDisposable
 
     private TxnLogOptions Small(Action<string>? hook = null) => new() { CheckpointPages = Pages, Hook = hook };
 
-    /// <summary>Appends batches of 5 until the log moved at least <paramref name="moves"/> times; returns what it wrote.</summary>
-    private static List<Txn> Fill(TxnLog log, int moves, List<Txn>? written = null)
+    /// <summary>
+    /// Appends batches of 5 until the log moved at least <paramref name="moves"/> times; returns what it wrote. When
+    /// <paramref name="runEnds"/> is given, it receives the last zxid before each move: where one run of batches ends
+    /// and the next, in the other store, begins (a move waits for the previous background checkpoint, so how long each
+    /// run is depends on timing).
+    /// </summary>
+    private static List<Txn> Fill(TxnLog log, int moves, List<Txn>? written = null, List<int>? runEnds = null)
     {
         written ??= [];
         var appends = 0;
         while (log.Moves < moves)
         {
             Assert.True(++appends < 5_000, $"expected {moves} moves between the stores within 5,000 appends; {log.Describe()}");
+            var before = log.Moves;
             var batch = TxnLogTests.Batch(written.Count + 1, 5);
             log.Append(batch);
             written.AddRange(batch);
+            if (log.Moves != before)
+                runEnds?.Add(written.Count);
         }
 
         return written;
@@ -117,15 +125,18 @@ public sealed class TxnLogStoresTests : IDisposable
     {
         var stopAt = TxnLogOptions.HookPurgeStep;
         var log = TxnLog.Open(_dir.Path, Small(point => { if (point == stopAt) throw new StoppedAt(point); }));
-        var written = Fill(log, moves: 6);
-        var through = written.Count / 2 + 1;
+        var runEnds = new List<int>();
+        var written = Fill(log, moves: 6, runEnds: runEnds);
+        // Inside the third run's first batch: the first step can purge the first run only, whatever the runs' lengths
+        // (a fixed point such as half the log fell inside a first run that a slow checkpoint had made long).
+        var through = runEnds[1] + 3;
         Assert.Throws<StoppedAt>(() => log.PurgeThrough(new Zxid(through)));
         log.CloseWithoutCheckpoint();
 
         using var reopened = TxnLog.Open(_dir.Path, Small());
         var left = reopened.ReadFrom(default).ToList();
         var firstKept = (through / 5 * 5) + 1;
-        Assert.True(left.Count > written.Count - firstKept + 1 && left.Count < written.Count, $"expected the first step to have purged the oldest run only: {left.Count} of {written.Count} txns left");
+        Assert.Equal(written.Count - runEnds[0], left.Count); // the first run went, nothing else
         StorageAssert.SameTxns(written[^left.Count..], left); // a suffix: no hole, the newest txn kept
         Assert.Equal(written[^1].Zxid, reopened.LastZxid);
         reopened.PurgeThrough(new Zxid(through));
