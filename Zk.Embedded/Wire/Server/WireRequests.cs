@@ -7,6 +7,7 @@ using P = Zk.Embedded.Processing;
 using ReadContext = Zk.Embedded.Processing.ReadContext;
 using ReadEngine = Zk.Embedded.Processing.ReadEngine;
 using Reply = Zk.Embedded.Processing.Reply;
+using WatchLists = Zk.Embedded.Watches.WatchLists;
 
 namespace Zk.Embedded.Wire.Server;
 

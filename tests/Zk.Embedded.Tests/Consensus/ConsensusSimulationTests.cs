@@ -45,6 +45,7 @@ public sealed class ConsensusSimulationTests(ITestOutputHelper output)
                 Assert.True(totals.FaultsOf(kind) > 0, $"expected the seeds to inject some '{kind}' faults, got none");
             Assert.Equal(totals.FaultsOf("torn last record"), totals.TornDropped);
             Assert.True(totals.WatchEvents > 0, $"expected some watches to fire, got none of {totals.Watches} set");
+            Assert.True(totals.Rewatches > 0, "expected some clients to set their watches again on a new connection");
             Assert.True(totals.Expirations > 0, "expected some sessions to expire");
         }
     }

@@ -28,6 +28,7 @@ public sealed class SimulationPlantedFaultTests(ITestOutputHelper output)
         nameof(SimOptions.SkipSessionCheck),
         nameof(SimOptions.WatchEventsAfterReply),
         nameof(SimOptions.IgnoreRemoveWatches),
+        nameof(SimOptions.RewatchFromPeerZxid),
     };
 
     [Theory]
@@ -65,7 +66,7 @@ public sealed class SimulationPlantedFaultTests(ITestOutputHelper output)
             {
                 sim.Run();
             }
-            catch (ConsensusViolation e) when (e.Message.Contains("Kind = Persistent", StringComparison.Ordinal))
+            catch (ConsensusViolation e) when (e.Message.Contains("Persistent watch on", StringComparison.Ordinal) || e.Message.Contains("PersistentRecursive watch on", StringComparison.Ordinal))
             {
                 output.WriteLine($"seed {seed} ({sim.Steps} steps, trace hash {sim.TraceHash}): {e.Message}");
                 return;
@@ -113,6 +114,8 @@ public sealed class SimulationPlantedFaultTests(ITestOutputHelper output)
             nameof(SimOptions.WatchEventsAfterReply) => options with { WatchEventsAfterReply = true },
             // A removed watch that still fires needs a connection that lives on after the removal: few crashes.
             nameof(SimOptions.IgnoreRemoveWatches) => options with { IgnoreRemoveWatches = true, CrashProbability = 0.001 },
+            // A change missed across a reconnect needs clients that move while their watches stand.
+            nameof(SimOptions.RewatchFromPeerZxid) => options with { RewatchFromPeerZxid = true, MoveProbability = 0.2 },
             nameof(PlantedFaults.None) => options,
             _ => throw new ArgumentOutOfRangeException(nameof(fault), fault, "no such planted fault"),
         };

@@ -16,6 +16,9 @@ internal sealed class History
     public List<SimWatch> Watches { get; } = [];
     public List<SimEvent> Events { get; } = [];
     public List<long> Expirations { get; } = [];
+    /// <summary>setWatches a client sent on a new connection, and the watches they fired at once.</summary>
+    public int Rewatches { get; set; }
+    public int RewatchFired { get; set; }
     public int Inconclusive { get; private set; }
     public int Linearizable { get; private set; }
 
@@ -100,7 +103,7 @@ internal sealed class History
     }
 
     /// <summary>A write with its own zxid (a linearizable read is a read: the zxid of the state it saw).</summary>
-    private static bool Txn(SimOp op) => op.IsWrite;
+    private static bool Txn(SimOp op) => op.IsWrite && !op.NoTxn;
 
     private static string SequenceOf(SimOp op) => op.CreatedPath![^10..];
 }

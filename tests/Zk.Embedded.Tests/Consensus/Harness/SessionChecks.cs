@@ -1,5 +1,6 @@
 using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
+using Zk.Embedded.Tree;
 using Zk.Embedded.Txns;
 using Zk.Embedded.Watches;
 
@@ -20,9 +21,16 @@ internal static class SessionChecks
         var replay = new SimTree();
         var triggers = new Dictionary<string, List<(Zxid Zxid, EventType Type)>>(StringComparer.Ordinal);
         var ended = new Dictionary<long, Zxid>();
+        // The states watches were set again at (setWatches): the trees a rewatch's rule is checked against.
+        var rewatchedAt = history.Watches.Where(w => w.Relative is not null).Select(w => w.ReadZxid).ToHashSet();
+        var states = new Dictionary<Zxid, TreeState>();
+        if (rewatchedAt.Contains(replay.Zxid))
+            states[replay.Zxid] = replay.State;
         foreach (var txn in committed)
         {
             replay.Apply(txn);
+            if (rewatchedAt.Contains(txn.Zxid))
+                states[txn.Zxid] = replay.State;
             foreach (var trigger in replay.LastTriggers)
             {
                 if (!triggers.TryGetValue(trigger.Path, out var list))
@@ -34,7 +42,7 @@ internal static class SessionChecks
         }
         CheckEndedSessions(ended, peers);
         CheckChildrenReads(history, ended);
-        CheckWatches(history, triggers);
+        CheckWatches(history, triggers, states);
     }
 
     /// <summary>The first change after the watch's read that fires it, if any.</summary>
@@ -82,8 +90,11 @@ internal static class SessionChecks
     }
 
     /// <summary>Every change a watch must fire for: a one-shot watch's first, a persistent watch's all (path, zxid, type).</summary>
-    private static List<(string Path, Zxid Zxid, EventType Type)> ExpectedEvents(SimWatch watch, Dictionary<string, List<(Zxid Zxid, EventType Type)>> triggers)
+    private static List<(string Path, Zxid Zxid, EventType Type)> ExpectedEvents(SimWatch watch, Dictionary<string, List<(Zxid Zxid, EventType Type)>> triggers,
+        Dictionary<Zxid, TreeState> states)
     {
+        if (AtOnce(watch, states) is { } type)
+            return [(watch.Path, watch.ReadZxid, type)];
         switch (watch.Kind)
         {
             case WatchKinds.Persistent:
@@ -100,14 +111,55 @@ internal static class SessionChecks
         }
     }
 
+    /// <summary>
+    /// The event a one-shot watch set again by setWatches fires at once (DataTree.setWatches, modelled here apart from
+    /// the code): against the state it was set at, a gone node NodeDeleted; a data watch's node changed after the
+    /// client's zxid NodeDataChanged, a child watch's NodeChildrenChanged; an exist watch's node that is there
+    /// NodeCreated. Null when it is registered again instead (or is persistent: those fire only for later changes).
+    /// </summary>
+    private static EventType? AtOnce(SimWatch watch, Dictionary<Zxid, TreeState> states)
+    {
+        if (watch.Relative is not { } relative || watch.Kind is not (WatchKinds.Data or WatchKinds.Child))
+            return null;
+        var node = states.TryGetValue(watch.ReadZxid, out var state)
+            ? state.Find(watch.Path)
+            : throw new ConsensusViolation($"{watch} was set again at {watch.ReadZxid}, a state no committed txn ends at");
+        if (watch.Exist)
+            return node is null ? null : EventType.NodeCreated;
+        if (node is null)
+            return EventType.NodeDeleted;
+        if (watch.Kind == WatchKinds.Data)
+            return node.Mzxid > relative ? EventType.NodeDataChanged : null;
+        return node.Pzxid > relative ? EventType.NodeChildrenChanged : null;
+    }
+
+    /// <summary>
+    /// A one-shot watch set again misses nothing: if its node changed after the read that first set it and before
+    /// the state it was set again at, it fires at once; if it fires at once, there was such a change. The one gap
+    /// is ZooKeeper's own: an exist watch whose node was created and deleted again while the client was away.
+    /// </summary>
+    private static void CheckRewatch(SimWatch watch, Dictionary<string, List<(Zxid Zxid, EventType Type)>> triggers, Dictionary<Zxid, TreeState> states)
+    {
+        if (watch.Origin is not { } origin || watch.Kind is not (WatchKinds.Data or WatchKinds.Child))
+            return;
+        var missed = Trigger(origin, triggers) is { } change && change.Zxid <= watch.ReadZxid ? change : ((Zxid Zxid, EventType Type)?)null;
+        var atOnce = AtOnce(watch, states);
+        if (missed is { } m && atOnce is null && !(watch.Exist && states[watch.ReadZxid].Find(watch.Path) is null))
+            throw new ConsensusViolation($"{watch} was set again with relative zxid {watch.Relative} and fired nothing, but its node changed at {m.Zxid} ({m.Type}) after the read that set {origin}");
+        if (missed is null && atOnce is { } type)
+            throw new ConsensusViolation($"{watch} fired {type} at once, but its node did not change between the read that set {origin} and {watch.ReadZxid}");
+    }
+
     /// <summary>A persistent watch still stands for a change at <paramref name="zxid"/>: not removed before its peer applied it.</summary>
     private static bool Standing(SimWatch watch, Zxid zxid) => watch.RemovedAt is not { } removed || zxid <= removed;
 
-    private static void CheckWatches(History history, Dictionary<string, List<(Zxid Zxid, EventType Type)>> triggers)
+    private static void CheckWatches(History history, Dictionary<string, List<(Zxid Zxid, EventType Type)>> triggers, Dictionary<Zxid, TreeState> states)
     {
         var events = history.Events.ToLookup(e => e.Connection);
         var replies = history.Ops.Where(o => o.Outcome is SimOutcome.Ok or SimOutcome.BadVersion).ToLookup(o => o.Connection);
-        var expected = history.Watches.Select(w => (Watch: w, Changes: ExpectedEvents(w, triggers))).ToList();
+        foreach (var watch in history.Watches)
+            CheckRewatch(watch, triggers, states);
+        var expected = history.Watches.Select(w => (Watch: w, Changes: ExpectedEvents(w, triggers, states))).ToList();
         foreach (var (watch, changes) in expected)
         {
             foreach (var change in changes)

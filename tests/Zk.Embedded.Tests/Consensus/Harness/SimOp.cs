@@ -47,7 +47,9 @@ internal sealed class SimOp
     /// <summary>The leader and epoch that proposed it, while waiting for the commit.</summary>
     public int Leader { get; set; }
     public uint Epoch { get; set; }
-    /// <summary>Refused by the leader with BadVersion (no txn): it waits for the state the leader checked, <see cref="Zxid"/>.</summary>
+    /// <summary>Answered by the leader without a txn: it waits for the state the leader checked, <see cref="Zxid"/>.</summary>
+    public bool NoTxn { get; set; }
+    /// <summary>Answered without a txn with BadVersion (otherwise Ok: a close of a session already gone).</summary>
     public bool Refused { get; set; }
     /// <summary>Committed at the leader; the reply waits until the client's peer has applied it.</summary>
     public bool Committed { get; set; }

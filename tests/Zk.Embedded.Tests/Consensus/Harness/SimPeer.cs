@@ -25,9 +25,16 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
     /// <summary>Changes whenever this peer's client connections all end (restart, role change, resync): a client holding an older one is disconnected.</summary>
     public int Generation { get; private set; }
     public SimTree Tree { get; } = new();
-    /// <summary>As leader: the applied tree plus this leader's own uncommitted proposals (what the next txn is built on).</summary>
-    public Zk.Embedded.Tree.TreeState Projected { get; set; } = null!;
-    public uint ProjectedEpoch { get; set; }
+    /// <summary>
+    /// As an established leader: the real first stage of the pipeline (ZooKeeper's PrepRequestProcessor), which builds
+    /// each txn against the applied tree plus this leader's own uncommitted proposals; null otherwise, or once the core
+    /// refused one of its txns.
+    /// </summary>
+    public Zk.Embedded.Processing.Proposer? Proposer { get; set; }
+    /// <summary>The established epoch the workload last saw this peer in (0: none).</summary>
+    public uint ProposerEpoch { get; set; }
+    /// <summary>What the next txn of this leader is built on: its proposer's speculative state, or its applied tree.</summary>
+    public Zk.Embedded.Tree.TreeState Projected => Proposer?.Speculative ?? Tree.State;
     /// <summary>Periodic snapshots every this many applied txns (0: none), queued with the storage requests as the driver's worker gets them.</summary>
     public int SnapCount { get; set; }
     /// <summary>Periodic snapshots queued so far.</summary>
@@ -39,7 +46,7 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
         Applied = SnapshotCodec.Decode(Disk.Snapshot.Data);
         if (trees)
             Tree.Rebuild(Applied);
-        (Projected, ProjectedEpoch) = (Tree.State, 0);
+        (Proposer, ProposerEpoch) = (null, 0);
         Reconnect();
         _pending.Clear();
         Incarnation++;

@@ -65,6 +65,9 @@ internal sealed class SimConnection : ISessionSink
     /// <summary>Messages received on this connection so far (replies and events share one ordered stream).</summary>
     public long Received { get; private set; }
 
+    /// <summary>The client's side of each event it receives (its registry of watches to re-set on reconnect).</summary>
+    public Action<WatchedEvent>? EventReceived { get; set; }
+
     /// <summary>A reply goes out: its place in the stream.</summary>
     public long NextSeq()
     {
@@ -85,7 +88,11 @@ internal sealed class SimConnection : ISessionSink
             Record(watchedEvent);
     }
 
-    private void Record(WatchedEvent e) => _history.Events.Add(new SimEvent(Id, ++Received, e.Path!, new Zxid(e.Zxid), e.Type));
+    private void Record(WatchedEvent e)
+    {
+        _history.Events.Add(new SimEvent(Id, ++Received, e.Path!, new Zxid(e.Zxid), e.Type));
+        EventReceived?.Invoke(e);
+    }
 
     public void OnSessionEnded(KeeperState state)
     {
@@ -99,9 +106,30 @@ internal sealed class SimConnection : ISessionSink
     public void Close() => Peer.Tree.Watches.RemoveSession(Server);
 }
 
-/// <summary>A watch set by a read on a connection (the read saw the state at <see cref="ReadZxid"/>).</summary>
+/// <summary>
+/// A watch set by a read on a connection (the read saw the state at <see cref="ReadZxid"/>), or set again by the
+/// client's setWatches on a new connection (<see cref="Relative"/>; <see cref="ReadZxid"/> is then the state the new
+/// peer re-set it against).
+/// </summary>
 internal sealed record SimWatch(int Connection, long Seq, string Path, WatchKinds Kind, Zxid ReadZxid)
 {
+    /// <summary>A data watch set by an exists that found no node (the client keeps it among its exist watches).</summary>
+    public bool Exist { get; init; }
+
+    /// <summary>Set again by setWatches: the zxid the client had seen, which it sent.</summary>
+    public Zxid? Relative { get; init; }
+
+    /// <summary>Set again by setWatches: the watch as it stood on the previous connection.</summary>
+    public SimWatch? Origin { get; init; }
+
+    /// <summary>One line, however many reconnects the watch went through (the record's own would print every origin).</summary>
+    public override string ToString() =>
+        $"{(Exist ? "exist" : Kind.ToString())} watch on {Path} (connection {Connection} after message {Seq}, state {ReadZxid}"
+        + (Relative is { } relative ? $", set again with relative zxid {relative}, first set on connection {First.Connection} at {First.ReadZxid}" : "")
+        + (RemovedAt is { } removed ? $", removed at {removed}" : "") + ")";
+
+    private SimWatch First => Origin?.First ?? this;
+
     /// <summary>Set at the run's end: the connection was still open and its peer had applied this zxid.</summary>
     public Zxid OpenUntil { get; set; }
 

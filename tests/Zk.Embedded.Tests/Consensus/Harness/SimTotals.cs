@@ -21,6 +21,9 @@ internal sealed class SimTotals
     /// <summary>Persistent watches removed with removeWatches.</summary>
     public int RemovedWatches { get; private set; }
     public int WatchEvents { get; private set; }
+    /// <summary>setWatches sent by clients on a new connection, and the watches they fired at once.</summary>
+    public int Rewatches { get; private set; }
+    public int RewatchFired { get; private set; }
     public int Expirations { get; private set; }
     public int Faults { get; private set; }
     public int Crashes { get; private set; }
@@ -49,6 +52,8 @@ internal sealed class SimTotals
         NodeCreatedEvents += sim.History.Events.Count(e => e.Type == Zk.Embedded.Api.EventType.NodeCreated);
         RemovedWatches += sim.History.Watches.Count(w => w.RemovedAt is not null);
         Expirations += sim.History.Expirations.Count;
+        Rewatches += sim.History.Rewatches;
+        RewatchFired += sim.History.RewatchFired;
         Faults += sim.Faults;
         Crashes += sim.Crashes;
         Acknowledged += sim.Checker.Acknowledged;
@@ -66,6 +71,6 @@ internal sealed class SimTotals
         $"{Runs} runs, {Steps} steps, {Ops} client ops ({OkOps} ok, {BadVersionOps} BadVersion, {UnknownOps} unknown), {Acknowledged} txns committed by leaders, "
         + $"{Faults} faults ({string.Join(", ", _faults.Select(f => $"{f.Value} {f.Key}"))}; {TornDropped} torn records cut at restart), {Epochs} epochs; "
         + $"syncs: {_syncs["Diff"]} DIFF, {_syncs["Trunc"]} TRUNC, {_syncs["Snap"]} SNAP; "
-        + $"registers linearizable {Linearizable}, inconclusive {Inconclusive}; {Watches} watches set ({PersistentWatches} persistent, {RemovedWatches} of them removed, {MissingNodeWatches} on missing nodes), {WatchEvents} events ({NodeCreatedEvents} NodeCreated); {Expirations} session expiries proposed; "
+        + $"registers linearizable {Linearizable}, inconclusive {Inconclusive}; {Watches} watches set ({PersistentWatches} persistent, {RemovedWatches} of them removed, {MissingNodeWatches} on missing nodes), {WatchEvents} events ({NodeCreatedEvents} NodeCreated); {Rewatches} setWatches on reconnect ({RewatchFired} watches fired at once); {Expirations} session expiries proposed; "
         + $"{Ops / Math.Max(elapsed.TotalSeconds, 1e-3):F0} ops and {Steps / Math.Max(elapsed.TotalSeconds, 1e-3):F0} steps per wall second ({elapsed.TotalSeconds:F1} s)";
 }

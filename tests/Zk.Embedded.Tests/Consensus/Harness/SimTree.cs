@@ -69,19 +69,11 @@ internal sealed class SimTree
     /// <summary>Every connection to this peer ended (a restart, a role change, a resync): so did their watches.</summary>
     public void DropWatches() => Watches = new WatchManager();
 
-    public static TreeState Apply(TreeState state, Txn txn) => TxnApplier.Apply(state, txn, null);
-
-    public static Txn Make(Zxid zxid, long session, TxnOp op) => new(zxid, new SessionId(session), Time: zxid.Value, op);
-
-    public static byte[] Encode(Txn txn) => TxnCodec.Encode(txn);
-
     /// <summary>The node's (version, data), or null when it does not exist.</summary>
     public static (int Version, string Data)? Read(TreeState state, string path) =>
         state.Find(path) is { } node ? (node.Version, Encoding.UTF8.GetString(node.Data ?? [])) : null;
 
-    public static SetDataTxn SetData(string path, string data, int newVersion) => new(path, Encoding.UTF8.GetBytes(data), newVersion);
-
-    /// <summary>A sequential (or ephemeral, when <paramref name="owner"/> is a session) create as PrepRequestProcessor resolves it.</summary>
+    /// <summary>A create as PrepRequestProcessor resolves it (genesis, and the name the next sequential create of a parent takes).</summary>
     public static CreateTxn Create(TreeState state, string parent, string prefix, bool sequential, long owner, string data)
     {
         var count = state.Find(parent)!.CreateCount;

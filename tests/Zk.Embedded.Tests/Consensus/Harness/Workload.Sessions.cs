@@ -1,4 +1,4 @@
-using Zk.Embedded.Txns;
+using Zk.Embedded.Processing;
 
 namespace Zk.Embedded.Tests.Consensus.Harness;
 
@@ -15,8 +15,10 @@ internal sealed partial class Workload
         var proposed = false;
         foreach (var session in _sessions.Expired(leader, now()))
         {
-            if (ProposeTxn(leader, session, CloseSessionTxn.Instance) is not { } zxid)
+            if (leader.Proposer is null)
                 break;
+            if (Prepare(leader, session, new CloseSessionRequest(Expired: true)) is not (_, { } zxid))
+                continue;   // refused by the core (the proposer is gone: the loop ends) or nothing to close
             History.Expirations.Add(session);
             log($"leader {leader.Id} expires session {session:x} as {zxid}");
             proposed = true;

@@ -1,5 +1,10 @@
+using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
 using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
+using Zk.Embedded.Processing;
+using Zk.Embedded.Sessions;
+using Zk.Embedded.Tree;
 using Zk.Embedded.Txns;
 using Zk.Embedded.Watches;
 
@@ -8,8 +13,8 @@ namespace Zk.Embedded.Tests.Consensus.Harness;
 /// <summary>
 /// Client sessions against the simulated ensemble. Each client is connected to one serving peer (refused, as
 /// <c>processConnectRequest</c> does, by a peer behind the zxid it has seen) and sometimes moves. Writes go to that
-/// peer's leader, which builds the txn from its applied tree plus its own outstanding proposals (PrepRequestProcessor)
-/// and proposes it; the reply waits until the client's own peer has applied the commit, as a forwarded write's does.
+/// peer's leader, whose real <see cref="Proposer"/> (PrepRequestProcessor) prepares them against its applied tree plus
+/// its own outstanding proposals, and the txn goes to its core; the reply waits until the client's own peer has applied the commit, as a forwarded write's does.
 /// A client pipelines up to two writes; its reads wait for them (CommitProcessor). Reads: plain (the peer's tree),
 /// sync-then-read (the leader's commit point, then the peer's tree once it got there) and linearizable (the core's
 /// read index, <see cref="ZabPeer.ReadIndex"/>: the client's peer reads its tree once the core answers, docs/consensus.md
@@ -19,6 +24,11 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
 {
     private readonly SimClient[] _clients = Enumerable.Range(1, options.Clients).Select(i => new SimClient(i)).ToArray();
     private readonly Dictionary<(int Leader, Zxid Zxid), SimOp> _proposed = [];
+    private readonly TxnBuilder _builder = new(new AclCache(), new PeerLimits(1 << 20, false, null));
+    private readonly SimClock _clock = new(now);
+    private readonly List<WatchTrigger> _triggers = [];
+    private readonly List<Txn> _txns = [];
+    private int _cxid;
     private readonly List<SimOp> _refusals = [];   // BadVersion answers waiting for the state their leader checked
     private readonly Dictionary<(int Peer, long Id), (SimClient Client, SimOp Op)> _reads = [];   // read indexes asked for
     private long _lastReadId;
@@ -122,12 +132,14 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         foreach (var op in _refusals)
             op.Committed = op.Leader == peer.Id && peer.Tree.Zxid >= op.Zxid;
         _refusals.RemoveAll(op => op.Committed);
-        if (peer.Core?.EstablishedEpoch is not { } epoch || epoch != peer.ProjectedEpoch)
+        if (peer.Core?.EstablishedEpoch is not { } epoch || epoch != peer.ProposerEpoch)
         {
-            peer.ProjectedEpoch = peer.Core?.EstablishedEpoch ?? 0;
-            peer.Projected = peer.Tree.State;
+            peer.ProposerEpoch = peer.Core?.EstablishedEpoch ?? 0;
+            // A new term's pipeline starts from the tree as it stands, its txns in the new epoch (TreeReplica does the same).
+            peer.Proposer = peer.ProposerEpoch == 0 || peer.Core!.Leader != peer.Id ? null
+                : new Proposer(peer.Tree.State, _builder, _clock, NullLogger.Instance, new Zxid(peer.ProposerEpoch, 0));
             AbandonProposals(peer.Id);
-            if (peer.ProjectedEpoch != 0)
+            if (peer.ProposerEpoch != 0)
                 _sessions.LeaderElected(peer.Id, now());
         }
     }
@@ -187,7 +199,11 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             return;
         var peer = candidates[random.Next(candidates.Count)];
         client.Peer = peer.Id;
-        client.Connection = new SimConnection(++_connections, client.Id, peer, client.Session, History, options.WatchEventsAfterReply, options.OneEventPerPath);
+        client.Connection = new SimConnection(++_connections, client.Id, peer, client.Session, History, options.WatchEventsAfterReply, options.OneEventPerPath)
+        {
+            EventReceived = e => Forget(client, e),
+        };
+        Rewatch(client, peer);
     }
 
     private void Disconnect(SimClient client, string why)
@@ -196,7 +212,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             log($"client {client.Id} loses {client.Outstanding.Count} replies: {why}");
         foreach (var op in client.Outstanding)
         {
-            if (op.Refused)
+            if (op.NoTxn)
                 _refusals.Remove(op);
             else
                 _proposed.Remove((op.Leader, op.Zxid));
@@ -245,6 +261,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         // Added twice, a persistent watch is one registration: the removal ends every record of it.
         foreach (var watch in standing.Where(w => w.Path == chosen.Path && w.Kind == chosen.Kind))
             watch.RemovedAt = peer.Tree.Zxid;
+        client.Standing.RemoveAll(w => w.Path == chosen.Path && w.Kind == chosen.Kind);
         log($"client {client.Id} removes its {type} watch on {chosen.Path} at {peer.Tree.Zxid} on {peer.Id}");
     }
 
@@ -272,8 +289,12 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         else if (watch != WatchKinds.None)
             peer.Tree.Watches.AddOneShot(client.Connection!.Server, op.Path, watch, peer.Tree.State.Zxid);
         Finish(client, op, SimOutcome.Ok);
-        if (watch != WatchKinds.None)
-            History.Watches.Add(new SimWatch(op.Connection, op.ReplySeq, op.Path, watch, op.Zxid));
+        if (watch == WatchKinds.None)
+            return;
+        // An exists that found no node leaves an exist watch (its own list in setWatches).
+        var record = new SimWatch(op.Connection, op.ReplySeq, op.Path, watch, op.Zxid) { Exist = watch == WatchKinds.Data && op.ReadVersion < 0 };
+        History.Watches.Add(record);
+        client.Standing.Add(record);
     }
 
     private void SyncRead(SimClient client, SimPeer peer)
@@ -288,9 +309,8 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
 
     private SimPeer? Write(SimClient client, SimOpKind kind, SimPeer peer)
     {
-        if (LeaderOf(peer) is not { } leader)
+        if (LeaderOf(peer) is not { Proposer: not null } leader)
             return null;
-        var state = leader.Projected;
         var session = kind == SimOpKind.CreateSession ? _nextSession++ : client.Session;
         var register = SimTree.Register(random.Next(SimTree.Registers));
         var queue = SimTree.Queue(random.Next(SimTree.Queues));
@@ -303,54 +323,85 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             SimOpKind.CreateSequential => Begin(client, kind, queue, data: data, session: session),
             _ => Begin(client, kind, SimTree.Ephemerals, data: data, session: session),
         };
-        if (kind != SimOpKind.CreateSession && !state.Sessions.ContainsKey(new SessionId(session)) && !options.SkipSessionCheck)
+        var bytes = Encoding.UTF8.GetBytes(data);
+        PipelineRequest request = kind switch
         {
-            Finish(client, op, SimOutcome.SessionExpired);   // PrepRequestProcessor's checkSession
-            return null;
-        }
-        if (op.WritesRegister && SimTree.Read(state, register)!.Value.Version != expected)
-        {
-            Refuse(client, op, leader);
-            return null;
-        }
-        TxnOp txn = kind switch
-        {
-            SimOpKind.CreateSession => new CreateSessionTxn(10_000),
-            SimOpKind.CloseSession => CloseSessionTxn.Instance,
-            SimOpKind.SetData => SimTree.SetData(register, data, expected + 1),
-            SimOpKind.Multi => new MultiTxn([SimTree.SetData(register, data, expected + 1), SimTree.Create(state, queue, "m", true, 0, data)]),
-            SimOpKind.CreateSequential => SimTree.Create(state, queue, "n", true, 0, data),
-            SimOpKind.Ephemeral => SimTree.Create(state, SimTree.Ephemerals, $"c{client.Id}-{session:x}-{op.Id}", false, session, data),
+            SimOpKind.CreateSession => new CreateSessionRequest(10_000),
+            SimOpKind.CloseSession => new CloseSessionRequest(Expired: false),
+            SimOpKind.SetData => new SetDataRequest(register, bytes, expected),
+            SimOpKind.Multi => new MultiRequest([new SetDataOp(register, bytes, expected), new CreateOp(queue + "/m", bytes, Acl.OpenUnsafe, CreateMode.PersistentSequential, -1)]),
+            SimOpKind.CreateSequential => new CreateRequest(queue + "/n", bytes, Acl.OpenUnsafe, CreateMode.PersistentSequential, -1, false),
+            SimOpKind.Ephemeral => new CreateRequest($"{SimTree.Ephemerals}/c{client.Id}-{session:x}-{op.Id}", bytes, Acl.OpenUnsafe, CreateMode.Ephemeral, -1, false),
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a write"),
         };
-        op.CreatedPath = txn switch { CreateTxn c => c.Path, MultiTxn { Ops: [_, CreateTxn c] } => c.Path, _ => null };
-        return Propose(client, op, leader, txn, session);
+        var (step, zxid) = Prepare(leader, session, request);
+        if (zxid is { } proposed)
+        {
+            op.CreatedPath = step.Txn!.Op switch { CreateTxn c => c.Path, MultiTxn { Ops: [_, CreateTxn c] } => c.Path, _ => null };
+            return Proposed(client, op, leader, proposed, session);
+        }
+        if (step.Txn is not null)
+        {
+            Finish(client, op, SimOutcome.Unknown);   // the core refused it: the leader is on its way out
+            return null;
+        }
+        switch (step.Reply.Error)
+        {
+            case ZkErrorCode.SessionExpired:
+                Finish(client, op, SimOutcome.SessionExpired);   // PrepRequestProcessor's checkSession
+                return null;
+            case ZkErrorCode.BadVersion when op.WritesRegister:
+            case ZkErrorCode.Ok when kind == SimOpKind.CloseSession:   // the session was gone already: nothing to close
+                AnswerWithoutTxn(client, op, leader, step.Reply.Error);
+                return null;
+            default:
+                throw new ConsensusViolation($"leader {leader.Id} answered {op} with {step.Reply.Error} and no txn: the workload makes no request that fails so");
+        }
     }
 
     /// <summary>
-    /// BadVersion, as the pipeline answers a request that made no txn (Publisher.Answer): once the state the leader
-    /// checked (its own outstanding proposals included) is committed and applied on the client's peer, after the
-    /// session's earlier replies. A leader that loses its epoch first leaves it in doubt (ConnectionLoss). The answer
-    /// takes its place in the commit stream right after the checked state, so it carries that state's zxid.
+    /// The leader's real proposer prepares the request against its speculative state, as the session's connection on
+    /// the leader would (PendingWrite with the session's next cxid), and the txn, if any, goes to the core.
     /// </summary>
-    private void Refuse(SimClient client, SimOp op, SimPeer leader)
+    private (Step Step, Zxid? Zxid) Prepare(SimPeer leader, long session, PipelineRequest request)
     {
-        op.Refused = true;
+        _triggers.Clear();
+        _txns.Clear();
+        // Planted: a system session skips the builder's checkSession.
+        var server = new ServerSession(new SessionId(session), [], 10_000, [], isSystem: options.SkipSessionCheck);
+        var step = leader.Proposer!.Prepare(new PendingWrite(server, request, null, [], ++_cxid), _triggers, _txns);
+        if (step.Txn is not { } txn)
+            return (step, null);
+        if (leader.Core!.Propose(TxnCodec.Encode(txn)) is not { } given)
+        {
+            leader.Proposer = null;   // its speculative state holds a txn nobody will commit: no more writes this term
+            return (step, null);
+        }
+        if (given != txn.Zxid)
+            throw new ConsensusViolation($"leader {leader.Id} gave {given} to a txn its proposer built for {txn.Zxid}");
+        return (step, txn.Zxid);
+    }
+
+    /// <summary>
+    /// An answer without a txn (BadVersion, or a close of a session already gone), as the pipeline gives one
+    /// (Publisher.Answer): once the state the leader checked (its own outstanding proposals included) is committed and
+    /// applied on the client's peer, after the session's earlier replies. A leader that loses its epoch first leaves it
+    /// in doubt (ConnectionLoss). The answer takes its place in the commit stream right after the checked state, so it
+    /// carries that state's zxid.
+    /// </summary>
+    private void AnswerWithoutTxn(SimClient client, SimOp op, SimPeer leader, ZkErrorCode error)
+    {
+        (op.NoTxn, op.Refused) = (true, error == ZkErrorCode.BadVersion);
         (op.Leader, op.Epoch, op.Zxid) = (leader.Id, leader.Core!.EstablishedEpoch!.Value, leader.Core.LastLogged);
         op.Committed = leader.Tree.Zxid >= op.Zxid;
         if (!op.Committed)
             _refusals.Add(op);
         client.Outstanding.Add(op);
-        log($"client {client.Id} {op.Kind} {op.Path} v{op.ExpectedVersion} refused by {leader.Id} (BadVersion once {op.Zxid} is committed)");
+        log($"client {client.Id} {op.Kind} {op.Path} v{op.ExpectedVersion} answered {error} by {leader.Id} without a txn once {op.Zxid} is committed");
     }
 
-    private SimPeer? Propose(SimClient client, SimOp op, SimPeer leader, TxnOp txnOp, long session)
+    private SimPeer? Proposed(SimClient client, SimOp op, SimPeer leader, Zxid zxid, long session)
     {
-        if (ProposeTxn(leader, session, txnOp) is not { } zxid)
-        {
-            Finish(client, op, SimOutcome.Unknown);
-            return null;
-        }
         (op.Leader, op.Epoch, op.Zxid) = (leader.Id, leader.Core!.EstablishedEpoch!.Value, zxid);
         _proposed[(leader.Id, zxid)] = op;
         client.Outstanding.Add(op);
@@ -360,22 +411,6 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             client.Closing = true;
         log($"client {client.Id} {op.Kind} {op.Path} as {zxid} on {leader.Id}");
         return leader;
-    }
-
-    /// <summary>The leader proposes a txn built for its next zxid and projects it; null when the core refused it.</summary>
-    private static Zxid? ProposeTxn(SimPeer leader, long session, TxnOp txnOp)
-    {
-        var core = leader.Core!;
-        var epoch = core.EstablishedEpoch!.Value;
-        var last = core.LastLogged;
-        var zxid = last.Epoch == epoch ? new Zxid(last.Value + 1) : new Zxid(epoch, 1);
-        var txn = SimTree.Make(zxid, session, txnOp);
-        if (core.Propose(SimTree.Encode(txn)) is not { } given)
-            return null;
-        if (given != zxid)
-            throw new ConsensusViolation($"leader {leader.Id} gave {given} to a txn built for {zxid}");
-        leader.Projected = SimTree.Apply(leader.Projected, txn);
-        return zxid;
     }
 
     private SimPeer? LeaderOf(SimPeer peer) =>
@@ -419,8 +454,27 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
 
     internal sealed class SimClient(int id)
     {
+        private long _session;
+
         public int Id { get; } = id;
-        public long Session { get; set; }
+
+        /// <summary>The client's session; its watches end with it.</summary>
+        public long Session
+        {
+            get => _session;
+            set
+            {
+                if (value != _session)
+                    Standing.Clear();
+                _session = value;
+            }
+        }
+
+        /// <summary>
+        /// The client's registry of watches (ZooKeeper's ZKWatchManager): one-shots not yet fired and persistent
+        /// watches not removed, which it sets again on every new connection of its session.
+        /// </summary>
+        public List<SimWatch> Standing { get; } = [];
         public bool Closing { get; set; }
         public int Peer { get; set; }
         public SimConnection? Connection { get; set; }
