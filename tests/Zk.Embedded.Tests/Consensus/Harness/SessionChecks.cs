@@ -134,14 +134,17 @@ internal static class SessionChecks
     }
 
     /// <summary>
-    /// A one-shot watch set again misses nothing: if its node changed after the read that first set it and before
-    /// the state it was set again at, it fires at once; if it fires at once, there was such a change. The one gap
-    /// is ZooKeeper's own: an exist watch whose node was created and deleted again while the client was away.
+    /// A one-shot watch set again misses nothing: if its node changed after the read that first set it (before any
+    /// reconnect: an event fired at an earlier setWatches may have been lost with its connection, and the client then
+    /// sets the watch again) and before the state it was set again at, it fires at once; if it fires at once, there
+    /// was such a change. The one gap is ZooKeeper's own: an exist watch whose node was created and deleted again
+    /// while the client was away.
     /// </summary>
     private static void CheckRewatch(SimWatch watch, Dictionary<string, List<(Zxid Zxid, EventType Type)>> triggers, Dictionary<Zxid, TreeState> states)
     {
-        if (watch.Origin is not { } origin || watch.Kind is not (WatchKinds.Data or WatchKinds.Child))
+        if (watch.Origin is null || watch.Kind is not (WatchKinds.Data or WatchKinds.Child))
             return;
+        var origin = watch.Root;
         var missed = Trigger(origin, triggers) is { } change && change.Zxid <= watch.ReadZxid ? change : ((Zxid Zxid, EventType Type)?)null;
         var atOnce = AtOnce(watch, states);
         if (missed is { } m && atOnce is null && !(watch.Exist && states[watch.ReadZxid].Find(watch.Path) is null))

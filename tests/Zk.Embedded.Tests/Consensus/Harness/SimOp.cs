@@ -51,8 +51,6 @@ internal sealed class SimOp
     public bool NoTxn { get; set; }
     /// <summary>Answered without a txn with BadVersion (otherwise Ok: a close of a session already gone).</summary>
     public bool Refused { get; set; }
-    /// <summary>Committed at the leader; the reply waits until the client's peer has applied it.</summary>
-    public bool Committed { get; set; }
 
     public bool IsWrite => Kind is not (SimOpKind.Read or SimOpKind.SyncRead or SimOpKind.LinearRead or SimOpKind.Children);
 

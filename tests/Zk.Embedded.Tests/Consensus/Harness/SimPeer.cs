@@ -24,7 +24,7 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
     public int Incarnation { get; private set; }
     /// <summary>Changes whenever this peer's client connections all end (restart, role change, resync): a client holding an older one is disconnected.</summary>
     public int Generation { get; private set; }
-    public SimTree Tree { get; } = new();
+    public SimTree Tree { get; } = new(publishes: true);
     /// <summary>
     /// As an established leader: the real first stage of the pipeline (ZooKeeper's PrepRequestProcessor), which builds
     /// each txn against the applied tree plus this leader's own uncommitted proposals; null otherwise, or once the core

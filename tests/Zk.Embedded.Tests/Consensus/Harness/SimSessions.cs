@@ -46,6 +46,7 @@ internal sealed class SimConnection : ISessionSink
     private readonly bool _eventsAfterReply;
     private readonly List<WatchedEvent> _held = [];
     private readonly HashSet<string>? _passedOn;
+    private bool _closed;
 
     /// <param name="eventsAfterReply">Planted: events wait until the next reply has gone out.</param>
     /// <param name="oneEventPerPath">Planted: only the first event of each path is passed on.</param>
@@ -53,7 +54,7 @@ internal sealed class SimConnection : ISessionSink
     {
         (Id, Client, Peer, Generation, _history, _eventsAfterReply) = (id, client, peer, peer.Generation, history, eventsAfterReply);
         _passedOn = oneEventPerPath ? new HashSet<string>(StringComparer.Ordinal) : null;
-        Server = new ServerSession(new SessionId(session), [], 10_000, []) { Sink = this };
+        Server = session == 0 ? new ServerSession(default, [], 10_000, []) : Attach(session);
     }
 
     public int Id { get; }
@@ -61,7 +62,11 @@ internal sealed class SimConnection : ISessionSink
     public SimPeer Peer { get; }
     /// <summary>The peer's generation when connected: a newer one means the peer closed this connection.</summary>
     public int Generation { get; }
-    public ServerSession Server { get; }
+    /// <summary>The session as this connection's peer holds it (the watch manager's key, the publisher's sink).</summary>
+    public ServerSession Server { get; private set; }
+
+    /// <summary>The connection's session ended at its peer (closed or expired): the client hears nothing more on it.</summary>
+    public bool Ended { get; private set; }
     /// <summary>Messages received on this connection so far (replies and events share one ordered stream).</summary>
     public long Received { get; private set; }
 
@@ -94,8 +99,31 @@ internal sealed class SimConnection : ISessionSink
         EventReceived?.Invoke(e);
     }
 
+    /// <summary>The connection now carries <paramref name="session"/> (on connect, or the one it is creating), known to its peer's tracker.</summary>
+    public ServerSession Attach(long session)
+    {
+        Server = new ServerSession(new SessionId(session), [], 10_000, []) { Sink = this };
+        Peer.Tree.Sessions.Add(Server);
+        return Server;
+    }
+
+    /// <summary>
+    /// The publisher ended the session (its closeSession committed): its watches are gone. A watch of this connection
+    /// must have fired for every change its peer applied before: the close's own (a client that closes hears its
+    /// ephemerals go), not an expiry's (an expired client hears nothing more).
+    /// </summary>
     public void OnSessionEnded(KeeperState state)
     {
+        if (Ended || _closed)
+            return;   // a connection the client closed before (it moved) promised nothing more
+        Ended = true;
+        var closed = Peer.Tree.Zxid;
+        var until = state == KeeperState.Expired ? new Zxid(closed.Value - 1) : closed;
+        foreach (var watch in _history.Watches)
+        {
+            if (watch.Connection == Id && watch.OpenUntil == default)
+                watch.OpenUntil = until;
+        }
     }
 
     public void OnDetached()
@@ -103,7 +131,11 @@ internal sealed class SimConnection : ISessionSink
     }
 
     /// <summary>Closes it at the peer: its watches go with it.</summary>
-    public void Close() => Peer.Tree.Watches.RemoveSession(Server);
+    public void Close()
+    {
+        _closed = true;
+        Peer.Tree.Watches.RemoveSession(Server);
+    }
 }
 
 /// <summary>
@@ -125,10 +157,11 @@ internal sealed record SimWatch(int Connection, long Seq, string Path, WatchKind
     /// <summary>One line, however many reconnects the watch went through (the record's own would print every origin).</summary>
     public override string ToString() =>
         $"{(Exist ? "exist" : Kind.ToString())} watch on {Path} (connection {Connection} after message {Seq}, state {ReadZxid}"
-        + (Relative is { } relative ? $", set again with relative zxid {relative}, first set on connection {First.Connection} at {First.ReadZxid}" : "")
+        + (Relative is { } relative ? $", set again with relative zxid {relative}, first set on connection {Root.Connection} at {Root.ReadZxid}" : "")
         + (RemovedAt is { } removed ? $", removed at {removed}" : "") + ")";
 
-    private SimWatch First => Origin?.First ?? this;
+    /// <summary>The watch as the read that first set it saw it (before any setWatches).</summary>
+    public SimWatch Root => Origin?.Root ?? this;
 
     /// <summary>Set at the run's end: the connection was still open and its peer had applied this zxid.</summary>
     public Zxid OpenUntil { get; set; }

@@ -1,6 +1,10 @@
 using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
 using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
+using Zk.Embedded.Ensemble;
+using Zk.Embedded.Processing;
+using Zk.Embedded.Sessions;
 using Zk.Embedded.Tree;
 using Zk.Embedded.Txns;
 using Zk.Embedded.Watches;
@@ -9,12 +13,15 @@ using Zk.Embedded.Tests.Replication;
 namespace Zk.Embedded.Tests.Consensus.Harness;
 
 /// <summary>
-/// A simulated peer's real replicated state: every committed txn decoded with <see cref="TxnCodec"/> and applied with
-/// <see cref="TxnApplier"/> to a <see cref="TreeState"/>, as the driver's TreeReplica does. The workload's nodes exist
-/// from the start on every peer (the same genesis everywhere), so a run needs no set-up txns. Every conversion between
-/// the core's <see cref="Zxid"/> and the tree's zxid lives in this file.
+/// A simulated peer's real replicated state: every committed txn decoded with <see cref="TxnCodec"/> and published by
+/// the real <see cref="Publisher"/> (a follower's, as the driver's TreeReplica has it): applied to the tree, its watches
+/// fired through the real <see cref="WatchManager"/>, its session ended, and the client request waiting for it answered
+/// by (SessionId, Cxid) in its session's order. The checker's replay (<c>publishes: false</c>) applies with
+/// <see cref="TxnApplier"/> alone and keeps each txn's triggers. The workload's nodes exist from the start on every peer
+/// (the same genesis everywhere), so a run needs no set-up txns. Every conversion between the core's <see cref="Zxid"/>
+/// and the tree's zxid lives in this file.
 /// </summary>
-internal sealed class SimTree
+internal sealed class SimTree(bool publishes = false)
 {
     public const int Registers = 3;
     public const int Queues = 2;
@@ -23,15 +30,24 @@ internal sealed class SimTree
     private static readonly TreeState Genesis = BuildGenesis();
 
     private readonly List<WatchTrigger> _triggers = [];
+    private TreeState _state = Genesis;
+    private ReplicatedCommit _commit = null!;   // the publisher's, made with it
+    private Publisher? _publisher;
 
-    public TreeState State { get; private set; } = Genesis;
+    public TreeState State => _publisher?.State ?? _state;
 
-    /// <summary>The txn last applied, and the watch triggers it made.</summary>
+    /// <summary>The txn last applied, and (replay only) the watch triggers it made.</summary>
     public Txn? LastTxn { get; private set; }
     public IReadOnlyList<WatchTrigger> LastTriggers => _triggers;
 
     /// <summary>The real server-side watches of this peer's client connections; every applied txn fires its triggers here.</summary>
     public WatchManager Watches { get; private set; } = new();
+
+    /// <summary>The sessions of this peer's connections, which the publisher ends (their watches go) when a closeSession commits.</summary>
+    public SessionTracker Sessions { get; private set; } = NewTracker();
+
+    /// <summary>Where this peer's clients' requests wait for their committed txn or their answer (a peer's tree only).</summary>
+    public Publisher Publisher => _publisher ??= publishes ? NewPublisher() : throw new InvalidOperationException("the replay publishes nothing");
 
     public Zxid Zxid => State.Zxid;
 
@@ -39,35 +55,74 @@ internal sealed class SimTree
 
     public static string Queue(int i) => $"/q{i}";
 
-    /// <summary>The tree after <paramref name="txns"/> from genesis (a restart or a SNAP restore).</summary>
+    /// <summary>The tree after <paramref name="txns"/> from genesis (a restart or a SNAP restore); every connection ended.</summary>
     public void Rebuild(IReadOnlyList<ConsensusTxn> txns)
     {
-        State = Genesis;
-        DropWatches();
+        var state = Genesis;
         foreach (var txn in txns)
-            Apply(txn);
+            state = TxnApplier.Apply(state, Decode(txn), null);
+        EndConnections();
+        _state = state;
     }
 
     public void Apply(ConsensusTxn txn)
     {
-        Txn decoded;
+        var decoded = Decode(txn);
+        LastTxn = decoded;
+        if (!publishes)
+        {
+            _triggers.Clear();
+            _state = TxnApplier.Apply(_state, decoded, _triggers);
+            foreach (var trigger in _triggers)
+                Watches.Trigger(trigger, decoded.Zxid);
+            return;
+        }
+        var publisher = Publisher;
+        _commit.Advance(txn.Zxid);
         try
         {
-            decoded = TxnCodec.Decode(txn.Data, txn.Zxid);
+            publisher.Publish(decoded);
+        }
+        catch (TxnInvariantException e)
+        {
+            throw new ConsensusViolation($"the publisher refused committed txn {txn.Zxid}: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Every connection to this peer ended (a restart, a role change, a resync): so did their watches, and every
+    /// request still waiting fails with ConnectionLoss, as TreeReplica's follower publisher does when the member stops
+    /// following.
+    /// </summary>
+    public void DropWatches()
+    {
+        var state = State;
+        EndConnections();
+        _state = state;
+    }
+
+    private void EndConnections()
+    {
+        _publisher?.FailWaiting();
+        _publisher = null;
+        (Watches, Sessions) = (new WatchManager(), NewTracker());
+    }
+
+    private Publisher NewPublisher() => new(_state, Watches, Sessions, _commit = new ReplicatedCommit(null, _state.Zxid), NullLogger.Instance);
+
+    private static SessionTracker NewTracker() => new(TimeProvider.System, 1, SessionTracker.EnsembleSecret);
+
+    private static Txn Decode(ConsensusTxn txn)
+    {
+        try
+        {
+            return TxnCodec.Decode(txn.Data, txn.Zxid);
         }
         catch (Exception e) when (e is not ConsensusViolation)
         {
             throw new ConsensusViolation($"committed txn {txn.Zxid} does not decode ({e.Message}): a damaged record was applied");
         }
-        _triggers.Clear();
-        LastTxn = decoded;
-        State = TxnApplier.Apply(State, decoded, _triggers);
-        foreach (var trigger in _triggers)
-            Watches.Trigger(trigger, decoded.Zxid);
     }
-
-    /// <summary>Every connection to this peer ended (a restart, a role change, a resync): so did their watches.</summary>
-    public void DropWatches() => Watches = new WatchManager();
 
     /// <summary>The node's (version, data), or null when it does not exist.</summary>
     public static (int Version, string Data)? Read(TreeState state, string path) =>

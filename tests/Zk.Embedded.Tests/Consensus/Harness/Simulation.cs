@@ -132,7 +132,6 @@ internal sealed class Simulation
         {
             if (_workload.Step() is { } leader)
                 Drain(leader);
-            _workload.Deliver();
             return;
         }
         r -= _options.ClientProbability;
@@ -210,7 +209,6 @@ internal sealed class Simulation
         victim.Crash(reached, torn);
         _faults.Forget(victim.Id);
         _network.Reset(victim.Id);
-        _workload.OnCrash(victim);
         Crashes++;
         Faults++;
         _faults.Count("crash");
@@ -306,7 +304,6 @@ internal sealed class Simulation
         DeliveredByKind[kind] = DeliveredByKind.GetValueOrDefault(kind) + 1;
         peer.Core!.Step(from, message);
         Drain(peer);
-        _workload.Deliver();
     }
 
     private void StartPeer(SimPeer peer)
@@ -342,7 +339,7 @@ internal sealed class Simulation
             var before = ready.Restore is null ? peer.Applied.Count : 0;
             peer.Apply(ready);
             _checker.CheckApplied(peer, before);
-            _workload.AfterApply(peer, ready.Committed);
+            _workload.AfterApply(peer);
             _workload.OnReads(peer, ready.Reads);
             if (core.EstablishedEpoch is not null)
             {

@@ -17,8 +17,8 @@ internal sealed partial class Workload
         {
             if (leader.Proposer is null)
                 break;
-            if (Prepare(leader, session, new CloseSessionRequest(Expired: true)) is not (_, { } zxid))
-                continue;   // refused by the core (the proposer is gone: the loop ends) or nothing to close
+            if (Prepare(leader, session, new CloseSessionRequest(Expired: true), cxid: 0) is not (_, { } zxid))
+                continue;   // refused by the core (the proposer is gone: the loop ends) or nothing to close; cxid 0 as ZooKeeper's expiry
             History.Expirations.Add(session);
             log($"leader {leader.Id} expires session {session:x} as {zxid}");
             proposed = true;

@@ -14,22 +14,22 @@ namespace Zk.Embedded.Tests.Consensus.Harness;
 /// Client sessions against the simulated ensemble. Each client is connected to one serving peer (refused, as
 /// <c>processConnectRequest</c> does, by a peer behind the zxid it has seen) and sometimes moves. Writes go to that
 /// peer's leader, whose real <see cref="Proposer"/> (PrepRequestProcessor) prepares them against its applied tree plus
-/// its own outstanding proposals, and the txn goes to its core; the reply waits until the client's own peer has applied the commit, as a forwarded write's does.
+/// its own outstanding proposals, and the txn goes to its core. Each request waits at the client's own peer in its real
+/// <see cref="Publisher"/>, as a forwarded request does: answered when its committed txn is published there, or, when
+/// the leader made no txn, once the state the leader checked is (<see cref="Publisher.Answer"/>), in its session's order.
 /// A client pipelines up to two writes; its reads wait for them (CommitProcessor). Reads: plain (the peer's tree),
-/// sync-then-read (the leader's commit point, then the peer's tree once it got there) and linearizable (the core's
+/// sync-then-read (a real sync through the leader, then the peer's tree once it is answered) and linearizable (the core's
 /// read index, <see cref="ZabPeer.ReadIndex"/>: the client's peer reads its tree once the core answers, docs/consensus.md
 /// "Linearizable reads"). Every operation goes into the <see cref="History"/>.
 /// </summary>
 internal sealed partial class Workload(SimOptions options, Random random, IReadOnlyList<SimPeer> peers, Func<long> now, Action<string> log, Func<SimPeer, bool> paused)
 {
     private readonly SimClient[] _clients = Enumerable.Range(1, options.Clients).Select(i => new SimClient(i)).ToArray();
-    private readonly Dictionary<(int Leader, Zxid Zxid), SimOp> _proposed = [];
     private readonly TxnBuilder _builder = new(new AclCache(), new PeerLimits(1 << 20, false, null));
     private readonly SimClock _clock = new(now);
     private readonly List<WatchTrigger> _triggers = [];
     private readonly List<Txn> _txns = [];
     private int _cxid;
-    private readonly List<SimOp> _refusals = [];   // BadVersion answers waiting for the state their leader checked
     private readonly Dictionary<(int Peer, long Id), (SimClient Client, SimOp Op)> _reads = [];   // read indexes asked for
     private long _lastReadId;
     private long _nextSession = 0x100;
@@ -116,50 +116,23 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             if (peer.Tree.Zxid < index)
                 throw new ConsensusViolation($"peer {peer.Id} answered read index {read.Id} at {index} but has applied only {peer.Tree.Zxid}");
             Observe(op, peer);
-            (op.Zxid, op.Committed) = (peer.Tree.Zxid, true);
+            op.Zxid = peer.Tree.Zxid;
+            client.Outstanding.Remove(op);   // nothing else of the session is outstanding: a linear read waits alone
+            Finish(client, op, SimOutcome.Ok);
         }
     }
 
-    /// <summary>After a peer applied a batch: its own proposals are committed; a deposed leader's are in doubt.</summary>
-    public void AfterApply(SimPeer peer, List<ConsensusTxn> committed)
+    /// <summary>After a peer applied a batch: a leader newly established starts its proposer.</summary>
+    public void AfterApply(SimPeer peer)
     {
-        foreach (var txn in committed)
-        {
-            if (!_proposed.Remove((peer.Id, txn.Zxid), out var op))
-                continue;
-            op.Committed = true;
-        }
-        foreach (var op in _refusals)
-            op.Committed = op.Leader == peer.Id && peer.Tree.Zxid >= op.Zxid;
-        _refusals.RemoveAll(op => op.Committed);
         if (peer.Core?.EstablishedEpoch is not { } epoch || epoch != peer.ProposerEpoch)
         {
             peer.ProposerEpoch = peer.Core?.EstablishedEpoch ?? 0;
             // A new term's pipeline starts from the tree as it stands, its txns in the new epoch (TreeReplica does the same).
             peer.Proposer = peer.ProposerEpoch == 0 || peer.Core!.Leader != peer.Id ? null
                 : new Proposer(peer.Tree.State, _builder, _clock, NullLogger.Instance, new Zxid(peer.ProposerEpoch, 0));
-            AbandonProposals(peer.Id);
             if (peer.ProposerEpoch != 0)
                 _sessions.LeaderElected(peer.Id, now());
-        }
-    }
-
-    public void OnCrash(SimPeer peer) => AbandonProposals(peer.Id);
-
-    /// <summary>Replies whatever is due, oldest first per client; drops clients whose peer closed their connection.</summary>
-    public void Deliver()
-    {
-        foreach (var client in _clients)
-        {
-            if (client.Peer == 0 || PeerOf(client) is not { } peer)
-                continue;
-            while (client.Outstanding.Count > 0 && client.Outstanding[0] is { Committed: true } op && peer.Tree.Zxid >= op.Zxid)
-            {
-                client.Outstanding.RemoveAt(0);
-                if (op.Kind == SimOpKind.SyncRead)
-                    Observe(op, peer);
-                Finish(client, op, op.Refused ? SimOutcome.BadVersion : SimOutcome.Ok);
-            }
         }
     }
 
@@ -174,6 +147,12 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             Disconnect(client, "its peer closed the connection");
             return null;
         }
+        if (client.Connection.Ended)
+        {
+            Disconnect(client, "its session ended");
+            client.Session = 0;   // expired (the client hears so and starts another)
+            return null;
+        }
         return peer;
     }
 
@@ -182,7 +161,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
     {
         foreach (var client in _clients)
         {
-            if (client.Peer != 0 && PeerOf(client) is { } peer)
+            if (client.Peer != 0 && PeerOf(client) is { } peer && !client.Connection!.Ended)
             {
                 foreach (var watch in History.Watches.Where(w => w.Connection == client.Connection!.Id))
                     watch.OpenUntil = peer.Tree.Zxid;
@@ -210,24 +189,13 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
     {
         if (client.Outstanding.Count > 0)
             log($"client {client.Id} loses {client.Outstanding.Count} replies: {why}");
-        foreach (var op in client.Outstanding)
-        {
-            if (op.NoTxn)
-                _refusals.Remove(op);
-            else
-                _proposed.Remove((op.Leader, op.Zxid));
-            Finish(client, op, SimOutcome.Unknown);
-        }
+        // Their waiting requests stay in the peer's publisher, as a real peer's do: answered to nobody, or failed at its next role change.
+        var lost = client.Outstanding.ToList();
         client.Outstanding.Clear();
+        foreach (var op in lost)
+            Finish(client, op, SimOutcome.Unknown);
         client.Connection?.Close();
         (client.Peer, client.Connection) = (0, null);
-    }
-
-    private void AbandonProposals(int leader)
-    {
-        foreach (var key in _proposed.Keys.Where(k => k.Leader == leader).ToList())
-            _proposed.Remove(key);   // stays outstanding; the client's disconnect or the run's end makes it Unknown
-        _refusals.RemoveAll(op => op.Leader == leader);
     }
 
     private void Read(SimClient client, SimPeer peer, SimOpKind kind = SimOpKind.Read)
@@ -297,14 +265,13 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         client.Standing.Add(record);
     }
 
+    /// <summary>A real sync through the leader (answered without a txn once its state is published here), then a read of the peer's tree.</summary>
     private void SyncRead(SimClient client, SimPeer peer)
     {
-        if (LeaderOf(peer) is not { } leader)
+        if (LeaderOf(peer) is not { Proposer: not null } leader)
             return;
         var op = Begin(client, SimOpKind.SyncRead, SimTree.Register(random.Next(SimTree.Registers)));
-        op.Zxid = leader.Tree.Zxid;   // the leader's commit point when the sync reached it
-        op.Committed = true;
-        client.Outstanding.Add(op);
+        Submit(client, peer, leader, op, client.Session, new SyncRequest(op.Path));
     }
 
     private SimPeer? Write(SimClient client, SimOpKind kind, SimPeer peer)
@@ -334,42 +301,95 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             SimOpKind.Ephemeral => new CreateRequest($"{SimTree.Ephemerals}/c{client.Id}-{session:x}-{op.Id}", bytes, Acl.OpenUnsafe, CreateMode.Ephemeral, -1, false),
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a write"),
         };
-        var (step, zxid) = Prepare(leader, session, request);
+        if (kind == SimOpKind.CreateSession)
+            client.Session = session;
+        var (step, zxid) = Submit(client, peer, leader, op, session, request);
+        if (zxid is null)
+            return null;   // answered without a txn (or refused by the core: in doubt until the leader change)
+        op.CreatedPath = step.Txn!.Op switch { CreateTxn c => c.Path, MultiTxn { Ops: [_, CreateTxn c] } => c.Path, _ => null };
+        if (kind == SimOpKind.CloseSession)
+            client.Closing = true;
+        log($"client {client.Id} {op.Kind} {op.Path} as {zxid} on {leader.Id}");
+        return leader;
+    }
+
+    /// <summary>
+    /// A request of the client's session through its peer, as a forwarded one goes: it waits in the peer's real
+    /// publisher (<see cref="Publisher.ExpectTxn"/>) and the leader's proposer prepares it; a txn goes to the core and
+    /// answers it once committed and published at the peer; an answer without a txn comes back at once and is given
+    /// once the state the leader checked is published there (<see cref="Publisher.Answer"/>), behind the session's
+    /// earlier requests.
+    /// </summary>
+    private (Step Step, Zxid? Zxid) Submit(SimClient client, SimPeer peer, SimPeer leader, SimOp op, long session, PipelineRequest request)
+    {
+        var cxid = ++_cxid;
+        client.Outstanding.Add(op);
+        var server = op.Kind == SimOpKind.CreateSession ? client.Connection!.Attach(session) : client.Connection!.Server;
+        peer.Tree.Publisher.ExpectTxn(new PendingWrite(server, request, new SimReply(this, client, op), [], cxid));
+        (op.Leader, op.Epoch) = (leader.Id, leader.Core!.EstablishedEpoch!.Value);
+        var (step, zxid) = Prepare(leader, session, request, cxid);
         if (zxid is { } proposed)
         {
-            op.CreatedPath = step.Txn!.Op switch { CreateTxn c => c.Path, MultiTxn { Ops: [_, CreateTxn c] } => c.Path, _ => null };
-            return Proposed(client, op, leader, proposed, session);
+            op.Zxid = proposed;
+            return (step, zxid);
         }
         if (step.Txn is not null)
+            return (step, null);
+        (op.NoTxn, op.Refused, op.Zxid) = (true, step.Reply.Error == ZkErrorCode.BadVersion, step.Reply.Zxid);
+        var answer = step.Reply with { State = null! };   // the peer's state at that zxid, filled in there
+        if (!peer.Tree.Publisher.Answer(new SessionId(session), cxid, _ => answer))
+            throw new ConsensusViolation($"peer {peer.Id}'s publisher had no waiting request for {op} (cxid {cxid}) when the leader's answer came");
+        log($"client {client.Id} {op.Kind} {op.Path} answered {step.Reply.Error} by {leader.Id} without a txn once {op.Zxid} is published");
+        return (step, null);
+    }
+
+    /// <summary>A reply from the client's peer's publisher; one for a request the client gave up on (it moved, or its peer closed the connection) goes nowhere.</summary>
+    private void OnReply(SimClient client, SimOp op, in Reply reply)
+    {
+        if (op.Outcome != SimOutcome.Pending)
+            return;
+        client.Outstanding.Remove(op);
+        switch (reply.Error)
         {
-            Finish(client, op, SimOutcome.Unknown);   // the core refused it: the leader is on its way out
-            return null;
-        }
-        switch (step.Reply.Error)
-        {
+            case ZkErrorCode.Ok when op.Kind == SimOpKind.SyncRead:
+                Observe(op, peers[client.Peer - 1]);   // the read after the sync: the peer's tree now
+                Finish(client, op, SimOutcome.Ok);
+                break;
+            case ZkErrorCode.Ok:
+                if (reply.Zxid != op.Zxid)
+                    throw new ConsensusViolation($"the reply to {op} carries zxid {reply.Zxid}: it answered another txn");
+                Finish(client, op, SimOutcome.Ok);
+                break;
+            case ZkErrorCode.BadVersion when op.Refused:
+                Finish(client, op, SimOutcome.BadVersion);
+                break;
             case ZkErrorCode.SessionExpired:
-                Finish(client, op, SimOutcome.SessionExpired);   // PrepRequestProcessor's checkSession
-                return null;
-            case ZkErrorCode.BadVersion when op.WritesRegister:
-            case ZkErrorCode.Ok when kind == SimOpKind.CloseSession:   // the session was gone already: nothing to close
-                AnswerWithoutTxn(client, op, leader, step.Reply.Error);
-                return null;
+                Finish(client, op, SimOutcome.SessionExpired);
+                break;
+            case ZkErrorCode.ConnectionLoss:
+                Finish(client, op, SimOutcome.Unknown);
+                break;
             default:
-                throw new ConsensusViolation($"leader {leader.Id} answered {op} with {step.Reply.Error} and no txn: the workload makes no request that fails so");
+                throw new ConsensusViolation($"{op} was answered {reply.Error}{(op.Refused ? "" : " though its leader made a txn for it")}");
         }
+    }
+
+    private sealed class SimReply(Workload workload, SimClient client, SimOp op) : IReplyTarget
+    {
+        public void Complete(in Reply reply) => workload.OnReply(client, op, reply);
     }
 
     /// <summary>
     /// The leader's real proposer prepares the request against its speculative state, as the session's connection on
     /// the leader would (PendingWrite with the session's next cxid), and the txn, if any, goes to the core.
     /// </summary>
-    private (Step Step, Zxid? Zxid) Prepare(SimPeer leader, long session, PipelineRequest request)
+    private (Step Step, Zxid? Zxid) Prepare(SimPeer leader, long session, PipelineRequest request, int cxid)
     {
         _triggers.Clear();
         _txns.Clear();
         // Planted: a system session skips the builder's checkSession.
         var server = new ServerSession(new SessionId(session), [], 10_000, [], isSystem: options.SkipSessionCheck);
-        var step = leader.Proposer!.Prepare(new PendingWrite(server, request, null, [], ++_cxid), _triggers, _txns);
+        var step = leader.Proposer!.Prepare(new PendingWrite(server, request, null, [], cxid), _triggers, _txns);
         if (step.Txn is not { } txn)
             return (step, null);
         if (leader.Core!.Propose(TxnCodec.Encode(txn)) is not { } given)
@@ -380,37 +400,6 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         if (given != txn.Zxid)
             throw new ConsensusViolation($"leader {leader.Id} gave {given} to a txn its proposer built for {txn.Zxid}");
         return (step, txn.Zxid);
-    }
-
-    /// <summary>
-    /// An answer without a txn (BadVersion, or a close of a session already gone), as the pipeline gives one
-    /// (Publisher.Answer): once the state the leader checked (its own outstanding proposals included) is committed and
-    /// applied on the client's peer, after the session's earlier replies. A leader that loses its epoch first leaves it
-    /// in doubt (ConnectionLoss). The answer takes its place in the commit stream right after the checked state, so it
-    /// carries that state's zxid.
-    /// </summary>
-    private void AnswerWithoutTxn(SimClient client, SimOp op, SimPeer leader, ZkErrorCode error)
-    {
-        (op.NoTxn, op.Refused) = (true, error == ZkErrorCode.BadVersion);
-        (op.Leader, op.Epoch, op.Zxid) = (leader.Id, leader.Core!.EstablishedEpoch!.Value, leader.Core.LastLogged);
-        op.Committed = leader.Tree.Zxid >= op.Zxid;
-        if (!op.Committed)
-            _refusals.Add(op);
-        client.Outstanding.Add(op);
-        log($"client {client.Id} {op.Kind} {op.Path} v{op.ExpectedVersion} answered {error} by {leader.Id} without a txn once {op.Zxid} is committed");
-    }
-
-    private SimPeer? Proposed(SimClient client, SimOp op, SimPeer leader, Zxid zxid, long session)
-    {
-        (op.Leader, op.Epoch, op.Zxid) = (leader.Id, leader.Core!.EstablishedEpoch!.Value, zxid);
-        _proposed[(leader.Id, zxid)] = op;
-        client.Outstanding.Add(op);
-        if (op.Kind == SimOpKind.CreateSession)
-            client.Session = session;
-        else if (op.Kind == SimOpKind.CloseSession)
-            client.Closing = true;
-        log($"client {client.Id} {op.Kind} {op.Path} as {zxid} on {leader.Id}");
-        return leader;
     }
 
     private SimPeer? LeaderOf(SimPeer peer) =>
@@ -450,6 +439,11 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             client.Session = 0;   // in doubt or gone: start another
         if (op.Kind == SimOpKind.CloseSession && outcome != SimOutcome.BadVersion)
             (client.Session, client.Closing) = (0, false);
+        // The server closes the connection after closeSession; a client told its session expired is done with it too.
+        if (op.Kind == SimOpKind.CloseSession && outcome == SimOutcome.Ok)
+            Disconnect(client, "its session closed");
+        else if (outcome == SimOutcome.SessionExpired)
+            Disconnect(client, "its session expired");
     }
 
     internal sealed class SimClient(int id)
