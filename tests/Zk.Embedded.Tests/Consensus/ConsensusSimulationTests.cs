@@ -15,26 +15,28 @@ public sealed class ConsensusSimulationTests(ITestOutputHelper output)
 {
     private const int FixedSeeds = 40;
 
-    public static TheoryData<int, int, bool> Ensembles => new()
+    /// <summary>Voters, observers, instant fsyncs, and whether the peers talk through the real in-memory transport.</summary>
+    public static TheoryData<int, int, bool, bool> Ensembles => new()
     {
-        { 3, 0, false },
-        { 3, 0, true },
-        { 5, 0, false },
-        { 3, 1, false },
+        { 3, 0, false, false },
+        { 3, 0, true, false },
+        { 5, 0, false, false },
+        { 3, 1, false, false },
+        { 3, 1, false, true },
     };
 
     [Theory]
     [MemberData(nameof(Ensembles))]
-    public void Seeded_runs_keep_the_ZAB_invariants_and_a_linearizable_client_history(int voters, int observers, bool instantStorage)
+    public void Seeded_runs_keep_the_ZAB_invariants_and_a_linearizable_client_history(int voters, int observers, bool instantStorage, bool overTransport)
     {
         var totals = new SimTotals();
         var clock = Stopwatch.StartNew();
         foreach (var seed in Seeds())
         {
-            var options = new SimOptions { Seed = seed, Voters = voters, Observers = observers, InstantStorage = instantStorage };
+            var options = new SimOptions { Seed = seed, Voters = voters, Observers = observers, InstantStorage = instantStorage, OverTransport = overTransport };
             totals.Add(Run(options));
         }
-        output.WriteLine(totals.Describe(clock.Elapsed));
+        output.WriteLine($"{voters} voters, {observers} observers, {(instantStorage ? "instant" : "delayed")} fsync{(overTransport ? ", over the in-memory transport" : "")}: {totals.Describe(clock.Elapsed)}");
         Assert.True(totals.Acknowledged > 0, "expected the runs to commit some txns");
         Assert.True(totals.OkOps > totals.Runs, $"expected more than one successful client operation per run, got {totals.OkOps} in {totals.Runs} runs");
         Assert.True(totals.Linearizable > 0, "expected some registers to be checked linearizable");

@@ -9,7 +9,7 @@ namespace Zk.Embedded.Tests.Consensus.Harness;
 /// <see cref="Bound"/> messages and drops newer ones when full (the transport's tail drop, <c>TransportLimits</c>): a
 /// paused peer's inbound channels fill up. The contract forbids duplicates, even across a reconnect, so there are none.
 /// </summary>
-internal sealed class SimNetwork(int bound = 32)
+internal sealed class SimNetwork(int bound = 32) : ISimNetwork
 {
     private readonly Dictionary<(int From, int To), Queue<ZabMessage>> _channels = [];
     private readonly List<(int From, int To)> _busy = [];
@@ -52,6 +52,10 @@ internal sealed class SimNetwork(int bound = 32)
 
     /// <summary>Messages waiting for <paramref name="to"/>.</summary>
     public int Queued(int to) => _channels.Where(c => c.Key.To == to).Sum(c => c.Value.Count);
+
+    public void Joined(int peer)
+    {
+    }
 
     public void Reset(int peer)
     {

@@ -52,11 +52,13 @@ internal sealed record SimOptions
     public bool KeepTornRecord { get; init; }
     /// <summary>True: every persist request is durable as soon as it is made; false: the scheduler fsyncs at random.</summary>
     public bool InstantStorage { get; init; }
+    /// <summary>True: the peers talk through the real in-memory transport, every message encoded (<see cref="TransportNetwork"/>).</summary>
+    public bool OverTransport { get; init; }
     /// <summary>Small windows force SNAP; ZooKeeper's default is 500.</summary>
     public int CommittedLogWindow { get; init; } = 8;
     /// <summary>Periodic snapshots (with the in-memory store's compaction) every this many applied txns; 0 none.</summary>
     public int SnapCount { get; init; }
 
     public override string ToString() =>
-        $"seed={Seed} voters={Voters} observers={Observers} storage={(InstantStorage ? "instant" : "delayed")} window={CommittedLogWindow}{(Faults.Any ? $" planted={Faults}" : "")}{(KeepSnapshotOnTrunc ? " planted=KeepSnapshotOnTrunc" : "")}{(LinearReadsWithoutBarrier ? " planted=LinearReadsWithoutBarrier" : "")}{(KeepTornRecord ? " planted=KeepTornRecord" : "")}{(SkipSessionCheck ? " planted=SkipSessionCheck" : "")}{(WatchEventsAfterReply ? " planted=WatchEventsAfterReply" : "")}{(OneEventPerPath ? " planted=OneEventPerPath" : "")}{(IgnoreRemoveWatches ? " planted=IgnoreRemoveWatches" : "")}{(RewatchFromPeerZxid ? " planted=RewatchFromPeerZxid" : "")}";
+        $"seed={Seed} voters={Voters} observers={Observers} storage={(InstantStorage ? "instant" : "delayed")} window={CommittedLogWindow}{(OverTransport ? " transport=in-memory" : "")}{(Faults.Any ? $" planted={Faults}" : "")}{(KeepSnapshotOnTrunc ? " planted=KeepSnapshotOnTrunc" : "")}{(LinearReadsWithoutBarrier ? " planted=LinearReadsWithoutBarrier" : "")}{(KeepTornRecord ? " planted=KeepTornRecord" : "")}{(SkipSessionCheck ? " planted=SkipSessionCheck" : "")}{(WatchEventsAfterReply ? " planted=WatchEventsAfterReply" : "")}{(OneEventPerPath ? " planted=OneEventPerPath" : "")}{(IgnoreRemoveWatches ? " planted=IgnoreRemoveWatches" : "")}{(RewatchFromPeerZxid ? " planted=RewatchFromPeerZxid" : "")}";
 }

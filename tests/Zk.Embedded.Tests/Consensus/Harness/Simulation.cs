@@ -14,7 +14,7 @@ internal sealed class Simulation
     private static readonly int TraceLines = int.TryParse(Environment.GetEnvironmentVariable("ZK_TRACE_LINES"), out var n) ? n : 40;
     private readonly SimOptions _options;
     private readonly Random _random;
-    private readonly SimNetwork _network = new();
+    private readonly ISimNetwork _network;
     private readonly ConsensusChecker _checker = new();
     private readonly Queue<string> _trace = new();
     private readonly List<SimPeer> _peers = [];
@@ -47,6 +47,7 @@ internal sealed class Simulation
             _peers[^1].SnapCount = options.SnapCount;
         }
         _faults = new SimFaults(_random, _peers.Count);
+        _network = options.OverTransport ? new TransportNetwork(options.Seed, () => _step, OnDisconnected) : new SimNetwork();
         _workload = new Workload(options, _random, _peers, () => _step, Log, p => _faults.IsPaused(p.Id));
     }
 
@@ -306,8 +307,19 @@ internal sealed class Simulation
         Drain(peer);
     }
 
+    /// <summary>The transport saw <paramref name="peer"/>'s connection close: <paramref name="to"/>'s core hears it at once, as from the driver.</summary>
+    private void OnDisconnected(int to, int peer)
+    {
+        if (_peers[to - 1].Core is not { } core)
+            return;
+        Log($"peer {to} hears {peer} disconnect");
+        core.Disconnected(peer);
+        Drain(_peers[to - 1]);
+    }
+
     private void StartPeer(SimPeer peer)
     {
+        _network.Joined(peer.Id);
         peer.Start();
         _checker.CheckApplied(peer, 0);   // what it restored from its own disk must be committed history too
         Log($"start {peer.Id} (incarnation {peer.Incarnation}, disk last {peer.Disk.LastZxid}, epochs {peer.Disk.AcceptedEpoch}/{peer.Disk.CurrentEpoch})");
