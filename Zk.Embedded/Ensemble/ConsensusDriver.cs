@@ -21,7 +21,7 @@ namespace Zk.Embedded.Ensemble;
 /// Ticks, storage reports, proposals and waits are never dropped: each is bounded by its source (one timer, the
 /// storage worker's bounded queue, the leader pipeline's bounded batches in flight, the callers).
 /// </remarks>
-internal sealed partial class ConsensusDriver : IAsyncDisposable
+internal sealed partial class ConsensusDriver : IConsensusView, IAsyncDisposable
 {
     /// <summary>Transport events queued for the loop at most (back-pressure to the transport beyond).</summary>
     public const int MaxQueuedEvents = 1024;

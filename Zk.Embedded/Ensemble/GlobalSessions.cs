@@ -18,8 +18,8 @@ namespace Zk.Embedded.Ensemble;
 /// </summary>
 internal sealed class GlobalSessions
 {
-    private readonly ConsensusDriver _driver;
-    private readonly TreeReplica _tree;
+    private readonly IConsensusView _driver;
+    private readonly IReplicaView _tree;
     private readonly SessionTracker _tracker;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -27,7 +27,7 @@ internal sealed class GlobalSessions
     private long _lastReport;
     private Zxid? _adoptedThrough;   // the tree zxid AdoptAll last scanned; the loop's
 
-    public GlobalSessions(ConsensusDriver driver, TreeReplica tree, SessionTracker tracker, TimeProvider time, ILogger logger)
+    public GlobalSessions(IConsensusView driver, IReplicaView tree, SessionTracker tracker, TimeProvider time, ILogger logger)
     {
         (_driver, _tree, _tracker, _time, _logger) = (driver, tree, tracker, time, logger);
         _lastReport = time.GetTimestamp();

@@ -18,7 +18,7 @@ namespace Zk.Embedded.Ensemble;
 /// uncommitted writes fail with ConnectionLoss) and following resumes from its published tree. Everything but
 /// <see cref="State"/> and <see cref="Writes"/> runs on the driver's loop.
 /// </summary>
-internal sealed class TreeReplica : IReplicatedState
+internal sealed class TreeReplica : IReplicatedState, IReplicaView
 {
     /// <summary>How long a snapshot waits for the leader's pipeline to publish what the core already committed.</summary>
     private static readonly TimeSpan PublishWait = TimeSpan.FromSeconds(10);

@@ -11,7 +11,7 @@ namespace Zk.Embedded.Tests.Consensus;
 /// </summary>
 public sealed class SimulationPlantedFaultTests(ITestOutputHelper output)
 {
-    private static readonly int MaxSeeds = int.TryParse(Environment.GetEnvironmentVariable("ZK_PLANTED_SEEDS"), out var n) ? n : 150;
+    private static readonly int MaxSeeds = int.TryParse(Environment.GetEnvironmentVariable("ZK_PLANTED_SEEDS"), out var n) ? n : 300;
 
     public static TheoryData<string> Faults => new()
     {

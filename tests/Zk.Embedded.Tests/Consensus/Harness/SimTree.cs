@@ -43,8 +43,11 @@ internal sealed class SimTree(bool publishes = false)
     /// <summary>The real server-side watches of this peer's client connections; every applied txn fires its triggers here.</summary>
     public WatchManager Watches { get; private set; } = new();
 
-    /// <summary>The sessions of this peer's connections, which the publisher ends (their watches go) when a closeSession commits.</summary>
-    public SessionTracker Sessions { get; private set; } = NewTracker();
+    /// <summary>
+    /// The sessions of this peer's incarnation (its connections' and, as leader, the tree's: <see cref="SimMember"/>),
+    /// which the publisher ends (their watches go) when a closeSession commits.
+    /// </summary>
+    public SessionTracker Sessions { get; set; } = new(TimeProvider.System, 1, SessionTracker.EnsembleSecret);
 
     /// <summary>Where this peer's clients' requests wait for their committed txn or their answer (a peer's tree only).</summary>
     public Publisher Publisher => _publisher ??= publishes ? NewPublisher() : throw new InvalidOperationException("the replay publishes nothing");
@@ -105,12 +108,10 @@ internal sealed class SimTree(bool publishes = false)
     {
         _publisher?.FailWaiting();
         _publisher = null;
-        (Watches, Sessions) = (new WatchManager(), NewTracker());
+        Watches = new WatchManager();
     }
 
     private Publisher NewPublisher() => new(_state, Watches, Sessions, _commit = new ReplicatedCommit(null, _state.Zxid), NullLogger.Instance);
-
-    private static SessionTracker NewTracker() => new(TimeProvider.System, 1, SessionTracker.EnsembleSecret);
 
     private static Txn Decode(ConsensusTxn txn)
     {

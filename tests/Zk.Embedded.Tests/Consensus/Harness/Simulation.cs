@@ -48,7 +48,11 @@ internal sealed class Simulation
         }
         _faults = new SimFaults(_random, _peers.Count);
         _network = options.OverTransport ? new TransportNetwork(options.Seed, () => _step, OnDisconnected) : new SimNetwork();
-        _workload = new Workload(options, _random, _peers, () => _step, Log, p => _faults.IsPaused(p.Id));
+        _workload = new Workload(options, _random, _peers, () => _step, Log, p => _faults.IsPaused(p.Id))
+        {
+            // Session activity goes to the leader like any message, and is lost like one.
+            SendTraffic = (from, to, message) => _peers[to - 1].Up && _network.Send(from, to, message),
+        };
     }
 
     public IReadOnlyList<SimPeer> Peers => _peers;
@@ -185,7 +189,7 @@ internal sealed class Simulation
         {
             peer.Core!.Tick();
             Drain(peer);
-            if (_workload.ExpireSessions(peer))
+            if (_workload.OnTick(peer))
                 Drain(peer);
         }
     }
@@ -303,7 +307,10 @@ internal sealed class Simulation
         Delivered++;
         var kind = message.GetType().Name;
         DeliveredByKind[kind] = DeliveredByKind.GetValueOrDefault(kind) + 1;
-        peer.Core!.Step(from, message);
+        if (message is Zk.Embedded.Consensus.ClientTraffic traffic)
+            _workload.OnTraffic(to, from, traffic);   // the driver hands client traffic to the member, not the core
+        else
+            peer.Core!.Step(from, message);
         Drain(peer);
     }
 
@@ -321,6 +328,7 @@ internal sealed class Simulation
     {
         _network.Joined(peer.Id);
         peer.Start();
+        _workload.OnStart(peer);
         _checker.CheckApplied(peer, 0);   // what it restored from its own disk must be committed history too
         Log($"start {peer.Id} (incarnation {peer.Incarnation}, disk last {peer.Disk.LastZxid}, epochs {peer.Disk.AcceptedEpoch}/{peer.Disk.CurrentEpoch})");
         Drain(peer);
@@ -335,6 +343,7 @@ internal sealed class Simulation
             foreach (var change in ready.RoleChanges)
             {
                 peer.Reconnect();
+                _workload.OnRoleChanged(peer, change);
                 Log($"peer {peer.Id}: {change.State}/{change.Phase} epoch {change.Epoch} ({change.Reason})");
                 if (_options.KeepSnapshotOnTrunc && change.State == ServerState.Leading && change.Phase == ZabPhase.Discovery)
                 {

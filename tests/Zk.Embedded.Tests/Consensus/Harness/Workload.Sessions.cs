@@ -1,36 +1,69 @@
+using Zk.Embedded.Api;
+using Zk.Embedded.Consensus;
 using Zk.Embedded.Processing;
+using Zk.Embedded.Sessions;
 
 namespace Zk.Embedded.Tests.Consensus.Harness;
 
-/// <summary>Session liveness in the workload: pings, clients that stop pinging, and the leader's expiry of their sessions.</summary>
+/// <summary>
+/// Session liveness in the workload, by the real <see cref="Ensemble.GlobalSessions"/> of each peer's incarnation
+/// (<see cref="SimMember"/>): a client's action touches its session in its peer's tracker; a learner reports the
+/// sessions it heard from to its leader every tick (session activity through the simulated network, lost with it);
+/// the leader expires, with a closeSession through its proposer, every session not heard of within its timeout
+/// (<see cref="SimOptions.SessionTimeoutSteps"/>, one millisecond per step), and gives every session a fresh deadline
+/// when it is established. Clients that stop pinging, and the expiry of their sessions.
+/// </summary>
 internal sealed partial class Workload
 {
-    private readonly SimSessions _sessions = new(options.SessionTimeoutSteps);
+    private readonly SimMember?[] _members = new SimMember?[peers.Count];
 
-    /// <summary>On a leader's tick: it expires every session not heard of within the timeout; returns whether it proposed.</summary>
-    public bool ExpireSessions(SimPeer leader)
+    /// <summary>How the members' client traffic travels: the simulation's network (from, to, message); false when dropped.</summary>
+    public Func<int, int, ZabMessage, bool> SendTraffic { get; set; } = (_, _, _) => false;
+
+    /// <summary>A peer (re)started: a new incarnation with an empty session tracker, as a new process has.</summary>
+    public void OnStart(SimPeer peer)
     {
-        if (leader.Core is not { EstablishedEpoch: not null, IsServing: true } || paused(leader))
-            return false;
-        var proposed = false;
-        foreach (var session in _sessions.Expired(leader, now()))
-        {
-            if (leader.Proposer is null)
-                break;
-            if (Prepare(leader, session, new CloseSessionRequest(Expired: true), cxid: 0) is not (_, { } zxid))
-                continue;   // refused by the core (the proposer is gone: the loop ends) or nothing to close; cxid 0 as ZooKeeper's expiry
-            History.Expirations.Add(session);
-            log($"leader {leader.Id} expires session {session:x} as {zxid}");
-            proposed = true;
-        }
-        return proposed;
+        var tracker = new SessionTracker(_clock, peer.Id, SessionTracker.EnsembleSecret);
+        peer.Tree.Sessions = tracker;
+        _members[peer.Id - 1] = new SimMember(peer, tracker, _clock, (to, message) => SendTraffic(peer.Id, to, message), write => Expire(peer, write));
     }
 
-    /// <summary>A client action through a serving peer whose leader is up is a ping: the leader hears of the session.</summary>
+    /// <summary>The core changed role or phase (from its ready batch): the member's GlobalSessions hears it, as from the driver.</summary>
+    public void OnRoleChanged(SimPeer peer, RoleChange change) => _members[peer.Id - 1]?.OnRoleChanged(change);
+
+    /// <summary>A tick of the peer: its GlobalSessions expires (as leader) or reports activity (as learner). True when it proposed.</summary>
+    public bool OnTick(SimPeer peer)
+    {
+        _proposedOnTick = false;
+        _members[peer.Id - 1]?.Global.OnTick();
+        return _proposedOnTick;
+    }
+
+    /// <summary>Client traffic a member sent another (session activity), delivered.</summary>
+    public void OnTraffic(int to, int from, ClientTraffic traffic)
+    {
+        if (traffic is SessionActivity activity)
+            _members[to - 1]?.Global.OnActivity(from, activity);
+    }
+
+    private bool _proposedOnTick;
+
+    /// <summary>The leader's GlobalSessions expires a session: its closeSession (cxid 0, as ZooKeeper's expiry) through the proposer.</summary>
+    private void Expire(SimPeer leader, PendingWrite write)
+    {
+        var session = write.Session.SessionId.Value;
+        if (leader.Proposer is null || Prepare(leader, session, write.Request, cxid: 0) is not (_, { } zxid))
+            return;   // refused by the core, or nothing to close
+        History.Expirations.Add(session);
+        log($"leader {leader.Id} expires session {session:x} as {zxid}");
+        _proposedOnTick = true;
+    }
+
+    /// <summary>A client action through its peer touches its session there (the peer reports it to the leader at its next tick).</summary>
     private void Ping(SimClient client, SimPeer peer)
     {
-        if (client.Session != 0 && LeaderOf(peer) is not null)
-            _sessions.Touch(client.Session, now());
+        if (client.Session != 0 && client.Connection!.Server.SessionId.Value == client.Session)
+            peer.Tree.Sessions.Touch(client.Connection.Server);
     }
 
     /// <summary>The client's process hangs: it stops pinging and abandons its session, and comes back later with a new one.</summary>
@@ -39,6 +72,6 @@ internal sealed partial class Workload
         log($"client {client.Id} goes silent with session {client.Session:x}");
         Disconnect(client, "it went silent");
         client.Session = 0;
-        client.SilentUntil = now() + 2 * _sessions.TimeoutSteps;
+        client.SilentUntil = now() + 2 * options.SessionTimeoutSteps;
     }
 }

@@ -131,8 +131,6 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             // A new term's pipeline starts from the tree as it stands, its txns in the new epoch (TreeReplica does the same).
             peer.Proposer = peer.ProposerEpoch == 0 || peer.Core!.Leader != peer.Id ? null
                 : new Proposer(peer.Tree.State, _builder, _clock, NullLogger.Instance, new Zxid(peer.ProposerEpoch, 0));
-            if (peer.ProposerEpoch != 0)
-                _sessions.LeaderElected(peer.Id, now());
         }
     }
 
@@ -293,7 +291,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         var bytes = Encoding.UTF8.GetBytes(data);
         PipelineRequest request = kind switch
         {
-            SimOpKind.CreateSession => new CreateSessionRequest(10_000),
+            SimOpKind.CreateSession => new CreateSessionRequest(options.SessionTimeoutSteps),
             SimOpKind.CloseSession => new CloseSessionRequest(Expired: false),
             SimOpKind.SetData => new SetDataRequest(register, bytes, expected),
             SimOpKind.Multi => new MultiRequest([new SetDataOp(register, bytes, expected), new CreateOp(queue + "/m", bytes, Acl.OpenUnsafe, CreateMode.PersistentSequential, -1)]),
@@ -348,6 +346,13 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
     {
         if (op.Outcome != SimOutcome.Pending)
             return;
+        if (client.Connection is { Expired: true })
+        {
+            // The peer expired the session and closed the connection: this reply never goes out.
+            Disconnect(client, "its session expired");
+            client.Session = 0;
+            return;
+        }
         client.Outstanding.Remove(op);
         switch (reply.Error)
         {

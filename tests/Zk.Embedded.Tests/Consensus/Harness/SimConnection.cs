@@ -5,38 +5,6 @@ using Zk.Embedded.Watches;
 namespace Zk.Embedded.Tests.Consensus.Harness;
 
 /// <summary>
-/// Session liveness as the leader sees it (ZooKeeper's SessionTracker on the leader): every client action through a
-/// serving peer whose leader is up counts as a ping (a follower reports its sessions to the leader); a session not
-/// heard of for <see cref="TimeoutSteps"/> steps is expired by the leader with a closeSession txn. A new leader gives
-/// every session a fresh deadline (Leader.lead's touch of all sessions).
-/// </summary>
-internal sealed class SimSessions(long timeoutSteps)
-{
-    private readonly Dictionary<long, long> _lastHeard = [];
-    private readonly Dictionary<int, long> _leaderSince = [];
-
-    public long TimeoutSteps => timeoutSteps;
-
-    public void Touch(long session, long now) => _lastHeard[session] = now;
-
-    public void LeaderElected(int leader, long now) => _leaderSince[leader] = now;
-
-    /// <summary>The sessions in the leader's view (its own proposals included) past their deadline, lowest id first.</summary>
-    public List<long> Expired(SimPeer leader, long now)
-    {
-        var since = _leaderSince.GetValueOrDefault(leader.Id);
-        var expired = new List<long>();
-        foreach (var (session, _) in leader.Projected.Sessions)
-        {
-            if (now - Math.Max(since, _lastHeard.GetValueOrDefault(session.Value)) > timeoutSteps)
-                expired.Add(session.Value);
-        }
-        expired.Sort();
-        return expired;
-    }
-}
-
-/// <summary>
 /// One client connection to one peer: its server-side session object (which the peer's real <see cref="WatchManager"/>
 /// holds watches for) and the order in which the client received replies and watch events on it.
 /// </summary>
@@ -67,6 +35,9 @@ internal sealed class SimConnection : ISessionSink
 
     /// <summary>The connection's session ended at its peer (closed or expired): the client hears nothing more on it.</summary>
     public bool Ended { get; private set; }
+
+    /// <summary>The session ended by expiry: the server closed the connection at once, and no reply follows.</summary>
+    public bool Expired { get; private set; }
     /// <summary>Messages received on this connection so far (replies and events share one ordered stream).</summary>
     public long Received { get; private set; }
 
@@ -116,7 +87,7 @@ internal sealed class SimConnection : ISessionSink
     {
         if (Ended || _closed)
             return;   // a connection the client closed before (it moved) promised nothing more
-        Ended = true;
+        (Ended, Expired) = (true, state == KeeperState.Expired);
         var closed = Peer.Tree.Zxid;
         var until = state == KeeperState.Expired ? new Zxid(closed.Value - 1) : closed;
         foreach (var watch in _history.Watches)
