@@ -158,6 +158,13 @@ internal sealed class GlobalSessions
 
     private void OnRoleChanged(RoleChange change)
     {
+        // An expiry this member proposed is decided with the term that proposed it: committed (the publisher removed
+        // the session from the tracker) or lost with that term's pipeline. So a session still here at a role change
+        // is not being closed by us, and whoever leads next may expire it again; ZooKeeper's leader likewise builds its
+        // session tracker afresh at every term. Kept marked, it would never expire here again and every reattach
+        // here would be refused as expired (GlobalSessionTermTests).
+        foreach (var session in _tracker.Sessions)
+            session.ClearClosing();
         if (change is not { State: ServerState.Leading, Phase: ZabPhase.Broadcast })
             return;
         // A new leader does not know when sessions were last heard from: each gets its full timeout from now

@@ -84,6 +84,9 @@ internal sealed class ServerSession
     /// </summary>
     public int NextCxid() => Interlocked.Increment(ref _lastCxid);
 
+    /// <summary>The close or expiry under way was lost (its term ended before it committed): the session is live again.</summary>
+    public void ClearClosing() => _closing = false;
+
     public bool TryMarkClosing()
     {
         lock (this)
