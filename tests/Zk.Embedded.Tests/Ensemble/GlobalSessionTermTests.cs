@@ -23,26 +23,19 @@ public sealed class GlobalSessionTermTests
     [Fact]
     public void A_session_whose_expiry_was_lost_with_a_term_is_expired_again_when_the_member_leads_again()
     {
-        var member = new Member();
-        member.Lead();
-        member.Time.Advance(TimeSpan.FromMilliseconds(2 * TimeoutMillis));
-        member.Sessions.OnTick();
+        var member = Member.ExpiringInItsFirstTerm();
         Assert.Equal([Session], member.Closes);   // the first term's expiry, whose txn never commits
 
         member.Follow();   // the term ends: its pipeline failed the close
         member.Lead();     // a later term of the same member
-        member.Time.Advance(TimeSpan.FromMilliseconds(2 * TimeoutMillis));
-        member.Sessions.OnTick();
+        member.SilentForTwoTimeouts();
         Assert.True(member.Closes.Count == 2, $"expected the session, still in the tree, to be expired again in the new term; closes posted: {member.Closes.Count}");
     }
 
     [Fact]
     public void A_session_whose_expiry_was_lost_with_a_term_can_be_reattached_on_the_former_leader()
     {
-        var member = new Member();
-        member.Lead();
-        member.Time.Advance(TimeSpan.FromMilliseconds(2 * TimeoutMillis));
-        member.Sessions.OnTick();
+        var member = Member.ExpiringInItsFirstTerm();
         member.Follow();
 
         var session = member.Sessions.Reattach(Session, member.Tracker.PasswordFor(Session), default);
@@ -71,6 +64,21 @@ public sealed class GlobalSessionTermTests
         public event Action<RoleChange>? RoleChanged;
         public TreeState State { get; }
         public IWriteSubmitter? Writes => _status.State == ServerState.Leading ? this : null;
+
+        /// <summary>A member that leads, with the session silent past its timeout: its GlobalSessions posts the close.</summary>
+        public static Member ExpiringInItsFirstTerm()
+        {
+            var member = new Member();
+            member.Lead();
+            member.SilentForTwoTimeouts();
+            return member;
+        }
+
+        public void SilentForTwoTimeouts()
+        {
+            Time.Advance(TimeSpan.FromMilliseconds(2 * TimeoutMillis));
+            Sessions.OnTick();
+        }
 
         public void Lead() => Change(new ConsensusDriver.Status(ServerState.Leading, 1, ++_epoch, true, ZabPhase.Broadcast, default));
 
