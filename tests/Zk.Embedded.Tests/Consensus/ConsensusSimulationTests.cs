@@ -38,7 +38,7 @@ public sealed class ConsensusSimulationTests(ITestOutputHelper output)
         }
         output.WriteLine($"{voters} voters, {observers} observers, {(instantStorage ? "instant" : "delayed")} fsync{(overTransport ? ", over the in-memory transport" : "")}: {totals.Describe(clock.Elapsed)}");
         Assert.True(totals.Acknowledged > 0, "expected the runs to commit some txns");
-        Assert.True(totals.OkOps > totals.Runs, $"expected more than one successful client operation per run, got {totals.OkOps} in {totals.Runs} runs");
+        Assert.True(totals.OkOps > totals.Runs || SingleSeed() is not null, $"expected more than one successful client operation per run (over many seeds; one seed may have none), got {totals.OkOps} in {totals.Runs} runs");
         Assert.True(totals.Linearizable > 0, "expected some registers to be checked linearizable");
         Assert.True(totals.BadVersionOps > 0 || SingleSeed() is not null, "expected some BadVersion refusals to check as observations");
         if (SingleSeed() is null)

@@ -14,15 +14,18 @@ internal sealed class SimConnection : ISessionSink
     private readonly bool _eventsAfterReply;
     private readonly List<WatchedEvent> _held = [];
     private readonly HashSet<string>? _passedOn;
+    private readonly int _timeoutMillis;
     private bool _closed;
 
     /// <param name="eventsAfterReply">Planted: events wait until the next reply has gone out.</param>
     /// <param name="oneEventPerPath">Planted: only the first event of each path is passed on.</param>
-    public SimConnection(int id, int client, SimPeer peer, long session, History history, bool eventsAfterReply = false, bool oneEventPerPath = false)
+    /// <param name="timeoutMillis">the sessions' timeout, which the peer's tracker expires them by while it leads.</param>
+    public SimConnection(int id, int client, SimPeer peer, long session, History history, int timeoutMillis, bool eventsAfterReply = false, bool oneEventPerPath = false)
     {
+        _timeoutMillis = timeoutMillis;
         (Id, Client, Peer, Generation, _history, _eventsAfterReply) = (id, client, peer, peer.Generation, history, eventsAfterReply);
         _passedOn = oneEventPerPath ? new HashSet<string>(StringComparer.Ordinal) : null;
-        Server = session == 0 ? new ServerSession(default, [], 10_000, []) : Attach(session);
+        Server = session == 0 ? new ServerSession(default, [], timeoutMillis, []) : Attach(session);
     }
 
     public int Id { get; }
@@ -73,7 +76,7 @@ internal sealed class SimConnection : ISessionSink
     /// <summary>The connection now carries <paramref name="session"/> (on connect, or the one it is creating), known to its peer's tracker.</summary>
     public ServerSession Attach(long session)
     {
-        Server = new ServerSession(new SessionId(session), [], 10_000, []) { Sink = this };
+        Server = new ServerSession(new SessionId(session), [], _timeoutMillis, []) { Sink = this };
         Peer.Tree.Sessions.Add(Server);
         return Server;
     }
@@ -85,8 +88,8 @@ internal sealed class SimConnection : ISessionSink
     /// </summary>
     public void OnSessionEnded(KeeperState state)
     {
-        if (Ended || _closed)
-            return;   // a connection the client closed before (it moved) promised nothing more
+        if (Ended || _closed || Generation != Peer.Generation)
+            return;   // a connection the client closed (it moved) or its peer closed (a role change) promised nothing more
         (Ended, Expired) = (true, state == KeeperState.Expired);
         var closed = Peer.Tree.Zxid;
         var until = state == KeeperState.Expired ? new Zxid(closed.Value - 1) : closed;

@@ -94,8 +94,29 @@ internal sealed class Simulation
         History.CheckQuiescent(_peers);
         History.Check();
         SessionChecks.Check(History, _checker.History, _peers);
+        ExpireEverySession();
         Log($"end: history {_checker.History.Count} txns, {History.Ops.Count} ops");
     }
+
+    /// <summary>
+    /// Every client has stopped: each session still open must be expired by the leader and gone from every peer
+    /// within a few timeouts (a liveness check of GlobalSessions: a session that never expires keeps its ephemerals
+    /// for ever).
+    /// </summary>
+    private void ExpireEverySession()
+    {
+        _workload.Stop();
+        var bound = 4 * _options.SessionTimeoutSteps + (int)(20 / _options.TickProbability);
+        for (var i = 0; i < bound && !(Converged() && OpenSessions().Count == 0); i++)
+            Step();
+        if (OpenSessions() is { Count: > 0 } open)
+            throw new ConsensusViolation($"sessions {string.Join(", ", open.Select(s => s.ToString("x")))} still open {bound} steps after every client stopped: {Describe()}");
+        if (!Converged())
+            throw new ConsensusViolation($"no convergence after the sessions expired: {Describe()}");
+    }
+
+    private List<long> OpenSessions() =>
+        [.. _peers.SelectMany(p => p.Tree.State.Sessions.Keys).Select(id => id.Value).Distinct().Order()];
 
     private bool Converged()
     {

@@ -37,10 +37,15 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
 
     public History History { get; } = new();
 
+    private bool _stopped;
+
+    /// <summary>Every client stops for good (the end of a run: their sessions are left to expire).</summary>
+    public void Stop() => _stopped = true;
+
     /// <summary>One client acts; returns the leader that proposed, to be drained, or null.</summary>
     public SimPeer? Step()
     {
-        if (History.Ops.Count >= options.MaxOps)
+        if (_stopped || History.Ops.Count >= options.MaxOps)
             return null;
         var client = _clients[random.Next(_clients.Length)];
         if (now() < client.SilentUntil)
@@ -176,7 +181,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             return;
         var peer = candidates[random.Next(candidates.Count)];
         client.Peer = peer.Id;
-        client.Connection = new SimConnection(++_connections, client.Id, peer, client.Session, History, options.WatchEventsAfterReply, options.OneEventPerPath)
+        client.Connection = new SimConnection(++_connections, client.Id, peer, client.Session, History, options.SessionTimeoutSteps, options.WatchEventsAfterReply, options.OneEventPerPath)
         {
             EventReceived = e => Forget(client, e),
         };
@@ -393,7 +398,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         _triggers.Clear();
         _txns.Clear();
         // Planted: a system session skips the builder's checkSession.
-        var server = new ServerSession(new SessionId(session), [], 10_000, [], isSystem: options.SkipSessionCheck);
+        var server = new ServerSession(new SessionId(session), [], options.SessionTimeoutSteps, [], isSystem: options.SkipSessionCheck);
         var step = leader.Proposer!.Prepare(new PendingWrite(server, request, null, [], cxid), _triggers, _txns);
         if (step.Txn is not { } txn)
             return (step, null);
