@@ -48,6 +48,7 @@ public sealed class ConsensusSimulationTests(ITestOutputHelper output)
             Assert.Equal(totals.FaultsOf("torn last record"), totals.TornDropped);
             Assert.True(totals.WatchEvents > 0, $"expected some watches to fire, got none of {totals.Watches} set");
             Assert.True(totals.Rewatches > 0, "expected some clients to set their watches again on a new connection");
+            Assert.True(totals.Reattached > 0 && totals.ReattachRefused > 0, $"expected sessions reattached and some refused by a peer behind the client, got {totals.Reattached} and {totals.ReattachRefused}");
             Assert.True(totals.Expirations > 0, "expected some sessions to expire");
         }
     }

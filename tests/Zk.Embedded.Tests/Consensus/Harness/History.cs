@@ -19,6 +19,10 @@ internal sealed class History
     /// <summary>setWatches a client sent on a new connection, and the watches they fired at once.</summary>
     public int Rewatches { get; set; }
     public int RewatchFired { get; set; }
+    /// <summary>Reconnects with a session: reattached by the peer's GlobalSessions, refused (behind the client), or told the session expired.</summary>
+    public int Reattached { get; set; }
+    public int ReattachRefused { get; set; }
+    public int ReattachExpired { get; set; }
     public int Inconclusive { get; private set; }
     public int Linearizable { get; private set; }
 

@@ -20,12 +20,15 @@ internal sealed class SimConnection : ISessionSink
     /// <param name="eventsAfterReply">Planted: events wait until the next reply has gone out.</param>
     /// <param name="oneEventPerPath">Planted: only the first event of each path is passed on.</param>
     /// <param name="timeoutMillis">the sessions' timeout, which the peer's tracker expires them by while it leads.</param>
-    public SimConnection(int id, int client, SimPeer peer, long session, History history, int timeoutMillis, bool eventsAfterReply = false, bool oneEventPerPath = false)
+    /// <param name="session">the session the peer reattached (<c>GlobalSessions.Reattach</c>), or null for a connection that will create one.</param>
+    public SimConnection(int id, int client, SimPeer peer, ServerSession? session, History history, int timeoutMillis, bool eventsAfterReply = false, bool oneEventPerPath = false)
     {
         _timeoutMillis = timeoutMillis;
         (Id, Client, Peer, Generation, _history, _eventsAfterReply) = (id, client, peer, peer.Generation, history, eventsAfterReply);
         _passedOn = oneEventPerPath ? new HashSet<string>(StringComparer.Ordinal) : null;
-        Server = session == 0 ? new ServerSession(default, [], timeoutMillis, []) : Attach(session);
+        Server = session ?? new ServerSession(default, [], timeoutMillis, []);
+        if (session is not null)
+            session.Sink = this;
     }
 
     public int Id { get; }

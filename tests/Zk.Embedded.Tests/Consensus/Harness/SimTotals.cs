@@ -24,6 +24,9 @@ internal sealed class SimTotals
     /// <summary>setWatches sent by clients on a new connection, and the watches they fired at once.</summary>
     public int Rewatches { get; private set; }
     public int RewatchFired { get; private set; }
+    public int Reattached { get; private set; }
+    public int ReattachRefused { get; private set; }
+    public int ReattachExpired { get; private set; }
     public int Expirations { get; private set; }
     public int Faults { get; private set; }
     public int Crashes { get; private set; }
@@ -54,6 +57,9 @@ internal sealed class SimTotals
         Expirations += sim.History.Expirations.Count;
         Rewatches += sim.History.Rewatches;
         RewatchFired += sim.History.RewatchFired;
+        Reattached += sim.History.Reattached;
+        ReattachRefused += sim.History.ReattachRefused;
+        ReattachExpired += sim.History.ReattachExpired;
         Faults += sim.Faults;
         Crashes += sim.Crashes;
         Acknowledged += sim.Checker.Acknowledged;
@@ -71,6 +77,6 @@ internal sealed class SimTotals
         $"{Runs} runs, {Steps} steps, {Ops} client ops ({OkOps} ok, {BadVersionOps} BadVersion, {UnknownOps} unknown), {Acknowledged} txns committed by leaders, "
         + $"{Faults} faults ({string.Join(", ", _faults.Select(f => $"{f.Value} {f.Key}"))}; {TornDropped} torn records cut at restart), {Epochs} epochs; "
         + $"syncs: {_syncs["Diff"]} DIFF, {_syncs["Trunc"]} TRUNC, {_syncs["Snap"]} SNAP; "
-        + $"registers linearizable {Linearizable}, inconclusive {Inconclusive}; {Watches} watches set ({PersistentWatches} persistent, {RemovedWatches} of them removed, {MissingNodeWatches} on missing nodes), {WatchEvents} events ({NodeCreatedEvents} NodeCreated); {Rewatches} setWatches on reconnect ({RewatchFired} watches fired at once); {Expirations} session expiries proposed; "
+        + $"registers linearizable {Linearizable}, inconclusive {Inconclusive}; {Watches} watches set ({PersistentWatches} persistent, {RemovedWatches} of them removed, {MissingNodeWatches} on missing nodes), {WatchEvents} events ({NodeCreatedEvents} NodeCreated); {Reattached} sessions reattached ({ReattachRefused} refused as behind, {ReattachExpired} expired); {Rewatches} setWatches on reconnect ({RewatchFired} watches fired at once); {Expirations} session expiries proposed; "
         + $"{Ops / Math.Max(elapsed.TotalSeconds, 1e-3):F0} ops and {Steps / Math.Max(elapsed.TotalSeconds, 1e-3):F0} steps per wall second ({elapsed.TotalSeconds:F1} s)";
 }

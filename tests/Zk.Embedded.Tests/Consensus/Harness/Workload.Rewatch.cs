@@ -25,12 +25,7 @@ internal sealed partial class Workload
     {
         if (client.Session == 0 || client.Standing.Count == 0)
             return;
-        var state = peer.Tree.State;
-        if (!SimTree.HasSession(state, client.Session))
-        {
-            client.Standing.Clear();   // the peer refuses the session (expired): its watches are gone with it
-            return;
-        }
+        var state = peer.Tree.State;   // the peer reattached the session (Connect)
 
         var connection = client.Connection!;
         var relative = options.RewatchFromPeerZxid ? state.Zxid : client.LastSeen;

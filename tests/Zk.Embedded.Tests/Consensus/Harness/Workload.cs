@@ -176,12 +176,36 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
     private void Connect(SimClient client)
     {
         Disconnect(client, "moving");
-        var candidates = peers.Where(p => p.Core is { IsServing: true } && !paused(p) && p.Tree.Zxid >= client.LastSeen).ToList();
+        // A client with a session tries any serving peer and lets it refuse (the real GlobalSessions.Reattach: behind
+        // what the client has seen, or the session gone); a new one goes where it has seen nothing newer.
+        var candidates = peers.Where(p => p.Core is { IsServing: true } && !paused(p) && (client.Session != 0 || p.Tree.Zxid >= client.LastSeen)).ToList();
         if (candidates.Count == 0)
             return;
         var peer = candidates[random.Next(candidates.Count)];
+        ServerSession? session = null;
+        if (client.Session != 0)
+        {
+            var id = new SessionId(client.Session);
+            try
+            {
+                session = _members[peer.Id - 1]!.Global.Reattach(id, peer.Tree.Sessions.PasswordFor(id), client.LastSeen);
+                History.Reattached++;
+            }
+            catch (ZkException e) when (e.Code == ZkErrorCode.ConnectionLoss)
+            {
+                log($"client {client.Id} refused by {peer.Id}: {e.Message}");
+                History.ReattachRefused++;
+                return;   // it tries another at its next action
+            }
+            catch (ZkException e) when (e.Code == ZkErrorCode.SessionExpired)
+            {
+                log($"client {client.Id} told by {peer.Id} that session {client.Session:x} expired");
+                History.ReattachExpired++;
+                client.Session = 0;   // it starts another
+            }
+        }
         client.Peer = peer.Id;
-        client.Connection = new SimConnection(++_connections, client.Id, peer, client.Session, History, options.SessionTimeoutSteps, options.WatchEventsAfterReply, options.OneEventPerPath)
+        client.Connection = new SimConnection(++_connections, client.Id, peer, session, History, options.SessionTimeoutSteps, options.WatchEventsAfterReply, options.OneEventPerPath)
         {
             EventReceived = e => Forget(client, e),
         };
