@@ -37,12 +37,14 @@ public sealed class ConsensusSimulationTests(ITestOutputHelper output)
             totals.Add(Run(options));
         }
         output.WriteLine($"{voters} voters, {observers} observers, {(instantStorage ? "instant" : "delayed")} fsync{(overTransport ? ", over the in-memory transport" : "")}: {totals.Describe(clock.Elapsed)}");
-        Assert.True(totals.Acknowledged > 0, "expected the runs to commit some txns");
-        Assert.True(totals.OkOps > totals.Runs || SingleSeed() is not null, $"expected more than one successful client operation per run (over many seeds; one seed may have none), got {totals.OkOps} in {totals.Runs} runs");
-        Assert.True(totals.Linearizable > 0, "expected some registers to be checked linearizable");
-        Assert.True(totals.BadVersionOps > 0 || SingleSeed() is not null, "expected some BadVersion refusals to check as observations");
+        // What the runs exercised, over the seeds together (one replayed seed may have been too faulty to do much; its
+        // invariants were checked all the same).
         if (SingleSeed() is null)
         {
+            Assert.True(totals.Acknowledged > 0, "expected the runs to commit some txns");
+            Assert.True(totals.OkOps > totals.Runs, $"expected more than one successful client operation per run, got {totals.OkOps} in {totals.Runs} runs");
+            Assert.True(totals.Linearizable > 0, "expected some registers to be checked linearizable");
+            Assert.True(totals.BadVersionOps > 0, "expected some BadVersion refusals to check as observations");
             foreach (var kind in new[] { "crash", "drop", "partition", "one-way partition", "pause", "clock stall", "clock jump", "slow disk", "torn last record" })
                 Assert.True(totals.FaultsOf(kind) > 0, $"expected the seeds to inject some '{kind}' faults, got none");
             Assert.Equal(totals.FaultsOf("torn last record"), totals.TornDropped);

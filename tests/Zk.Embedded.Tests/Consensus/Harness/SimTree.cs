@@ -108,6 +108,10 @@ internal sealed class SimTree(bool publishes = false)
     {
         _publisher?.FailWaiting();
         _publisher = null;
+        // Each session object (shared by the connections that reattach it) keeps a record of its watched paths: clear
+        // it through the manager that holds them, or a later connection's watch on such a path would not register.
+        foreach (var session in Sessions.Sessions)
+            Watches.RemoveSession(session);
         Watches = new WatchManager();
     }
 
