@@ -51,9 +51,6 @@ internal sealed class Proposer(TreeState initial, TxnBuilder builder, TimeProvid
     /// <summary>The zxid of the last txn proposed.</summary>
     public Zxid LastZxid => _last;
 
-    /// <summary>The state after every txn proposed so far: what the next request is checked against.</summary>
-    public TreeState Speculative => _speculative;
-
     /// <summary>Takes what is queued (up to <paramref name="max"/>) and prepares it against the speculative state.</summary>
     public void Fill(ProposedBatch batch, ChannelReader<PendingWrite> reader, int max)
     {

@@ -44,9 +44,6 @@ internal sealed class SimOp
     public long ReplySeq { get; set; }
     /// <summary>For creates and multis: the sequential node made.</summary>
     public string? CreatedPath { get; set; }
-    /// <summary>The leader and epoch that proposed it, while waiting for the commit.</summary>
-    public int Leader { get; set; }
-    public uint Epoch { get; set; }
     /// <summary>Answered by the leader without a txn: it waits for the state the leader checked, <see cref="Zxid"/>.</summary>
     public bool NoTxn { get; set; }
     /// <summary>Answered without a txn with BadVersion (otherwise Ok: a close of a session already gone).</summary>

@@ -33,8 +33,6 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
     public Zk.Embedded.Processing.Proposer? Proposer { get; set; }
     /// <summary>The established epoch the workload last saw this peer in (0: none).</summary>
     public uint ProposerEpoch { get; set; }
-    /// <summary>What the next txn of this leader is built on: its proposer's speculative state, or its applied tree.</summary>
-    public Zk.Embedded.Tree.TreeState Projected => Proposer?.Speculative ?? Tree.State;
     /// <summary>Periodic snapshots every this many applied txns (0: none), queued with the storage requests as the driver's worker gets them.</summary>
     public int SnapCount { get; set; }
     /// <summary>Periodic snapshots queued so far.</summary>

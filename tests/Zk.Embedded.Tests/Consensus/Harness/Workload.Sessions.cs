@@ -70,8 +70,7 @@ internal sealed partial class Workload
     private void GoSilent(SimClient client)
     {
         log($"client {client.Id} goes silent with session {client.Session:x}");
-        Disconnect(client, "it went silent");
-        client.Session = 0;
+        LoseSession(client, "it went silent");
         client.SilentUntil = now() + 2 * options.SessionTimeoutSteps;
     }
 }

@@ -11,8 +11,9 @@ using Zk.Embedded.Watches;
 namespace Zk.Embedded.Tests.Consensus.Harness;
 
 /// <summary>
-/// Client sessions against the simulated ensemble. Each client is connected to one serving peer (refused, as
-/// <c>processConnectRequest</c> does, by a peer behind the zxid it has seen) and sometimes moves. Writes go to that
+/// Client sessions against the simulated ensemble. Each client is connected to one serving peer (a session reattached
+/// through the peer's real <c>GlobalSessions.Reattach</c>, which refuses a peer behind the zxid the client has seen, as
+/// <c>processConnectRequest</c> does) and sometimes moves. Writes go to that
 /// peer's leader, whose real <see cref="Proposer"/> (PrepRequestProcessor) prepares them against its applied tree plus
 /// its own outstanding proposals, and the txn goes to its core. Each request waits at the client's own peer in its real
 /// <see cref="Publisher"/>, as a forwarded request does: answered when its committed txn is published there, or, when
@@ -152,8 +153,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         }
         if (client.Connection.Ended)
         {
-            Disconnect(client, "its session ended");
-            client.Session = 0;   // expired (the client hears so and starts another)
+            LoseSession(client, "its session ended");   // closed or expired: the client hears so and starts another
             return null;
         }
         return peer;
@@ -353,7 +353,6 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         client.Outstanding.Add(op);
         var server = op.Kind == SimOpKind.CreateSession ? client.Connection!.Attach(session) : client.Connection!.Server;
         peer.Tree.Publisher.ExpectTxn(new PendingWrite(server, request, new SimReply(this, client, op), [], cxid));
-        (op.Leader, op.Epoch) = (leader.Id, leader.Core!.EstablishedEpoch!.Value);
         var (step, zxid) = Prepare(leader, session, request, cxid);
         if (zxid is { } proposed)
         {
@@ -377,9 +376,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             return;
         if (client.Connection is { Expired: true })
         {
-            // The peer expired the session and closed the connection: this reply never goes out.
-            Disconnect(client, "its session expired");
-            client.Session = 0;
+            LoseSession(client, "its session expired");   // the peer closed the connection: this reply never goes out
             return;
         }
         client.Outstanding.Remove(op);
@@ -477,7 +474,14 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         if (op.Kind == SimOpKind.CloseSession && outcome == SimOutcome.Ok)
             Disconnect(client, "its session closed");
         else if (outcome == SimOutcome.SessionExpired)
-            Disconnect(client, "its session expired");
+            LoseSession(client, "its session expired");
+    }
+
+    /// <summary>The client's session is over (the peer said so, or closed the connection for it): it drops the connection and starts another later.</summary>
+    private void LoseSession(SimClient client, string why)
+    {
+        Disconnect(client, why);
+        client.Session = 0;
     }
 
     internal sealed class SimClient(int id)
