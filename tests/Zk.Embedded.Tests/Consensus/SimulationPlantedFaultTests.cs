@@ -29,6 +29,7 @@ public sealed class SimulationPlantedFaultTests(ITestOutputHelper output)
         nameof(SimOptions.WatchEventsAfterReply),
         nameof(SimOptions.IgnoreRemoveWatches),
         nameof(SimOptions.RewatchFromPeerZxid),
+        nameof(SimOptions.DropExpiries),
     };
 
     [Theory]
@@ -116,6 +117,7 @@ public sealed class SimulationPlantedFaultTests(ITestOutputHelper output)
             nameof(SimOptions.IgnoreRemoveWatches) => options with { IgnoreRemoveWatches = true, CrashProbability = 0.001 },
             // A change missed across a reconnect needs clients that move while their watches stand.
             nameof(SimOptions.RewatchFromPeerZxid) => options with { RewatchFromPeerZxid = true, MoveProbability = 0.2 },
+            nameof(SimOptions.DropExpiries) => options with { DropExpiries = true },
             nameof(PlantedFaults.None) => options,
             _ => throw new ArgumentOutOfRangeException(nameof(fault), fault, "no such planted fault"),
         };

@@ -48,6 +48,8 @@ internal sealed record SimOptions
     public bool IgnoreRemoveWatches { get; init; }
     /// <summary>Planted in the harness: a client sets its watches again with its new peer's zxid instead of the newest it had seen (changes made while it was away fire nothing).</summary>
     public bool RewatchFromPeerZxid { get; init; }
+    /// <summary>Planted in the harness: the leader's expiries are lost before they are proposed (sessions never expire).</summary>
+    public bool DropExpiries { get; init; }
     /// <summary>Planted in the harness: the store reads a torn last record back as a txn (no record checksum).</summary>
     public bool KeepTornRecord { get; init; }
     /// <summary>True: every persist request is durable as soon as it is made; false: the scheduler fsyncs at random.</summary>
@@ -60,5 +62,5 @@ internal sealed record SimOptions
     public int SnapCount { get; init; }
 
     public override string ToString() =>
-        $"seed={Seed} voters={Voters} observers={Observers} storage={(InstantStorage ? "instant" : "delayed")} window={CommittedLogWindow}{(OverTransport ? " transport=in-memory" : "")}{(Faults.Any ? $" planted={Faults}" : "")}{(KeepSnapshotOnTrunc ? " planted=KeepSnapshotOnTrunc" : "")}{(LinearReadsWithoutBarrier ? " planted=LinearReadsWithoutBarrier" : "")}{(KeepTornRecord ? " planted=KeepTornRecord" : "")}{(SkipSessionCheck ? " planted=SkipSessionCheck" : "")}{(WatchEventsAfterReply ? " planted=WatchEventsAfterReply" : "")}{(OneEventPerPath ? " planted=OneEventPerPath" : "")}{(IgnoreRemoveWatches ? " planted=IgnoreRemoveWatches" : "")}{(RewatchFromPeerZxid ? " planted=RewatchFromPeerZxid" : "")}";
+        $"seed={Seed} voters={Voters} observers={Observers} storage={(InstantStorage ? "instant" : "delayed")} window={CommittedLogWindow}{(OverTransport ? " transport=in-memory" : "")}{(Faults.Any ? $" planted={Faults}" : "")}{(KeepSnapshotOnTrunc ? " planted=KeepSnapshotOnTrunc" : "")}{(LinearReadsWithoutBarrier ? " planted=LinearReadsWithoutBarrier" : "")}{(KeepTornRecord ? " planted=KeepTornRecord" : "")}{(SkipSessionCheck ? " planted=SkipSessionCheck" : "")}{(WatchEventsAfterReply ? " planted=WatchEventsAfterReply" : "")}{(OneEventPerPath ? " planted=OneEventPerPath" : "")}{(IgnoreRemoveWatches ? " planted=IgnoreRemoveWatches" : "")}{(RewatchFromPeerZxid ? " planted=RewatchFromPeerZxid" : "")}{(DropExpiries ? " planted=DropExpiries" : "")}";
 }

@@ -52,7 +52,7 @@ internal sealed partial class Workload
     private void Expire(SimPeer leader, PendingWrite write)
     {
         var session = write.Session.SessionId.Value;
-        if (leader.Proposer is null || Prepare(leader, session, write.Request, cxid: 0) is not (_, { } zxid))
+        if (options.DropExpiries || leader.Proposer is null || Prepare(leader, session, write.Request, cxid: 0) is not (_, { } zxid))
             return;   // refused by the core, or nothing to close
         History.Expirations.Add(session);
         log($"leader {leader.Id} expires session {session:x} as {zxid}");
