@@ -122,30 +122,8 @@ internal sealed class EnsembleMember : IPeerPipeline, IAsyncDisposable
     /// Queues a write. The leader takes it into its pipeline; a serving learner forwards it to the leader and answers
     /// its target when the outcome is published here; a member that does not serve fails it with ConnectionLoss.
     /// </summary>
-    public ValueTask SubmitAsync(PendingWrite write, CancellationToken cancellationToken = default)
-    {
-        if (_tree.Writes is { } writes)
-        {
-            try
-            {
-                _global.CheckLocal(write);
-            }
-            catch (ZkException e)
-            {
-                var state = _tree.State;
-                write.Target?.Complete(new Reply(e.Code, write.Request.ErrorPath, null, state.Zxid, state));
-                return ValueTask.CompletedTask;
-            }
-
-            return writes.SubmitAsync(write, cancellationToken);
-        }
-
-        var status = _driver.Current;
-        if (status is { IsServing: true, Leader: { } leader } && leader != Id)
-            return _forwarder.ForwardAsync(write, leader);
-        return ValueTask.FromException(new ZkException(ZkErrorCode.ConnectionLoss, write.Request.ErrorPath,
-            $"Server {Id} is {status.State} and serves no clients: it has no established leader."));
-    }
+    public ValueTask SubmitAsync(PendingWrite write, CancellationToken cancellationToken = default) =>
+        _forwarder.SubmitAsync(write, cancellationToken);
 
     /// <summary>
     /// Waits until a read on this member is linearizable (docs/consensus.md, "Linearizable reads"): the leader

@@ -5,8 +5,9 @@ using Zk.Embedded.Tree;
 namespace Zk.Embedded.Ensemble;
 
 /// <summary>
-/// A member's consensus as its session bookkeeping (<see cref="GlobalSessions"/>) sees it: the driver's last status,
-/// its loop and its messages. <see cref="ConsensusDriver"/> in a peer; the deterministic simulator's peers in tests.
+/// A member's consensus as its session bookkeeping (<see cref="GlobalSessions"/>) and its write forwarding
+/// (<see cref="WriteForwarder"/>) see it: the driver's last status, its loop and its messages.
+/// <see cref="ConsensusDriver"/> in a peer; the deterministic simulator's peers in tests.
 /// </summary>
 internal interface IConsensusView
 {
@@ -24,9 +25,18 @@ internal interface IConsensusView
 
     /// <summary>Sends client traffic (session activity, forwarded requests) to another member; on the loop.</summary>
     bool SendTraffic(int to, ClientTraffic message);
+
+    /// <summary>Raised on the loop for client traffic from another member (forwarded writes, replies, session activity).</summary>
+    event Action<int, ClientTraffic>? TrafficReceived;
+
+    /// <summary>Raised on the loop when the connection to a member is seen lost: traffic in flight either way may be gone.</summary>
+    event Action<int>? PeerDisconnected;
 }
 
-/// <summary>A member's tree as its session bookkeeping sees it: the published state, and where writes go while it leads.</summary>
+/// <summary>
+/// A member's tree as its session bookkeeping and its write forwarding see it: the published state, where writes go
+/// while it leads, and the publisher that answers forwarded writes while it follows.
+/// </summary>
 internal interface IReplicaView
 {
     /// <summary>The newest published tree.</summary>
@@ -34,4 +44,7 @@ internal interface IReplicaView
 
     /// <summary>Where writes enter while this member leads; null otherwise.</summary>
     IWriteSubmitter? Writes { get; }
+
+    /// <summary>While this member follows: where its forwarded writes wait for their committed txn or their answer.</summary>
+    Publisher Follower { get; }
 }

@@ -7,12 +7,14 @@ using Zk.Embedded.Sessions;
 namespace Zk.Embedded.Ensemble;
 
 /// <summary>
-/// Writes submitted on a learner go to the leader (ZooKeeper's FollowerRequestProcessor and Learner.request): the
-/// follower's publisher expects the txn by (SessionId, Cxid) and the request goes out as a REQUEST on the driver's
-/// loop; the leader's driver hands it to its proposer with the original session and cxid. A request that makes a txn
-/// is answered on the follower when that txn commits there; one that makes none (an error the leader's proposer
-/// decided, sync, a watch change, a close of a closed session) is answered by a <see cref="ForwardedReply"/>, which
-/// the follower gives once it has published the state the leader checked (per-session FIFO, as CommitProcessor).
+/// Where a write submitted on a member goes (<see cref="SubmitAsync"/>): into the leader's own pipeline, or, on a
+/// learner, to the leader (ZooKeeper's FollowerRequestProcessor and Learner.request). There the follower's publisher
+/// expects the txn by (SessionId, Cxid) and the request goes out as a REQUEST on the driver's loop; the leader's
+/// driver hands it to its proposer with the original session and cxid. A request that makes a txn is answered on the
+/// follower when that txn commits there; one that makes none (an error the leader's proposer decided, sync, a watch
+/// change, a close of a closed session) is answered by a <see cref="ForwardedReply"/>, which the follower gives once
+/// it has published the state the leader checked (per-session FIFO, as CommitProcessor). It sees its member through
+/// <see cref="IConsensusView"/> and <see cref="IReplicaView"/>, which is how the deterministic simulator runs it.
 /// </summary>
 /// <remarks>
 /// The leader sends that reply from its driver's loop after its publisher answered, so on the ordered channel it
@@ -21,8 +23,8 @@ namespace Zk.Embedded.Ensemble;
 /// </remarks>
 internal sealed class WriteForwarder
 {
-    private readonly ConsensusDriver _driver;
-    private readonly TreeReplica _tree;
+    private readonly IConsensusView _driver;
+    private readonly IReplicaView _tree;
     private readonly GlobalSessions _sessions;
     private readonly ILogger _logger;
     private readonly int _answerTicks;
@@ -35,15 +37,45 @@ internal sealed class WriteForwarder
     /// ticks a forwarded write may wait for its answer while the leader stays; past that its request or reply is taken
     /// as lost (the transport may lose messages and nothing resends client traffic) and the waiting writes fail.
     /// </param>
-    public WriteForwarder(ConsensusDriver driver, TreeReplica tree, GlobalSessions sessions, int answerTicks, ILogger logger)
+    public WriteForwarder(IConsensusView driver, IReplicaView tree, GlobalSessions sessions, int answerTicks, ILogger logger)
     {
         (_driver, _tree, _sessions, _answerTicks, _logger) = (driver, tree, sessions, answerTicks, logger);
         driver.TrafficReceived += OnTraffic;
         driver.PeerDisconnected += OnDisconnected;
     }
 
+    /// <summary>
+    /// A write submitted on this member: the leader takes it into its pipeline (unless its session is attached to
+    /// another member: SessionMoved); a serving learner forwards it to the leader and answers its target when the
+    /// outcome is published here; a member that does not serve fails it with ConnectionLoss.
+    /// </summary>
+    public ValueTask SubmitAsync(PendingWrite write, CancellationToken cancellationToken = default)
+    {
+        if (_tree.Writes is { } writes)
+        {
+            try
+            {
+                _sessions.CheckLocal(write);
+            }
+            catch (ZkException e)
+            {
+                var state = _tree.State;
+                write.Target?.Complete(new Reply(e.Code, write.Request.ErrorPath, null, state.Zxid, state));
+                return ValueTask.CompletedTask;
+            }
+
+            return writes.SubmitAsync(write, cancellationToken);
+        }
+
+        var status = _driver.Current;
+        if (status is { IsServing: true, Leader: { } leader } && leader != _driver.Id)
+            return ForwardAsync(write, leader);
+        return ValueTask.FromException(new ZkException(ZkErrorCode.ConnectionLoss, write.Request.ErrorPath,
+            $"Server {_driver.Id} is {status.State} and serves no clients: it has no established leader."));
+    }
+
     /// <summary>Sends <paramref name="write"/> to the leader; its target hears the outcome (ConnectionLoss if the leader goes).</summary>
-    public ValueTask ForwardAsync(PendingWrite write, int leader)
+    private ValueTask ForwardAsync(PendingWrite write, int leader)
     {
         byte[] body;
         try
@@ -187,7 +219,7 @@ internal sealed class WriteForwarder
     }
 
     /// <summary>On the leader: sends the answer of a forwarded request that made no txn back to its learner.</summary>
-    private sealed class RemoteReply(ConsensusDriver driver, int learner, SessionId sessionId, int cxid) : IReplyTarget
+    private sealed class RemoteReply(IConsensusView driver, int learner, SessionId sessionId, int cxid) : IReplyTarget
     {
         public bool ExpectsTxn { get; set; }
 

@@ -52,6 +52,7 @@ public sealed class ConsensusSimulationTests(ITestOutputHelper output)
             Assert.True(totals.Rewatches > 0, "expected some clients to set their watches again on a new connection");
             Assert.True(totals.Reattached > 0 && totals.ReattachRefused > 0, $"expected sessions reattached and some refused by a peer behind the client, got {totals.Reattached} and {totals.ReattachRefused}");
             Assert.True(totals.Expirations > 0, "expected some sessions to expire");
+            Assert.True(totals.Forwarded > 0 && totals.ForwardedReplies > 0, $"expected learners to forward writes to their leader and get replies back, got {totals.Forwarded} and {totals.ForwardedReplies}");
         }
     }
 

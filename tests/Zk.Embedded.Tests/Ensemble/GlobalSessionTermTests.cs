@@ -62,7 +62,10 @@ public sealed class GlobalSessionTermTests
         public int Id => 1;
         public ConsensusDriver.Status Current => _status;
         public event Action<RoleChange>? RoleChanged;
+        public event Action<int, ClientTraffic>? TrafficReceived { add { } remove { } }   // GlobalSessions hears no traffic here
+        public event Action<int>? PeerDisconnected { add { } remove { } }
         public TreeState State { get; }
+        public Publisher Follower => throw new NotSupportedException("GlobalSessions publishes nothing");
         public IWriteSubmitter? Writes => _status.State == ServerState.Leading ? this : null;
 
         /// <summary>A member that leads, with the session silent past its timeout: its GlobalSessions posts the close.</summary>

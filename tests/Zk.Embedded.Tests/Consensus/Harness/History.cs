@@ -23,6 +23,11 @@ internal sealed class History
     public int Reattached { get; set; }
     public int ReattachRefused { get; set; }
     public int ReattachExpired { get; set; }
+    /// <summary>Writes a learner forwarded to its leader (REQUESTs delivered), and replies of SessionMoved clients received.</summary>
+    public int Forwarded { get; set; }
+    public int SessionMoved { get; set; }
+    /// <summary>Replies of ConnectionLoss (a member not serving, a forwarded write lost or its leader gone); the other unknown outcomes are replies the client never got.</summary>
+    public int ConnectionLossReplies { get; set; }
     public int Inconclusive { get; private set; }
     public int Linearizable { get; private set; }
 

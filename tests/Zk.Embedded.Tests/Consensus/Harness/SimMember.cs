@@ -8,10 +8,11 @@ using Zk.Embedded.Tree;
 namespace Zk.Embedded.Tests.Consensus.Harness;
 
 /// <summary>
-/// One incarnation of a simulated peer as its real <see cref="GlobalSessions"/> sees it (as a driver and a tree):
-/// the core's status, role changes raised from its ready batches, client traffic through the simulated network, the
-/// tree's state, and, while it leads with a proposer, a write submitter that takes the sessions' expiry (a
-/// closeSession through the leader's proposer). Everything runs at once on the simulation's one thread.
+/// One incarnation of a simulated peer as its real <see cref="GlobalSessions"/> and <see cref="WriteForwarder"/> see it
+/// (as a driver and a tree): the core's status, role changes raised from its ready batches, client traffic and
+/// disconnect notices through the simulated network, the tree's state and publisher, and, while it leads with a
+/// proposer, a write submitter: the workload's model of the leader's pipeline, which takes its clients' writes, the
+/// writes its learners forwarded and the sessions' expiry. Everything runs at once on the simulation's one thread.
 /// </summary>
 internal sealed class SimMember : IConsensusView, IReplicaView, IWriteSubmitter
 {
@@ -19,17 +20,22 @@ internal sealed class SimMember : IConsensusView, IReplicaView, IWriteSubmitter
     private readonly Func<int, ClientTraffic, bool> _send;
     private readonly Action<PendingWrite> _post;
 
-    public SimMember(SimPeer peer, SessionTracker tracker, TimeProvider clock, Func<int, ClientTraffic, bool> send, Action<PendingWrite> post)
+    /// <param name="answerTicks">the forwarder's bound on a forwarded write's answer, in ticks (EnsembleMember's: twice the larger of initLimit and syncLimit).</param>
+    public SimMember(SimPeer peer, SessionTracker tracker, TimeProvider clock, Func<int, ClientTraffic, bool> send, Action<PendingWrite> post, int answerTicks)
     {
         (_peer, _send, _post) = (peer, send, post);
         Sessions = tracker;
         Global = new GlobalSessions(this, this, tracker, clock, NullLogger.Instance);
+        Forwarder = new WriteForwarder(this, this, Global, answerTicks, NullLogger.Instance);
     }
 
     /// <summary>The sessions this incarnation knows: its connections' and, as leader, every session of the tree.</summary>
     public SessionTracker Sessions { get; }
 
     public GlobalSessions Global { get; }
+
+    /// <summary>Where this member's clients' writes go: its pipeline while it leads, the leader otherwise (the real one).</summary>
+    public WriteForwarder Forwarder { get; }
 
     public int Id => _peer.Id;
 
@@ -39,7 +45,17 @@ internal sealed class SimMember : IConsensusView, IReplicaView, IWriteSubmitter
 
     public event Action<RoleChange>? RoleChanged;
 
+    public event Action<int, ClientTraffic>? TrafficReceived;
+
+    public event Action<int>? PeerDisconnected;
+
     public void OnRoleChanged(RoleChange change) => RoleChanged?.Invoke(change);
+
+    /// <summary>Client traffic from another member, delivered (the driver hands it to the member, never to the core).</summary>
+    public void OnTraffic(int from, ClientTraffic traffic) => TrafficReceived?.Invoke(from, traffic);
+
+    /// <summary>The transport saw <paramref name="peer"/>'s connection close.</summary>
+    public void OnDisconnected(int peer) => PeerDisconnected?.Invoke(peer);
 
     public bool Run(Action action)
     {
@@ -53,8 +69,13 @@ internal sealed class SimMember : IConsensusView, IReplicaView, IWriteSubmitter
 
     public IWriteSubmitter? Writes => _peer.Proposer is null ? null : this;
 
-    public ValueTask SubmitAsync(PendingWrite write, CancellationToken cancellationToken = default) =>
-        throw new NotSupportedException("the simulated clients' writes go through the workload");
+    public Publisher Follower => _peer.Tree.Publisher;
+
+    public ValueTask SubmitAsync(PendingWrite write, CancellationToken cancellationToken = default)
+    {
+        _post(write);
+        return ValueTask.CompletedTask;
+    }
 
     public void Post(PendingWrite write) => _post(write);
 }

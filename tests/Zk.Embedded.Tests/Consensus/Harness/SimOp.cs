@@ -16,6 +16,8 @@ internal enum SimOutcome
     Unknown,
     /// <summary>Refused with SessionExpired (the leader no longer knows the session): it changed nothing.</summary>
     SessionExpired,
+    /// <summary>Refused with SessionMoved (the leader knows the session attached to another member): it changed nothing.</summary>
+    SessionMoved,
 }
 
 /// <summary>One client operation in the recorded history: invoked and returned at scheduler steps (virtual time).</summary>

@@ -28,6 +28,11 @@ internal sealed class SimTotals
     public int ReattachRefused { get; private set; }
     public int ReattachExpired { get; private set; }
     public int Expirations { get; private set; }
+    /// <summary>Writes learners forwarded to their leader (REQUESTs delivered) and the REPLYs delivered back.</summary>
+    public int Forwarded { get; private set; }
+    public int ForwardedReplies { get; private set; }
+    public int SessionMoved { get; private set; }
+    public int ConnectionLossReplies { get; private set; }
     public int Faults { get; private set; }
     public int Crashes { get; private set; }
     public int Acknowledged { get; private set; }
@@ -60,6 +65,10 @@ internal sealed class SimTotals
         Reattached += sim.History.Reattached;
         ReattachRefused += sim.History.ReattachRefused;
         ReattachExpired += sim.History.ReattachExpired;
+        Forwarded += sim.History.Forwarded;
+        ForwardedReplies += sim.DeliveredByKind.GetValueOrDefault(nameof(Zk.Embedded.Consensus.ForwardedReply));
+        SessionMoved += sim.History.SessionMoved;
+        ConnectionLossReplies += sim.History.ConnectionLossReplies;
         Faults += sim.Faults;
         Crashes += sim.Crashes;
         Acknowledged += sim.Checker.Acknowledged;
@@ -74,7 +83,7 @@ internal sealed class SimTotals
     }
 
     public string Describe(TimeSpan elapsed) =>
-        $"{Runs} runs, {Steps} steps, {Ops} client ops ({OkOps} ok, {BadVersionOps} BadVersion, {UnknownOps} unknown), {Acknowledged} txns committed by leaders, "
+        $"{Runs} runs, {Steps} steps, {Ops} client ops ({OkOps} ok, {BadVersionOps} BadVersion, {UnknownOps} unknown, {ConnectionLossReplies} of them answered ConnectionLoss; {SessionMoved} SessionMoved; {Forwarded} forwarded to the leader, {ForwardedReplies} replies back), {Acknowledged} txns committed by leaders, "
         + $"{Faults} faults ({string.Join(", ", _faults.Select(f => $"{f.Value} {f.Key}"))}; {TornDropped} torn records cut at restart), {Epochs} epochs; "
         + $"syncs: {_syncs["Diff"]} DIFF, {_syncs["Trunc"]} TRUNC, {_syncs["Snap"]} SNAP; "
         + $"registers linearizable {Linearizable}, inconclusive {Inconclusive}; {Watches} watches set ({PersistentWatches} persistent, {RemovedWatches} of them removed, {MissingNodeWatches} on missing nodes), {WatchEvents} events ({NodeCreatedEvents} NodeCreated); {Reattached} sessions reattached ({ReattachRefused} refused as behind, {ReattachExpired} expired); {Rewatches} setWatches on reconnect ({RewatchFired} watches fired at once); {Expirations} session expiries proposed; "

@@ -346,6 +346,8 @@ internal sealed class Simulation
         Log($"peer {to} hears {peer} disconnect");
         core.Disconnected(peer);
         Drain(_peers[to - 1]);
+        _workload.OnDisconnected(to, peer);   // after the core, as the driver raises it
+        Drain(_peers[to - 1]);
     }
 
     private void StartPeer(SimPeer peer)

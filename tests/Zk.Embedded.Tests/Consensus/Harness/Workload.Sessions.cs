@@ -25,39 +25,41 @@ internal sealed partial class Workload
     {
         var tracker = new SessionTracker(_clock, peer.Id, SessionTracker.EnsembleSecret);
         peer.Tree.Sessions = tracker;
-        _members[peer.Id - 1] = new SimMember(peer, tracker, _clock, (to, message) => SendTraffic(peer.Id, to, message), write => Expire(peer, write));
+        // EnsembleMember's bound on a forwarded write's answer: twice the larger of initLimit and syncLimit.
+        var answerTicks = 2 * Math.Max(peer.Config.InitLimit, peer.Config.SyncLimit);
+        _members[peer.Id - 1] = new SimMember(peer, tracker, _clock, (to, message) => SendTraffic(peer.Id, to, message), write => Pipeline(peer, write), answerTicks);
     }
 
     /// <summary>The core changed role or phase (from its ready batch): the member's GlobalSessions hears it, as from the driver.</summary>
     public void OnRoleChanged(SimPeer peer, RoleChange change) => _members[peer.Id - 1]?.OnRoleChanged(change);
 
-    /// <summary>A tick of the peer: its GlobalSessions expires (as leader) or reports activity (as learner). True when it proposed.</summary>
+    /// <summary>
+    /// A tick of the peer, as EnsembleMember's: its GlobalSessions expires (as leader) or reports activity (as learner),
+    /// and its WriteForwarder fails forwarded writes unanswered for too long. True when it proposed.
+    /// </summary>
     public bool OnTick(SimPeer peer)
     {
         _proposedOnTick = false;
-        _members[peer.Id - 1]?.Global.OnTick();
+        if (_members[peer.Id - 1] is { } member)
+        {
+            member.Global.OnTick();
+            member.Forwarder.OnTick();
+        }
         return _proposedOnTick;
     }
 
-    /// <summary>Client traffic a member sent another (session activity), delivered.</summary>
+    /// <summary>Client traffic a member sent another (forwarded writes and their replies, session activity), delivered.</summary>
     public void OnTraffic(int to, int from, ClientTraffic traffic)
     {
-        if (traffic is SessionActivity activity)
-            _members[to - 1]?.Global.OnActivity(from, activity);
+        if (traffic is ForwardedRequest)
+            History.Forwarded++;
+        _members[to - 1]?.OnTraffic(from, traffic);
     }
+
+    /// <summary>The transport told <paramref name="to"/> that <paramref name="peer"/>'s connection closed.</summary>
+    public void OnDisconnected(int to, int peer) => _members[to - 1]?.OnDisconnected(peer);
 
     private bool _proposedOnTick;
-
-    /// <summary>The leader's GlobalSessions expires a session: its closeSession (cxid 0, as ZooKeeper's expiry) through the proposer.</summary>
-    private void Expire(SimPeer leader, PendingWrite write)
-    {
-        var session = write.Session.SessionId.Value;
-        if (options.DropExpiries || leader.Proposer is null || Prepare(leader, session, write.Request, cxid: 0) is not (_, { } zxid))
-            return;   // refused by the core, or nothing to close
-        History.Expirations.Add(session);
-        log($"leader {leader.Id} expires session {session:x} as {zxid}");
-        _proposedOnTick = true;
-    }
 
     /// <summary>A client action through its peer touches its session there (the peer reports it to the leader at its next tick).</summary>
     private void Ping(SimClient client, SimPeer peer)

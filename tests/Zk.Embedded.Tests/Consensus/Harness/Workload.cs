@@ -32,6 +32,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
     private readonly List<Txn> _txns = [];
     private int _cxid;
     private readonly Dictionary<(int Peer, long Id), (SimClient Client, SimOp Op)> _reads = [];   // read indexes asked for
+    private readonly Dictionary<int, SimOp> _ops = [];   // client requests by cxid, for the leader's pipeline to note what it made of them
     private long _lastReadId;
     private long _nextSession = 0x100;
     private int _connections;
@@ -81,7 +82,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         }
         if (r < 72) { ReadChildren(client, peer); return null; }
         if (r < 80) { Read(client, peer); return null; }
-        if (r < 90) { SyncRead(client, peer); return null; }
+        if (r < 90) return SyncRead(client, peer);
         if (options.LinearReadsWithoutBarrier)
         {
             Read(client, peer, SimOpKind.LinearRead);
@@ -293,18 +294,15 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
     }
 
     /// <summary>A real sync through the leader (answered without a txn once its state is published here), then a read of the peer's tree.</summary>
-    private void SyncRead(SimClient client, SimPeer peer)
+    private SimPeer SyncRead(SimClient client, SimPeer peer)
     {
-        if (LeaderOf(peer) is not { Proposer: not null } leader)
-            return;
         var op = Begin(client, SimOpKind.SyncRead, SimTree.Register(random.Next(SimTree.Registers)));
-        Submit(client, peer, leader, op, client.Session, new SyncRequest(op.Path));
+        Submit(client, peer, op, client.Session, new SyncRequest(op.Path));
+        return peer;
     }
 
     private SimPeer? Write(SimClient client, SimOpKind kind, SimPeer peer)
     {
-        if (LeaderOf(peer) is not { Proposer: not null } leader)
-            return null;
         var session = kind == SimOpKind.CreateSession ? _nextSession++ : client.Session;
         var register = SimTree.Register(random.Next(SimTree.Registers));
         var queue = SimTree.Queue(random.Next(SimTree.Queues));
@@ -330,43 +328,34 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         };
         if (kind == SimOpKind.CreateSession)
             client.Session = session;
-        var (step, zxid) = Submit(client, peer, leader, op, session, request);
-        if (zxid is null)
-            return null;   // answered without a txn (or refused by the core: in doubt until the leader change)
-        op.CreatedPath = step.Txn!.Op switch { CreateTxn c => c.Path, MultiTxn { Ops: [_, CreateTxn c] } => c.Path, _ => null };
         if (kind == SimOpKind.CloseSession)
             client.Closing = true;
-        log($"client {client.Id} {op.Kind} {op.Path} as {zxid} on {leader.Id}");
-        return leader;
+        Submit(client, peer, op, session, request);
+        return peer;   // a leader may have proposed it
     }
 
     /// <summary>
-    /// A request of the client's session through its peer, as a forwarded one goes: it waits in the peer's real
-    /// publisher (<see cref="Publisher.ExpectTxn"/>) and the leader's proposer prepares it; a txn goes to the core and
-    /// answers it once committed and published at the peer; an answer without a txn comes back at once and is given
-    /// once the state the leader checked is published there (<see cref="Publisher.Answer"/>), behind the session's
-    /// earlier requests.
+    /// A request of the client's session through its peer's real <see cref="Ensemble.WriteForwarder.SubmitAsync"/>, as
+    /// EnsembleMember submits one: on the leader into its pipeline (<see cref="Pipeline"/>), refused with SessionMoved
+    /// when the session is attached elsewhere; on a learner it waits in the peer's real publisher
+    /// (<see cref="Publisher.ExpectTxn"/>) and goes to the leader as a REQUEST over the simulated network, where the
+    /// leader's forwarder checks the session's owner and hands it to the pipeline; an answer without a txn comes back
+    /// as a REPLY. Both ways can be lost: the forwarder fails what waits longer than its bound, or when the transport
+    /// sees the leader's connection close, with ConnectionLoss. A member that does not serve fails it at once.
     /// </summary>
-    private (Step Step, Zxid? Zxid) Submit(SimClient client, SimPeer peer, SimPeer leader, SimOp op, long session, PipelineRequest request)
+    private void Submit(SimClient client, SimPeer peer, SimOp op, long session, PipelineRequest request)
     {
         var cxid = ++_cxid;
         client.Outstanding.Add(op);
+        _ops[cxid] = op;
         var server = op.Kind == SimOpKind.CreateSession ? client.Connection!.Attach(session) : client.Connection!.Server;
-        peer.Tree.Publisher.ExpectTxn(new PendingWrite(server, request, new SimReply(this, client, op), [], cxid));
-        var (step, zxid) = Prepare(leader, session, request, cxid);
-        if (zxid is { } proposed)
+        log($"client {client.Id} {op.Kind} {op.Path} (cxid {cxid}) on {peer.Id}");
+        var submitted = _members[peer.Id - 1]!.Forwarder.SubmitAsync(new PendingWrite(server, request, new SimReply(this, client, op), [], cxid));
+        if (submitted.IsFaulted)
         {
-            op.Zxid = proposed;
-            return (step, zxid);
+            var code = submitted.AsTask().Exception!.GetBaseException() is ZkException e ? e.Code : ZkErrorCode.SystemError;
+            OnReply(client, op, new Reply(code, request.ErrorPath, null, peer.Tree.Zxid, peer.Tree.State));
         }
-        if (step.Txn is not null)
-            return (step, null);
-        (op.NoTxn, op.Refused, op.Zxid) = (true, step.Reply.Error == ZkErrorCode.BadVersion, step.Reply.Zxid);
-        var answer = step.Reply with { State = null! };   // the peer's state at that zxid, filled in there
-        if (!peer.Tree.Publisher.Answer(new SessionId(session), cxid, _ => answer))
-            throw new ConsensusViolation($"peer {peer.Id}'s publisher had no waiting request for {op} (cxid {cxid}) when the leader's answer came");
-        log($"client {client.Id} {op.Kind} {op.Path} answered {step.Reply.Error} by {leader.Id} without a txn once {op.Zxid} is published");
-        return (step, null);
     }
 
     /// <summary>A reply from the client's peer's publisher; one for a request the client gave up on (it moved, or its peer closed the connection) goes nowhere.</summary>
@@ -397,7 +386,12 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             case ZkErrorCode.SessionExpired:
                 Finish(client, op, SimOutcome.SessionExpired);
                 break;
+            case ZkErrorCode.SessionMoved:
+                History.SessionMoved++;
+                Finish(client, op, SimOutcome.SessionMoved);
+                break;
             case ZkErrorCode.ConnectionLoss:
+                History.ConnectionLossReplies++;
                 Finish(client, op, SimOutcome.Unknown);
                 break;
             default:
@@ -411,30 +405,60 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
     }
 
     /// <summary>
-    /// The leader's real proposer prepares the request against its speculative state, as the session's connection on
-    /// the leader would (PendingWrite with the session's next cxid), and the txn, if any, goes to the core.
+    /// The leader's pipeline as the workload models RequestProcessor: every write that reaches it (its own clients'
+    /// through the forwarder's SubmitAsync, its learners' forwarded ones, GlobalSessions' expiries) waits in its real
+    /// publisher, the real proposer prepares it against the tree plus the leader's own outstanding proposals, and the
+    /// txn, if any, goes to the core; an answer without a txn is given once the state the proposer checked is
+    /// published (to a learner's request: a REPLY back). The proposal's zxid is noted on the client's op, so its reply
+    /// must name that txn.
     /// </summary>
-    private (Step Step, Zxid? Zxid) Prepare(SimPeer leader, long session, PipelineRequest request, int cxid)
+    private void Pipeline(SimPeer leader, PendingWrite write)
     {
+        var expiry = write.Request is CloseSessionRequest { Expired: true };
+        if (expiry && options.DropExpiries)
+            return;   // planted: the leader's expiries are lost before they are proposed
+        var op = _ops.GetValueOrDefault(write.Cxid);
+        if (leader.Proposer is not { } proposer)
+        {
+            // Its term's pipeline stopped when the core refused one of its txns: what still reaches it fails.
+            write.Target?.Complete(new Reply(ZkErrorCode.ConnectionLoss, write.Request.ErrorPath, null, leader.Tree.Zxid, leader.Tree.State));
+            return;
+        }
+        if (write.Target is not null)
+            leader.Tree.Publisher.ExpectTxn(write);
         _triggers.Clear();
         _txns.Clear();
         // Planted: a system session skips the builder's checkSession.
-        var server = new ServerSession(new SessionId(session), [], options.SessionTimeoutSteps, [], isSystem: options.SkipSessionCheck);
-        var step = leader.Proposer!.Prepare(new PendingWrite(server, request, null, [], cxid), _triggers, _txns);
-        if (step.Txn is not { } txn)
-            return (step, null);
-        if (leader.Core!.Propose(TxnCodec.Encode(txn)) is not { } given)
+        var session = options.SkipSessionCheck ? new ServerSession(write.Session.SessionId, [], options.SessionTimeoutSteps, [], isSystem: true) : write.Session;
+        var step = proposer.Prepare(write with { Session = session }, _triggers, _txns);
+        if (step.Txn is { } txn)
         {
-            leader.Proposer = null;   // its speculative state holds a txn nobody will commit: no more writes this term
-            return (step, null);
+            if (leader.Core!.Propose(TxnCodec.Encode(txn)) is not { } given)
+            {
+                leader.Proposer = null;   // its speculative state holds a txn nobody will commit: no more writes this term
+                return;                   // the request waits in the publisher until the role change fails it
+            }
+            if (given != txn.Zxid)
+                throw new ConsensusViolation($"leader {leader.Id} gave {given} to a txn its proposer built for {txn.Zxid}");
+            if (op is not null)
+                (op.Zxid, op.CreatedPath) = (txn.Zxid, txn.Op switch { CreateTxn c => c.Path, MultiTxn { Ops: [_, CreateTxn c] } => c.Path, _ => null });
+            if (expiry)
+            {
+                History.Expirations.Add(write.Session.SessionId.Value);
+                _proposedOnTick = true;
+            }
+            log($"leader {leader.Id} proposes {(expiry ? "the expiry of " : "")}{op?.ToString() ?? write.Request.GetType().Name} of session {write.Session.SessionId.Value:x} as {txn.Zxid}");
+            return;
         }
-        if (given != txn.Zxid)
-            throw new ConsensusViolation($"leader {leader.Id} gave {given} to a txn its proposer built for {txn.Zxid}");
-        return (step, txn.Zxid);
+        if (op is not null)
+            (op.NoTxn, op.Refused, op.Zxid) = (true, step.Reply.Error == ZkErrorCode.BadVersion, step.Reply.Zxid);
+        if (write.Target is null)
+            return;
+        var answer = step.Reply with { State = null! };   // the state at that zxid, filled in where it is published
+        if (!leader.Tree.Publisher.Answer(write.Session.SessionId, write.Cxid, _ => answer))
+            throw new ConsensusViolation($"leader {leader.Id}'s publisher had no waiting request for cxid {write.Cxid} of session {write.Session.SessionId.Value:x} when its proposer answered");
+        log($"leader {leader.Id} answers cxid {write.Cxid} of session {write.Session.SessionId.Value:x} {step.Reply.Error} without a txn once {step.Reply.Zxid} is published");
     }
-
-    private SimPeer? LeaderOf(SimPeer peer) =>
-        peer.Core?.Leader is { } id && peers[id - 1].Core is { EstablishedEpoch: not null, IsServing: true } && !paused(peers[id - 1]) ? peers[id - 1] : null;
 
     private static void Observe(SimOp op, SimPeer peer)
     {
