@@ -28,11 +28,12 @@ internal static class EnsembleCommand
         var ticks = BenchOption.List("--failover-ticks", "50,2000", "tickTimes of the failover runs (50: the fixture's default; 2000: ZooKeeper's)", ParseTick, "milliseconds from 10 to 10000");
         var parts = BenchOption.Names("--parts", "writes,reads,failover", "what to measure", "writes", "reads", "failover");
         var systems = BenchOption.Names("--systems", "standalone,durable,non-durable", "which systems the writes and reads measure", "standalone", "durable", "non-durable");
+        var forceSync = BenchOption.Flag("--force-sync", true, "zoo.cfg forceSync of the durable standalone peer and ensemble members (false: their logs are written but not fsynced, which separates the disk's wait from the logs' CPU)");
         var command = new Command("ensemble", "3-voter in-process ensembles (durable and not) vs the standalone peer: writes, follower reads, failover time")
         {
-            writers, seconds, warmup, valueBytes, failovers, ticks, parts, systems,
+            writers, seconds, warmup, valueBytes, failovers, ticks, parts, systems, forceSync,
         };
-        command.SetAction((r, _) => RunAsync(r.GetValue(writers)!, r.GetValue(seconds), r.GetValue(warmup), r.GetValue(valueBytes), r.GetValue(failovers), r.GetValue(ticks)!, r.GetValue(parts)!, r.GetValue(systems)!));
+        command.SetAction((r, _) => RunAsync(r.GetValue(writers)!, r.GetValue(seconds), r.GetValue(warmup), r.GetValue(valueBytes), r.GetValue(failovers), r.GetValue(ticks)!, r.GetValue(parts)!, r.GetValue(systems)!, r.GetValue(forceSync)));
         return command;
     }
 
@@ -40,7 +41,7 @@ internal static class EnsembleCommand
 
     private static int? ParseTick(string text) => int.TryParse(text, out var n) && n is >= 10 and <= 10_000 ? n : null;
 
-    private static async Task RunAsync(int[] counts, int seconds, int warmup, int valueBytes, int failovers, int[] ticks, string[] parts, string[] systems)
+    private static async Task RunAsync(int[] counts, int seconds, int warmup, int valueBytes, int failovers, int[] ticks, string[] parts, string[] systems, bool forceSync)
     {
         Console.WriteLine(MachineInfo.Describe());
         Console.WriteLine($"> {Voters} voters on the in-memory transport (tickTime 50 ms unless said), sessions in process; {valueBytes} B values; {seconds} s per row after a {warmup} s warm-up");
@@ -54,7 +55,7 @@ internal static class EnsembleCommand
         try
         {
             if (parts.Contains("writes") || parts.Contains("reads"))
-                await MeasureThroughputAsync(writes, reads, counts, parts, systems, root, value, seconds, warmup).ConfigureAwait(false);
+                await MeasureThroughputAsync(writes, reads, counts, parts, systems, root, value, seconds, warmup, forceSync).ConfigureAwait(false);
             if (parts.Contains("failover") && failovers > 0)
             {
                 foreach (var tick in ticks.Select(ms => TimeSpan.FromMilliseconds(ms)))
@@ -85,10 +86,10 @@ internal static class EnsembleCommand
         Console.WriteLine();
     }
 
-    private static async Task MeasureStandaloneAsync(MarkdownTable writes, MarkdownTable reads, int[] counts, string[] parts, string? dataDir, byte[] value, int seconds, int warmup)
+    private static async Task MeasureStandaloneAsync(MarkdownTable writes, MarkdownTable reads, int[] counts, string[] parts, string? dataDir, byte[] value, int seconds, int warmup, bool forceSync)
     {
-        var system = dataDir is null ? "standalone (in memory)" : "standalone (durable, forceSync)";
-        await using var peer = await ZkPeer.StartAsync(new ZkPeerOptions { DataDir = dataDir, ForceSync = true }).ConfigureAwait(false);
+        var system = dataDir is null ? "standalone (in memory)" : $"standalone (durable, forceSync {(forceSync ? "yes" : "no")})";
+        await using var peer = await ZkPeer.StartAsync(new ZkPeerOptions { DataDir = dataDir, ForceSync = forceSync }).ConfigureAwait(false);
         ValueTask<IZooKeeper> Connect(int _) => peer.ConnectAsync();
         foreach (var n in counts)
         {
@@ -99,21 +100,23 @@ internal static class EnsembleCommand
         }
     }
 
-    private static async Task MeasureThroughputAsync(MarkdownTable writes, MarkdownTable reads, int[] counts, string[] parts, string[] systems, string root, byte[] value, int seconds, int warmup)
+    private static async Task MeasureThroughputAsync(MarkdownTable writes, MarkdownTable reads, int[] counts, string[] parts, string[] systems, string root, byte[] value, int seconds, int warmup, bool forceSync)
     {
         if (systems.Contains("standalone"))
         {
-            await MeasureStandaloneAsync(writes, reads, counts, parts, Path.Combine(root, "standalone"), value, seconds, warmup).ConfigureAwait(false);
+            await MeasureStandaloneAsync(writes, reads, counts, parts, Path.Combine(root, "standalone"), value, seconds, warmup, forceSync).ConfigureAwait(false);
 
             // The same peer without a dataDir: the baseline of the non-durable ensemble's writes.
             if (parts.Contains("writes"))
-                await MeasureStandaloneAsync(writes, reads, counts, ["writes"], null, value, seconds, warmup).ConfigureAwait(false);
+                await MeasureStandaloneAsync(writes, reads, counts, ["writes"], null, value, seconds, warmup, forceSync).ConfigureAwait(false);
         }
 
         foreach (var durable in new[] { true, false }.Where(d => systems.Contains(d ? "durable" : "non-durable")))
         {
-            var system = $"{Voters} voters, {(durable ? "durable" : "non-durable")}";
-            await using var ensemble = await InMemoryEnsemble.StartAsync(Voters, new InMemoryEnsembleOptions { Durable = durable }).ConfigureAwait(false);
+            var system = $"{Voters} voters, {(durable ? forceSync ? "durable" : "durable, forceSync no" : "non-durable")}";
+            var options = new InMemoryEnsembleOptions { Durable = durable };
+            options = options with { Peer = options.Peer with { ForceSync = forceSync } };
+            await using var ensemble = await InMemoryEnsemble.StartAsync(Voters, options).ConfigureAwait(false);
             var leader = await Members.WaitAllServingAsync(ensemble).ConfigureAwait(false);
             var ids = ensemble.Ids;
             ValueTask<IZooKeeper> Spread(int i) => Members.ConnectAsync(ensemble, _ => ids[i % ids.Count]);
