@@ -27,6 +27,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     private volatile bool _moved;
     private volatile bool _peerStopped;
     private volatile bool _leaderless;   // its ensemble member serves no clients now
+    private bool _rewatchPending;        // its member serves again: set its watches again once SyncConnected is delivered
 
     public InProcessSession(PeerCore peer, ServerSession server, Watcher? defaultWatcher)
     {
@@ -444,10 +445,33 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     /// Its member lost or regained its leader: the session hears Disconnected, then SyncConnected, as a ZooKeeper
     /// client whose server went away and came back (the session lives on unless it expires meanwhile).
     /// </summary>
+    /// <summary>
+    /// Called on the member's loop. A ZooKeeper server that leaves broadcast closes its connections, and with them
+    /// their watches; the client reconnects and sets its watches again (setWatches) with the newest zxid it had seen,
+    /// so whatever changed meanwhile fires once. An in-process session stays attached to its member, which may come
+    /// back by SNAP (a tree restored whole: no txn applied one by one, no trigger fired), so it does the same: its
+    /// watches leave the member when it stops serving and are set again from the session's own registry once the
+    /// SyncConnected that follows is delivered (after every event queued before it, so a one-shot those fired is not
+    /// set again).
+    /// </summary>
     void ISessionSink.OnServingChanged(bool serving)
     {
         _leaderless = !serving;
+        if (!serving)
+            _peer.Watches.RemoveSession(_server);
+        else
+            Volatile.Write(ref _rewatchPending, true);
         _outbox.EnqueueEvent(new WatchedEvent(EventType.None, serving ? KeeperState.SyncConnected : KeeperState.Disconnected, null), null);
+    }
+
+    /// <summary>setWatches after the member serves again, on the delivering thread (see <see cref="ISessionSink.OnServingChanged"/>).</summary>
+    private void Rewatch()
+    {
+        var state = _peer.Pipeline.State;
+        // A read that registered a watch while the member was going leaderless may have left one behind: start clean.
+        _peer.Watches.RemoveSession(_server);
+        Watches.Rewatch.Apply(_peer.Watches, _server, state, () => _peer.Pipeline.FiringState, _watchers.Lists(new Zxid(_seen.Value)),
+            (type, path) => _outbox.EnqueueEvent(new WatchedEvent(type, KeeperState.SyncConnected, path) { Zxid = state.Zxid.Value }, null));
     }
 
     /// <summary>The session was re-attached on another handle: this one stops, as ZooKeeper closes the old connection.</summary>
@@ -474,6 +498,12 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         foreach (var watcher in _watchers.Materialize(watchedEvent, _defaultWatcher))
         {
             Invoke(watcher, watchedEvent);
+        }
+
+        if (watchedEvent is { Type: EventType.None, State: KeeperState.SyncConnected } && Volatile.Read(ref _rewatchPending))
+        {
+            Volatile.Write(ref _rewatchPending, false);
+            Rewatch();
         }
     }
 

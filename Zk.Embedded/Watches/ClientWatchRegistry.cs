@@ -27,6 +27,18 @@ internal sealed class ClientWatchRegistry
         Add(mode == AddWatchMode.PersistentRecursive ? _recursive : _persistent, path, watcher);
 
     /// <summary>
+    /// The paths watched now, as a reconnecting client sends them with setWatches (<c>ZKWatchManager</c>'s lists):
+    /// what a session sets again on a member that serves again (<see cref="Rewatch"/>).
+    /// </summary>
+    public WatchLists Lists(Zxid relativeZxid)
+    {
+        lock (_lock)
+        {
+            return new WatchLists(relativeZxid, [.. _data.Keys], [.. _exist.Keys], [.. _child.Keys], [.. _persistent.Keys], [.. _recursive.Keys]);
+        }
+    }
+
+    /// <summary>
     /// The session's <see cref="IZooKeeper.StateChanged"/> handlers: every state event (type None) goes to them too,
     /// after the default watcher and the registered watchers.
     /// </summary>
