@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Zk.Embedded.Api;
 using Zk.Embedded.Ensemble;
+using Zk.Embedded.InProcess;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
 using Zk.Embedded.Watches;
@@ -29,6 +30,12 @@ internal sealed class PeerCore(IPeerPipeline pipeline, WatchManager watches, Ses
     public ILogger Logger { get; } = logger;
 
     public ZkPeerOptions Options { get; } = options;
+
+    /// <summary>
+    /// Where in-process sessions deliver their replies and watch events: null for the thread pool. The deterministic
+    /// simulator runs them on its own one thread, in an order a seed reproduces.
+    /// </summary>
+    public Action<Action>? Dispatch { get; init; }
 
     /// <summary>This peer's place now: standalone, or its role in its ensemble (Looking while it has no established leader).</summary>
     public PeerMode Mode => Member is not { } member ? PeerMode.Standalone : ModeOf(member.Status);
@@ -84,6 +91,59 @@ internal sealed class PeerCore(IPeerPipeline pipeline, WatchManager watches, Ses
         }
 
         return session;
+    }
+
+    /// <summary>
+    /// Opens an in-process session (a createSession txn), or re-attaches a live one when
+    /// <see cref="ZkSessionOptions.SessionId"/> is set: <see cref="ZkPeer.ConnectAsync"/>, and the deterministic
+    /// simulator's sessions on its members.
+    /// </summary>
+    public async ValueTask<IZooKeeper> ConnectAsync(ZkSessionOptions options, CancellationToken cancellationToken)
+    {
+        if (options.SessionId is { } existingId)
+            return Reattach(new SessionId(existingId), options);
+
+        var server = NewSession(NegotiateTimeout(options.SessionTimeout), SessionTracker.LocalIds);
+        var session = new InProcessSession(this, server, options.DefaultWatcher);
+        try
+        {
+            await session.OpenAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            Sessions.Remove(server.SessionId);
+            throw;
+        }
+
+        Attach(server, session);
+        session.MarkConnected();
+        return session;
+    }
+
+    private InProcessSession Reattach(SessionId sessionId, ZkSessionOptions options)
+    {
+        var server = FindForReattach(sessionId, options.SessionPassword.Span, new Zxid(options.LastZxidSeen))
+            ?? throw new ZkException(ZkErrorCode.SessionExpired, null, $"Session {sessionId} is not live here, or the password does not match.");
+        var session = new InProcessSession(this, server, options.DefaultWatcher);
+        // A new handle starts with only its own ip id, as a new connection does; its client adds its auth again.
+        server.ResetAuthIds(SessionTracker.LocalIds);
+        Attach(server, session);
+        session.MarkConnected();
+        return session;
+    }
+
+    /// <summary>This member started (true) or stopped (false) serving clients: every session attached here hears it.</summary>
+    public void ServingChanged(bool serving)
+    {
+        foreach (var session in Sessions.Sessions)
+            session.Sink?.OnServingChanged(serving);
+    }
+
+    /// <summary>The peer stopped (or its process died): its sessions' handles hear Disconnected and fail from then on.</summary>
+    public void Stopped()
+    {
+        foreach (var session in Sessions.Sessions)
+            session.Sink?.OnSessionEnded(KeeperState.Disconnected);
     }
 
     /// <summary>Points the session at a new attachment; the previous one (another connection or handle) is told to let go.</summary>

@@ -209,42 +209,10 @@ public sealed class ZkPeer : IAsyncDisposable
     /// Opens a session (a createSession txn), or re-attaches a live one when <see cref="ZkSessionOptions.SessionId"/>
     /// is set. Re-attaching with an unknown id or a wrong password fails with SessionExpired, as ZooKeeper refuses it.
     /// </summary>
-    public async ValueTask<IZooKeeper> ConnectAsync(ZkSessionOptions? options = null, CancellationToken cancellationToken = default)
+    public ValueTask<IZooKeeper> ConnectAsync(ZkSessionOptions? options = null, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        options ??= new ZkSessionOptions();
-        if (options.SessionId is { } existingId)
-        {
-            return Reattach(new SessionId(existingId), options);
-        }
-
-        var server = _core.NewSession(_core.NegotiateTimeout(options.SessionTimeout), SessionTracker.LocalIds);
-        var session = new InProcessSession(_core, server, options.DefaultWatcher);
-        try
-        {
-            await session.OpenAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            _core.Sessions.Remove(server.SessionId);
-            throw;
-        }
-
-        _core.Attach(server, session);
-        session.MarkConnected();
-        return session;
-    }
-
-    private InProcessSession Reattach(SessionId sessionId, ZkSessionOptions options)
-    {
-        var server = _core.FindForReattach(sessionId, options.SessionPassword.Span, new Zxid(options.LastZxidSeen))
-            ?? throw new ZkException(ZkErrorCode.SessionExpired, null, $"Session {sessionId} is not live here, or the password does not match.");
-        var session = new InProcessSession(_core, server, options.DefaultWatcher);
-        // A new handle starts with only its own ip id, as a new connection does; its client adds its auth again.
-        server.ResetAuthIds(SessionTracker.LocalIds);
-        _core.Attach(server, session);
-        session.MarkConnected();
-        return session;
+        return _core.ConnectAsync(options ?? new ZkSessionOptions(), cancellationToken);
     }
 
     private void ExpireSessions()
@@ -277,10 +245,7 @@ public sealed class ZkPeer : IAsyncDisposable
             if (role.Mode == PeerMode.Looking)
                 _clientPort?.CloseConnections();
             if (wasServing != (role.Mode != PeerMode.Looking))
-            {
-                foreach (var session in _core.Sessions.Sessions)
-                    session.Sink?.OnServingChanged(!wasServing);
-            }
+                _core.ServingChanged(!wasServing);
             _roleEvents = _roleEvents.ContinueWith(static (_, state) =>
             {
                 var (peer, args) = ((ZkPeer, LeadershipChangedEventArgs))state!;
@@ -361,9 +326,6 @@ public sealed class ZkPeer : IAsyncDisposable
             await _core.Pipeline.DisposeAsync().ConfigureAwait(false);
         _storage?.Dispose();
         Telemetry.Unregister(_core);
-        foreach (var session in _core.Sessions.Sessions)
-        {
-            session.Sink?.OnSessionEnded(KeeperState.Disconnected);
-        }
+        _core.Stopped();
     }
 }

@@ -34,7 +34,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         _peer = peer;
         _server = server;
         _defaultWatcher = defaultWatcher;
-        _outbox = new SessionOutbox(DeliverEvent, DeliverEnd, () => peer.Pipeline.State, () => peer.Pipeline.FiringState, logger: peer.Logger);
+        _outbox = new SessionOutbox(DeliverEvent, DeliverEnd, () => peer.Pipeline.State, () => peer.Pipeline.FiringState, logger: peer.Logger, dispatch: peer.Dispatch);
         _reads = new InProcessReads(peer, server, _outbox, _watchers, _seen);
         // The Java client pings after a third of the timeout without traffic; pinging on that period keeps the
         // session well inside its timeout as long as this object is alive.

@@ -101,6 +101,10 @@ internal sealed class DeferredRead(Func<TreeState, ReadOutcome>? execute, Action
 /// must leave in request order, so no read may be answered while an earlier reply is still being written. An
 /// in-process session does not: a read issued from a reply's continuation may run at once.
 /// </param>
+/// <param name="dispatch">
+/// where the delivery loop runs: null for the thread pool; the deterministic simulator passes its own queue, so
+/// replies and events reach the code under test in an order a seed reproduces (<see cref="PeerCore.Dispatch"/>).
+/// </param>
 internal sealed class SessionOutbox(
     Action<WatchedEvent, Watcher?> deliverEvent,
     Action<KeeperState> deliverEnd,
@@ -108,7 +112,8 @@ internal sealed class SessionOutbox(
     Func<TreeState> firingState,
     Action? drained = null,
     bool strictOrder = false,
-    ILogger? logger = null)
+    ILogger? logger = null,
+    Action<Action>? dispatch = null)
 {
     [ThreadStatic]
     private static SessionOutbox? t_deliveringEvent;
@@ -250,7 +255,10 @@ internal sealed class SessionOutbox(
         if (!_draining)
         {
             _draining = true;
-            ThreadPool.UnsafeQueueUserWorkItem(static outbox => outbox.Drain(), this, preferLocal: false);
+            if (dispatch is null)
+                ThreadPool.UnsafeQueueUserWorkItem(static outbox => outbox.Drain(), this, preferLocal: false);
+            else
+                dispatch(Drain);
         }
     }
 

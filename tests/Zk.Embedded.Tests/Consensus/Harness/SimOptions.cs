@@ -60,7 +60,12 @@ internal sealed record SimOptions
     public int CommittedLogWindow { get; init; } = 8;
     /// <summary>Periodic snapshots (with the in-memory store's compaction) every this many applied txns; 0 none.</summary>
     public int SnapCount { get; init; }
+    /// <summary>
+    /// An application's scenario runs instead of the workload's clients (<see cref="SimScenario"/>): its in-process
+    /// sessions keep their watches across their member's role changes and SNAPs, as on a real member.
+    /// </summary>
+    public bool Scenario { get; init; }
 
     public override string ToString() =>
-        $"seed={Seed} voters={Voters} observers={Observers} storage={(InstantStorage ? "instant" : "delayed")} window={CommittedLogWindow}{(OverTransport ? " transport=in-memory" : "")}{(Faults.Any ? $" planted={Faults}" : "")}{(KeepSnapshotOnTrunc ? " planted=KeepSnapshotOnTrunc" : "")}{(LinearReadsWithoutBarrier ? " planted=LinearReadsWithoutBarrier" : "")}{(KeepTornRecord ? " planted=KeepTornRecord" : "")}{(SkipSessionCheck ? " planted=SkipSessionCheck" : "")}{(WatchEventsAfterReply ? " planted=WatchEventsAfterReply" : "")}{(OneEventPerPath ? " planted=OneEventPerPath" : "")}{(IgnoreRemoveWatches ? " planted=IgnoreRemoveWatches" : "")}{(RewatchFromPeerZxid ? " planted=RewatchFromPeerZxid" : "")}{(DropExpiries ? " planted=DropExpiries" : "")}";
+        $"seed={Seed} voters={Voters} observers={Observers} storage={(InstantStorage ? "instant" : "delayed")} window={CommittedLogWindow}{(OverTransport ? " transport=in-memory" : "")}{(Scenario ? " scenario" : "")}{(Faults.Any ? $" planted={Faults}" : "")}{(KeepSnapshotOnTrunc ? " planted=KeepSnapshotOnTrunc" : "")}{(LinearReadsWithoutBarrier ? " planted=LinearReadsWithoutBarrier" : "")}{(KeepTornRecord ? " planted=KeepTornRecord" : "")}{(SkipSessionCheck ? " planted=SkipSessionCheck" : "")}{(WatchEventsAfterReply ? " planted=WatchEventsAfterReply" : "")}{(OneEventPerPath ? " planted=OneEventPerPath" : "")}{(IgnoreRemoveWatches ? " planted=IgnoreRemoveWatches" : "")}{(RewatchFromPeerZxid ? " planted=RewatchFromPeerZxid" : "")}{(DropExpiries ? " planted=DropExpiries" : "")}";
 }

@@ -10,7 +10,8 @@ namespace Zk.Embedded.Tests.Consensus.Harness;
 /// from the disk, as a process restart would.
 /// </summary>
 /// <param name="trees">false: the txns are opaque bytes (ZabOverTransportTests) and no tree is kept.</param>
-internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, bool trees = true) : ISnapshotSource
+/// <param name="keepsWatches">the tree keeps its watches across role changes and SNAPs (<see cref="SimTree.KeepsWatches"/>).</param>
+internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, bool trees = true, bool keepsWatches = false) : ISnapshotSource
 {
     private readonly List<PersistRequest> _pending = [];
 
@@ -24,7 +25,7 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
     public int Incarnation { get; private set; }
     /// <summary>Changes whenever this peer's client connections all end (restart, role change, resync): a client holding an older one is disconnected.</summary>
     public int Generation { get; private set; }
-    public SimTree Tree { get; } = new(publishes: true);
+    public SimTree Tree { get; } = new(publishes: true) { KeepsWatches = keepsWatches };
     /// <summary>
     /// As an established leader: the real first stage of the pipeline (ZooKeeper's PrepRequestProcessor), which builds
     /// each txn against the applied tree plus this leader's own uncommitted proposals; null otherwise, or once the core
@@ -43,7 +44,10 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
     {
         Applied = SnapshotCodec.Decode(Disk.Snapshot.Data);
         if (trees)
+        {
+            Tree.NewProcess();
             Tree.Rebuild(Applied);
+        }
         (Proposer, ProposerEpoch) = (null, 0);
         Reconnect();
         _pending.Clear();

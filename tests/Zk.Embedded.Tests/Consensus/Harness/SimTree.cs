@@ -36,6 +36,16 @@ internal sealed class SimTree(bool publishes = false)
 
     public TreeState State => _publisher?.State ?? _state;
 
+    /// <summary>The state whose watches have fired (the publisher's, at or ahead of <see cref="State"/>).</summary>
+    public TreeState FiringState => _publisher?.FiringState ?? _state;
+
+    /// <summary>
+    /// As a real member's tree (TreeReplica) for in-process sessions: a role change or a SNAP fails the requests waiting
+    /// here but keeps the watch manager and the watches, which the sessions themselves set again (false: every client
+    /// connection ends with its watches, as the workload's wire-like clients have it).
+    /// </summary>
+    public bool KeepsWatches { get; init; }
+
     /// <summary>The txn last applied, and (replay only) the watch triggers it made.</summary>
     public Txn? LastTxn { get; private set; }
     public IReadOnlyList<WatchTrigger> LastTriggers => _triggers;
@@ -104,10 +114,19 @@ internal sealed class SimTree(bool publishes = false)
         _state = state;
     }
 
+    /// <summary>A new process: a new watch manager (the old one's sessions died with the old process).</summary>
+    public void NewProcess()
+    {
+        EndConnections();
+        Watches = new WatchManager();
+    }
+
     private void EndConnections()
     {
         _publisher?.FailWaiting();
         _publisher = null;
+        if (KeepsWatches)
+            return;
         // Each session object (shared by the connections that reattach it) keeps a record of its watched paths: clear
         // it through the manager that holds them, or a later connection's watch on such a path would not register.
         foreach (var session in Sessions.Sessions)

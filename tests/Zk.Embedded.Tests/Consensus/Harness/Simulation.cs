@@ -42,7 +42,7 @@ internal sealed class Simulation
                 MyId = id, Voters = voters, Observers = observers,
                 InitLimit = 10, SyncLimit = 5, CommittedLogWindow = options.CommittedLogWindow, Faults = options.Faults,
             };
-            _peers.Add(new SimPeer(config, coreRandom));
+            _peers.Add(new SimPeer(config, coreRandom, keepsWatches: options.Scenario));
             _peers[^1].Disk.KeepsTornRecord = options.KeepTornRecord;
             _peers[^1].SnapCount = options.SnapCount;
         }
@@ -73,10 +73,29 @@ internal sealed class Simulation
     /// <summary>Runs the faulty phase and the quiet phase; throws <see cref="ConsensusViolation"/> on a broken invariant.</summary>
     public void Run()
     {
-        foreach (var peer in _peers)
-            StartPeer(peer);
+        StartAll();
         for (var i = 0; i < _options.Steps; i++)
             Step();
+        Settle();
+        History.Check();
+        SessionChecks.Check(History, _checker.History, _peers);
+        ExpireEverySession();
+        Log($"end: history {_checker.History.Count} txns, {History.Ops.Count} ops");
+    }
+
+    /// <summary>Every peer starts from its empty disk.</summary>
+    public void StartAll()
+    {
+        foreach (var peer in _peers)
+            StartPeer(peer);
+    }
+
+    /// <summary>
+    /// The quiet phase: every fault ends, every peer runs, and they must converge on one history; then the checks of
+    /// that state (durability of what leaders committed, identical digests, the workload's acknowledged writes there).
+    /// </summary>
+    public void Settle()
+    {
         _quiet = true;
         _faults.EndAll();
         Resume(long.MaxValue);
@@ -92,11 +111,28 @@ internal sealed class Simulation
         _workload.Close();
         _checker.CheckDurability(_peers);
         History.CheckQuiescent(_peers);
-        History.Check();
-        SessionChecks.Check(History, _checker.History, _peers);
-        ExpireEverySession();
-        Log($"end: history {_checker.History.Count} txns, {History.Ops.Count} ops");
     }
+
+    /// <summary>Called after every step (a scenario runs the continuations it made).</summary>
+    public Action? Stepped { get; set; }
+
+    /// <summary>Called once a peer (re)started, and before a peer crashes (a scenario's sessions on it die with it).</summary>
+    public Action<SimPeer>? PeerStarted { get; set; }
+    public Action<SimPeer>? PeerCrashing { get; set; }
+
+    /// <summary>Called for each role or phase change a peer reports, after the harness's own handling.</summary>
+    public Action<SimPeer, RoleChange>? RoleChanged { get; set; }
+
+    /// <summary>The clock the real code reads and sets timers on (one millisecond a step).</summary>
+    public SimClock Clock => _workload.Clock;
+
+    public Workload Workload => _workload;
+
+    /// <summary>One scheduler step; then the clock's due timers and <see cref="Stepped"/>.</summary>
+    public void StepOnce() => Step();
+
+    /// <summary>Adds a line to the trace (and its hash).</summary>
+    public void Note(string line) => Log(line);
 
     /// <summary>
     /// Every client has stopped: each session still open must be expired by the leader and gone from every peer
@@ -131,6 +167,19 @@ internal sealed class Simulation
     private void Step()
     {
         _step++;
+        try
+        {
+            StepCore();
+        }
+        finally
+        {
+            Clock.Fire();
+            Stepped?.Invoke();
+        }
+    }
+
+    private void StepCore()
+    {
         Resume(_step);
         _faults.Expire(_step);
         var r = _random.NextDouble();
@@ -235,6 +284,7 @@ internal sealed class Simulation
         var reached = _options.CrashesWriteUnsynced && _random.Next(2) == 0 ? _random.Next(victim.PendingCount + 1) : 0;
         var torn = _options.CrashesWriteUnsynced && victim.PendingAt(reached) is AppendTxn && _random.Next(2) == 0 ? 1 + _random.Next(48) : 0;
         Log($"crash {victim.Id} (pending {victim.PendingCount} unsynced writes, {reached} reached the disk{(torn > 0 ? $", the next torn after {torn} bytes" : "")})");
+        PeerCrashing?.Invoke(victim);
         victim.Crash(reached, torn);
         _faults.Forget(victim.Id);
         _network.Reset(victim.Id);
@@ -357,6 +407,7 @@ internal sealed class Simulation
         _workload.OnStart(peer);
         _checker.CheckApplied(peer, 0);   // what it restored from its own disk must be committed history too
         Log($"start {peer.Id} (incarnation {peer.Incarnation}, disk last {peer.Disk.LastZxid}, epochs {peer.Disk.AcceptedEpoch}/{peer.Disk.CurrentEpoch})");
+        PeerStarted?.Invoke(peer);
         Drain(peer);
     }
 
@@ -371,6 +422,7 @@ internal sealed class Simulation
                 peer.Reconnect();
                 _workload.OnRoleChanged(peer, change);
                 Log($"peer {peer.Id}: {change.State}/{change.Phase} epoch {change.Epoch} ({change.Reason})");
+                RoleChanged?.Invoke(peer, change);
                 if (_options.KeepSnapshotOnTrunc && change.State == ServerState.Leading && change.Phase == ZabPhase.Discovery)
                 {
                     peer.Disk.KeepsNewerSnapshotOnTrunc = true;

@@ -20,6 +20,9 @@ internal sealed partial class Workload
     /// <summary>How the members' client traffic travels: the simulation's network (from, to, message); false when dropped.</summary>
     public Func<int, int, ZabMessage, bool> SendTraffic { get; set; } = (_, _, _) => false;
 
+    /// <summary>The member of the peer's running incarnation (its GlobalSessions, WriteForwarder and tracker).</summary>
+    public SimMember MemberOf(SimPeer peer) => _members[peer.Id - 1] ?? throw new InvalidOperationException($"peer {peer.Id} never started");
+
     /// <summary>A peer (re)started: a new incarnation with an empty session tracker, as a new process has.</summary>
     public void OnStart(SimPeer peer)
     {

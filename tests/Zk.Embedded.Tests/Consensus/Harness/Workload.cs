@@ -28,6 +28,9 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
     private readonly SimClient[] _clients = Enumerable.Range(1, options.Clients).Select(i => new SimClient(i)).ToArray();
     private readonly TxnBuilder _builder = new(new AclCache(), new PeerLimits(1 << 20, false, null));
     private readonly SimClock _clock = new(now);
+
+    /// <summary>The clock of the real code the workload runs: one millisecond per step, with timers.</summary>
+    public SimClock Clock => _clock;
     private readonly List<WatchTrigger> _triggers = [];
     private readonly List<Txn> _txns = [];
     private int _cxid;

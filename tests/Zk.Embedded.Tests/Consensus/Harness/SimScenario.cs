@@ -1,0 +1,234 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Zk.Embedded.Api;
+using Zk.Embedded.Consensus;
+using Zk.Embedded.Processing;
+using Zk.Embedded.Tree;
+
+namespace Zk.Embedded.Tests.Consensus.Harness;
+
+/// <summary>
+/// An application's code against a simulated faulty ensemble, replayed exactly by its seed: the code under test (a
+/// scenario) opens real in-process sessions (<c>InProcessSession</c>, the library's own) on the simulated members and
+/// uses them as any application would, while the simulation crashes, partitions, pauses and restarts members as it
+/// does for the workload's clients. Everything runs on the calling thread: the scenario's continuations and the
+/// sessions' replies and events go through one queue (<see cref="SimSynchronizationContext"/>) that the simulation
+/// empties after every step, timers and delays run on its clock, so one seed gives one interleaving and one trace
+/// hash. When the scenario has finished, the faults end and the members must converge as in every run (the ZAB
+/// invariants are checked all along).
+/// </summary>
+/// <remarks>
+/// What the code under test must not do, since it would leave the simulation's thread: <c>Task.Run</c>, real timers
+/// (<c>Task.Delay</c> without <see cref="ScenarioContext.Time"/>), blocking waits. Work posted from another thread is
+/// reported as a failure of the run.
+/// </remarks>
+internal static class SimScenario
+{
+    /// <summary>Runs <paramref name="scenario"/> to its end (at most <paramref name="maxSteps"/> steps), then the quiet phase and its checks.</summary>
+    public static ScenarioRun Run(SimOptions options, Func<ScenarioContext, Task> scenario, int maxSteps = 60_000)
+    {
+        options = options with { Scenario = true, ClientProbability = 0 };
+        var sim = new Simulation(options);
+        var queue = new SimSynchronizationContext();
+        var context = new ScenarioContext(sim, queue, options.Seed);
+        sim.PeerStarted = context.OnStarted;
+        sim.PeerCrashing = context.OnCrashing;
+        sim.RoleChanged = context.OnRoleChanged;
+        sim.Stepped = queue.RunPending;
+        // No context while the library and the simulation run (the test framework installs its own on this thread).
+        var previous = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(null);
+        try
+        {
+            sim.StartAll();
+            var task = queue.RunUnderTest(() => scenario(context));
+            queue.RunPending();
+            while (!task.IsCompleted)
+            {
+                if (sim.Steps >= maxSteps)
+                    throw new ConsensusViolation($"the scenario did not finish within {maxSteps} steps");
+                sim.StepOnce();
+            }
+
+            task.GetAwaiter().GetResult();   // the scenario's own assertion, if it failed
+            sim.Note($"scenario done at step {sim.Steps}");
+            sim.Settle();
+            return new ScenarioRun(sim.TraceHash, sim.Steps, sim.Faults, sim.Trace);
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(previous);
+        }
+    }
+}
+
+/// <summary>What a scenario's run did: its trace hash (the same seed and code give the same one), steps and faults.</summary>
+internal sealed record ScenarioRun(string TraceHash, long Steps, int Faults, string Trace);
+
+/// <summary>What a scenario sees of the simulated ensemble: its members, sessions on them, its clock and a seeded random source.</summary>
+internal sealed class ScenarioContext
+{
+    private readonly Simulation _sim;
+    private readonly SimSynchronizationContext _queue;
+    private readonly Dictionary<int, PeerCore> _cores = [];
+    private readonly Dictionary<int, bool> _serving = [];
+
+    public ScenarioContext(Simulation sim, SimSynchronizationContext queue, int seed)
+    {
+        (_sim, _queue) = (sim, queue);
+        Random = new Random(seed ^ 0x5ce7a);
+    }
+
+    /// <summary>For the scenario's own choices, seeded with the run.</summary>
+    public Random Random { get; }
+
+    /// <summary>The simulation's clock: give it to <c>Task.Delay</c> and to the code under test's timers.</summary>
+    public TimeProvider Time => _sim.Clock;
+
+    /// <summary>The members' ids.</summary>
+    public IReadOnlyList<int> Members => [.. _sim.Peers.Select(p => p.Id)];
+
+    /// <summary>The established leader that serves now, if any.</summary>
+    public int? Leader => _sim.Peers.FirstOrDefault(p => p.Core is { State: ServerState.Leading, IsServing: true })?.Id;
+
+    /// <summary>Steps so far (milliseconds of the simulation's clock).</summary>
+    public long Now => _sim.Steps;
+
+    /// <summary>A delay on the simulation's clock.</summary>
+    public Task Delay(TimeSpan delay) => Task.Delay(delay, _sim.Clock);
+
+    /// <summary>
+    /// An in-process session on <paramref name="member"/> (its running incarnation), as <c>ZkPeer.ConnectAsync</c>
+    /// opens one: a createSession through the member, or a re-attach when the options name a session. Fails with
+    /// ConnectionLoss while the member is down or has no leader.
+    /// </summary>
+    public async Task<IZooKeeper> ConnectAsync(int member, ZkSessionOptions? options = null) =>
+        await CoreOf(member).ConnectAsync(options ?? new ZkSessionOptions(), CancellationToken.None);
+
+    /// <summary>Adds a line to the run's trace (it counts in the trace hash).</summary>
+    public void Log(string line) => _sim.Note(line);
+
+    private PeerCore CoreOf(int member) =>
+        _cores.TryGetValue(member, out var core) ? core : throw new ArgumentOutOfRangeException(nameof(member), member, "no such member");
+
+    /// <summary>A member's new incarnation: the peer a host process would start, with no sessions yet.</summary>
+    internal void OnStarted(SimPeer peer)
+    {
+        var member = _sim.Workload.MemberOf(peer);
+        // tickTime 50 ms of the simulation's clock: sessions of 100 ms to 1 s, about 3 to 30 core ticks.
+        var options = new ZkPeerOptions { TickTime = TimeSpan.FromMilliseconds(50) };
+        _cores[peer.Id] = new PeerCore(new SimPipeline(peer, member, peer.Incarnation), peer.Tree.Watches, peer.Tree.Sessions, _sim.Clock,
+            NullLogger.Instance, options) { Dispatch = _queue.Dispatch };
+        _serving[peer.Id] = false;
+    }
+
+    /// <summary>The member's process dies: its sessions' handles hear Disconnected and fail from then on.</summary>
+    internal void OnCrashing(SimPeer peer) => _cores.GetValueOrDefault(peer.Id)?.Stopped();
+
+    /// <summary>As ZkPeer does: the member's sessions hear when it starts or stops serving clients.</summary>
+    internal void OnRoleChanged(SimPeer peer, RoleChange change)
+    {
+        var serving = peer.Core is { IsServing: true };
+        if (_serving.GetValueOrDefault(peer.Id) == serving || !_cores.TryGetValue(peer.Id, out var core))
+            return;
+        _serving[peer.Id] = serving;
+        _sim.Note($"member {peer.Id} {(serving ? "serves" : "stops serving")} its {core.Sessions.Sessions.Count} sessions");
+        core.ServingChanged(serving);
+    }
+}
+
+/// <summary>A simulated member's incarnation as its in-process sessions see it: the pipeline of <c>PeerCore</c>.</summary>
+internal sealed class SimPipeline(SimPeer peer, SimMember member, int incarnation) : IPeerPipeline
+{
+    private static readonly Task<Exception> Never = new TaskCompletionSource<Exception>().Task;
+
+    private bool Alive => peer.Up && peer.Incarnation == incarnation;
+
+    public TreeState State => peer.Tree.State;
+
+    public TreeState FiringState => peer.Tree.FiringState;
+
+    public string? NotServing => !Alive ? $"server {peer.Id} stopped" : peer.Core!.IsServing ? null : $"server {peer.Id} is {peer.Core.State} and has no established leader";
+
+    public Task<Exception> Faulted => Never;
+
+    public ValueTask SubmitAsync(PendingWrite write, CancellationToken cancellationToken = default) =>
+        Alive ? member.Forwarder.SubmitAsync(write, cancellationToken)
+            : ValueTask.FromException(new ZkException(ZkErrorCode.ConnectionLoss, write.Request.ErrorPath, $"Server {peer.Id} stopped."));
+
+    public void Post(PendingWrite write)
+    {
+        if (Alive)
+            member.Writes?.Post(write);
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}
+
+/// <summary>
+/// The one queue of a scenario's run: continuations of the code under test (its awaits capture this context) and the
+/// sessions' deliveries (<c>PeerCore.Dispatch</c>), run in the order posted on the simulation's thread. The code under
+/// test runs with this context current; the library's work and the simulation's steps run with none, because the
+/// runtime never inlines a <c>ConfigureAwait(false)</c> continuation where a custom context is current (it queues it
+/// to the thread pool instead, which would leave the simulation's thread).
+/// </summary>
+internal sealed class SimSynchronizationContext : SynchronizationContext
+{
+    private readonly Queue<(SendOrPostCallback Callback, object? State, bool UnderTest)> _queue = new();
+    private readonly int _thread = Environment.CurrentManagedThreadId;
+    private string? _strayPost;
+
+    /// <summary>A continuation of the code under test: it runs with this context current.</summary>
+    public override void Post(SendOrPostCallback d, object? state) => Enqueue(d, state, underTest: true);
+
+    public override void Send(SendOrPostCallback d, object? state) => Post(d, state);
+
+    public override SynchronizationContext CreateCopy() => this;
+
+    /// <summary>The library's own work (a session's deliveries): it runs with no context current.</summary>
+    public void Dispatch(Action work) => Enqueue(static w => ((Action)w!)(), work, underTest: false);
+
+    /// <summary>Runs <paramref name="code"/> of the test with this context current (its awaits come back here).</summary>
+    public T RunUnderTest<T>(Func<T> code)
+    {
+        SetSynchronizationContext(this);
+        try
+        {
+            return code();
+        }
+        finally
+        {
+            SetSynchronizationContext(null);
+        }
+    }
+
+    /// <summary>Runs everything queued, including what that queues, until nothing is left.</summary>
+    public void RunPending()
+    {
+        while (true)
+        {
+            (SendOrPostCallback Callback, object? State, bool UnderTest) item;
+            lock (_queue)
+            {
+                if (_strayPost is { } stray)
+                    throw new ConsensusViolation(stray);
+                if (!_queue.TryDequeue(out item))
+                    return;
+            }
+
+            if (item.UnderTest)
+                RunUnderTest(() => { item.Callback(item.State); return 0; });
+            else
+                item.Callback(item.State);
+        }
+    }
+
+    private void Enqueue(SendOrPostCallback d, object? state, bool underTest)
+    {
+        lock (_queue)
+        {
+            if (Environment.CurrentManagedThreadId != _thread)
+                _strayPost ??= $"work was posted from thread {Environment.CurrentManagedThreadId}, not the simulation's: the code under test left it (Task.Run, a real timer, a blocking wait)\n{Environment.StackTrace}";
+            _queue.Enqueue((d, state, underTest));
+        }
+    }
+}
