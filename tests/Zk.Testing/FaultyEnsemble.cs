@@ -63,8 +63,8 @@ public sealed record FaultyEnsembleOptions
 /// <see cref="OperationHistory.Check"/> searches them for a linearizability violation. After the run everything heals
 /// and <see cref="CheckConvergedAsync"/> compares every member's tree. The same seed gives the same schedule of faults
 /// (which kinds, which members, in which order); thread scheduling is not replayed, so the interleaving with the
-/// code under test differs from run to run (the deterministic simulator in docs/simulation.md replays everything, but
-/// runs the consensus core, not an application's code).
+/// code under test differs from run to run (<see cref="Simulation.DeterministicEnsemble"/> replays everything, the
+/// code under test included, on virtual time with the members' drivers and pipelines modelled around their real parts).
 /// </summary>
 public sealed class FaultyEnsemble : IAsyncDisposable
 {

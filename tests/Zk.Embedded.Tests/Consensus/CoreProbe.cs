@@ -1,6 +1,6 @@
 using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
-using Zk.Embedded.Tests.Consensus.Harness;
+using Zk.Testing.Simulation;
 
 namespace Zk.Embedded.Tests.Consensus;
 

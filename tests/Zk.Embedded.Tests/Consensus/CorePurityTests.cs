@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
-using Zk.Embedded.Tests.Consensus.Harness;
+using Zk.Testing.Simulation;
 
 namespace Zk.Embedded.Tests.Consensus;
 

@@ -1,13 +1,14 @@
 using System.Text;
 using Xunit.Abstractions;
 using Zk.Embedded.Api;
-using Zk.Embedded.Tests.Consensus.Harness;
+using Zk.Testing.Simulation;
 using Zk.Testing.History;
 
 namespace Zk.Embedded.Tests.Consensus;
 
 /// <summary>
-/// Application code under the deterministic simulator (<see cref="SimScenario"/>): real in-process sessions on the
+/// Application code under the deterministic simulator, through its public entry point (<see cref="DeterministicEnsemble"/>
+/// in Zk.Testing): real in-process sessions on the
 /// simulated members, while the members crash, restart, lose their leader, are cut off and paused. A counter that
 /// workers on every member increment with conditional setData (read, then write at the version read, again on
 /// BadVersion) must end with every acknowledged increment and no more than the ones in doubt added, its history
@@ -28,12 +29,12 @@ public sealed class SimulatedScenarioTests(ITestOutputHelper output)
         foreach (var seed in seeds)
         {
             var counter = new CounterScenario();
-            ScenarioRun run;
+            SimulationResult run;
             try
             {
-                run = SimScenario.Run(Options(seed), counter.RunAsync);
+                run = DeterministicEnsemble.Run(seed, counter.RunAsync);
             }
-            catch (Exception e)
+            catch (SimulationFailedException e)
             {
                 throw new Xunit.Sdk.XunitException($"seed {seed} (replay: ZK_SIM_SEED={seed}): {e.Message}\n{counter.Describe()}");
             }
@@ -54,19 +55,38 @@ public sealed class SimulatedScenarioTests(ITestOutputHelper output)
     [Fact]
     public void The_same_seed_replays_the_same_scenario_run()
     {
-        var first = SimScenario.Run(Options(77), new CounterScenario().RunAsync);
-        var again = SimScenario.Run(Options(77), new CounterScenario().RunAsync);
-        var other = SimScenario.Run(Options(78), new CounterScenario().RunAsync);
+        var first = DeterministicEnsemble.Run(77, new CounterScenario().RunAsync);
+        var again = DeterministicEnsemble.Run(77, new CounterScenario().RunAsync);
+        var other = DeterministicEnsemble.Run(78, new CounterScenario().RunAsync);
         Assert.Equal(first.TraceHash, again.TraceHash);
         Assert.Equal(first.Steps, again.Steps);
         Assert.NotEqual(first.TraceHash, other.TraceHash);
     }
 
-    /// <summary>
-    /// Fewer crashes than the workload's runs (a crash ends every session of its member) and more partitions and
-    /// pauses, so sessions live through their members' lost leaders, SNAPs included (a committed-log window of 8).
-    /// </summary>
-    private static SimOptions Options(int seed) => new() { Seed = seed, CrashProbability = 0.0005, PartitionProbability = 0.004, HealProbability = 0.004 };
+    [Fact]
+    public void A_failing_scenario_names_its_seed_and_the_runs_last_events()
+    {
+        var failure = Assert.Throws<SimulationFailedException>(() => DeterministicEnsemble.Run(9, async ensemble =>
+        {
+            await ensemble.Delay(TimeSpan.FromMilliseconds(200));
+            ensemble.Log("the scenario gives up");
+            throw new InvalidOperationException("the recipe broke its invariant");
+        }));
+        Assert.Equal(9, failure.Seed);
+        Assert.Contains("the recipe broke its invariant", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("the scenario gives up", failure.Trace, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_scenario_that_leaves_the_simulations_thread_fails_instead_of_running_unreplayably()
+    {
+        var failure = Assert.Throws<SimulationFailedException>(() => DeterministicEnsemble.Run(9, async ensemble =>
+        {
+            await Task.Run(() => Thread.Sleep(20));   // done on a thread-pool thread, which then posts the continuation
+            await ensemble.Delay(TimeSpan.FromMilliseconds(10));
+        }, new DeterministicEnsembleOptions { MaxSteps = 50_000_000 }));   // steps go on until the stray post arrives, however slow the pool
+        Assert.Contains("left it", failure.Message, StringComparison.Ordinal);
+    }
 
     private static int Runs() => int.TryParse(Environment.GetEnvironmentVariable("ZK_SIM_RUNS"), out var n) ? n : 20;
 
@@ -84,7 +104,7 @@ public sealed class SimulatedScenarioTests(ITestOutputHelper output)
         public int Observed { get; private set; } = -1;
         private bool _done;
 
-        public async Task RunAsync(ScenarioContext sim)
+        public async Task RunAsync(SimulatedEnsemble sim)
         {
             var admin = await ConnectAsync(sim, "admin");
             while (true)
@@ -125,7 +145,7 @@ public sealed class SimulatedScenarioTests(ITestOutputHelper output)
         /// fires, or on a new session. A session that loses its member's leader and gets it back keeps its watches (as
         /// a ZooKeeper client's come back with setWatches), so it does not read again for that.
         /// </summary>
-        private async Task ObserveAsync(ScenarioContext sim)
+        private async Task ObserveAsync(SimulatedEnsemble sim)
         {
             IZooKeeper? zk = null;
             while (!_done)
@@ -154,7 +174,7 @@ public sealed class SimulatedScenarioTests(ITestOutputHelper output)
             }
         }
 
-        private async Task WorkAsync(ScenarioContext sim, string name)
+        private async Task WorkAsync(SimulatedEnsemble sim, string name)
         {
             var zk = await ConnectAsync(sim, name);
             for (var done = 0; done < IncrementsEach;)
@@ -188,7 +208,7 @@ public sealed class SimulatedScenarioTests(ITestOutputHelper output)
             }
         }
 
-        private async Task<int> ReadFinalAsync(ScenarioContext sim)
+        private async Task<int> ReadFinalAsync(SimulatedEnsemble sim)
         {
             var zk = await ConnectAsync(sim, "reader");
             while (true)
@@ -206,7 +226,7 @@ public sealed class SimulatedScenarioTests(ITestOutputHelper output)
         }
 
         /// <summary>A session on a member that serves, recorded; tries members in a seeded order until one takes it.</summary>
-        private async Task<IZooKeeper> ConnectAsync(ScenarioContext sim, string name)
+        private async Task<IZooKeeper> ConnectAsync(SimulatedEnsemble sim, string name)
         {
             while (true)
             {
@@ -225,14 +245,14 @@ public sealed class SimulatedScenarioTests(ITestOutputHelper output)
         }
 
         /// <summary>After a failure: the same session while it may still serve (its member lost its leader for a while), a new one once it cannot.</summary>
-        private async Task<IZooKeeper> ReconnectAfterAsync(ScenarioContext sim, IZooKeeper zk, ZkException e, string name)
+        private async Task<IZooKeeper> ReconnectAfterAsync(SimulatedEnsemble sim, IZooKeeper zk, ZkException e, string name)
         {
             Note(sim, $"{name}: {e.Code}");
             await sim.Delay(TimeSpan.FromMilliseconds(20));
             return zk.State is SessionState.Connected or SessionState.Connecting && sim.Random.Next(3) > 0 ? zk : await ConnectAsync(sim, name);
         }
 
-        private void Note(ScenarioContext sim, string line)
+        private void Note(SimulatedEnsemble sim, string line)
         {
             _log.Add($"[{sim.Now}] {line}");
             sim.Log(line);

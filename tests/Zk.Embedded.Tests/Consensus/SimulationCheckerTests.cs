@@ -1,7 +1,7 @@
 using Zk.Testing.History;
 using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
-using Zk.Embedded.Tests.Consensus.Harness;
+using Zk.Testing.Simulation;
 
 namespace Zk.Embedded.Tests.Consensus;
 

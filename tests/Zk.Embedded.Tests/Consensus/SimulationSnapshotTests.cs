@@ -1,5 +1,5 @@
 using Xunit.Abstractions;
-using Zk.Embedded.Tests.Consensus.Harness;
+using Zk.Testing.Simulation;
 
 namespace Zk.Embedded.Tests.Consensus;
 

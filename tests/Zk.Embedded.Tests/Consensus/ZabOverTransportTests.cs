@@ -2,7 +2,7 @@ using System.Text;
 using Microsoft.Extensions.Time.Testing;
 using Xunit.Abstractions;
 using Zk.Embedded.Consensus;
-using Zk.Embedded.Tests.Consensus.Harness;
+using Zk.Testing.Simulation;
 using Zk.Embedded.Transport;
 using Zk.Transport.InMemory;
 

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Zk.Embedded.Consensus;
 using Zk.Embedded.Ensemble;
-using Zk.Embedded.Tests.Consensus.Harness;
+using Zk.Testing.Simulation;
 using Zk.Transport.InMemory;
 
 namespace Zk.Embedded.Tests.Ensemble;

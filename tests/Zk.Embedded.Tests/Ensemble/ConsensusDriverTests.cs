@@ -4,7 +4,7 @@ using Xunit.Abstractions;
 using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
 using Zk.Embedded.Ensemble;
-using Zk.Embedded.Tests.Consensus.Harness;
+using Zk.Testing.Simulation;
 using Zk.Transport.InMemory;
 
 namespace Zk.Embedded.Tests.Ensemble;

@@ -7,7 +7,7 @@ using Zk.Embedded.Ensemble;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
 using Zk.Embedded.Storage;
-using Zk.Embedded.Tests.Consensus.Harness;
+using Zk.Testing.Simulation;
 using Zk.Embedded.Tests.Replication;
 using Zk.Embedded.Tests.Storage;
 using Zk.Transport.InMemory;

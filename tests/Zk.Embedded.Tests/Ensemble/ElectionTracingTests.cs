@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Xunit.Abstractions;
 using Zk.Embedded.Consensus;
 using Zk.Embedded.Ensemble;
-using Zk.Embedded.Tests.Consensus.Harness;
+using Zk.Testing.Simulation;
 using Zk.Embedded.Tests.Metrics;
 using Zk.Embedded.Tests.Support;
 using Zk.Transport.InMemory;

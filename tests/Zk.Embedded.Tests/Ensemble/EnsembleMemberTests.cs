@@ -5,7 +5,7 @@ using Zk.Embedded.Consensus;
 using Zk.Embedded.Ensemble;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
-using Zk.Embedded.Tests.Consensus.Harness;
+using Zk.Testing.Simulation;
 using Zk.Embedded.Tests.Replication;
 using Zk.Transport.InMemory;
 

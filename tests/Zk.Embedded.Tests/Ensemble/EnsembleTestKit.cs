@@ -1,3 +1,4 @@
+using Zk.Testing;
 using Zk.Embedded.Api;
 using Zk.Embedded.Ensemble;
 using Zk.Embedded.Processing;

@@ -1,3 +1,4 @@
+using Zk.Testing;
 using System.Collections.Concurrent;
 using Xunit.Abstractions;
 using Zk.Embedded.Api;

@@ -6,7 +6,7 @@ using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
 using Zk.Embedded.Ensemble;
 using Zk.Embedded.Processing;
-using Zk.Embedded.Tests.Consensus.Harness;
+using Zk.Testing.Simulation;
 using Zk.Embedded.Tests.Support;
 using Zk.Embedded.Wire.Client;
 using Zk.Transport.InMemory;

@@ -1,3 +1,4 @@
+using Zk.Testing;
 using Xunit.Abstractions;
 using Zk.Embedded.Api;
 using Zk.Embedded.Storage;

@@ -1,3 +1,4 @@
+using Zk.Testing;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;

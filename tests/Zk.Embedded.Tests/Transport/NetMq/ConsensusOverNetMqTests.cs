@@ -1,7 +1,7 @@
 using Xunit.Abstractions;
 using Zk.Embedded.Consensus;
 using Zk.Embedded.Tests.Consensus;
-using Zk.Embedded.Tests.Consensus.Harness;
+using Zk.Testing.Simulation;
 using Zk.Embedded.Transport;
 using static Zk.Embedded.Tests.Transport.NetMq.NetMqTestSupport;
 

@@ -3,10 +3,10 @@ using Zk.Embedded.Consensus;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
 
-namespace Zk.Embedded.Tests.Consensus.Harness;
+namespace Zk.Testing.Simulation;
 
 /// <summary>
-/// Session liveness in the workload, by the real <see cref="Ensemble.GlobalSessions"/> of each peer's incarnation
+/// Session liveness in the workload, by the real <see cref="Zk.Embedded.Ensemble.GlobalSessions"/> of each peer's incarnation
 /// (<see cref="SimMember"/>): a client's action touches its session in its peer's tracker; a learner reports the
 /// sessions it heard from to its leader every tick (session activity through the simulated network, lost with it);
 /// the leader expires, with a closeSession through its proposer, every session not heard of within its timeout

@@ -1,7 +1,7 @@
 using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
 
-namespace Zk.Embedded.Tests.Consensus.Harness;
+namespace Zk.Testing.Simulation;
 
 /// <summary>
 /// The ZAB invariants of CONSENSUS-NOTES §10 over a running simulation (tigerbeetle's state_checker): at most one

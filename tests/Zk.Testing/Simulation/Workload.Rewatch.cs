@@ -1,7 +1,7 @@
 using Zk.Embedded.Api;
 using Zk.Embedded.Watches;
 
-namespace Zk.Embedded.Tests.Consensus.Harness;
+namespace Zk.Testing.Simulation;
 
 /// <summary>
 /// Watches across reconnects, as ZooKeeper's client keeps them: its registry drops a one-shot when its event arrives,

@@ -1,6 +1,6 @@
 using Zk.Embedded.Api;
 
-namespace Zk.Embedded.Tests.Consensus.Harness;
+namespace Zk.Testing.Simulation;
 
 internal enum SimOpKind { CreateSession, CloseSession, SetData, CreateSequential, Multi, Ephemeral, Read, SyncRead, LinearRead, Children }
 

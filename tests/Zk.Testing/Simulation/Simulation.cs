@@ -1,7 +1,7 @@
 using System.Text;
 using Zk.Embedded.Consensus;
 
-namespace Zk.Embedded.Tests.Consensus.Harness;
+namespace Zk.Testing.Simulation;
 
 /// <summary>
 /// Runs 3 or 5 real <see cref="ZabPeer"/> cores (and observers) in one thread: a seeded scheduler decides which

@@ -1,4 +1,4 @@
-namespace Zk.Embedded.Tests.Consensus.Harness;
+namespace Zk.Testing.Simulation;
 
 /// <summary>What a set of runs did, for the test output and docs/simulation.md's figures.</summary>
 internal sealed class SimTotals

@@ -1,6 +1,6 @@
 using Zk.Testing.History;
 
-namespace Zk.Embedded.Tests.Consensus.Harness;
+namespace Zk.Testing.Simulation;
 
 /// <summary>
 /// The simulator's registers checked with Zk.Testing's linearizability search (<see cref="LinearizabilitySearch"/>):

@@ -3,7 +3,7 @@ using Zk.Embedded.Consensus;
 using Zk.Embedded.Transport;
 using Zk.Transport.InMemory;
 
-namespace Zk.Embedded.Tests.Consensus.Harness;
+namespace Zk.Testing.Simulation;
 
 /// <summary>The simulator's network: its own ordered channels (<see cref="SimNetwork"/>) or the real in-memory transport (<see cref="TransportNetwork"/>).</summary>
 internal interface ISimNetwork

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Zk.Embedded.Tree;
 
-namespace Zk.Embedded.Tests.Replication;
+namespace Zk.Testing;
 
 /// <summary>A digest of a whole tree, equal on two peers exactly when they hold the same state.</summary>
 internal static class TreeDigest

@@ -5,7 +5,7 @@ using Zk.Embedded.Processing;
 using Zk.Embedded.Sessions;
 using Zk.Embedded.Tree;
 
-namespace Zk.Embedded.Tests.Consensus.Harness;
+namespace Zk.Testing.Simulation;
 
 /// <summary>
 /// One incarnation of a simulated peer as its real <see cref="GlobalSessions"/> and <see cref="WriteForwarder"/> see it

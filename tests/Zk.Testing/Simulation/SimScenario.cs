@@ -1,10 +1,11 @@
 using Microsoft.Extensions.Logging.Abstractions;
+using Zk.Embedded;
 using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Tree;
 
-namespace Zk.Embedded.Tests.Consensus.Harness;
+namespace Zk.Testing.Simulation;
 
 /// <summary>
 /// An application's code against a simulated faulty ensemble, replayed exactly by its seed: the code under test (a
@@ -18,18 +19,19 @@ namespace Zk.Embedded.Tests.Consensus.Harness;
 /// </summary>
 /// <remarks>
 /// What the code under test must not do, since it would leave the simulation's thread: <c>Task.Run</c>, real timers
-/// (<c>Task.Delay</c> without <see cref="ScenarioContext.Time"/>), blocking waits. Work posted from another thread is
+/// (<c>Task.Delay</c> without <see cref="SimulatedEnsemble.Time"/>), blocking waits. Work posted from another thread is
 /// reported as a failure of the run.
 /// </remarks>
 internal static class SimScenario
 {
     /// <summary>Runs <paramref name="scenario"/> to its end (at most <paramref name="maxSteps"/> steps), then the quiet phase and its checks.</summary>
-    public static ScenarioRun Run(SimOptions options, Func<ScenarioContext, Task> scenario, int maxSteps = 60_000)
+    /// <param name="onFailure">given the run's trace when it fails, before the exception leaves.</param>
+    public static ScenarioRun Run(SimOptions options, Func<SimulatedEnsemble, Task> scenario, int maxSteps = 60_000, Action<string>? onFailure = null)
     {
         options = options with { Scenario = true, ClientProbability = 0 };
         var sim = new Simulation(options);
         var queue = new SimSynchronizationContext();
-        var context = new ScenarioContext(sim, queue, options.Seed);
+        var context = new SimulatedEnsemble(sim, queue, options.Seed);
         sim.PeerStarted = context.OnStarted;
         sim.PeerCrashing = context.OnCrashing;
         sim.RoleChanged = context.OnRoleChanged;
@@ -54,6 +56,11 @@ internal static class SimScenario
             sim.Settle();
             return new ScenarioRun(sim.TraceHash, sim.Steps, sim.Faults, sim.Trace);
         }
+        catch
+        {
+            onFailure?.Invoke(sim.Trace);
+            throw;
+        }
         finally
         {
             SynchronizationContext.SetSynchronizationContext(previous);
@@ -64,15 +71,19 @@ internal static class SimScenario
 /// <summary>What a scenario's run did: its trace hash (the same seed and code give the same one), steps and faults.</summary>
 internal sealed record ScenarioRun(string TraceHash, long Steps, int Faults, string Trace);
 
-/// <summary>What a scenario sees of the simulated ensemble: its members, sessions on them, its clock and a seeded random source.</summary>
-internal sealed class ScenarioContext
+/// <summary>
+/// What the code under test sees of a simulated ensemble (<see cref="DeterministicEnsemble.Run"/>): its members,
+/// in-process sessions on them, the simulation's clock and a random source seeded with the run. Use it only from the
+/// scenario's own code, on the thread the scenario runs on.
+/// </summary>
+public sealed class SimulatedEnsemble
 {
     private readonly Simulation _sim;
     private readonly SimSynchronizationContext _queue;
     private readonly Dictionary<int, PeerCore> _cores = [];
     private readonly Dictionary<int, bool> _serving = [];
 
-    public ScenarioContext(Simulation sim, SimSynchronizationContext queue, int seed)
+    internal SimulatedEnsemble(Simulation sim, SimSynchronizationContext queue, int seed)
     {
         (_sim, _queue) = (sim, queue);
         Random = new Random(seed ^ 0x5ce7a);

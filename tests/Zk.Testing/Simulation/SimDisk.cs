@@ -3,7 +3,7 @@ using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
 using Zk.Embedded.Ensemble;
 
-namespace Zk.Embedded.Tests.Consensus.Harness;
+namespace Zk.Testing.Simulation;
 
 /// <summary>
 /// A peer's disk as of its last fsync: both epoch files, one snapshot and the log after it. Persist requests reach

@@ -2,7 +2,7 @@ using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
 using Zk.Embedded.Ensemble;
 
-namespace Zk.Embedded.Tests.Consensus.Harness;
+namespace Zk.Testing.Simulation;
 
 /// <summary>
 /// One simulated peer: the real <see cref="ZabPeer"/>, its disk, the persist requests not yet durable, and its applied
@@ -55,11 +55,6 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
         Core = new ZabPeer(config, Disk.Load(), random, this);
     }
 
-    /// <summary>
-    /// The process dies. Writes reach the disk in the order made, so the first <paramref name="reachedDisk"/> unsynced
-    /// requests may have got there without their fsync; with <paramref name="tornBytes"/> &gt; 0 the next one, if an
-    /// append, was cut short after that many bytes. Nothing of this was acknowledged: the core never heard it was durable.
-    /// </summary>
     /// <summary>A follower that leaves broadcast (or a deposed leader) closes every client connection, and so drops their watches.</summary>
     public void Reconnect()
     {
@@ -67,6 +62,11 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
         Tree.DropWatches();
     }
 
+    /// <summary>
+    /// The process dies. Writes reach the disk in the order made, so the first <paramref name="reachedDisk"/> unsynced
+    /// requests may have got there without their fsync; with <paramref name="tornBytes"/> &gt; 0 the next one, if an
+    /// append, was cut short after that many bytes. Nothing of this was acknowledged: the core never heard it was durable.
+    /// </summary>
     public void Crash(int reachedDisk = 0, int tornBytes = 0)
     {
         Core = null;

@@ -4,7 +4,7 @@ using Zk.Embedded.Tree;
 using Zk.Embedded.Txns;
 using Zk.Embedded.Watches;
 
-namespace Zk.Embedded.Tests.Consensus.Harness;
+namespace Zk.Testing.Simulation;
 
 /// <summary>
 /// The session and watch checks of issue 14, over the committed history (replayed from genesis for its watch

@@ -1,4 +1,4 @@
-namespace Zk.Embedded.Tests.Consensus.Harness;
+namespace Zk.Testing.Simulation;
 
 /// <summary>
 /// The faults that last a while, beside crashes and drops: partitions (a peer cut off both ways, or one direction of

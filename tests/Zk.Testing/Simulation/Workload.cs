@@ -8,7 +8,7 @@ using Zk.Embedded.Tree;
 using Zk.Embedded.Txns;
 using Zk.Embedded.Watches;
 
-namespace Zk.Embedded.Tests.Consensus.Harness;
+namespace Zk.Testing.Simulation;
 
 /// <summary>
 /// Client sessions against the simulated ensemble. Each client is connected to one serving peer (a session reattached
@@ -338,7 +338,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
     }
 
     /// <summary>
-    /// A request of the client's session through its peer's real <see cref="Ensemble.WriteForwarder.SubmitAsync"/>, as
+    /// A request of the client's session through its peer's real <see cref="Zk.Embedded.Ensemble.WriteForwarder.SubmitAsync"/>, as
     /// EnsembleMember submits one: on the leader into its pipeline (<see cref="Pipeline"/>), refused with SessionMoved
     /// when the session is attached elsewhere; on a learner it waits in the peer's real publisher
     /// (<see cref="Publisher.ExpectTxn"/>) and goes to the leader as a REQUEST over the simulated network, where the

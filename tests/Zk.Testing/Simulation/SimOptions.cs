@@ -1,4 +1,4 @@
-namespace Zk.Embedded.Tests.Consensus.Harness;
+namespace Zk.Testing.Simulation;
 
 /// <summary>One simulated run: the ensemble, the fault rates and the workload, all decided by <see cref="Seed"/>.</summary>
 internal sealed record SimOptions

@@ -1,4 +1,4 @@
-namespace Zk.Embedded.Tests.Consensus.Harness;
+namespace Zk.Testing.Simulation;
 
 /// <summary>
 /// The simulation's virtual time for the real code that reads a clock (a txn's time) or sets timers (a session's

@@ -1,6 +1,6 @@
 using Zk.Embedded.Consensus;
 
-namespace Zk.Embedded.Tests.Consensus.Harness;
+namespace Zk.Testing.Simulation;
 
 /// <summary>
 /// Ordered, lossy channels between peers (the transport contract of issue 13): one FIFO queue per (from, to) pair.

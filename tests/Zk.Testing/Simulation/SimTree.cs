@@ -8,9 +8,8 @@ using Zk.Embedded.Sessions;
 using Zk.Embedded.Tree;
 using Zk.Embedded.Txns;
 using Zk.Embedded.Watches;
-using Zk.Embedded.Tests.Replication;
 
-namespace Zk.Embedded.Tests.Consensus.Harness;
+namespace Zk.Testing.Simulation;
 
 /// <summary>
 /// A simulated peer's real replicated state: every committed txn decoded with <see cref="TxnCodec"/> and published by

@@ -2,7 +2,7 @@ using Zk.Embedded.Api;
 using Zk.Embedded.Sessions;
 using Zk.Embedded.Watches;
 
-namespace Zk.Embedded.Tests.Consensus.Harness;
+namespace Zk.Testing.Simulation;
 
 /// <summary>
 /// One client connection to one peer: its server-side session object (which the peer's real <see cref="WatchManager"/>

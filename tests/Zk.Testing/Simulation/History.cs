@@ -1,7 +1,7 @@
 using Zk.Testing.History;
 using Zk.Embedded.Api;
 
-namespace Zk.Embedded.Tests.Consensus.Harness;
+namespace Zk.Testing.Simulation;
 
 /// <summary>
 /// The recorded client history and the checks over it (issue 14): per-session reads never go back in zxid, per-session
