@@ -467,9 +467,10 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     /// <summary>setWatches after the member serves again, on the delivering thread (see <see cref="ISessionSink.OnServingChanged"/>).</summary>
     private void Rewatch()
     {
+        // Not cleared again here: a read answered since the member serves again may have just registered a watch that
+        // the registry does not list yet, and clearing would lose it. (A read that passed its check as the member
+        // stopped serving may have registered one after the clearing at the stop: that one can fire once more.)
         var state = _peer.Pipeline.State;
-        // A read that registered a watch while the member was going leaderless may have left one behind: start clean.
-        _peer.Watches.RemoveSession(_server);
         Watches.Rewatch.Apply(_peer.Watches, _server, state, () => _peer.Pipeline.FiringState, _watchers.Lists(new Zxid(_seen.Value)),
             (type, path) => _outbox.EnqueueEvent(new WatchedEvent(type, KeeperState.SyncConnected, path) { Zxid = state.Zxid.Value }, null));
     }

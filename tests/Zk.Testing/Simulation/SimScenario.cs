@@ -110,7 +110,8 @@ public sealed class SimulatedEnsemble
     /// <summary>
     /// An in-process session on <paramref name="member"/> (its running incarnation), as <c>ZkPeer.ConnectAsync</c>
     /// opens one: a createSession through the member, or a re-attach when the options name a session. Fails with
-    /// ConnectionLoss while the member is down or has no leader.
+    /// ConnectionLoss while the member is down or has no leader. The members' tickTime is 50 ms of the simulation's
+    /// clock, so a session's timeout is negotiated into 100 ms to 1 s, as ZooKeeper bounds it by 2 and 20 ticks.
     /// </summary>
     public async Task<IZooKeeper> ConnectAsync(int member, ZkSessionOptions? options = null) =>
         await CoreOf(member).ConnectAsync(options ?? new ZkSessionOptions(), CancellationToken.None);
