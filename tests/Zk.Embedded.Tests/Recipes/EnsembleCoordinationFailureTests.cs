@@ -61,7 +61,13 @@ public sealed class EnsembleCoordinationFailureTests(ITestOutputHelper output) :
         for (var i = 0; i < 4; i++)
             waiters.Add(await ConnectAsync(i % 2 == 0 ? a : b));
         await new DistributedBarrier(owner, "/gate").SetAsync();
+        // A follower may not have applied the barrier yet, and a waiter that reads it absent passes at once (the
+        // recipe does not promise otherwise): seen once in CI, two waiters on the lagging follower had passed before
+        // the failover. Each waiter's session syncs first, so it sees the barrier set.
+        foreach (var zk in waiters)
+            await zk.SyncAsync("/gate");
         var waiting = waiters.Select(zk => new DistributedBarrier(zk, "/gate").WaitAsync().AsTask()).ToArray();
+        Assert.DoesNotContain(waiting, w => w.IsCompleted);
         await Eventually.TrueAsync(() => Ensemble[a].Core.Watches.Count >= 2 && Ensemble[b].Core.Watches.Count >= 2, "the waiters watching /gate on both followers", Deadline);
 
         await FailOverAsync();
