@@ -9,7 +9,8 @@ namespace Zk.Embedded.Tests.Packaging;
 
 /// <summary>
 /// The packages as a user gets them: <c>dotnet pack</c> into a local feed, a fresh console project outside the
-/// repository adds Zk.Embedded from it and runs the README's in-process example, and the zk tool installs and runs.
+/// repository adds Zk.Embedded from it and runs the README's in-process example, another adds Zk.Testing and runs a
+/// scenario under the deterministic simulator twice with one seed (one trace hash), and the zk tool installs and runs.
 /// Slow (about a minute: real builds), so it carries the Packaging category; CI runs it with everything else.
 /// </summary>
 [Trait("Category", "Packaging")]
@@ -37,7 +38,7 @@ public sealed partial class PackageTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_fresh_project_installs_Zk_Embedded_from_a_local_feed_and_runs_the_README_example_and_the_zk_tool_installs()
+    public async Task A_fresh_project_installs_Zk_Embedded_from_a_local_feed_and_runs_the_README_example_the_packaged_simulator_replays_and_the_zk_tool_installs()
     {
         var root = RepositoryRoot();
         // A version no earlier run used, so the global packages folder cannot hand back a stale copy.
@@ -48,9 +49,10 @@ public sealed partial class PackageTests(ITestOutputHelper output)
         {
             // Packs what the test run built (no second build, which cost a minute on a shared machine); PackageVersion
             // changes the package only, so the assemblies this run loaded are not rebuilt.
-            foreach (var project in new[] { "Zk.Embedded", "Zk.Server" })
+            foreach (var project in new[] { "Zk.Embedded", "Zk.Server", "Zk.Transport.InMemory", Path.Combine("tests", "Zk.Testing") })
             {
-                await DotnetAsync(root, "pack", Path.Combine(root, project, project + ".csproj"), "--no-build", "-c", Configuration, "-o", feed, $"-p:PackageVersion={version}");
+                var name = Path.GetFileName(project);
+                await DotnetAsync(root, "pack", Path.Combine(root, project, name + ".csproj"), "--no-build", "-c", Configuration, "-o", feed, $"-p:PackageVersion={version}");
             }
 
             Assert.True(File.Exists(Path.Combine(feed, $"Zk.Embedded.{version}.snupkg")), "expected a symbols package beside Zk.Embedded's");
@@ -77,6 +79,41 @@ public sealed partial class PackageTests(ITestOutputHelper output)
             Assert.Contains("NodeDataChanged /app", run, StringComparison.Ordinal);
             Assert.Contains("/app/member-0000000000: 1 member(s)", run, StringComparison.Ordinal);
 
+            // Zk.Testing's deterministic simulator from the package: the same seed, the same run.
+            var sim = Directory.CreateDirectory(dir.File("sim")).FullName;
+            File.Copy(Path.Combine(app, "app.csproj"), Path.Combine(sim, "sim.csproj"));
+            File.Copy(Path.Combine(app, "nuget.config"), Path.Combine(sim, "nuget.config"));
+            File.WriteAllText(Path.Combine(sim, "Program.cs"), """
+                using Zk.Embedded.Api;
+                using Zk.Testing.Simulation;
+
+                for (var round = 0; round < 2; round++)
+                {
+                    var result = DeterministicEnsemble.Run(42, async ensemble =>
+                    {
+                        while (true)
+                        {
+                            try
+                            {
+                                var zk = await ensemble.ConnectAsync(ensemble.Members[ensemble.Random.Next(ensemble.Members.Count)]);
+                                await zk.CreateAsync("/sim", "ok"u8.ToArray(), Acl.OpenUnsafe, CreateMode.Persistent);
+                                return;
+                            }
+                            catch (ZkException e) when (e.Code is ZkErrorCode.ConnectionLoss or ZkErrorCode.SessionExpired or ZkErrorCode.NodeExists)
+                            {
+                                if (e.Code == ZkErrorCode.NodeExists)
+                                    return;
+                                await ensemble.Delay(TimeSpan.FromMilliseconds(20));
+                            }
+                        }
+                    });
+                    Console.WriteLine($"trace {result.TraceHash}");
+                }
+                """);
+            await DotnetAsync(sim, "add", "package", "Zk.Testing", "--version", version);
+            var hashes = (await DotnetAsync(sim, "run")).Split('\n').Where(l => l.StartsWith("trace ", StringComparison.Ordinal)).Select(l => l.Trim()).ToList();
+            Assert.True(hashes.Count == 2 && hashes[0] == hashes[1], $"expected the packaged simulator to give one trace hash twice for seed 42, got [{string.Join(", ", hashes)}]");
+
             await DotnetAsync(dir.Path, "tool", "install", "Zk.Server", "--tool-path", dir.File("tools"), "--version", version, "--add-source", feed);
             var help = await RunAsync(dir.Path, dir.File(Path.Combine("tools", "zk")), ["help"]);
             Assert.Contains("Usage:", help, StringComparison.Ordinal);
@@ -84,7 +121,7 @@ public sealed partial class PackageTests(ITestOutputHelper output)
         }
         finally
         {
-            foreach (var id in new[] { "zk.embedded", "zk.server" })
+            foreach (var id in new[] { "zk.embedded", "zk.server", "zk.transport.inmemory", "zk.testing" })
             {
                 var cached = Path.Combine(Environment.GetEnvironmentVariable("NUGET_PACKAGES") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages"), id, version);
                 if (Directory.Exists(cached))
