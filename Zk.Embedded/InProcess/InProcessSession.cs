@@ -443,10 +443,8 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
 
     /// <summary>
     /// Its member lost or regained its leader: the session hears Disconnected, then SyncConnected, as a ZooKeeper
-    /// client whose server went away and came back (the session lives on unless it expires meanwhile).
-    /// </summary>
-    /// <summary>
-    /// Called on the member's loop. A ZooKeeper server that leaves broadcast closes its connections, and with them
+    /// client whose server went away and came back (the session lives on unless it expires meanwhile). Called on the
+    /// member's loop. A ZooKeeper server that leaves broadcast closes its connections, and with them
     /// their watches; the client reconnects and sets its watches again (setWatches) with the newest zxid it had seen,
     /// so whatever changed meanwhile fires once. An in-process session stays attached to its member, which may come
     /// back by SNAP (a tree restored whole: no txn applied one by one, no trigger fired), so it does the same: its

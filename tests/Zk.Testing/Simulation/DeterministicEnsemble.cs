@@ -110,17 +110,55 @@ public static class DeterministicEnsemble
             Seed = seed, Voters = options.Voters, Observers = options.Observers, CrashProbability = options.CrashProbability,
             PartitionProbability = options.PartitionProbability, HealProbability = options.HealProbability,
             DropProbability = options.DropProbability, LongFaultProbability = options.LongFaultProbability,
-            CommittedLogWindow = options.CommittedLogWindow,
+            CommittedLogWindow = options.CommittedLogWindow, Scenario = true, ClientProbability = 0,
         };
-        string trace = "";
+        var simulation = new Simulation(sim);
         try
         {
-            var run = SimScenario.Run(sim, scenario, options.MaxSteps, t => trace = t);
-            return new SimulationResult(seed, run.TraceHash, run.Steps, run.Faults, run.Trace);
+            return RunScenario(simulation, seed, scenario, options.MaxSteps);
         }
         catch (Exception e)
         {
-            throw new SimulationFailedException(seed, trace, e);
+            throw new SimulationFailedException(seed, simulation.Trace, e);
+        }
+    }
+
+    /// <summary>
+    /// The scenario to its end, then the quiet phase and its checks. Everything runs on the calling thread: the
+    /// scenario's continuations and the sessions' replies and events go through one queue
+    /// (<see cref="SimSynchronizationContext"/>) that the simulation empties after every step.
+    /// </summary>
+    private static SimulationResult RunScenario(Simulation sim, int seed, Func<SimulatedEnsemble, Task> scenario, int maxSteps)
+    {
+        var queue = new SimSynchronizationContext();
+        var context = new SimulatedEnsemble(sim, queue, seed);
+        sim.PeerStarted = context.OnStarted;
+        sim.PeerCrashing = context.OnCrashing;
+        sim.RoleChanged = context.OnRoleChanged;
+        sim.Stepped = queue.RunPending;
+        // No context while the library and the simulation run (the test framework installs its own on this thread).
+        var previous = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(null);
+        try
+        {
+            sim.StartAll();
+            var task = queue.RunUnderTest(() => scenario(context));
+            queue.RunPending();
+            while (!task.IsCompleted)
+            {
+                if (sim.Steps >= maxSteps)
+                    throw new ConsensusViolation($"the scenario did not finish within {maxSteps} steps");
+                sim.StepOnce();
+            }
+
+            task.GetAwaiter().GetResult();   // the scenario's own assertion, if it failed
+            sim.Note($"scenario done at step {sim.Steps}");
+            sim.Settle();
+            return new SimulationResult(seed, sim.TraceHash, sim.Steps, sim.Faults, sim.Trace);
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(previous);
         }
     }
 }

@@ -61,7 +61,7 @@ internal sealed record SimOptions
     /// <summary>Periodic snapshots (with the in-memory store's compaction) every this many applied txns; 0 none.</summary>
     public int SnapCount { get; init; }
     /// <summary>
-    /// An application's scenario runs instead of the workload's clients (<see cref="SimScenario"/>): its in-process
+    /// An application's scenario runs instead of the workload's clients (<see cref="DeterministicEnsemble"/>): its in-process
     /// sessions keep their watches across their member's role changes and SNAPs, as on a real member.
     /// </summary>
     public bool Scenario { get; init; }

@@ -113,12 +113,8 @@ internal sealed class SimTree(bool publishes = false)
         _state = state;
     }
 
-    /// <summary>A new process: a new watch manager (the old one's sessions died with the old process).</summary>
-    public void NewProcess()
-    {
-        EndConnections();
-        Watches = new WatchManager();
-    }
+    /// <summary>A new process: a new watch manager (the old one's sessions died with the old process); <see cref="Rebuild"/> ends the connections.</summary>
+    public void NewProcess() => Watches = new WatchManager();
 
     private void EndConnections()
     {
