@@ -56,6 +56,15 @@ public sealed partial class PackageTests(ITestOutputHelper output)
             }
 
             Assert.True(File.Exists(Path.Combine(feed, $"Zk.Embedded.{version}.snupkg")), "expected a symbols package beside Zk.Embedded's");
+            // The packages built on Zk.Embedded's internals need exactly the Zk.Embedded they were built with.
+            foreach (var id in new[] { "Zk.Transport.InMemory", "Zk.Testing" })
+            {
+                using var package = System.IO.Compression.ZipFile.OpenRead(Path.Combine(feed, $"{id}.{version}.nupkg"));
+                using var nuspec = new StreamReader(package.GetEntry($"{id}.nuspec")!.Open());
+                var pinned = $"<dependency id=\"Zk.Embedded\" version=\"[{version}]\"";
+                Assert.True(nuspec.ReadToEnd().Contains(pinned, StringComparison.Ordinal), $"expected {id}'s nuspec to depend on exactly Zk.Embedded {version} ({pinned})");
+            }
+
 
             var app = Directory.CreateDirectory(dir.File("app")).FullName;
             File.WriteAllText(Path.Combine(app, "app.csproj"), """
