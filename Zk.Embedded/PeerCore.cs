@@ -12,6 +12,8 @@ namespace Zk.Embedded;
 internal sealed class PeerCore(IPeerPipeline pipeline, WatchManager watches, SessionTracker sessions, TimeProvider time, ILogger logger, ZkPeerOptions options,
     EnsembleMember? member = null)
 {
+    private bool _stopped;   // Stopped() was called: nothing tells the sessions anything any more
+
     /// <summary>What orders the peer's writes and publishes its state: the standalone pipeline or the ensemble member.</summary>
     public IPeerPipeline Pipeline { get; } = pipeline;
 
@@ -115,9 +117,23 @@ internal sealed class PeerCore(IPeerPipeline pipeline, WatchManager watches, Ses
             throw;
         }
 
+        AttachHandle(server, session);
+        return session;
+    }
+
+    /// <summary>
+    /// Attaches a new in-process handle. A peer that stopped while the session was being created or found (its last
+    /// txns publish as it stops) no longer tells its sessions anything: the handle hears Disconnected at once instead
+    /// of staying connected to a peer that answers nothing (found by the deterministic simulator: a watch-driven
+    /// reader connected as its member crashed and read nothing for ever after).
+    /// </summary>
+    private void AttachHandle(ServerSession server, InProcessSession session)
+    {
         Attach(server, session);
         session.MarkConnected();
-        return session;
+        Interlocked.MemoryBarrier();   // against Stopped: one of the two sees the other (both telling the handle is harmless)
+        if (Volatile.Read(ref _stopped))
+            ((ISessionSink)session).OnSessionEnded(KeeperState.Disconnected);
     }
 
     private InProcessSession Reattach(SessionId sessionId, ZkSessionOptions options)
@@ -127,8 +143,7 @@ internal sealed class PeerCore(IPeerPipeline pipeline, WatchManager watches, Ses
         var session = new InProcessSession(this, server, options.DefaultWatcher);
         // A new handle starts with only its own ip id, as a new connection does; its client adds its auth again.
         server.ResetAuthIds(SessionTracker.LocalIds);
-        Attach(server, session);
-        session.MarkConnected();
+        AttachHandle(server, session);
         return session;
     }
 
@@ -142,6 +157,8 @@ internal sealed class PeerCore(IPeerPipeline pipeline, WatchManager watches, Ses
     /// <summary>The peer stopped (or its process died): its sessions' handles hear Disconnected and fail from then on.</summary>
     public void Stopped()
     {
+        Volatile.Write(ref _stopped, true);
+        Interlocked.MemoryBarrier();
         foreach (var session in Sessions.Sessions)
             session.Sink?.OnSessionEnded(KeeperState.Disconnected);
     }

@@ -508,11 +508,16 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
 
     private void DeliverEnd(KeeperState state)
     {
+        if (_ended)
+            return;   // told twice (a handle attached as its peer stopped): the first end stands
+        _ended = true;
         _state = state == KeeperState.Expired ? SessionState.Expired : _state == SessionState.AuthFailed ? SessionState.AuthFailed : SessionState.Closed;
         _peerStopped = state == KeeperState.Disconnected;
         _heartbeat.Dispose();
         DeliverEvent(new WatchedEvent(EventType.None, state, null), null);
     }
+
+    private bool _ended;   // the outbox's: DeliverEnd ran
 
     private void Invoke(Watcher watcher, WatchedEvent watchedEvent)
     {
