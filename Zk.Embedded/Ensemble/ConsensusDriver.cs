@@ -21,7 +21,7 @@ namespace Zk.Embedded.Ensemble;
 /// Ticks, storage reports, proposals and waits are never dropped: each is bounded by its source (one timer, the
 /// storage worker's bounded queue, the leader pipeline's bounded batches in flight, the callers).
 /// </remarks>
-internal sealed partial class ConsensusDriver : IConsensusView, IAsyncDisposable
+internal sealed partial class ConsensusDriver : IConsensusView, IProposalSink, IAsyncDisposable
 {
     /// <summary>Transport events queued for the loop at most (back-pressure to the transport beyond).</summary>
     public const int MaxQueuedEvents = 1024;
@@ -254,24 +254,13 @@ internal sealed partial class ConsensusDriver : IConsensusView, IAsyncDisposable
 
     private void ProposeNow(IReadOnlyList<ConsensusTxn> txns)
     {
-        foreach (var txn in txns)
+        if (ProposalIntake.ProposeAll(_core, txns) is var (zxid, reason))
         {
-            // Checked before proposing: a txn the core numbered differently from the pipeline must not commit.
-            var next = _core.NextZxid;
-            var zxid = next == txn.Zxid ? _core.Propose(txn.Data) : null;
-            if (zxid != txn.Zxid)
-            {
-                var reason = next is null || zxid is null && next == txn.Zxid
-                    ? "this peer is no longer an established leader"
-                    : $"the core's next zxid is {next}";
-                Log.ProposalRefused(_logger, _core.Id, txn.Zxid, reason);
-                ProposalRefused?.Invoke(txn.Zxid, reason);
-                // The refused txn's pipeline has stopped (its later zxids would never match); a leader that stayed
-                // one would refuse every write until something else ended its term, so it ends the term itself.
-                _core.StepDown($"proposal {txn.Zxid} refused: {reason}");
-                Drain();
-                return;
-            }
+            Log.ProposalRefused(_logger, _core.Id, zxid, reason);
+            ProposalRefused?.Invoke(zxid, reason);
+            // The refused txn's pipeline has stopped (its later zxids would never match); a leader that stayed
+            // one would refuse every write until something else ended its term, so it ends the term itself.
+            _core.StepDown($"proposal {zxid} refused: {reason}");
         }
 
         // Once per batch: the core's proposals, log writes and messages for the whole batch go out together.

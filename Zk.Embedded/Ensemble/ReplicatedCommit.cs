@@ -13,7 +13,7 @@ namespace Zk.Embedded.Ensemble;
 /// an uncommitted txn fails with ConnectionLoss, which stops that term's pipeline, as ZooKeeper's leader shuts down
 /// its request processors when it stops leading.
 /// </summary>
-internal sealed class ReplicatedCommit(ConsensusDriver? driver, Zxid committed) : ICommitStage
+internal sealed class ReplicatedCommit(IProposalSink? driver, Zxid committed) : ICommitStage
 {
     private readonly object _gate = new();
     private readonly PriorityQueue<TaskCompletionSource, Zxid> _waiting = new();
@@ -89,4 +89,41 @@ internal sealed class ReplicatedCommit(ConsensusDriver? driver, Zxid committed) 
 
     private static ZkException Lost(string reason) =>
         new(ZkErrorCode.ConnectionLoss, null, $"This peer stopped leading before the write committed: {reason}.");
+}
+
+/// <summary>
+/// Where a leader's pipeline hands its encoded txns: the consensus driver, which proposes each on its loop with the
+/// zxid it carries (<see cref="ProposalIntake"/>), or the deterministic simulator's peer, which does the same at once.
+/// </summary>
+internal interface IProposalSink
+{
+    /// <summary>Queues txns for the core to propose, in zxid order; each must get exactly the zxid it carries.</summary>
+    void Propose(IReadOnlyList<ConsensusTxn> txns);
+}
+
+/// <summary>How a driver proposes a pipeline's txns to its core (<see cref="ConsensusDriver"/>, and the simulator's the same way).</summary>
+internal static class ProposalIntake
+{
+    /// <summary>
+    /// Proposes <paramref name="txns"/> in order, each only if the core's next zxid is the one it carries (checked
+    /// before proposing: a txn the core numbered differently from the pipeline must not commit). Returns null, or the
+    /// first txn not proposed and why; the ones after it are not proposed either.
+    /// </summary>
+    public static (Zxid Zxid, string Reason)? ProposeAll(ZabPeer core, IReadOnlyList<ConsensusTxn> txns)
+    {
+        foreach (var txn in txns)
+        {
+            var next = core.NextZxid;
+            var zxid = next == txn.Zxid ? core.Propose(txn.Data) : null;
+            if (zxid != txn.Zxid)
+            {
+                var reason = next is null || zxid is null && next == txn.Zxid
+                    ? "this peer is no longer an established leader"
+                    : $"the core's next zxid is {next}";
+                return (txn.Zxid, reason);
+            }
+        }
+
+        return null;
+    }
 }

@@ -63,24 +63,45 @@ internal sealed class TreeReplica : IReplicatedState, IReplicaView
     public void Attach(ConsensusDriver driver)
     {
         driver.RoleChanged += change => OnRoleChanged(driver, change);
-        driver.ProposalRefused += (zxid, reason) => _leadingCommit?.Fail($"zxid {zxid} could not be proposed: {reason}");
+        driver.ProposalRefused += OnProposalRefused;
     }
+
+    /// <summary>
+    /// For the deterministic simulator (tests/Zk.Testing), which runs this on its one thread: the leader's pipeline is
+    /// stepped (<see cref="RequestProcessor.Stepped"/>) by <see cref="RunPipeline"/> instead of running its loops.
+    /// </summary>
+    internal bool Stepped { get; init; }
+
+    /// <summary>A stepped leader's pipeline does what it can now (<see cref="RequestProcessor.RunPending"/>).</summary>
+    internal void RunPipeline() => _leading?.RunPending();
+
+    /// <summary>The core refused one of the pipeline's txns: that term's pipeline stops (its later zxids could never match).</summary>
+    internal void OnProposalRefused(Zxid zxid, string reason) => _leadingCommit?.Fail($"zxid {zxid} could not be proposed: {reason}");
 
     public void Apply(ConsensusTxn txn)
     {
-        if (_leadingCommit is { } commit && txn.Zxid.Epoch == _leadEpoch)
+        if (_leadingCommit is { } commit)
         {
+            // Every txn of an earlier epoch was applied before the pipeline started from the tree: it holds them all.
+            if (txn.Zxid.Epoch != _leadEpoch)
+                throw new TxnInvariantException($"Txn {txn.Zxid} of an earlier epoch was committed after this leader's epoch {_leadEpoch} pipeline started: its tree would miss it.");
             commit.Advance(txn.Zxid); // proposed by this term's pipeline, which publishes it
             return;
         }
 
+        // The core applies its history without gaps; a txn that does not follow the tree means the tree lost one.
+        var published = _follower.State.Zxid;
+        if (!LogWindow.IsNext(published, txn.Zxid))
+            throw new TxnInvariantException($"Txn {txn.Zxid} does not follow this member's tree at {published}: a committed txn is missing from it.");
         _followerCommit.Advance(txn.Zxid);
         _follower.Publish(TxnCodec.Decode(txn.Data, txn.Zxid));
     }
 
-    public void Restore(ConsensusSnapshot snapshot)
+    public void Restore(ConsensusSnapshot snapshot) => Restore(ReadSnapshot(snapshot));
+
+    /// <summary>Following resumes from <paramref name="state"/> (a SNAP's tree).</summary>
+    internal void Restore(TreeState state)
     {
-        var state = ReadSnapshot(snapshot);
         _followerCommit = new ReplicatedCommit(null, state.Zxid);
         Volatile.Write(ref _follower, new Publisher(state, _watches, _sessions, _followerCommit, _logger));
     }
@@ -133,7 +154,9 @@ internal sealed class TreeReplica : IReplicatedState, IReplicaView
     public static TreeState ReadSnapshot(ConsensusSnapshot snapshot) =>
         snapshot.Body is SnapshotBody body ? SnapshotFile.Read(body.Path) : SnapshotBytes.Read(snapshot);
 
-    private void OnRoleChanged(ConsensusDriver driver, RoleChange change)
+    /// <summary>Starts the leader's pipeline when this member becomes an established leader, stops it when it stops leading.</summary>
+    /// <param name="driver">where the pipeline's txns go to be proposed.</param>
+    internal void OnRoleChanged(IProposalSink driver, RoleChange change)
     {
         if (change.Phase != ZabPhase.Broadcast)
         {
@@ -147,8 +170,9 @@ internal sealed class TreeReplica : IReplicatedState, IReplicaView
             var tree = _follower.State;
             _leadEpoch = change.Epoch;
             _leadingCommit = new ReplicatedCommit(driver, tree.Zxid);
-            var pipeline = new RequestProcessor(tree, _builder, _watches, _sessions, _leadingCommit, _time, _logger, new Zxid(change.Epoch, 0));
-            pipeline.Start();
+            var pipeline = new RequestProcessor(tree, _builder, _watches, _sessions, _leadingCommit, _time, _logger, new Zxid(change.Epoch, 0)) { Stepped = Stepped };
+            if (!Stepped)
+                pipeline.Start();
             _leading = pipeline;
         }
         else if (change.State != ServerState.Leading && _leading is { } pipeline)

@@ -55,9 +55,12 @@ internal sealed class Publisher
 
     /// <summary>
     /// Publishes a committed batch this peer proposed: registers its requests, then publishes each txn with the
-    /// proposer's state and triggers for it (each checked to belong to the txn's zxid).
+    /// proposer's state and triggers for it (each checked to belong to the txn's zxid). With <paramref name="upTo"/>,
+    /// only the txns up to it: a batch of which only a prefix committed before the commit stage failed (a leader that
+    /// lost its quorum in the middle of it). The core has applied that prefix, so the tree must hold it; the requests
+    /// behind it stay registered, for <see cref="FailWaiting"/>.
     /// </summary>
-    public void PublishBatch(ProposedBatch batch)
+    public void PublishBatch(ProposedBatch batch, Zxid? upTo = null)
     {
         foreach (var step in batch.Steps)
         {
@@ -70,6 +73,11 @@ internal sealed class Publisher
         {
             if (step.Txn is { } txn)
             {
+                if (txn.Zxid > upTo)
+                {
+                    return;
+                }
+
                 Publish(txn, step.Reply.State, batch.Triggers, step.FirstTrigger, step.TriggerCount);
             }
         }

@@ -233,6 +233,22 @@ internal sealed class WatchManager
         }
     }
 
+    /// <summary>Drops every watch of every session: all of this member's client connections ended at once.</summary>
+    public void RemoveAll()
+    {
+        foreach (var (path, watches) in _byPath)
+        {
+            lock (watches)
+            {
+                for (var i = watches.Entries.Count - 1; i >= 0; i--)
+                {
+                    var entry = watches.Entries[i];
+                    RemoveKinds(watches, entry, entry.Kinds, path);
+                }
+            }
+        }
+    }
+
     /// <summary>Each watched path with the ids of the sessions watching it (for the wchp/wchc four-letter words).</summary>
     public IEnumerable<(string Path, SessionId[] Sessions)> Snapshot()
     {

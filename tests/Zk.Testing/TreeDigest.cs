@@ -8,7 +8,20 @@ namespace Zk.Testing;
 internal static class TreeDigest
 {
     /// <summary>SHA-256 over every node's path, data, ACL and stat, in path order, then the session table.</summary>
-    public static string Of(TreeState state)
+    public static string Of(TreeState state) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(Text(state))));
+
+    /// <summary>The lines of two trees' digested texts that only one of them has (for a failure message), or null when they are the same.</summary>
+    public static string? Difference(TreeState a, TreeState b)
+    {
+        var left = Text(a).Split('\n');
+        var right = Text(b).Split('\n');
+        var onlyLeft = left.Except(right).Take(8).ToList();
+        var onlyRight = right.Except(left).Take(8).ToList();
+        return onlyLeft.Count + onlyRight.Count == 0 ? null
+            : $"only in the first: {string.Join("; ", onlyLeft)}\n  only in the second: {string.Join("; ", onlyRight)}";
+    }
+
+    private static string Text(TreeState state)
     {
         var text = new StringBuilder();
         var pending = new Stack<string>();
@@ -35,6 +48,6 @@ internal static class TreeDigest
             text.Append("session ").Append(state.Sessions[id]).Append('\n');
         }
 
-        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+        return text.ToString();
     }
 }

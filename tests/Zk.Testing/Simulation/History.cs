@@ -66,7 +66,7 @@ internal sealed class History
         foreach (var peer in peers)
         {
             if (peer.Tree.Digest() != digest)
-                throw new ConsensusViolation($"peer {peer.Id}'s tree digest differs from peer {peers[0].Id}'s at quiescence (both at {peer.Tree.Zxid}/{peers[0].Tree.Zxid})");
+                throw new ConsensusViolation($"peer {peer.Id}'s tree digest differs from peer {peers[0].Id}'s at quiescence (both at {peer.Tree.Zxid}/{peers[0].Tree.Zxid}); \n  {TreeDigest.Difference(peer.Tree.State, peers[0].Tree.State)}");
         }
         var state = peers[0].Tree.State;
         var closed = Ops.Where(o => o.Kind == SimOpKind.CloseSession && o.Outcome is SimOutcome.Ok or SimOutcome.Unknown).Select(o => o.Session).ToHashSet();

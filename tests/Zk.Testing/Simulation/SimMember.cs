@@ -10,20 +10,22 @@ namespace Zk.Testing.Simulation;
 /// <summary>
 /// One incarnation of a simulated peer as its real <see cref="GlobalSessions"/> and <see cref="WriteForwarder"/> see it
 /// (as a driver and a tree): the core's status, role changes raised from its ready batches, client traffic and
-/// disconnect notices through the simulated network, the tree's state and publisher, and, while it leads with a
-/// proposer, a write submitter: the workload's model of the leader's pipeline, which takes its clients' writes, the
-/// writes its learners forwarded and the sessions' expiry. Everything runs at once on the simulation's one thread.
+/// disconnect notices through the simulated network, the member tree's state and follower publisher, and, while it
+/// leads, its real pipeline (the workload's planted faults at its entry), which takes its clients' writes, the writes
+/// its learners forwarded and the sessions' expiry. Everything runs at once on the simulation's one thread; the
+/// pipeline does its work when the simulation next drains the peer.
 /// </summary>
 internal sealed class SimMember : IConsensusView, IReplicaView, IWriteSubmitter
 {
     private readonly SimPeer _peer;
     private readonly Func<int, ClientTraffic, bool> _send;
+    private readonly Func<PendingWrite, ValueTask> _submit;
     private readonly Action<PendingWrite> _post;
 
     /// <param name="answerTicks">the forwarder's bound on a forwarded write's answer, in ticks (EnsembleMember's: twice the larger of initLimit and syncLimit).</param>
-    public SimMember(SimPeer peer, SessionTracker tracker, TimeProvider clock, Func<int, ClientTraffic, bool> send, Action<PendingWrite> post, int answerTicks)
+    public SimMember(SimPeer peer, SessionTracker tracker, TimeProvider clock, Func<int, ClientTraffic, bool> send, Func<PendingWrite, ValueTask> submit, Action<PendingWrite> post, int answerTicks)
     {
-        (_peer, _send, _post) = (peer, send, post);
+        (_peer, _send, _submit, _post) = (peer, send, submit, post);
         Sessions = tracker;
         Global = new GlobalSessions(this, this, tracker, clock, NullLogger.Instance);
         Forwarder = new WriteForwarder(this, this, Global, answerTicks, NullLogger.Instance);
@@ -67,15 +69,11 @@ internal sealed class SimMember : IConsensusView, IReplicaView, IWriteSubmitter
 
     public TreeState State => _peer.Tree.State;
 
-    public IWriteSubmitter? Writes => _peer.Proposer is null ? null : this;
+    public IWriteSubmitter? Writes => _peer.Tree.Writes is null ? null : this;
 
-    public Publisher Follower => _peer.Tree.Publisher;
+    public Publisher Follower => _peer.Tree.Follower;
 
-    public ValueTask SubmitAsync(PendingWrite write, CancellationToken cancellationToken = default)
-    {
-        _post(write);
-        return ValueTask.CompletedTask;
-    }
+    public ValueTask SubmitAsync(PendingWrite write, CancellationToken cancellationToken = default) => _submit(write);
 
     public void Post(PendingWrite write) => _post(write);
 }

@@ -6,12 +6,13 @@ namespace Zk.Testing.Simulation;
 
 /// <summary>
 /// One simulated peer: the real <see cref="ZabPeer"/>, its disk, the persist requests not yet durable, and its applied
-/// state (the committed txns in order, and the real tree they make). Crash drops the core and everything not durable; restart builds a new core
-/// from the disk, as a process restart would.
+/// state (the committed txns in order, and the real member tree they make, <see cref="SimTree"/>). Crash drops the core
+/// and everything not durable; restart builds a new core from the disk, as a process restart would. As the proposal
+/// sink of its leader's pipeline it proposes the pipeline's txns as the consensus driver does (<see cref="ProposalIntake"/>).
 /// </summary>
 /// <param name="trees">false: the txns are opaque bytes (ZabOverTransportTests) and no tree is kept.</param>
 /// <param name="keepsWatches">the tree keeps its watches across role changes and SNAPs (<see cref="SimTree.KeepsWatches"/>).</param>
-internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, bool trees = true, bool keepsWatches = false) : ISnapshotSource
+internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, bool trees = true, bool keepsWatches = false) : ISnapshotSource, IProposalSink
 {
     private readonly List<PersistRequest> _pending = [];
 
@@ -26,14 +27,8 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
     /// <summary>Changes whenever this peer's client connections all end (restart, role change, resync): a client holding an older one is disconnected.</summary>
     public int Generation { get; private set; }
     public SimTree Tree { get; } = new(publishes: true) { KeepsWatches = keepsWatches };
-    /// <summary>
-    /// As an established leader: the real first stage of the pipeline (ZooKeeper's PrepRequestProcessor), which builds
-    /// each txn against the applied tree plus this leader's own uncommitted proposals; null otherwise, or once the core
-    /// refused one of its txns.
-    /// </summary>
-    public Zk.Embedded.Processing.Proposer? Proposer { get; set; }
-    /// <summary>The established epoch the workload last saw this peer in (0: none).</summary>
-    public uint ProposerEpoch { get; set; }
+    /// <summary>Called with each txn the leader's pipeline proposes, before the core takes it (the workload notes which request made it).</summary>
+    public Action<SimPeer, ConsensusTxn>? Proposing { get; set; }
     /// <summary>Periodic snapshots every this many applied txns (0: none), queued with the storage requests as the driver's worker gets them.</summary>
     public int SnapCount { get; set; }
     /// <summary>Periodic snapshots queued so far.</summary>
@@ -44,11 +39,7 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
     {
         Applied = SnapshotCodec.Decode(Disk.Snapshot.Data);
         if (trees)
-        {
-            Tree.NewProcess();
-            Tree.Rebuild(Applied);
-        }
-        (Proposer, ProposerEpoch) = (null, 0);
+            Tree.Restart(Applied);
         Reconnect();
         _pending.Clear();
         Incarnation++;
@@ -70,6 +61,8 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
     public void Crash(int reachedDisk = 0, int tornBytes = 0)
     {
         Core = null;
+        if (trees)
+            Tree.Crash();
         Reconnect();
         reachedDisk = Math.Min(reachedDisk, _pending.Count);
         for (var i = 0; i < reachedDisk; i++)
@@ -81,6 +74,25 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
 
     /// <summary>The next pending request, if any (to decide whether a crash can tear it).</summary>
     public PersistRequest? PendingAt(int index) => index < _pending.Count ? _pending[index] : null;
+
+    /// <summary>The leader's pipeline proposes (from <see cref="SimTree.RunPipeline"/>): at once, as the driver's loop would.</summary>
+    public void Propose(IReadOnlyList<ConsensusTxn> txns)
+    {
+        foreach (var txn in txns)
+            Proposing?.Invoke(this, txn);
+        if (Core is not { } core || ProposalIntake.ProposeAll(core, txns) is not { } refused)
+            return;
+        var (zxid, reason) = refused;
+        Tree.Replica.OnProposalRefused(zxid, reason);
+        core.StepDown($"proposal {zxid} refused: {reason}");
+    }
+
+    /// <summary>A role or phase change of the core, as the driver raises it: the member tree starts or stops its leader's pipeline.</summary>
+    public void OnRoleChanged(RoleChange change)
+    {
+        if (trees)
+            Tree.Replica.OnRoleChanged(this, change);
+    }
 
     public ConsensusSnapshot Take() =>
         new(Applied.Count > 0 ? Applied[^1].Zxid : default, SnapshotCodec.Encode(Applied));
@@ -112,7 +124,7 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
             Applied = SnapshotCodec.Decode(snapshot.Data);
             Generation++;
             if (trees)
-                Tree.Rebuild(Applied);
+                Tree.Restore(Applied);
             var last = Applied.Count > 0 ? Applied[^1].Zxid : default;
             if (last != snapshot.Zxid)
                 throw new ConsensusViolation($"peer {Id}: snapshot says {snapshot.Zxid} but holds txns up to {last}");

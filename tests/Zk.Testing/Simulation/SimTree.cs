@@ -12,13 +12,15 @@ using Zk.Embedded.Watches;
 namespace Zk.Testing.Simulation;
 
 /// <summary>
-/// A simulated peer's real replicated state: every committed txn decoded with <see cref="TxnCodec"/> and published by
-/// the real <see cref="Publisher"/> (a follower's, as the driver's TreeReplica has it): applied to the tree, its watches
-/// fired through the real <see cref="WatchManager"/>, its session ended, and the client request waiting for it answered
-/// by (SessionId, Cxid) in its session's order. The checker's replay (<c>publishes: false</c>) applies with
-/// <see cref="TxnApplier"/> alone and keeps each txn's triggers. The workload's nodes exist from the start on every peer
-/// (the same genesis everywhere), so a run needs no set-up txns. Every conversion between the core's <see cref="Zxid"/>
-/// and the tree's zxid lives in this file.
+/// A simulated peer's real replicated state: the real <see cref="TreeReplica"/> a member's consensus driver feeds,
+/// stepped on the simulation's thread. Following, every committed txn is decoded with <see cref="TxnCodec"/> and
+/// published by its real follower <see cref="Publisher"/> (applied to the tree, its watches fired through the real
+/// <see cref="WatchManager"/>, its session ended, the client request waiting for it answered by (SessionId, Cxid) in
+/// its session's order); as an established leader its real pipeline (<see cref="RequestProcessor"/>: the proposer,
+/// the commit stage, the leader's publisher) takes the writes and publishes them once the core commits them. The
+/// checker's replay (<c>publishes: false</c>) applies with <see cref="TxnApplier"/> alone and keeps each txn's
+/// triggers. The workload's nodes exist from the start on every peer (the same genesis everywhere), so a run needs no
+/// set-up txns. Every conversion between the core's <see cref="Zxid"/> and the tree's zxid lives in this file.
 /// </summary>
 internal sealed class SimTree(bool publishes = false)
 {
@@ -29,19 +31,18 @@ internal sealed class SimTree(bool publishes = false)
     private static readonly TreeState Genesis = BuildGenesis();
 
     private readonly List<WatchTrigger> _triggers = [];
-    private TreeState _state = Genesis;
-    private ReplicatedCommit _commit = null!;   // the publisher's, made with it
-    private Publisher? _publisher;
+    private TreeState _state = Genesis;   // the replay's tree, or the one this incarnation's replica starts from
+    private TreeReplica? _replica;
 
-    public TreeState State => _publisher?.State ?? _state;
+    public TreeState State => _replica?.State ?? _state;
 
     /// <summary>The state whose watches have fired (the publisher's, at or ahead of <see cref="State"/>).</summary>
-    public TreeState FiringState => _publisher?.FiringState ?? _state;
+    public TreeState FiringState => _replica?.FiringState ?? _state;
 
     /// <summary>
-    /// As a real member's tree (TreeReplica) for in-process sessions: a role change or a SNAP fails the requests waiting
-    /// here but keeps the watch manager and the watches, which the sessions themselves set again (false: every client
-    /// connection ends with its watches, as the workload's wire-like clients have it).
+    /// As a real member's tree for in-process sessions: a role change or a SNAP fails the requests waiting here but
+    /// keeps the watches, which the sessions themselves set again (false: every client connection ends with its
+    /// watches, as the workload's wire-like clients have it).
     /// </summary>
     public bool KeepsWatches { get; init; }
 
@@ -54,12 +55,24 @@ internal sealed class SimTree(bool publishes = false)
 
     /// <summary>
     /// The sessions of this peer's incarnation (its connections' and, as leader, the tree's: <see cref="SimMember"/>),
-    /// which the publisher ends (their watches go) when a closeSession commits.
+    /// which the publisher ends (their watches go) when a closeSession commits. Set before the incarnation applies anything.
     /// </summary>
     public SessionTracker Sessions { get; set; } = new(TimeProvider.System, 1, SessionTracker.EnsembleSecret);
 
-    /// <summary>Where this peer's clients' requests wait for their committed txn or their answer (a peer's tree only).</summary>
-    public Publisher Publisher => _publisher ??= publishes ? NewPublisher() : throw new InvalidOperationException("the replay publishes nothing");
+    /// <summary>What the leader's proposer builds txns with, and its clock (set with <see cref="Sessions"/>).</summary>
+    public TxnBuilder Builder { get; set; } = new(new AclCache(), new PeerLimits(1 << 20, false, null));
+    public TimeProvider Clock { get; set; } = TimeProvider.System;
+
+    /// <summary>This incarnation's member tree (made at its first use, once <see cref="Sessions"/> is set).</summary>
+    public TreeReplica Replica => _replica ??= publishes
+        ? new TreeReplica(_state, Builder, Watches, Sessions, Clock, NullLogger.Instance) { Stepped = true }
+        : throw new InvalidOperationException("the replay has no member tree");
+
+    /// <summary>Where this peer's clients' forwarded requests wait for their committed txn or their answer.</summary>
+    public Publisher Follower => Replica.Follower;
+
+    /// <summary>The leader's pipeline while this peer leads an established epoch; null otherwise.</summary>
+    public IWriteSubmitter? Writes => _replica?.Writes;
 
     public Zxid Zxid => State.Zxid;
 
@@ -67,69 +80,97 @@ internal sealed class SimTree(bool publishes = false)
 
     public static string Queue(int i) => $"/q{i}";
 
-    /// <summary>The tree after <paramref name="txns"/> from genesis (a restart or a SNAP restore); every connection ended.</summary>
-    public void Rebuild(IReadOnlyList<ConsensusTxn> txns)
+    /// <summary>A new process: the tree after <paramref name="txns"/> from genesis, a new watch manager, no pipeline.</summary>
+    public void Restart(IReadOnlyList<ConsensusTxn> txns)
     {
-        var state = Genesis;
-        foreach (var txn in txns)
-            state = TxnApplier.Apply(state, Decode(txn), null);
-        EndConnections();
-        _state = state;
+        _replica = null;   // the old process's: everything waiting in it died with its clients
+        Watches = new WatchManager();
+        _state = Replay(txns);
+    }
+
+    /// <summary>
+    /// The process dies: what waits in its publishers and its pipeline fails with ConnectionLoss, as a stopping
+    /// member's does (TreeReplica.StopAsync), for the callers that outlive it (a scenario's sessions on it).
+    /// </summary>
+    public void Crash()
+    {
+        if (_replica is { } replica)
+            CompletedNow(replica.StopAsync());
+        _replica = null;
+    }
+
+    /// <summary>Work of the stepped member tree, which never waits: it is done when the call returns.</summary>
+    private static void CompletedNow(ValueTask work)
+    {
+        if (!work.IsCompletedSuccessfully)
+            throw new InvalidOperationException("a stepped member tree did not finish its work at once");
+        work.GetAwaiter().GetResult();
+    }
+
+    /// <summary>A SNAP: following resumes from the tree after <paramref name="txns"/>, as the driver restores it; every connection ended.</summary>
+    public void Restore(IReadOnlyList<ConsensusTxn> txns)
+    {
+        DropWatches();
+        Replica.Restore(Replay(txns));
     }
 
     public void Apply(ConsensusTxn txn)
     {
-        var decoded = Decode(txn);
-        LastTxn = decoded;
         if (!publishes)
         {
+            var decoded = Decode(txn);
+            LastTxn = decoded;
             _triggers.Clear();
             _state = TxnApplier.Apply(_state, decoded, _triggers);
             foreach (var trigger in _triggers)
                 Watches.Trigger(trigger, decoded.Zxid);
             return;
         }
-        var publisher = Publisher;
-        _commit.Advance(txn.Zxid);
         try
         {
-            publisher.Publish(decoded);
+            Replica.Apply(txn);
         }
         catch (TxnInvariantException e)
         {
             throw new ConsensusViolation($"the publisher refused committed txn {txn.Zxid}: {e.Message}");
         }
+        catch (Exception e) when (e is not ConsensusViolation)
+        {
+            throw new ConsensusViolation($"committed txn {txn.Zxid} does not decode ({e.Message}): a damaged record was applied");
+        }
     }
 
     /// <summary>
-    /// Every connection to this peer ended (a restart, a role change, a resync): so did their watches, and every
-    /// request still waiting fails with ConnectionLoss, as TreeReplica's follower publisher does when the member stops
-    /// following.
+    /// A leader's pipeline does what it can now: proposes what was queued, publishes what committed. A pipeline that
+    /// failed for another reason than its term ending is a violation (a real member would stop serving writes).
+    /// </summary>
+    public void RunPipeline()
+    {
+        if (_replica?.Writes is not RequestProcessor pipeline)
+            return;
+        _replica.RunPipeline();
+        if (pipeline.Fault is { } fault && fault is not ZkException { Code: ZkErrorCode.ConnectionLoss })
+            throw new ConsensusViolation($"the leader's pipeline failed: {fault.GetType().Name}: {fault.Message}");
+    }
+
+    /// <summary>
+    /// Every connection to this peer ended (a restart, a role change, a resync): so did their watches, unless the
+    /// sessions keep theirs (<see cref="KeepsWatches"/>). What waits in the publishers is the replica's to fail, as
+    /// the real one does when the member stops following or leading.
     /// </summary>
     public void DropWatches()
     {
-        var state = State;
-        EndConnections();
-        _state = state;
+        if (!KeepsWatches)
+            Watches.RemoveAll();
     }
 
-    /// <summary>A new process: a new watch manager (the old one's sessions died with the old process); <see cref="Rebuild"/> ends the connections.</summary>
-    public void NewProcess() => Watches = new WatchManager();
-
-    private void EndConnections()
+    private static TreeState Replay(IReadOnlyList<ConsensusTxn> txns)
     {
-        _publisher?.FailWaiting();
-        _publisher = null;
-        if (KeepsWatches)
-            return;
-        // Each session object (shared by the connections that reattach it) keeps a record of its watched paths: clear
-        // it through the manager that holds them, or a later connection's watch on such a path would not register.
-        foreach (var session in Sessions.Sessions)
-            Watches.RemoveSession(session);
-        Watches = new WatchManager();
+        var state = Genesis;
+        foreach (var txn in txns)
+            state = TxnApplier.Apply(state, Decode(txn), null);
+        return state;
     }
-
-    private Publisher NewPublisher() => new(_state, Watches, Sessions, _commit = new ReplicatedCommit(null, _state.Zxid), NullLogger.Instance);
 
     private static Txn Decode(ConsensusTxn txn)
     {

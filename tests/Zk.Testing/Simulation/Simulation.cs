@@ -262,8 +262,8 @@ internal sealed class Simulation
         {
             peer.Core!.Tick();
             Drain(peer);
-            if (_workload.OnTick(peer))
-                Drain(peer);
+            _workload.OnTick(peer);
+            Drain(peer);
         }
     }
 
@@ -411,14 +411,41 @@ internal sealed class Simulation
         Drain(peer);
     }
 
-    /// <summary>Hands a peer's output to the network, its disk queue and its state machine, then checks.</summary>
+    /// <summary>
+    /// Runs a peer's leader pipeline and hands its core's output on, in the consensus driver's order (ConsensusDriver.Drain):
+    /// the messages to the network, a SNAP's restore, the persist requests to its disk queue, the committed txns to its
+    /// member tree, the answered read indexes (once its tree has published them: the leader's pipeline publishes what
+    /// the core committed on its own loop, as EnsembleMember.ReadIndexAsync waits for), the role changes; then checks.
+    /// </summary>
     private void Drain(SimPeer peer)
     {
-        while (peer.Core is { HasReady: true } core)
+        while (peer.Core is { } core)
         {
+            peer.Tree.RunPipeline();
+            if (!core.HasReady)
+                break;
             var ready = core.TakeReady();
+            foreach (var (to, message) in ready.Messages)
+            {
+                if (_peers[to - 1].Up && !_network.Send(peer.Id, to, message))
+                    _faults.Count("tail drop (full queue)");
+            }
+            peer.Enqueue(ready.Persist);
+            var before = ready.Restore is null ? peer.Applied.Count : 0;
+            peer.Apply(ready);
+            _checker.CheckApplied(peer, before);
+            _workload.OnReads(peer, ready.Reads);
+            if (core.EstablishedEpoch is not null)
+            {
+                foreach (var txn in ready.Committed)
+                {
+                    if (txn.Zxid.Epoch == core.EstablishedEpoch)
+                        _checker.Acknowledge(txn.Zxid);
+                }
+            }
             foreach (var change in ready.RoleChanges)
             {
+                peer.OnRoleChanged(change);
                 peer.Reconnect();
                 _workload.OnRoleChanged(peer, change);
                 Log($"peer {peer.Id}: {change.State}/{change.Phase} epoch {change.Epoch} ({change.Reason})");
@@ -429,29 +456,11 @@ internal sealed class Simulation
                     peer.Disk.SnapshotWholeLog();
                 }
             }
-            foreach (var (to, message) in ready.Messages)
-            {
-                if (_peers[to - 1].Up && !_network.Send(peer.Id, to, message))
-                    _faults.Count("tail drop (full queue)");
-            }
-            peer.Enqueue(ready.Persist);
-            var before = ready.Restore is null ? peer.Applied.Count : 0;
-            peer.Apply(ready);
-            _checker.CheckApplied(peer, before);
-            _workload.AfterApply(peer);
-            _workload.OnReads(peer, ready.Reads);
-            if (core.EstablishedEpoch is not null)
-            {
-                foreach (var txn in ready.Committed)
-                {
-                    if (txn.Zxid.Epoch == core.EstablishedEpoch)
-                        _checker.Acknowledge(txn.Zxid);
-                }
-            }
             _checker.CheckLeader(peer);
             if ((_options.InstantStorage || _quiet) && !_faults.IsSlow(peer.Id))
                 peer.CompleteStorage(peer.PendingCount);
         }
+        _workload.AfterDrain(peer);
     }
 
     private void Log(string line)

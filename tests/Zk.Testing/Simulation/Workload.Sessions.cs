@@ -28,9 +28,10 @@ internal sealed partial class Workload
     {
         var tracker = new SessionTracker(_clock, peer.Id, SessionTracker.EnsembleSecret);
         peer.Tree.Sessions = tracker;
+        (peer.Tree.Builder, peer.Tree.Clock, peer.Proposing) = (_builder, _clock, OnProposing);
         // EnsembleMember's bound on a forwarded write's answer: twice the larger of initLimit and syncLimit.
         var answerTicks = 2 * Math.Max(peer.Config.InitLimit, peer.Config.SyncLimit);
-        _members[peer.Id - 1] = new SimMember(peer, tracker, _clock, (to, message) => SendTraffic(peer.Id, to, message), write => Pipeline(peer, write), answerTicks);
+        _members[peer.Id - 1] = new SimMember(peer, tracker, _clock, (to, message) => SendTraffic(peer.Id, to, message), write => Submit(peer, write), write => Post(peer, write), answerTicks);
     }
 
     /// <summary>The core changed role or phase (from its ready batch): the member's GlobalSessions hears it, as from the driver.</summary>
@@ -38,17 +39,15 @@ internal sealed partial class Workload
 
     /// <summary>
     /// A tick of the peer, as EnsembleMember's: its GlobalSessions expires (as leader) or reports activity (as learner),
-    /// and its WriteForwarder fails forwarded writes unanswered for too long. True when it proposed.
+    /// and its WriteForwarder fails forwarded writes unanswered for too long.
     /// </summary>
-    public bool OnTick(SimPeer peer)
+    public void OnTick(SimPeer peer)
     {
-        _proposedOnTick = false;
         if (_members[peer.Id - 1] is { } member)
         {
             member.Global.OnTick();
             member.Forwarder.OnTick();
         }
-        return _proposedOnTick;
     }
 
     /// <summary>Client traffic a member sent another (forwarded writes and their replies, session activity), delivered.</summary>
@@ -61,8 +60,6 @@ internal sealed partial class Workload
 
     /// <summary>The transport told <paramref name="to"/> that <paramref name="peer"/>'s connection closed.</summary>
     public void OnDisconnected(int to, int peer) => _members[to - 1]?.OnDisconnected(peer);
-
-    private bool _proposedOnTick;
 
     /// <summary>A client action through its peer touches its session there (the peer reports it to the leader at its next tick).</summary>
     private void Ping(SimClient client, SimPeer peer)

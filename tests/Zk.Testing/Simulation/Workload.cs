@@ -26,13 +26,11 @@ namespace Zk.Testing.Simulation;
 internal sealed partial class Workload(SimOptions options, Random random, IReadOnlyList<SimPeer> peers, Func<long> now, Action<string> log, Func<SimPeer, bool> paused)
 {
     private readonly SimClient[] _clients = Enumerable.Range(1, options.Clients).Select(i => new SimClient(i)).ToArray();
-    private readonly TxnBuilder _builder = new(new AclCache(), new PeerLimits(1 << 20, false, null));
+    private readonly TxnBuilder _builder = new(new AclCache(), new PeerLimits(1 << 20, false, null));   // every leader's proposer's
     private readonly SimClock _clock = new(now);
 
     /// <summary>The clock of the real code the workload runs: one millisecond per step, with timers.</summary>
     public SimClock Clock => _clock;
-    private readonly List<WatchTrigger> _triggers = [];
-    private readonly List<Txn> _txns = [];
     private int _cxid;
     private readonly Dictionary<(int Peer, long Id), (SimClient Client, SimOp Op)> _reads = [];   // read indexes asked for
     private readonly Dictionary<int, SimOp> _ops = [];   // client requests by cxid, for the leader's pipeline to note what it made of them
@@ -124,24 +122,54 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
                 continue;
             }
             if (peer.Tree.Zxid < index)
-                throw new ConsensusViolation($"peer {peer.Id} answered read index {read.Id} at {index} but has applied only {peer.Tree.Zxid}");
-            Observe(op, peer);
-            op.Zxid = peer.Tree.Zxid;
-            client.Outstanding.Remove(op);   // nothing else of the session is outstanding: a linear read waits alone
-            Finish(client, op, SimOutcome.Ok);
+            {
+                // A follower publishes on the driver's loop before the index is answered; a leader's pipeline publishes
+                // the same commits a moment later (a batch once all of it is committed): EnsembleMember waits for it.
+                if (peer.Tree.Writes is null)
+                    throw new ConsensusViolation($"peer {peer.Id} answered read index {read.Id} at {index} but has applied only {peer.Tree.Zxid}");
+                _readsPublishing.Add((peer, client.Connection!.Generation, index, client, op));
+                continue;
+            }
+            ReadAt(client, op, peer);
         }
     }
 
-    /// <summary>After a peer applied a batch: a leader newly established starts its proposer.</summary>
-    public void AfterApply(SimPeer peer)
+    private readonly List<(SimPeer Peer, int Generation, Zxid Index, SimClient Client, SimOp Op)> _readsPublishing = [];
+
+    /// <summary>
+    /// After the simulation drained <paramref name="peer"/>: linearizable reads whose index its leader's pipeline has
+    /// now published are read; those whose connection ended meanwhile are in doubt (EnsembleMember's wait fails with
+    /// ConnectionLoss when the member stops serving).
+    /// </summary>
+    public void AfterDrain(SimPeer peer)
     {
-        if (peer.Core?.EstablishedEpoch is not { } epoch || epoch != peer.ProposerEpoch)
+        for (var i = _readsPublishing.Count - 1; i >= 0; i--)
         {
-            peer.ProposerEpoch = peer.Core?.EstablishedEpoch ?? 0;
-            // A new term's pipeline starts from the tree as it stands, its txns in the new epoch (TreeReplica does the same).
-            peer.Proposer = peer.ProposerEpoch == 0 || peer.Core!.Leader != peer.Id ? null
-                : new Proposer(peer.Tree.State, _builder, _clock, NullLogger.Instance, new Zxid(peer.ProposerEpoch, 0));
+            var (reader, generation, index, client, op) = _readsPublishing[i];
+            if (reader != peer)
+                continue;
+            if (op.Outcome != SimOutcome.Pending)
+                _readsPublishing.RemoveAt(i);
+            else if (peer.Generation != generation || peer.Core is not { IsServing: true })
+            {
+                _readsPublishing.RemoveAt(i);
+                client.Outstanding.Remove(op);
+                Finish(client, op, SimOutcome.Unknown);
+            }
+            else if (peer.Tree.Zxid >= index)
+            {
+                _readsPublishing.RemoveAt(i);
+                ReadAt(client, op, peer);
+            }
         }
+    }
+
+    private void ReadAt(SimClient client, SimOp op, SimPeer peer)
+    {
+        Observe(op, peer);
+        op.Zxid = peer.Tree.Zxid;
+        client.Outstanding.Remove(op);   // nothing else of the session is outstanding: a linear read waits alone
+        Finish(client, op, SimOutcome.Ok);
     }
 
     /// <summary>The client's peer while their connection stands (null while that peer is paused); disconnects the client otherwise.</summary>
@@ -339,7 +367,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
 
     /// <summary>
     /// A request of the client's session through its peer's real <see cref="Zk.Embedded.Ensemble.WriteForwarder.SubmitAsync"/>, as
-    /// EnsembleMember submits one: on the leader into its pipeline (<see cref="Pipeline"/>), refused with SessionMoved
+    /// EnsembleMember submits one: on the leader into its real pipeline (<see cref="Admit"/>), refused with SessionMoved
     /// when the session is attached elsewhere; on a learner it waits in the peer's real publisher
     /// (<see cref="Publisher.ExpectTxn"/>) and goes to the leader as a REQUEST over the simulated network, where the
     /// leader's forwarder checks the session's owner and hands it to the pipeline; an answer without a txn comes back
@@ -378,12 +406,21 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
                 Observe(op, peers[client.Peer - 1]);   // the read after the sync: the peer's tree now
                 Finish(client, op, SimOutcome.Ok);
                 break;
+            case ZkErrorCode.Ok when op.Zxid == default:
+                // No txn was proposed for it: only a close of a session already gone is answered so.
+                if (op.Kind != SimOpKind.CloseSession)
+                    throw new ConsensusViolation($"{op} was answered Ok at {reply.Zxid} though its leader proposed no txn for it");
+                (op.NoTxn, op.Zxid) = (true, reply.Zxid);
+                Finish(client, op, SimOutcome.Ok);
+                break;
             case ZkErrorCode.Ok:
                 if (reply.Zxid != op.Zxid)
                     throw new ConsensusViolation($"the reply to {op} carries zxid {reply.Zxid}: it answered another txn");
                 Finish(client, op, SimOutcome.Ok);
                 break;
-            case ZkErrorCode.BadVersion when op.Refused:
+            case ZkErrorCode.BadVersion when op.Zxid == default:
+                // Refused by the leader's proposer: no txn, the reply waited for the state it checked (its zxid).
+                (op.NoTxn, op.Refused, op.Zxid) = (true, true, reply.Zxid);
                 Finish(client, op, SimOutcome.BadVersion);
                 break;
             case ZkErrorCode.SessionExpired:
@@ -408,59 +445,42 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
     }
 
     /// <summary>
-    /// The leader's pipeline as the workload models RequestProcessor: every write that reaches it (its own clients'
-    /// through the forwarder's SubmitAsync, its learners' forwarded ones, GlobalSessions' expiries) waits in its real
-    /// publisher, the real proposer prepares it against the tree plus the leader's own outstanding proposals, and the
-    /// txn, if any, goes to the core; an answer without a txn is given once the state the proposer checked is
-    /// published (to a learner's request: a REPLY back). The proposal's zxid is noted on the client's op, so its reply
-    /// must name that txn.
+    /// What reaches a leader's real pipeline (its own clients' writes through the forwarder's SubmitAsync, its
+    /// learners' forwarded ones, GlobalSessions' expiries), with the planted faults of the pipeline's entry applied.
     /// </summary>
-    private void Pipeline(SimPeer leader, PendingWrite write)
+    private ValueTask Submit(SimPeer leader, PendingWrite write) =>
+        Admit(write) is { } admitted ? leader.Tree.Writes!.SubmitAsync(admitted) : ValueTask.CompletedTask;
+
+    private void Post(SimPeer leader, PendingWrite write)
     {
-        var expiry = write.Request is CloseSessionRequest { Expired: true };
-        if (expiry && options.DropExpiries)
-            return;   // planted: the leader's expiries are lost before they are proposed
-        var op = _ops.GetValueOrDefault(write.Cxid);
-        if (leader.Proposer is not { } proposer)
-        {
-            // Its term's pipeline stopped when the core refused one of its txns: what still reaches it fails.
-            write.Target?.Complete(new Reply(ZkErrorCode.ConnectionLoss, write.Request.ErrorPath, null, leader.Tree.Zxid, leader.Tree.State));
-            return;
-        }
-        if (write.Target is not null)
-            leader.Tree.Publisher.ExpectTxn(write);
-        _triggers.Clear();
-        _txns.Clear();
-        // Planted: a system session skips the builder's checkSession.
-        var session = options.SkipSessionCheck ? new ServerSession(write.Session.SessionId, [], options.SessionTimeoutSteps, [], isSystem: true) : write.Session;
-        var step = proposer.Prepare(write with { Session = session }, _triggers, _txns);
-        if (step.Txn is { } txn)
-        {
-            if (leader.Core!.Propose(TxnCodec.Encode(txn)) is not { } given)
-            {
-                leader.Proposer = null;   // its speculative state holds a txn nobody will commit: no more writes this term
-                return;                   // the request waits in the publisher until the role change fails it
-            }
-            if (given != txn.Zxid)
-                throw new ConsensusViolation($"leader {leader.Id} gave {given} to a txn its proposer built for {txn.Zxid}");
-            if (op is not null)
-                (op.Zxid, op.CreatedPath) = (txn.Zxid, txn.Op switch { CreateTxn c => c.Path, MultiTxn { Ops: [_, CreateTxn c] } => c.Path, _ => null });
-            if (expiry)
-            {
-                History.Expirations.Add(write.Session.SessionId.Value);
-                _proposedOnTick = true;
-            }
-            log($"leader {leader.Id} proposes {(expiry ? "the expiry of " : "")}{op?.ToString() ?? write.Request.GetType().Name} of session {write.Session.SessionId.Value:x} as {txn.Zxid}");
-            return;
-        }
+        if (Admit(write) is { } admitted)
+            leader.Tree.Writes!.Post(admitted);   // the forwarder and GlobalSessions saw the pipeline a moment ago, on this thread
+    }
+
+    /// <summary>The write as the pipeline gets it, after the planted faults of its entry; null when it is lost.</summary>
+    private PendingWrite? Admit(PendingWrite write)
+    {
+        if (write.Request is CloseSessionRequest { Expired: true } && options.DropExpiries)
+            return null;   // planted: the leader's expiries are lost before they are proposed
+        if (options.SkipSessionCheck)   // planted: a system session skips the builder's checkSession
+            write = write with { Session = new ServerSession(write.Session.SessionId, [], options.SessionTimeoutSteps, [], isSystem: true) };
+        return write;
+    }
+
+    /// <summary>
+    /// The leader's pipeline proposes <paramref name="proposed"/>: the request of the workload that made it learns its zxid
+    /// (its reply must name that txn) and the node it created; an expiry (a closeSession of the peer's own, cxid 0) is noted.
+    /// </summary>
+    private void OnProposing(SimPeer leader, ConsensusTxn proposed)
+    {
+        var txn = TxnCodec.Decode(proposed.Data, proposed.Zxid);
+        var expiry = txn is { Op: CloseSessionTxn, Cxid: 0 };
+        if (expiry)
+            History.Expirations.Add(txn.SessionId.Value);
+        var op = txn.Cxid != 0 && _ops.TryGetValue(txn.Cxid, out var made) && made.Session == txn.SessionId.Value ? made : null;
         if (op is not null)
-            (op.NoTxn, op.Refused, op.Zxid) = (true, step.Reply.Error == ZkErrorCode.BadVersion, step.Reply.Zxid);
-        if (write.Target is null)
-            return;
-        var answer = step.Reply with { State = null! };   // the state at that zxid, filled in where it is published
-        if (!leader.Tree.Publisher.Answer(write.Session.SessionId, write.Cxid, _ => answer))
-            throw new ConsensusViolation($"leader {leader.Id}'s publisher had no waiting request for cxid {write.Cxid} of session {write.Session.SessionId.Value:x} when its proposer answered");
-        log($"leader {leader.Id} answers cxid {write.Cxid} of session {write.Session.SessionId.Value:x} {step.Reply.Error} without a txn once {step.Reply.Zxid} is published");
+            (op.Zxid, op.CreatedPath) = (txn.Zxid, txn.Op switch { CreateTxn c => c.Path, MultiTxn { Ops: [_, CreateTxn c] } => c.Path, _ => null });
+        log($"leader {leader.Id} proposes {(expiry ? "the expiry of " : "")}{op?.ToString() ?? txn.Op.GetType().Name} of session {txn.SessionId.Value:x} as {txn.Zxid}");
     }
 
     private static void Observe(SimOp op, SimPeer peer)
