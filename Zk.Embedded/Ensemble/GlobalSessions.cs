@@ -24,6 +24,7 @@ internal sealed class GlobalSessions
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<SessionId, int> _owners = new();
+    private readonly ConcurrentDictionary<SessionId, byte> _reattachedHere = new();   // a learner's: sessions clients moved here
     private long _lastReport;
     private Zxid? _adoptedThrough;   // the tree zxid AdoptAll last scanned; the loop's
 
@@ -93,6 +94,10 @@ internal sealed class GlobalSessions
         }
         else
         {
+            // Told at once, and again with every report while its client is active here (ReportActivity): the
+            // transport may lose this notice, and a leader that never learnt the move would refuse every write of
+            // the session through this member with SessionMoved (the simulator's scenarios found it: seed 639).
+            _reattachedHere[sessionId] = 0;
             var ids = Pack([sessionId]);
             _driver.Run(() => _driver.SendTraffic(leader, new SessionActivity(ids, Attached: true)));
         }
@@ -146,14 +151,25 @@ internal sealed class GlobalSessions
         var since = _lastReport;
         _lastReport = _time.GetTimestamp();
         var touched = new List<SessionId>();
+        var attached = new List<SessionId>();
         foreach (var session in _tracker.Sessions)
         {
             if (!session.IsSystem && session.LastHeardTimestamp >= since)
-                touched.Add(session.SessionId);
+                (_reattachedHere.ContainsKey(session.SessionId) ? attached : touched).Add(session.SessionId);
         }
 
         if (touched.Count > 0)
             _driver.SendTraffic(leader, new SessionActivity(Pack(touched), Attached: false));
+        // A session moved here and heard from since the last report has its client here: this member is its owner.
+        // Only sessions moved here claim it, so a late report of a session created here and moved away since never
+        // takes it back.
+        if (attached.Count > 0)
+            _driver.SendTraffic(leader, new SessionActivity(Pack(attached), Attached: true));
+        foreach (var id in _reattachedHere.Keys)
+        {
+            if (!_tracker.TryGet(id, out _))
+                _reattachedHere.TryRemove(id, out _);   // closed or expired
+        }
     }
 
     private void OnRoleChanged(RoleChange change)
