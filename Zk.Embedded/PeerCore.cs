@@ -23,6 +23,12 @@ internal sealed class PeerCore(IPeerPipeline pipeline, WatchManager watches, Ses
     /// <summary>The ensemble member this peer is, or null when it runs standalone.</summary>
     public EnsembleMember? Member { get; } = member;
 
+    /// <summary>
+    /// Reattaches and linearizable reads across the ensemble: the member's, or the simulator's for its simulated
+    /// members; null when the peer runs standalone (its sessions are all here, and every read is linearizable).
+    /// </summary>
+    public IEnsembleSessions? Ensemble { get; init; } = member;
+
     public WatchManager Watches { get; } = watches;
 
     public SessionTracker Sessions { get; } = sessions;
@@ -74,11 +80,11 @@ internal sealed class PeerCore(IPeerPipeline pipeline, WatchManager watches, Ses
     /// </summary>
     public ServerSession? FindForReattach(SessionId sessionId, ReadOnlySpan<byte> password, Zxid lastZxidSeen)
     {
-        if (Member is { } member)
+        if (Ensemble is { } ensemble)
         {
             try
             {
-                return member.Reattach(sessionId, password, lastZxidSeen);
+                return ensemble.Reattach(sessionId, password, lastZxidSeen);
             }
             catch (ZkException e) when (e.Code == ZkErrorCode.SessionExpired)
             {

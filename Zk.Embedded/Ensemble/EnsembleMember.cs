@@ -17,7 +17,7 @@ namespace Zk.Embedded.Ensemble;
 /// (<see cref="ConsensusStorageOptions"/>) or a store passed in that outlives it, as a disk outlives a process: a
 /// member started again from the same state rejoins where it left off.
 /// </summary>
-internal sealed class EnsembleMember : IPeerPipeline, IAsyncDisposable
+internal sealed class EnsembleMember : IPeerPipeline, IEnsembleSessions, IAsyncDisposable
 {
     private readonly ConsensusDriver _driver;
     private readonly TreeReplica _tree;

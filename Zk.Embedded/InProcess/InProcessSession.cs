@@ -140,8 +140,8 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         ThrowIfUnusable(null);
         cancellationToken.ThrowIfCancellationRequested();
         _peer.Sessions.Touch(_server);
-        if (_peer.Member is { } member)
-            await member.ReadIndexAsync(cancellationToken).ConfigureAwait(false);
+        if (_peer.Ensemble is { } ensemble)
+            await ensemble.ReadIndexAsync(cancellationToken).ConfigureAwait(false);
         if (!_outbox.IsIdle)
         {
             // Requests of a session complete in the order they were issued: after its earlier writes and reads.

@@ -25,7 +25,7 @@ public sealed class SimulatedScenarioTests(ITestOutputHelper output)
     public void Seeded_counter_scenarios_keep_every_acknowledged_increment_and_a_linearizable_history()
     {
         var seeds = Environment.GetEnvironmentVariable("ZK_SIM_SEED") is { } one ? [int.Parse(one)] : Enumerable.Range(1, Runs());
-        var (acknowledged, inDoubt, faults, steps) = (0, 0, 0, 0L);
+        var (acknowledged, inDoubt, faults, steps, linearReads, moves) = (0, 0, 0, 0L, 0, 0);
         foreach (var seed in seeds)
         {
             var counter = new CounterScenario();
@@ -46,10 +46,34 @@ public sealed class SimulatedScenarioTests(ITestOutputHelper output)
             Assert.True(counter.Final >= counter.Acknowledged && counter.Final <= counter.Acknowledged + counter.InDoubt,
                 $"seed {seed}: expected the counter between {counter.Acknowledged} acknowledged increments and {counter.Acknowledged + counter.InDoubt} (with those in doubt), it is {counter.Final}; {counter.Describe()}");
             (acknowledged, inDoubt, faults, steps) = (acknowledged + counter.Acknowledged, inDoubt + counter.InDoubt, faults + run.Faults, steps + run.Steps);
+            (linearReads, moves) = (linearReads + counter.LinearReads, moves + counter.Moves);
         }
 
-        output.WriteLine($"{seeds.Count()} runs: {acknowledged} increments acknowledged, {inDoubt} in doubt, {faults} faults, {steps} steps");
+        output.WriteLine($"{seeds.Count()} runs: {acknowledged} increments acknowledged, {inDoubt} in doubt, {linearReads} linearizable reads, {moves} sessions moved, {faults} faults, {steps} steps");
         Assert.True(acknowledged > 0, "expected some increments to be acknowledged");
+        if (seeds.Count() > 1)
+            Assert.True(linearReads > 0 && moves > 0, $"expected the runs to make linearizable reads and move sessions, they made {linearReads} and {moves}");
+    }
+
+    [Fact]
+    public void Linearizable_reads_without_the_read_index_are_caught_as_a_history_no_order_explains()
+    {
+        // Planted: LinearizableSyncAsync completes at once on any serving member. A member cut off from a new leader
+        // serves the old value after newer increments were acknowledged; the check of the recorded history finds it.
+        var options = new DeterministicEnsembleOptions { PlantedSkipReadIndex = true };
+        for (var seed = 1; seed <= 200; seed++)
+        {
+            var counter = new CounterScenario();
+            DeterministicEnsemble.Run(seed, counter.RunAsync, options);
+            var check = counter.History.Check();
+            if (!check.Passed)
+            {
+                output.WriteLine($"seed {seed} caught it: {check}");
+                return;
+            }
+        }
+
+        Assert.Fail("expected some seed of 200 to show a stale linearizable read once the read index is skipped");
     }
 
     [Fact]
@@ -98,6 +122,10 @@ public sealed class SimulatedScenarioTests(ITestOutputHelper output)
         public OperationHistory History { get; } = new();
         public int Acknowledged { get; private set; }
         public int InDoubt { get; private set; }
+
+        /// <summary>Reads preceded by a linearizable sync, and sessions moved to another member.</summary>
+        public int LinearReads { get; private set; }
+        public int Moves { get; private set; }
         public int Final { get; private set; }
 
         /// <summary>The newest value the observer read (after a watch event, or after a failure).</summary>
@@ -117,6 +145,10 @@ public sealed class SimulatedScenarioTests(ITestOutputHelper output)
                 catch (ZkException e) when (e.Code == ZkErrorCode.NodeExists)
                 {
                     break;   // an earlier attempt in doubt made it
+                }
+                catch (ZkException e) when (e.Code == ZkErrorCode.SessionMoved)
+                {
+                    Note(sim, $"admin: {e.Code}");   // refused: the leader had not learnt the move yet
                 }
                 catch (ZkException e) when (e.Code is ZkErrorCode.ConnectionLoss or ZkErrorCode.SessionExpired)
                 {
@@ -181,6 +213,12 @@ public sealed class SimulatedScenarioTests(ITestOutputHelper output)
             {
                 try
                 {
+                    if (sim.Random.Next(2) == 0)
+                    {
+                        await zk.LinearizableSyncAsync();   // the read below is then linearizable, and checked so
+                        LinearReads++;
+                    }
+
                     var read = await zk.GetDataAsync("/counter");
                     var value = int.Parse(Encoding.UTF8.GetString(read.Data.Span));
                     try
@@ -200,6 +238,11 @@ public sealed class SimulatedScenarioTests(ITestOutputHelper output)
                 catch (ZkException e) when (e.Code == ZkErrorCode.BadVersion)
                 {
                     // Another worker got there first: read again.
+                }
+                catch (ZkException e) when (e.Code == ZkErrorCode.SessionMoved)
+                {
+                    // Refused, not applied: the leader had not learnt yet that the session moved here. Again.
+                    Note(sim, $"{name}: {e.Code}");
                 }
                 catch (ZkException e) when (e.Code is ZkErrorCode.ConnectionLoss or ZkErrorCode.SessionExpired)
                 {
@@ -244,12 +287,35 @@ public sealed class SimulatedScenarioTests(ITestOutputHelper output)
             }
         }
 
-        /// <summary>After a failure: the same session while it may still serve (its member lost its leader for a while), a new one once it cannot.</summary>
+        /// <summary>
+        /// After a failure: the same session while it may still serve (its member lost its leader for a while), now and
+        /// then moved to another member as a client with a multi-host connect string does; a new one once it cannot.
+        /// </summary>
         private async Task<IZooKeeper> ReconnectAfterAsync(SimulatedEnsemble sim, IZooKeeper zk, ZkException e, string name)
         {
             Note(sim, $"{name}: {e.Code}");
             await sim.Delay(TimeSpan.FromMilliseconds(20));
-            return zk.State is SessionState.Connected or SessionState.Connecting && sim.Random.Next(3) > 0 ? zk : await ConnectAsync(sim, name);
+            if (zk.State is not (SessionState.Connected or SessionState.Connecting))
+                return await ConnectAsync(sim, name);
+            if (sim.Random.Next(3) > 0)
+                return zk;
+            var member = sim.Members[sim.Random.Next(sim.Members.Count)];
+            try
+            {
+                // The old handle is dropped, not closed: closing it would end the session it hands on.
+                var moved = History.Record(await sim.ConnectAsync(member, new ZkSessionOptions
+                {
+                    SessionId = zk.SessionId, SessionPassword = zk.SessionPassword, LastZxidSeen = zk.LastZxidSeen,
+                }));
+                Moves++;
+                Note(sim, $"{name} moved session {zk.SessionId:x} to {member}");
+                return moved;
+            }
+            catch (ZkException refused) when (refused.Code is ZkErrorCode.ConnectionLoss or ZkErrorCode.SessionExpired)
+            {
+                Note(sim, $"{name} could not move to {member}: {refused.Code}");
+                return refused.Code == ZkErrorCode.SessionExpired ? await ConnectAsync(sim, name) : zk;
+            }
         }
 
         private void Note(SimulatedEnsemble sim, string line)

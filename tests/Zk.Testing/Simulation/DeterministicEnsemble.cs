@@ -38,6 +38,12 @@ public sealed record DeterministicEnsembleOptions
 
     /// <summary>Steps the scenario may take before the run fails as stuck.</summary>
     public int MaxSteps { get; init; } = 60_000;
+
+    /// <summary>
+    /// Planted (tests of the checks only): a linearizable sync on a member completes at once, without its read index,
+    /// so reads after it may be stale on a member that lost its leader without knowing it yet.
+    /// </summary>
+    internal bool PlantedSkipReadIndex { get; init; }
 }
 
 /// <summary>What a run did: one seed and the same code always give the same <see cref="TraceHash"/>.</summary>
@@ -115,7 +121,7 @@ public static class DeterministicEnsemble
         var simulation = new Simulation(sim);
         try
         {
-            return RunScenario(simulation, seed, scenario, options.MaxSteps);
+            return RunScenario(simulation, seed, scenario, options);
         }
         catch (Exception e)
         {
@@ -128,14 +134,17 @@ public static class DeterministicEnsemble
     /// scenario's continuations and the sessions' replies and events go through one queue
     /// (<see cref="SimSynchronizationContext"/>) that the simulation empties after every step.
     /// </summary>
-    private static SimulationResult RunScenario(Simulation sim, int seed, Func<SimulatedEnsemble, Task> scenario, int maxSteps)
+    private static SimulationResult RunScenario(Simulation sim, int seed, Func<SimulatedEnsemble, Task> scenario, DeterministicEnsembleOptions options)
     {
+        var maxSteps = options.MaxSteps;
         var queue = new SimSynchronizationContext();
-        var context = new SimulatedEnsemble(sim, queue, seed);
+        var context = new SimulatedEnsemble(sim, queue, seed) { SkipReadIndex = options.PlantedSkipReadIndex };
         sim.PeerStarted = context.OnStarted;
         sim.PeerCrashing = context.OnCrashing;
         sim.RoleChanged = context.OnRoleChanged;
         sim.Stepped = queue.RunPending;
+        sim.ReadsAnswered = context.OnReadsAnswered;
+        sim.Drained = context.OnDrained;
         // No context while the library and the simulation run (the test framework installs its own on this thread).
         var previous = SynchronizationContext.Current;
         SynchronizationContext.SetSynchronizationContext(null);

@@ -2,6 +2,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Zk.Embedded;
 using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
+using Zk.Embedded.Ensemble;
+using Zk.Embedded.Sessions;
 using Zk.Embedded.Processing;
 using Zk.Embedded.Tree;
 
@@ -45,8 +47,9 @@ public sealed class SimulatedEnsemble
 
     /// <summary>
     /// An in-process session on <paramref name="member"/> (its running incarnation), as <c>ZkPeer.ConnectAsync</c>
-    /// opens one: a createSession through the member, or a re-attach when the options name a session. Fails with
-    /// ConnectionLoss while the member is down or has no leader. The members' tickTime is 50 ms of the simulation's
+    /// opens one: a createSession through the member, or a re-attach when the options name a session (created on any
+    /// member: this is how a session moves, through the member's GlobalSessions). Fails with ConnectionLoss while the
+    /// member is down, has no leader or is behind the session's LastZxidSeen. The members' tickTime is 50 ms of the simulation's
     /// clock, so a session's timeout is negotiated into 100 ms to 1 s, as ZooKeeper bounds it by 2 and 20 ticks.
     /// </summary>
     public async Task<IZooKeeper> ConnectAsync(int member, ZkSessionOptions? options = null) =>
@@ -65,23 +68,119 @@ public sealed class SimulatedEnsemble
         // tickTime 50 ms of the simulation's clock: sessions of 100 ms to 1 s, about 3 to 30 core ticks.
         var options = new ZkPeerOptions { TickTime = TimeSpan.FromMilliseconds(50) };
         _cores[peer.Id] = new PeerCore(new SimPipeline(peer, member, peer.Incarnation), peer.Tree.Watches, peer.Tree.Sessions, _sim.Clock,
-            NullLogger.Instance, options) { Dispatch = _queue.Dispatch };
+            NullLogger.Instance, options) { Dispatch = _queue.Dispatch, Ensemble = new SimEnsembleSessions(this, peer, member, peer.Incarnation) };
         _serving[peer.Id] = false;
     }
 
-    /// <summary>The member's process dies: its sessions' handles hear Disconnected and fail from then on.</summary>
-    internal void OnCrashing(SimPeer peer) => _cores.GetValueOrDefault(peer.Id)?.Stopped();
+    /// <summary>The member's process dies: its sessions' handles hear Disconnected and fail from then on, and so do their linearizable reads.</summary>
+    internal void OnCrashing(SimPeer peer)
+    {
+        FailReads(peer, "it stopped");
+        _cores.GetValueOrDefault(peer.Id)?.Stopped();
+    }
 
     /// <summary>As ZkPeer does: the member's sessions hear when it starts or stops serving clients.</summary>
     internal void OnRoleChanged(SimPeer peer, RoleChange change)
     {
         var serving = peer.Core is { IsServing: true };
+        if (!serving)
+            FailReads(peer, "it stopped serving");
         if (_serving.GetValueOrDefault(peer.Id) == serving || !_cores.TryGetValue(peer.Id, out var core))
             return;
         _serving[peer.Id] = serving;
         _sim.Note($"member {peer.Id} {(serving ? "serves" : "stops serving")} its {core.Sessions.Sessions.Count} sessions");
         core.ServingChanged(serving);
     }
+
+    // ---- linearizable reads: the member's read index, as EnsembleMember.ReadIndexAsync waits for it ----
+
+    private readonly List<PendingRead> _reads = [];
+
+    /// <summary>Planted (<see cref="DeterministicEnsembleOptions.PlantedSkipReadIndex"/>): no read index at all.</summary>
+    internal bool SkipReadIndex { get; init; }
+    private long _lastReadId = 1L << 40;   // apart from the simulation's own clients' read indexes
+
+    private sealed record PendingRead(SimPeer Peer, int Incarnation, long Id, TaskCompletionSource Done)
+    {
+        public Zk.Embedded.Api.Zxid? Index { get; set; }
+    }
+
+    /// <summary>
+    /// Asks the member's core for a read index (ConsensusDriver.ReadIndexAsync); completes once the core answered and
+    /// the member's tree has published up to it, fails with ConnectionLoss when the member cannot confirm its leader,
+    /// stops serving or crashes first. Completed on the run's queue, never inside a simulation step.
+    /// </summary>
+    internal Task ReadIndex(SimPeer peer, int incarnation)
+    {
+        if (!peer.Up || peer.Incarnation != incarnation || peer.Core is not { IsServing: true } core)
+            return Task.FromException(ReadFailed(peer, "it does not serve"));
+        if (SkipReadIndex)
+            return Task.CompletedTask;
+        var read = new PendingRead(peer, incarnation, ++_lastReadId, new TaskCompletionSource());
+        _reads.Add(read);
+        _sim.Note($"read index {read.Id} asked of {peer.Id}");
+        core.ReadIndex(read.Id);
+        return read.Done.Task;
+    }
+
+    /// <summary>The core answered read indexes (after applying the batch's commits).</summary>
+    internal void OnReadsAnswered(SimPeer peer, List<ReadIndexResult> answers)
+    {
+        foreach (var answer in answers)
+        {
+            if (_reads.Find(r => r.Peer == peer && r.Id == answer.Id) is not { } read)
+                continue;   // the simulation's own clients', or one already failed
+            if (answer.Index is { } index)
+                read.Index = index;
+            else
+                Finish(read, ReadFailed(peer, "it cannot confirm its leader with a quorum"));
+        }
+    }
+
+    /// <summary>The member's tree published what it could: reads whose index it reached complete.</summary>
+    internal void OnDrained(SimPeer peer)
+    {
+        foreach (var read in _reads.Where(r => r.Peer == peer && r.Index is { } index && peer.Tree.Zxid >= index).ToList())
+            Finish(read, null);
+    }
+
+    private void FailReads(SimPeer peer, string why)
+    {
+        foreach (var read in _reads.Where(r => r.Peer == peer).ToList())
+            Finish(read, ReadFailed(peer, why));
+    }
+
+    private void Finish(PendingRead read, Exception? failure)
+    {
+        _reads.Remove(read);
+        _sim.Note($"read index {read.Id} on {read.Peer.Id} {(failure is null ? $"at {read.Index}" : "failed")}");
+        _queue.Dispatch(() =>
+        {
+            if (failure is null)
+                read.Done.TrySetResult();
+            else
+                read.Done.TrySetException(failure);
+        });
+    }
+
+    private static ZkException ReadFailed(SimPeer peer, string why) =>
+        new(ZkErrorCode.ConnectionLoss, null, $"Server {peer.Id} cannot serve a linearizable read: {why}. Retry, on another member if this persists.");
+}
+
+/// <summary>
+/// A simulated member's incarnation as its in-process sessions reach the ensemble: reattaching a session created on
+/// any member through the member's real <c>GlobalSessions</c>, and linearizable reads through its core's read index.
+/// </summary>
+internal sealed class SimEnsembleSessions(SimulatedEnsemble ensemble, SimPeer peer, SimMember member, int incarnation) : IEnsembleSessions
+{
+    public ServerSession Reattach(SessionId sessionId, ReadOnlySpan<byte> password, Zk.Embedded.Api.Zxid lastZxidSeen)
+    {
+        if (!peer.Up || peer.Incarnation != incarnation)
+            throw new ZkException(ZkErrorCode.ConnectionLoss, null, $"Server {peer.Id} stopped.");
+        return member.Global.Reattach(sessionId, password, lastZxidSeen);
+    }
+
+    public ValueTask ReadIndexAsync(CancellationToken cancellationToken) => new(ensemble.ReadIndex(peer, incarnation));
 }
 
 /// <summary>A simulated member's incarnation as its in-process sessions see it: the pipeline of <c>PeerCore</c>.</summary>

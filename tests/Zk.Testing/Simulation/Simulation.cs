@@ -123,6 +123,12 @@ internal sealed class Simulation
     /// <summary>Called for each role or phase change a peer reports, after the harness's own handling.</summary>
     public Action<SimPeer, RoleChange>? RoleChanged { get; set; }
 
+    /// <summary>Called with a peer's answered read indexes (the workload's own are handled before), after the batch's commits are applied.</summary>
+    public Action<SimPeer, List<ReadIndexResult>>? ReadsAnswered { get; set; }
+
+    /// <summary>Called once a peer's output is all handed on (its tree and its leader's pipeline have published what they can).</summary>
+    public Action<SimPeer>? Drained { get; set; }
+
     /// <summary>The clock the real code reads and sets timers on (one millisecond a step).</summary>
     public SimClock Clock => _workload.Clock;
 
@@ -435,6 +441,8 @@ internal sealed class Simulation
             peer.Apply(ready);
             _checker.CheckApplied(peer, before);
             _workload.OnReads(peer, ready.Reads);
+            if (ready.Reads.Count > 0)
+                ReadsAnswered?.Invoke(peer, ready.Reads);
             if (core.EstablishedEpoch is not null)
             {
                 foreach (var txn in ready.Committed)
@@ -461,6 +469,7 @@ internal sealed class Simulation
                 peer.CompleteStorage(peer.PendingCount);
         }
         _workload.AfterDrain(peer);
+        Drained?.Invoke(peer);
     }
 
     private void Log(string line)

@@ -1,0 +1,21 @@
+using Zk.Embedded.Api;
+using Zk.Embedded.Sessions;
+
+namespace Zk.Embedded.Ensemble;
+
+/// <summary>
+/// What an in-process session needs of the ensemble its peer is a member of: re-attaching a session created on any
+/// member, and linearizable reads. <see cref="EnsembleMember"/> is it for a real peer; the deterministic simulator
+/// (tests/Zk.Testing) gives its simulated members their own.
+/// </summary>
+internal interface IEnsembleSessions
+{
+    /// <summary>
+    /// Reattaches a session a client created on any member. Throws ConnectionLoss when this member does not serve or
+    /// has not yet seen <paramref name="lastZxidSeen"/>, SessionExpired when the session is gone or the password is wrong.
+    /// </summary>
+    ServerSession Reattach(SessionId sessionId, ReadOnlySpan<byte> password, Zxid lastZxidSeen);
+
+    /// <summary>Waits until a read on this member is linearizable; throws ConnectionLoss when it cannot be.</summary>
+    ValueTask ReadIndexAsync(CancellationToken cancellationToken);
+}
