@@ -207,7 +207,13 @@ internal sealed class SessionOutbox(
                 slot.Followers = null;
                 foreach (var read in followers)
                 {
-                    EnqueueOutcome(read, read.RunNow(reply.State, logger));
+                    // A write lost with the connection to its peer or leader (ConnectionLoss: the member stopped serving,
+                    // or the forwarded write's answer never came) takes the reads behind it along, as the requests
+                    // behind it on a closed ZooKeeper connection fail: answered here, they would come from a member
+                    // that may no longer serve.
+                    EnqueueOutcome(read, reply.Error == ZkErrorCode.ConnectionLoss
+                        ? new ReadOutcome(new Reply(ZkErrorCode.ConnectionLoss, null, null, reply.Zxid, reply.State), null)
+                        : read.RunNow(reply.State, logger));
                 }
             }
         }
