@@ -68,6 +68,28 @@ public sealed class ConsensusDriverTests(ITestOutputHelper output)
         });
     }
 
+    [Fact]
+    public async Task A_proposal_reaching_a_member_that_no_longer_leads_is_refused_without_ending_its_following()
+    {
+        await RunAsync(async (network, members, seed) =>
+        {
+            var leader = await LeaderAsync(members.Values);
+            await ProposeAsync(leader, 1);
+            var follower = members.Values.First(m => m != leader);
+            var epoch = leader.Driver!.Current.EstablishedEpoch!.Value;
+            var refused = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            follower.Driver!.ProposalRefused += (_, reason) => refused.TrySetResult(reason);
+
+            // As an old term's pipeline may still hand over a batch after its member went back to following.
+            follower.Driver.Propose([new ConsensusTxn(new Zxid(epoch, 2), "stale"u8.ToArray())]);
+            Assert.Contains("no longer an established leader", await refused.Task.WaitAsync(Deadline), StringComparison.Ordinal);
+            await follower.Driver.WaitUntilAsync(() => true).WaitAsync(Deadline);   // after the refusal, on the same loop
+            var status = follower.Driver.Current;
+            Assert.True(status is { State: ServerState.Following, IsServing: true } && status.Leader == leader.Driver.Id,
+                $"expected the follower to go on following server {leader.Driver.Id}, it is {status.State} (serving {status.IsServing}, leader {status.Leader})");
+        });
+    }
+
     private static async Task<Member> NewTermAsync(IEnumerable<Member> members, uint after)
     {
         var list = members.ToList();

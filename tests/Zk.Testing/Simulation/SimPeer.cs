@@ -84,7 +84,8 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
             return;
         var (zxid, reason) = refused;
         Tree.Replica.OnProposalRefused(zxid, reason);
-        core.StepDown($"proposal {zxid} refused: {reason}");
+        if (core.NextZxid is not null)   // still an established leader: it ends its term itself, as the driver does
+            core.StepDown($"proposal {zxid} refused: {reason}");
     }
 
     /// <summary>A role or phase change of the core, as the driver raises it: the member tree starts or stops its leader's pipeline.</summary>
