@@ -76,6 +76,7 @@ public sealed class ConsensusDriverTests(ITestOutputHelper output)
             var leader = await LeaderAsync(members.Values);
             await ProposeAsync(leader, 1);
             var follower = members.Values.First(m => m != leader);
+            await follower.Driver!.WaitUntilAsync(() => follower.Driver.Core.IsServing).WaitAsync(Deadline);   // synced, following
             var epoch = leader.Driver!.Current.EstablishedEpoch!.Value;
             var refused = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
             follower.Driver!.ProposalRefused += (_, reason) => refused.TrySetResult(reason);
