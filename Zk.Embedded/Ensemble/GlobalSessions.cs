@@ -155,14 +155,15 @@ internal sealed class GlobalSessions
         foreach (var session in _tracker.Sessions)
         {
             if (!session.IsSystem && session.LastHeardTimestamp >= since)
-                (_reattachedHere.ContainsKey(session.SessionId) ? attached : touched).Add(session.SessionId);
+                (_reattachedHere.ContainsKey(session.SessionId) && session.Sink is not null ? attached : touched).Add(session.SessionId);
         }
 
         if (touched.Count > 0)
             _driver.SendTraffic(leader, new SessionActivity(Pack(touched), Attached: false));
-        // A session moved here and heard from since the last report has its client here: this member is its owner.
-        // Only sessions moved here claim it, so a late report of a session created here and moved away since never
-        // takes it back.
+        // A session moved here, heard from since the last report and still attached (its connection open) has its
+        // client here: this member is its owner. Only sessions moved here claim it, so a late report of a session
+        // created here and moved away since never takes it back; a client that left closed its connection here, so
+        // its next report does not either (one already on its way still can, until this member's next report).
         if (attached.Count > 0)
             _driver.SendTraffic(leader, new SessionActivity(Pack(attached), Attached: true));
         foreach (var id in _reattachedHere.Keys)

@@ -16,7 +16,8 @@ namespace Zk.Embedded.Tests.Ensemble;
 /// writes through the learner stop failing with SessionMoved. Before, only the one notice at the move did, and a lost
 /// one left every later write of the session through that member refused until the leader changed (found by the
 /// simulator's scenario runs that move sessions). Two <see cref="GlobalSessions"/> are wired directly: a leader and a
-/// learner whose messages to it are delivered or dropped by the test.
+/// learner whose messages to it are delivered or dropped by the test; a session's sink stands for its client's
+/// connection on a member.
 /// </summary>
 public sealed class SessionMoveNoticeTests
 {
@@ -31,6 +32,7 @@ public sealed class SessionMoveNoticeTests
 
         learner.Dropping = true;
         var moved = learner.Sessions.Reattach(Session, learner.Tracker.PasswordFor(Session), default);
+        moved.Sink = new Connection();   // the client's connection on the learner
         learner.Dropping = false;
         Assert.Equal(1, leader.Sessions.MovedFrom(Session, 2));   // the notice was lost: writes through the learner are refused
 
@@ -39,6 +41,24 @@ public sealed class SessionMoveNoticeTests
         learner.Sessions.OnTick();
         Assert.True(leader.Sessions.MovedFrom(Session, 2) is null,
             $"expected the learner's activity report to make it the session's owner again, the leader still names server {leader.Sessions.MovedFrom(Session, 2)}");
+    }
+
+    [Fact]
+    public void A_member_whose_connection_of_a_moved_session_closed_does_not_claim_it_again()
+    {
+        var leader = new Member(1, leads: true);
+        var first = new Member(2, leads: false) { Leader = leader };
+        var second = new Member(3, leads: false) { Leader = leader };
+        var there = first.Sessions.Reattach(Session, first.Tracker.PasswordFor(Session), default);
+        var connection = new Connection();
+        there.Sink = connection;
+        first.Time.Advance(TimeSpan.FromMilliseconds(100));
+        first.Tracker.Touch(there);   // heard from on the first member just before the client moved on
+
+        there.Sink = null;   // the client closed that connection and moved
+        second.Sessions.Reattach(Session, second.Tracker.PasswordFor(Session), default).Sink = new Connection();
+        first.Sessions.OnTick();   // the first member's report covers the time before the move
+        Assert.True(leader.Sessions.MovedFrom(Session, 3) is null, "expected a member whose connection of the session closed not to claim it back");
     }
 
     [Fact]
@@ -55,6 +75,22 @@ public sealed class SessionMoveNoticeTests
 
         first.Sessions.OnTick();   // the late report of the member the client left
         Assert.True(leader.Sessions.MovedFrom(Session, 3) is null, "expected the session to stay with the member it moved to");
+    }
+
+    /// <summary>A client connection's end of a session on a member (what it is told does not matter here).</summary>
+    private sealed class Connection : ISessionSink
+    {
+        public void OnWatchEvent(WatchedEvent watchedEvent)
+        {
+        }
+
+        public void OnSessionEnded(KeeperState state)
+        {
+        }
+
+        public void OnDetached()
+        {
+        }
     }
 
     private sealed class Member : IConsensusView, IReplicaView, IWriteSubmitter

@@ -112,6 +112,8 @@ internal sealed class SimConnection : ISessionSink
     {
         _closed = true;
         Peer.Tree.Watches.RemoveSession(Server);
+        if (ReferenceEquals(Server.Sink, this))
+            Server.Sink = null;   // as a closing WireConnection leaves its session: attached nowhere on this peer
     }
 }
 
