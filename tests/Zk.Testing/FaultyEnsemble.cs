@@ -169,16 +169,25 @@ public sealed class FaultyEnsemble : IAsyncDisposable
         while (Stopwatch.GetTimestamp() < deadline)
         {
             var trees = new List<(int Id, string Tree)>();
-            foreach (var peer in Ensemble.Running)
+            try
             {
-                await using var session = await peer.ConnectAsync().ConfigureAwait(false);
-                await session.SyncAsync("/").ConfigureAwait(false);
-                trees.Add(((int)peer.Options.ServerId, await DescribeAsync(session, "/").ConfigureAwait(false)));
+                foreach (var peer in Ensemble.Running)
+                {
+                    await using var session = await peer.ConnectAsync().ConfigureAwait(false);
+                    await session.SyncAsync("/").ConfigureAwait(false);
+                    trees.Add(((int)peer.Options.ServerId, await DescribeAsync(session, "/").ConfigureAwait(false)));
+                }
+
+                difference = Difference(trees);
+                if (difference is null)
+                    return null;
+            }
+            catch (ZkException e) when (e.Code == ZkErrorCode.ConnectionLoss)
+            {
+                // A member that has not synced with the leader yet (a fault healed a moment ago) serves no session.
+                difference = $"server {Ensemble.Running.ElementAtOrDefault(trees.Count)?.Options.ServerId} did not serve a session: {e.Message} (seed {Seed})";
             }
 
-            difference = Difference(trees);
-            if (difference is null)
-                return null;
             await Task.Delay(100).ConfigureAwait(false); // a member may still be applying what the others have
         }
 
