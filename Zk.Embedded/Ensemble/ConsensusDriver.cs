@@ -256,13 +256,9 @@ internal sealed partial class ConsensusDriver : IConsensusView, IProposalSink, I
     {
         if (ProposalIntake.ProposeAll(_core, txns) is var (zxid, reason))
         {
+            // The core has ended its term if it still led (ProposeAll); the pipeline that sent the txn stops.
             Log.ProposalRefused(_logger, _core.Id, zxid, reason);
             ProposalRefused?.Invoke(zxid, reason);
-            // The refused txn's pipeline has stopped (its later zxids would never match); a leader that stayed
-            // one would refuse every write until something else ended its term, so it ends the term itself. A
-            // proposal of a term already over (queued before the role change) changes nothing more.
-            if (_core.NextZxid is not null)
-                _core.StepDown($"proposal {zxid} refused: {reason}");
         }
 
         // Once per batch: the core's proposals, log writes and messages for the whole batch go out together.

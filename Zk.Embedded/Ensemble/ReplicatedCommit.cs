@@ -107,7 +107,10 @@ internal static class ProposalIntake
     /// <summary>
     /// Proposes <paramref name="txns"/> in order, each only if the core's next zxid is the one it carries (checked
     /// before proposing: a txn the core numbered differently from the pipeline must not commit). Returns null, or the
-    /// first txn not proposed and why; the ones after it are not proposed either.
+    /// first txn not proposed and why; the ones after it are not proposed either. A core that still leads then ends
+    /// its term: the refused txn's pipeline has stopped (its later zxids would never match), and a leader that stayed
+    /// one would refuse every write until something else ended its term. A proposal of a term already over (queued
+    /// before the role change) changes nothing more: stepping down a member that follows again would force an election.
     /// </summary>
     public static (Zxid Zxid, string Reason)? ProposeAll(ZabPeer core, IReadOnlyList<ConsensusTxn> txns)
     {
@@ -120,6 +123,8 @@ internal static class ProposalIntake
                 var reason = next is null || zxid is null && next == txn.Zxid
                     ? "this peer is no longer an established leader"
                     : $"the core's next zxid is {next}";
+                if (core.NextZxid is not null)
+                    core.StepDown($"proposal {txn.Zxid} refused: {reason}");
                 return (txn.Zxid, reason);
             }
         }

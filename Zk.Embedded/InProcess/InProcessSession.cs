@@ -28,6 +28,7 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
     private volatile bool _peerStopped;
     private volatile bool _leaderless;   // its ensemble member serves no clients now
     private bool _rewatchPending;        // its member serves again: set its watches again once SyncConnected is delivered
+    private bool _ended;                 // the outbox's: DeliverEnd ran
 
     public InProcessSession(PeerCore peer, ServerSession server, Watcher? defaultWatcher)
     {
@@ -516,8 +517,6 @@ internal sealed class InProcessSession : IZooKeeper, ISessionSink
         _heartbeat.Dispose();
         DeliverEvent(new WatchedEvent(EventType.None, state, null), null);
     }
-
-    private bool _ended;   // the outbox's: DeliverEnd ran
 
     private void Invoke(Watcher watcher, WatchedEvent watchedEvent)
     {

@@ -82,10 +82,7 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
             Proposing?.Invoke(this, txn);
         if (Core is not { } core || ProposalIntake.ProposeAll(core, txns) is not { } refused)
             return;
-        var (zxid, reason) = refused;
-        Tree.Replica.OnProposalRefused(zxid, reason);
-        if (core.NextZxid is not null)   // still an established leader: it ends its term itself, as the driver does
-            core.StepDown($"proposal {zxid} refused: {reason}");
+        Tree.Replica.OnProposalRefused(refused.Zxid, refused.Reason);
     }
 
     /// <summary>A role or phase change of the core, as the driver raises it: the member tree starts or stops its leader's pipeline.</summary>
