@@ -10,8 +10,9 @@ namespace Zk.Embedded.Ensemble;
 /// <summary>
 /// Runs one <see cref="ZabPeer"/> for a real peer (docs/consensus.md, "how a driver uses it"): ticks from a timer
 /// every tickTime, transport messages decoded and stepped in, proposals from the leader's commit stage; after each
-/// input it drains the core's <see cref="Ready"/>: sends the messages, hands the persist requests to its
-/// <see cref="StorageWorker"/>, applies the restore and the committed txns in zxid order and reports role changes. The
+/// input it drains the core's <see cref="Ready"/> in <see cref="ReadyOrder"/>: sends the messages, applies a SNAP's
+/// restore, hands the persist requests to its <see cref="StorageWorker"/>, applies the committed txns in zxid order,
+/// answers read indexes and reports role changes. The
 /// worker's "durable up to seq" comes back as an input like any other, so the loop never waits on a disk. Every touch
 /// of the core happens on this one loop, so the core stays single-threaded as it requires; a storage fault stops it.
 /// </summary>
@@ -21,7 +22,7 @@ namespace Zk.Embedded.Ensemble;
 /// Ticks, storage reports, proposals and waits are never dropped: each is bounded by its source (one timer, the
 /// storage worker's bounded queue, the leader pipeline's bounded batches in flight, the callers).
 /// </remarks>
-internal sealed partial class ConsensusDriver : IConsensusView, IProposalSink, IAsyncDisposable
+internal sealed partial class ConsensusDriver : IConsensusView, IProposalSink, IReadyHandler, IAsyncDisposable
 {
     /// <summary>Transport events queued for the loop at most (back-pressure to the transport beyond).</summary>
     public const int MaxQueuedEvents = 1024;
@@ -268,50 +269,58 @@ internal sealed partial class ConsensusDriver : IConsensusView, IProposalSink, I
     private void Drain()
     {
         while (_core.HasReady)
+            ReadyOrder.HandOn(_core.TakeReady(), this);
+        _status = CurrentStatus();
+    }
+
+    private Status CurrentStatus() => new(_core.State, _core.Leader, _core.EstablishedEpoch, _core.IsServing, _core.Phase, _core.LearnerCounts);
+
+    void IReadyHandler.Send(int to, ZabMessage message) => Send(to, message);
+
+    void IReadyHandler.Restore(ConsensusSnapshot snapshot) => _state.Restore(snapshot);
+
+    void IReadyHandler.Persist(List<PersistRequest> requests)
+    {
+        // Off this loop: the worker reports each batch durable as a StorageDone input (the core waits for it before
+        // any message that promises durability, such as an ACK).
+        foreach (var request in requests)
         {
-            var ready = _core.TakeReady();
-            foreach (var (to, message) in ready.Messages)
-                Send(to, message);
-            // The restore reads a SNAP's spool file before the worker may move it into place.
-            if (ready.Restore is { } snapshot)
-                _state.Restore(snapshot);
-            // Off this loop: the worker reports each batch durable as a StorageDone input (the core waits for it
-            // before any message that promises durability, such as an ACK).
-            foreach (var request in ready.Persist)
-            {
-                if (request is InstallSnapshot { Snapshot.Body: SnapshotBody body })
-                    _snaps.Installing(request.Seq, body);
-                if (request is InstallSnapshot or TruncateAfter)
-                    _periodic.HistoryRewritten();
-                _storage.Enqueue(request);
-            }
-
-            // A store in memory was written just now, on this loop: durable at once, as the worker would report it.
-            if (_storage.WritesInline && _storage.TakeWritten() is >= 0 and var written)
-            {
-                _snaps.Durable(written);
-                _core.StorageDone(written);
-            }
-
-            foreach (var txn in ready.Committed)
-                _state.Apply(txn);
-            if (ready.Committed.Count > 0)
-                _periodic.Applied(ready.Committed.Count);
-            // After the batch's txns are applied: the core answers a read only once its index is among them or earlier.
-            foreach (var read in ready.Reads)
-                AnswerRead(read);
-            _status = new Status(_core.State, _core.Leader, _core.EstablishedEpoch, _core.IsServing, _core.Phase, _core.LearnerCounts);
-            foreach (var change in ready.RoleChanges)
-            {
-                Log.RoleChanged(_logger, _core.Id, change.State, change.Phase, change.Epoch, change.Reason);
-                if (change.State == ServerState.Looking)
-                    _snaps.LeaderLost(change.Reason);
-                TraceElection(change);
-                RoleChanged?.Invoke(change);
-            }
+            if (request is InstallSnapshot { Snapshot.Body: SnapshotBody body })
+                _snaps.Installing(request.Seq, body);
+            if (request is InstallSnapshot or TruncateAfter)
+                _periodic.HistoryRewritten();
+            _storage.Enqueue(request);
         }
 
-        _status = new Status(_core.State, _core.Leader, _core.EstablishedEpoch, _core.IsServing, _core.Phase, _core.LearnerCounts);
+        // A store in memory was written just now, on this loop: durable at once, as the worker would report it.
+        if (_storage.WritesInline && _storage.TakeWritten() is >= 0 and var written)
+        {
+            _snaps.Durable(written);
+            _core.StorageDone(written);
+        }
+    }
+
+    void IReadyHandler.Apply(List<ConsensusTxn> committed)
+    {
+        foreach (var txn in committed)
+            _state.Apply(txn);
+        _periodic.Applied(committed.Count);
+    }
+
+    void IReadyHandler.AnswerReads(List<ReadIndexResult> reads)
+    {
+        foreach (var read in reads)
+            AnswerRead(read);
+    }
+
+    void IReadyHandler.RoleChanged(RoleChange change)
+    {
+        _status = CurrentStatus(); // what the handlers read is the state the whole output left
+        Log.RoleChanged(_logger, _core.Id, change.State, change.Phase, change.Epoch, change.Reason);
+        if (change.State == ServerState.Looking)
+            _snaps.LeaderLost(change.Reason);
+        TraceElection(change);
+        RoleChanged?.Invoke(change);
     }
 
     private void CheckWaiters()

@@ -102,21 +102,26 @@ internal sealed class StorageWorker : IAsyncDisposable
         }
     }
 
-    /// <summary>Writes one request; true when it is one of the core's (reported durable), false for housekeeping.</summary>
-    private bool Write(PersistRequest request)
+    private bool Write(PersistRequest request) => WriteTo(_store, request);
+
+    /// <summary>
+    /// Writes one request to <paramref name="store"/> (durable at its next sync); true when it is one of the core's
+    /// (reported durable), false for the member's housekeeping. The simulator writes its peers' stores with it too.
+    /// </summary>
+    internal static bool WriteTo(IConsensusStore store, PersistRequest request)
     {
         switch (request)
         {
             // The member's own housekeeping, in order with the core's requests; nothing the core waits for.
             case SaveSnapshot save:
-                _store.SaveSnapshot(save.Snapshot);
+                store.SaveSnapshot(save.Snapshot);
                 (save.Snapshot.Body as SnapshotBody)?.Delete(); // unless the store moved it into place
                 return false;
             case PurgeLog purge:
-                _store.Purge(purge.Retain);
+                store.Purge(purge.Retain);
                 return false;
             default:
-                _store.Write(request);
+                store.Write(request);
                 return true;
         }
     }

@@ -15,28 +15,40 @@ public sealed class ConsensusSimulationTests(ITestOutputHelper output)
 {
     private const int FixedSeeds = 40;
 
-    /// <summary>Voters, observers, instant fsyncs, and whether the peers talk through the real in-memory transport.</summary>
-    public static TheoryData<int, int, bool, bool> Ensembles => new()
+    /// <summary>
+    /// Voters, observers, instant fsyncs, whether the peers talk through the real in-memory transport, and whether each
+    /// keeps its state in the real member's LiteDB store (with periodic snapshots and purges) instead of the disk model.
+    /// </summary>
+    public static TheoryData<int, int, bool, bool, bool> Ensembles => new()
     {
-        { 3, 0, false, false },
-        { 3, 0, true, false },
-        { 5, 0, false, false },
-        { 3, 1, false, false },
-        { 3, 1, false, true },
+        { 3, 0, false, false, false },
+        { 3, 0, true, false, false },
+        { 5, 0, false, false, false },
+        { 3, 1, false, false, false },
+        { 3, 1, false, true, false },
+        { 3, 0, false, false, true },
     };
+
+    /// <summary>Applied txns between periodic snapshots with the real store: several per run, so restarts recover from one and purges run.</summary>
+    private const int StoreSnapCount = 12;
 
     [Theory]
     [MemberData(nameof(Ensembles))]
-    public void Seeded_runs_keep_the_ZAB_invariants_and_a_linearizable_client_history(int voters, int observers, bool instantStorage, bool overTransport)
+    public void Seeded_runs_keep_the_ZAB_invariants_and_a_linearizable_client_history(int voters, int observers, bool instantStorage, bool overTransport, bool liteDbStore)
     {
         var totals = new SimTotals();
         var clock = Stopwatch.StartNew();
         foreach (var seed in Seeds())
         {
-            var options = new SimOptions { Seed = seed, Voters = voters, Observers = observers, InstantStorage = instantStorage, OverTransport = overTransport };
-            totals.Add(Run(options));
+            var options = new SimOptions
+            {
+                Seed = seed, Voters = voters, Observers = observers, InstantStorage = instantStorage, OverTransport = overTransport,
+                LiteDbStore = liteDbStore, SnapCount = liteDbStore ? StoreSnapCount : 0,
+            };
+            using var sim = Run(options);
+            totals.Add(sim);
         }
-        output.WriteLine($"{voters} voters, {observers} observers, {(instantStorage ? "instant" : "delayed")} fsync{(overTransport ? ", over the in-memory transport" : "")}: {totals.Describe(clock.Elapsed)}");
+        output.WriteLine($"{voters} voters, {observers} observers, {(instantStorage ? "instant" : "delayed")} fsync{(overTransport ? ", over the in-memory transport" : "")}{(liteDbStore ? ", LiteDB stores" : "")}: {totals.Describe(clock.Elapsed)}");
         // What the runs exercised, over the seeds together (one replayed seed may have been too faulty to do much; its
         // invariants were checked all the same).
         if (SingleSeed() is null)
@@ -45,8 +57,10 @@ public sealed class ConsensusSimulationTests(ITestOutputHelper output)
             Assert.True(totals.OkOps > totals.Runs, $"expected more than one successful client operation per run, got {totals.OkOps} in {totals.Runs} runs");
             Assert.True(totals.Linearizable > 0, "expected some registers to be checked linearizable");
             Assert.True(totals.BadVersionOps > 0, "expected some BadVersion refusals to check as observations");
-            foreach (var kind in new[] { "crash", "drop", "partition", "one-way partition", "pause", "clock stall", "clock jump", "slow disk", "torn last record" })
+            foreach (var kind in new[] { "crash", "drop", "partition", "one-way partition", "pause", "clock stall", "clock jump", "slow disk", liteDbStore ? "unsynced writes kept at crash" : "torn last record" })
                 Assert.True(totals.FaultsOf(kind) > 0, $"expected the seeds to inject some '{kind}' faults, got none");
+            if (liteDbStore)
+                Assert.True(totals.Compactions > 0, "expected the stores to keep some periodic snapshots");
             Assert.Equal(totals.FaultsOf("torn last record"), totals.TornDropped);
             Assert.True(totals.WatchEvents > 0, $"expected some watches to fire, got none of {totals.Watches} set");
             Assert.True(totals.Rewatches > 0, "expected some clients to set their watches again on a new connection");
@@ -60,11 +74,11 @@ public sealed class ConsensusSimulationTests(ITestOutputHelper output)
     public void The_same_seed_gives_the_same_trace_hash()
     {
         var options = new SimOptions { Seed = 4242, Observers = 1 };
-        var first = Run(options);
-        var second = Run(options);
+        using var first = Run(options);
+        using var second = Run(options);
         Assert.True(first.History.Ops.Count > 0, "expected the run to record client operations");
         Assert.Equal(first.TraceHash, second.TraceHash);
-        var other = Run(options with { Seed = 4243 });
+        using var other = Run(options with { Seed = 4243 });
         Assert.NotEqual(first.TraceHash, other.TraceHash);
     }
 
@@ -75,9 +89,10 @@ public sealed class ConsensusSimulationTests(ITestOutputHelper output)
         {
             sim.Run();
         }
-        catch (Exception e) when (e is ConsensusViolation or InvalidOperationException)
+        catch (Exception e) when (e is ConsensusViolation or InvalidOperationException or InvalidDataException)
         {
             output.WriteLine($"FAILED {options} trace hash {sim.TraceHash} (ZK_SIM_SEED={options.Seed} replays it)\n{sim.Trace}");
+            sim.Dispose();
             throw new ConsensusViolation($"{options}: {e.Message}");
         }
         if (SingleSeed() is not null)

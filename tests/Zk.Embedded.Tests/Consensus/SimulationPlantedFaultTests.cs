@@ -55,6 +55,29 @@ public sealed class SimulationPlantedFaultTests(ITestOutputHelper output)
         Assert.Fail($"expected the planted {fault} to break an invariant within {maxSeeds} seeds, but every run passed the checker");
     }
 
+    /// <summary>The durability bugs again, with each peer on the real member's LiteDB store instead of the disk model.</summary>
+    [Theory]
+    [InlineData(nameof(PlantedFaults.AckBeforeFsync))]
+    [InlineData(nameof(PlantedFaults.AckNewLeaderBeforeDurable))]
+    [InlineData(nameof(PlantedFaults.SkipTrunc))]
+    public void A_planted_durability_bug_is_caught_with_the_real_store(string fault)
+    {
+        for (var seed = 1; seed <= MaxSeeds; seed++)
+        {
+            using var sim = new Simulation(Options(fault, seed) with { LiteDbStore = true });
+            try
+            {
+                sim.Run();
+            }
+            catch (Exception e) when (e is ConsensusViolation or InvalidOperationException or InvalidDataException)
+            {
+                output.WriteLine($"{fault} on LiteDB stores: seed {seed} ({sim.Steps} steps, trace hash {sim.TraceHash}): {e.GetType().Name}: {e.Message}\n{sim.Trace}");
+                return;
+            }
+        }
+        Assert.Fail($"expected the planted {fault} to break an invariant on LiteDB stores within {MaxSeeds} seeds, but every run passed the checker");
+    }
+
     [Fact]
     public void A_persistent_watch_that_fires_only_once_is_caught_within_a_bounded_number_of_seeds()
     {

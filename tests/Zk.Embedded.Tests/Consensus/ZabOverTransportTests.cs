@@ -2,6 +2,7 @@ using System.Text;
 using Microsoft.Extensions.Time.Testing;
 using Xunit.Abstractions;
 using Zk.Embedded.Consensus;
+using Zk.Embedded.Ensemble;
 using Zk.Testing.Simulation;
 using Zk.Embedded.Transport;
 using Zk.Transport.InMemory;
@@ -98,17 +99,40 @@ public sealed class ZabOverTransportTests(ITestOutputHelper output)
     /// <summary>The driver's part: encode and send messages, make persist requests durable at once, apply and check.</summary>
     internal static void Drain(SimPeer peer, IPeerTransport transport, ConsensusChecker checker)
     {
+        var output = new PeerOutput(peer, transport, checker);
         while (peer.Core is { HasReady: true } core)
         {
-            var ready = core.TakeReady();
-            foreach (var (to, message) in ready.Messages)
-                transport.Send(to, MessageCodec.Encode(message));
-            peer.Enqueue(ready.Persist);
-            var before = ready.Restore is null ? peer.Applied.Count : 0;
-            peer.Apply(ready);
-            checker.CheckApplied(peer, before);
+            ReadyOrder.HandOn(core.TakeReady(), output);
             checker.CheckLeader(peer);
             peer.CompleteStorage(peer.PendingCount);
+        }
+    }
+
+    private sealed class PeerOutput(SimPeer peer, IPeerTransport transport, ConsensusChecker checker) : IReadyHandler
+    {
+        public void Send(int to, ZabMessage message) => transport.Send(to, MessageCodec.Encode(message));
+
+        public void Restore(ConsensusSnapshot snapshot)
+        {
+            peer.Restore(snapshot);
+            checker.CheckApplied(peer, 0);
+        }
+
+        public void Persist(List<PersistRequest> requests) => peer.Enqueue(requests);
+
+        public void Apply(List<ConsensusTxn> committed)
+        {
+            var before = peer.Applied.Count;
+            peer.Apply(committed);
+            checker.CheckApplied(peer, before);
+        }
+
+        public void AnswerReads(List<ReadIndexResult> reads)
+        {
+        }
+
+        public void RoleChanged(RoleChange change)
+        {
         }
     }
 }

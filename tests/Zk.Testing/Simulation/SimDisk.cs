@@ -11,7 +11,7 @@ namespace Zk.Testing.Simulation;
 /// <see cref="PersistChecks"/> first, the rules every consensus store holds (CONSENSUS-NOTES §10 invariant 8, appends
 /// in order, no TRUNC below the snapshot: ZOOKEEPER-1549).
 /// </summary>
-internal sealed class SimDisk
+internal sealed class SimDisk : IPeerDisk
 {
     private readonly ConsensusState _state = new(new ConsensusSnapshot(default, SnapshotCodec.Encode([])));
     private TornRecord? _torn;
@@ -19,6 +19,7 @@ internal sealed class SimDisk
     public uint AcceptedEpoch => _state.AcceptedEpoch;
     public uint CurrentEpoch => _state.CurrentEpoch;
     public ConsensusSnapshot Snapshot => _state.Snapshot!;   // starts as the empty state's and is only ever replaced
+    public ReadOnlyMemory<byte> SnapshotData => Snapshot.Data;
     public List<ConsensusTxn> Log => _state.Log;
 
     public Zxid LastZxid => _state.LastZxid;
@@ -69,6 +70,23 @@ internal sealed class SimDisk
 
     /// <summary>Periodic snapshots that replaced the snapshot and the log they cover (the in-memory store's compaction).</summary>
     public int Compactions { get; private set; }
+
+    /// <summary>The model has no write cache: what is written reached the disk (a crash keeps it; <see cref="SimPeer.Crash"/> decides what was written).</summary>
+    public void Write(PersistRequest request, int peer) => Apply(request, peer);
+
+    public void Sync()
+    {
+    }
+
+    public void Crash(AppendTxn? torn, int tornBytes)
+    {
+        if (torn is not null && tornBytes > 0)
+            WriteTorn(torn, tornBytes);
+    }
+
+    public void Dispose()
+    {
+    }
 
     public void Apply(PersistRequest request, int peer)
     {

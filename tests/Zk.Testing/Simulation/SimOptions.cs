@@ -56,6 +56,8 @@ internal sealed record SimOptions
     public bool InstantStorage { get; init; }
     /// <summary>True: the peers talk through the real in-memory transport, every message encoded (<see cref="TransportNetwork"/>).</summary>
     public bool OverTransport { get; init; }
+    /// <summary>True: each peer keeps its state in the real member's store (<see cref="StoreDisk"/>: LiteDB log, epoch and snapshot files in a temporary directory) instead of the disk model.</summary>
+    public bool LiteDbStore { get; init; }
     /// <summary>Small windows force SNAP; ZooKeeper's default is 500.</summary>
     public int CommittedLogWindow { get; init; } = 8;
     /// <summary>Periodic snapshots (with the in-memory store's compaction) every this many applied txns; 0 none.</summary>
@@ -67,5 +69,5 @@ internal sealed record SimOptions
     public bool Scenario { get; init; }
 
     public override string ToString() =>
-        $"seed={Seed} voters={Voters} observers={Observers} storage={(InstantStorage ? "instant" : "delayed")} window={CommittedLogWindow}{(OverTransport ? " transport=in-memory" : "")}{(Scenario ? " scenario" : "")}{(Faults.Any ? $" planted={Faults}" : "")}{(KeepSnapshotOnTrunc ? " planted=KeepSnapshotOnTrunc" : "")}{(LinearReadsWithoutBarrier ? " planted=LinearReadsWithoutBarrier" : "")}{(KeepTornRecord ? " planted=KeepTornRecord" : "")}{(SkipSessionCheck ? " planted=SkipSessionCheck" : "")}{(WatchEventsAfterReply ? " planted=WatchEventsAfterReply" : "")}{(OneEventPerPath ? " planted=OneEventPerPath" : "")}{(IgnoreRemoveWatches ? " planted=IgnoreRemoveWatches" : "")}{(RewatchFromPeerZxid ? " planted=RewatchFromPeerZxid" : "")}{(DropExpiries ? " planted=DropExpiries" : "")}";
+        $"seed={Seed} voters={Voters} observers={Observers} storage={(InstantStorage ? "instant" : "delayed")}{(LiteDbStore ? " store=litedb" : "")} window={CommittedLogWindow}{(OverTransport ? " transport=in-memory" : "")}{(Scenario ? " scenario" : "")}{(Faults.Any ? $" planted={Faults}" : "")}{(KeepSnapshotOnTrunc ? " planted=KeepSnapshotOnTrunc" : "")}{(LinearReadsWithoutBarrier ? " planted=LinearReadsWithoutBarrier" : "")}{(KeepTornRecord ? " planted=KeepTornRecord" : "")}{(SkipSessionCheck ? " planted=SkipSessionCheck" : "")}{(WatchEventsAfterReply ? " planted=WatchEventsAfterReply" : "")}{(OneEventPerPath ? " planted=OneEventPerPath" : "")}{(IgnoreRemoveWatches ? " planted=IgnoreRemoveWatches" : "")}{(RewatchFromPeerZxid ? " planted=RewatchFromPeerZxid" : "")}{(DropExpiries ? " planted=DropExpiries" : "")}";
 }

@@ -12,13 +12,14 @@ namespace Zk.Testing.Simulation;
 /// </summary>
 /// <param name="trees">false: the txns are opaque bytes (ZabOverTransportTests) and no tree is kept.</param>
 /// <param name="keepsWatches">the tree keeps its watches across role changes and SNAPs (<see cref="SimTree.KeepsWatches"/>).</param>
-internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, bool trees = true, bool keepsWatches = false) : ISnapshotSource, IProposalSink
+/// <param name="disk">what it keeps across crashes (null: the model, <see cref="SimDisk"/>).</param>
+internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, bool trees = true, bool keepsWatches = false, IPeerDisk? disk = null) : ISnapshotSource, IProposalSink
 {
     private readonly List<PersistRequest> _pending = [];
 
     public int Id => config.MyId;
     public ConsensusConfig Config => config;
-    public SimDisk Disk { get; } = new();
+    public IPeerDisk Disk { get; } = disk ?? new SimDisk();
     public ZabPeer? Core { get; private set; }
     public bool Up => Core is not null;
     public List<ConsensusTxn> Applied { get; private set; } = [];
@@ -31,19 +32,23 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
     public Action<SimPeer, ConsensusTxn>? Proposing { get; set; }
     /// <summary>Periodic snapshots every this many applied txns (0: none), queued with the storage requests as the driver's worker gets them.</summary>
     public int SnapCount { get; set; }
+    /// <summary>True: each periodic snapshot is followed by a purge keeping <see cref="SnapRetainCount"/> snapshots (the real store's autopurge).</summary>
+    public bool Purges { get; set; }
+    public const int SnapRetainCount = 2;
     /// <summary>Periodic snapshots queued so far.</summary>
     public int SnapshotsTaken { get; private set; }
     private int _sinceSnapshot;
 
     public void Start()
     {
-        Applied = SnapshotCodec.Decode(Disk.Snapshot.Data);
+        var persisted = Disk.Load();
+        Applied = SnapshotCodec.Decode(Disk.SnapshotData);
         if (trees)
             Tree.Restart(Applied);
         Reconnect();
         _pending.Clear();
         Incarnation++;
-        Core = new ZabPeer(config, Disk.Load(), random, this);
+        Core = new ZabPeer(config, persisted, random, this);
     }
 
     /// <summary>A follower that leaves broadcast (or a deposed leader) closes every client connection, and so drops their watches.</summary>
@@ -66,9 +71,8 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
         Reconnect();
         reachedDisk = Math.Min(reachedDisk, _pending.Count);
         for (var i = 0; i < reachedDisk; i++)
-            Disk.Apply(_pending[i], Id);
-        if (tornBytes > 0 && reachedDisk < _pending.Count && _pending[reachedDisk] is AppendTxn append)
-            Disk.WriteTorn(append, tornBytes);
+            Disk.Write(_pending[i], Id);
+        Disk.Crash(reachedDisk < _pending.Count ? _pending[reachedDisk] as AppendTxn : null, tornBytes);
         _pending.Clear();
     }
 
@@ -106,28 +110,32 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
         var seq = -1L;
         for (var i = 0; i < count; i++)
         {
-            Disk.Apply(_pending[i], Id);
+            Disk.Write(_pending[i], Id);
             seq = Math.Max(seq, _pending[i].Seq); // a periodic snapshot has no seq: the core never waits for it
         }
+        Disk.Sync();
         _pending.RemoveRange(0, count);
         if (seq >= 0)
             Core.StorageDone(seq);
     }
 
-    /// <summary>Applies a ready batch's restore and commits; returns the zxids newly applied.</summary>
-    public void Apply(Ready ready)
+    /// <summary>A SNAP's state replaces the applied history.</summary>
+    public void Restore(ConsensusSnapshot snapshot)
     {
-        if (ready.Restore is { } snapshot)
-        {
-            Applied = SnapshotCodec.Decode(snapshot.Data);
-            Generation++;
-            if (trees)
-                Tree.Restore(Applied);
-            var last = Applied.Count > 0 ? Applied[^1].Zxid : default;
-            if (last != snapshot.Zxid)
-                throw new ConsensusViolation($"peer {Id}: snapshot says {snapshot.Zxid} but holds txns up to {last}");
-        }
-        foreach (var txn in ready.Committed)
+        Applied = SnapshotCodec.Decode(snapshot.Data);
+        Generation++;
+        if (trees)
+            Tree.Restore(Applied);
+        _sinceSnapshot = 0;
+        var last = Applied.Count > 0 ? Applied[^1].Zxid : default;
+        if (last != snapshot.Zxid)
+            throw new ConsensusViolation($"peer {Id}: snapshot says {snapshot.Zxid} but holds txns up to {last}");
+    }
+
+    /// <summary>Applies committed txns in order; then, every <see cref="SnapCount"/> of them, queues a periodic snapshot.</summary>
+    public void Apply(List<ConsensusTxn> committed)
+    {
+        foreach (var txn in committed)
         {
             var last = Applied.Count > 0 ? Applied[^1].Zxid : default;
             if (!LogWindow.IsNext(last, txn.Zxid))
@@ -136,13 +144,13 @@ internal sealed class SimPeer(ConsensusConfig config, IConsensusRandom random, b
             if (trees)
                 Tree.Apply(txn);
         }
-        _sinceSnapshot += ready.Committed.Count;
-        if (ready.Restore is not null)
-            _sinceSnapshot = 0;
+        _sinceSnapshot += committed.Count;
         if (SnapCount > 0 && _sinceSnapshot >= SnapCount)
         {
-            // The applied (committed) state only, behind this Ready's persist requests, as PeriodicSnapshots does it.
+            // The applied (committed) state only, behind the persist requests handed on before, as PeriodicSnapshots does it.
             _pending.Add(new SaveSnapshot(Take()));
+            if (Purges)
+                _pending.Add(new PurgeLog(SnapRetainCount));
             _sinceSnapshot = 0;
             SnapshotsTaken++;
         }

@@ -41,6 +41,8 @@ internal sealed class SimTotals
     public int Inconclusive { get; private set; }
     /// <summary>Torn last records the disks cut at restart.</summary>
     public int TornDropped { get; private set; }
+    /// <summary>Periodic snapshots the disks kept.</summary>
+    public int Compactions { get; private set; }
 
     /// <summary>How many faults of <paramref name="kind"/> were injected in all.</summary>
     public int FaultsOf(string kind) => _faults.GetValueOrDefault(kind);
@@ -78,13 +80,14 @@ internal sealed class SimTotals
         foreach (var (kind, n) in sim.FaultsByKind)
             _faults[kind] = _faults.GetValueOrDefault(kind) + n;
         TornDropped += sim.Peers.Sum(p => p.Disk.TornDropped);
+        Compactions += sim.Peers.Sum(p => p.Disk.Compactions);
         foreach (var kind in new[] { "Diff", "Trunc", "Snap" })
             _syncs[kind] = _syncs.GetValueOrDefault(kind) + sim.DeliveredByKind.GetValueOrDefault(kind);
     }
 
     public string Describe(TimeSpan elapsed) =>
         $"{Runs} runs, {Steps} steps, {Ops} client ops ({OkOps} ok, {BadVersionOps} BadVersion, {UnknownOps} unknown, {ConnectionLossReplies} of them answered ConnectionLoss; {SessionMoved} SessionMoved; {Forwarded} forwarded to the leader, {ForwardedReplies} replies back), {Acknowledged} txns committed by leaders, "
-        + $"{Faults} faults ({string.Join(", ", _faults.Select(f => $"{f.Value} {f.Key}"))}; {TornDropped} torn records cut at restart), {Epochs} epochs; "
+        + $"{Faults} faults ({string.Join(", ", _faults.Select(f => $"{f.Value} {f.Key}"))}; {TornDropped} torn records cut at restart, {Compactions} periodic snapshots kept), {Epochs} epochs; "
         + $"syncs: {_syncs["Diff"]} DIFF, {_syncs["Trunc"]} TRUNC, {_syncs["Snap"]} SNAP; "
         + $"registers linearizable {Linearizable}, inconclusive {Inconclusive}; {Watches} watches set ({PersistentWatches} persistent, {RemovedWatches} of them removed, {MissingNodeWatches} on missing nodes), {WatchEvents} events ({NodeCreatedEvents} NodeCreated); {Reattached} sessions reattached ({ReattachRefused} refused as behind, {ReattachExpired} expired); {Rewatches} setWatches on reconnect ({RewatchFired} watches fired at once); {Expirations} session expiries proposed; "
         + $"{Ops / Math.Max(elapsed.TotalSeconds, 1e-3):F0} ops and {Steps / Math.Max(elapsed.TotalSeconds, 1e-3):F0} steps per wall second ({elapsed.TotalSeconds:F1} s)";

@@ -1,5 +1,6 @@
 using System.Text;
 using Zk.Embedded.Consensus;
+using Zk.Embedded.Ensemble;
 
 namespace Zk.Testing.Simulation;
 
@@ -9,7 +10,7 @@ namespace Zk.Testing.Simulation;
 /// restart and when the leader proposes. Then a quiet phase (all peers up, no faults) must bring every peer to the
 /// same history. The same seed gives the same run; <see cref="Trace"/> keeps the last events for a failure report.
 /// </summary>
-internal sealed class Simulation
+internal sealed class Simulation : IDisposable
 {
     private static readonly int TraceLines = int.TryParse(Environment.GetEnvironmentVariable("ZK_TRACE_LINES"), out var n) ? n : 40;
     private readonly SimOptions _options;
@@ -23,9 +24,12 @@ internal sealed class Simulation
     private long _step;
     private readonly SimFaults _faults;
     private bool _quiet;
+    private string? _storeRoot;
 
     public Simulation(SimOptions options)
     {
+        if (options.LiteDbStore && (options.KeepTornRecord || options.KeepSnapshotOnTrunc))
+            throw new ArgumentException("the planted disk faults are the disk model's; the real store has none", nameof(options));
         _options = options;
         _random = new Random(options.Seed);
         var voters = new int[options.Voters];
@@ -42,9 +46,8 @@ internal sealed class Simulation
                 MyId = id, Voters = voters, Observers = observers,
                 InitLimit = 10, SyncLimit = 5, CommittedLogWindow = options.CommittedLogWindow, Faults = options.Faults,
             };
-            _peers.Add(new SimPeer(config, coreRandom, keepsWatches: options.Scenario));
-            _peers[^1].Disk.KeepsTornRecord = options.KeepTornRecord;
-            _peers[^1].SnapCount = options.SnapCount;
+            var disk = options.LiteDbStore ? new StoreDisk(Path.Combine(_storeRoot ??= CreateStoreRoot(), $"peer{id}")) : (IPeerDisk)new SimDisk { KeepsTornRecord = options.KeepTornRecord };
+            _peers.Add(new SimPeer(config, coreRandom, keepsWatches: options.Scenario, disk: disk) { SnapCount = options.SnapCount, Purges = options.LiteDbStore });
         }
         _faults = new SimFaults(_random, _peers.Count);
         _network = options.OverTransport ? new TransportNetwork(options.Seed, () => _step, OnDisconnected) : new SimNetwork();
@@ -54,6 +57,17 @@ internal sealed class Simulation
             SendTraffic = (from, to, message) => _peers[to - 1].Up && _network.Send(from, to, message),
         };
     }
+
+    /// <summary>Closes the peers' disks; with <see cref="SimOptions.LiteDbStore"/>, deletes their files.</summary>
+    public void Dispose()
+    {
+        foreach (var peer in _peers)
+            peer.Disk.Dispose();
+        if (_storeRoot is not null && Directory.Exists(_storeRoot))
+            Directory.Delete(_storeRoot, recursive: true);
+    }
+
+    private static string CreateStoreRoot() => Directory.CreateTempSubdirectory("zk-sim-").FullName;
 
     public IReadOnlyList<SimPeer> Peers => _peers;
     public ConsensusChecker Checker => _checker;
@@ -288,7 +302,7 @@ internal sealed class Simulation
             return;
         // Unsynced writes reach the disk in order, some of them before the power goes; the one being written may tear.
         var reached = _options.CrashesWriteUnsynced && _random.Next(2) == 0 ? _random.Next(victim.PendingCount + 1) : 0;
-        var torn = _options.CrashesWriteUnsynced && victim.PendingAt(reached) is AppendTxn && _random.Next(2) == 0 ? 1 + _random.Next(48) : 0;
+        var torn = _options.CrashesWriteUnsynced && !_options.LiteDbStore && victim.PendingAt(reached) is AppendTxn && _random.Next(2) == 0 ? 1 + _random.Next(48) : 0;
         Log($"crash {victim.Id} (pending {victim.PendingCount} unsynced writes, {reached} reached the disk{(torn > 0 ? $", the next torn after {torn} bytes" : "")})");
         PeerCrashing?.Invoke(victim);
         victim.Crash(reached, torn);
@@ -418,58 +432,81 @@ internal sealed class Simulation
     }
 
     /// <summary>
-    /// Runs a peer's leader pipeline and hands its core's output on, in the consensus driver's order (ConsensusDriver.Drain):
-    /// the messages to the network, a SNAP's restore, the persist requests to its disk queue, the committed txns to its
-    /// member tree, the answered read indexes (once its tree has published them: the leader's pipeline publishes what
-    /// the core committed on its own loop, as EnsembleMember.ReadIndexAsync waits for), the role changes; then checks.
+    /// Runs a peer's leader pipeline and hands its core's output on through the consensus driver's own
+    /// <see cref="ReadyOrder"/>: the messages to the network, a SNAP's restore, the persist requests to its disk queue,
+    /// the committed txns to its member tree, the answered read indexes (once its tree has published them: the
+    /// leader's pipeline publishes what the core committed on its own loop, as EnsembleMember.ReadIndexAsync waits
+    /// for), the role changes; each part checked as it goes.
     /// </summary>
     private void Drain(SimPeer peer)
     {
+        var output = new PeerOutput(this, peer);
         while (peer.Core is { } core)
         {
             peer.Tree.RunPipeline();
             if (!core.HasReady)
                 break;
-            var ready = core.TakeReady();
-            foreach (var (to, message) in ready.Messages)
-            {
-                if (_peers[to - 1].Up && !_network.Send(peer.Id, to, message))
-                    _faults.Count("tail drop (full queue)");
-            }
-            peer.Enqueue(ready.Persist);
-            var before = ready.Restore is null ? peer.Applied.Count : 0;
-            peer.Apply(ready);
-            _checker.CheckApplied(peer, before);
-            _workload.OnReads(peer, ready.Reads);
-            if (ready.Reads.Count > 0)
-                ReadsAnswered?.Invoke(peer, ready.Reads);
-            if (core.EstablishedEpoch is not null)
-            {
-                foreach (var txn in ready.Committed)
-                {
-                    if (txn.Zxid.Epoch == core.EstablishedEpoch)
-                        _checker.Acknowledge(txn.Zxid);
-                }
-            }
-            foreach (var change in ready.RoleChanges)
-            {
-                peer.OnRoleChanged(change);
-                peer.Reconnect();
-                _workload.OnRoleChanged(peer, change);
-                Log($"peer {peer.Id}: {change.State}/{change.Phase} epoch {change.Epoch} ({change.Reason})");
-                RoleChanged?.Invoke(peer, change);
-                if (_options.KeepSnapshotOnTrunc && change.State == ServerState.Leading && change.Phase == ZabPhase.Discovery)
-                {
-                    peer.Disk.KeepsNewerSnapshotOnTrunc = true;
-                    peer.Disk.SnapshotWholeLog();
-                }
-            }
+            ReadyOrder.HandOn(core.TakeReady(), output);
             _checker.CheckLeader(peer);
             if ((_options.InstantStorage || _quiet) && !_faults.IsSlow(peer.Id))
                 peer.CompleteStorage(peer.PendingCount);
         }
         _workload.AfterDrain(peer);
         Drained?.Invoke(peer);
+    }
+
+    /// <summary>One peer's output handed on as the driver does (<see cref="ReadyOrder"/>), with the checks of each part.</summary>
+    private sealed class PeerOutput(Simulation sim, SimPeer peer) : IReadyHandler
+    {
+        public void Send(int to, ZabMessage message)
+        {
+            if (sim._peers[to - 1].Up && !sim._network.Send(peer.Id, to, message))
+                sim._faults.Count("tail drop (full queue)");
+        }
+
+        public void Restore(ConsensusSnapshot snapshot)
+        {
+            peer.Restore(snapshot);
+            sim._checker.CheckApplied(peer, 0);
+        }
+
+        public void Persist(List<PersistRequest> requests) => peer.Enqueue(requests);
+
+        public void Apply(List<ConsensusTxn> committed)
+        {
+            var before = peer.Applied.Count;
+            peer.Apply(committed);
+            sim._checker.CheckApplied(peer, before);
+            if (peer.Core!.EstablishedEpoch is { } epoch)
+            {
+                foreach (var txn in committed)
+                {
+                    if (txn.Zxid.Epoch == epoch)
+                        sim._checker.Acknowledge(txn.Zxid);
+                }
+            }
+        }
+
+        public void AnswerReads(List<ReadIndexResult> reads)
+        {
+            sim._workload.OnReads(peer, reads);
+            sim.ReadsAnswered?.Invoke(peer, reads);
+        }
+
+        public void RoleChanged(RoleChange change)
+        {
+            peer.OnRoleChanged(change);
+            peer.Reconnect();
+            sim._workload.OnRoleChanged(peer, change);
+            sim.Log($"peer {peer.Id}: {change.State}/{change.Phase} epoch {change.Epoch} ({change.Reason})");
+            sim.RoleChanged?.Invoke(peer, change);
+            if (sim._options.KeepSnapshotOnTrunc && change.State == ServerState.Leading && change.Phase == ZabPhase.Discovery)
+            {
+                var model = (SimDisk)peer.Disk;
+                model.KeepsNewerSnapshotOnTrunc = true;
+                model.SnapshotWholeLog();
+            }
+        }
     }
 
     private void Log(string line)
