@@ -55,7 +55,7 @@ public sealed class ConsensusSimulationTests(ITestOutputHelper output)
         {
             Assert.True(totals.Acknowledged > 0, "expected the runs to commit some txns");
             Assert.True(totals.OkOps > totals.Runs, $"expected more than one successful client operation per run, got {totals.OkOps} in {totals.Runs} runs");
-            Assert.True(totals.Linearizable > 0, "expected some registers to be checked linearizable");
+            Assert.True(totals.Linearizable > 0, "expected some components of the history (registers and queues) to be checked linearizable");
             Assert.True(totals.BadVersionOps > 0, "expected some BadVersion refusals to check as observations");
             foreach (var kind in new[] { "crash", "drop", "partition", "one-way partition", "pause", "clock stall", "clock jump", "slow disk", liteDbStore ? "unsynced writes kept at crash" : "torn last record" })
                 Assert.True(totals.FaultsOf(kind) > 0, $"expected the seeds to inject some '{kind}' faults, got none");

@@ -5,8 +5,9 @@ namespace Zk.Testing.Simulation;
 
 /// <summary>
 /// The recorded client history and the checks over it (issue 14): per-session reads never go back in zxid, per-session
-/// FIFO, linearizable register writes and linearizable reads (<see cref="Linearizability"/>, per register), sequential
-/// names unique and increasing per parent; at quiescence, with the peers' trees: no acknowledged write lost, no
+/// FIFO, a linearizable history of the registers and queues (<see cref="Linearizability"/>: setData, multis, sequential
+/// creates and linearizable reads against a model of those nodes, per connected component), sequential names unique and
+/// increasing with zxid per parent; at quiescence, with the peers' trees: no acknowledged write lost, no
 /// ephemeral of a closed session left, every acknowledged ephemeral of a live session present, identical digests.
 /// </summary>
 internal sealed class History
@@ -28,6 +29,7 @@ internal sealed class History
     public int SessionMoved { get; set; }
     /// <summary>Replies of ConnectionLoss (a member not serving, a forwarded write lost or its leader gone); the other unknown outcomes are replies the client never got.</summary>
     public int ConnectionLossReplies { get; set; }
+    /// <summary>The connected components of the checked history (<see cref="Linearizability.Components"/>) the search could not decide, and those it found linearizable.</summary>
     public int Inconclusive { get; private set; }
     public int Linearizable { get; private set; }
 
@@ -45,14 +47,14 @@ internal sealed class History
         CheckFifo();
         CheckSequentialNames();
         // A refusal in doubt changed nothing and observed nothing the client heard of: it constrains nothing.
-        foreach (var group in Ops.Where(o => o.WritesRegister || o.Kind == SimOpKind.LinearRead)
-                     .Where(o => o.Outcome is SimOutcome.Ok or SimOutcome.BadVersion || (o.Outcome == SimOutcome.Unknown && !o.Refused))
-                     .GroupBy(o => o.Path).OrderBy(g => g.Key))
+        var modelled = Ops.Where(o => o.WritesRegister || o.Kind is SimOpKind.CreateSequential or SimOpKind.LinearRead)
+            .Where(o => o.Outcome is SimOutcome.Ok or SimOutcome.BadVersion || (o.Outcome == SimOutcome.Unknown && !o.Refused));
+        foreach (var component in Linearizability.Components(modelled))
         {
-            switch (Linearizability.Check(group.ToList()))
+            switch (Linearizability.Check(component.Ops))
             {
                 case LinearizabilityVerdict.NotLinearizable:
-                    throw new ConsensusViolation($"register {group.Key} is not linearizable:\n  {string.Join("\n  ", group.Where(o => o.Outcome != SimOutcome.Unknown).TakeLast(12))}");
+                    throw new ConsensusViolation($"the history of {string.Join(", ", component.Paths)} is not linearizable:\n  {string.Join("\n  ", component.Ops.Where(o => o.Outcome != SimOutcome.Unknown).TakeLast(12))}");
                 case LinearizabilityVerdict.Inconclusive: Inconclusive++; break;
                 default: Linearizable++; break;
             }
@@ -104,7 +106,7 @@ internal sealed class History
             SimOp? previous = null;
             foreach (var op in parent.OrderBy(o => o.Zxid))
             {
-                if (previous is not null && string.CompareOrdinal(SequenceOf(op), SequenceOf(previous)) <= 0)
+                if (previous is not null && Linearizability.SequenceOf(op.CreatedPath!) <= Linearizability.SequenceOf(previous.CreatedPath!))
                     throw new ConsensusViolation($"sequential names under {parent.Key} not increasing with zxid: {previous} then {op}");
                 previous = op;
             }
@@ -113,6 +115,4 @@ internal sealed class History
 
     /// <summary>A write with its own zxid (a linearizable read is a read: the zxid of the state it saw).</summary>
     private static bool Txn(SimOp op) => op.IsWrite && !op.NoTxn;
-
-    private static string SequenceOf(SimOp op) => op.CreatedPath![^10..];
 }

@@ -44,7 +44,9 @@ internal sealed class SimOp
     /// <summary>The connection that answered and where the answer stands among what the client received on it.</summary>
     public int Connection { get; set; }
     public long ReplySeq { get; set; }
-    /// <summary>For creates and multis: the sequential node made.</summary>
+    /// <summary>For a multi: the queue its sequential create goes under.</summary>
+    public string? Queue { get; init; }
+    /// <summary>For creates and multis: the sequential node made, named as soon as a leader proposed it (so also for one in doubt).</summary>
     public string? CreatedPath { get; set; }
     /// <summary>Answered by the leader without a txn: it waits for the state the leader checked, <see cref="Zxid"/>.</summary>
     public bool NoTxn { get; set; }

@@ -342,7 +342,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         var expected = SimTree.Read(peer.Tree.State, register)!.Value.Version;
         var op = kind switch
         {
-            SimOpKind.SetData or SimOpKind.Multi => Begin(client, kind, register, expected, data, session),
+            SimOpKind.SetData or SimOpKind.Multi => Begin(client, kind, register, expected, data, session, kind == SimOpKind.Multi ? queue : null),
             SimOpKind.CreateSequential => Begin(client, kind, queue, data: data, session: session),
             _ => Begin(client, kind, SimTree.Ephemerals, data: data, session: session),
         };
@@ -491,12 +491,12 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             op.Zxid = peer.Tree.Zxid;
     }
 
-    private SimOp Begin(SimClient client, SimOpKind kind, string path, int expected = 0, string data = "", long session = 0)
+    private SimOp Begin(SimClient client, SimOpKind kind, string path, int expected = 0, string data = "", long session = 0, string? queue = null)
     {
         var op = new SimOp
         {
             Id = History.Ops.Count, Client = client.Id, Session = session == 0 ? client.Session : session, Kind = kind,
-            Path = path, ExpectedVersion = expected, Data = data, Invoke = now(),
+            Path = path, ExpectedVersion = expected, Data = data, Invoke = now(), Queue = queue,
         };
         History.Ops.Add(op);
         return op;
