@@ -32,8 +32,9 @@ internal static class EnsembleTestKit
     /// <summary>Waits until every member has published <paramref name="zxid"/>.</summary>
     public static async Task QuiescentAsync(IEnumerable<EnsembleMember> members, Zxid zxid)
     {
+        var list = members.ToList();
         using var cts = new CancellationTokenSource(Deadline);
-        foreach (var m in members)
+        foreach (var m in list)
         {
             try
             {
@@ -41,7 +42,9 @@ internal static class EnsembleTestKit
             }
             catch (OperationCanceledException)
             {
-                Assert.Fail($"expected server {m.Id} to publish zxid {zxid} within {Deadline}; it is at {m.State.Zxid}");
+                // Where each member stands: a member stuck outside broadcast shows its role and phase here.
+                Assert.Fail($"expected server {m.Id} to publish zxid {zxid} within {Deadline}; it is at {m.State.Zxid}; members: "
+                    + string.Join("; ", list.Select(o => $"server {o.Id} at {o.State.Zxid}, {o.Driver.Current}")));
             }
         }
     }
