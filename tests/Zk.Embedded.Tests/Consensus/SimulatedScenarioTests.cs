@@ -56,6 +56,35 @@ public sealed class SimulatedScenarioTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Counter_scenarios_on_durable_storage_keep_every_acknowledged_increment()
+    {
+        var options = new DeterministicEnsembleOptions { DurableStorage = true, CrashProbability = 0.002 };
+        var (acknowledged, faults) = (0, 0);
+        for (var seed = 1; seed <= 12; seed++)
+        {
+            var counter = new CounterScenario();
+            SimulationResult run;
+            try
+            {
+                run = DeterministicEnsemble.Run(seed, counter.RunAsync, options);
+            }
+            catch (SimulationFailedException e)
+            {
+                throw new Xunit.Sdk.XunitException($"seed {seed} on durable storage: {e.Message}\n{counter.Describe()}");
+            }
+
+            var check = counter.History.Check();
+            Assert.True(check.Passed, $"seed {seed}: the counter's history is not linearizable: {check}");
+            Assert.True(counter.Final >= counter.Acknowledged && counter.Final <= counter.Acknowledged + counter.InDoubt,
+                $"seed {seed}: expected the counter between {counter.Acknowledged} and {counter.Acknowledged + counter.InDoubt}, it is {counter.Final}");
+            (acknowledged, faults) = (acknowledged + counter.Acknowledged, faults + run.Faults);
+        }
+
+        output.WriteLine($"12 runs on durable storage: {acknowledged} increments acknowledged, {faults} faults");
+        Assert.True(acknowledged > 0 && faults > 0, $"expected some increments acknowledged across faults, got {acknowledged} and {faults} faults");
+    }
+
+    [Fact]
     public void Linearizable_reads_without_the_read_index_are_caught_as_a_history_no_order_explains()
     {
         // Planted: LinearizableSyncAsync completes at once on any serving member. A member cut off from a new leader

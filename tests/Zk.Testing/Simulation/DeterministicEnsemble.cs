@@ -40,6 +40,14 @@ public sealed record DeterministicEnsembleOptions
     public int MaxSteps { get; init; } = 60_000;
 
     /// <summary>
+    /// True: each member keeps its state as a real member does (the LiteDB txn log, epoch and snapshot files, periodic
+    /// snapshots and purges) in a temporary directory deleted after the run, instead of a model of the disk; the
+    /// simulation still decides when each write is synced and what a crash loses. Slower (files are opened at every
+    /// restart), closer to production.
+    /// </summary>
+    public bool DurableStorage { get; init; }
+
+    /// <summary>
     /// Planted (tests of the checks only): a linearizable sync on a member completes at once, without its read index,
     /// so reads after it may be stale on a member that lost its leader without knowing it yet.
     /// </summary>
@@ -106,6 +114,9 @@ public sealed class SimulationFailedException : Exception
 /// </example>
 public static class DeterministicEnsemble
 {
+    /// <summary>Applied txns between a member's periodic snapshots with <see cref="DeterministicEnsembleOptions.DurableStorage"/>: several per run.</summary>
+    private const int DurableSnapCount = 12;
+
     /// <summary>Runs <paramref name="scenario"/> with <paramref name="seed"/>; throws <see cref="SimulationFailedException"/> when the run fails.</summary>
     public static SimulationResult Run(int seed, Func<SimulatedEnsemble, Task> scenario, DeterministicEnsembleOptions? options = null)
     {
@@ -117,8 +128,9 @@ public static class DeterministicEnsemble
             PartitionProbability = options.PartitionProbability, HealProbability = options.HealProbability,
             DropProbability = options.DropProbability, LongFaultProbability = options.LongFaultProbability,
             CommittedLogWindow = options.CommittedLogWindow, Scenario = true, ClientProbability = 0,
+            LiteDbStore = options.DurableStorage, SnapCount = options.DurableStorage ? DurableSnapCount : 0,
         };
-        var simulation = new Simulation(sim);
+        using var simulation = new Simulation(sim);
         try
         {
             return RunScenario(simulation, seed, scenario, options);
