@@ -218,8 +218,11 @@ internal sealed partial class ConsensusDriver : IConsensusView, IProposalSink, I
             tcs.TrySetException(ReadFailed($"it is {_core.State} and cannot confirm its leader with a quorum"));
     }
 
-    private ZkException ReadFailed(string why) =>
-        new(ZkErrorCode.ConnectionLoss, null, $"Server {_core.Id} cannot serve a linearizable read: {why}. Retry, on another member if this persists.");
+    private ZkException ReadFailed(string why) => LinearizableReadFailed(_core.Id, why);
+
+    /// <summary>The ConnectionLoss a member's failed read index gives its client (the simulator's members give the same).</summary>
+    internal static ZkException LinearizableReadFailed(int server, string why) =>
+        new(ZkErrorCode.ConnectionLoss, null, $"Server {server} cannot serve a linearizable read: {why}. Retry, on another member if this persists.");
 
     private void Handle(in Input input)
     {

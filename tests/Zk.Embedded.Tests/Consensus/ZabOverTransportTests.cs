@@ -108,31 +108,8 @@ public sealed class ZabOverTransportTests(ITestOutputHelper output)
         }
     }
 
-    private sealed class PeerOutput(SimPeer peer, IPeerTransport transport, ConsensusChecker checker) : IReadyHandler
+    private sealed class PeerOutput(SimPeer peer, IPeerTransport transport, ConsensusChecker checker) : SimPeerOutput(peer, checker)
     {
-        public void Send(int to, ZabMessage message) => transport.Send(to, MessageCodec.Encode(message));
-
-        public void Restore(ConsensusSnapshot snapshot)
-        {
-            peer.Restore(snapshot);
-            checker.CheckApplied(peer, 0);
-        }
-
-        public void Persist(List<PersistRequest> requests) => peer.Enqueue(requests);
-
-        public void Apply(List<ConsensusTxn> committed)
-        {
-            var before = peer.Applied.Count;
-            peer.Apply(committed);
-            checker.CheckApplied(peer, before);
-        }
-
-        public void AnswerReads(List<ReadIndexResult> reads)
-        {
-        }
-
-        public void RoleChanged(RoleChange change)
-        {
-        }
+        public override void Send(int to, ZabMessage message) => transport.Send(to, MessageCodec.Encode(message));
     }
 }

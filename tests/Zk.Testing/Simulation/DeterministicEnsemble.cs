@@ -114,8 +114,6 @@ public sealed class SimulationFailedException : Exception
 /// </example>
 public static class DeterministicEnsemble
 {
-    /// <summary>Applied txns between a member's periodic snapshots with <see cref="DeterministicEnsembleOptions.DurableStorage"/>: several per run.</summary>
-    private const int DurableSnapCount = 12;
 
     /// <summary>Runs <paramref name="scenario"/> with <paramref name="seed"/>; throws <see cref="SimulationFailedException"/> when the run fails.</summary>
     public static SimulationResult Run(int seed, Func<SimulatedEnsemble, Task> scenario, DeterministicEnsembleOptions? options = null)
@@ -128,7 +126,7 @@ public static class DeterministicEnsemble
             PartitionProbability = options.PartitionProbability, HealProbability = options.HealProbability,
             DropProbability = options.DropProbability, LongFaultProbability = options.LongFaultProbability,
             CommittedLogWindow = options.CommittedLogWindow, Scenario = true, ClientProbability = 0,
-            LiteDbStore = options.DurableStorage, SnapCount = options.DurableStorage ? DurableSnapCount : 0,
+            LiteDbStore = options.DurableStorage, SnapCount = options.DurableStorage ? SimOptions.StoreSnapCount : 0,
         };
         using var simulation = new Simulation(sim);
         try

@@ -58,6 +58,8 @@ internal sealed record SimOptions
     public bool OverTransport { get; init; }
     /// <summary>True: each peer keeps its state in the real member's store (<see cref="StoreDisk"/>: LiteDB log, epoch and snapshot files in a temporary directory) instead of the disk model.</summary>
     public bool LiteDbStore { get; init; }
+    /// <summary>Applied txns between periodic snapshots for runs on the real store: several per run, so restarts recover from one and purges run.</summary>
+    public const int StoreSnapCount = 12;
     /// <summary>Small windows force SNAP; ZooKeeper's default is 500.</summary>
     public int CommittedLogWindow { get; init; } = 8;
     /// <summary>Periodic snapshots (with the in-memory store's compaction) every this many applied txns; 0 none.</summary>

@@ -163,8 +163,7 @@ public sealed class SimulatedEnsemble
         });
     }
 
-    private static ZkException ReadFailed(SimPeer peer, string why) =>
-        new(ZkErrorCode.ConnectionLoss, null, $"Server {peer.Id} cannot serve a linearizable read: {why}. Retry, on another member if this persists.");
+    private static ZkException ReadFailed(SimPeer peer, string why) => ConsensusDriver.LinearizableReadFailed(peer.Id, why);
 }
 
 /// <summary>

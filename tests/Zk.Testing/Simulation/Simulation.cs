@@ -455,29 +455,19 @@ internal sealed class Simulation : IDisposable
         Drained?.Invoke(peer);
     }
 
-    /// <summary>One peer's output handed on as the driver does (<see cref="ReadyOrder"/>), with the checks of each part.</summary>
-    private sealed class PeerOutput(Simulation sim, SimPeer peer) : IReadyHandler
+    /// <summary>One peer's output on the simulated network, its leader's commits acknowledged to the checker, read indexes and role changes to the workload.</summary>
+    private sealed class PeerOutput(Simulation sim, SimPeer peer) : SimPeerOutput(peer, sim._checker)
     {
-        public void Send(int to, ZabMessage message)
+        public override void Send(int to, ZabMessage message)
         {
-            if (sim._peers[to - 1].Up && !sim._network.Send(peer.Id, to, message))
+            if (sim._peers[to - 1].Up && !sim._network.Send(Peer.Id, to, message))
                 sim._faults.Count("tail drop (full queue)");
         }
 
-        public void Restore(ConsensusSnapshot snapshot)
+        public override void Apply(List<ConsensusTxn> committed)
         {
-            peer.Restore(snapshot);
-            sim._checker.CheckApplied(peer, 0);
-        }
-
-        public void Persist(List<PersistRequest> requests) => peer.Enqueue(requests);
-
-        public void Apply(List<ConsensusTxn> committed)
-        {
-            var before = peer.Applied.Count;
-            peer.Apply(committed);
-            sim._checker.CheckApplied(peer, before);
-            if (peer.Core!.EstablishedEpoch is { } epoch)
+            base.Apply(committed);
+            if (Peer.Core!.EstablishedEpoch is { } epoch)
             {
                 foreach (var txn in committed)
                 {
@@ -487,22 +477,22 @@ internal sealed class Simulation : IDisposable
             }
         }
 
-        public void AnswerReads(List<ReadIndexResult> reads)
+        public override void AnswerReads(List<ReadIndexResult> reads)
         {
-            sim._workload.OnReads(peer, reads);
-            sim.ReadsAnswered?.Invoke(peer, reads);
+            sim._workload.OnReads(Peer, reads);
+            sim.ReadsAnswered?.Invoke(Peer, reads);
         }
 
-        public void RoleChanged(RoleChange change)
+        public override void RoleChanged(RoleChange change)
         {
-            peer.OnRoleChanged(change);
-            peer.Reconnect();
-            sim._workload.OnRoleChanged(peer, change);
-            sim.Log($"peer {peer.Id}: {change.State}/{change.Phase} epoch {change.Epoch} ({change.Reason})");
-            sim.RoleChanged?.Invoke(peer, change);
+            Peer.OnRoleChanged(change);
+            Peer.Reconnect();
+            sim._workload.OnRoleChanged(Peer, change);
+            sim.Log($"peer {Peer.Id}: {change.State}/{change.Phase} epoch {change.Epoch} ({change.Reason})");
+            sim.RoleChanged?.Invoke(Peer, change);
             if (sim._options.KeepSnapshotOnTrunc && change.State == ServerState.Leading && change.Phase == ZabPhase.Discovery)
             {
-                var model = (SimDisk)peer.Disk;
+                var model = (SimDisk)Peer.Disk;
                 model.KeepsNewerSnapshotOnTrunc = true;
                 model.SnapshotWholeLog();
             }
