@@ -29,9 +29,6 @@ public sealed class ConsensusSimulationTests(ITestOutputHelper output)
         { 3, 0, false, false, true },
     };
 
-    /// <summary>Applied txns between periodic snapshots with the real store: several per run, so restarts recover from one and purges run.</summary>
-    private const int StoreSnapCount = 12;
-
     [Theory]
     [MemberData(nameof(Ensembles))]
     public void Seeded_runs_keep_the_ZAB_invariants_and_a_linearizable_client_history(int voters, int observers, bool instantStorage, bool overTransport, bool liteDbStore)
@@ -43,10 +40,19 @@ public sealed class ConsensusSimulationTests(ITestOutputHelper output)
             var options = new SimOptions
             {
                 Seed = seed, Voters = voters, Observers = observers, InstantStorage = instantStorage, OverTransport = overTransport,
-                LiteDbStore = liteDbStore, SnapCount = liteDbStore ? StoreSnapCount : 0,
+                LiteDbStore = liteDbStore, SnapCount = liteDbStore ? SimOptions.StoreSnapCount : 0,
             };
             using var sim = Run(options);
             totals.Add(sim);
+            if (liteDbStore)
+            {
+                // The peers really kept their state in the store's files (LiteDB's txn log among them).
+                foreach (var peer in sim.Peers)
+                {
+                    var disk = Assert.IsType<StoreDisk>(peer.Disk);
+                    Assert.True(File.Exists(Path.Combine(disk.DataDir, Zk.Embedded.Storage.TxnLog.DataFileName)), $"expected peer {peer.Id}'s txn log in {disk.DataDir}");
+                }
+            }
         }
         output.WriteLine($"{voters} voters, {observers} observers, {(instantStorage ? "instant" : "delayed")} fsync{(overTransport ? ", over the in-memory transport" : "")}{(liteDbStore ? ", LiteDB stores" : "")}: {totals.Describe(clock.Elapsed)}");
         // What the runs exercised, over the seeds together (one replayed seed may have been too faulty to do much; its

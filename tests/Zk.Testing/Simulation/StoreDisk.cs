@@ -17,6 +17,9 @@ internal sealed class StoreDisk(string directory) : IPeerDisk
 {
     private DurableConsensusStore? _store;
 
+    /// <summary>Where the store's files are.</summary>
+    public string DataDir => directory;
+
     public Zxid LastZxid => Store.Shape.LastZxid;
     public uint AcceptedEpoch => Store.Shape.AcceptedEpoch;
     public uint CurrentEpoch => Store.Shape.CurrentEpoch;
