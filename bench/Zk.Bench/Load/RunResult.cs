@@ -10,8 +10,9 @@ namespace Zk.Bench.Load;
 /// comparable when ops/s does not; "others' cores" is what the rest of the machine used meanwhile. "GC 0/1/2" are
 /// GC.CollectionCount deltas: collections that included generation 0, 1, 2 (a gen1 GC counts for gen0 too).
 /// </summary>
-/// "fsyncs/s" counts the txn log's WAL syncs, from the peer's zk.txn.log.syncs (durable peer only).
-internal sealed record RunResult(LatencyHistogram Latencies, ProcessSample Spent, long Reads, long InlineReads, double MeanBatch, long? Fsyncs)
+/// "GC max ms" is the longest GC pause in the run, "GC paused" the share of the run every thread was stopped for GCs
+/// (<see cref="GcPauseListener"/>). "fsyncs/s" counts the txn log's WAL syncs, from the peer's zk.txn.log.syncs (durable peer only); "sync max ms" the longest of them.
+internal sealed record RunResult(LatencyHistogram Latencies, ProcessSample Spent, long Reads, long InlineReads, double MeanBatch, long? Fsyncs, TimeSpan LongestGcPause, TimeSpan GcPaused, TimeSpan? LongestSync)
 {
     public double Seconds => Spent.Timestamp / (double)Stopwatch.Frequency;
 
@@ -36,9 +37,12 @@ internal sealed record RunResult(LatencyHistogram Latencies, ProcessSample Spent
             double.IsNaN(Spent.MachineBusySeconds) ? "n/a" : Format.Fixed(Math.Max(0, Spent.MachineBusySeconds - Spent.Cpu.TotalSeconds) / Seconds, 2),
             Format.Count(Spent.AllocatedBytes / (double)ops),
             $"{Spent.Gen0}/{Spent.Gen1}/{Spent.Gen2}",
+            Format.Fixed(LongestGcPause.TotalMilliseconds, 1),
+            Format.Fixed(100 * GcPaused.TotalSeconds / Seconds, 1) + " %",
             Reads == 0 ? "n/a" : Format.Fixed(100.0 * InlineReads / Reads, 1) + " %",
             Reads == Latencies.Count ? "n/a" : Format.Fixed(MeanBatch, 1),
             Fsyncs is { } syncs ? Format.Count(syncs / Seconds) : "n/a",
+            LongestSync is { } sync ? Format.Fixed(sync.TotalMilliseconds, 1) : "n/a",
         ];
     }
 }
