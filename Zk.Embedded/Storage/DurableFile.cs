@@ -46,6 +46,7 @@ internal sealed class DurableFile : GatheredFile
     private const long ZeroSyncBytes = 4 << 20;
 
     private readonly Action<FileEvent>? _observer;
+    private readonly bool _syncInPieces;
     private long _length;
     private long _writtenEnd;
     private long _zeroedTo;
@@ -58,11 +59,16 @@ internal sealed class DurableFile : GatheredFile
     private long _unsyncedBytes;
     private Task _zeroing = Task.CompletedTask;
 
-    public DurableFile(string path, string role, Action<FileEvent>? observer)
+    /// <param name="syncInPieces">
+    /// sync a checkpoint's writes every <see cref="CheckpointSyncBytes"/>: only worth it when WAL syncs wait on the
+    /// same disk (forceSync); without them the pieces only make the checkpoint slower.
+    /// </param>
+    public DurableFile(string path, string role, Action<FileEvent>? observer, bool syncInPieces = true)
         : base(path, GatherBytes)
     {
         Role = role;
         _observer = observer;
+        _syncInPieces = syncInPieces;
         _length = RandomAccess.GetLength(Handle);
         _writtenEnd = _length;
         _zeroedTo = _length;
@@ -121,7 +127,7 @@ internal sealed class DurableFile : GatheredFile
         {
             _unsynced = true;
             _unsyncedBytes += buffer.Length;
-            syncNow = _unsyncedBytes >= CheckpointSyncBytes;
+            syncNow = _syncInPieces && _unsyncedBytes >= CheckpointSyncBytes;
             WriteAtPosition(buffer);
             _length = Math.Max(_length, Position);
             _writtenEnd = Math.Max(_writtenEnd, Position);

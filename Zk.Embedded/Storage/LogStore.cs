@@ -50,7 +50,7 @@ internal sealed class LogStore : IDisposable
         System.IO.Directory.CreateDirectory(directory);
         DataPath = System.IO.Path.Combine(directory, dataFileName);
         _forceSync = options.ForceSync;
-        _data = new DurableFile(DataPath, "data", options.Observer);
+        _data = new DurableFile(DataPath, "data", options.Observer, syncInPieces: options.ForceSync);
         try
         {
             _wal = new WalFile(System.IO.Path.Combine(directory, walFileName), options.Observer);

@@ -85,7 +85,7 @@ internal static class LoadCommand
 
         using var batches = new BatchSizeListener();
         await using var peer = await ZkPeer.StartAsync(new ZkPeerOptions { DataDir = dataDir, ForceSync = options.ForceSync }).ConfigureAwait(false);
-        using var syncs = new SyncCounter();
+        using var log = new LogListener();
         using var pauses = new GcPauseListener();
         var value = new byte[options.ValueBytes];
         Random.Shared.NextBytes(value);
@@ -95,16 +95,16 @@ internal static class LoadCommand
 
         if (options.WarmupSeconds > 0)
         {
-            await MeasureAsync(options, sessions, keys, value, writePercent, options.WarmupSeconds, batches, syncs, pauses).ConfigureAwait(false);
+            await MeasureAsync(options, sessions, keys, value, writePercent, options.WarmupSeconds, batches, log, pauses).ConfigureAwait(false);
         }
 
         var table = new MarkdownTable("workload", "sessions", "inflight", "ops", "ops/s", "p50 µs", "p90 µs", "p99 µs", "max µs",
-            "CPU µs/op", "cores used", "others' cores", "alloc B/op", "GC 0/1/2", "GC max ms", "GC paused", "inline reads", "mean batch", "fsyncs/s", "sync max ms");
+            "CPU µs/op", "cores used", "others' cores", "alloc B/op", "GC 0/1/2", "GC max ms", "GC paused", "inline reads", "mean batch", "fsyncs/s", "sync max ms", "checkpoint max ms");
         var threadsBefore = ThreadCpu.Sample();
         long ops = 0;
         for (var run = 0; run < options.Runs; run++)
         {
-            var result = await MeasureAsync(options, sessions, keys, value, writePercent, options.Seconds, batches, syncs, pauses).ConfigureAwait(false);
+            var result = await MeasureAsync(options, sessions, keys, value, writePercent, options.Seconds, batches, log, pauses).ConfigureAwait(false);
             table.Add(result.ToRow(options));
             ops += result.Latencies.Count;
         }
@@ -154,7 +154,7 @@ internal static class LoadCommand
         return keys;
     }
 
-    private static async Task<RunResult> MeasureAsync(LoadOptions options, IZooKeeper[] sessions, string[] keys, byte[] value, int writePercent, int seconds, BatchSizeListener batches, SyncCounter syncs, GcPauseListener pauses)
+    private static async Task<RunResult> MeasureAsync(LoadOptions options, IZooKeeper[] sessions, string[] keys, byte[] value, int writePercent, int seconds, BatchSizeListener batches, LogListener log, GcPauseListener pauses)
     {
         var workers = new LoadWorker[options.Workers];
         for (var i = 0; i < workers.Length; i++)
@@ -164,9 +164,9 @@ internal static class LoadCommand
 
         var opsPerWorker = Math.Max(1, options.MaxOps / workers.Length);
         var batchesBefore = batches.Totals;
-        var syncsBefore = syncs.Total;
+        var syncsBefore = log.Syncs;
         pauses.Take();
-        syncs.TakeLongest();
+        log.TakeLongest();
         var before = ProcessSample.Take();
         var deadline = Stopwatch.GetTimestamp() + (long)(seconds * (double)Stopwatch.Frequency);
         var running = new Task[workers.Length];
@@ -180,8 +180,8 @@ internal static class LoadCommand
         var after = ProcessSample.Take();
         var paused = pauses.Take();
         var batchesAfter = batches.Totals;
-        var syncsAfter = syncs.Total;
-        var longestSync = syncs.TakeLongest();
+        var syncsAfter = log.Syncs;
+        var longest = log.TakeLongest();
         long? fsyncs = options.Durable ? syncsAfter - syncsBefore : null;
         var meanBatch = (batchesAfter.Requests - batchesBefore.Requests) / (double)Math.Max(1, batchesAfter.Batches - batchesBefore.Batches);
 
@@ -194,6 +194,6 @@ internal static class LoadCommand
             inlineReads += worker.InlineReads;
         }
 
-        return new RunResult(merged, after.Minus(before), reads, inlineReads, meanBatch, fsyncs, paused.Longest, paused.Total, options.Durable ? longestSync : null);
+        return new RunResult(merged, after.Minus(before), reads, inlineReads, meanBatch, fsyncs, paused.Longest, paused.Total, options.Durable ? longest : null);
     }
 }
