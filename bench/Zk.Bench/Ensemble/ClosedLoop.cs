@@ -24,7 +24,8 @@ internal static class ClosedLoop
     /// and adds one row to <paramref name="table"/>: the labels, then count, ops, ops/s, p50/p99/max µs and the
     /// requests that failed with ConnectionLoss (each retried after a pause: an ensemble member that loses its leader
     /// fails them, and on a loaded machine one can miss syncLimit ticks), the bytes the whole process allocated per
-    /// request and the share of the time it spent paused in GCs (all members are in this process).
+    /// request, the share of the time it spent paused in GCs and its CPU time per request (all members are in this
+    /// process: the CPU a write costs the whole ensemble).
     /// </summary>
     public static async Task MeasureAsync(MarkdownTable table, string system, string placement, int count, bool writes,
         Func<int, ValueTask<IZooKeeper>> connect, byte[] value, int seconds, int warmup)
@@ -47,17 +48,20 @@ internal static class ClosedLoop
             var workers = Workers(sessions, paths, value, writes);
             var allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
             var pausedBefore = GC.GetTotalPauseDuration();
+            var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
             var started = Stopwatch.GetTimestamp();
             var losses = await RunAsync(workers, seconds).ConfigureAwait(false);
             var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
             var allocated = GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore;
             var paused = (GC.GetTotalPauseDuration() - pausedBefore).TotalSeconds;
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
             var all = new LatencyHistogram();
             foreach (var worker in workers)
                 all.Add(worker.Latencies);
             table.Add(system, placement, Format.Count(count), Format.Count(all.Count), Format.Count(all.Count / elapsed),
                 Format.Micros(all.ValueAtPercentile(50)), Format.Micros(all.ValueAtPercentile(99)), Format.Micros(all.Max), Format.Count(losses),
-                Format.Count(allocated / Math.Max(1, all.Count)), (paused / elapsed * 100).ToString("0", CultureInfo.InvariantCulture));
+                Format.Count(allocated / Math.Max(1, all.Count)), (paused / elapsed * 100).ToString("0", CultureInfo.InvariantCulture),
+                Format.Fixed(cpu.TotalMicroseconds / Math.Max(1, all.Count), 1));
             await Console.Error.WriteLineAsync($"{system}, {placement}, {count} {(writes ? "writers" : "readers")}: {Format.Count(all.Count / elapsed)}/s, {losses} ConnectionLoss").ConfigureAwait(false);
         }
         finally

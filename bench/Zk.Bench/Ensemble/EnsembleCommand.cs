@@ -49,8 +49,8 @@ internal static class EnsembleCommand
         var root = Directory.CreateTempSubdirectory("zk-bench-ensemble-").FullName;
         var value = new byte[valueBytes];
         Random.Shared.NextBytes(value);
-        var writes = new MarkdownTable("system", "writers on", "writers", "writes", "writes/s", "p50 µs", "p99 µs", "max µs", "ConnectionLoss", "B/op", "GC %");
-        var reads = new MarkdownTable("system", "readers on", "readers", "reads", "reads/s", "p50 µs", "p99 µs", "max µs", "ConnectionLoss", "B/op", "GC %");
+        var writes = new MarkdownTable("system", "writers on", "writers", "writes", "writes/s", "p50 µs", "p99 µs", "max µs", "ConnectionLoss", "B/op", "GC %", "CPU µs/op");
+        var reads = new MarkdownTable("system", "readers on", "readers", "reads", "reads/s", "p50 µs", "p99 µs", "max µs", "ConnectionLoss", "B/op", "GC %", "CPU µs/op");
         var failover = Failover.NewTable();
         try
         {
