@@ -48,6 +48,8 @@ internal sealed class EnsembleMember : IPeerPipeline, IEnsembleSessions, IAsyncD
     private EnsembleMember(ConsensusConfig config, IPeerTransport transport, IConsensusStore disk, IConsensusRandom random,
         TimeProvider time, TimeSpan tickTime, ILogger logger, TxnBuilder? builder, bool owned, SnapshotPolicy? snapshots)
     {
+        // Set before the driver exists: its loop may report the first role change before its constructor returns.
+        Id = config.MyId;
         _ownedStore = owned ? disk : null;
         _logger = logger;
         Sessions = new SessionTracker(time, config.MyId, SessionTracker.EnsembleSecret);
@@ -70,7 +72,7 @@ internal sealed class EnsembleMember : IPeerPipeline, IEnsembleSessions, IAsyncD
             this, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
-    public int Id => _driver.Id;
+    public int Id { get; }
 
     public ConsensusDriver Driver => _driver;
 

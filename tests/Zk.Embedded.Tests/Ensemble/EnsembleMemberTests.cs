@@ -111,6 +111,49 @@ public sealed class EnsembleMemberTests(ITestOutputHelper output)
     /// <summary>Every member's role changes and refused proposals, for the failure messages.</summary>
     private readonly System.Collections.Concurrent.ConcurrentQueue<string> _trace = new();
 
+    /// <summary>
+    /// A member that joins a settled ensemble hears the others' votes at once, so its driver's loop can report its
+    /// first role change before the member's constructor has returned. The member's role-change handler then read the
+    /// member's id through the driver field not assigned yet: the loop died and the member stayed LOOKING for ever
+    /// (the rare "late joiner stuck at zxid 0"; nearly every other join once the loop read the transport directly).
+    /// Twenty joins make a miss of that window unlikely.
+    /// </summary>
+    [Fact]
+    public async Task A_member_joining_a_settled_ensemble_follows_its_leader_every_time()
+    {
+        var seed = Environment.GetEnvironmentVariable("ZK_SEED") is { } s ? int.Parse(s) : Random.Shared.Next();
+        output.WriteLine($"seed={seed} (set ZK_SEED to replay)");
+        await using var network = new InMemoryNetwork(new InMemoryNetworkOptions { Seed = seed });
+        var settled = new[] { 2, 3 }.Select(id => Start(id, network, new ConsensusLog(), seed)).ToList();
+        try
+        {
+            var leader = await LeaderAsync(settled);
+            await QuiescentAsync(settled, leader.State.Zxid);
+            for (var join = 0; join < 20; join++)
+            {
+                var joiner = Start(1, network, new ConsensusLog(), seed + join);
+                try
+                {
+                    using var cts = new CancellationTokenSource(Deadline);
+                    var following = joiner.Driver.WaitUntilAsync(() => joiner.Driver.Core.IsServing, cts.Token);
+                    if (await Task.WhenAny(following, joiner.Faulted) != following)
+                        Assert.Fail($"join {join}: expected server 1 to follow server {leader.Id}; its driver stopped: {await joiner.Faulted}; trace: {Trace()}");
+                    await following;
+                }
+                finally
+                {
+                    network.Crash(1);
+                    await joiner.DisposeAsync();
+                }
+            }
+        }
+        finally
+        {
+            foreach (var m in settled)
+                await m.DisposeAsync();
+        }
+    }
+
     private EnsembleMember Start(int id, InMemoryNetwork network, ConsensusLog disk, int seed)
     {
         var member = new EnsembleMember(new ConsensusConfig { MyId = id, Voters = Voters, InitLimit = 100, SyncLimit = 50 }, network.Join(id), disk, new SeededRandom(new Random(seed + id)),
