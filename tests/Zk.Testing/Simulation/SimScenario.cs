@@ -27,6 +27,9 @@ public sealed class SimulatedEnsemble
         Random = new Random(seed ^ 0x5ce7a);
     }
 
+    /// <summary>The simulation under the scenario (tests: which disks its peers run on).</summary>
+    internal Simulation Simulation => _sim;
+
     /// <summary>For the scenario's own choices, seeded with the run.</summary>
     public Random Random { get; }
 
