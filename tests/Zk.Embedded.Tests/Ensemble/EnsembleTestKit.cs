@@ -38,13 +38,18 @@ internal static class EnsembleTestKit
         {
             try
             {
-                await m.Driver.WaitUntilAsync(() => m.State.Zxid >= zxid, cts.Token);
+                // A member whose driver stopped answers no wait: its fault is the failure, at once.
+                var reached = m.Driver.WaitUntilAsync(() => m.State.Zxid >= zxid, cts.Token);
+                if (await Task.WhenAny(reached, m.Faulted) != reached)
+                    Assert.Fail($"expected server {m.Id} to publish zxid {zxid}; its driver stopped: {await m.Faulted}");
+                await reached;
             }
             catch (OperationCanceledException)
             {
                 // Where each member stands: a member stuck outside broadcast shows its role and phase here.
                 Assert.Fail($"expected server {m.Id} to publish zxid {zxid} within {Deadline}; it is at {m.State.Zxid}; members: "
-                    + string.Join("; ", list.Select(o => $"server {o.Id} at {o.State.Zxid}, {o.Driver.Current}")));
+                    + string.Join("; ", list.Select(o => $"server {o.Id} at {o.State.Zxid}, {o.Driver.Current}"
+                        + (o.Faulted.IsCompleted ? $", driver stopped: {o.Faulted.Result.Message}" : ""))));
             }
         }
     }
