@@ -46,22 +46,19 @@ internal static class ClosedLoop
             if (warmup > 0)
                 await RunAsync(Workers(sessions, paths, value, writes), warmup).ConfigureAwait(false);
             var workers = Workers(sessions, paths, value, writes);
-            var allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
             var pausedBefore = GC.GetTotalPauseDuration();
-            var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
-            var started = Stopwatch.GetTimestamp();
+            var before = ProcessSample.Take();
             var losses = await RunAsync(workers, seconds).ConfigureAwait(false);
-            var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
-            var allocated = GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore;
+            var spent = ProcessSample.Take().Minus(before);
             var paused = (GC.GetTotalPauseDuration() - pausedBefore).TotalSeconds;
-            var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+            var elapsed = spent.Timestamp / (double)Stopwatch.Frequency;
             var all = new LatencyHistogram();
             foreach (var worker in workers)
                 all.Add(worker.Latencies);
             table.Add(system, placement, Format.Count(count), Format.Count(all.Count), Format.Count(all.Count / elapsed),
                 Format.Micros(all.ValueAtPercentile(50)), Format.Micros(all.ValueAtPercentile(99)), Format.Micros(all.Max), Format.Count(losses),
-                Format.Count(allocated / Math.Max(1, all.Count)), (paused / elapsed * 100).ToString("0", CultureInfo.InvariantCulture),
-                Format.Fixed(cpu.TotalMicroseconds / Math.Max(1, all.Count), 1));
+                Format.Count(spent.AllocatedBytes / (double)Math.Max(1, all.Count)), (paused / elapsed * 100).ToString("0", CultureInfo.InvariantCulture),
+                Format.Fixed(spent.Cpu.TotalMicroseconds / Math.Max(1, all.Count), 1));
             await Console.Error.WriteLineAsync($"{system}, {placement}, {count} {(writes ? "writers" : "readers")}: {Format.Count(all.Count / elapsed)}/s, {losses} ConnectionLoss").ConfigureAwait(false);
         }
         finally
