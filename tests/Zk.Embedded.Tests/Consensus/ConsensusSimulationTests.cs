@@ -29,6 +29,23 @@ public sealed class ConsensusSimulationTests(ITestOutputHelper output)
         { 3, 0, false, false, true },
     };
 
+    /// <summary>
+    /// The peers really keep their state in the member's store (its files, LiteDB's txn log among them): what
+    /// <see cref="SimOptions.LiteDbStore"/> must reach. While the run's files exist (before it is disposed).
+    /// </summary>
+    internal static void AssertOnTheLiteDbStore(IEnumerable<SimPeer> peers)
+    {
+        var count = 0;
+        foreach (var peer in peers)
+        {
+            var disk = Assert.IsType<StoreDisk>(peer.Disk);
+            Assert.True(File.Exists(Path.Combine(disk.DataDir, Zk.Embedded.Storage.TxnLog.DataFileName)), $"expected peer {peer.Id}'s txn log in {disk.DataDir}");
+            count++;
+        }
+
+        Assert.True(count > 0, "expected peers to check");
+    }
+
     [Theory]
     [MemberData(nameof(Ensembles))]
     public void Seeded_runs_keep_the_ZAB_invariants_and_a_linearizable_client_history(int voters, int observers, bool instantStorage, bool overTransport, bool liteDbStore)
@@ -45,14 +62,7 @@ public sealed class ConsensusSimulationTests(ITestOutputHelper output)
             using var sim = Run(options);
             totals.Add(sim);
             if (liteDbStore)
-            {
-                // The peers really kept their state in the store's files (LiteDB's txn log among them).
-                foreach (var peer in sim.Peers)
-                {
-                    var disk = Assert.IsType<StoreDisk>(peer.Disk);
-                    Assert.True(File.Exists(Path.Combine(disk.DataDir, Zk.Embedded.Storage.TxnLog.DataFileName)), $"expected peer {peer.Id}'s txn log in {disk.DataDir}");
-                }
-            }
+                AssertOnTheLiteDbStore(sim.Peers);
         }
         output.WriteLine($"{voters} voters, {observers} observers, {(instantStorage ? "instant" : "delayed")} fsync{(overTransport ? ", over the in-memory transport" : "")}{(liteDbStore ? ", LiteDB stores" : "")}: {totals.Describe(clock.Elapsed)}");
         // What the runs exercised, over the seeds together (one replayed seed may have been too faulty to do much; its

@@ -114,7 +114,6 @@ public sealed class SimulationFailedException : Exception
 /// </example>
 public static class DeterministicEnsemble
 {
-
     /// <summary>Runs <paramref name="scenario"/> with <paramref name="seed"/>; throws <see cref="SimulationFailedException"/> when the run fails.</summary>
     public static SimulationResult Run(int seed, Func<SimulatedEnsemble, Task> scenario, DeterministicEnsembleOptions? options = null)
     {
