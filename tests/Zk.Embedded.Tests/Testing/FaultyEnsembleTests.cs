@@ -49,28 +49,11 @@ public sealed class FaultyEnsembleTests(ITestOutputHelper output)
 
         var e = await Assert.ThrowsAsync<ZkException>(async () => await chaos.ConnectAsync(down));
         Assert.Equal(ZkErrorCode.ConnectionLoss, e.Code);
-        await using var elsewhere = await ConnectElsewhereAsync(chaos);
-        Assert.NotNull(await elsewhere.ExistsAsync("/"));
-    }
-
-    /// <summary>
-    /// A session on a running member the seed picks, retried as a client retries: until the others have elected a new
-    /// leader and synced with it, a member refuses sessions with ConnectionLoss.
-    /// </summary>
-    private static async Task<IZooKeeper> ConnectElsewhereAsync(FaultyEnsemble chaos)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            try
-            {
-                return await chaos.ConnectAsync();
-            }
-            catch (ZkException e) when (e.Code == ZkErrorCode.ConnectionLoss && DateTime.UtcNow < deadline)
-            {
-                await chaos.Ensemble.WaitForLeaderAsync();
-            }
-        }
+        // Until the others have elected a new leader and synced with it, a member refuses sessions: a client retries.
+        IZooKeeper elsewhere = null!;
+        await EnsembleKit.RetryOnConnectionLossAsync(async () => elsewhere = await chaos.ConnectAsync());
+        await using (elsewhere)
+            Assert.NotNull(await elsewhere.ExistsAsync("/"));
     }
 
     [Fact]
