@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
+using Zk.Embedded.Storage;
 
 namespace Zk.Embedded.Ensemble;
 
@@ -69,7 +70,7 @@ internal sealed class PeriodicSnapshots : IAsyncDisposable
             return;
         (_sinceLast, _next) = (0, NextPoint());
         var generation = _generation;
-        _writing = Task.Run(() =>
+        _writing = DiskWork.Start(() =>
         {
             ConsensusSnapshot? snapshot = null;
             try

@@ -61,13 +61,13 @@ internal sealed class SnapshotSpool : IDisposable
         $"snap-{way}.{zxid.Value.ToString("x16", CultureInfo.InvariantCulture)}.{Interlocked.Increment(ref _next)}.part");
 
     /// <summary>
-    /// Starts writing <paramref name="state"/>'s snapshot into the spool on the thread pool (the leader's side of a SNAP:
+    /// Starts writing <paramref name="state"/>'s snapshot into the spool on a thread of its own (the leader's side of a SNAP:
     /// a large tree must not stall the consensus loop); the body's <see cref="SnapshotBody.Written"/> says when it is done.
     /// </summary>
     public SnapshotBody WriteLater(Tree.TreeState state)
     {
         var path = NewPath("out", state.Zxid);
-        return new SnapshotBody(path, -1, Task.Run(() => WriteTo(state, path)));
+        return new SnapshotBody(path, -1, DiskWork.Start(() => WriteTo(state, path)));
     }
 
     /// <summary>Writes <paramref name="state"/>'s snapshot into the spool now (a periodic snapshot, already off the loop).</summary>

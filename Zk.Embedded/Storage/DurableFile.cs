@@ -135,7 +135,7 @@ internal sealed class DurableFile : GatheredFile
             if (_zeroedTo - _writtenEnd < ahead / 2 && _zeroing.IsCompleted && !_closing)
             {
                 var target = _writtenEnd + ahead;
-                _zeroing = Task.Run(() => ZeroAhead(target));
+                _zeroing = DiskWork.Start(() => ZeroAhead(target));
             }
         }
 

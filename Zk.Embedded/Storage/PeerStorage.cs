@@ -121,7 +121,7 @@ internal sealed class PeerStorage : ICommitStage, IDisposable
             _snapshotAt = NextSnapshotPoint();
             // The state is immutable: a snapshot of it is consistent however long writing takes. It is the published
             // state, older than this batch, so the log always covers what follows the snapshot.
-            _snapshotting = Task.Run(() => TakeSnapshot(_currentState()), CancellationToken.None);
+            _snapshotting = DiskWork.Start(() => TakeSnapshot(_currentState()));
         }
     }
 

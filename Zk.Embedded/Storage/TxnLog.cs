@@ -443,7 +443,7 @@ internal sealed class TxnLog : IDisposable
     private void StartCheckpoint(LogStore store)
     {
         var hook = _options.Hook;
-        _checkpoint = Task.Run(() =>
+        _checkpoint = DiskWork.Start(() =>
         {
             hook?.Invoke(TxnLogOptions.HookCheckpointStart);
             var started = System.Diagnostics.Stopwatch.GetTimestamp();

@@ -300,9 +300,9 @@ internal sealed class WalFile : GatheredFile
         _spareReady = PrepareSpareInBackground(emptied, emptiedPhysical);
     }
 
-    /// <summary>Runs <see cref="PrepareSpare"/> on the thread pool.</summary>
+    /// <summary>Runs <see cref="PrepareSpare"/> on a thread of its own (<see cref="DiskWork"/>).</summary>
     private static Task<(long Physical, uint Generation)> PrepareSpareInBackground(SafeFileHandle file, long room) =>
-        Task.Run(() => PrepareSpare(file, room));
+        DiskWork.Start(() => PrepareSpare(file, room));
 
     /// <summary>
     /// Gives <paramref name="file"/> (its first slot blank already) the next generation, so that no page left in it

@@ -191,6 +191,25 @@ public sealed class TxnLogStoresTests : IDisposable
     }
 
     [Fact]
+    public void Background_checkpoints_run_on_threads_of_their_own_not_on_the_thread_pool()
+    {
+        // A checkpoint blocks its thread on the disk for up to hundreds of milliseconds; on one of the pool's two
+        // workers (2 cores) it stalled every in-process writer whose continuations queued behind it.
+        var onPool = new System.Collections.Concurrent.ConcurrentQueue<bool>();
+        using (var log = TxnLog.Open(_dir.Path, Small(point =>
+        {
+            if (point == TxnLogOptions.HookCheckpointStart)
+                onPool.Enqueue(Thread.CurrentThread.IsThreadPoolThread);
+        })))
+        {
+            Fill(log, moves: 3);
+        }
+
+        Assert.True(onPool.Count >= 3, $"expected a background checkpoint per move (3 moves), saw {onPool.Count}");
+        Assert.True(onPool.All(pool => !pool), $"expected every background checkpoint off the thread pool; {onPool.Count(pool => pool)} of {onPool.Count} ran on it");
+    }
+
+    [Fact]
     public void Epochs_written_in_either_store_read_as_the_largest()
     {
         using (var log = TxnLog.Open(_dir.Path, Small()))
