@@ -104,7 +104,7 @@ internal sealed class SnapSender : IDisposable
         return true;
     }
 
-    /// <summary>Opens the source once the body is written (on the thread pool, off the loop); false while it is not.</summary>
+    /// <summary>Opens the source once the body is written (on a thread of its own, off the loop); false while it is not.</summary>
     private bool Open(long now)
     {
         if (_file is { } file)

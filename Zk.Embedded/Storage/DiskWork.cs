@@ -6,7 +6,7 @@ namespace Zk.Embedded.Storage;
 /// machine; the pool adds more only after a while) and every continuation of the write path would queue behind it:
 /// 64 in-process writers all stalled for 15–48 ms at once while a background checkpoint held a pool thread
 /// (docs/performance-history/2026-12-06-thread-pool-stalls.md). A thread per piece of work costs ~0.1 ms to start,
-/// and these start a few times a second at most.
+/// and these start tens of times a second at most (zero-filling under heavy writes).
 /// </summary>
 internal static class DiskWork
 {
