@@ -51,7 +51,7 @@ public sealed class ZkPeer : IAsyncDisposable
         storage?.SnapshotFrom(() => processor.State);
         if (storage is not null && options.PurgeInterval > TimeSpan.Zero)
         {
-            _purgeTimer = options.Time.CreateTimer(static s => ((Storage.PeerStorage)s!).Purge(), storage, options.PurgeInterval, options.PurgeInterval);
+            _purgeTimer = options.Time.CreateTimer(static s => ((Storage.PeerStorage)s!).PurgeInBackground(), storage, options.PurgeInterval, options.PurgeInterval);
         }
         foreach (var recovered in initial.Sessions.Values)
         {

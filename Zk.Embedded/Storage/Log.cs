@@ -37,4 +37,7 @@ internal static partial class Log
     [LoggerMessage(EventId = 3005, EventName = "Purged", Level = LogLevel.Information,
         Message = "Purged {Snapshots} old snapshots and {Txns} txns they cover; kept {Kept} snapshots, the log from zxid {OldestKept}")]
     public static partial void Purged(ILogger logger, int snapshots, int txns, int kept, Zxid oldestKept);
+
+    [LoggerMessage(EventId = 3009, EventName = "PurgeFailed", Level = LogLevel.Error, Message = "Autopurge failed; the next one tries again")]
+    public static partial void PurgeFailed(ILogger logger, Exception exception);
 }

@@ -282,9 +282,14 @@ internal sealed class LogStore : IDisposable
         return removed;
     }
 
-    /// <summary>Removes every batch whose key (last zxid) is at or before <paramref name="zxid"/>, in one transaction, and syncs. Returns how many batches went.</summary>
-    public int DeleteThrough(long zxid)
+    /// <summary>
+    /// Removes every batch whose key (last zxid) is at or before <paramref name="zxid"/>, the oldest
+    /// <paramref name="maxBatches"/> of them at most, in one transaction, and syncs. Returns how many batches went.
+    /// </summary>
+    public int DeleteThrough(long zxid, int maxBatches = int.MaxValue)
     {
+        if (maxBatches != int.MaxValue && _txns.Find(Query.LTE("_id", zxid), skip: maxBatches - 1, limit: 1).FirstOrDefault() is { } last)
+            zxid = last["_id"].AsInt64;
         var removed = _txns.DeleteMany(Query.LTE("_id", zxid));
         SyncWal();
         ReadBounds();

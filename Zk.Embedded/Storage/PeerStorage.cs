@@ -22,6 +22,9 @@ internal sealed class PeerStorage : ICommitStage, IDisposable
     private int _sinceSnapshot;
     private int _snapshotAt;
     private Task _snapshotting = Task.CompletedTask;
+    private readonly Lock _purgeGate = new();
+    private Task _purging = Task.CompletedTask;
+    private volatile bool _closing;
     private Func<TreeState>? _currentState;
 
     private PeerStorage(TxnLog log, Zxid recoveredZxid, string snapDir, int snapCount, int snapRetainCount, ILogger logger)
@@ -153,9 +156,40 @@ internal sealed class PeerStorage : ICommitStage, IDisposable
 
     public void Dispose()
     {
+        _closing = true;
         _snapshotting.Wait();
-        _log.Dispose();
+        _log.Dispose();   // a purge still running stops at its next step
+        _purging.Wait();
     }
+
+    /// <summary>
+    /// The autopurge timer's callback: starts <see cref="Purge"/> on a thread of its own unless one is still running. A
+    /// purge of a long log takes seconds; on the timer's pool thread it would hold one of the pool's few workers, and
+    /// an exception there would end the process. A purge that fails is logged; the next one tries again.
+    /// </summary>
+    public void PurgeInBackground()
+    {
+        lock (_purgeGate)
+        {
+            if (_closing || !_purging.IsCompleted)
+                return;
+            _purging = DiskWork.Start(() =>
+            {
+                try
+                {
+                    Purge();
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or LiteDB.LiteException or ObjectDisposedException)
+                {
+                    if (!_closing)
+                        Log.PurgeFailed(_logger, e);
+                }
+            });
+        }
+    }
+
+    /// <summary>The purge started by <see cref="PurgeInBackground"/>, or a completed task (tests).</summary>
+    internal Task PurgeInFlight => _purging;
 
     private int NextSnapshotPoint() => _snapCount / 2 + _random.Next(Math.Max(1, _snapCount / 2));
 

@@ -210,6 +210,46 @@ public sealed class TxnLogStoresTests : IDisposable
     }
 
     [Fact]
+    public void A_long_purge_lets_writes_in_between_its_steps()
+    {
+        // One step used to delete everything under the write lock: ~12 µs a batch held every write for the whole purge.
+        var steps = 0;
+        var writtenDuringPurge = false;
+        TxnLog? log = null;
+        log = TxnLog.Open(_dir.Path, new TxnLogOptions
+        {
+            Hook = point =>
+            {
+                if (point != TxnLogOptions.HookPurgeStep || steps++ > 0)
+                    return;
+                // On the purging thread, between two steps: another thread's write and sync must get through now.
+                var writer = Task.Run(() => log!.Append(TxnLogTests.Batch(log.LastZxid.Value + 1, 1)));
+                writtenDuringPurge = writer.Wait(TimeSpan.FromSeconds(10));
+            },
+        });
+        try
+        {
+            const int Batches = TxnLog.PurgeStepBatches * 5 / 2;
+            for (var i = 1; i <= Batches; i++)
+                log.Write(TxnLogTests.Batch(i, 1));
+            log.Sync(log.LastZxid);
+
+            var removed = log.PurgeThrough(new Zxid(Batches - 10));
+
+            Assert.True(writtenDuringPurge, "expected a write and sync from another thread to complete between the purge's steps (10 s)");
+            Assert.True(steps >= 3, $"expected a purge of {Batches - 10} batches to take at least 3 steps of {TxnLog.PurgeStepBatches}, took {steps}");
+            Assert.Equal(Batches - 10, removed);
+            var left = log.ReadFrom(default).ToList();
+            Assert.Equal(11, left.Count); // 10 kept and the one written during the purge
+            Assert.Equal(Batches - 9, left[0].Zxid.Value);
+        }
+        finally
+        {
+            log.Dispose();
+        }
+    }
+
+    [Fact]
     public void Epochs_written_in_either_store_read_as_the_largest()
     {
         using (var log = TxnLog.Open(_dir.Path, Small()))
