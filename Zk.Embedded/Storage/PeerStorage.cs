@@ -156,10 +156,16 @@ internal sealed class PeerStorage : ICommitStage, IDisposable
 
     public void Dispose()
     {
-        _closing = true;
+        Task purging;
+        lock (_purgeGate)
+        {
+            _closing = true;   // no purge starts after this
+            purging = _purging;
+        }
+
         _snapshotting.Wait();
         _log.Dispose();   // a purge still running stops at its next step
-        _purging.Wait();
+        purging.Wait();
     }
 
     /// <summary>
