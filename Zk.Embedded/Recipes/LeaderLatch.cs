@@ -75,7 +75,7 @@ public sealed class LeaderLatch : IAsyncDisposable
     /// <summary>Why the latch stopped on its own (its session ended); null otherwise.</summary>
     public Exception? StopReason { get; private set; }
 
-    /// <summary>Raised when this participant becomes leader, on a background thread; handlers must not block.</summary>
+    /// <summary>Raised when this participant becomes leader, on a background thread, before <see cref="WaitForLeadershipAsync"/> returns that term; handlers must not block.</summary>
     public event Action<LeadershipTerm>? Elected;
 
     /// <summary>Raised when a term ends (after <see cref="LeadershipTerm.Ended"/> is canceled); handlers must not block.</summary>
@@ -182,13 +182,24 @@ public sealed class LeaderLatch : IAsyncDisposable
         var term = new LeadershipTerm(node.Path, node.Stat.Czxid);
         // Logged before anyone waiting is woken: what the new leader's code logs next follows this line.
         Log.LeadershipGained(_logger, ParticipantId, LatchPath, term.NodePath, term.FencingToken);
+        TaskCompletionSource<LeadershipTerm> election;
         lock (_gate)
         {
             _term = term;
-            _elected.TrySetResult(term);
+            election = _elected;
         }
 
-        Elected?.Invoke(term);
+        // The handlers run before anyone waiting is woken, so code that subscribes once WaitForLeadershipAsync has
+        // returned hears only later terms, not the one it was handed (which it heard a second time when the waiter's
+        // continuation ran before this thread raised the event).
+        try
+        {
+            Elected?.Invoke(term);
+        }
+        finally
+        {
+            election.TrySetResult(term);
+        }
     }
 
     private void EndTerm()

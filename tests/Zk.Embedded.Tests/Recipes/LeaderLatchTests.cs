@@ -78,6 +78,25 @@ public sealed class LeaderLatchTests : RecipePeerTest
     }
 
     [Fact]
+    public async Task Elected_handlers_run_before_a_waiter_is_handed_the_term()
+    {
+        // So code that subscribes once WaitForLeadershipAsync returned hears only later terms, never the one it holds.
+        var activeSession = await Peer.ConnectAsync();
+        await using var standbySession = await Peer.ConnectAsync();
+        await using var active = LeaderLatch.Start(activeSession, "/leader");
+        await active.WaitForLeadershipAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        await using var standby = LeaderLatch.Start(standbySession, "/leader");
+        var waiterDoneInHandler = new ValueRecorder<bool>("the standby's waiter completed when its Elected handler ran");
+        standby.Elected += _ => waiterDoneInHandler.Add(standby.WaitForLeadershipAsync().IsCompleted);
+
+        await activeSession.CloseAsync();
+
+        await waiterDoneInHandler.WaitForAsync(seen => seen.Count == 1, "one election of the standby");
+        Assert.False(waiterDoneInHandler.Values[0], "expected WaitForLeadershipAsync not to have returned the term while its Elected handlers ran");
+        await standby.WaitForLeadershipAsync().WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public async Task Over_the_wire_a_cut_connection_ends_the_term_and_the_reconnect_starts_one_with_the_same_token()
     {
         await using var peer = await ZkPeer.StartAsync(new ZkPeerOptions { ClientPort = 0, TickTime = TimeSpan.FromMilliseconds(500) });
