@@ -135,10 +135,7 @@ public sealed class EnsembleMemberTests(ITestOutputHelper output)
                 try
                 {
                     using var cts = new CancellationTokenSource(Deadline);
-                    var following = joiner.Driver.WaitUntilAsync(() => joiner.Driver.Core.IsServing, cts.Token);
-                    if (await Task.WhenAny(following, joiner.Faulted) != following)
-                        Assert.Fail($"join {join}: expected server 1 to follow server {leader.Id}; its driver stopped: {await joiner.Faulted}; trace: {Trace()}");
-                    await following;
+                    await EnsembleTestKit.UntilAsync(joiner, () => joiner.Driver.Core.IsServing, $"server 1 to follow server {leader.Id} (join {join})", cts.Token, () => $"trace: {Trace()}");
                 }
                 finally
                 {

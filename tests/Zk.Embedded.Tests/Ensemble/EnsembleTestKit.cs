@@ -29,6 +29,19 @@ internal static class EnsembleTestKit
         return list.Single(m => m.IsLeading);
     }
 
+    /// <summary>
+    /// Waits on <paramref name="member"/>'s driver loop until <paramref name="condition"/> holds. A member whose driver
+    /// stopped answers no wait, so its fault fails the wait at once, naming <paramref name="expectation"/> and, when
+    /// given, <paramref name="context"/>; cancellation throws as the driver's wait does.
+    /// </summary>
+    public static async Task UntilAsync(EnsembleMember member, Func<bool> condition, string expectation, CancellationToken cancellationToken, Func<string>? context = null)
+    {
+        var reached = member.Driver.WaitUntilAsync(condition, cancellationToken);
+        if (await Task.WhenAny(reached, member.Faulted) != reached)
+            Assert.Fail($"expected {expectation}; its driver stopped: {await member.Faulted}{(context is null ? "" : "; " + context())}");
+        await reached;
+    }
+
     /// <summary>Waits until every member has published <paramref name="zxid"/>.</summary>
     public static async Task QuiescentAsync(IEnumerable<EnsembleMember> members, Zxid zxid)
     {
@@ -38,11 +51,7 @@ internal static class EnsembleTestKit
         {
             try
             {
-                // A member whose driver stopped answers no wait: its fault is the failure, at once.
-                var reached = m.Driver.WaitUntilAsync(() => m.State.Zxid >= zxid, cts.Token);
-                if (await Task.WhenAny(reached, m.Faulted) != reached)
-                    Assert.Fail($"expected server {m.Id} to publish zxid {zxid}; its driver stopped: {await m.Faulted}");
-                await reached;
+                await UntilAsync(m, () => m.State.Zxid >= zxid, $"server {m.Id} to publish zxid {zxid}", cts.Token);
             }
             catch (OperationCanceledException)
             {
