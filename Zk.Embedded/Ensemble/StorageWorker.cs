@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Zk.Embedded.Consensus;
+using Zk.Embedded.Storage;
 
 namespace Zk.Embedded.Ensemble;
 
@@ -37,7 +38,7 @@ internal sealed class StorageWorker : IAsyncDisposable
         _queue = Channel.CreateBounded<PersistRequest>(new BoundedChannelOptions(capacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
         _run = store.DurableAtOnce
             ? Task.CompletedTask
-            : Task.Factory.StartNew(Run, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            : DiskWork.Start(Run);
     }
 
     /// <summary>

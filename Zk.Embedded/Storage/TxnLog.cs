@@ -366,6 +366,7 @@ internal sealed class TxnLog : IDisposable
 
         lock (_writeLock)
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
             // Parts belong to the txn of their zxid: those before the oldest kept batch went with their batches.
             var oldestKept = _stores.Select(s => s.OldestTxn()).Where(z => z != 0).DefaultIfEmpty(0).Min();
             if (oldestKept != 0)
