@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace Zk.Embedded.Ensemble;
 
 /// <summary>Where a member keeps its consensus state; zoo.cfg's <c>dataDir</c> and <c>forceSync</c>.</summary>
@@ -15,6 +17,6 @@ internal sealed record ConsensusStorageOptions
     /// <summary>zoo.cfg <c>forceSync</c>: fsync the txn log before a batch is reported durable. Off only for tests and benchmarks.</summary>
     public bool ForceSync { get; init; } = true;
 
-    /// <summary>Opens the store these options name (see <see cref="DurableConsensusStore.Open"/> for its start errors).</summary>
-    public IConsensusStore Open() => DataDir is { } dir ? DurableConsensusStore.Open(dir, ForceSync, DataLogDir) : new ConsensusLog();
+    /// <summary>Opens the store these options name (see <see cref="DurableConsensusStore.Open"/> for its start errors); <paramref name="logger"/> hears its background purges.</summary>
+    public IConsensusStore Open(ILogger logger) => DataDir is { } dir ? DurableConsensusStore.Open(dir, ForceSync, DataLogDir, logger) : new ConsensusLog();
 }

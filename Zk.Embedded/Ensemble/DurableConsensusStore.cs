@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
 using Zk.Embedded.Storage;
@@ -22,13 +24,17 @@ internal sealed class DurableConsensusStore : IConsensusStore
     private readonly object _gate = new();
     private readonly List<EncodedTxn> _pending = [];
     private readonly TxnLog _log;
+    private readonly BackgroundPurge _purge;
     private DiskShape _shape;
     private Zxid _newestSnapshot;
     private bool _closed;
 
-    private DurableConsensusStore(string dataDir, TxnLog log, DiskShape shape, Zxid newestSnapshot)
+    private readonly ILogger _logger;
+
+    private DurableConsensusStore(string dataDir, TxnLog log, DiskShape shape, Zxid newestSnapshot, ILogger logger)
     {
-        (DataDir, _log, _shape, _newestSnapshot) = (dataDir, log, shape, newestSnapshot);
+        (DataDir, _log, _shape, _newestSnapshot, _logger) = (dataDir, log, shape, newestSnapshot, logger);
+        _purge = new BackgroundPurge(logger);
     }
 
     /// <summary>The directory holding the files.</summary>
@@ -50,15 +56,20 @@ internal sealed class DurableConsensusStore : IConsensusStore
     /// <exception cref="InvalidDataException">An epoch file is garbled or missing beside existing history, or the log does not continue the snapshot.</exception>
     /// <exception cref="PersistInvariantException">The epochs break the start rules (currentEpoch older than the last zxid, or after acceptedEpoch).</exception>
     /// <param name="dataLogDir">zoo.cfg dataLogDir: the txn log's directory (null: <paramref name="dataDir"/>).</param>
-    public static DurableConsensusStore Open(string dataDir, bool forceSync = true, string? dataLogDir = null)
+    /// <param name="logger">Where a background purge reports (null: nowhere).</param>
+    /// <param name="hook">The txn log's test hook (<see cref="TxnLogOptions.Hook"/>), besides the environment's (<see cref="StorageTestHooks"/>).</param>
+    public static DurableConsensusStore Open(string dataDir, bool forceSync = true, string? dataLogDir = null, ILogger? logger = null, Action<string>? hook = null)
     {
         Directory.CreateDirectory(dataDir);
         SnapshotSpool.RemoveLeftovers(dataDir); // a SNAP cut off by a crash mid-transfer
-        var log = TxnLog.Open(dataLogDir ?? dataDir, new TxnLogOptions { ForceSync = forceSync });
+        var options = StorageTestHooks.Apply(new TxnLogOptions { ForceSync = forceSync });
+        if (hook is not null)
+            options = options with { Hook = options.Hook is { } environment ? point => { environment(point); hook(point); } : hook };
+        var log = TxnLog.Open(dataLogDir ?? dataDir, options);
         try
         {
             var (shape, newest) = DurableConsensusRecovery.Recover(dataDir, log);
-            return new DurableConsensusStore(dataDir, log, shape, newest);
+            return new DurableConsensusStore(dataDir, log, shape, newest, logger ?? NullLogger.Instance);
         }
         catch
         {
@@ -198,52 +209,71 @@ internal sealed class DurableConsensusStore : IConsensusStore
     /// <summary>
     /// ZooKeeper's autopurge (<c>PurgeTxnLog</c>): keeps the newest <paramref name="retain"/> snapshots and the log from
     /// the oldest of them, which recovery (the newest snapshot and the log after it) and any TRUNC (never below a
-    /// committed txn, which every kept snapshot holds) need; deletes older snapshots, then the log they cover.
+    /// committed txn, which every kept snapshot holds) need; deletes older snapshots now, then the log they cover on a
+    /// thread of its own (<see cref="BackgroundPurge"/>, <see cref="PurgeInFlight"/>), so the storage worker goes on
+    /// writing meanwhile (the log takes writes between the purge's steps). A TRUNC or SNAP during it is safe: both cut
+    /// the log from its newest end and never below the oldest kept snapshot, and each purge step re-reads the log.
+    /// When the previous purge's log part still runs, this one's is left to the next.
     /// </summary>
-    /// <returns>The snapshots and txns removed.</returns>
-    public (int Snapshots, int Txns) Purge(int retain)
+    /// <returns>The snapshots removed.</returns>
+    public int Purge(int retain)
     {
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_closed, this);
             SyncPending();
+            var kept = Math.Max(1, retain);
             var snapshots = SnapshotFile.List(DataDir);
-            if (snapshots.Count <= Math.Max(1, retain))
-                return (0, 0);
-            var oldestKept = snapshots[Math.Max(1, retain) - 1].Zxid;
-            for (var i = Math.Max(1, retain); i < snapshots.Count; i++)
+            if (snapshots.Count <= kept)
+                return 0;
+            var oldestKept = snapshots[kept - 1].Zxid;
+            for (var i = kept; i < snapshots.Count; i++)
                 File.Delete(snapshots[i].Path);
             DirectorySync.Sync(DataDir);
-            var txns = _log.PurgeThrough(oldestKept);
             if (oldestKept > _shape.BaseSnapshotZxid)
                 _shape = _shape with { BaseSnapshotZxid = oldestKept };
-            return (snapshots.Count - Math.Max(1, retain), txns);
+            var removed = snapshots.Count - kept;
+            _purge.TryStart(() =>
+            {
+                var txns = _log.PurgeThrough(oldestKept);
+                Storage.Log.Purged(_logger, removed, txns, kept, oldestKept);
+            });
+            return removed;
         }
     }
 
     void IConsensusStore.Purge(int retain) => Purge(retain);
+
+    /// <summary>The log part of the last <see cref="Purge"/>, or a completed task (tests, and the simulator, which waits for it).</summary>
+    internal Task PurgeInFlight => _purge.Running;
 
     /// <summary>True when the log holds <paramref name="zxid"/> (the first txn after the one before it).</summary>
     private bool Logged(Zxid zxid) => _log.ReadFrom(new Zxid(zxid.Value - 1)).FirstOrDefault() is { } txn && txn.Zxid == zxid;
 
     public void Dispose()
     {
+        var purging = _purge.Close();
         lock (_gate)
         {
             _closed = true;
             _log.Dispose(); // buffered appends were never reported durable: dropping them is what a crash does too
         }
+
+        purging.Wait(); // it stops at its next step
     }
 
     /// <summary>Closes the files as a killed process would (tests): buffered appends are lost, nothing is checkpointed.</summary>
     internal void CloseLikeACrash()
     {
+        var purging = _purge.Close();
         lock (_gate)
         {
             _closed = true;
             _pending.Clear();
             _log.CloseLikeACrash();
         }
+
+        purging.Wait();
     }
 
     /// <summary>

@@ -34,7 +34,7 @@ internal sealed class EnsembleMember : IPeerPipeline, IEnsembleSessions, IAsyncD
     /// <exception cref="PersistInvariantException">The epoch files break ZooKeeper's start rules.</exception>
     public EnsembleMember(ConsensusConfig config, IPeerTransport transport, ConsensusStorageOptions storage, IConsensusRandom random,
         TimeProvider time, TimeSpan tickTime, ILogger logger, TxnBuilder? builder = null)
-        : this(config, transport, storage.Open(), random, time, tickTime, logger, builder, owned: true, storage.Snapshots)
+        : this(config, transport, storage.Open(logger), random, time, tickTime, logger, builder, owned: true, storage.Snapshots)
     {
     }
 

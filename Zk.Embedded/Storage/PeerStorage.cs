@@ -22,9 +22,7 @@ internal sealed class PeerStorage : ICommitStage, IDisposable
     private int _sinceSnapshot;
     private int _snapshotAt;
     private Task _snapshotting = Task.CompletedTask;
-    private readonly Lock _purgeGate = new();
-    private Task _purging = Task.CompletedTask;
-    private volatile bool _closing;
+    private readonly BackgroundPurge _purge;
     private Func<TreeState>? _currentState;
 
     private PeerStorage(TxnLog log, Zxid recoveredZxid, string snapDir, int snapCount, int snapRetainCount, ILogger logger)
@@ -36,6 +34,7 @@ internal sealed class PeerStorage : ICommitStage, IDisposable
         _snapCount = snapCount;
         _snapRetainCount = snapRetainCount;
         _logger = logger;
+        _purge = new BackgroundPurge(logger);
         // ZooKeeper's SyncRequestProcessor randomises the first roll so peers of an ensemble do not snapshot together.
         _random = new Random();
         _snapshotAt = NextSnapshotPoint();
@@ -156,46 +155,21 @@ internal sealed class PeerStorage : ICommitStage, IDisposable
 
     public void Dispose()
     {
-        Task purging;
-        lock (_purgeGate)
-        {
-            _closing = true;   // no purge starts after this
-            purging = _purging;
-        }
-
+        var purging = _purge.Close();
         _snapshotting.Wait();
         _log.Dispose();   // a purge still running stops at its next step
         purging.Wait();
     }
 
     /// <summary>
-    /// The autopurge timer's callback: starts <see cref="Purge"/> on a thread of its own unless one is still running. A
-    /// purge of a long log takes seconds; on the timer's pool thread it would hold one of the pool's few workers, and
-    /// an exception there would end the process. A purge that fails is logged; the next one tries again.
+    /// The autopurge timer's callback: starts <see cref="Purge"/> on a thread of its own unless one is still running
+    /// (<see cref="BackgroundPurge"/>): on the timer's pool thread a purge of a long log would hold one of the pool's
+    /// few workers for seconds, and an exception there would end the process.
     /// </summary>
-    public void PurgeInBackground()
-    {
-        lock (_purgeGate)
-        {
-            if (_closing || !_purging.IsCompleted)
-                return;
-            _purging = DiskWork.Start(() =>
-            {
-                try
-                {
-                    Purge();
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException or LiteDB.LiteException or ObjectDisposedException)
-                {
-                    if (!_closing)
-                        Log.PurgeFailed(_logger, e);
-                }
-            });
-        }
-    }
+    public void PurgeInBackground() => _purge.TryStart(Purge);
 
     /// <summary>The purge started by <see cref="PurgeInBackground"/>, or a completed task (tests).</summary>
-    internal Task PurgeInFlight => _purging;
+    internal Task PurgeInFlight => _purge.Running;
 
     private int NextSnapshotPoint() => _snapCount / 2 + _random.Next(Math.Max(1, _snapCount / 2));
 

@@ -20,7 +20,7 @@ public sealed class StoreSnapshotPurgeTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     [Fact]
-    public void Purge_keeps_the_newest_snapshots_and_the_log_from_the_oldest_kept_and_a_restart_loads_the_newest()
+    public async Task Purge_keeps_the_newest_snapshots_and_the_log_from_the_oldest_kept_and_a_restart_loads_the_newest()
     {
         using (var store = DurableConsensusStore.Open(_dir.Path))
         {
@@ -38,9 +38,8 @@ public sealed class StoreSnapshotPurgeTests : IDisposable
             Assert.False(store.SaveSnapshot(Snapshot(new Zxid(1, 11))), "expected a snapshot past the log ignored");
             Assert.False(store.SaveSnapshot(Snapshot(new Zxid(2, 1))), "expected a snapshot of another history ignored");
 
-            var (snapshots, txns) = store.Purge(3);
-            Assert.Equal(1, snapshots);
-            Assert.True(txns >= 3, $"expected the txns through (1,5) purged but the batch holding it, removed {txns}");
+            Assert.Equal(1, store.Purge(3));
+            await store.PurgeInFlight.WaitAsync(TimeSpan.FromSeconds(30));
         }
 
         Assert.Equal([new Zxid(1, 9), new Zxid(1, 7), new Zxid(1, 5)], SnapshotFile.List(_dir.Path).Select(s => s.Zxid));
@@ -59,6 +58,61 @@ public sealed class StoreSnapshotPurgeTests : IDisposable
         reopened.Write(new TruncateAfter(++_seq, new Zxid(1, 6)));
         Assert.Equal([new Zxid(1, 5)], SnapshotFile.List(_dir.Path).Select(s => s.Zxid));
         Assert.Equal(new Zxid(1, 6), reopened.Shape.LastZxid);
+    }
+
+    [Fact]
+    public async Task A_members_long_purge_lets_its_log_writes_in_between_its_steps()
+    {
+        // The storage worker used to purge in order with its writes, so a member's writes waited for the whole purge.
+        const int Txns = TxnLog.PurgeStepBatches * 5 / 2;
+        var appended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var steps = 0;
+        var writtenDuringPurge = false;
+        using (var store = DurableConsensusStore.Open(_dir.Path, forceSync: false, hook: point =>
+               {
+                   if (point != TxnLogOptions.HookPurgeStep || steps++ > 0)
+                       return;
+                   // On the purging thread, between two steps: the worker must write, sync and report an append now.
+                   writtenDuringPurge = appended.Task.Wait(TimeSpan.FromSeconds(10));
+               }))
+        {
+            store.Write(new WriteAcceptedEpoch(++_seq, 1));
+            store.Write(new WriteCurrentEpoch(++_seq, 1));
+            for (uint c = 1; c <= Txns; c++)
+            {
+                store.Write(new AppendTxn(++_seq, DurableConsensusStoreTests.TxnFor(new Zxid(1, c))));
+                store.Sync(); // one batch per txn: the purge takes several steps
+            }
+
+            Assert.True(store.SaveSnapshot(Snapshot(new Zxid(1, 10))), "expected the snapshot at (1,10) kept");
+            Assert.True(store.SaveSnapshot(Snapshot(new Zxid(1, Txns - 10))), $"expected the snapshot at (1,{Txns - 10}) kept");
+            var append = new AppendTxn(++_seq, DurableConsensusStoreTests.TxnFor(new Zxid(1, Txns + 1)));
+            var worker = new StorageWorker(store, seq =>
+            {
+                if (seq >= append.Seq)
+                    appended.TrySetResult();
+            }, e => appended.TrySetException(e));
+            try
+            {
+                worker.Enqueue(new PurgeLog(1));
+                worker.Enqueue(append);
+                await appended.Task.WaitAsync(TimeSpan.FromSeconds(30));
+                await store.PurgeInFlight.WaitAsync(TimeSpan.FromSeconds(30));
+            }
+            finally
+            {
+                await worker.DisposeAsync();
+            }
+
+            Assert.True(writtenDuringPurge, "expected the worker to write, sync and report an append between the purge's steps (10 s)");
+            Assert.True(steps >= 3, $"expected a purge of {Txns - 10} one-txn batches to take at least 3 steps of {TxnLog.PurgeStepBatches}, took {steps}");
+            Assert.Equal(new Zxid(1, Txns - 10), store.Shape.BaseSnapshotZxid);
+        }
+
+        Assert.Equal([new Zxid(1, Txns - 10)], SnapshotFile.List(_dir.Path).Select(s => s.Zxid));
+        using var log = TxnLog.Open(_dir.Path);
+        var left = log.ReadFrom(default).Select(t => t.Zxid.Counter).ToList();
+        Assert.Equal(Enumerable.Range(Txns - 9, 11).Select(c => (uint)c), left); // the 10 after the snapshot and the append
     }
 
     [Fact]

@@ -44,6 +44,8 @@ internal sealed class StoreDisk(string directory) : IPeerDisk
         try
         {
             StorageWorker.WriteTo(Store, request);
+            if (request is PurgeLog)
+                Store.PurgeInFlight.Wait(); // a member purges its log on a thread of its own; a simulated one at once
         }
         catch (PersistInvariantException e)
         {
