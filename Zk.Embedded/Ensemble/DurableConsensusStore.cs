@@ -41,7 +41,7 @@ internal sealed class DurableConsensusStore : IConsensusStore
     public string DataDir { get; }
 
     /// <summary>Names the files, for every fault this store reports.</summary>
-    public string Where => $"consensus state in {DataDir} ({EpochFile.Accepted}, {EpochFile.Current}, {TxnLog.DataFileName}, {SnapshotFile.Prefix}*)";
+    public string Where => field ??= $"consensus state in {DataDir} ({EpochFile.Accepted}, {EpochFile.Current}, {TxnLog.DataFileName}, {SnapshotFile.Prefix}*)"; // once: every Write passes it
 
     /// <summary>The disk as the checks see it (tests).</summary>
     internal DiskShape Shape
