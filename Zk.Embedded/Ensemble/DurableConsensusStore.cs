@@ -14,7 +14,8 @@ namespace Zk.Embedded.Ensemble;
 /// before anything is written. Appends are buffered and written as one batch with one fsync at <see cref="Sync"/>
 /// (group commit); every other request first makes the buffered appends durable, so an epoch file never gets ahead of
 /// the history it vouches for (ZOOKEEPER-4643). The order of each multi-file change leaves a crash at any point with
-/// the state before the request or after it (see the methods). One writer (the driver's storage worker).
+/// the state before the request or after it (see the methods). One writer (the driver's storage worker), beside which
+/// an autopurge deletes the log's oldest batches on a thread of its own (<see cref="Purge"/>).
 /// </summary>
 internal sealed class DurableConsensusStore : IConsensusStore
 {
@@ -25,11 +26,10 @@ internal sealed class DurableConsensusStore : IConsensusStore
     private readonly List<EncodedTxn> _pending = [];
     private readonly TxnLog _log;
     private readonly BackgroundPurge _purge;
+    private readonly ILogger _logger;
     private DiskShape _shape;
     private Zxid _newestSnapshot;
     private bool _closed;
-
-    private readonly ILogger _logger;
 
     private DurableConsensusStore(string dataDir, TxnLog log, DiskShape shape, Zxid newestSnapshot, ILogger logger)
     {
