@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Zk.Embedded.Api;
 using Zk.Embedded.Consensus;
 using Zk.Embedded.Ensemble;
@@ -116,6 +117,54 @@ public sealed class StoreSnapshotPurgeTests : IDisposable
     }
 
     [Fact]
+    public async Task A_purge_that_fails_is_logged_the_store_goes_on_and_the_next_purge_covers_what_it_left()
+    {
+        var fail = true;
+        var logger = new EventLogger();
+        using (var store = DurableConsensusStore.Open(_dir.Path, forceSync: false, logger: logger, hook: point =>
+               {
+                   if (point == TxnLogOptions.HookPurgeStep && fail)
+                   {
+                       fail = false;
+                       throw new IOException("test: the disk failed between two purge steps");
+                   }
+               }))
+        {
+            store.Write(new WriteAcceptedEpoch(++_seq, 1));
+            store.Write(new WriteCurrentEpoch(++_seq, 1));
+            for (uint c = 1; c <= 30; c++)
+            {
+                store.Write(new AppendTxn(++_seq, DurableConsensusStoreTests.TxnFor(new Zxid(1, c))));
+                store.Sync();
+            }
+
+            foreach (uint c in new uint[] { 5, 10, 20 })
+                Assert.True(store.SaveSnapshot(Snapshot(new Zxid(1, c))), $"expected the snapshot at (1,{c}) kept");
+            Assert.Equal(1, store.Purge(2));
+            await store.PurgeInFlight.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.True(logger.Ids.Contains(3009), $"expected PurgeFailed (3009) logged, saw [{string.Join(", ", logger.Ids)}]");
+
+            store.Write(new AppendTxn(++_seq, DurableConsensusStoreTests.TxnFor(new Zxid(1, 31))));
+            store.Sync();   // the store goes on after a failed purge
+            Assert.True(store.SaveSnapshot(Snapshot(new Zxid(1, 30))), "expected the snapshot at (1,30) kept");
+            Assert.Equal(1, store.Purge(2));
+            await store.PurgeInFlight.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.True(logger.Ids.Contains(3005), $"expected Purged (3005) logged by the second purge, saw [{string.Join(", ", logger.Ids)}]");
+        }
+
+        Assert.Equal([new Zxid(1, 30), new Zxid(1, 20)], SnapshotFile.List(_dir.Path).Select(s => s.Zxid));
+        using (var reopened = DurableConsensusStore.Open(_dir.Path))
+        {
+            var state = reopened.Load();
+            Assert.Equal(new Zxid(1, 30), state.SnapshotZxid);
+            Assert.Equal([new Zxid(1, 31)], state.Log.Select(t => t.Zxid));
+        }
+
+        using var log = TxnLog.Open(_dir.Path);
+        Assert.Equal(new Zxid(1, 21), log.ReadFrom(default).First().Zxid); // the failed purge's range went with the second
+    }
+
+    [Fact]
     public void The_in_memory_store_keeps_one_newer_snapshot_and_drops_the_log_it_covers()
     {
         var store = new ConsensusLog();
@@ -134,4 +183,20 @@ public sealed class StoreSnapshotPurgeTests : IDisposable
     }
 
     private static ConsensusSnapshot Snapshot(Zxid zxid) => new(zxid, new[] { (byte)zxid.Counter });
+
+    /// <summary>Records the event ids logged (from any thread: the purge logs from its own).</summary>
+    private sealed class EventLogger : ILogger
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<int> _ids = new();
+
+        public IReadOnlyCollection<int> Ids => _ids.ToArray();
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            _ids.Enqueue(eventId.Id);
+    }
 }
