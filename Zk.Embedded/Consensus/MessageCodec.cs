@@ -173,7 +173,15 @@ internal static class MessageCodec
                 break;
             case SessionActivity a:
                 writer.Write(a.SessionIds.Span);
-                writer.Write(a.Attached);
+                break;
+            case SessionClaim c:
+                writer.Write(c.SessionId.Value);
+                writer.Write(c.ClaimId);
+                break;
+            case SessionClaimAck c:
+                writer.Write(c.SessionId.Value);
+                writer.Write(c.ClaimId);
+                writer.Write(c.Held);
                 break;
             case ReadIndexRequest r:
                 writer.Write(r.Id);
@@ -228,7 +236,9 @@ internal static class MessageCodec
         MessageKind.AckNewLeader => new AckNewLeader(reader.ReadUInt32()),
         MessageKind.Request => new ForwardedRequest(new SessionId(reader.ReadInt64()), reader.ReadInt32(), ReadData(ref reader)),
         MessageKind.Reply => new ForwardedReply(new SessionId(reader.ReadInt64()), reader.ReadInt32(), ReadData(ref reader)),
-        MessageKind.Sessions => new SessionActivity(ReadData(ref reader), reader.ReadBoolean()),
+        MessageKind.Sessions => new SessionActivity(ReadData(ref reader)),
+        MessageKind.SessionClaim => new SessionClaim(new SessionId(reader.ReadInt64()), reader.ReadInt64()),
+        MessageKind.SessionClaimAck => new SessionClaimAck(new SessionId(reader.ReadInt64()), reader.ReadInt64(), reader.ReadBoolean()),
         MessageKind.SnapChunk => ReadSnapChunk(ref reader),
         MessageKind.SnapChunkAck => new SnapChunkAck(ReadZxid(ref reader), reader.ReadInt64()),
         MessageKind.ReadIndex => new ReadIndexRequest(reader.ReadInt64()),
@@ -307,6 +317,8 @@ internal static class MessageCodec
         ForwardedRequest => MessageKind.Request,
         ForwardedReply => MessageKind.Reply,
         SessionActivity => MessageKind.Sessions,
+        SessionClaim => MessageKind.SessionClaim,
+        SessionClaimAck => MessageKind.SessionClaimAck,
         SnapChunk => MessageKind.SnapChunk,
         SnapChunkAck => MessageKind.SnapChunkAck,
         ReadIndexRequest => MessageKind.ReadIndex,
@@ -319,8 +331,8 @@ internal static class MessageCodec
     private static int FieldCount(MessageKind kind) => kind switch
     {
         MessageKind.Proposal or MessageKind.Inform or MessageKind.NewLeader or MessageKind.AckEpoch => 3,
-        MessageKind.Request or MessageKind.Reply => 3,
-        MessageKind.Snap or MessageKind.Sessions or MessageKind.SnapChunkAck or MessageKind.ReadIndexReply => 2,
+        MessageKind.Request or MessageKind.Reply or MessageKind.SessionClaimAck => 3,
+        MessageKind.Snap or MessageKind.SessionClaim or MessageKind.SnapChunkAck or MessageKind.ReadIndexReply => 2,
         MessageKind.Notification => 5,
         MessageKind.SnapChunk => 4,
         _ => 1,
@@ -361,6 +373,8 @@ internal enum MessageKind
     AckNewLeader = 101,
     Reply = 102,
     Sessions = 103,
+    SessionClaim = 104,
+    SessionClaimAck = 105,
     SnapChunk = 120,
     SnapChunkAck = 121,
     // 110–119: the read index (docs/consensus.md, "Linearizable reads"); no ZooKeeper packet.

@@ -112,10 +112,24 @@ internal sealed record ForwardedRequest(SessionId SessionId, int Cxid, ReadOnlyM
 internal sealed record ForwardedReply(SessionId SessionId, int Cxid, ReadOnlyMemory<byte> Body) : ClientTraffic;
 
 /// <summary>
-/// Session activity a learner reports to the leader (the session ids its clients were heard from; ZooKeeper
-/// piggybacks them on PING), or with <paramref name="Attached"/> a session that attached to this learner (REVALIDATE).
+/// Session activity a learner reports to the leader: the session ids its clients were heard from (ZooKeeper
+/// piggybacks them on PING).
 /// </summary>
-internal sealed record SessionActivity(ReadOnlyMemory<byte> SessionIds, bool Attached) : ClientTraffic;
+internal sealed record SessionActivity(ReadOnlyMemory<byte> SessionIds) : ClientTraffic;
+
+/// <summary>
+/// A learner's claim of a session whose client attached to it (ZooKeeper's REVALIDATE), repeated until the leader
+/// answers. <paramref name="ClaimId"/> names this attachment (unique per member), so the leader can tell a late repeat
+/// of a claim another member's has since replaced from a new one.
+/// </summary>
+internal sealed record SessionClaim(SessionId SessionId, long ClaimId) : ClientTraffic;
+
+/// <summary>
+/// The leader's answer to a <see cref="SessionClaim"/>: <paramref name="Held"/> when the session is attached to the
+/// claimant under that claim; false when another member's later claim replaced it (the claimant claims again only if
+/// its client is still there).
+/// </summary>
+internal sealed record SessionClaimAck(SessionId SessionId, long ClaimId, bool Held) : ClientTraffic;
 
 /// <summary>
 /// A vote: the candidate, its logged zxid and its currentEpoch. Ranked by (PeerEpoch, Zxid, Leader), as

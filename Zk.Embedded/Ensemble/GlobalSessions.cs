@@ -14,6 +14,11 @@ namespace Zk.Embedded.Ensemble;
 /// clients were heard from to the leader every tick (ZooKeeper piggybacks them on PING); only the leader expires a
 /// session (a closeSession txn), and a new leader starts every session's timeout afresh. The leader remembers which
 /// member each session is attached to, and refuses a write that comes through another with SessionMoved.
+/// A client that attaches its session to a learner makes the learner claim it (<see cref="SessionClaim"/>, ZooKeeper's
+/// REVALIDATE), repeated every tick until the leader answers (the transport may lose the claim). Each attachment's
+/// claim has an id of its own, and the leader keeps the claims it let go when another member's took the session, so a
+/// late repeat of an old claim (sent before its client moved on, delivered after the new member's) never takes the
+/// session back; a claimant told its claim was let go claims again only if its client is still there.
 /// Ticks and traffic run on the driver's loop; the tracker and the owner table are safe from any thread.
 /// </summary>
 internal sealed class GlobalSessions
@@ -23,8 +28,11 @@ internal sealed class GlobalSessions
     private readonly SessionTracker _tracker;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<SessionId, int> _owners = new();
-    private readonly ConcurrentDictionary<SessionId, byte> _reattachedHere = new();   // a learner's: sessions clients moved here
+    private readonly ConcurrentDictionary<SessionId, Owner> _owners = new();
+    private readonly ConcurrentDictionary<(SessionId Session, int Member, long Claim), long> _letGo = new();   // the leader's: claims another member's replaced, and the tick they were
+    private readonly ConcurrentDictionary<SessionId, Claim> _claims = new();   // a learner's: sessions clients attached here
+    private long _lastClaimId;
+    private long _ticks;   // the loop's
     private long _lastReport;
     private Zxid? _adoptedThrough;   // the tree zxid AdoptAll last scanned; the loop's
 
@@ -42,7 +50,7 @@ internal sealed class GlobalSessions
     /// </summary>
     public int? MovedFrom(SessionId sessionId, int from)
     {
-        var owner = _owners.GetOrAdd(sessionId, from);
+        var owner = _owners.GetOrAdd(sessionId, new Owner(from, Claim: 0)).Member;
         return owner != from ? owner : null;
     }
 
@@ -53,7 +61,7 @@ internal sealed class GlobalSessions
     public ServerSession ForRequest(SessionId sessionId, PipelineRequest request, int from)
     {
         if (request is CreateSessionRequest)
-            _owners[sessionId] = from;
+            _owners[sessionId] = new Owner(from, Claim: 0);
         var timeout = request is CreateSessionRequest create ? create.TimeoutMillis : 0;
         var session = Adopt(sessionId, timeout) ?? new ServerSession(sessionId, _tracker.PasswordFor(sessionId), timeout, []);
         _tracker.Touch(session);
@@ -64,7 +72,7 @@ internal sealed class GlobalSessions
     public void CheckLocal(PendingWrite write)
     {
         if (write.Request is CreateSessionRequest)
-            _owners[write.Session.SessionId] = _driver.Id;
+            _owners[write.Session.SessionId] = new Owner(_driver.Id, Claim: 0);
         else if (!write.Session.IsSystem && MovedFrom(write.Session.SessionId, _driver.Id) is { } owner)
             throw new ZkException(ZkErrorCode.SessionMoved, write.Request.ErrorPath,
                 $"Session {write.Session.SessionId} moved to server {owner}: write through the server it is attached to.");
@@ -90,34 +98,115 @@ internal sealed class GlobalSessions
         _tracker.Touch(session);
         if (leader == _driver.Id)
         {
-            _owners[sessionId] = leader;
+            if (TakeOver(sessionId, leader, NextClaimId()) is { } replaced)
+                _driver.Run(() => TellLetGo(sessionId, replaced));
         }
         else
         {
-            // Told at once, and again with every report while its client is active here (ReportActivity): the
-            // transport may lose this notice, and a leader that never learnt the move would refuse every write of
-            // the session through this member with SessionMoved (the simulator's scenarios found it: seed 639).
-            _reattachedHere[sessionId] = 0;
-            var ids = Pack([sessionId]);
-            _driver.Run(() => _driver.SendTraffic(leader, new SessionActivity(ids, Attached: true)));
+            // Claimed at once, and again every tick until the leader answers (ReportActivity): the transport may lose
+            // the claim, and a leader that never learnt the move would refuse every write of the session through this
+            // member with SessionMoved (the simulator's scenarios found it: seed 639).
+            var claim = new Claim(NextClaimId(), Held: false);
+            _claims[sessionId] = claim;
+            _driver.Run(() => _driver.SendTraffic(leader, new SessionClaim(sessionId, claim.Id)));
         }
 
         return session;
     }
 
-    /// <summary>On the leader: a learner's report of session activity (or of a session attached to it).</summary>
-    public void OnActivity(int from, SessionActivity activity)
+    /// <summary>On the leader: a learner's report of session activity.</summary>
+    public void OnActivity(SessionActivity activity)
     {
         if (_tree.Writes is null)
             return;
         var span = activity.SessionIds.Span;
         for (var i = 0; i + 8 <= span.Length; i += 8)
         {
-            var id = new SessionId(BinaryPrimitives.ReadInt64LittleEndian(span[i..]));
-            if (Adopt(id, 0) is { } session)
+            if (Adopt(new SessionId(BinaryPrimitives.ReadInt64LittleEndian(span[i..])), 0) is { } session)
                 _tracker.Touch(session);
-            if (activity.Attached)
-                _owners[id] = from;
+        }
+    }
+
+    /// <summary>
+    /// On the leader, on the driver's loop: a learner claims a session its client attached to. A claim this leader let
+    /// go when another member's replaced it is a late repeat and changes nothing; any other takes the session over.
+    /// Either way the claimant hears which it was.
+    /// </summary>
+    public void OnClaim(int from, SessionClaim claim)
+    {
+        if (_tree.Writes is null)
+            return;
+        var held = !_letGo.ContainsKey((claim.SessionId, from, claim.ClaimId));
+        if (held)
+        {
+            if (Adopt(claim.SessionId, 0) is { } session)
+                _tracker.Touch(session);
+            if (TakeOver(claim.SessionId, from, claim.ClaimId) is { } replaced)
+                TellLetGo(claim.SessionId, replaced);
+        }
+
+        _driver.SendTraffic(from, new SessionClaimAck(claim.SessionId, claim.ClaimId, held));
+    }
+
+    /// <summary>
+    /// Tells a learner its claim was replaced: a claim that reached this leader late (its client had moved on before
+    /// it ever arrived) can take a session from the member the client is on now, and that member must claim again.
+    /// </summary>
+    private void TellLetGo(SessionId sessionId, Owner replaced)
+    {
+        if (replaced.Member != _driver.Id)
+            _driver.SendTraffic(replaced.Member, new SessionClaimAck(sessionId, replaced.Claim, Held: false));
+    }
+
+    /// <summary>
+    /// On a learner, on the driver's loop: the leader's answer to a claim. Held: no more repeats. Let go (a later
+    /// claim of another member took the session): claimed afresh at the next tick if the client is still attached here
+    /// (two members both holding a connection of the session then take turns, as before), else forgotten.
+    /// </summary>
+    public void OnClaimAnswer(SessionClaimAck answer)
+    {
+        if (!_claims.TryGetValue(answer.SessionId, out var claim) || claim.Id != answer.ClaimId)
+            return;   // an answer to an earlier claim of a later attachment here
+        if (answer.Held)
+            _claims.TryUpdate(answer.SessionId, claim with { Held = true }, claim);
+        else if (_tracker.TryGet(answer.SessionId, out var session) && session.Sink is not null)
+            _claims.TryUpdate(answer.SessionId, new Claim(NextClaimId(), Held: false), claim);
+        else
+            _claims.TryRemove(new KeyValuePair<SessionId, Claim>(answer.SessionId, claim));
+    }
+
+    /// <summary>
+    /// Makes <paramref name="member"/> the session's owner under <paramref name="claim"/>; the claim it replaces is let
+    /// go, so a late repeat of it is ignored, and returned, so its member can be told. Any thread (the leader's own
+    /// reattach runs on its connection's).
+    /// </summary>
+    private Owner? TakeOver(SessionId sessionId, int member, long claim)
+    {
+        var owner = new Owner(member, claim);
+        Owner? replaced = null;
+        _owners.AddOrUpdate(sessionId, owner, (_, previous) =>
+        {
+            replaced = previous != owner && previous.Claim != 0 ? previous : null;
+            if (replaced is { } letGo)
+                _letGo[(sessionId, letGo.Member, letGo.Claim)] = Volatile.Read(ref _ticks);
+            return owner;
+        });
+        return replaced;
+    }
+
+    /// <summary>
+    /// A claim id this member never gave before, even across a restart (the clock has moved on by then; the leader
+    /// compares claims of one member for equality only). The simulator's clock keeps it deterministic.
+    /// </summary>
+    private long NextClaimId()
+    {
+        var now = _time.GetUtcNow().UtcTicks;
+        while (true)
+        {
+            var last = Volatile.Read(ref _lastClaimId);
+            var next = Math.Max(last + 1, now);
+            if (Interlocked.CompareExchange(ref _lastClaimId, next, last) == last)
+                return next;
         }
     }
 
@@ -125,9 +214,11 @@ internal sealed class GlobalSessions
     public void OnTick()
     {
         var status = _driver.Current;
+        Volatile.Write(ref _ticks, _ticks + 1);
         if (_tree.Writes is { } writes)
         {
             AdoptAll();
+            ForgetOldLetGo();
             foreach (var session in _tracker.TakeExpired())
             {
                 if (!_tree.State.Sessions.ContainsKey(session.SessionId))
@@ -151,25 +242,21 @@ internal sealed class GlobalSessions
         var since = _lastReport;
         _lastReport = _time.GetTimestamp();
         var touched = new List<SessionId>();
-        var attached = new List<SessionId>();
         foreach (var session in _tracker.Sessions)
         {
             if (!session.IsSystem && session.LastHeardTimestamp >= since)
-                (_reattachedHere.ContainsKey(session.SessionId) && session.Sink is not null ? attached : touched).Add(session.SessionId);
+                touched.Add(session.SessionId);
         }
 
         if (touched.Count > 0)
-            _driver.SendTraffic(leader, new SessionActivity(Pack(touched), Attached: false));
-        // A session moved here, heard from since the last report and still attached (its connection open) has its
-        // client here: this member is its owner. Only sessions moved here claim it, so a late report of a session
-        // created here and moved away since never takes it back; a client that left closed its connection here, so
-        // its next report does not either (one already on its way still can, until this member's next report).
-        if (attached.Count > 0)
-            _driver.SendTraffic(leader, new SessionActivity(Pack(attached), Attached: true));
-        foreach (var id in _reattachedHere.Keys)
+            _driver.SendTraffic(leader, new SessionActivity(Pack(touched)));
+        // Claims the leader has not answered are repeated while their client is attached here (its connection open).
+        foreach (var (id, claim) in _claims)
         {
-            if (!_tracker.TryGet(id, out _))
-                _reattachedHere.TryRemove(id, out _);   // closed or expired
+            if (!_tracker.TryGet(id, out var session))
+                _claims.TryRemove(id, out _);   // closed or expired
+            else if (!claim.Held && session.Sink is not null)
+                _driver.SendTraffic(leader, new SessionClaim(id, claim.Id));
         }
     }
 
@@ -182,15 +269,37 @@ internal sealed class GlobalSessions
         // here would be refused as expired (GlobalSessionTermTests).
         foreach (var session in _tracker.Sessions)
             session.ClearClosing();
+        // Whoever leads next learns the sessions attached here afresh: every claim is repeated to it.
+        foreach (var (id, claim) in _claims)
+            _claims.TryUpdate(id, claim with { Held = false }, claim);
         if (change is not { State: ServerState.Leading, Phase: ZabPhase.Broadcast })
             return;
         // A new leader does not know when sessions were last heard from: each gets its full timeout from now
         // (ZooKeeper's leader re-adds every session with a fresh deadline), and owners are learnt again.
         _owners.Clear();
+        _letGo.Clear();
+        _claims.Clear();
         _adoptedThrough = null;
         AdoptAll();
         foreach (var session in _tracker.Sessions)
             _tracker.Touch(session);
+    }
+
+    /// <summary>Ticks a let-go claim is remembered: a late repeat comes from a member's link within a few ticks of the move.</summary>
+    internal const int LetGoTicks = 1_000;
+
+    /// <summary>
+    /// Forgets let-go claims older than <see cref="LetGoTicks"/>, so a session that moves often does not grow the set
+    /// for its lifetime. A repeat later than that (held in a link's queue through a long partition) takes the session
+    /// for one tick at most: the member the client is on is told and claims it again.
+    /// </summary>
+    private void ForgetOldLetGo()
+    {
+        foreach (var (key, tick) in _letGo)
+        {
+            if (_ticks - tick > LetGoTicks)
+                _letGo.TryRemove(key, out _);
+        }
     }
 
     /// <summary>
@@ -210,6 +319,12 @@ internal sealed class GlobalSessions
         {
             if (!state.Sessions.ContainsKey(id) && !_tracker.TryGet(id, out _))
                 _owners.TryRemove(id, out _);
+        }
+
+        foreach (var key in _letGo.Keys)
+        {
+            if (!state.Sessions.ContainsKey(key.Session) && !_tracker.TryGet(key.Session, out _))
+                _letGo.TryRemove(key, out _);
         }
 
         _adoptedThrough = state.Zxid;
@@ -236,4 +351,10 @@ internal sealed class GlobalSessions
             BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(i * 8), ids[i].Value);
         return bytes;
     }
+
+    /// <summary>The member a session is attached to, and the claim that attached it there (0: created or first written through it).</summary>
+    private readonly record struct Owner(int Member, long Claim);
+
+    /// <summary>A learner's claim of a session attached here, and whether the leader has answered it held.</summary>
+    private readonly record struct Claim(long Id, bool Held);
 }

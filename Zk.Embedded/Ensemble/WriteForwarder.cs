@@ -158,7 +158,13 @@ internal sealed class WriteForwarder
                     _tree.Follower.Answer(reply.SessionId, reply.Cxid, answer.ToReply);
                     break;
                 case SessionActivity activity:
-                    _sessions.OnActivity(from, activity);
+                    _sessions.OnActivity(activity);
+                    break;
+                case SessionClaim claim:
+                    _sessions.OnClaim(from, claim);
+                    break;
+                case SessionClaimAck claimAnswer when _driver.Current.Leader == from:
+                    _sessions.OnClaimAnswer(claimAnswer);
                     break;
             }
         }

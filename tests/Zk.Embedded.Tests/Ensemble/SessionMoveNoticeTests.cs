@@ -11,13 +11,13 @@ using Zk.Embedded.Txns;
 namespace Zk.Embedded.Tests.Ensemble;
 
 /// <summary>
-/// A session moved to a learner whose notice to the leader was lost (the transport may lose any message): the
-/// learner's next activity report, once the session's client is heard from there, tells the leader again, so its
-/// writes through the learner stop failing with SessionMoved. Before, only the one notice at the move did, and a lost
-/// one left every later write of the session through that member refused until the leader changed (found by the
-/// simulator's scenario runs that move sessions). Two <see cref="GlobalSessions"/> are wired directly: a leader and a
-/// learner whose messages to it are delivered or dropped by the test; a session's sink stands for its client's
-/// connection on a member.
+/// Moving a session between members: a learner's claim of a session attached to it (REVALIDATE) is repeated every
+/// tick until the leader answers, so a lost one does not leave every later write of the session through that member
+/// refused with SessionMoved (found by the simulator's scenario runs that move sessions); a late repeat of a claim the
+/// leader let go does not take the session back; a claim that reached the leader after its client had moved on is
+/// undone by the member the client is on. <see cref="GlobalSessions"/> are wired directly: a leader and learners whose
+/// messages are delivered, dropped or held by the test; a session's sink stands for its client's connection on a
+/// member.
 /// </summary>
 public sealed class SessionMoveNoticeTests
 {
@@ -77,6 +77,89 @@ public sealed class SessionMoveNoticeTests
         Assert.True(leader.Sessions.MovedFrom(Session, 3) is null, "expected the session to stay with the member it moved to");
     }
 
+    [Fact]
+    public void A_late_repeat_of_a_claim_the_leader_let_go_does_not_take_the_session_back()
+    {
+        // The old member repeated its claim with every report; one sent just before its client moved and delivered
+        // after the new member's claim handed the session back until the new member's next report.
+        var leader = new Member(1, leads: true);
+        var first = new Member(2, leads: false) { Leader = leader };
+        var second = new Member(3, leads: false) { Leader = leader };
+        var there = ClaimedWithARepeatOnTheWay(first);
+        Assert.Null(leader.Sessions.MovedFrom(Session, 2));
+
+        there.Sink = null;   // the client leaves, its repeat still on the way
+        second.Sessions.Reattach(Session, second.Tracker.PasswordFor(Session), default).Sink = new Connection();
+        Assert.Null(leader.Sessions.MovedFrom(Session, 3));
+        first.DeliverNext();
+        first.DeliverNext();   // the repeat, sent before the move, arrives after the new member's claim
+        Assert.True(leader.Sessions.MovedFrom(Session, 3) is null,
+            $"expected the session to stay with the member its client moved to, the leader names server {leader.Sessions.MovedFrom(Session, 3)}");
+    }
+
+    [Fact]
+    public void A_repeat_later_than_the_leader_remembers_let_go_claims_takes_the_session_for_one_tick_at_most()
+    {
+        var leader = new Member(1, leads: true);
+        var first = new Member(2, leads: false) { Leader = leader };
+        var second = new Member(3, leads: false) { Leader = leader };
+        var there = ClaimedWithARepeatOnTheWay(first);
+        there.Sink = null;
+        second.Sessions.Reattach(Session, second.Tracker.PasswordFor(Session), default).Sink = new Connection();
+
+        for (var i = 0; i <= GlobalSessions.LetGoTicks; i++)
+            leader.Sessions.OnTick();   // the leader forgets the first member's let-go claim
+        first.DeliverNext();
+        first.DeliverNext();   // the repeat, held in a link's queue all that time
+        Assert.Equal(2, leader.Sessions.MovedFrom(Session, 3));
+        second.Time.Advance(TimeSpan.FromMilliseconds(100));
+        second.Sessions.OnTick();   // told its claim was replaced, its client still there: it claims again
+        Assert.True(leader.Sessions.MovedFrom(Session, 3) is null,
+            $"expected the member the client is on to take the session back at its next tick, the leader names server {leader.Sessions.MovedFrom(Session, 3)}");
+    }
+
+    [Fact]
+    public void A_claim_that_arrives_after_its_client_moved_on_is_undone_by_the_member_the_client_is_on()
+    {
+        var leader = new Member(1, leads: true);
+        var first = new Member(2, leads: false) { Leader = leader };
+        var second = new Member(3, leads: false) { Leader = leader };
+        first.Holding = true;
+        var there = first.Sessions.Reattach(Session, first.Tracker.PasswordFor(Session), default);   // its claim is slow
+        there.Sink = null;   // the client moves on before the claim arrives
+        var here = second.Sessions.Reattach(Session, second.Tracker.PasswordFor(Session), default);
+        here.Sink = new Connection();
+        Assert.Null(leader.Sessions.MovedFrom(Session, 3));
+
+        first.Holding = false;
+        first.DeliverNext();   // never let go (the leader had not seen it), so it takes the session: the leader tells the second member
+        Assert.Equal(2, leader.Sessions.MovedFrom(Session, 3));
+        second.Time.Advance(TimeSpan.FromMilliseconds(100));
+        second.Sessions.OnTick();   // its client is still there: it claims again
+        Assert.True(leader.Sessions.MovedFrom(Session, 3) is null,
+            $"expected the member the client is on to take the session back at its next tick, the leader names server {leader.Sessions.MovedFrom(Session, 3)}");
+        first.Time.Advance(TimeSpan.FromMilliseconds(100));
+        first.Sessions.OnTick();   // told its claim was let go, with no client there: it does not claim again
+        Assert.Null(leader.Sessions.MovedFrom(Session, 3));
+    }
+
+    /// <summary>
+    /// The session's client attaches to <paramref name="member"/>, whose claim goes unanswered for a tick and is
+    /// repeated (after the activity report); the first claim arrives, the repeat is still on the way.
+    /// </summary>
+    private static ServerSession ClaimedWithARepeatOnTheWay(Member member)
+    {
+        member.Holding = true;
+        var there = member.Sessions.Reattach(Session, member.Tracker.PasswordFor(Session), default);
+        there.Sink = new Connection();
+        member.Time.Advance(TimeSpan.FromMilliseconds(100));
+        member.Sessions.OnTick();
+        Assert.Equal(["SessionClaim", "SessionActivity", "SessionClaim"], member.InFlight.Select(m => m.Message.GetType().Name));
+        member.Holding = false;
+        member.DeliverNext();
+        return there;
+    }
+
     /// <summary>A client connection's end of a session on a member (what it is told does not matter here).</summary>
     private sealed class Connection : ISessionSink
     {
@@ -96,6 +179,8 @@ public sealed class SessionMoveNoticeTests
     private sealed class Member : IConsensusView, IReplicaView, IWriteSubmitter
     {
         private readonly bool _leads;
+        private readonly Dictionary<int, Member> _learners = [];
+        private readonly Member? _leader;
 
         public Member(int id, bool leads)
         {
@@ -109,8 +194,32 @@ public sealed class SessionMoveNoticeTests
         public FakeTimeProvider Time { get; } = new();
         public SessionTracker Tracker { get; }
         public GlobalSessions Sessions { get; }
-        public Member? Leader { get; init; }
+
+        /// <summary>The leader this learner sends to; setting it makes the leader's answers reach this member.</summary>
+        public Member? Leader
+        {
+            get => _leader;
+            init
+            {
+                _leader = value;
+                value!._learners[Id] = this;
+            }
+        }
+
+        /// <summary>What this member sends is lost.</summary>
         public bool Dropping { get; set; }
+
+        /// <summary>What this member sends waits in <see cref="InFlight"/> until <see cref="DeliverNext"/>.</summary>
+        public bool Holding { get; set; }
+
+        public Queue<(int To, ClientTraffic Message)> InFlight { get; } = new();
+
+        /// <summary>Delivers the oldest message this member sent while holding.</summary>
+        public void DeliverNext()
+        {
+            var (to, message) = InFlight.Dequeue();
+            Deliver(to, message);
+        }
 
         public int Id { get; }
         public ConsensusDriver.Status Current => new(_leads ? ServerState.Leading : ServerState.Following, 1, 1, true, ZabPhase.Broadcast, default);
@@ -127,13 +236,34 @@ public sealed class SessionMoveNoticeTests
             return true;
         }
 
-        /// <summary>To the leader's GlobalSessions, as its forwarder hands it session activity; or lost.</summary>
+        /// <summary>To the other member's GlobalSessions, as its forwarder hands it session traffic; or lost, or held.</summary>
         public bool SendTraffic(int to, ClientTraffic message)
         {
-            Assert.Equal(1, to);
-            if (!Dropping && message is SessionActivity activity)
-                Leader!.Sessions.OnActivity(Id, activity);
+            if (Dropping)
+                return true;
+            if (Holding)
+                InFlight.Enqueue((to, message));
+            else
+                Deliver(to, message);
             return true;
+        }
+
+        private void Deliver(int to, ClientTraffic message)
+        {
+            var target = _leads ? _learners[to] : _leader!;
+            Assert.Equal(to, target.Id);
+            switch (message)
+            {
+                case SessionActivity activity:
+                    target.Sessions.OnActivity(activity);
+                    break;
+                case SessionClaim claim:
+                    target.Sessions.OnClaim(Id, claim);
+                    break;
+                case SessionClaimAck answer:
+                    target.Sessions.OnClaimAnswer(answer);
+                    break;
+            }
         }
 
         public ValueTask SubmitAsync(PendingWrite write, CancellationToken cancellationToken = default) => throw new NotSupportedException();
