@@ -222,17 +222,12 @@ internal sealed class DurableConsensusStore : IConsensusStore
         {
             ObjectDisposedException.ThrowIf(_closed, this);
             SyncPending();
-            var kept = Math.Max(1, retain);
-            var snapshots = SnapshotFile.List(DataDir);
-            if (snapshots.Count <= kept)
+            if (SnapshotFile.DeleteAllButNewest(DataDir, retain) is not var (oldestKept, removed))
                 return 0;
-            var oldestKept = snapshots[kept - 1].Zxid;
-            for (var i = kept; i < snapshots.Count; i++)
-                File.Delete(snapshots[i].Path);
             DirectorySync.Sync(DataDir);
             if (oldestKept > _shape.BaseSnapshotZxid)
                 _shape = _shape with { BaseSnapshotZxid = oldestKept };
-            var removed = snapshots.Count - kept;
+            var kept = Math.Max(1, retain);
             _purge.TryStart(() =>
             {
                 var txns = _log.PurgeThrough(oldestKept);

@@ -121,10 +121,14 @@ internal sealed class GlobalSessions
             return;
         var span = activity.SessionIds.Span;
         for (var i = 0; i + 8 <= span.Length; i += 8)
-        {
-            if (Adopt(new SessionId(BinaryPrimitives.ReadInt64LittleEndian(span[i..])), 0) is { } session)
-                _tracker.Touch(session);
-        }
+            TouchKnown(new SessionId(BinaryPrimitives.ReadInt64LittleEndian(span[i..])));
+    }
+
+    /// <summary>On the leader: a session a learner heard from gets a fresh deadline (tracked, or adopted from the tree).</summary>
+    private void TouchKnown(SessionId sessionId)
+    {
+        if (Adopt(sessionId, 0) is { } session)
+            _tracker.Touch(session);
     }
 
     /// <summary>
@@ -139,8 +143,7 @@ internal sealed class GlobalSessions
         var held = !_letGo.ContainsKey((claim.SessionId, from, claim.ClaimId));
         if (held)
         {
-            if (Adopt(claim.SessionId, 0) is { } session)
-                _tracker.Touch(session);
+            TouchKnown(claim.SessionId);
             if (TakeOver(claim.SessionId, from, claim.ClaimId) is { } replaced)
                 TellLetGo(claim.SessionId, replaced);
         }

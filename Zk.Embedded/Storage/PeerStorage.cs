@@ -179,18 +179,9 @@ internal sealed class PeerStorage : ICommitStage, IDisposable
     /// </summary>
     public void Purge()
     {
-        var snapshots = SnapshotFile.List(_snapDir);
-        if (snapshots.Count <= _snapRetainCount)
+        if (SnapshotFile.DeleteAllButNewest(_snapDir, _snapRetainCount) is not var (oldestKept, purged))
         {
             return;
-        }
-
-        var oldestKept = snapshots[_snapRetainCount - 1].Zxid;
-        var purged = 0;
-        for (var i = _snapRetainCount; i < snapshots.Count; i++)
-        {
-            File.Delete(snapshots[i].Path);
-            purged++;
         }
 
         var txns = _log.PurgeThrough(oldestKept);

@@ -87,6 +87,28 @@ internal static class SnapshotFile
         return found;
     }
 
+    /// <summary>
+    /// Autopurge's first half: deletes every snapshot in <paramref name="snapDir"/> but the newest
+    /// <paramref name="retain"/> (at least 1). Returns the oldest one kept (the log from it on is what the purge keeps)
+    /// and how many went, or null when there were no more than that.
+    /// </summary>
+    public static (Zxid OldestKept, int Deleted)? DeleteAllButNewest(string snapDir, int retain)
+    {
+        var kept = Math.Max(1, retain);
+        var snapshots = List(snapDir);
+        if (snapshots.Count <= kept)
+        {
+            return null;
+        }
+
+        for (var i = kept; i < snapshots.Count; i++)
+        {
+            File.Delete(snapshots[i].Path);
+        }
+
+        return (snapshots[kept - 1].Zxid, snapshots.Count - kept);
+    }
+
     /// <summary>Loads and verifies one snapshot.</summary>
     /// <exception cref="StorageCorruptionException">The file is torn, fails its checksum, or does not decode.</exception>
     public static TreeState Read(string path, AclCache? acls = null)

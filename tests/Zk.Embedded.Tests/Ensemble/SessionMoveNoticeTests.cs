@@ -24,7 +24,7 @@ public sealed class SessionMoveNoticeTests
     private static readonly SessionId Session = new(0x42);
 
     [Fact]
-    public void A_lost_notice_of_a_move_is_repeated_by_the_next_activity_report_of_the_member_the_client_is_on()
+    public void A_lost_claim_of_a_moved_session_is_repeated_at_the_next_tick_of_the_member_the_client_is_on()
     {
         var leader = new Member(1, leads: true);
         var learner = new Member(2, leads: false) { Leader = leader };
@@ -34,13 +34,13 @@ public sealed class SessionMoveNoticeTests
         var moved = learner.Sessions.Reattach(Session, learner.Tracker.PasswordFor(Session), default);
         moved.Sink = new Connection();   // the client's connection on the learner
         learner.Dropping = false;
-        Assert.Equal(1, leader.Sessions.MovedFrom(Session, 2));   // the notice was lost: writes through the learner are refused
+        Assert.Equal(1, leader.Sessions.MovedFrom(Session, 2));   // the claim was lost: writes through the learner are refused
 
         learner.Time.Advance(TimeSpan.FromMilliseconds(100));
         learner.Tracker.Touch(moved);   // the client is heard from on the learner
-        learner.Sessions.OnTick();
+        learner.Sessions.OnTick();   // the unanswered claim is repeated
         Assert.True(leader.Sessions.MovedFrom(Session, 2) is null,
-            $"expected the learner's activity report to make it the session's owner again, the leader still names server {leader.Sessions.MovedFrom(Session, 2)}");
+            $"expected the learner's repeated claim to make it the session's owner again, the leader still names server {leader.Sessions.MovedFrom(Session, 2)}");
     }
 
     [Fact]
