@@ -31,7 +31,7 @@ internal sealed class WireConnection : ISessionSink
     private readonly CancellationTokenSource _closed = new();
     private ServerSession? _session;
     private SessionOutbox? _outbox;
-    private ITimer? _sessionless;
+    private readonly ITimer _sessionless;
     private IReadOnlyList<Id> _authIds;
 
     /// <summary>When the frame being handled was read (the read loop's; a request's latency starts there).</summary>
@@ -48,6 +48,10 @@ internal sealed class WireConnection : ISessionSink
         // NIOServerCnxn: a connection starts with the ip id of its socket's address, whatever session it carries.
         _authIds = [new Id("ip", AddressOf(Remote))];
         _sender = new ConnectionSender(_stream, port, peer.Time, Close);
+        // NIOServerCnxnFactory's connection expiry: a connection gets sessionlessCnxnTimeout from its accept to establish
+        // a session. Armed here, before the port lists the connection, not when its read loop first runs on the pool:
+        // a clock that moved on meanwhile (a test's fake one) would otherwise give the connection more time.
+        _sessionless = peer.Time.CreateTimer(static c => ((WireConnection)c!).CloseIfSessionless(), this, peer.Options.SessionlessConnectionTimeout, Timeout.InfiniteTimeSpan);
     }
 
     public EndPoint? Remote { get; }
@@ -81,8 +85,6 @@ internal sealed class WireConnection : ISessionSink
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, _closed.Token);
         var reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, leaveOpen: true));
         _ = _sender.RunAsync();
-        // NIOServerCnxnFactory's connection expiry: a connection gets sessionlessCnxnTimeout to establish a session.
-        _sessionless = _peer.Time.CreateTimer(static c => ((WireConnection)c!).CloseIfSessionless(), this, _peer.Options.SessionlessConnectionTimeout, Timeout.InfiniteTimeSpan);
         try
         {
             var first = true;
@@ -179,7 +181,7 @@ internal sealed class WireConnection : ISessionSink
         }
 
         _closed.Cancel();
-        _sessionless?.Dispose();
+        _sessionless.Dispose();
         _sender.Closed();
         if (_session is { } session && ReferenceEquals(session.Sink, this))
         {
@@ -305,7 +307,7 @@ internal sealed class WireConnection : ISessionSink
     private void Bind(ServerSession session)
     {
         _session = session;
-        _sessionless?.Dispose();
+        _sessionless.Dispose();
         _outbox = new SessionOutbox(DeliverEvent, EndSession, () => _peer.Pipeline.State, () => _peer.Pipeline.FiringState, _sender.Signal, strictOrder: true, logger: _peer.Logger);
     }
 
