@@ -151,15 +151,15 @@ public sealed class DurableEnsembleTests(ITestOutputHelper output) : IDisposable
     {
         private readonly CancellationTokenSource _stop = new();
         private readonly ConcurrentDictionary<string, byte> _acked;
-        private readonly Task[] _writers;
+        private Task[] _writers = [];
         private int _count;
         private volatile string? _stoppedBy;
 
-        private Load(ConcurrentDictionary<string, byte> acked, Func<int, CancellationToken, Task>[] writers)
-        {
-            _acked = acked;
+        private Load(ConcurrentDictionary<string, byte> acked) => _acked = acked;
+
+        /// <summary>Starts the writers once the load they count into is assigned (a writer's first ack can come at once).</summary>
+        private void Start(Func<int, CancellationToken, Task>[] writers) =>
             _writers = writers.Select((w, i) => Task.Run(() => w(i, _stop.Token))).ToArray();
-        }
 
         public static async Task<Load> StartAsync(DurableEnsembleTests test, EnsembleMember leader, ConcurrentDictionary<string, byte> acked, string prefix)
         {
@@ -181,7 +181,8 @@ public sealed class DurableEnsembleTests(ITestOutputHelper output) : IDisposable
                 }
             }
 
-            load = new Load(acked, [WriteLoop, WriteLoop, WriteLoop, WriteLoop]);
+            load = new Load(acked);
+            load.Start([WriteLoop, WriteLoop, WriteLoop, WriteLoop]);
             return load;
         }
 
