@@ -39,14 +39,15 @@ internal sealed class DurableFile : GatheredFile
     private const long ZeroAheadMaxBytes = 16 << 20;
     private const int ZeroChunkBytes = 1 << 20;
 
-    /// <summary>A checkpoint's writes are synced every this many bytes (see <see cref="Write"/>).</summary>
-    private const long CheckpointSyncBytes = 512 << 10;
+    /// <summary>A checkpoint's writes are synced every this many distinct pages, 512 KiB (see <see cref="Write"/>).</summary>
+    private const int CheckpointSyncPages = 64;
 
     /// <summary>Zeros are synced every this many bytes: a checkpoint's own sync then never queues behind a long one.</summary>
     private const long ZeroSyncBytes = 4 << 20;
 
     private readonly Action<FileEvent>? _observer;
     private readonly bool _syncInPieces;
+    private readonly PageWriteBack _pending = new(WalFile.PageSize, CheckpointSyncPages);
     private long _length;
     private long _writtenEnd;
     private long _zeroedTo;
@@ -55,12 +56,10 @@ internal sealed class DurableFile : GatheredFile
 
     /// <summary>Written or resized since the last sync began (a new file counts: its directory entry is new).</summary>
     private bool _unsynced = true;
-    /// <summary>Bytes written since the last sync began.</summary>
-    private long _unsyncedBytes;
     private Task _zeroing = Task.CompletedTask;
 
     /// <param name="syncInPieces">
-    /// sync a checkpoint's writes every <see cref="CheckpointSyncBytes"/>: only worth it when WAL syncs wait on the
+    /// sync a checkpoint's writes every <see cref="CheckpointSyncPages"/> distinct pages: only worth it when WAL syncs wait on the
     /// same disk (forceSync); without them the pieces only make the checkpoint slower.
     /// </param>
     public DurableFile(string path, string role, Action<FileEvent>? observer, bool syncInPieces = true)
@@ -110,7 +109,6 @@ internal sealed class DurableFile : GatheredFile
                 }
 
                 _unsynced = false;
-                _unsyncedBytes = 0;
             }
 
             // A second caller waits on _syncGate for this fsync, then finds nothing left to sync.
@@ -122,13 +120,28 @@ internal sealed class DurableFile : GatheredFile
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
-        var syncNow = false;
+        var pieceFull = false;
         lock (Gate)
         {
             _unsynced = true;
-            _unsyncedBytes += buffer.Length;
-            syncNow = _syncInPieces && _unsyncedBytes >= CheckpointSyncBytes;
-            WriteAtPosition(buffer);
+            var offset = Position;
+            if (!_pending.IsPage(offset, buffer))
+            {
+                DrainLocked();
+                WriteAtPosition(buffer);
+            }
+            else
+            {
+                if (!_pending.TryWrite(offset, buffer))
+                {
+                    GatherLocked(_pending);
+                    _pending.TryWrite(offset, buffer);
+                    pieceFull = _syncInPieces;
+                }
+
+                Position = offset + buffer.Length;
+            }
+
             _length = Math.Max(_length, Position);
             _writtenEnd = Math.Max(_writtenEnd, Position);
             var ahead = Math.Clamp(_writtenEnd, ZeroAheadMinBytes, ZeroAheadMaxBytes);
@@ -139,11 +152,34 @@ internal sealed class DurableFile : GatheredFile
             }
         }
 
-        if (syncNow)
+        if (pieceFull)
         {
             // A checkpoint's writes reach the disk a piece at a time: a WAL sync then queues behind one piece at
             // most, not behind the whole checkpoint at its final sync (the 64-writer tail, docs/storage.md).
-            Sync();
+            SyncPiece();
+        }
+    }
+
+    /// <summary>Under <see cref="GatheredFile.Gate"/>: writes the held pages, then what is gathered.</summary>
+    protected override void DrainLocked()
+    {
+        GatherLocked(_pending);
+        DrainGatheredLocked();
+    }
+
+    /// <summary>Syncs the piece just written; the page that did not fit it stays held for the next.</summary>
+    private void SyncPiece()
+    {
+        lock (_syncGate)
+        {
+            lock (Gate)
+            {
+                DrainGatheredLocked();
+            }
+
+            RandomAccess.FlushToDisk(Handle);
+            CountSync();
+            _observer?.Invoke(new FileEvent(Role, FileEventKind.Sync));
         }
     }
 

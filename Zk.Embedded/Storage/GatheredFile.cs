@@ -70,7 +70,7 @@ internal abstract class GatheredFile : Stream
     {
         lock (Gate)
         {
-            _gather.Drain(Handle);
+            DrainLocked();
             var available = (int)Math.Clamp(Length - _position, 0, buffer.Length);
             var read = available == 0 ? 0 : RandomAccess.Read(Handle, buffer[..available], _position);
             _position += read;
@@ -100,7 +100,7 @@ internal abstract class GatheredFile : Stream
             {
                 lock (Gate)
                 {
-                    _gather.Drain(Handle);
+                    DrainLocked();
                 }
             }
             catch (IOException)
@@ -127,15 +127,21 @@ internal abstract class GatheredFile : Stream
     /// <summary>Under <see cref="Gate"/>: gathers <paramref name="data"/> at <paramref name="offset"/> in the file (the position is not moved).</summary>
     protected void WriteAt(long offset, ReadOnlySpan<byte> data) => _gather.Write(Handle, offset, data);
 
+    /// <summary>Under <see cref="Gate"/>: writes out everything written so far (not synced).</summary>
+    protected virtual void DrainLocked() => DrainGatheredLocked();
+
     /// <summary>Under <see cref="Gate"/>: writes out what is gathered (not synced).</summary>
-    protected void DrainLocked() => _gather.Drain(Handle);
+    protected void DrainGatheredLocked() => _gather.Drain(Handle);
+
+    /// <summary>Under <see cref="Gate"/>: hands <paramref name="pages"/> to the gather in file order.</summary>
+    protected void GatherLocked(PageWriteBack pages) => pages.Drain(_gather, Handle);
 
     /// <summary>Writes out what is gathered; for a sync, which then runs outside the lock on the handle returned.</summary>
     protected SafeFileHandle Drain()
     {
         lock (Gate)
         {
-            _gather.Drain(Handle);
+            DrainLocked();
             return Handle;
         }
     }

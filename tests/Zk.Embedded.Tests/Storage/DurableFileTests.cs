@@ -2,7 +2,7 @@ using Zk.Embedded.Storage;
 
 namespace Zk.Embedded.Tests.Storage;
 
-/// <summary>The data file's zeros kept ahead of the pages in the background (gathered writes: the crash test).</summary>
+/// <summary>The data file's zeros kept ahead of the pages in the background (gathered writes: the crash test), and a checkpoint's pages held and synced in pieces.</summary>
 public sealed class DurableFileTests : IDisposable
 {
     private const int Page = 8192;
@@ -44,6 +44,64 @@ public sealed class DurableFileTests : IDisposable
         Assert.False(bytes.AsSpan(8 * Page, 12 * Page).ContainsAnyExcept((byte)0), "the pages between should be zeros");
         Assert.False(bytes.AsSpan(20 * Page, Page).ContainsAnyExcept((byte)0x55), "page 20 should be what was written over the zeros");
         Assert.False(bytes.AsSpan(21 * Page).ContainsAnyExcept((byte)0), "everything after should be zeros");
+    }
+
+    [Fact]
+    public void A_checkpoint_that_rewrites_a_few_pages_is_synced_once_with_each_page_as_last_written()
+    {
+        // A log of one-txn commits: LiteDB's checkpoint copies the same few pages over and over, in log order.
+        var events = new List<FileEvent>();
+        var path = _dir.File("data");
+        using (var file = new DurableFile(path, "data", events.Add))
+        {
+            for (var round = 0; round < 200; round++)
+            {
+                foreach (var page in new[] { 7, 2, 5 })
+                {
+                    file.Position = page * Page;
+                    file.Write(PageOf((byte)(round + page)));
+                }
+            }
+
+            Assert.Empty(events);
+            file.Position = 5 * Page;
+            var back = new byte[Page];
+            Assert.Equal(Page, file.Read(back));
+            Assert.All(back, b => Assert.Equal((byte)(199 + 5), b));
+            file.Sync();
+        }
+
+        Assert.Equal([new FileEvent("data", FileEventKind.Sync)], events);
+        var bytes = File.ReadAllBytes(path);
+        foreach (var page in new[] { 7, 2, 5 })
+        {
+            Assert.False(bytes.AsSpan(page * Page, Page).ContainsAnyExcept((byte)(199 + page)), $"page {page} should hold its last write");
+        }
+    }
+
+    [Fact]
+    public void A_checkpoint_of_distinct_pages_is_synced_every_64_pages()
+    {
+        var events = new List<FileEvent>();
+        var path = _dir.File("data");
+        using (var file = new DurableFile(path, "data", events.Add))
+        {
+            for (var page = 0; page < 200; page++)
+            {
+                file.Write(PageOf((byte)page));
+            }
+
+            // 64, 128 and 192 pages reached the disk in synced pieces; the last 8 wait for the checkpoint's own sync.
+            Assert.Equal(3, events.Count);
+            file.Sync();
+        }
+
+        Assert.Equal(4, events.Count(e => e == new FileEvent("data", FileEventKind.Sync)));
+        var bytes = File.ReadAllBytes(path);
+        for (var page = 0; page < 200; page++)
+        {
+            Assert.False(bytes.AsSpan(page * Page, Page).ContainsAnyExcept((byte)page), $"page {page} should hold its own bytes");
+        }
     }
 
     private static byte[] PageOf(byte value)
