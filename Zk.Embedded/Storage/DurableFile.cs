@@ -135,8 +135,11 @@ internal sealed class DurableFile : GatheredFile
                 if (!_pending.TryWrite(offset, buffer))
                 {
                     GatherLocked(_pending);
-                    _pending.TryWrite(offset, buffer);
                     pieceFull = _syncInPieces;
+                    if (!_pending.TryWrite(offset, buffer))
+                    {
+                        WriteAt(offset, buffer); // closed: the handle reports it
+                    }
                 }
 
                 Position = offset + buffer.Length;
@@ -166,6 +169,8 @@ internal sealed class DurableFile : GatheredFile
         GatherLocked(_pending);
         DrainGatheredLocked();
     }
+
+    protected override void ReleaseBuffers() => _pending.Release();
 
     /// <summary>Syncs the piece just written; the page that did not fit it stays held for the next.</summary>
     private void SyncPiece()

@@ -111,6 +111,9 @@ internal abstract class GatheredFile : Stream
             finally
             {
                 Handle.Dispose();
+                _gather.Release();
+                ReleaseBuffers();
+                BeforeShrink = null; // it reaches the log store, and with it the closed LiteDB engine and its caches
             }
         }
 
@@ -126,6 +129,11 @@ internal abstract class GatheredFile : Stream
 
     /// <summary>Under <see cref="Gate"/>: gathers <paramref name="data"/> at <paramref name="offset"/> in the file (the position is not moved).</summary>
     protected void WriteAt(long offset, ReadOnlySpan<byte> data) => _gather.Write(Handle, offset, data);
+
+    /// <summary>Lets go of buffers a closed file no longer needs (see <see cref="WriteGather.Release"/>).</summary>
+    protected virtual void ReleaseBuffers()
+    {
+    }
 
     /// <summary>Under <see cref="Gate"/>: writes out everything written so far (not synced).</summary>
     protected virtual void DrainLocked() => DrainGatheredLocked();

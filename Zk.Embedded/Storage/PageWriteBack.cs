@@ -18,8 +18,8 @@ namespace Zk.Embedded.Storage;
 internal sealed class PageWriteBack
 {
     private readonly int _pageSize;
-    private readonly byte[] _pages;
-    private readonly long[] _offsets;
+    private byte[] _pages;
+    private long[] _offsets;
     private readonly Dictionary<long, int> _slotOf;
 
     public PageWriteBack(int pageSize, int capacity)
@@ -28,6 +28,13 @@ internal sealed class PageWriteBack
         _pages = new byte[pageSize * capacity];
         _offsets = new long[capacity];
         _slotOf = new Dictionary<long, int>(capacity);
+    }
+
+    /// <summary>Lets the buffers go; the file is closed (see <see cref="WriteGather.Release"/>).</summary>
+    public void Release()
+    {
+        _slotOf.Clear();
+        (_pages, _offsets) = ([], []);
     }
 
     /// <summary>Distinct pages waiting.</summary>

@@ -10,7 +10,7 @@ namespace Zk.Embedded.Storage;
 /// <remarks>Not thread-safe: the file that owns it serializes every use under its own lock.</remarks>
 internal sealed class WriteGather
 {
-    private readonly byte[] _buffer;
+    private byte[] _buffer;
     private long _start;
     private int _count;
 
@@ -57,6 +57,18 @@ internal sealed class WriteGather
                 RandomAccess.Write(file, data, offset);
             }
         }
+    }
+
+    /// <summary>
+    /// Lets the buffer go (the file is closed; a later write goes straight through). LiteDB keeps a closed engine's
+    /// streams in its reader pool, a <c>ConcurrentBag</c> whose per-thread slots outlive the engine until a full GC
+    /// finalizes them: a process that opened and closed many logs (the simulator, an application's tests) held every
+    /// closed log's buffers meanwhile, gigabytes of them.
+    /// </summary>
+    public void Release()
+    {
+        _count = 0;
+        _buffer = [];
     }
 
     /// <summary>Writes the waiting bytes to <paramref name="file"/> (not synced) and empties the buffer.</summary>
