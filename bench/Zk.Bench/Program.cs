@@ -7,6 +7,7 @@ using Zk.Bench.Lock;
 using Zk.Bench.Memory;
 using Zk.Bench.Micro;
 using Zk.Bench.Recovery;
+using Zk.Bench.Transport;
 using Zk.Bench.Wire;
 
 namespace Zk.Bench;
@@ -28,6 +29,7 @@ public static class Program
             LockCommand.Define(),
             EnsembleCommand.Define(),
             EnsembleWireCommand.Define(),
+            TransportCommand.Define(),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
