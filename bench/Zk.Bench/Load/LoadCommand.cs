@@ -99,7 +99,7 @@ internal static class LoadCommand
         }
 
         var table = new MarkdownTable("workload", "sessions", "inflight", "ops", "ops/s", "p50 µs", "p90 µs", "p99 µs", "max µs",
-            "CPU µs/op", "cores used", "others' cores", "alloc B/op", "GC 0/1/2", "GC max ms", "GC paused", "inline reads", "mean batch", "fsyncs/s", "sync max ms", "checkpoint max ms");
+            "CPU µs/op", "cores used", "others' cores", "alloc B/op", "GC 0/1/2", "GC max ms", "GC paused", "inline reads", "mean batch", "fsyncs/s", "sync p50/p99/max µs", "checkpoint max ms");
         var threadsBefore = ThreadCpu.Sample();
         long ops = 0;
         for (var run = 0; run < options.Runs; run++)
@@ -166,7 +166,7 @@ internal static class LoadCommand
         var batchesBefore = batches.Totals;
         var syncsBefore = log.Syncs;
         pauses.Take();
-        log.TakeLongest();
+        log.Take();
         var before = ProcessSample.Take();
         var deadline = Stopwatch.GetTimestamp() + (long)(seconds * (double)Stopwatch.Frequency);
         var running = new Task[workers.Length];
@@ -181,7 +181,7 @@ internal static class LoadCommand
         var paused = pauses.Take();
         var batchesAfter = batches.Totals;
         var syncsAfter = log.Syncs;
-        var longest = log.TakeLongest();
+        var longest = log.Take();
         long? fsyncs = options.Durable ? syncsAfter - syncsBefore : null;
         var meanBatch = (batchesAfter.Requests - batchesBefore.Requests) / (double)Math.Max(1, batchesAfter.Batches - batchesBefore.Batches);
 

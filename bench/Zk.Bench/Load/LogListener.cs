@@ -3,8 +3,8 @@ using System.Diagnostics.Metrics;
 namespace Zk.Bench.Load;
 
 /// <summary>
-/// The peer's own txn log metrics: "zk.txn.log.syncs" (one WAL sync per pipeline batch with forceSync), the longest
-/// "zk.txn.log.sync.duration" and the longest "zk.txn.log.checkpoint.duration" (a background checkpoint), so the bench
+/// The peer's own txn log metrics: "zk.txn.log.syncs" (one WAL sync per pipeline batch with forceSync), the
+/// distribution of "zk.txn.log.sync.duration" and the longest "zk.txn.log.checkpoint.duration" (a background checkpoint), so the bench
 /// reads what an operator's metrics would show and a run's max latency can be told apart from a sync or a checkpoint
 /// that took that long. Only these three instruments are enabled.
 /// </summary>
@@ -12,8 +12,9 @@ internal sealed class LogListener : IDisposable
 {
     private readonly MeterListener _listener = new();
     private long _syncs;
-    private long _longestSyncTicks;
     private long _longestCheckpointTicks;
+    private readonly System.Threading.Lock _syncGate = new();
+    private LatencyHistogram _syncDurations = new();   // Stopwatch ticks; recorded under _syncGate (syncs may overlap)
 
     public LogListener()
     {
@@ -27,15 +28,34 @@ internal sealed class LogListener : IDisposable
         };
         _listener.SetMeasurementEventCallback<long>((_, count, _, _) => Interlocked.Add(ref _syncs, count));
         _listener.SetMeasurementEventCallback<double>((instrument, seconds, _, _) =>
-            KeepLongest(ref instrument.Name == "zk.txn.log.sync.duration" ? ref _longestSyncTicks : ref _longestCheckpointTicks, seconds));
+        {
+            if (instrument.Name != "zk.txn.log.sync.duration")
+            {
+                KeepLongest(ref _longestCheckpointTicks, seconds);
+                return;
+            }
+
+            lock (_syncGate)
+            {
+                _syncDurations.Record((long)(seconds * System.Diagnostics.Stopwatch.Frequency));
+            }
+        });
         _listener.Start();
     }
 
     public long Syncs => Interlocked.Read(ref _syncs);
 
-    /// <summary>The longest WAL sync and background checkpoint since the last call; resets both.</summary>
-    public (TimeSpan Sync, TimeSpan Checkpoint) TakeLongest() =>
-        (TimeSpan.FromTicks(Interlocked.Exchange(ref _longestSyncTicks, 0)), TimeSpan.FromTicks(Interlocked.Exchange(ref _longestCheckpointTicks, 0)));
+    /// <summary>The WAL syncs (Stopwatch ticks) and the longest background checkpoint since the last call; resets both.</summary>
+    public (LatencyHistogram Syncs, TimeSpan Checkpoint) Take()
+    {
+        LatencyHistogram syncs;
+        lock (_syncGate)
+        {
+            (syncs, _syncDurations) = (_syncDurations, new LatencyHistogram());
+        }
+
+        return (syncs, TimeSpan.FromTicks(Interlocked.Exchange(ref _longestCheckpointTicks, 0)));
+    }
 
     public void Dispose() => _listener.Dispose();
 
