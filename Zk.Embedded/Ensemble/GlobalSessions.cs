@@ -163,8 +163,10 @@ internal sealed class GlobalSessions
 
     /// <summary>
     /// On a learner, on the driver's loop: the leader's answer to a claim. Held: no more repeats. Let go (a later
-    /// claim of another member took the session): claimed afresh at the next tick if the client is still attached here
-    /// (two members both holding a connection of the session then take turns, as before), else forgotten.
+    /// claim of another member took the session): claimed afresh at once if the client is still attached here (two
+    /// members both holding a connection of the session then take turns, as before), else forgotten. At once, not at
+    /// the next tick: until the leader has the new claim, every write of the client through this member fails with
+    /// SessionMoved, which clients do not retry (kazoo failed a create so across a leader's SIGKILL, tickTime 500).
     /// </summary>
     public void OnClaimAnswer(SessionClaimAck answer)
     {
@@ -173,7 +175,11 @@ internal sealed class GlobalSessions
         if (answer.Held)
             _claims.TryUpdate(answer.SessionId, claim with { Held = true }, claim);
         else if (_tracker.TryGet(answer.SessionId, out var session) && session.Sink is not null)
-            _claims.TryUpdate(answer.SessionId, new Claim(NextClaimId(), Held: false), claim);
+        {
+            var again = new Claim(NextClaimId(), Held: false);
+            if (_claims.TryUpdate(answer.SessionId, again, claim) && _driver.Current.Leader is { } leader && leader != _driver.Id)
+                _driver.SendTraffic(leader, new SessionClaim(answer.SessionId, again.Id));
+        }
         else
             _claims.TryRemove(new KeyValuePair<SessionId, Claim>(answer.SessionId, claim));
     }

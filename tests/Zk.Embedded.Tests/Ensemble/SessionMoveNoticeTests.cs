@@ -98,7 +98,7 @@ public sealed class SessionMoveNoticeTests
     }
 
     [Fact]
-    public void A_repeat_later_than_the_leader_remembers_let_go_claims_takes_the_session_for_one_tick_at_most()
+    public void A_repeat_later_than_the_leader_remembers_let_go_claims_is_undone_by_the_member_the_client_is_on_at_once()
     {
         var leader = new Member(1, leads: true);
         var first = new Member(2, leads: false) { Leader = leader };
@@ -110,12 +110,13 @@ public sealed class SessionMoveNoticeTests
         for (var i = 0; i <= GlobalSessions.LetGoTicks; i++)
             leader.Sessions.OnTick();   // the leader forgets the first member's let-go claim
         first.DeliverNext();
-        first.DeliverNext();   // the repeat, held in a link's queue all that time
+        second.Holding = true;
+        first.DeliverNext();   // the repeat, held in a link's queue all that time: the leader tells the second member
         Assert.Equal(2, leader.Sessions.MovedFrom(Session, 3));
-        second.Time.Advance(TimeSpan.FromMilliseconds(100));
-        second.Sessions.OnTick();   // told its claim was replaced, its client still there: it claims again
+        second.Holding = false;
+        second.DeliverNext();   // told its claim was replaced, its client still there: it claimed again at once
         Assert.True(leader.Sessions.MovedFrom(Session, 3) is null,
-            $"expected the member the client is on to take the session back at its next tick, the leader names server {leader.Sessions.MovedFrom(Session, 3)}");
+            $"expected the member the client is on to take the session back with no tick in between, the leader names server {leader.Sessions.MovedFrom(Session, 3)}");
     }
 
     [Fact]
@@ -132,12 +133,13 @@ public sealed class SessionMoveNoticeTests
         Assert.Null(leader.Sessions.MovedFrom(Session, 3));
 
         first.Holding = false;
+        second.Holding = true;
         first.DeliverNext();   // never let go (the leader had not seen it), so it takes the session: the leader tells the second member
         Assert.Equal(2, leader.Sessions.MovedFrom(Session, 3));
-        second.Time.Advance(TimeSpan.FromMilliseconds(100));
-        second.Sessions.OnTick();   // its client is still there: it claims again
+        second.Holding = false;
+        second.DeliverNext();   // its client is still there: it claimed again at once, with no tick in between
         Assert.True(leader.Sessions.MovedFrom(Session, 3) is null,
-            $"expected the member the client is on to take the session back at its next tick, the leader names server {leader.Sessions.MovedFrom(Session, 3)}");
+            $"expected the member the client is on to take the session back with no tick in between, the leader names server {leader.Sessions.MovedFrom(Session, 3)}");
         first.Time.Advance(TimeSpan.FromMilliseconds(100));
         first.Sessions.OnTick();   // told its claim was let go, with no client there: it does not claim again
         Assert.Null(leader.Sessions.MovedFrom(Session, 3));
