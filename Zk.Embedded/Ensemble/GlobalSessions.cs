@@ -31,6 +31,7 @@ internal sealed class GlobalSessions
     private readonly ConcurrentDictionary<SessionId, Owner> _owners = new();
     private readonly ConcurrentDictionary<(SessionId Session, int Member, long Claim), long> _letGo = new();   // the leader's: claims another member's replaced, and the tick they were
     private readonly ConcurrentDictionary<SessionId, Claim> _claims = new();   // a learner's: sessions clients attached here
+    private readonly HashSet<SessionId> _claimedAgainThisTick = [];   // on the driver's loop: see OnClaimAnswer and TellLetGo
     private long _lastClaimId;
     private long _ticks;   // the loop's
     private long _lastReport;
@@ -154,19 +155,26 @@ internal sealed class GlobalSessions
     /// <summary>
     /// Tells a learner its claim was replaced: a claim that reached this leader late (its client had moved on before
     /// it ever arrived) can take a session from the member the client is on now, and that member must claim again.
+    /// When that member is this leader and the session's connection is still open here, it takes the session back
+    /// itself, once a tick at most, as a learner does (<see cref="OnClaimAnswer"/>): until then every write of the
+    /// client here failed with SessionMoved, and with no claim of its own to repeat, for as long as the client stayed.
     /// </summary>
     private void TellLetGo(SessionId sessionId, Owner replaced)
     {
         if (replaced.Member != _driver.Id)
             _driver.SendTraffic(replaced.Member, new SessionClaimAck(sessionId, replaced.Claim, Held: false));
+        else if (_tracker.TryGet(sessionId, out var session) && session.Sink is not null && _claimedAgainThisTick.Add(sessionId)
+            && TakeOver(sessionId, _driver.Id, NextClaimId()) is { } learner && learner.Member != _driver.Id)
+            _driver.SendTraffic(learner.Member, new SessionClaimAck(sessionId, learner.Claim, Held: false));
     }
 
     /// <summary>
     /// On a learner, on the driver's loop: the leader's answer to a claim. Held: no more repeats. Let go (a later
-    /// claim of another member took the session): claimed afresh at once if the client is still attached here (two
-    /// members both holding a connection of the session then take turns, as before), else forgotten. At once, not at
-    /// the next tick: until the leader has the new claim, every write of the client through this member fails with
-    /// SessionMoved, which clients do not retry (kazoo failed a create so across a leader's SIGKILL, tickTime 500).
+    /// claim of another member took the session): claimed afresh if the client is still attached here, else
+    /// forgotten. The first time in a tick the new claim goes at once, not at the next tick: until the leader has it,
+    /// every write of the client through this member fails with SessionMoved, which clients do not retry (kazoo failed
+    /// a create so across a leader's SIGKILL, tickTime 500). Later ones wait for the tick, so two members that both
+    /// hold a connection of the session take turns once a tick, as before, instead of as fast as the links go.
     /// </summary>
     public void OnClaimAnswer(SessionClaimAck answer)
     {
@@ -177,7 +185,8 @@ internal sealed class GlobalSessions
         else if (_tracker.TryGet(answer.SessionId, out var session) && session.Sink is not null)
         {
             var again = new Claim(NextClaimId(), Held: false);
-            if (_claims.TryUpdate(answer.SessionId, again, claim) && _driver.Current.Leader is { } leader && leader != _driver.Id)
+            if (_claims.TryUpdate(answer.SessionId, again, claim) && _driver.Current.Leader is { } leader && leader != _driver.Id
+                && _claimedAgainThisTick.Add(answer.SessionId))
                 _driver.SendTraffic(leader, new SessionClaim(answer.SessionId, again.Id));
         }
         else
@@ -224,6 +233,7 @@ internal sealed class GlobalSessions
     {
         var status = _driver.Current;
         Volatile.Write(ref _ticks, _ticks + 1);
+        _claimedAgainThisTick.Clear();
         if (_tree.Writes is { } writes)
         {
             AdoptAll();

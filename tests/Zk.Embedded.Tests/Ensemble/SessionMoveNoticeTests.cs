@@ -145,6 +145,56 @@ public sealed class SessionMoveNoticeTests
         Assert.Null(leader.Sessions.MovedFrom(Session, 3));
     }
 
+    [Fact]
+    public void A_claim_that_arrives_after_its_client_moved_on_to_the_leader_is_undone_by_the_leader_at_once()
+    {
+        var leader = new Member(1, leads: true);
+        var first = new Member(2, leads: false) { Leader = leader };
+        first.Holding = true;
+        var there = first.Sessions.Reattach(Session, first.Tracker.PasswordFor(Session), default);   // its claim is slow
+        there.Sink = null;   // the client moves on to the leader before the claim arrives
+        leader.Sessions.Reattach(Session, leader.Tracker.PasswordFor(Session), default).Sink = new Connection();
+        Assert.Null(leader.Sessions.MovedFrom(Session, 1));
+
+        first.Holding = false;
+        first.DeliverNext();   // never let go, so it takes the session from the leader, whose client is still there
+        Assert.True(leader.Sessions.MovedFrom(Session, 1) is null,
+            $"expected the leader to take its client's session back at once, it names server {leader.Sessions.MovedFrom(Session, 1)}");
+        first.Time.Advance(TimeSpan.FromMilliseconds(100));
+        first.Sessions.OnTick();   // told its claim was let go, with no client there: it does not claim again
+        Assert.Null(leader.Sessions.MovedFrom(Session, 1));
+    }
+
+    [Fact]
+    public void Two_members_that_both_hold_a_connection_of_a_session_claim_it_again_at_once_only_once_a_tick()
+    {
+        var leader = new Member(1, leads: true);
+        var first = new Member(2, leads: false) { Leader = leader, Holding = true };
+        var second = new Member(3, leads: false) { Leader = leader, Holding = true };
+        first.Sessions.Reattach(Session, first.Tracker.PasswordFor(Session), default).Sink = new Connection();
+        second.Sessions.Reattach(Session, second.Tracker.PasswordFor(Session), default).Sink = new Connection();
+
+        // A connection left open on the member the client left (a half-open TCP connection, say) and the one it is
+        // on: each claim replaces the other's, and each member is told and claims again.
+        var delivered = 0;
+        while ((first.InFlight.Count > 0 || second.InFlight.Count > 0) && delivered < 20)
+        {
+            foreach (var member in new[] { first, second })
+            {
+                if (member.InFlight.Count > 0)
+                {
+                    member.DeliverNext();
+                    delivered++;
+                }
+            }
+        }
+
+        Assert.True(delivered <= 4, $"expected the claims to stop after each member claimed again once in the tick, {delivered} were delivered");
+        first.Time.Advance(TimeSpan.FromMilliseconds(100));
+        first.Sessions.OnTick();   // the next tick repeats the unanswered claim: they take turns once a tick
+        Assert.Contains(first.InFlight, m => m.Message is SessionClaim);
+    }
+
     /// <summary>
     /// The session's client attaches to <paramref name="member"/>, whose claim goes unanswered for a tick and is
     /// repeated (after the activity report); the first claim arrives, the repeat is still on the way.
