@@ -222,12 +222,11 @@ internal sealed class DurableConsensusStore : IConsensusStore
         {
             ObjectDisposedException.ThrowIf(_closed, this);
             SyncPending();
-            if (SnapshotFile.DeleteAllButNewest(DataDir, retain) is not var (oldestKept, removed))
+            if (SnapshotFile.DeleteAllButNewest(DataDir, retain) is not var (oldestKept, kept, removed))
                 return 0;
             DirectorySync.Sync(DataDir);
             if (oldestKept > _shape.BaseSnapshotZxid)
                 _shape = _shape with { BaseSnapshotZxid = oldestKept };
-            var kept = Math.Max(1, retain);
             _purge.TryStart(() =>
             {
                 var txns = _log.PurgeThrough(oldestKept);

@@ -179,12 +179,12 @@ internal sealed class PeerStorage : ICommitStage, IDisposable
     /// </summary>
     public void Purge()
     {
-        if (SnapshotFile.DeleteAllButNewest(_snapDir, _snapRetainCount) is not var (oldestKept, purged))
+        if (SnapshotFile.DeleteAllButNewest(_snapDir, _snapRetainCount) is not var (oldestKept, kept, purged))
         {
             return;
         }
 
         var txns = _log.PurgeThrough(oldestKept);
-        Log.Purged(_logger, purged, txns, _snapRetainCount, oldestKept);
+        Log.Purged(_logger, purged, txns, kept, oldestKept);
     }
 }

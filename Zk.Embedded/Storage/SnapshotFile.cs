@@ -89,10 +89,10 @@ internal static class SnapshotFile
 
     /// <summary>
     /// Autopurge's first half: deletes every snapshot in <paramref name="snapDir"/> but the newest
-    /// <paramref name="retain"/> (at least 1). Returns the oldest one kept (the log from it on is what the purge keeps)
-    /// and how many went, or null when there were no more than that.
+    /// <paramref name="retain"/> (at least 1). Returns the oldest one kept (the log from it on is what the purge keeps),
+    /// how many were kept and how many went, or null when there were no more than that.
     /// </summary>
-    public static (Zxid OldestKept, int Deleted)? DeleteAllButNewest(string snapDir, int retain)
+    public static (Zxid OldestKept, int Kept, int Deleted)? DeleteAllButNewest(string snapDir, int retain)
     {
         var kept = Math.Max(1, retain);
         var snapshots = List(snapDir);
@@ -106,7 +106,7 @@ internal static class SnapshotFile
             File.Delete(snapshots[i].Path);
         }
 
-        return (snapshots[kept - 1].Zxid, snapshots.Count - kept);
+        return (snapshots[kept - 1].Zxid, kept, snapshots.Count - kept);
     }
 
     /// <summary>Loads and verifies one snapshot.</summary>
