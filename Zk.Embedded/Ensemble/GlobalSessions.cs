@@ -155,7 +155,8 @@ internal sealed class GlobalSessions
     /// <summary>
     /// Tells a learner its claim was replaced: a claim that reached this leader late (its client had moved on before
     /// it ever arrived) can take a session from the member the client is on now, and that member must claim again.
-    /// When that member is this leader and the session's connection is still open here, it takes the session back
+    /// When that member is this leader, another member holds the session now (a reattach here that replaced this
+    /// leader's own earlier claim leaves nothing to take back) and the session's connection is still open here, it takes the session back
     /// itself, once a tick at most, as a learner does (<see cref="OnClaimAnswer"/>): until then every write of the
     /// client here failed with SessionMoved, and with no claim of its own to repeat, for as long as the client stayed.
     /// </summary>
@@ -163,7 +164,8 @@ internal sealed class GlobalSessions
     {
         if (replaced.Member != _driver.Id)
             _driver.SendTraffic(replaced.Member, new SessionClaimAck(sessionId, replaced.Claim, Held: false));
-        else if (_tracker.TryGet(sessionId, out var session) && session.Sink is not null && _claimedAgainThisTick.Add(sessionId)
+        else if (_owners.TryGetValue(sessionId, out var now) && now.Member != _driver.Id
+            && _tracker.TryGet(sessionId, out var session) && session.Sink is not null && _claimedAgainThisTick.Add(sessionId)
             && TakeOver(sessionId, _driver.Id, NextClaimId()) is { } learner && learner.Member != _driver.Id)
             _driver.SendTraffic(learner.Member, new SessionClaimAck(sessionId, learner.Claim, Held: false));
     }
