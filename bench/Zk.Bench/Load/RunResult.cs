@@ -42,7 +42,7 @@ internal sealed record RunResult(LatencyHistogram Latencies, ProcessSample Spent
             Reads == 0 ? "n/a" : Format.Fixed(100.0 * InlineReads / Reads, 1) + " %",
             Reads == Latencies.Count ? "n/a" : Format.Fixed(MeanBatch, 1),
             Fsyncs is { } syncs ? Format.Count(syncs / Seconds) : "n/a",
-            LongestLog is { } sync ? $"{Format.Fixed(sync.Syncs.ValueAtPercentile(50) * 1e6 / Stopwatch.Frequency, 0)}/{Format.Fixed(sync.Syncs.ValueAtPercentile(99) * 1e6 / Stopwatch.Frequency, 0)}/{Format.Fixed(sync.Syncs.Max * 1e6 / Stopwatch.Frequency, 0)}" : "n/a",
+            LongestLog is { } sync ? $"{Format.Micros(sync.Syncs.ValueAtPercentile(50), 0)}/{Format.Micros(sync.Syncs.ValueAtPercentile(99), 0)}/{Format.Micros(sync.Syncs.Max, 0)}" : "n/a",
             LongestLog is { } checkpoint ? Format.Fixed(checkpoint.Checkpoint.TotalMilliseconds, 1) : "n/a",
         ];
     }

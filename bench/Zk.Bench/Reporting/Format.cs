@@ -11,7 +11,7 @@ internal static class Format
     public static string Fixed(double value, int decimals) => value.ToString("F" + decimals.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
 
     /// <summary>Stopwatch ticks as microseconds with two decimals: an inline read takes a tenth of one.</summary>
-    public static string Micros(long ticks) => Fixed(ticks * 1_000_000.0 / Stopwatch.Frequency, 2);
+    public static string Micros(long ticks, int decimals = 2) => Fixed(ticks * 1_000_000.0 / Stopwatch.Frequency, decimals);
 
     public static string Bytes(double bytes) => bytes >= 1 << 20 ? Fixed(bytes / (1 << 20), 1) + " MiB" : Count(bytes) + " B";
 }
