@@ -233,6 +233,7 @@ internal sealed class TxnLog : IDisposable
             // leaves, under this lock), so this sync covers it.
             var written = Volatile.Read(ref _lastZxid);
             ObjectDisposedException.ThrowIf(_disposed, this);
+            _options.Hook?.Invoke(TxnLogOptions.HookSyncStart);
             _stores[_active].SyncWal();
             Volatile.Write(ref _syncedZxid, written);
         }
@@ -312,7 +313,11 @@ internal sealed class TxnLog : IDisposable
     /// </summary>
     public int TruncateAfter(Zxid zxid)
     {
+        // The sync lock too: a sync running on another thread read the log's end before the truncation and would mark
+        // the removed zxids synced after it, so that txns written again under those zxids would count as synced before
+        // any sync covered them.
         lock (_writeLock)
+        lock (_syncLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var removed = 0;
@@ -402,6 +407,7 @@ internal sealed class TxnLog : IDisposable
     public void Dispose()
     {
         lock (_writeLock)
+        lock (_syncLock)   // a sync on another thread finishes first, or finds the log closed
         {
             if (_disposed)
             {
@@ -430,6 +436,7 @@ internal sealed class TxnLog : IDisposable
     internal void CloseWithoutCheckpoint()
     {
         lock (_writeLock)
+        lock (_syncLock)   // a sync on another thread finishes first, or finds the log closed
         {
             _disposed = true;
             WaitForCheckpoint();

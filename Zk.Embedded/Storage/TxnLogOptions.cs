@@ -18,6 +18,9 @@ internal sealed record TxnLogOptions
     /// <summary>Test hook point: one store's part of a purge is done and synced, the other's may follow.</summary>
     public const string HookPurgeStep = "purge-step";
 
+    /// <summary>Test hook point: a sync has read how far the log is written and is about to sync the WAL.</summary>
+    public const string HookSyncStart = "sync-start";
+
     /// <summary>zoo.cfg <c>forceSync</c>: fsync each batch before it is acknowledged. Off only for tests and benchmarks.</summary>
     public bool ForceSync { get; init; } = true;
 

@@ -313,6 +313,94 @@ public sealed class TxnLogTests : IDisposable
     }
 
     [Fact]
+    public void A_sync_running_beside_a_truncation_does_not_mark_the_removed_zxids_synced()
+    {
+        using var syncing = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var holdSync = false;
+        using var log = TxnLog.Open(_dir.Path, new TxnLogOptions
+        {
+            Hook = point =>
+            {
+                if (point != TxnLogOptions.HookSyncStart || !Volatile.Read(ref holdSync))
+                    return;
+                syncing.Set();
+                release.Wait(TimeSpan.FromSeconds(30));
+            },
+        });
+        log.Append(Batch(1, 5));
+        log.Write(Batch(6, 5));
+        Volatile.Write(ref holdSync, true);
+        // A sync of zxid 10 has read the log's end (10) and waits at the hook; a truncation to 5 runs meanwhile.
+        var sync = new Thread(() => log.Sync(new Zxid(10)));
+        sync.Start();
+        Assert.True(syncing.Wait(TimeSpan.FromSeconds(30)), "expected the sync to reach its hook");
+        Volatile.Write(ref holdSync, false);
+        var truncation = new Thread(() => log.TruncateAfter(new Zxid(5)));
+        truncation.Start();
+        // Either the truncation waits for the sync (the fix) or it finishes first (the race): go on at either.
+        WaitUntilBlockedOrDone(truncation);
+        release.Set();
+        Assert.True(sync.Join(TimeSpan.FromSeconds(30)) && truncation.Join(TimeSpan.FromSeconds(30)), "expected the sync and the truncation to finish");
+
+        Assert.Equal(new Zxid(5), log.LastZxid);
+        Assert.True(log.SyncedZxid <= log.LastZxid, $"expected nothing past the log's end (5) counted synced, got {log.SyncedZxid}");
+        // What is written again under the removed zxids must wait for a sync of its own.
+        log.Write(Batch(6, 2));
+        Assert.Equal(new Zxid(5), log.SyncedZxid);
+    }
+
+    [Fact]
+    public void A_log_closed_while_a_sync_runs_on_another_thread_closes_after_it()
+    {
+        using var syncing = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var log = TxnLog.Open(_dir.Path, new TxnLogOptions
+        {
+            Hook = point =>
+            {
+                if (point != TxnLogOptions.HookSyncStart || syncing.IsSet)
+                    return;
+                syncing.Set();
+                release.Wait(TimeSpan.FromSeconds(30));
+            },
+        });
+        log.Write(Batch(1, 5));
+        Exception? failure = null;
+        var sync = new Thread(() =>
+        {
+            try
+            {
+                log.Sync(new Zxid(5));
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        });
+        sync.Start();
+        Assert.True(syncing.Wait(TimeSpan.FromSeconds(30)), "expected the sync to reach its hook");
+        var close = new Thread(log.Dispose);
+        close.Start();
+        // Either the close waits for the sync (the fix) or it closes the files under it (the race): go on at either.
+        WaitUntilBlockedOrDone(close);
+        release.Set();
+        Assert.True(sync.Join(TimeSpan.FromSeconds(30)) && close.Join(TimeSpan.FromSeconds(30)), "expected the sync and the close to finish");
+
+        Assert.True(failure is null, $"expected the running sync to finish before the files closed, it failed: {failure}");
+        using var reopened = TxnLog.Open(_dir.Path);
+        StorageAssert.SameTxns(Batch(1, 5), [.. reopened.ReadFrom(default)]);
+    }
+
+    /// <summary>Returns once <paramref name="thread"/> waits (on a lock) or has ended, or after 30 s.</summary>
+    private static void WaitUntilBlockedOrDone(Thread thread)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (thread.IsAlive && (thread.ThreadState & ThreadState.WaitSleepJoin) == 0 && DateTime.UtcNow < deadline)
+            Thread.Yield();
+    }
+
+    [Fact]
     public void Epochs_start_at_zero_and_persist()
     {
         using (var log = TxnLog.Open(_dir.Path))
