@@ -135,7 +135,8 @@ internal static class LogDocuments
 
     /// <summary>The txns of one batch document, each verified, in zxid order after <paramref name="previous"/>.</summary>
     /// <param name="readParts">the parts of an external record, by zxid, in index order.</param>
-    public static IEnumerable<LoggedTxn> Decode(BsonDocument document, Zxid previous, string location, AclCache? acls, Func<Zxid, List<BsonDocument>> readParts)
+    /// <param name="longLivedData">the txns' znode data is for a tree being recovered (<see cref="TxnCodec.ReadData"/>).</param>
+    public static IEnumerable<LoggedTxn> Decode(BsonDocument document, Zxid previous, string location, AclCache? acls, Func<Zxid, List<BsonDocument>> readParts, bool longLivedData = false)
     {
         var id = document["_id"];
         if (!id.IsInt64)
@@ -173,7 +174,7 @@ internal static class LogDocuments
             Txn txn;
             try
             {
-                txn = TxnCodec.Decode(record, key, acls);
+                txn = TxnCodec.Decode(record, key, acls, longLivedData);
             }
             catch (TxnRecordException e)
             {

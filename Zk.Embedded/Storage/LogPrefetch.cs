@@ -104,7 +104,7 @@ internal sealed class LogPrefetch : IDisposable
         }
 
         Dispose();
-        return log.ReadFrom(zxidExclusive, _acls);
+        return log.ReadFrom(zxidExclusive, _acls, longLivedData: true);
     }
 
     /// <summary>Stops the reader and waits for it: afterwards only the caller uses the log.</summary>
@@ -186,7 +186,7 @@ internal sealed class LogPrefetch : IDisposable
 
         try
         {
-            foreach (var logged in log.ReadLoggedFrom(_from, _acls))
+            foreach (var logged in log.ReadLoggedFrom(_from, _acls, longLivedData: true))
             {
                 lock (_gate)
                 {

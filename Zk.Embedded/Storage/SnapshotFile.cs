@@ -524,7 +524,7 @@ internal static class SnapshotFile
             var frame = new Frame
             {
                 Name = TxnCodec.ReadRequiredString(ref reader),
-                Data = TxnCodec.ReadData(ref reader),
+                Data = TxnCodec.ReadData(ref reader, longLived: true),
             };
             var aclIndex = reader.ReadInt32();
             TxnCodec.Expect((uint)aclIndex < (uint)acls.Length, "an ACL index inside the table");

@@ -244,16 +244,17 @@ internal sealed class TxnLog : IDisposable
     /// </summary>
     /// <exception cref="StorageCorruptionException">Thrown when the enumeration reaches a bad record; every txn
     /// yielded before it is good, and the exception names the bad record's zxid and what is wrong.</exception>
-    public IEnumerable<Txn> ReadFrom(Zxid zxidExclusive, AclCache? acls = null)
+    /// <param name="longLivedData">the txns' znode data is for a tree being recovered (<see cref="TxnCodec.ReadData"/>).</param>
+    public IEnumerable<Txn> ReadFrom(Zxid zxidExclusive, AclCache? acls = null, bool longLivedData = false)
     {
-        foreach (var logged in ReadLoggedFrom(zxidExclusive, acls))
+        foreach (var logged in ReadLoggedFrom(zxidExclusive, acls, longLivedData))
         {
             yield return logged.Txn;
         }
     }
 
     /// <summary><see cref="ReadFrom"/> with each txn's record size.</summary>
-    internal IEnumerable<LoggedTxn> ReadLoggedFrom(Zxid zxidExclusive, AclCache? acls = null)
+    internal IEnumerable<LoggedTxn> ReadLoggedFrom(Zxid zxidExclusive, AclCache? acls = null, bool longLivedData = false)
     {
         // Each store's batches are in key order; the log is the two merged (a batch lives in one store only).
         var cursors = _stores.Select(s => (Store: s, Batches: s.BatchesAfter(zxidExclusive.Value).GetEnumerator())).ToArray();
@@ -285,7 +286,7 @@ internal sealed class TxnLog : IDisposable
                     throw new StorageCorruptionException(CorruptionKind.Undecodable, store.Location, new Zxid(document["_id"].AsInt64), $"batch out of order: follows {previous}");
                 }
 
-                foreach (var logged in LogDocuments.Decode(document, new Zxid(first.AsInt64 - 1), store.Location, acls, zxid => store.ReadParts(zxid.Value)))
+                foreach (var logged in LogDocuments.Decode(document, new Zxid(first.AsInt64 - 1), store.Location, acls, zxid => store.ReadParts(zxid.Value), longLivedData))
                 {
                     if (logged.Txn.Zxid > zxidExclusive)
                     {
