@@ -137,7 +137,7 @@ internal sealed class PeerStorage : ICommitStage, IDisposable
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Writes a snapshot of <paramref name="state"/> now (also used at shutdown and by tests).</summary>
+    /// <summary>Writes a snapshot of <paramref name="state"/> now (the periodic snapshots and tests).</summary>
     public void TakeSnapshot(TreeState state)
     {
         try
