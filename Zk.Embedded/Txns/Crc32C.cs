@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
@@ -46,6 +47,7 @@ internal static class Crc32C
         return crc;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static uint UpdateSse42(uint crc, ReadOnlySpan<byte> data)
     {
         ulong wide = crc;
@@ -64,6 +66,7 @@ internal static class Crc32C
         return crc;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static uint UpdateArm64(uint crc, ReadOnlySpan<byte> data)
     {
         while (data.Length >= 8)
