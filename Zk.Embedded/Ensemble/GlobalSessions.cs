@@ -15,7 +15,8 @@ namespace Zk.Embedded.Ensemble;
 /// session (a closeSession txn), and a new leader starts every session's timeout afresh. The leader remembers which
 /// member each session is attached to, and refuses a write that comes through another with SessionMoved.
 /// A client that attaches its session to a learner makes the learner claim it (<see cref="SessionClaim"/>, ZooKeeper's
-/// REVALIDATE), repeated every tick until the leader answers (the transport may lose the claim). Each attachment's
+/// REVALIDATE), repeated every tick until the leader answers (the transport may lose the claim) and sent again ahead of
+/// each write of the session forwarded meanwhile (<see cref="UnansweredClaim"/>). Each attachment's
 /// claim has an id of its own, and the leader keeps the claims it let go when another member's took the session, so a
 /// late repeat of an old claim (sent before its client moved on, delivered after the new member's) never takes the
 /// session back; a claimant told its claim was let go claims again only if its client is still there.
@@ -229,6 +230,13 @@ internal sealed class GlobalSessions
                 return next;
         }
     }
+
+    /// <summary>
+    /// On a learner: this member's claim of <paramref name="sessionId"/> the leader has not answered yet, to send again
+    /// with a write of the session (<see cref="WriteForwarder"/>); null when there is none.
+    /// </summary>
+    public SessionClaim? UnansweredClaim(SessionId sessionId) =>
+        _claims.TryGetValue(sessionId, out var claim) && !claim.Held ? new SessionClaim(sessionId, claim.Id) : null;
 
     /// <summary>Every tick, on the driver's loop: the leader expires, a serving learner reports activity.</summary>
     public void OnTick()

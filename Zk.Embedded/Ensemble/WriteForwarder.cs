@@ -101,6 +101,12 @@ internal sealed class WriteForwarder
             return;
         }
 
+        // A claim the leader has not answered goes again just ahead of the write, in the same frame to the leader (both
+        // lost or both delivered, in order): a lost claim no longer fails the client's writes with SessionMoved until
+        // its repeat at the next tick (the simulator's remaining SessionMoved were all that). ZooKeeper's learner holds
+        // the reconnect until the leader answers its REVALIDATE, over a link that never loses a message.
+        if (_sessions.UnansweredClaim(write.Session.SessionId) is { } claim)
+            _driver.SendTraffic(leader, claim);
         // Expected only once queued: a txn is applied on this same loop, so it cannot commit in between.
         if (!_driver.SendTraffic(leader, new ForwardedRequest(write.Session.SessionId, write.Cxid, body)))
         {

@@ -44,6 +44,26 @@ public sealed class SessionMoveNoticeTests
     }
 
     [Fact]
+    public void A_lost_claim_goes_again_with_the_next_write_of_the_session_and_once_answered_no_more()
+    {
+        var leader = new Member(1, leads: true);
+        var learner = new Member(2, leads: false) { Leader = leader };
+        Assert.Null(leader.Sessions.MovedFrom(Session, 1));   // created through the leader: it owns the session
+        learner.Dropping = true;
+        learner.Sessions.Reattach(Session, learner.Tracker.PasswordFor(Session), default).Sink = new Connection();
+        learner.Dropping = false;
+        Assert.Equal(1, leader.Sessions.MovedFrom(Session, 2));   // the claim was lost
+
+        // What the forwarder sends ahead of a write of the session through the learner, before the next tick.
+        var claim = learner.Sessions.UnansweredClaim(Session);
+        Assert.True(claim is not null, "expected the learner's unanswered claim to go with the write");
+        learner.SendTraffic(1, claim);
+        Assert.True(leader.Sessions.MovedFrom(Session, 2) is null,
+            $"expected the claim sent with the write to make the learner the owner, the leader still names server {leader.Sessions.MovedFrom(Session, 2)}");
+        Assert.True(learner.Sessions.UnansweredClaim(Session) is null, "expected no claim with later writes once the leader answered it held");
+    }
+
+    [Fact]
     public void A_member_whose_connection_of_a_moved_session_closed_does_not_claim_it_again()
     {
         var leader = new Member(1, leads: true);
