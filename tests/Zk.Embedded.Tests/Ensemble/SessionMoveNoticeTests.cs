@@ -28,13 +28,7 @@ public sealed class SessionMoveNoticeTests
     {
         var leader = new Member(1, leads: true);
         var learner = new Member(2, leads: false) { Leader = leader };
-        Assert.Null(leader.Sessions.MovedFrom(Session, 1));   // created through the leader: it owns the session
-
-        learner.Dropping = true;
-        var moved = learner.Sessions.Reattach(Session, learner.Tracker.PasswordFor(Session), default);
-        moved.Sink = new Connection();   // the client's connection on the learner
-        learner.Dropping = false;
-        Assert.Equal(1, leader.Sessions.MovedFrom(Session, 2));   // the claim was lost: writes through the learner are refused
+        var moved = AttachedWithItsClaimLost(leader, learner);
 
         learner.Time.Advance(TimeSpan.FromMilliseconds(100));
         learner.Tracker.Touch(moved);   // the client is heard from on the learner
@@ -48,11 +42,7 @@ public sealed class SessionMoveNoticeTests
     {
         var leader = new Member(1, leads: true);
         var learner = new Member(2, leads: false) { Leader = leader };
-        Assert.Null(leader.Sessions.MovedFrom(Session, 1));   // created through the leader: it owns the session
-        learner.Dropping = true;
-        learner.Sessions.Reattach(Session, learner.Tracker.PasswordFor(Session), default).Sink = new Connection();
-        learner.Dropping = false;
-        Assert.Equal(1, leader.Sessions.MovedFrom(Session, 2));   // the claim was lost
+        AttachedWithItsClaimLost(leader, learner);
 
         // What the forwarder sends ahead of a write of the session through the learner, before the next tick.
         var claim = learner.Sessions.UnansweredClaim(Session);
@@ -213,6 +203,21 @@ public sealed class SessionMoveNoticeTests
         first.Time.Advance(TimeSpan.FromMilliseconds(100));
         first.Sessions.OnTick();   // the next tick repeats the unanswered claim: they take turns once a tick
         Assert.Contains(first.InFlight, m => m.Message is SessionClaim);
+    }
+
+    /// <summary>
+    /// The session, created through <paramref name="leader"/>, is attached to <paramref name="learner"/> (its client's
+    /// connection there), whose claim is lost: writes through the learner are refused until the leader hears a claim.
+    /// </summary>
+    private static ServerSession AttachedWithItsClaimLost(Member leader, Member learner)
+    {
+        Assert.Null(leader.Sessions.MovedFrom(Session, leader.Id));   // created through the leader: it owns the session
+        learner.Dropping = true;
+        var moved = learner.Sessions.Reattach(Session, learner.Tracker.PasswordFor(Session), default);
+        moved.Sink = new Connection();
+        learner.Dropping = false;
+        Assert.Equal(leader.Id, leader.Sessions.MovedFrom(Session, learner.Id));
+        return moved;
     }
 
     /// <summary>
