@@ -47,7 +47,7 @@ internal sealed class EnsembleProcesses : IAsyncDisposable
     private static async Task<EnsembleProcesses> StartAsync(string name, string directory, int members, bool ours, Func<string, string[]> command)
     {
         System.IO.Directory.CreateDirectory(directory);
-        var ports = Enumerable.Range(0, members).Select(_ => (Quorum: FreePort(), Election: FreePort(), Client: FreePort())).ToArray();
+        var ports = Enumerable.Range(0, members).Select(_ => (Quorum: LoopbackPort.Free(), Election: LoopbackPort.Free(), Client: LoopbackPort.Free())).ToArray();
         var servers = new StringBuilder();
         for (var i = 0; i < members; i++)
             servers.Append(CultureInfo.InvariantCulture, $"server.{i + 1}=127.0.0.1:{ports[i].Quorum}:{ports[i].Election}\n");
@@ -179,10 +179,4 @@ internal sealed class EnsembleProcesses : IAsyncDisposable
             System.IO.Directory.Delete(Directory, recursive: true);
     }
 
-    private static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
 }

@@ -181,7 +181,7 @@ internal static class LoadCommand
         var paused = pauses.Take();
         var batchesAfter = batches.Totals;
         var syncsAfter = log.Syncs;
-        var longest = log.Take();
+        var logMetrics = log.Take();
         long? fsyncs = options.Durable ? syncsAfter - syncsBefore : null;
         var meanBatch = (batchesAfter.Requests - batchesBefore.Requests) / (double)Math.Max(1, batchesAfter.Batches - batchesBefore.Batches);
 
@@ -194,6 +194,6 @@ internal static class LoadCommand
             inlineReads += worker.InlineReads;
         }
 
-        return new RunResult(merged, after.Minus(before), reads, inlineReads, meanBatch, fsyncs, paused.Longest, paused.Total, options.Durable ? longest : null);
+        return new RunResult(merged, after.Minus(before), reads, inlineReads, meanBatch, fsyncs, paused.Longest, paused.Total, options.Durable ? logMetrics : null);
     }
 }

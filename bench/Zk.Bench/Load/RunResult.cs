@@ -12,7 +12,7 @@ namespace Zk.Bench.Load;
 /// </summary>
 /// "GC max ms" is the longest GC pause in the run, "GC paused" the share of the run every thread was stopped for GCs
 /// (<see cref="GcPauseListener"/>). "fsyncs/s" counts the txn log's WAL syncs, from the peer's zk.txn.log.syncs (durable peer only); "sync p50/p99/max µs" their distribution (zk.txn.log.sync.duration), "checkpoint max ms" the longest background checkpoint (zk.txn.log.checkpoint.duration).
-internal sealed record RunResult(LatencyHistogram Latencies, ProcessSample Spent, long Reads, long InlineReads, double MeanBatch, long? Fsyncs, TimeSpan LongestGcPause, TimeSpan GcPaused, (LatencyHistogram Syncs, TimeSpan Checkpoint)? LongestLog)
+internal sealed record RunResult(LatencyHistogram Latencies, ProcessSample Spent, long Reads, long InlineReads, double MeanBatch, long? Fsyncs, TimeSpan LongestGcPause, TimeSpan GcPaused, (LatencyHistogram Syncs, TimeSpan Checkpoint)? Log)
 {
     public double Seconds => Spent.Timestamp / (double)Stopwatch.Frequency;
 
@@ -42,8 +42,8 @@ internal sealed record RunResult(LatencyHistogram Latencies, ProcessSample Spent
             Reads == 0 ? "n/a" : Format.Fixed(100.0 * InlineReads / Reads, 1) + " %",
             Reads == Latencies.Count ? "n/a" : Format.Fixed(MeanBatch, 1),
             Fsyncs is { } syncs ? Format.Count(syncs / Seconds) : "n/a",
-            LongestLog is { } sync ? $"{Format.Micros(sync.Syncs.ValueAtPercentile(50), 0)}/{Format.Micros(sync.Syncs.ValueAtPercentile(99), 0)}/{Format.Micros(sync.Syncs.Max, 0)}" : "n/a",
-            LongestLog is { } checkpoint ? Format.Fixed(checkpoint.Checkpoint.TotalMilliseconds, 1) : "n/a",
+            Log is { } sync ? $"{Format.Micros(sync.Syncs.ValueAtPercentile(50), 0)}/{Format.Micros(sync.Syncs.ValueAtPercentile(99), 0)}/{Format.Micros(sync.Syncs.Max, 0)}" : "n/a",
+            Log is { } checkpoint ? Format.Fixed(checkpoint.Checkpoint.TotalMilliseconds, 1) : "n/a",
         ];
     }
 }

@@ -28,9 +28,7 @@ internal sealed class RecoveryServer
         _command = command;
         System.IO.Directory.CreateDirectory(directory);
         System.IO.Directory.CreateDirectory(DataDir);
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        EndPoint = (IPEndPoint)probe.LocalEndPoint!;
+        EndPoint = new IPEndPoint(IPAddress.Loopback, LoopbackPort.Free());
         File.WriteAllText(ConfigPath, $"""
             tickTime=2000
             dataDir={DataDir}

@@ -62,7 +62,7 @@ internal static class TransportCommand
 
     private static (IPeerTransport A, IPeerTransport B) NetMqPair()
     {
-        var members = new Dictionary<int, string> { [1] = $"127.0.0.1:{FreePort()}", [2] = $"127.0.0.1:{FreePort()}" };
+        var members = new Dictionary<int, string> { [1] = $"127.0.0.1:{LoopbackPort.Free()}", [2] = $"127.0.0.1:{LoopbackPort.Free()}" };
         var secret = new byte[32];
         Random.Shared.NextBytes(secret);
         return (NetMqTransport.Start(new NetMqTransportOptions { LocalId = 1, Members = members, SharedSecret = secret }),
@@ -192,12 +192,5 @@ internal static class TransportCommand
         }
 
         return histogram;
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 }

@@ -109,7 +109,7 @@ internal sealed class ServerProcess : IAsyncDisposable
     {
         var directory = Path.Combine(root, tag);
         System.IO.Directory.CreateDirectory(Path.Combine(directory, "data"));
-        var port = FreeLoopbackPort();
+        var port = LoopbackPort.Free();
         var cfg = Path.Combine(directory, "zoo.cfg");
         await File.WriteAllTextAsync(cfg, $"""
             tickTime=2000
@@ -173,13 +173,6 @@ internal sealed class ServerProcess : IAsyncDisposable
                 await Task.Delay(200).ConfigureAwait(false);
             }
         }
-    }
-
-    private static int FreeLoopbackPort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
