@@ -102,6 +102,13 @@ internal sealed class PeerCore(IPeerPipeline pipeline, WatchManager watches, Ses
     }
 
     /// <summary>
+    /// After <see cref="FindForReattach"/> found the session: an ensemble member's reply waits until its leader has
+    /// answered the move (<see cref="IEnsembleSessions.ClaimAnsweredAsync"/>); a standalone peer's at once.
+    /// </summary>
+    public ValueTask ClaimAnsweredAsync(SessionId sessionId, CancellationToken cancellationToken) =>
+        Ensemble is { } ensemble ? ensemble.ClaimAnsweredAsync(sessionId, cancellationToken) : default;
+
+    /// <summary>
     /// Opens an in-process session (a createSession txn), or re-attaches a live one when
     /// <see cref="ZkSessionOptions.SessionId"/> is set: <see cref="ZkPeer.ConnectAsync"/>, and the deterministic
     /// simulator's sessions on its members.
@@ -109,7 +116,7 @@ internal sealed class PeerCore(IPeerPipeline pipeline, WatchManager watches, Ses
     public async ValueTask<IZooKeeper> ConnectAsync(ZkSessionOptions options, CancellationToken cancellationToken)
     {
         if (options.SessionId is { } existingId)
-            return Reattach(new SessionId(existingId), options);
+            return await ReattachAsync(new SessionId(existingId), options, cancellationToken).ConfigureAwait(false);
 
         var server = NewSession(NegotiateTimeout(options.SessionTimeout), SessionTracker.LocalIds);
         var session = new InProcessSession(this, server, options.DefaultWatcher);
@@ -142,10 +149,13 @@ internal sealed class PeerCore(IPeerPipeline pipeline, WatchManager watches, Ses
             ((ISessionSink)session).OnSessionEnded(KeeperState.Disconnected);
     }
 
-    private InProcessSession Reattach(SessionId sessionId, ZkSessionOptions options)
+    private async ValueTask<InProcessSession> ReattachAsync(SessionId sessionId, ZkSessionOptions options, CancellationToken cancellationToken)
     {
         var server = FindForReattach(sessionId, options.SessionPassword.Span, new Zxid(options.LastZxidSeen))
             ?? throw new ZkException(ZkErrorCode.SessionExpired, null, $"Session {sessionId} is not live here, or the password does not match.");
+        await ClaimAnsweredAsync(sessionId, cancellationToken).ConfigureAwait(false);
+        if (Pipeline.NotServing is { } notServing)
+            throw new ZkException(ZkErrorCode.ConnectionLoss, null, $"Session {sessionId} cannot be attached here now: {notServing}.");
         var session = new InProcessSession(this, server, options.DefaultWatcher);
         // A new handle starts with only its own ip id, as a new connection does; its client adds its auth again.
         server.ResetAuthIds(SessionTracker.LocalIds);

@@ -24,6 +24,8 @@ internal sealed class EnsembleMember : IPeerPipeline, IEnsembleSessions, IAsyncD
     private readonly IConsensusStore? _ownedStore;
     private readonly ILogger _logger;
     private readonly ITimer _ticks;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _tickTime;
     private GlobalSessions _global = null!;
     private WriteForwarder _forwarder = null!;
     private readonly TaskCompletionSource<Exception> _faulted = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -50,6 +52,7 @@ internal sealed class EnsembleMember : IPeerPipeline, IEnsembleSessions, IAsyncD
     {
         // Set before the driver exists: its loop may report the first role change before its constructor returns.
         Id = config.MyId;
+        (_time, _tickTime) = (time, tickTime);
         _ownedStore = owned ? disk : null;
         _logger = logger;
         Sessions = new SessionTracker(time, config.MyId, SessionTracker.EnsembleSecret);
@@ -158,6 +161,14 @@ internal sealed class EnsembleMember : IPeerPipeline, IEnsembleSessions, IAsyncD
     /// </summary>
     public ServerSession Reattach(SessionId sessionId, ReadOnlySpan<byte> password, Zxid lastZxidSeen) =>
         _global.Reattach(sessionId, password, lastZxidSeen);
+
+    /// <inheritdoc/>
+    public async ValueTask ClaimAnsweredAsync(SessionId sessionId, CancellationToken cancellationToken)
+    {
+        var answered = _global.ClaimAnswered(sessionId);
+        if (!answered.IsCompleted)
+            await answered.WaitAsync(_tickTime, _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
 
     /// <summary>Sessions whose attached member this member knows while it leads (tests).</summary>
     internal int SessionOwnerCount => _global.OwnerCount;

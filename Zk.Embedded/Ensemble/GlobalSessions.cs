@@ -16,7 +16,8 @@ namespace Zk.Embedded.Ensemble;
 /// member each session is attached to, and refuses a write that comes through another with SessionMoved.
 /// A client that attaches its session to a learner makes the learner claim it (<see cref="SessionClaim"/>, ZooKeeper's
 /// REVALIDATE), repeated every tick until the leader answers (the transport may lose the claim) and sent again ahead of
-/// each write of the session forwarded meanwhile (<see cref="UnansweredClaim"/>). Each attachment's
+/// each write of the session forwarded meanwhile (<see cref="UnansweredClaim"/>); the client's connect is answered
+/// once the leader has answered the claim, a tick at most (<see cref="ClaimAnswered"/>). Each attachment's
 /// claim has an id of its own, and the leader keeps the claims it let go when another member's took the session, so a
 /// late repeat of an old claim (sent before its client moved on, delivered after the new member's) never takes the
 /// session back; a claimant told its claim was let go claims again only if its client is still there.
@@ -108,7 +109,9 @@ internal sealed class GlobalSessions
             // Claimed at once, and again every tick until the leader answers (ReportActivity): the transport may lose
             // the claim, and a leader that never learnt the move would refuse every write of the session through this
             // member with SessionMoved (the simulator's scenarios found it: seed 639).
-            var claim = new Claim(NextClaimId(), Held: false);
+            var claim = new Claim(NextClaimId(), Held: false, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            if (_claims.TryGetValue(sessionId, out var earlier))
+                earlier.Answered?.TrySetResult();   // that attachment's wait need not go on: this claim replaces it
             _claims[sessionId] = claim;
             _driver.Run(() => _driver.SendTraffic(leader, new SessionClaim(sessionId, claim.Id)));
         }
@@ -183,6 +186,7 @@ internal sealed class GlobalSessions
     {
         if (!_claims.TryGetValue(answer.SessionId, out var claim) || claim.Id != answer.ClaimId)
             return;   // an answer to an earlier claim of a later attachment here
+        claim.Answered?.TrySetResult();
         if (answer.Held)
             _claims.TryUpdate(answer.SessionId, claim with { Held = true }, claim);
         else if (_tracker.TryGet(answer.SessionId, out var session) && session.Sink is not null)
@@ -238,6 +242,15 @@ internal sealed class GlobalSessions
     public SessionClaim? UnansweredClaim(SessionId sessionId) =>
         _claims.TryGetValue(sessionId, out var claim) && !claim.Held ? new SessionClaim(sessionId, claim.Id) : null;
 
+    /// <summary>
+    /// On a learner: completes once the leader has answered the claim the session's last reattach here made (held, or
+    /// let go to a later claim), or once there is nothing to wait for (no claim, this member leads or lost its leader,
+    /// the session ended). A reattach holds its connect reply on it, as ZooKeeper's REVALIDATE does, so the client's
+    /// first write cannot reach the leader before the move (<see cref="EnsembleMember.ClaimAnsweredAsync"/>).
+    /// </summary>
+    public Task ClaimAnswered(SessionId sessionId) =>
+        _claims.TryGetValue(sessionId, out var claim) && claim.Answered is { } answered ? answered.Task : Task.CompletedTask;
+
     /// <summary>Every tick, on the driver's loop: the leader expires, a serving learner reports activity.</summary>
     public void OnTick()
     {
@@ -283,7 +296,10 @@ internal sealed class GlobalSessions
         foreach (var (id, claim) in _claims)
         {
             if (!_tracker.TryGet(id, out var session))
-                _claims.TryRemove(id, out _);   // closed or expired
+            {
+                if (_claims.TryRemove(id, out var ended))   // closed or expired
+                    ended.Answered?.TrySetResult();
+            }
             else if (!claim.Held && session.Sink is not null)
                 _driver.SendTraffic(leader, new SessionClaim(id, claim.Id));
         }
@@ -298,9 +314,13 @@ internal sealed class GlobalSessions
         // here would be refused as expired (GlobalSessionTermTests).
         foreach (var session in _tracker.Sessions)
             session.ClearClosing();
-        // Whoever leads next learns the sessions attached here afresh: every claim is repeated to it.
+        // Whoever leads next learns the sessions attached here afresh: every claim is repeated to it. A reattach waiting
+        // for its leader's answer waits no more: that leader may never give it.
         foreach (var (id, claim) in _claims)
+        {
+            claim.Answered?.TrySetResult();
             _claims.TryUpdate(id, claim with { Held = false }, claim);
+        }
         if (change is not { State: ServerState.Leading, Phase: ZabPhase.Broadcast })
             return;
         // A new leader does not know when sessions were last heard from: each gets its full timeout from now
@@ -384,6 +404,9 @@ internal sealed class GlobalSessions
     /// <summary>The member a session is attached to, and the claim that attached it there (0: created or first written through it).</summary>
     private readonly record struct Owner(int Member, long Claim);
 
-    /// <summary>A learner's claim of a session attached here, and whether the leader has answered it held.</summary>
-    private readonly record struct Claim(long Id, bool Held);
+    /// <summary>
+    /// A learner's claim of a session attached here, whether the leader has answered it held, and what the reattach that
+    /// made it waits on (completed by the leader's answer, either way).
+    /// </summary>
+    private readonly record struct Claim(long Id, bool Held, TaskCompletionSource? Answered = null);
 }

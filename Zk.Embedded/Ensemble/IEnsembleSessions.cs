@@ -16,6 +16,13 @@ internal interface IEnsembleSessions
     /// </summary>
     ServerSession Reattach(SessionId sessionId, ReadOnlySpan<byte> password, Zxid lastZxidSeen);
 
+    /// <summary>
+    /// After a <see cref="Reattach"/>: waits until this member's leader has answered the claim the reattach made (the
+    /// reply to the client waits for it, as ZooKeeper's REVALIDATE does), for a tick at most (a lost claim is repeated
+    /// once the session is attached, and goes again with its first write). Never throws.
+    /// </summary>
+    ValueTask ClaimAnsweredAsync(SessionId sessionId, CancellationToken cancellationToken);
+
     /// <summary>Waits until a read on this member is linearizable; throws ConnectionLoss when it cannot be.</summary>
     ValueTask ReadIndexAsync(CancellationToken cancellationToken);
 }

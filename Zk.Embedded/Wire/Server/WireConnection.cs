@@ -279,6 +279,15 @@ internal sealed class WireConnection : ISessionSink
                 return false;
             }
 
+            // An ensemble member answers once its leader knows the session is here (ZooKeeper's REVALIDATE): a write
+            // the client sends at once must not find the leader still giving the session to the member it left.
+            await _peer.ClaimAnsweredAsync(sessionId, _closed.Token).ConfigureAwait(false);
+            if (_peer.Pipeline.NotServing is { } stopped)
+            {
+                Log.SessionRefused(_peer.Logger, sessionId, Remote, stopped);
+                return false;
+            }
+
             Bind(existing);
             _peer.Attach(existing, this);
             WriteConnectResponse(new ConnectResponse(0, existing.TimeoutMillis, existing.SessionId.Value, existing.Password, false), closeAfter: false);

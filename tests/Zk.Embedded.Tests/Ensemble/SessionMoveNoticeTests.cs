@@ -54,6 +54,32 @@ public sealed class SessionMoveNoticeTests
     }
 
     [Fact]
+    public void A_reattach_to_a_learner_waits_until_the_leader_has_answered_its_claim()
+    {
+        var leader = new Member(1, leads: true);
+        var learner = new Member(2, leads: false) { Leader = leader };
+        learner.Holding = true;
+        learner.Sessions.Reattach(Session, learner.Tracker.PasswordFor(Session), default);
+        var answered = learner.Sessions.ClaimAnswered(Session);
+        Assert.False(answered.IsCompleted, "expected the reattach to wait while its claim is on the way to the leader");
+
+        learner.DeliverNext();   // the claim; the leader's answer comes straight back
+        Assert.True(answered.IsCompleted, "expected the leader's answer to end the reattach's wait");
+        Assert.True(leader.Sessions.MovedFrom(Session, 2) is null,
+            $"expected the leader to give the session to the learner before the learner answers its client, it names server {leader.Sessions.MovedFrom(Session, 2)}");
+    }
+
+    [Fact]
+    public void A_reattach_to_the_leader_or_of_a_session_claimed_and_answered_waits_for_nothing()
+    {
+        var leader = new Member(1, leads: true);
+        var learner = new Member(2, leads: false) { Leader = leader };
+        leader.Sessions.Reattach(Session, leader.Tracker.PasswordFor(Session), default);
+        Assert.True(leader.Sessions.ClaimAnswered(Session).IsCompleted, "expected the leader, which takes the session over itself, not to wait");
+        Assert.True(learner.Sessions.ClaimAnswered(Session).IsCompleted, "expected nothing to wait for on a learner that never claimed the session");
+    }
+
+    [Fact]
     public void A_member_whose_connection_of_a_moved_session_closed_does_not_claim_it_again()
     {
         var leader = new Member(1, leads: true);

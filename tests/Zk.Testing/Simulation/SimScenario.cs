@@ -183,6 +183,12 @@ internal sealed class SimEnsembleSessions(SimulatedEnsemble ensemble, SimPeer pe
     }
 
     public ValueTask ReadIndexAsync(CancellationToken cancellationToken) => new(ensemble.ReadIndex(peer, incarnation));
+
+    /// <summary>
+    /// No wait here: the claim's answer completes inside a simulation step, and a scenario's continuations run on its
+    /// run's queue only. The workload's clients hold their reattach as the wire and in-process paths do (Workload.Step).
+    /// </summary>
+    public ValueTask ClaimAnsweredAsync(SessionId sessionId, CancellationToken cancellationToken) => default;
 }
 
 /// <summary>A simulated member's incarnation as its in-process sessions see it: the pipeline of <c>PeerCore</c>.</summary>

@@ -60,6 +60,14 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         }
         if (PeerOf(client) is not { } peer)
             return null;
+        if (client.ClaimWait is { } wait)
+        {
+            // A reattach's reply waits until the member's leader answered its claim, a tick at most, as the wire
+            // and in-process reattaches do (GlobalSessions.ClaimAnswered): the client sends nothing before it.
+            if (!wait.Answered.IsCompleted && now() < wait.Until)
+                return null;
+            client.ClaimWait = null;
+        }
         Ping(client, peer);
         if (client.Session == 0)
             return client.Outstanding.Count == 0 ? Write(client, SimOpKind.CreateSession, peer) : null;
@@ -220,7 +228,9 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             var id = new SessionId(client.Session);
             try
             {
-                session = _members[peer.Id - 1]!.Global.Reattach(id, peer.Tree.Sessions.PasswordFor(id), client.LastSeen);
+                var global = _members[peer.Id - 1]!.Global;
+                session = global.Reattach(id, peer.Tree.Sessions.PasswordFor(id), client.LastSeen);
+                client.ClaimWait = (global.ClaimAnswered(id), now() + (long)Math.Ceiling(1 / options.TickProbability));
                 History.Reattached++;
             }
             catch (ZkException e) when (e.Code == ZkErrorCode.ConnectionLoss)
@@ -254,7 +264,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         foreach (var op in lost)
             Finish(client, op, SimOutcome.Unknown);
         client.Connection?.Close();
-        (client.Peer, client.Connection) = (0, null);
+        (client.Peer, client.Connection, client.ClaimWait) = (0, null, null);
     }
 
     private void Read(SimClient client, SimPeer peer, SimOpKind kind = SimOpKind.Read)
@@ -557,6 +567,9 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         public bool Closing { get; set; }
         public int Peer { get; set; }
         public SimConnection? Connection { get; set; }
+
+        /// <summary>A reattach's claim the member's leader has not answered, and the step the client stops waiting for it.</summary>
+        public (Task Answered, long Until)? ClaimWait { get; set; }
         /// <summary>A client that stopped pinging (its process hung) does nothing before this step.</summary>
         public long SilentUntil { get; set; }
         public Zxid LastSeen { get; set; }
