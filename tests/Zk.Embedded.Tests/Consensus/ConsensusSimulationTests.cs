@@ -8,8 +8,8 @@ namespace Zk.Embedded.Tests.Consensus;
 /// Seeded whole-ensemble runs of the consensus core with client sessions on real trees (docs/simulation.md): message
 /// reordering across channels, drops, partitions (one-way too), crashes that lose unsynced writes or keep some and tear
 /// the last, paused peers, stalled and jumping clocks, slow disks, delayed or instant fsyncs. A
-/// fixed set of seeds runs every time; ZK_SIM_RUNS=n runs n seeds per configuration instead, ZK_SIM_SEED=s replays
-/// one and prints its trace hash.
+/// fixed set of seeds runs every time; ZK_SIM_RUNS=n runs n seeds per configuration instead (from ZK_SIM_FIRST_SEED,
+/// 1 unless set, so a long run can go on where the last one stopped), ZK_SIM_SEED=s replays one and prints its trace hash.
 /// </summary>
 public sealed class ConsensusSimulationTests(ITestOutputHelper output)
 {
@@ -127,7 +127,8 @@ public sealed class ConsensusSimulationTests(ITestOutputHelper output)
             yield break;
         }
         var count = int.TryParse(Environment.GetEnvironmentVariable("ZK_SIM_RUNS"), out var runs) ? runs : FixedSeeds;
-        for (var seed = 1; seed <= count; seed++)
+        var first = int.TryParse(Environment.GetEnvironmentVariable("ZK_SIM_FIRST_SEED"), out var from) ? from : 1;
+        for (var seed = first; seed < first + count; seed++)
             yield return seed;
     }
 }
