@@ -230,20 +230,28 @@ internal sealed class WriteForwarder
         }
     }
 
-    /// <summary>On the leader: sends the answer of a forwarded request that made no txn back to its learner.</summary>
-    private sealed class RemoteReply(IConsensusView driver, int learner, SessionId sessionId, int cxid) : IReplyTarget
+    /// <summary>
+    /// On the leader: sends the answer of a forwarded request that made no txn back to its learner, as soon as the
+    /// proposer decides it (<see cref="IRemoteReplyTarget"/>), or when the pipeline answers it otherwise (it stopped).
+    /// </summary>
+    private sealed class RemoteReply(IConsensusView driver, int learner, SessionId sessionId, int cxid) : IRemoteReplyTarget
     {
+        private volatile bool _sent;
+
         public bool ExpectsTxn { get; set; }
+
+        public void Decided(in Reply reply) => Send(reply);
 
         public void Complete(in Reply reply)
         {
-            if (ExpectsTxn && !reply.IsError)
-                return; // its txn's COMMIT answers it on the learner
+            if (_sent || (ExpectsTxn && !reply.IsError))
+                return; // answered when decided, or its txn's COMMIT answers it on the learner
             Send(reply);
         }
 
         public void Send(in Reply reply)
         {
+            _sent = true;
             var message = new ForwardedReply(sessionId, cxid, ForwardCodec.EncodeReply(reply));
             driver.Run(() => driver.SendTraffic(learner, message));
         }

@@ -166,7 +166,7 @@ internal sealed class RequestProcessor : IPeerPipeline, IAsyncDisposable
                 var batch = new ProposedBatch();
                 _steppedInFlight.Enqueue(batch);   // before it is filled: a failure below fails its requests with the rest
                 _proposer.Fill(batch, _queue.Reader, MaxBatch);
-                _commit.Propose(batch.Txns);
+                Propose(batch);
             }
         }
         catch (Exception e)
@@ -266,7 +266,7 @@ internal sealed class RequestProcessor : IPeerPipeline, IAsyncDisposable
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
                 _proposer.Fill(batch, reader, MaxBatch);
-                _commit.Propose(batch.Txns);
+                Propose(batch);
                 using (Telemetry.StartCommit(batch.Txns.Count, batch.Txns.Count > 0 ? batch.Txns[0].Zxid : default, batch.Txns.Count > 0 ? batch.Txns[^1].Zxid : default))
                 {
                     _publisher.PublishBatch(batch);
@@ -287,6 +287,22 @@ internal sealed class RequestProcessor : IPeerPipeline, IAsyncDisposable
     /// writing, and a sync that starts after N+1 is written covers both (ZooKeeper's PrepRequestProcessor and
     /// SyncRequestProcessor run apart the same way). Two batches circulate, which bounds the work in flight.
     /// </summary>
+    /// <summary>
+    /// Proposes a filled batch's txns; first, the answers it decided without a txn go to requests forwarded by learners
+    /// (<see cref="IRemoteReplyTarget"/>): sent before the proposals, they reach each learner before the COMMIT of any
+    /// later txn of their session, which the learner could otherwise not tell from a txn it has no request for.
+    /// </summary>
+    private void Propose(ProposedBatch batch)
+    {
+        foreach (var step in batch.Steps)
+        {
+            if (step.Txn is null && step.Write.Target is IRemoteReplyTarget remote)
+                remote.Decided(step.Reply);
+        }
+
+        _commit.Propose(batch.Txns);
+    }
+
     private async Task RunStagedAsync()
     {
         var free = Channel.CreateBounded<ProposedBatch>(BatchesInFlight);
@@ -305,7 +321,7 @@ internal sealed class RequestProcessor : IPeerPipeline, IAsyncDisposable
             {
                 proposing = await free.Reader.ReadAsync().ConfigureAwait(false);
                 _proposer.Fill(proposing, reader, MaxBatch);
-                _commit.Propose(proposing.Txns);
+                Propose(proposing);
                 await full.Writer.WriteAsync(proposing).ConfigureAwait(false);
                 proposing = null;
             }

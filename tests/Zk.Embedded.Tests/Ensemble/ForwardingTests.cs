@@ -140,6 +140,46 @@ public sealed class ForwardingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Failed_writes_pipelined_ahead_of_successful_ones_through_a_follower_are_all_answered_in_order()
+    {
+        // The leader's answer to a failed forwarded write must reach the follower before the COMMIT of any later txn of
+        // the session: the follower answers a session's writes in order, and a txn whose request is not the oldest one
+        // waiting is one it cannot place. Sent late (once the leader's own pipeline got to it), it lost that race
+        // under pipelining, and the session's later writes waited until they failed with ConnectionLoss (found by
+        // EnsembleRequestFuzzTests).
+        await using var ensemble = await TrafficEnsemble.StartAsync(output);
+        var follower = (await ensemble.FollowersAsync())[0];
+        var session = await ensemble.NewSessionAsync(follower);
+        var leader = await ensemble.LeaderAsync();
+        var busy = await ensemble.NewSessionAsync(leader);
+        const int Pairs = 100;
+        var order = new ConcurrentQueue<int>();
+        var probes = new List<Probe>();
+        for (var i = 1; i <= Pairs; i++)
+        {
+            var (failed, created, path) = (2 * i - 1, 2 * i, $"/p{i}");
+            var error = new Probe(() => true, () => order.Enqueue(failed));
+            var write = new Probe(() => follower.State.Find(path) is not null, () => order.Enqueue(created));
+            probes.Add(error);
+            probes.Add(write);
+            await follower.SubmitAsync(new PendingWrite(session, new SetDataRequest("/none", [1], -1), error, Cxid: failed));
+            await follower.SubmitAsync(new PendingWrite(session, Create(path, [1]), write, Cxid: created));
+            await leader.SubmitAsync(new PendingWrite(busy, Create($"/busy{i}", [1]), null, Cxid: i));
+        }
+
+        for (var i = 0; i < probes.Count; i++)
+        {
+            var done = await Task.WhenAny(probes[i].Result, Task.Delay(TrafficEnsemble.Deadline));
+            Assert.True(done == probes[i].Result, $"expected request {i + 1} of the session through server {follower.Id} to be answered, it waits still ({order.Count} answered)");
+            var (reply, visible) = await probes[i].Result;
+            var expected = i % 2 == 0 ? ZkErrorCode.NoNode : ZkErrorCode.Ok;
+            Assert.True(reply.Error == expected && visible, $"expected request {i + 1} to end {expected}, got {reply.Error} (its node visible: {visible})");
+        }
+
+        Assert.True(order.SequenceEqual(Enumerable.Range(1, 2 * Pairs)), $"expected the session's answers in the order sent, got {string.Join(",", order.Take(20))}...");
+    }
+
+    [Fact]
     public async Task A_sync_through_another_follower_makes_its_reads_see_a_write_acknowledged_through_the_first()
     {
         await using var ensemble = await TrafficEnsemble.StartAsync(output);
