@@ -9,7 +9,8 @@ namespace Zk.Embedded.Tests.Robustness;
 /// The pipeline's fault rule across an ensemble: the request fuzz (<see cref="FuzzRequests"/>) runs through a
 /// follower, whose writes go to the leader as forwarded requests (a request the follower takes but the leader cannot
 /// decode, or decodes otherwise, would show here), and through the leader, in process and as hostile frames on each
-/// one's client port. After every batch every member takes a write from a fresh session, and at the end every
+/// one's client port; between batches a session moves from one to the other (a reattach, held until the leader has
+/// answered its claim). After every batch every member takes a write from a fresh session, and at the end every
 /// member's tree is identical (digests) and holds every probe. Three durable voters over the in-memory transport; the
 /// network's seed and the fuzz's are printed (ZK_SEED, ZK_FUZZ_SEED and ZK_FUZZ_ITERATIONS replay or lengthen it).
 /// </summary>
@@ -40,8 +41,11 @@ public sealed class EnsembleRequestFuzzTests(ITestOutputHelper output) : IDispos
 
         var sessions = new Dictionary<ZkPeer, IZooKeeper[]> { [follower] = new IZooKeeper[3], [leader] = new IZooKeeper[3] };
         var probes = new List<string>();
+        var moves = 0;
         for (var batch = 0; batch < batches; batch++)
         {
+            if (batch > 0 && await MoveASessionAsync(batch % 2 == 0 ? (follower, leader) : (leader, follower), sessions, $"fuzz seed={seed} batch {batch}"))
+                moves++;
             foreach (var (member, memberSessions) in sessions)
             {
                 var where = $"fuzz seed={seed} batch {batch} on server {member.Options.ServerId} ({member.Mode})";
@@ -61,7 +65,29 @@ public sealed class EnsembleRequestFuzzTests(ITestOutputHelper output) : IDispos
 
         Assert.True(ensemble.Leader == (int)leader.Options.ServerId, $"fuzz seed={seed}: expected the leader to stay for the whole run, server {ensemble.Leader} leads now");
         await EnsembleKit.AssertConvergedAsync(ensemble, p => probes.TrueForAll(probe => p.Core.Pipeline.State.Find(probe) is not null));
-        output.WriteLine($"{batches} batches, {leader.Core.Pipeline.State.NodeCount} znodes, zxid {leader.Core.Pipeline.State.Zxid}");
+        output.WriteLine($"{batches} batches, {moves} sessions moved, {leader.Core.Pipeline.State.NodeCount} znodes, zxid {leader.Core.Pipeline.State.Zxid}");
+    }
+
+    /// <summary>
+    /// Reattaches a live session of <paramref name="from"/> on <paramref name="to"/>, in place of one of its own (closed):
+    /// the fuzz goes on with it there, and the handle it left is not used again.
+    /// </summary>
+    private static async Task<bool> MoveASessionAsync((ZkPeer From, ZkPeer To) move, Dictionary<ZkPeer, IZooKeeper[]> sessions, string where)
+    {
+        var (from, to) = move;
+        var slot = Array.FindIndex(sessions[from], s => s is { State: SessionState.Connected });
+        if (slot < 0)
+            return false;
+        var leaving = sessions[from][slot];
+        var options = new ZkSessionOptions { SessionId = leaving.SessionId, SessionPassword = leaving.SessionPassword, LastZxidSeen = leaving.LastZxidSeen };
+        IZooKeeper? moved = null;
+        await EnsembleKit.RetryOnConnectionLossAsync(async () => moved = await to.ConnectAsync(options));   // refused while `to` is behind the session
+        if (sessions[to][slot] is { } replaced)
+            await replaced.DisposeAsync();
+        sessions[to][slot] = moved!;
+        sessions[from][slot] = null!;
+        Assert.True(moved!.State == SessionState.Connected, $"{where}: expected session {leaving.SessionId:x} connected on server {to.Options.ServerId} after the move, it is {moved.State}");
+        return true;
     }
 
     public void Dispose() => output.WriteLine(_log.Tail());
