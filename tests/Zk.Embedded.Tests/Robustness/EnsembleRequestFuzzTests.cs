@@ -10,18 +10,20 @@ namespace Zk.Embedded.Tests.Robustness;
 /// follower, whose writes go to the leader as forwarded requests (a request the follower takes but the leader cannot
 /// decode, or decodes otherwise, would show here), and through the leader, in process and as hostile frames on each
 /// one's client port; between batches a session moves from one to the other (a reattach, held until the leader has
-/// answered its claim). After every batch every member takes a write from a fresh session, and at the end every
-/// member's tree is identical (digests) and holds every probe. Three durable voters over the in-memory transport; the
-/// network's seed and the fuzz's are printed (ZK_SEED, ZK_FUZZ_SEED and ZK_FUZZ_ITERATIONS replay or lengthen it).
+/// answered its claim), and every fifth batch the leader is killed and restarted. After every batch every member
+/// takes a write from a fresh session, and at the end every member's tree is identical (digests) and holds every
+/// probe. Three durable voters over the in-memory transport; the network's seed and the fuzz's are printed (ZK_SEED,
+/// ZK_FUZZ_SEED and ZK_FUZZ_ITERATIONS replay or lengthen it).
 /// </summary>
 public sealed class EnsembleRequestFuzzTests(ITestOutputHelper output) : IDisposable
 {
     private const int DefaultSeed = 20_261_207;
     private const int DefaultBatches = 12;
+    private const int FailoverEvery = 5;
     private readonly TraceLogger _log = new();
 
     [Fact]
-    public async Task Random_requests_through_a_follower_and_the_leader_leave_every_member_writable_and_the_trees_identical()
+    public async Task Random_requests_through_a_follower_and_the_leader_across_moves_and_leader_kills_leave_every_member_writable_and_lose_no_acknowledged_write()
     {
         var (seed, batches) = FuzzRounds.FromEnvironment(DefaultSeed, DefaultBatches);
         output.WriteLine($"fuzz seed={seed} batches={batches} (set ZK_FUZZ_SEED and ZK_FUZZ_ITERATIONS to replay or run longer)");
@@ -30,31 +32,45 @@ public sealed class EnsembleRequestFuzzTests(ITestOutputHelper output) : IDispos
             Durable = true,
             Peer = o.Peer with { ClientPort = 0, MaxClientConnections = 0, ExtendedTypesEnabled = true, SuperDigest = FuzzRounds.SuperDigest },
         });
-        var leader = ensemble[ensemble.Leader!.Value];
-        var follower = ensemble[ensemble.Followers[0]];
-        var fuzz = new FuzzRequests(new Random(seed), leader.Options.MaxDataBytes);
-        await using (var setup = await leader.ConnectAsync())
+        var fuzz = new FuzzRequests(new Random(seed), ensemble[ensemble.Leader!.Value].Options.MaxDataBytes);
+        await using (var setup = await ensemble.ConnectAsync(ensemble.Leader!.Value))
         {
             await setup.CreateAsync("/f");
             await setup.CreateAsync("/zookeeperx");
         }
 
-        var sessions = new Dictionary<ZkPeer, IZooKeeper[]> { [follower] = new IZooKeeper[3], [leader] = new IZooKeeper[3] };
+        // Sessions by the role of the member they were opened on (a failover moves the roles, not the sessions).
+        var sessions = new Dictionary<string, IZooKeeper[]> { ["follower"] = new IZooKeeper[3], ["leader"] = new IZooKeeper[3] };
         var probes = new List<string>();
-        var moves = 0;
+        var (moves, failovers) = (0, 0);
         for (var batch = 0; batch < batches; batch++)
         {
-            if (batch > 0 && await MoveASessionAsync(batch % 2 == 0 ? (follower, leader) : (leader, follower), sessions, $"fuzz seed={seed} batch {batch}"))
+            var at = $"fuzz seed={seed} batch {batch}";
+            var members = new Dictionary<string, ZkPeer> { ["follower"] = ensemble[ensemble.Followers[0]], ["leader"] = ensemble[ensemble.Leader!.Value] };
+            if (batch > 0 && await MoveASessionAsync(batch % 2 == 0 ? ("follower", "leader") : ("leader", "follower"), members, sessions, at))
                 moves++;
-            foreach (var (member, memberSessions) in sessions)
+            foreach (var (role, member) in members)
             {
-                var where = $"fuzz seed={seed} batch {batch} on server {member.Options.ServerId} ({member.Mode})";
-                await FuzzRounds.RunCallsAsync(member, memberSessions, fuzz, where);
+                var where = $"{at} on server {member.Options.ServerId} ({member.Mode})";
+                await FuzzRounds.RunCallsAsync(member, sessions[role], fuzz, where);
                 await FuzzRounds.RunFramesAsync(member, fuzz, where, output);
             }
 
             foreach (var member in ensemble.Running)
-                probes.Add(await FuzzRounds.AssertWritableAsync(member, $"/probe-{batch}-{member.Options.ServerId}", $"fuzz seed={seed} batch {batch} on server {member.Options.ServerId} ({member.Mode})"));
+                probes.Add(await FuzzRounds.AssertWritableAsync(member, $"/probe-{batch}-{member.Options.ServerId}", $"{at} on server {member.Options.ServerId} ({member.Mode})"));
+            if (batch % FailoverEvery == FailoverEvery - 1)
+            {
+                // The leader dies as a killed process between batches (nothing in flight), and comes back as a follower:
+                // every probe acknowledged so far must be on every member at the end.
+                var old = ensemble.Leader!.Value;
+                await ensemble.CrashAsync(old);
+                await ensemble.WaitForLeaderAsync();
+                await ensemble.RestartAsync(old);
+                await EnsembleKit.WaitAsync(() => ensemble.Running.Count == 3 && ensemble.Running.All(p => p.IsServing),
+                    () => $"{at}: expected every member to serve again after server {old} was killed and restarted: "
+                        + string.Join(", ", ensemble.Running.Select(p => $"{p.Options.ServerId} {p.Mode}")));
+                failovers++;
+            }
         }
 
         foreach (var session in sessions.Values.SelectMany(s => s))
@@ -63,18 +79,19 @@ public sealed class EnsembleRequestFuzzTests(ITestOutputHelper output) : IDispos
                 await session.DisposeAsync();
         }
 
-        Assert.True(ensemble.Leader == (int)leader.Options.ServerId, $"fuzz seed={seed}: expected the leader to stay for the whole run, server {ensemble.Leader} leads now");
         await EnsembleKit.AssertConvergedAsync(ensemble, p => probes.TrueForAll(probe => p.Core.Pipeline.State.Find(probe) is not null));
-        output.WriteLine($"{batches} batches, {moves} sessions moved, {leader.Core.Pipeline.State.NodeCount} znodes, zxid {leader.Core.Pipeline.State.Zxid}");
+        var final = ensemble[ensemble.Leader!.Value].Core.Pipeline.State;
+        output.WriteLine($"{batches} batches, {moves} sessions moved, {failovers} leaders killed, {final.NodeCount} znodes, zxid {final.Zxid}");
     }
 
     /// <summary>
     /// Reattaches a live session of <paramref name="from"/> on <paramref name="to"/>, in place of one of its own (closed):
     /// the fuzz goes on with it there, and the handle it left is not used again.
     /// </summary>
-    private static async Task<bool> MoveASessionAsync((ZkPeer From, ZkPeer To) move, Dictionary<ZkPeer, IZooKeeper[]> sessions, string where)
+    private static async Task<bool> MoveASessionAsync((string From, string To) move, Dictionary<string, ZkPeer> members, Dictionary<string, IZooKeeper[]> sessions, string where)
     {
-        var (from, to) = move;
+        var (from, toRole) = move;
+        var to = members[toRole];
         var slot = Array.FindIndex(sessions[from], s => s is { State: SessionState.Connected });
         if (slot < 0)
             return false;
@@ -82,9 +99,9 @@ public sealed class EnsembleRequestFuzzTests(ITestOutputHelper output) : IDispos
         var options = new ZkSessionOptions { SessionId = leaving.SessionId, SessionPassword = leaving.SessionPassword, LastZxidSeen = leaving.LastZxidSeen };
         IZooKeeper? moved = null;
         await EnsembleKit.RetryOnConnectionLossAsync(async () => moved = await to.ConnectAsync(options));   // refused while `to` is behind the session
-        if (sessions[to][slot] is { } replaced)
+        if (sessions[toRole][slot] is { } replaced)
             await replaced.DisposeAsync();
-        sessions[to][slot] = moved!;
+        sessions[toRole][slot] = moved!;
         sessions[from][slot] = null!;
         Assert.True(moved!.State == SessionState.Connected, $"{where}: expected session {leaving.SessionId:x} connected on server {to.Options.ServerId} after the move, it is {moved.State}");
         return true;
