@@ -282,12 +282,6 @@ internal sealed class RequestProcessor : IPeerPipeline, IAsyncDisposable
     }
 
     /// <summary>
-    /// A stage that commits later: this loop proposes batch N+1 and hands it to the stage while the publishing loop
-    /// waits for batch N to commit and publishes it, so an fsync (or a quorum round) stalls neither proposing nor
-    /// writing, and a sync that starts after N+1 is written covers both (ZooKeeper's PrepRequestProcessor and
-    /// SyncRequestProcessor run apart the same way). Two batches circulate, which bounds the work in flight.
-    /// </summary>
-    /// <summary>
     /// Proposes a filled batch's txns; first, the answers it decided without a txn go to requests forwarded by learners
     /// (<see cref="IRemoteReplyTarget"/>): sent before the proposals, they reach each learner before the COMMIT of any
     /// later txn of their session, which the learner could otherwise not tell from a txn it has no request for.
@@ -303,6 +297,12 @@ internal sealed class RequestProcessor : IPeerPipeline, IAsyncDisposable
         _commit.Propose(batch.Txns);
     }
 
+    /// <summary>
+    /// A stage that commits later: this loop proposes batch N+1 and hands it to the stage while the publishing loop
+    /// waits for batch N to commit and publishes it, so an fsync (or a quorum round) stalls neither proposing nor
+    /// writing, and a sync that starts after N+1 is written covers both (ZooKeeper's PrepRequestProcessor and
+    /// SyncRequestProcessor run apart the same way). Two batches circulate, which bounds the work in flight.
+    /// </summary>
     private async Task RunStagedAsync()
     {
         var free = Channel.CreateBounded<ProposedBatch>(BatchesInFlight);

@@ -282,6 +282,8 @@ internal sealed class WireConnection : ISessionSink
             // An ensemble member answers once its leader knows the session is here (ZooKeeper's REVALIDATE): a write
             // the client sends at once must not find the leader still giving the session to the member it left.
             await _peer.ClaimAnsweredAsync(sessionId, _closed.Token).ConfigureAwait(false);
+            if (_closed.IsCancellationRequested)
+                return false;   // closed meanwhile: the session stays where it is
             if (_peer.Pipeline.NotServing is { } stopped)
             {
                 Log.SessionRefused(_peer.Logger, sessionId, Remote, stopped);
