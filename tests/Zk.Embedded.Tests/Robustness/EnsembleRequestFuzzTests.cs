@@ -7,12 +7,12 @@ namespace Zk.Embedded.Tests.Robustness;
 
 /// <summary>
 /// The pipeline's fault rule across an ensemble: the request fuzz (<see cref="FuzzRequests"/>) runs through a
-/// follower, whose writes go to the leader as forwarded requests (a request the follower takes but the leader cannot
-/// decode, or decodes otherwise, would show here), and through the leader, in process and as hostile frames on each
-/// one's client port; between batches a session moves from one to the other (a reattach, held until the leader has
+/// follower and an observer, whose writes go to the leader as forwarded requests (a request one takes but the leader
+/// cannot decode, or decodes otherwise, would show here), and through the leader, in process and as hostile frames on
+/// each one's client port; between batches a session moves from one to the next (a reattach, held until the leader has
 /// answered its claim), and every fifth batch the leader is killed and restarted. After every batch every member
 /// takes a write from a fresh session, and at the end every member's tree is identical (digests) and holds every
-/// probe. Three durable voters over the in-memory transport; the network's seed and the fuzz's are printed (ZK_SEED,
+/// probe. Three durable voters and an observer over the in-memory transport; the network's seed and the fuzz's are printed (ZK_SEED,
 /// ZK_FUZZ_SEED and ZK_FUZZ_ITERATIONS replay or lengthen it).
 /// </summary>
 public sealed class EnsembleRequestFuzzTests(ITestOutputHelper output) : IDisposable
@@ -20,6 +20,9 @@ public sealed class EnsembleRequestFuzzTests(ITestOutputHelper output) : IDispos
     private const int DefaultSeed = 20_261_207;
     private const int DefaultBatches = 12;
     private const int FailoverEvery = 5;
+
+    /// <summary>The members the fuzz goes through, by role; a session moves from each to the next in turn.</summary>
+    private static readonly string[] Roles = ["follower", "leader", "observer"];
     private readonly TraceLogger _log = new();
 
     [Fact]
@@ -30,6 +33,7 @@ public sealed class EnsembleRequestFuzzTests(ITestOutputHelper output) : IDispos
         await using var ensemble = await EnsembleKit.StartAsync(output, _log, 3, o => o with
         {
             Durable = true,
+            Observers = 1,
             Peer = o.Peer with { ClientPort = 0, MaxClientConnections = 0, ExtendedTypesEnabled = true, SuperDigest = FuzzRounds.SuperDigest },
         });
         var fuzz = new FuzzRequests(new Random(seed), ensemble[ensemble.Leader!.Value].Options.MaxDataBytes);
@@ -40,14 +44,19 @@ public sealed class EnsembleRequestFuzzTests(ITestOutputHelper output) : IDispos
         }
 
         // Sessions by the role of the member they were opened on (a failover moves the roles, not the sessions).
-        var sessions = new Dictionary<string, IZooKeeper[]> { ["follower"] = new IZooKeeper[3], ["leader"] = new IZooKeeper[3] };
+        var sessions = Roles.ToDictionary(role => role, _ => new IZooKeeper[3]);
         var probes = new List<string>();
         var (moves, failovers) = (0, 0);
         for (var batch = 0; batch < batches; batch++)
         {
             var at = $"fuzz seed={seed} batch {batch}";
-            var members = new Dictionary<string, ZkPeer> { ["follower"] = ensemble[ensemble.Followers[0]], ["leader"] = ensemble[ensemble.Leader!.Value] };
-            if (batch > 0 && await MoveASessionAsync(batch % 2 == 0 ? ("follower", "leader") : ("leader", "follower"), members, sessions, at))
+            var members = new Dictionary<string, ZkPeer>
+            {
+                ["follower"] = ensemble[ensemble.Followers[0]],
+                ["leader"] = ensemble[ensemble.Leader!.Value],
+                ["observer"] = ensemble.Running.Single(p => p.Mode == PeerMode.Observer),
+            };
+            if (batch > 0 && await MoveASessionAsync((Roles[batch % Roles.Length], Roles[(batch + 1) % Roles.Length]), members, sessions, at))
                 moves++;
             foreach (var (role, member) in members)
             {
@@ -66,7 +75,7 @@ public sealed class EnsembleRequestFuzzTests(ITestOutputHelper output) : IDispos
                 await ensemble.CrashAsync(old);
                 await ensemble.WaitForLeaderAsync();
                 await ensemble.RestartAsync(old);
-                await EnsembleKit.WaitAsync(() => ensemble.Running.Count == 3 && ensemble.Running.All(p => p.IsServing),
+                await EnsembleKit.WaitAsync(() => ensemble.Running.Count == 4 && ensemble.Running.All(p => p.IsServing),
                     () => $"{at}: expected every member to serve again after server {old} was killed and restarted: "
                         + string.Join(", ", ensemble.Running.Select(p => $"{p.Options.ServerId} {p.Mode}")));
                 failovers++;
