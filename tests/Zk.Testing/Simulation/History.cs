@@ -27,6 +27,11 @@ internal sealed class History
     /// <summary>Writes a learner forwarded to its leader (REQUESTs delivered), and replies of SessionMoved clients received.</summary>
     public int Forwarded { get; set; }
     public int SessionMoved { get; set; }
+    /// <summary>
+    /// Times a learner failed its waiting forwarded writes because the leader answered none for its bound (WriteForwarder):
+    /// a request or reply the network lost, or a bug that loses one (the clients only see ConnectionLoss).
+    /// </summary>
+    public int ForwardsUnanswered { get; set; }
     /// <summary>Replies of ConnectionLoss (a member not serving, a forwarded write lost or its leader gone); the other unknown outcomes are replies the client never got.</summary>
     public int ConnectionLossReplies { get; set; }
     /// <summary>The connected components of the checked history (<see cref="Linearizability.Components"/>) the search could not decide, and those it found linearizable.</summary>

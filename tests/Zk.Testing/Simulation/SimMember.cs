@@ -23,13 +23,17 @@ internal sealed class SimMember : IConsensusView, IReplicaView, IWriteSubmitter
     private readonly Action<PendingWrite> _post;
 
     /// <param name="answerTicks">the forwarder's bound on a forwarded write's answer, in ticks (EnsembleMember's: twice the larger of initLimit and syncLimit).</param>
-    public SimMember(SimPeer peer, SessionTracker tracker, TimeProvider clock, Func<int, ClientTraffic, bool> send, Func<PendingWrite, ValueTask> submit, Action<PendingWrite> post, int answerTicks)
+    /// <param name="unanswered">called each time the forwarder fails its waiting writes by that bound.</param>
+    public SimMember(SimPeer peer, SessionTracker tracker, TimeProvider clock, Func<int, ClientTraffic, bool> send, Func<PendingWrite, ValueTask> submit, Action<PendingWrite> post, int answerTicks, Action unanswered)
     {
         (_peer, _send, _submit, _post) = (peer, send, submit, post);
         Sessions = tracker;
         Global = new GlobalSessions(this, this, tracker, clock, NullLogger.Instance);
-        Forwarder = new WriteForwarder(this, this, Global, answerTicks, NullLogger.Instance);
+        Forwarder = new WriteForwarder(this, this, Global, answerTicks, new EventCounter(ForwardsUnansweredEvent, unanswered));
     }
+
+    /// <summary>WriteForwarder's log event for writes failed by its answer bound (Zk.Embedded/Ensemble/Log.cs).</summary>
+    private const int ForwardsUnansweredEvent = 7011;
 
     /// <summary>The sessions this incarnation knows: its connections' and, as leader, every session of the tree.</summary>
     public SessionTracker Sessions { get; }

@@ -31,7 +31,8 @@ internal sealed partial class Workload
         (peer.Tree.Builder, peer.Tree.Clock, peer.Proposing) = (_builder, _clock, OnProposing);
         // EnsembleMember's bound on a forwarded write's answer: twice the larger of initLimit and syncLimit.
         var answerTicks = 2 * Math.Max(peer.Config.InitLimit, peer.Config.SyncLimit);
-        _members[peer.Id - 1] = new SimMember(peer, tracker, _clock, (to, message) => SendTraffic(peer.Id, to, message), write => Submit(peer, write), write => Post(peer, write), answerTicks);
+        _members[peer.Id - 1] = new SimMember(peer, tracker, _clock, (to, message) => SendTraffic(peer.Id, to, message), write => Submit(peer, write), write => Post(peer, write), answerTicks,
+            () => History.ForwardsUnanswered++);
     }
 
     /// <summary>The core changed role or phase (from its ready batch): the member's GlobalSessions hears it, as from the driver.</summary>
