@@ -10,7 +10,8 @@ namespace Zk.Embedded.Tests.Robustness;
 /// follower and an observer, whose writes go to the leader as forwarded requests (a request one takes but the leader
 /// cannot decode, or decodes otherwise, would show here), and through the leader, in process and as hostile frames on
 /// each one's client port; between batches a session moves from one to the next (a reattach, held until the leader has
-/// answered its claim), and every fifth batch the leader is killed and restarted. After every batch every member
+/// answered its claim); every fifth batch the leader is killed and restarted, and every seventh the follower is cut
+/// off for the batch and must catch up once healed. After every batch every member
 /// takes a write from a fresh session, and at the end every member's tree is identical (digests) and holds every
 /// probe. Three durable voters and an observer over the in-memory transport; the network's seed and the fuzz's are printed (ZK_SEED,
 /// ZK_FUZZ_SEED and ZK_FUZZ_ITERATIONS replay or lengthen it).
@@ -20,6 +21,7 @@ public sealed class EnsembleRequestFuzzTests(ITestOutputHelper output) : IDispos
     private const int DefaultSeed = 20_261_207;
     private const int DefaultBatches = 12;
     private const int FailoverEvery = 5;
+    private const int PartitionEvery = 7;
 
     /// <summary>The members the fuzz goes through, by role; a session moves from each to the next in turn.</summary>
     private static readonly string[] Roles = ["follower", "leader", "observer"];
@@ -46,7 +48,7 @@ public sealed class EnsembleRequestFuzzTests(ITestOutputHelper output) : IDispos
         // Sessions by the role of the member they were opened on (a failover moves the roles, not the sessions).
         var sessions = Roles.ToDictionary(role => role, _ => new IZooKeeper[3]);
         var probes = new List<string>();
-        var (moves, failovers) = (0, 0);
+        var (moves, failovers, partitions) = (0, 0, 0);
         for (var batch = 0; batch < batches; batch++)
         {
             var at = $"fuzz seed={seed} batch {batch}";
@@ -58,15 +60,30 @@ public sealed class EnsembleRequestFuzzTests(ITestOutputHelper output) : IDispos
             };
             if (batch > 0 && await MoveASessionAsync((Roles[batch % Roles.Length], Roles[(batch + 1) % Roles.Length]), members, sessions, at))
                 moves++;
+            // Now and then the follower is cut off for a batch: the others go on (a quorum), and it must catch up on
+            // whatever txns the batch made, by DIFF (or TRUNC, SNAP), once the partition heals.
+            var cutOff = batch % PartitionEvery == PartitionEvery - 1 ? members["follower"] : null;
+            if (cutOff is not null)
+                ensemble.Partition((int)cutOff.Options.ServerId);
             foreach (var (role, member) in members)
             {
+                if (member == cutOff)
+                    continue;
                 var where = $"{at} on server {member.Options.ServerId} ({member.Mode})";
                 await FuzzRounds.RunCallsAsync(member, sessions[role], fuzz, where);
                 await FuzzRounds.RunFramesAsync(member, fuzz, where, output);
             }
 
-            foreach (var member in ensemble.Running)
+            foreach (var member in ensemble.Running.Where(m => m != cutOff))
                 probes.Add(await FuzzRounds.AssertWritableAsync(member, $"/probe-{batch}-{member.Options.ServerId}", $"{at} on server {member.Options.ServerId} ({member.Mode})"));
+            if (cutOff is not null)
+            {
+                ensemble.Heal();
+                await EnsembleKit.WaitAsync(() => ensemble.Running.All(p => p.IsServing) && cutOff.LastZxid >= ensemble[ensemble.Leader!.Value].LastZxid,
+                    () => $"{at}: expected server {cutOff.Options.ServerId} to catch up and serve after the partition healed: "
+                        + string.Join(", ", ensemble.Running.Select(p => $"{p.Options.ServerId} {p.Mode} zxid {p.LastZxid:x}")));
+                partitions++;
+            }
             if (batch % FailoverEvery == FailoverEvery - 1)
             {
                 // The leader dies as a killed process between batches (nothing in flight), and comes back as a follower:
@@ -90,7 +107,7 @@ public sealed class EnsembleRequestFuzzTests(ITestOutputHelper output) : IDispos
 
         await EnsembleKit.AssertConvergedAsync(ensemble, p => probes.TrueForAll(probe => p.Core.Pipeline.State.Find(probe) is not null));
         var final = ensemble[ensemble.Leader!.Value].Core.Pipeline.State;
-        output.WriteLine($"{batches} batches, {moves} sessions moved, {failovers} leaders killed, {final.NodeCount} znodes, zxid {final.Zxid}");
+        output.WriteLine($"{batches} batches, {moves} sessions moved, {failovers} leaders killed, {partitions} followers cut off, {_log.Lines.Count(l => l.Contains(" syncs learner ", StringComparison.Ordinal))} learner syncs, {final.NodeCount} znodes, zxid {final.Zxid}");
     }
 
     /// <summary>
