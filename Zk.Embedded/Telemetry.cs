@@ -161,4 +161,10 @@ internal static class Telemetry
 
     /// <summary>Sessions expired by the peer.</summary>
     public static readonly Counter<long> SessionsExpired = Meter.CreateCounter<long>("zk.sessions.expired", "{session}", "Sessions expired");
+
+    /// <summary>
+    /// Reattaches to an ensemble member answered before its leader answered their claim (a tick passed: the claim or its
+    /// answer was lost or slow); the session's writes through that member may meet SessionMoved until the claim lands.
+    /// </summary>
+    public static readonly Counter<long> ReattachesUnanswered = Meter.CreateCounter<long>("zk.sessions.reattach.unanswered", "{reattach}", "Reattaches answered before the leader answered their claim");
 }

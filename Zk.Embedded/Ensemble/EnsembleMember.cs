@@ -166,8 +166,14 @@ internal sealed class EnsembleMember : IPeerPipeline, IEnsembleSessions, IAsyncD
     public async ValueTask ClaimAnsweredAsync(SessionId sessionId, CancellationToken cancellationToken)
     {
         var answered = _global.ClaimAnswered(sessionId);
-        if (!answered.IsCompleted)
-            await answered.WaitAsync(_tickTime, _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (answered.IsCompleted)
+            return;
+        await answered.WaitAsync(_tickTime, _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (!answered.IsCompleted && !cancellationToken.IsCancellationRequested)
+        {
+            Telemetry.ReattachesUnanswered.Add(1);
+            Log.ReattachUnanswered(_logger, Id, sessionId, _tickTime);
+        }
     }
 
     /// <summary>Sessions whose attached member this member knows while it leads (tests).</summary>

@@ -128,6 +128,31 @@ public sealed class InMemoryEnsembleTests(ITestOutputHelper output) : IDisposabl
     }
 
     [Fact]
+    public async Task A_reattach_whose_claim_the_leader_never_answers_is_attached_after_a_tick_and_counted()
+    {
+        long unanswered = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "Zk.Embedded" && instrument.Name == "zk.sessions.reattach.unanswered")
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, v, _, _) => Interlocked.Add(ref unanswered, v));
+        listener.Start();
+        await using var ensemble = await StartAsync(3);
+        var (leader, follower) = (ensemble.Leader!.Value, ensemble.Followers[0]);
+        var zk = await ensemble.ConnectAsync(leader);
+
+        ensemble.Network.Block(follower, leader);   // the follower's claim never arrives
+        var moved = await ensemble.ConnectAsync(follower, new ZkSessionOptions { SessionId = zk.SessionId, SessionPassword = zk.SessionPassword, LastZxidSeen = zk.LastZxidSeen })
+            .AsTask().WaitAsync(EnsembleKit.Deadline);
+        ensemble.Heal();
+
+        Assert.True(moved.State == SessionState.Connected, $"expected the reattach to go through after its wait, the handle is {moved.State}");
+        Assert.True(Interlocked.Read(ref unanswered) >= 1, "expected zk.sessions.reattach.unanswered to count the reattach answered before its claim was");
+    }
+
+    [Fact]
     public async Task A_session_keeps_its_ephemerals_when_it_moves_to_another_member()
     {
         await using var ensemble = await StartAsync(3);
