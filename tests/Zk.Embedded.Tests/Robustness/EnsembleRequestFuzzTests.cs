@@ -6,15 +6,15 @@ using Zk.Embedded.Tests.Support;
 namespace Zk.Embedded.Tests.Robustness;
 
 /// <summary>
-/// The pipeline's fault rule across an ensemble: the request fuzz (<see cref="FuzzRequests"/>) runs through a
-/// follower and an observer, whose writes go to the leader as forwarded requests (a request one takes but the leader
-/// cannot decode, or decodes otherwise, would show here), and through the leader, in process and as hostile frames on
-/// each one's client port; between batches a session moves from one to the next (a reattach, held until the leader has
-/// answered its claim); every fifth batch the leader is killed and restarted, and every seventh the follower is cut
-/// off for the batch and must catch up once healed. After every batch every member
-/// takes a write from a fresh session, and at the end every member's tree is identical (digests) and holds every
-/// probe. Three durable voters and an observer over the in-memory transport; the network's seed and the fuzz's are printed (ZK_SEED,
-/// ZK_FUZZ_SEED and ZK_FUZZ_ITERATIONS replay or lengthen it).
+/// The pipeline's fault rule across an ensemble: the request fuzz (<see cref="FuzzRequests"/>) runs through a follower
+/// and an observer, whose writes go to the leader as forwarded requests (a request one takes but the leader cannot
+/// decode, or decodes otherwise, would show here), and through the leader, in process and as hostile frames on each
+/// one's client port. Between batches a session moves from one of them to the next (a reattach, held until the leader
+/// has answered its claim); every fifth batch the leader is killed and restarted, and every seventh the follower is
+/// cut off for the batch and must catch up once healed. After every batch every member takes a write from a fresh
+/// session, and at the end every member's tree is identical (digests) and holds every probe. Three durable voters and
+/// an observer over the in-memory transport; the network's seed and the fuzz's are printed (ZK_SEED, ZK_FUZZ_SEED and
+/// ZK_FUZZ_ITERATIONS replay or lengthen it).
 /// </summary>
 public sealed class EnsembleRequestFuzzTests(ITestOutputHelper output) : IDisposable
 {
@@ -28,7 +28,7 @@ public sealed class EnsembleRequestFuzzTests(ITestOutputHelper output) : IDispos
     private readonly TraceLogger _log = new();
 
     [Fact]
-    public async Task Random_requests_through_a_follower_and_the_leader_across_moves_and_leader_kills_leave_every_member_writable_and_lose_no_acknowledged_write()
+    public async Task Random_requests_through_every_kind_of_member_across_moves_kills_and_partitions_leave_every_member_writable_and_lose_no_acknowledged_write()
     {
         var (seed, batches) = FuzzRounds.FromEnvironment(DefaultSeed, DefaultBatches);
         output.WriteLine($"fuzz seed={seed} batches={batches} (set ZK_FUZZ_SEED and ZK_FUZZ_ITERATIONS to replay or run longer)");
@@ -84,6 +84,7 @@ public sealed class EnsembleRequestFuzzTests(ITestOutputHelper output) : IDispos
                         + string.Join(", ", ensemble.Running.Select(p => $"{p.Options.ServerId} {p.Mode} zxid {p.LastZxid:x}")));
                 partitions++;
             }
+
             if (batch % FailoverEvery == FailoverEvery - 1)
             {
                 // The leader dies as a killed process between batches (nothing in flight), and comes back as a follower:
@@ -111,8 +112,9 @@ public sealed class EnsembleRequestFuzzTests(ITestOutputHelper output) : IDispos
     }
 
     /// <summary>
-    /// Reattaches a live session of <paramref name="from"/> on <paramref name="to"/>, in place of one of its own (closed):
-    /// the fuzz goes on with it there, and the handle it left is not used again.
+    /// Reattaches a live session opened through the member of one role on the member of another, in place of one of the
+    /// latter's (closed): the fuzz goes on with it there. The handle it left is not used again, nor disposed (that
+    /// would close the session).
     /// </summary>
     private static async Task<bool> MoveASessionAsync((string From, string To) move, Dictionary<string, ZkPeer> members, Dictionary<string, IZooKeeper[]> sessions, string where)
     {
