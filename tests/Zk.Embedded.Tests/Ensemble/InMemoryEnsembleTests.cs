@@ -142,6 +142,8 @@ public sealed class InMemoryEnsembleTests(ITestOutputHelper output) : IDisposabl
         await using var ensemble = await StartAsync(3);
         var (leader, follower) = (ensemble.Leader!.Value, ensemble.Followers[0]);
         var zk = await ensemble.ConnectAsync(leader);
+        await EnsembleKit.WaitAsync(() => ensemble[follower].Core.Pipeline.State.Sessions.ContainsKey(new SessionId(zk.SessionId)),
+            () => $"expected server {follower} to apply the createSession of {zk.SessionId:x}");   // else the follower does not know the session yet
 
         ensemble.Network.Block(follower, leader);   // the follower's claim never arrives
         var moved = await ensemble.ConnectAsync(follower, new ZkSessionOptions { SessionId = zk.SessionId, SessionPassword = zk.SessionPassword, LastZxidSeen = zk.LastZxidSeen })

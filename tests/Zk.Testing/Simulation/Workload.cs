@@ -174,6 +174,15 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
 
     private void ReadAt(SimClient client, SimOp op, SimPeer peer)
     {
+        if (client.Connection is { Expired: true })
+        {
+            // As OnReply: the peer closed the connection when it published the expiry, so the read's reply never goes
+            // out (seed 3161 answered a read index of an expired session at a state past its close, whose watches were
+            // gone with it, and the checker rightly found a change shown before its event).
+            LoseSession(client, "its session expired");
+            return;
+        }
+
         Observe(op, peer);
         op.Zxid = peer.Tree.Zxid;
         client.Outstanding.Remove(op);   // nothing else of the session is outstanding: a linear read waits alone
