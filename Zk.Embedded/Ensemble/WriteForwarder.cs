@@ -192,8 +192,6 @@ internal sealed class WriteForwarder
         }
 
         var (request, ids) = ForwardCodec.DecodeRequest(forwarded.Body);
-        // Requests that make a txn whenever they succeed (an empty multi makes none; a close of a closed session none).
-        target.ExpectsTxn = request is CreateRequest or DeleteRequest or SetDataRequest or SetAclRequest or MultiRequest { Ops.Count: > 0 } or CreateSessionRequest;
         if (_sessions.MovedFrom(forwarded.SessionId, from) is { } owner)
         {
             // PrepRequestProcessor's checkSession: the session now belongs to another server.
@@ -232,21 +230,20 @@ internal sealed class WriteForwarder
 
     /// <summary>
     /// On the leader: sends the answer of a forwarded request that made no txn back to its learner, as soon as the
-    /// proposer decides it (<see cref="IRemoteReplyTarget"/>), or when the pipeline answers it otherwise (it stopped).
+    /// proposer decides it (<see cref="IRemoteReplyTarget"/>), or when the pipeline fails it otherwise (it stopped).
+    /// Every answer without a txn is decided so; a success that comes to <see cref="Complete"/> is a txn's, which its
+    /// COMMIT answers on the learner.
     /// </summary>
     private sealed class RemoteReply(IConsensusView driver, int learner, SessionId sessionId, int cxid) : IRemoteReplyTarget
     {
         private volatile bool _sent;
 
-        public bool ExpectsTxn { get; set; }
-
         public void Decided(in Reply reply) => Send(reply);
 
         public void Complete(in Reply reply)
         {
-            if (_sent || (ExpectsTxn && !reply.IsError))
-                return; // answered when decided, or its txn's COMMIT answers it on the learner
-            Send(reply);
+            if (!_sent && reply.IsError)
+                Send(reply);
         }
 
         public void Send(in Reply reply)
