@@ -70,7 +70,7 @@ public sealed class SessionMoveNoticeTests
     }
 
     [Fact]
-    public void A_reattach_to_the_leader_or_of_a_session_claimed_and_answered_waits_for_nothing()
+    public void A_reattach_to_the_leader_waits_for_nothing_nor_does_a_learner_that_never_claimed_the_session()
     {
         var leader = new Member(1, leads: true);
         var learner = new Member(2, leads: false) { Leader = leader };

@@ -1,6 +1,6 @@
-using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
+using Zk.Embedded.Tests.Support;
 using Zk.Embedded.Transport;
 using Zk.Transport.NetMQ;
 using static Zk.Embedded.Tests.Transport.NetMq.NetMqTestSupport;
@@ -93,22 +93,14 @@ public sealed class NetMqTransportTests
     [Fact]
     public async Task Sends_to_a_peer_that_is_not_connected_are_refused_and_counted_as_drops()
     {
-        long dropped = 0;
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == "Zk.Transport.NetMQ" && instrument.Name == "zk.transport.send.dropped")
-                l.EnableMeasurementEvents(instrument);
-        };
-        listener.SetMeasurementEventCallback<long>((_, v, _, _) => Interlocked.Add(ref dropped, v));
-        listener.Start();
+        using var dropped = new CounterProbe("Zk.Transport.NetMQ", "zk.transport.send.dropped");
         await using var cluster = new NetMqCluster(new TransportLimits(), members: 2);
         var a = await cluster.StartAsync(1);   // peer 2 never starts
 
         var accepted = Enumerable.Range(0, 10).Count(_ => a.Send(2, [1]));
 
         Assert.Equal(0, accepted);
-        Assert.True(Interlocked.Read(ref dropped) >= 10, $"expected at least 10 drops counted by zk.transport.send.dropped, saw {dropped}");
+        Assert.True(dropped.Total >= 10, $"expected at least 10 drops counted by zk.transport.send.dropped, saw {dropped.Total}");
     }
 
     [Fact]
