@@ -76,15 +76,22 @@ internal sealed class PeerCore(IPeerPipeline pipeline, WatchManager watches, Ses
     /// A live session that may be re-attached with this password, or null: unknown, closing, or wrong password
     /// (ZooKeeper answers all three the same way, as an expired session). An ensemble member may hold a session a
     /// client created on another member; it throws ConnectionLoss when it serves no clients or has not yet seen
-    /// <paramref name="lastZxidSeen"/> (the client must try another server).
+    /// <paramref name="lastZxidSeen"/> (the client must try another server). A learner that does not know the session
+    /// first catches up with its leader's commit point (a read index): a client that created its session on another
+    /// member and has seen nothing since its connect names no zxid this one could refuse on, yet must not be told its
+    /// live session expired (ZooKeeper's learner asks its leader, REVALIDATE). A read index that cannot be had is a
+    /// ConnectionLoss.
     /// </summary>
-    public ServerSession? FindForReattach(SessionId sessionId, ReadOnlySpan<byte> password, Zxid lastZxidSeen)
+    public async ValueTask<ServerSession?> FindForReattachAsync(SessionId sessionId, ReadOnlyMemory<byte> password, Zxid lastZxidSeen, CancellationToken cancellationToken)
     {
         if (Ensemble is { } ensemble)
         {
             try
             {
-                return ensemble.Reattach(sessionId, password, lastZxidSeen);
+                if (ensemble.Reattach(sessionId, password.Span, lastZxidSeen) is { } known)
+                    return known;
+                await ensemble.ReadIndexAsync(cancellationToken).ConfigureAwait(false);
+                return ensemble.Reattach(sessionId, password.Span, lastZxidSeen);
             }
             catch (ZkException e) when (e.Code == ZkErrorCode.SessionExpired)
             {
@@ -92,7 +99,7 @@ internal sealed class PeerCore(IPeerPipeline pipeline, WatchManager watches, Ses
             }
         }
 
-        if (!Sessions.TryGet(sessionId, out var session) || session.IsClosing || !Sessions.PasswordMatches(sessionId, password)
+        if (!Sessions.TryGet(sessionId, out var session) || session.IsClosing || !Sessions.PasswordMatches(sessionId, password.Span)
             || !Pipeline.State.Sessions.ContainsKey(sessionId))
         {
             return null;
@@ -102,7 +109,7 @@ internal sealed class PeerCore(IPeerPipeline pipeline, WatchManager watches, Ses
     }
 
     /// <summary>
-    /// After <see cref="FindForReattach"/> found the session: an ensemble member's reply waits until its leader has
+    /// After <see cref="FindForReattachAsync"/> found the session: an ensemble member's reply waits until its leader has
     /// answered the move (<see cref="IEnsembleSessions.ClaimAnsweredAsync"/>); a standalone peer's at once.
     /// </summary>
     public ValueTask ClaimAnsweredAsync(SessionId sessionId, CancellationToken cancellationToken) =>
@@ -151,7 +158,7 @@ internal sealed class PeerCore(IPeerPipeline pipeline, WatchManager watches, Ses
 
     private async ValueTask<InProcessSession> ReattachAsync(SessionId sessionId, ZkSessionOptions options, CancellationToken cancellationToken)
     {
-        var server = FindForReattach(sessionId, options.SessionPassword.Span, new Zxid(options.LastZxidSeen))
+        var server = await FindForReattachAsync(sessionId, options.SessionPassword, new Zxid(options.LastZxidSeen), cancellationToken).ConfigureAwait(false)
             ?? throw new ZkException(ZkErrorCode.SessionExpired, null, $"Session {sessionId} is not live here, or the password does not match.");
         await ClaimAnsweredAsync(sessionId, cancellationToken).ConfigureAwait(false);
         if (Pipeline.NotServing is { } notServing)

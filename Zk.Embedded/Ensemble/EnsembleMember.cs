@@ -157,9 +157,10 @@ internal sealed class EnsembleMember : IPeerPipeline, IEnsembleSessions, IAsyncD
     /// <summary>
     /// Reattaches a session a client created on any member (it keeps its ephemerals; the client re-registers its
     /// watches). Throws ConnectionLoss when this member does not serve or has not seen <paramref name="lastZxidSeen"/>
-    /// yet (the client tries another), SessionExpired when the session is gone or the password is wrong.
+    /// yet (the client tries another), SessionExpired when the session is gone or the password is wrong; null when this
+    /// learner does not know the session yet (<see cref="GlobalSessions.Reattach"/>).
     /// </summary>
-    public ServerSession Reattach(SessionId sessionId, ReadOnlySpan<byte> password, Zxid lastZxidSeen) =>
+    public ServerSession? Reattach(SessionId sessionId, ReadOnlySpan<byte> password, Zxid lastZxidSeen) =>
         _global.Reattach(sessionId, password, lastZxidSeen);
 
     /// <inheritdoc/>

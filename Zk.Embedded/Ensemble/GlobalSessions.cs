@@ -86,8 +86,13 @@ internal sealed class GlobalSessions
     /// ConnectionLoss when this member does not serve or is behind what the client has seen, as ZooKeeper's
     /// "Refusing session request ... client must try another server"; SessionExpired when the session is gone or the
     /// password is wrong. The leader learns the move, so writes through the old member fail with SessionMoved.
+    /// Null on a learner that does not know the session (with the right password): its createSession may not have
+    /// reached this member yet, and a client that has seen only its connect answered names no zxid to refuse on. The
+    /// caller brings this member up to its leader's commit point (a read index) and asks again, where ZooKeeper's
+    /// learner asks its leader (REVALIDATE); only the leader, whose tracker holds every live session, answers
+    /// SessionExpired for an unknown one at once.
     /// </summary>
-    public ServerSession Reattach(SessionId sessionId, ReadOnlySpan<byte> password, Zxid lastZxidSeen)
+    public ServerSession? Reattach(SessionId sessionId, ReadOnlySpan<byte> password, Zxid lastZxidSeen)
     {
         var status = _driver.Current;
         if (!status.IsServing || status.Leader is not { } leader)
@@ -96,7 +101,11 @@ internal sealed class GlobalSessions
         if (lastZxidSeen > zxid)
             throw new ZkException(ZkErrorCode.ConnectionLoss, null,
                 $"Refusing session request for client as it has seen zxid {lastZxidSeen} our last zxid is {zxid} client must try another server");
-        if (Adopt(sessionId, 0) is not { IsClosing: false } session || !_tracker.PasswordMatches(sessionId, password))
+        var passwordMatches = _tracker.PasswordMatches(sessionId, password);
+        var known = passwordMatches ? Adopt(sessionId, 0) : null;
+        if (known is null && passwordMatches && leader != _driver.Id)
+            return null;
+        if (known is not { IsClosing: false } session)
             throw new ZkException(ZkErrorCode.SessionExpired, null, $"Session {sessionId} has expired or its password does not match.");
         _tracker.Touch(session);
         if (leader == _driver.Id)

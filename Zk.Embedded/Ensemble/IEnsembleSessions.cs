@@ -12,9 +12,10 @@ internal interface IEnsembleSessions
 {
     /// <summary>
     /// Reattaches a session a client created on any member. Throws ConnectionLoss when this member does not serve or
-    /// has not yet seen <paramref name="lastZxidSeen"/>, SessionExpired when the session is gone or the password is wrong.
+    /// has not yet seen <paramref name="lastZxidSeen"/>, SessionExpired when the session is gone or the password is wrong;
+    /// null when this learner does not know the session yet (ask again after <see cref="ReadIndexAsync"/>).
     /// </summary>
-    ServerSession Reattach(SessionId sessionId, ReadOnlySpan<byte> password, Zxid lastZxidSeen);
+    ServerSession? Reattach(SessionId sessionId, ReadOnlySpan<byte> password, Zxid lastZxidSeen);
 
     /// <summary>
     /// After a <see cref="Reattach"/>: waits until this member's leader has answered the claim the reattach made (the

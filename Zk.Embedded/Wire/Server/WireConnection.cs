@@ -263,12 +263,16 @@ internal sealed class WireConnection : ISessionSink
             ServerSession? existing;
             try
             {
-                existing = _peer.FindForReattach(sessionId, request.Password ?? [], lastZxidSeen);
+                existing = await _peer.FindForReattachAsync(sessionId, request.Password ?? [], lastZxidSeen, _closed.Token).ConfigureAwait(false);
             }
             catch (ZkException e) when (e.Code == ZkErrorCode.ConnectionLoss)
             {
                 Log.SessionRefused(_peer.Logger, sessionId, Remote, e.Message);
                 return false;
+            }
+            catch (OperationCanceledException) when (_closed.IsCancellationRequested)
+            {
+                return false;   // closed meanwhile
             }
 
             if (existing is null)

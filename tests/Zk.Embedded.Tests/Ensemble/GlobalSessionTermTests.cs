@@ -39,7 +39,7 @@ public sealed class GlobalSessionTermTests
         member.Follow();
 
         var session = member.Sessions.Reattach(Session, member.Tracker.PasswordFor(Session), default);
-        Assert.Equal(Session, session.SessionId);
+        Assert.Equal(Session, session?.SessionId);
     }
 
     private sealed class Member : IConsensusView, IReplicaView, IWriteSubmitter

@@ -170,7 +170,8 @@ public sealed class GlobalSessionTests(ITestOutputHelper output)
         var wrong = Assert.Throws<ZkException>(() => to.Reattach(session.SessionId, new byte[16], seen));
         Assert.True(wrong.Code == ZkErrorCode.SessionExpired, $"expected a wrong password refused with SessionExpired, got {wrong.Code}");
 
-        var moved = to.Reattach(session.SessionId, session.Password, seen);
+        var moved = to.Reattach(session.SessionId, session.Password, seen)
+            ?? throw new InvalidOperationException("expected the member to know the session");
         await ensemble.WriteAsync(to, moved, Ephemeral("/mine2"), 2);
         var stale = await TrafficEnsemble.SubmitAsync(from, session, new SetDataRequest("/mine", [9], -1), 3);
         Assert.True(stale.Error == ZkErrorCode.SessionMoved, $"expected a write through the old member to fail with SessionMoved, got {stale.Error}");
@@ -185,7 +186,8 @@ public sealed class GlobalSessionTests(ITestOutputHelper output)
         }
 
         // Back to the first member: writes through it work again, and through the second fail.
-        var back = from.Reattach(session.SessionId, session.Password, leader.State.Zxid);
+        var back = from.Reattach(session.SessionId, session.Password, leader.State.Zxid)
+            ?? throw new InvalidOperationException("expected the member to know the session");
         await ensemble.WriteAsync(from, back, new SetDataRequest("/mine", [2], 0), 4);
         var again = await TrafficEnsemble.SubmitAsync(to, moved, new SetDataRequest("/mine", [9], -1), 5);
         Assert.True(again.Error == ZkErrorCode.SessionMoved, $"expected the second member's write to fail with SessionMoved once the session moved back, got {again.Error}");

@@ -135,7 +135,7 @@ public sealed class InMemoryEnsembleTests(ITestOutputHelper output) : IDisposabl
         var (leader, follower) = (ensemble.Leader!.Value, ensemble.Followers[0]);
         var zk = await ensemble.ConnectAsync(leader);
         await EnsembleKit.WaitAsync(() => ensemble[follower].Core.Pipeline.State.Sessions.ContainsKey(new SessionId(zk.SessionId)),
-            () => $"expected server {follower} to apply the createSession of {zk.SessionId:x}");   // else the follower does not know the session yet
+            () => $"expected server {follower} to apply the createSession of {zk.SessionId:x}");   // else it would catch up by a read index, which the block stops
 
         ensemble.Network.Block(follower, leader);   // the follower's claim never arrives
         var moved = await ensemble.ConnectAsync(follower, new ZkSessionOptions { SessionId = zk.SessionId, SessionPassword = zk.SessionPassword, LastZxidSeen = zk.LastZxidSeen })
@@ -144,6 +144,32 @@ public sealed class InMemoryEnsembleTests(ITestOutputHelper output) : IDisposabl
 
         Assert.True(moved.State == SessionState.Connected, $"expected the reattach to go through after its wait, the handle is {moved.State}");
         Assert.True(unanswered.Total >= 1, "expected zk.sessions.reattach.unanswered to count the reattach answered before its claim was");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_session_reattached_on_a_follower_its_createSession_has_not_reached_yet_is_attached_not_expired(bool overTheWire)
+    {
+        await using var ensemble = await StartAsync(3, new ZkPeerOptions { ClientPort = 0 });
+        var (leader, follower) = (ensemble.Leader!.Value, ensemble.Followers[0]);
+        // Whatever the leader sends the follower arrives 200 ms late (in order, within syncLimit): the session's
+        // createSession among it.
+        ensemble.Network.SetFaults(leader, follower, new LinkFaults { MinDelay = TimeSpan.FromMilliseconds(200), MaxDelay = TimeSpan.FromMilliseconds(200) });
+        var zk = await ensemble.ConnectAsync(leader);
+        var id = new SessionId(zk.SessionId);
+        Assert.False(ensemble[follower].Core.Pipeline.State.Sessions.ContainsKey(id), $"expected server {follower} not to have applied the createSession of {id} yet");
+
+        // As a Java or kazoo client that has seen only its connect answered: no zxid to refuse on.
+        await using var moved = overTheWire
+            ? (IZooKeeper)await ZkClient.ConnectAsync(ensemble[follower].ClientEndPoint!.ToString(), new ZkClientOptions { SessionId = zk.SessionId, SessionPassword = zk.SessionPassword })
+                .AsTask().WaitAsync(EnsembleKit.Deadline)
+            : await ensemble.ConnectAsync(follower, new ZkSessionOptions { SessionId = zk.SessionId, SessionPassword = zk.SessionPassword })
+                .AsTask().WaitAsync(EnsembleKit.Deadline);
+        ensemble.Network.SetFaults(leader, follower, null);
+
+        await moved.CreateAsync("/moved", [], Acl.OpenUnsafe, CreateMode.Ephemeral);
+        Assert.Equal(zk.SessionId, (await moved.ExistsAsync("/moved"))?.EphemeralOwner);
     }
 
     [Fact]

@@ -59,7 +59,7 @@ public sealed class SessionMoveNoticeTests
         var leader = new Member(1, leads: true);
         var learner = new Member(2, leads: false) { Leader = leader };
         learner.Holding = true;
-        learner.Sessions.Reattach(Session, learner.Tracker.PasswordFor(Session), default);
+        learner.Reattach();
         var answered = learner.Sessions.ClaimAnswered(Session);
         Assert.False(answered.IsCompleted, "expected the reattach to wait while its claim is on the way to the leader");
 
@@ -74,7 +74,7 @@ public sealed class SessionMoveNoticeTests
     {
         var leader = new Member(1, leads: true);
         var learner = new Member(2, leads: false) { Leader = leader };
-        leader.Sessions.Reattach(Session, leader.Tracker.PasswordFor(Session), default);
+        leader.Reattach();
         Assert.True(leader.Sessions.ClaimAnswered(Session).IsCompleted, "expected the leader, which takes the session over itself, not to wait");
         Assert.True(learner.Sessions.ClaimAnswered(Session).IsCompleted, "expected nothing to wait for on a learner that never claimed the session");
     }
@@ -85,14 +85,14 @@ public sealed class SessionMoveNoticeTests
         var leader = new Member(1, leads: true);
         var first = new Member(2, leads: false) { Leader = leader };
         var second = new Member(3, leads: false) { Leader = leader };
-        var there = first.Sessions.Reattach(Session, first.Tracker.PasswordFor(Session), default);
+        var there = first.Reattach();
         var connection = new Connection();
         there.Sink = connection;
         first.Time.Advance(TimeSpan.FromMilliseconds(100));
         first.Tracker.Touch(there);   // heard from on the first member just before the client moved on
 
         there.Sink = null;   // the client closed that connection and moved
-        second.Sessions.Reattach(Session, second.Tracker.PasswordFor(Session), default).Sink = new Connection();
+        second.Reattach().Sink = new Connection();
         first.Sessions.OnTick();   // the first member's report covers the time before the move
         Assert.True(leader.Sessions.MovedFrom(Session, 3) is null, "expected a member whose connection of the session closed not to claim it back");
     }
@@ -106,7 +106,7 @@ public sealed class SessionMoveNoticeTests
         Assert.True(first.Tracker.TryGet(Session, out var created));
         first.Time.Advance(TimeSpan.FromMilliseconds(100));
         first.Tracker.Touch(created);   // heard from on the first member, reported only after the move
-        second.Sessions.Reattach(Session, second.Tracker.PasswordFor(Session), default);
+        second.Reattach();
         Assert.Null(leader.Sessions.MovedFrom(Session, 3));
 
         first.Sessions.OnTick();   // the late report of the member the client left
@@ -125,7 +125,7 @@ public sealed class SessionMoveNoticeTests
         Assert.Null(leader.Sessions.MovedFrom(Session, 2));
 
         there.Sink = null;   // the client leaves, its repeat still on the way
-        second.Sessions.Reattach(Session, second.Tracker.PasswordFor(Session), default).Sink = new Connection();
+        second.Reattach().Sink = new Connection();
         Assert.Null(leader.Sessions.MovedFrom(Session, 3));
         first.DeliverNext();
         first.DeliverNext();   // the repeat, sent before the move, arrives after the new member's claim
@@ -141,7 +141,7 @@ public sealed class SessionMoveNoticeTests
         var second = new Member(3, leads: false) { Leader = leader };
         var there = ClaimedWithARepeatOnTheWay(first);
         there.Sink = null;
-        second.Sessions.Reattach(Session, second.Tracker.PasswordFor(Session), default).Sink = new Connection();
+        second.Reattach().Sink = new Connection();
 
         for (var i = 0; i <= GlobalSessions.LetGoTicks; i++)
             leader.Sessions.OnTick();   // the leader forgets the first member's let-go claim
@@ -162,9 +162,9 @@ public sealed class SessionMoveNoticeTests
         var first = new Member(2, leads: false) { Leader = leader };
         var second = new Member(3, leads: false) { Leader = leader };
         first.Holding = true;
-        var there = first.Sessions.Reattach(Session, first.Tracker.PasswordFor(Session), default);   // its claim is slow
+        var there = first.Reattach();   // its claim is slow
         there.Sink = null;   // the client moves on before the claim arrives
-        var here = second.Sessions.Reattach(Session, second.Tracker.PasswordFor(Session), default);
+        var here = second.Reattach();
         here.Sink = new Connection();
         Assert.Null(leader.Sessions.MovedFrom(Session, 3));
 
@@ -187,9 +187,9 @@ public sealed class SessionMoveNoticeTests
         var leader = new Member(1, leads: true);
         var first = new Member(2, leads: false) { Leader = leader };
         first.Holding = true;
-        var there = first.Sessions.Reattach(Session, first.Tracker.PasswordFor(Session), default);   // its claim is slow
+        var there = first.Reattach();   // its claim is slow
         there.Sink = null;   // the client moves on to the leader before the claim arrives
-        leader.Sessions.Reattach(Session, leader.Tracker.PasswordFor(Session), default).Sink = new Connection();
+        leader.Reattach().Sink = new Connection();
         Assert.Null(leader.Sessions.MovedFrom(Session, 1));
 
         first.Holding = false;
@@ -207,8 +207,8 @@ public sealed class SessionMoveNoticeTests
         var leader = new Member(1, leads: true);
         var first = new Member(2, leads: false) { Leader = leader, Holding = true };
         var second = new Member(3, leads: false) { Leader = leader, Holding = true };
-        first.Sessions.Reattach(Session, first.Tracker.PasswordFor(Session), default).Sink = new Connection();
-        second.Sessions.Reattach(Session, second.Tracker.PasswordFor(Session), default).Sink = new Connection();
+        first.Reattach().Sink = new Connection();
+        second.Reattach().Sink = new Connection();
 
         // A connection left open on the member the client left (a half-open TCP connection, say) and the one it is
         // on: each claim replaces the other's, and each member is told and claims again.
@@ -239,7 +239,7 @@ public sealed class SessionMoveNoticeTests
     {
         Assert.Null(leader.Sessions.MovedFrom(Session, leader.Id));   // created through the leader: it owns the session
         learner.Dropping = true;
-        var moved = learner.Sessions.Reattach(Session, learner.Tracker.PasswordFor(Session), default);
+        var moved = learner.Reattach();
         moved.Sink = new Connection();
         learner.Dropping = false;
         Assert.Equal(leader.Id, leader.Sessions.MovedFrom(Session, learner.Id));
@@ -253,7 +253,7 @@ public sealed class SessionMoveNoticeTests
     private static ServerSession ClaimedWithARepeatOnTheWay(Member member)
     {
         member.Holding = true;
-        var there = member.Sessions.Reattach(Session, member.Tracker.PasswordFor(Session), default);
+        var there = member.Reattach();
         there.Sink = new Connection();
         member.Time.Advance(TimeSpan.FromMilliseconds(100));
         member.Sessions.OnTick();
@@ -297,6 +297,10 @@ public sealed class SessionMoveNoticeTests
         public FakeTimeProvider Time { get; } = new();
         public SessionTracker Tracker { get; }
         public GlobalSessions Sessions { get; }
+
+        /// <summary>The session's client reattaches here (every member's tree holds the session).</summary>
+        public ServerSession Reattach() =>
+            Sessions.Reattach(Session, Tracker.PasswordFor(Session), default) ?? throw new InvalidOperationException($"expected server {Id} to know session {Session}");
 
         /// <summary>The leader this learner sends to; setting it makes the leader's answers reach this member.</summary>
         public Member? Leader

@@ -175,7 +175,7 @@ public sealed class SimulatedEnsemble
 /// </summary>
 internal sealed class SimEnsembleSessions(SimulatedEnsemble ensemble, SimPeer peer, SimMember member, int incarnation) : IEnsembleSessions
 {
-    public ServerSession Reattach(SessionId sessionId, ReadOnlySpan<byte> password, Zk.Embedded.Api.Zxid lastZxidSeen)
+    public ServerSession? Reattach(SessionId sessionId, ReadOnlySpan<byte> password, Zk.Embedded.Api.Zxid lastZxidSeen)
     {
         if (!peer.Up || peer.Incarnation != incarnation)
             throw new ZkException(ZkErrorCode.ConnectionLoss, null, $"Server {peer.Id} stopped.");

@@ -239,6 +239,15 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             {
                 var global = _members[peer.Id - 1]!.Global;
                 session = global.Reattach(id, peer.Tree.Sessions.PasswordFor(id), client.LastSeen);
+                if (session is null)
+                {
+                    // The member does not know the session yet (its createSession has not reached it). The product
+                    // catches up with a read index and asks again (PeerCore.FindForReattachAsync); here the client
+                    // tries another member at its next action, as when that read index fails.
+                    log($"client {client.Id} not known yet by {peer.Id}: session {client.Session:x}");
+                    History.ReattachRefused++;
+                    return;
+                }
                 client.ClaimWait = (global.ClaimAnswered(id), now() + (long)Math.Ceiling(1 / options.TickProbability));
                 History.Reattached++;
             }
