@@ -32,6 +32,8 @@ internal sealed class History
     /// a request or reply the network lost, or a bug that loses one (the clients only see ConnectionLoss).
     /// </summary>
     public int ForwardsUnanswered { get; set; }
+    /// <summary>Requests sent in the quiet phase: the liveness check fails the run if one is left unanswered on a live connection.</summary>
+    public int QuietRequests { get; set; }
     /// <summary>Replies of ConnectionLoss (a member not serving, a forwarded write lost or its leader gone); the other unknown outcomes are replies the client never got.</summary>
     public int ConnectionLossReplies { get; set; }
     /// <summary>The connected components of the checked history (<see cref="Linearizability.Components"/>) the search could not decide, and those it found linearizable.</summary>

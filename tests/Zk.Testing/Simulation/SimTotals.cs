@@ -33,6 +33,7 @@ internal sealed class SimTotals
     public int ForwardedReplies { get; private set; }
     public int SessionMoved { get; private set; }
     public int ForwardsUnanswered { get; private set; }
+    public int QuietRequests { get; private set; }
     public int ConnectionLossReplies { get; private set; }
     public int Faults { get; private set; }
     public int Crashes { get; private set; }
@@ -72,6 +73,7 @@ internal sealed class SimTotals
         ForwardedReplies += sim.DeliveredByKind.GetValueOrDefault(nameof(Zk.Embedded.Consensus.ForwardedReply));
         SessionMoved += sim.History.SessionMoved;
         ForwardsUnanswered += sim.History.ForwardsUnanswered;
+        QuietRequests += sim.History.QuietRequests;
         ConnectionLossReplies += sim.History.ConnectionLossReplies;
         Faults += sim.Faults;
         Crashes += sim.Crashes;
@@ -88,7 +90,7 @@ internal sealed class SimTotals
     }
 
     public string Describe(TimeSpan elapsed) =>
-        $"{Runs} runs, {Steps} steps, {Ops} client ops ({OkOps} ok, {BadVersionOps} BadVersion, {UnknownOps} unknown, {ConnectionLossReplies} of them answered ConnectionLoss; {SessionMoved} SessionMoved; {Forwarded} forwarded to the leader, {ForwardedReplies} replies back, {ForwardsUnanswered} times forwarded writes failed unanswered), {Acknowledged} txns committed by leaders, "
+        $"{Runs} runs, {Steps} steps, {Ops} client ops ({OkOps} ok, {BadVersionOps} BadVersion, {UnknownOps} unknown, {ConnectionLossReplies} of them answered ConnectionLoss; {SessionMoved} SessionMoved; {Forwarded} forwarded to the leader, {ForwardedReplies} replies back, {ForwardsUnanswered} times forwarded writes failed unanswered; {QuietRequests} sent in the quiet phase, none left unanswered), {Acknowledged} txns committed by leaders, "
         + $"{Faults} faults ({string.Join(", ", _faults.Select(f => $"{f.Value} {f.Key}"))}; {TornDropped} torn records cut at restart, {Compactions} periodic snapshots kept), {Epochs} epochs; "
         + $"syncs: {_syncs["Diff"]} DIFF, {_syncs["Trunc"]} TRUNC, {_syncs["Snap"]} SNAP; "
         + $"linearizable components {Linearizable}, inconclusive {Inconclusive}; {Watches} watches set ({PersistentWatches} persistent, {RemovedWatches} of them removed, {MissingNodeWatches} on missing nodes), {WatchEvents} events ({NodeCreatedEvents} NodeCreated); {Reattached} sessions reattached ({ReattachRefused} refused as behind, {ReattachExpired} expired); {Rewatches} setWatches on reconnect ({RewatchFired} watches fired at once); {Expirations} session expiries proposed; "

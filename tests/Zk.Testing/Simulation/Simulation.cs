@@ -22,6 +22,7 @@ internal sealed class Simulation : IDisposable
     private readonly Workload _workload;
     private ulong _traceHash = 14695981039346656037UL;   // FNV-1a over every trace line, not only the kept ones
     private long _step;
+    private long _ticks;   // scheduler ticks (each reaches every running peer that is not paused)
     private readonly SimFaults _faults;
     private bool _quiet;
     private string? _storeRoot;
@@ -111,6 +112,7 @@ internal sealed class Simulation : IDisposable
     public void Settle()
     {
         _quiet = true;
+        var quietFrom = _step;
         _faults.EndAll();
         Resume(long.MaxValue);
         foreach (var peer in _peers)
@@ -122,6 +124,7 @@ internal sealed class Simulation : IDisposable
             Step();
         if (!Converged())
             throw new ConsensusViolation($"no convergence after {_options.QuietSteps} quiet steps: {Describe()}");
+        CheckAnswered(quietFrom);
         _workload.Close();
         _checker.CheckDurability(_peers);
         History.CheckQuiescent(_peers);
@@ -155,6 +158,37 @@ internal sealed class Simulation : IDisposable
     public void Note(string line) => Log(line);
 
     /// <summary>
+    /// Ticks a healthy ensemble gets to answer every request it was sent in the quiet phase: more than a learner needs
+    /// to give up a silent leader (syncLimit) and a read index its round (twice that), well below the forwarder's bound
+    /// (40), after which a request never answered would end in ConnectionLoss.
+    /// </summary>
+    private const int AnswerTicks = 15;
+
+    /// <summary>
+    /// The quiet phase's liveness check: once the ensemble has converged, clients start nothing more, and every request
+    /// they sent since the faults ended must be answered within <see cref="AnswerTicks"/> ticks while its connection
+    /// stands. A request that is never answered ends, on a real client, in a ConnectionLoss the checks take as "in
+    /// doubt", so without this the model could not see it (a forwarded error's REPLY overtaken by a later COMMIT left
+    /// a follower's session queue standing still, found by the ensemble request fuzz instead).
+    /// </summary>
+    private void CheckAnswered(long quietFrom)
+    {
+        _workload.Drain();
+        History.QuietRequests = History.Ops.Count(op => op.Invoke >= quietFrom);
+        var until = _ticks + AnswerTicks;
+        while (_ticks < until && (_workload.Waiting || !Converged()))
+            Step();
+        if (_workload.Unanswered(quietFrom) is { Count: > 0 } unanswered)
+        {
+            throw new ConsensusViolation($"{unanswered.Count} requests sent in the quiet phase unanswered {AnswerTicks} ticks after the ensemble converged: "
+                + string.Join("; ", unanswered.Select(u => $"client {u.Client.Id} {u.Op.Kind} {u.Op.Path} (op {u.Op.Id}, sent at step {u.Op.Invoke}) on peer {u.Client.Peer}"))
+                + $": {Describe()}");
+        }
+        if (!Converged())
+            throw new ConsensusViolation($"no convergence {AnswerTicks} ticks after the clients stopped sending: {Describe()}");
+    }
+
+    /// <summary>
     /// Every client has stopped: each session still open must be expired by the leader and gone from every peer
     /// within a few timeouts (a liveness check of GlobalSessions: a session that never expires keeps its ephemerals
     /// for ever).
@@ -174,11 +208,18 @@ internal sealed class Simulation : IDisposable
     private List<long> OpenSessions() =>
         [.. _peers.SelectMany(p => p.Tree.State.Sessions.Keys).Select(id => id.Value).Distinct().Order()];
 
+    /// <summary>
+    /// Every peer serves in the same epoch and has applied the whole history. The same epoch matters: a learner still
+    /// "serving" the term of a leader that restarted and leads a new one hears nothing more from it, and only notices
+    /// after syncLimit ticks (seed 89: it looked converged until the new term's first txn).
+    /// </summary>
     private bool Converged()
     {
+        var epoch = _peers[0].Core?.CurrentEpoch;
         foreach (var peer in _peers)
         {
-            if (peer.Core is not { IsServing: true } || peer.Applied.Count != _checker.History.Count || peer.Core.LastLogged > peer.Core.AppliedThrough)
+            if (peer.Core is not { IsServing: true } || peer.Core.CurrentEpoch != epoch || peer.Applied.Count != _checker.History.Count
+                || peer.Core.LastLogged > peer.Core.AppliedThrough)
                 return false;
         }
         return true;
@@ -262,6 +303,7 @@ internal sealed class Simulation : IDisposable
 
     private void Tick()
     {
+        _ticks++;
         foreach (var peer in _peers)
         {
             if (!peer.Up)

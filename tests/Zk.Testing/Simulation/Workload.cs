@@ -41,9 +41,32 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
     public History History { get; } = new();
 
     private bool _stopped;
+    private bool _draining;
 
     /// <summary>Every client stops for good (the end of a run: their sessions are left to expire).</summary>
     public void Stop() => _stopped = true;
+
+    /// <summary>
+    /// Clients start nothing more (no operation, connect or move) but stay connected and keep their sessions alive, so
+    /// what they wait for can be answered: the quiet phase's liveness check (<see cref="Unanswered"/>).
+    /// </summary>
+    public void Drain() => _draining = true;
+
+    /// <summary>
+    /// Operations invoked at or after step <paramref name="since"/> that still wait for their answer although their
+    /// client's connection stands on a serving peer: in a healthy ensemble, a request that is never answered (a lost
+    /// reply, a session queue that stands still) only ends when the client gives up, and the model counts that
+    /// ConnectionLoss as "in doubt", never as a violation. A session that still waits for a request sent before then
+    /// is left out: that request or its answer may have been lost with the faults (the link to the leader is lossy;
+    /// the forwarder gives up on it after its own bound) and the session's later answers wait behind it, in order.
+    /// </summary>
+    public List<(SimClient Client, SimOp Op)> Unanswered(long since) =>
+        [.. _clients.Where(c => c.Connection is { Ended: false } connection && peers[c.Peer - 1] is { Core.IsServing: true } peer
+                && connection.Generation == peer.Generation && c.Outstanding.TrueForAll(op => op.Invoke >= since))
+            .SelectMany(c => c.Outstanding.Select(op => (c, op)))];
+
+    /// <summary>Clients still waiting for an answer.</summary>
+    public bool Waiting => _clients.Any(c => c.Outstanding.Count > 0);
 
     /// <summary>One client acts; returns the leader that proposed, to be drained, or null.</summary>
     public SimPeer? Step()
@@ -53,7 +76,9 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         var client = _clients[random.Next(_clients.Length)];
         if (now() < client.SilentUntil)
             return null;
-        if (client.Peer == 0 || random.NextDouble() < options.MoveProbability)
+        if (_draining && client.Peer == 0)
+            return null;
+        if (client.Peer == 0 || (!_draining && random.NextDouble() < options.MoveProbability))
         {
             Connect(client);
             return null;
@@ -69,6 +94,8 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             client.ClaimWait = null;
         }
         Ping(client, peer);
+        if (_draining)
+            return null;
         if (client.Session == 0)
             return client.Outstanding.Count == 0 ? Write(client, SimOpKind.CreateSession, peer) : null;
         // A linearizable read reads the tree when its index arrives: a write of the same session issued after it
