@@ -167,4 +167,11 @@ internal static class Telemetry
     /// answer was lost or slow); the session's writes through that member may meet SessionMoved until the claim lands.
     /// </summary>
     public static readonly Counter<long> ReattachesUnanswered = Meter.CreateCounter<long>("zk.sessions.reattach.unanswered", "{reattach}", "Reattaches answered before the leader answered their claim");
+
+    /// <summary>
+    /// Writes a learner had forwarded to its leader and failed with ConnectionLoss, by <c>reason</c>: <c>disconnected</c>
+    /// (the link to the leader closed), <c>link_gap</c> (the leader's answer to a mark showed a request or reply lost on
+    /// a link that stayed up), <c>unanswered</c> (no answer within 2 × max(initLimit, syncLimit) ticks).
+    /// </summary>
+    public static readonly Counter<long> ForwardsFailed = Meter.CreateCounter<long>("zk.forwards.failed", "{write}", "Forwarded writes failed with ConnectionLoss because traffic to or from the leader was lost");
 }

@@ -165,11 +165,25 @@ internal static class MessageCodec
                 writer.Write(r.SessionId.Value);
                 writer.Write(r.Cxid);
                 writer.Write(r.Body.Span);
+                writer.Write(r.Stream);
+                writer.Write(r.Seq);
                 break;
             case ForwardedReply r:
                 writer.Write(r.SessionId.Value);
                 writer.Write(r.Cxid);
                 writer.Write(r.Body.Span);
+                writer.Write(r.Stream);
+                writer.Write(r.Seq);
+                break;
+            case ForwardMark m:
+                writer.Write(m.Stream);
+                writer.Write(m.SentThrough);
+                break;
+            case ForwardMarkAck a:
+                writer.Write(a.Stream);
+                writer.Write(a.SentThrough);
+                writer.Write(a.Intact);
+                writer.Write(a.Replied);
                 break;
             case SessionActivity a:
                 writer.Write(a.SessionIds.Span);
@@ -234,8 +248,10 @@ internal static class MessageCodec
         MessageKind.AckEpoch => new AckEpoch(reader.ReadUInt32(), reader.ReadInt64(), ReadZxid(ref reader)),
         MessageKind.Notification => ReadNotification(ref reader),
         MessageKind.AckNewLeader => new AckNewLeader(reader.ReadUInt32()),
-        MessageKind.Request => new ForwardedRequest(new SessionId(reader.ReadInt64()), reader.ReadInt32(), ReadData(ref reader)),
-        MessageKind.Reply => new ForwardedReply(new SessionId(reader.ReadInt64()), reader.ReadInt32(), ReadData(ref reader)),
+        MessageKind.Request => new ForwardedRequest(new SessionId(reader.ReadInt64()), reader.ReadInt32(), ReadData(ref reader), reader.ReadInt64(), reader.ReadInt64()),
+        MessageKind.Reply => new ForwardedReply(new SessionId(reader.ReadInt64()), reader.ReadInt32(), ReadData(ref reader), reader.ReadInt64(), reader.ReadInt64()),
+        MessageKind.ForwardMark => new ForwardMark(reader.ReadInt64(), reader.ReadInt64()),
+        MessageKind.ForwardMarkAck => new ForwardMarkAck(reader.ReadInt64(), reader.ReadInt64(), reader.ReadBoolean(), reader.ReadInt64()),
         MessageKind.Sessions => new SessionActivity(ReadData(ref reader)),
         MessageKind.SessionClaim => new SessionClaim(new SessionId(reader.ReadInt64()), reader.ReadInt64()),
         MessageKind.SessionClaimAck => new SessionClaimAck(new SessionId(reader.ReadInt64()), reader.ReadInt64(), reader.ReadBoolean()),
@@ -319,6 +335,8 @@ internal static class MessageCodec
         SessionActivity => MessageKind.Sessions,
         SessionClaim => MessageKind.SessionClaim,
         SessionClaimAck => MessageKind.SessionClaimAck,
+        ForwardMark => MessageKind.ForwardMark,
+        ForwardMarkAck => MessageKind.ForwardMarkAck,
         SnapChunk => MessageKind.SnapChunk,
         SnapChunkAck => MessageKind.SnapChunkAck,
         ReadIndexRequest => MessageKind.ReadIndex,
@@ -331,8 +349,10 @@ internal static class MessageCodec
     private static int FieldCount(MessageKind kind) => kind switch
     {
         MessageKind.Proposal or MessageKind.Inform or MessageKind.NewLeader or MessageKind.AckEpoch => 3,
-        MessageKind.Request or MessageKind.Reply or MessageKind.SessionClaimAck => 3,
-        MessageKind.Snap or MessageKind.SessionClaim or MessageKind.SnapChunkAck or MessageKind.ReadIndexReply => 2,
+        MessageKind.Request or MessageKind.Reply => 5,
+        MessageKind.SessionClaimAck => 3,
+        MessageKind.ForwardMarkAck => 4,
+        MessageKind.Snap or MessageKind.SessionClaim or MessageKind.SnapChunkAck or MessageKind.ReadIndexReply or MessageKind.ForwardMark => 2,
         MessageKind.Notification => 5,
         MessageKind.SnapChunk => 4,
         _ => 1,
@@ -375,6 +395,8 @@ internal enum MessageKind
     Sessions = 103,
     SessionClaim = 104,
     SessionClaimAck = 105,
+    ForwardMark = 106,
+    ForwardMarkAck = 107,
     SnapChunk = 120,
     SnapChunkAck = 121,
     // 110–119: the read index (docs/consensus.md, "Linearizable reads"); no ZooKeeper packet.

@@ -102,14 +102,34 @@ internal sealed record ReadProbeAck(long Round) : ZabMessage;
 /// </summary>
 internal abstract record ClientTraffic : ZabMessage;
 
-/// <summary>REQUEST (Learner.request): a write a learner forwards to the leader, with its session and cxid.</summary>
-internal sealed record ForwardedRequest(SessionId SessionId, int Cxid, ReadOnlyMemory<byte> Body) : ClientTraffic;
+/// <summary>
+/// REQUEST (Learner.request): a write a learner forwards to the leader, with its session and cxid, numbered
+/// <paramref name="Seq"/> (1, 2, ...) in the learner's <paramref name="Stream"/> to that leader, so that a request the
+/// link lost is noticed (<see cref="ForwardMark"/>).
+/// </summary>
+internal sealed record ForwardedRequest(SessionId SessionId, int Cxid, ReadOnlyMemory<byte> Body, long Stream = 0, long Seq = 0) : ClientTraffic;
 
 /// <summary>
 /// The leader's answer to a forwarded request that made no txn (an error, sync, a watch change); a request that made
-/// a txn is answered by the txn's commit. ZooKeeper commits an error txn instead (OpCode.error).
+/// a txn is answered by the txn's commit. ZooKeeper commits an error txn instead (OpCode.error). It carries the
+/// request's <paramref name="Stream"/> and its own number among the replies of that stream, <paramref name="Seq"/>.
 /// </summary>
-internal sealed record ForwardedReply(SessionId SessionId, int Cxid, ReadOnlyMemory<byte> Body) : ClientTraffic;
+internal sealed record ForwardedReply(SessionId SessionId, int Cxid, ReadOnlyMemory<byte> Body, long Stream = 0, long Seq = 0) : ClientTraffic;
+
+/// <summary>
+/// A learner asks its leader, once a tick while forwarded writes wait, whether the requests of its
+/// <paramref name="Stream"/> through <paramref name="SentThrough"/> all arrived (the link is ordered, so they are in or
+/// lost by the time this is). ZooKeeper needs no such thing: its TCP link resends, or breaks and the learner gives up.
+/// </summary>
+internal sealed record ForwardMark(long Stream, long SentThrough) : ClientTraffic;
+
+/// <summary>
+/// The leader's answer to a <see cref="ForwardMark"/>: whether every request of the stream through
+/// <paramref name="SentThrough"/> arrived, in order (<paramref name="Intact"/>), and how many replies it sent on the
+/// stream before this answer (<paramref name="Replied"/>; they precede it on the ordered link, so fewer received means
+/// some were lost).
+/// </summary>
+internal sealed record ForwardMarkAck(long Stream, long SentThrough, bool Intact, long Replied) : ClientTraffic;
 
 /// <summary>
 /// Session activity a learner reports to the leader: the session ids its clients were heard from (ZooKeeper

@@ -180,6 +180,9 @@ internal sealed class EnsembleMember : IPeerPipeline, IEnsembleSessions, IAsyncD
     /// <summary>Sessions whose attached member this member knows while it leads (tests).</summary>
     internal int SessionOwnerCount => _global.OwnerCount;
 
+    /// <summary>Where this member's writes go (tests).</summary>
+    internal WriteForwarder Forwarder => _forwarder;
+
     /// <summary>
     /// The peer's own requests (container clean-up) run on the leader only, as ZooKeeper's ContainerManager does;
     /// elsewhere they are dropped: the leader issues its own.

@@ -230,9 +230,10 @@ internal sealed class GlobalSessions
 
     /// <summary>
     /// A claim id this member never gave before, even across a restart (the clock has moved on by then; the leader
-    /// compares claims of one member for equality only). The simulator's clock keeps it deterministic.
+    /// compares claims of one member for equality only). The simulator's clock keeps it deterministic. The write
+    /// forwarder names its request streams from the same sequence (<see cref="WriteForwarder"/>).
     /// </summary>
-    private long NextClaimId()
+    internal long NextClaimId()
     {
         var now = _time.GetUtcNow().UtcTicks;
         while (true)

@@ -17,9 +17,13 @@ namespace Zk.Embedded.Ensemble;
 /// <see cref="IConsensusView"/> and <see cref="IReplicaView"/>, which is how the deterministic simulator runs it.
 /// </summary>
 /// <remarks>
-/// The leader sends that reply from its driver's loop after its publisher answered, so on the ordered channel it
-/// follows the COMMIT of every txn it saw; a reply to a request that did make a txn (a close) finds nothing waiting
-/// and is dropped.
+/// The leader sends that reply as its proposer decides it, ahead of the batch's proposals, so on the ordered channel
+/// no later txn of the session overtakes it; the follower gives it once it has published the state the leader
+/// checked. The transport may lose a message without closing the link (a full queue), and nothing resends client
+/// traffic: the learner numbers its requests in a stream per leader, and once a tick while writes wait it asks the
+/// leader whether they all arrived and how many replies it sent (<see cref="ForwardMark"/>); a gap either way fails
+/// the waiting writes with ConnectionLoss at once, as a ZooKeeper follower whose leader link breaks does, instead of
+/// after the answer bound.
 /// </remarks>
 internal sealed class WriteForwarder
 {
@@ -33,6 +37,16 @@ internal sealed class WriteForwarder
     private readonly Queue<(long Tick, Tracked Target)> _inFlight = new();
     private long _tick;
 
+    // A learner's stream of requests to its leader (the driver's loop only): 0 until the first write to that leader,
+    // and again after a role change or a loss, so the next write starts a new one.
+    private long _stream;
+    private int _streamLeader;
+    private long _sent;
+    private long _repliesReceived;
+
+    /// <summary>The leader's record of each learner's newest stream (the driver's loop only; cleared at a role change).</summary>
+    private readonly Dictionary<int, InboundStream> _inbound = [];
+
     /// <param name="answerTicks">
     /// ticks a forwarded write may wait for its answer while the leader stays; past that its request or reply is taken
     /// as lost (the transport may lose messages and nothing resends client traffic) and the waiting writes fail.
@@ -42,6 +56,11 @@ internal sealed class WriteForwarder
         (_driver, _tree, _sessions, _answerTicks, _logger) = (driver, tree, sessions, answerTicks, logger);
         driver.TrafficReceived += OnTraffic;
         driver.PeerDisconnected += OnDisconnected;
+        driver.RoleChanged += _ =>
+        {
+            _stream = 0;
+            _inbound.Clear();
+        };
     }
 
     /// <summary>
@@ -107,12 +126,16 @@ internal sealed class WriteForwarder
         // the reconnect until the leader answers its REVALIDATE, over a link that never loses a message.
         if (_sessions.UnansweredClaim(write.Session.SessionId) is { } claim)
             _driver.SendTraffic(leader, claim);
+        if (_stream == 0 || _streamLeader != leader)
+            (_stream, _streamLeader, _sent, _repliesReceived) = (_sessions.NextClaimId(), leader, 0, 0);
         // Expected only once queued: a txn is applied on this same loop, so it cannot commit in between.
-        if (!_driver.SendTraffic(leader, new ForwardedRequest(write.Session.SessionId, write.Cxid, body)))
+        if (!_driver.SendTraffic(leader, new ForwardedRequest(write.Session.SessionId, write.Cxid, body, _stream, _sent + 1)))
         {
             Fail(write, $"the transport refused the request to server {leader} (its queue is full)");
             return;
         }
+
+        _sent++;
 
         var tracked = new Tracked(write.Target);
         _inFlight.Enqueue((_tick, tracked));
@@ -129,9 +152,18 @@ internal sealed class WriteForwarder
         _tick++;
         while (_inFlight.TryPeek(out var head) && head.Target.Answered)
             _inFlight.Dequeue();
-        if (_inFlight.Count == 0 || _tick - _inFlight.Peek().Tick <= _answerTicks)
+        if (_inFlight.Count == 0)
             return;
+        if (_tick - _inFlight.Peek().Tick <= _answerTicks)
+        {
+            if (_stream != 0 && _driver.Current is { IsServing: true, Leader: { } leader } && leader == _streamLeader)
+                _driver.SendTraffic(leader, new ForwardMark(_stream, _sent));
+            return;
+        }
+
         Log.ForwardsUnanswered(_logger, _driver.Id, _answerTicks, _tree.Follower.WaitingCount);
+        Telemetry.ForwardsFailed.Add(_tree.Follower.WaitingCount, new KeyValuePair<string, object?>("reason", "unanswered"));
+        _stream = 0;
         _inFlight.Clear();
         _tree.Follower.FailWaiting();
     }
@@ -144,9 +176,12 @@ internal sealed class WriteForwarder
     /// </summary>
     private void OnDisconnected(int peer)
     {
+        if (peer == _streamLeader)
+            _stream = 0;   // what the link lost is failed here: the next write starts a stream with no gap in it
         if (_tree.Writes is not null || _driver.Current.Leader != peer || _tree.Follower.WaitingCount == 0)
             return;
         Log.ForwardsLost(_logger, _driver.Id, peer, _tree.Follower.WaitingCount);
+        Telemetry.ForwardsFailed.Add(_tree.Follower.WaitingCount, new KeyValuePair<string, object?>("reason", "disconnected"));
         _tree.Follower.FailWaiting();
     }
 
@@ -160,6 +195,8 @@ internal sealed class WriteForwarder
                     OnRequest(from, request);
                     break;
                 case ForwardedReply reply when _driver.Current.Leader == from:
+                    if (reply.Stream == _stream && from == _streamLeader)
+                        _repliesReceived++;
                     var answer = ForwardCodec.DecodeReply(reply.Body);
                     _tree.Follower.Answer(reply.SessionId, reply.Cxid, answer.ToReply);
                     break;
@@ -172,6 +209,12 @@ internal sealed class WriteForwarder
                 case SessionClaimAck claimAnswer when _driver.Current.Leader == from:
                     _sessions.OnClaimAnswer(claimAnswer);
                     break;
+                case ForwardMark mark:
+                    OnMark(from, mark);
+                    break;
+                case ForwardMarkAck markAnswer when _driver.Current.Leader == from:
+                    OnMarkAnswer(from, markAnswer);
+                    break;
             }
         }
         catch (InvalidDataException e)
@@ -181,10 +224,57 @@ internal sealed class WriteForwarder
         }
     }
 
+    /// <summary>
+    /// The leader's side, on the driver's loop: a learner asks whether its stream's requests all arrived. Every request
+    /// it sent before the question precedes it on the ordered link, so what is not here by now was lost; so was any
+    /// reply this leader sent on the stream that the learner has not received by the time it reads the answer.
+    /// </summary>
+    private void OnMark(int from, ForwardMark mark)
+    {
+        if (_tree.Writes is null)
+            return;   // not leading: the learner's answer bound, or its role change, deals with its writes
+        var known = _inbound.TryGetValue(from, out var stream) && stream.Id == mark.Stream;
+        var intact = known ? !stream!.Broken && stream.Received == mark.SentThrough : mark.SentThrough == 0;
+        _driver.SendTraffic(from, new ForwardMarkAck(mark.Stream, mark.SentThrough, intact, known ? stream!.Replied : 0));
+    }
+
+    /// <summary>On a learner, on the driver's loop: the leader's answer to its mark; a gap fails the waiting writes.</summary>
+    private void OnMarkAnswer(int from, ForwardMarkAck answer)
+    {
+        if (answer.Stream != _stream || from != _streamLeader || (answer.Intact && answer.Replied == _repliesReceived))
+            return;
+        Log.ForwardsLostOnLink(_logger, _driver.Id, from, answer.Intact ? "all arrived" : "lost", _repliesReceived, answer.Replied, _tree.Follower.WaitingCount);
+        Telemetry.ForwardsFailed.Add(_tree.Follower.WaitingCount, new KeyValuePair<string, object?>("reason", "link_gap"));
+        _stream = 0;   // the next write starts a new stream, so this gap is counted once
+        _inFlight.Clear();
+        _tree.Follower.FailWaiting();
+    }
+
+    /// <summary>Replies this leader sent on <paramref name="learner"/>'s newest request stream (tests; on the driver's loop).</summary>
+    internal long RepliesSent(int learner) => _inbound.TryGetValue(learner, out var stream) ? stream.Replied : 0;
+
+    /// <summary>
+    /// The leader's side, on the driver's loop: notes a forwarded request in its learner's stream (a number out of
+    /// order means one was lost); null for a request of a stream older than the newest seen (not counted).
+    /// </summary>
+    private InboundStream? Receive(int from, ForwardedRequest forwarded)
+    {
+        if (forwarded.Stream == 0)
+            return null;
+        if (!_inbound.TryGetValue(from, out var stream) || forwarded.Stream > stream.Id)
+            _inbound[from] = stream = new InboundStream(forwarded.Stream);
+        else if (forwarded.Stream < stream.Id)
+            return null;
+        if (forwarded.Seq != stream.Received + 1)
+            stream.Broken = true;
+        stream.Received = Math.Max(stream.Received, forwarded.Seq);
+        return stream;
+    }
+
     /// <summary>The leader's side: into its pipeline with the learner's session and cxid, or refused at once.</summary>
     private void OnRequest(int from, ForwardedRequest forwarded)
     {
-        var target = new RemoteReply(_driver, from, forwarded.SessionId, forwarded.Cxid);
+        var target = new RemoteReply(_driver, from, forwarded.SessionId, forwarded.Cxid, Receive(from, forwarded));
         if (_tree.Writes is not { } writes)
         {
             target.Send(new Reply(ZkErrorCode.ConnectionLoss, null, null, default, null!));
@@ -234,7 +324,7 @@ internal sealed class WriteForwarder
     /// Every answer without a txn is decided so; a success that comes to <see cref="Complete"/> is a txn's, which its
     /// COMMIT answers on the learner.
     /// </summary>
-    private sealed class RemoteReply(IConsensusView driver, int learner, SessionId sessionId, int cxid) : IRemoteReplyTarget
+    private sealed class RemoteReply(IConsensusView driver, int learner, SessionId sessionId, int cxid, InboundStream? stream) : IRemoteReplyTarget
     {
         private volatile bool _sent;
 
@@ -249,8 +339,18 @@ internal sealed class WriteForwarder
         public void Send(in Reply reply)
         {
             _sent = true;
-            var message = new ForwardedReply(sessionId, cxid, ForwardCodec.EncodeReply(reply));
-            driver.Run(() => driver.SendTraffic(learner, message));
+            var body = ForwardCodec.EncodeReply(reply);
+            // Numbered on the loop as it goes out, so a mark's answer counts exactly the replies ahead of it.
+            driver.Run(() => driver.SendTraffic(learner, new ForwardedReply(sessionId, cxid, body, stream?.Id ?? 0, stream is null ? 0 : ++stream.Replied)));
         }
+    }
+
+    /// <summary>The leader's record of a learner's request stream: the newest number received, whether one was skipped, replies sent.</summary>
+    private sealed class InboundStream(long id)
+    {
+        public long Id { get; } = id;
+        public long Received { get; set; }
+        public bool Broken { get; set; }
+        public long Replied { get; set; }
     }
 }

@@ -36,8 +36,10 @@ public sealed class MessageCodecTests(ITestOutputHelper output)
         new Commit(new Zxid(0x200000001)),
         new Inform(new ConsensusTxn(new Zxid(0x200000002), new byte[] { 0xc1 }), new Zxid(0x200000001)),
         new Ping(new Zxid(0x200000002)),
-        new ForwardedRequest(new SessionId(0x100000001), int.MaxValue, new byte[] { 1, 2 }),
-        new ForwardedReply(new SessionId(-1), 0, ReadOnlyMemory<byte>.Empty),
+        new ForwardedRequest(new SessionId(0x100000001), int.MaxValue, new byte[] { 1, 2 }, 638_999_999_999_999_999, 42),
+        new ForwardedReply(new SessionId(-1), 0, ReadOnlyMemory<byte>.Empty, 1, long.MaxValue),
+        new ForwardMark(638_999_999_999_999_999, 0),
+        new ForwardMarkAck(1, 2, Intact: false, 3),
         new SessionActivity(new byte[16]),
         new SessionClaim(new SessionId(0x100000001), 638_999_999_999_999_999),
         new SessionClaimAck(new SessionId(-1), 1, Held: false),
@@ -91,6 +93,7 @@ public sealed class MessageCodecTests(ITestOutputHelper output)
             [MessageKind.Notification] = 100, [MessageKind.AckNewLeader] = 101,
             [MessageKind.Request] = 1, [MessageKind.Reply] = 102, [MessageKind.Sessions] = 103,
             [MessageKind.SessionClaim] = 104, [MessageKind.SessionClaimAck] = 105,
+            [MessageKind.ForwardMark] = 106, [MessageKind.ForwardMarkAck] = 107,
             [MessageKind.SnapChunk] = 120, [MessageKind.SnapChunkAck] = 121,
             [MessageKind.ReadIndex] = 110, [MessageKind.ReadIndexReply] = 111, [MessageKind.ReadProbe] = 112,
             [MessageKind.ReadProbeAck] = 113,
@@ -207,11 +210,11 @@ public sealed class MessageCodecTests(ITestOutputHelper output)
                 AssertSameTxn(p.Txn, q.Txn);
                 break;
             case (ForwardedRequest p, ForwardedRequest q):
-                Assert.Equal((p.SessionId, p.Cxid), (q.SessionId, q.Cxid));
+                Assert.Equal((p.SessionId, p.Cxid, p.Stream, p.Seq), (q.SessionId, q.Cxid, q.Stream, q.Seq));
                 Assert.Equal(p.Body.ToArray(), q.Body.ToArray());
                 break;
             case (ForwardedReply p, ForwardedReply q):
-                Assert.Equal((p.SessionId, p.Cxid), (q.SessionId, q.Cxid));
+                Assert.Equal((p.SessionId, p.Cxid, p.Stream, p.Seq), (q.SessionId, q.Cxid, q.Stream, q.Seq));
                 Assert.Equal(p.Body.ToArray(), q.Body.ToArray());
                 break;
             case (SessionActivity p, SessionActivity q):

@@ -30,7 +30,7 @@ public sealed class SimulationPlantedFaultTests(ITestOutputHelper output)
         nameof(SimOptions.IgnoreRemoveWatches),
         nameof(SimOptions.RewatchFromPeerZxid),
         nameof(SimOptions.DropExpiries),
-        nameof(SimOptions.LoseReplies),
+        nameof(SimOptions.DropForwardedSyncs),
     };
 
     [Theory]
@@ -142,8 +142,9 @@ public sealed class SimulationPlantedFaultTests(ITestOutputHelper output)
             // A change missed across a reconnect needs clients that move while their watches stand.
             nameof(SimOptions.RewatchFromPeerZxid) => options with { RewatchFromPeerZxid = true, MoveProbability = 0.2 },
             nameof(SimOptions.DropExpiries) => options with { DropExpiries = true },
-            // Only the quiet phase's liveness check sees it: every such request ends in ConnectionLoss, "in doubt".
-            nameof(SimOptions.LoseReplies) => options with { LoseReplies = true },
+            // Only the quiet phase's liveness check sees it: every such request ends in ConnectionLoss, "in doubt", and
+            // no message was lost, so the forwarder's marks find nothing amiss either.
+            nameof(SimOptions.DropForwardedSyncs) => options with { DropForwardedSyncs = true },
             nameof(PlantedFaults.None) => options,
             _ => throw new ArgumentOutOfRangeException(nameof(fault), fault, "no such planted fault"),
         };

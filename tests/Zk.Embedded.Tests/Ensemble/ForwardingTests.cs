@@ -293,29 +293,47 @@ public sealed class ForwardingTests(ITestOutputHelper output)
         Assert.True(follower.State.Find("/lost") is null, "expected /lost absent: its request was lost");
     }
 
-    [Fact]
-    public async Task A_forwarded_write_lost_on_a_link_that_recovers_fails_with_ConnectionLoss_instead_of_hanging()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_forwarded_write_whose_request_or_reply_the_link_lost_fails_with_ConnectionLoss_at_the_next_mark(bool requestLost)
     {
+        using var noticed = LinkGaps();
         await using var ensemble = await TrafficEnsemble.StartAsync(output);
         var leader = await ensemble.LeaderAsync();
         var follower = (await ensemble.FollowersAsync())[0];
         var session = await ensemble.NewSessionAsync(follower);
 
-        // The request is lost silently (the transport may lose messages; no notice), and the link recovers before
-        // syncLimit, so the follower keeps its leader: nothing else would ever answer the caller.
-        ensemble.Network.Block(follower.Id, leader.Id);
+        // Lost silently (the transport may lose messages; no notice), and the link recovers before syncLimit, so the
+        // follower keeps its leader: only its mark shows the gap. A lost request: a create; a lost reply: NoNode, which
+        // makes no txn, so the leader's REPLY alone answers it.
         var lost = new EnsembleTestKit.Answer();
-        await follower.SubmitAsync(new PendingWrite(session, Create("/lost", [1]), lost, Cxid: 1));
-        await ensemble.WaitAsync(follower, () => true, "the follower's loop to send the request");
+        if (requestLost)
+        {
+            ensemble.Network.Block(follower.Id, leader.Id);
+            await follower.SubmitAsync(new PendingWrite(session, Create("/lost", [1]), lost, Cxid: 1));
+            await ensemble.WaitAsync(follower, () => true, "the follower's loop to send the request");
+        }
+        else
+        {
+            ensemble.Network.Block(leader.Id, follower.Id);
+            await follower.SubmitAsync(new PendingWrite(session, new SetDataRequest("/none", [1], -1), lost, Cxid: 1));
+            await ensemble.WaitAsync(leader, () => leader.Forwarder.RepliesSent(follower.Id) >= 1, "the leader to send its reply");
+        }
+
         ensemble.Network.Heal();
         var reply = await lost.Reply.WaitAsync(TrafficEnsemble.Deadline);
-        Assert.True(reply.Error == ZkErrorCode.ConnectionLoss, $"expected ConnectionLoss for the write lost on the way, got {reply.Error}");
+        Assert.True(reply.Error == ZkErrorCode.ConnectionLoss, $"expected ConnectionLoss for the write whose {(requestLost ? "request" : "reply")} was lost, got {reply.Error}");
+        Assert.True(noticed.Total >= 1, "expected the leader's answer to the follower's mark to show the loss (zk.forwards.failed, reason link_gap), not the answer bound");
 
         leader = await ensemble.AllServingAsync();
         await ensemble.WriteAsync(follower, session, Create("/after", [1]), 2);
         await ensemble.AssertIdenticalAsync(leader.State.Zxid);
         Assert.True(follower.State.Find("/lost") is null, "expected /lost absent: its request was lost");
     }
+
+    private static CounterProbe LinkGaps() =>
+        new(Telemetry.MeterName, "zk.forwards.failed", new KeyValuePair<string, object?>("reason", "link_gap"));
 
     private static CreateRequest Create(string path, byte[] data) => new(path, data, Open, CreateMode.Persistent, -1, false);
 

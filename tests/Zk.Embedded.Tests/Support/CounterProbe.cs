@@ -11,15 +11,30 @@ internal sealed class CounterProbe : IDisposable
     private readonly MeterListener _listener = new();
     private long _total;
 
-    public CounterProbe(string meter, string instrument)
+    /// <param name="tag">only measurements with this tag (key and value) count; null: all of them.</param>
+    public CounterProbe(string meter, string instrument, KeyValuePair<string, object?>? tag = null)
     {
         _listener.InstrumentPublished = (i, l) =>
         {
             if (i.Meter.Name == meter && i.Name == instrument)
                 l.EnableMeasurementEvents(i);
         };
-        _listener.SetMeasurementEventCallback<long>((_, v, _, _) => Interlocked.Add(ref _total, v));
+        _listener.SetMeasurementEventCallback<long>((_, v, tags, _) =>
+        {
+            if (tag is not { } wanted || HasTag(tags, wanted))
+                Interlocked.Add(ref _total, v);
+        });
         _listener.Start();
+    }
+
+    private static bool HasTag(ReadOnlySpan<KeyValuePair<string, object?>> tags, KeyValuePair<string, object?> wanted)
+    {
+        foreach (var tag in tags)
+        {
+            if (tag.Key == wanted.Key && Equals(tag.Value, wanted.Value))
+                return true;
+        }
+        return false;
     }
 
     public long Total => Interlocked.Read(ref _total);

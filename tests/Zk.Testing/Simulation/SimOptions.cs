@@ -50,8 +50,8 @@ internal sealed record SimOptions
     public bool RewatchFromPeerZxid { get; init; }
     /// <summary>Planted in the harness: the leader's expiries are lost before they are proposed (sessions never expire).</summary>
     public bool DropExpiries { get; init; }
-    /// <summary>Planted in the harness: the leader's answers to forwarded requests that make no txn never reach the follower.</summary>
-    public bool LoseReplies { get; init; }
+    /// <summary>Planted in the harness: the leader's pipeline loses the syncs learners forward (received, never answered).</summary>
+    public bool DropForwardedSyncs { get; init; }
     /// <summary>Planted in the harness: the store reads a torn last record back as a txn (no record checksum).</summary>
     public bool KeepTornRecord { get; init; }
     /// <summary>True: every persist request is durable as soon as it is made; false: the scheduler fsyncs at random.</summary>
@@ -73,5 +73,5 @@ internal sealed record SimOptions
     public bool Scenario { get; init; }
 
     public override string ToString() =>
-        $"seed={Seed} voters={Voters} observers={Observers} storage={(InstantStorage ? "instant" : "delayed")}{(LiteDbStore ? " store=litedb" : "")} window={CommittedLogWindow}{(OverTransport ? " transport=in-memory" : "")}{(Scenario ? " scenario" : "")}{(Faults.Any ? $" planted={Faults}" : "")}{(KeepSnapshotOnTrunc ? " planted=KeepSnapshotOnTrunc" : "")}{(LinearReadsWithoutBarrier ? " planted=LinearReadsWithoutBarrier" : "")}{(KeepTornRecord ? " planted=KeepTornRecord" : "")}{(SkipSessionCheck ? " planted=SkipSessionCheck" : "")}{(WatchEventsAfterReply ? " planted=WatchEventsAfterReply" : "")}{(OneEventPerPath ? " planted=OneEventPerPath" : "")}{(IgnoreRemoveWatches ? " planted=IgnoreRemoveWatches" : "")}{(RewatchFromPeerZxid ? " planted=RewatchFromPeerZxid" : "")}{(DropExpiries ? " planted=DropExpiries" : "")}{(LoseReplies ? " planted=LoseReplies" : "")}";
+        $"seed={Seed} voters={Voters} observers={Observers} storage={(InstantStorage ? "instant" : "delayed")}{(LiteDbStore ? " store=litedb" : "")} window={CommittedLogWindow}{(OverTransport ? " transport=in-memory" : "")}{(Scenario ? " scenario" : "")}{(Faults.Any ? $" planted={Faults}" : "")}{(KeepSnapshotOnTrunc ? " planted=KeepSnapshotOnTrunc" : "")}{(LinearReadsWithoutBarrier ? " planted=LinearReadsWithoutBarrier" : "")}{(KeepTornRecord ? " planted=KeepTornRecord" : "")}{(SkipSessionCheck ? " planted=SkipSessionCheck" : "")}{(WatchEventsAfterReply ? " planted=WatchEventsAfterReply" : "")}{(OneEventPerPath ? " planted=OneEventPerPath" : "")}{(IgnoreRemoveWatches ? " planted=IgnoreRemoveWatches" : "")}{(RewatchFromPeerZxid ? " planted=RewatchFromPeerZxid" : "")}{(DropExpiries ? " planted=DropExpiries" : "")}{(DropForwardedSyncs ? " planted=DropForwardedSyncs" : "")}";
 }

@@ -56,8 +56,6 @@ internal sealed partial class Workload
     {
         if (traffic is ForwardedRequest)
             History.Forwarded++;
-        if (traffic is ForwardedReply && options.LoseReplies)
-            return;
         _members[to - 1]?.OnTraffic(from, traffic);
     }
 

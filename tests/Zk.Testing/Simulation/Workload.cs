@@ -56,14 +56,13 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
     /// Operations invoked at or after step <paramref name="since"/> that still wait for their answer although their
     /// client's connection stands on a serving peer: in a healthy ensemble, a request that is never answered (a lost
     /// reply, a session queue that stands still) only ends when the client gives up, and the model counts that
-    /// ConnectionLoss as "in doubt", never as a violation. A session that still waits for a request sent before then
-    /// is left out: that request or its answer may have been lost with the faults (the link to the leader is lossy;
-    /// the forwarder gives up on it after its own bound) and the session's later answers wait behind it, in order.
+    /// ConnectionLoss as "in doubt", never as a violation. A request or reply the faults lost before then holds up
+    /// its session's later answers only until the forwarder's next mark shows the gap (a tick) and fails them.
     /// </summary>
     public List<(SimClient Client, SimOp Op)> Unanswered(long since) =>
         [.. _clients.Where(c => c.Connection is { Ended: false } connection && peers[c.Peer - 1] is { Core.IsServing: true } peer
-                && connection.Generation == peer.Generation && c.Outstanding.TrueForAll(op => op.Invoke >= since))
-            .SelectMany(c => c.Outstanding.Select(op => (c, op)))];
+                && connection.Generation == peer.Generation)
+            .SelectMany(c => c.Outstanding.Where(op => op.Invoke >= since).Select(op => (c, op)))];
 
     /// <summary>Clients still waiting for an answer.</summary>
     public bool Waiting => _clients.Any(c => c.Outstanding.Count > 0);
@@ -517,6 +516,8 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
     {
         if (write.Request is CloseSessionRequest { Expired: true } && options.DropExpiries)
             return null;   // planted: the leader's expiries are lost before they are proposed
+        if (write.Request is SyncRequest && options.DropForwardedSyncs)
+            return null;   // planted: a learner's forwarded sync (only those are posted) never reaches the proposer
         if (options.SkipSessionCheck)   // planted: a system session skips the builder's checkSession
             write = write with { Session = new ServerSession(write.Session.SessionId, [], options.SessionTimeoutSteps, [], isSystem: true) };
         return write;
