@@ -20,7 +20,7 @@ internal sealed class History
     /// <summary>setWatches a client sent on a new connection, and the watches they fired at once.</summary>
     public int Rewatches { get; set; }
     public int RewatchFired { get; set; }
-    /// <summary>Reconnects with a session: reattached by the peer's GlobalSessions, refused (behind the client), or told the session expired.</summary>
+    /// <summary>Reconnects with a session: reattached by the peer's GlobalSessions, refused (behind the client, or the session not known there yet), or told the session expired.</summary>
     public int Reattached { get; set; }
     public int ReattachRefused { get; set; }
     public int ReattachExpired { get; set; }

@@ -159,8 +159,8 @@ internal sealed class Simulation : IDisposable
 
     /// <summary>
     /// Ticks a healthy ensemble gets to answer every request it was sent in the quiet phase: more than a learner needs
-    /// to give up a silent leader (syncLimit) and a read index its round (twice that), well below the forwarder's bound
-    /// (40), after which a request never answered would end in ConnectionLoss.
+    /// to give up a silent leader (syncLimit, 5) and a read index its round (twice that), below the forwarder's answer
+    /// bound (2 × initLimit, 20), after which a request never answered would end in ConnectionLoss.
     /// </summary>
     private const int AnswerTicks = 15;
 
@@ -173,7 +173,7 @@ internal sealed class Simulation : IDisposable
     /// </summary>
     private void CheckAnswered(long quietFrom)
     {
-        _workload.Drain();
+        _workload.StopSending();
         History.QuietRequests = History.Ops.Count(op => op.Invoke >= quietFrom);
         var until = _ticks + AnswerTicks;
         while (_ticks < until && (_workload.Waiting || !Converged()))

@@ -41,7 +41,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
     public History History { get; } = new();
 
     private bool _stopped;
-    private bool _draining;
+    private bool _sendingStopped;
 
     /// <summary>Every client stops for good (the end of a run: their sessions are left to expire).</summary>
     public void Stop() => _stopped = true;
@@ -50,7 +50,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
     /// Clients start nothing more (no operation, connect or move) but stay connected and keep their sessions alive, so
     /// what they wait for can be answered: the quiet phase's liveness check (<see cref="Unanswered"/>).
     /// </summary>
-    public void Drain() => _draining = true;
+    public void StopSending() => _sendingStopped = true;
 
     /// <summary>
     /// Operations invoked at or after step <paramref name="since"/> that still wait for their answer although their
@@ -75,9 +75,9 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         var client = _clients[random.Next(_clients.Length)];
         if (now() < client.SilentUntil)
             return null;
-        if (_draining && client.Peer == 0)
+        if (_sendingStopped && client.Peer == 0)
             return null;
-        if (client.Peer == 0 || (!_draining && random.NextDouble() < options.MoveProbability))
+        if (client.Peer == 0 || (!_sendingStopped && random.NextDouble() < options.MoveProbability))
         {
             Connect(client);
             return null;
@@ -93,7 +93,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             client.ClaimWait = null;
         }
         Ping(client, peer);
-        if (_draining)
+        if (_sendingStopped)
             return null;
         if (client.Session == 0)
             return client.Outstanding.Count == 0 ? Write(client, SimOpKind.CreateSession, peer) : null;
