@@ -35,7 +35,8 @@ internal sealed class MetricsCollector : IDisposable
     {
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name == Telemetry.MeterName)
+            // The library's own meter and its transports' (Zk.Transport.*: their peer links' drops and rejections).
+            if (instrument.Meter.Name == Telemetry.MeterName || instrument.Meter.Name.StartsWith("Zk.Transport.", StringComparison.Ordinal))
             {
                 listener.EnableMeasurementEvents(instrument, _families.GetOrAdd(instrument, Describe));
             }

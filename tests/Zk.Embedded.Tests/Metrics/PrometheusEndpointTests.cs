@@ -42,6 +42,21 @@ public sealed class PrometheusEndpointTests
     }
 
     [Fact]
+    public async Task The_NetMQ_transports_drop_counters_are_exported_too()
+    {
+        await using var metrics = PrometheusMetricsServer.Start(new PrometheusMetricsOptions { HttpHost = "127.0.0.1", HttpPort = 0 });
+        var before = await PrometheusText.ScrapeAsync(metrics.EndPoint);
+        Zk.Transport.NetMQ.Telemetry.ReceiveDropped.Add(3);
+
+        var after = await PrometheusText.ScrapeAsync(metrics.EndPoint);
+        var dropped = after.Value("zk_transport_receive_dropped_total", "counter", "zk_transport_receive_dropped_total");
+        var earlier = before.Families.ContainsKey("zk_transport_receive_dropped_total")
+            ? before.Value("zk_transport_receive_dropped_total", "counter", "zk_transport_receive_dropped_total")
+            : 0;
+        Assert.True(dropped >= earlier + 3, $"expected zk_transport_receive_dropped_total to grow by at least 3 (from {earlier}), got {dropped}");
+    }
+
+    [Fact]
     public async Task Other_paths_methods_and_garbage_get_HTTP_errors_and_the_endpoint_keeps_serving()
     {
         await using var metrics = PrometheusMetricsServer.Start(new PrometheusMetricsOptions { HttpHost = "127.0.0.1", HttpPort = 0 });
