@@ -151,11 +151,12 @@ public sealed class InMemoryEnsembleTests(ITestOutputHelper output) : IDisposabl
     [InlineData(true)]
     public async Task A_session_reattached_on_a_follower_its_createSession_has_not_reached_yet_is_attached_not_expired(bool overTheWire)
     {
-        await using var ensemble = await StartAsync(3, new ZkPeerOptions { ClientPort = 0 });
+        // tickTime 500: syncLimit is 2.5 s, so the follower keeps its leader while whatever the leader sends it arrives
+        // a second late (in order), the session's createSession among it; a second is the margin this test has.
+        await using var ensemble = await EnsembleKit.StartAsync(output, _log, 3,
+            o => o with { TickTime = TimeSpan.FromMilliseconds(500), Peer = new ZkPeerOptions { ClientPort = 0 } });
         var (leader, follower) = (ensemble.Leader!.Value, ensemble.Followers[0]);
-        // Whatever the leader sends the follower arrives 200 ms late (in order, within syncLimit): the session's
-        // createSession among it.
-        ensemble.Network.SetFaults(leader, follower, new LinkFaults { MinDelay = TimeSpan.FromMilliseconds(200), MaxDelay = TimeSpan.FromMilliseconds(200) });
+        ensemble.Network.SetFaults(leader, follower, new LinkFaults { MinDelay = TimeSpan.FromSeconds(1), MaxDelay = TimeSpan.FromSeconds(1) });
         var zk = await ensemble.ConnectAsync(leader);
         var id = new SessionId(zk.SessionId);
         Assert.False(ensemble[follower].Core.Pipeline.State.Sessions.ContainsKey(id), $"expected server {follower} not to have applied the createSession of {id} yet");
