@@ -20,10 +20,12 @@ internal sealed class History
     /// <summary>setWatches a client sent on a new connection, and the watches they fired at once.</summary>
     public int Rewatches { get; set; }
     public int RewatchFired { get; set; }
-    /// <summary>Reconnects with a session: reattached by the peer's GlobalSessions, refused (behind the client, or the session not known there yet), or told the session expired.</summary>
+    /// <summary>Reconnects with a session: reattached by the peer's GlobalSessions, refused (behind the client, or its member could not catch up), or told the session expired; ReattachCatchUps: those whose member did not know the session and caught up first.</summary>
     public int Reattached { get; set; }
     public int ReattachRefused { get; set; }
     public int ReattachExpired { get; set; }
+    /// <summary>Reattaches at a member that did not know the session yet and caught up by a read index first.</summary>
+    public int ReattachCatchUps { get; set; }
     /// <summary>Writes a learner forwarded to its leader (REQUESTs delivered), and replies of SessionMoved clients received.</summary>
     public int Forwarded { get; set; }
     public int SessionMoved { get; set; }

@@ -27,6 +27,7 @@ internal sealed class SimTotals
     public int Reattached { get; private set; }
     public int ReattachRefused { get; private set; }
     public int ReattachExpired { get; private set; }
+    public int ReattachCatchUps { get; private set; }
     public int Expirations { get; private set; }
     /// <summary>Writes learners forwarded to their leader (REQUESTs delivered) and the REPLYs delivered back.</summary>
     public int Forwarded { get; private set; }
@@ -69,6 +70,7 @@ internal sealed class SimTotals
         Reattached += sim.History.Reattached;
         ReattachRefused += sim.History.ReattachRefused;
         ReattachExpired += sim.History.ReattachExpired;
+        ReattachCatchUps += sim.History.ReattachCatchUps;
         Forwarded += sim.History.Forwarded;
         ForwardedReplies += sim.DeliveredByKind.GetValueOrDefault(nameof(Zk.Embedded.Consensus.ForwardedReply));
         SessionMoved += sim.History.SessionMoved;
@@ -93,6 +95,6 @@ internal sealed class SimTotals
         $"{Runs} runs, {Steps} steps, {Ops} client ops ({OkOps} ok, {BadVersionOps} BadVersion, {UnknownOps} unknown, {ConnectionLossReplies} of them answered ConnectionLoss; {SessionMoved} SessionMoved; {Forwarded} forwarded to the leader, {ForwardedReplies} replies back, {ForwardsUnanswered} times forwarded writes failed unanswered; {QuietRequests} sent in the quiet phase, none left unanswered), {Acknowledged} txns committed by leaders, "
         + $"{Faults} faults ({string.Join(", ", _faults.Select(f => $"{f.Value} {f.Key}"))}; {TornDropped} torn records cut at restart, {Compactions} periodic snapshots kept), {Epochs} epochs; "
         + $"syncs: {_syncs["Diff"]} DIFF, {_syncs["Trunc"]} TRUNC, {_syncs["Snap"]} SNAP; "
-        + $"linearizable components {Linearizable}, inconclusive {Inconclusive}; {Watches} watches set ({PersistentWatches} persistent, {RemovedWatches} of them removed, {MissingNodeWatches} on missing nodes), {WatchEvents} events ({NodeCreatedEvents} NodeCreated); {Reattached} sessions reattached ({ReattachRefused} refused as behind or not known yet, {ReattachExpired} expired); {Rewatches} setWatches on reconnect ({RewatchFired} watches fired at once); {Expirations} session expiries proposed; "
+        + $"linearizable components {Linearizable}, inconclusive {Inconclusive}; {Watches} watches set ({PersistentWatches} persistent, {RemovedWatches} of them removed, {MissingNodeWatches} on missing nodes), {WatchEvents} events ({NodeCreatedEvents} NodeCreated); {Reattached} sessions reattached ({ReattachRefused} refused, {ReattachExpired} expired, {ReattachCatchUps} caught up by a read index first); {Rewatches} setWatches on reconnect ({RewatchFired} watches fired at once); {Expirations} session expiries proposed; "
         + $"{Ops / Math.Max(elapsed.TotalSeconds, 1e-3):F0} ops and {Steps / Math.Max(elapsed.TotalSeconds, 1e-3):F0} steps per wall second ({elapsed.TotalSeconds:F1} s)";
 }

@@ -33,7 +33,8 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
     public SimClock Clock => _clock;
     private int _cxid;
     private readonly Dictionary<(int Peer, long Id), (SimClient Client, SimOp Op)> _reads = [];   // read indexes asked for
-    private readonly Dictionary<int, SimOp> _ops = [];   // client requests by cxid, for the leader's pipeline to note what it made of them
+    private readonly Dictionary<int, SimOp> _ops = [];
+    private readonly Dictionary<(int Peer, long Id), SimClient> _catchUps = [];   // reattaches waiting for their member's read index   // client requests by cxid, for the leader's pipeline to note what it made of them
     private long _lastReadId;
     private long _nextSession = 0x100;
     private int _connections;
@@ -75,12 +76,19 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         var client = _clients[random.Next(_clients.Length)];
         if (now() < client.SilentUntil)
             return null;
+        if (client.CatchingUp is { } catchingUp)
+        {
+            // The reattach waits for its member's read index; a member that restarted or stopped serving never answers it.
+            if (catchingUp.Peer.Generation == catchingUp.Generation && catchingUp.Peer.Core is { IsServing: true })
+                return null;
+            _catchUps.Remove((catchingUp.Peer.Id, catchingUp.Read));
+            client.CatchingUp = null;
+        }
         if (_sendingStopped && client.Peer == 0)
             return null;
         if (client.Peer == 0 || (!_sendingStopped && random.NextDouble() < options.MoveProbability))
         {
-            Connect(client);
-            return null;
+            return Connect(client);
         }
         if (PeerOf(client) is not { } peer)
             return null;
@@ -146,6 +154,12 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
     {
         foreach (var read in reads)
         {
+            if (_catchUps.Remove((peer.Id, read.Id), out var reattaching))
+            {
+                if (reattaching.CatchingUp is { } catchingUp && catchingUp.Peer == peer && catchingUp.Read == read.Id)
+                    CaughtUp(reattaching, peer, read);
+                continue;
+            }
             if (!_reads.Remove((peer.Id, read.Id), out var asked) || asked.Op.Outcome != SimOutcome.Pending)
                 continue;   // the client moved away or the run ended: already in doubt
             var (client, op) = asked;
@@ -248,14 +262,16 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         }
     }
 
-    private void Connect(SimClient client)
+    /// <summary>Connects the client to a serving peer; returns that peer when it asked its core for a read index (to be drained).</summary>
+    private SimPeer? Connect(SimClient client)
     {
         Disconnect(client, "moving");
+        client.CatchingUp = null;
         // A client with a session tries any serving peer and lets it refuse (the real GlobalSessions.Reattach: behind
         // what the client has seen, or the session gone); a new one goes where it has seen nothing newer.
         var candidates = peers.Where(p => p.Core is { IsServing: true } && !paused(p) && (client.Session != 0 || p.Tree.Zxid >= client.LastSeen)).ToList();
         if (candidates.Count == 0)
-            return;
+            return null;
         var peer = candidates[random.Next(candidates.Count)];
         ServerSession? session = null;
         if (client.Session != 0)
@@ -267,12 +283,15 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
                 session = global.Reattach(id, peer.Tree.Sessions.PasswordFor(id), client.LastSeen);
                 if (session is null)
                 {
-                    // The member does not know the session yet (its createSession has not reached it). The product
-                    // catches up with a read index and asks again (PeerCore.FindForReattachAsync); here the client
-                    // tries another member at its next action, as when that read index fails.
-                    log($"client {client.Id} not known yet by {peer.Id}: session {client.Session:x}");
-                    History.ReattachRefused++;
-                    return;
+                    // The member does not know the session yet (its createSession has not reached it): it catches up
+                    // with a read index and looks again (PeerCore.FindForReattachAsync); the client waits (OnReads).
+                    var read = ++_lastReadId;
+                    client.CatchingUp = (peer, peer.Generation, read);
+                    _catchUps[(peer.Id, read)] = client;
+                    log($"client {client.Id} not known yet by {peer.Id}: session {client.Session:x}, read index {read}");
+                    History.ReattachCatchUps++;
+                    peer.Core!.ReadIndex(read);
+                    return peer;
                 }
                 client.ClaimWait = (global.ClaimAnswered(id), now() + (long)Math.Ceiling(1 / options.TickProbability));
                 History.Reattached++;
@@ -281,7 +300,7 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             {
                 log($"client {client.Id} refused by {peer.Id}: {e.Message}");
                 History.ReattachRefused++;
-                return;   // it tries another at its next action
+                return null;   // it tries another at its next action
             }
             catch (ZkException e) when (e.Code == ZkErrorCode.SessionExpired)
             {
@@ -290,6 +309,54 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
                 client.Session = 0;   // it starts another
             }
         }
+        Attach(client, peer, session);
+        return null;
+    }
+
+    /// <summary>
+    /// A reattach's read index answered: the member has applied everything its leader had committed when the client
+    /// asked (or failed to learn it: the client tries elsewhere), and looks for the session again, as
+    /// <c>PeerCore.FindForReattachAsync</c> does; not found now, the session is gone.
+    /// </summary>
+    private void CaughtUp(SimClient client, SimPeer peer, ReadIndexResult read)
+    {
+        client.CatchingUp = null;
+        if (read.Index is not { } index || peer.Core is not { IsServing: true } || peer.Tree.Zxid < index)
+        {
+            // A leader's pipeline may publish the index a moment later (EnsembleMember waits); refusing is the simpler model.
+            log($"client {client.Id} refused by {peer.Id} after read index {read.Id}");
+            History.ReattachRefused++;
+            return;
+        }
+        var id = new SessionId(client.Session);
+        var global = _members[peer.Id - 1]!.Global;
+        ServerSession? session;
+        try
+        {
+            session = global.Reattach(id, peer.Tree.Sessions.PasswordFor(id), client.LastSeen);
+        }
+        catch (ZkException e) when (e.Code == ZkErrorCode.ConnectionLoss)
+        {
+            log($"client {client.Id} refused by {peer.Id}: {e.Message}");
+            History.ReattachRefused++;
+            return;
+        }
+        if (session is null)
+        {
+            log($"client {client.Id} told by {peer.Id} after its read index that session {client.Session:x} expired");
+            History.ReattachExpired++;
+            client.Session = 0;
+        }
+        else
+        {
+            client.ClaimWait = (global.ClaimAnswered(id), now() + (long)Math.Ceiling(1 / options.TickProbability));
+            History.Reattached++;
+        }
+        Attach(client, peer, session);
+    }
+
+    private void Attach(SimClient client, SimPeer peer, ServerSession? session)
+    {
         client.Peer = peer.Id;
         client.Connection = new SimConnection(++_connections, client.Id, peer, session, History, options.SessionTimeoutSteps, options.WatchEventsAfterReply, options.OneEventPerPath)
         {
@@ -614,6 +681,8 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         public int Peer { get; set; }
         public SimConnection? Connection { get; set; }
 
+        /// <summary>A reattach waiting for its member to catch up (the read index it asked for) before it looks for the session again.</summary>
+        public (SimPeer Peer, int Generation, long Read)? CatchingUp { get; set; }
         /// <summary>A reattach's claim the member's leader has not answered, and the step the client stops waiting for it.</summary>
         public (Task Answered, long Until)? ClaimWait { get; set; }
         /// <summary>A client that stopped pinging (its process hung) does nothing before this step.</summary>
