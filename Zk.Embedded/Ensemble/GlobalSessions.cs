@@ -110,7 +110,7 @@ internal sealed class GlobalSessions
         _tracker.Touch(session);
         if (leader == _driver.Id)
         {
-            if (TakeOver(sessionId, leader, NextClaimId()) is { } replaced)
+            if (TakeOver(sessionId, leader, NextId()) is { } replaced)
                 _driver.Run(() => TellLetGo(sessionId, replaced));
         }
         else
@@ -118,7 +118,7 @@ internal sealed class GlobalSessions
             // Claimed at once, and again every tick until the leader answers (ReportActivity): the transport may lose
             // the claim, and a leader that never learnt the move would refuse every write of the session through this
             // member with SessionMoved (the simulator's scenarios found it: seed 639).
-            var claim = new Claim(NextClaimId(), Held: false, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            var claim = new Claim(NextId(), Held: false, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             if (_claims.TryGetValue(sessionId, out var earlier))
                 earlier.Answered?.TrySetResult();   // that attachment's wait need not go on: this claim replaces it
             _claims[sessionId] = claim;
@@ -179,7 +179,7 @@ internal sealed class GlobalSessions
             _driver.SendTraffic(replaced.Member, new SessionClaimAck(sessionId, replaced.Claim, Held: false));
         else if (_owners.TryGetValue(sessionId, out var now) && now.Member != _driver.Id
             && _tracker.TryGet(sessionId, out var session) && session.Sink is not null && _claimedAgainThisTick.Add(sessionId)
-            && TakeOver(sessionId, _driver.Id, NextClaimId()) is { } learner && learner.Member != _driver.Id)
+            && TakeOver(sessionId, _driver.Id, NextId()) is { } learner && learner.Member != _driver.Id)
             _driver.SendTraffic(learner.Member, new SessionClaimAck(sessionId, learner.Claim, Held: false));
     }
 
@@ -200,7 +200,7 @@ internal sealed class GlobalSessions
             _claims.TryUpdate(answer.SessionId, claim with { Held = true }, claim);
         else if (_tracker.TryGet(answer.SessionId, out var session) && session.Sink is not null)
         {
-            var again = new Claim(NextClaimId(), Held: false);
+            var again = new Claim(NextId(), Held: false);
             if (_claims.TryUpdate(answer.SessionId, again, claim) && _driver.Current.Leader is { } leader && leader != _driver.Id
                 && _claimedAgainThisTick.Add(answer.SessionId))
                 _driver.SendTraffic(leader, new SessionClaim(answer.SessionId, again.Id));
@@ -229,11 +229,12 @@ internal sealed class GlobalSessions
     }
 
     /// <summary>
-    /// A claim id this member never gave before, even across a restart (the clock has moved on by then; the leader
-    /// compares claims of one member for equality only). The simulator's clock keeps it deterministic. The write
-    /// forwarder names its request streams from the same sequence (<see cref="WriteForwarder"/>).
+    /// An id this member never gave before, even across a restart (the clock has moved on by then): its claims' ids
+    /// (the leader compares claims of one member for equality only) and the write forwarder's request streams (the
+    /// leader takes a larger one for a newer stream, <see cref="WriteForwarder"/>). The simulator's clock keeps it
+    /// deterministic.
     /// </summary>
-    internal long NextClaimId()
+    internal long NextId()
     {
         var now = _time.GetUtcNow().UtcTicks;
         while (true)

@@ -45,11 +45,11 @@ internal static partial class Log
     [LoggerMessage(EventId = 7012, EventName = "TrafficLost", Level = LogLevel.Warning, Message = "Peer {PeerId} could not send client traffic to server {Peer} (the transport refused its frame): writes waiting on it fail with ConnectionLoss")]
     public static partial void TrafficLost(ILogger logger, int peerId, int peer);
 
-    [LoggerMessage(EventId = 7014, EventName = "ForwardsLostOnLink", Level = LogLevel.Warning, Message = "Peer {PeerId} learnt from leader {Leader} that the link lost forwarded traffic (requests {Intact}, replies {Received} of {Replied} received): {Count} forwarded writes fail with ConnectionLoss")]
-    public static partial void ForwardsLostOnLink(ILogger logger, int peerId, int leader, string intact, long received, long replied, int count);
-
     [LoggerMessage(EventId = 7013, EventName = "ReattachUnanswered", Level = LogLevel.Information, Message = "Peer {PeerId} attaches session {SessionId} although its leader has not answered the claim for {Wait}: the claim goes again with the session's next write")]
     public static partial void ReattachUnanswered(ILogger logger, int peerId, SessionId sessionId, TimeSpan wait);
+
+    [LoggerMessage(EventId = 7014, EventName = "ForwardsLostOnLink", Level = LogLevel.Warning, Message = "Peer {PeerId} learnt from leader {Leader} that the link lost forwarded traffic (requests {Intact}, replies {Received} of {Replied} received): {Count} forwarded writes fail with ConnectionLoss")]
+    public static partial void ForwardsLostOnLink(ILogger logger, int peerId, int leader, string intact, long received, long replied, int count);
 
     [LoggerMessage(EventId = 7040, EventName = "SnapTransferAborted", Level = LogLevel.Warning, Message = "Peer {PeerId} abandoned the SNAP at {Zxid} to learner {Learner}: {Reason}")]
     public static partial void SnapTransferAborted(ILogger logger, int peerId, int learner, Zxid zxid, string reason);

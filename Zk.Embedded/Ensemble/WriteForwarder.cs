@@ -127,7 +127,7 @@ internal sealed class WriteForwarder
         if (_sessions.UnansweredClaim(write.Session.SessionId) is { } claim)
             _driver.SendTraffic(leader, claim);
         if (_stream == 0 || _streamLeader != leader)
-            (_stream, _streamLeader, _sent, _repliesReceived) = (_sessions.NextClaimId(), leader, 0, 0);
+            (_stream, _streamLeader, _sent, _repliesReceived) = (_sessions.NextId(), leader, 0, 0);
         // Expected only once queued: a txn is applied on this same loop, so it cannot commit in between.
         if (!_driver.SendTraffic(leader, new ForwardedRequest(write.Session.SessionId, write.Cxid, body, _stream, _sent + 1)))
         {
@@ -162,7 +162,16 @@ internal sealed class WriteForwarder
         }
 
         Log.ForwardsUnanswered(_logger, _driver.Id, _answerTicks, _tree.Follower.WaitingCount);
-        Telemetry.ForwardsFailed.Add(_tree.Follower.WaitingCount, new KeyValuePair<string, object?>("reason", "unanswered"));
+        FailAllWaiting("unanswered");
+    }
+
+    /// <summary>
+    /// Fails every forwarded write still waiting here with ConnectionLoss, counted by <paramref name="reason"/>; what
+    /// was lost is behind them, so the next write starts a new stream.
+    /// </summary>
+    private void FailAllWaiting(string reason)
+    {
+        Telemetry.ForwardsFailed.Add(_tree.Follower.WaitingCount, new KeyValuePair<string, object?>("reason", reason));
         _stream = 0;
         _inFlight.Clear();
         _tree.Follower.FailWaiting();
@@ -181,8 +190,7 @@ internal sealed class WriteForwarder
         if (_tree.Writes is not null || _driver.Current.Leader != peer || _tree.Follower.WaitingCount == 0)
             return;
         Log.ForwardsLost(_logger, _driver.Id, peer, _tree.Follower.WaitingCount);
-        Telemetry.ForwardsFailed.Add(_tree.Follower.WaitingCount, new KeyValuePair<string, object?>("reason", "disconnected"));
-        _tree.Follower.FailWaiting();
+        FailAllWaiting("disconnected");
     }
 
     private void OnTraffic(int from, ClientTraffic traffic)
@@ -244,10 +252,7 @@ internal sealed class WriteForwarder
         if (answer.Stream != _stream || from != _streamLeader || (answer.Intact && answer.Replied == _repliesReceived))
             return;
         Log.ForwardsLostOnLink(_logger, _driver.Id, from, answer.Intact ? "all arrived" : "lost", _repliesReceived, answer.Replied, _tree.Follower.WaitingCount);
-        Telemetry.ForwardsFailed.Add(_tree.Follower.WaitingCount, new KeyValuePair<string, object?>("reason", "link_gap"));
-        _stream = 0;   // the next write starts a new stream, so this gap is counted once
-        _inFlight.Clear();
-        _tree.Follower.FailWaiting();
+        FailAllWaiting("link_gap");
     }
 
     /// <summary>Replies this leader sent on <paramref name="learner"/>'s newest request stream (tests; on the driver's loop).</summary>

@@ -276,37 +276,19 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         ServerSession? session = null;
         if (client.Session != 0)
         {
-            var id = new SessionId(client.Session);
-            try
+            if (!TryReattach(client, peer, afterCatchUp: false, out session))
+                return null;   // refused: it tries another at its next action
+            if (session is null && client.Session != 0)
             {
-                var global = _members[peer.Id - 1]!.Global;
-                session = global.Reattach(id, peer.Tree.Sessions.PasswordFor(id), client.LastSeen);
-                if (session is null)
-                {
-                    // The member does not know the session yet (its createSession has not reached it): it catches up
-                    // with a read index and looks again (PeerCore.FindForReattachAsync); the client waits (OnReads).
-                    var read = ++_lastReadId;
-                    client.CatchingUp = (peer, peer.Generation, read);
-                    _catchUps[(peer.Id, read)] = client;
-                    log($"client {client.Id} not known yet by {peer.Id}: session {client.Session:x}, read index {read}");
-                    History.ReattachCatchUps++;
-                    peer.Core!.ReadIndex(read);
-                    return peer;
-                }
-                client.ClaimWait = (global.ClaimAnswered(id), now() + (long)Math.Ceiling(1 / options.TickProbability));
-                History.Reattached++;
-            }
-            catch (ZkException e) when (e.Code == ZkErrorCode.ConnectionLoss)
-            {
-                log($"client {client.Id} refused by {peer.Id}: {e.Message}");
-                History.ReattachRefused++;
-                return null;   // it tries another at its next action
-            }
-            catch (ZkException e) when (e.Code == ZkErrorCode.SessionExpired)
-            {
-                log($"client {client.Id} told by {peer.Id} that session {client.Session:x} expired");
-                History.ReattachExpired++;
-                client.Session = 0;   // it starts another
+                // The member does not know the session yet (its createSession has not reached it): it catches up
+                // with a read index and looks again (PeerCore.FindForReattachAsync); the client waits (OnReads).
+                var read = ++_lastReadId;
+                client.CatchingUp = (peer, peer.Generation, read);
+                _catchUps[(peer.Id, read)] = client;
+                log($"client {client.Id} not known yet by {peer.Id}: session {client.Session:x}, read index {read}");
+                History.ReattachCatchUps++;
+                peer.Core!.ReadIndex(read);
+                return peer;
             }
         }
         Attach(client, peer, session);
@@ -328,9 +310,21 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
             History.ReattachRefused++;
             return;
         }
+        if (TryReattach(client, peer, afterCatchUp: true, out var session))
+            Attach(client, peer, session);
+    }
+
+    /// <summary>
+    /// The client's session looked for at the peer's member (its real <c>GlobalSessions.Reattach</c>): false when the
+    /// member refused (ConnectionLoss); else the session, whose claim the client then waits on, or null when it
+    /// expired (the client starts another: <see cref="SimClient.Session"/> is 0) or, before
+    /// <paramref name="afterCatchUp"/>, when the member does not know it yet (the session is left as it was).
+    /// </summary>
+    private bool TryReattach(SimClient client, SimPeer peer, bool afterCatchUp, out ServerSession? session)
+    {
         var id = new SessionId(client.Session);
         var global = _members[peer.Id - 1]!.Global;
-        ServerSession? session;
+        session = null;
         try
         {
             session = global.Reattach(id, peer.Tree.Sessions.PasswordFor(id), client.LastSeen);
@@ -339,20 +333,29 @@ internal sealed partial class Workload(SimOptions options, Random random, IReadO
         {
             log($"client {client.Id} refused by {peer.Id}: {e.Message}");
             History.ReattachRefused++;
-            return;
+            return false;
         }
-        if (session is null)
+        catch (ZkException e) when (e.Code == ZkErrorCode.SessionExpired)
         {
-            log($"client {client.Id} told by {peer.Id} after its read index that session {client.Session:x} expired");
-            History.ReattachExpired++;
-            client.Session = 0;
+            Expired("it expired");
+            return true;
         }
-        else
+
+        if (session is not null)
         {
             client.ClaimWait = (global.ClaimAnswered(id), now() + (long)Math.Ceiling(1 / options.TickProbability));
             History.Reattached++;
         }
-        Attach(client, peer, session);
+        else if (afterCatchUp)
+            Expired("it was still unknown after the read index");
+        return true;
+
+        void Expired(string why)
+        {
+            log($"client {client.Id} told by {peer.Id} that session {client.Session:x} expired: {why}");
+            History.ReattachExpired++;
+            client.Session = 0;   // it starts another
+        }
     }
 
     private void Attach(SimClient client, SimPeer peer, ServerSession? session)
